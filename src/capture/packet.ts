@@ -1,0 +1,21 @@
+/**
+ * The packet sources' contract: every source (pcap file, pcapng file, live libpcap) pushes
+ * Packets in capture order. Frame numbers are 1-based and count every record the source
+ * delivered, as Wireshark counts them.
+ */
+export interface Packet {
+  /** 1-based frame number. */
+  frame: number;
+  /** Capture time, integer microseconds since the epoch (see src/core/time.ts). */
+  timeUs: number;
+  /** LINKTYPE_* value (https://www.tcpdump.org/linktypes.html) of the interface it came from. */
+  linkType: number;
+  /** Captured bytes. Valid only during the handler call: copy what you keep. */
+  data: Buffer;
+  /** Length on the wire; larger than data.length when snaplen cut the packet. */
+  origLen: number;
+  /** pcapng interface index (0 for pcap and live). */
+  interfaceId: number;
+}
+
+export type PacketHandler = (p: Packet) => void;

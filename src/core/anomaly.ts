@@ -1,0 +1,46 @@
+/**
+ * Anomalies: every byte or packet the pipeline cannot decode surfaces as one of these,
+ * with the frame it was found in, and decoding goes on (DESIGN.md, "A byte the pipeline
+ * cannot decode is never silently dropped").
+ */
+
+/** Stable codes that callers and tests branch on; the `reason` text is for people. */
+export type AnomalyCode =
+  // capture files and link layer
+  | 'capture-truncated'      // the file ends inside a record
+  | 'capture-corrupt'        // a record or block header that cannot be right (bad length, bad magic)
+  | 'unsupported-link-type'
+  | 'packet-truncated'       // snaplen cut the packet
+  | 'malformed-packet'       // link / IP / TCP header does not fit
+  | 'ip-fragment'            // IP fragments are reported, not reassembled
+  // reassembly
+  | 'gap'                    // bytes lost in a direction (hole that never filled, truncated payload)
+  | 'mid-stream'             // the start of a direction was not seen
+  | 'buffer-limit'           // an out-of-order buffer cap was reached; oldest data flushed
+  | 'connection-limit'       // too many open connections; the idlest was expired
+  // PostgreSQL
+  | 'malformed-message'      // a body that does not match its documented format
+  | 'unknown-message'        // a type byte not valid for the direction and phase
+  | 'message-too-large'      // declared length beyond the configured limit
+  | 'resync'                 // bytes skipped to find the next plausible message boundary
+  | 'not-postgresql'         // a flow on a PostgreSQL port that does not speak the protocol
+  | 'tls-undecryptable'      // TLS without keys for it, or a record that fails to decrypt
+  | 'protocol-violation';    // a valid message where the protocol does not allow it
+
+export interface Anomaly {
+  code: AnomalyCode;
+  /** One sentence for people. */
+  reason: string;
+  /** 1-based frame number, or null when the anomaly is not tied to a frame (end of file). */
+  frame: number | null;
+  /** Capture time in microseconds since the epoch, when known. */
+  timeUs: number | null;
+  /** Session id (TCP connection index), when the anomaly belongs to one. */
+  session: number | null;
+  /** Direction, when it belongs to one direction of a session. */
+  dir?: 'frontend' | 'backend';
+  /** How many bytes were skipped or lost, when that is what happened. */
+  skipped?: number;
+}
+
+export type AnomalyHandler = (a: Anomaly) => void;

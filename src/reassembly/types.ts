@@ -1,0 +1,83 @@
+/**
+ * Reassembly's contract with the PostgreSQL layer: per connection, each direction's bytes in
+ * sequence order, each delivery from exactly one frame, with what was skipped before it
+ * (gopacket's reassembly.ScatterGather idea: gaps are data, never silently joined over).
+ */
+import type { TcpSegment } from '../net/segment.js';
+import type { Direction } from '../core/direction.js';
+
+export type { Direction };
+
+export interface Endpoint {
+  ip: string;
+  port: number;
+}
+
+export interface ConnectionInfo {
+  /** Session id: 0-based index of the TCP connection in order of first segment, like tshark's tcp.stream. */
+  id: number;
+  client: Endpoint;
+  server: Endpoint;
+  /** How the server side was decided: the SYN's destination, a known server port, or a guess (lower port). */
+  serverBy: 'syn' | 'port' | 'guess';
+  /** The three-way handshake was seen (the connection's start is in the capture). */
+  sawSyn: boolean;
+  startFrame: number;
+  startTimeUs: number;
+}
+
+export interface Delivery {
+  dir: Direction;
+  /** In-order bytes. Valid only during the call: copy what you keep. May be empty when only a gap is reported. */
+  bytes: Buffer;
+  /**
+   * What precedes these bytes in this direction:
+   *  0  contiguous with the previous delivery;
+   * -1  first delivery of a direction whose start (SYN) was not seen: the stream starts mid-way;
+   *  N  N bytes were lost before these bytes (hole that never filled, or snaplen-cut payload).
+   */
+  skip: number;
+  /** The frame the bytes came from, and its capture time. */
+  frame: number;
+  timeUs: number;
+}
+
+export type EndReason = 'fin' | 'rst' | 'idle' | 'capture-end' | 'port-reuse' | 'limit';
+
+export interface ConnectionEnd {
+  reason: EndReason;
+  frame: number;
+  timeUs: number;
+}
+
+/** One per connection, returned by StreamConsumer.open. */
+export interface ConnectionSink {
+  data(d: Delivery): void;
+  /** Called once; no data() after it. All buffered bytes (and gaps) are delivered before. */
+  close(end: ConnectionEnd): void;
+}
+
+export interface StreamConsumer {
+  open(conn: ConnectionInfo): ConnectionSink;
+}
+
+export interface FlowTableOptions {
+  /** Server ports: decide the server side when the SYN was not seen. Default [5432]. */
+  serverPorts: number[];
+  /** Out-of-order bytes buffered per direction before the oldest hole is declared lost. */
+  maxBufferedPerDirection: number;
+  /** Out-of-order bytes buffered over all connections. */
+  maxBufferedTotal: number;
+  /** Open connections kept; past it the idlest is closed with reason 'limit'. */
+  maxConnections: number;
+  /** A hole still open after this much capture time is declared lost (µs). */
+  holeTimeoutUs: number;
+  /** A connection with no segment for this much capture time is closed with reason 'idle' (µs). */
+  idleTimeoutUs: number;
+}
+
+export interface FlowTableApi {
+  segment(seg: TcpSegment): void;
+  /** End of capture: deliver what is buffered (holes become gaps) and close every connection. */
+  finish(frame: number, timeUs: number): void;
+}
