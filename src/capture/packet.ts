@@ -16,6 +16,9 @@ export interface Packet {
   origLen: number;
   /** pcapng interface index (0 for pcap and live). */
   interfaceId: number;
+  /** Byte offset of the record (pcap record header / pcapng block) in the file, so a viewer can
+   * re-read the frame on demand; -1 for live capture and stdin. */
+  fileOffset: number;
 }
 
 export type PacketHandler = (p: Packet) => void;

@@ -1,0 +1,75 @@
+/**
+ * What the analysis pipeline emits, in capture order, to its sinks (NDJSON, text, stats, the
+ * TUI's store). Record objects are the JSON export's records (DESIGN.md, "Contracts that users
+ * build on"); sinks must not mutate them.
+ */
+import type { Direction } from '../core/direction.js';
+import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
+
+/** One line of the frame list: every packet the source delivered, PostgreSQL or not. */
+export interface FrameInfo {
+  frame: number;
+  timeUs: number;
+  /** Byte offset of the record in the capture file (re-read on demand), -1 when not re-readable (live, stdin). */
+  fileOffset: number;
+  /** Length on the wire and captured length. */
+  length: number;
+  capLen: number;
+  /** "ip:port" ("[v6]:port" for IPv6), or null when not TCP/IP. */
+  src: string | null;
+  dst: string | null;
+  /** TCP connection index, or null when not TCP. */
+  session: number | null;
+}
+
+/** The envelope every record has. */
+export interface RecordBase {
+  kind: 'message' | 'query' | 'session' | 'anomaly';
+  /** TCP connection index (stable for a capture), or null for anomalies outside a connection. */
+  session: number | null;
+  /** Capture time, ISO 8601 with microseconds (src/core/time.ts). */
+  time: string;
+  /** 1-based frame number of the frame in which the record's last byte arrived. */
+  frame: number | null;
+}
+
+/** kind "message": the envelope, then the decoded fields of DecodedMessage flattened in. */
+export type MessageRecord = RecordBase & {
+  kind: 'message';
+  session: number;
+  frame: number;
+  dir: Direction;
+  type: string;
+  code: string | null;
+  length: number;
+  /** Present when the connection is TLS-decrypted. */
+  tls?: true;
+} & Record<string, unknown>;
+
+export interface AnomalyRecord extends RecordBase {
+  kind: 'anomaly';
+  code: string;
+  reason: string;
+  dir?: Direction;
+  skipped?: number;
+}
+
+/** Query and session records are defined by src/session (schema.ts); sinks treat them generically here. */
+export type QueryLikeRecord = RecordBase & { kind: 'query' } & Record<string, unknown>;
+export type SessionLikeRecord = RecordBase & { kind: 'session' } & Record<string, unknown>;
+
+export type OutRecord = MessageRecord | AnomalyRecord | QueryLikeRecord | SessionLikeRecord;
+
+export interface PipelineSink {
+  /** Every packet, before the records it completes. Optional: only the TUI and the text view need it. */
+  frame?(f: FrameInfo): void;
+  /**
+   * A decoded message. `raw` carries the body bytes and frame span (for hex views); `decoded`
+   * is the dissected form the record was built from.
+   */
+  message?(rec: MessageRecord, raw: RawMessage, decoded: DecodedMessage): void;
+  /** Any record (messages included, after message()). */
+  record(rec: OutRecord): void;
+  /** End of input (file end, or live capture stopped). */
+  end?(): void | Promise<void>;
+}
