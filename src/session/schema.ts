@@ -1,0 +1,196 @@
+/**
+ * The JSON export's query and session records (DESIGN.md, "Contracts that users build on").
+ * These zod schemas are the truth: the TypeScript types are inferred from them, `pgsniff schema`
+ * prints them as JSON Schema, and the NDJSON tests validate every record against them.
+ * Keys may be added; none may be renamed or removed.
+ */
+import { z } from 'zod';
+
+const pgValue = z.json();
+
+export const typedValueSchema = z.object({
+  oid: z.number().int(),
+  typeName: z.string().nullable(),
+  format: z.enum(['text', 'binary']),
+  value: pgValue,
+});
+
+export const errorFieldsSchema = z.object({
+  severity: z.string().nullable(),
+  severityNonLocalized: z.string().nullable(),
+  sqlstate: z.string().nullable(),
+  message: z.string().nullable(),
+  detail: z.string().optional(),
+  hint: z.string().optional(),
+  position: z.string().optional(),
+  internalPosition: z.string().optional(),
+  internalQuery: z.string().optional(),
+  where: z.string().optional(),
+  schema: z.string().optional(),
+  table: z.string().optional(),
+  column: z.string().optional(),
+  dataType: z.string().optional(),
+  constraint: z.string().optional(),
+  file: z.string().optional(),
+  line: z.string().optional(),
+  routine: z.string().optional(),
+  unknown: z.record(z.string(), z.string()).optional(),
+});
+
+export const columnSchema = z.object({
+  name: z.string(),
+  tableOid: z.number().int(),
+  columnNumber: z.number().int(),
+  typeOid: z.number().int(),
+  typeName: z.string().nullable(),
+  typeSize: z.number().int(),
+  typeModifier: z.number().int(),
+  format: z.enum(['text', 'binary']),
+});
+
+const envelope = {
+  session: z.number().int().nonnegative(),
+  /** ISO 8601 with microseconds (src/core/time.ts isoTime). */
+  time: z.string(),
+  frame: z.number().int().positive(),
+};
+
+export const transactionStatusSchema = z.enum(['idle', 'transaction', 'failed']);
+
+export const queryRecordSchema = z.object({
+  kind: z.literal('query'),
+  ...envelope,
+  /** simple: Query message; extended: Parse/Bind/Execute; function: FunctionCall (sql is null). */
+  protocol: z.enum(['simple', 'extended', 'function']),
+  /** The statement's own SQL text; null when unknown (prepared before the capture began, FunctionCall). */
+  sql: z.string().nullable(),
+  /** Simple protocol: position of this statement in its Query message and how many it held. */
+  statementIndex: z.number().int().nonnegative(),
+  statementCount: z.number().int().positive(),
+  /** Extended protocol: prepared statement and portal names ('' is the unnamed one); null for simple. */
+  statement: z.string().nullable(),
+  portal: z.string().nullable(),
+  /** Bound parameters (FunctionCall: its arguments), typed with what the session knew. */
+  params: z.array(typedValueSchema),
+  /** A Parse of this statement came after its previous execution (or it was never executed): false means reuse. */
+  parsed: z.boolean(),
+  /** From max(request complete, previous response complete) to this statement's result complete; null when it never completed. */
+  durationMs: z.number().nullable(),
+  /** From the same start to the first DataRow (or CopyData out). */
+  firstRowMs: z.number().nullable(),
+  /** The CommandComplete row count when the tag has one, else the DataRows returned. */
+  rows: z.number().int().nonnegative(),
+  /** DataRow messages returned, and their bytes on the wire (CopyData out bytes for COPY TO STDOUT). */
+  rowsReturned: z.number().int().nonnegative(),
+  bytesReturned: z.number().int().nonnegative(),
+  /** CommandComplete tag, e.g. "SELECT 3", "INSERT 0 1". */
+  command: z.string().nullable(),
+  error: errorFieldsSchema.nullable(),
+  notices: z.array(errorFieldsSchema),
+  /** From the ReadyForQuery that followed; null when none came (capture end, or too many pending). */
+  transactionStatus: transactionStatusSchema.nullable(),
+  /** The server skipped this request after an earlier error, up to the next Sync (or the rest of a simple Query). */
+  skipped: z.boolean(),
+  /** The connection ended before the result completed. */
+  incomplete: z.boolean(),
+  /** Execute with a row limit stopped at PortalSuspended: more rows follow on the next Execute. */
+  suspended: z.boolean(),
+  /** First frame of the request and the frame that completed its result. */
+  firstFrame: z.number().int().positive(),
+  lastFrame: z.number().int().positive(),
+  startTime: z.string(),
+  columns: z.array(columnSchema).nullable(),
+  copy: z.object({
+    direction: z.enum(['in', 'out', 'both']),
+    format: z.enum(['text', 'binary']),
+    /** CopyData messages and their payload bytes, each way. */
+    messagesIn: z.number().int().nonnegative(),
+    bytesIn: z.number().int().nonnegative(),
+    messagesOut: z.number().int().nonnegative(),
+    bytesOut: z.number().int().nonnegative(),
+    failed: z.string().nullable(),
+  }).nullable(),
+  function: z.object({ oid: z.number().int(), result: typedValueSchema.nullable() }).nullable(),
+  /** A CancelRequest for this session arrived while this query ran. */
+  cancelledBy: z.object({ session: z.number().int(), frame: z.number().int(), time: z.string() }).nullable(),
+  /** Only with keepRows: decoded row values, capped (rowValuesTruncated tells). */
+  rowValues: z.array(z.array(pgValue)).optional(),
+  rowValuesTruncated: z.boolean().optional(),
+});
+
+const endpointSchema = z.object({ ip: z.string(), port: z.number().int() });
+
+export const authMethodSchema = z.enum([
+  'trust', 'cleartext', 'md5', 'sasl', 'gss', 'sspi', 'kerberos', 'unknown',
+]);
+
+export const sessionRecordSchema = z.object({
+  kind: z.literal('session'),
+  ...envelope,
+  client: endpointSchema,
+  server: endpointSchema,
+  /** "3.0", "3.2"; null when the StartupMessage was not seen. */
+  protocolVersion: z.string().nullable(),
+  user: z.string().nullable(),
+  database: z.string().nullable(),
+  applicationName: z.string().nullable(),
+  /** Every StartupMessage parameter (user, database, options, ...). */
+  startupParameters: z.record(z.string(), z.string()),
+  auth: z.object({
+    /** null when the authentication exchange was not seen. */
+    method: authMethodSchema.nullable(),
+    /** SASL: the mechanism the client chose, and those the server offered. */
+    mechanism: z.string().nullable(),
+    mechanismsOffered: z.array(z.string()),
+    /** success only at ReadyForQuery after AuthenticationOk; failure at an ErrorResponse before it. */
+    outcome: z.enum(['success', 'failure', 'unknown']),
+    sqlstate: z.string().nullable(),
+    error: errorFieldsSchema.nullable(),
+  }),
+  encryption: z.enum(['none', 'tls', 'gss', 'unknown']),
+  sslRequested: z.boolean(),
+  gssRequested: z.boolean(),
+  tls: z.object({
+    version: z.string().nullable(),
+    cipher: z.string().nullable(),
+    sni: z.string().nullable(),
+    alpn: z.string().nullable(),
+    decrypted: z.boolean(),
+  }).nullable(),
+  serverVersion: z.string().nullable(),
+  /** The last value of every ParameterStatus the server reported. */
+  parameters: z.record(z.string(), z.string()),
+  backendPid: z.number().int().nullable(),
+  backendKey: z.string().nullable(),
+  start: z.string(),
+  startFrame: z.number().int().positive(),
+  end: z.string(),
+  endFrame: z.number().int().positive(),
+  durationMs: z.number(),
+  endedBy: z.enum(['terminate', 'fatal', 'fin', 'rst', 'idle', 'capture-end', 'port-reuse', 'limit']),
+  /** A FATAL (or PANIC) ErrorResponse outside the authentication exchange. */
+  fatal: errorFieldsSchema.nullable(),
+  frontend: z.object({ bytes: z.number().int().nonnegative(), messages: z.number().int().nonnegative() }),
+  backend: z.object({ bytes: z.number().int().nonnegative(), messages: z.number().int().nonnegative() }),
+  anomalies: z.number().int().nonnegative(),
+  queries: z.number().int().nonnegative(),
+  errors: z.number().int().nonnegative(),
+  notifications: z.number().int().nonnegative(),
+  /** Backend responses with no request to pair with (capture began mid-request, lost bytes). */
+  unpairedResponses: z.number().int().nonnegative(),
+  /** This connection carried a CancelRequest: what it targeted and, when seen, the session and query it hit. */
+  cancel: z.object({
+    processId: z.number().int(),
+    frame: z.number().int(),
+    targetSession: z.number().int().nullable(),
+    targetQuery: z.object({ sql: z.string().nullable(), firstFrame: z.number().int() }).nullable(),
+  }).nullable(),
+});
+
+export type QueryRecord = z.infer<typeof queryRecordSchema>;
+export type SessionRecord = z.infer<typeof sessionRecordSchema>;
+export type AuthMethod = z.infer<typeof authMethodSchema>;
+export type TransactionStatus = z.infer<typeof transactionStatusSchema>;
+
+/** Validate any query or session record; the NDJSON tests call this on every record. */
+export const sessionLayerRecordSchema = z.discriminatedUnion('kind', [queryRecordSchema, sessionRecordSchema]);
