@@ -1,0 +1,233 @@
+/**
+ * The display filter language of `-Y` and the TUI's `/`, in the spirit of Wireshark's:
+ *
+ *   type == "Parse" && query contains "users"
+ *   kind == query && durationMs > 100
+ *   error.sqlstate == "42601" || severity == "ERROR"
+ *   dir == frontend and not type in {"Sync" "Flush"}
+ *   sql matches "^select .* from orders"
+ *   error                      (the field exists and is not null, false, 0 or "")
+ *
+ * Fields are dotted paths into a record (the NDJSON keys); a `pgsql.` prefix is accepted and
+ * ignored so Wireshark habits (`pgsql.query`) work. A path that crosses an array matches when
+ * any element does (`params.value == 42`), as Wireshark's fields do. Operators: == != < <= > >=
+ * (also eq ne lt le gt ge), contains (case-sensitive substring), matches / ~ (case-insensitive
+ * regular expression), in {v1 v2 ...}; combined with && and, || or, ! not, parentheses.
+ * Values: "strings" (with \" and \\ escapes), numbers, true/false/null, or bare words (strings).
+ */
+import { UserError } from '../core/errors.js';
+
+export type Predicate = (rec: Record<string, unknown>) => boolean;
+
+type Token =
+  | { t: 'word'; v: string; at: number }
+  | { t: 'str'; v: string; at: number }
+  | { t: 'op'; v: string; at: number }
+  | { t: 'end'; at: number };
+
+const OPERATORS = ['==', '!=', '<=', '>=', '&&', '||', '<', '>', '!', '(', ')', '{', '}', '~', ','];
+const WORD_OPS: Record<string, string> = {
+  eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=', and: '&&', or: '||', not: '!',
+  contains: 'contains', matches: 'matches', in: 'in',
+};
+
+function fail(expr: string, at: number, what: string): never {
+  throw new UserError('BAD_FILTER', `invalid filter at column ${at + 1}: ${what} (in: ${expr})`);
+}
+
+function tokenize(expr: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < expr.length) {
+    const c = expr[i];
+    if (c === ' ' || c === '\t' || c === '\n') { i++; continue; }
+    if (c === '"' || c === "'") {
+      const start = i++;
+      let v = '';
+      while (i < expr.length && expr[i] !== c) {
+        if (expr[i] === '\\' && i + 1 < expr.length) { v += expr[i + 1]; i += 2; continue; }
+        v += expr[i++];
+      }
+      if (i >= expr.length) fail(expr, start, 'unterminated string');
+      i++;
+      out.push({ t: 'str', v, at: start });
+      continue;
+    }
+    const op = OPERATORS.find((o) => expr.startsWith(o, i));
+    if (op) {
+      out.push({ t: 'op', v: op, at: i });
+      i += op.length;
+      continue;
+    }
+    const m = /^[A-Za-z0-9_.\-:+@$/]+/.exec(expr.slice(i));
+    if (!m) fail(expr, i, `unexpected character '${c}'`);
+    const w = m[0];
+    const lower = w.toLowerCase();
+    if (WORD_OPS[lower]) out.push({ t: 'op', v: WORD_OPS[lower], at: i });
+    else out.push({ t: 'word', v: w, at: i });
+    i += w.length;
+  }
+  out.push({ t: 'end', at: expr.length });
+  return out;
+}
+
+type Value = string | number | boolean | null;
+
+/** Values reached by a dotted path; arrays fan out. */
+function collect(value: unknown, path: string[], i: number, out: unknown[]): void {
+  if (Array.isArray(value)) {
+    for (const v of value) collect(v, path, i, out);
+    return;
+  }
+  if (i === path.length) {
+    out.push(value);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  collect((value as Record<string, unknown>)[path[i]], path, i + 1, out);
+}
+
+function truthy(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== false && v !== 0 && v !== '';
+}
+
+function compare(op: string, a: unknown, b: Value, re: RegExp | null): boolean {
+  if (a === undefined) return false;
+  switch (op) {
+    case 'contains':
+      return typeof a === 'string' ? a.includes(String(b)) : JSON.stringify(a).includes(String(b));
+    case 'matches':
+      return re!.test(typeof a === 'string' ? a : JSON.stringify(a));
+  }
+  let x: unknown = a;
+  let y: unknown = b;
+  if (typeof b === 'number' && typeof a === 'string' && a.trim() !== '' && !Number.isNaN(Number(a))) x = Number(a);
+  if (typeof a === 'number' && typeof b === 'string' && b.trim() !== '' && !Number.isNaN(Number(b))) y = Number(b);
+  if (typeof a === 'boolean' && typeof b === 'string') y = b === 'true' ? true : b === 'false' ? false : b;
+  if (typeof x === 'object' && x !== null) x = JSON.stringify(x);
+  switch (op) {
+    case '==': return x === y || (x === null && y === null);
+    case '!=': return x !== y;
+  }
+  if (typeof x !== typeof y || (typeof x !== 'number' && typeof x !== 'string')) return false;
+  const xx = x as number | string;
+  const yy = y as number | string;
+  switch (op) {
+    case '<': return xx < yy;
+    case '<=': return xx <= yy;
+    case '>': return xx > yy;
+    case '>=': return xx >= yy;
+  }
+  return false;
+}
+
+class Parser {
+  private i = 0;
+  constructor(private readonly expr: string, private readonly toks: Token[]) {}
+
+  parse(): Predicate {
+    if (this.toks[0].t === 'end') return () => true;
+    const p = this.or();
+    const t = this.peek();
+    if (t.t !== 'end') fail(this.expr, t.at, `unexpected '${'v' in t ? t.v : ''}'`);
+    return p;
+  }
+
+  private peek(): Token { return this.toks[this.i]; }
+  private next(): Token { return this.toks[this.i++]; }
+  private isOp(v: string): boolean { const t = this.peek(); return t.t === 'op' && t.v === v; }
+
+  private or(): Predicate {
+    let left = this.and();
+    while (this.isOp('||')) {
+      this.next();
+      const l = left, r = this.and();
+      left = (rec) => l(rec) || r(rec);
+    }
+    return left;
+  }
+
+  private and(): Predicate {
+    let left = this.not();
+    while (this.isOp('&&')) {
+      this.next();
+      const l = left, r = this.not();
+      left = (rec) => l(rec) && r(rec);
+    }
+    return left;
+  }
+
+  private not(): Predicate {
+    if (this.isOp('!')) {
+      this.next();
+      const p = this.not();
+      return (rec) => !p(rec);
+    }
+    return this.primary();
+  }
+
+  private primary(): Predicate {
+    const t = this.next();
+    if (t.t === 'op' && t.v === '(') {
+      const p = this.or();
+      const c = this.next();
+      if (!(c.t === 'op' && c.v === ')')) fail(this.expr, c.at, "expected ')'");
+      return p;
+    }
+    if (t.t !== 'word') fail(this.expr, t.at, t.t === 'end' ? 'expression ends too early' : 'expected a field name');
+    const path = (t.v.startsWith('pgsql.') ? t.v.slice(6) : t.v).split('.').filter((s) => s.length > 0);
+    if (path.length === 0) fail(this.expr, t.at, 'empty field name');
+    const op = this.peek();
+    const get = (rec: Record<string, unknown>): unknown[] => {
+      const out: unknown[] = [];
+      collect(rec, path, 0, out);
+      return out;
+    };
+    if (op.t !== 'op' || !['==', '!=', '<', '<=', '>', '>=', 'contains', 'matches', '~', 'in'].includes(op.v)) {
+      return (rec) => get(rec).some(truthy);
+    }
+    this.next();
+    if (op.v === 'in') {
+      const open = this.next();
+      if (!(open.t === 'op' && open.v === '{')) fail(this.expr, open.at, "expected '{' after in");
+      const set: Value[] = [];
+      while (!this.isOp('}')) {
+        if (this.isOp(',')) { this.next(); continue; }
+        set.push(this.value());
+      }
+      this.next();
+      return (rec) => get(rec).some((v) => set.some((s) => compare('==', v, s, null)));
+    }
+    const name = op.v === '~' ? 'matches' : op.v;
+    const value = this.value();
+    let re: RegExp | null = null;
+    if (name === 'matches') {
+      try {
+        re = new RegExp(String(value), 'i');
+      } catch (e) {
+        fail(this.expr, op.at, `bad regular expression: ${(e as Error).message}`);
+      }
+    }
+    // `!=` holds when no value equals (Wireshark's "!==" / "all not equal" reading, the intuitive one).
+    if (name === '!=') return (rec) => !get(rec).some((v) => compare('==', v, value, null));
+    return (rec) => get(rec).some((v) => compare(name, v, value, re));
+  }
+
+  private value(): Value {
+    const t = this.next();
+    if (t.t === 'str') return t.v;
+    if (t.t === 'word') {
+      if (t.v === 'true') return true;
+      if (t.v === 'false') return false;
+      if (t.v === 'null') return null;
+      if (/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(t.v)) return Number(t.v);
+      return t.v;
+    }
+    return fail(this.expr, t.at, t.t === 'end' ? 'expected a value, found the end' : 'expected a value');
+  }
+}
+
+/** Compiles a filter; throws UserError('BAD_FILTER') with the column of the problem. */
+export function compileFilter(expr: string): Predicate {
+  return new Parser(expr, tokenize(expr)).parse();
+}

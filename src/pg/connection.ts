@@ -1,0 +1,330 @@
+/**
+ * One TCP connection seen as a PostgreSQL connection: the protocol phases of "Message Flow"
+ * (startup packet, SSL/GSSENC negotiation, authentication, normal operation, COPY, encrypted),
+ * which decide how each direction is framed and how ambiguous bytes decode (`p` means
+ * PasswordMessage or SASLResponse depending on the last Authentication request; CopyData means
+ * rows or replication depending on the COPY mode).
+ *
+ * It also decides whether the connection speaks PostgreSQL at all: a connection whose start was
+ * seen must open with a startup packet from the client (the server never speaks first); one
+ * seen mid-way is believed on a server port, or elsewhere once its first messages frame cleanly.
+ */
+import type { Direction } from '../core/direction.js';
+import type { Anomaly, AnomalyCode } from '../core/anomaly.js';
+import type { ConnectionInfo, ConnectionSink, Delivery, ConnectionEnd } from '../reassembly/types.js';
+import type { ColumnDescription, DecodedMessage, DissectContext, RawMessage } from '../../dissectors/types.js';
+import {
+  DirectionFramer, type FramerEvents, CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE,
+} from './framer.js';
+
+/** What the connection reports to the layers after it (session tracking, sinks). */
+export interface PgObserver {
+  /** A framed message; `decode` dissects it (cached: call it as often as you like). */
+  message(raw: RawMessage, decode: () => DecodedMessage): void;
+  anomaly(a: Anomaly): void;
+  /** The connection turned out to be TLS (after SSLRequest + 'S', or direct TLS). */
+  encrypted(kind: 'tls' | 'gss', frame: number): void;
+  close(end: ConnectionEnd, encryptedBytes: { frontend: number; backend: number }): void;
+}
+
+/** Types the dissectors need from the session layer (prepared statements, the result in force). */
+export interface TypeSource {
+  statementParamTypes(name: string): readonly number[] | undefined;
+  resultColumns(): readonly ColumnDescription[] | undefined;
+}
+
+export type Dissect = (raw: RawMessage, ctx: DissectContext) => DecodedMessage;
+
+/** Decrypts a TLS connection's deliveries into plaintext pushed back through `out`. */
+export interface TlsHandler {
+  feed(d: Delivery, out: (dir: Direction, plaintext: Buffer, frame: number, timeUs: number) => void): void;
+}
+
+export interface PgConnectionOptions {
+  showSecrets: boolean;
+  maxMessage: number;
+  /** The server port is one we were told PostgreSQL listens on. */
+  onServerPort: boolean;
+  dissect: Dissect;
+  /** Creates a TLS decryptor when a connection turns to TLS (absent: TLS bytes are only counted). */
+  tls?: (conn: ConnectionInfo) => TlsHandler | null;
+}
+
+type Phase = 'probation' | 'startup' | 'ssl-wait' | 'gss-wait' | 'active' | 'tls' | 'gss' | 'rejected' | 'cancel';
+
+/** Messages kept while a mid-stream connection on a non-server port proves itself. */
+const PROBATION_MESSAGES = 3;
+const PROBATION_BYTES = 64 * 1024;
+
+class ConnContext implements DissectContext {
+  showSecrets: boolean;
+  protocolMinor = 0;
+  authType: number | null = null;
+  copy: DissectContext['copy'] = null;
+  /** The startup-phase request a one-byte backend answer belongs to. */
+  pendingRequest: 'ssl' | 'gssenc' | null = null;
+  types: TypeSource | null = null;
+  constructor(showSecrets: boolean) {
+    this.showSecrets = showSecrets;
+  }
+  statementParamTypes(name: string): readonly number[] | undefined {
+    return this.types?.statementParamTypes(name);
+  }
+  resultColumns(): readonly ColumnDescription[] | undefined {
+    return this.types?.resultColumns();
+  }
+}
+
+export class PgConnection implements ConnectionSink {
+  readonly info: ConnectionInfo;
+  readonly ctx: ConnContext;
+  private phase: Phase;
+  private readonly front: DirectionFramer;
+  private readonly back: DirectionFramer;
+  private readonly encryptedBytes = { frontend: 0, backend: 0 };
+  private tlsHandler: TlsHandler | null = null;
+  private probation: Array<{ raw: RawMessage }> | null = null;
+  private probationBytes = 0;
+  private sawFrontend = false;
+  private closed = false;
+  /** The message being dissected lazily (one at a time: decode() is only valid during message()). */
+  private current: RawMessage | null = null;
+  private currentDecoded: DecodedMessage | null = null;
+  private readonly decodeCurrent = (): DecodedMessage => {
+    if (this.currentDecoded === null) this.currentDecoded = this.opts.dissect(this.current!, this.ctx);
+    return this.currentDecoded;
+  };
+
+  constructor(info: ConnectionInfo, private readonly observer: PgObserver, private readonly opts: PgConnectionOptions) {
+    this.info = info;
+    this.ctx = new ConnContext(opts.showSecrets);
+    const events = (dir: Direction): FramerEvents => ({
+      message: (m) => this.onMessage(m),
+      skipped: (bytes, reason, frame, timeUs) => this.onSkipped(dir, bytes, reason, frame, timeUs),
+      tooLarge: (code, length, frame, timeUs) =>
+        this.report('message-too-large', `${code === null ? 'startup' : `'${code}'`} message declares ${length} bytes, over the ${opts.maxMessage}-byte limit: skipped`, frame, timeUs, dir, length),
+      notStartup: (length, frame, timeUs) => this.reject(`the client's first bytes are not a startup packet (length field ${length})`, frame, timeUs),
+    });
+    if (info.sawSyn) {
+      this.phase = 'startup';
+      this.front = new DirectionFramer('frontend', 'untyped', events('frontend'), opts.maxMessage);
+      this.back = new DirectionFramer('backend', 'typed', events('backend'), opts.maxMessage);
+    } else {
+      // Mid-stream: assume normal operation and look for message boundaries.
+      this.phase = opts.onServerPort ? 'active' : 'probation';
+      if (this.phase === 'probation') this.probation = [];
+      this.front = new DirectionFramer('frontend', 'typed', events('frontend'), opts.maxMessage);
+      this.back = new DirectionFramer('backend', 'typed', events('backend'), opts.maxMessage);
+      this.front.desync();
+      this.back.desync();
+    }
+  }
+
+  /** Whether the connection has shown itself to be PostgreSQL (false while on probation or rejected). */
+  get isPostgres(): boolean {
+    return this.phase !== 'probation' && this.phase !== 'rejected';
+  }
+
+  setTypeSource(types: TypeSource): void {
+    this.ctx.types = types;
+  }
+
+  data(d: Delivery): void {
+    if (this.phase === 'rejected' || this.phase === 'cancel') return;
+    if (this.phase === 'tls' || this.phase === 'gss') {
+      this.encryptedBytes[d.dir] += d.bytes.length;
+      if (this.tlsHandler) this.tlsHandler.feed(d, this.plaintext);
+      return;
+    }
+    const framer = d.dir === 'frontend' ? this.front : this.back;
+    if (d.skip > 0) framer.gap(d.skip, d.frame, d.timeUs);
+    if (d.bytes.length === 0) return;
+    if (this.phase === 'startup' && !this.sawFrontend) {
+      if (d.dir === 'backend') {
+        // The server never speaks first in PostgreSQL (MySQL's server does).
+        this.reject('the server sent data before the client\'s startup packet', d.frame, d.timeUs);
+        return;
+      }
+      this.sawFrontend = true;
+      if (d.bytes[0] === 0x16 && d.bytes.length >= 3 && d.bytes[1] === 0x03) {
+        // Direct TLS (PostgreSQL 17+): the first byte is a TLS handshake record.
+        this.startTls(d.frame);
+        this.data(d);
+        return;
+      }
+    }
+    framer.push(d.bytes, d.frame, d.timeUs);
+  }
+
+  close(end: ConnectionEnd): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.front.finish(end.frame, end.timeUs);
+    this.back.finish(end.frame, end.timeUs);
+    if (this.phase === 'probation') this.phase = 'rejected';
+    if (this.phase !== 'rejected') this.observer.close(end, this.encryptedBytes);
+  }
+
+  private readonly plaintext = (dir: Direction, bytes: Buffer, frame: number, timeUs: number): void => {
+    (dir === 'frontend' ? this.front : this.back).push(bytes, frame, timeUs);
+  };
+
+  private startTls(frame: number): void {
+    this.phase = 'tls';
+    this.observer.encrypted('tls', frame);
+    this.tlsHandler = this.opts.tls?.(this.info) ?? null;
+    // Inside TLS the protocol starts over: a startup packet from the client, typed messages back.
+    this.front.mode = 'untyped';
+    this.back.mode = 'typed';
+  }
+
+  private reject(reason: string, frame: number, timeUs: number): void {
+    const wasBelieved = this.phase !== 'probation';
+    this.phase = 'rejected';
+    this.front.mode = 'off';
+    this.back.mode = 'off';
+    this.probation = null;
+    // Only worth a word when the flow was on a PostgreSQL port (or had looked like PostgreSQL).
+    if (wasBelieved && (this.opts.onServerPort || this.sawFrontend)) {
+      this.observer.anomaly({ code: 'not-postgresql', reason: `not PostgreSQL: ${reason}`, frame, timeUs, session: this.info.id });
+    }
+  }
+
+  private onSkipped(dir: Direction, bytes: number, reason: 'resync' | 'gap' | 'damaged', frame: number, timeUs: number): void {
+    if (this.phase === 'probation') {
+      // A mid-stream flow on a non-PostgreSQL port that does not frame cleanly is not believed.
+      if (reason === 'resync' && this.probation!.length === 0 && bytes > 0) {
+        this.reject('no message boundary', frame, timeUs);
+      }
+      return;
+    }
+    if (reason === 'gap') return; // reassembly reports gaps itself
+    if (reason === 'damaged') {
+      this.report('malformed-message', bytes > 0 ? `incomplete message: ${bytes} bytes before the stream ended or lost bytes cut it` : 'message damaged by lost bytes: not decoded', frame, timeUs, dir, bytes);
+      return;
+    }
+    this.report('resync', `${bytes} bytes skipped to find the next message boundary`, frame, timeUs, dir, bytes);
+  }
+
+  private report(code: AnomalyCode, reason: string, frame: number, timeUs: number, dir: Direction, skipped?: number): void {
+    const a: Anomaly = { code, reason, frame, timeUs, session: this.info.id, dir };
+    if (skipped !== undefined) a.skipped = skipped;
+    this.observer.anomaly(a);
+  }
+
+  private onMessage(m: RawMessage): void {
+    if (this.phase === 'probation') {
+      const copy: RawMessage = { ...m, body: Buffer.from(m.body) };
+      this.probation!.push({ raw: copy });
+      this.probationBytes += m.body.length;
+      if (this.probation!.length >= PROBATION_MESSAGES || this.probationBytes >= PROBATION_BYTES) {
+        const held = this.probation!;
+        this.probation = null;
+        this.phase = 'active';
+        for (const h of held) this.deliver(h.raw);
+      }
+      return;
+    }
+    this.deliver(m);
+  }
+
+  private deliver(m: RawMessage): void {
+    this.track(m);
+    if (this.phase === 'rejected') return;
+    this.current = m;
+    this.currentDecoded = null;
+    this.observer.message(m, this.decodeCurrent);
+    this.afterMessage(m);
+    this.current = null;
+    this.currentDecoded = null;
+  }
+
+  /** Phase changes that must be known before the message is dissected. */
+  private track(m: RawMessage): void {
+    if (m.code !== null) return;
+    if (m.dir === 'frontend' && m.body.length >= 4) {
+      const request = m.body.readInt32BE(0);
+      if (request === SSL_REQUEST_CODE) this.ctx.pendingRequest = 'ssl';
+      else if (request === GSSENC_REQUEST_CODE) this.ctx.pendingRequest = 'gssenc';
+      else if (request >>> 16 !== 3 && request !== CANCEL_REQUEST_CODE && !this.opts.onServerPort) {
+        this.reject(`unknown startup request code ${request}`, m.frame, m.timeUs);
+      }
+    }
+  }
+
+  /** Phase changes that follow from a message (after the layers after us have seen it). */
+  private afterMessage(m: RawMessage): void {
+    const ctx = this.ctx;
+    if (m.code === null) {
+      if (m.dir === 'frontend') {
+        if (m.body.length < 4) return;
+        const request = m.body.readInt32BE(0);
+        if (request === SSL_REQUEST_CODE || request === GSSENC_REQUEST_CODE) {
+          this.back.mode = 'answer';
+          this.phase = request === SSL_REQUEST_CODE ? 'ssl-wait' : 'gss-wait';
+        } else if (request === CANCEL_REQUEST_CODE) {
+          this.phase = 'cancel';
+          this.front.mode = 'off';
+          this.back.mode = 'off';
+        } else {
+          // StartupMessage (3.x): typed messages from now on.
+          ctx.protocolMinor = request & 0xffff;
+          this.front.mode = 'typed';
+          this.phase = 'active';
+        }
+        return;
+      }
+      // The one-byte answer to SSLRequest / GSSENCRequest.
+      const answer = m.body[0];
+      const request = ctx.pendingRequest;
+      ctx.pendingRequest = null;
+      this.back.mode = 'typed';
+      if (answer === 0x53 && request === 'ssl') {
+        this.startTls(m.frame);
+      } else if (answer === 0x47 && request === 'gssenc') {
+        this.phase = 'gss';
+        this.front.mode = 'off';
+        this.back.mode = 'off';
+        this.observer.encrypted('gss', m.frame);
+      } else {
+        this.phase = 'startup';
+      }
+      return;
+    }
+    const body = m.body;
+    if (m.dir === 'backend') {
+      switch (m.code) {
+        case 'R':
+          if (body.length >= 4) ctx.authType = body.readInt32BE(0);
+          break;
+        case 'v': // NegotiateProtocolVersion: the newest minor version the server supports
+          if (body.length >= 4) ctx.protocolMinor = body.readInt32BE(0);
+          break;
+        case 'G':
+        case 'H':
+        case 'W':
+          ctx.copy = copyState(m.code, body);
+          break;
+        case 'C':
+        case 'E':
+        case 'Z':
+          // The server's CommandComplete / ErrorResponse ends any COPY (CopyDone alone may be one-sided).
+          ctx.copy = null;
+          break;
+      }
+    } else if (m.code === 'X') {
+      this.front.mode = 'off';
+    }
+  }
+}
+
+function copyState(code: string, body: Buffer): DissectContext['copy'] {
+  const kind = code === 'G' ? 'in' : code === 'H' ? 'out' : 'both';
+  const format = body.length >= 1 && body[0] === 1 ? 'binary' : 'text';
+  const columnFormats: Array<'text' | 'binary'> = [];
+  if (body.length >= 3) {
+    const n = body.readInt16BE(1);
+    for (let i = 0; i < n && 3 + i * 2 + 2 <= body.length; i++) columnFormats.push(body.readInt16BE(3 + i * 2) === 1 ? 'binary' : 'text');
+  }
+  return { kind, format, columnFormats, columnTypes: null };
+}

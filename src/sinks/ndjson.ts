@@ -1,0 +1,54 @@
+/**
+ * NDJSON export: one record a line. Lines are batched into ~64 KiB writes; on Linux,
+ * process.stdout writes to files, pipes and terminals are synchronous, so a slow reader
+ * (`| jq`) holds the pipeline back instead of letting memory grow.
+ */
+import { writeSync } from 'node:fs';
+import type { OutRecord, PipelineSink } from '../pipeline/events.js';
+
+export type RecordFilter = (rec: OutRecord) => boolean;
+
+export interface NdjsonOptions {
+  /** Which record kinds to write (default: all). */
+  kinds?: ReadonlySet<OutRecord['kind']>;
+  filter?: RecordFilter;
+}
+
+const BATCH = 64 * 1024;
+
+export class NdjsonSink implements PipelineSink {
+  private buf = '';
+  count = 0;
+
+  /** `fd`: a file descriptor opened for writing (1 for stdout). */
+  constructor(private readonly fd: number, private readonly opts: NdjsonOptions = {}) {}
+
+  record(rec: OutRecord): void {
+    if (this.opts.kinds && !this.opts.kinds.has(rec.kind)) return;
+    if (this.opts.filter && !this.opts.filter(rec)) return;
+    this.count++;
+    this.buf += JSON.stringify(rec) + '\n';
+    if (this.buf.length >= BATCH) this.flush();
+  }
+
+  flush(): void {
+    if (this.buf.length === 0) return;
+    const data = Buffer.from(this.buf, 'utf8');
+    this.buf = '';
+    let off = 0;
+    while (off < data.length) {
+      try {
+        off += writeSync(this.fd, data, off, data.length - off);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') continue; // a non-blocking pipe that is full: try again
+        if (code === 'EPIPE') return; // the reader went away (`| head`): nothing more to say
+        throw e;
+      }
+    }
+  }
+
+  end(): void {
+    this.flush();
+  }
+}
