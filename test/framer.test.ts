@@ -1,0 +1,174 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DirectionFramer, type FramerEvents } from '../src/pg/framer.js';
+import type { RawMessage } from '../dissectors/types.js';
+import type { Direction } from '../src/core/direction.js';
+
+function typed(code: string, body: Buffer | string = Buffer.alloc(0)): Buffer {
+  const b = typeof body === 'string' ? Buffer.from(body + '\0') : body;
+  const h = Buffer.alloc(5);
+  h.write(code, 0, 'latin1');
+  h.writeUInt32BE(b.length + 4, 1);
+  return Buffer.concat([h, b]);
+}
+
+function startup(params: Record<string, string>): Buffer {
+  const parts = [Buffer.from([0, 3, 0, 0])];
+  for (const [k, v] of Object.entries(params)) parts.push(Buffer.from(k + '\0' + v + '\0'));
+  parts.push(Buffer.from([0]));
+  const body = Buffer.concat(parts);
+  const h = Buffer.alloc(4);
+  h.writeUInt32BE(body.length + 4, 0);
+  return Buffer.concat([h, body]);
+}
+
+interface Seen { msgs: Array<{ code: string | null; length: number; body: string; frame: number; firstFrame: number; offset: number }>; skipped: Array<[number, string]>; large: number; notStartup: number }
+
+function framer(dir: Direction, mode: 'typed' | 'untyped', max?: number): { f: DirectionFramer; seen: Seen } {
+  const seen: Seen = { msgs: [], skipped: [], large: 0, notStartup: 0 };
+  const ev: FramerEvents = {
+    message: (m: RawMessage) => seen.msgs.push({ code: m.code, length: m.length, body: m.body.toString('hex'), frame: m.frame, firstFrame: m.firstFrame, offset: m.offset }),
+    skipped: (n, reason) => seen.skipped.push([n, reason]),
+    tooLarge: () => { seen.large++; },
+    notStartup: () => { seen.notStartup++; },
+  };
+  return { f: new DirectionFramer(dir, mode, ev, max), seen };
+}
+
+const backendStream = Buffer.concat([
+  typed('R', Buffer.from([0, 0, 0, 0])),
+  typed('S', Buffer.from('client_encoding\0UTF8\0')),
+  typed('K', Buffer.from([0, 0, 0, 7, 1, 2, 3, 4])),
+  typed('Z', Buffer.from('I')),
+  typed('T', Buffer.from([0, 0])),
+  typed('D', Buffer.alloc(300, 0x41)),
+  typed('C', 'SELECT 1'),
+  typed('I'),
+  typed('Z', Buffer.from('I')),
+]);
+
+function whole(): Seen {
+  const { f, seen } = framer('backend', 'typed');
+  f.push(backendStream, 1, 0);
+  return seen;
+}
+
+test('framer: a stream in one piece yields every message with its offset', () => {
+  const s = whole();
+  assert.deepEqual(s.msgs.map((m) => m.code), ['R', 'S', 'K', 'Z', 'T', 'D', 'C', 'I', 'Z']);
+  assert.equal(s.msgs[1].offset, 9);
+  assert.equal(s.msgs[7].length, 4);
+  assert.deepEqual(s.skipped, []);
+});
+
+test('framer: split at every offset gives the same messages, dated by the frames they span', () => {
+  const want = whole().msgs.map(({ code, length, body, offset }) => ({ code, length, body, offset }));
+  for (let cut = 1; cut < backendStream.length; cut++) {
+    const { f, seen } = framer('backend', 'typed');
+    f.push(backendStream.subarray(0, cut), 1, 10);
+    f.push(backendStream.subarray(cut), 2, 20);
+    assert.deepEqual(seen.msgs.map(({ code, length, body, offset }) => ({ code, length, body, offset })), want, `cut at ${cut}`);
+    for (const m of seen.msgs) {
+      const end = m.offset + (m.code === null ? 0 : 1) + m.length;
+      assert.equal(m.frame, end <= cut ? 1 : 2, `cut ${cut}: last frame`);
+      assert.equal(m.firstFrame, m.offset < cut ? 1 : 2, `cut ${cut}: first frame`);
+    }
+  }
+});
+
+test('framer: one byte at a time', () => {
+  const { f, seen } = framer('backend', 'typed');
+  for (let i = 0; i < backendStream.length; i++) f.push(backendStream.subarray(i, i + 1), i + 1, i);
+  assert.equal(seen.msgs.length, 9);
+  assert.deepEqual(seen.skipped, []);
+});
+
+test('framer: startup packet without a type byte, then typed messages', () => {
+  const { f, seen } = framer('frontend', 'untyped');
+  const s = startup({ user: 'alice', database: 'app' });
+  f.push(s, 1, 0);
+  assert.equal(seen.msgs.length, 1);
+  assert.equal(seen.msgs[0].code, null);
+  assert.equal(seen.msgs[0].length, s.length);
+  f.mode = 'typed';
+  f.push(Buffer.concat([typed('Q', 'select 1'), typed('X')]), 2, 0);
+  assert.deepEqual(seen.msgs.map((m) => m.code), [null, 'Q', 'X']);
+});
+
+test('framer: HTTP on a startup phase stops framing (not a startup packet)', () => {
+  const { f, seen } = framer('frontend', 'untyped');
+  f.push(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 1, 0);
+  assert.equal(seen.notStartup, 1);
+  assert.equal(seen.msgs.length, 0);
+  assert.equal(f.mode, 'off');
+});
+
+test('framer: a gap inside a message keeps alignment; the damaged message is not emitted', () => {
+  const { f, seen } = framer('backend', 'typed');
+  const dStart = backendStream.indexOf(typed('D', Buffer.alloc(300, 0x41)));
+  f.push(backendStream.subarray(0, dStart + 100), 1, 0);
+  f.gap(50, 2, 0);
+  f.push(backendStream.subarray(dStart + 150), 3, 0);
+  assert.deepEqual(seen.msgs.map((m) => m.code), ['R', 'S', 'K', 'Z', 'T', 'C', 'I', 'Z']);
+  assert.ok(seen.skipped.some(([, r]) => r === 'damaged'));
+});
+
+test('framer: a gap across a boundary resynchronises on the next plausible message', () => {
+  const { f, seen } = framer('backend', 'typed');
+  const cStart = backendStream.indexOf(typed('C', 'SELECT 1'));
+  f.push(backendStream.subarray(0, cStart - 10), 1, 0);
+  f.gap(20, 2, 0);
+  f.push(backendStream.subarray(cStart + 10), 3, 0);
+  const codes = seen.msgs.map((m) => m.code);
+  assert.deepEqual(codes.slice(0, 5), ['R', 'S', 'K', 'Z', 'T']);
+  assert.deepEqual(codes.slice(-2), ['I', 'Z']);
+  assert.ok(seen.skipped.some(([, r]) => r === 'resync'));
+});
+
+test('framer: a stream that starts mid-message finds the first boundary', () => {
+  const { f, seen } = framer('backend', 'typed');
+  f.desync();
+  const dStart = backendStream.indexOf(typed('D', Buffer.alloc(300, 0x41)));
+  f.push(backendStream.subarray(dStart + 7), 1, 0);
+  assert.deepEqual(seen.msgs.map((m) => m.code), ['C', 'I', 'Z']);
+  assert.equal(seen.skipped[0][1], 'resync');
+  assert.equal(seen.skipped[0][0], 300 + 5 - 7);
+});
+
+test('framer: a message over the size limit is skipped whole, the next one framed', () => {
+  const { f, seen } = framer('backend', 'typed', 1000);
+  f.push(Buffer.concat([typed('D', Buffer.alloc(5000)), typed('Z', Buffer.from('I'))]), 1, 0);
+  assert.equal(seen.large, 1);
+  assert.deepEqual(seen.msgs.map((m) => m.code), ['Z']);
+});
+
+test('framer: an undocumented type byte with a sane length frames (the dissector calls it Unknown)', () => {
+  const { f, seen } = framer('backend', 'typed');
+  f.push(Buffer.concat([typed('!', Buffer.from('xyz')), typed('Z', Buffer.from('I'))]), 1, 0);
+  assert.deepEqual(seen.msgs.map((m) => m.code), ['!', 'Z']);
+});
+
+test('framer: a length below 4 is not a boundary (zeek bad-backend-message: Z with length 1)', () => {
+  const { f, seen } = framer('backend', 'typed');
+  const bad = Buffer.from([0x5a, 0, 0, 0, 1, 0x49]);
+  f.push(Buffer.concat([bad, typed('Z', Buffer.from('I'))]), 1, 0);
+  f.finish(2, 0);
+  assert.ok(seen.skipped.length > 0);
+  assert.ok(seen.msgs.every((m) => m.length >= 4));
+});
+
+test('framer: random bytes never throw and keep bounded state', () => {
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+  for (let round = 0; round < 200; round++) {
+    const { f } = framer(round % 2 ? 'frontend' : 'backend', round % 3 ? 'typed' : 'untyped');
+    if (round % 5 === 0) f.desync();
+    for (let k = 0; k < 20; k++) {
+      const b = Buffer.alloc(1 + (rnd() * 7));
+      for (let i = 0; i < b.length; i++) b[i] = rnd();
+      if (k % 7 === 3) f.gap(rnd(), k, 0);
+      f.push(b, k, 0);
+    }
+    f.finish(99, 0);
+  }
+});
