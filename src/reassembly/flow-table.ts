@@ -1,0 +1,429 @@
+/**
+ * The flow table: TCP connections by 4-tuple, each direction reassembled by a HalfStream.
+ * Limits, defaults and how each one degrades are documented in limits.ts.
+ *
+ * Connection identity follows tshark's tcp.stream: session ids are 0-based in order of each
+ * connection's first segment; both directions share one entry; a SYN (without ACK) on a
+ * closed connection, or one whose sequence number differs from what that direction already
+ * used, starts a new connection (port reuse) with the next id. Closed connections stay in the
+ * table, ignoring stray segments (late ACKs, retransmitted FINs), until they idle out, so that
+ * such segments do not open phantom sessions.
+ *
+ * The server side is decided at the first segment and never revised (see limits.ts).
+ */
+import type { AnomalyHandler } from '../core/anomaly.js';
+import type { TcpSegment } from '../net/segment.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../net/segment.js';
+import type {
+  ConnectionInfo,
+  ConnectionSink,
+  EndReason,
+  FlowTableApi,
+  FlowTableOptions,
+  StreamConsumer,
+} from './types.js';
+import { DEFAULT_FLOW_TABLE_OPTIONS, SWEEP_INTERVAL_US } from './limits.js';
+import { HalfStream } from './half-stream.js';
+import { seqAdd } from './seq.js';
+
+type Half = HalfStream<Connection>;
+
+class Connection {
+  readonly info: ConnectionInfo;
+  readonly sink: ConnectionSink;
+  /** Client to server. */
+  readonly fe: Half;
+  /** Server to client. */
+  readonly be: Half;
+  closed = false;
+  /** Both FINs were seen while a hole remained: the next segment closes the connection. */
+  finGrace = false;
+  lastUs: number;
+  lastFrame: number;
+  // Least-recently-active list (head = idlest).
+  prev: Connection | null = null;
+  next: Connection | null = null;
+  // Table key, for removal.
+  readonly keyLo: string;
+  readonly keyHi: string;
+  readonly keyPorts: number;
+
+  constructor(info: ConnectionInfo, sink: ConnectionSink, onAnomaly: AnomalyHandler, keyLo: string, keyHi: string, keyPorts: number) {
+    this.info = info;
+    this.sink = sink;
+    this.fe = new HalfStream<Connection>('frontend', this, info.id, sink, onAnomaly);
+    this.be = new HalfStream<Connection>('backend', this, info.id, sink, onAnomaly);
+    this.lastUs = info.startTimeUs;
+    this.lastFrame = info.startFrame;
+    this.keyLo = keyLo;
+    this.keyHi = keyHi;
+    this.keyPorts = keyPorts;
+  }
+
+  /** The direction a segment travels in. */
+  half(seg: TcpSegment): Half {
+    const c = this.info.client;
+    return seg.srcPort === c.port && seg.src === c.ip ? this.fe : this.be;
+  }
+}
+
+export class FlowTable implements FlowTableApi {
+  private readonly consumer: StreamConsumer;
+  private readonly onAnomaly: AnomalyHandler;
+  private readonly opts: FlowTableOptions;
+  private readonly serverPorts: Set<number>;
+
+  /** lower endpoint address -> higher endpoint address -> lowerPort * 65536 + higherPort. */
+  private readonly table = new Map<string, Map<string, Map<number, Connection>>>();
+  private count = 0;
+  private nextId = 0;
+  private lruHead: Connection | null = null;
+  private lruTail: Connection | null = null;
+  private holeHead: Half | null = null;
+  private holeTail: Half | null = null;
+  private totalBuffered = 0;
+  /** Capture time: the newest timestamp seen. */
+  private nowUs = -Infinity;
+  private lastSweepUs = -Infinity;
+  /** The connection of the previous segment: consecutive segments usually share one. */
+  private last: Connection | null = null;
+
+  constructor(consumer: StreamConsumer, onAnomaly: AnomalyHandler, options?: Partial<FlowTableOptions>) {
+    this.consumer = consumer;
+    this.onAnomaly = onAnomaly;
+    this.opts = { ...DEFAULT_FLOW_TABLE_OPTIONS, ...options };
+    this.serverPorts = new Set(this.opts.serverPorts);
+  }
+
+  /** Connections in the table (open, and closed ones remembered for port reuse). */
+  get connections(): number {
+    return this.count;
+  }
+
+  /** Out-of-order bytes buffered over all connections, as charged against maxBufferedTotal. */
+  get bufferedBytes(): number {
+    return this.totalBuffered;
+  }
+
+  segment(seg: TcpSegment): void {
+    const now = seg.timeUs > this.nowUs ? seg.timeUs : this.nowUs;
+    this.nowUs = now;
+    const flags = seg.flags;
+    const syn = (flags & TCP_SYN) !== 0;
+    const synOnly = syn && (flags & TCP_ACK) === 0;
+
+    let conn = this.find(seg);
+    if (conn && synOnly) {
+      const h = conn.half(seg);
+      if (conn.closed) {
+        this.remove(conn);
+        conn = undefined;
+      } else if (h.seen && h.isn !== seg.seq) {
+        // A new initial sequence number on a live 4-tuple: the old connection ended unseen.
+        this.close(conn, 'port-reuse', seg.frame, seg.timeUs);
+        this.remove(conn);
+        conn = undefined;
+      }
+    }
+    if (!conn) {
+      conn = this.create(seg);
+    } else {
+      this.touch(conn, seg);
+      if (conn.closed) return;
+    }
+
+    const h = conn.half(seg);
+    h.seen = true;
+    if (syn && !h.started) {
+      h.isn = seg.seq;
+      h.startAt(seqAdd(seg.seq, 1), 0);
+      if (synOnly) conn.info.sawSyn = true;
+    }
+    if (syn && !synOnly) {
+      // SYN+ACK acknowledges the client's SYN: the client's first byte is its ack number even
+      // when the SYN itself was not captured.
+      const other = h === conn.fe ? conn.be : conn.fe;
+      if (!other.started && !other.seen) other.startAt(seg.ack, 0);
+    }
+    if ((flags & TCP_RST) !== 0) {
+      // RST payload is diagnostic text (RFC 1122 4.2.2.12), not stream data.
+      this.close(conn, 'rst', seg.frame, seg.timeUs);
+    } else {
+      this.feed(conn, h, seg, syn);
+    }
+    this.expireHoles(seg.frame);
+    this.enforceTotal(seg.frame, seg.timeUs);
+    if (now - this.lastSweepUs >= SWEEP_INTERVAL_US) {
+      this.lastSweepUs = now;
+      this.sweepIdle();
+    }
+  }
+
+  finish(frame: number, timeUs: number): void {
+    if (timeUs > this.nowUs) this.nowUs = timeUs;
+    const open: Connection[] = [];
+    for (let c = this.lruHead; c; c = c.next) if (!c.closed) open.push(c);
+    open.sort((a, b) => a.info.id - b.info.id);
+    for (const c of open) this.close(c, 'capture-end', frame, timeUs);
+    this.table.clear();
+    this.count = 0;
+    this.lruHead = this.lruTail = null;
+    this.last = null;
+  }
+
+  /** Payload, snaplen-lost tail and FIN of one segment into its direction. */
+  private feed(conn: Connection, h: Half, seg: TcpSegment, syn: boolean): void {
+    const dataSeq = syn ? seqAdd(seg.seq, 1) : seg.seq;
+    const len = seg.payload.length;
+    const missing = seg.missing > 0 ? seg.missing : 0;
+    if (!h.started && len + missing > 0) {
+      h.startAt(dataSeq, -1);
+      this.onAnomaly({
+        code: 'mid-stream',
+        reason: `the ${h.dir} stream starts mid-way: its beginning was not captured`,
+        frame: seg.frame,
+        timeUs: seg.timeUs,
+        session: conn.info.id,
+        dir: h.dir,
+      });
+    }
+    if (h.started) {
+      if (len > 0) h.accept(dataSeq, seg.payload, len, seg.frame, seg.timeUs);
+      if (missing > 0) h.accept(seqAdd(dataSeq, len), null, missing, seg.frame, seg.timeUs);
+    }
+    if ((seg.flags & TCP_FIN) !== 0) h.fin(seqAdd(dataSeq, len + missing));
+    const cap = this.opts.maxBufferedPerDirection;
+    while (h.buffered > cap) {
+      const lost = h.flushFirstHole(seg.frame, seg.timeUs, 'per-direction buffer limit reached');
+      this.limitAnomaly(h, lost, seg.frame, seg.timeUs, `more than ${cap} out-of-order bytes buffered in one direction`);
+    }
+    this.reconcile(h);
+    if (conn.fe.finished && conn.be.finished) {
+      this.close(conn, 'fin', seg.frame, seg.timeUs);
+    } else if (conn.fe.hasFin && conn.be.hasFin) {
+      if (conn.finGrace) this.close(conn, 'fin', seg.frame, seg.timeUs);
+      else conn.finGrace = true;
+    }
+  }
+
+  /** Directions whose lowest hole waited holeTimeoutUs without progress give it up. */
+  private expireHoles(frame: number): void {
+    const limit = this.nowUs - this.opts.holeTimeoutUs;
+    let h = this.holeHead;
+    while (h && h.holeSinceUs <= limit) {
+      h.flushFirstHole(frame, this.nowUs, 'hole not filled within the hole timeout');
+      this.reconcile(h);
+      const conn = h.owner;
+      if (conn.fe.finished && conn.be.finished) this.close(conn, 'fin', frame, this.nowUs);
+      h = this.holeHead;
+    }
+  }
+
+  private enforceTotal(frame: number, timeUs: number): void {
+    const cap = this.opts.maxBufferedTotal;
+    while (this.totalBuffered > cap) {
+      // The oldest waiting hole is the least likely to fill.
+      let h = this.holeHead;
+      while (h && h.buffered === 0) h = h.holeNext;
+      if (!h) break;
+      const lost = h.flushFirstHole(frame, timeUs, 'total buffer limit reached');
+      this.limitAnomaly(h, lost, frame, timeUs, `more than ${cap} out-of-order bytes buffered over all connections`);
+      this.reconcile(h);
+    }
+  }
+
+  private limitAnomaly(h: Half, lost: number, frame: number, timeUs: number, why: string): void {
+    this.onAnomaly({
+      code: 'buffer-limit',
+      reason: `${why}: the lowest hole (${lost} bytes) was given up`,
+      frame,
+      timeUs,
+      session: h.owner.info.id,
+      dir: h.dir,
+      skipped: lost,
+    });
+  }
+
+  private sweepIdle(): void {
+    const limit = this.nowUs - this.opts.idleTimeoutUs;
+    let c = this.lruHead;
+    while (c && c.lastUs <= limit) {
+      if (!c.closed) this.close(c, 'idle', c.lastFrame, c.lastUs);
+      this.remove(c);
+      c = this.lruHead;
+    }
+  }
+
+  /** Delivers what is buffered (holes become gaps) and closes the sink; the entry stays until removed. */
+  private close(conn: Connection, reason: EndReason, frame: number, timeUs: number): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    const why = `connection closed (${reason})`;
+    conn.fe.flushAll(frame, timeUs, why);
+    conn.be.flushAll(frame, timeUs, why);
+    this.reconcile(conn.fe);
+    this.reconcile(conn.be);
+    conn.sink.close({ reason, frame, timeUs });
+  }
+
+  /** Brings the total and the hole list up to date after `h` changed. */
+  private reconcile(h: Half): void {
+    this.totalBuffered += h.buffered - h.accounted;
+    h.accounted = h.buffered;
+    const waiting = !h.owner.closed && h.hasHole();
+    if (waiting) {
+      if (!h.inHoleList) {
+        this.holeAppend(h);
+      } else if (h.nextSeq !== h.holeAtSeq) {
+        // Progress: the lowest hole is a new one, its wait starts now.
+        this.holeUnlink(h);
+        this.holeAppend(h);
+      }
+    } else if (h.inHoleList) {
+      this.holeUnlink(h);
+    }
+  }
+
+  private holeAppend(h: Half): void {
+    h.inHoleList = true;
+    h.holeSinceUs = this.nowUs;
+    h.holeAtSeq = h.nextSeq;
+    h.holePrev = this.holeTail;
+    h.holeNext = null;
+    if (this.holeTail) this.holeTail.holeNext = h;
+    else this.holeHead = h;
+    this.holeTail = h;
+  }
+
+  private holeUnlink(h: Half): void {
+    h.inHoleList = false;
+    if (h.holePrev) h.holePrev.holeNext = h.holeNext;
+    else this.holeHead = h.holeNext;
+    if (h.holeNext) h.holeNext.holePrev = h.holePrev;
+    else this.holeTail = h.holePrev;
+    h.holePrev = h.holeNext = null;
+  }
+
+  private find(seg: TcpSegment): Connection | undefined {
+    const last = this.last;
+    if (last) {
+      const c = last.info.client;
+      const s = last.info.server;
+      if (
+        (seg.srcPort === c.port && seg.dstPort === s.port && seg.src === c.ip && seg.dst === s.ip) ||
+        (seg.srcPort === s.port && seg.dstPort === c.port && seg.src === s.ip && seg.dst === c.ip)
+      ) {
+        return last;
+      }
+    }
+    const srcLow = seg.src < seg.dst || (seg.src === seg.dst && seg.srcPort <= seg.dstPort);
+    const found = srcLow
+      ? this.table.get(seg.src)?.get(seg.dst)?.get(seg.srcPort * 65536 + seg.dstPort)
+      : this.table.get(seg.dst)?.get(seg.src)?.get(seg.dstPort * 65536 + seg.srcPort);
+    if (found) this.last = found;
+    return found;
+  }
+
+  private create(seg: TcpSegment): Connection {
+    if (this.count >= this.opts.maxConnections && this.lruHead) {
+      const victim = this.lruHead;
+      if (!victim.closed) {
+        this.onAnomaly({
+          code: 'connection-limit',
+          reason: `more than ${this.opts.maxConnections} connections: the least recently active one was closed`,
+          frame: seg.frame,
+          timeUs: seg.timeUs,
+          session: victim.info.id,
+        });
+        this.close(victim, 'limit', seg.frame, seg.timeUs);
+      }
+      this.remove(victim);
+    }
+    const flags = seg.flags;
+    const syn = (flags & TCP_SYN) !== 0;
+    const ack = (flags & TCP_ACK) !== 0;
+    let serverIsDst: boolean;
+    let serverBy: ConnectionInfo['serverBy'];
+    if (syn) {
+      serverIsDst = !ack;
+      serverBy = 'syn';
+    } else if (this.serverPorts.has(seg.dstPort)) {
+      serverIsDst = true;
+      serverBy = 'port';
+    } else if (this.serverPorts.has(seg.srcPort)) {
+      serverIsDst = false;
+      serverBy = 'port';
+    } else {
+      serverIsDst = seg.dstPort <= seg.srcPort;
+      serverBy = 'guess';
+    }
+    const src = { ip: seg.src, port: seg.srcPort };
+    const dst = { ip: seg.dst, port: seg.dstPort };
+    const info: ConnectionInfo = {
+      id: this.nextId++,
+      client: serverIsDst ? src : dst,
+      server: serverIsDst ? dst : src,
+      serverBy,
+      sawSyn: syn,
+      startFrame: seg.frame,
+      startTimeUs: seg.timeUs,
+    };
+    const sink = this.consumer.open(info);
+    const srcLow = seg.src < seg.dst || (seg.src === seg.dst && seg.srcPort <= seg.dstPort);
+    const lo = srcLow ? seg.src : seg.dst;
+    const hi = srcLow ? seg.dst : seg.src;
+    const ports = srcLow ? seg.srcPort * 65536 + seg.dstPort : seg.dstPort * 65536 + seg.srcPort;
+    const conn = new Connection(info, sink, this.onAnomaly, lo, hi, ports);
+    let byHi = this.table.get(lo);
+    if (!byHi) this.table.set(lo, (byHi = new Map()));
+    let byPorts = byHi.get(hi);
+    if (!byPorts) byHi.set(hi, (byPorts = new Map()));
+    byPorts.set(ports, conn);
+    this.count++;
+    this.lruAppend(conn);
+    this.last = conn;
+    return conn;
+  }
+
+  private remove(conn: Connection): void {
+    const byHi = this.table.get(conn.keyLo);
+    const byPorts = byHi?.get(conn.keyHi);
+    if (byPorts?.get(conn.keyPorts) === conn) {
+      byPorts.delete(conn.keyPorts);
+      this.count--;
+      if (byPorts.size === 0) {
+        byHi!.delete(conn.keyHi);
+        if (byHi!.size === 0) this.table.delete(conn.keyLo);
+      }
+    }
+    this.lruUnlink(conn);
+    if (this.last === conn) this.last = null;
+  }
+
+  /** Marks activity: the connection moves to the recent end of the list. */
+  private touch(conn: Connection, seg: TcpSegment): void {
+    conn.lastUs = this.nowUs;
+    conn.lastFrame = seg.frame;
+    if (this.lruTail !== conn) {
+      this.lruUnlink(conn);
+      this.lruAppend(conn);
+    }
+  }
+
+  private lruAppend(conn: Connection): void {
+    conn.lastUs = this.nowUs;
+    conn.prev = this.lruTail;
+    conn.next = null;
+    if (this.lruTail) this.lruTail.next = conn;
+    else this.lruHead = conn;
+    this.lruTail = conn;
+  }
+
+  private lruUnlink(conn: Connection): void {
+    if (conn.prev) conn.prev.next = conn.next;
+    else if (this.lruHead === conn) this.lruHead = conn.next;
+    if (conn.next) conn.next.prev = conn.prev;
+    else if (this.lruTail === conn) this.lruTail = conn.prev;
+    conn.prev = conn.next = null;
+  }
+}

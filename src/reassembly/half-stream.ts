@@ -1,0 +1,279 @@
+/**
+ * One direction of a TCP connection: puts segments back in sequence order and hands them to the
+ * connection's sink, one Delivery per frame's contribution.
+ *
+ * Invariants (between calls):
+ * - once `started`, `nextSeq` is the sequence number of the next byte to deliver;
+ * - buffered chunks are sorted, do not overlap each other and all start after `nextSeq`, so
+ *   the first chunk is the far side of the lowest hole;
+ * - bytes are delivered at most once: where copies overlap, the copy that arrived first wins
+ *   (an in-order segment is cut where an earlier-arrived buffered chunk begins).
+ * The FlowTable owns the bookkeeping fields at the bottom (total accounting, list of directions
+ * waiting on a hole); this class never touches other directions.
+ */
+import type { AnomalyHandler } from '../core/anomaly.js';
+import type { ConnectionSink, Delivery, Direction } from './types.js';
+import { CHUNK_OVERHEAD } from './limits.js';
+import { seqAdd, seqDiff } from './seq.js';
+
+/** A buffered piece of the stream; `bytes` null marks bytes known to be lost (snaplen cut). */
+interface Chunk {
+  seq: number;
+  len: number;
+  bytes: Buffer | null;
+  frame: number;
+  timeUs: number;
+}
+
+export class HalfStream<Owner> {
+  readonly dir: Direction;
+  readonly owner: Owner;
+  private readonly session: number;
+  private readonly sink: ConnectionSink;
+  private readonly onAnomaly: AnomalyHandler;
+  /** Reused for every delivery of this direction: the sink must not keep it past the call. */
+  private readonly out: Delivery;
+
+  /** A segment travelled in this direction (port reuse detection). */
+  seen = false;
+  /** Initial sequence number from this direction's SYN, or -1 when no SYN was seen. */
+  isn = -1;
+  /** The sequence number of the first byte is known (SYN, SYN+ACK's ack, or first data). */
+  started = false;
+  nextSeq = 0;
+  /** The skip value the next delivery carries (see Delivery.skip). */
+  private pendingSkip = 0;
+  hasFin = false;
+  finSeq = 0;
+  /** Every byte up to the FIN was delivered (or declared lost): nothing more will come. */
+  finished = false;
+
+  private readonly chunks: Chunk[] = [];
+  /** Bytes charged for the chunks (payload plus CHUNK_OVERHEAD each). */
+  buffered = 0;
+
+  // FlowTable bookkeeping: what of `buffered` is counted in its total, and its list of
+  // directions waiting on a hole, ordered by when the hole started waiting.
+  accounted = 0;
+  inHoleList = false;
+  holePrev: HalfStream<Owner> | null = null;
+  holeNext: HalfStream<Owner> | null = null;
+  holeSinceUs = 0;
+  holeAtSeq = 0;
+
+  constructor(dir: Direction, owner: Owner, session: number, sink: ConnectionSink, onAnomaly: AnomalyHandler) {
+    this.dir = dir;
+    this.owner = owner;
+    this.session = session;
+    this.sink = sink;
+    this.onAnomaly = onAnomaly;
+    this.out = { dir, bytes: EMPTY, skip: 0, frame: 0, timeUs: 0 };
+  }
+
+  /** Starts the direction at `seq`; skip -1 when its real start was not seen. */
+  startAt(seq: number, skip: number): void {
+    this.started = true;
+    this.nextSeq = seq >>> 0;
+    this.pendingSkip = skip;
+  }
+
+  /** Something is still expected before the direction can be complete: a hole before buffered data or before the FIN. */
+  hasHole(): boolean {
+    return this.chunks.length > 0 || (this.hasFin && !this.finished);
+  }
+
+  /**
+   * Takes `len` bytes starting at sequence `seq`: `bytes` (valid only during the call; copied if
+   * they must wait) or, when null, `len` bytes known to be lost (snaplen cut them).
+   */
+  accept(seq: number, bytes: Buffer | null, len: number, frame: number, timeUs: number): void {
+    if (this.hasFin) {
+      // Bytes at or past the FIN's sequence number cannot be stream data (RFC 793: the FIN is
+      // the last octet); a receiver would drop them, and so do we.
+      const over = seqDiff(seqAdd(seq, len), this.finSeq);
+      if (over > 0) {
+        len -= over;
+        if (len <= 0) return;
+        if (bytes) bytes = bytes.subarray(0, len);
+      }
+    }
+    for (;;) {
+      const d = seqDiff(seq, this.nextSeq);
+      if (d < 0) {
+        // Retransmission or overlap with delivered bytes: the first copy already went out.
+        if (len <= -d) return;
+        seq = this.nextSeq;
+        len += d;
+        if (bytes) bytes = bytes.subarray(-d);
+      } else if (d > 0) {
+        this.store(seq, bytes, len, frame, timeUs);
+        return;
+      }
+      if (this.chunks.length === 0) {
+        // The hot path: in order, nothing waiting. The payload goes out as it is.
+        this.deliver(bytes, len, frame, timeUs);
+        return;
+      }
+      const room = seqDiff(this.chunks[0]!.seq, this.nextSeq);
+      if (room > len) {
+        this.deliver(bytes, len, frame, timeUs);
+        return;
+      }
+      this.deliver(bytes ? bytes.subarray(0, room) : null, room, frame, timeUs);
+      this.drain();
+      len -= room;
+      if (len === 0) return;
+      seq = seqAdd(seq, room);
+      if (bytes) bytes = bytes.subarray(room);
+    }
+  }
+
+  /** Records the FIN at sequence `seq` (the first FIN wins; later ones are retransmissions or noise). */
+  fin(seq: number): void {
+    if (this.hasFin) return;
+    this.hasFin = true;
+    this.finSeq = seq >>> 0;
+    if (!this.started) this.finished = true;
+    else this.checkFinished();
+  }
+
+  /**
+   * Gives up the lowest hole: its size is reported as a gap (with `why`) and the bytes after it
+   * are delivered. Returns the number of bytes declared lost.
+   */
+  flushFirstHole(frame: number, timeUs: number, why: string): number {
+    const first = this.chunks[0];
+    if (first) {
+      const hole = seqDiff(first.seq, this.nextSeq);
+      this.lose(hole, first.frame, first.timeUs, why);
+      this.drain();
+      return hole > 0 ? hole : 0;
+    }
+    if (this.hasFin && !this.finished) {
+      const hole = seqDiff(this.finSeq, this.nextSeq);
+      this.lose(hole, frame, timeUs, why);
+      this.finished = true;
+      return hole > 0 ? hole : 0;
+    }
+    return 0;
+  }
+
+  /**
+   * End of the direction: every buffered byte is delivered, every hole becomes a gap, and a gap
+   * with no bytes after it is still reported through an empty delivery.
+   */
+  flushAll(frame: number, timeUs: number, why: string): void {
+    while (this.hasHole()) this.flushFirstHole(frame, timeUs, why);
+    if (this.pendingSkip > 0) this.deliver(EMPTY, 0, frame, timeUs);
+  }
+
+  private checkFinished(): void {
+    if (this.hasFin && !this.finished && seqDiff(this.nextSeq, this.finSeq) >= 0) this.finished = true;
+  }
+
+  private deliver(bytes: Buffer | null, len: number, frame: number, timeUs: number): void {
+    if (bytes === null) {
+      this.lose(len, frame, timeUs, 'payload cut by the capture snaplen');
+      return;
+    }
+    const d = this.out;
+    d.bytes = bytes;
+    d.skip = this.pendingSkip;
+    d.frame = frame;
+    d.timeUs = timeUs;
+    this.pendingSkip = 0;
+    this.nextSeq = seqAdd(this.nextSeq, len);
+    this.checkFinished();
+    this.sink.data(d);
+  }
+
+  /** `n` bytes at nextSeq will never be delivered: the next delivery carries them as skip. */
+  private lose(n: number, frame: number, timeUs: number, why: string): void {
+    if (n <= 0) return;
+    // After an unseen start (-1) the position in the stream is unknown anyway: stay at -1.
+    if (this.pendingSkip >= 0) this.pendingSkip += n;
+    this.nextSeq = seqAdd(this.nextSeq, n);
+    this.checkFinished();
+    this.onAnomaly({
+      code: 'gap',
+      reason: `${n} bytes lost in the ${this.dir} stream: ${why}`,
+      frame,
+      timeUs,
+      session: this.session,
+      dir: this.dir,
+      skipped: n,
+    });
+  }
+
+  /** Delivers the buffered chunks that have become contiguous with nextSeq. */
+  private drain(): void {
+    const chunks = this.chunks;
+    while (chunks.length > 0) {
+      const c = chunks[0]!;
+      const d = seqDiff(c.seq, this.nextSeq);
+      if (d > 0) break;
+      chunks.shift();
+      this.buffered -= cost(c.bytes, c.len);
+      if (c.len + d > 0) {
+        this.deliver(c.bytes ? (d < 0 ? c.bytes.subarray(-d) : c.bytes) : null, c.len + d, c.frame, c.timeUs);
+      }
+    }
+  }
+
+  /** Buffers the parts of [seq, seq+len) that no earlier chunk covers (first copy wins). */
+  private store(seq: number, bytes: Buffer | null, len: number, frame: number, timeUs: number): void {
+    const chunks = this.chunks;
+    const base = this.nextSeq;
+    // Positions relative to nextSeq: all positive, ordered like the chunks.
+    const s = seqDiff(seq, base);
+    const e = s + len;
+    let i = chunks.length;
+    const last = chunks[i - 1];
+    if (last && seqDiff(last.seq, base) + last.len > s) {
+      // Not past the end (the usual case): find the first chunk ending after s.
+      let lo = 0;
+      let hi = chunks.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const c = chunks[mid]!;
+        if (seqDiff(c.seq, base) + c.len > s) hi = mid;
+        else lo = mid + 1;
+      }
+      i = lo;
+    }
+    let cur = s;
+    while (i < chunks.length && cur < e) {
+      const c = chunks[i]!;
+      const cs = seqDiff(c.seq, base);
+      if (cs > cur) {
+        const end = cs < e ? cs : e;
+        chunks.splice(i, 0, this.piece(base, cur, end, s, bytes, frame, timeUs));
+        i++;
+      }
+      const ce = cs + c.len;
+      if (ce > cur) cur = ce;
+      i++;
+    }
+    if (cur < e) chunks.splice(i, 0, this.piece(base, cur, e, s, bytes, frame, timeUs));
+  }
+
+  /** A copied chunk for relative range [from, to) of a segment starting at relative `s`. */
+  private piece(base: number, from: number, to: number, s: number, bytes: Buffer | null, frame: number, timeUs: number): Chunk {
+    const len = to - from;
+    let copy: Buffer | null = null;
+    if (bytes) {
+      // Unpooled: a pooled slice would pin its whole 8 KiB slab for as long as it waits.
+      copy = Buffer.allocUnsafeSlow(len);
+      bytes.copy(copy, 0, from - s, to - s);
+    }
+    this.buffered += cost(copy, len);
+    return { seq: seqAdd(base, from), len, bytes: copy, frame, timeUs };
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** What a chunk is charged: its payload (none for a lost range) plus the fixed overhead. */
+function cost(bytes: Buffer | null, len: number): number {
+  return (bytes ? len : 0) + CHUNK_OVERHEAD;
+}

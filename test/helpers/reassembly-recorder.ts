@@ -1,0 +1,99 @@
+/**
+ * Test helpers for reassembly: a StreamConsumer that records every delivery (bytes copied,
+ * since a Delivery is valid only during the call), and a TcpSegment builder.
+ */
+import type { Anomaly } from '../../src/core/anomaly.js';
+import type { TcpSegment } from '../../src/net/segment.js';
+import type { ConnectionEnd, ConnectionInfo, Delivery, StreamConsumer } from '../../src/reassembly/types.js';
+
+export interface RecordedDelivery {
+  dir: 'frontend' | 'backend';
+  bytes: string;
+  skip: number;
+  frame: number;
+}
+
+export interface RecordedConnection {
+  info: ConnectionInfo;
+  deliveries: RecordedDelivery[];
+  end: ConnectionEnd | null;
+  /** Data after close, or close twice: must never happen. */
+  misuse: string[];
+}
+
+export class Recorder implements StreamConsumer {
+  readonly conns: RecordedConnection[] = [];
+  readonly anomalies: Anomaly[] = [];
+  readonly onAnomaly = (a: Anomaly): void => {
+    this.anomalies.push(a);
+  };
+
+  open(info: ConnectionInfo) {
+    const rec: RecordedConnection = { info, deliveries: [], end: null, misuse: [] };
+    this.conns.push(rec);
+    return {
+      data: (d: Delivery) => {
+        if (rec.end) rec.misuse.push(`data after close in frame ${d.frame}`);
+        rec.deliveries.push({ dir: d.dir, bytes: d.bytes.toString('latin1'), skip: d.skip, frame: d.frame });
+      },
+      close: (end: ConnectionEnd) => {
+        if (rec.end) rec.misuse.push('closed twice');
+        rec.end = { ...end };
+      },
+    };
+  }
+
+  /** [skip, bytes, frame] per delivery of one direction of connection `id`. */
+  dir(id: number, dir: 'frontend' | 'backend'): Array<[number, string, number]> {
+    const c = this.conns[id];
+    if (!c) return [];
+    return c.deliveries.filter((d) => d.dir === dir).map((d) => [d.skip, d.bytes, d.frame]);
+  }
+
+  /** Anomaly codes with their frame and skipped count, in order. */
+  codes(): Array<[string, number | null, number | undefined]> {
+    return this.anomalies.map((a) => [a.code, a.frame, a.skipped]);
+  }
+}
+
+export interface SegSpec {
+  /** Client to server (true, default) or server to client. */
+  c2s?: boolean;
+  seq: number;
+  ack?: number;
+  flags?: number;
+  data?: string | Buffer;
+  missing?: number;
+  frame?: number;
+  timeUs?: number;
+  clientPort?: number;
+  serverPort?: number;
+  clientIp?: string;
+  serverIp?: string;
+}
+
+export const CLIENT_IP = '10.0.0.1';
+export const SERVER_IP = '10.0.0.2';
+
+export function tcpSeg(s: SegSpec, defaultFrame: number): TcpSegment {
+  const c2s = s.c2s ?? true;
+  const cip = s.clientIp ?? CLIENT_IP;
+  const sip = s.serverIp ?? SERVER_IP;
+  const cport = s.clientPort ?? 40000;
+  const sport = s.serverPort ?? 5432;
+  const payload = s.data === undefined ? Buffer.alloc(0) : typeof s.data === 'string' ? Buffer.from(s.data, 'latin1') : s.data;
+  return {
+    frame: s.frame ?? defaultFrame,
+    timeUs: s.timeUs ?? defaultFrame * 1000,
+    ipVersion: 4,
+    src: c2s ? cip : sip,
+    dst: c2s ? sip : cip,
+    srcPort: c2s ? cport : sport,
+    dstPort: c2s ? sport : cport,
+    seq: s.seq >>> 0,
+    ack: (s.ack ?? 0) >>> 0,
+    flags: s.flags ?? 0x10,
+    payload,
+    missing: s.missing ?? 0,
+  };
+}
