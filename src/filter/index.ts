@@ -17,7 +17,7 @@
  */
 import { UserError } from '../core/errors.js';
 
-export type Predicate = (rec: Record<string, unknown>) => boolean;
+export type Predicate = (rec: object) => boolean;
 
 type Token =
   | { t: 'word'; v: string; at: number }
@@ -178,7 +178,7 @@ class Parser {
     const path = (t.v.startsWith('pgsql.') ? t.v.slice(6) : t.v).split('.').filter((s) => s.length > 0);
     if (path.length === 0) fail(this.expr, t.at, 'empty field name');
     const op = this.peek();
-    const get = (rec: Record<string, unknown>): unknown[] => {
+    const get = (rec: object): unknown[] => {
       const out: unknown[] = [];
       collect(rec, path, 0, out);
       return out;

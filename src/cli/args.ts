@@ -1,0 +1,223 @@
+/**
+ * Command-line parsing. Follows tshark's and tcpdump's habits where they apply (-i, -r, -w, -f,
+ * -Y, -V, -D, -p); user mistakes are UserErrors (one line on stderr, exit 2).
+ */
+import { parseArgs } from 'node:util';
+import { UserError } from '../core/errors.js';
+
+export const COMMANDS = ['read', 'stats', 'check', 'record', 'schema', 'help'] as const;
+export type Command = (typeof COMMANDS)[number] | 'live' | 'interfaces';
+
+export interface CliOptions {
+  command: Command;
+  /** Capture file (read, stats, check), or "-" for standard input. */
+  file: string | null;
+  iface: string | null;
+  captureFilter: string | null;
+  displayFilter: string | null;
+  ports: number[];
+  write: string | null;
+  json: boolean;
+  text: boolean;
+  verbose: boolean;
+  queries: boolean;
+  rows: boolean;
+  showSecrets: boolean;
+  keylog: string | null;
+  count: number | null;
+  duration: number | null;
+  /** check: rules file, and rules given as flags. */
+  rules: string | null;
+  maxQueries: number | null;
+  maxPerFingerprint: number | null;
+  noErrors: boolean;
+  allowSqlstate: string[];
+  maxP95: number | null;
+  maxLatency: number | null;
+  preparedOnce: boolean;
+  noInlinedLiterals: boolean;
+  noPlaintextPasswords: boolean;
+  requireTls: boolean;
+  /** record: output NDJSON file, and the command to run. */
+  jsonOut: string | null;
+  checkRules: string | null;
+  commandArgs: string[];
+  help: boolean;
+  version: boolean;
+}
+
+const OPTIONS = {
+  interface: { type: 'string', short: 'i' },
+  read: { type: 'string', short: 'r' },
+  write: { type: 'string', short: 'w' },
+  filter: { type: 'string', short: 'f' },
+  'display-filter': { type: 'string', short: 'Y' },
+  port: { type: 'string', short: 'p', multiple: true },
+  'list-interfaces': { type: 'boolean', short: 'D' },
+  json: { type: 'boolean' },
+  text: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'V' },
+  queries: { type: 'boolean' },
+  rows: { type: 'boolean' },
+  'show-secrets': { type: 'boolean' },
+  keylog: { type: 'string' },
+  count: { type: 'string', short: 'c' },
+  duration: { type: 'string' },
+  rules: { type: 'string' },
+  'max-queries': { type: 'string' },
+  'max-per-fingerprint': { type: 'string' },
+  'no-errors': { type: 'boolean' },
+  'allow-sqlstate': { type: 'string', multiple: true },
+  'max-p95': { type: 'string' },
+  'max-latency': { type: 'string' },
+  'prepared-once': { type: 'boolean' },
+  'no-inlined-literals': { type: 'boolean' },
+  'no-plaintext-passwords': { type: 'boolean' },
+  'require-tls': { type: 'boolean' },
+  'json-out': { type: 'string' },
+  check: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+function num(name: string, v: string | undefined, min = 0): number | null {
+  if (v === undefined) return null;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new UserError('BAD_ARGUMENT', `--${name} wants a number${min > 0 ? ` of at least ${min}` : ''}, not "${v}"`);
+  return n;
+}
+
+export function parsePorts(values: string[] | undefined): number[] {
+  const out: number[] = [];
+  for (const v of values ?? []) {
+    for (const p of v.split(',')) {
+      const s = p.trim();
+      if (s === '') continue;
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UserError('BAD_ARGUMENT', `-p wants TCP ports (1-65535, comma-separated), not "${s}"`);
+      out.push(n);
+    }
+  }
+  return out;
+}
+
+export function parseCli(argv: string[]): CliOptions {
+  // `record ... -- COMMAND ARGS`: everything after `--` belongs to the command.
+  const dd = argv.indexOf('--');
+  const own = dd >= 0 ? argv.slice(0, dd) : argv;
+  const commandArgs = dd >= 0 ? argv.slice(dd + 1) : [];
+  let parsed;
+  try {
+    parsed = parseArgs({ args: own, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UserError('BAD_ARGUMENT', `${(e as Error).message.replace(/\. To specify a positional.*$/s, '')} (pgsniff --help lists the options)`);
+  }
+  const v = parsed.values;
+  const pos = parsed.positionals;
+  let command: Command;
+  let file: string | null = v.read ?? null;
+  if (pos.length > 0 && (COMMANDS as readonly string[]).includes(pos[0])) {
+    command = pos[0] as Command;
+    if (pos.length > 1) file = pos[1];
+    if (pos.length > 2) throw new UserError('BAD_ARGUMENT', `unexpected argument "${pos[2]}"`);
+  } else if (pos.length > 0) {
+    throw new UserError('BAD_ARGUMENT', `unknown command "${pos[0]}" (commands: read, stats, check, record, schema; pgsniff --help)`);
+  } else if (v['list-interfaces']) {
+    command = 'interfaces';
+  } else if (v.interface !== undefined) {
+    command = 'live';
+  } else if (file !== null) {
+    command = 'read';
+  } else {
+    command = 'help';
+  }
+  if (command === 'record' && commandArgs.length === 0 && !v.help) {
+    throw new UserError('BAD_ARGUMENT', 'record needs a command to run after "--", e.g. pgsniff record -- npm test');
+  }
+  if ((command === 'read' || command === 'check') && file === null && v.interface === undefined && !v.help) {
+    throw new UserError('BAD_ARGUMENT', `${command} needs a capture file (or - for standard input)`);
+  }
+  if (v.json && v.text) throw new UserError('BAD_ARGUMENT', '--json and --text exclude each other');
+  return {
+    command,
+    file,
+    iface: v.interface ?? null,
+    captureFilter: v.filter ?? null,
+    displayFilter: v['display-filter'] ?? null,
+    ports: parsePorts(v.port),
+    write: v.write ?? null,
+    json: v.json ?? false,
+    text: v.text ?? false,
+    verbose: v.verbose ?? false,
+    queries: v.queries ?? false,
+    rows: v.rows ?? false,
+    showSecrets: v['show-secrets'] ?? false,
+    keylog: v.keylog ?? null,
+    count: num('count', v.count, 1),
+    duration: num('duration', v.duration),
+    rules: v.rules ?? null,
+    maxQueries: num('max-queries', v['max-queries']),
+    maxPerFingerprint: num('max-per-fingerprint', v['max-per-fingerprint']),
+    noErrors: v['no-errors'] ?? false,
+    allowSqlstate: v['allow-sqlstate'] ?? [],
+    maxP95: num('max-p95', v['max-p95']),
+    maxLatency: num('max-latency', v['max-latency']),
+    preparedOnce: v['prepared-once'] ?? false,
+    noInlinedLiterals: v['no-inlined-literals'] ?? false,
+    noPlaintextPasswords: v['no-plaintext-passwords'] ?? false,
+    requireTls: v['require-tls'] ?? false,
+    jsonOut: v['json-out'] ?? null,
+    checkRules: v.check ?? null,
+    commandArgs,
+    help: v.help ?? false,
+    version: v.version ?? false,
+  };
+}
+
+export const USAGE = `pgsniff: a packet capture and protocol analyzer for the PostgreSQL wire protocol
+
+Usage:
+  pgsniff -i IFACE [options]          capture live (terminal UI on a terminal, else text)
+  pgsniff read FILE [options]         read a pcap or pcapng file ("-" reads standard input)
+  pgsniff -r FILE [options]           the same
+  pgsniff stats FILE [--json]         per-query latency, errors, sessions (also with -i IFACE)
+  pgsniff check FILE [rules]          assert on a capture or an NDJSON export; exit 1 on violations
+  pgsniff record [options] -- CMD     capture while CMD runs, then write outputs and run checks
+  pgsniff schema                      print the JSON Schema of the NDJSON records
+  pgsniff -D                          list capture interfaces
+
+Output:
+  --json                NDJSON records (message, query, session, anomaly) on standard output
+  --text                one line per frame, like tshark (the default when not on a terminal)
+  -V, --verbose         with --text: the decoded tree of every message
+  --queries             query records only (with --json or --text)
+  -Y, --display-filter EXPR   keep records matching EXPR, e.g. -Y 'type == "Parse"'
+  --rows                keep DataRow values in query records (up to 1000 rows each)
+  --show-secrets        show passwords, SCRAM proofs and MD5 hashes (redacted by default)
+
+Capture:
+  -i, --interface IFACE capture on IFACE (lo, eth0, any)
+  -f, --filter BPF      capture filter (default: tcp port 5432 and the -p ports)
+  -p, --port PORTS      PostgreSQL server ports besides 5432 (comma-separated, repeatable)
+  -w, --write FILE      also write the captured packets to a pcap file
+  -c, --count N         stop after N packets
+  --duration SEC        stop after SEC seconds
+  --keylog FILE         TLS key log (SSLKEYLOGFILE format) to decrypt TLS sessions
+
+Checks (check, record --check):
+  --rules FILE          rules from a JSON or YAML file
+  --max-queries N       at most N queries in total
+  --max-per-fingerprint N   at most N executions of any one normalized query (N+1 detection)
+  --no-errors           no query may fail; --allow-sqlstate CODE allows one SQLSTATE (repeatable)
+  --max-p95 MS, --max-latency MS   latency budgets
+  --prepared-once       each statement is prepared once and reused
+  --no-inlined-literals no simple-protocol queries that differ only in literals
+  --no-plaintext-passwords   no cleartext password authentication
+  --require-tls         every session uses TLS
+
+record:
+  --json-out FILE       write the NDJSON export of the run to FILE
+  --check FILE          rules file to evaluate after the command exits
+
+  -h, --help            this text;  -v, --version   the version
+`;

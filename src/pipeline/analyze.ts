@@ -1,0 +1,127 @@
+/**
+ * The whole pipeline in one pass: packet source -> link/IP/TCP -> flow table -> PostgreSQL
+ * connection (phases, framing, TLS) -> dissectors -> session -> sink. Push-based and
+ * streaming: memory follows the open connections, not the capture's length.
+ */
+import type { Anomaly } from '../core/anomaly.js';
+import type { Packet } from '../capture/packet.js';
+import { readCapture, type CaptureSummary } from '../capture/open.js';
+import { TcpDecoder } from '../net/decoder.js';
+import { FlowTable } from '../reassembly/index.js';
+import type { FlowTableOptions } from '../reassembly/types.js';
+import { dissect } from '../../dissectors/index.js';
+import { SessionRegistry } from '../session/registry.js';
+import { SessionTracker } from '../session/tracker.js';
+import { KeyLog, TlsConnection, DSB_TLS_KEYLOG } from '../pg/tls/index.js';
+import { Analyzer } from './analyzer.js';
+import type { FrameInfo, PipelineSink } from './events.js';
+
+export const DEFAULT_SERVER_PORT = 5432;
+/** Messages whose declared length is larger are skipped (PostgreSQL's own limit is 1 GB; we buffer at most this). */
+export const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
+
+export interface AnalyzeOptions {
+  /** Server ports besides 5432. */
+  ports?: number[];
+  showSecrets?: boolean;
+  /** Build message records (NDJSON, text, TUI); stats and checks leave it off. Default true. */
+  messages?: boolean;
+  /** Session and query records. Default true. */
+  sessions?: boolean;
+  /** Keep DataRow values in query records. */
+  keepRows?: boolean;
+  /** NSS key log file for TLS decryption; `watch` re-reads it as it grows (live capture). */
+  keylog?: string | null;
+  watchKeylog?: boolean;
+  maxMessage?: number;
+  reassembly?: Partial<FlowTableOptions>;
+  signal?: AbortSignal;
+}
+
+export interface AnalyzeSummary {
+  packets: number;
+  connections: number;
+  messages: number;
+  anomalies: number;
+  capture: CaptureSummary | null;
+}
+
+/** The pipeline from packets on; sources (file, live) push into it. */
+export class PacketPipeline {
+  readonly analyzer: Analyzer;
+  private readonly decoder: TcpDecoder;
+  private readonly flows: FlowTable;
+  private readonly keylog: KeyLog;
+  private readonly wantFrames: boolean;
+  packets = 0;
+  private lastFrame = 0;
+  private lastTimeUs = 0;
+
+  constructor(private readonly sink: PipelineSink, opts: AnalyzeOptions = {}) {
+    const ports = [DEFAULT_SERVER_PORT, ...(opts.ports ?? [])];
+    this.keylog = opts.keylog ? KeyLog.fromFile(opts.keylog, { watch: opts.watchKeylog ?? false }) : KeyLog.empty();
+    const registry = new SessionRegistry();
+    const keylog = this.keylog;
+    this.analyzer = new Analyzer(sink, {
+      serverPorts: ports,
+      showSecrets: opts.showSecrets ?? false,
+      maxMessage: opts.maxMessage ?? DEFAULT_MAX_MESSAGE,
+      wantMessages: opts.messages ?? true,
+      dissect,
+      sessions: opts.sessions === false
+        ? undefined
+        : (conn, emit) => new SessionTracker(conn, emit, { keepRows: opts.keepRows ?? false, showSecrets: opts.showSecrets ?? false, registry }),
+      tls: (_conn, onAnomaly) => new TlsConnection(keylog, onAnomaly),
+    });
+    const onAnomaly = (a: Anomaly): void => this.analyzer.anomaly(a);
+    this.decoder = new TcpDecoder(onAnomaly);
+    this.flows = new FlowTable(this.analyzer, onAnomaly, { ...opts.reassembly, serverPorts: ports });
+    this.wantFrames = typeof sink.frame === 'function';
+  }
+
+  readonly packet = (p: Packet): void => {
+    this.packets++;
+    this.lastFrame = p.frame;
+    this.lastTimeUs = p.timeUs;
+    this.analyzer.time(p.timeUs);
+    const seg = this.decoder.decode(p);
+    if (this.wantFrames) {
+      const f: FrameInfo = {
+        frame: p.frame, timeUs: p.timeUs, fileOffset: p.fileOffset, length: p.origLen, capLen: p.data.length,
+        src: seg ? endpoint(seg.src, seg.srcPort, seg.ipVersion) : null,
+        dst: seg ? endpoint(seg.dst, seg.dstPort, seg.ipVersion) : null,
+        session: null,
+      };
+      this.sink.frame!(f);
+    }
+    if (seg !== null) this.flows.segment(seg);
+  };
+
+  /** pcapng Decryption Secrets Blocks carry key logs. */
+  readonly secrets = (type: number, data: Buffer): void => {
+    if (type === DSB_TLS_KEYLOG) this.keylog.addText(data.toString('utf8'));
+  };
+
+  readonly anomaly = (a: Anomaly): void => this.analyzer.anomaly(a);
+
+  /** End of input: flush reassembly (holes become gaps), close every connection, end the sink. */
+  async finish(): Promise<void> {
+    this.flows.finish(this.lastFrame, this.lastTimeUs);
+    this.keylog.close();
+    await this.sink.end?.();
+  }
+}
+
+function endpoint(ip: string, port: number, version: 4 | 6): string {
+  return version === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** Reads a capture file (or "-" / a stream) through the whole pipeline into `sink`. */
+export async function analyzeFile(source: string | NodeJS.ReadableStream, sink: PipelineSink, opts: AnalyzeOptions = {}): Promise<AnalyzeSummary> {
+  const pipeline = new PacketPipeline(sink, opts);
+  const input = source === '-' ? process.stdin : source;
+  const capture = await readCapture(input, { packet: pipeline.packet, anomaly: pipeline.anomaly, secrets: pipeline.secrets }, { signal: opts.signal });
+  await pipeline.finish();
+  const a = pipeline.analyzer;
+  return { packets: pipeline.packets, connections: a.connections, messages: a.messages, anomalies: a.anomalies, capture };
+}

@@ -1,0 +1,69 @@
+/**
+ * Live capture through the pipeline: libpcap (src/capture/live.ts) pushes packets into a
+ * PacketPipeline, optionally also into a pcap writer (-w). Stops on stop(), after -c packets
+ * or --duration seconds.
+ */
+import { startLiveCapture, type LiveCapture, type LiveStats } from '../capture/live.js';
+import { PcapWriter } from '../capture/pcap-writer.js';
+import type { Packet } from '../capture/packet.js';
+import { PacketPipeline, DEFAULT_SERVER_PORT, type AnalyzeOptions, type AnalyzeSummary } from './analyze.js';
+import type { PipelineSink } from './events.js';
+
+export interface LiveOptions extends AnalyzeOptions {
+  iface: string;
+  /** BPF capture filter; default: tcp port 5432 or the -p ports. */
+  captureFilter?: string | null;
+  write?: string | null;
+  count?: number | null;
+  durationSec?: number | null;
+}
+
+export interface LiveAnalysis {
+  readonly capture: LiveCapture;
+  /** Resolves when the capture has stopped (stop(), count, duration) and the pipeline has finished. */
+  readonly done: Promise<AnalyzeSummary & { live: LiveStats }>;
+  stop(): void;
+}
+
+export function defaultCaptureFilter(ports: number[] = []): string {
+  const all = [DEFAULT_SERVER_PORT, ...ports.filter((p) => p !== DEFAULT_SERVER_PORT)];
+  return 'tcp and (' + all.map((p) => `port ${p}`).join(' or ') + ')';
+}
+
+export function analyzeLive(sink: PipelineSink, opts: LiveOptions): LiveAnalysis {
+  const pipeline = new PacketPipeline(sink, { watchKeylog: true, ...opts });
+  let writer: PcapWriter | null = null;
+  let stopRequested = false;
+  let resolveStop!: () => void;
+  const stopped = new Promise<void>((r) => { resolveStop = r; });
+  let failure: unknown = null;
+  const onPacket = (p: Packet): void => {
+    writer?.write(p);
+    pipeline.packet(p);
+    if (opts.count && pipeline.packets >= opts.count) stop();
+  };
+  const capture = startLiveCapture(
+    { iface: opts.iface, filter: opts.captureFilter ?? defaultCaptureFilter(opts.ports) },
+    { packet: onPacket, anomaly: pipeline.anomaly, error: (e) => { failure = e; stop(); } },
+  );
+  if (opts.write) writer = new PcapWriter(opts.write, capture.linkType, { snaplen: capture.snaplen });
+  const timer = opts.durationSec ? setTimeout(() => stop(), opts.durationSec * 1000) : null;
+  function stop(): void {
+    if (stopRequested) return;
+    stopRequested = true;
+    if (timer) clearTimeout(timer);
+    resolveStop();
+  }
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  const done = (async () => {
+    await stopped;
+    const live = capture.stats();
+    capture.stop();
+    await writer?.close();
+    await pipeline.finish();
+    if (failure) throw failure;
+    const a = pipeline.analyzer;
+    return { packets: pipeline.packets, connections: a.connections, messages: a.messages, anomalies: a.anomalies, capture: null, live };
+  })();
+  return { capture, done, stop };
+}

@@ -1,0 +1,156 @@
+/**
+ * The text view: one line per frame that completes PostgreSQL messages, like tshark's summary
+ * lines (number, time relative to the first packet, source -> destination, frame length, then an
+ * Info column: the direction and the messages' type letters, `>P/B/E/S`, and a readable summary).
+ * `-V` adds each message's decoded field tree under its frame's line, like `tshark -V`.
+ * Everything from the wire is escaped (src/core/escape.ts) before it reaches the terminal.
+ */
+import { writeSync } from 'node:fs';
+import { escapeTerminal } from '../core/escape.js';
+import type { DecodedMessage, RawMessage } from '../../dissectors/types.js';
+import { summarize } from '../../dissectors/summary.js';
+import { fieldTree, type FieldNode } from '../../dissectors/tree.js';
+import type { FrameInfo, MessageRecord, OutRecord, PipelineSink } from '../pipeline/events.js';
+import type { Predicate } from '../filter/index.js';
+
+export interface TextOptions {
+  verbose: boolean;
+  filter?: Predicate;
+  /** Print query records (one line each) instead of frames. */
+  queries?: boolean;
+}
+
+interface PendingLine {
+  frame: FrameInfo;
+  dir: string;
+  codes: string[];
+  summaries: string[];
+  trees: string[];
+}
+
+const BATCH = 64 * 1024;
+const MAX_INFO = 240;
+
+export class TextSink implements PipelineSink {
+  private out = '';
+  private firstTimeUs: number | null = null;
+  /** Frames are announced before the messages they complete; this is the latest one. */
+  private current: FrameInfo | null = null;
+  private line: PendingLine | null = null;
+  lines = 0;
+
+  constructor(private readonly fd: number, private readonly opts: TextOptions) {}
+
+  frame(f: FrameInfo): void {
+    this.firstTimeUs ??= f.timeUs;
+    this.current = f;
+  }
+
+  message(rec: MessageRecord, raw: RawMessage, decoded: DecodedMessage): void {
+    if (this.opts.queries) return;
+    if (this.opts.filter && !this.opts.filter(rec)) return;
+    const f = this.current;
+    if (f === null || f.frame !== rec.frame) return;
+    let line = this.line;
+    if (line === null || line.frame.frame !== f.frame || line.dir !== raw.dir) {
+      this.flushLine();
+      line = this.line = { frame: f, dir: raw.dir, codes: [], summaries: [], trees: [] };
+    }
+    line.codes.push(raw.code ?? shortName(decoded.type));
+    if (line.summaries.length < 4) line.summaries.push(summarize(decoded));
+    else if (line.summaries.length === 4) line.summaries.push('…');
+    if (this.opts.verbose) line.trees.push(renderTree(decoded.type, fieldTree(raw, decoded)));
+  }
+
+  record(rec: OutRecord): void {
+    if (rec.kind === 'anomaly') {
+      if (this.opts.filter && !this.opts.filter(rec)) return;
+      this.flushLine();
+      const r = rec as OutRecord & { code: string; reason: string };
+      this.write(`${pad(rec.frame ?? '-', 7)} ${' '.repeat(11)} [anomaly ${r.code}] ${escapeTerminal(r.reason)}${rec.session !== null ? ` (session ${rec.session})` : ''}\n`);
+    } else if (rec.kind === 'query' && this.opts.queries) {
+      if (this.opts.filter && !this.opts.filter(rec)) return;
+      this.write(queryLine(rec) + '\n');
+    }
+  }
+
+  end(): void {
+    this.flushLine();
+    this.flush();
+  }
+
+  private flushLine(): void {
+    const l = this.line;
+    if (l === null) return;
+    this.line = null;
+    const f = l.frame;
+    const rel = ((f.timeUs - (this.firstTimeUs ?? f.timeUs)) / 1e6).toFixed(6);
+    const arrow = l.dir === 'frontend' ? '>' : '<';
+    let info = `${arrow}${l.codes.join('/')} ${l.summaries.join(', ')}`;
+    if (info.length > MAX_INFO) info = info.slice(0, MAX_INFO - 1) + '…';
+    this.lines++;
+    this.write(`${pad(f.frame, 7)} ${pad(rel, 11)} ${f.src ?? '?'} → ${f.dst ?? '?'} ${pad(f.length, 6)} ${escapeTerminal(info)}\n`);
+    for (const t of l.trees) this.write(t);
+  }
+
+  private write(s: string): void {
+    this.out += s;
+    if (this.out.length >= BATCH) this.flush();
+  }
+
+  flush(): void {
+    if (this.out.length === 0) return;
+    const data = Buffer.from(this.out, 'utf8');
+    this.out = '';
+    let off = 0;
+    while (off < data.length) {
+      try {
+        off += writeSync(this.fd, data, off, data.length - off);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') continue;
+        if (code === 'EPIPE') return;
+        throw e;
+      }
+    }
+  }
+}
+
+function shortName(type: string): string {
+  switch (type) {
+    case 'StartupMessage': return 'startup';
+    case 'SSLRequest': return 'ssl';
+    case 'GSSENCRequest': return 'gssenc';
+    case 'CancelRequest': return 'cancel';
+    case 'SSLResponse':
+    case 'GSSENCResponse': return 'answer';
+    default: return type;
+  }
+}
+
+function pad(v: string | number, width: number): string {
+  const s = String(v);
+  return s.length >= width ? s : ' '.repeat(width - s.length) + s;
+}
+
+function renderTree(type: string, nodes: FieldNode[]): string {
+  let out = `    ${type}\n`;
+  const walk = (ns: FieldNode[], depth: number) => {
+    for (const n of ns) {
+      const value = n.value === undefined || n.value === null ? '' : `: ${typeof n.value === 'string' ? n.value : JSON.stringify(n.value)}`;
+      out += `${'    '.repeat(depth + 2)}${escapeTerminal(n.label + value)}\n`;
+      if (n.children && n.children.length > 0) walk(n.children, depth + 1);
+    }
+  };
+  walk(nodes, 0);
+  return out;
+}
+
+function queryLine(rec: OutRecord): string {
+  const q = rec as Record<string, unknown>;
+  const err = q.error as { sqlstate?: string; message?: string } | undefined;
+  const dur = typeof q.durationMs === 'number' ? `${q.durationMs.toFixed(3)} ms` : '- ms';
+  const outcome = err ? `ERROR ${err.sqlstate ?? ''} ${err.message ?? ''}` : `${q.command ?? ''}${typeof q.rows === 'number' ? ` rows=${q.rows}` : ''}`;
+  const sql = typeof q.sql === 'string' ? q.sql.replace(/\s+/g, ' ') : '(unknown statement)';
+  return escapeTerminal(`${pad(rec.frame ?? '-', 7)} s${rec.session} ${pad(dur, 12)} ${String(q.protocol ?? '')} ${sql} -> ${outcome}`);
+}
