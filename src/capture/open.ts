@@ -1,0 +1,144 @@
+/**
+ * readCapture: the one entry point for capture files and piped captures. Detects the format by
+ * its magic, streams the source through the matching reader (pcap.ts, pcapng.ts) and pushes
+ * every packet synchronously to the caller. Nothing holds more than one read chunk plus one
+ * incomplete record: the loop awaits the next chunk only after every packet of the previous
+ * one was handled, so a slow consumer slows the read instead of growing memory.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { UserError } from '../core/errors.js';
+import { PcapReader, PCAP_MAGIC } from './pcap.js';
+import { PcapngReader, BLOCK } from './pcapng.js';
+import type { CaptureFormat, CaptureHandlers, CaptureSummary, FormatReader, ReaderContext } from './types.js';
+
+export type { CaptureFormat, CaptureHandlers, CaptureInterface, CaptureSummary } from './types.js';
+
+export interface ReadCaptureOptions {
+  /** Aborting stops the read after the packet being handled; the promise resolves with `aborted: true`. */
+  signal?: AbortSignal;
+  /** Name used in messages for a stream source (default "standard input"). */
+  name?: string;
+  /** Read size for files (default 256 KiB). */
+  chunkSize?: number;
+}
+
+const GZIP_MAGIC = 0x1f8b;
+const KUZNETSOV_MAGIC_LE = 0x34cdb2a1;
+const KUZNETSOV_MAGIC_BE = 0xa1b2cd34;
+
+/** Which reader a file needs, from its first four bytes; null when it is no capture we read. */
+export function detectFormat(head: Buffer): CaptureFormat | null {
+  if (head.length < 4) return null;
+  const m = head.readUInt32BE(0);
+  if (m === PCAP_MAGIC.usLE || m === PCAP_MAGIC.usBE || m === PCAP_MAGIC.nsLE || m === PCAP_MAGIC.nsBE) return 'pcap';
+  if (m === BLOCK.SHB) return 'pcapng';
+  return null;
+}
+
+function notACapture(name: string, head: Buffer, total: number): UserError {
+  if (total === 0) return new UserError('NOT_A_CAPTURE', `${name} is empty, not a pcap or pcapng capture file`);
+  if (head.length >= 2 && head.readUInt16BE(0) === GZIP_MAGIC) {
+    return new UserError('NOT_A_CAPTURE', `${name} is gzip-compressed: decompress it first (gunzip), it is not a pcap or pcapng capture file as it stands`);
+  }
+  if (head.length >= 4) {
+    const m = head.readUInt32BE(0);
+    if (m === KUZNETSOV_MAGIC_LE || m === KUZNETSOV_MAGIC_BE) {
+      return new UserError('UNSUPPORTED', `${name} is a modified (Kuznetsov) pcap file, which pgsniff does not read; convert it with: editcap -F pcap`);
+    }
+  }
+  return new UserError('NOT_A_CAPTURE', `${name} is not a pcap or pcapng capture file`);
+}
+
+function fsError(e: unknown, name: string): unknown {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new UserError('ENOENT', `${name}: no such file`);
+  if (code === 'EACCES' || code === 'EPERM') return new UserError('EACCES', `${name}: permission denied`);
+  if (code === 'EISDIR') return new UserError('NOT_A_CAPTURE', `${name} is a directory, not a pcap or pcapng capture file`);
+  return e;
+}
+
+/**
+ * Reads a capture. `source` is a path, "-" (process.stdin) or a readable stream of bytes.
+ * Resolves when the input ends, the read stops at damage (reported as an anomaly first) or
+ * the signal aborts it. Rejects with a UserError for sources that are no readable capture:
+ * ENOENT, EACCES, NOT_A_CAPTURE (empty, text, unknown magic), BAD_CAPTURE (cut-short header),
+ * UNSUPPORTED; and with whatever a handler throws.
+ */
+export async function readCapture(
+  source: string | NodeJS.ReadableStream,
+  handlers: CaptureHandlers,
+  opts: ReadCaptureOptions = {},
+): Promise<CaptureSummary> {
+  let stream: NodeJS.ReadableStream;
+  let name: string;
+  let file: FileHandle | null = null;
+  let isFile = false;
+  if (typeof source === 'string' && source !== '-') {
+    name = source;
+    try {
+      file = await open(source, 'r');
+      const st = await file.stat();
+      if (st.isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
+      isFile = st.isFile();
+    } catch (e) {
+      await file?.close();
+      throw fsError(e, name);
+    }
+    stream = file.createReadStream({ highWaterMark: opts.chunkSize ?? 256 * 1024 });
+  } else {
+    stream = source === '-' ? process.stdin : (source as NodeJS.ReadableStream);
+    name = opts.name ?? 'standard input';
+  }
+
+  const summary: CaptureSummary = {
+    format: 'pcap',
+    interfaces: [],
+    linkTypes: [],
+    packets: 0,
+    bytes: 0,
+    firstTimeUs: null,
+    lastTimeUs: null,
+    complete: true,
+    aborted: false,
+  };
+  const ctx: ReaderContext = { handlers, name, offsets: isFile, signal: opts.signal, summary };
+  let reader: FormatReader | null = null;
+  // Bytes before the magic could be judged (a pipe may deliver fewer than four at first).
+  let head: Buffer = Buffer.alloc(0);
+
+  try {
+    if (opts.signal?.aborted) {
+      summary.aborted = true;
+      return summary;
+    }
+    for await (const chunk of stream) {
+      if (typeof chunk === 'string') throw new UserError('BAD_INPUT', `${name}: the stream delivers text, not bytes (no setEncoding on a capture stream)`);
+      summary.bytes += chunk.length;
+      if (reader === null) {
+        head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+        if (head.length < 4) continue;
+        const format = detectFormat(head);
+        if (format === null) throw notACapture(name, head, summary.bytes);
+        summary.format = format;
+        reader = format === 'pcap' ? new PcapReader(ctx) : new PcapngReader(ctx);
+        reader.push(head);
+      } else {
+        reader.push(chunk);
+      }
+      if (reader.stopped) break;
+      if (opts.signal?.aborted) {
+        summary.aborted = true;
+        break;
+      }
+    }
+    if (reader === null) throw notACapture(name, head, summary.bytes);
+    if (!summary.aborted) reader.finish();
+    return summary;
+  } catch (e) {
+    throw fsError(e, name);
+  } finally {
+    // Breaking out of the loop destroyed the stream; a file handle is closed with it (autoClose),
+    // but an error before the first read leaves it open.
+    if (file !== null) await file.close().catch(() => undefined);
+  }
+}
