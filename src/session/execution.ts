@@ -1,0 +1,157 @@
+/**
+ * One statement execution being accumulated into a query record: everything the server sends
+ * for it is folded in as it arrives (DataRows into counts, unless rows are kept, and then
+ * capped), so memory per execution is bounded whatever the result size.
+ *
+ * Timing (documented in the record schema): a request is "complete" when the frame holding
+ * its last message arrived (Query; Execute for the extended protocol, whose Sync usually
+ * shares the frame; FunctionCall). Its duration runs from max(request complete, the previous
+ * response on this connection complete) to the frame that completed its result
+ * (CommandComplete, EmptyQueryResponse, PortalSuspended, ErrorResponse, FunctionCallResponse).
+ * The max() keeps pipelined requests from being charged for the time they waited behind
+ * earlier ones: each duration is the server's time on that statement as seen on the wire.
+ */
+import type { ColumnDescription, ErrorFields, PgValue, TypedValue } from '../../dissectors/types.js';
+import { isoTime } from '../core/time.js';
+import type { QueryRecord, TransactionStatus } from './schema.js';
+
+export const MAX_NOTICES = 50;
+export const MAX_KEPT_ROWS = 1000;
+
+export interface CopyState {
+  direction: 'in' | 'out' | 'both';
+  format: 'text' | 'binary';
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  failed: string | null;
+}
+
+export class Execution {
+  // request
+  protocol: QueryRecord['protocol'];
+  sql: string | null;
+  statementIndex = 0;
+  statementCount = 1;
+  statement: string | null = null;
+  portal: string | null = null;
+  params: TypedValue[] = [];
+  parsed = false;
+  firstFrame: number;
+  reqTimeUs: number;
+  // response
+  startUs = -1;
+  firstRowUs = -1;
+  endUs = -1;
+  lastFrame: number;
+  rowsReturned = 0;
+  bytesReturned = 0;
+  tagRows: number | null = null;
+  command: string | null = null;
+  columns: readonly ColumnDescription[] | null = null;
+  error: ErrorFields | null = null;
+  notices: ErrorFields[] | null = null;
+  copy: CopyState | null = null;
+  functionOid = 0;
+  functionResult: TypedValue | null = null;
+  isFunction = false;
+  cancelledBy: QueryRecord['cancelledBy'] = null;
+  rowValues: PgValue[][] | null = null;
+  rowValuesTruncated = false;
+  skipped = false;
+  incomplete = false;
+  suspended = false;
+  done = false;
+
+  constructor(protocol: QueryRecord['protocol'], sql: string | null, firstFrame: number, reqTimeUs: number) {
+    this.protocol = protocol;
+    this.sql = sql;
+    this.firstFrame = firstFrame;
+    this.lastFrame = firstFrame;
+    this.reqTimeUs = reqTimeUs;
+  }
+
+  /** First response for this execution: its clock starts (see the file comment). */
+  touch(lastCompletionUs: number): void {
+    if (this.startUs < 0) this.startUs = Math.max(this.reqTimeUs, lastCompletionUs);
+  }
+
+  dataRow(bytes: number, timeUs: number): void {
+    if (this.firstRowUs < 0) this.firstRowUs = timeUs;
+    this.rowsReturned++;
+    this.bytesReturned += bytes;
+  }
+
+  keepRow(values: readonly TypedValue[]): void {
+    if (!this.rowValues) this.rowValues = [];
+    if (this.rowValues.length >= MAX_KEPT_ROWS) {
+      this.rowValuesTruncated = true;
+      return;
+    }
+    const row: PgValue[] = new Array<PgValue>(values.length);
+    for (let i = 0; i < values.length; i++) row[i] = values[i]!.value;
+    this.rowValues.push(row);
+  }
+
+  notice(f: ErrorFields): void {
+    if (!this.notices) this.notices = [];
+    if (this.notices.length < MAX_NOTICES) this.notices.push(f);
+  }
+
+  finish(frame: number, timeUs: number, lastCompletionUs: number): void {
+    this.touch(lastCompletionUs);
+    this.lastFrame = frame;
+    this.endUs = timeUs;
+    this.done = true;
+  }
+
+  toRecord(session: number, txStatus: TransactionStatus | null): QueryRecord {
+    const hasEnd = this.endUs >= 0 && !this.skipped;
+    const endUs = hasEnd ? this.endUs : this.startUs >= 0 ? this.startUs : this.reqTimeUs;
+    const start = this.startUs >= 0 ? this.startUs : this.reqTimeUs;
+    const rec: QueryRecord = {
+      kind: 'query',
+      session,
+      time: isoTime(endUs),
+      frame: this.lastFrame,
+      protocol: this.protocol,
+      sql: this.sql,
+      statementIndex: this.statementIndex,
+      statementCount: this.statementCount,
+      statement: this.statement,
+      portal: this.portal,
+      params: this.params,
+      parsed: this.parsed,
+      durationMs: hasEnd ? ms(this.endUs - start) : null,
+      firstRowMs: this.firstRowUs >= 0 ? ms(this.firstRowUs - start) : null,
+      rows: this.tagRows ?? this.rowsReturned,
+      rowsReturned: this.rowsReturned,
+      bytesReturned: this.bytesReturned,
+      command: this.command,
+      error: this.error,
+      notices: this.notices ?? [],
+      transactionStatus: txStatus,
+      skipped: this.skipped,
+      incomplete: this.incomplete,
+      suspended: this.suspended,
+      firstFrame: this.firstFrame,
+      lastFrame: this.lastFrame,
+      startTime: isoTime(start),
+      columns: this.columns ? this.columns.slice() : null,
+      copy: this.copy ? { ...this.copy } : null,
+      function: this.isFunction ? { oid: this.functionOid, result: this.functionResult } : null,
+      cancelledBy: this.cancelledBy,
+    };
+    if (this.rowValues) {
+      rec.rowValues = this.rowValues;
+      rec.rowValuesTruncated = this.rowValuesTruncated;
+    }
+    return rec;
+  }
+}
+
+/** Milliseconds with microsecond resolution (capture time is integer µs). */
+function ms(us: number): number {
+  return Math.max(0, us) / 1000;
+}

@@ -1,0 +1,75 @@
+/**
+ * The FIFO of requests waiting for the server's answer (see tracker.ts). An array with a head
+ * index: shift is O(1) and the array is compacted now and then. Capped at MAX_PENDING: a
+ * client that pipelines forever without answers (or a capture that lost the server side)
+ * pushes the oldest request out, and the tracker reports it incomplete.
+ */
+import type { Execution } from './execution.js';
+import type { SqlPiece } from './sql-split.js';
+import type { Portal, PreparedStatement } from './statements.js';
+
+export interface QueryRequest {
+  kind: 'query';
+  sql: string;
+  pieces: SqlPiece[];
+  /** The statement whose results come next. */
+  index: number;
+  /** Its execution, once the server began answering it. */
+  exec: Execution | null;
+  /** An error ended the string: the statements after it are skipped. */
+  failed: boolean;
+  firstFrame: number;
+  reqTimeUs: number;
+}
+
+export type Request =
+  | { kind: 'parse'; stmt: PreparedStatement; prev: PreparedStatement | undefined }
+  | { kind: 'bind'; portal: Portal; prev: Portal | undefined }
+  | { kind: 'describe'; target: 'statement' | 'portal'; name: string }
+  | { kind: 'close' }
+  | { kind: 'sync' }
+  | { kind: 'execute'; exec: Execution }
+  | { kind: 'function'; exec: Execution }
+  | QueryRequest;
+
+export const MAX_PENDING = 10_000;
+
+export class RequestQueue {
+  private items: Array<Request | undefined> = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  /** Append; returns the request pushed out when the queue was full. */
+  push(r: Request): Request | undefined {
+    let dropped: Request | undefined;
+    if (this.size >= MAX_PENDING) dropped = this.shift();
+    this.items.push(r);
+    return dropped;
+  }
+
+  peek(): Request | undefined {
+    return this.items[this.head];
+  }
+
+  at(i: number): Request | undefined {
+    return this.items[this.head + i];
+  }
+
+  shift(): Request | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const r = this.items[this.head];
+    this.items[this.head] = undefined;
+    this.head++;
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return r;
+  }
+}

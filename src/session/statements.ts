@@ -1,0 +1,112 @@
+/**
+ * Prepared statements and portals of one session, by name ('' is the unnamed one), as the
+ * protocol documentation's "Extended Query" section defines their lifetimes: Parse creates a
+ * statement (replacing the unnamed one), Bind creates a portal, Close destroys either, and
+ * the end of a transaction destroys every portal. Both tables are capped: a client that
+ * prepares without ever closing cannot grow our memory without bound (the oldest entry goes,
+ * and a later reference to it reads as "prepared before the capture": sql null).
+ */
+import type { ColumnDescription, TypedValue } from '../../dissectors/types.js';
+
+export interface PreparedStatement {
+  name: string;
+  /** null: prepared before the capture began (or evicted), known only by name. */
+  sql: string | null;
+  /** Parse's OIDs (0 = let the server infer), replaced by ParameterDescription when one comes. */
+  paramTypes: number[] | null;
+  /** RowDescription from a Describe of the statement; null when not described (or NoData: []). */
+  columns: ColumnDescription[] | null;
+  /** A Parse for it came after its last execution. */
+  parsedSinceExec: boolean;
+}
+
+export interface Portal {
+  name: string;
+  statement: PreparedStatement;
+  params: TypedValue[];
+  resultFormats: Array<'text' | 'binary'>;
+  /** RowDescription from a Describe of the portal. */
+  columns: ColumnDescription[] | null;
+}
+
+export const MAX_STATEMENTS = 10_000;
+export const MAX_PORTALS = 10_000;
+
+export class StatementTable {
+  private readonly statements = new Map<string, PreparedStatement>();
+  private readonly portals = new Map<string, Portal>();
+
+  getStatement(name: string): PreparedStatement | undefined {
+    return this.statements.get(name);
+  }
+
+  /** The statement by name, creating an unknown one (prepared before the capture) when absent. */
+  statementOrUnknown(name: string): PreparedStatement {
+    let s = this.statements.get(name);
+    if (!s) {
+      s = { name, sql: null, paramTypes: null, columns: null, parsedSinceExec: false };
+      this.putStatement(s);
+    }
+    return s;
+  }
+
+  /** Store a statement; returns what it replaced (to restore it if the server rejects or skips the Parse). */
+  putStatement(s: PreparedStatement): PreparedStatement | undefined {
+    const prev = this.statements.get(s.name);
+    if (prev) this.statements.delete(s.name);
+    else if (this.statements.size >= MAX_STATEMENTS) evictOldest(this.statements);
+    this.statements.set(s.name, s);
+    return prev;
+  }
+
+  /** Put back what a rejected Parse replaced (or remove the new one when it replaced nothing). */
+  restoreStatement(name: string, current: PreparedStatement, prev: PreparedStatement | undefined): void {
+    if (this.statements.get(name) !== current) return;
+    if (prev) this.statements.set(name, prev);
+    else this.statements.delete(name);
+  }
+
+  closeStatement(name: string): void {
+    this.statements.delete(name);
+  }
+
+  getPortal(name: string): Portal | undefined {
+    return this.portals.get(name);
+  }
+
+  putPortal(p: Portal): Portal | undefined {
+    const prev = this.portals.get(p.name);
+    if (prev) this.portals.delete(p.name);
+    else if (this.portals.size >= MAX_PORTALS) evictOldest(this.portals);
+    this.portals.set(p.name, p);
+    return prev;
+  }
+
+  restorePortal(name: string, current: Portal, prev: Portal | undefined): void {
+    if (this.portals.get(name) !== current) return;
+    if (prev) this.portals.set(name, prev);
+    else this.portals.delete(name);
+  }
+
+  closePortal(name: string): void {
+    this.portals.delete(name);
+  }
+
+  /** End of transaction (ReadyForQuery idle): every protocol-level portal is gone. */
+  endTransaction(): void {
+    if (this.portals.size > 0) this.portals.clear();
+  }
+
+  get statementCount(): number {
+    return this.statements.size;
+  }
+
+  get portalCount(): number {
+    return this.portals.size;
+  }
+}
+
+function evictOldest<V>(m: Map<string, V>): void {
+  const first = m.keys().next();
+  if (!first.done) m.delete(first.value);
+}

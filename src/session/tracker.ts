@@ -1,0 +1,716 @@
+/**
+ * SessionTracker: one per PostgreSQL connection. It follows the protocol documentation's
+ * "Message Flow" to turn the framed message stream into query records (one per statement the
+ * server executed) and, at close, one session record.
+ *
+ * Pairing: the server answers requests strictly in order, so every frontend request that
+ * expects an answer (Parse, Bind, Describe, Execute, Close, Sync, Query, FunctionCall) goes on
+ * a FIFO, and each backend message is folded into the request at its head. That covers
+ * pipelining (many Parse/Bind/Execute before one Sync, many Query messages sent without
+ * waiting). After an ErrorResponse in the extended protocol the server skips everything up to
+ * the next Sync: those requests are reported with `skipped: true`. A backend message the head
+ * cannot take (capture began mid-request, lost bytes) is paired with the first request within
+ * a short look-ahead that can take it, and the requests jumped over are reported incomplete;
+ * with none, it is counted as unpaired and ignored.
+ *
+ * Records wait for the ReadyForQuery that follows them, to carry the transaction status after
+ * the statement; at most MAX_AWAITING wait, older ones go out without it.
+ */
+import type {
+  ColumnDescription, DecodedMessage, ErrorFields, RawMessage,
+} from '../../dissectors/types.js';
+import type { Anomaly } from '../core/anomaly.js';
+import type { ConnectionEnd, ConnectionInfo } from '../reassembly/types.js';
+import { isoTime } from '../core/time.js';
+import { Execution } from './execution.js';
+import type { CancelLink, CancelSource, CancelTarget, SessionRegistry } from './registry.js';
+import type { QueryRecord, SessionRecord, TransactionStatus } from './schema.js';
+import { SessionInfo, authMethodOf, type TlsInfo } from './session-info.js';
+import { splitSql, type SqlPiece } from './sql-split.js';
+import { StatementTable, type Portal, type PreparedStatement } from './statements.js';
+import { RequestQueue, type Request, type QueryRequest } from './request-queue.js';
+
+export type { TlsInfo };
+
+export interface TrackerOptions {
+  /** Keep decoded DataRow values in query records (rowValues, capped), instead of counts only. */
+  keepRows?: boolean;
+  showSecrets?: boolean;
+  registry: SessionRegistry;
+}
+
+export type SessionEmit = (r: QueryRecord | SessionRecord) => void;
+
+/** Connection phases (protocol documentation, "Start-up" and "Canceling Requests in Progress"). */
+type Phase =
+  | 'initial'        // nothing seen yet
+  | 'ssl-requested'  // SSLRequest sent, answer pending
+  | 'gss-requested'  // GSSENCRequest sent, answer pending
+  | 'encrypted'      // TLS/GSS accepted; a StartupMessage follows if decrypted
+  | 'startup'        // StartupMessage sent, no authentication request yet
+  | 'authenticating' // an authentication exchange runs
+  | 'authenticated'  // AuthenticationOk seen; success only at ReadyForQuery
+  | 'ready'          // normal operation
+  | 'cancel'         // a CancelRequest connection
+  | 'failed';        // authentication failed
+
+export const MAX_AWAITING = 1000;
+/** How far past the head a backend message may look for its request (see the file comment). */
+const LOOKAHEAD = 64;
+
+const EMPTY_ERROR: ErrorFields = { severity: null, severityNonLocalized: null, sqlstate: null, message: null };
+
+export class SessionTracker implements CancelTarget {
+  readonly sessionId: number;
+  private readonly conn: ConnectionInfo;
+  private readonly emit: SessionEmit;
+  private readonly keepRows: boolean;
+  private readonly registry: SessionRegistry;
+  private readonly info = new SessionInfo();
+  private readonly table = new StatementTable();
+  private readonly queue = new RequestQueue();
+  private phase: Phase = 'initial';
+  /** After an extended-protocol error, until the frontend's next Sync: the server ignores requests. */
+  private skipping = false;
+  private lastCompletionUs = 0;
+  private copyExec: Execution | null = null;
+  private awaiting: Execution[] = [];
+  private backslashEscapes = false;
+  private closed = false;
+
+  constructor(conn: ConnectionInfo, emit: SessionEmit, opts: TrackerOptions) {
+    this.conn = conn;
+    this.sessionId = conn.id;
+    this.emit = emit;
+    this.keepRows = opts.keepRows ?? false;
+    this.registry = opts.registry;
+  }
+
+  // ---- what the dissectors read (DissectContext) ----
+
+  statementParamTypes(name: string): readonly number[] | undefined {
+    return this.table.getStatement(name)?.paramTypes ?? undefined;
+  }
+
+  resultColumns(): readonly ColumnDescription[] | undefined {
+    const exec = this.runningExec(false);
+    return exec?.columns ?? undefined;
+  }
+
+  // ---- input ----
+
+  message(raw: RawMessage, decode: () => DecodedMessage): void {
+    if (this.closed) return;
+    const size = raw.code === null ? raw.length : raw.length + 1;
+    if (raw.dir === 'frontend') {
+      this.info.feBytes += size;
+      this.info.feMessages++;
+      this.frontend(raw, decode);
+    } else {
+      this.info.beBytes += size;
+      this.info.beMessages++;
+      this.backend(raw, decode, size);
+    }
+  }
+
+  tls(info: TlsInfo): void {
+    this.info.setTls(info);
+    this.phase = 'encrypted';
+  }
+
+  encryption(kind: 'gss'): void {
+    this.info.encryption = kind;
+    this.phase = 'encrypted';
+  }
+
+  anomaly(a: Anomaly): void {
+    void a;
+    this.info.anomalies++;
+  }
+
+  close(end: ConnectionEnd): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (let r = this.queue.shift(); r; r = this.queue.shift()) this.abandon(r, false);
+    this.flushAwaiting(null);
+    if (this.info.backendPid !== null && this.info.backendKey !== null) {
+      this.registry.unregister(this.info.backendPid, this.info.backendKey, this);
+    }
+    this.emit(this.info.toRecord(this.conn, end));
+  }
+
+  /** CancelTarget: a CancelRequest with this session's key arrived. */
+  cancelledBy(from: CancelSource): CancelLink['query'] {
+    const exec = this.runningExec(true);
+    if (!exec) return null;
+    exec.cancelledBy = { session: from.session, frame: from.frame, time: isoTime(from.timeUs) };
+    return { sql: exec.sql, firstFrame: exec.firstFrame };
+  }
+
+  // ---- frontend ----
+
+  private frontend(raw: RawMessage, decode: () => DecodedMessage): void {
+    switch (raw.code) {
+      case null: return this.frontendStartup(raw, decode());
+      case 'Q': {
+        const d = decode();
+        if (d.type === 'Query') this.query(raw, d.query);
+        return;
+      }
+      case 'P': {
+        const d = decode();
+        if (d.type !== 'Parse' || this.skipping) return;
+        const stmt: PreparedStatement = { name: d.statement, sql: d.query, paramTypes: d.paramTypes, columns: null, parsedSinceExec: true };
+        const prev = this.table.putStatement(stmt);
+        this.push({ kind: 'parse', stmt, prev });
+        return;
+      }
+      case 'B': {
+        const d = decode();
+        if (d.type !== 'Bind' || this.skipping) return;
+        const portal: Portal = {
+          name: d.portal, statement: this.table.statementOrUnknown(d.statement), params: d.params,
+          resultFormats: d.resultFormats, columns: null,
+        };
+        const prev = this.table.putPortal(portal);
+        this.push({ kind: 'bind', portal, prev });
+        return;
+      }
+      case 'D': {
+        const d = decode();
+        if (d.type !== 'Describe' || this.skipping) return;
+        this.push({ kind: 'describe', target: d.target, name: d.name });
+        return;
+      }
+      case 'E': {
+        const d = decode();
+        if (d.type === 'Execute') this.execute(raw, d.portal);
+        return;
+      }
+      case 'C': {
+        const d = decode();
+        if (d.type !== 'Close' || this.skipping) return;
+        if (d.target === 'statement') this.table.closeStatement(d.name);
+        else this.table.closePortal(d.name);
+        this.push({ kind: 'close' });
+        return;
+      }
+      case 'S':
+        this.skipping = false;
+        this.push({ kind: 'sync' });
+        return;
+      case 'F': {
+        const d = decode();
+        if (d.type !== 'FunctionCall') return;
+        const exec = new Execution('function', null, raw.firstFrame, raw.timeUs);
+        exec.isFunction = true;
+        exec.functionOid = d.functionOid;
+        exec.params = d.args;
+        if (this.skipping) return this.skip(exec);
+        this.push({ kind: 'function', exec });
+        return;
+      }
+      case 'd': {
+        const c = this.copyExec?.copy;
+        if (c) { c.messagesIn++; c.bytesIn += raw.body.length; }
+        return;
+      }
+      case 'f': {
+        const c = this.copyExec?.copy;
+        if (c) {
+          const d = decode();
+          c.failed = d.type === 'CopyFail' ? d.message : '';
+        }
+        return;
+      }
+      case 'p': {
+        const d = decode();
+        if (d.type === 'SASLInitialResponse') this.info.mechanism = d.mechanism;
+        return;
+      }
+      case 'X':
+        this.info.terminated = true;
+        return;
+      default:
+        return; // Flush, CopyDone and others need no bookkeeping
+    }
+  }
+
+  private frontendStartup(raw: RawMessage, d: DecodedMessage): void {
+    switch (d.type) {
+      case 'StartupMessage':
+        this.info.startup(d.protocolMajor, d.protocolMinor, d.parameters);
+        this.phase = 'startup';
+        return;
+      case 'SSLRequest':
+        this.info.sslRequested = true;
+        this.phase = 'ssl-requested';
+        return;
+      case 'GSSENCRequest':
+        this.info.gssRequested = true;
+        this.phase = 'gss-requested';
+        return;
+      case 'CancelRequest': {
+        this.phase = 'cancel';
+        const link = this.registry.cancel(d.processId, d.secretKey, { session: this.sessionId, frame: raw.frame, timeUs: raw.timeUs });
+        this.info.cancel = {
+          processId: d.processId, frame: raw.frame,
+          targetSession: link ? link.session : null, targetQuery: link ? link.query : null,
+        };
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private query(raw: RawMessage, sql: string): void {
+    const pieces = splitSql(sql, this.backslashEscapes);
+    const q: QueryRequest = { kind: 'query', sql, pieces, index: 0, exec: null, failed: false, firstFrame: raw.firstFrame, reqTimeUs: raw.timeUs };
+    if (this.skipping) {
+      this.skipRest(q);
+      return;
+    }
+    this.push(q);
+  }
+
+  private execute(raw: RawMessage, portalName: string): void {
+    const portal = this.table.getPortal(portalName);
+    const exec = new Execution('extended', null, raw.firstFrame, raw.timeUs);
+    exec.portal = portalName;
+    if (portal) {
+      const stmt = portal.statement;
+      exec.sql = stmt.sql;
+      exec.statement = stmt.name;
+      exec.params = portal.params;
+      exec.columns = portal.columns ?? withFormats(stmt.columns, portal.resultFormats);
+      if (!this.skipping) {
+        exec.parsed = stmt.parsedSinceExec;
+        stmt.parsedSinceExec = false;
+      }
+    }
+    if (this.skipping) return this.skip(exec);
+    this.push({ kind: 'execute', exec });
+  }
+
+  // ---- backend ----
+
+  private backend(raw: RawMessage, decode: () => DecodedMessage, size: number): void {
+    const code = raw.code;
+    switch (code) {
+      case null: {
+        const d = decode();
+        if (d.type === 'SSLResponse') {
+          if (d.accepted) this.info.encryption = 'tls';
+          this.phase = d.accepted ? 'encrypted' : 'initial';
+        } else if (d.type === 'GSSENCResponse') {
+          if (d.accepted) this.info.encryption = 'gss';
+          this.phase = d.accepted ? 'encrypted' : 'initial';
+        }
+        return;
+      }
+      case 'R': return this.authentication(decode());
+      case 'K': {
+        const d = decode();
+        if (d.type !== 'BackendKeyData') return;
+        this.info.backendPid = d.processId;
+        this.info.backendKey = d.secretKey;
+        this.registry.register(d.processId, d.secretKey, this);
+        return;
+      }
+      case 'S': {
+        const d = decode();
+        if (d.type !== 'ParameterStatus') return;
+        this.info.parameterStatus(d.name, d.value);
+        if (d.name === 'standard_conforming_strings') this.backslashEscapes = d.value === 'off';
+        return;
+      }
+      case 'v': {
+        const d = decode();
+        if (d.type === 'NegotiateProtocolVersion') this.info.protocolVersion = '3.' + d.newestMinor;
+        return;
+      }
+      case 'A':
+        this.info.notifications++;
+        return;
+      case 'Z': return this.readyForQuery(raw, decode());
+      case 'E': return this.errorResponse(raw, decode());
+      case 'N': {
+        const d = decode();
+        if (d.type !== 'NoticeResponse') return;
+        const exec = this.runningExec(true);
+        if (exec) exec.notice(d.fields);
+        return;
+      }
+      default:
+        return this.response(raw, code, decode, size);
+    }
+  }
+
+  private authentication(d: DecodedMessage): void {
+    if (!('authType' in d) || typeof d.authType !== 'number') return;
+    if (d.authType === 0) {
+      if (this.info.authMethod === null) this.info.authMethod = 'trust';
+      this.phase = 'authenticated';
+      return;
+    }
+    const method = authMethodOf(d.authType);
+    if (method) this.info.authMethod = method;
+    if (d.authType === 10 && Array.isArray(d.mechanisms)) this.info.mechanismsOffered = d.mechanisms.slice(0, 16);
+    this.phase = 'authenticating';
+  }
+
+  /** Responses that belong to the request at the head of the FIFO. */
+  private response(raw: RawMessage, code: string, decode: () => DecodedMessage, size: number): void {
+    const req = this.headFor(code);
+    if (!req) {
+      this.info.unpaired++;
+      return;
+    }
+    const t = raw.timeUs;
+    switch (code) {
+      case '1': case '2': case '3':
+        this.queue.shift();
+        this.lastCompletionUs = t;
+        return;
+      case 't': {
+        const d = decode();
+        if (req.kind === 'describe' && req.target === 'statement' && d.type === 'ParameterDescription') {
+          this.table.statementOrUnknown(req.name).paramTypes = d.paramTypes;
+        }
+        return;
+      }
+      case 'T': case 'n': {
+        const d = decode();
+        const cols = d.type === 'RowDescription' ? d.fields : code === 'n' ? [] : null;
+        if (req.kind === 'describe') {
+          if (req.target === 'statement') this.table.statementOrUnknown(req.name).columns = cols;
+          else {
+            const p = this.table.getPortal(req.name);
+            if (p) p.columns = cols;
+          }
+          this.queue.shift();
+          this.lastCompletionUs = t;
+        } else if (req.kind === 'query') {
+          const exec = this.queryExec(req);
+          this.touch(exec, raw);
+          exec.columns = cols;
+        }
+        return;
+      }
+      case 'D': {
+        const exec = req.kind === 'query' ? this.queryExec(req) : req.kind === 'execute' ? req.exec : null;
+        if (!exec) return;
+        this.touch(exec, raw);
+        exec.dataRow(size, t);
+        if (this.keepRows) {
+          const d = decode();
+          if (d.type === 'DataRow') exec.keepRow(d.values);
+        }
+        return;
+      }
+      case 'C': case 'I': case 's': {
+        const exec = req.kind === 'query' ? this.queryExec(req) : req.kind === 'execute' ? req.exec : null;
+        if (!exec) return;
+        if (code === 'C') {
+          const d = decode();
+          if (d.type === 'CommandComplete') {
+            exec.command = d.tag;
+            exec.tagRows = d.rows;
+          }
+        } else if (code === 's') exec.suspended = true;
+        exec.lastFrame = raw.frame;
+        exec.finish(raw.frame, t, this.lastCompletionUs);
+        this.complete(exec);
+        if (req.kind === 'query') {
+          req.exec = null;
+          req.index++;
+        } else this.queue.shift();
+        this.lastCompletionUs = t;
+        return;
+      }
+      case 'G': case 'H': case 'W': {
+        const exec = req.kind === 'query' ? this.queryExec(req) : req.kind === 'execute' ? req.exec : null;
+        if (!exec) return;
+        this.touch(exec, raw);
+        const d = decode();
+        const format = 'format' in d && d.format === 'binary' ? 'binary' : 'text';
+        exec.copy = {
+          direction: code === 'G' ? 'in' : code === 'H' ? 'out' : 'both', format,
+          messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, failed: null,
+        };
+        this.copyExec = exec;
+        return;
+      }
+      case 'd': {
+        const exec = req.kind === 'query' ? this.queryExec(req) : req.kind === 'execute' ? req.exec : null;
+        if (!exec) return;
+        this.touch(exec, raw);
+        if (exec.firstRowUs < 0) exec.firstRowUs = t;
+        exec.bytesReturned += raw.body.length;
+        if (exec.copy) { exec.copy.messagesOut++; exec.copy.bytesOut += raw.body.length; }
+        return;
+      }
+      case 'c':
+        return;
+      case 'V': {
+        if (req.kind !== 'function') return;
+        const d = decode();
+        if (d.type === 'FunctionCallResponse') req.exec.functionResult = d.result;
+        req.exec.finish(raw.frame, t, this.lastCompletionUs);
+        this.complete(req.exec);
+        this.lastCompletionUs = t;
+        return;
+      }
+      default:
+        this.info.unpaired++;
+        return;
+    }
+  }
+
+  private readyForQuery(raw: RawMessage, d: DecodedMessage): void {
+    const status: TransactionStatus | null = d.type === 'ReadyForQuery' ? d.transactionStatus : null;
+    const t = raw.timeUs;
+    if (this.phase === 'authenticated') {
+      this.info.authOutcome = 'success';
+      this.phase = 'ready';
+    } else if (this.phase !== 'ready') {
+      this.phase = 'ready';
+    }
+    const req = this.headFor('Z');
+    if (req) {
+      this.queue.shift();
+      if (req.kind === 'query') {
+        if (req.exec && !req.exec.done) this.abandonExec(req.exec, false);
+        if (req.failed) this.skipRest(req);
+      } else if (req.kind === 'function' && !req.exec.done) {
+        this.abandonExec(req.exec, false);
+      }
+    }
+    // A ReadyForQuery always means the server is past any error-skipping.
+    this.skipping = false;
+    this.copyExec = null;
+    this.lastCompletionUs = t;
+    this.flushAwaiting(status);
+    if (status === 'idle') this.table.endTransaction();
+  }
+
+  private errorResponse(raw: RawMessage, d: DecodedMessage): void {
+    const fields = d.type === 'ErrorResponse' ? d.fields : EMPTY_ERROR;
+    const t = raw.timeUs;
+    const severity = fields.severityNonLocalized ?? fields.severity;
+    if (this.phase === 'startup' || this.phase === 'authenticating' || this.phase === 'authenticated') {
+      this.info.authOutcome = 'failure';
+      this.info.authError = fields;
+      this.phase = 'failed';
+      return;
+    }
+    if (severity === 'FATAL' || severity === 'PANIC') this.info.fatal = fields;
+    const req = this.queue.peek();
+    if (!req || req.kind === 'sync') {
+      // e.g. a deferred constraint failing at the implicit commit of Sync, or a FATAL when idle
+      this.info.errors++;
+      return;
+    }
+    this.copyExec = null;
+    switch (req.kind) {
+      case 'query': {
+        this.queryError(req, fields, raw);
+        break;
+      }
+      case 'function':
+        req.exec.error = fields;
+        req.exec.finish(raw.frame, t, this.lastCompletionUs);
+        this.complete(req.exec);
+        break;
+      default: {
+        this.queue.shift();
+        if (req.kind === 'execute') {
+          req.exec.error = fields;
+          req.exec.finish(raw.frame, t, this.lastCompletionUs);
+          this.complete(req.exec);
+        } else {
+          this.undo(req);
+          if (req.kind !== 'close') this.info.errors++;
+        }
+        // The server now discards messages until Sync.
+        let next = this.queue.peek();
+        while (next && next.kind !== 'sync') {
+          this.queue.shift();
+          this.abandon(next, true);
+          next = this.queue.peek();
+        }
+        if (!next) this.skipping = true;
+      }
+    }
+    this.lastCompletionUs = t;
+  }
+
+  /**
+   * An error inside a simple Query. Its position, when given, names the statement that failed:
+   * a syntax error anywhere fails the whole string before any statement ran, so statements
+   * before the failing one that produced nothing are reported skipped, not failed.
+   */
+  private queryError(q: QueryRequest, fields: ErrorFields, raw: RawMessage): void {
+    if (!q.exec && fields.position !== undefined && q.pieces.length > 1) {
+      const pos = Number.parseInt(fields.position, 10) - 1;
+      let j = q.index;
+      for (let k = q.index; k < q.pieces.length; k++) {
+        const next = q.pieces[k + 1];
+        if (!next || pos < next.start) { j = k; break; }
+      }
+      while (q.index < j) {
+        this.skip(this.pieceExec(q, q.index));
+        q.index++;
+      }
+    }
+    const exec = this.queryExec(q);
+    exec.error = fields;
+    exec.finish(raw.frame, raw.timeUs, this.lastCompletionUs);
+    this.complete(exec);
+    q.exec = null;
+    q.index++;
+    q.failed = true;
+  }
+
+  // ---- helpers ----
+
+  private push(r: Request): void {
+    const dropped = this.queue.push(r);
+    if (dropped) this.abandon(dropped, false);
+  }
+
+  /** The request this backend message answers: the head, or within LOOKAHEAD when the head cannot take it. */
+  private headFor(code: string): Request | null {
+    const n = Math.min(this.queue.size, LOOKAHEAD);
+    for (let i = 0; i < n; i++) {
+      const r = this.queue.at(i)!;
+      if (accepts(r, code)) {
+        for (let k = 0; k < i; k++) this.abandon(this.queue.shift()!, false);
+        return r;
+      }
+    }
+    return null;
+  }
+
+  /** The execution the server is running now, or will run next (for cancels, notices, DataRow types). */
+  private runningExec(create: boolean): Execution | null {
+    const n = Math.min(this.queue.size, LOOKAHEAD);
+    for (let i = 0; i < n; i++) {
+      const r = this.queue.at(i)!;
+      if (r.kind === 'execute' || r.kind === 'function') return r.exec;
+      if (r.kind === 'query') return create ? this.queryExec(r) : r.exec;
+    }
+    return null;
+  }
+
+  private queryExec(q: QueryRequest): Execution {
+    if (!q.exec) q.exec = this.pieceExec(q, q.index);
+    return q.exec;
+  }
+
+  private pieceExec(q: QueryRequest, index: number): Execution {
+    const pieces: SqlPiece[] = q.pieces;
+    // One statement: its SQL is the Query's text as sent; several: each its own slice.
+    const sql = pieces.length <= 1 ? (index === 0 ? q.sql : null) : pieces[index]?.text ?? null;
+    const exec = new Execution('simple', sql, q.firstFrame, q.reqTimeUs);
+    exec.statementIndex = index;
+    exec.statementCount = Math.max(1, pieces.length, index + 1);
+    return exec;
+  }
+
+  private touch(exec: Execution, raw: RawMessage): void {
+    exec.touch(this.lastCompletionUs);
+    exec.lastFrame = raw.frame;
+  }
+
+  private complete(exec: Execution): void {
+    if (this.copyExec === exec) this.copyExec = null;
+    if (!exec.skipped) {
+      this.info.queries++;
+      if (exec.error) this.info.errors++;
+    }
+    this.awaiting.push(exec);
+    if (this.awaiting.length > MAX_AWAITING) this.emit(this.awaiting.shift()!.toRecord(this.sessionId, null));
+  }
+
+  private skip(exec: Execution): void {
+    exec.skipped = true;
+    this.complete(exec);
+  }
+
+  /** The rest of a simple Query after an error (or all of it, sent while the server was skipping). */
+  private skipRest(q: QueryRequest): void {
+    const count = Math.max(1, q.pieces.length);
+    for (; q.index < count; q.index++) this.skip(this.pieceExec(q, q.index));
+  }
+
+  /** A request that will get no answer: skipped by the server after an error, or lost (incomplete). */
+  private abandon(r: Request, skipped: boolean): void {
+    switch (r.kind) {
+      case 'execute': case 'function':
+        if (!r.exec.done) this.abandonExec(r.exec, skipped);
+        return;
+      case 'query':
+        if (skipped) this.skipRest(r);
+        else if (r.index < Math.max(1, r.pieces.length) || r.exec) this.abandonExec(this.queryExec(r), false);
+        return;
+      case 'parse': case 'bind':
+        if (skipped) this.undo(r);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private abandonExec(exec: Execution, skipped: boolean): void {
+    if (skipped) exec.skipped = true;
+    else exec.incomplete = true;
+    exec.done = true;
+    this.complete(exec);
+  }
+
+  /** A Parse or Bind the server rejected or skipped: what it replaced is back in force. */
+  private undo(r: Request): void {
+    if (r.kind === 'parse') this.table.restoreStatement(r.stmt.name, r.stmt, r.prev);
+    else if (r.kind === 'bind') this.table.restorePortal(r.portal.name, r.portal, r.prev);
+  }
+
+  private flushAwaiting(status: TransactionStatus | null): void {
+    if (this.awaiting.length === 0) return;
+    const list = this.awaiting;
+    this.awaiting = [];
+    for (const exec of list) this.emit(exec.toRecord(this.sessionId, status));
+  }
+}
+
+/** Which backend message codes can answer which request. */
+function accepts(r: Request, code: string): boolean {
+  switch (r.kind) {
+    case 'parse': return code === '1';
+    case 'bind': return code === '2';
+    case 'close': return code === '3';
+    case 'describe': return code === 't' || code === 'T' || code === 'n';
+    case 'sync': return code === 'Z';
+    case 'execute':
+      return code === 'D' || code === 'C' || code === 'I' || code === 's' || code === 'G' || code === 'H' || code === 'W' || code === 'd' || code === 'c';
+    case 'query':
+      return code === 'T' || code === 'D' || code === 'C' || code === 'I' || code === 'G' || code === 'H' || code === 'W' || code === 'd' || code === 'c' || code === 'Z';
+    case 'function': return code === 'V' || code === 'Z';
+  }
+}
+
+/**
+ * A statement's RowDescription (from Describe) carries format 0 for every column, since the
+ * formats are chosen at Bind: apply the Bind's result formats (none: text; one: all; else per column).
+ */
+function withFormats(cols: ColumnDescription[] | null, formats: ReadonlyArray<'text' | 'binary'>): ColumnDescription[] | null {
+  if (!cols || formats.length === 0) return cols;
+  let same = true;
+  for (let i = 0; i < cols.length; i++) {
+    const f = formats.length === 1 ? formats[0]! : formats[i] ?? 'text';
+    if (cols[i]!.format !== f) { same = false; break; }
+  }
+  if (same) return cols;
+  return cols.map((c, i) => ({ ...c, format: formats.length === 1 ? formats[0]! : formats[i] ?? 'text' }));
+}
