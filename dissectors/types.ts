@@ -19,7 +19,8 @@ export interface RawMessage {
   code: string | null;
   /** The length field's value (it counts itself); for the one-byte answers to SSLRequest/GSSENCRequest: 1. */
   length: number;
-  /** Exactly the body after the length field (length - 4 bytes). Owned by the message: may be kept. */
+  /** Exactly the body after the length field (length - 4 bytes). Often a view into capture buffers:
+   * valid only during the call that hands it over; copy what you keep (the TUI does). */
   body: Buffer;
   /** Stream offset of the message's first byte within its direction (for hex views). */
   offset: number;
@@ -104,6 +105,11 @@ export interface AuthenticationRequest {
   mechanisms?: string[];
   /** MD5: salt as hex. */
   salt?: string;
+  /** GSSContinue, SASLContinue, SASLFinal: the data's size, and the data as text (SASL) or hex (GSS). */
+  dataLength?: number;
+  data?: string;
+  /** SASLContinue / SASLFinal of a SCRAM exchange: the attributes. */
+  scram?: ScramAttributes;
 }
 export interface BackendKeyData { type: 'BackendKeyData'; processId: number; secretKey: string }
 export interface ParameterStatus { type: 'ParameterStatus'; name: string; value: string }
@@ -118,12 +124,59 @@ export interface NoticeResponse { type: 'NoticeResponse'; fields: ErrorFields }
 export interface NotificationResponse { type: 'NotificationResponse'; processId: number; channel: string; payload: string }
 export interface CopyResponse { type: 'CopyInResponse' | 'CopyOutResponse' | 'CopyBothResponse'; format: 'text' | 'binary'; columnFormats: Array<'text' | 'binary'> }
 export interface FunctionCallResponse { type: 'FunctionCallResponse'; result: TypedValue }
+
+/**
+ * SCRAM attributes (RFC 5802) parsed from SASL data: client-first (gs2 header, n, r),
+ * server-first (r, s, i), client-final (c, r, p), server-final (v or e). Only the attributes
+ * present are set; the client proof `p` is "<redacted>" unless secrets are shown.
+ */
+export interface ScramAttributes {
+  /** gs2 channel-binding flag: 'n' (client does not support it), 'y' (thinks the server does not), 'p' (uses it). */
+  gs2Flag?: 'n' | 'y' | 'p';
+  /** Channel binding type named by a 'p=' gs2 flag (e.g. tls-server-end-point). */
+  channelBindingType?: string;
+  authzid?: string;
+  user?: string;
+  nonce?: string;
+  salt?: string;
+  iterations?: number;
+  channelBinding?: string;
+  proof?: string;
+  serverSignature?: string;
+  error?: string;
+  /** Attributes not listed above, kept by letter. */
+  extensions?: Record<string, string>;
+}
+
+/** Frontend 'p' after AuthenticationCleartextPassword (3) or AuthenticationMD5Password (5). */
+export interface PasswordMessage { type: 'PasswordMessage'; method: 'cleartext' | 'md5' | 'unknown'; password: string }
+/** Frontend 'p' after AuthenticationSASL (10). `data` is text when the mechanism's data is text (SCRAM), else hex. */
+export interface SASLInitialResponse { type: 'SASLInitialResponse'; mechanism: string; dataLength: number; data: string | null; scram?: ScramAttributes }
+/** Frontend 'p' after AuthenticationSASLContinue (11). */
+export interface SASLResponse { type: 'SASLResponse'; dataLength: number; data: string; scram?: ScramAttributes }
+/** Frontend 'p' after AuthenticationGSS / GSSContinue / SSPI (7, 8, 9): the token, as hex (redacted unless secrets are shown). */
+export interface GSSResponse { type: 'GSSResponse'; dataLength: number; data: string }
+/** CopyData in either direction: the fields come from dissectors/copy (decodeCopyData). */
+export interface CopyData { type: 'CopyData'; [field: string]: unknown }
+export interface CopyFail { type: 'CopyFail'; message: string }
 export interface EmptyMessage { type: 'ParseComplete' | 'BindComplete' | 'CloseComplete' | 'NoData' | 'EmptyQueryResponse' | 'PortalSuspended' | 'CopyDone' }
 
-/** A type byte not defined for this direction and phase. */
-export interface Unknown { type: 'Unknown'; reason: string; raw: string }
-/** A known type whose body does not match its format; `partial` holds what decoded before the fault. */
-export interface Malformed { type: 'Malformed'; name: string; reason: string; raw: string; partial: Record<string, unknown> }
+/**
+ * A type byte not defined for this direction and phase. `raw` is the body as hex, capped (see
+ * dissectors/hex.ts); `size` is the body's true size.
+ */
+export interface Unknown { type: 'Unknown'; reason: string; raw: string; size?: number }
+/**
+ * A known type whose body does not match its format; `partial` holds the fields decoded before
+ * the fault (JSON names as in the full message). `fault`: 'truncated' (the body ends before its
+ * fields do, or a string lacks its NUL), 'trailing' (bytes left after the last field),
+ * 'invalid' (a value the format does not allow). `raw` is the body as hex, capped; `size` the
+ * body's true size; `offset` the body offset of the fault.
+ */
+export interface Malformed {
+  type: 'Malformed'; name: string; reason: string; raw: string; partial: Record<string, unknown>;
+  fault?: 'truncated' | 'trailing' | 'invalid'; size?: number; offset?: number;
+}
 
 /** Any other message (CopyData, PasswordMessage, SASL*, replication ...): see dissectors/schema.ts. */
 export interface OtherMessage { type: string; [field: string]: unknown }
@@ -133,7 +186,8 @@ export type DecodedMessage =
   | Query | Parse | Bind | Describe | Execute | Close | Sync | Flush | Terminate | FunctionCall
   | AuthenticationRequest | BackendKeyData | ParameterStatus | NegotiateProtocolVersion | ReadyForQuery
   | ParameterDescription | RowDescription | DataRow | CommandComplete | ErrorResponse | NoticeResponse
-  | NotificationResponse | CopyResponse | FunctionCallResponse | EmptyMessage | Unknown | Malformed;
+  | NotificationResponse | CopyResponse | FunctionCallResponse | EmptyMessage | Unknown | Malformed
+  | PasswordMessage | SASLInitialResponse | SASLResponse | GSSResponse | CopyData | CopyFail;
 
 /**
  * Connection state that changes how a body decodes. src/pg keeps the protocol phase parts
@@ -153,4 +207,11 @@ export interface DissectContext {
   statementParamTypes(name: string): readonly number[] | undefined;
   /** The row description in force for the next DataRow, when known. */
   resultColumns(): readonly ColumnDescription[] | undefined;
+  /**
+   * Set by src/pg for the backend's one-byte answer (code null, length 1): which startup request
+   * it answers. Absent or null: 'G' is taken as a GSSENC answer, 'S' and 'N' as SSL answers.
+   */
+  pendingRequest?: 'ssl' | 'gssenc' | null;
+  /** The SASL mechanism the client chose (from its SASLInitialResponse), when known: decides how SASL data parses. */
+  saslMechanism?: string | null;
 }

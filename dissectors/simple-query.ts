@@ -1,0 +1,128 @@
+/**
+ * Simple query and the results both query protocols share ("Message Flow": Simple Query;
+ * "Message Formats": Query, RowDescription, DataRow, CommandComplete, EmptyQueryResponse,
+ * ReadyForQuery).
+ */
+import type { Entry } from './entry.js';
+import { F, TRANSACTION_STATUS } from './fields.js';
+import { typeName } from './values/index.js';
+import { readTypedValue, formatOf } from './typed.js';
+import type { ColumnDescription, CommandComplete, TypedValue } from './types.js';
+
+/** Smallest RowDescription field: an empty name's NUL and 18 bytes of numbers. */
+const MIN_COLUMN = 19;
+/** Smallest DataRow column: its Int32 length (-1, NULL). */
+const MIN_VALUE = 4;
+
+/**
+ * A CommandComplete tag's command and row count: "INSERT oid rows", "SELECT rows",
+ * "UPDATE rows", "COPY rows", ...; tags without a trailing count ("BEGIN", "CREATE TABLE")
+ * have rows null.
+ */
+export function splitTag(tag: string): { command: string; rows: number | null; oid?: number } {
+  const sp = tag.lastIndexOf(' ');
+  if (sp < 0 || !/^[0-9]{1,20}$/.test(tag.slice(sp + 1))) return { command: tag, rows: null };
+  const rows = Number(tag.slice(sp + 1));
+  const head = tag.slice(0, sp);
+  if (head.startsWith('INSERT ')) {
+    const oid = head.slice(7);
+    if (/^[0-9]{1,10}$/.test(oid)) return { command: 'INSERT', rows, oid: Number(oid) };
+  }
+  return { command: head, rows };
+}
+
+const query: Entry = {
+  dir: 'frontend',
+  code: 'Q',
+  name: 'Query',
+  decode(r) {
+    return { type: 'Query', query: r.cstr(F.query) };
+  },
+};
+
+const commandComplete: Entry = {
+  dir: 'backend',
+  code: 'C',
+  name: 'CommandComplete',
+  decode(r) {
+    const tag = r.cstr(F.tag);
+    const s = splitTag(tag);
+    const m: CommandComplete = { type: 'CommandComplete', tag, command: s.command, rows: s.rows };
+    if (s.oid !== undefined) m.oid = s.oid;
+    return m;
+  },
+};
+
+const emptyQueryResponse: Entry = {
+  dir: 'backend',
+  code: 'I',
+  name: 'EmptyQueryResponse',
+  decode() {
+    return { type: 'EmptyQueryResponse' };
+  },
+};
+
+const readyForQuery: Entry = {
+  dir: 'backend',
+  code: 'Z',
+  name: 'ReadyForQuery',
+  decode(r) {
+    const b = r.u8(F.status);
+    const status = String.fromCharCode(b) as 'I' | 'T' | 'E';
+    const transactionStatus = TRANSACTION_STATUS[status];
+    if (transactionStatus === undefined) {
+      if (r.ok) r.fail('invalid', `${F.status.label}: byte 0x${b.toString(16).padStart(2, '0')} is not I, T or E`, r.pos - 1);
+      return { type: 'ReadyForQuery', status: 'I', transactionStatus: 'idle' };
+    }
+    return { type: 'ReadyForQuery', status, transactionStatus };
+  },
+};
+
+const rowDescription: Entry = {
+  dir: 'backend',
+  code: 'T',
+  name: 'RowDescription',
+  decode(r) {
+    const n = r.i16(F.columnCount);
+    const fields: ColumnDescription[] = [];
+    if (r.fits(F.column, n, MIN_COLUMN)) {
+      for (let i = 0; i < n && r.ok; i++) {
+        r.open(F.column, i);
+        const name = r.cstr(F.columnName);
+        const tableOid = r.u32(F.tableOid);
+        const columnNumber = r.i16(F.columnNumber);
+        const typeOid = r.u32(F.typeOid);
+        const typeSize = r.i16(F.typeSize);
+        const typeModifier = r.i32(F.typeModifier);
+        const at = r.pos;
+        const format = formatOf(r, r.i16(F.columnFormat), F.columnFormat, at);
+        r.close(name);
+        if (r.ok) fields.push({ name, tableOid, columnNumber, typeOid, typeName: typeName(typeOid), typeSize, typeModifier, format });
+      }
+    }
+    return { type: 'RowDescription', fields };
+  },
+};
+
+const dataRow: Entry = {
+  dir: 'backend',
+  code: 'D',
+  name: 'DataRow',
+  decode(r, ctx) {
+    const n = r.i16(F.columnCount);
+    const values: TypedValue[] = [];
+    if (r.fits(F.rowValue, n, MIN_VALUE)) {
+      const cols = ctx.resultColumns();
+      for (let i = 0; i < n && r.ok; i++) {
+        const col = cols !== undefined && i < cols.length ? cols[i] : undefined;
+        r.open(F.rowValue, i);
+        const v = readTypedValue(r, col !== undefined ? col.typeOid : 0, col !== undefined ? col.format : 'text');
+        r.close(v.value);
+        if (r.ok) values.push(v);
+      }
+    }
+    return { type: 'DataRow', values };
+  },
+};
+
+export const entries: Entry[] = [query, commandComplete, emptyQueryResponse, readyForQuery, rowDescription, dataRow];

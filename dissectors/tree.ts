@@ -1,0 +1,178 @@
+/**
+ * The field tree for `-V` and the TUI's detail pane: every field with its label, stable
+ * filter key, value, and byte range within the message (type byte at offset 0 when there is
+ * one), so a hex view can highlight it. The tree comes from running the same decoder again
+ * with tracing on (dissect.ts), so labels and keys are the field registry's (fields.ts) and
+ * cannot drift from what the decoders read. Built on demand, never on the hot path.
+ */
+import { F, REDACTED, tableName, type FieldDef } from './fields.js';
+import { traceDecode, messageName } from './dissect.js';
+import type { Span } from './reader.js';
+import { scramParts, looksLikeScram } from './scram.js';
+import { shorten } from './summary.js';
+import type { ColumnDescription, DecodedMessage, DissectContext, RawMessage, PgValue } from './types.js';
+
+export interface FieldNode {
+  /** Label as shown ("Query", "Parameter 2"). */
+  label: string;
+  /** Stable dotted filter key ("pgsql.query", "pgsql.bind.param"). */
+  key: string;
+  /** The value: as read for numbers and strings, decoded for typed values, hex (shortened) for bytes; null for groups without one. */
+  value: PgValue;
+  /** The value for people: value-table names added ("MD5Password (5)"), long strings shortened. Not escaped. */
+  display: string;
+  /** Byte range within the message. */
+  offset: number;
+  length: number;
+  children: FieldNode[];
+}
+
+/** Bytes of a bytes field shown in the tree before it is cut. */
+const TREE_HEX_CAP = 64;
+
+/** Groups holding one length-prefixed value: a null value there is SQL NULL. */
+const VALUE_GROUPS: ReadonlySet<FieldDef> = new Set([F.param, F.rowValue, F.arg, F.functionResult]);
+
+const AUTH_BY_TYPE: Readonly<Record<string, number>> = {
+  SASLInitialResponse: 10, SASLResponse: 11, GSSResponse: 7,
+};
+
+function typeOf(d: DecodedMessage): string {
+  return d.type === 'Malformed' ? d.name : d.type;
+}
+
+/**
+ * The context the message was decoded with, as far as the decoded record tells it: enough to
+ * decode it the same way again (which 'p' it is, parameter and column types, key length).
+ */
+function contextFrom(raw: RawMessage, d: DecodedMessage, given: Partial<DissectContext>): DissectContext {
+  const t = typeOf(d);
+  let authType: number | null = AUTH_BY_TYPE[t] ?? null;
+  if (d.type === 'PasswordMessage') authType = d.method === 'md5' ? 5 : d.method === 'cleartext' ? 3 : null;
+  else if (t === 'PasswordMessage') authType = 3;
+  const paramTypes = d.type === 'Bind' ? d.params.map((p) => p.oid) : undefined;
+  const columns: ColumnDescription[] | undefined = d.type === 'DataRow'
+    ? d.values.map((v) => ({ name: '', tableOid: 0, columnNumber: 0, typeOid: v.oid, typeName: v.typeName, typeSize: -1, typeModifier: -1, format: v.format }))
+    : undefined;
+  let protocolMinor = 0;
+  if (d.type === 'BackendKeyData') protocolMinor = d.secretKey.length > 8 ? 2 : 0;
+  else if (d.type === 'Malformed' && d.name === 'BackendKeyData' && d.fault !== 'trailing') protocolMinor = raw.body.length > 8 ? 2 : 0;
+  const showSecrets = given.showSecrets ?? false;
+  return {
+    showSecrets,
+    protocolMinor: given.protocolMinor ?? protocolMinor,
+    authType: given.authType !== undefined ? given.authType : authType,
+    copy: given.copy ?? null,
+    statementParamTypes: given.statementParamTypes ?? (() => paramTypes),
+    resultColumns: given.resultColumns ?? (() => columns),
+    pendingRequest: given.pendingRequest ?? (t === 'GSSENCResponse' ? 'gssenc' : t === 'SSLResponse' ? 'ssl' : null),
+    saslMechanism: given.saslMechanism ?? (d.type === 'SASLInitialResponse' ? d.mechanism : null),
+  };
+}
+
+function hexPreview(body: Buffer, offset: number, length: number): string {
+  const n = Math.min(length, TREE_HEX_CAP);
+  const hex = body.toString('hex', offset, offset + n);
+  return n < length ? `${hex}… (${length} bytes)` : hex;
+}
+
+function displayOf(f: FieldDef, value: PgValue): string {
+  if (f === F.protocolVersion && typeof value === 'number') return `${value >>> 16}.${value & 0xffff} (${value})`;
+  const name = tableName(f, value);
+  if (f.char === true && typeof value === 'number') {
+    const ch = `'${String.fromCharCode(value)}'`;
+    return name !== undefined ? `${name} (${ch})` : ch;
+  }
+  if (name !== undefined) return `${name} (${String(value)})`;
+  if (value === null) return '';
+  if (typeof value === 'string') return shorten(value, 200);
+  if (typeof value === 'object') return shorten(JSON.stringify(value), 200);
+  return String(value);
+}
+
+function scramChildren(text: string, base: number, showSecrets: boolean): FieldNode[] {
+  const out: FieldNode[] = [];
+  for (const p of scramParts(text)) {
+    const value = p.letter === 'p' && !showSecrets ? REDACTED : p.value;
+    out.push({
+      label: p.letter === 'gs2' ? 'gs2 channel binding flag' : `SCRAM attribute ${p.letter}`,
+      key: F.scramAttribute.key,
+      value,
+      display: value,
+      offset: base + p.start,
+      length: p.end - p.start,
+      children: [],
+    });
+  }
+  return out;
+}
+
+function nodes(spans: readonly Span[], body: Buffer, base: number, showSecrets: boolean): FieldNode[] {
+  const out: FieldNode[] = [];
+  for (const s of spans) {
+    const f = s.field;
+    let value: PgValue = s.value;
+    let children: FieldNode[] = [];
+    if (s.children !== null) children = nodes(s.children, body, base, showSecrets);
+    if (f.secret === true && !showSecrets) value = REDACTED;
+    else if (value === null && s.children === null && s.length > 0) value = hexPreview(body, s.offset, s.length);
+    if (f === F.saslData && s.length > 0) {
+      const text = body.toString('utf8', s.offset, s.offset + s.length);
+      if (looksLikeScram(text) && /^[\x20-\x7e]*$/.test(text)) {
+        children = scramChildren(text, base + s.offset, showSecrets);
+        value = children.map((c) => (c.label.startsWith('gs2') ? c.value : `${c.label.slice(-1)}=${String(c.value)}`)).join(',');
+      } else if (!showSecrets) {
+        value = REDACTED;
+      }
+    }
+    out.push({
+      label: s.index >= 0 ? `${f.label} ${s.index + 1}` : f.label,
+      key: f.key,
+      value,
+      display: f.secret === true && !showSecrets ? REDACTED
+        : value === null && VALUE_GROUPS.has(f) ? 'NULL' : displayOf(f, value),
+      offset: base + s.offset,
+      length: s.length,
+      children,
+    });
+  }
+  return out;
+}
+
+/**
+ * The tree of one message. `ctx` may carry what the decoding context was (showSecrets above
+ * all); what it leaves out is taken from the decoded record.
+ */
+export function fieldTree(raw: RawMessage, decoded: DecodedMessage, ctx: Partial<DissectContext> = {}): FieldNode[] {
+  const c = contextFrom(raw, decoded, ctx);
+  const body = raw.body;
+  const out: FieldNode[] = [];
+  let base: number;
+  if (raw.code !== null) {
+    out.push({ label: F.type.label, key: F.type.key, value: raw.code, display: `${messageName(raw, c)} ('${raw.code}')`, offset: 0, length: 1, children: [] });
+    out.push({ label: F.length.label, key: F.length.key, value: raw.length, display: String(raw.length), offset: 1, length: 4, children: [] });
+    base = 5;
+  } else if (raw.dir === 'backend' && body.length === 1) {
+    base = 0;
+  } else {
+    out.push({ label: F.length.label, key: F.length.key, value: raw.length, display: String(raw.length), offset: 0, length: 4, children: [] });
+    base = 4;
+  }
+  const t = traceDecode(raw, c);
+  out.push(...nodes(t.spans, body, base, c.showSecrets));
+  const r = t.reader;
+  if (typeof t.result === 'string') {
+    out.push({
+      label: F.unknown.label, key: F.unknown.key, value: hexPreview(body, 0, body.length), display: t.result,
+      offset: base, length: body.length, children: [],
+    });
+  } else if (r.fault !== null) {
+    const field = r.fault === 'trailing' ? F.trailing : F.malformed;
+    const at = Math.max(0, Math.min(r.faultOffset, body.length));
+    out.push({
+      label: field.label, key: field.key, value: r.reason, display: `${r.fault}: ${r.reason}`,
+      offset: base + at, length: body.length - at, children: [],
+    });
+  }
+  return out;
+}
