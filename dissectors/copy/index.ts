@@ -1,11 +1,69 @@
 /**
- * CopyData in context (COPY rows, streaming and logical replication).
- * PLACEHOLDER until the COPY/replication work lands: the payload as hex and its size.
+ * CopyData in context: the payload of a CopyData message decoded with the COPY state in force
+ * (DissectContext.copy, set from the last CopyInResponse / CopyOutResponse / CopyBothResponse):
+ *   COPY IN / OUT, text format  rows split into columns (text-rows.ts), CSV when hinted or evident
+ *   COPY IN / OUT, binary       header, tuples, trailer (binary-rows.ts)
+ *   CopyBoth                    streaming replication messages (replication.ts), and inside
+ *                               XLogData logical replication messages (pgoutput.ts)
+ *   no COPY state               size and a hex preview
+ * Column values are typed when DissectContext.copy.columnTypes is known (COPY does not say; the
+ * session stage may learn them from the statement). Never throws; keeps big payloads cheap.
  */
-import type { DissectContext, Direction } from '../types.js';
+import type { Direction, DissectContext } from '../types.js';
+import { decodeBinaryRows } from './binary-rows.js';
+import { previewOf } from './preview.js';
+import { decodeReplication, type ReplicationOutput } from './replication.js';
+import { decodeCsvRows, decodeTextRows, looksLikeCsv } from './text-rows.js';
+
+export type { LogicalColumn, LogicalRelation, LogicalReplicationState } from './logical-state.js';
+export { newLogicalState } from './logical-state.js';
+export { decodePgoutput } from './pgoutput.js';
+export type { ReplicationOutput } from './replication.js';
+
+/**
+ * Optional hints a later stage may put on DissectContext.copy (the fields are not in the
+ * contract type yet, so they are read through this wider type):
+ *   csv     the COPY statement said FORMAT csv (true) or text (false); absent: guessed, see looksLikeCsv
+ *   output  what START_REPLICATION asked for; absent: guessed, see replication.ts
+ */
+export type CopyHints = NonNullable<DissectContext['copy']> & { csv?: boolean; output?: ReplicationOutput };
+
+export interface DecodeCopyOptions {
+  /** Rows decoded per message (the count covers all of them). Default DEFAULT_MAX_ROWS. */
+  maxRows?: number;
+  /** Hex of every byte of undecodable payloads instead of a 64-byte preview. */
+  fullHex?: boolean;
+}
+
+export const DEFAULT_MAX_ROWS = 1000;
+
+/** The CSV guess per COPY, once a complete line decided it, so every chunk of one COPY reads the same way. */
+const csvGuess = new WeakMap<object, boolean>();
+
+function isCsv(copy: CopyHints, body: Buffer): boolean {
+  if (copy.csv !== undefined) return copy.csv;
+  const known = csvGuess.get(copy);
+  if (known !== undefined) return known;
+  const guess = looksLikeCsv(body, copy.columnFormats.length);
+  if (body.includes(0x0a)) csvGuess.set(copy, guess);
+  return guess;
+}
 
 /** Fields of a CopyData message's record, decoded with the COPY state in force. Never throws. */
-export function decodeCopyData(body: Buffer, dir: Direction, ctx: DissectContext): Record<string, unknown> {
-  void dir; void ctx;
-  return { size: body.length, data: body.toString('hex') };
+export function decodeCopyData(body: Buffer, dir: Direction, ctx: DissectContext, opts: DecodeCopyOptions = {}): Record<string, unknown> {
+  void dir; // The layouts are told apart by their tags and the COPY state, not by direction.
+  const size = body.length;
+  const fullHex = opts.fullHex === true;
+  const maxRows = opts.maxRows ?? DEFAULT_MAX_ROWS;
+  try {
+    const copy = ctx.copy as CopyHints | null;
+    if (copy === null) return { size, payload: previewOf(body, fullHex) };
+    if (copy.kind === 'both') return { size, ...decodeReplication(body, ctx, copy.output, fullHex) };
+    if (copy.format === 'binary') return { size, ...decodeBinaryRows(body, copy.columnTypes, maxRows, fullHex) };
+    const rows = isCsv(copy, body) ? decodeCsvRows(body, copy.columnTypes, maxRows) : decodeTextRows(body, copy.columnTypes, maxRows);
+    return { size, ...rows };
+  } catch (e) {
+    // A decoder bug must not take the capture down: report it with the bytes.
+    return { size, decodeError: e instanceof Error ? e.message : 'undecodable', payload: previewOf(body, fullHex) };
+  }
 }

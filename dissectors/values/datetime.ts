@@ -95,15 +95,15 @@ export function decodeDateBinary(b: Buffer): string {
 }
 
 /** Days and µs-of-day of a timestamp, splitting with floor so times before 2000 come out right. */
-function timestampString(b: Buffer): string {
-  const exact = readInt64Exact(b, 0);
+function timestampString(b: Buffer, off: number): string {
+  const exact = readInt64Exact(b, off);
   let days: number;
   let us: number;
   if (exact !== null) {
     days = Math.floor(exact / US_PER_DAY);
     us = exact - days * US_PER_DAY;
   } else {
-    const big = b.readBigInt64BE(0);
+    const big = b.readBigInt64BE(off);
     if (big === INT64_MAX) return 'infinity';
     if (big === INT64_MIN) return '-infinity';
     const perDay = BigInt(US_PER_DAY);
@@ -118,7 +118,15 @@ function timestampString(b: Buffer): string {
 
 export function decodeTimestampBinary(b: Buffer, withZone: boolean): string {
   expectSize(b, 8, withZone ? 'timestamptz' : 'timestamp');
-  const s = timestampString(b);
+  return timestampAt(b, 0, withZone);
+}
+
+/**
+ * The Int64 timestamp at `off` (µs since 2000-01-01; the caller checked 8 bytes are there), in
+ * the form above. Replication messages carry their times this way.
+ */
+export function timestampAt(b: Buffer, off: number, withZone: boolean): string {
+  const s = timestampString(b, off);
   if (s === 'infinity' || s === '-infinity' || !withZone) return s;
   return s + 'Z';
 }
