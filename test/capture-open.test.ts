@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, chmodSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
+import { pcapFile, pcapngFile, tcpFrame } from './helpers/build-packets.js';
+import { readAll } from './helpers/read-all.js';
+import { isUserError, type UserErrorCode } from '../src/core/errors.js';
+import { publicCaptures, publicCapture, publicCapturesDir, projectRoot, SKIP_NO_PUBLIC } from './helpers/public-captures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pgsniff-open-'));
+
+function file(name: string, bytes: Buffer | string): string {
+  const p = join(dir, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+async function rejectsWith(source: string, code: UserErrorCode, message: RegExp): Promise<void> {
+  await assert.rejects(readAll(source), (e) => {
+    assert.ok(isUserError(e), `${source}: ${String(e)}`);
+    assert.equal(e.code, code);
+    assert.match(e.message, message);
+    return true;
+  });
+}
+
+test('user mistakes are UserErrors with a stable code and a one-line message', async () => {
+  await rejectsWith(join(dir, 'missing.pcap'), 'ENOENT', /missing\.pcap: no such file/);
+  await rejectsWith(join(dir, 'nodir', 'x.pcap'), 'ENOENT', /no such file/);
+  await rejectsWith(file('empty.pcap', ''), 'NOT_A_CAPTURE', /empty\.pcap is empty, not a pcap or pcapng capture file/);
+  await rejectsWith(file('x.txt', 'SELECT 1;\nhello\n'), 'NOT_A_CAPTURE', /x\.txt is not a pcap or pcapng capture file$/);
+  await rejectsWith(file('ab', 'ab'), 'NOT_A_CAPTURE', /ab is not a pcap or pcapng capture file/);
+  await rejectsWith(dir, 'NOT_A_CAPTURE', /is a directory/);
+  await rejectsWith(file('x.pcap.gz', gzipSync(pcapFile([tcpFrame()]))), 'NOT_A_CAPTURE', /gzip-compressed/);
+  const kuz = pcapFile([]);
+  kuz.writeUInt32LE(0xa1b2cd34, 0);
+  await rejectsWith(file('kuz.pcap', kuz), 'UNSUPPORTED', /modified \(Kuznetsov\)/);
+  await rejectsWith(file('short.pcap', pcapFile([]).subarray(0, 10)), 'BAD_CAPTURE', /cut short/);
+  await rejectsWith(file('short.pcapng', pcapngFile([]).subarray(0, 10)), 'BAD_CAPTURE', /cut short/);
+});
+
+test('no permission is an EACCES UserError', async () => {
+  const p = file('secret.pcap', pcapFile([tcpFrame()]));
+  chmodSync(p, 0);
+  if (process.getuid?.() !== 0) {
+    await rejectsWith(p, 'EACCES', /secret\.pcap: permission denied/);
+    return;
+  }
+  // root reads any file: ask as nobody instead, in a child process.
+  const open = join(projectRoot, 'dist', 'src', 'capture', 'open.js');
+  const script = `import(${JSON.stringify(open)}).then((m) => m.readCapture(process.argv[1], { packet() {}, anomaly() {} }))
+    .then(() => console.log('read'), (e) => console.log(e.code + ' ' + e.message));`;
+  const r = spawnSync(process.execPath, ['-e', script, p], { uid: 65534, gid: 65534 });
+  assert.equal(r.stdout.toString().trim(), `EACCES ${p}: permission denied`, r.stderr.toString());
+});
+
+test('"-" reads standard input (a pipe), with file offsets -1', () => {
+  const bytes = pcapngFile([{ block: 'idb', linkType: 1 }, { block: 'epb', data: tcpFrame() }, { block: 'epb', data: tcpFrame() }]);
+  const open = join(projectRoot, 'dist', 'src', 'capture', 'open.js');
+  const script = `import(${JSON.stringify(open)}).then(async (m) => {
+    const offs = [];
+    const s = await m.readCapture('-', { packet: (p) => offs.push(p.fileOffset), anomaly: () => {} });
+    console.log(JSON.stringify({ packets: s.packets, bytes: s.bytes, offs }));
+  });`;
+  const r = spawnSync(process.execPath, ['-e', script], { input: bytes });
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.deepEqual(JSON.parse(r.stdout.toString()), { packets: 2, bytes: bytes.length, offs: [-1, -1] });
+});
+
+test('a stream in text mode is refused', async () => {
+  const { chunked } = await import('./helpers/read-all.js');
+  const s = chunked(pcapFile([tcpFrame()]));
+  s.setEncoding('latin1');
+  await assert.rejects(readAll(s), (e) => isUserError(e) && e.code === 'BAD_INPUT');
+});
+
+test('a handler that throws rejects the read (and the file is closed)', async () => {
+  const p = file('ok.pcap', pcapFile([tcpFrame(), tcpFrame()]));
+  const { readCapture } = await import('../src/capture/open.js');
+  await assert.rejects(readCapture(p, { packet: () => { throw new Error('consumer bug'); }, anomaly: () => {} }), /consumer bug/);
+});
+
+/** Packet counts from the corpus INDEX.md table: path -> packets. */
+function indexCounts(): Map<string, number> {
+  const text = readFileSync(join(publicCapturesDir, 'INDEX.md'), 'utf8');
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    const path = /^`(.+)`$/.exec(cells[1] ?? '')?.[1];
+    const packets = Number(cells[5]);
+    if (path && Number.isInteger(packets)) out.set(path, packets);
+  }
+  return out;
+}
+
+test('every public capture reads to the packet count INDEX.md gives', { skip: publicCaptures() === null ? SKIP_NO_PUBLIC : false }, async () => {
+  const files = publicCaptures()!;
+  const counts = indexCounts();
+  assert.ok(files.length > 0);
+  for (const rel of files) {
+    const want = counts.get(rel);
+    assert.notEqual(want, undefined, `${rel} is missing from INDEX.md`);
+    const r = await readAll(publicCapture(rel));
+    assert.equal(r.summary.packets, want, rel);
+    // The one damaged file: tshark too says it "appears to have been cut short".
+    const cut = rel === 'suricata-verify/pgsql-5000-query-results/input.pcap';
+    assert.deepEqual(r.anomalies.map((a) => a.code), cut ? ['capture-truncated'] : [], rel);
+    assert.ok(existsSync(publicCapture(rel)));
+  }
+});
