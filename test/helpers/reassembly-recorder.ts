@@ -5,6 +5,9 @@
 import type { Anomaly } from '../../src/core/anomaly.js';
 import type { TcpSegment } from '../../src/net/segment.js';
 import type { ConnectionEnd, ConnectionInfo, Delivery, StreamConsumer } from '../../src/reassembly/types.js';
+import { FlowTable } from '../../src/reassembly/flow-table.js';
+import { readCapture } from '../../src/capture/open.js';
+import { TcpDecoder } from '../../src/net/decoder.js';
 
 export interface RecordedDelivery {
   dir: 'frontend' | 'backend';
@@ -96,4 +99,75 @@ export function tcpSeg(s: SegSpec, defaultFrame: number): TcpSegment {
     payload,
     missing: s.missing ?? 0,
   };
+}
+
+/** Every TCP segment of a capture, each with its own copy of the payload. */
+export async function loadSegments(path: string): Promise<TcpSegment[]> {
+  const decoder = new TcpDecoder(() => {});
+  const out: TcpSegment[] = [];
+  await readCapture(path, {
+    packet: (p) => {
+      const s = decoder.decode(p);
+      if (s) out.push({ ...s, payload: Buffer.from(s.payload) });
+    },
+    anomaly: () => {},
+  });
+  return out;
+}
+
+/** One direction of one connection, flattened: all bytes, where gaps fell, whether it started mid-way. */
+export interface RenderedDirection {
+  bytes: Buffer;
+  /** [offset in `bytes` where the gap falls, bytes lost]. */
+  gaps: Array<[number, number]>;
+  midStream: boolean;
+}
+
+/** Connections keyed "lowEndpoint|highEndpoint#n" (n: how many earlier connections had that pair), directions by source "ip:port". */
+export type Rendered = Map<string, Map<string, RenderedDirection>>;
+
+export function endpointKey(ip: string, port: number): string {
+  return `${ip}:${port}`;
+}
+
+export function render(rec: Recorder): Rendered {
+  const out: Rendered = new Map();
+  for (const c of rec.conns) {
+    const a = endpointKey(c.info.client.ip, c.info.client.port);
+    const b = endpointKey(c.info.server.ip, c.info.server.port);
+    const pair = a < b ? `${a}|${b}` : `${b}|${a}`;
+    let n = 0;
+    while (out.has(`${pair}#${n}`)) n++;
+    const dirs = new Map<string, RenderedDirection>();
+    for (const dir of ['frontend', 'backend'] as const) {
+      const ds = c.deliveries.filter((d) => d.dir === dir);
+      const parts: Buffer[] = [];
+      const gaps: Array<[number, number]> = [];
+      let off = 0;
+      for (const d of ds) {
+        if (d.skip > 0) gaps.push([off, d.skip]);
+        const bytes = Buffer.from(d.bytes, 'latin1');
+        parts.push(bytes);
+        off += bytes.length;
+      }
+      dirs.set(dir === 'frontend' ? a : b, { bytes: Buffer.concat(parts), gaps, midStream: ds[0]?.skip === -1 });
+    }
+    out.set(`${pair}#${n}`, dirs);
+  }
+  return out;
+}
+
+/** Runs segments through a FlowTable with default options and finishes after the last one. */
+export function reassemble(segs: readonly TcpSegment[]): Recorder {
+  const rec = new Recorder();
+  const ft = new FlowTable(rec, rec.onAnomaly);
+  let frame = 0;
+  let time = 0;
+  for (const s of segs) {
+    ft.segment(s);
+    if (s.frame > frame) frame = s.frame;
+    if (s.timeUs > time) time = s.timeUs;
+  }
+  ft.finish(frame + 1, time);
+  return rec;
 }
