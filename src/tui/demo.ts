@@ -1,0 +1,45 @@
+/**
+ * A small launcher for the TUI, independent of the CLI: `node dist/src/tui/demo.js --synthetic`
+ * (optionally `--filler N` frames, `--live` to act as a live capture) runs on the synthetic
+ * conversation (synthetic.ts); `node dist/src/tui/demo.js FILE` runs the real pipeline on a
+ * capture file. The tests drive this under tmux.
+ */
+import { runTui } from './app.js';
+import { feedSynthetic } from './synthetic.js';
+import type { TuiSink } from './store.js';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const filter = arg('-Y');
+  const live = args.includes('--live');
+  if (args.includes('--synthetic')) {
+    const filler = Number(arg('--filler') ?? 0);
+    const slow = Number(arg('--slow-ms') ?? 0);
+    return runTui({
+      title: 'synthetic', live, filter,
+      start: async (sink: TuiSink, signal) => {
+        await feedSynthetic(sink, signal, { sessions: Number(arg('--sessions') ?? 3), rounds: Number(arg('--rounds') ?? 4), fillerFrames: filler, yieldEvery: 2000 });
+        // --live keeps "capturing" until Ctrl-C, as a live source would.
+        if (live) await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+        if (slow > 0) await new Promise((r) => setTimeout(r, slow));
+      },
+    });
+  }
+  const file = args.find((a, i) => !a.startsWith('-') && args[i - 1] !== '-Y');
+  if (!file) {
+    process.stderr.write('usage: demo.js --synthetic [--filler N] [--live] [-Y filter] | demo.js FILE [-Y filter]\n');
+    return 2;
+  }
+  const { analyzeCapture } = await import('./pipeline-link.js');
+  return runTui({ title: file, live: false, filter, capturePath: file, start: (sink, signal) => analyzeCapture(file, sink, signal) });
+}
+
+main().then((code) => { process.exitCode = code; }, (e: unknown) => {
+  process.stderr.write(`demo: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,304 @@
+/**
+ * The sessions list, the queries list (sortable by time, latency, rows, errors) and follow
+ * session (one connection's messages in order, both directions). All three are virtual
+ * lists over the store: only the visible rows become text.
+ */
+import blessed from 'blessed';
+import { MF_BAD, MF_ERROR, MF_NOTICE, QF_ERROR, QF_INCOMPLETE } from './store.js';
+import { Cursor, paneOptions, type Key, type UiContext, type View, type ViewName } from './view.js';
+import { fit, fitLeft, ms, relTime, wire, wireFit, bytesText } from './text.js';
+
+function num(v: unknown): number {
+  return typeof v === 'number' ? v : Number(v) || 0;
+}
+
+/** One full-screen bordered list with a header row, a cursor and mouse selection. */
+abstract class ListView implements View {
+  abstract readonly name: ViewName;
+  readonly boxes: blessed.Widgets.BoxElement[];
+  protected readonly box: blessed.Widgets.BoxElement;
+  protected readonly cursor = new Cursor();
+  protected width = 80;
+
+  constructor(protected readonly ctx: UiContext, label: string) {
+    this.box = blessed.box(paneOptions(label));
+    this.boxes = [this.box];
+    ctx.screen.append(this.box);
+    this.box.on('click', (data: { y: number }) => {
+      const r = data.y - num(this.box.atop) - num(this.box.itop) - 1;
+      if (r >= 0) {
+        const i = this.cursor.top + r;
+        if (i === this.cursor.sel) this.activate();
+        else this.cursor.to(i);
+      }
+      this.ctx.invalidate();
+    });
+    this.box.on('wheeldown', () => { this.cursor.move(3); this.ctx.invalidate(); });
+    this.box.on('wheelup', () => { this.cursor.move(-3); this.ctx.invalidate(); });
+  }
+
+  enter(_arg?: number): void {
+    this.ctx.invalidate();
+  }
+
+  layout(width: number, height: number): void {
+    this.box.position.top = 0;
+    this.box.position.left = 0;
+    this.box.width = width;
+    this.box.height = Math.max(5, height - 1);
+    this.width = Math.max(20, width - 2);
+    this.cursor.height = Math.max(1, num(this.box.height) - 3 - this.footerLines());
+    this.cursor.clamp();
+  }
+
+  protected footerLines(): number {
+    return 0;
+  }
+
+  protected abstract count(): number;
+  protected abstract header(): string;
+  protected abstract row(pos: number): string;
+  protected abstract activate(): void;
+  protected abstract title(): string;
+  protected footer(): string[] {
+    return [];
+  }
+
+  draw(): void {
+    this.cursor.setCount(this.count());
+    const lines = [`{bold}${this.header()}{/bold}`];
+    const c = this.cursor;
+    const end = Math.min(c.count, c.top + c.height);
+    for (let pos = c.top; pos < end; pos++) {
+      const r = this.row(pos);
+      lines.push(pos === c.sel ? `{inverse}${r}{/inverse}` : r);
+    }
+    if (c.count === 0) lines.push('  (nothing yet)');
+    const foot = this.footer();
+    if (foot.length > 0) {
+      while (lines.length < c.height + 1) lines.push('');
+      lines.push(...foot);
+    }
+    this.box.setLabel(` ${this.title()} `);
+    this.box.setContent(lines.join('\n'));
+  }
+
+  key(k: Key): boolean {
+    if (k === 'enter' || k === 'return') {
+      this.activate();
+      return true;
+    }
+    return this.cursor.key(k);
+  }
+}
+
+export class SessionsView extends ListView {
+  readonly name = 'sessions';
+  constructor(ctx: UiContext) {
+    super(ctx, 'Sessions');
+  }
+  protected count(): number {
+    return this.ctx.store.sessionOrder.length;
+  }
+  protected title(): string {
+    return `Sessions (${this.count()}): Enter go to first frame, f follow`;
+  }
+  private cols(): number[] {
+    const ep = this.width >= 150 ? 24 : 18;
+    return [6, ep, ep, 12, 12, 14, 4, 11, 10, 8, 7, 6];
+  }
+  protected header(): string {
+    const w = this.cols();
+    const names = ['#', 'Client', 'Server', 'User', 'Database', 'Application', 'TLS', 'Start', 'Duration', 'Frames', 'Queries', 'Errors'];
+    return fit(names.map((n, i) => fit(n, w[i] as number)).join(' '), this.width);
+  }
+  protected row(pos: number): string {
+    const s = this.ctx.store;
+    const info = s.sessions.get(s.sessionOrder[pos] as number);
+    if (!info) return '';
+    const w = this.cols();
+    const dur = Number.isFinite(info.endUs - info.startUs) ? ms((info.endUs - info.startUs) / 1000) : '-';
+    const cells = [
+      fit(`#${info.id}`, w[0] as number), wireFit(info.client, w[1] as number), wireFit(info.server, w[2] as number),
+      wireFit(info.user, w[3] as number), wireFit(info.database, w[4] as number), wireFit(info.application, w[5] as number),
+      fit(info.tls ? 'yes' : '', w[6] as number), fit(relTime(info.startUs, s.baseUs), w[7] as number), fitLeft(dur, w[8] as number),
+      fitLeft(String(info.frames), w[9] as number), fitLeft(String(info.queries), w[10] as number), fitLeft(String(info.errors), w[11] as number),
+    ];
+    const line = cells.join(' ');
+    return info.errors > 0 ? `{red-fg}${line}{/red-fg}` : line;
+  }
+  protected activate(): void {
+    const s = this.ctx.store;
+    const info = s.sessions.get(s.sessionOrder[this.cursor.sel] as number);
+    if (info) this.ctx.gotoFrame(info.firstFrame);
+  }
+  override key(k: Key): boolean {
+    if (k === 'f') {
+      const id = this.ctx.store.sessionOrder[this.cursor.sel];
+      if (id !== undefined) this.ctx.open('follow', id);
+      return true;
+    }
+    return super.key(k);
+  }
+  protected override footerLines(): number {
+    return 1;
+  }
+  protected override footer(): string[] {
+    const s = this.ctx.store;
+    const info = s.sessions.get(s.sessionOrder[this.cursor.sel] as number);
+    if (!info) return [''];
+    const extra = Object.entries(info.extra)
+      .filter(([k]) => !['kind', 'session', 'time', 'frame'].includes(k))
+      .map(([k, v]) => `${k}=${v}`).join(' ');
+    return [` ${wireFit(`auth ${info.auth || '?'}  bytes ${bytesText(info.bytes)}  ${extra}`, this.width - 2)}`];
+  }
+}
+
+type QuerySort = 'time' | 'latency' | 'rows' | 'errors';
+
+export class QueriesView extends ListView {
+  readonly name = 'queries';
+  private sort: QuerySort = 'time';
+  private reverse = false;
+  private order: Uint32Array | null = null;
+  private orderFor = -1;
+  constructor(ctx: UiContext) {
+    super(ctx, 'Queries');
+  }
+  protected count(): number {
+    return this.ctx.store.queryCount;
+  }
+  protected title(): string {
+    return `Queries (${this.count()}) sorted by ${this.sort}${this.reverse ? ' (reversed)' : ''}: 1 time, 2 latency, 3 rows, 4 errors, r reverse, Enter go to frame`;
+  }
+
+  /** The sorted order, rebuilt when the count or the sort changed (not per frame). */
+  private at(pos: number): number {
+    const s = this.ctx.store;
+    if (this.sort === 'time' && !this.reverse) return pos;
+    if (!this.order || this.orderFor !== s.queryCount) {
+      const n = s.queryCount;
+      const idx = new Uint32Array(n);
+      for (let i = 0; i < n; i++) idx[i] = i;
+      const key = (q: number): number => {
+        switch (this.sort) {
+          case 'latency': { const d = s.qDur.get(q); return Number.isNaN(d) ? -1 : d; }
+          case 'rows': { const r = s.qRows.get(q); return Number.isNaN(r) ? -1 : r; }
+          case 'errors': return s.qFlags.get(q) & QF_ERROR ? 1 : 0;
+          default: return q;
+        }
+      };
+      // Biggest first for latency, rows and errors; ties in capture order.
+      const desc = this.sort !== 'time';
+      idx.sort((a, b) => {
+        const d = desc ? key(b) - key(a) : key(a) - key(b);
+        return d !== 0 ? d : a - b;
+      });
+      if (this.reverse) idx.reverse();
+      this.order = idx;
+      this.orderFor = n;
+    }
+    return this.order[pos] ?? pos;
+  }
+
+  private cols(): number[] {
+    return [7, 7, 11, 10, 7, 14];
+  }
+  protected header(): string {
+    const w = this.cols();
+    const names = ['#', 'Session', 'Time', 'Latency', 'Rows', 'Status'];
+    const head = names.map((n, i) => (i >= 3 && i <= 4 ? fitLeft(n, w[i] as number) : fit(n, w[i] as number))).join(' ');
+    return fit(`${head} SQL`, this.width);
+  }
+  protected row(pos: number): string {
+    const s = this.ctx.store;
+    const q = this.at(pos);
+    const w = this.cols();
+    const f = s.qFlags.get(q);
+    const rows = s.qRows.get(q);
+    const status = f & QF_ERROR ? (s.qError.get(q).split(' ')[1] ?? 'error') : f & QF_INCOMPLETE ? 'incomplete' : 'ok';
+    const head = [
+      fit(String(q + 1), w[0] as number), fit(`#${s.qSess.get(q)}`, w[1] as number), fit(relTime(s.qStart.get(q), s.baseUs), w[2] as number),
+      fitLeft(ms(s.qDur.get(q)), w[3] as number), fitLeft(Number.isFinite(rows) ? String(rows) : '-', w[4] as number),
+      fit(f & QF_ERROR ? `ERROR ${status}` : status, w[5] as number),
+    ].join(' ');
+    const sqlW = Math.max(4, this.width - head.length - 1);
+    const line = `${head} ${wireFit(s.qSql.get(q).replace(/\s+/g, ' '), sqlW)}`;
+    return f & QF_ERROR ? `{red-fg}${line}{/red-fg}` : f & QF_INCOMPLETE ? `{yellow-fg}${line}{/yellow-fg}` : line;
+  }
+  protected override footerLines(): number {
+    return 2;
+  }
+  protected override footer(): string[] {
+    const s = this.ctx.store;
+    if (this.cursor.count === 0) return ['', ''];
+    const q = this.at(this.cursor.sel);
+    const err = s.qFlags.get(q) & QF_ERROR ? `{red-fg}${wireFit(s.qError.get(q), this.width - 2)}{/red-fg}` : wireFit(s.qDetail.get(q), this.width - 2);
+    return [` ${wireFit(s.qSql.get(q), this.width - 2)}`, ` ${err}`];
+  }
+  protected activate(): void {
+    if (this.cursor.count === 0) return;
+    this.ctx.gotoFrame(this.ctx.store.qStartFrame.get(this.at(this.cursor.sel)));
+  }
+  override key(k: Key): boolean {
+    const sorts: Record<string, QuerySort> = { '1': 'time', '2': 'latency', '3': 'rows', '4': 'errors' };
+    const next = sorts[k];
+    if (next) {
+      this.sort = next;
+      this.order = null;
+      this.cursor.to(0);
+      return true;
+    }
+    if (k === 'r') {
+      this.reverse = !this.reverse;
+      this.order = null;
+      return true;
+    }
+    return super.key(k);
+  }
+}
+
+export class FollowView extends ListView {
+  readonly name = 'follow';
+  private session = -1;
+  constructor(ctx: UiContext) {
+    super(ctx, 'Follow session');
+  }
+  override enter(arg?: number): void {
+    if (arg !== undefined && arg !== this.session) {
+      this.session = arg;
+      this.cursor.to(0);
+      this.cursor.top = 0;
+    }
+    this.ctx.invalidate();
+  }
+  protected count(): number {
+    return this.ctx.store.sessionMessages(this.session)?.n ?? 0;
+  }
+  protected title(): string {
+    const info = this.ctx.store.sessions.get(this.session);
+    const who = info ? `${info.client} → ${info.server}${info.user ? ` user ${info.user}` : ''}${info.database ? ` db ${info.database}` : ''}` : '';
+    return `Follow session #${this.session} ${wire(who)} (${this.count()} messages): Enter go to frame`;
+  }
+  protected header(): string {
+    return fit(`${fitLeft('Frame', 7)} ${fit('Time', 11)} Dir  Message`, this.width);
+  }
+  protected row(pos: number): string {
+    const s = this.ctx.store;
+    const list = s.sessionMessages(this.session);
+    if (!list) return '';
+    const m = list.get(pos);
+    const front = s.mDir.get(m) === 0;
+    const head = `${fitLeft(String(s.mFrame.get(m)), 7)} ${fit(relTime(s.mTime.get(m), s.baseUs), 11)} ${front ? ' >  ' : ' <  '}`;
+    const code = s.code(m);
+    const text = `${code ? code + ' ' : ''}${s.summary(m)}`;
+    const line = head + wireFit(text, Math.max(4, this.width - head.length));
+    const f = s.mFlags.get(m);
+    const colour = f & (MF_ERROR | MF_BAD) ? 'red-fg' : f & MF_NOTICE ? 'yellow-fg' : front ? 'cyan-fg' : 'green-fg';
+    return `{${colour}}${line}{/${colour}}`;
+  }
+  protected activate(): void {
+    const list = this.ctx.store.sessionMessages(this.session);
+    if (list && this.cursor.count > 0) this.ctx.gotoFrame(this.ctx.store.mFrame.get(list.get(this.cursor.sel)));
+  }
+}

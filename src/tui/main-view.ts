@@ -1,0 +1,366 @@
+/**
+ * The main screen, Wireshark's three panes for PostgreSQL: the frame list (a virtual list
+ * drawn from the store, only the visible rows), the decoded-message tree of the selected
+ * frame, and the bytes of the selected message with the selected field highlighted.
+ */
+import blessed from 'blessed';
+import type { Predicate } from '../filter/index.js';
+import { FF_ANOMALY, FF_BACKEND, FF_ERROR, FF_FRONTEND, FF_NOT_TCP } from './store.js';
+import { FrameFilter } from './frame-filter.js';
+import { buildTree, flatten, messageBytes, type FlatLine, type TreeNode } from './detail-tree.js';
+import { hexLines } from './frame-reader.js';
+import { Cursor, paneOptions, type Key, type UiContext, type View } from './view.js';
+import { fit, fitLeft, relTime, tagSafe, wire, wireFit } from './text.js';
+
+const PANES = ['list', 'tree', 'hex'] as const;
+
+function num(v: unknown): number {
+  return typeof v === 'number' ? v : Number(v) || 0;
+}
+
+export class MainView implements View {
+  readonly name = 'main';
+  readonly boxes: blessed.Widgets.BoxElement[];
+  readonly filter: FrameFilter;
+  private readonly list: blessed.Widgets.BoxElement;
+  private readonly tree: blessed.Widgets.BoxElement;
+  private readonly hex: blessed.Widgets.BoxElement;
+  private focus = 0;
+  readonly cursor = new Cursor();
+  /** Live mode: keep the newest frame selected until the user moves away from the end. */
+  private following: boolean;
+  private treeFrame = -1;
+  private roots: TreeNode[] = [];
+  private flat: FlatLine[] = [];
+  private readonly treeCursor = new Cursor();
+  private hexTop = 0;
+  private hexRows = 0;
+  private findPred: { pred: Predicate | null; text: string } | null = null;
+
+  constructor(private readonly ctx: UiContext) {
+    this.filter = new FrameFilter(ctx.store);
+    this.following = ctx.live;
+    this.list = blessed.box(paneOptions('Frames'));
+    this.tree = blessed.box(paneOptions('Details'));
+    this.hex = blessed.box(paneOptions('Bytes'));
+    this.boxes = [this.list, this.tree, this.hex];
+    for (const b of this.boxes) ctx.screen.append(b);
+    this.mouse();
+  }
+
+  private mouse(): void {
+    const rowOf = (box: blessed.Widgets.BoxElement, y: number, header: number): number =>
+      y - num(box.atop) - num(box.itop) - header;
+    this.list.on('click', (data: { y: number }) => {
+      const r = rowOf(this.list, data.y, 1);
+      this.focus = 0;
+      if (r >= 0) this.select(this.cursor.top + r);
+      this.ctx.invalidate();
+    });
+    this.list.on('wheeldown', () => { this.cursor.move(3); this.following = false; this.ctx.invalidate(); });
+    this.list.on('wheelup', () => { this.cursor.move(-3); this.following = false; this.ctx.invalidate(); });
+    this.tree.on('click', (data: { y: number }) => {
+      const r = rowOf(this.tree, data.y, 0);
+      this.focus = 1;
+      if (r >= 0) {
+        const i = this.treeCursor.top + r;
+        if (i === this.treeCursor.sel) this.activate();
+        else this.treeCursor.to(i);
+      }
+      this.ctx.invalidate();
+    });
+    this.tree.on('wheeldown', () => { this.treeCursor.move(3); this.ctx.invalidate(); });
+    this.tree.on('wheelup', () => { this.treeCursor.move(-3); this.ctx.invalidate(); });
+    this.hex.on('click', () => { this.focus = 2; this.ctx.invalidate(); });
+    this.hex.on('wheeldown', () => { this.hexTop += 3; this.ctx.invalidate(); });
+    this.hex.on('wheelup', () => { this.hexTop = Math.max(0, this.hexTop - 3); this.ctx.invalidate(); });
+  }
+
+  enter(): void {
+    this.ctx.invalidate();
+  }
+
+  layout(width: number, height: number): void {
+    // Status line below; the list gets the most, the bytes pane the least.
+    const h = Math.max(9, height - 1);
+    const listH = Math.max(5, Math.round(h * 0.42));
+    const treeH = Math.max(3, Math.round((h - listH) * 0.55));
+    const hexH = Math.max(3, h - listH - treeH);
+    this.list.position.top = 0;
+    this.list.position.left = 0;
+    this.list.width = width;
+    this.list.height = listH;
+    this.tree.position.top = listH;
+    this.tree.position.left = 0;
+    this.tree.width = width;
+    this.tree.height = treeH;
+    this.hex.position.top = listH + treeH;
+    this.hex.position.left = 0;
+    this.hex.width = width;
+    this.hex.height = hexH;
+    this.cursor.height = Math.max(1, listH - 3);
+    this.treeCursor.height = Math.max(1, treeH - 2);
+    this.hexRows = Math.max(1, hexH - 2);
+    this.cursor.clamp();
+    this.treeCursor.clamp();
+  }
+
+  /** The frame index selected, or -1 when the list is empty. */
+  selectedFrame(): number {
+    return this.cursor.count === 0 ? -1 : this.filter.at(this.cursor.sel);
+  }
+
+  private select(pos: number): void {
+    this.cursor.to(pos);
+    this.following = this.ctx.live && this.cursor.atEnd();
+  }
+
+  /** Selects frame number `no`; false when no such frame is shown. */
+  showFrame(no: number): boolean {
+    const fi = this.ctx.store.frameIndexOf(no);
+    if (fi < 0) return false;
+    let pos = this.filter.positionOf(fi);
+    if (pos < 0) {
+      this.filter.set('');
+      this.ctx.notify(`display filter cleared to show frame ${no}`);
+      pos = fi;
+    }
+    this.cursor.setCount(this.filter.count());
+    this.select(pos);
+    this.focus = 0;
+    return true;
+  }
+
+  applyFilter(expr: string): void {
+    const keep = this.selectedFrame();
+    this.filter.set(expr);
+    this.filter.step();
+    this.cursor.setCount(this.filter.count());
+    if (keep >= 0) this.cursor.to(this.filter.nearest(keep));
+    this.treeFrame = -1;
+  }
+
+  /** Sets what n / N look for: a filter expression, or else text in the Info column. */
+  setFind(text: string, pred: Predicate | null): void {
+    this.findPred = { pred, text: text.toLowerCase() };
+    this.findNext(1);
+  }
+
+  findNext(dir: 1 | -1): void {
+    const f = this.findPred;
+    if (!f) {
+      this.ctx.notify('nothing to search for: press : and type an expression or text');
+      return;
+    }
+    const s = this.ctx.store;
+    const n = this.cursor.count;
+    for (let step = 1; step <= n; step++) {
+      const pos = (this.cursor.sel + dir * step + n * 2) % n;
+      const fi = this.filter.at(pos);
+      const hit = (f.pred !== null && this.filter.matches(f.pred, fi)) || s.info(fi).toLowerCase().includes(f.text);
+      if (hit) {
+        this.select(pos);
+        if ((dir === 1 && pos < this.cursor.sel) || (dir === -1 && pos > this.cursor.sel)) this.ctx.notify('search wrapped');
+        return;
+      }
+    }
+    this.ctx.notify(`not found: ${f.text}`, true);
+  }
+
+  draw(): void {
+    const s = this.ctx.store;
+    // A bounded share of the filter scan per redraw keeps keys responsive on huge captures.
+    for (let k = 0; k < 3 && this.filter.pending; k++) this.filter.step();
+    this.cursor.setCount(this.filter.count());
+    if (this.following && this.cursor.count > 0) this.cursor.to(this.cursor.count - 1);
+    for (let i = 0; i < 3; i++) {
+      const b = this.boxes[i] as blessed.Widgets.BoxElement;
+      b.style.border = { fg: i === this.focus ? 'cyan' : 'gray' };
+    }
+    this.drawList();
+    const fi = this.selectedFrame();
+    if (fi !== this.treeFrame) {
+      this.treeFrame = fi;
+      this.roots = fi >= 0 ? buildTree(s, fi) : [];
+      this.treeCursor.to(0);
+      this.hexTop = 0;
+    }
+    this.flat = flatten(this.roots);
+    this.treeCursor.setCount(this.flat.length);
+    this.drawTree();
+    this.drawHex();
+  }
+
+  private drawList(): void {
+    const s = this.ctx.store;
+    const w = Math.max(20, num(this.list.width) - 2);
+    const ep = w >= 130 ? 22 : w >= 100 ? 18 : 14;
+    const infoW = Math.max(4, w - (7 + 1 + 11 + 1 + ep + 1 + ep + 1 + 6 + 1));
+    const header = `{bold}${fitLeft('No.', 7)} ${fit('Time', 11)} ${fit('Source', ep)} ${fit('Destination', ep)} ${fitLeft('Length', 6)} ${fit('Info', infoW)}{/bold}`;
+    const lines = [header];
+    const c = this.cursor;
+    const end = Math.min(c.count, c.top + c.height);
+    for (let pos = c.top; pos < end; pos++) {
+      const fi = this.filter.at(pos);
+      const flags = s.fFlags.get(fi);
+      const row = `${fitLeft(String(s.fNo.get(fi)), 7)} ${fit(relTime(s.fTime.get(fi), s.baseUs), 11)} ` +
+        `${wireFit(s.endpoints.name(s.fSrc.get(fi)), ep)} ${wireFit(s.endpoints.name(s.fDst.get(fi)), ep)} ` +
+        `${fitLeft(String(s.fLen.get(fi)), 6)} ${wireFit(s.info(fi), infoW)}`;
+      const colour = flags & FF_ERROR ? 'red-fg' : flags & FF_ANOMALY ? 'yellow-fg'
+        : flags & FF_FRONTEND && !(flags & FF_BACKEND) ? 'cyan-fg' : flags & FF_BACKEND ? 'green-fg'
+        : flags & FF_NOT_TCP ? 'gray-fg' : 'white-fg';
+      lines.push(pos === c.sel ? `{${colour}}{inverse}${row}{/inverse}{/${colour}}` : `{${colour}}${row}{/${colour}}`);
+    }
+    if (c.count === 0) lines.push(this.filter.rows ? '  (no frame matches the display filter)' : '  (no frames yet)');
+    const shown = this.filter.rows ? `${c.count} of ${s.frameCount} shown` : `${s.frameCount}`;
+    this.list.setLabel(` Frames ${shown}${this.following ? ' (following)' : ''} `);
+    this.list.setContent(lines.join('\n'));
+  }
+
+  private drawTree(): void {
+    const tc = this.treeCursor;
+    const out: string[] = [];
+    const w = Math.max(10, num(this.tree.width) - 2);
+    const end = Math.min(this.flat.length, tc.top + tc.height);
+    for (let i = tc.top; i < end; i++) {
+      const { node, depth } = this.flat[i] as FlatLine;
+      const mark = node.children.length === 0 ? '  ' : node.expanded ? '▾ ' : '▸ ';
+      const indent = '  '.repeat(depth);
+      const text = wireFit(node.label, Math.max(1, w - indent.length - 2));
+      let line = `${indent}${mark}${text}`;
+      if (node.colour) line = `{${node.colour}-fg}${line}{/${node.colour}-fg}`;
+      if (i === tc.sel && this.focus === 1) line = `{inverse}${line}{/inverse}`;
+      else if (i === tc.sel) line = `{underline}${line}{/underline}`;
+      out.push(line);
+    }
+    if (this.flat.length === 0) out.push('  (select a frame)');
+    this.tree.setContent(out.join('\n'));
+  }
+
+  private drawHex(): void {
+    const s = this.ctx.store;
+    const sel = this.flat[this.treeCursor.sel]?.node;
+    const fi = this.treeFrame;
+    let buf: Buffer | null = null;
+    let label = 'Bytes';
+    let hl: TreeNode['range'] = null;
+    // The selected node's message; on the frame's own nodes, the frame from the file, or
+    // (live, where frames are not kept) its first message.
+    let m = sel && sel.msg >= 0 ? sel.msg : -1;
+    const fromFile = m < 0 && fi >= 0 && this.ctx.reader ? this.ctx.reader.read(s.fOff.get(fi)) : null;
+    if (fromFile) {
+      buf = fromFile;
+      label = `Bytes: frame ${s.fNo.get(fi)}, ${buf.length} bytes (from the capture file)`;
+    } else {
+      if (m < 0 && fi >= 0) m = s.messagesOf(fi)[0] ?? -1;
+      const cached = m >= 0 ? s.cached(m) : undefined;
+      if (cached) {
+        buf = messageBytes(cached.raw);
+        label = `Bytes: ${s.typeName(m)} message, ${buf.length} bytes`;
+        hl = sel && sel.msg === m ? sel.range : null;
+      } else if (m >= 0 && fi >= 0) {
+        buf = this.ctx.reader ? this.ctx.reader.read(s.fOff.get(fi)) : null;
+        if (buf) label = `Bytes: frame ${s.fNo.get(fi)}, ${buf.length} bytes (from the capture file; the message body was evicted)`;
+      }
+    }
+    this.hex.setLabel(` ${tagSafe(label)} `);
+    if (!buf) {
+      const why = fi < 0 ? '' : s.fOff.get(fi) < 0
+        ? '  (no bytes: frames are not kept for live capture or stdin, and this frame completes no message)'
+        : '  (bytes not available: the capture file cannot be read again)';
+      this.hex.setContent(why);
+      return;
+    }
+    const total = Math.ceil(buf.length / 16);
+    if (hl && this.focus !== 2) {
+      // Bring the highlighted field into view.
+      const line = Math.floor(hl.start / 16);
+      if (line < this.hexTop || line >= this.hexTop + this.hexRows) this.hexTop = Math.max(0, line - 1);
+    }
+    this.hexTop = Math.max(0, Math.min(this.hexTop, total - this.hexRows));
+    this.hex.setContent(hexLines(buf, hl, this.hexTop, this.hexRows).join('\n'));
+  }
+
+  /** Enter on a tree node: follow its cross-reference, or expand / collapse it. */
+  private activate(): void {
+    const line = this.flat[this.treeCursor.sel];
+    if (!line) return;
+    if (line.node.jump !== undefined) {
+      this.showFrame(line.node.jump);
+      return;
+    }
+    line.node.expanded = !line.node.expanded;
+  }
+
+  private treeKey(k: Key): boolean {
+    const line = this.flat[this.treeCursor.sel];
+    switch (k) {
+      case 'enter': case 'return': case ' ':
+        this.activate();
+        return true;
+      case 'l': case 'right':
+        if (line && line.node.children.length > 0) line.node.expanded = true;
+        return true;
+      case 'h': case 'left': {
+        if (!line) return true;
+        if (line.node.expanded && line.node.children.length > 0) { line.node.expanded = false; return true; }
+        // Up to the parent: the nearest line above with a smaller depth.
+        for (let i = this.treeCursor.sel - 1; i >= 0; i--) {
+          if ((this.flat[i] as FlatLine).depth < line.depth) { this.treeCursor.to(i); break; }
+        }
+        return true;
+      }
+      case '*': case 'E': {
+        // Expand everything under the selected node (or the whole tree at the top).
+        const all = (ns: TreeNode[]) => { for (const n of ns) { n.expanded = true; all(n.children); } };
+        if (line) all([line.node]);
+        return true;
+      }
+      default:
+        return this.treeCursor.key(k);
+    }
+  }
+
+  key(k: Key): boolean {
+    if (k === 'tab') { this.focus = (this.focus + 1) % PANES.length; return true; }
+    if (k === 'S-tab') { this.focus = (this.focus + PANES.length - 1) % PANES.length; return true; }
+    if (k === 'n') { this.findNext(1); return true; }
+    if (k === 'N') { this.findNext(-1); return true; }
+    if (k === 'f') {
+      const fi = this.selectedFrame();
+      const sess = fi >= 0 ? this.ctx.store.fSess.get(fi) : -1;
+      if (sess < 0) this.ctx.notify('the selected frame belongs to no TCP session', true);
+      else this.ctx.open('follow', sess);
+      return true;
+    }
+    if (this.focus === 0) {
+      if (k === 'enter' || k === 'return') { this.focus = 1; return true; }
+      const before = this.cursor.sel;
+      if (!this.cursor.key(k)) return false;
+      if (this.cursor.sel !== before || k === 'G' || k === 'end') this.following = this.ctx.live && this.cursor.atEnd();
+      return true;
+    }
+    if (this.focus === 1) return this.treeKey(k);
+    switch (k) {
+      case 'j': case 'down': this.hexTop++; return true;
+      case 'k': case 'up': this.hexTop = Math.max(0, this.hexTop - 1); return true;
+      case 'pagedown': case ' ': this.hexTop += this.hexRows; return true;
+      case 'pageup': this.hexTop = Math.max(0, this.hexTop - this.hexRows); return true;
+      case 'g': case 'home': this.hexTop = 0; return true;
+      default: return false;
+    }
+  }
+
+  /** True while the filter scan has frames left (the app keeps redrawing). */
+  busy(): boolean {
+    return this.filter.pending;
+  }
+
+  /** Text for the status line about the filter: expression, matches, scan progress. */
+  filterStatus(): string {
+    if (!this.filter.rows) return '';
+    const s = this.ctx.store;
+    const scan = this.filter.pending ? ` scanning ${Math.floor((100 * this.filter.scanned) / Math.max(1, s.frameCount))}%` : '';
+    return `filter: ${wire(this.filter.expr)} (${this.filter.count()})${scan}`;
+  }
+}

@@ -1,0 +1,558 @@
+/**
+ * The TUI's store: a PipelineSink that keeps a compact, columnar index of everything the
+ * views show. Per frame and per message a handful of typed-array cells and one short string
+ * in an arena (grow.ts); message bodies and decoded forms only within a byte budget
+ * (body-cache.ts). Nothing here renders; views read through the accessors, and `version`
+ * tells the render timer that something changed.
+ */
+import type { PipelineSink, FrameInfo, MessageRecord, OutRecord } from '../pipeline/events.js';
+import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
+import { Column, StringArena, Interner, u8, u16, u32, i32, f64 } from './grow.js';
+import { BodyCache, type CachedMessage } from './body-cache.js';
+import { summarizeMessage, codeLabel, errorText } from './summary.js';
+
+/** What the UI's producer may tell it beyond the PipelineSink contract (both optional). */
+export interface TuiSink extends PipelineSink {
+  /** Load progress in bytes of the source, when the producer knows it. */
+  progress?(done: number, total: number): void;
+  /** Packets the kernel dropped so far (live capture). */
+  drops?(n: number): void;
+}
+
+export const FF_FRONTEND = 1;
+export const FF_BACKEND = 2;
+export const FF_ERROR = 4;
+export const FF_ANOMALY = 8;
+export const FF_NOT_TCP = 16;
+
+export const MF_ERROR = 1;
+export const MF_BAD = 2;
+export const MF_NOTICE = 4;
+export const MF_TLS = 8;
+
+export const QF_ERROR = 1;
+export const QF_EXTENDED = 2;
+export const QF_NO_DURATION = 4;
+export const QF_INCOMPLETE = 8;
+export const QF_SKIPPED = 16;
+
+export interface SessionInfo {
+  id: number;
+  client: string;
+  server: string;
+  firstFrame: number;
+  lastFrame: number;
+  startUs: number;
+  endUs: number;
+  frames: number;
+  bytes: number;
+  messages: number;
+  queries: number;
+  errors: number;
+  user: string;
+  database: string;
+  application: string;
+  tls: boolean;
+  auth: string;
+  /** Scalar fields of the session record, stringified, for the sessions view's detail line. */
+  extra: Record<string, string>;
+}
+
+const SUMMARY_CHARS = 240;
+const SQL_CHARS = 4000;
+const DETAIL_CHARS = 2000;
+const NO_SESSION = -1;
+
+/** ISO 8601 with up to microseconds to µs since the epoch (NaN when it does not parse). */
+export function isoToUs(s: string): number {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(s);
+  if (!m) return Date.parse(s) * 1000;
+  const base = Date.parse(m[1] + 'Z');
+  const frac = (m[2] ?? '').padEnd(6, '0').slice(0, 6);
+  return base * 1000 + Number(frac);
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : NaN;
+}
+
+function scalarText(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return null;
+}
+
+export class TuiStore implements TuiSink {
+  // ---- frames (index = arrival order; frame numbers ascend) ----
+  readonly fNo = u32();
+  readonly fTime = f64();
+  readonly fOff = f64();
+  readonly fLen = u32();
+  readonly fCap = u32();
+  readonly fSrc = u32();
+  readonly fDst = u32();
+  readonly fSess = i32();
+  readonly fMsgFirst = u32();
+  readonly fMsgCount = u32();
+  readonly fFlags = u8();
+  /** Messages of a frame that arrived after another frame's (out of capture order): kept aside. */
+  private readonly strayMsgs = new Map<number, number[]>();
+
+  // ---- messages ----
+  readonly mFrame = u32();
+  readonly mFirstFrame = u32();
+  readonly mSess = i32();
+  readonly mDir = u8();
+  readonly mCode = u8();
+  readonly mType = u16();
+  readonly mLen = u32();
+  readonly mTime = f64();
+  readonly mFlags = u8();
+  readonly mSummary = new StringArena(SUMMARY_CHARS);
+  readonly types = new Interner();
+  readonly endpoints = new Interner();
+
+  // ---- queries ----
+  readonly qSess = i32();
+  readonly qStartFrame = u32();
+  readonly qEndFrame = u32();
+  readonly qStart = f64();
+  readonly qEnd = f64();
+  readonly qDur = f64();
+  readonly qRows = f64();
+  readonly qFlags = u8();
+  readonly qSql = new StringArena(SQL_CHARS);
+  /** Params, command tag, statement/portal, error text: one line for the views. */
+  readonly qDetail = new StringArena(DETAIL_CHARS);
+  readonly qError = new StringArena(DETAIL_CHARS);
+
+  // ---- anomalies ----
+  readonly aFrame = u32();
+  readonly aSess = i32();
+  readonly aCode = u16();
+  readonly aReason = new StringArena(SUMMARY_CHARS);
+  readonly anomalyCodes = new Interner();
+  private readonly anomaliesByFrame = new Map<number, number[]>();
+
+  // ---- sessions ----
+  readonly sessions = new Map<number, SessionInfo>();
+  readonly sessionOrder: number[] = [];
+  private readonly sessionMsgs = new Map<number, Column<Uint32Array>>();
+  private readonly sessionQueries = new Map<number, Column<Uint32Array>>();
+
+  // ---- totals ----
+  bytes = 0;
+  queryErrors = 0;
+  dropped = 0;
+  loadDone = 0;
+  loadTotal = 0;
+  ended = false;
+  baseUs = NaN;
+  lastUs = NaN;
+  readonly typeCounts: number[] = [];
+  readonly sqlstateCounts = new Map<string, number>();
+  /** Bumped on every change: the render timer redraws only when it moved. */
+  version = 0;
+  readonly cache: BodyCache;
+  /** Called after each appended frame (the live filter keeps up through this). */
+  onFrame: ((index: number) => void) | null = null;
+
+  constructor(opts: { bodyBudget?: number } = {}) {
+    this.cache = new BodyCache(opts.bodyBudget ?? 64 * 1024 * 1024);
+  }
+
+  get frameCount(): number { return this.fNo.n; }
+  get messageCount(): number { return this.mFrame.n; }
+  get queryCount(): number { return this.qSess.n; }
+  get anomalyCount(): number { return this.aFrame.n; }
+
+  // ================= PipelineSink =================
+
+  frame(f: FrameInfo): void {
+    this.addFrame(f.frame, f.timeUs, f.fileOffset, f.length, f.capLen, f.src, f.dst, f.session);
+  }
+
+  private addFrame(no: number, timeUs: number, off: number, len: number, cap: number,
+    src: string | null, dst: string | null, session: number | null): number {
+    const i = this.fNo.push(no);
+    this.fTime.push(timeUs);
+    this.fOff.push(off);
+    this.fLen.push(len);
+    this.fCap.push(cap);
+    this.fSrc.push(this.endpoints.id(src ?? ''));
+    this.fDst.push(this.endpoints.id(dst ?? ''));
+    this.fSess.push(session ?? NO_SESSION);
+    this.fMsgFirst.push(0);
+    this.fMsgCount.push(0);
+    this.fFlags.push(session === null ? FF_NOT_TCP : 0);
+    this.bytes += len;
+    if (Number.isNaN(this.baseUs)) this.baseUs = timeUs;
+    this.lastUs = timeUs;
+    if (session !== null) {
+      const s = this.session(session);
+      if (s.frames === 0) {
+        // The first frame seen of a connection is usually the SYN, sent by the client; the
+        // first frontend message corrects this when the capture started mid-connection.
+        s.client = src ?? '';
+        s.server = dst ?? '';
+        s.firstFrame = no;
+        s.startUs = timeUs;
+      }
+      s.frames++;
+      s.bytes += len;
+      s.lastFrame = no;
+      s.endUs = timeUs;
+    }
+    this.version++;
+    this.onFrame?.(i);
+    return i;
+  }
+
+  message(rec: MessageRecord, raw: RawMessage, decoded: DecodedMessage): void {
+    let fi = this.frameIndexOf(rec.frame);
+    if (fi < 0) {
+      // A producer that does not report frames: give the message a row of its own.
+      const s = this.sessions.get(rec.session);
+      const fromClient = rec.dir === 'frontend';
+      fi = this.addFrame(rec.frame, raw.timeUs, -1, 0, 0,
+        s ? (fromClient ? s.client : s.server) : null, s ? (fromClient ? s.server : s.client) : null, rec.session);
+    }
+    const m = this.mFrame.push(rec.frame);
+    this.mFirstFrame.push(raw.firstFrame);
+    this.mSess.push(rec.session);
+    this.mDir.push(rec.dir === 'frontend' ? 0 : 1);
+    this.mCode.push(raw.code === null ? 0 : raw.code.charCodeAt(0) & 0xff);
+    const t = this.types.id(decoded.type);
+    this.mType.push(t);
+    this.mLen.push(raw.length);
+    this.mTime.push(raw.timeUs);
+    let flags = rec.tls ? MF_TLS : 0;
+    if (decoded.type === 'ErrorResponse') flags |= MF_ERROR;
+    else if (decoded.type === 'NoticeResponse') flags |= MF_NOTICE;
+    else if (decoded.type === 'Malformed' || decoded.type === 'Unknown') flags |= MF_BAD;
+    this.mFlags.push(flags);
+    this.mSummary.add(summarizeMessage(decoded));
+    this.typeCounts[t] = (this.typeCounts[t] ?? 0) + 1;
+
+    // Attach to the frame: contiguous in the common case, aside otherwise.
+    const count = this.fMsgCount.get(fi);
+    if (count === 0) {
+      this.fMsgFirst.set(fi, m);
+      this.fMsgCount.set(fi, 1);
+    } else if (this.fMsgFirst.get(fi) + count === m) {
+      this.fMsgCount.set(fi, count + 1);
+    } else {
+      let list = this.strayMsgs.get(fi);
+      if (!list) this.strayMsgs.set(fi, (list = []));
+      list.push(m);
+    }
+    let ff = this.fFlags.get(fi) | (rec.dir === 'frontend' ? FF_FRONTEND : FF_BACKEND);
+    if (flags & (MF_ERROR | MF_BAD)) ff |= FF_ERROR;
+    this.fFlags.set(fi, ff);
+
+    const s = this.session(rec.session);
+    s.messages++;
+    if (flags & MF_ERROR) s.errors++;
+    if (decoded.type === 'StartupMessage') {
+      const p = decoded.parameters ?? {};
+      s.user = p.user ?? s.user;
+      s.database = p.database ?? s.database;
+      s.application = p.application_name ?? s.application;
+      const fr = this.frameIndexOf(rec.frame);
+      if (fr >= 0) {
+        s.client = this.endpoints.name(this.fSrc.get(fr)) || s.client;
+        s.server = this.endpoints.name(this.fDst.get(fr)) || s.server;
+      }
+    } else if (decoded.type === 'SSLResponse' && decoded.accepted) {
+      s.tls = true;
+    } else if (decoded.type.startsWith('Authentication') && decoded.type !== 'AuthenticationOk') {
+      s.auth = decoded.type.slice('Authentication'.length);
+    }
+    if (rec.tls) s.tls = true;
+    let list = this.sessionMsgs.get(rec.session);
+    if (!list) this.sessionMsgs.set(rec.session, (list = u32(64)));
+    list.push(m);
+
+    this.cache.put(m, { raw, decoded, rec });
+    this.version++;
+  }
+
+  record(rec: OutRecord): void {
+    switch (rec.kind) {
+      case 'query':
+        this.addQuery(rec);
+        break;
+      case 'session':
+        this.addSession(rec);
+        break;
+      case 'anomaly':
+        this.addAnomaly(rec.frame, rec.session, rec.code, rec.reason);
+        break;
+      default:
+        break;
+    }
+  }
+
+  end(): void {
+    this.ended = true;
+    this.version++;
+  }
+
+  progress(done: number, total: number): void {
+    this.loadDone = done;
+    this.loadTotal = total;
+    this.version++;
+  }
+
+  drops(n: number): void {
+    this.dropped = n;
+    this.version++;
+  }
+
+  private addAnomaly(frame: number | null, session: number | null, code: string, reason: string): void {
+    const a = this.aFrame.push(frame ?? 0);
+    this.aSess.push(session ?? NO_SESSION);
+    this.aCode.push(this.anomalyCodes.id(code));
+    this.aReason.add(reason);
+    if (frame !== null) {
+      let list = this.anomaliesByFrame.get(frame);
+      if (!list) this.anomaliesByFrame.set(frame, (list = []));
+      list.push(a);
+      const fi = this.frameIndexOf(frame);
+      if (fi >= 0) this.fFlags.set(fi, this.fFlags.get(fi) | FF_ANOMALY);
+    }
+    this.version++;
+  }
+
+  private addQuery(rec: Record<string, unknown>): void {
+    const session = typeof rec.session === 'number' ? rec.session : NO_SESSION;
+    // src/session/schema.ts: firstFrame (request) and lastFrame (completion).
+    const endFrame = typeof rec.lastFrame === 'number' ? rec.lastFrame : typeof rec.frame === 'number' ? rec.frame : 0;
+    const startFrame = typeof rec.firstFrame === 'number' ? rec.firstFrame : endFrame;
+    const efi = this.frameIndexOf(endFrame);
+    const endUs = efi >= 0 ? this.fTime.get(efi) : isoToUs(String(rec.time));
+    const dur = num(rec.durationMs);
+    const sfi = this.frameIndexOf(startFrame);
+    const startIso = typeof rec.startTime === 'string' ? isoToUs(rec.startTime) : NaN;
+    const startUs = !Number.isNaN(startIso) ? startIso : !Number.isNaN(dur) ? endUs - dur * 1000 : sfi >= 0 ? this.fTime.get(sfi) : endUs;
+
+    const q = this.qSess.push(session);
+    this.qStartFrame.push(startFrame);
+    this.qEndFrame.push(endFrame);
+    this.qStart.push(startUs);
+    this.qEnd.push(endUs);
+    this.qDur.push(dur);
+    this.qRows.push(num(rec.rows));
+    let flags = rec.protocol === 'extended' ? QF_EXTENDED : 0;
+    if (Number.isNaN(dur)) flags |= QF_NO_DURATION;
+    if (rec.incomplete === true) flags |= QF_INCOMPLETE;
+    if (rec.skipped === true) flags |= QF_SKIPPED;
+    let errText = '';
+    const err = rec.error;
+    if (err && typeof err === 'object') {
+      flags |= QF_ERROR;
+      const e = err as Record<string, unknown>;
+      const sqlstate = scalarText(e.sqlstate ?? e.code) ?? '?';
+      errText = errorText({ severity: scalarText(e.severity), severityNonLocalized: null, sqlstate, message: scalarText(e.message) });
+      this.sqlstateCounts.set(sqlstate, (this.sqlstateCounts.get(sqlstate) ?? 0) + 1);
+      this.queryErrors++;
+    }
+    this.qFlags.push(flags);
+    this.qSql.add(typeof rec.sql === 'string' ? rec.sql : '');
+    this.qError.add(errText);
+    const detail: string[] = [];
+    if (typeof rec.command === 'string') detail.push(`command ${rec.command}`);
+    if (typeof rec.protocol === 'string') detail.push(`protocol ${rec.protocol}`);
+    if (rec.skipped === true) detail.push('skipped after an earlier error');
+    if (rec.incomplete === true) detail.push('incomplete: the connection ended first');
+    if (typeof rec.statement === 'string' && rec.statement) detail.push(`statement "${rec.statement}"`);
+    if (typeof rec.portal === 'string' && rec.portal) detail.push(`portal "${rec.portal}"`);
+    if (Array.isArray(rec.params) && rec.params.length > 0) detail.push(`params ${paramsText(rec.params)}`);
+    this.qDetail.add(detail.join('; '));
+
+    if (session !== NO_SESSION) {
+      const s = this.session(session);
+      s.queries++;
+      let list = this.sessionQueries.get(session);
+      if (!list) this.sessionQueries.set(session, (list = u32(16)));
+      list.push(q);
+    }
+    // The frames a failed query spans show red in the list.
+    if (flags & QF_ERROR && efi >= 0) this.fFlags.set(efi, this.fFlags.get(efi) | FF_ERROR);
+    this.version++;
+  }
+
+  private addSession(rec: Record<string, unknown>): void {
+    if (typeof rec.session !== 'number') return;
+    const s = this.session(rec.session);
+    for (const [k, v] of Object.entries(rec)) {
+      const t = scalarText(v);
+      if (t !== null && k !== 'kind') s.extra[k] = t.length > 200 ? t.slice(0, 200) : t;
+      else if (v && typeof v === 'object' && !Array.isArray(v)) {
+        // Nested objects (e.g. tls: {version, cipher}) flatten one level.
+        for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) {
+          const t2 = scalarText(v2);
+          if (t2 !== null) s.extra[`${k}.${k2}`] = t2.slice(0, 200);
+        }
+      }
+    }
+    const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+    const endpoint = (v: unknown): string | null => {
+      if (!v || typeof v !== 'object') return str(v);
+      const e = v as Record<string, unknown>;
+      if (typeof e.ip !== 'string' || typeof e.port !== 'number') return null;
+      return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+    };
+    s.client = endpoint(rec.client) ?? s.client;
+    s.server = endpoint(rec.server) ?? s.server;
+    s.user = str(rec.user) ?? s.user;
+    s.database = str(rec.database) ?? s.database;
+    s.application = str(rec.applicationName) ?? s.application;
+    const auth = rec.auth && typeof rec.auth === 'object' ? (rec.auth as Record<string, unknown>) : null;
+    if (auth) s.auth = str(auth.method) ?? s.auth;
+    if (rec.encryption === 'tls' || (rec.tls && typeof rec.tls === 'object')) s.tls = true;
+    if (typeof rec.errors === 'number' && rec.errors > s.errors) s.errors = rec.errors;
+    this.version++;
+  }
+
+  session(id: number): SessionInfo {
+    let s = this.sessions.get(id);
+    if (!s) {
+      s = {
+        id, client: '', server: '', firstFrame: 0, lastFrame: 0, startUs: NaN, endUs: NaN, frames: 0, bytes: 0,
+        messages: 0, queries: 0, errors: 0, user: '', database: '', application: '', tls: false, auth: '', extra: {},
+      };
+      this.sessions.set(id, s);
+      this.sessionOrder.push(id);
+    }
+    return s;
+  }
+
+  // ================= accessors =================
+
+  /** Index of a frame number, or -1. Frame numbers ascend, usually as index + 1. */
+  frameIndexOf(no: number): number {
+    const n = this.fNo.n;
+    const a = this.fNo.a;
+    if (no >= 1 && no <= n && a[no - 1] === no) return no - 1;
+    if (n > 0 && a[n - 1] === no) return n - 1;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = a[mid] as number;
+      if (v === no) return mid;
+      if (v < no) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Message indices of a frame, in arrival order. */
+  messagesOf(fi: number): number[] {
+    const first = this.fMsgFirst.get(fi);
+    const count = this.fMsgCount.get(fi);
+    const out: number[] = [];
+    for (let k = 0; k < count; k++) out.push(first + k);
+    const stray = this.strayMsgs.get(fi);
+    if (stray) out.push(...stray);
+    return out;
+  }
+
+  typeName(m: number): string { return this.types.name(this.mType.get(m)); }
+  code(m: number): string | null { const c = this.mCode.get(m); return c === 0 ? null : String.fromCharCode(c); }
+  dirOf(m: number): 'frontend' | 'backend' { return this.mDir.get(m) === 0 ? 'frontend' : 'backend'; }
+  summary(m: number): string { return this.mSummary.get(m); }
+  cached(m: number): CachedMessage | undefined { return this.cache.get(m); }
+
+  /**
+   * The Info column: direction, the message codes (runs folded: D×120), then the summary of
+   * the first message (or of the error, when the frame carries one). Raw text: escape it.
+   */
+  info(fi: number): string {
+    const msgs = this.messagesOf(fi);
+    if (msgs.length === 0) {
+      const anoms = this.anomaliesByFrame.get(this.fNo.get(fi));
+      if (anoms && anoms.length > 0) return `[${this.anomalyCodes.name(this.aCode.get(anoms[0] as number))}] ${this.aReason.get(anoms[0] as number)}`;
+      return this.fSess.get(fi) === NO_SESSION ? '(not TCP)' : '';
+    }
+    const flags = this.fFlags.get(fi);
+    const arrow = (flags & FF_FRONTEND) && (flags & FF_BACKEND) ? '<>' : flags & FF_FRONTEND ? '>' : '<';
+    const parts: string[] = [];
+    let prev = '';
+    let run = 0;
+    let lead = msgs[0] as number;
+    for (const m of msgs) {
+      const label = codeLabel(this.code(m), this.typeName(m));
+      if (this.mFlags.get(m) & (MF_ERROR | MF_BAD) && !(this.mFlags.get(lead) & (MF_ERROR | MF_BAD))) lead = m;
+      if (label === prev) { run++; continue; }
+      if (run > 0) parts.push(run > 1 ? `${prev}×${run}` : prev);
+      prev = label;
+      run = 1;
+      if (parts.length > 24) break;
+    }
+    if (run > 0) parts.push(run > 1 ? `${prev}×${run}` : prev);
+    return `${arrow}${parts.join('/')} ${this.summary(lead)}`;
+  }
+
+  anomaliesAt(frameNo: number): number[] {
+    return this.anomaliesByFrame.get(frameNo) ?? [];
+  }
+
+  sessionMessages(id: number): Column<Uint32Array> | undefined { return this.sessionMsgs.get(id); }
+  sessionQueryList(id: number): Column<Uint32Array> | undefined { return this.sessionQueries.get(id); }
+
+  /** The query a message at frame `frameNo` of `session` belongs to, or -1 (request..completion frames). */
+  queryAt(session: number, frameNo: number): number {
+    const list = this.sessionQueries.get(session);
+    if (!list) return -1;
+    // Query records arrive at completion, so end frames ascend: the first ending at or after
+    // the frame is the candidate; pipelined queries overlap, hence the short look-ahead.
+    let lo = 0;
+    let hi = list.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.qEndFrame.get(list.get(mid)) < frameNo) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < list.n && k < lo + 8; k++) {
+      const q = list.get(k);
+      if (this.qStartFrame.get(q) <= frameNo && frameNo <= this.qEndFrame.get(q)) return q;
+    }
+    return -1;
+  }
+
+  /**
+   * A message's record as the filter sees it: the full record while the body is cached, else
+   * the envelope plus the summary (fields of evicted messages cannot match).
+   */
+  messageRecord(m: number): Record<string, unknown> {
+    const c = this.cache.peek(m);
+    if (c) return c.rec;
+    return {
+      kind: 'message', session: this.mSess.get(m), frame: this.mFrame.get(m), dir: this.dirOf(m),
+      type: this.typeName(m), code: this.code(m), length: this.mLen.get(m), summary: this.summary(m),
+    };
+  }
+
+  /** Bytes held by the index (not counting the body cache), for the statistics view. */
+  indexBytes(): number {
+    let b = 0;
+    for (const c of [this.fNo, this.fTime, this.fOff, this.fLen, this.fCap, this.fSrc, this.fDst, this.fSess, this.fMsgFirst,
+      this.fMsgCount, this.fFlags, this.mFrame, this.mFirstFrame, this.mSess, this.mDir, this.mCode, this.mType, this.mLen,
+      this.mTime, this.mFlags, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags]) {
+      b += c.bytes();
+    }
+    return b + this.mSummary.bytes() + this.qSql.bytes() + this.qDetail.bytes() + this.qError.bytes() + this.aReason.bytes();
+  }
+}
+
+function paramsText(params: unknown[]): string {
+  const shown = params.slice(0, 16).map((p) => {
+    const v = p && typeof p === 'object' && 'value' in p ? (p as { value: unknown }).value : p;
+    if (v === null) return 'NULL';
+    const t = typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v);
+    return t.length > 80 ? t.slice(0, 79) + '…' : t;
+  });
+  return `(${shown.join(', ')}${params.length > 16 ? `, … ${params.length} in all` : ''})`;
+}

@@ -1,0 +1,191 @@
+/**
+ * Read-only text screens: statistics (the `stats` figures from the store) and help (every key).
+ */
+import blessed from 'blessed';
+import { QF_ERROR, type TuiStore } from './store.js';
+import { paneOptions, type Key, type UiContext, type View, type ViewName } from './view.js';
+import { bytesText, fit, fitLeft, ms, wire, wireFit } from './text.js';
+
+function num(v: unknown): number {
+  return typeof v === 'number' ? v : Number(v) || 0;
+}
+
+abstract class TextView implements View {
+  abstract readonly name: ViewName;
+  readonly boxes: blessed.Widgets.BoxElement[];
+  protected readonly box: blessed.Widgets.BoxElement;
+  private top = 0;
+  private height = 10;
+  protected width = 80;
+  private lines: string[] = [];
+
+  constructor(protected readonly ctx: UiContext, private readonly label: string) {
+    this.box = blessed.box(paneOptions(label));
+    this.boxes = [this.box];
+    ctx.screen.append(this.box);
+    this.box.on('wheeldown', () => { this.top += 3; this.ctx.invalidate(); });
+    this.box.on('wheelup', () => { this.top = Math.max(0, this.top - 3); this.ctx.invalidate(); });
+  }
+  enter(): void {
+    this.top = 0;
+    this.ctx.invalidate();
+  }
+  layout(width: number, height: number): void {
+    this.box.position.top = 0;
+    this.box.position.left = 0;
+    this.box.width = width;
+    this.box.height = Math.max(5, height - 1);
+    this.height = Math.max(1, num(this.box.height) - 2);
+    this.width = Math.max(20, width - 2);
+  }
+  protected abstract content(): string[];
+  draw(): void {
+    this.lines = this.content();
+    this.top = Math.max(0, Math.min(this.top, this.lines.length - this.height));
+    this.box.setLabel(` ${this.label} `);
+    this.box.setContent(this.lines.slice(this.top, this.top + this.height).join('\n'));
+  }
+  key(k: Key): boolean {
+    switch (k) {
+      case 'j': case 'down': this.top++; return true;
+      case 'k': case 'up': this.top = Math.max(0, this.top - 1); return true;
+      case 'pagedown': case ' ': case 'C-d': this.top += this.height; return true;
+      case 'pageup': case 'C-u': this.top = Math.max(0, this.top - this.height); return true;
+      case 'g': case 'home': this.top = 0; return true;
+      case 'G': case 'end': this.top = this.lines.length; return true;
+      default: return false;
+    }
+  }
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+export function statsLines(s: TuiStore, width: number): string[] {
+  const out: string[] = [];
+  const span = Number.isFinite(s.lastUs - s.baseUs) ? (s.lastUs - s.baseUs) / 1e6 : 0;
+  out.push('{bold}Capture{/bold}');
+  out.push(`  packets ${s.frameCount}   bytes ${bytesText(s.bytes)}   duration ${span.toFixed(3)} s   sessions ${s.sessions.size}`);
+  out.push(`  messages ${s.messageCount}   queries ${s.queryCount}   failed ${s.queryErrors}   anomalies ${s.anomalyCount}` +
+    (s.dropped ? `   kernel drops ${s.dropped}` : ''));
+  out.push(`  memory: index ${bytesText(s.indexBytes())}, message bodies ${bytesText(s.cache.usedBytes)} of ${bytesText(s.cache.budget)} (${s.cache.evicted} evicted)`);
+  out.push('');
+
+  const durs: number[] = [];
+  for (let q = 0; q < s.queryCount; q++) { const d = s.qDur.get(q); if (!Number.isNaN(d)) durs.push(d); }
+  const sorted = Float64Array.from(durs).sort();
+  out.push('{bold}Query latency{/bold}');
+  if (sorted.length === 0) out.push('  (no completed queries)');
+  else {
+    out.push(`  count ${sorted.length}   min ${ms(sorted[0] as number)}   p50 ${ms(percentile(sorted, 50))}   p90 ${ms(percentile(sorted, 90))}` +
+      `   p99 ${ms(percentile(sorted, 99))}   max ${ms(sorted[sorted.length - 1] as number)}`);
+  }
+  out.push('');
+
+  // Statements by text: how often, total and worst time (the N+1 and slow-query questions).
+  const byText = new Map<string, { n: number; total: number; max: number; errors: number }>();
+  for (let q = 0; q < s.queryCount; q++) {
+    const sql = s.qSql.get(q).replace(/\s+/g, ' ').trim();
+    let e = byText.get(sql);
+    if (!e) byText.set(sql, (e = { n: 0, total: 0, max: 0, errors: 0 }));
+    e.n++;
+    const d = s.qDur.get(q);
+    if (!Number.isNaN(d)) { e.total += d; e.max = Math.max(e.max, d); }
+    if (s.qFlags.get(q) & QF_ERROR) e.errors++;
+  }
+  const sqlW = Math.max(10, width - 48);
+  const table = (title: string, rows: Array<[string, { n: number; total: number; max: number; errors: number }]>) => {
+    out.push(`{bold}${title}{/bold}`);
+    out.push(`  ${fitLeft('count', 7)} ${fitLeft('total', 11)} ${fitLeft('max', 11)} ${fitLeft('errors', 7)}  SQL`);
+    for (const [sql, e] of rows) {
+      out.push(`  ${fitLeft(String(e.n), 7)} ${fitLeft(ms(e.total), 11)} ${fitLeft(ms(e.max), 11)} ${fitLeft(String(e.errors), 7)}  ${wireFit(sql || '(unknown SQL)', sqlW)}`);
+    }
+    out.push('');
+  };
+  const all = [...byText.entries()];
+  table('Most frequent statements', all.sort((a, b) => b[1].n - a[1].n).slice(0, 10));
+  table('Slowest statements (total time)', all.sort((a, b) => b[1].total - a[1].total).slice(0, 10));
+
+  out.push('{bold}Errors by SQLSTATE{/bold}');
+  if (s.sqlstateCounts.size === 0) out.push('  (none)');
+  for (const [state, n] of [...s.sqlstateCounts.entries()].sort((a, b) => b[1] - a[1])) out.push(`  ${fit(wire(state), 8)} ${n}`);
+  out.push('');
+
+  out.push('{bold}Messages by type{/bold}');
+  const types = s.types.names.map((name, id) => [name, s.typeCounts[id] ?? 0] as const).sort((a, b) => b[1] - a[1]);
+  for (const [name, n] of types) out.push(`  ${fit(wire(name), 28)} ${fitLeft(String(n), 10)}`);
+  if (s.anomalyCount > 0) {
+    out.push('');
+    out.push('{bold}Anomalies by code{/bold}');
+    const counts = new Map<number, number>();
+    for (let a = 0; a < s.anomalyCount; a++) counts.set(s.aCode.get(a), (counts.get(s.aCode.get(a)) ?? 0) + 1);
+    for (const [code, n] of counts) out.push(`  ${fit(wire(s.anomalyCodes.name(code)), 28)} ${fitLeft(String(n), 10)}`);
+  }
+  return out;
+}
+
+export class StatsView extends TextView {
+  readonly name = 'stats';
+  constructor(ctx: UiContext) {
+    super(ctx, 'Statistics');
+  }
+  protected content(): string[] {
+    return statsLines(this.ctx.store, this.width);
+  }
+}
+
+/** Every key, by layer. Kept here, next to nothing else, so the help and the README agree. */
+export const HELP: Array<[string, string]> = [
+  ['', '{bold}Anywhere{/bold}'],
+  ['?', 'this help'],
+  ['/', 'display filter (the -Y language; shown red while invalid; empty clears)'],
+  [':', 'find: a filter expression or text in the Info column; a number goes to that frame'],
+  ['n / N', 'next / previous frame matching the find'],
+  ['t', 'per-session timeline'],
+  ['s', 'sessions list'],
+  ['q', 'queries list'],
+  ['S', 'statistics'],
+  ['f', 'follow the session of the selection (messages of one connection, both directions)'],
+  ['Esc', 'back to the previous view (from the main view: clear the message)'],
+  ['Ctrl-C', 'cancel a load in progress (or stop a live capture); again: quit'],
+  ['Q', 'quit'],
+  ['', ''],
+  ['', '{bold}Lists (frames, sessions, queries, follow, timeline rows){/bold}'],
+  ['j / k, ↓ / ↑', 'move one row'],
+  ['Ctrl-D / Ctrl-U', 'half a page down / up'],
+  ['PgDn / PgUp, Space, Ctrl-F / Ctrl-B', 'page down / up'],
+  ['g / G, Home / End', 'first / last row (G in live mode: follow new frames again)'],
+  ['Enter', 'frames: go to the details pane; sessions: first frame; queries, follow: that frame'],
+  ['mouse', 'click selects (click again: Enter), wheel scrolls'],
+  ['', ''],
+  ['', '{bold}Main view{/bold}'],
+  ['Tab / Shift-Tab', 'next / previous pane (frames, details, bytes)'],
+  ['Enter, Space', 'details: expand or collapse a node (on a query\'s frames: go to the request)'],
+  ['l / h, → / ←', 'details: expand / collapse (or go to the parent)'],
+  ['* or E', 'details: expand everything under the node'],
+  ['', ''],
+  ['', '{bold}Queries view{/bold}'],
+  ['1 2 3 4', 'sort by time, latency, rows, errors'],
+  ['r', 'reverse the order'],
+  ['', ''],
+  ['', '{bold}Timeline{/bold}'],
+  ['h / l, ← / →', 'previous / next query bar in the session'],
+  ['H / L', 'first / last bar'],
+  ['+ / - / 0', 'zoom in / out around the selected bar / whole capture'],
+  ['Enter', 'go to the query\'s request frame'],
+];
+
+export class HelpView extends TextView {
+  readonly name = 'help';
+  constructor(ctx: UiContext) {
+    super(ctx, 'Help: keys (Esc to go back)');
+  }
+  protected content(): string[] {
+    const out: string[] = [];
+    for (const [k, what] of HELP) out.push(k === '' ? what : `  {cyan-fg}${fit(k, 36)}{/cyan-fg} ${what}`);
+    out.push('', 'Colours in lists: cyan frontend (client → server), green backend, red errors, yellow anomalies and notices.');
+    return out;
+  }
+}

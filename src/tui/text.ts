@@ -1,0 +1,53 @@
+/**
+ * Text for blessed boxes with tags on. Wire text goes through `wire()` (or `wireFit()`):
+ * escapeTerminal first, so no control byte reaches the terminal, then blessed's braces are
+ * escaped, so a query containing `{red-fg}` shows literally instead of colouring the screen.
+ */
+import { escapeTerminal } from '../core/escape.js';
+
+/** Escapes blessed's tag braces in text that is already terminal-safe. */
+export function tagSafe(s: string): string {
+  if (s.indexOf('{') < 0 && s.indexOf('}') < 0) return s;
+  return s.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
+}
+
+/** Pads or cuts plain (untagged) text to exactly `w` columns. */
+export function fit(s: string, w: number): string {
+  if (w <= 0) return '';
+  if (s.length > w) return w === 1 ? '…' : s.slice(0, w - 1) + '…';
+  return s.length === w ? s : s + ' '.repeat(w - s.length);
+}
+
+export function fitLeft(s: string, w: number): string {
+  if (s.length >= w) return fit(s, w);
+  return ' '.repeat(w - s.length) + s;
+}
+
+/** Wire text, escaped for terminal and tags. */
+export function wire(s: string): string {
+  return tagSafe(escapeTerminal(s));
+}
+
+/** Wire text cut to `w` columns (after escaping, so the escapes count), then tag-escaped. */
+export function wireFit(s: string, w: number): string {
+  return tagSafe(fit(escapeTerminal(s), w));
+}
+
+/** Relative seconds with microseconds, as Wireshark's Time column. */
+export function relTime(us: number, baseUs: number): string {
+  if (!Number.isFinite(us) || !Number.isFinite(baseUs)) return '';
+  return ((us - baseUs) / 1e6).toFixed(6);
+}
+
+export function ms(v: number): string {
+  if (!Number.isFinite(v)) return '-';
+  if (v >= 1000) return (v / 1000).toFixed(2) + ' s';
+  return v.toFixed(v < 10 ? 3 : 1) + ' ms';
+}
+
+export function bytesText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}

@@ -1,0 +1,261 @@
+/**
+ * Per-session timeline, drawn with text cells: one row per session over capture time, each
+ * query a bar from request to completion (green ok, red failed, yellow never completed), the
+ * connection's lifetime as a thin line behind. h/l walk the bars of a row, j/k the sessions,
+ * +/- zoom around the selected bar, Enter jumps to the query's request frame. Live, the
+ * window keeps the newest time at its right edge.
+ */
+import blessed from 'blessed';
+import { QF_ERROR, QF_INCOMPLETE, QF_NO_DURATION, type TuiStore } from './store.js';
+import { Cursor, paneOptions, type Key, type UiContext, type View } from './view.js';
+import { fit, ms, wireFit } from './text.js';
+
+const LABEL_W = 26;
+const C_NONE = 0;
+const C_LIFE = 1;
+const C_OK = 2;
+const C_ERR = 3;
+const C_PENDING = 4;
+const C_SEL = 5;
+const STYLE = ['', 'gray-fg', 'green-fg', 'red-fg', 'yellow-fg', 'white-fg'];
+const CHAR = [' ', '─', '█', '█', '█', '▓'];
+
+function num(v: unknown): number {
+  return typeof v === 'number' ? v : Number(v) || 0;
+}
+
+export class TimelineView implements View {
+  readonly name = 'timeline';
+  readonly boxes: blessed.Widgets.BoxElement[];
+  private readonly box: blessed.Widgets.BoxElement;
+  private readonly rows = new Cursor();
+  /** Position of the selected bar in the selected session's query list. */
+  private bar = 0;
+  private zoom = 1;
+  private cells = new Uint8Array(0);
+  private plotW = 10;
+  private winStart = 0;
+  private winSpan = 1;
+
+  constructor(private readonly ctx: UiContext) {
+    this.box = blessed.box(paneOptions('Timeline'));
+    this.boxes = [this.box];
+    ctx.screen.append(this.box);
+    this.box.on('click', (data: { x: number; y: number }) => this.click(data.x, data.y));
+    this.box.on('wheeldown', () => { this.rows.move(1); this.ctx.invalidate(); });
+    this.box.on('wheelup', () => { this.rows.move(-1); this.ctx.invalidate(); });
+  }
+
+  enter(): void {
+    this.ctx.invalidate();
+  }
+
+  layout(width: number, height: number): void {
+    this.box.position.top = 0;
+    this.box.position.left = 0;
+    this.box.width = width;
+    this.box.height = Math.max(6, height - 1);
+    // Inside the border: axis line, rows, a blank line and two lines about the selection.
+    this.rows.height = Math.max(1, num(this.box.height) - 2 - 4);
+    this.plotW = Math.max(10, width - 2 - LABEL_W - 1);
+    this.rows.clamp();
+  }
+
+  private sessionId(pos: number): number {
+    return this.ctx.store.sessionOrder[pos] ?? -1;
+  }
+
+  private selectedQuery(): number {
+    const list = this.ctx.store.sessionQueryList(this.sessionId(this.rows.sel));
+    if (!list || list.n === 0) return -1;
+    this.bar = Math.max(0, Math.min(this.bar, list.n - 1));
+    return list.get(this.bar);
+  }
+
+  private window(s: TuiStore): void {
+    const t0 = Number.isFinite(s.baseUs) ? s.baseUs : 0;
+    const t1 = Math.max(Number.isFinite(s.lastUs) ? s.lastUs : t0, t0 + 1);
+    const full = t1 - t0;
+    const span = Math.max(1, full / this.zoom);
+    let start: number;
+    const q = this.selectedQuery();
+    if (this.ctx.live && !s.ended && (this.zoom === 1 || q < 0)) {
+      // Live: newest time on the right edge.
+      start = t1 - span;
+    } else if (q >= 0 && this.zoom > 1) {
+      start = (s.qStart.get(q) + s.qEnd.get(q)) / 2 - span / 2;
+    } else {
+      start = t0;
+    }
+    this.winStart = Math.max(t0, Math.min(start, t1 - span));
+    this.winSpan = span;
+  }
+
+  private col(us: number): number {
+    return Math.floor(((us - this.winStart) / this.winSpan) * this.plotW);
+  }
+
+  draw(): void {
+    const s = this.ctx.store;
+    this.rows.setCount(s.sessionOrder.length);
+    this.window(s);
+    const W = this.plotW;
+    if (this.cells.length !== W) this.cells = new Uint8Array(W);
+    const selQ = this.selectedQuery();
+    const lines: string[] = [this.axis(s)];
+    const end = Math.min(this.rows.count, this.rows.top + this.rows.height);
+    for (let pos = this.rows.top; pos < end; pos++) {
+      const id = this.sessionId(pos);
+      const info = s.sessions.get(id);
+      this.cells.fill(C_NONE);
+      if (info && Number.isFinite(info.startUs)) this.paint(this.col(info.startUs), this.col(info.endUs), C_LIFE);
+      const list = s.sessionQueryList(id);
+      if (list) {
+        const winEnd = this.winStart + this.winSpan;
+        for (let k = 0; k < list.n; k++) {
+          const q = list.get(k);
+          if (s.qEnd.get(q) < this.winStart || s.qStart.get(q) > winEnd) continue;
+          const f = s.qFlags.get(q);
+          const c = q === selQ ? C_SEL : f & QF_ERROR ? C_ERR : f & (QF_INCOMPLETE | QF_NO_DURATION) ? C_PENDING : C_OK;
+          this.paint(this.col(s.qStart.get(q)), this.col(s.qEnd.get(q)), c);
+        }
+      }
+      const who = info ? `#${id} ${info.user || info.client}` : `#${id}`;
+      let label = wireFit(who, LABEL_W);
+      if (pos === this.rows.sel) label = `{inverse}${label}{/inverse}`;
+      lines.push(`${label} ${this.rowText()}`);
+    }
+    if (this.rows.count === 0) lines.push('  (no sessions yet)');
+    while (lines.length < this.rows.height + 1) lines.push('');
+    lines.push('', ...this.selectionText(selQ));
+    const z = this.zoom > 1 ? ` zoom ×${this.zoom}` : '';
+    this.box.setLabel(` Timeline: ${s.sessionOrder.length} sessions, ${s.queryCount} queries${z} `);
+    this.box.setContent(lines.join('\n'));
+  }
+
+  /** Fills [x0, x1] (at least one cell) with colour c; errors and the selection win over the rest. */
+  private paint(x0: number, x1: number, c: number): void {
+    const W = this.plotW;
+    if (x1 < 0 || x0 >= W) return;
+    const a = Math.max(0, x0);
+    const b = Math.min(W - 1, Math.max(x0, x1));
+    for (let x = a; x <= b; x++) {
+      const cur = this.cells[x] as number;
+      if (c === C_LIFE && cur !== C_NONE) continue;
+      if (cur === C_SEL || (cur === C_ERR && c !== C_SEL)) continue;
+      this.cells[x] = c;
+    }
+  }
+
+  private rowText(): string {
+    let out = '';
+    let run = '';
+    let cur = -1;
+    const flush = () => {
+      if (run === '') return;
+      const st = STYLE[cur] ?? '';
+      out += st ? `{${st}}${run}{/${st}}` : run;
+      run = '';
+    };
+    for (let x = 0; x < this.cells.length; x++) {
+      const c = this.cells[x] as number;
+      if (c !== cur) { flush(); cur = c; }
+      run += CHAR[c];
+    }
+    flush();
+    return out;
+  }
+
+  private axis(s: TuiStore): string {
+    const W = this.plotW;
+    const chars = new Array<string>(W).fill(' ');
+    const step = 14;
+    const base = Number.isFinite(s.baseUs) ? s.baseUs : 0;
+    const digits = this.winSpan < 2e4 ? 4 : this.winSpan < 2e6 ? 3 : 1;
+    for (let x = 0; x + 8 < W; x += step) {
+      const t = ((this.winStart + (x / W) * this.winSpan - base) / 1e6).toFixed(digits) + 's';
+      const label = '|' + t;
+      for (let k = 0; k < label.length && x + k < W; k++) chars[x + k] = label[k] as string;
+    }
+    return `{bold}${fit('session', LABEL_W)} ${chars.join('')}{/bold}`;
+  }
+
+  private selectionText(q: number): string[] {
+    const s = this.ctx.store;
+    if (q < 0) return ['  (no query in this session: j/k choose a session)', ''];
+    const f = s.qFlags.get(q);
+    const outcome = f & QF_ERROR ? `{red-fg}${wireFit(s.qError.get(q), 80).trimEnd()}{/red-fg}`
+      : f & QF_INCOMPLETE ? '{yellow-fg}incomplete{/yellow-fg}' : '{green-fg}ok{/green-fg}';
+    const rows = s.qRows.get(q);
+    const rel = ((s.qStart.get(q) - s.baseUs) / 1e6).toFixed(6);
+    const w = Math.max(20, num(this.box.width) - 4);
+    return [
+      ` Query #${q + 1}  session #${s.qSess.get(q)}  +${rel} s  latency ${ms(s.qDur.get(q))}  rows ${Number.isFinite(rows) ? rows : '-'}  frames ${s.qStartFrame.get(q)}–${s.qEndFrame.get(q)}  ${outcome}`,
+      ` ${wireFit(s.qSql.get(q), w)}`,
+    ];
+  }
+
+  private click(x: number, y: number): void {
+    const row = y - num(this.box.atop) - num(this.box.itop) - 1;
+    if (row < 0 || row >= this.rows.height) return;
+    this.rows.to(this.rows.top + row);
+    const cx = x - num(this.box.aleft) - num(this.box.ileft) - LABEL_W - 1;
+    const list = this.ctx.store.sessionQueryList(this.sessionId(this.rows.sel));
+    if (list && cx >= 0) {
+      // The bar under the pointer, or else the nearest one.
+      let best = -1;
+      let bestD = Infinity;
+      for (let k = 0; k < list.n; k++) {
+        const q = list.get(k);
+        const a = this.col(this.ctx.store.qStart.get(q));
+        const b = Math.max(a, this.col(this.ctx.store.qEnd.get(q)));
+        const d = cx < a ? a - cx : cx > b ? cx - b : 0;
+        if (d < bestD) { bestD = d; best = k; }
+      }
+      if (best >= 0) this.bar = best;
+    }
+    this.ctx.invalidate();
+  }
+
+  key(k: Key): boolean {
+    const s = this.ctx.store;
+    switch (k) {
+      case 'h': case 'left': this.bar = Math.max(0, this.bar - 1); return true;
+      case 'l': case 'right': this.bar++; return true;
+      case 'H': this.bar = 0; return true;
+      case 'L': this.bar = Number.MAX_SAFE_INTEGER; return true;
+      case '+': case '=': this.zoom = Math.min(1 << 20, this.zoom * 2); return true;
+      case '-': this.zoom = Math.max(1, this.zoom / 2); return true;
+      case '0': this.zoom = 1; return true;
+      case 'enter': case 'return': {
+        const q = this.selectedQuery();
+        if (q < 0) this.ctx.notify('no query selected', true);
+        else this.ctx.gotoFrame(s.qStartFrame.get(q));
+        return true;
+      }
+      case 'f': {
+        const id = this.sessionId(this.rows.sel);
+        if (id >= 0) this.ctx.open('follow', id);
+        return true;
+      }
+      default: {
+        const before = this.rows.sel;
+        if (!this.rows.key(k)) return false;
+        if (this.rows.sel !== before) this.bar = this.nearestBar(before);
+        return true;
+      }
+    }
+  }
+
+  /** Moving to another session keeps the bar closest in time to the one selected before. */
+  private nearestBar(prevRow: number): number {
+    const s = this.ctx.store;
+    const prev = s.sessionQueryList(this.sessionId(prevRow));
+    const list = s.sessionQueryList(this.sessionId(this.rows.sel));
+    if (!prev || prev.n === 0 || !list || list.n === 0) return 0;
+    const t = s.qStart.get(prev.get(Math.min(this.bar, prev.n - 1)));
+    let best = 0;
+    for (let k = 0; k < list.n; k++) if (Math.abs(s.qStart.get(list.get(k)) - t) < Math.abs(s.qStart.get(list.get(best)) - t)) best = k;
+    return best;
+  }
+}
