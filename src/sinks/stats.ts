@@ -1,0 +1,265 @@
+/**
+ * `pgsniff stats`: aggregates query and session records into per-query (normalized, see
+ * stats-normalize.ts) calls, rows, errors and latency percentiles, per-session totals, errors
+ * by SQLSTATE, and an authentication and encryption overview. A PipelineSink, so it runs in
+ * the same streaming pass as everything else; memory is bounded by MAX_FINGERPRINTS and
+ * MAX_SESSIONS (past them, records are folded into one "other" row / counted only), and by
+ * LatencySketch per fingerprint.
+ */
+import type { OutRecord, PipelineSink } from '../pipeline/events.js';
+import type { QueryRecord, SessionRecord } from '../session/schema.js';
+import { LatencySketch } from './stats-latency.js';
+import { createNormalizer, type Normalized, type Normalizer } from './stats-normalize.js';
+
+export const MAX_FINGERPRINTS = 10_000;
+export const MAX_SESSIONS = 10_000;
+export const OTHER_FINGERPRINT = 'other';
+const EXAMPLE_LIMIT = 2000;
+
+export interface QueryStats {
+  fingerprint: string;
+  /** Normalized text ($n for constants); for SQL unknown to the capture, a description in <>. */
+  query: string;
+  /** The first SQL text seen with this fingerprint (capped). */
+  example: string | null;
+  calls: number;
+  rows: number;
+  errors: number;
+  skipped: number;
+  incomplete: number;
+  protocols: { simple: number; extended: number; function: number };
+  /** Executions whose statement was Parsed for them (extended protocol), i.e. not reused. */
+  parses: number;
+  totalMs: number;
+  meanMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Percentiles are exact (false: from the log histogram, within 1%). */
+  exact: boolean;
+}
+
+export interface SessionStats {
+  session: number;
+  client: string;
+  server: string;
+  user: string | null;
+  database: string | null;
+  applicationName: string | null;
+  authMethod: string | null;
+  authOutcome: string;
+  encryption: string;
+  queries: number;
+  errors: number;
+  totalQueryMs: number;
+  durationMs: number;
+  endedBy: string;
+}
+
+export interface ErrorStats {
+  sqlstate: string;
+  count: number;
+  severity: string | null;
+  /** The first message seen with this SQLSTATE. */
+  message: string | null;
+}
+
+export interface StatsReport {
+  totals: {
+    queries: number; errors: number; skipped: number; incomplete: number; rows: number; totalMs: number;
+    sessions: number; fingerprints: number; parser: 'libpg-query' | 'fallback';
+  };
+  queries: QueryStats[];
+  sessions: SessionStats[];
+  /** Sessions past MAX_SESSIONS, counted in totals but not listed. */
+  sessionsNotListed: number;
+  errors: ErrorStats[];
+  auth: {
+    methods: Record<string, number>;
+    outcomes: Record<string, number>;
+    failures: Array<{ session: number; user: string | null; sqlstate: string | null; message: string | null }>;
+    cleartextSessions: number;
+  };
+  encryption: Record<string, number>;
+  cancels: number;
+}
+
+/** What the stats and check sinks key a query record by. */
+export function queryKey(rec: QueryRecord, normalizer: Normalizer): Normalized {
+  if (rec.sql !== null) return normalizer.normalize(rec.sql);
+  const text = rec.protocol === 'function'
+    ? `<function call oid ${rec.function?.oid ?? 0}>`
+    : `<statement "${rec.statement ?? ''}" prepared before the capture>`;
+  return { fingerprint: text, text, parsed: false, hasLiterals: false };
+}
+
+class QueryAgg {
+  calls = 0;
+  rows = 0;
+  errors = 0;
+  skipped = 0;
+  incomplete = 0;
+  parses = 0;
+  simple = 0;
+  extended = 0;
+  fn = 0;
+  readonly latency = new LatencySketch();
+  constructor(readonly fingerprint: string, readonly query: string, readonly example: string | null) {}
+}
+
+export class StatsSink implements PipelineSink {
+  private readonly byFingerprint = new Map<string, QueryAgg>();
+  private readonly sessions = new Map<number, SessionStats>();
+  /** Query time per session, from query records (they come before their session record). */
+  private readonly sessionQueryMs = new Map<number, number>();
+  private sessionsNotListed = 0;
+  private sessionCount = 0;
+  private readonly errors = new Map<string, ErrorStats>();
+  private readonly methods: Record<string, number> = {};
+  private readonly outcomes: Record<string, number> = {};
+  private readonly failures: StatsReport['auth']['failures'] = [];
+  private readonly encryption: Record<string, number> = {};
+  private cleartext = 0;
+  private cancels = 0;
+  private totals = { queries: 0, errors: 0, skipped: 0, incomplete: 0, rows: 0, totalMs: 0 };
+
+  constructor(private readonly normalizer: Normalizer) {}
+
+  /** Loads libpg-query (async) and returns a ready sink. */
+  static async create(opts: { parser?: boolean } = {}): Promise<StatsSink> {
+    return new StatsSink(await createNormalizer(opts));
+  }
+
+  record(rec: OutRecord): void {
+    if (rec.kind === 'query') this.query(rec as unknown as QueryRecord);
+    else if (rec.kind === 'session') this.session(rec as unknown as SessionRecord);
+  }
+
+  query(rec: QueryRecord): void {
+    const key = queryKey(rec, this.normalizer);
+    let agg = this.byFingerprint.get(key.fingerprint);
+    if (!agg) {
+      if (this.byFingerprint.size >= MAX_FINGERPRINTS) {
+        agg = this.byFingerprint.get(OTHER_FINGERPRINT);
+        if (!agg) {
+          agg = new QueryAgg(OTHER_FINGERPRINT, '<other queries, past the fingerprint limit>', null);
+          this.byFingerprint.set(OTHER_FINGERPRINT, agg);
+        }
+      } else {
+        agg = new QueryAgg(key.fingerprint, key.text, rec.sql === null ? null : rec.sql.slice(0, EXAMPLE_LIMIT));
+        this.byFingerprint.set(key.fingerprint, agg);
+      }
+    }
+    if (rec.skipped) {
+      agg.skipped++;
+      this.totals.skipped++;
+      return;
+    }
+    agg.calls++;
+    this.totals.queries++;
+    agg.rows += rec.rows;
+    this.totals.rows += rec.rows;
+    if (rec.protocol === 'simple') agg.simple++;
+    else if (rec.protocol === 'extended') agg.extended++;
+    else agg.fn++;
+    if (rec.parsed) agg.parses++;
+    if (rec.incomplete) {
+      agg.incomplete++;
+      this.totals.incomplete++;
+    }
+    if (rec.durationMs !== null) {
+      agg.latency.add(rec.durationMs);
+      this.totals.totalMs += rec.durationMs;
+      if (this.sessionQueryMs.size < MAX_SESSIONS || this.sessionQueryMs.has(rec.session)) {
+        this.sessionQueryMs.set(rec.session, (this.sessionQueryMs.get(rec.session) ?? 0) + rec.durationMs);
+      }
+    }
+    if (rec.error) {
+      agg.errors++;
+      this.totals.errors++;
+      this.countError(rec.error.sqlstate ?? '?????', rec.error.severityNonLocalized ?? rec.error.severity, rec.error.message);
+    }
+  }
+
+  session(rec: SessionRecord): void {
+    this.sessionCount++;
+    this.encryption[rec.encryption] = (this.encryption[rec.encryption] ?? 0) + 1;
+    if (rec.cancel) this.cancels++;
+    const method = rec.auth.method ?? (rec.cancel ? 'cancel-request' : 'not seen');
+    this.methods[method] = (this.methods[method] ?? 0) + 1;
+    this.outcomes[rec.auth.outcome] = (this.outcomes[rec.auth.outcome] ?? 0) + 1;
+    if (rec.auth.method === 'cleartext') this.cleartext++;
+    if (rec.auth.outcome === 'failure') {
+      if (this.failures.length < 100) {
+        this.failures.push({ session: rec.session, user: rec.user, sqlstate: rec.auth.sqlstate, message: rec.auth.error?.message ?? null });
+      }
+      if (rec.auth.error) this.countError(rec.auth.error.sqlstate ?? '?????', rec.auth.error.severityNonLocalized ?? rec.auth.error.severity, rec.auth.error.message);
+    }
+    const queryMs = this.sessionQueryMs.get(rec.session) ?? 0;
+    this.sessionQueryMs.delete(rec.session);
+    if (this.sessions.size >= MAX_SESSIONS) {
+      this.sessionsNotListed++;
+      return;
+    }
+    this.sessions.set(rec.session, {
+      session: rec.session,
+      client: endpoint(rec.client),
+      server: endpoint(rec.server),
+      user: rec.user,
+      database: rec.database,
+      applicationName: rec.applicationName,
+      authMethod: rec.auth.method,
+      authOutcome: rec.auth.outcome,
+      encryption: rec.encryption,
+      queries: rec.queries,
+      errors: rec.errors,
+      totalQueryMs: round3(queryMs),
+      durationMs: round3(rec.durationMs),
+      endedBy: rec.endedBy,
+    });
+  }
+
+  private countError(sqlstate: string, severity: string | null, message: string | null): void {
+    const e = this.errors.get(sqlstate);
+    if (e) e.count++;
+    else if (this.errors.size < MAX_FINGERPRINTS) this.errors.set(sqlstate, { sqlstate, count: 1, severity, message });
+  }
+
+  report(): StatsReport {
+    const queries: QueryStats[] = [];
+    for (const a of this.byFingerprint.values()) {
+      const l = a.latency;
+      queries.push({
+        fingerprint: a.fingerprint, query: a.query, example: a.example,
+        calls: a.calls, rows: a.rows, errors: a.errors, skipped: a.skipped, incomplete: a.incomplete,
+        protocols: { simple: a.simple, extended: a.extended, function: a.fn }, parses: a.parses,
+        totalMs: round3(l.sumMs), meanMs: round3(l.meanMs), p50Ms: round3(l.quantile(0.5)), p95Ms: round3(l.quantile(0.95)),
+        p99Ms: round3(l.quantile(0.99)), maxMs: round3(l.maxMs), exact: l.isExact,
+      });
+    }
+    queries.sort((x, y) => y.totalMs - x.totalMs || y.calls - x.calls || (x.query < y.query ? -1 : 1));
+    const errors = [...this.errors.values()].sort((x, y) => y.count - x.count || (x.sqlstate < y.sqlstate ? -1 : 1));
+    return {
+      totals: {
+        ...this.totals, totalMs: round3(this.totals.totalMs), sessions: this.sessionCount, fingerprints: this.byFingerprint.size,
+        parser: this.normalizer.usesParser ? 'libpg-query' : 'fallback',
+      },
+      queries,
+      sessions: [...this.sessions.values()].sort((x, y) => x.session - y.session),
+      sessionsNotListed: this.sessionsNotListed,
+      errors,
+      auth: { methods: this.methods, outcomes: this.outcomes, failures: this.failures, cleartextSessions: this.cleartext },
+      encryption: this.encryption,
+      cancels: this.cancels,
+    };
+  }
+}
+
+function endpoint(e: { ip: string; port: number }): string {
+  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

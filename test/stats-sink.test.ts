@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LatencySketch, EXACT_LIMIT } from '../src/sinks/stats-latency.js';
+import { fallbackNormalize, createNormalizer } from '../src/sinks/stats-normalize.js';
+import { StatsSink } from '../src/sinks/stats.js';
+import { formatStatsText } from '../src/sinks/stats-format.js';
+import type { QueryRecord, SessionRecord } from '../src/session/schema.js';
+
+function q(over: Partial<QueryRecord>): QueryRecord {
+  return {
+    kind: 'query', session: 0, time: '2024-01-01T00:00:00.000000Z', frame: 1, protocol: 'simple', sql: 'select 1',
+    statementIndex: 0, statementCount: 1, statement: null, portal: null, params: [], parsed: false, durationMs: 1,
+    firstRowMs: null, rows: 0, rowsReturned: 0, bytesReturned: 0, command: 'SELECT 1', error: null, notices: [],
+    transactionStatus: 'idle', skipped: false, incomplete: false, suspended: false, firstFrame: 1, lastFrame: 1,
+    startTime: '2024-01-01T00:00:00.000000Z', columns: null, copy: null, function: null, cancelledBy: null, ...over,
+  };
+}
+
+function s(over: Partial<SessionRecord>): SessionRecord {
+  return {
+    kind: 'session', session: 0, time: '2024-01-01T00:00:01.000000Z', frame: 9, client: { ip: '127.0.0.1', port: 50000 },
+    server: { ip: '127.0.0.1', port: 5432 }, protocolVersion: '3.0', user: 'u', database: 'd', applicationName: null,
+    startupParameters: { user: 'u' },
+    auth: { method: 'trust', mechanism: null, mechanismsOffered: [], outcome: 'success', sqlstate: null, error: null },
+    encryption: 'none', sslRequested: false, gssRequested: false, tls: null, serverVersion: '18', parameters: {},
+    backendPid: 1, backendKey: '00', start: '2024-01-01T00:00:00.000000Z', startFrame: 1, end: '2024-01-01T00:00:01.000000Z',
+    endFrame: 9, durationMs: 1000, endedBy: 'terminate', fatal: null, frontend: { bytes: 0, messages: 0 },
+    backend: { bytes: 0, messages: 0 }, anomalies: 0, queries: 0, errors: 0, notifications: 0, unpairedResponses: 0, cancel: null,
+    ...over,
+  };
+}
+
+test('LatencySketch: exact nearest-rank percentiles', () => {
+  const l = new LatencySketch();
+  for (let i = 100; i >= 1; i--) l.add(i);
+  assert.equal(l.count, 100);
+  assert.equal(l.quantile(0.5), 50);
+  assert.equal(l.quantile(0.95), 95);
+  assert.equal(l.quantile(0.99), 99);
+  assert.equal(l.quantile(1), 100);
+  assert.equal(l.maxMs, 100);
+  assert.equal(l.meanMs, 50.5);
+  assert.equal(l.isExact, true);
+  const one = new LatencySketch();
+  one.add(7);
+  assert.equal(one.quantile(0.5), 7);
+  assert.equal(new LatencySketch().quantile(0.95), 0);
+});
+
+test('LatencySketch: past the exact limit, percentiles within 1% and memory bounded', () => {
+  const l = new LatencySketch();
+  const n = EXACT_LIMIT * 5;
+  // a skewed distribution: 1..n ms in a shuffled order
+  for (let i = 0; i < n; i++) l.add(((i * 7919) % n) + 1);
+  assert.equal(l.isExact, false);
+  for (const qq of [0.5, 0.95, 0.99]) {
+    const want = Math.ceil(qq * n);
+    const got = l.quantile(qq);
+    assert.ok(Math.abs(got - want) / want <= 0.011, `${qq}: ${got} vs ${want}`);
+  }
+  assert.equal(l.maxMs, n);
+  l.add(Number.NaN);
+  l.add(-1);
+  assert.equal(l.count, n);
+});
+
+test('fallback normalizer strips literals and keeps identifiers', () => {
+  const a = fallbackNormalize("select * from t where a = 1 and b = 'x''y' and c in (1, 2, 3) -- hi");
+  const b = fallbackNormalize("SELECT * FROM t WHERE a = 42 AND b = E'z\\'' AND c IN (4,5)");
+  assert.equal(a.fingerprint, b.fingerprint);
+  assert.equal(a.hasLiterals, true);
+  assert.equal(a.parsed, false);
+  assert.equal(fallbackNormalize('select "t1".a from t1').hasLiterals, false);
+  assert.equal(fallbackNormalize('select $tag$x$tag$').text, 'select $1');
+  assert.notEqual(fallbackNormalize('select a from t').fingerprint, fallbackNormalize('select b from t').fingerprint);
+});
+
+test('libpg-query normalizer groups by fingerprint; unparsable SQL falls back', async () => {
+  const n = await createNormalizer();
+  assert.equal(n.usesParser, true);
+  const a = n.normalize('select * from users where id = 1');
+  const b = n.normalize('SELECT *   FROM users WHERE id = 99');
+  assert.equal(a.fingerprint, b.fingerprint);
+  assert.equal(a.parsed, true);
+  assert.equal(a.text, 'select * from users where id = $1');
+  const bad = n.normalize('selec 1 from');
+  assert.equal(bad.parsed, false);
+  assert.ok(bad.fingerprint.startsWith('x'));
+});
+
+test('StatsSink: calls, rows, errors, percentiles per fingerprint; sessions; errors by SQLSTATE; auth and TLS', async () => {
+  const sink = await StatsSink.create();
+  for (let i = 1; i <= 20; i++) sink.record(q({ sql: `select * from users where id = ${i}`, rows: 1, durationMs: i }));
+  sink.record(q({ sql: 'insert into t values (1)', error: { severity: 'ERROR', severityNonLocalized: 'ERROR', sqlstate: '23505', message: 'duplicate key' }, rows: 0, durationMs: 2 }));
+  sink.record(q({ sql: 'insert into t values (2)', skipped: true, durationMs: null }));
+  sink.record(q({ sql: null, protocol: 'extended', statement: 'S_1', session: 1, durationMs: 4, rows: 3 }));
+  sink.record(s({ session: 0, queries: 21, errors: 1, applicationName: 'app\x1b[31m' }));
+  sink.record(s({ session: 1, encryption: 'tls', auth: { method: 'cleartext', mechanism: null, mechanismsOffered: [], outcome: 'success', sqlstate: null, error: null } }));
+  sink.record(s({
+    session: 2, auth: { method: 'md5', mechanism: null, mechanismsOffered: [], outcome: 'failure', sqlstate: '28P01',
+      error: { severity: 'FATAL', severityNonLocalized: 'FATAL', sqlstate: '28P01', message: 'password authentication failed' } },
+  }));
+  const r = sink.report();
+  assert.equal(r.totals.queries, 22);
+  assert.equal(r.totals.errors, 1);
+  assert.equal(r.totals.skipped, 1);
+  const users = r.queries.find((x) => x.query.startsWith('select * from users'))!;
+  assert.equal(users.calls, 20);
+  assert.equal(users.rows, 20);
+  assert.equal(users.p50Ms, 10);
+  assert.equal(users.p95Ms, 19);
+  assert.equal(users.p99Ms, 20);
+  assert.equal(users.maxMs, 20);
+  assert.equal(users.totalMs, 210);
+  assert.equal(users.meanMs, 10.5);
+  assert.equal(r.queries[0], users, 'sorted by total time');
+  const ins = r.queries.find((x) => x.query.startsWith('insert'))!;
+  assert.deepEqual([ins.calls, ins.errors, ins.skipped], [1, 1, 1]);
+  const unknown = r.queries.find((x) => x.query.includes('S_1'))!;
+  assert.equal(unknown.calls, 1);
+  assert.deepEqual(r.errors.map((e) => [e.sqlstate, e.count]), [['23505', 1], ['28P01', 1]]);
+  assert.deepEqual(r.auth.methods, { trust: 1, cleartext: 1, md5: 1 });
+  assert.deepEqual(r.auth.outcomes, { success: 2, failure: 1 });
+  assert.equal(r.auth.cleartextSessions, 1);
+  assert.deepEqual(r.encryption, { none: 2, tls: 1 });
+  assert.equal(r.sessions.length, 3);
+  assert.equal(r.sessions[0]!.totalQueryMs, 212);
+  assert.equal(r.sessions[1]!.totalQueryMs, 4);
+
+  const text = formatStatsText(r);
+  assert.ok(!text.includes('\x1b'), 'wire strings escaped');
+  assert.ok(text.includes('app\\e[31m'));
+  const line = text.split('\n').find((l) => l.includes('select * from users'))!;
+  assert.match(line, /^\s*20\s+20\s+0\s+210\s+10\.500\s+10\s+19\s+20\s+20\s+select \* from users where id = \$1$/);
+  JSON.parse(JSON.stringify(r));
+});
