@@ -1,0 +1,132 @@
+/**
+ * Check rules: what `pgsniff check` and `record --check` assert. They come from a JSON or YAML
+ * file (YAML is a superset of JSON, so one parser reads both) and from command-line flags, the
+ * flags winning. Keys may be written camelCase or kebab-case, as the flags are. A rules file
+ * that does not validate is a UserError (BAD_INPUT) naming the key, never a stack trace.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UserError } from '../core/errors.js';
+
+export const checkRulesSchema = z.object({
+  /** At most this many executed queries in total. */
+  maxQueries: z.number().int().nonnegative().optional(),
+  /** At most this many executions of any one normalized query (N+1 detection). */
+  maxPerFingerprint: z.number().int().nonnegative().optional(),
+  /** No query may fail, except with one of allowSqlstates. */
+  noErrors: z.boolean().optional(),
+  allowSqlstates: z.array(z.string().regex(/^[0-9A-Z]{5}$/, 'a SQLSTATE is five characters, e.g. 23505')).optional(),
+  /** Latency budgets in milliseconds: p95 per normalized query, and any single execution. */
+  maxP95Ms: z.number().nonnegative().optional(),
+  maxLatencyMs: z.number().nonnegative().optional(),
+  /** Each statement is prepared (Parse) at most maxPrepares times per session (default 1) and reused after. */
+  preparedOnce: z.boolean().optional(),
+  maxPrepares: z.number().int().positive().optional(),
+  /** No normalized query runs through the simple protocol with different literal values. */
+  noInlinedLiterals: z.boolean().optional(),
+  /** No session authenticates with a cleartext password. */
+  noPlaintextPasswords: z.boolean().optional(),
+  /** Every session is TLS-encrypted (CancelRequest connections excepted: before PostgreSQL 17 they cannot be). */
+  requireTls: z.boolean().optional(),
+}).strict();
+
+export type CheckRules = z.infer<typeof checkRulesSchema>;
+
+/** Spellings accepted in files besides the schema's own keys. */
+const ALIASES: Record<string, keyof CheckRules> = {
+  'max-queries': 'maxQueries',
+  'max-per-fingerprint': 'maxPerFingerprint',
+  'no-errors': 'noErrors',
+  'allow-sqlstate': 'allowSqlstates',
+  'allow-sqlstates': 'allowSqlstates',
+  allowSqlstate: 'allowSqlstates',
+  'max-p95': 'maxP95Ms',
+  maxP95: 'maxP95Ms',
+  'max-p95-ms': 'maxP95Ms',
+  'max-latency': 'maxLatencyMs',
+  maxLatency: 'maxLatencyMs',
+  'max-latency-ms': 'maxLatencyMs',
+  'prepared-once': 'preparedOnce',
+  'max-prepares': 'maxPrepares',
+  'no-inlined-literals': 'noInlinedLiterals',
+  'no-plaintext-passwords': 'noPlaintextPasswords',
+  'require-tls': 'requireTls',
+};
+
+/** Validate rules given as an object (from a file or a library caller). */
+export function parseRules(input: unknown, source = 'rules'): CheckRules {
+  if (input === null || input === undefined) return {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new UserError('BAD_INPUT', `${source}: rules must be a mapping of rule names to values`);
+  }
+  const renamed: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
+    const key = ALIASES[k] ?? k;
+    // a single SQLSTATE where a list is expected
+    renamed[key] = key === 'allowSqlstates' && typeof v === 'string' ? [v] : v;
+  }
+  const r = checkRulesSchema.safeParse(renamed);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const where = issue.path.length > 0 ? issue.path.join('.') : '';
+    const what = issue.code === 'unrecognized_keys' ? `unknown rule ${issue.keys.join(', ')}` : issue.message;
+    throw new UserError('BAD_INPUT', `${source}: ${where ? where + ': ' : ''}${what}`);
+  }
+  return r.data;
+}
+
+export function readRulesFile(path: string): CheckRules {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'EACCES' ? 'EACCES' : code === 'ENOENT' ? 'ENOENT' : 'BAD_INPUT', `cannot read rules file ${path}: ${code ?? (e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new UserError('BAD_INPUT', `${path}: not JSON or YAML (${(e as Error).message.split('\n')[0]})`);
+  }
+  return parseRules(doc, path);
+}
+
+/** The flags `check` and `record` take (a subset of the CLI's options). */
+export interface RuleFlags {
+  maxQueries?: number | null;
+  maxPerFingerprint?: number | null;
+  noErrors?: boolean;
+  allowSqlstate?: string[];
+  maxP95?: number | null;
+  maxLatency?: number | null;
+  preparedOnce?: boolean;
+  noInlinedLiterals?: boolean;
+  noPlaintextPasswords?: boolean;
+  requireTls?: boolean;
+}
+
+/** Rules from flags, over rules from a file. */
+export function mergeRules(file: CheckRules, flags: RuleFlags): CheckRules {
+  const out: CheckRules = { ...file };
+  if (flags.maxQueries != null) out.maxQueries = flags.maxQueries;
+  if (flags.maxPerFingerprint != null) out.maxPerFingerprint = flags.maxPerFingerprint;
+  if (flags.noErrors) out.noErrors = true;
+  if (flags.allowSqlstate && flags.allowSqlstate.length > 0) {
+    out.allowSqlstates = [...(out.allowSqlstates ?? []), ...flags.allowSqlstate];
+    // allowing a SQLSTATE only means something together with noErrors
+    out.noErrors = true;
+  }
+  if (flags.maxP95 != null) out.maxP95Ms = flags.maxP95;
+  if (flags.maxLatency != null) out.maxLatencyMs = flags.maxLatency;
+  if (flags.preparedOnce) out.preparedOnce = true;
+  if (flags.noInlinedLiterals) out.noInlinedLiterals = true;
+  if (flags.noPlaintextPasswords) out.noPlaintextPasswords = true;
+  if (flags.requireTls) out.requireTls = true;
+  return parseRules(out, 'command-line rules');
+}
+
+export function hasRules(r: CheckRules): boolean {
+  return Object.values(r).some((v) => v !== undefined && v !== false);
+}
