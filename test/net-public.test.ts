@@ -1,0 +1,85 @@
+/**
+ * Conformance on the public corpus: the decoder's TCP payload byte total per file (captured
+ * payload plus what snaplen cut, i.e. the IP-declared length) equals tshark's sum of tcp.len.
+ * Also measures read+decode throughput on the largest file (printed as a diagnostic).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { readCapture } from '../src/capture/open.js';
+import { TcpDecoder } from '../src/net/decoder.js';
+import type { Anomaly } from '../src/core/anomaly.js';
+import { publicCaptures, publicCapture, tshark, SKIP_NO_PUBLIC, SKIP_NO_TSHARK } from './helpers/public-captures.js';
+
+const run = promisify(execFile);
+const files = publicCaptures();
+
+async function ourTotal(path: string): Promise<{ bytes: number; anomalies: Anomaly[] }> {
+  const anomalies: Anomaly[] = [];
+  const dec = new TcpDecoder((a) => anomalies.push(a));
+  let bytes = 0;
+  await readCapture(path, {
+    packet: (p) => {
+      const seg = dec.decode(p);
+      if (seg !== null) bytes += seg.payload.length + seg.missing;
+    },
+    anomaly: (a) => anomalies.push(a),
+  });
+  return { bytes, anomalies };
+}
+
+async function tsharkTotal(bin: string, path: string): Promise<number> {
+  let stdout: string;
+  try {
+    ({ stdout } = await run(bin, ['-r', path, '-T', 'fields', '-e', 'tcp.len'], { maxBuffer: 64 * 1024 * 1024 }));
+  } catch (e) {
+    // tshark exits 2 on a cut-short file after printing every packet it read.
+    const out = (e as { stdout?: unknown }).stdout;
+    if (typeof out !== 'string' || (e as { code?: unknown }).code !== 2) throw e;
+    stdout = out;
+  }
+  let sum = 0;
+  for (const line of stdout.split('\n')) for (const v of line.split(',')) if (v !== '') sum += Number(v);
+  return sum;
+}
+
+test('TCP payload bytes per public capture equal tshark\'s tcp.len sum', {
+  skip: files === null ? SKIP_NO_PUBLIC : tshark() === null ? SKIP_NO_TSHARK : false,
+  timeout: 300_000,
+}, async () => {
+  const bin = tshark()!;
+  const list = files!;
+  // tshark starts slowly; a few at a time.
+  const results: [string, number, number, Anomaly[]][] = [];
+  for (let i = 0; i < list.length; i += 4) {
+    const batch = list.slice(i, i + 4);
+    results.push(...(await Promise.all(batch.map(async (rel) => {
+      const path = publicCapture(rel);
+      const [ours, theirs] = await Promise.all([ourTotal(path), tsharkTotal(bin, path)]);
+      return [rel, ours.bytes, theirs, ours.anomalies] as [string, number, number, Anomaly[]];
+    }))));
+  }
+  for (const [rel, ours, theirs, anomalies] of results) {
+    assert.equal(ours, theirs, rel);
+    // Nothing in the corpus is malformed below TCP; the only damage is the cut-short file.
+    assert.ok(anomalies.every((a) => a.code === 'capture-truncated'), `${rel}: ${anomalies.map((a) => a.reason).join('; ')}`);
+  }
+});
+
+test('read+decode throughput on the largest public capture', { skip: files === null ? SKIP_NO_PUBLIC : false }, async (t) => {
+  const largest = files!.map((rel) => publicCapture(rel)).sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+  const size = statSync(largest).size;
+  const dec = new TcpDecoder(() => {});
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t0 = process.hrtime.bigint();
+    await readCapture(largest, { packet: (p) => void dec.decode(p), anomaly: () => {} });
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const mbs = size / 1e6 / (best / 1000);
+  t.diagnostic(`${largest}: ${(size / 1e6).toFixed(1)} MB in ${best.toFixed(1)} ms = ${mbs.toFixed(0)} MB/s (best of 5)`);
+  // A floor far below what any machine does, so the test only catches pathologies (quadratic copies).
+  assert.ok(mbs > 10, `${mbs} MB/s`);
+});
