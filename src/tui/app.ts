@@ -42,7 +42,9 @@ const VIEW_KEYS: Record<string, ViewName> = { t: 'timeline', s: 'sessions', q: '
 /** blessed's key event as one string: the printable character, else blessed's full name. */
 function keyOf(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined): Key {
   const full = key?.full ?? '';
-  if (full === 'return' || full === 'enter') return 'enter';
+  // blessed reports a carriage return twice, as 'return' and as 'enter': keep one.
+  if (full === 'return') return '';
+  if (full === 'enter' || full === 'linefeed') return 'enter';
   if (ch && ch.length === 1 && ch >= ' ' && ch !== '\x7f' && !key?.ctrl && !key?.meta) return ch;
   return full || ch || '';
 }

@@ -4,6 +4,7 @@
  * anomalies. Built on demand when the selection changes; nothing here is kept per frame.
  */
 import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
+import { fieldTree, type FieldNode } from '../../dissectors/tree.js';
 import type { TuiStore } from './store.js';
 import { QF_ERROR } from './store.js';
 import { relTime, ms } from './text.js';
@@ -53,7 +54,23 @@ function valueNodes(key: string, v: unknown, msg: number, depth: number): TreeNo
   return n;
 }
 
-export function fieldNodes(_raw: RawMessage, decoded: DecodedMessage, msg: number): TreeNode[] {
+function fromField(f: FieldNode, msg: number, depth: number): TreeNode {
+  const text = f.display !== '' ? f.display : f.value === '' ? '""' : '';
+  const n = node(text !== '' ? `${f.label}: ${text}` : f.label, msg, { start: f.offset, length: f.length });
+  if (depth < 8) {
+    for (const c of f.children.slice(0, MAX_CHILDREN)) n.children.push(fromField(c, msg, depth + 1));
+    if (f.children.length > MAX_CHILDREN) n.children.push(node(`… ${f.children.length - MAX_CHILDREN} more`, msg));
+  }
+  return n;
+}
+
+/** Every field with its byte range (dissectors/tree.ts); the decoded object walked generically if that fails. */
+export function fieldNodes(raw: RawMessage, decoded: DecodedMessage, msg: number): TreeNode[] {
+  try {
+    return fieldTree(raw, decoded).map((f) => fromField(f, msg, 0));
+  } catch {
+    // The tracing decoder should not throw, but a detail pane must never take the UI down.
+  }
   const out: TreeNode[] = [];
   for (const [k, v] of Object.entries(decoded)) {
     if (k === 'type') continue;
@@ -64,7 +81,8 @@ export function fieldNodes(_raw: RawMessage, decoded: DecodedMessage, msg: numbe
 
 /** Bytes of a message as on the wire: type byte (when it has one), Int32 length, body. */
 export function messageBytes(raw: RawMessage): Buffer {
-  if (raw.code !== null && raw.length === 1 && raw.body.length === 0) return Buffer.from(raw.code, 'latin1');
+  // The one-byte answers to SSLRequest / GSSENCRequest have no length field: the body is all.
+  if (raw.code === null && raw.dir === 'backend' && raw.body.length === 1) return raw.body;
   const head = Buffer.alloc(raw.code === null ? 4 : 5);
   let o = 0;
   if (raw.code !== null) head[o++] = raw.code.charCodeAt(0) & 0xff;

@@ -9,7 +9,7 @@ import type { PipelineSink, FrameInfo, MessageRecord, OutRecord } from '../pipel
 import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
 import { Column, StringArena, Interner, u8, u16, u32, i32, f64 } from './grow.js';
 import { BodyCache, type CachedMessage } from './body-cache.js';
-import { summarizeMessage, codeLabel, errorText } from './summary.js';
+import { summarize, SHORT_CODES } from '../../dissectors/summary.js';
 
 /** What the UI's producer may tell it beyond the PipelineSink contract (both optional). */
 export interface TuiSink extends PipelineSink {
@@ -59,6 +59,20 @@ export interface SessionInfo {
 }
 
 const SUMMARY_CHARS = 240;
+
+/** "SEVERITY SQLSTATE message": one line per failed query (frame-filter.ts splits it back). */
+function errorText(severity: string | null, sqlstate: string, message: string | null): string {
+  return `${severity ?? 'ERROR'} ${sqlstate} ${(message ?? '').replace(/\s+/g, ' ')}`;
+}
+
+/** The code column's letter: the type byte, or dissectors/summary.ts's sign for messages without one. */
+function labelOf(code: string | null, decoded: DecodedMessage): number {
+  if (code !== null) return code.charCodeAt(0) & 0xff;
+  if (decoded.type === 'SSLResponse') return decoded.accepted ? 0x53 : 0x4e;
+  if (decoded.type === 'GSSENCResponse') return decoded.accepted ? 0x47 : 0x4e;
+  const sign = SHORT_CODES[decoded.type === 'Malformed' ? decoded.name : decoded.type] ?? '?';
+  return sign.charCodeAt(0) & 0xff;
+}
 const SQL_CHARS = 4000;
 const DETAIL_CHARS = 2000;
 const NO_SESSION = -1;
@@ -104,6 +118,8 @@ export class TuiStore implements TuiSink {
   readonly mSess = i32();
   readonly mDir = u8();
   readonly mCode = u8();
+  /** What the Info column shows for the message's code (mCode, or a sign for startup-phase messages). */
+  readonly mLabel = u8();
   readonly mType = u16();
   readonly mLen = u32();
   readonly mTime = f64();
@@ -222,6 +238,7 @@ export class TuiStore implements TuiSink {
     this.mSess.push(rec.session);
     this.mDir.push(rec.dir === 'frontend' ? 0 : 1);
     this.mCode.push(raw.code === null ? 0 : raw.code.charCodeAt(0) & 0xff);
+    this.mLabel.push(labelOf(raw.code, decoded));
     const t = this.types.id(decoded.type);
     this.mType.push(t);
     this.mLen.push(raw.length);
@@ -231,7 +248,14 @@ export class TuiStore implements TuiSink {
     else if (decoded.type === 'NoticeResponse') flags |= MF_NOTICE;
     else if (decoded.type === 'Malformed' || decoded.type === 'Unknown') flags |= MF_BAD;
     this.mFlags.push(flags);
-    this.mSummary.add(summarizeMessage(decoded));
+    let summary: string;
+    try {
+      summary = summarize(decoded);
+    } catch {
+      // A decoded shape the summary does not expect (a Malformed partial, say): its type says enough.
+      summary = decoded.type;
+    }
+    this.mSummary.add(summary);
     this.typeCounts[t] = (this.typeCounts[t] ?? 0) + 1;
 
     // Attach to the frame: contiguous in the common case, aside otherwise.
@@ -353,7 +377,7 @@ export class TuiStore implements TuiSink {
       flags |= QF_ERROR;
       const e = err as Record<string, unknown>;
       const sqlstate = scalarText(e.sqlstate ?? e.code) ?? '?';
-      errText = errorText({ severity: scalarText(e.severity), severityNonLocalized: null, sqlstate, message: scalarText(e.message) });
+      errText = errorText(scalarText(e.severityNonLocalized) ?? scalarText(e.severity), sqlstate, scalarText(e.message));
       this.sqlstateCounts.set(sqlstate, (this.sqlstateCounts.get(sqlstate) ?? 0) + 1);
       this.queryErrors++;
     }
@@ -483,7 +507,7 @@ export class TuiStore implements TuiSink {
     let run = 0;
     let lead = msgs[0] as number;
     for (const m of msgs) {
-      const label = codeLabel(this.code(m), this.typeName(m));
+      const label = String.fromCharCode(this.mLabel.get(m));
       if (this.mFlags.get(m) & (MF_ERROR | MF_BAD) && !(this.mFlags.get(lead) & (MF_ERROR | MF_BAD))) lead = m;
       if (label === prev) { run++; continue; }
       if (run > 0) parts.push(run > 1 ? `${prev}×${run}` : prev);
@@ -539,7 +563,7 @@ export class TuiStore implements TuiSink {
   indexBytes(): number {
     let b = 0;
     for (const c of [this.fNo, this.fTime, this.fOff, this.fLen, this.fCap, this.fSrc, this.fDst, this.fSess, this.fMsgFirst,
-      this.fMsgCount, this.fFlags, this.mFrame, this.mFirstFrame, this.mSess, this.mDir, this.mCode, this.mType, this.mLen,
+      this.fMsgCount, this.fFlags, this.mFrame, this.mFirstFrame, this.mSess, this.mDir, this.mCode, this.mLabel, this.mType, this.mLen,
       this.mTime, this.mFlags, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags]) {
       b += c.bytes();
     }

@@ -1,0 +1,101 @@
+/**
+ * Drives the real TUI in a pseudo-terminal: tmux runs the launcher (dist/src/tui/demo.js) in a
+ * detached session of a fixed size; tests send keys and read the screen back as text.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { projectRoot } from './public-captures.js';
+
+let seq = 0;
+
+export function tmuxAvailable(): boolean {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const SKIP_NO_TMUX = 'tmux is not installed (Debian package tmux): TUI screen tests skipped';
+
+function quote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export class TmuxUi {
+  readonly name: string;
+  private constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Starts `node dist/src/tui/demo.js ...args` in a new detached tmux session. */
+  static start(args: string[], opts: { width?: number; height?: number; script?: string } = {}): TmuxUi {
+    const name = `pgsniff-tui-${process.pid}-${++seq}`;
+    const script = join(projectRoot, 'dist', 'src', 'tui', opts.script ?? 'demo.js');
+    // NCURSES_NO_UTF8_ACS: borders as Unicode box characters, which capture-pane reports as
+    // drawn (the alternate character set would come back as 'q' and 'x').
+    const cmd = `env TERM=xterm-256color LANG=C.UTF-8 NCURSES_NO_UTF8_ACS=1 node ${quote(script)} ${args.map(quote).join(' ')}; ` +
+      `echo "[exit $?]"; sleep 60`;
+    execFileSync('tmux', ['new-session', '-d', '-s', name, '-x', String(opts.width ?? 160), '-y', String(opts.height ?? 48), cmd]);
+    return new TmuxUi(name);
+  }
+
+  /** tmux key names ('Enter', 'Escape', 'Tab', 'C-c', 'j', ...), one key each. */
+  keys(...keys: string[]): void {
+    execFileSync('tmux', ['send-keys', '-t', this.name, ...keys]);
+  }
+
+  /** Literal text, character by character as typed. */
+  type(text: string): void {
+    execFileSync('tmux', ['send-keys', '-t', this.name, '-l', text]);
+  }
+
+  /** The screen as plain text. */
+  screen(): string {
+    return execFileSync('tmux', ['capture-pane', '-p', '-t', this.name], { encoding: 'utf8' });
+  }
+
+  /** The screen with colours (SGR sequences as tmux re-creates them). */
+  screenWithColours(): string {
+    return execFileSync('tmux', ['capture-pane', '-p', '-e', '-t', this.name], { encoding: 'utf8' });
+  }
+
+  /** The pane's title: an application that could set it would have escaped the sandbox. */
+  title(): string {
+    return execFileSync('tmux', ['display-message', '-p', '-t', this.name, '#{pane_title}'], { encoding: 'utf8' }).trim();
+  }
+
+  resize(width: number, height: number): void {
+    execFileSync('tmux', ['resize-window', '-t', this.name, '-x', String(width), '-y', String(height)]);
+  }
+
+  /** Polls the screen until `want` shows (or the predicate holds); fails with the last screen. */
+  async waitFor(want: string | RegExp | ((screen: string) => boolean), timeoutMs = 5000): Promise<string> {
+    const test = typeof want === 'function' ? want : typeof want === 'string' ? (s: string) => s.includes(want) : (s: string) => want.test(s);
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      last = this.screen();
+      if (test(last)) return last;
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${String(want)}; screen was:\n${last}`);
+  }
+
+  /** Keys, then a pause for the next redraw. */
+  async press(...keys: string[]): Promise<string> {
+    this.keys(...keys);
+    await new Promise((r) => setTimeout(r, 250));
+    return this.screen();
+  }
+
+  stop(): void {
+    try {
+      execFileSync('tmux', ['kill-session', '-t', this.name], { stdio: 'ignore' });
+    } catch {
+      // Already gone: nothing to clean up.
+    }
+  }
+}
