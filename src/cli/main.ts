@@ -50,10 +50,11 @@ function useTui(o: CliOptions): boolean {
 async function runRead(o: CliOptions): Promise<number> {
   const file = o.file!;
   if (useTui(o)) {
-    const { runTui } = await import('../tui/index.js');
+    const { runTui } = await import('../tui/app.js');
     return runTui({
       title: file,
       live: false,
+      capturePath: file === '-' ? undefined : file,
       filter: o.displayFilter ?? undefined,
       start: async (sink, signal) => { await analyzeFile(file, sink, { ...analyzeOptions(o, true), signal }); },
     });
@@ -79,7 +80,7 @@ async function runLive(o: CliOptions): Promise<number> {
     signal: ac.signal,
   });
   if (useTui(o)) {
-    const { runTui } = await import('../tui/index.js');
+    const { runTui } = await import('../tui/app.js');
     return runTui({
       title: `live: ${o.iface}`,
       live: true,
