@@ -7,13 +7,17 @@
 
 const SLOTS = 256;
 
+function u32(b: Buffer, o: number): number {
+  return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
+}
+
 export class Ipv4Names {
   private readonly keys = new Uint32Array(SLOTS);
   private readonly names: (string | undefined)[] = new Array<string | undefined>(SLOTS).fill(undefined);
 
   /** The address of the 4 bytes at `off`. */
   get(b: Buffer, off: number): string {
-    const key = b.readUInt32BE(off);
+    const key = u32(b, off);
     const slot = (key ^ (key >>> 8) ^ (key >>> 16) ^ (key >>> 24)) & (SLOTS - 1);
     const hit = this.names[slot];
     if (hit !== undefined && this.keys[slot] === key) return hit;
@@ -65,10 +69,10 @@ export class Ipv6Names {
 
   /** The address of the 16 bytes at `off`. */
   get(b: Buffer, off: number): string {
-    const k0 = b.readUInt32BE(off);
-    const k1 = b.readUInt32BE(off + 4);
-    const k2 = b.readUInt32BE(off + 8);
-    const k3 = b.readUInt32BE(off + 12);
+    const k0 = u32(b, off);
+    const k1 = u32(b, off + 4);
+    const k2 = u32(b, off + 8);
+    const k3 = u32(b, off + 12);
     const h = k0 ^ k1 ^ k2 ^ k3;
     const slot = (h ^ (h >>> 8) ^ (h >>> 16) ^ (h >>> 24)) & (SLOTS - 1);
     const keys = this.keys;
