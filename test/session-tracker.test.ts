@@ -249,6 +249,15 @@ test('extended: named statement prepared once, executed twice, with typed params
   assert.deepEqual(qs.map((q) => q.rows), [1, 0]);
 });
 
+test('extended: ParseComplete and BindComplete sent with the result do not shorten the duration', () => {
+  const w = new Wire().login();
+  w.fe(parse('', 'select 1')).fe(bind(''), { same: true }).fe(exec(), { same: true }).fe(sync, { same: true });
+  w.be({ type: 'ParseComplete' }, { dtUs: 5000 }).be({ type: 'BindComplete' }, { same: true }).be(row('1'), { same: true })
+    .be(cc('SELECT 1'), { same: true }).be(rfq('I'), { same: true }).close();
+  assert.equal(w.queries[0]!.durationMs, 5);
+  assert.equal(w.queries[0]!.firstRowMs, 5);
+});
+
 test('extended: the unnamed statement is replaced by the next unnamed Parse', () => {
   const w = new Wire().login();
   w.fe(parse('', 'select 1')).fe(bind(''), { same: true }).fe(exec(), { same: true });

@@ -8,8 +8,12 @@
  * shares the frame; FunctionCall). Its duration runs from max(request complete, the previous
  * response on this connection complete) to the frame that completed its result
  * (CommandComplete, EmptyQueryResponse, PortalSuspended, ErrorResponse, FunctionCallResponse).
+ * "The previous response" is the last of those or a ReadyForQuery; ParseComplete, BindComplete
+ * and Describe's answers do not count, because the server buffers them until Sync or Flush.
  * The max() keeps pipelined requests from being charged for the time they waited behind
- * earlier ones: each duration is the server's time on that statement as seen on the wire.
+ * earlier ones: each duration is the server's time on that statement as seen on the wire. A
+ * server that buffers several results into one frame (a pipeline with one Sync) shows the
+ * first with the whole wait and the others with 0: the wire says no more than that.
  */
 import type { ColumnDescription, ErrorFields, PgValue, TypedValue } from '../../dissectors/types.js';
 import { isoTime } from '../core/time.js';

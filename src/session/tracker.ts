@@ -369,9 +369,11 @@ export class SessionTracker implements CancelTarget {
     }
     const t = raw.timeUs;
     switch (code) {
+      // ParseComplete, BindComplete, CloseComplete and Describe's answers do not move
+      // lastCompletionUs: the server holds them in its output buffer until Sync or Flush, so
+      // their frame says nothing about when the next Execute began.
       case '1': case '2': case '3':
         this.queue.shift();
-        this.lastCompletionUs = t;
         return;
       case 't': {
         const d = decode();
@@ -390,7 +392,6 @@ export class SessionTracker implements CancelTarget {
             if (p) p.columns = cols;
           }
           this.queue.shift();
-          this.lastCompletionUs = t;
         } else if (req.kind === 'query') {
           const exec = this.queryExec(req);
           this.touch(exec, raw);

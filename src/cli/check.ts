@@ -1,0 +1,69 @@
+/**
+ * `pgsniff check FILE`: evaluates the rules (from --rules FILE and flags) over a capture or an
+ * NDJSON export (told apart by content, not by name), prints the verdict and returns 1 when a
+ * rule is violated, 0 when all hold. Usage mistakes are UserErrors (exit 2 in main.ts).
+ */
+import { openSync, readSync, closeSync } from 'node:fs';
+import { UserError } from '../core/errors.js';
+import { CheckSink, formatCheckResult, type CheckResult } from '../sinks/check.js';
+import { hasRules, mergeRules, readRulesFile, type CheckRules, type RuleFlags } from '../sinks/check-rules.js';
+import { looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
+import type { CommandIo } from './stats.js';
+
+export interface CheckCommandOptions extends RuleFlags {
+  file: string | null;
+  /** Rules file (JSON or YAML). */
+  rules: string | null;
+  ports: number[];
+  keylog?: string | null;
+  /** Print the result as JSON ({ok, violations, ...}) instead of text. */
+  json?: boolean;
+}
+
+/** Rules from the file (if any) and the flags; a UserError when there are none at all. */
+export function rulesFromOptions(o: RuleFlags & { rules?: string | null }, file?: string | null): CheckRules {
+  const path = file ?? o.rules ?? null;
+  const rules = mergeRules(path ? readRulesFile(path) : {}, o);
+  if (!hasRules(rules)) {
+    throw new UserError('BAD_ARGUMENT', 'no rules to check: give --rules FILE or flags such as --max-per-fingerprint N (pgsniff --help)');
+  }
+  return rules;
+}
+
+function headOf(path: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'EACCES' ? 'EACCES' : 'ENOENT', `cannot open ${path}: ${code ?? (e as Error).message}`);
+  }
+  try {
+    const b = Buffer.alloc(64);
+    const n = readSync(fd, b, 0, b.length, 0);
+    return b.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Runs the rules over a capture file or an NDJSON export and returns the verdict. */
+export async function checkFile(path: string, rules: CheckRules, opts: { ports?: number[]; keylog?: string | null } = {}): Promise<CheckResult> {
+  const sink = await CheckSink.create(rules);
+  if (path !== '-' && looksLikeNdjson(headOf(path))) {
+    await readNdjsonRecords(path, sink);
+  } else {
+    const { analyzeFile } = await import('../pipeline/analyze.js');
+    await analyzeFile(path, sink, { ports: opts.ports ?? [], messages: false, keylog: opts.keylog ?? null });
+  }
+  return sink.result();
+}
+
+export async function checkCommand(o: CheckCommandOptions, io: CommandIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  if (o.file === null) throw new UserError('BAD_ARGUMENT', 'check needs a capture file or an NDJSON export');
+  const rules = rulesFromOptions(o);
+  const result = await checkFile(o.file, rules, { ports: o.ports, keylog: o.keylog ?? null });
+  stdout.write(o.json ? JSON.stringify(result, null, 2) + '\n' : formatCheckResult(result));
+  return result.ok ? 0 : 1;
+}

@@ -1,0 +1,124 @@
+/**
+ * `pgsniff record [-i lo] [-p PORTS] [-w out.pcap] [--json-out out.ndjson] [--check rules] -- COMMAND ARGS`:
+ * captures PostgreSQL traffic while COMMAND runs (a CI job wraps its test suite this way),
+ * stops shortly after it exits (so the last FIN/Terminate is in), writes the outputs and
+ * evaluates the rules. Exit status: 1 when a rule is violated, else the command's own status
+ * (128 + signal number when a signal ended it, 127 when it could not be started).
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { constants } from 'node:os';
+import { UserError } from '../core/errors.js';
+import type { OutRecord, PipelineSink } from '../pipeline/events.js';
+import { NdjsonSink } from '../sinks/ndjson.js';
+import { CheckSink, formatCheckResult } from '../sinks/check.js';
+import { hasRules, mergeRules, readRulesFile, type CheckRules, type RuleFlags } from '../sinks/check-rules.js';
+import type { CommandIo } from './stats.js';
+
+export interface RecordCommandOptions extends RuleFlags {
+  /** Interface to capture on; default lo. */
+  iface: string | null;
+  ports: number[];
+  captureFilter?: string | null;
+  /** -w: also write the packets to this pcap file. */
+  write: string | null;
+  /** --json-out: the NDJSON export of the run. */
+  jsonOut: string | null;
+  /** --check: rules file; --rules is accepted too. Flags add to it. */
+  checkRules: string | null;
+  rules?: string | null;
+  keylog?: string | null;
+  showSecrets?: boolean;
+  rows?: boolean;
+  commandArgs: string[];
+  /** How long to keep capturing after the command exits (ms), for its last packets. Default 300. */
+  graceMs?: number;
+}
+
+/** Every record to every sink. */
+class FanOut implements PipelineSink {
+  constructor(private readonly sinks: PipelineSink[]) {}
+  record(rec: OutRecord): void {
+    for (const s of this.sinks) s.record(rec);
+  }
+  async end(): Promise<void> {
+    for (const s of this.sinks) await s.end?.();
+  }
+}
+
+function rulesOf(o: RecordCommandOptions): CheckRules | null {
+  const path = o.checkRules ?? o.rules ?? null;
+  const rules = mergeRules(path ? readRulesFile(path) : {}, o);
+  return hasRules(rules) ? rules : null;
+}
+
+interface ChildResult { status: number; error: string | null }
+
+function runChild(args: string[]): Promise<ChildResult> {
+  return new Promise((resolve) => {
+    const child = spawn(args[0]!, args.slice(1), { stdio: 'inherit' });
+    const forward = (sig: NodeJS.Signals) => () => { child.kill(sig); };
+    const onInt = forward('SIGINT');
+    const onTerm = forward('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    const done = (r: ChildResult): void => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(r);
+    };
+    child.once('error', (e: NodeJS.ErrnoException) => done({ status: 127, error: `cannot run ${args[0]}: ${e.code ?? e.message}` }));
+    child.once('exit', (code, signal) => {
+      if (signal) done({ status: 128 + (constants.signals[signal] ?? 0), error: null });
+      else done({ status: code ?? 0, error: null });
+    });
+  });
+}
+
+export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {}): Promise<number> {
+  const stderr = io.stderr ?? process.stderr;
+  if (o.commandArgs.length === 0) throw new UserError('BAD_ARGUMENT', 'record needs a command to run after "--"');
+  const rules = rulesOf(o);
+  const sinks: PipelineSink[] = [];
+  let fd: number | null = null;
+  if (o.jsonOut) {
+    try {
+      fd = openSync(o.jsonOut, 'w');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UserError(code === 'EACCES' ? 'EACCES' : 'ENOENT', `cannot write ${o.jsonOut}: ${code ?? (e as Error).message}`);
+    }
+    sinks.push(new NdjsonSink(fd));
+  }
+  const check = rules ? await CheckSink.create(rules) : null;
+  if (check) sinks.push(check);
+  const { analyzeLive } = await import('../pipeline/live.js');
+  const ac = new AbortController();
+  let live;
+  try {
+    live = analyzeLive(new FanOut(sinks), {
+      iface: o.iface ?? 'lo', ports: o.ports, captureFilter: o.captureFilter ?? null, write: o.write,
+      keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false, keepRows: o.rows ?? false,
+      messages: o.jsonOut !== null, signal: ac.signal,
+    });
+  } catch (e) {
+    if (fd !== null) closeSync(fd);
+    throw e;
+  }
+  stderr.write(`pgsniff: recording on ${live.capture.iface} (${live.capture.filter}) while ${o.commandArgs.join(' ')} runs\n`);
+  const child = await runChild(o.commandArgs);
+  await new Promise((r) => setTimeout(r, o.graceMs ?? 300));
+  live.stop();
+  let summary;
+  try {
+    summary = await live.done;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+  if (child.error) stderr.write(`pgsniff: ${child.error}\n`);
+  stderr.write(`pgsniff: recorded ${summary.packets} packets, ${summary.messages} PostgreSQL messages, ${summary.connections} sessions\n`);
+  if (!check) return child.status;
+  const result = check.result();
+  stderr.write(formatCheckResult(result));
+  return result.ok ? child.status : 1;
+}

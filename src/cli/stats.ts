@@ -1,0 +1,59 @@
+/**
+ * `pgsniff stats FILE` (or `stats -i IFACE`, printed when the capture stops): the StatsSink's
+ * report as text tables, or as one JSON document with --json. Takes options already parsed
+ * by main.ts; returns the exit status.
+ */
+import { StatsSink } from '../sinks/stats.js';
+import { formatStatsText } from '../sinks/stats-format.js';
+import { UserError } from '../core/errors.js';
+
+export interface StatsCommandOptions {
+  file: string | null;
+  iface?: string | null;
+  ports: number[];
+  json: boolean;
+  keylog?: string | null;
+  showSecrets?: boolean;
+  captureFilter?: string | null;
+  write?: string | null;
+  count?: number | null;
+  duration?: number | null;
+}
+
+export interface CommandIo {
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+}
+
+export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const sink = await StatsSink.create();
+  const base = { ports: o.ports, messages: false, keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false };
+  if (o.iface) {
+    const { analyzeLive } = await import('../pipeline/live.js');
+    const ac = new AbortController();
+    const live = analyzeLive(sink, {
+      ...base, iface: o.iface, captureFilter: o.captureFilter ?? null, write: o.write ?? null,
+      count: o.count ?? null, durationSec: o.duration ?? null, signal: ac.signal,
+    });
+    const onSignal = (): void => ac.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    stderr.write(`pgsniff: capturing on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops and prints the statistics\n`);
+    try {
+      await live.done;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  } else if (o.file !== null) {
+    const { analyzeFile } = await import('../pipeline/analyze.js');
+    await analyzeFile(o.file, sink, base);
+  } else {
+    throw new UserError('BAD_ARGUMENT', 'stats needs a capture file (or -i IFACE)');
+  }
+  const report = sink.report();
+  stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : formatStatsText(report));
+  return 0;
+}
