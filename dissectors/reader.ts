@@ -148,6 +148,22 @@ export class Reader {
     return v;
   }
 
+  /**
+   * Step over n bytes and return where they start (or -1 on a fault): for callers that read
+   * the bytes in place, sparing the Buffer view that bytes() allocates.
+   */
+  skip(f: FieldDef, n: number, index = -1): number {
+    if (n < 0) {
+      this.fail('invalid', `${f.label}: negative length ${n}`);
+      return -1;
+    }
+    if (!this.need(n, f)) return -1;
+    const start = this.pos;
+    this.pos += n;
+    if (this.trace !== null) this.record(f, start, null, index);
+    return start;
+  }
+
   /** Every byte left (the "rest of the message" fields). */
   rest(f: FieldDef): Buffer {
     return this.bytes(f, this.fault === null ? this.end - this.pos : 0);

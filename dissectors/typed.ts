@@ -35,12 +35,14 @@ export function readTypedValue(r: Reader, oid: number, wanted: 'text' | 'binary'
   if (len < -1) {
     r.fail('invalid', `${F.valueLength.label}: ${len} (only -1 means NULL)`, r.pos - 4);
   } else if (len >= 0) {
-    const bytes = r.bytes(F.valueData, len);
-    if (r.ok) {
-      if (wanted === 'guess' && !looksLikeText(bytes)) format = 'binary';
-      value = oid === 0
-        ? (format === 'text' ? bytes.toString('utf8') : '\\x' + bytes.toString('hex'))
-        : decodeValue(oid, format, bytes);
+    const start = r.skip(F.valueData, len);
+    if (start >= 0) {
+      const buf = r.buf;
+      const end = start + len;
+      if (wanted === 'guess' && !looksLikeText(buf.subarray(start, end))) format = 'binary';
+      // Unknown types are read in place: no Buffer view per value on the DataRow hot path.
+      if (oid !== 0) value = decodeValue(oid, format, buf.subarray(start, end));
+      else value = format === 'text' ? buf.toString('utf8', start, end) : '\\x' + buf.toString('hex', start, end);
       r.note(value);
     }
   }
