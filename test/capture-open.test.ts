@@ -111,3 +111,26 @@ test('every public capture reads to the packet count INDEX.md gives', { skip: pu
     assert.ok(existsSync(publicCapture(rel)));
   }
 });
+
+test('an abort while the source is idle ends the read at once', async () => {
+  const { PassThrough } = await import('node:stream');
+  const { readCapture } = await import('../src/capture/open.js');
+  const pipe = new PassThrough();
+  pipe.write(pcapFile([tcpFrame()]));
+  const ac = new AbortController();
+  let n = 0;
+  const done = readCapture(pipe, { packet: () => { n++; }, anomaly: () => assert.fail('no anomaly') }, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 50);
+  const s = await done;
+  assert.equal(n, 1);
+  assert.equal(s.aborted, true);
+  assert.equal(s.packets, 1);
+});
+
+test('a signal aborted before the read starts reads nothing', async () => {
+  const { readCapture } = await import('../src/capture/open.js');
+  const p = file('unread.pcap', pcapFile([tcpFrame()]));
+  const s = await readCapture(p, { packet: () => assert.fail('no packet'), anomaly: () => {} }, { signal: AbortSignal.abort() });
+  assert.equal(s.aborted, true);
+  assert.equal(s.packets, 0);
+});

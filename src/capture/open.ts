@@ -6,7 +6,8 @@
  * one was handled, so a slow consumer slows the read instead of growing memory.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { UserError } from '../core/errors.js';
+import type { Readable } from 'node:stream';
+import { UserError, isUserError } from '../core/errors.js';
 import { PcapReader, PCAP_MAGIC } from './pcap.js';
 import { PcapngReader, BLOCK } from './pcapng.js';
 import type { CaptureFormat, CaptureHandlers, CaptureSummary, FormatReader, ReaderContext } from './types.js';
@@ -69,6 +70,21 @@ export async function readCapture(
   handlers: CaptureHandlers,
   opts: ReadCaptureOptions = {},
 ): Promise<CaptureSummary> {
+  const summary: CaptureSummary = {
+    format: 'pcap',
+    interfaces: [],
+    linkTypes: [],
+    packets: 0,
+    bytes: 0,
+    firstTimeUs: null,
+    lastTimeUs: null,
+    complete: true,
+    aborted: false,
+  };
+  if (opts.signal?.aborted) {
+    summary.aborted = true;
+    return summary;
+  }
   let stream: NodeJS.ReadableStream;
   let name: string;
   let file: FileHandle | null = null;
@@ -90,27 +106,19 @@ export async function readCapture(
     name = opts.name ?? 'standard input';
   }
 
-  const summary: CaptureSummary = {
-    format: 'pcap',
-    interfaces: [],
-    linkTypes: [],
-    packets: 0,
-    bytes: 0,
-    firstTimeUs: null,
-    lastTimeUs: null,
-    complete: true,
-    aborted: false,
-  };
   const ctx: ReaderContext = { handlers, name, offsets: isFile, signal: opts.signal, summary };
   let reader: FormatReader | null = null;
   // Bytes before the magic could be judged (a pipe may deliver fewer than four at first).
   let head: Buffer = Buffer.alloc(0);
 
+  // An abort while the source is idle (a quiet pipe) must not wait for the next chunk.
+  const onAbort = (): void => {
+    summary.aborted = true;
+    (stream as Partial<Readable>).destroy?.();
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+
   try {
-    if (opts.signal?.aborted) {
-      summary.aborted = true;
-      return summary;
-    }
     for await (const chunk of stream) {
       if (typeof chunk === 'string') throw new UserError('BAD_INPUT', `${name}: the stream delivers text, not bytes (no setEncoding on a capture stream)`);
       summary.bytes += chunk.length;
@@ -135,8 +143,11 @@ export async function readCapture(
     if (!summary.aborted) reader.finish();
     return summary;
   } catch (e) {
+    // Destroying the source on abort ends the loop with a premature-close error.
+    if (summary.aborted && !isUserError(e)) return summary;
     throw fsError(e, name);
   } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
     // Breaking out of the loop destroyed the stream; a file handle is closed with it (autoClose),
     // but an error before the first read leaves it open.
     if (file !== null) await file.close().catch(() => undefined);
