@@ -34,6 +34,8 @@ export interface AnalyzeOptions {
   keylog?: string | null;
   watchKeylog?: boolean;
   maxMessage?: number;
+  /** Name of a stream source in messages (default "standard input"). */
+  sourceName?: string;
   reassembly?: Partial<FlowTableOptions>;
   signal?: AbortSignal;
 }
@@ -120,7 +122,7 @@ function endpoint(ip: string, port: number, version: 4 | 6): string {
 export async function analyzeFile(source: string | NodeJS.ReadableStream, sink: PipelineSink, opts: AnalyzeOptions = {}): Promise<AnalyzeSummary> {
   const pipeline = new PacketPipeline(sink, opts);
   const input = source === '-' ? process.stdin : source;
-  const capture = await readCapture(input, { packet: pipeline.packet, anomaly: pipeline.anomaly, secrets: pipeline.secrets }, { signal: opts.signal });
+  const capture = await readCapture(input, { packet: pipeline.packet, anomaly: pipeline.anomaly, secrets: pipeline.secrets }, { signal: opts.signal, name: opts.sourceName });
   await pipeline.finish();
   const a = pipeline.analyzer;
   return { packets: pipeline.packets, connections: a.connections, messages: a.messages, anomalies: a.anomalies, capture };
