@@ -76,6 +76,11 @@ function readTuple(b: Buffer, pos: number, types: readonly number[] | null, keep
 export function decodeBinaryRows(b: Buffer, types: readonly number[] | null, maxRows: number, fullHex: boolean): BinaryRows {
   const out: BinaryRows = { format: 'binary', rows: [], rowCount: 0 };
   let pos = 0;
+  if (b.length < SIGNATURE.length && b.length > 0 && SIGNATURE.compare(b, 0, b.length, 0, b.length) === 0) {
+    // The message ends inside the signature: a header cut short, not a tuple.
+    out.partial = previewOf(b, fullHex);
+    return out;
+  }
   if (b.length >= SIGNATURE.length && b.compare(SIGNATURE, 0, SIGNATURE.length, 0, SIGNATURE.length) === 0) {
     if (b.length < SIGNATURE.length + 8) {
       out.partial = previewOf(b, fullHex);

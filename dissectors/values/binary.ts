@@ -25,13 +25,25 @@ export function hexValue(b: Buffer): string {
 
 /**
  * float4 as the server prints it (float4out, shortest exact): the shortest decimal that reads
- * back as the same 32-bit float, not the longer double the bits widen to (1.1, not 1.100000023841858).
+ * back as the same 32-bit float, not the longer double the bits widen to (1.1, not
+ * 1.100000023841858). When two shortest decimals are equally close (the float is exactly
+ * halfway), the one with the even last digit, as the server's algorithm (Ryu) picks.
  */
 export function float4Value(f: number): number | string {
-  if (!Number.isFinite(f)) return floatValue(f);
+  if (!Number.isFinite(f) || f === 0) return floatValue(f);
   for (let p = 1; p < 9; p++) {
     const n = Number(f.toPrecision(p));
-    if (Math.fround(n) === f) return n;
+    if (Math.fround(n) !== f) continue;
+    // A float32 is exactly a double, and toExponential shows its exact decimal digits.
+    const exact = Math.abs(f).toExponential(99);
+    const e = exact.indexOf('e');
+    const mantissa = exact.slice(0, 1) + exact.slice(2, e);
+    if (/^50*$/.test(mantissa.slice(p)) && Number(mantissa[p - 1]) % 2 === 0) {
+      // A tie that toPrecision rounded away from zero: keep the even digit instead.
+      const down = Number((f < 0 ? '-' : '') + mantissa[0] + '.' + mantissa.slice(1, p) + exact.slice(e));
+      if (Math.fround(down) === f) return down;
+    }
+    return n;
   }
   return Number(f.toPrecision(9));
 }
