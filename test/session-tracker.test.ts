@@ -317,8 +317,27 @@ test('pipeline: an error mid-pipeline makes the server skip to Sync', () => {
   w.close();
   const qs = w.queries;
   assert.deepEqual(qs.map((q) => q.sql), ['select 1', 'select 2', 'select 3', 'select 4', 'select 5', null]);
-  assert.deepEqual(qs.map((q) => q.skipped), [false, false, true, true, true, true]);
+  assert.deepEqual(qs.map((q) => q.skipped), [false, false, true, true, true, false]);
   assert.equal(qs[1]!.error?.sqlstate, '22012');
+  assert.equal(qs[5]!.error?.sqlstate, '26000');
+  assert.equal(w.session.errors, 2);
+});
+
+test('a Parse or Bind that fails is reported as the failure of the Execute that followed it', () => {
+  const w = new Wire().login();
+  w.fe(parse('', 'select * from nope where id = $1')).fe(bind('', [tv('1')]), { same: true })
+    .fe({ type: 'Describe', target: 'portal', name: '' }, { same: true }).fe(exec(), { same: true }).fe(sync, { same: true });
+  w.be(err('42P01', 'relation "nope" does not exist'), { dtUs: 2000 }).be(rfq('I'), { same: true });
+  w.fe(parse('', 'select 1')).fe(bind(''), { same: true }).fe({ type: 'Describe', target: 'statement', name: '' }, { same: true })
+    .fe(sync, { same: true }).be(err('08P01', 'bind message supplies 0 parameters')).be(rfq('I')).close();
+  const [q] = w.queries;
+  assert.equal(w.queries.length, 1);
+  assert.equal(q!.sql, 'select * from nope where id = $1');
+  assert.equal(q!.skipped, false);
+  assert.equal(q!.error?.sqlstate, '42P01');
+  assert.equal(q!.durationMs, 2);
+  assert.deepEqual(q!.params.map((p) => p.value), ['1']);
+  // an error with no Execute to pin it on still counts for the session
   assert.equal(w.session.errors, 2);
 });
 

@@ -526,21 +526,29 @@ export class SessionTracker implements CancelTarget {
         break;
       default: {
         this.queue.shift();
-        if (req.kind === 'execute') {
-          req.exec.error = fields;
-          req.exec.finish(raw.frame, t, this.lastCompletionUs);
-          this.complete(req.exec);
-        } else {
-          this.undo(req);
-          if (req.kind !== 'close') this.info.errors++;
-        }
+        // The error is the query's: when Parse, Bind or Describe failed, the Execute that
+        // followed them (before Sync) is the statement that failed, not one that was skipped.
+        let failed = req.kind === 'execute' ? req.exec : null;
+        if (!failed) this.undo(req);
+        const fail = (exec: Execution): void => {
+          exec.error = fields;
+          exec.finish(raw.frame, t, this.lastCompletionUs);
+          this.complete(exec);
+        };
+        if (failed) fail(failed);
         // The server now discards messages until Sync.
         let next = this.queue.peek();
         while (next && next.kind !== 'sync') {
           this.queue.shift();
-          this.abandon(next, true);
+          if (!failed && next.kind === 'execute') {
+            failed = next.exec;
+            fail(failed);
+          } else {
+            this.abandon(next, true);
+          }
           next = this.queue.peek();
         }
+        if (!failed && req.kind !== 'close') this.info.errors++;
         if (!next) this.skipping = true;
       }
     }
