@@ -202,6 +202,7 @@ export const SCENARIOS: Scenario[] = [
     decode: [
       'CopyInResponse (text format, 3 columns), CopyData from the frontend, CopyDone, CommandComplete "COPY 50"',
       'CopyOutResponse, 50 rows of CopyData from the backend, CopyDone, CommandComplete "COPY 50"',
+      'after the COPY FROM has completed, a stray CopyFail with message "null" from postgres.js (its writable stream is destroyed after finishing); the server ignores CopyFail outside copy mode, so the COPY still succeeded: a tool should not report it as failed',
     ],
     async run(rec) {
       const c = rec.postgresJs();
@@ -212,7 +213,14 @@ export const SCENARIOS: Scenario[] = [
       const inSql = 'COPY copy_demo (id, name, note) FROM STDIN';
       const w = await c.sql.unsafe(inSql).writable();
       await pipeline(Readable.from(lines), w);
-      c.pushStep({ protocol: 'simple', sql: inSql, commands: ['COPY 50'], rows: 0, copy: { direction: 'in', format: 'text', rows: 50, bytes: Buffer.byteLength(data), md5: md5(data) } });
+      c.pushStep({
+        protocol: 'simple',
+        sql: inSql,
+        commands: ['COPY 50'],
+        rows: 0,
+        copy: { direction: 'in', format: 'text', rows: 50, bytes: Buffer.byteLength(data), md5: md5(data) },
+        note: 'postgres.js sends CopyFail("null") after CopyDone and CommandComplete; the server ignores it',
+      });
       const outSql = 'COPY copy_demo TO STDOUT';
       const r = await c.sql.unsafe(outSql).readable();
       const chunks: Buffer[] = [];
