@@ -1,0 +1,68 @@
+/**
+ * The terminal UI with injected streams (no pseudo-terminal): what bytes reach the terminal.
+ * Nothing from the wire may arrive raw (no escape sequence, no bell, no title change), and
+ * mouse reports on the input select rows.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { runTui } from '../src/tui/app.js';
+import { feedSynthetic, HOSTILE_SQL } from '../src/tui/synthetic.js';
+
+interface Harness {
+  input: PassThrough;
+  output(): string;
+  clear(): void;
+  done: Promise<number>;
+}
+
+function start(): Harness {
+  const input = new PassThrough();
+  const out = new PassThrough() as PassThrough & { columns: number; rows: number; isTTY: boolean };
+  out.columns = 160;
+  out.rows = 48;
+  out.isTTY = true;
+  let text = '';
+  out.on('data', (d: Buffer) => { text += d.toString('utf8'); });
+  const done = runTui({ title: 'injected', live: false, input, output: out, renderMs: 20, start: (sink, signal) => feedSynthetic(sink, signal) });
+  return { input, output: () => text, clear: () => { text = ''; }, done };
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('wire text never reaches the terminal raw: no escape sequence, bell or title from a query', async () => {
+  const h = start();
+  await pause(300);
+  // Go to the hostile query's frame and open every view that shows it.
+  h.input.write(':63\r');
+  await pause(150);
+  for (const k of ['\t', 'j', 'j', 'q', 'G', '\x1b', 't', 'G', '\x1b', 'S']) {
+    h.input.write(k);
+    await pause(80);
+  }
+  const all = h.output();
+  assert.ok(HOSTILE_SQL.includes('\x1b]0;pwned\x07'));
+  assert.ok(!all.includes('\x1b]0;pwned'), 'no window-title sequence from the wire');
+  assert.ok(!all.includes('\x07'), 'no bell');
+  assert.ok(!all.includes('\x1b[31mRED'), 'no colour change from the wire');
+  assert.ok(!all.includes('\x1b[2J{'), 'no clear-screen from the wire');
+  assert.ok(all.includes('\\e[31mRED'), 'the sequence is shown escaped');
+  assert.ok(all.includes('{red-fg}tag{/red-fg}'), 'blessed tags are shown literally');
+  h.input.write('Q');
+  assert.equal(await h.done, 0);
+});
+
+test('a mouse click on a row selects that frame', async () => {
+  const h = start();
+  await pause(300);
+  h.clear();
+  // X10/UTF-8 mouse report: button 1 press and release at column 6, row 6 (1-based, +32):
+  // the fourth data row under the border and the header.
+  h.input.write('\x1b[M &&');
+  h.input.write('\x1b[M#&&');
+  await pause(150);
+  // The row of frame 4 is redrawn inverse (SGR 7), the details pane names it.
+  assert.match(h.output(), /\x1b\[7;\d+m\s+4 0\.002100/);
+  h.input.write('Q');
+  assert.equal(await h.done, 0);
+});
