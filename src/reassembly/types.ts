@@ -20,12 +20,14 @@ export interface ConnectionInfo {
   server: Endpoint;
   /** How the server side was decided: the SYN's destination, a known server port, or a guess (lower port). */
   serverBy: 'syn' | 'port' | 'guess';
-  /** The three-way handshake was seen (the connection's start is in the capture). */
+  /** The three-way handshake was seen (the connection's start is in the capture): a SYN or
+   * SYN+ACK opened it, or the client's SYN arrived later (then set after open()). */
   sawSyn: boolean;
   startFrame: number;
   startTimeUs: number;
 }
 
+/** The FlowTable reuses one Delivery object per direction: read it during data(), never keep it. */
 export interface Delivery {
   dir: Direction;
   /** In-order bytes. Valid only during the call: copy what you keep. May be empty when only a gap is reported. */
