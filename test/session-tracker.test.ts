@@ -258,6 +258,16 @@ test('extended: ParseComplete and BindComplete sent with the result do not short
   assert.equal(w.queries[0]!.firstRowMs, 5);
 });
 
+test('extended: Describe (portal) columns reach the Execute queued behind it', () => {
+  const w = new Wire().login();
+  w.fe(parse('', 'select 1 as a')).fe(bind(''), { same: true }).fe({ type: 'Describe', target: 'portal', name: '' }, { same: true })
+    .fe(exec(), { same: true }).fe(sync, { same: true });
+  w.be({ type: 'ParseComplete' }).be({ type: 'BindComplete' }, { same: true }).be(rowDesc('a'), { same: true });
+  assert.deepEqual(w.tracker.resultColumns()?.map((c) => c.name), ['a']);
+  w.be(row('1'), { same: true }).be(cc('SELECT 1'), { same: true }).be(rfq('I'), { same: true }).close();
+  assert.deepEqual(w.queries[0]!.columns?.map((c) => c.name), ['a']);
+});
+
 test('extended: the unnamed statement is replaced by the next unnamed Parse', () => {
   const w = new Wire().login();
   w.fe(parse('', 'select 1')).fe(bind(''), { same: true }).fe(exec(), { same: true });

@@ -390,6 +390,14 @@ export class SessionTracker implements CancelTarget {
           else {
             const p = this.table.getPortal(req.name);
             if (p) p.columns = cols;
+            // Describe (portal) usually travels with its Execute, which was queued before the
+            // answer came: hand the columns on to it.
+            const n = Math.min(this.queue.size, LOOKAHEAD);
+            for (let i = 1; i < n; i++) {
+              const r = this.queue.at(i)!;
+              if (r.kind === 'execute' && r.exec.portal === req.name && r.exec.columns === null) r.exec.columns = cols;
+              if (r.kind === 'bind' && r.portal.name === req.name) break;
+            }
           }
           this.queue.shift();
         } else if (req.kind === 'query') {
