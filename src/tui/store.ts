@@ -76,6 +76,8 @@ function labelOf(code: string | null, decoded: DecodedMessage): number {
 const SQL_CHARS = 4000;
 const DETAIL_CHARS = 2000;
 const NO_SESSION = -1;
+/** How far back the frames of a newly learnt address pair are looked for (the TCP handshake). */
+const PAIR_BACKFILL = 256;
 
 /** ISO 8601 with up to microseconds to µs since the epoch (NaN when it does not parse). */
 export function isoToUs(s: string): number {
@@ -155,6 +157,9 @@ export class TuiStore implements TuiSink {
   readonly sessionOrder: number[] = [];
   private readonly sessionMsgs = new Map<number, Column<Uint32Array>>();
   private readonly sessionQueries = new Map<number, Column<Uint32Array>>();
+  /** Address pair (pairKey) to the session last seen on it; a reused port pair maps to the newer one. */
+  private readonly pairSession = new Map<number, number>();
+  private readonly emptyEndpoint: number;
 
   // ---- totals ----
   bytes = 0;
@@ -175,6 +180,7 @@ export class TuiStore implements TuiSink {
 
   constructor(opts: { bodyBudget?: number } = {}) {
     this.cache = new BodyCache(opts.bodyBudget ?? 64 * 1024 * 1024);
+    this.emptyEndpoint = this.endpoints.id('');
   }
 
   get frameCount(): number { return this.fNo.n; }
@@ -197,31 +203,57 @@ export class TuiStore implements TuiSink {
     this.fCap.push(cap);
     this.fSrc.push(this.endpoints.id(src ?? ''));
     this.fDst.push(this.endpoints.id(dst ?? ''));
-    this.fSess.push(session ?? NO_SESSION);
+    this.fSess.push(NO_SESSION);
     this.fMsgFirst.push(0);
     this.fMsgCount.push(0);
-    this.fFlags.push(session === null ? FF_NOT_TCP : 0);
+    this.fFlags.push(src === null ? FF_NOT_TCP : 0);
     this.bytes += len;
     if (Number.isNaN(this.baseUs)) this.baseUs = timeUs;
     this.lastUs = timeUs;
-    if (session !== null) {
-      const s = this.session(session);
-      if (s.frames === 0) {
-        // The first frame seen of a connection is usually the SYN, sent by the client; the
-        // first frontend message corrects this when the capture started mid-connection.
-        s.client = src ?? '';
-        s.server = dst ?? '';
-        s.firstFrame = no;
-        s.startUs = timeUs;
-      }
-      s.frames++;
-      s.bytes += len;
-      s.lastFrame = no;
-      s.endUs = timeUs;
-    }
+    // Producers may leave FrameInfo.session null (the connection is known only once the flow
+    // table has seen it): frames then join the session their address pair belongs to.
+    const sess = session ?? (src !== null ? this.pairSession.get(this.pairKey(i)) : undefined);
+    if (sess !== undefined) this.assignSession(i, sess);
     this.version++;
     this.onFrame?.(i);
     return i;
+  }
+
+  private pairKey(fi: number): number {
+    // Both directions of a connection give the same key: smaller endpoint id first.
+    const a = this.fSrc.get(fi);
+    const b = this.fDst.get(fi);
+    return a < b ? a * 0x100000 + b : b * 0x100000 + a;
+  }
+
+  /** Puts frame `fi` into session `id` (once) and counts it there. */
+  private assignSession(fi: number, id: number): void {
+    if (this.fSess.get(fi) === id) return;
+    this.fSess.set(fi, id);
+    const s = this.session(id);
+    const no = this.fNo.get(fi);
+    const t = this.fTime.get(fi);
+    if (s.frames === 0 || no < s.firstFrame) {
+      s.firstFrame = no;
+      s.startUs = t;
+    }
+    if (no >= s.lastFrame) {
+      s.lastFrame = no;
+      s.endUs = t;
+    }
+    s.frames++;
+    s.bytes += this.fLen.get(fi);
+  }
+
+  /** First message of a session on an address pair: that pair's earlier frames (the handshake) join it. */
+  private learnPair(fi: number, id: number): void {
+    if (this.fSrc.get(fi) === this.emptyEndpoint) return;
+    const key = this.pairKey(fi);
+    if (this.pairSession.get(key) === id) return;
+    this.pairSession.set(key, id);
+    for (let k = fi - 1; k >= 0 && k >= fi - PAIR_BACKFILL; k--) {
+      if (this.fSess.get(k) === NO_SESSION && this.pairKey(k) === key) this.assignSession(k, id);
+    }
   }
 
   message(rec: MessageRecord, raw: RawMessage, decoded: DecodedMessage): void {
@@ -233,6 +265,8 @@ export class TuiStore implements TuiSink {
       fi = this.addFrame(rec.frame, raw.timeUs, -1, 0, 0,
         s ? (fromClient ? s.client : s.server) : null, s ? (fromClient ? s.server : s.client) : null, rec.session);
     }
+    this.learnPair(fi, rec.session);
+    this.assignSession(fi, rec.session);
     const m = this.mFrame.push(rec.frame);
     this.mFirstFrame.push(raw.firstFrame);
     this.mSess.push(rec.session);
@@ -275,6 +309,13 @@ export class TuiStore implements TuiSink {
     this.fFlags.set(fi, ff);
 
     const s = this.session(rec.session);
+    if (s.client === '' && this.fSrc.get(fi) !== this.emptyEndpoint) {
+      // Mid-stream captures have no StartupMessage: the direction says who is who.
+      const src = this.endpoints.name(this.fSrc.get(fi));
+      const dst = this.endpoints.name(this.fDst.get(fi));
+      s.client = rec.dir === 'frontend' ? src : dst;
+      s.server = rec.dir === 'frontend' ? dst : src;
+    }
     s.messages++;
     if (flags & MF_ERROR) s.errors++;
     if (decoded.type === 'StartupMessage') {
@@ -498,7 +539,7 @@ export class TuiStore implements TuiSink {
     if (msgs.length === 0) {
       const anoms = this.anomaliesByFrame.get(this.fNo.get(fi));
       if (anoms && anoms.length > 0) return `[${this.anomalyCodes.name(this.aCode.get(anoms[0] as number))}] ${this.aReason.get(anoms[0] as number)}`;
-      return this.fSess.get(fi) === NO_SESSION ? '(not TCP)' : '';
+      return this.fFlags.get(fi) & FF_NOT_TCP ? '(not TCP/IP)' : 'TCP';
     }
     const flags = this.fFlags.get(fi);
     const arrow = (flags & FF_FRONTEND) && (flags & FF_BACKEND) ? '<>' : flags & FF_FRONTEND ? '>' : '<';
