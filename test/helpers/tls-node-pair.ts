@@ -1,0 +1,137 @@
+/**
+ * A TLS client and server in this process with a recording TCP relay between them: each chunk
+ * the relay forwards becomes one Delivery (its own "frame"), so the TLS layer can be tested
+ * on real handshakes without a capture. The client writes its secrets to an NSS key log
+ * string through the `keylog` event, as SSLKEYLOGFILE would.
+ */
+import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket, type SecureVersion } from 'node:tls';
+import { spawn } from 'node:child_process';
+import type { Delivery } from '../../src/reassembly/types.js';
+import { testCert } from './tls-cert.js';
+
+export interface PairOptions {
+  maxVersion?: SecureVersion;
+  minVersion?: SecureVersion;
+  /** OpenSSL cipher string (TLS 1.2 names and/or TLS 1.3 suite names). */
+  ciphers?: string;
+  /** Extra OpenSSL options for the client (e.g. SSL_OP_NO_ENCRYPT_THEN_MAC). */
+  secureOptions?: number;
+  alpn?: string[];
+  servername?: string;
+  /** Client messages; the server answers each with "echo:" + it. */
+  messages: string[];
+}
+
+export interface PairResult {
+  deliveries: Delivery[];
+  keylog: string;
+  /** What the client sent and what it received, in order, as plaintext. */
+  sent: Buffer;
+  received: Buffer;
+  cipher: string;
+  version: string;
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+/** A relay on an ephemeral port that records every chunk each way as a Delivery. */
+async function relay(targetPort: number, deliveries: Delivery[]): Promise<{ port: number; close: () => void }> {
+  let frame = 0;
+  const t0 = Date.now() * 1000;
+  const record = (dir: 'frontend' | 'backend', bytes: Buffer) => {
+    frame++;
+    deliveries.push({ dir, bytes: Buffer.from(bytes), skip: 0, frame, timeUs: t0 + frame });
+  };
+  const sockets: Socket[] = [];
+  const server = createNetServer((client) => {
+    const upstream = netConnect(targetPort, '127.0.0.1');
+    sockets.push(client, upstream);
+    client.on('data', (b) => { record('frontend', b); upstream.write(b); });
+    upstream.on('data', (b) => { record('backend', b); client.write(b); });
+    client.on('end', () => upstream.end());
+    upstream.on('end', () => client.end());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  const port = await listen(server);
+  return { port, close: () => { for (const s of sockets) s.destroy(); server.close(); } };
+}
+
+function echoServer(opts: PairOptions): Server {
+  const { cert, key } = testCert();
+  return createTlsServer({
+    cert, key, maxVersion: opts.maxVersion, minVersion: opts.minVersion ?? 'TLSv1.2', ciphers: opts.ciphers,
+    ALPNProtocols: opts.alpn,
+  }, (s: TLSSocket) => {
+    s.on('data', (b) => s.write(Buffer.concat([Buffer.from('echo:'), b])));
+    s.on('end', () => s.end());
+    s.on('error', () => s.destroy());
+  });
+}
+
+export async function runPair(opts: PairOptions): Promise<PairResult> {
+  const server = echoServer(opts);
+  const serverPort = await listen(server);
+  const deliveries: Delivery[] = [];
+  const r = await relay(serverPort, deliveries);
+  let keylog = '';
+  const received: Buffer[] = [];
+  try {
+    const sock = tlsConnect({
+      host: '127.0.0.1', port: r.port, rejectUnauthorized: false, maxVersion: opts.maxVersion, minVersion: opts.minVersion ?? 'TLSv1.2',
+      ciphers: opts.ciphers, secureOptions: opts.secureOptions, ALPNProtocols: opts.alpn, servername: opts.servername ?? 'db.example',
+    });
+    sock.on('keylog', (line) => { keylog += line.toString('latin1'); });
+    await new Promise<void>((resolve, reject) => { sock.once('secureConnect', resolve); sock.once('error', reject); });
+    const cipher = sock.getCipher().standardName;
+    const version = sock.getProtocol() ?? '';
+    for (const m of opts.messages) {
+      const want = 5 + Buffer.byteLength(m);
+      sock.write(m);
+      let got = 0;
+      while (got < want) {
+        const chunk = await new Promise<Buffer>((resolve, reject) => { sock.once('data', resolve); sock.once('error', reject); });
+        received.push(chunk);
+        got += chunk.length;
+      }
+    }
+    sock.end();
+    await new Promise<void>((resolve) => { sock.once('close', () => resolve()); });
+    return { deliveries, keylog, sent: Buffer.from(opts.messages.join('')), received: Buffer.concat(received), cipher, version };
+  } finally {
+    r.close();
+    server.close();
+  }
+}
+
+/**
+ * The same through `openssl s_client`, which sends a TLS 1.3 KeyUpdate when a line is just "K"
+ * (asking the peer to update too) or "k": the one way to get KeyUpdate on the wire here.
+ */
+export async function runOpensslKeyUpdate(lines: string[], keylogPath: string): Promise<{ deliveries: Delivery[]; received: Buffer }> {
+  const opts: PairOptions = { messages: [], minVersion: 'TLSv1.3' };
+  const server = echoServer(opts);
+  const serverPort = await listen(server);
+  const deliveries: Delivery[] = [];
+  const r = await relay(serverPort, deliveries);
+  try {
+    const child = spawn('openssl', ['s_client', '-brief', '-tls1_3', '-keylogfile', keylogPath, '-connect', `127.0.0.1:${r.port}`], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const exited = new Promise((res) => child.once('exit', res));
+    const out: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    const wait = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    await wait(300);
+    for (const l of lines) { child.stdin.write(l + '\n'); await wait(150); }
+    child.stdin.end();
+    await wait(200);
+    if (child.exitCode === null) child.kill();
+    await exited;
+    return { deliveries, received: Buffer.concat(out) };
+  } finally {
+    r.close();
+    server.close();
+  }
+}
