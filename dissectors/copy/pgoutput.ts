@@ -274,21 +274,22 @@ export function decodePgoutput(b: Buffer, state: LogicalReplicationState, fullHe
   if (b.length === 0) return { ok: false, reason: 'empty payload' };
   const tag = b[0] as number;
   const readings = OPTIONAL_XID.has(tag) ? (state.streamXid !== null ? [true, false] : [false, true]) : [false];
-  let reason = '';
+  // The reason reported is the preferred reading's: the other is only a fallback.
+  let reason: string | null = null;
   for (const withXid of readings) {
     const c = new Cursor(b, 1);
     try {
       const p = parseBody(tag, c, state, withXid, fullHex);
       if (c.left !== 0) {
-        reason = `${c.left} bytes after the message`;
+        reason ??= `${c.left} bytes after the message`;
         continue;
       }
       p.apply?.(state);
       return { ok: true, fields: p.fields };
     } catch (e) {
-      if (e instanceof NotPgoutput || e instanceof OutOfBytes) reason = e.message;
-      else reason = e instanceof Error ? e.message : 'undecodable';
+      if (e instanceof NotPgoutput || e instanceof OutOfBytes) reason ??= e.message;
+      else reason ??= e instanceof Error ? e.message : 'undecodable';
     }
   }
-  return { ok: false, reason };
+  return { ok: false, reason: reason ?? 'undecodable' };
 }
