@@ -184,12 +184,12 @@ test('live capture on lo sees a pg session, and -w output reads back with tshark
       t.diagnostic(SKIP_NO_TSHARK);
       return;
     }
-    const frames = execFileSync(ts, ['-r', file, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' }).trim().split('\n');
+    const frames = execFileSync(ts, ['-r', file, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n');
     assert.equal(frames.length, got.length, 'tshark reads every frame written');
-    const queries = execFileSync(ts, ['-r', file, '-d', `tcp.port==${srv.port},pgsql`, '-Y', 'pgsql.query', '-T', 'fields', '-e', 'pgsql.query'], { encoding: 'utf8' });
+    const queries = execFileSync(ts, ['-r', file, '-d', `tcp.port==${srv.port},pgsql`, '-Y', 'pgsql.query', '-T', 'fields', '-e', 'pgsql.query'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     assert.match(queries, /SELECT 42 AS answer, repeat\(\$1::text, 3\) AS s/);
     assert.match(queries, /SELECT 'live capture works'/);
-    const epochs = execFileSync(ts, ['-r', file, '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8' }).trim().split('\n');
+    const epochs = execFileSync(ts, ['-r', file, '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n');
     const firstUs = Math.round(Number(epochs[0]) * 1e6);
     assert.ok(Math.abs(firstUs - got[0]!.timeUs) <= 1, `tshark time ${epochs[0]} vs ${got[0]!.timeUs}`);
   } finally {

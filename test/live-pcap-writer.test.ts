@@ -139,7 +139,10 @@ test('tshark reads what the writer writes', { skip: tshark() ? false : SKIP_NO_T
     const q = Buffer.concat([Buffer.from('Q'), Buffer.from([0, 0, 0, 13]), Buffer.from('SELECT 1\0')]);
     for (let i = 1; i <= 5; i++) w.write(packet(i, 1_700_000_000_000_000 + i * 1000, frame(q, 40000 + i)));
     void w.close();
-    const out = execFileSync(tshark()!, ['-r', f, '-T', 'fields', '-e', 'frame.number', '-e', 'frame.time_epoch', '-e', 'pgsql.query'], { encoding: 'utf8' });
+    const out = execFileSync(tshark()!, ['-r', f, '-T', 'fields', '-e', 'frame.number', '-e', 'frame.time_epoch', '-e', 'pgsql.query'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const lines = out.trim().split('\n');
     assert.equal(lines.length, 5);
     assert.match(lines[0]!, /^1\t1700000000\.001000000\tSELECT 1$/);

@@ -174,7 +174,7 @@ function tsharkFrames(ts: string, file: string, port: number): TsharkFrame[] {
   const out = execFileSync(
     ts,
     ['-r', file, '-d', `tcp.port==${port},pgsql`, '-T', 'json', '-e', 'tcp.srcport', '-e', 'pgsql.type', '-e', 'pgsql.query', '-e', 'pgsql.tag', '-e', 'pgsql.code', '-e', 'pgsql.val.data', '-e', '_ws.malformed'],
-    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const frames = JSON.parse(out) as { _source: { layers: Record<string, string[] | undefined> } }[];
   return frames.map(({ _source: { layers: l } }) => ({

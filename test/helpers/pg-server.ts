@@ -254,11 +254,23 @@ export async function startServer(opts: StartServerOptions = {}): Promise<PgServ
         const attrs = ['LOGIN', r.superuser ? 'SUPERUSER' : '', r.replication ? 'REPLICATION' : ''].filter(Boolean).join(' ');
         await admin.query(`CREATE ROLE ${quoteIdent(r.name)} ${attrs}`);
         if (r.password !== undefined) await setPassword(r.name, r.password, r.auth);
-        if (!r.superuser) await admin.query(`GRANT CREATE ON SCHEMA public TO ${quoteIdent(r.name)}`);
       }
       if (database !== 'postgres') await admin.query(`CREATE DATABASE ${quoteIdent(database)}`);
     } finally {
       await admin.end().catch(() => undefined);
+    }
+    // Since PostgreSQL 15 only the database owner may create in schema public: let the extra
+    // roles create tables in the database handed back.
+    const plain = roles.filter((r) => !r.superuser);
+    if (plain.length > 0) {
+      const db = new pg.Client({ host: base, port, user, database });
+      db.on('error', () => undefined);
+      await withTimeout(db.connect(), 10000, 'setup connection');
+      try {
+        for (const r of plain) await db.query(`GRANT CREATE ON SCHEMA public TO ${quoteIdent(r.name)}`);
+      } finally {
+        await db.end().catch(() => undefined);
+      }
     }
   } catch (e) {
     await stop();
