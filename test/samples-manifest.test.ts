@@ -237,6 +237,13 @@ for (const sample of haveManifest ? loadManifest().samples : []) {
     const copyIn = sample.steps.filter((st) => st.copy?.direction === 'in').length;
     assert.equal(types.filter((t) => t === 'CopyIn response').length, copyIn, 'CopyInResponses');
 
+    // Bind parameter values (frontend), in text or binary format as the manifest says.
+    const sentParams = frames.filter((f) => f.srcport !== m.server.port && f.types.includes('Bind')).flatMap((f) => f.values).filter((v) => v !== '');
+    const wantParams = sample.steps.flatMap((st) =>
+      (st.params ?? []).flatMap((p) => (p.value === null || p.value === '' ? [] : [p.format === 'binary' ? p.value : Buffer.from(p.value, 'utf8').toString('hex')])),
+    );
+    assert.deepEqual(sortedEntries(counts(sentParams)), sortedEntries(counts(wantParams)), 'Bind parameter values');
+
     // DataRow values, when the manifest lists every row of every step.
     const complete = sample.steps.every((st) => (st.rows ?? 0) === 0 || st.values || st.binaryValues);
     const observed = frames.filter((f) => f.srcport === m.server.port && f.types.includes('Data row')).flatMap((f) => f.values).filter((v) => v !== '');
