@@ -31,7 +31,7 @@ export interface RecordCommandOptions extends RuleFlags {
   showSecrets?: boolean;
   rows?: boolean;
   commandArgs: string[];
-  /** How long to keep capturing after the command exits (ms), for its last packets. Default 300. */
+  /** Longest wait after the command exits for its last packets (ms): capture stops once no packet came for 150 ms. Default 2000. */
   graceMs?: number;
 }
 
@@ -107,7 +107,8 @@ export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {})
   }
   stderr.write(`pgsniff: recording on ${live.capture.iface} (${live.capture.filter}) while ${o.commandArgs.join(' ')} runs\n`);
   const child = await runChild(o.commandArgs);
-  await new Promise((r) => setTimeout(r, o.graceMs ?? 300));
+  // Let the last packets (the client's Terminate, the FINs) arrive before stopping.
+  await live.capture.settle(150, o.graceMs ?? 2000);
   live.stop();
   let summary;
   try {
