@@ -52,7 +52,7 @@ test('selecting a Parse shows its fields and query in the tree and its bytes wit
     s = ui.screen();
     assert.match(s, /▾ Parse \(frontend 'P', length 42\)/);
     assert.match(s, /Query: SELECT \* FROM orders WHERE id = \$1/);
-    assert.match(s, /▸ Query #2: [\d.]+ ms, 1 rows/);
+    assert.match(s, /▸ Query #2: [\d.]+ ms, 1 row\b/);
     assert.match(s, /Bytes: Parse message, 43 bytes/);
     assert.match(s, /0000  50 00 00 00 2a 00 53 45  4c 45 43 54 20 2a 20 46  P\.\.\.\*\.SELECT \* F/);
     // Into the tree, down to the Query field: its bytes are drawn inverse (SGR 7).

@@ -94,7 +94,7 @@ export function queryNode(store: TuiStore, q: number, msg: number): TreeNode {
   const dur = store.qDur.get(q);
   const rows = store.qRows.get(q);
   const failed = (store.qFlags.get(q) & QF_ERROR) !== 0;
-  const head = `Query #${q + 1}: ${ms(dur)}` + (Number.isFinite(rows) ? `, ${rows} rows` : '') + (failed ? ', failed' : '');
+  const head = `Query #${q + 1}: ${ms(dur)}` + (Number.isFinite(rows) ? `, ${rows} row${rows === 1 ? '' : 's'}` : '') + (failed ? ', failed' : '');
   const n = node(head, msg);
   n.colour = failed ? 'red' : 'cyan';
   n.children.push(node(`SQL: ${store.qSql.get(q)}`, msg));
