@@ -528,3 +528,34 @@ test('reassembly: hostile random segments never throw and stay within the caps',
     assert.ok(c.end, `connection ${c.info.id} closed`);
   }
 });
+
+test('reassembly: one segment filling many holes between buffered chunks', () => {
+  // 500 one-byte chunks at every other position after a hole, then one segment covering all.
+  const segs: SegSpec[] = [{ seq: 100, flags: SYN }];
+  for (let k = 0; k < 500; k++) segs.push({ seq: 102 + 2 * k, data: 'x' });
+  segs.push({ seq: 101, data: 'y'.repeat(1001) });
+  const rec = run(segs);
+  const fe = rec.dir(0, 'frontend');
+  assert.equal(fe.length, 1001);
+  assert.equal(fe.map((d) => d[1]).join(''), 'yx'.repeat(500) + 'y');
+  assert.ok(fe.every((d) => d[0] === 0));
+});
+
+test('reassembly: hostile tiny segments up to the caps stay fast', () => {
+  const rec = new Recorder();
+  const ft = new FlowTable(rec, rec.onAnomaly);
+  const t0 = process.hrtime.bigint();
+  let frame = 0;
+  ft.segment(tcpSeg({ seq: 100, flags: SYN }, ++frame));
+  // Reverse order (each insert lands in front), one-byte holes between: the costliest pattern.
+  for (let round = 0; round < 3; round++) {
+    const base = 1_000_000 * (round + 1);
+    for (let k = 20_000; k > 0; k--) ft.segment(tcpSeg({ seq: base + 2 * k, data: 'x', timeUs: round }, ++frame));
+    ft.segment(tcpSeg({ seq: base, data: Buffer.alloc(40_002, 0x79), timeUs: round }, ++frame));
+  }
+  ft.finish(++frame, 0);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  assert.ok(ms < 5000, `took ${ms} ms`);
+  assert.ok(rec.anomalies.some((a) => a.code === 'buffer-limit'));
+  assert.equal(ft.bufferedBytes, 0);
+});

@@ -48,7 +48,10 @@ export class HalfStream<Owner> {
   /** Every byte up to the FIN was delivered (or declared lost): nothing more will come. */
   finished = false;
 
-  private readonly chunks: Chunk[] = [];
+  /** Live chunks are chunks[head..]; slots before head are cleared, and dropped in one splice
+   * now and then, so that delivering the first chunk costs O(1), not an array shift. */
+  private readonly chunks: Array<Chunk | null> = [];
+  private head = 0;
   /** Bytes charged for the chunks (payload plus CHUNK_OVERHEAD each). */
   buffered = 0;
 
@@ -79,7 +82,7 @@ export class HalfStream<Owner> {
 
   /** Something is still expected before the direction can be complete: a hole before buffered data or before the FIN. */
   hasHole(): boolean {
-    return this.chunks.length > 0 || (this.hasFin && !this.finished);
+    return this.chunks.length > this.head || (this.hasFin && !this.finished);
   }
 
   /**
@@ -109,12 +112,12 @@ export class HalfStream<Owner> {
         this.store(seq, bytes, len, frame, timeUs);
         return;
       }
-      if (this.chunks.length === 0) {
+      if (this.chunks.length === this.head) {
         // The hot path: in order, nothing waiting. The payload goes out as it is.
         this.deliver(bytes, len, frame, timeUs);
         return;
       }
-      const room = seqDiff(this.chunks[0]!.seq, this.nextSeq);
+      const room = seqDiff(this.chunks[this.head]!.seq, this.nextSeq);
       if (room > len) {
         this.deliver(bytes, len, frame, timeUs);
         return;
@@ -142,7 +145,7 @@ export class HalfStream<Owner> {
    * are delivered. Returns the number of bytes declared lost.
    */
   flushFirstHole(frame: number, timeUs: number, why: string): number {
-    const first = this.chunks[0];
+    const first = this.chunks[this.head];
     if (first) {
       const hole = seqDiff(first.seq, this.nextSeq);
       this.lose(hole, first.frame, first.timeUs, why);
@@ -208,15 +211,22 @@ export class HalfStream<Owner> {
   /** Delivers the buffered chunks that have become contiguous with nextSeq. */
   private drain(): void {
     const chunks = this.chunks;
-    while (chunks.length > 0) {
-      const c = chunks[0]!;
+    while (this.head < chunks.length) {
+      const c = chunks[this.head]!;
       const d = seqDiff(c.seq, this.nextSeq);
       if (d > 0) break;
-      chunks.shift();
+      chunks[this.head++] = null;
       this.buffered -= cost(c.bytes, c.len);
       if (c.len + d > 0) {
         this.deliver(c.bytes ? (d < 0 ? c.bytes.subarray(-d) : c.bytes) : null, c.len + d, c.frame, c.timeUs);
       }
+    }
+    if (this.head === chunks.length) {
+      chunks.length = 0;
+      this.head = 0;
+    } else if (this.head >= 64 && this.head * 2 >= chunks.length) {
+      chunks.splice(0, this.head);
+      this.head = 0;
     }
   }
 
@@ -228,10 +238,10 @@ export class HalfStream<Owner> {
     const s = seqDiff(seq, base);
     const e = s + len;
     let i = chunks.length;
-    const last = chunks[i - 1];
+    const last = i > this.head ? chunks[i - 1] : null;
     if (last && seqDiff(last.seq, base) + last.len > s) {
-      // Not past the end (the usual case): find the first chunk ending after s.
-      let lo = 0;
+      // Not past the end: find the first chunk ending after s.
+      let lo = this.head;
       let hi = chunks.length - 1;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
@@ -241,20 +251,40 @@ export class HalfStream<Owner> {
       }
       i = lo;
     }
+    // Collect the uncovered pieces first and insert them in one pass: a segment spanning many
+    // small chunks must not cost one array shift per hole it fills.
+    const at: number[] = [];
+    const made: Chunk[] = [];
     let cur = s;
     while (i < chunks.length && cur < e) {
       const c = chunks[i]!;
       const cs = seqDiff(c.seq, base);
       if (cs > cur) {
-        const end = cs < e ? cs : e;
-        chunks.splice(i, 0, this.piece(base, cur, end, s, bytes, frame, timeUs));
-        i++;
+        at.push(i);
+        made.push(this.piece(base, cur, cs < e ? cs : e, s, bytes, frame, timeUs));
       }
       const ce = cs + c.len;
       if (ce > cur) cur = ce;
       i++;
     }
-    if (cur < e) chunks.splice(i, 0, this.piece(base, cur, e, s, bytes, frame, timeUs));
+    if (cur < e) {
+      at.push(i);
+      made.push(this.piece(base, cur, e, s, bytes, frame, timeUs));
+    }
+    if (made.length === 1) {
+      // In front of everything, into a cleared slot when there is one.
+      if (at[0] === this.head && this.head > 0) chunks[--this.head] = made[0]!;
+      else chunks.splice(at[0]!, 0, made[0]!);
+    } else if (made.length > 1) {
+      const from = at[0]!;
+      const tail = chunks.slice(from);
+      chunks.length = from;
+      let k = 0;
+      for (let j = 0; j <= tail.length; j++) {
+        while (k < made.length && at[k] === from + j) chunks.push(made[k++]!);
+        if (j < tail.length) chunks.push(tail[j]!);
+      }
+    }
   }
 
   /** A copied chunk for relative range [from, to) of a segment starting at relative `s`. */
