@@ -559,3 +559,17 @@ test('reassembly: hostile tiny segments up to the caps stay fast', () => {
   assert.ok(rec.anomalies.some((a) => a.code === 'buffer-limit'));
   assert.equal(ft.bufferedBytes, 0);
 });
+
+test('reassembly: lastSession names the connection of the last segment', () => {
+  const rec = new Recorder();
+  const ft = new FlowTable(rec, rec.onAnomaly);
+  assert.equal(ft.lastSession, null);
+  ft.segment(tcpSeg({ seq: 1, flags: SYN, clientPort: 1 }, 1));
+  ft.segment(tcpSeg({ seq: 1, flags: SYN, clientPort: 2 }, 2));
+  assert.equal(ft.lastSession, 1);
+  ft.segment(tcpSeg({ c2s: false, seq: 7, ack: 2, flags: SYNACK, clientPort: 1 }, 3));
+  assert.equal(ft.lastSession, 0);
+  ft.segment(tcpSeg({ seq: 2, flags: RST, clientPort: 1 }, 4));
+  ft.segment(tcpSeg({ seq: 2, clientPort: 1 }, 5)); // ignored: connection 0 is closed
+  assert.equal(ft.lastSession, 0);
+});

@@ -87,6 +87,7 @@ export class FlowTable implements FlowTableApi {
   private lastSweepUs = -Infinity;
   /** The connection of the previous segment: consecutive segments usually share one. */
   private last: Connection | null = null;
+  private lastSessionId: number | null = null;
 
   constructor(consumer: StreamConsumer, onAnomaly: AnomalyHandler, options?: Partial<FlowTableOptions>) {
     this.consumer = consumer;
@@ -98,6 +99,15 @@ export class FlowTable implements FlowTableApi {
   /** Connections in the table (open, and closed ones remembered for port reuse). */
   get connections(): number {
     return this.count;
+  }
+
+  /**
+   * Session id of the connection the last segment() belonged to (also when that connection
+   * was already closed and the segment was ignored), or null before any: lets a frame list
+   * show each TCP frame's session without a second lookup.
+   */
+  get lastSession(): number | null {
+    return this.lastSessionId;
   }
 
   /** Out-of-order bytes buffered over all connections, as charged against maxBufferedTotal. */
@@ -127,7 +137,9 @@ export class FlowTable implements FlowTableApi {
     }
     if (!conn) {
       conn = this.create(seg);
+      this.lastSessionId = conn.info.id;
     } else {
+      this.lastSessionId = conn.info.id;
       this.touch(conn, seg);
       if (conn.closed) return;
     }
