@@ -224,3 +224,27 @@ test('random bytes never throw, for every built-in type, in both formats', async
     }
   }
 });
+
+test('ranges, multiranges and anonymous records', () => {
+  // int4range [1,10): flags LB_INC, two bounds
+  assert.deepEqual(bin(3904, '02' + i32(4) + i32(1) + i32(4) + i32(10)), { lower: 1, upper: 10, lowerInclusive: true, upperInclusive: false });
+  assert.deepEqual(bin(3904, '01'), { empty: true });
+  // tstzrange (,2000-01-01]: lower infinite, upper inclusive
+  assert.deepEqual(bin(3910, '0c' + i32(8) + i64(0n)), { lower: null, upper: '2000-01-01T00:00:00Z', lowerInclusive: false, upperInclusive: true });
+  // int4multirange {[1,2),[5,6)}
+  const r1 = '02' + i32(4) + i32(1) + i32(4) + i32(2);
+  const r2 = '02' + i32(4) + i32(5) + i32(4) + i32(6);
+  assert.deepEqual(bin(4451, i32(2) + i32(r1.length / 2) + r1 + i32(r2.length / 2) + r2), [
+    { lower: 1, upper: 2, lowerInclusive: true, upperInclusive: false }, { lower: 5, upper: 6, lowerInclusive: true, upperInclusive: false }]);
+  // ROW(1, 'a', NULL)
+  assert.deepEqual(bin(2249, i32(3) + i32(23) + i32(4) + i32(1) + i32(25) + i32(1) + '61' + i32(23) + i32(-1)), [1, 'a', null]);
+  assert.equal(tryDecodeValue(3904, 'binary', hex('02' + i32(4) + i32(1))).ok, false, 'missing upper bound');
+  assert.equal(tryDecodeValue(4451, 'binary', hex(i32(0x7fffffff))).ok, false, 'huge range count');
+  assert.equal(tryDecodeValue(2249, 'binary', hex(i32(0x7fffffff))).ok, false, 'huge column count');
+  // A record nested 1000 deep is refused, not a stack overflow.
+  let nested = i32(0);
+  for (let d = 0; d < 1000; d++) nested = i32(1) + i32(2249) + i32(nested.length / 2) + nested;
+  const deep = tryDecodeValue(2249, 'binary', hex(nested));
+  assert.equal(deep.ok, false);
+  assert.match(deep.ok ? '' : deep.reason, /nested too deeply/);
+});

@@ -327,6 +327,21 @@ async function valueChecks(t: TestContext, srv: PgServer): Promise<void> {
       await compare(c, 'timestamptz[]', ['{"2024-05-01 10:00:00.5+00",NULL}'], () => ['2024-05-01T10:00:00.5Z', null]);
     });
 
+    await t.test('ranges, multiranges, records', async () => {
+      await compare(c, 'int4range', ['[1,10)', 'empty', '(,5]', '[3,)'], (s): PgValue => {
+        if (s === 'empty') return { empty: true };
+        const m = /^([[(])(-?\d*),(-?\d*)([\])])$/.exec(s)!;
+        return { lower: m[2] ? Number(m[2]) : null, upper: m[3] ? Number(m[3]) : null, lowerInclusive: m[1] === '[', upperInclusive: m[4] === ']' };
+      });
+      await compare(c, 'tstzrange', ['[2024-01-01 00:00:00+00,infinity)'], () => ({ lower: '2024-01-01T00:00:00Z', upper: 'infinity', lowerInclusive: true, upperInclusive: false }));
+      await compare(c, 'numrange', ['(1.50,2.5]'], () => ({ lower: '1.50', upper: '2.5', lowerInclusive: false, upperInclusive: true }));
+      await compare(c, 'datemultirange', ['{[2024-01-01,2024-01-05),[2024-02-01,2024-02-02)}'], () => [
+        { lower: '2024-01-01', upper: '2024-01-05', lowerInclusive: true, upperInclusive: false },
+        { lower: '2024-02-01', upper: '2024-02-02', lowerInclusive: true, upperInclusive: false }]);
+      const rec = await c.query<{ bin: string }>("SELECT encode(record_send(ROW(1, 'a'::text, NULL::int4, ARRAY[1.5]::numeric[], ROW(true))), 'hex') AS bin");
+      assert.deepEqual(decodeValue(2249, 'binary', Buffer.from(rec.rows[0]!.bin, 'hex')), [1, 'a', null, ['1.5'], [true]]);
+    });
+
     await t.test('a binary result set over the wire equals the send functions', async () => {
       const w = await Wire.open(srv);
       try {

@@ -5,12 +5,16 @@
  */
 import type { PgValue } from '../types.js';
 import { decodeArrayBinary } from './array.js';
+import { decodeMultirangeBinary, decodeRangeBinary, decodeRecordBinary, MULTIRANGE_RANGE, RANGE_SUBTYPE } from './composite.js';
 import { decodeDateBinary, decodeIntervalBinary, decodeTimeBinary, decodeTimestampBinary, decodeTimetzBinary } from './datetime.js';
 import { expectSize, malformed } from './errors.js';
 import { decodeInetBinary, decodeMacaddrBinary } from './network.js';
 import { decodeNumericBinary } from './numeric.js';
 import { elementOid, OID } from './oids.js';
 import { parseJson } from './json.js';
+
+/** The anonymous record type (ROW(...) results): its binary form names each column's type. */
+const RECORD = 2249;
 
 /** A float as a number, or PostgreSQL's spelling of the values JSON cannot hold. */
 export function floatValue(f: number): number | string {
@@ -162,9 +166,16 @@ export function decodeBinary(oid: number, b: Buffer): PgValue {
       return `(${b.readUInt32BE(0)},${b.readUInt16BE(4)})`;
     case OID.bit: case OID.varbit:
       return bitsValue(b);
-    default:
+    case RECORD:
+      return decodeRecordBinary(b, decodeBinary);
+    default: {
       if (elementOid(oid) !== 0) return decodeArrayBinary(b, decodeBinary);
+      const sub = RANGE_SUBTYPE.get(oid);
+      if (sub !== undefined) return decodeRangeBinary(b, sub, decodeBinary);
+      const range = MULTIRANGE_RANGE.get(oid);
+      if (range !== undefined) return decodeMultirangeBinary(b, RANGE_SUBTYPE.get(range) as number, decodeBinary);
       // A type this table does not know (an extension's, an enum, a composite): its bytes.
       return hexValue(b);
+    }
   }
 }

@@ -4,7 +4,8 @@
  * come back as text (text format) or "\x" hex (binary format), and tryDecodeValue says why.
  *
  * Output conventions (the JSON a user sees) are documented beside each decoder: text.ts for the
- * text format, binary.ts for the binary one, datetime.ts for dates, times and intervals.
+ * text format, binary.ts for the binary one, datetime.ts for dates, times and intervals,
+ * numeric.ts, network.ts, array.ts, composite.ts for ranges and records.
  */
 import type { PgValue } from '../types.js';
 import { decodeBinary, hexValue } from './binary.js';
