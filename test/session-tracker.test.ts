@@ -268,6 +268,19 @@ test('extended: Describe (portal) columns reach the Execute queued behind it', (
   assert.deepEqual(w.queries[0]!.columns?.map((c) => c.name), ['a']);
 });
 
+test('extended: a portal bound after a Sync survives the ReadyForQuery of that Sync', () => {
+  const w = new Wire().login();
+  w.fe(parse('', 'select 1')).fe(bind('', [], 'p1'), { same: true }).fe(exec('p1'), { same: true }).fe(sync, { same: true });
+  // the client streams its next request before the answer to the first
+  w.fe(parse('', 'select 2')).fe(bind('', [], 'p2'), { same: true });
+  w.be({ type: 'ParseComplete' }).be({ type: 'BindComplete' }, { same: true }).be(cc('SELECT 1'), { same: true }).be(rfq('I'), { same: true });
+  w.fe(exec('p2')).fe(sync, { same: true });
+  w.be({ type: 'ParseComplete' }).be({ type: 'BindComplete' }, { same: true }).be(cc('SELECT 1'), { same: true }).be(rfq('I'), { same: true });
+  // and p1 is gone with its transaction
+  w.fe(exec('p1')).fe(sync, { same: true }).be(err('34000', 'portal "p1" does not exist')).be(rfq('I')).close();
+  assert.deepEqual(w.queries.map((q) => q.sql), ['select 1', 'select 2', null]);
+});
+
 test('extended: the unnamed statement is replaced by the next unnamed Parse', () => {
   const w = new Wire().login();
   w.fe(parse('', 'select 1')).fe(bind(''), { same: true }).fe(exec(), { same: true });

@@ -20,6 +20,7 @@ export interface QueryRequest {
   failed: boolean;
   firstFrame: number;
   reqTimeUs: number;
+  seq: number;
 }
 
 export type Request =
@@ -27,7 +28,8 @@ export type Request =
   | { kind: 'bind'; portal: Portal; prev: Portal | undefined }
   | { kind: 'describe'; target: 'statement' | 'portal'; name: string }
   | { kind: 'close' }
-  | { kind: 'sync' }
+  /** seq: Syncs and Queries sent so far, this one included (see Portal.epoch). */
+  | { kind: 'sync'; seq: number }
   | { kind: 'execute'; exec: Execution }
   | { kind: 'function'; exec: Execution }
   | QueryRequest;

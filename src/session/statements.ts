@@ -22,6 +22,8 @@ export interface PreparedStatement {
 
 export interface Portal {
   name: string;
+  /** Syncs and Queries the client had sent before this Bind: which transaction end destroys it. */
+  epoch: number;
   statement: PreparedStatement;
   params: TypedValue[];
   resultFormats: Array<'text' | 'binary'>;
@@ -31,10 +33,13 @@ export interface Portal {
 
 export const MAX_STATEMENTS = 10_000;
 export const MAX_PORTALS = 10_000;
+/** SQL text kept over all statements of a session (UTF-16 units); past it the oldest statements go. */
+export const MAX_STATEMENT_CHARS = 32 * 1024 * 1024;
 
 export class StatementTable {
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, Portal>();
+  private sqlChars = 0;
 
   getStatement(name: string): PreparedStatement | undefined {
     return this.statements.get(name);
@@ -53,21 +58,37 @@ export class StatementTable {
   /** Store a statement; returns what it replaced (to restore it if the server rejects or skips the Parse). */
   putStatement(s: PreparedStatement): PreparedStatement | undefined {
     const prev = this.statements.get(s.name);
-    if (prev) this.statements.delete(s.name);
-    else if (this.statements.size >= MAX_STATEMENTS) evictOldest(this.statements);
+    if (prev) this.removeStatement(s.name, prev);
+    else if (this.statements.size >= MAX_STATEMENTS) this.evictStatement();
     this.statements.set(s.name, s);
+    this.sqlChars += s.sql?.length ?? 0;
+    while (this.sqlChars > MAX_STATEMENT_CHARS && this.statements.size > 1) this.evictStatement();
     return prev;
   }
 
   /** Put back what a rejected Parse replaced (or remove the new one when it replaced nothing). */
   restoreStatement(name: string, current: PreparedStatement, prev: PreparedStatement | undefined): void {
     if (this.statements.get(name) !== current) return;
-    if (prev) this.statements.set(name, prev);
-    else this.statements.delete(name);
+    this.removeStatement(name, current);
+    if (prev) {
+      this.statements.set(name, prev);
+      this.sqlChars += prev.sql?.length ?? 0;
+    }
   }
 
   closeStatement(name: string): void {
+    const s = this.statements.get(name);
+    if (s) this.removeStatement(name, s);
+  }
+
+  private removeStatement(name: string, s: PreparedStatement): void {
     this.statements.delete(name);
+    this.sqlChars -= s.sql?.length ?? 0;
+  }
+
+  private evictStatement(): void {
+    const first = this.statements.entries().next();
+    if (!first.done) this.removeStatement(first.value[0], first.value[1]);
   }
 
   getPortal(name: string): Portal | undefined {
@@ -92,9 +113,13 @@ export class StatementTable {
     this.portals.delete(name);
   }
 
-  /** End of transaction (ReadyForQuery idle): every protocol-level portal is gone. */
-  endTransaction(): void {
-    if (this.portals.size > 0) this.portals.clear();
+  /**
+   * End of transaction (ReadyForQuery idle): the portals bound before the Sync or Query it
+   * answers are gone. Portals of requests the client pipelined after that Sync stay.
+   */
+  endTransaction(epoch: number): void {
+    if (this.portals.size === 0) return;
+    for (const [name, p] of this.portals) if (p.epoch < epoch) this.portals.delete(name);
   }
 
   get statementCount(): number {

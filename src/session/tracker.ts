@@ -76,6 +76,8 @@ export class SessionTracker implements CancelTarget {
   private copyExec: Execution | null = null;
   private awaiting: Execution[] = [];
   private backslashEscapes = false;
+  /** Syncs and Queries the client sent: transaction-end points that portals are dated by. */
+  private syncSeq = 0;
   private closed = false;
 
   constructor(conn: ConnectionInfo, emit: SessionEmit, opts: TrackerOptions) {
@@ -169,7 +171,7 @@ export class SessionTracker implements CancelTarget {
         const d = decode();
         if (d.type !== 'Bind' || this.skipping) return;
         const portal: Portal = {
-          name: d.portal, statement: this.table.statementOrUnknown(d.statement), params: d.params,
+          name: d.portal, epoch: this.syncSeq, statement: this.table.statementOrUnknown(d.statement), params: d.params,
           resultFormats: d.resultFormats, columns: null,
         };
         const prev = this.table.putPortal(portal);
@@ -197,7 +199,7 @@ export class SessionTracker implements CancelTarget {
       }
       case 'S':
         this.skipping = false;
-        this.push({ kind: 'sync' });
+        this.push({ kind: 'sync', seq: ++this.syncSeq });
         return;
       case 'F': {
         const d = decode();
@@ -266,7 +268,9 @@ export class SessionTracker implements CancelTarget {
 
   private query(raw: RawMessage, sql: string): void {
     const pieces = splitSql(sql, this.backslashEscapes);
-    const q: QueryRequest = { kind: 'query', sql, pieces, index: 0, exec: null, failed: false, firstFrame: raw.firstFrame, reqTimeUs: raw.timeUs };
+    const q: QueryRequest = {
+      kind: 'query', sql, pieces, index: 0, exec: null, failed: false, firstFrame: raw.firstFrame, reqTimeUs: raw.timeUs, seq: ++this.syncSeq,
+    };
     if (this.skipping) {
       this.skipRest(q);
       return;
@@ -487,7 +491,9 @@ export class SessionTracker implements CancelTarget {
       this.phase = 'ready';
     }
     const req = this.headFor('Z');
+    let epoch = this.syncSeq + 1;
     if (req) {
+      if (req.kind === 'sync' || req.kind === 'query') epoch = req.seq;
       this.queue.shift();
       if (req.kind === 'query') {
         if (req.exec && !req.exec.done) this.abandonExec(req.exec, false);
@@ -501,7 +507,7 @@ export class SessionTracker implements CancelTarget {
     this.copyExec = null;
     this.lastCompletionUs = t;
     this.flushAwaiting(status);
-    if (status === 'idle') this.table.endTransaction();
+    if (status === 'idle') this.table.endTransaction(epoch);
   }
 
   private errorResponse(raw: RawMessage, d: DecodedMessage): void {
