@@ -22,9 +22,10 @@ export function hasTcpdump(): boolean {
 }
 
 /** PostgreSQL with ssl=on, the test certificate, and trust for TLS connections from 127.0.0.1. */
-export async function startTlsServer(): Promise<PgServer> {
+export async function startTlsServer(port?: number): Promise<PgServer> {
   const cert = testCert();
   return startServer({
+    port,
     auth: 'trust',
     hba: ['hostssl all all 127.0.0.1/32 trust'],
     dataFiles: [{ name: 'server.crt', content: cert.cert, mode: 0o644 }, { name: 'server.key', content: cert.key, mode: 0o600 }],
