@@ -1,5 +1,5 @@
 /**
- * Reassembly against tshark on every public capture: per TCP connection (our session id against
+ * Reassembly against tshark on every public capture (and the project's samples): per TCP connection (our session id against
  * tshark's tcp.stream) and per direction, the payload bytes we deliver must equal the sum of
  * tshark's tcp.len over the segments it does not flag as retransmissions.
  *
@@ -15,7 +15,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { publicCapture, publicCaptures, SKIP_NO_PUBLIC, SKIP_NO_TSHARK, tshark } from './helpers/public-captures.js';
+import { basename } from 'node:path';
+import { publicCapture, publicCaptures, sampleCaptures, SKIP_NO_PUBLIC, SKIP_NO_TSHARK, tshark } from './helpers/public-captures.js';
 import { endpointKey, loadSegments, reassemble } from './helpers/reassembly-recorder.js';
 
 /** Per "stream/srcEndpoint": payload bytes. */
@@ -155,7 +156,11 @@ function compare(ours: Counts, theirs: Counts): string[] {
 }
 
 const bin = tshark();
-const files = publicCaptures();
+const pub = publicCaptures();
+/** Paths for the test (relative to the corpus, or samples/NAME) -> absolute path. */
+const files: Map<string, string> | null = pub
+  ? new Map([...pub.map((rel): [string, string] => [rel, publicCapture(rel)]), ...sampleCaptures().map((f): [string, string] => [`samples/${basename(f)}`, f])])
+  : null;
 
 test(
   'reassembly conformance: payload bytes per connection and direction agree with tshark',
@@ -165,7 +170,7 @@ test(
     let compared = 0;
     let comparedBytes = 0;
     const check = async (rel: string): Promise<void> => {
-      const file = publicCapture(rel);
+      const file = files!.get(rel)!;
       const mine = await ours(file);
       const ref = await theirs(bin!, file, mine.streams);
       const diffs = compare(mine.counts, ref.counts);
@@ -189,15 +194,15 @@ test(
       t.diagnostic(`${rel}: ${known ? `known difference (${known})` : 'DIFFERS'}: ${diffs.slice(0, 5).join('; ')}`);
       if (!known) failures.push(`${rel}: ${diffs.slice(0, 3).join('; ')}`);
     };
-    const queue = [...files!];
+    const queue = [...files!.keys()];
     await Promise.all(
       Array.from({ length: 4 }, async () => {
         for (let rel = queue.shift(); rel !== undefined; rel = queue.shift()) await check(rel);
       }),
     );
     failures.sort();
-    t.diagnostic(`${files!.length} captures compared, ${compared} connections (${comparedBytes} bytes) byte for byte`);
+    t.diagnostic(`${files!.size} captures compared, ${compared} connections (${comparedBytes} bytes) byte for byte`);
     assert.deepEqual(failures, []);
-    assert.ok(files!.length === 0 || comparedBytes > 0, 'tshark follow output was read');
+    assert.ok(files!.size === 0 || comparedBytes > 0, 'tshark follow output was read');
   },
 );
