@@ -16,7 +16,7 @@
  * first with the whole wait and the others with 0: the wire says no more than that.
  */
 import type { ColumnDescription, ErrorFields, PgValue, TypedValue } from '../../dissectors/types.js';
-import { isoTime } from '../core/time.js';
+import { isoTimeFast as isoTime } from './iso-time.js';
 import type { QueryRecord, TransactionStatus } from './schema.js';
 
 export const MAX_NOTICES = 50;

@@ -21,7 +21,7 @@ import type {
 } from '../../dissectors/types.js';
 import type { Anomaly } from '../core/anomaly.js';
 import type { ConnectionEnd, ConnectionInfo } from '../reassembly/types.js';
-import { isoTime } from '../core/time.js';
+import { isoTimeFast as isoTime } from './iso-time.js';
 import { Execution } from './execution.js';
 import type { CancelLink, CancelSource, CancelTarget, SessionRegistry } from './registry.js';
 import type { QueryRecord, SessionRecord, TransactionStatus } from './schema.js';
