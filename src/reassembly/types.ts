@@ -70,7 +70,7 @@ export interface FlowTableOptions {
   maxBufferedPerDirection: number;
   /** Out-of-order bytes buffered over all connections. */
   maxBufferedTotal: number;
-  /** Open connections kept; past it the idlest is closed with reason 'limit'. */
+  /** Connections kept (open ones, and closed ones remembered until they idle out); past it the least recently active is dropped: closed with reason 'limit' if still open. */
   maxConnections: number;
   /** A hole still open after this much capture time is declared lost (µs). */
   holeTimeoutUs: number;
