@@ -281,6 +281,15 @@ test('extended: a portal bound after a Sync survives the ReadyForQuery of that S
   assert.deepEqual(w.queries.map((q) => q.sql), ['select 1', 'select 2', null]);
 });
 
+test('a simple Query destroys the unnamed statement', () => {
+  const w = new Wire().login();
+  w.fe(parse('', 'select $1::int', [23])).fe(sync, { same: true }).be({ type: 'ParseComplete' }).be(rfq('I'));
+  assert.deepEqual(w.tracker.statementParamTypes(''), [23]);
+  w.fe({ type: 'Query', query: 'select 1' }).be(cc('SELECT 1')).be(rfq('I'));
+  assert.equal(w.tracker.statementParamTypes(''), undefined);
+  w.close();
+});
+
 test('extended: the unnamed statement is replaced by the next unnamed Parse', () => {
   const w = new Wire().login();
   w.fe(parse('', 'select 1')).fe(bind(''), { same: true }).fe(exec(), { same: true });

@@ -31,7 +31,7 @@ export type Request =
   /** seq: Syncs and Queries sent so far, this one included (see Portal.epoch). */
   | { kind: 'sync'; seq: number }
   | { kind: 'execute'; exec: Execution }
-  | { kind: 'function'; exec: Execution }
+  | { kind: 'function'; exec: Execution; seq: number }
   | QueryRequest;
 
 export const MAX_PENDING = 10_000;

@@ -209,7 +209,7 @@ export class SessionTracker implements CancelTarget {
         exec.functionOid = d.functionOid;
         exec.params = d.args;
         if (this.skipping) return this.skip(exec);
-        this.push({ kind: 'function', exec });
+        this.push({ kind: 'function', exec, seq: ++this.syncSeq });
         return;
       }
       case 'd': {
@@ -275,6 +275,9 @@ export class SessionTracker implements CancelTarget {
       this.skipRest(q);
       return;
     }
+    // "A simple Query message also destroys the unnamed statement" (and the unnamed portal).
+    this.table.closeStatement('');
+    this.table.closePortal('');
     this.push(q);
   }
 
@@ -493,7 +496,7 @@ export class SessionTracker implements CancelTarget {
     const req = this.headFor('Z');
     let epoch = this.syncSeq + 1;
     if (req) {
-      if (req.kind === 'sync' || req.kind === 'query') epoch = req.seq;
+      if (req.kind === 'sync' || req.kind === 'query' || req.kind === 'function') epoch = req.seq;
       this.queue.shift();
       if (req.kind === 'query') {
         if (req.exec && !req.exec.done) this.abandonExec(req.exec, false);
