@@ -60,6 +60,20 @@ for (const c of CASES) {
   });
 }
 
+test('TLS 1.3 HelloRetryRequest: the real ServerHello and the first ClientHello random are used', { skip: SKIP }, async () => {
+  const run = await runPair({ messages: MESSAGES, serverEcdhCurve: 'P-384' });
+  const serverHellos = run.deliveries.filter((d) => d.dir === 'backend' && d.bytes[0] === 0x16 && d.bytes[5] === 2).length;
+  assert.ok(serverHellos >= 2, 'the server answered the first ClientHello with a HelloRetryRequest');
+  const r = feedAll(run.deliveries, keylogOf(run.keylog));
+  assert.deepEqual(r.anomalies, []);
+  assert.equal(r.frontend.toString(), run.sent.toString());
+  assert.equal(r.backend.toString(), run.received.toString());
+  assert.equal(r.info.version, 'TLS 1.3');
+  const none = feedAll(run.deliveries, KeyLog.empty());
+  assert.equal(none.info.version, 'TLS 1.3');
+  assert.equal(none.info.note, NOTE_NO_KEY);
+});
+
 test('without keys: clear handshake fields, byte counts, one note, no plaintext', { skip: SKIP }, async () => {
   for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
     const run = await runPair({ messages: MESSAGES, alpn: ['postgresql'], maxVersion });

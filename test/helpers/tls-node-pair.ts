@@ -19,6 +19,8 @@ export interface PairOptions {
   secureOptions?: number;
   alpn?: string[];
   servername?: string;
+  /** Groups the server accepts (e.g. 'P-256' to force a HelloRetryRequest from a client that leads with X25519). */
+  serverEcdhCurve?: string;
   /** Client messages; the server answers each with "echo:" + it. */
   messages: string[];
 }
@@ -64,7 +66,7 @@ function echoServer(opts: PairOptions): Server {
   const { cert, key } = testCert();
   return createTlsServer({
     cert, key, maxVersion: opts.maxVersion, minVersion: opts.minVersion ?? 'TLSv1.2', ciphers: opts.ciphers,
-    ALPNProtocols: opts.alpn,
+    ALPNProtocols: opts.alpn, ecdhCurve: opts.serverEcdhCurve,
   }, (s: TLSSocket) => {
     s.on('data', (b) => s.write(Buffer.concat([Buffer.from('echo:'), b])));
     s.on('end', () => s.end());

@@ -180,8 +180,9 @@ export class TlsConnection {
   private record(ds: DirState, header: Buffer, fragment: Buffer, frame: number, timeUs: number, out: PlaintextOut): void {
     const type = header[0];
     if (type === CT_CHANGE_CIPHER_SPEC) {
-      // TLS 1.3 sends it only for middlebox compatibility and ignores it (RFC 8446 section 5).
-      if (!this.tls13) { ds.protectedRecords = true; ds.seq = 0; ds.cipher = null; }
+      // TLS 1.3 sends it only for middlebox compatibility and ignores it (RFC 8446 section 5);
+      // before a ServerHello (around a HelloRetryRequest) it cannot start TLS 1.2 protection either.
+      if (this.serverHello && !this.tls13) { ds.protectedRecords = true; ds.seq = 0; ds.cipher = null; }
       return;
     }
     if (ds.protectedRecords || (this.tls13 && type === CT_APPLICATION_DATA)) {
@@ -338,7 +339,8 @@ export class TlsConnection {
     } else if (type === HS_SERVER_HELLO && ds.dir === 'backend') {
       const sh = parseServerHello(body);
       if (!sh) { this.kill(ds, 'malformed TLS ServerHello', frame); return; }
-      if (sh.helloRetryRequest) return;
+      // A HelloRetryRequest exists only in TLS 1.3; the real ServerHello follows the second ClientHello.
+      if (sh.helloRetryRequest) { this.tls13 = true; return; }
       this.serverHello = sh;
       this.suite = cipherSuite(sh.cipherSuite);
       this.tls13 = sh.version === 0x0304;
