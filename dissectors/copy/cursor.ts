@@ -5,10 +5,11 @@
 import { lsnValue } from '../values/binary.js';
 import { timestampAt } from '../values/datetime.js';
 
-export class OutOfBytes extends Error {
+/** Not an Error: no stack trace to capture, since hostile or foreign payloads fail often. */
+export class OutOfBytes {
+  readonly message: string;
   constructor(what: string) {
-    super(`${what}: payload ends early`);
-    this.name = 'OutOfBytes';
+    this.message = `${what}: payload ends early`;
   }
 }
 

@@ -19,7 +19,10 @@ import { previewOf, type BytesPreview } from './preview.js';
 /** Characters of a logical decoding message's content (or a text payload) kept. */
 export const TEXT_CAP = 4096;
 
-class NotPgoutput extends Error {}
+/** Not an Error, as OutOfBytes: a text payload is tried as pgoutput first, and fails. */
+class NotPgoutput {
+  constructor(readonly message: string) {}
+}
 
 function fail(reason: string): never {
   throw new NotPgoutput(reason);
