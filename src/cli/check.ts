@@ -8,7 +8,7 @@ import { UserError } from '../core/errors.js';
 import { CheckSink, formatCheckResult, type CheckResult } from '../sinks/check.js';
 import { hasRules, mergeRules, readRulesFile, type CheckRules, type RuleFlags } from '../sinks/check-rules.js';
 import { looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
-import type { CommandIo } from './stats.js';
+import { writeOut, type CommandIo } from './stats.js';
 
 export interface CheckCommandOptions extends RuleFlags {
   file: string | null;
@@ -64,6 +64,6 @@ export async function checkCommand(o: CheckCommandOptions, io: CommandIo = {}): 
   if (o.file === null) throw new UserError('BAD_ARGUMENT', 'check needs a capture file or an NDJSON export');
   const rules = rulesFromOptions(o);
   const result = await checkFile(o.file, rules, { ports: o.ports, keylog: o.keylog ?? null });
-  stdout.write(o.json ? JSON.stringify(result, null, 2) + '\n' : formatCheckResult(result));
+  writeOut(stdout, o.json ? JSON.stringify(result, null, 2) + '\n' : formatCheckResult(result));
   return result.ok ? 0 : 1;
 }

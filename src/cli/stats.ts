@@ -25,6 +25,19 @@ export interface CommandIo {
   stderr?: NodeJS.WritableStream;
 }
 
+/**
+ * Write a command's output; a reader that went away (`| head`) ends the output quietly instead
+ * of failing with EPIPE.
+ */
+export function writeOut(stream: NodeJS.WritableStream, text: string): void {
+  if (stream.listenerCount('error') === 0) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
+  stream.write(text);
+}
+
 export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
@@ -54,6 +67,6 @@ export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): 
     throw new UserError('BAD_ARGUMENT', 'stats needs a capture file (or -i IFACE)');
   }
   const report = sink.report();
-  stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : formatStatsText(report));
+  writeOut(stdout, o.json ? JSON.stringify(report, null, 2) + '\n' : formatStatsText(report));
   return 0;
 }

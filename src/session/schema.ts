@@ -48,10 +48,12 @@ export const columnSchema = z.object({
   format: z.enum(['text', 'binary']),
 });
 
+/** ISO 8601 with microseconds, UTC (src/core/time.ts isoTime). */
+const isoTime = z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'ISO 8601 with microseconds');
+
 const envelope = {
   session: z.number().int().nonnegative(),
-  /** ISO 8601 with microseconds (src/core/time.ts isoTime). */
-  time: z.string(),
+  time: isoTime,
   frame: z.number().int().positive(),
 };
 
@@ -98,7 +100,7 @@ export const queryRecordSchema = z.object({
   /** First frame of the request and the frame that completed its result. */
   firstFrame: z.number().int().positive(),
   lastFrame: z.number().int().positive(),
-  startTime: z.string(),
+  startTime: isoTime,
   columns: z.array(columnSchema).nullable(),
   copy: z.object({
     direction: z.enum(['in', 'out', 'both']),
@@ -112,7 +114,7 @@ export const queryRecordSchema = z.object({
   }).nullable(),
   function: z.object({ oid: z.number().int(), result: typedValueSchema.nullable() }).nullable(),
   /** A CancelRequest for this session arrived while this query ran. */
-  cancelledBy: z.object({ session: z.number().int(), frame: z.number().int(), time: z.string() }).nullable(),
+  cancelledBy: z.object({ session: z.number().int(), frame: z.number().int(), time: isoTime }).nullable(),
   /** Only with keepRows: decoded row values, capped (rowValuesTruncated tells). */
   rowValues: z.array(z.array(pgValue)).optional(),
   rowValuesTruncated: z.boolean().optional(),
@@ -162,9 +164,9 @@ export const sessionRecordSchema = z.object({
   parameters: z.record(z.string(), z.string()),
   backendPid: z.number().int().nullable(),
   backendKey: z.string().nullable(),
-  start: z.string(),
+  start: isoTime,
   startFrame: z.number().int().positive(),
-  end: z.string(),
+  end: isoTime,
   endFrame: z.number().int().positive(),
   durationMs: z.number(),
   endedBy: z.enum(['terminate', 'fatal', 'fin', 'rst', 'idle', 'capture-end', 'port-reuse', 'limit']),
