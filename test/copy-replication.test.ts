@@ -6,8 +6,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeCopyData, newLogicalState, decodePgoutput, type CopyHints } from '../dissectors/copy/index.js';
+import { copyDataFieldsSchema } from '../dissectors/copy/schema.js';
 import { MAX_RELATIONS } from '../dissectors/copy/logical-state.js';
 import type { DissectContext } from '../dissectors/types.js';
+
+/** decodeCopyData, and its result must match the published schema. */
+function decode(...args: Parameters<typeof decodeCopyData>): Record<string, unknown> {
+  const r = decodeCopyData(...args);
+  const check = copyDataFieldsSchema.safeParse(r);
+  assert.ok(check.success, `schema: ${check.success ? '' : JSON.stringify(check.error.issues.slice(0, 3))} for ${JSON.stringify(r).slice(0, 300)}`);
+  return r;
+}
+
 
 function ctx(extra: Partial<CopyHints> = {}): DissectContext {
   const copy: CopyHints = { kind: 'both', format: 'text', columnFormats: [], columnTypes: null, ...extra };
@@ -32,42 +42,42 @@ const xlog = (payload: Buffer): Buffer => cat(tag('w'), LSN, i64(0x16b374d900n),
 
 test('XLogData, keepalive, standby status update, hot standby feedback', () => {
   const c = ctx();
-  assert.deepEqual(decodeCopyData(cat(tag('k'), LSN, TIME, u8(1)), 'backend', c),
+  assert.deepEqual(decode(cat(tag('k'), LSN, TIME, u8(1)), 'backend', c),
     { size: 18, replication: 'PrimaryKeepalive', walEnd: '16/B374D848', serverTime: TIME_ISO, replyRequested: true });
-  assert.deepEqual(decodeCopyData(cat(tag('r'), LSN, i64(0x1n), i64(0n), TIME, u8(0)), 'frontend', c),
+  assert.deepEqual(decode(cat(tag('r'), LSN, i64(0x1n), i64(0n), TIME, u8(0)), 'frontend', c),
     { size: 34, replication: 'StandbyStatusUpdate', written: '16/B374D848', flushed: '0/1', applied: '0/0', clientTime: TIME_ISO, replyRequested: false });
-  assert.deepEqual(decodeCopyData(cat(tag('h'), TIME, u32(1000), u32(0), u32(990), u32(1)), 'frontend', c),
+  assert.deepEqual(decode(cat(tag('h'), TIME, u32(1000), u32(0), u32(990), u32(1)), 'frontend', c),
     { size: 25, replication: 'HotStandbyFeedback', clientTime: TIME_ISO, xmin: 1000, xminEpoch: 0, catalogXmin: 990, catalogXminEpoch: 1 });
-  const w = decodeCopyData(xlog(Buffer.alloc(0)), 'backend', c);
+  const w = decode(xlog(Buffer.alloc(0)), 'backend', c);
   assert.deepEqual(w, { size: 25, replication: 'XLogData', walStart: '16/B374D848', walEnd: '16/B374D900', serverTime: TIME_ISO, payloadSize: 0, payload: { size: 0, preview: '' } });
 });
 
 test('replication messages of the wrong size, unknown tags, empty', () => {
   const c = ctx();
-  const short = decodeCopyData(cat(tag('k'), LSN), 'backend', c);
+  const short = decode(cat(tag('k'), LSN), 'backend', c);
   assert.equal(short.replication, 'PrimaryKeepalive');
   assert.match(short.malformed as string, /ends early/);
-  const long = decodeCopyData(cat(tag('k'), LSN, TIME, u8(0), u8(9)), 'backend', c);
+  const long = decode(cat(tag('k'), LSN, TIME, u8(0), u8(9)), 'backend', c);
   assert.equal(long.trailingBytes, 1);
-  assert.deepEqual(decodeCopyData(tag('z'), 'backend', c), { size: 1, replication: 'Unknown', tag: 'z', reason: 'unknown replication message tag', preview: '7a' });
-  assert.deepEqual(decodeCopyData(Buffer.alloc(0), 'backend', c), { size: 0, replication: 'Unknown', reason: 'empty message' });
+  assert.deepEqual(decode(tag('z'), 'backend', c), { size: 1, replication: 'Unknown', tag: 'z', reason: 'unknown replication message tag', preview: '7a' });
+  assert.deepEqual(decode(Buffer.alloc(0), 'backend', c), { size: 0, replication: 'Unknown', reason: 'empty message' });
 });
 
 test('XLogData payloads: test_decoding text, physical WAL, and the output hint', () => {
   const c = ctx();
-  const text = decodeCopyData(xlog(Buffer.from("table public.t: INSERT: id[integer]:1 v[text]:'a'")), 'backend', c);
+  const text = decode(xlog(Buffer.from("table public.t: INSERT: id[integer]:1 v[text]:'a'")), 'backend', c);
   assert.equal(text.payloadText, "table public.t: INSERT: id[integer]:1 v[text]:'a'");
-  const begin = decodeCopyData(xlog(Buffer.from('BEGIN 734')), 'backend', c);
+  const begin = decode(xlog(Buffer.from('BEGIN 734')), 'backend', c);
   assert.equal(begin.payloadText, 'BEGIN 734', 'a "B" that is not a 21-byte Begin is text');
   // A WAL page header (magic 0xD118, little-endian) and records: binary, previewed.
   const wal = Buffer.alloc(8192, 0);
   wal.writeUInt16LE(0xd118, 0);
-  const phys = decodeCopyData(xlog(wal), 'backend', c);
+  const phys = decode(xlog(wal), 'backend', c);
   assert.deepEqual(phys.payload, { size: 8192, preview: '18d1' + '00'.repeat(62), truncated: true });
   assert.equal(phys.payloadSize, 8192);
-  const hinted = decodeCopyData(xlog(Buffer.from('BEGIN 1')), 'backend', ctx({ output: 'physical' }));
+  const hinted = decode(xlog(Buffer.from('BEGIN 1')), 'backend', ctx({ output: 'physical' }));
   assert.deepEqual(hinted.payload, { size: 7, preview: Buffer.from('BEGIN 1').toString('hex') });
-  const forced = decodeCopyData(xlog(Buffer.from('BEGIN 1')), 'backend', ctx({ output: 'pgoutput' }));
+  const forced = decode(xlog(Buffer.from('BEGIN 1')), 'backend', ctx({ output: 'pgoutput' }));
   assert.match(forced.logicalError as string, /ends early/);
 });
 
@@ -81,7 +91,7 @@ const tupleText = (...vals: Array<string | null | 'u'>): Buffer => cat(i16(vals.
   : v === 'u' ? tag('u') : cat(tag('t'), i32(Buffer.byteLength(v)), Buffer.from(v)))));
 
 function logical(c: DissectContext, payload: Buffer): Record<string, unknown> {
-  const r = decodeCopyData(xlog(payload), 'backend', c);
+  const r = decode(xlog(payload), 'backend', c);
   assert.ok(r.logical, `not pgoutput: ${JSON.stringify(r)}`);
   return r.logical as Record<string, unknown>;
 }
@@ -195,7 +205,7 @@ test('every pgoutput message cut at every offset, and random bytes, never throw'
     cat(tag('r'), u8(0), LSN, LSN, TIME, TIME, u32(5), str('g1'))];
   for (const s of samples) {
     for (let cut = 0; cut <= s.length; cut++) {
-      const r = decodeCopyData(xlog(s.subarray(0, cut)), 'backend', c);
+      const r = decode(xlog(s.subarray(0, cut)), 'backend', c);
       assert.equal(r.replication, 'XLogData');
       if (cut === s.length) assert.ok(r.logical);
       JSON.stringify(r);
@@ -211,7 +221,7 @@ test('every pgoutput message cut at every offset, and random bytes, never throw'
     const b = Buffer.alloc(1 + Math.floor(rand() * 80));
     for (let k = 0; k < b.length; k++) b[k] = Math.floor(rand() * 256);
     b[0] = tags.charCodeAt(Math.floor(rand() * tags.length));
-    const r = i % 2 === 0 ? decodeCopyData(xlog(b), 'backend', c) : decodeCopyData(b, 'frontend', c);
+    const r = i % 2 === 0 ? decode(xlog(b), 'backend', c) : decode(b, 'frontend', c);
     assert.equal(r.decodeError, undefined);
     JSON.stringify(r);
   }

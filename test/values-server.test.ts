@@ -18,7 +18,17 @@ import { startServer, type PgServer } from './helpers/pg-server.js';
 import { msg, cstring, startup, query, int16, int32, parse, bind, execute } from './helpers/pg-builder.js';
 import { decodeValue, tryDecodeValue, builtinTypes, OID } from '../dissectors/values/index.js';
 import { decodeCopyData } from '../dissectors/copy/index.js';
+import { copyDataFieldsSchema } from '../dissectors/copy/schema.js';
 import type { DissectContext, PgValue } from '../dissectors/types.js';
+
+/** decodeCopyData, and its result must match the published schema. */
+function decode(...args: Parameters<typeof decodeCopyData>): Record<string, unknown> {
+  const r = decodeCopyData(...args);
+  const check = copyDataFieldsSchema.safeParse(r);
+  assert.ok(check.success, `schema: ${check.success ? '' : JSON.stringify(check.error.issues.slice(0, 3))} for ${JSON.stringify(r).slice(0, 300)}`);
+  return r;
+}
+
 
 // ---- a minimal wire client: the raw messages, for COPY and replication ----
 
@@ -382,7 +392,7 @@ async function copyOut(w: Wire, sql: string, columnTypes: number[] | null): Prom
   const resp = msgs.find((m) => m.code === 'H');
   assert.ok(resp, `no CopyOutResponse for ${sql}: ${msgs.map((m) => m.code).join('')}`);
   const ctx = ctxFor(copyStateOf(resp, columnTypes));
-  return msgs.filter((m) => m.code === 'd').map((m) => decodeCopyData(m.body, 'backend', ctx));
+  return msgs.filter((m) => m.code === 'd').map((m) => decode(m.body, 'backend', ctx));
 }
 
 const COPY_SOURCE = `SELECT i, CASE WHEN i % 3 = 0 THEN NULL ELSE 'row ' || i || E' tab\\t nl\\n bs\\\\ q" c,' END AS t,
@@ -434,12 +444,12 @@ async function copyChecks(t: TestContext, srv: PgServer): Promise<void> {
       const msgs = await w.simple(`COPY (${COPY_SOURCE}) TO STDOUT WITH (FORMAT binary)`);
       const resp = msgs.find((m) => m.code === 'H')!;
       const all = Buffer.concat(msgs.filter((m) => m.code === 'd').map((m) => m.body));
-      const r = decodeCopyData(all, 'frontend', ctxFor({ ...copyStateOf(resp, COPY_TYPES)!, kind: 'in' }));
+      const r = decode(all, 'frontend', ctxFor({ ...copyStateOf(resp, COPY_TYPES)!, kind: 'in' }));
       assert.equal(r.rowCount, 5);
       assert.equal(r.endOfData, true);
       // Cut anywhere: never throws, the cut tuple is `partial`.
       for (let cut = 0; cut < all.length; cut++) {
-        const p = decodeCopyData(all.subarray(0, cut), 'frontend', ctxFor({ ...copyStateOf(resp, COPY_TYPES)!, kind: 'in' }));
+        const p = decode(all.subarray(0, cut), 'frontend', ctxFor({ ...copyStateOf(resp, COPY_TYPES)!, kind: 'in' }));
         assert.ok((p.rowCount as number) <= 5);
         assert.equal(p.malformed, undefined, `cut at ${cut}`);
       }
@@ -488,13 +498,13 @@ async function replicationChecks(t: TestContext, srv: PgServer): Promise<void> {
           if (m.code === 'W') ctx = ctxFor(copyStateOf(m, null));
           if (m.code !== 'd') continue;
           assert.ok(ctx, 'CopyBothResponse first');
-          const r = decodeCopyData(m.body, 'backend', ctx);
+          const r = decode(m.body, 'backend', ctx);
           out.push(r);
           const logical = r.logical as Record<string, unknown> | undefined;
           if (logical?.message === 'RollbackPrepared') rollbackSeen = true;
           if (r.replication === 'PrimaryKeepalive' && r.replyRequested === true) {
             const status = Buffer.concat([Buffer.from('r'), Buffer.alloc(24), Buffer.alloc(8), Buffer.from([0])]);
-            const echoed = decodeCopyData(status, 'frontend', ctx);
+            const echoed = decode(status, 'frontend', ctx);
             assert.equal(echoed.replication, 'StandbyStatusUpdate');
             w.sock.write(msg('d', status));
           }
