@@ -127,7 +127,9 @@ export const messageSchemas = {
   EmptyQueryResponse: empty('EmptyQueryResponse'),
   ParameterDescription: msg('ParameterDescription', { paramTypes: z.array(uint32) }),
   RowDescription: msg('RowDescription', { fields: z.array(columnDescriptionSchema) }),
-  DataRow: msg('DataRow', { values: z.array(typedValueSchema) }),
+  DataRow: msg('DataRow', {
+    values: z.array(typedValueSchema), columnCount: z.number().int().nonnegative().optional(), valuesOmitted: z.literal(true).optional(),
+  }),
   CommandComplete: msg('CommandComplete', {
     tag: z.string(), command: z.string(), rows: z.number().int().nonnegative().nullable(), oid: uint32.optional(),
   }),

@@ -4,6 +4,7 @@
  * ReadyForQuery).
  */
 import type { Entry } from './entry.js';
+import type { Reader } from './reader.js';
 import { F, TRANSACTION_STATUS } from './fields.js';
 import { typeName } from './values/index.js';
 import { readTypedValue, formatOf } from './typed.js';
@@ -104,6 +105,16 @@ const rowDescription: Entry = {
   },
 };
 
+/** Walk n length-prefixed values without decoding them (DissectContext.decodeRows false). */
+function skipValues(r: Reader, n: number): void {
+  if (!r.fits(F.rowValue, n, MIN_VALUE)) return;
+  for (let i = 0; i < n && r.ok; i++) {
+    const len = r.i32(F.valueLength);
+    if (len < -1) r.fail('invalid', `${F.valueLength.label}: ${len} (only -1 means NULL)`, r.pos - 4);
+    else if (len > 0) r.skip(F.valueData, len);
+  }
+}
+
 const dataRow: Entry = {
   dir: 'backend',
   code: 'D',
@@ -111,6 +122,10 @@ const dataRow: Entry = {
   decode(r, ctx) {
     const n = r.i16(F.columnCount);
     const values: TypedValue[] = [];
+    if (ctx.decodeRows === false && r.trace === null) {
+      skipValues(r, n);
+      return { type: 'DataRow', values, columnCount: n, valuesOmitted: true };
+    }
     if (r.fits(F.rowValue, n, MIN_VALUE)) {
       const cols = ctx.resultColumns();
       for (let i = 0; i < n && r.ok; i++) {

@@ -91,7 +91,7 @@ export function summarize(m: DecodedMessage): string {
     case 'RowDescription':
       return m.fields.length === 0 ? 'RowDescription (0 columns)'
         : `RowDescription (${plural(m.fields.length, 'column')}: ${shorten(m.fields.map((c) => c.name).join(', '))})`;
-    case 'DataRow': return `DataRow (${plural(m.values.length, 'column')})`;
+    case 'DataRow': return `DataRow (${plural(m.columnCount ?? m.values.length, 'column')})`;
     case 'CommandComplete': return `CommandComplete ${shorten(m.tag)}`;
     case 'ErrorResponse': return errorLine('Error', m.fields);
     case 'NoticeResponse': return errorLine('Notice', m.fields);
@@ -100,7 +100,16 @@ export function summarize(m: DecodedMessage): string {
     case 'CopyOutResponse':
     case 'CopyBothResponse':
       return `${m.type} ${m.format} (${plural(m.columnFormats.length, 'column')})`;
-    case 'CopyData': return typeof m.size === 'number' ? `CopyData (${plural(m.size, 'byte')})` : 'CopyData';
+    case 'CopyData': {
+      // Fields from dissectors/copy: a replication message name, a row count, the size.
+      const parts = ['CopyData'];
+      if (typeof m.replication === 'string') parts.push(m.replication);
+      const detail: string[] = [];
+      if (typeof m.rowCount === 'number') detail.push(plural(m.rowCount, 'row'));
+      if (typeof m.size === 'number') detail.push(plural(m.size, 'byte'));
+      if (detail.length > 0) parts.push(`(${detail.join(', ')})`);
+      return parts.join(' ');
+    }
     case 'CopyFail': return `CopyFail ${q(m.message)}`;
     case 'Unknown': return `Unknown: ${shorten(m.reason)}`;
     case 'Malformed': return `Malformed ${m.name}: ${shorten(m.reason)}`;

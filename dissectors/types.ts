@@ -5,9 +5,8 @@
  * JSON message record's fields, so no field may be named kind, session, time, frame, dir, type,
  * code or length (those are the record envelope's; see DESIGN.md).
  *
- * This file states the shapes other stages rely on (src/session, src/sinks, src/tui). Messages
- * not listed with their own interface here still decode, as `OtherMessage`-shaped objects with
- * documented field names; their zod schemas (dissectors/schema.ts) are the full truth.
+ * This file states the shapes other stages rely on (src/session, src/sinks, src/tui); the zod
+ * schemas (dissectors/schema.ts) are the full truth, and CopyData's fields are dissectors/copy's.
  */
 import type { Direction } from '../src/core/direction.js';
 
@@ -117,7 +116,11 @@ export interface NegotiateProtocolVersion { type: 'NegotiateProtocolVersion'; ne
 export interface ReadyForQuery { type: 'ReadyForQuery'; status: 'I' | 'T' | 'E'; transactionStatus: 'idle' | 'transaction' | 'failed' }
 export interface ParameterDescription { type: 'ParameterDescription'; paramTypes: number[] }
 export interface RowDescription { type: 'RowDescription'; fields: ColumnDescription[] }
-export interface DataRow { type: 'DataRow'; values: TypedValue[] }
+/**
+ * With DissectContext.decodeRows false, values are checked but not decoded: `values` is empty,
+ * `valuesOmitted` true and `columnCount` says how many there were.
+ */
+export interface DataRow { type: 'DataRow'; values: TypedValue[]; columnCount?: number; valuesOmitted?: true }
 export interface CommandComplete { type: 'CommandComplete'; tag: string; command: string; rows: number | null; oid?: number }
 export interface ErrorResponse { type: 'ErrorResponse'; fields: ErrorFields }
 export interface NoticeResponse { type: 'NoticeResponse'; fields: ErrorFields }
@@ -212,6 +215,11 @@ export interface DissectContext {
    * it answers. Absent or null: 'G' is taken as a GSSENC answer, 'S' and 'N' as SSL answers.
    */
   pendingRequest?: 'ssl' | 'gssenc' | null;
+  /**
+   * False: DataRow values are walked (so a malformed row is still caught) but not decoded, for
+   * consumers that only count rows (stats, checks). Absent or true: decoded.
+   */
+  decodeRows?: boolean;
   /** The SASL mechanism the client chose (from its SASLInitialResponse), when known: decides how SASL data parses. */
   saslMechanism?: string | null;
 }

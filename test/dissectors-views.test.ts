@@ -168,3 +168,23 @@ test('RowDescription keeps unsigned OIDs and the type modifier as sent', () => {
     assert.equal(m.fields[0].typeModifier, 655366);
   }
 });
+
+test('decodeRows false: DataRow values walked, not decoded; malformed rows still caught', () => {
+  const skip = makeContext({ decodeRows: false });
+  const m = dissect(toRaw('backend', dataRow(['1', null, 'x'])), skip);
+  assert.deepEqual(m, { type: 'DataRow', values: [], columnCount: 3, valuesOmitted: true });
+  assert.equal(summarize(m), 'DataRow (3 columns)');
+  const bad = dissect(withBody(toRaw('backend', dataRow(['1', 'abc'])), Buffer.from([0, 2, 0, 0, 0, 1, 0x31, 0, 0, 0, 9, 0x61])), skip);
+  assert.ok(bad.type === 'Malformed' && bad.fault === 'truncated', JSON.stringify(bad));
+  const tree = fieldTree(toRaw('backend', dataRow(['7'])), m, { decodeRows: false });
+  assert.ok(tree.some((n) => n.key === 'pgsql.row.value'), 'the tree always shows the values');
+});
+
+test('CopyData summaries use what the COPY decoder found', () => {
+  const ctxIn = makeContext({ copy: { kind: 'in', format: 'text', columnFormats: ['text', 'text'], columnTypes: [23, 25] } });
+  const m = dissect(toRaw('frontend', msg('d', Buffer.from('1\tone\n2\ttwo\n'))), ctxIn);
+  assert.equal(m.type, 'CopyData');
+  assert.match(summarize(m), /^CopyData (\(2 rows, 12 bytes\)|\(12 bytes\))$/);
+  const plain = dissect(toRaw('frontend', msg('d', Buffer.from('abc'))), makeContext());
+  assert.equal(summarize(plain), 'CopyData (3 bytes)');
+});
