@@ -87,16 +87,23 @@ export class PacketPipeline {
     this.lastTimeUs = p.timeUs;
     this.analyzer.time(p.timeUs);
     const seg = this.decoder.decode(p);
-    if (this.wantFrames) {
-      const f: FrameInfo = {
-        frame: p.frame, timeUs: p.timeUs, fileOffset: p.fileOffset, length: p.origLen, capLen: p.data.length,
-        src: seg ? endpoint(seg.src, seg.srcPort, seg.ipVersion) : null,
-        dst: seg ? endpoint(seg.dst, seg.dstPort, seg.ipVersion) : null,
-        session: null,
-      };
-      this.sink.frame!(f);
+    if (!this.wantFrames) {
+      if (seg !== null) this.flows.segment(seg);
+      return;
     }
-    if (seg !== null) this.flows.segment(seg);
+    // The frame is announced before the records it completes. Its session is known only once the
+    // flow table has placed the segment: it is filled in then, on the same object the sink got.
+    const f: FrameInfo = {
+      frame: p.frame, timeUs: p.timeUs, fileOffset: p.fileOffset, length: p.origLen, capLen: p.data.length,
+      src: seg ? endpoint(seg.src, seg.srcPort, seg.ipVersion) : null,
+      dst: seg ? endpoint(seg.dst, seg.dstPort, seg.ipVersion) : null,
+      session: null,
+    };
+    this.sink.frame!(f);
+    if (seg !== null) {
+      this.flows.segment(seg);
+      f.session = this.flows.lastSession;
+    }
   };
 
   /** pcapng Decryption Secrets Blocks carry key logs. */
