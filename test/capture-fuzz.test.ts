@@ -10,6 +10,7 @@ import { TcpDecoder } from '../src/net/decoder.js';
 import { isUserError } from '../src/core/errors.js';
 import { pcapFile, pcapngFile, tcpFrame, udpFrame, LINK_TYPE, type Link } from './helpers/build-packets.js';
 import { chunked } from './helpers/read-all.js';
+import { gzipSync } from 'node:zlib';
 
 /** mulberry32: a small seeded PRNG. */
 function prng(seed: number): () => number {
@@ -47,7 +48,7 @@ function mutate(b: Buffer, rnd: () => number): Buffer {
   return rnd() < 0.2 ? out.subarray(0, Math.floor(rnd() * out.length)) : out;
 }
 
-test('mutated pcap and pcapng files: anomalies or UserErrors, never a crash', async () => {
+test('mutated pcap, pcapng and gzip files: anomalies or UserErrors, never a crash', async () => {
   const rnd = prng(20240501);
   const bases: Buffer[] = [];
   for (const link of links) {
@@ -57,6 +58,7 @@ test('mutated pcap and pcapng files: anomalies or UserErrors, never a crash', as
     bases.push(pcapngFile([{ block: 'idb', linkType: LINK_TYPE[link], tsresol: 9 }, ...fs.map((data) => ({ block: 'epb' as const, data })), { block: 'dsb', secretsType: 1, data: Buffer.from('k') }]));
     bases.push(pcapngFile([{ block: 'idb', linkType: LINK_TYPE[link] }, ...fs.map((data) => ({ block: 'spb' as const, data }))], { bigEndian: true }));
   }
+  bases.push(gzipSync(bases[0]!), gzipSync(bases[2]!));
   let packets = 0;
   let anomalies = 0;
   let userErrors = 0;

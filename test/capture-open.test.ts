@@ -34,7 +34,8 @@ test('user mistakes are UserErrors with a stable code and a one-line message', a
   await rejectsWith(file('x.txt', 'SELECT 1;\nhello\n'), 'NOT_A_CAPTURE', /x\.txt is not a pcap or pcapng capture file$/);
   await rejectsWith(file('ab', 'ab'), 'NOT_A_CAPTURE', /ab is not a pcap or pcapng capture file/);
   await rejectsWith(dir, 'NOT_A_CAPTURE', /is a directory/);
-  await rejectsWith(file('x.pcap.gz', gzipSync(pcapFile([tcpFrame()]))), 'NOT_A_CAPTURE', /gzip-compressed/);
+  await rejectsWith(file('x.txt.gz', gzipSync('just text, compressed')), 'NOT_A_CAPTURE', /x\.txt\.gz is gzip-compressed, but what it holds is not a pcap/);
+  await rejectsWith(file('cut.pcap.gz', gzipSync(pcapFile([tcpFrame()])).subarray(0, 12)), 'BAD_CAPTURE', /gzip data is damaged or cut short/);
   const kuz = pcapFile([]);
   kuz.writeUInt32LE(0xa1b2cd34, 0);
   await rejectsWith(file('kuz.pcap', kuz), 'UNSUPPORTED', /modified \(Kuznetsov\)/);
@@ -133,4 +134,33 @@ test('a signal aborted before the read starts reads nothing', async () => {
   const s = await readCapture(p, { packet: () => assert.fail('no packet'), anomaly: () => {} }, { signal: AbortSignal.abort() });
   assert.equal(s.aborted, true);
   assert.equal(s.packets, 0);
+});
+
+test('gzip-compressed captures are read as they stream (offsets -1: not re-readable)', async () => {
+  const frames = [tcpFrame({ payload: 'a' }), tcpFrame({ payload: 'b'.repeat(5000) }), tcpFrame({ payload: 'c' })];
+  for (const bytes of [pcapFile(frames, { nanos: true }), pcapngFile([{ block: 'idb', linkType: 1 }, ...frames.map((data) => ({ block: 'epb' as const, data }))])]) {
+    const gz = gzipSync(bytes);
+    for (const source of [file('c.gz', gz), gz]) {
+      const r = await readAll(source, { chunk: 100 });
+      assert.deepEqual(r.anomalies, []);
+      assert.deepEqual(r.packets.map((p) => p.data), frames);
+      assert.ok(r.packets.every((p) => p.fileOffset === -1));
+      assert.equal(r.summary.bytes, gz.length);
+    }
+  }
+});
+
+test('gzip cut short or damaged after good packets: an anomaly, and the good packets', async () => {
+  const frames = Array.from({ length: 200 }, (_, i) => tcpFrame({ seq: i, payload: Buffer.alloc(500, i) }));
+  const gz = gzipSync(pcapFile(frames));
+  const cut = await readAll(gz.subarray(0, Math.floor(gz.length * 0.6)));
+  assert.ok(cut.packets.length > 10 && cut.packets.length < 200, `${cut.packets.length}`);
+  assert.deepEqual(cut.anomalies.map((a) => a.code), ['capture-truncated']);
+  assert.equal(cut.summary.complete, false);
+  const bad = Buffer.from(gz);
+  for (let i = Math.floor(gz.length / 2); i < Math.floor(gz.length / 2) + 64; i++) bad[i] = 0xff;
+  const r = await readAll(bad);
+  assert.ok(r.packets.length < 200);
+  assert.equal(r.anomalies.length, 1);
+  assert.match(r.anomalies[0]!.code, /capture-(corrupt|truncated)/);
 });

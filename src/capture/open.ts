@@ -6,7 +6,8 @@
  * one was handled, so a slow consumer slows the read instead of growing memory.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { UserError, isUserError } from '../core/errors.js';
 import { PcapReader, PCAP_MAGIC } from './pcap.js';
 import { PcapngReader, BLOCK } from './pcapng.js';
@@ -36,11 +37,9 @@ export function detectFormat(head: Buffer): CaptureFormat | null {
   return null;
 }
 
-function notACapture(name: string, head: Buffer, total: number): UserError {
+function notACapture(name: string, head: Buffer, total: number, gzip: boolean): UserError {
   if (total === 0) return new UserError('NOT_A_CAPTURE', `${name} is empty, not a pcap or pcapng capture file`);
-  if (head.length >= 2 && head.readUInt16BE(0) === GZIP_MAGIC) {
-    return new UserError('NOT_A_CAPTURE', `${name} is gzip-compressed: decompress it first (gunzip), it is not a pcap or pcapng capture file as it stands`);
-  }
+  if (gzip) return new UserError('NOT_A_CAPTURE', `${name} is gzip-compressed, but what it holds is not a pcap or pcapng capture file`);
   if (head.length >= 4) {
     const m = head.readUInt32BE(0);
     if (m === KUZNETSOV_MAGIC_LE || m === KUZNETSOV_MAGIC_BE) {
@@ -48,6 +47,32 @@ function notACapture(name: string, head: Buffer, total: number): UserError {
     }
   }
   return new UserError('NOT_A_CAPTURE', `${name} is not a pcap or pcapng capture file`);
+}
+
+function isGzip(head: Buffer): boolean {
+  return head.length >= 2 && head.readUInt16BE(0) === GZIP_MAGIC;
+}
+
+/** zlib's complaints about damaged or cut-short compressed data. */
+function zlibError(e: unknown): string | null {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && code.startsWith('Z_') ? code : null;
+}
+
+/** The compressed source for the decompressor: the bytes already read, then the rest, counted. */
+async function* compressed(head: Buffer, rest: AsyncIterator<string | Buffer>, summary: CaptureSummary): AsyncGenerator<Buffer> {
+  try {
+    yield head;
+    for (;;) {
+      const r = await rest.next();
+      if (r.done) return;
+      if (typeof r.value === 'string') throw new UserError('BAD_INPUT', 'the stream delivers text, not bytes');
+      summary.bytes += r.value.length;
+      yield r.value;
+    }
+  } finally {
+    await rest.return?.();
+  }
 }
 
 function fsError(e: unknown, name: string): unknown {
@@ -118,15 +143,47 @@ export async function readCapture(
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+  let chunks: AsyncIterator<string | Buffer> = stream[Symbol.asyncIterator]();
+  let gzip = false;
   try {
-    for await (const chunk of stream) {
+    for (;;) {
+      let next: IteratorResult<string | Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (e) {
+        const z = gzip && !summary.aborted ? zlibError(e) : null;
+        if (z === null) throw e;
+        if (reader === null) throw new UserError('BAD_CAPTURE', `${name}: the gzip data is damaged or cut short before a capture header (${z})`);
+        handlers.anomaly({
+          code: z === 'Z_BUF_ERROR' ? 'capture-truncated' : 'capture-corrupt',
+          reason: `${name}: the gzip data is ${z === 'Z_BUF_ERROR' ? 'cut short' : 'damaged'} after packet ${summary.packets} (${z}); the rest is not read`,
+          frame: null,
+          timeUs: summary.lastTimeUs,
+          session: null,
+        });
+        summary.complete = false;
+        return summary;
+      }
+      if (next.done) break;
+      const chunk = next.value;
       if (typeof chunk === 'string') throw new UserError('BAD_INPUT', `${name}: the stream delivers text, not bytes (no setEncoding on a capture stream)`);
-      summary.bytes += chunk.length;
+      if (!gzip) summary.bytes += chunk.length;
       if (reader === null) {
         head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+        if (!gzip && isGzip(head)) {
+          // A compressed capture (as Wireshark reads them): decompress on the fly and judge
+          // what comes out. Offsets into the decompressed data cannot be re-read from the file.
+          gzip = true;
+          ctx.offsets = false;
+          const inflate = createGunzip();
+          pipeline(Readable.from(compressed(head, chunks, summary)), inflate, () => undefined);
+          chunks = inflate[Symbol.asyncIterator]();
+          head = Buffer.alloc(0);
+          continue;
+        }
         if (head.length < 4) continue;
         const format = detectFormat(head);
-        if (format === null) throw notACapture(name, head, summary.bytes);
+        if (format === null) throw notACapture(name, head, summary.bytes, gzip);
         summary.format = format;
         reader = format === 'pcap' ? new PcapReader(ctx) : new PcapngReader(ctx);
         reader.push(head);
@@ -139,7 +196,7 @@ export async function readCapture(
         break;
       }
     }
-    if (reader === null) throw notACapture(name, head, summary.bytes);
+    if (reader === null) throw notACapture(name, head, summary.bytes, gzip);
     if (!summary.aborted) reader.finish();
     return summary;
   } catch (e) {
@@ -148,8 +205,9 @@ export async function readCapture(
     throw fsError(e, name);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    // Breaking out of the loop destroyed the stream; a file handle is closed with it (autoClose),
-    // but an error before the first read leaves it open.
+    // Ends the source (a file stream closes its handle with it); closing the handle too covers
+    // an error before the first read.
+    await chunks.return?.().catch(() => undefined);
     if (file !== null) await file.close().catch(() => undefined);
   }
 }
