@@ -90,14 +90,19 @@ export async function runPair(opts: PairOptions): Promise<PairResult> {
     await new Promise<void>((resolve, reject) => { sock.once('secureConnect', resolve); sock.once('error', reject); });
     const cipher = sock.getCipher().standardName;
     const version = sock.getProtocol() ?? '';
+    // Count received bytes as they come; each message waits for its whole echo before the next is sent.
+    let got = 0;
+    let wake: (() => void) | null = null;
+    let failure: Error | null = null;
+    sock.on('data', (chunk: Buffer) => { received.push(chunk); got += chunk.length; wake?.(); });
+    sock.on('error', (e) => { failure = e; wake?.(); });
+    let want = 0;
     for (const m of opts.messages) {
-      const want = 5 + Buffer.byteLength(m);
+      want += 5 + Buffer.byteLength(m);
       sock.write(m);
-      let got = 0;
       while (got < want) {
-        const chunk = await new Promise<Buffer>((resolve, reject) => { sock.once('data', resolve); sock.once('error', reject); });
-        received.push(chunk);
-        got += chunk.length;
+        if (failure) throw failure;
+        await new Promise<void>((resolve) => { wake = resolve; });
       }
     }
     sock.end();

@@ -22,18 +22,9 @@ export interface Decrypted {
   plaintext: Buffer;
 }
 
-function seqBytes(seq: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt32BE(Math.floor(seq / 0x100000000), 0);
-  b.writeUInt32BE(seq >>> 0, 4);
-  return b;
-}
-
-function xorNonce(iv: Buffer, seq: number): Buffer {
-  const n = Buffer.from(iv);
-  const s = seqBytes(seq);
-  for (let i = 0; i < 8; i++) n[4 + i] ^= s[i];
-  return n;
+function writeSeq(b: Buffer, offset: number, seq: number): void {
+  b.writeUInt32BE(Math.floor(seq / 0x100000000), offset);
+  b.writeUInt32BE(seq >>> 0, offset + 4);
 }
 
 function aeadOpen(suite: CipherSuite, key: Buffer, nonce: Buffer, aad: Buffer, sealed: Buffer): Buffer | null {
@@ -69,6 +60,13 @@ function aeadOpen(suite: CipherSuite, key: Buffer, nonce: Buffer, aad: Buffer, s
 }
 
 export class RecordCipher {
+  /**
+   * Scratch space reused for every record (per-record hot path): node:crypto copies the nonce
+   * when a decipher is created and consumes the additional data in setAAD, so neither is kept.
+   */
+  private readonly nonce = Buffer.alloc(12);
+  private readonly aad = Buffer.alloc(13);
+
   constructor(
     private readonly suite: CipherSuite,
     private readonly keys: TrafficKeys,
@@ -88,7 +86,7 @@ export class RecordCipher {
   }
 
   private open13(header: Buffer, fragment: Buffer, seq: number): Decrypted | null {
-    const inner = aeadOpen(this.suite, this.keys.key, xorNonce(this.keys.iv, seq), header, fragment);
+    const inner = aeadOpen(this.suite, this.keys.key, this.xorNonce(seq), header, fragment);
     if (!inner) return null;
     // TLSInnerPlaintext: content | type | zero padding.
     let end = inner.length;
@@ -97,9 +95,18 @@ export class RecordCipher {
     return { type: inner[end - 1], plaintext: inner.subarray(0, end - 1) };
   }
 
+  /** The static IV with the sequence number XORed into its last 8 bytes (TLS 1.3, ChaCha20 in TLS 1.2). */
+  private xorNonce(seq: number): Buffer {
+    const n = this.nonce;
+    this.keys.iv.copy(n, 0, 0, 12);
+    n.writeUInt32BE((n.readUInt32BE(4) ^ Math.floor(seq / 0x100000000)) >>> 0, 4);
+    n.writeUInt32BE((n.readUInt32BE(8) ^ (seq >>> 0)) >>> 0, 8);
+    return n;
+  }
+
   private aad12(header: Buffer, seq: number, length: number): Buffer {
-    const aad = Buffer.alloc(13);
-    seqBytes(seq).copy(aad, 0);
+    const aad = this.aad;
+    writeSeq(aad, 0, seq);
     aad[8] = header[0];
     aad[9] = header[1];
     aad[10] = header[2];
@@ -111,11 +118,13 @@ export class RecordCipher {
     if (this.suite.cipher === 'chacha20-poly1305') {
       if (fragment.length < TAG) return null;
       const aad = this.aad12(header, seq, fragment.length - TAG);
-      const pt = aeadOpen(this.suite, this.keys.key, xorNonce(this.keys.iv, seq), aad, fragment);
+      const pt = aeadOpen(this.suite, this.keys.key, this.xorNonce(seq), aad, fragment);
       return pt ? { type: header[0], plaintext: pt } : null;
     }
     if (fragment.length < 8 + TAG) return null;
-    const nonce = Buffer.concat([this.keys.iv, fragment.subarray(0, 8)]);
+    const nonce = this.nonce;
+    this.keys.iv.copy(nonce, 0, 0, 4);
+    fragment.copy(nonce, 4, 0, 8);
     const aad = this.aad12(header, seq, fragment.length - 8 - TAG);
     const pt = aeadOpen(this.suite, this.keys.key, nonce, aad, fragment.subarray(8));
     return pt ? { type: header[0], plaintext: pt } : null;
