@@ -10,7 +10,7 @@ import type { OutRecord, PipelineSink } from '../pipeline/events.js';
 import type { QueryRecord, SessionRecord } from '../session/schema.js';
 import type { CheckRules } from './check-rules.js';
 import { LatencySketch } from './stats-latency.js';
-import { createNormalizer, type Normalizer } from './stats-normalize.js';
+import { createNormalizer, detach, type Normalizer } from './stats-normalize.js';
 import { queryKey, MAX_FINGERPRINTS, OTHER_FINGERPRINT } from './stats.js';
 
 export type RuleName = keyof CheckRules;
@@ -90,7 +90,7 @@ export class CheckSink implements PipelineSink {
           this.fps.set(OTHER_FINGERPRINT, fp);
         }
       } else {
-        fp = new FpState(key.fingerprint, key.text);
+        fp = new FpState(key.fingerprint, detach(key.text.slice(0, 2000)));
         this.fps.set(key.fingerprint, fp);
       }
       fp.firstFrame = rec.firstFrame;
@@ -122,7 +122,7 @@ export class CheckSink implements PipelineSink {
     if (r.noInlinedLiterals && rec.protocol === 'simple' && rec.sql !== null && key.hasLiterals) {
       fp.variants ??= new Set();
       if (fp.variants.size < VARIANTS && !fp.variants.has(rec.sql)) {
-        fp.variants.add(rec.sql.length > 4096 ? rec.sql.slice(0, 4096) + rec.sql.length : rec.sql);
+        fp.variants.add(detach(rec.sql.length > 4096 ? rec.sql.slice(0, 4096) + rec.sql.length : rec.sql));
         if (fp.variants.size === 2) fp.variantFrame = rec.frame;
       }
     }

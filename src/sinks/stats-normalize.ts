@@ -31,8 +31,19 @@ interface PgQuery {
 }
 
 export const CACHE_LIMIT = 10_000;
-/** Longer SQL is not parsed (bulk INSERTs of megabytes): the fallback is linear and cheap. */
+/** Longer SQL is not parsed (bulk INSERTs of megabytes): the fallback normalizes its first PARSE_LIMIT characters. */
 export const PARSE_LIMIT = 100_000;
+/** Longer SQL is not cached: the cache would keep megabyte strings alive. */
+const CACHE_KEY_LIMIT = 16 * 1024;
+
+/**
+ * A copy of `s` that shares no memory with a larger string: V8 represents a slice of a long
+ * string as a view that keeps the whole parent alive, and an aggregate that keeps a 2 kB
+ * example must not keep the 60 MB Query it came from.
+ */
+export function detach(s: string): string {
+  return s.length < 16 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
 
 let loading: Promise<PgQuery | null> | null = null;
 
@@ -83,7 +94,8 @@ class CachingNormalizer implements Normalizer {
         out = null;
       }
     }
-    out ??= fallbackNormalize(sql);
+    out ??= fallbackNormalize(sql.length > PARSE_LIMIT ? sql.slice(0, PARSE_LIMIT) : sql);
+    if (sql.length > CACHE_KEY_LIMIT) return out;
     if (this.cache.size >= CACHE_LIMIT) {
       const first = this.cache.keys().next();
       if (!first.done) this.cache.delete(first.value);

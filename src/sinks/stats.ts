@@ -9,7 +9,7 @@
 import type { OutRecord, PipelineSink } from '../pipeline/events.js';
 import type { QueryRecord, SessionRecord } from '../session/schema.js';
 import { LatencySketch } from './stats-latency.js';
-import { createNormalizer, type Normalized, type Normalizer } from './stats-normalize.js';
+import { createNormalizer, detach, type Normalized, type Normalizer } from './stats-normalize.js';
 
 export const MAX_FINGERPRINTS = 10_000;
 export const MAX_SESSIONS = 10_000;
@@ -147,7 +147,7 @@ export class StatsSink implements PipelineSink {
           this.byFingerprint.set(OTHER_FINGERPRINT, agg);
         }
       } else {
-        agg = new QueryAgg(key.fingerprint, key.text, rec.sql === null ? null : rec.sql.slice(0, EXAMPLE_LIMIT));
+        agg = new QueryAgg(key.fingerprint, detach(key.text.slice(0, EXAMPLE_LIMIT)), rec.sql === null ? null : detach(rec.sql.slice(0, EXAMPLE_LIMIT)));
         this.byFingerprint.set(key.fingerprint, agg);
       }
     }
