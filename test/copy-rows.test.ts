@@ -149,6 +149,12 @@ test('binary format: cut tuples are partial, junk is malformed, bytes after the 
   assert.match((negLen.malformed as { reason: string }).reason, /field length -5/);
 });
 
+test('text-format COPY data with a NUL byte is not split into rows (a base backup stream, say)', () => {
+  const r = decode(Buffer.from('d\0\0ustar\n', 'latin1'), 'backend', ctx(textCopy(0)));
+  assert.equal(r.reason, 'NUL byte in text-format COPY data');
+  assert.equal(r.rows, undefined);
+});
+
 test('no COPY state: size and a capped preview; fullHex on request', () => {
   const body = Buffer.alloc(1 << 20, 0xab);
   const r = decode(body, 'backend', ctx(null));

@@ -60,6 +60,9 @@ export function decodeCopyData(body: Buffer, dir: Direction, ctx: DissectContext
     if (copy === null) return { size, payload: previewOf(body, fullHex) };
     if (copy.kind === 'both') return { size, ...decodeReplication(body, ctx, copy.output, fullHex) };
     if (copy.format === 'binary') return { size, ...decodeBinaryRows(body, copy.columnTypes, maxRows, fullHex) };
+    // Text-format COPY data never holds a NUL byte (PostgreSQL text cannot): such a payload is
+    // something else on a COPY OUT, e.g. a BASE_BACKUP archive stream; shown, not split into rows.
+    if (body.includes(0)) return { size, reason: 'NUL byte in text-format COPY data', payload: previewOf(body, fullHex) };
     const rows = isCsv(copy, body) ? decodeCsvRows(body, copy.columnTypes, maxRows) : decodeTextRows(body, copy.columnTypes, maxRows);
     return { size, ...rows };
   } catch (e) {

@@ -39,7 +39,8 @@ const binaryRows = z.strictObject({
   malformed: z.strictObject({ reason: z.string(), offset: count, size: count, preview: hex, truncated: z.literal(true).optional() }).optional(),
 });
 
-const noCopyState = z.strictObject({ size: count, payload: bytesPreviewSchema, decodeError: z.string().optional() });
+/** No COPY state, a payload that is not COPY rows (`reason`), or a decoder fault (`decodeError`). */
+const noCopyState = z.strictObject({ size: count, payload: bytesPreviewSchema, reason: z.string().optional(), decodeError: z.string().optional() });
 
 // ---- pgoutput ----
 
