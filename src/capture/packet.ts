@@ -14,10 +14,12 @@ export interface Packet {
   data: Buffer;
   /** Length on the wire; larger than data.length when snaplen cut the packet. */
   origLen: number;
-  /** pcapng interface index (0 for pcap and live). */
+  /** pcapng interface index, counted over the whole file (interfaces of a later section continue
+   * the count, so the index names one interface); 0 for pcap and live. */
   interfaceId: number;
   /** Byte offset of the record (pcap record header / pcapng block) in the file, so a viewer can
-   * re-read the frame on demand; -1 for live capture and stdin. */
+   * re-read the frame on demand (src/capture/frame-at.ts); -1 for live capture, stdin and other
+   * streams, and gzip-compressed files. */
   fileOffset: number;
 }
 
