@@ -5,7 +5,7 @@
  * with tracing on (faults are rare, so the hot path records nothing).
  */
 import { Reader, type Span } from './reader.js';
-import { REDACTED, tableName } from './fields.js';
+import { F, REDACTED, tableName } from './fields.js';
 import { cappedHex } from './hex.js';
 import { lookup } from './registry.js';
 import {
@@ -126,7 +126,12 @@ export function partialFrom(spans: readonly Span[], body: Buffer, showSecrets: b
     } else {
       v = s.value;
     }
-    if (f.list === true) {
+    if (f === F.parameter && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      // StartupMessage parameters are a name -> value record in the full message; so here.
+      const rec = (out.parameters ??= Object.create(null) as Record<string, unknown>) as Record<string, unknown>;
+      const p = v as Record<string, unknown>;
+      if (typeof p.name === 'string') rec[p.name] = p.value;
+    } else if (f.list === true) {
       const arr = out[f.json];
       if (Array.isArray(arr)) arr.push(v);
       else out[f.json] = [v];

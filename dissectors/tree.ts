@@ -125,8 +125,10 @@ function nodes(spans: readonly Span[], body: Buffer, base: number, showSecrets: 
         value = REDACTED;
       }
     }
+    // An error or notice field is labelled by its letter's name ("SQLSTATE: 42601"), not "Field 3".
+    const named = f === F.errorField && s.children !== null && s.children.length > 1 ? s.children[1].field.label : null;
     out.push({
-      label: s.index >= 0 ? `${f.label} ${s.index + 1}` : f.label,
+      label: named ?? (s.index >= 0 ? `${f.label} ${s.index + 1}` : f.label),
       key: f.key,
       value,
       display: f.secret === true && !showSecrets ? REDACTED
