@@ -6,10 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { KeyLog, NOTE_NO_KEY } from '../src/pg/tls/index.js';
+import { KeyLog, NOTE_NO_KEY, DSB_TLS_KEYLOG } from '../src/pg/tls/index.js';
+import { readCapture } from '../src/capture/open.js';
 import { connectionsOf, tlsPart } from './helpers/tls-capture.js';
 import { feedAll } from './helpers/tls-feed.js';
 import { dataRowValues, splitTyped } from './helpers/tls-pg-client.js';
@@ -65,3 +67,38 @@ for (const s of TLS_SAMPLES) {
     assert.equal(theirs, ours);
   });
 }
+
+function hasEditcap(): boolean {
+  try {
+    execFileSync('editcap', ['-h'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('keys from a pcapng Decryption Secrets Block decrypt like the key log file', {
+  skip: !existsSync(join(dir, 'tls-13.pcap')) ? 'samples/tls-13.pcap is absent' : hasEditcap() ? false : 'editcap (Debian wireshark-common, comes with tshark) is not installed',
+}, async () => {
+  const work = mkdtempSync(join(tmpdir(), 'pgsniff-dsb-'));
+  try {
+    const pcapng = join(work, 'tls-13-dsb.pcapng');
+    execFileSync('editcap', ['--inject-secrets', `tls,${join(dir, 'tls-13.keylog')}`, join(dir, 'tls-13.pcap'), pcapng], { stdio: 'ignore' });
+    const keylog = KeyLog.empty();
+    let blocks = 0;
+    await readCapture(pcapng, {
+      packet: () => {},
+      anomaly: () => {},
+      secrets: (type, data) => { if (type === DSB_TLS_KEYLOG) { blocks++; keylog.addText(data.toString('latin1')); } },
+    });
+    assert.equal(blocks, 1);
+    const [c] = await connectionsOf(pcapng, TLS_SAMPLE_PORT);
+    const r = feedAll(tlsPart(c.deliveries, false), keylog);
+    assert.deepEqual(r.anomalies, []);
+    assert.equal(r.info.decrypted, true);
+    const fe = splitTyped(r.frontend.subarray(r.frontend.readUInt32BE(0)));
+    assert.deepEqual(fe.msgs.filter((m) => m.code === 'Q').map((m) => m.body.toString('utf8', 0, m.body.length - 1)), TLS_SAMPLE_QUERIES);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
