@@ -60,3 +60,8 @@ test('splitSql: hostile input stays linear', () => {
   splitSql(';'.repeat(500_000));
   assert.ok(Date.now() - t0 < 2000);
 });
+
+test('splitSql: at most maxPieces, the last holding the rest', () => {
+  assert.deepEqual(splitSql('select 1; select 2; select 3; select 4', false, 2).map((p) => p.text), ['select 1', 'select 2; select 3; select 4']);
+  assert.equal(splitSql('select 1;'.repeat(50_000), false, 10_000).length, 10_000);
+});

@@ -37,9 +37,10 @@ type BodyState = 0 /* nothing yet */ | 1 /* CREATE */ | 2 /* CREATE OR */ | 3 /*
 
 /**
  * Split `sql` into statements. Pieces holding only whitespace and comments are dropped, as the
- * server drops them. `backslashEscapes`: standard_conforming_strings is off.
+ * server drops them. `backslashEscapes`: standard_conforming_strings is off. At most
+ * `maxPieces` pieces: the last one then holds the rest of the string, unsplit.
  */
-export function splitSql(sql: string, backslashEscapes = false): SqlPiece[] {
+export function splitSql(sql: string, backslashEscapes = false, maxPieces = Infinity): SqlPiece[] {
   const out: SqlPiece[] = [];
   const n = sql.length;
   let stmtStart = 0;
@@ -83,7 +84,7 @@ export function splitSql(sql: string, backslashEscapes = false): SqlPiece[] {
       continue;
     }
     if (c === 0x3b) {
-      if (depth > 0) { i++; continue; }
+      if (depth > 0 || out.length >= maxPieces - 1) { i++; continue; }
       finish(i);
       i++;
       stmtStart = i;

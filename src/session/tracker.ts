@@ -55,6 +55,8 @@ type Phase =
   | 'failed';        // authentication failed
 
 export const MAX_AWAITING = 1000;
+/** A Query string is split into at most this many statements; the rest is reported as one. */
+export const MAX_STATEMENTS_PER_QUERY = 10_000;
 /** How far past the head a backend message may look for its request (see the file comment). */
 const LOOKAHEAD = 64;
 
@@ -267,7 +269,7 @@ export class SessionTracker implements CancelTarget {
   }
 
   private query(raw: RawMessage, sql: string): void {
-    const pieces = splitSql(sql, this.backslashEscapes);
+    const pieces = splitSql(sql, this.backslashEscapes, MAX_STATEMENTS_PER_QUERY);
     const q: QueryRequest = {
       kind: 'query', sql, pieces, index: 0, exec: null, failed: false, firstFrame: raw.firstFrame, reqTimeUs: raw.timeUs, seq: ++this.syncSeq,
     };
