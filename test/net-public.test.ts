@@ -83,3 +83,48 @@ test('read+decode throughput on the largest public capture', { skip: files === n
   // A floor far below what any machine does, so the test only catches pathologies (quadratic copies).
   assert.ok(mbs > 10, `${mbs} MB/s`);
 });
+
+test('hand-built frames of every link type, VLANs, options and IPv6 extensions decode as tshark decodes them', {
+  skip: tshark() === null ? SKIP_NO_TSHARK : false,
+}, async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { pcapngFile, tcpFrame, LINK_TYPE } = await import('./helpers/build-packets.js');
+  type Spec = Parameters<typeof tcpFrame>[0] & { link: keyof typeof LINK_TYPE };
+  const specs: Spec[] = [];
+  let port = 40000;
+  // LOOP with a little-endian family is read here (such files exist) but not by tshark.
+  for (const link of (Object.keys(LINK_TYPE) as (keyof typeof LINK_TYPE)[]).filter((l) => l !== 'loop-le')) {
+    for (const [src, dst] of [['192.0.2.1', '198.51.100.7'], ['2001:db8::5', 'fe80::1:0:0:2']]) {
+      if ((link === 'ipv4' && src.includes(':')) || (link === 'ipv6' && !src.includes(':'))) continue;
+      specs.push({ link, src, dst, sport: port++, dport: 5432, seq: 0xfffffff0, payload: 'Q\x00\x00\x00\x0dSELECT 1\x00' });
+    }
+  }
+  specs.push({ link: 'ethernet', vlans: [10, 20, 30], sport: port++, payload: 'vlans' });
+  specs.push({ link: 'ethernet', ipOptions: Buffer.from([0x94, 4, 0, 0]), options: Buffer.from([2, 4, 5, 180, 1, 1, 4, 2]), sport: port++, payload: 'opts' });
+  specs.push({ link: 'ethernet', src: '2001:db8::1', dst: '2001:db8::2', ipv6ExtHeaders: [{ type: 0 }, { type: 60, length: 16 }, { type: 44 }], sport: port++, payload: 'ext' });
+  specs.push({ link: 'ethernet', sport: port++, payload: 'pad', trailer: Buffer.from([1, 2, 3, 4]) });
+  // One interface per frame, each with the frame's link type.
+  const items = specs.flatMap((s, i) => [{ block: 'idb' as const, linkType: LINK_TYPE[s.link] }, { block: 'epb' as const, interfaceId: i, data: tcpFrame(s) }]);
+  const reordered = [...items.filter((b) => b.block === 'idb'), ...items.filter((b) => b.block === 'epb')];
+  const path = join(mkdtempSync(join(tmpdir(), 'pgsniff-net-')), 'links.pcapng');
+  writeFileSync(path, pcapngFile(reordered));
+
+  const ours: string[] = [];
+  const dec = new TcpDecoder((a) => assert.fail(a.reason));
+  await readCapture(path, {
+    packet: (p) => {
+      const s = dec.decode(p);
+      ours.push(s ? [p.frame, s.src, s.dst, s.srcPort, s.dstPort, s.seq, s.payload.length + s.missing].join(' ') : `${p.frame} -`);
+    },
+    anomaly: (a) => assert.fail(a.reason),
+  });
+  const { stdout } = await run(tshark()!, ['-r', path, '-T', 'fields', '-E', 'separator=/t', '-e', 'frame.number', '-e', 'ip.src', '-e', 'ipv6.src', '-e', 'ip.dst', '-e', 'ipv6.dst', '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'tcp.seq_raw', '-e', 'tcp.len']);
+  const theirs = stdout.trim().split('\n').map((line) => {
+    const [frame, ip4s, ip6s, ip4d, ip6d, sport, dport, seq, len] = line.split('\t');
+    return [frame, ip4s || ip6s, ip4d || ip6d, sport, dport, seq, len].join(' ');
+  });
+  assert.equal(ours.length, specs.length);
+  assert.deepEqual(ours, theirs);
+});
