@@ -75,3 +75,19 @@ export class RequestQueue {
     return r;
   }
 }
+
+/** Which backend message codes can answer which request. */
+export function accepts(r: Request, code: string): boolean {
+  switch (r.kind) {
+    case 'parse': return code === '1';
+    case 'bind': return code === '2';
+    case 'close': return code === '3';
+    case 'describe': return code === 't' || code === 'T' || code === 'n';
+    case 'sync': return code === 'Z';
+    case 'execute':
+      return code === 'D' || code === 'C' || code === 'I' || code === 's' || code === 'G' || code === 'H' || code === 'W' || code === 'd' || code === 'c';
+    case 'query':
+      return code === 'T' || code === 'D' || code === 'C' || code === 'I' || code === 'G' || code === 'H' || code === 'W' || code === 'd' || code === 'c' || code === 'Z';
+    case 'function': return code === 'V' || code === 'Z';
+  }
+}

@@ -135,3 +135,18 @@ function evictOldest<V>(m: Map<string, V>): void {
   const first = m.keys().next();
   if (!first.done) m.delete(first.value);
 }
+
+/**
+ * A statement's RowDescription (from Describe) carries format 0 for every column, since the
+ * formats are chosen at Bind: apply the Bind's result formats (none: text; one: all; else per column).
+ */
+export function withFormats(cols: ColumnDescription[] | null, formats: ReadonlyArray<'text' | 'binary'>): ColumnDescription[] | null {
+  if (!cols || formats.length === 0) return cols;
+  let same = true;
+  for (let i = 0; i < cols.length; i++) {
+    const f = formats.length === 1 ? formats[0]! : formats[i] ?? 'text';
+    if (cols[i]!.format !== f) { same = false; break; }
+  }
+  if (same) return cols;
+  return cols.map((c, i) => ({ ...c, format: formats.length === 1 ? formats[0]! : formats[i] ?? 'text' }));
+}

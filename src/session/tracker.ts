@@ -25,10 +25,11 @@ import { isoTimeFast as isoTime } from './iso-time.js';
 import { Execution } from './execution.js';
 import type { CancelLink, CancelSource, CancelTarget, SessionRegistry } from './registry.js';
 import type { QueryRecord, SessionRecord, TransactionStatus } from './schema.js';
-import { SessionInfo, authMethodOf, type TlsInfo } from './session-info.js';
+import { SessionInfo, type TlsInfo } from './session-info.js';
+import { StartupState } from './startup.js';
 import { splitSql, type SqlPiece } from './sql-split.js';
-import { StatementTable, type Portal, type PreparedStatement } from './statements.js';
-import { RequestQueue, type Request, type QueryRequest } from './request-queue.js';
+import { StatementTable, withFormats, type Portal, type PreparedStatement } from './statements.js';
+import { RequestQueue, accepts, type Request, type QueryRequest } from './request-queue.js';
 
 export type { TlsInfo };
 
@@ -40,19 +41,6 @@ export interface TrackerOptions {
 }
 
 export type SessionEmit = (r: QueryRecord | SessionRecord) => void;
-
-/** Connection phases (protocol documentation, "Start-up" and "Canceling Requests in Progress"). */
-type Phase =
-  | 'initial'        // nothing seen yet
-  | 'ssl-requested'  // SSLRequest sent, answer pending
-  | 'gss-requested'  // GSSENCRequest sent, answer pending
-  | 'encrypted'      // TLS/GSS accepted; a StartupMessage follows if decrypted
-  | 'startup'        // StartupMessage sent, no authentication request yet
-  | 'authenticating' // an authentication exchange runs
-  | 'authenticated'  // AuthenticationOk seen; success only at ReadyForQuery
-  | 'ready'          // normal operation
-  | 'cancel'         // a CancelRequest connection
-  | 'failed';        // authentication failed
 
 export const MAX_AWAITING = 1000;
 /** A Query string is split into at most this many statements; the rest is reported as one. */
@@ -71,7 +59,7 @@ export class SessionTracker implements CancelTarget {
   private readonly info = new SessionInfo();
   private readonly table = new StatementTable();
   private readonly queue = new RequestQueue();
-  private phase: Phase = 'initial';
+  private readonly startup: StartupState;
   /** After an extended-protocol error, until the frontend's next Sync: the server ignores requests. */
   private skipping = false;
   private lastCompletionUs = 0;
@@ -88,6 +76,7 @@ export class SessionTracker implements CancelTarget {
     this.emit = emit;
     this.keepRows = opts.keepRows ?? false;
     this.registry = opts.registry;
+    this.startup = new StartupState(this.info, this.registry, conn.id);
   }
 
   // ---- what the dissectors read (DissectContext) ----
@@ -119,12 +108,12 @@ export class SessionTracker implements CancelTarget {
 
   tls(info: TlsInfo): void {
     this.info.setTls(info);
-    this.phase = 'encrypted';
+    this.startup.encrypted();
   }
 
   encryption(kind: 'gss'): void {
     this.info.encryption = kind;
-    this.phase = 'encrypted';
+    this.startup.encrypted();
   }
 
   anomaly(a: Anomaly): void {
@@ -155,7 +144,7 @@ export class SessionTracker implements CancelTarget {
 
   private frontend(raw: RawMessage, decode: () => DecodedMessage): void {
     switch (raw.code) {
-      case null: return this.frontendStartup(raw, decode());
+      case null: return this.startup.frontend(raw, decode());
       case 'Q': {
         const d = decode();
         if (d.type === 'Query') this.query(raw, d.query);
@@ -227,44 +216,14 @@ export class SessionTracker implements CancelTarget {
         }
         return;
       }
-      case 'p': {
-        const d = decode();
-        if (d.type === 'SASLInitialResponse') this.info.mechanism = d.mechanism;
+      case 'p':
+        this.startup.authResponse(decode());
         return;
-      }
       case 'X':
         this.info.terminated = true;
         return;
       default:
         return; // Flush, CopyDone and others need no bookkeeping
-    }
-  }
-
-  private frontendStartup(raw: RawMessage, d: DecodedMessage): void {
-    switch (d.type) {
-      case 'StartupMessage':
-        this.info.startup(d.protocolMajor, d.protocolMinor, d.parameters);
-        this.phase = 'startup';
-        return;
-      case 'SSLRequest':
-        this.info.sslRequested = true;
-        this.phase = 'ssl-requested';
-        return;
-      case 'GSSENCRequest':
-        this.info.gssRequested = true;
-        this.phase = 'gss-requested';
-        return;
-      case 'CancelRequest': {
-        this.phase = 'cancel';
-        const link = this.registry.cancel(d.processId, d.secretKey, { session: this.sessionId, frame: raw.frame, timeUs: raw.timeUs });
-        this.info.cancel = {
-          processId: d.processId, frame: raw.frame,
-          targetSession: link ? link.session : null, targetQuery: link ? link.query : null,
-        };
-        return;
-      }
-      default:
-        return;
     }
   }
 
@@ -307,18 +266,8 @@ export class SessionTracker implements CancelTarget {
   private backend(raw: RawMessage, decode: () => DecodedMessage, size: number): void {
     const code = raw.code;
     switch (code) {
-      case null: {
-        const d = decode();
-        if (d.type === 'SSLResponse') {
-          if (d.accepted) this.info.encryption = 'tls';
-          this.phase = d.accepted ? 'encrypted' : 'initial';
-        } else if (d.type === 'GSSENCResponse') {
-          if (d.accepted) this.info.encryption = 'gss';
-          this.phase = d.accepted ? 'encrypted' : 'initial';
-        }
-        return;
-      }
-      case 'R': return this.authentication(decode());
+      case null: return this.startup.encryptionAnswer(decode());
+      case 'R': return this.startup.authentication(decode());
       case 'K': {
         const d = decode();
         if (d.type !== 'BackendKeyData') return;
@@ -354,19 +303,6 @@ export class SessionTracker implements CancelTarget {
       default:
         return this.response(raw, code, decode, size);
     }
-  }
-
-  private authentication(d: DecodedMessage): void {
-    if (!('authType' in d) || typeof d.authType !== 'number') return;
-    if (d.authType === 0) {
-      if (this.info.authMethod === null) this.info.authMethod = 'trust';
-      this.phase = 'authenticated';
-      return;
-    }
-    const method = authMethodOf(d.authType);
-    if (method) this.info.authMethod = method;
-    if (d.authType === 10 && Array.isArray(d.mechanisms)) this.info.mechanismsOffered = d.mechanisms.slice(0, 16);
-    this.phase = 'authenticating';
   }
 
   /** Responses that belong to the request at the head of the FIFO. */
@@ -489,12 +425,7 @@ export class SessionTracker implements CancelTarget {
   private readyForQuery(raw: RawMessage, d: DecodedMessage): void {
     const status: TransactionStatus | null = d.type === 'ReadyForQuery' ? d.transactionStatus : null;
     const t = raw.timeUs;
-    if (this.phase === 'authenticated') {
-      this.info.authOutcome = 'success';
-      this.phase = 'ready';
-    } else if (this.phase !== 'ready') {
-      this.phase = 'ready';
-    }
+    this.startup.ready();
     const req = this.headFor('Z');
     let epoch = this.syncSeq + 1;
     if (req) {
@@ -519,12 +450,7 @@ export class SessionTracker implements CancelTarget {
     const fields = d.type === 'ErrorResponse' ? d.fields : EMPTY_ERROR;
     const t = raw.timeUs;
     const severity = fields.severityNonLocalized ?? fields.severity;
-    if (this.phase === 'startup' || this.phase === 'authenticating' || this.phase === 'authenticated') {
-      this.info.authOutcome = 'failure';
-      this.info.authError = fields;
-      this.phase = 'failed';
-      return;
-    }
+    if (this.startup.error(fields)) return;
     if (severity === 'FATAL' || severity === 'PANIC') this.info.fatal = fields;
     const req = this.queue.peek();
     if (!req || req.kind === 'sync') {
@@ -710,35 +636,4 @@ export class SessionTracker implements CancelTarget {
     this.awaiting = [];
     for (const exec of list) this.emit(exec.toRecord(this.sessionId, status));
   }
-}
-
-/** Which backend message codes can answer which request. */
-function accepts(r: Request, code: string): boolean {
-  switch (r.kind) {
-    case 'parse': return code === '1';
-    case 'bind': return code === '2';
-    case 'close': return code === '3';
-    case 'describe': return code === 't' || code === 'T' || code === 'n';
-    case 'sync': return code === 'Z';
-    case 'execute':
-      return code === 'D' || code === 'C' || code === 'I' || code === 's' || code === 'G' || code === 'H' || code === 'W' || code === 'd' || code === 'c';
-    case 'query':
-      return code === 'T' || code === 'D' || code === 'C' || code === 'I' || code === 'G' || code === 'H' || code === 'W' || code === 'd' || code === 'c' || code === 'Z';
-    case 'function': return code === 'V' || code === 'Z';
-  }
-}
-
-/**
- * A statement's RowDescription (from Describe) carries format 0 for every column, since the
- * formats are chosen at Bind: apply the Bind's result formats (none: text; one: all; else per column).
- */
-function withFormats(cols: ColumnDescription[] | null, formats: ReadonlyArray<'text' | 'binary'>): ColumnDescription[] | null {
-  if (!cols || formats.length === 0) return cols;
-  let same = true;
-  for (let i = 0; i < cols.length; i++) {
-    const f = formats.length === 1 ? formats[0]! : formats[i] ?? 'text';
-    if (cols[i]!.format !== f) { same = false; break; }
-  }
-  if (same) return cols;
-  return cols.map((c, i) => ({ ...c, format: formats.length === 1 ? formats[0]! : formats[i] ?? 'text' }));
 }
