@@ -174,6 +174,9 @@ test('hostile binary arrays: huge dimensions are refused before allocating', () 
   assert.equal(tryDecodeValue(1007, 'binary', hex(arrayHex(1, false, 23, [[2, 1]], [i32(1)]))).ok, false, 'missing element');
   assert.equal(tryDecodeValue(1007, 'binary', hex(arrayHex(1, false, 23, [[1, 1]], [i32(1)]) + '00')).ok, false, 'trailing byte');
   assert.equal(tryDecodeValue(1007, 'binary', hex(arrayHex(1, false, 23, [[1, 1]], ['0001']))).ok, false, 'element of the wrong size');
+  let nested = arrayHex(0, false, 23, [], []);
+  for (let d = 0; d < 2000; d++) nested = arrayHex(1, false, 1007, [[1, 1]], [nested]);
+  assert.equal(tryDecodeValue(1007, 'binary', hex(nested)).ok, false, 'arrays of arrays');
 });
 
 test('unknown OIDs: binary as hex, text as text', () => {

@@ -48,6 +48,11 @@ test('json and jsonb parsed when they parse', () => {
   assert.deepEqual(txt(OID.jsonb, '{"a": [1, "x", null, true]}'), { a: [1, 'x', null, true] });
   assert.equal(txt(OID.json, '"s"'), 's');
   assert.equal(txt(OID.json, 'not json'), 'not json');
+  // Deeper than later stages can walk (JSON.stringify recurses): kept as text.
+  const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+  assert.equal(txt(OID.jsonb, deep), deep);
+  const ok = '['.repeat(256) + '"[[["' + ']'.repeat(256);
+  assert.ok(Array.isArray(txt(OID.jsonb, ok)), 'brackets inside strings do not count');
 });
 
 test('bytea: hex form kept (lowercased), escape form converted to hex', () => {

@@ -12,6 +12,7 @@
  */
 import type { PgValue } from '../types.js';
 import { malformed } from './errors.js';
+import { elementOid } from './oids.js';
 
 /** PostgreSQL's MAXDIM. */
 const MAX_DIMENSIONS = 6;
@@ -26,6 +27,9 @@ export function decodeArrayBinary(b: Buffer, decodeElement: ElementDecoder): PgV
   const elemOid = b.readUInt32BE(8);
   if (ndim < 0 || ndim > MAX_DIMENSIONS) malformed(`array: ${ndim} dimensions`);
   if ((flags & ~1) !== 0) malformed('array: unknown flags');
+  // Dimensions are in the header: an element that is itself an array is never sent, and
+  // following it would let a hostile value recurse without bound.
+  if (elementOid(elemOid) !== 0) malformed('array: elements of an array type');
   if (ndim === 0) {
     if (b.length !== 12) malformed('array: bytes after an empty array');
     return [];
