@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants } from 'node:crypto';
 import { KeyLog, NOTE_NO_KEY, NOTE_WRONG_KEY } from '../src/pg/tls/index.js';
-import { runPair, runOpensslKeyUpdate, type PairOptions } from './helpers/tls-node-pair.js';
+import { runPair, runPairResuming, runOpensslKeyUpdate, type PairOptions } from './helpers/tls-node-pair.js';
 import { feedAll, merge, rechunk } from './helpers/tls-feed.js';
 import { hasOpenssl } from './helpers/tls-cert.js';
 
@@ -72,6 +72,18 @@ test('TLS 1.3 HelloRetryRequest: the real ServerHello and the first ClientHello 
   const none = feedAll(run.deliveries, KeyLog.empty());
   assert.equal(none.info.version, 'TLS 1.3');
   assert.equal(none.info.note, NOTE_NO_KEY);
+});
+
+test('resumed sessions (TLS 1.2 abbreviated handshake, TLS 1.3 PSK) decrypt too', { skip: SKIP }, async () => {
+  for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
+    const run = await runPairResuming({ maxVersion });
+    assert.equal(run.resumed, true, `${maxVersion}: the second connection resumed`);
+    const r = feedAll(run.deliveries, keylogOf(run.keylog));
+    assert.deepEqual(r.anomalies, []);
+    assert.equal(r.frontend.toString(), run.sent.toString());
+    assert.equal(r.backend.toString(), run.received.toString());
+    assert.equal(r.info.certSubject, null, 'no certificate in a resumed handshake');
+  }
 });
 
 test('without keys: clear handshake fields, byte counts, one note, no plaintext', { skip: SKIP }, async () => {

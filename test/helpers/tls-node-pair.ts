@@ -21,6 +21,8 @@ export interface PairOptions {
   servername?: string;
   /** Groups the server accepts (e.g. 'P-256' to force a HelloRetryRequest from a client that leads with X25519). */
   serverEcdhCurve?: string;
+  /** A session from an earlier PairResult, to resume (abbreviated TLS 1.2 handshake, TLS 1.3 PSK). */
+  session?: Buffer;
   /** Client messages; the server answers each with "echo:" + it. */
   messages: string[];
 }
@@ -33,6 +35,9 @@ export interface PairResult {
   received: Buffer;
   cipher: string;
   version: string;
+  /** The session the client can resume later (the last one the server issued). */
+  session: Buffer | null;
+  resumed: boolean;
 }
 
 function listen(server: Server): Promise<number> {
@@ -79,39 +84,66 @@ export async function runPair(opts: PairOptions): Promise<PairResult> {
   const serverPort = await listen(server);
   const deliveries: Delivery[] = [];
   const r = await relay(serverPort, deliveries);
-  let keylog = '';
-  const received: Buffer[] = [];
   try {
-    const sock = tlsConnect({
-      host: '127.0.0.1', port: r.port, rejectUnauthorized: false, maxVersion: opts.maxVersion, minVersion: opts.minVersion ?? 'TLSv1.2',
-      ciphers: opts.ciphers, secureOptions: opts.secureOptions, ALPNProtocols: opts.alpn, servername: opts.servername ?? 'db.example',
-    });
-    sock.on('keylog', (line) => { keylog += line.toString('latin1'); });
-    await new Promise<void>((resolve, reject) => { sock.once('secureConnect', resolve); sock.once('error', reject); });
-    const cipher = sock.getCipher().standardName;
-    const version = sock.getProtocol() ?? '';
-    // Count received bytes as they come; each message waits for its whole echo before the next is sent.
-    let got = 0;
-    let wake: (() => void) | null = null;
-    let failure: Error | null = null;
-    sock.on('data', (chunk: Buffer) => { received.push(chunk); got += chunk.length; wake?.(); });
-    sock.on('error', (e) => { failure = e; wake?.(); });
-    let want = 0;
-    for (const m of opts.messages) {
-      want += 5 + Buffer.byteLength(m);
-      sock.write(m);
-      while (got < want) {
-        if (failure) throw failure;
-        await new Promise<void>((resolve) => { wake = resolve; });
-      }
-    }
-    sock.end();
-    await new Promise<void>((resolve) => { sock.once('close', () => resolve()); });
-    return { deliveries, keylog, sent: Buffer.from(opts.messages.join('')), received: Buffer.concat(received), cipher, version };
+    return await clientSession(r.port, opts, deliveries);
   } finally {
     r.close();
     server.close();
   }
+}
+
+/** Two connections to one server (its ticket key): the second resumes the first's session; only the second is returned. */
+export async function runPairResuming(opts: Omit<PairOptions, 'messages'>): Promise<PairResult> {
+  const server = echoServer({ ...opts, messages: [] });
+  const serverPort = await listen(server);
+  const deliveries: Delivery[] = [];
+  const r = await relay(serverPort, deliveries);
+  try {
+    const first = await clientSession(r.port, { ...opts, messages: ['first'] }, deliveries);
+    deliveries.length = 0;
+    if (!first.session) throw new Error('no session to resume');
+    return await clientSession(r.port, { ...opts, session: first.session, messages: ['second', 'third'] }, deliveries);
+  } finally {
+    r.close();
+    server.close();
+  }
+}
+
+async function clientSession(port: number, opts: PairOptions, deliveries: Delivery[]): Promise<PairResult> {
+  let keylog = '';
+  const received: Buffer[] = [];
+  const sock = tlsConnect({
+    host: '127.0.0.1', port, rejectUnauthorized: false, maxVersion: opts.maxVersion, minVersion: opts.minVersion ?? 'TLSv1.2',
+    ciphers: opts.ciphers, secureOptions: opts.secureOptions, ALPNProtocols: opts.alpn, servername: opts.servername ?? 'db.example',
+    session: opts.session,
+  });
+  let session: Buffer | null = null;
+  sock.on('session', (s: Buffer) => { session = s; });
+  sock.on('keylog', (line) => { keylog += line.toString('latin1'); });
+  await new Promise<void>((resolve, reject) => { sock.once('secureConnect', resolve); sock.once('error', reject); });
+  const cipher = sock.getCipher().standardName;
+  const resumed = sock.isSessionReused();
+  const version = sock.getProtocol() ?? '';
+  // Count received bytes as they come; each message waits for its whole echo before the next is sent.
+  let got = 0;
+  let wake: (() => void) | null = null;
+  let failure: Error | null = null;
+  sock.on('data', (chunk: Buffer) => { received.push(chunk); got += chunk.length; wake?.(); });
+  sock.on('error', (e) => { failure = e; wake?.(); });
+  let want = 0;
+  for (const m of opts.messages) {
+    want += 5 + Buffer.byteLength(m);
+    sock.write(m);
+    while (got < want) {
+      if (failure) throw failure;
+      await new Promise<void>((resolve) => { wake = resolve; });
+    }
+  }
+  sock.end();
+  await new Promise<void>((resolve) => { sock.once('close', () => resolve()); });
+  // The relay may still be forwarding the last bytes; give it a moment so deliveries are complete.
+  await new Promise((res) => setTimeout(res, 20));
+  return { deliveries: [...deliveries], keylog, sent: Buffer.from(opts.messages.join('')), received: Buffer.concat(received), cipher, version, session, resumed };
 }
 
 /**
