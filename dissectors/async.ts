@@ -46,7 +46,11 @@ const negotiateProtocolVersion: Entry = {
   code: 'v',
   name: 'NegotiateProtocolVersion',
   decode(r) {
-    const newestMinor = r.i32(F.newestMinor);
+    // The documentation calls this the newest minor version, but servers send the whole
+    // version number (major << 16 | minor: 196610 for 3.2, as PostgreSQL 18 does and libpq
+    // reads it); a bare minor is accepted too.
+    const version = r.i32(F.newestMinor);
+    const newestMinor = version > 0xffff ? version & 0xffff : version;
     const n = r.i32(F.unrecognizedCount);
     const unrecognized: string[] = [];
     if (r.fits(F.unrecognized, n, MIN_OPTION)) {

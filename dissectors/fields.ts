@@ -214,7 +214,7 @@ export const F = {
   // asynchronous
   channel: f('pgsql.channel', 'Channel', 'channel'),
   payload: f('pgsql.payload', 'Payload', 'payload'),
-  newestMinor: f('pgsql.newest_minor', 'Newest minor protocol version', 'newestMinor'),
+  newestMinor: f('pgsql.newest_version', 'Newest protocol version', 'newestMinor'),
   unrecognizedCount: f('pgsql.unrecognized.count', 'Unrecognized option count', null),
   unrecognized: f('pgsql.unrecognized.option', 'Unrecognized option', 'unrecognized', { list: true }),
 

@@ -77,7 +77,9 @@ function hexPreview(body: Buffer, offset: number, length: number): string {
 }
 
 function displayOf(f: FieldDef, value: PgValue): string {
-  if (f === F.protocolVersion && typeof value === 'number') return `${value >>> 16}.${value & 0xffff} (${value})`;
+  if ((f === F.protocolVersion || (f === F.newestMinor && Number(value) > 0xffff)) && typeof value === 'number') {
+    return `${value >>> 16}.${value & 0xffff} (${value})`;
+  }
   const name = tableName(f, value);
   if (f.char === true && typeof value === 'number') {
     const ch = `'${String.fromCharCode(value)}'`;

@@ -238,6 +238,9 @@ export function catalogue(): CatalogueEntry[] {
     { type: 'BackendKeyData', dir: B, typed: true, wire: backendKeyData(1235, KEY32), ctx: { protocolMinor: 2 }, expect: { processId: 1235, secretKey: KEY32.toString('hex') }, openEnded: true },
     { type: 'NegotiateProtocolVersion', dir: B, typed: true, wire: msg('v', int32(0), int32(2), cstring('_pq_.foo'), cstring('_pq_.bar')),
       expect: { newestMinor: 0, unrecognized: ['_pq_.foo', '_pq_.bar'] } },
+    // What servers really send: the whole version number (PostgreSQL 18 answering 3.2 with an unknown _pq_ option).
+    { type: 'NegotiateProtocolVersion', dir: B, typed: true, wire: msg('v', int32(PROTOCOL_3_2), int32(1), cstring('_pq_.x')),
+      expect: { newestMinor: 2, unrecognized: ['_pq_.x'] } },
     { type: 'ParameterStatus', dir: B, typed: true, wire: parameterStatus('server_version', '18.1'), expect: { name: 'server_version', value: '18.1' } },
     { type: 'Terminate', dir: F, typed: true, wire: msg('X'), expect: {} },
 
