@@ -144,7 +144,7 @@ export function buildTree(store: TuiStore, fi: number): TreeNode[] {
       n.children.push(node(`summary: ${store.summary(m)}`, m));
       n.children.push(node('(fields not in memory: message bodies beyond the body budget are dropped; the hex pane shows the frame from the file)', -1));
     }
-    const q = store.queryAt(store.mSess.get(m), no);
+    const q = store.queryAt(store.sessionOf(m), no);
     if (q >= 0) n.children.push(queryNode(store, q, m));
     out.push(n);
   }

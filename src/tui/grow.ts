@@ -28,7 +28,8 @@ export class Column<T extends TypedArray> {
     this.a[i] = v;
   }
   private grow(): void {
-    const next = new this.ctor(this.a.length * 2);
+    // 1.5x: less slack at the end of a million-row column than doubling leaves.
+    const next = new this.ctor(Math.ceil(this.a.length * 1.5));
     (next as Uint8Array).set(this.a as Uint8Array);
     this.a = next;
   }
@@ -43,6 +44,8 @@ export const u32 = (n?: number) => new Column(Uint32Array, n);
 export const i32 = (n?: number) => new Column(Int32Array, n);
 export const f64 = (n?: number) => new Column(Float64Array, n);
 
+const MAX_ARENA = 0xffff_ffff;
+
 /**
  * Append-only strings, each truncated to `maxChars` when added (the index keeps what the list
  * and the filter need, not whole queries of megabytes). Index i is the i-th string added.
@@ -50,7 +53,8 @@ export const f64 = (n?: number) => new Column(Float64Array, n);
 export class StringArena {
   private buf: Buffer;
   private used = 0;
-  private readonly ends = new Column(Float64Array, 1024);
+  /** End offset of each string; the arena stops at 4 GiB (later strings are stored empty). */
+  private readonly ends = new Column(Uint32Array, 1024);
   private readonly maxChars: number;
   constructor(maxChars: number, initialBytes = 1 << 16) {
     this.maxChars = maxChars;
@@ -61,6 +65,7 @@ export class StringArena {
   }
   add(s: string): number {
     const t = s.length > this.maxChars ? s.slice(0, this.maxChars - 1) + '…' : s;
+    if (this.used + t.length * 3 > MAX_ARENA) return this.ends.push(this.used);
     // Worst case 3 bytes per UTF-16 unit; grow before writing so write() never truncates.
     const need = this.used + t.length * 3;
     if (need > this.buf.length) {

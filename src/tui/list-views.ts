@@ -289,7 +289,7 @@ export class FollowView extends ListView {
     if (!list) return '';
     const m = list.get(pos);
     const front = s.mDir.get(m) === 0;
-    const head = `${fitLeft(String(s.mFrame.get(m)), 7)} ${fit(relTime(s.mTime.get(m), s.baseUs), 11)} ${front ? ' >  ' : ' <  '}`;
+    const head = `${fitLeft(String(s.mFrame.get(m)), 7)} ${fit(relTime(s.messageTime(m), s.baseUs), 11)} ${front ? ' >  ' : ' <  '}`;
     const code = s.code(m);
     const text = `${code ? code + ' ' : ''}${s.summary(m)}`;
     const line = head + wireFit(text, Math.max(4, this.width - head.length));

@@ -59,6 +59,8 @@ export interface SessionInfo {
 }
 
 const SUMMARY_CHARS = 240;
+const SHARED_SUMMARY_CHARS = 48;
+const SHARED_SUMMARIES_MAX = 100_000;
 
 /** "SEVERITY SQLSTATE message": one line per failed query (frame-filter.ts splits it back). */
 function errorText(severity: string | null, sqlstate: string, message: string | null): string {
@@ -117,16 +119,17 @@ export class TuiStore implements TuiSink {
   // ---- messages ----
   readonly mFrame = u32();
   readonly mFirstFrame = u32();
-  readonly mSess = i32();
   readonly mDir = u8();
   readonly mCode = u8();
   /** What the Info column shows for the message's code (mCode, or a sign for startup-phase messages). */
   readonly mLabel = u8();
   readonly mType = u16();
   readonly mLen = u32();
-  readonly mTime = f64();
   readonly mFlags = u8();
   readonly mSummary = new StringArena(SUMMARY_CHARS);
+  /** Summary of each message: an index into mSummary, shared by repeats ("DataRow (3 columns)"). */
+  readonly mSummaryId = u32();
+  private readonly shortSummaries = new Map<string, number>();
   readonly types = new Interner();
   readonly endpoints = new Interner();
 
@@ -175,8 +178,6 @@ export class TuiStore implements TuiSink {
   /** Bumped on every change: the render timer redraws only when it moved. */
   version = 0;
   readonly cache: BodyCache;
-  /** Called after each appended frame (the live filter keeps up through this). */
-  onFrame: ((index: number) => void) | null = null;
 
   constructor(opts: { bodyBudget?: number } = {}) {
     this.cache = new BodyCache(opts.bodyBudget ?? 64 * 1024 * 1024);
@@ -215,7 +216,6 @@ export class TuiStore implements TuiSink {
     const sess = session ?? (src !== null ? this.pairSession.get(this.pairKey(i)) : undefined);
     if (sess !== undefined) this.assignSession(i, sess);
     this.version++;
-    this.onFrame?.(i);
     return i;
   }
 
@@ -269,14 +269,12 @@ export class TuiStore implements TuiSink {
     this.assignSession(fi, rec.session);
     const m = this.mFrame.push(rec.frame);
     this.mFirstFrame.push(raw.firstFrame);
-    this.mSess.push(rec.session);
     this.mDir.push(rec.dir === 'frontend' ? 0 : 1);
     this.mCode.push(raw.code === null ? 0 : raw.code.charCodeAt(0) & 0xff);
     this.mLabel.push(labelOf(raw.code, decoded));
     const t = this.types.id(decoded.type);
     this.mType.push(t);
     this.mLen.push(raw.length);
-    this.mTime.push(raw.timeUs);
     let flags = rec.tls ? MF_TLS : 0;
     if (decoded.type === 'ErrorResponse') flags |= MF_ERROR;
     else if (decoded.type === 'NoticeResponse') flags |= MF_NOTICE;
@@ -289,7 +287,7 @@ export class TuiStore implements TuiSink {
       // A decoded shape the summary does not expect (a Malformed partial, say): its type says enough.
       summary = decoded.type;
     }
-    this.mSummary.add(summary);
+    this.mSummaryId.push(this.addSummary(summary));
     this.typeCounts[t] = (this.typeCounts[t] ?? 0) + 1;
 
     // Attach to the frame: contiguous in the common case, aside otherwise.
@@ -527,7 +525,31 @@ export class TuiStore implements TuiSink {
   typeName(m: number): string { return this.types.name(this.mType.get(m)); }
   code(m: number): string | null { const c = this.mCode.get(m); return c === 0 ? null : String.fromCharCode(c); }
   dirOf(m: number): 'frontend' | 'backend' { return this.mDir.get(m) === 0 ? 'frontend' : 'backend'; }
-  summary(m: number): string { return this.mSummary.get(m); }
+  summary(m: number): string { return this.mSummary.get(this.mSummaryId.get(m)); }
+
+  /** Session of a message: that of its frame (a frame belongs to one TCP connection). */
+  sessionOf(m: number): number {
+    const fi = this.frameIndexOf(this.mFrame.get(m));
+    return fi < 0 ? NO_SESSION : this.fSess.get(fi);
+  }
+
+  /** Capture time of a message: that of the frame its last byte came in. */
+  messageTime(m: number): number {
+    const fi = this.frameIndexOf(this.mFrame.get(m));
+    return fi < 0 ? NaN : this.fTime.get(fi);
+  }
+
+  /** Short summaries repeat (DataRow, CommandComplete, ReadyForQuery): stored once each. */
+  private addSummary(text: string): number {
+    if (text.length > SHARED_SUMMARY_CHARS) return this.mSummary.add(text);
+    let id = this.shortSummaries.get(text);
+    if (id === undefined) {
+      id = this.mSummary.add(text);
+      // Bounded: a capture of all-distinct short strings stops sharing rather than growing the map.
+      if (this.shortSummaries.size < SHARED_SUMMARIES_MAX) this.shortSummaries.set(text, id);
+    }
+    return id;
+  }
   cached(m: number): CachedMessage | undefined { return this.cache.get(m); }
 
   /**
@@ -595,7 +617,7 @@ export class TuiStore implements TuiSink {
     const c = this.cache.peek(m);
     if (c) return c.rec;
     return {
-      kind: 'message', session: this.mSess.get(m), frame: this.mFrame.get(m), dir: this.dirOf(m),
+      kind: 'message', session: this.sessionOf(m), frame: this.mFrame.get(m), dir: this.dirOf(m),
       type: this.typeName(m), code: this.code(m), length: this.mLen.get(m), summary: this.summary(m),
     };
   }
@@ -604,8 +626,8 @@ export class TuiStore implements TuiSink {
   indexBytes(): number {
     let b = 0;
     for (const c of [this.fNo, this.fTime, this.fOff, this.fLen, this.fCap, this.fSrc, this.fDst, this.fSess, this.fMsgFirst,
-      this.fMsgCount, this.fFlags, this.mFrame, this.mFirstFrame, this.mSess, this.mDir, this.mCode, this.mLabel, this.mType, this.mLen,
-      this.mTime, this.mFlags, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags]) {
+      this.fMsgCount, this.fFlags, this.mFrame, this.mFirstFrame, this.mDir, this.mCode, this.mLabel, this.mType, this.mLen,
+      this.mSummaryId, this.mFlags, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags]) {
       b += c.bytes();
     }
     return b + this.mSummary.bytes() + this.qSql.bytes() + this.qDetail.bytes() + this.qError.bytes() + this.aReason.bytes();
