@@ -266,3 +266,17 @@ test('IPv6 text is RFC 5952', () => {
   ];
   for (const [input, want] of cases) assert.equal(formatIpv6(ipv6Bytes(input), 0), want, input);
 });
+
+test('an IP length past the frame on the wire: malformed-packet, and the frame\'s bytes are decoded', () => {
+  const f = tcpFrame({ payload: 'abc', ipLength: 1000 });
+  const { seg, anomalies } = decodeOne(f, 1);
+  assert.deepEqual(anomalies.map((a) => a.code), ['malformed-packet']);
+  // The Ethernet frame was padded to 60 bytes; without a trustworthy IP length the padding is payload.
+  assert.equal(seg?.payload.length, 60 - 14 - 40);
+  assert.equal(seg?.missing, 0);
+  // Cut by snaplen: the wire length bounds what is missing.
+  const big = tcpFrame({ payload: Buffer.alloc(500), ipLength: 5000 });
+  const r = decodeOne(big.subarray(0, 100), 1, { origLen: big.length });
+  assert.equal(r.seg?.payload.length, 100 - 54);
+  assert.equal(r.seg?.missing, big.length - 100);
+});

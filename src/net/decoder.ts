@@ -257,6 +257,13 @@ export class TcpDecoder {
   private tcp(p: Packet, t: number, ipEnd: number): TcpSegment | null {
     const d = p.data;
     const len = d.length;
+    // An IP length beyond the frame's length on the wire promises bytes that never existed:
+    // report it, and decode what the frame holds instead of announcing a phantom gap.
+    const wire = p.origLen > len ? p.origLen : len;
+    if (ipEnd > wire) {
+      this.note(p, 'malformed-packet', `frame ${p.frame}: the IP length claims ${ipEnd - wire} bytes more than the ${wire}-byte frame`);
+      ipEnd = wire;
+    }
     if (t + 20 > ipEnd) return this.report(p, 'malformed-packet', `frame ${p.frame}: the IP payload is too short for a TCP header`);
     if (t + 20 > len) return this.short(p, 'TCP header');
     const hlen = (d[t + 12]! >> 4) * 4;
@@ -310,11 +317,17 @@ export class TcpDecoder {
     return this.report(p, 'unsupported-link-type', `interface ${p.interfaceId}: ${linkTypeName(p.linkType)} (${p.linkType}) is not decoded; its packets are skipped`);
   }
 
+  /** Reports an anomaly that ends the packet's decoding. */
   private report(p: Packet, code: AnomalyCode, reason: string): null {
     this.stats.anomalies++;
+    this.note(p, code, reason);
+    return null;
+  }
+
+  /** Reports an anomaly; the caller decides whether decoding goes on. */
+  private note(p: Packet, code: AnomalyCode, reason: string): void {
     const a: Anomaly = { code, reason, frame: p.frame, timeUs: p.timeUs, session: null };
     this.onAnomaly(a);
-    return null;
   }
 }
 
