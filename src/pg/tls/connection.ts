@@ -75,6 +75,8 @@ interface Waiting { header: Buffer; fragment: Buffer; frame: number; timeUs: num
 
 class DirState {
   pending: Buffer | null = null;
+  /** Stream bytes of this direction so far (lost ones included), for offsets in anomalies. */
+  total = 0;
   /** TLS 1.2: a ChangeCipherSpec was seen; records from now on are protected. */
   protectedRecords = false;
   cipher: RecordCipher | null = null;
@@ -124,7 +126,10 @@ export class TlsConnection {
     if (this.keylog.generation !== this.keyGeneration || this.keylog.live) this.drainBoth(out);
     if (d.skip !== 0) this.gap(ds, d);
     const bytes = d.bytes;
+    if (d.skip > 0) ds.total += d.skip;
     if (bytes.length === 0) return;
+    const base = ds.total - (ds.pending?.length ?? 0);
+    ds.total += bytes.length;
     if (ds.raw) { ds.encryptedBytes += bytes.length; return; }
     const data = ds.pending ? Buffer.concat([ds.pending, bytes]) : bytes;
     ds.pending = null;
@@ -137,7 +142,7 @@ export class TlsConnection {
       const type = data[pos];
       const len = data.readUInt16BE(pos + 3);
       if (type < CT_CHANGE_CIPHER_SPEC || type > CT_HEARTBEAT || data[pos + 1] !== 3 || len > MAX_RECORD) {
-        this.lose(ds, `${ds.dir} bytes are not a TLS record at stream offset ${pos}: record boundaries lost`, d.frame);
+        this.lose(ds, `${ds.dir} bytes at TLS stream offset ${base + pos} are not a TLS record: record boundaries lost`, d.frame);
         ds.encryptedBytes += data.length - pos;
         return;
       }
