@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { dissect } from '../dissectors/index.js';
 import { decodedMessageSchema } from '../dissectors/schema.js';
 import type { ColumnDescription, DecodedMessage, DissectContext, Direction, RawMessage } from '../dissectors/types.js';
@@ -165,6 +165,7 @@ before(async () => {
       roles: [
         { name: 'md5user', password: 'md5-secret', auth: 'md5' },
         { name: 'clearuser', password: 'clear-secret', auth: 'password' },
+        { name: 'scramuser', password: 'scram-secret', auth: 'scram-sha-256' },
       ],
     });
   } catch (e) {
@@ -387,4 +388,32 @@ test('MD5 and cleartext password logins: salts decoded, passwords redacted', asy
     assert.equal(rest[0].type, 'AuthenticationOk', JSON.stringify(rest[0]));
     w.end();
   }
+});
+
+test('SCRAM-SHA-256 login: every SASL message decoded, the client proof redacted', async (t) => {
+  if (skipReason || srv === null) return t.skip(skipReason || 'no server');
+  const w = await Wire.open(srv.port);
+  w.send(startup({ user: 'scramuser', database: srv.database }), false);
+  const [offer] = await w.until('AuthenticationSASL');
+  assert.ok(offer.type === 'AuthenticationSASL' && offer.mechanisms?.includes('SCRAM-SHA-256'), JSON.stringify(offer));
+  const cnonce = randomBytes(18).toString('base64');
+  const firstBare = `n=,r=${cnonce}`;
+  const first = w.send(msg('p', cstring('SCRAM-SHA-256'), lenBytes(`n,,${firstBare}`)));
+  assert.ok(first.type === 'SASLInitialResponse' && first.scram?.nonce === cnonce && first.scram.gs2Flag === 'n');
+  const [cont] = await w.until('AuthenticationSASLContinue');
+  assert.ok(cont.type === 'AuthenticationSASLContinue' && cont.scram?.nonce?.startsWith(cnonce) && cont.scram.salt !== undefined, JSON.stringify(cont));
+  if (cont.type !== 'AuthenticationSASLContinue' || cont.scram === undefined || cont.data === undefined) return;
+  const { nonce = '', salt = '', iterations = 4096 } = cont.scram;
+  const salted = pbkdf2Sync('scram-secret', Buffer.from(salt, 'base64'), iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const finalBare = `c=biws,r=${nonce}`;
+  const signature = createHmac('sha256', storedKey).update(`${firstBare},${cont.data},${finalBare}`).digest();
+  const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i])).toString('base64');
+  const fin = w.send(msg('p', bytes(`${finalBare},p=${proof}`)));
+  assert.ok(fin.type === 'SASLResponse' && fin.scram?.proof === '<redacted>' && !fin.data.includes(proof), JSON.stringify(fin));
+  const rest = await w.until();
+  assert.ok(rest[0].type === 'AuthenticationSASLFinal' && rest[0].scram?.serverSignature !== undefined, JSON.stringify(rest[0]));
+  assert.equal(rest[1].type, 'AuthenticationOk');
+  w.end();
 });
