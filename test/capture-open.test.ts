@@ -164,3 +164,36 @@ test('gzip cut short or damaged after good packets: an anomaly, and the good pac
   assert.equal(r.anomalies.length, 1);
   assert.match(r.anomalies[0]!.code, /capture-(corrupt|truncated)/);
 });
+
+test('backpressure: the source is read no further ahead than a few chunks of what the consumer has handled', async () => {
+  const { Readable } = await import('node:stream');
+  const { readCapture } = await import('../src/capture/open.js');
+  const frame = tcpFrame({ payload: Buffer.alloc(1400, 0x61) });
+  const chunk = pcapFile(Array.from({ length: 40 }, () => frame)).subarray(24); // 40 records, ~58 KiB
+  const header = pcapFile([]);
+  const chunks = 1000; // ~58 MB in all
+  let produced = 0;
+  async function* source(): AsyncGenerator<Buffer> {
+    produced += header.length;
+    yield header;
+    for (let i = 0; i < chunks; i++) {
+      produced += chunk.length;
+      yield chunk;
+    }
+  }
+  let handled = header.length;
+  let maxLead = 0;
+  let spin = 0;
+  const s = await readCapture(Readable.from(source(), { objectMode: false }), {
+    packet: (p) => {
+      handled += 16 + p.data.length;
+      maxLead = Math.max(maxLead, produced - handled);
+      // A slow consumer.
+      for (let i = 0; i < 200; i++) spin += i;
+    },
+    anomaly: () => assert.fail('no anomaly'),
+  });
+  assert.equal(s.packets, chunks * 40);
+  assert.ok(spin > 0);
+  assert.ok(maxLead < 4 * chunk.length, `read ${maxLead} bytes ahead`);
+});
