@@ -18,7 +18,7 @@ const SKIP = manifest ? false : 'samples/manifest.json is absent (npm run sample
 
 async function records(sample: ManifestSample): Promise<{ queries: QueryRecord[]; sessions: SessionRecord[] }> {
   const out: OutRecord[] = [];
-  await analyzeFile(join(projectRoot, 'samples', sample.file), { record: (r) => { if (r.kind === 'query' || r.kind === 'session') out.push(r); } }, { messages: false });
+  await analyzeFile(join(projectRoot, 'samples', sample.file), { record: (r) => { if (r.kind === 'query' || r.kind === 'session') out.push(r); } }, { messages: false, keepRows: true });
   const queries: QueryRecord[] = [];
   const sessions: SessionRecord[] = [];
   for (const r of out) {
@@ -90,6 +90,16 @@ function compareStep(where: string, step: ManifestStep, g: QueryRecord[]): void 
   if (step.columns) {
     const described = g.filter((q) => q.columns !== null && q.columns.length > 0).pop();
     assert.deepEqual(described?.columns?.map((c) => [c.name, c.typeOid, c.format]), step.columns.map((c) => [c.name, c.typeOid, c.format]), where);
+  }
+  if (step.values && step.values.length <= 1000) {
+    // rows kept (--rows): text-typed columns come back exactly as the server sent them
+    const rows = g.flatMap((q) => q.rowValues ?? []);
+    assert.equal(rows.length, step.values.length, where);
+    const cols = g.filter((q) => q.columns !== null && q.columns.length > 0).pop()?.columns ?? [];
+    step.values.forEach((row, r) => row.forEach((v, c) => {
+      if (typeof v === 'string' && [25, 1043, 19].includes(cols[c]?.typeOid ?? 0)) assert.equal(rows[r]![c], v, `${where} row ${r} col ${c}`);
+      if (v === null) assert.equal(rows[r]![c], null, `${where} row ${r} col ${c}`);
+    }));
   }
   if (step.notices) assert.deepEqual(g.flatMap((q) => q.notices.map((n) => n.message)), step.notices.map((n) => n.message), where);
   if (step.copy) {
