@@ -46,6 +46,11 @@ function u32(d: Buffer, o: number): number {
 /** Pseudo "ethertype" for raw IP: pick IPv4 or IPv6 by the version nibble. */
 const BY_VERSION = -1;
 
+/** Address text caches, shared by every decoder: they only map bytes to text, so sharing is safe
+ * and keeps a decoder cheap to create (decodeTcp creates one per call). */
+const V4_NAMES = new Ipv4Names();
+const V6_NAMES = new Ipv6Names();
+
 export interface TcpDecoderStats {
   /** Packets given to decode(). */
   packets: number;
@@ -61,8 +66,8 @@ export class TcpDecoder {
   /** Counts since construction. */
   readonly stats: TcpDecoderStats = { packets: 0, tcp: 0, other: 0, anomalies: 0 };
   private readonly onAnomaly: AnomalyHandler;
-  private readonly v4 = new Ipv4Names();
-  private readonly v6 = new Ipv6Names();
+  private readonly v4 = V4_NAMES;
+  private readonly v6 = V6_NAMES;
   /** Interfaces already told about their unsupported link type. */
   private readonly unsupported = new Set<number>();
   private readonly seg: TcpSegment = {
