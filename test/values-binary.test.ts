@@ -65,6 +65,12 @@ test('numeric: ndigits, weight, sign, dscale, base-10000 digits', () => {
   assert.equal(bad.ok, false);
   assert.equal(bad.value, '\\x00050000000000000001');
   assert.equal(tryDecodeValue(OID.numeric, 'binary', hex('0001 0000 0000 0000 2710')).ok, false, 'digit 10000');
+  // 1e131071: one stored digit (1000) at weight 32767. Plain it would be 131072 characters from 10 bytes.
+  assert.equal(bin(OID.numeric, '0001 7fff 0000 0000 03e8'), '1e+131071');
+  assert.equal(bin(OID.numeric, '0002 7fff 4000 0000 0001 0002'), '-1.0002e+131068');
+  // 1e-16383 with dscale 16383 (digit 10 at weight -4096): likewise
+  assert.equal(bin(OID.numeric, '0001 f000 0000 3fff 000a'), '1e-16383');
+  assert.equal(bin(OID.numeric, '0000 7fff 0000 3fff'), '0');
 });
 
 test('text types, "char", bytea, uuid, json, jsonb with its version byte', () => {

@@ -224,6 +224,10 @@ async function valueChecks(t: TestContext, srv: PgServer): Promise<void> {
         '123456789012345678901234567890.123456789012345678901234567890', '0.00001', '-100000000.00000001',
         ...many(300, () => (rand() < 0.5 ? '-' : '') + digits(int(1, 25)) + (rand() < 0.7 ? '.' + digits(int(1, 22)) : ''))];
       await compare(c, 'numeric', numerics, (s) => s);
+      // Past 1024 characters the decoder writes an exponent instead of the padding zeros.
+      const huge = await samples(c, 'numeric', ['1e131071', '-12.5e1999', '1e-16383']);
+      assert.deepEqual(huge.rows.map((r) => decodeValue(OID.numeric, 'binary', r.bin)), ['1e+131071', '-1.25e+2000', '1e-16383']);
+      assert.ok(huge.rows.every((r) => r.txt.length > 1024));
       await compare(c, 'numeric(12,4)', many(30, () => digits(int(1, 8)) + '.' + digits(int(0, 6))), (s) => s);
     });
 

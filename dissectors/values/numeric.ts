@@ -3,7 +3,8 @@
  * then ndigits Int16 base-10000 digits, most significant first. The value is
  * sum(digit[i] * 10000^(weight - i)); dscale is the number of decimal digits shown after the
  * point. Special values are signalled by the sign word alone. The result is the exact decimal
- * string the server prints in text format (never a JS number: it would round).
+ * string the server prints in text format (never a JS number: it would round), except for
+ * values over MAX_PLAIN_LENGTH characters, which keep every digit but use an exponent.
  */
 import { malformed } from './errors.js';
 
@@ -14,6 +15,8 @@ const NUMERIC_PINF = 0xd000;
 const NUMERIC_NINF = 0xf000;
 /** numeric's display scale is limited to 0x3FFF digits (NUMERIC_DSCALE_MASK). */
 const MAX_DSCALE = 0x3fff;
+/** Longest plain decimal string produced; longer values are written with an exponent. */
+export const MAX_PLAIN_LENGTH = 1024;
 
 function group(d: number): string {
   return d < 10 ? '000' + d : d < 100 ? '00' + d : d < 1000 ? '0' + d : String(d);
@@ -31,6 +34,13 @@ export function decodeNumericBinary(b: Buffer): string {
   if (sign === NUMERIC_NINF) return '-Infinity';
   if (sign !== NUMERIC_POS && sign !== NUMERIC_NEG) malformed('numeric: unknown sign word');
   if (dscale > MAX_DSCALE) malformed('numeric: display scale out of range');
+
+  for (let i = 0; i < ndigits; i++) {
+    const d = b.readInt16BE(8 + i * 2);
+    if (d < 0 || d > 9999) malformed('numeric: digit out of range');
+  }
+  const intLength = weight >= 0 ? (weight + 1) * 4 : 1;
+  if (intLength + dscale > MAX_PLAIN_LENGTH) return scientific(b, ndigits, weight, sign === NUMERIC_NEG);
 
   let out = sign === NUMERIC_NEG ? '-' : '';
   // Integer part: groups 0..weight; groups beyond ndigits are zeros. The first group is unpadded.
@@ -55,9 +65,25 @@ export function decodeNumericBinary(b: Buffer): string {
     }
     out += '.' + frac.slice(0, dscale);
   }
-  for (let i = 0; i < ndigits; i++) {
-    const d = b.readInt16BE(8 + i * 2);
-    if (d < 0 || d > 9999) malformed('numeric: digit out of range');
-  }
   return out;
+}
+
+/**
+ * The same value as "d.ddde+N": every stored digit, no padding zeros. PostgreSQL drops
+ * trailing zero groups from storage, so 1e131071 is ten bytes on the wire but 131072
+ * characters in plain form: past MAX_PLAIN_LENGTH characters the plain form would let a small
+ * message become megabytes. (The display scale is not applied in this form.)
+ */
+function scientific(b: Buffer, ndigits: number, weight: number, negative: boolean): string {
+  let ds = '';
+  for (let i = 0; i < ndigits; i++) ds += group(b.readInt16BE(8 + i * 2));
+  let lead = 0;
+  while (lead < ds.length && ds.charCodeAt(lead) === 0x30) lead++;
+  let end = ds.length;
+  while (end > lead && ds.charCodeAt(end - 1) === 0x30) end--;
+  if (lead === end) return '0';
+  const digits = ds.slice(lead, end);
+  // The value is 0.<ds> x 10^((weight + 1) * 4); with the leading zeros gone, d.ddd x 10^exp.
+  const exp = (weight + 1) * 4 - lead - 1;
+  return (negative ? '-' : '') + digits[0] + (digits.length > 1 ? '.' + digits.slice(1) : '') + 'e' + (exp >= 0 ? '+' : '') + exp;
 }
