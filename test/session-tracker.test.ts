@@ -195,6 +195,12 @@ test('multi-statement Query: a runtime error skips the rest', () => {
   assert.equal(w.session.queries, 2);
 });
 
+test('multi-statement Query: an error, then the connection ends before ReadyForQuery', () => {
+  const w = new Wire().login();
+  w.fe({ type: 'Query', query: 'select 1/0; select 2' }).be(err('22012', 'division by zero')).close();
+  assert.deepEqual(w.queries.map((q) => [q.error?.sqlstate ?? null, q.skipped, q.incomplete]), [['22012', false, false], [null, true, false]]);
+});
+
 test('multi-statement Query: a syntax error in a later statement fails the string before anything ran', () => {
   const w = new Wire().login();
   const sql = 'select 1; select 2; selec 3';

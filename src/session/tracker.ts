@@ -606,7 +606,8 @@ export class SessionTracker implements CancelTarget {
         if (!r.exec.done) this.abandonExec(r.exec, skipped);
         return;
       case 'query':
-        if (skipped) this.skipRest(r);
+        // after an error, the rest of the string was skipped; otherwise the statement running is cut off
+        if (skipped || (r.failed && !r.exec)) this.skipRest(r);
         else if (r.index < Math.max(1, r.pieces.length) || r.exec) this.abandonExec(this.queryExec(r), false);
         return;
       case 'parse': case 'bind':
