@@ -193,3 +193,13 @@ test('pcapng Simple Packet Block: captured length limited by the snaplen', async
   assert.equal(r.packets[0]!.data.length, 40);
   assert.equal(r.packets[0]!.origLen, eth.length);
 });
+
+test('pcapng declaring more interfaces than any capture has stops with capture-corrupt', async () => {
+  const { MAX_INTERFACES } = await import('../src/capture/pcapng.js');
+  const idbs = Array.from({ length: MAX_INTERFACES + 5 }, (_, i) => ({ block: 'idb' as const, linkType: i & 0xffff }));
+  const r = await readAll(pcapngFile([...idbs, { block: 'epb', data: eth }]));
+  assert.equal(r.summary.interfaces.length, MAX_INTERFACES);
+  assert.equal(r.summary.linkTypes.length, MAX_INTERFACES);
+  assert.deepEqual(r.anomalies.map((a) => a.code), ['capture-corrupt']);
+  assert.equal(r.packets.length, 0);
+});

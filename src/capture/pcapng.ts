@@ -33,6 +33,9 @@ const OPT_ENDOFOPT = 0;
 const OPT_IF_TSRESOL = 9;
 const OPT_IF_TSOFFSET = 14;
 const EMPTY = Buffer.alloc(0);
+/** Interfaces per file: real captures have a handful; a file declaring more is hostile, and each
+ * one costs memory here and in the decoder. (The obsolete Packet Block numbers them in 16 bits.) */
+export const MAX_INTERFACES = 65536;
 
 interface Iface {
   globalId: number;
@@ -55,6 +58,8 @@ export class PcapngReader implements FormatReader {
   private sections = 0;
   /** Interfaces of the current section, by their section-local index. */
   private ifaces: Iface[] = [];
+  /** Link types seen, for the summary's distinct list. */
+  private readonly linkTypes = new Set<number>();
   /** Time of the last packet: Simple Packet Blocks carry none and get this one. */
   private lastTimeUs = 0;
 
@@ -215,9 +220,15 @@ export class PcapngReader implements FormatReader {
     }
     const s = this.ctx.summary;
     const globalId = s.interfaces.length;
+    if (globalId >= MAX_INTERFACES) {
+      return this.damage(`more than ${MAX_INTERFACES} interfaces (block at byte ${this.base + pos}); the rest of the file is not read`);
+    }
     this.ifaces.push({ globalId, linkType, snaplen, ts: new TsConverter(tsresol, tsoffset) });
     s.interfaces.push({ id: globalId, linkType, snaplen, tsresol });
-    if (!s.linkTypes.includes(linkType)) s.linkTypes.push(linkType);
+    if (!this.linkTypes.has(linkType)) {
+      this.linkTypes.add(linkType);
+      s.linkTypes.push(linkType);
+    }
     this.ctx.handlers.linkType?.(globalId, linkType);
   }
 
