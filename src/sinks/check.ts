@@ -204,7 +204,8 @@ export class CheckSink implements PipelineSink {
 
 /** The verdict as readable lines for stderr/stdout. */
 export function formatCheckResult(res: CheckResult): string {
-  const n = Object.keys(res.rules).length;
+  // allowSqlstates and maxPrepares qualify other rules rather than being rules of their own
+  const n = Object.entries(res.rules).filter(([k, v]) => v !== undefined && v !== false && k !== 'allowSqlstates' && k !== 'maxPrepares').length;
   const scope = `${res.checked.queries} queries, ${res.checked.sessions} sessions`;
   if (res.ok) return `check passed: ${n} rule(s) hold (${scope})\n`;
   const total = res.violations.length + res.notListed;
