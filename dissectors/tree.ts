@@ -162,7 +162,17 @@ export function fieldTree(raw: RawMessage, decoded: DecodedMessage, ctx: Partial
     out.push({ label: F.length.label, key: F.length.key, value: raw.length, display: String(raw.length), offset: 0, length: 4, children: [] });
     base = 4;
   }
-  const t = traceDecode(raw, c);
+  let t: ReturnType<typeof traceDecode>;
+  try {
+    t = traceDecode(raw, c);
+  } catch (err) {
+    // A value decoder bug (dissect() reported it as Malformed): show the body, not a crash.
+    out.push({
+      label: F.malformed.label, key: F.malformed.key, value: err instanceof Error ? err.message : String(err),
+      display: `decoder error: ${err instanceof Error ? err.message : String(err)}`, offset: base, length: body.length, children: [],
+    });
+    return out;
+  }
   out.push(...nodes(t.spans, body, base, c.showSecrets));
   const r = t.reader;
   if (typeof t.result === 'string') {

@@ -127,3 +127,17 @@ test('Unknown and Malformed raw hex is capped, with the true size', () => {
   const q = dissect({ dir: 'frontend', code: 'Q', length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }, makeContext());
   assert.ok(q.type === 'Malformed' && q.size === 100_000 && q.raw.length === 8192);
 });
+
+test('a throwing context (or value decoder) becomes Malformed; the tree still renders', () => {
+  const ctx = makeContext();
+  ctx.resultColumns = () => {
+    throw new Error('boom');
+  };
+  const body = Buffer.from([0, 1, 0, 0, 0, 1, 0x31]);
+  const raw: RawMessage = { dir: 'backend', code: 'D', length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 };
+  const m = dissect(raw, ctx);
+  assert.ok(m.type === 'Malformed' && m.name === 'DataRow' && /boom/.test(m.reason), JSON.stringify(m));
+  assert.ok(decodedMessageSchema.safeParse(m).success);
+  const tree = fieldTree(raw, m, { resultColumns: ctx.resultColumns });
+  assert.equal(tree[tree.length - 1].key, 'pgsql.malformed');
+});
