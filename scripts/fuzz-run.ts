@@ -1,0 +1,228 @@
+/**
+ * Running fuzz inputs through the whole pipeline, and the runner that keeps a pool of worker
+ * threads busy with them.
+ *
+ * The pipeline is synchronous within a read chunk, so a hang cannot be caught by a timer in
+ * the same thread: each worker reports after every input, and the main thread terminates a
+ * worker that has been silent for longer than the time bound, regenerates the input it was on
+ * (inputs are a pure function of seed and index) and saves it. A worker's heap is capped
+ * (resourceLimits), so unbounded memory ends as a worker error, saved the same way; the
+ * worker also checks its heap between inputs against a lower bound.
+ */
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { isUserError } from '../src/core/errors.js';
+import { analyzeFile } from '../src/pipeline/analyze.js';
+import type { FrameInfo, MessageRecord, OutRecord, PipelineSink } from '../src/pipeline/events.js';
+import { TextSink } from '../src/sinks/text.js';
+import type { DecodedMessage, RawMessage } from '../dissectors/types.js';
+import { loadCorpus, makeInput, type CorpusEntry, type FuzzInput } from './fuzz-mutate.js';
+
+export interface OneResult {
+  records: number;
+  anomalies: number;
+  /** The reader refused the input as a whole (not a capture, cut-short header): a UserError, which is fine. */
+  refused: boolean;
+}
+
+let devNull: number | null = null;
+
+/** Both exports on every input: NDJSON (every record through JSON.stringify) and the text
+ * view (verbose trees on every fourth input), written to /dev/null. */
+class FuzzSink implements PipelineSink {
+  records = 0;
+  anomalies = 0;
+  private readonly text: TextSink;
+  constructor(verbose: boolean) {
+    devNull ??= openSync('/dev/null', 'w');
+    this.text = new TextSink(devNull, { verbose });
+  }
+  frame(f: FrameInfo): void {
+    this.text.frame(f);
+  }
+  message(rec: MessageRecord, raw: RawMessage, decoded: DecodedMessage): void {
+    this.text.message(rec, raw, decoded);
+  }
+  record(rec: OutRecord): void {
+    this.records++;
+    if (rec.kind === 'anomaly') this.anomalies++;
+    JSON.stringify(rec);
+    this.text.record(rec);
+  }
+  end(): void {
+    this.text.end();
+  }
+}
+
+function* chunks(data: Buffer, size: number): Generator<Buffer> {
+  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+}
+
+/** One input through the whole pipeline; throws only what escaped the pipeline. */
+export async function runOne(input: FuzzInput): Promise<OneResult> {
+  const sink = new FuzzSink(input.index % 4 === 0);
+  const stream = Readable.from(input.chunk > 0 ? chunks(input.data, input.chunk) : [input.data], { objectMode: false });
+  try {
+    await analyzeFile(stream, sink, { sourceName: 'fuzz input', keepRows: input.index % 3 === 0 });
+    return { records: sink.records, anomalies: sink.anomalies, refused: false };
+  } catch (e) {
+    if (isUserError(e)) return { records: sink.records, anomalies: sink.anomalies, refused: true };
+    throw e;
+  }
+}
+
+export interface FuzzFailure {
+  index: number;
+  kind: 'exception' | 'hang' | 'slow' | 'memory';
+  message: string;
+  source: string;
+  mutations: string[];
+  /** Where the input was saved. */
+  saved: string;
+}
+
+export interface FuzzOptions {
+  seed: number;
+  iterations: number;
+  /** First input index (to continue a run). */
+  start?: number;
+  workers?: number;
+  /** An input running longer than this is a hang (worker terminated) / slow failure. */
+  timeoutMs?: number;
+  /** Heap cap of a worker. */
+  heapLimitMb?: number;
+  /** Heap in use between inputs above this is a memory failure. */
+  heapCheckMb?: number;
+  saveDir?: string;
+  onProgress?: (done: number, failures: number) => void;
+  /** Stop after this many failures (default 20). */
+  maxFailures?: number;
+}
+
+export interface FuzzSummary {
+  seed: number;
+  inputs: number;
+  records: number;
+  anomalies: number;
+  refused: number;
+  failures: FuzzFailure[];
+  maxInputMs: number;
+  maxHeapMb: number;
+  ms: number;
+  corpus: number;
+}
+
+/** Messages between a fuzz worker and the runner. */
+export type WorkerRequest = { seed: number; from: number; to: number; timeoutMs: number; heapCheckMb: number };
+export type WorkerReport =
+  | { type: 'done'; index: number; records: number; anomalies: number; refused: boolean; ms: number; heapMb: number }
+  | { type: 'fail'; index: number; kind: 'exception' | 'slow' | 'memory'; message: string; ms: number }
+  | { type: 'finished' };
+
+export function saveInput(dir: string, seed: number, input: FuzzInput, why: string): string {
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, `fuzz-seed${seed}-input${input.index}.pcap`);
+  writeFileSync(base, input.data);
+  writeFileSync(base + '.txt', `seed ${seed} index ${input.index}\nsource ${input.source}\nmutations ${input.mutations.join(', ')}\nread chunk ${input.chunk || 'whole'}\n${why}\n`);
+  return base;
+}
+
+const WORKER_URL = new URL('./fuzz-worker.js', import.meta.url);
+
+/** Runs inputs [start, start + iterations) over a pool of workers. */
+export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
+  const corpus: CorpusEntry[] = loadCorpus();
+  if (corpus.length === 0) throw new Error('no fuzz corpus: samples/ is empty and the public captures are absent');
+  const start = opts.start ?? 0;
+  const end = start + opts.iterations;
+  const workers = Math.max(1, opts.workers ?? 1);
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const saveDir = opts.saveDir ?? join(tmpdir(), 'pgsniff-fuzz');
+  const maxFailures = opts.maxFailures ?? 20;
+  const summary: FuzzSummary = { seed: opts.seed, inputs: 0, records: 0, anomalies: 0, refused: 0, failures: [], maxInputMs: 0, maxHeapMb: 0, ms: 0, corpus: corpus.length };
+  const t0 = performance.now();
+  // Work is handed out in blocks so a restarted worker knows where to go on.
+  const BLOCK = 200;
+  let next = start;
+  const fail = (index: number, kind: FuzzFailure['kind'], message: string): void => {
+    const input = makeInput(corpus, opts.seed, index);
+    const saved = saveInput(saveDir, opts.seed, input, `${kind}: ${message}`);
+    summary.failures.push({ index, kind, message, source: input.source, mutations: input.mutations, saved });
+  };
+
+  const lane = async (): Promise<void> => {
+    while (next < end && summary.failures.length < maxFailures) {
+      const from = next;
+      const to = Math.min(end, from + BLOCK);
+      next = to;
+      let resume = from;
+      while (resume < to && summary.failures.length < maxFailures) {
+        resume = await runBlock(resume, to);
+      }
+    }
+  };
+
+  /** Runs [from, to) in a fresh worker; returns where to resume (after a hang or crash, the next input). */
+  const runBlock = (from: number, to: number): Promise<number> => new Promise((resolve) => {
+    const w = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: opts.heapLimitMb ?? 1024 } });
+    let current = from;
+    let settled = false;
+    let timer: NodeJS.Timeout | null = null;
+    const arm = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        // The worker's thread is stuck in one input: it cannot even answer.
+        fail(current, 'hang', `no answer within ${timeoutMs} ms`);
+        finish(current + 1);
+      }, timeoutMs + 2000);
+    };
+    const finish = (resumeAt: number): void => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      void w.terminate();
+      resolve(resumeAt);
+    };
+    w.on('message', (m: WorkerReport) => {
+      if (m.type === 'finished') {
+        finish(to);
+        return;
+      }
+      summary.inputs++;
+      summary.maxInputMs = Math.max(summary.maxInputMs, m.ms);
+      if (m.type === 'done') {
+        summary.records += m.records;
+        summary.anomalies += m.anomalies;
+        if (m.refused) summary.refused++;
+        summary.maxHeapMb = Math.max(summary.maxHeapMb, m.heapMb);
+      } else {
+        fail(m.index, m.kind, m.message);
+      }
+      current = m.index + 1;
+      opts.onProgress?.(summary.inputs, summary.failures.length);
+      arm();
+    });
+    w.on('error', (e) => {
+      // Out of heap, or something thrown outside runOne's promise.
+      summary.inputs++;
+      fail(current, 'memory', e instanceof Error ? e.message : String(e));
+      finish(current + 1);
+    });
+    w.on('exit', (code) => {
+      if (settled) return;
+      summary.inputs++;
+      fail(current, 'exception', `the worker exited (code ${code}) during the input`);
+      finish(current + 1);
+    });
+    arm();
+    const req: WorkerRequest = { seed: opts.seed, from, to, timeoutMs, heapCheckMb: opts.heapCheckMb ?? 512 };
+    w.postMessage(req);
+  });
+
+  await Promise.all(Array.from({ length: workers }, lane));
+  summary.ms = performance.now() - t0;
+  return summary;
+}
