@@ -128,3 +128,30 @@ test('hand-built frames of every link type, VLANs, options and IPv6 extensions d
   assert.equal(ours.length, specs.length);
   assert.deepEqual(ours, theirs);
 });
+
+test('conversation() builds connections tshark finds nothing wrong with (sequence wrap, split messages)', {
+  skip: tshark() === null ? SKIP_NO_TSHARK : false,
+}, async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { pcapFile, conversation } = await import('./helpers/build-packets.js');
+  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-conv-'));
+  const steps = [
+    { from: 'client' as const, data: Buffer.alloc(5000, 0x51) },
+    { from: 'server' as const, data: 'Z\x00\x00\x00\x05I' },
+  ];
+  const cases = [
+    { name: 'wrap.pcap', frames: conversation(steps, { clientIsn: 0xfffff000, serverIsn: 0xfffffffd }), linkType: 1 },
+    { name: 'v6-sll.pcap', frames: conversation(steps, { client: '2001:db8::1', server: '2001:db8::2', link: 'sll', close: 'rst' }), linkType: 113 },
+    { name: 'midstream.pcap', frames: conversation(steps, { handshake: false, close: 'none', vlans: [7] }), linkType: 1 },
+  ];
+  for (const c of cases) {
+    const path = join(dir, c.name);
+    writeFileSync(path, pcapFile(c.frames, { linkType: c.linkType }));
+    const flagged = await run(tshark()!, ['-r', path, '-Y', 'tcp.analysis.flags && !tcp.analysis.window_update', '-T', 'fields', '-e', 'frame.number']);
+    assert.equal(flagged.stdout.trim(), '', `${c.name}: tshark flags frames`);
+    assert.equal(await tsharkTotal(tshark()!, path), 5006, c.name);
+    assert.equal((await ourTotal(path)).bytes, 5006, c.name);
+  }
+});

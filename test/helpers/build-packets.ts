@@ -1,16 +1,17 @@
 /**
  * Builders for hand-made captures, for any stage's tests: TCP/IP packets inside any link type
- * the decoder reads, and whole pcap / pcapng files made of such frames.
+ * the decoder reads, whole TCP conversations, and pcap / pcapng files made of such frames.
  *
  *   const f = tcpFrame({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 5432,
  *                        seq: 1, flags: TCP_PSH | TCP_ACK, payload: Buffer.from('Q...') });
  *   writeFileSync(path, pcapFile([f], { nanos: true }));
  *   pcapngFile([{ block: 'idb', linkType: 1 }, { block: 'epb', data: f, timeUs: 1e15 }]);
+ *   pcapFile(conversation([{ from: 'client', data: startup }, { from: 'server', data: reply }]));
  *
  * Addresses containing ':' make IPv6. Checksums (IPv4 header, TCP) are filled in, so tshark
  * shows the files without complaints.
  */
-import { TCP_ACK } from '../../src/net/segment.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/net/segment.js';
 
 export type Link = 'ethernet' | 'sll' | 'sll2' | 'null' | 'null-be' | 'loop' | 'loop-le' | 'raw' | 'ipv4' | 'ipv6';
 
@@ -476,4 +477,87 @@ export function pcapngFile(items: PcapngItem[], opts: PcapngOptions = {}): Buffe
     }
   });
   return Buffer.concat(out);
+}
+
+// ---------------------------------------------------------------- conversations
+
+export interface ConversationSpec {
+  client?: string;
+  server?: string;
+  clientPort?: number;
+  serverPort?: number;
+  link?: Link;
+  vlans?: number[];
+  /** SYN, SYN-ACK, ACK first. Default true; false makes a capture that starts mid-stream. */
+  handshake?: boolean;
+  /** How the connection ends: FIN both ways (default), RST from the client, or not at all. */
+  close?: 'fin' | 'rst' | 'none';
+  /** Largest payload per segment; longer data is split. Default 1460. */
+  mss?: number;
+  clientIsn?: number;
+  serverIsn?: number;
+  /** Time of the first frame (default BASE_TIME_US) and between frames (default 1000 µs). */
+  startTimeUs?: number;
+  stepUs?: number;
+}
+
+export interface ConversationStep {
+  from: 'client' | 'server';
+  data: Buffer | string;
+}
+
+/**
+ * A well-formed TCP connection carrying `steps` in order, as frames with timestamps (feed them
+ * to pcapFile / pcapngFile). Sequence and acknowledgement numbers are consistent, so tshark
+ * reports no analysis flags; sequence numbers wrap past 2^32 when the ISNs are chosen so.
+ */
+export function conversation(steps: ConversationStep[], spec: ConversationSpec = {}): FrameRecord[] {
+  const client = spec.client ?? '10.0.0.1';
+  const server = spec.server ?? '10.0.0.2';
+  const cport = spec.clientPort ?? 40000;
+  const sport = spec.serverPort ?? 5432;
+  const mss = spec.mss ?? 1460;
+  const step = spec.stepUs ?? 1000;
+  let time = spec.startTimeUs ?? BASE_TIME_US;
+  let cseq = (spec.clientIsn ?? 1000) >>> 0;
+  let sseq = (spec.serverIsn ?? 5000) >>> 0;
+  const out: FrameRecord[] = [];
+  const emit = (fromClient: boolean, flags: number, payload: Buffer) => {
+    const data = tcpFrame({
+      link: spec.link,
+      vlans: spec.vlans,
+      src: fromClient ? client : server,
+      dst: fromClient ? server : client,
+      sport: fromClient ? cport : sport,
+      dport: fromClient ? sport : cport,
+      seq: fromClient ? cseq : sseq,
+      ack: flags & TCP_ACK ? (fromClient ? sseq : cseq) : 0,
+      flags,
+      payload,
+    });
+    out.push({ data, timeUs: time });
+    time += step;
+    const advance = payload.length + (flags & (TCP_SYN | TCP_FIN) ? 1 : 0);
+    if (fromClient) cseq = (cseq + advance) >>> 0;
+    else sseq = (sseq + advance) >>> 0;
+  };
+  const none = Buffer.alloc(0);
+  if (spec.handshake ?? true) {
+    emit(true, TCP_SYN, none);
+    emit(false, TCP_SYN | TCP_ACK, none);
+    emit(true, TCP_ACK, none);
+  }
+  for (const s of steps) {
+    const data = typeof s.data === 'string' ? Buffer.from(s.data, 'latin1') : s.data;
+    for (let i = 0; i < data.length; i += mss) emit(s.from === 'client', TCP_PSH | TCP_ACK, data.subarray(i, i + mss));
+  }
+  const close = spec.close ?? 'fin';
+  if (close === 'fin') {
+    emit(true, TCP_FIN | TCP_ACK, none);
+    emit(false, TCP_FIN | TCP_ACK, none);
+    emit(true, TCP_ACK, none);
+  } else if (close === 'rst') {
+    emit(true, TCP_RST | TCP_ACK, none);
+  }
+  return out;
 }
