@@ -53,7 +53,9 @@ export function renderReadme(m: Manifest): string {
 Small pcap files of real PostgreSQL traffic, one scenario each, made by \`${m.command}\`
 (${m.generator}). Tests of the decoding stages read them and compare what they decode with
 \`manifest.json\`, which records, per sample, what the clients executed and what they got back.
-This file is generated with the manifest; edit the scenarios, not this file.
+This file is generated with the manifest; edit the scenarios, not this file. Captures in this
+folder that the table below does not list (the TLS ones with their key logs, see TLS.md) come
+from other scripts and are not in the manifest.
 
 ## How they were made
 

@@ -93,13 +93,17 @@ function sortedEntries(m: Map<string, number>): [string, number][] {
   return [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
-test('the manifest has the documented shape and lists every sample file', { skip: haveManifest ? false : SKIP_NO_SAMPLES }, () => {
+test('the manifest has the documented shape and its files exist', { skip: haveManifest ? false : SKIP_NO_SAMPLES }, (t) => {
   const raw: unknown = JSON.parse(readFileSync(manifestPath, 'utf8'));
   const parsed = manifestSchema.safeParse(raw);
   assert.ok(parsed.success, parsed.success ? '' : JSON.stringify(parsed.error.issues.slice(0, 5)));
   const m = loadManifest();
-  const listed = m.samples.map((s) => s.file).sort();
-  assert.deepEqual(listed, sampleCaptures().map((p) => basename(p)));
+  const present = new Set(sampleCaptures().map((p) => basename(p)));
+  for (const s of m.samples) assert.ok(present.has(s.file), `${s.file} is in the manifest but not in samples/`);
+  // Other stages add captures of their own to samples/ (TLS, with key logs); they are not the
+  // generator's and are described elsewhere.
+  const others = [...present].filter((f) => !m.samples.some((s) => s.file === f));
+  if (others.length) t.diagnostic(`samples not from the generator: ${others.join(', ')}`);
   assert.equal(new Set(m.samples.map((s) => s.name)).size, m.samples.length, 'sample names are unique');
   for (const s of m.samples) {
     assert.equal(s.file, `${s.name}.pcap`);
