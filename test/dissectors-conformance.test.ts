@@ -198,12 +198,71 @@ function decodeStream(s: Stream): Decoded[] {
   return out;
 }
 
-interface CaptureResult { rel: string; names: Map<string, string[]>; streams: Stream[] }
+/** Field values tshark and we both extract, compared as sorted lists per capture. */
+const COMPARED_FIELDS = ['pgsql.query', 'pgsql.tag', 'pgsql.code', 'pgsql.col.name', 'pgsql.statement', 'pgsql.parameter_name', 'pgsql.message'] as const;
+type ComparedField = (typeof COMPARED_FIELDS)[number];
+
+/** tshark prints control characters and backslashes escaped; compare without them on both sides. */
+function norm(s: string): string {
+  return s.replace(/\\(?:[nrt\\]|x[0-9a-fA-F]{2})|[\x00-\x1f\\]/g, '');
+}
+
+async function tsharkFields(file: string): Promise<Record<ComparedField, string[]>> {
+  const out = Object.fromEntries(COMPARED_FIELDS.map((f) => [f, [] as string[]])) as Record<ComparedField, string[]>;
+  const args = ['-r', file, ...decodeAs(), '-Y', 'pgsql', '-T', 'fields', ...COMPARED_FIELDS.flatMap((f) => ['-e', f]), '-E', 'separator=\x1f', '-E', 'aggregator=\x1e', '-E', 'occurrence=a'];
+  for (const line of (await run(args)).split('\n')) {
+    if (line === '') continue;
+    const cols = line.split('\x1f');
+    COMPARED_FIELDS.forEach((f, i) => {
+      const v = cols[i] ?? '';
+      if (v === '' && f !== 'pgsql.statement') return;
+      if (f === 'pgsql.statement' && v === '') return;
+      for (const x of v.split('\x1e')) out[f].push(norm(x));
+    });
+  }
+  for (const f of COMPARED_FIELDS) out[f].sort();
+  out['pgsql.statement'] = out['pgsql.statement'].filter((v) => v !== '');
+  return out;
+}
+
+function ourFields(all: Decoded[]): Record<ComparedField, string[]> {
+  const out = Object.fromEntries(COMPARED_FIELDS.map((f) => [f, [] as string[]])) as Record<ComparedField, string[]>;
+  const add = (f: ComparedField, v: string | null | undefined) => {
+    if (v !== null && v !== undefined) out[f].push(norm(v));
+  };
+  for (const { m } of all) {
+    switch (m.type) {
+      case 'Query': add('pgsql.query', m.query); break;
+      case 'Parse': add('pgsql.query', m.query); add('pgsql.statement', m.statement); break;
+      case 'Bind': add('pgsql.statement', m.statement); break;
+      case 'Describe': case 'Close': if (m.target === 'statement') add('pgsql.statement', m.name); break;
+      case 'CommandComplete': add('pgsql.tag', m.tag); break;
+      case 'ErrorResponse': case 'NoticeResponse': add('pgsql.code', m.fields.sqlstate); add('pgsql.message', m.fields.message); break;
+      case 'RowDescription': for (const c of m.fields) add('pgsql.col.name', c.name); break;
+      case 'StartupMessage': for (const k of Object.keys(m.parameters)) add('pgsql.parameter_name', k); break;
+      case 'ParameterStatus': add('pgsql.parameter_name', m.name); break;
+      default: break;
+    }
+  }
+  for (const f of COMPARED_FIELDS) out[f].sort();
+  // tshark leaves empty strings out of field output in some messages: compare non-empty values.
+  out['pgsql.statement'] = out['pgsql.statement'].filter((v) => v !== '');
+  return out;
+}
+
+interface CaptureResult { rel: string; names: Map<string, string[]>; fields: Record<ComparedField, string[]>; streams: Stream[] }
 
 async function load(rel: string): Promise<CaptureResult> {
   const file = publicCapture(rel);
-  const { names, ids } = await tsharkNames(file);
-  return { rel, names, streams: await streams(file, ids) };
+  const [{ names, ids }, fields] = await Promise.all([tsharkNames(file), tsharkFields(file)]);
+  return { rel, names, fields, streams: await streams(file, ids) };
+}
+
+let loaded: Promise<CaptureResult[]> | null = null;
+/** Both comparisons read the same tshark output: run tshark once per capture. */
+function loadOnce(): Promise<CaptureResult[]> {
+  loaded ??= loadAll(files ?? []);
+  return loaded;
 }
 
 /** All captures through tshark, a few at a time (tshark's start-up dominates). */
@@ -227,7 +286,7 @@ const skip = files === null ? SKIP_NO_PUBLIC : !haveTshark ? SKIP_NO_TSHARK : fa
 test('public captures decode like tshark decodes them, message by message', { skip }, async () => {
   let compared = 0;
   let messages = 0;
-  for (const { rel, names: theirs, streams: list } of await loadAll(files ?? [])) {
+  for (const { rel, names: theirs, streams: list } of await loadOnce()) {
     for (const s of list) {
       const ours = decodeStream(s);
       for (const d of ours) {
@@ -250,6 +309,19 @@ test('public captures decode like tshark decodes them, message by message', { sk
     }
   }
   assert.ok(compared >= 30 && messages >= 6000, `${compared} streams, ${messages} messages compared`);
+});
+
+test('public captures: queries, tags, SQLSTATEs, column, statement and parameter names agree with tshark', { skip }, async () => {
+  let values = 0;
+  for (const { rel, fields: theirs, streams: list } of await loadOnce()) {
+    if (NOT_COMPARED[rel] !== undefined) continue;
+    const ours = ourFields(list.flatMap(decodeStream));
+    for (const f of COMPARED_FIELDS) {
+      assert.deepEqual(ours[f], theirs[f], `${rel}: ${f}`);
+      values += ours[f].length;
+    }
+  }
+  assert.ok(values > 500, `${values} values compared`);
 });
 
 test('crafted malformed captures come out Malformed or Unknown, not thrown', { skip }, async () => {
