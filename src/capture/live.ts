@@ -311,8 +311,10 @@ export function startLiveCapture(options: LiveCaptureOptions, handlers: LiveCapt
       probe = openCap(cap, iface, filter, 65536, Buffer.alloc(64));
     } catch (e) {
       const msg = errorText(e);
-      const known = classifyOpenError(iface, msg);
-      if (known) throw known;
+      // Permission is checked before anything else libpcap does; other messages may come from
+      // the filter compiler and are only trusted once an open without the filter has been tried.
+      const denied = classifyOpenError(iface, msg);
+      if (denied?.code === 'EACCES') throw denied;
       let plainWorks = false;
       try {
         const plain = openCap(cap, iface, '', 65536, Buffer.alloc(64));
