@@ -358,7 +358,14 @@ test('SSLRequest and GSSENCRequest refused with N; a 3.2 CancelRequest with the 
   assert.ok(key?.type === 'BackendKeyData');
   if (key?.type !== 'BackendKeyData') return;
   w.send(query('SELECT pg_sleep(10)'));
-  await new Promise((r) => setTimeout(r, 300));
+  // Cancel only once the backend is inside pg_sleep: a cancel that arrives earlier is lost.
+  const watch = await login(2);
+  for (let i = 0; i < 100; i++) {
+    watch.w.send(query(`SELECT 1 FROM pg_stat_activity WHERE pid = ${key.processId} AND wait_event = 'PgSleep'`));
+    if ((await watch.w.until()).some((m) => m.type === 'DataRow')) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  watch.w.end();
   const c = await Wire.open(srv.port);
   const cancel = c.send(cancelRequest(key.processId, Buffer.from(key.secretKey, 'hex')), false);
   assert.deepEqual(cancel, { type: 'CancelRequest', processId: key.processId, secretKey: key.secretKey });
