@@ -12,6 +12,12 @@ import { writeOut, type CommandIo } from './stats.js';
 
 export interface CheckCommandOptions extends RuleFlags {
   file: string | null;
+  /** Live capture instead of a file: the verdict comes when it stops (Ctrl-C, --duration, -c). */
+  iface?: string | null;
+  captureFilter?: string | null;
+  write?: string | null;
+  count?: number | null;
+  duration?: number | null;
   /** Rules file (JSON or YAML). */
   rules: string | null;
   ports: number[];
@@ -59,11 +65,35 @@ export async function checkFile(path: string, rules: CheckRules, opts: { ports?:
   return sink.result();
 }
 
+/** Runs the rules over a live capture until it stops (signal, duration, count). */
+async function checkLive(o: CheckCommandOptions, rules: CheckRules, stderr: NodeJS.WritableStream): Promise<CheckResult> {
+  const sink = await CheckSink.create(rules);
+  const { analyzeLive } = await import('../pipeline/live.js');
+  const ac = new AbortController();
+  const live = analyzeLive(sink, {
+    iface: o.iface!, ports: o.ports, messages: false, keylog: o.keylog ?? null, captureFilter: o.captureFilter ?? null,
+    write: o.write ?? null, count: o.count ?? null, durationSec: o.duration ?? null, signal: ac.signal,
+  });
+  const onSignal = (): void => ac.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  stderr.write(`pgsniff: checking on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops and gives the verdict\n`);
+  try {
+    await live.done;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return sink.result();
+}
+
 export async function checkCommand(o: CheckCommandOptions, io: CommandIo = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
-  if (o.file === null) throw new UserError('BAD_ARGUMENT', 'check needs a capture file or an NDJSON export');
+  if (o.file === null && !o.iface) throw new UserError('BAD_ARGUMENT', 'check needs a capture file or an NDJSON export (or -i IFACE)');
   const rules = rulesFromOptions(o);
-  const result = await checkFile(o.file, rules, { ports: o.ports, keylog: o.keylog ?? null });
+  const result = o.file !== null
+    ? await checkFile(o.file, rules, { ports: o.ports, keylog: o.keylog ?? null })
+    : await checkLive(o, rules, io.stderr ?? process.stderr);
   writeOut(stdout, o.json ? JSON.stringify(result, null, 2) + '\n' : formatCheckResult(result));
   return result.ok ? 0 : 1;
 }

