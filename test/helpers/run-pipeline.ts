@@ -2,7 +2,7 @@
  * Runs the whole pipeline on a capture and collects every record, for end-to-end tests.
  */
 import { analyzeFile, type AnalyzeOptions, type AnalyzeSummary } from '../../src/pipeline/analyze.js';
-import type { OutRecord, PipelineSink } from '../../src/pipeline/events.js';
+import type { MessageRecord, OutRecord, PipelineSink } from '../../src/pipeline/events.js';
 
 export async function collect(path: string, opts: AnalyzeOptions = {}): Promise<{ records: OutRecord[]; summary: AnalyzeSummary }> {
   const records: OutRecord[] = [];
@@ -20,4 +20,9 @@ export function countTypes(records: OutRecord[]): Map<string, number> {
     m.set(t, (m.get(t) ?? 0) + 1);
   }
   return m;
+}
+
+/** The message records of one type, with their decoded fields reachable. */
+export function messagesOf(records: OutRecord[], type: string): MessageRecord[] {
+  return records.filter((r): r is MessageRecord => r.kind === 'message' && r.type === type);
 }
