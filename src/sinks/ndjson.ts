@@ -17,7 +17,9 @@ export interface NdjsonOptions {
 const BATCH = 64 * 1024;
 
 export class NdjsonSink implements PipelineSink {
-  private buf = '';
+  /** Lines are encoded straight into this batch: no string concatenation, no Buffer per flush. */
+  private readonly batch = Buffer.allocUnsafe(BATCH);
+  private fill = 0;
   count = 0;
 
   /** `fd`: a file descriptor opened for writing (1 for stdout). */
@@ -27,14 +29,27 @@ export class NdjsonSink implements PipelineSink {
     if (this.opts.kinds && !this.opts.kinds.has(rec.kind)) return;
     if (this.opts.filter && !this.opts.filter(rec)) return;
     this.count++;
-    this.buf += JSON.stringify(rec) + '\n';
-    if (this.buf.length >= BATCH) this.flush();
+    const line = JSON.stringify(rec);
+    // Three UTF-8 bytes per UTF-16 unit bound any line's length without measuring it first.
+    if (line.length * 3 + 1 > BATCH - this.fill) {
+      this.flush();
+      if (line.length * 3 + 1 > BATCH) {
+        this.writeAll(Buffer.from(line + '\n', 'utf8'));
+        return;
+      }
+    }
+    this.fill += this.batch.write(line, this.fill, 'utf8');
+    this.batch[this.fill++] = 0x0a;
   }
 
   flush(): void {
-    if (this.buf.length === 0) return;
-    const data = Buffer.from(this.buf, 'utf8');
-    this.buf = '';
+    if (this.fill === 0) return;
+    const n = this.fill;
+    this.fill = 0;
+    this.writeAll(this.batch.subarray(0, n));
+  }
+
+  private writeAll(data: Buffer): void {
     let off = 0;
     while (off < data.length) {
       try {
