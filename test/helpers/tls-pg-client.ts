@@ -16,10 +16,14 @@ export interface TlsClientOptions {
   user: string;
   database: string;
   keylogPath: string | null;
+  /** Append each key log line this much later (a slow logger: keys reach the file after the records they protect). */
+  keylogDelayMs?: number;
   maxVersion?: SecureVersion;
   ciphers?: string;
   secureOptions?: number;
   queries: string[];
+  /** Called after each query's ReadyForQuery (index in `queries`). */
+  onQueryDone?: (index: number) => void;
 }
 
 export interface PgMsg {
@@ -115,7 +119,11 @@ async function openTls(o: TlsClientOptions): Promise<{ sock: TLSSocket | Socket;
   }
   if (o.keylogPath) {
     const path = o.keylogPath;
-    sock.on('keylog', (line) => appendFileSync(path, line));
+    const delay = o.keylogDelayMs ?? 0;
+    sock.on('keylog', (line) => {
+      if (delay > 0) setTimeout(() => appendFileSync(path, line), delay);
+      else appendFileSync(path, line);
+    });
   }
   await new Promise<void>((res, rej) => { sock.once('secureConnect', res); sock.once('error', rej); });
   return { sock, raw };
@@ -158,6 +166,7 @@ export async function runTlsClient(o: TlsClientOptions): Promise<TlsClientResult
     write(typed('Q', cstr(q)));
     const msgs = await untilReady();
     rows.push(msgs.filter((m) => m.code === 'D').map((m) => dataRowValues(m.body)));
+    o.onQueryDone?.(rows.length - 1);
   }
   write(typed('X', Buffer.alloc(0)));
   sock.end();

@@ -158,6 +158,7 @@ export class TlsConnection {
    * what could not be (a session whose key never came, a record cut by the end of the capture).
    */
   end(frame: number, out: PlaintextOut): void {
+    if (this.front.queue.length > this.front.queueHead || this.back.queue.length > this.back.queueHead) this.keylog.poll();
     this.drainBoth(out);
     for (const ds of [this.front, this.back]) {
       if (ds.queue.length > ds.queueHead) this.kill(ds, NOTE_NO_KEY, frame);

@@ -106,6 +106,11 @@ export class KeyLog {
     return this.sessions.get(key);
   }
 
+  /** Re-reads a watched file now, whatever the rate limit (a session about to give up on its key looks once more). */
+  poll(): void {
+    if (this.watching) this.refresh();
+  }
+
   /** True while the file is watched: a missing key may still arrive, so sessions wait (bounded) for it. */
   get live(): boolean {
     return this.watching;
