@@ -8,7 +8,7 @@
 import { F, REDACTED, tableName, type FieldDef } from './fields.js';
 import { traceDecode, messageName } from './dissect.js';
 import type { Span } from './reader.js';
-import { scramParts, looksLikeScram } from './scram.js';
+import { scramParts, looksLikeScram, redactScram } from './scram.js';
 import { shorten } from './summary.js';
 import type { ColumnDescription, DecodedMessage, DissectContext, RawMessage, PgValue } from './types.js';
 
@@ -122,7 +122,7 @@ function nodes(spans: readonly Span[], body: Buffer, base: number, showSecrets: 
       const text = body.toString('utf8', s.offset, s.offset + s.length);
       if (looksLikeScram(text) && /^[\x20-\x7e]*$/.test(text)) {
         children = scramChildren(text, base + s.offset, showSecrets);
-        value = children.map((c) => (c.label.startsWith('gs2') ? c.value : `${c.label.slice(-1)}=${String(c.value)}`)).join(',');
+        value = showSecrets ? text : redactScram(text, scramParts(text));
       } else if (!showSecrets) {
         value = REDACTED;
       }

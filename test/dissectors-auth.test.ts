@@ -68,6 +68,15 @@ test('a SCRAM-SHA-256 exchange decodes attribute by attribute, the proof redacte
   assert.equal(done.type, 'AuthenticationSASLFinal');
   if (done.type === 'AuthenticationSASLFinal') assert.equal(done.scram?.serverSignature, '6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=');
 
+  const firstRaw = toRaw('frontend', msg('p', cstring('SCRAM-SHA-256'), lenBytes(CLIENT_FIRST)));
+  const data = fieldTree(firstRaw, first).find((n) => n.key === 'pgsql.sasl.data');
+  assert.equal(data?.value, CLIENT_FIRST, 'the tree shows the data as sent');
+  assert.deepEqual(data?.children.map((c) => c.value), ['n', 'user', 'rOprNGfwEbeRWgbNEkqO']);
+  const finRaw = toRaw('frontend', msg('p', bytes(CLIENT_FINAL)));
+  const finTree = fieldTree(finRaw, fin);
+  assert.ok(!JSON.stringify(finTree).includes(PROOF));
+  assert.equal(finTree.find((n) => n.key === 'pgsql.sasl.data')?.value, fin.type === 'SASLResponse' ? fin.data : null);
+
   const shown = d('frontend', msg('p', bytes(CLIENT_FINAL)), makeContext({ authType: 11, showSecrets: true }));
   assert.ok(shown.type === 'SASLResponse' && shown.scram?.proof === PROOF && shown.data === CLIENT_FINAL);
 });
