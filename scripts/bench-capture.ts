@@ -27,7 +27,7 @@ export interface CaptureMeta {
   seconds: number;
 }
 
-export const CAPTURE_VERSION = 1;
+export const CAPTURE_VERSION = 2;
 
 export interface CaptureSpec {
   /** pgbench -i scale factor (100,000 accounts per unit, loaded with COPY). */
@@ -92,6 +92,22 @@ export function runPgbench(server: PgServer, args: string[]): { transactions: nu
   return { transactions: tx ? Number(tx[1]) : null, tps: tps ? Number(tps[1]) : null };
 }
 
+async function settleFile(file: string): Promise<void> {
+  let last = -1;
+  let stableSince = Date.now();
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    const size = existsSync(file) ? statSync(file).size : 0;
+    if (size !== last) {
+      last = size;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince >= 2000) {
+      return;
+    }
+  }
+}
+
 function* rows(n: number): Generator<string> {
   for (let i = 1; i <= n; i++) yield `${i}\tname-${i}\t${(i * 0.37).toFixed(2)}\t2026-01-01 00:00:${String(i % 60).padStart(2, '0')}+00\n`;
 }
@@ -140,8 +156,9 @@ export async function makeCapture(file: string, spec: CaptureSpec = DEFAULT_SPEC
         backendByCode: Object.fromEntries(c.counts.backendByCode),
         rows: { copyIn: spec.bulkRows, select: spec.bulkRows, copyOut: spec.bulkRows },
       };
-      // Let the last ACKs and FINs reach tcpdump.
-      await new Promise((r) => setTimeout(r, 500));
+      // tcpdump may be seconds behind after the bulk transfer, and what is still in the kernel's
+      // buffer when it is stopped is lost: wait until the file stops growing.
+      await settleFile(tmp);
     } finally {
       tcp = await dump.stop();
     }
