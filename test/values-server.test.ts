@@ -559,6 +559,65 @@ async function replicationChecks(t: TestContext, srv: PgServer): Promise<void> {
       assert.equal(logical.find((l) => l.message === 'RollbackPrepared')!.gid, 'gid-rollback');
     });
 
+    await t.test('test_decoding payloads are text; physical WAL is a preview', async () => {
+      await sqlc.query("SELECT pg_create_logical_replication_slot('s_td', 'test_decoding')");
+      await sqlc.query("INSERT INTO full_items VALUES (8, 'eight')");
+      const td = await Wire.open(srv, { replication: 'database' });
+      try {
+        td.sock.write(query('START_REPLICATION SLOT s_td LOGICAL 0/0'));
+        let ctx: DissectContext | null = null;
+        const texts: string[] = [];
+        while (!texts.some((x) => x.startsWith('COMMIT'))) {
+          const m = await td.next();
+          if (m.code === 'E') assert.fail(m.body.toString());
+          if (m.code === 'W') ctx = ctxFor(copyStateOf(m, null));
+          if (m.code !== 'd' || !ctx) continue;
+          const r = decode(m.body, 'backend', ctx);
+          if (r.replication === 'XLogData') {
+            assert.equal(r.logical, undefined);
+            texts.push(r.payloadText as string);
+          }
+        }
+        assert.match(texts[0]!, /^BEGIN \d+$/);
+        assert.ok(texts.includes("table public.full_items: INSERT: id[integer]:8 v[text]:'eight'"), texts.join(' | '));
+      } finally {
+        td.close();
+      }
+      const phys = await Wire.open(srv, { replication: 'true' });
+      try {
+        const ident = await phys.simple('IDENTIFY_SYSTEM');
+        const row = ident.find((m) => m.code === 'D')!;
+        // DataRow: systemid, timeline, xlogpos ("0/1A2B3C4"), dbname
+        let off = 2;
+        const cols: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const len = row.body.readInt32BE(off);
+          cols.push(row.body.toString('utf8', off + 4, off + 4 + len));
+          off += 4 + len;
+        }
+        const [hi, lo] = cols[2]!.split('/').map((h) => parseInt(h, 16));
+        const start = `${hi!.toString(16).toUpperCase()}/${(lo! & ~0xffffff).toString(16).toUpperCase()}`;
+        phys.sock.write(query(`START_REPLICATION PHYSICAL ${start}`));
+        let ctx: DissectContext | null = null;
+        for (;;) {
+          const m = await phys.next();
+          if (m.code === 'E') assert.fail(m.body.toString());
+          if (m.code === 'W') ctx = ctxFor(copyStateOf(m, null));
+          if (m.code !== 'd' || !ctx) continue;
+          const r = decode(m.body, 'backend', ctx);
+          if (r.replication !== 'XLogData') continue;
+          assert.equal(r.walStart, start);
+          assert.equal(r.logical, undefined);
+          const payload = r.payload as { size: number; preview: string; truncated?: true };
+          assert.equal(payload.size, r.payloadSize);
+          assert.ok(payload.preview.length <= 128);
+          break;
+        }
+      } finally {
+        phys.close();
+      }
+    });
+
     await t.test('pgoutput with binary tuples', async () => {
       const recs = await run('s_bin', true);
       const logical = recs.map((r) => r.logical as Record<string, unknown> | undefined).filter((l): l is Record<string, unknown> => l !== undefined);
