@@ -17,7 +17,7 @@ export interface FieldNode {
   label: string;
   /** Stable dotted filter key ("pgsql.query", "pgsql.bind.param"). */
   key: string;
-  /** The value: as read for numbers and strings, decoded for typed values, hex (shortened) for bytes; null for groups without one. */
+  /** The value: as read for numbers and strings (letter bytes as their letter), decoded for typed values, hex (shortened) for bytes; null for groups without one. */
   value: PgValue;
   /** The value for people: value-table names added ("MD5Password (5)"), long strings shortened. Not escaped. */
   display: string;
@@ -132,7 +132,8 @@ function nodes(spans: readonly Span[], body: Buffer, base: number, showSecrets: 
     out.push({
       label: named ?? (s.index >= 0 ? `${f.label} ${s.index + 1}` : f.label),
       key: f.key,
-      value,
+      // A byte that is a letter on the wire (status, target, field type) is that letter here too.
+      value: f.char === true && typeof value === 'number' ? String.fromCharCode(value) : value,
       display: f.secret === true && !showSecrets ? REDACTED
         : value === null && VALUE_GROUPS.has(f) ? 'NULL' : displayOf(f, value),
       offset: base + s.offset,
