@@ -74,6 +74,13 @@ export const NOTE_WRONG_KEY = 'the key log entry for this session does not decry
 interface Waiting { header: Buffer; fragment: Buffer; frame: number; timeUs: number }
 
 class DirState {
+  /**
+   * A record arriving over several deliveries, collected in a buffer of exactly its size once
+   * its header is known (5 bytes before that), so a 16 KB record in 12 segments is copied once.
+   */
+  partial: Buffer | null = null;
+  fill = 0;
+  /** Bytes kept between deliveries while looking for a record boundary after a gap. */
   pending: Buffer | null = null;
   /** Stream bytes of this direction so far (lost ones included), for offsets in anomalies. */
   total = 0;
@@ -128,29 +135,76 @@ export class TlsConnection {
     const bytes = d.bytes;
     if (d.skip > 0) ds.total += d.skip;
     if (bytes.length === 0) return;
-    const base = ds.total - (ds.pending?.length ?? 0);
+    const offset = ds.total;
     ds.total += bytes.length;
     if (ds.raw) { ds.encryptedBytes += bytes.length; return; }
-    const data = ds.pending ? Buffer.concat([ds.pending, bytes]) : bytes;
-    ds.pending = null;
-    let pos = 0;
     if (ds.resyncing) {
-      pos = this.resync(ds, data, d, out);
-      if (pos < 0 || ds.raw) return;
+      const data = ds.pending ? Buffer.concat([ds.pending, bytes]) : bytes;
+      const dataOffset = offset - (ds.pending?.length ?? 0);
+      ds.pending = null;
+      const pos = this.resync(ds, data, d, out);
+      if (pos >= 0 && !ds.raw) this.records(ds, data, pos, dataOffset, d, out);
+      return;
     }
+    let pos = 0;
+    if (ds.partial) {
+      pos = this.fillPartial(ds, bytes, offset, d, out);
+      if (pos < 0) return;
+    }
+    this.records(ds, bytes, pos, offset, d, out);
+  }
+
+  /** Whole records from data[pos..]; a record cut by the end of data starts ds.partial. dataOffset: stream offset of data[0]. */
+  private records(ds: DirState, data: Buffer, pos: number, dataOffset: number, d: Delivery, out: PlaintextOut): void {
     while (pos + 5 <= data.length) {
-      const type = data[pos];
-      const len = data.readUInt16BE(pos + 3);
-      if (type < CT_CHANGE_CIPHER_SPEC || type > CT_HEARTBEAT || data[pos + 1] !== 3 || len > MAX_RECORD) {
-        this.lose(ds, `${ds.dir} bytes at TLS stream offset ${base + pos} are not a TLS record: record boundaries lost`, d.frame);
+      if (!this.header(ds, data, pos, dataOffset + pos, d.frame)) {
         ds.encryptedBytes += data.length - pos;
         return;
       }
+      const len = data.readUInt16BE(pos + 3);
       if (pos + 5 + len > data.length) break;
       this.record(ds, data.subarray(pos, pos + 5), data.subarray(pos + 5, pos + 5 + len), d.frame, d.timeUs, out);
       pos += 5 + len;
     }
-    if (pos < data.length) ds.pending = Buffer.from(data.subarray(pos));
+    const left = data.length - pos;
+    if (left === 0) return;
+    ds.partial = Buffer.allocUnsafe(left >= 5 ? 5 + data.readUInt16BE(pos + 3) : 5);
+    ds.fill = data.copy(ds.partial, 0, pos);
+  }
+
+  /** Adds bytes to the record in ds.partial; returns how many were used, or -1 when all were (record still open, or lost). */
+  private fillPartial(ds: DirState, bytes: Buffer, offset: number, d: Delivery, out: PlaintextOut): number {
+    let rec = ds.partial;
+    if (!rec) return 0;
+    let pos = 0;
+    if (ds.fill < 5) {
+      pos = bytes.copy(rec, ds.fill, 0, Math.min(5 - ds.fill, bytes.length));
+      ds.fill += pos;
+      if (ds.fill < 5) return -1;
+      if (!this.header(ds, rec, 0, offset - (ds.fill - pos), d.frame)) {
+        ds.encryptedBytes += 5 + bytes.length - pos;
+        return -1;
+      }
+      const full = Buffer.allocUnsafe(5 + rec.readUInt16BE(3));
+      rec.copy(full, 0, 0, 5);
+      ds.partial = rec = full;
+    }
+    const n = bytes.copy(rec, ds.fill, pos, Math.min(bytes.length, pos + rec.length - ds.fill));
+    ds.fill += n;
+    pos += n;
+    if (ds.fill < rec.length) return -1;
+    ds.partial = null;
+    ds.fill = 0;
+    this.record(ds, rec.subarray(0, 5), rec.subarray(5), d.frame, d.timeUs, out);
+    return pos;
+  }
+
+  /** Whether b[pos..pos+5] is a plausible record header; if not, this direction's record boundaries are lost. */
+  private header(ds: DirState, b: Buffer, pos: number, streamOffset: number, frame: number): boolean {
+    const type = b[pos];
+    if (type >= CT_CHANGE_CIPHER_SPEC && type <= CT_HEARTBEAT && b[pos + 1] === 3 && b.readUInt16BE(pos + 3) <= MAX_RECORD) return true;
+    this.lose(ds, `${ds.dir} bytes at TLS stream offset ${streamOffset} are not a TLS record: record boundaries lost`, frame);
+    return false;
   }
 
   /**
@@ -162,8 +216,10 @@ export class TlsConnection {
     this.drainBoth(out);
     for (const ds of [this.front, this.back]) {
       if (ds.queue.length > ds.queueHead) this.kill(ds, NOTE_NO_KEY, frame);
-      if (ds.pending && !ds.raw) this.report(ds, `the ${ds.dir} TLS stream ends inside a record (${ds.pending.length} bytes)`, frame);
+      const cut = ds.partial ? ds.fill : ds.pending?.length ?? 0;
+      if (cut > 0 && !ds.raw) this.report(ds, `the ${ds.dir} TLS stream ends inside a record (${cut} bytes)`, frame);
       ds.pending = null;
+      ds.partial = null;
     }
   }
 
@@ -379,6 +435,8 @@ export class TlsConnection {
 
   private gap(ds: DirState, d: Delivery): void {
     ds.pending = null;
+    ds.partial = null;
+    ds.fill = 0;
     ds.hs = null;
     ds.hsSkip = 0;
     const lost = d.skip > 0 ? `${d.skip} bytes` : 'the start of the stream';
@@ -451,6 +509,7 @@ export class TlsConnection {
     ds.raw = true;
     ds.resyncing = false;
     ds.pending = null;
+    ds.partial = null;
     this.kill(ds, reason, frame);
   }
 
