@@ -9,9 +9,8 @@
  * (-1 NULL) and the value: decoded as an array, each value by its own OID.
  */
 import type { PgValue } from '../types.js';
+import type { ElementDecoder } from './array.js';
 import { malformed } from './errors.js';
-
-export type ElementDecoder = (oid: number, bytes: Buffer) => PgValue;
 
 const EMPTY = 0x01;
 const LB_INC = 0x02;
