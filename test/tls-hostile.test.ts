@@ -173,3 +173,43 @@ test('no key (static key log): the note once per session, even with both directi
   const r = feedAll(run.deliveries, KeyLog.empty());
   assert.deepEqual(r.anomalies.map((a) => a.reason), [NOTE_NO_KEY]);
 });
+
+test('handshake parsers: every truncation and many byte flips of real hellos and certificates, never an exception', { skip: SKIP }, async () => {
+  const { parseClientHello, parseServerHello, parseCertificateSubject } = await import('../src/pg/tls/handshake.js');
+  const run = await runPair({ messages: ['x'], maxVersion: 'TLSv1.2', alpn: ['postgresql'] });
+  const client = run.deliveries.find((d) => d.dir === 'frontend')!.bytes;
+  const server = Buffer.concat(run.deliveries.filter((d) => d.dir === 'backend').map((d) => d.bytes));
+  // Handshake messages from the first records: ClientHello; ServerHello and Certificate.
+  const messages: Array<{ type: number; body: Buffer }> = [];
+  for (const stream of [client, server]) {
+    let pos = 0;
+    while (pos + 5 <= stream.length && stream[pos] === 0x16) {
+      const len = stream.readUInt16BE(pos + 3);
+      const frag = stream.subarray(pos + 5, pos + 5 + len);
+      for (let h = 0; h + 4 <= frag.length;) {
+        const hl = frag.readUIntBE(h + 1, 3);
+        messages.push({ type: frag[h], body: frag.subarray(h + 4, h + 4 + hl) });
+        h += 4 + hl;
+      }
+      pos += 5 + len;
+    }
+  }
+  const parse = (type: number, b: Buffer) => {
+    if (type === 1) parseClientHello(b);
+    else if (type === 2) parseServerHello(b);
+    else if (type === 11) { parseCertificateSubject(b, false); parseCertificateSubject(b, true); }
+  };
+  assert.ok(messages.some((m) => m.type === 11), 'the certificate is among them');
+  const next = prng(7);
+  for (const m of messages) {
+    for (let cut = 0; cut <= m.body.length; cut += m.body.length > 2000 ? 13 : 1) parse(m.type, m.body.subarray(0, cut));
+    for (let i = 0; i < 300; i++) {
+      const b = Buffer.from(m.body);
+      for (let k = 0; k < 3; k++) b[next() % b.length] = next() & 0xff;
+      parse(m.type, b);
+    }
+  }
+  const hello = parseClientHello(messages.find((m) => m.type === 1)!.body);
+  assert.equal(hello?.sni, 'db.example');
+  assert.deepEqual(hello?.alpn, ['postgresql']);
+});
