@@ -238,6 +238,11 @@ async function valueChecks(t: TestContext, srv: PgServer): Promise<void> {
       await compare(c, 'datemultirange', ['{[2024-01-01,2024-01-05),[2024-02-01,2024-02-02)}'], () => [
         { lower: '2024-01-01', upper: '2024-01-05', lowerInclusive: true, upperInclusive: false },
         { lower: '2024-02-01', upper: '2024-02-02', lowerInclusive: true, upperInclusive: false }]);
+      await agree(c, 'int4range', ['[1,10)', 'empty', '(,5]', '[3,)']);
+      await agree(c, 'numrange', ['(1.50,2.5]', '[-1,)']);
+      await agree(c, 'daterange', ['[2024-01-01,2024-02-01)', '(,infinity)']);
+      await agree(c, 'int8multirange', ['{}', '{[1,3),[5,9223372036854775807)}']);
+      await agree(c, 'datemultirange', ['{[2024-01-01,2024-01-05),[2024-02-01,2024-02-02)}']);
       const rec = await c.query<{ bin: string }>("SELECT encode(record_send(ROW(1, 'a'::text, NULL::int4, ARRAY[1.5]::numeric[], ROW(true))), 'hex') AS bin");
       assert.deepEqual(decodeValue(2249, 'binary', Buffer.from(rec.rows[0]!.bin, 'hex')), [1, 'a', null, ['1.5'], [true]]);
     });

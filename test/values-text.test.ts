@@ -102,3 +102,17 @@ test('decodeTextValue takes a string and never throws', () => {
   assert.equal(decodeTextValue(OID.int4, 'x'), 'x');
   assert.deepEqual(decodeTextValue(1009, '{a}'), ['a']);
 });
+
+test('ranges and multiranges in text', () => {
+  assert.deepEqual(txt(3904, '[1,10)'), { lower: 1, upper: 10, lowerInclusive: true, upperInclusive: false });
+  assert.deepEqual(txt(3904, 'empty'), { empty: true });
+  assert.deepEqual(txt(3906, '(,2.50]'), { lower: null, upper: '2.50', lowerInclusive: false, upperInclusive: true });
+  assert.deepEqual(txt(3910, '["2024-01-01 00:00:00+00",infinity)'),
+    { lower: '2024-01-01 00:00:00+00', upper: 'infinity', lowerInclusive: true, upperInclusive: false });
+  assert.deepEqual(txt(4451, '{}'), []);
+  assert.deepEqual(txt(4451, '{[1,3), [5,6)}'), [
+    { lower: 1, upper: 3, lowerInclusive: true, upperInclusive: false }, { lower: 5, upper: 6, lowerInclusive: true, upperInclusive: false }]);
+  for (const bad of ['[1,2', '1,2)', '[1;2)', '[1,2)x', '{[1,2)', '{[1,2);[3,4)}', '["1,2)']) {
+    assert.equal(tryDecodeValue(bad.startsWith('{') ? 4451 : 3904, 'text', Buffer.from(bad)).ok, false, bad);
+  }
+});

@@ -1,5 +1,7 @@
 /**
- * Ranges, multiranges and anonymous records in binary format; their text formats stay text.
+ * Ranges, multiranges and anonymous records in binary format, and ranges and multiranges in
+ * text format (range_out: "[1,10)", "empty", bounds double-quoted when they hold special
+ * characters; multirange_out: "{[1,2),[5,6)}"); a record's text stays text.
  *
  * range_send: Byte flags (0x01 empty, 0x02 lower inclusive, 0x04 upper inclusive, 0x08 lower
  * infinite, 0x10 upper infinite), then each finite bound as Int32 length and the subtype's
@@ -100,4 +102,98 @@ function recordColumns(b: Buffer, decode: ElementDecoder): PgValue[] {
   }
   if (off !== b.length) malformed('record: bytes after the last column');
   return out;
+}
+
+export type TextElementDecoder = (oid: number, text: string) => PgValue;
+
+/** One bound of a text range at `pos`: its text (null when empty: infinite) and where it ends. */
+function textBound(s: string, pos: number): { text: string | null; end: number } {
+  let text = '';
+  let quoted = false;
+  let i = pos;
+  while (i < s.length) {
+    const c = s[i] as string;
+    if (c === '"') {
+      quoted = true;
+      i++;
+      for (;;) {
+        if (i >= s.length) malformed('range: unterminated quoted bound');
+        const q = s[i] as string;
+        if (q === '"') {
+          if (s[i + 1] === '"') { text += '"'; i += 2; continue; }
+          i++;
+          break;
+        }
+        if (q === '\\') {
+          if (i + 1 >= s.length) malformed('range: backslash at the end');
+          text += s[i + 1];
+          i += 2;
+          continue;
+        }
+        text += q;
+        i++;
+      }
+      continue;
+    }
+    if (c === ',' || c === ')' || c === ']') break;
+    if (c === '\\') {
+      if (i + 1 >= s.length) malformed('range: backslash at the end');
+      text += s[i + 1];
+      i += 2;
+      continue;
+    }
+    text += c;
+    i++;
+  }
+  return { text: !quoted && text.length === 0 ? null : text, end: i };
+}
+
+/** A text range from `pos`; returns the value and the index after its closing bracket. */
+function textRangeAt(s: string, pos: number, subtype: number, decode: TextElementDecoder): { value: PgValue; end: number } {
+  if (s.slice(pos, pos + 5).toLowerCase() === 'empty') return { value: { empty: true }, end: pos + 5 };
+  const open = s[pos];
+  if (open !== '[' && open !== '(') malformed('range: does not start with "[" or "("');
+  const lower = textBound(s, pos + 1);
+  if (s[lower.end] !== ',') malformed('range: no "," between the bounds');
+  const upper = textBound(s, lower.end + 1);
+  const close = s[upper.end];
+  if (close !== ']' && close !== ')') malformed('range: does not end with "]" or ")"');
+  return {
+    value: {
+      lower: lower.text === null ? null : decode(subtype, lower.text),
+      upper: upper.text === null ? null : decode(subtype, upper.text),
+      lowerInclusive: open === '[',
+      upperInclusive: close === ']',
+    },
+    end: upper.end + 1,
+  };
+}
+
+export function decodeRangeText(s: string, subtype: number, decode: TextElementDecoder): PgValue {
+  const t = s.trim();
+  const r = textRangeAt(t, 0, subtype, decode);
+  if (r.end !== t.length) malformed('range: text after the range');
+  return r.value;
+}
+
+export function decodeMultirangeText(s: string, subtype: number, decode: TextElementDecoder): PgValue[] {
+  const t = s.trim();
+  if (t[0] !== '{') malformed('multirange: does not start with "{"');
+  const out: PgValue[] = [];
+  let pos = 1;
+  while (t[pos] === ' ') pos++;
+  if (t[pos] === '}') {
+    if (pos + 1 !== t.length) malformed('multirange: text after "}"');
+    return out;
+  }
+  for (;;) {
+    while (t[pos] === ' ') pos++;
+    const r = textRangeAt(t, pos, subtype, decode);
+    out.push(r.value);
+    pos = r.end;
+    while (t[pos] === ' ') pos++;
+    if (t[pos] === ',') { pos++; continue; }
+    if (t[pos] === '}' && pos + 1 === t.length) return out;
+    malformed('multirange: expected "," or a final "}"');
+  }
 }

@@ -3,10 +3,14 @@
  * as the server wrote it unless a JS value holds it exactly: bool as a boolean, 16/32-bit
  * integers and OIDs as numbers, floats as numbers (NaN and the infinities as the strings
  * "NaN", "Infinity", "-Infinity"), json/jsonb parsed, bytea in the "\x" hex form, point as
- * {x, y}, arrays as nested arrays. int8 and numeric stay strings: a double would round them.
+ * {x, y}, arrays as nested arrays, ranges as {lower, upper, lowerInclusive, upperInclusive}
+ * or {empty: true} (an infinite bound is null), multiranges as arrays of those. int8 and
+ * numeric stay strings: a double would round them. Dates and times stay as printed: their form
+ * depends on the session's DateStyle and TimeZone, which the wire does not always show.
  */
 import type { PgValue } from '../types.js';
 import { decodeArrayText } from './array.js';
+import { decodeMultirangeText, decodeRangeText, MULTIRANGE_RANGE, RANGE_SUBTYPE } from './composite.js';
 import { malformed } from './errors.js';
 import { floatValue } from './binary.js';
 import { parseJson } from './json.js';
@@ -108,6 +112,10 @@ export function decodeText(oid: number, s: string): PgValue {
     default: {
       const elem = elementOid(oid);
       if (elem !== 0) return decodeArrayText(s, elem, elem === BOX ? ';' : ',', decodeText);
+      const sub = RANGE_SUBTYPE.get(oid);
+      if (sub !== undefined) return decodeRangeText(s, sub, decodeText);
+      const range = MULTIRANGE_RANGE.get(oid);
+      if (range !== undefined) return decodeMultirangeText(s, RANGE_SUBTYPE.get(range) as number, decodeText);
       return s;
     }
   }
