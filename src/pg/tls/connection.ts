@@ -26,6 +26,7 @@ import { tls12Keys, tls13Keys, tls13NextSecret } from './key-schedule.js';
 import type { KeyLog, SessionSecrets } from './keylog.js';
 import { RecordCipher, type Decrypted } from './record-cipher.js';
 import { alertName } from './alerts.js';
+import { findRecord } from './resync.js';
 
 export interface TlsInfo {
   /** Negotiated version ("TLS 1.3", "TLS 1.2", ...), null before the ServerHello. */
@@ -62,9 +63,6 @@ const MAX_RECORD = 16384 + 2048;
 const MAX_HANDSHAKE_MESSAGE = 256 * 1024;
 /** Ciphertext kept per direction while a watched key log has not delivered the session's key yet. */
 const MAX_WAITING = 1 << 20;
-/** After a gap: record sequence numbers tried beyond the expected one, and decryptions tried in all. */
-const RESYNC_WINDOW = 256;
-const RESYNC_BUDGET = 8192;
 /** TLS 1.3 handshake records skipped when the key log has only the application secrets. */
 const MAX_SKIPPED_HANDSHAKE_RECORDS = 16;
 
@@ -451,55 +449,32 @@ export class TlsConnection {
     this.lose(ds, `${lost} lost in the ${ds.dir} TLS stream: record boundaries lost, this direction is not decrypted from here`, d.frame);
   }
 
-  /**
-   * After a gap: find the next record header whose record decrypts with a sequence number
-   * shortly after the expected one (the AEAD tag or the MAC confirms both the boundary and the
-   * number). Returns where normal parsing goes on, or -1 while still searching.
-   */
+  /** After a gap (see resync.ts). Returns where normal parsing goes on, or -1 while still searching. */
   private resync(ds: DirState, data: Buffer, d: Delivery, out: PlaintextOut): number {
     const cipher = ds.cipher;
     if (!cipher) { this.lose(ds, `${ds.dir} TLS stream cannot be resynchronised`, d.frame); return -1; }
-    for (let i = 0; i + 5 <= data.length; i++) {
-      const type = data[i];
-      const len = data.readUInt16BE(i + 3);
-      const plausible = (type === CT_APPLICATION_DATA || (!this.tls13 && (type === CT_ALERT || type === CT_HANDSHAKE)))
-        && data[i + 1] === 3 && data[i + 2] === 3 && len >= 16 && len <= MAX_RECORD;
-      if (!plausible) continue;
-      if (i + 5 + len > data.length) {
-        ds.encryptedBytes += i;
-        ds.pending = Buffer.from(data.subarray(i));
-        return -1;
-      }
-      const header = data.subarray(i, i + 5), fragment = data.subarray(i + 5, i + 5 + len);
-      for (const seq of this.candidateSeqs(ds, fragment)) {
-        if (++ds.resyncAttempts > RESYNC_BUDGET) {
-          this.lose(ds, `${ds.dir} TLS stream: no record decrypts after the gap, the rest of this direction is not decrypted`, d.frame);
-          ds.encryptedBytes += data.length;
-          return -1;
-        }
-        const r = cipher.open(header, fragment, seq);
-        if (!r) continue;
-        this.report(ds, `${ds.dir} TLS stream resynchronised after the gap (${seq - ds.seq} records lost)`, d.frame);
-        ds.resyncing = false;
-        ds.seq = seq + 1;
-        ds.encryptedBytes += i + len;
-        this.decrypted(ds, r, d.frame, d.timeUs, out);
-        return i + 5 + len;
-      }
+    const search = {
+      cipher, tls13: this.tls13, explicitNonceIsSeq: !this.tls13 && (this.suite?.cipher.endsWith('gcm') ?? false),
+      expectedSeq: ds.seq, maxRecord: MAX_RECORD, attempts: ds.resyncAttempts,
+    };
+    const r = findRecord(search, data);
+    ds.resyncAttempts = search.attempts;
+    if (r.kind === 'exhausted') {
+      this.lose(ds, `${ds.dir} TLS stream: no record decrypts after the gap, the rest of this direction is not decrypted`, d.frame);
+      ds.encryptedBytes += data.length;
+      return -1;
     }
-    const keep = Math.min(4, data.length);
-    ds.encryptedBytes += data.length - keep;
-    ds.pending = Buffer.from(data.subarray(data.length - keep));
-    return -1;
-  }
-
-  private *candidateSeqs(ds: DirState, fragment: Buffer): Generator<number> {
-    // TLS 1.2 GCM: OpenSSL and most stacks send the sequence number as the explicit nonce.
-    if (!this.tls13 && this.suite?.cipher.endsWith('gcm') && fragment.length >= 8) {
-      const explicit = fragment.readUInt32BE(0) * 0x100000000 + fragment.readUInt32BE(4);
-      if (explicit >= ds.seq && explicit < ds.seq + 1_000_000) yield explicit;
+    if (r.kind === 'more') {
+      ds.encryptedBytes += r.keepFrom;
+      ds.pending = Buffer.from(data.subarray(r.keepFrom));
+      return -1;
     }
-    for (let k = 0; k < RESYNC_WINDOW; k++) yield ds.seq + k;
+    this.report(ds, `${ds.dir} TLS stream resynchronised after the gap (${r.seq - ds.seq} records lost)`, d.frame);
+    ds.resyncing = false;
+    ds.seq = r.seq + 1;
+    ds.encryptedBytes += r.offset + r.length;
+    this.decrypted(ds, r.decrypted, d.frame, d.timeUs, out);
+    return r.offset + 5 + r.length;
   }
 
   // ---- notes and anomalies ----
