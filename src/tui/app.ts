@@ -74,6 +74,8 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
   let exitCode = 0;
   const loadStart = Date.now();
   let loadMs = 0;
+  /** Packets loaded when Ctrl-C cancelled the load, or -1. */
+  let cancelledAt = -1;
 
   const ctx: UiContext = {
     screen, store, reader, live: opts.live,
@@ -130,7 +132,8 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
   function progressText(): string {
     if (loadError) return `{red-bg}error: ${wire(loadError)}{/red-bg}`;
     if (opts.live) return loading ? '{green-fg}● live{/green-fg}' : 'capture stopped';
-    if (!loading) return abort.signal.aborted && !store.ended ? `load cancelled at ${store.frameCount} packets` : `loaded in ${(loadMs / 1000).toFixed(1)} s`;
+    if (cancelledAt >= 0) return `load cancelled at ${cancelledAt} packets`;
+    if (!loading) return `loaded in ${(loadMs / 1000).toFixed(1)} s`;
     let pct: number | null = null;
     if (store.loadTotal > 0) pct = (100 * store.loadDone) / store.loadTotal;
     else if (fileSize > 0 && store.frameCount > 0) pct = (100 * Math.max(0, store.fOff.get(store.frameCount - 1))) / fileSize;
@@ -227,7 +230,8 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
       if (k === 'C-c') {
         if (loading && !abort.signal.aborted) {
           abort.abort();
-          notify(opts.live ? 'capture stopped; Ctrl-C again quits' : `load cancelled at ${store.frameCount} packets; Ctrl-C again quits`);
+          if (!opts.live) cancelledAt = store.frameCount;
+          notify(opts.live ? 'capture stopped; Ctrl-C again quits' : 'Ctrl-C again quits');
         } else quit();
         render(true);
         return;
