@@ -6,7 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { runFuzz } from '../scripts/fuzz-run.js';
+import { analyzeFile } from '../src/pipeline/analyze.js';
+import type { OutRecord } from '../src/pipeline/events.js';
+import { TCP_ACK, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
+import { pcapngFile, tcpFrame } from './helpers/build-packets.js';
+import { startup } from './helpers/pg-builder.js';
 
 const SEED = Number(process.env.PGSNIFF_FUZZ_SEED ?? 20261126);
 const INPUTS = Number(process.env.PGSNIFF_FUZZ_INPUTS ?? 3000);
@@ -19,4 +25,23 @@ test(`fuzz: ${INPUTS} mutated captures, seed ${SEED}`, { timeout: 180_000 }, asy
   assert.ok(s.corpus >= 10, `corpus of ${s.corpus} captures`);
   // The mutations must actually hurt: most inputs carry damage the pipeline reports.
   assert.ok(s.anomalies > INPUTS / 2, `${s.anomalies} anomalies over ${INPUTS} inputs`);
+});
+
+// Found by the long fuzz run (seed 424242, input 11687: a bit flip in a pcapng timestamp):
+// a time past Date's range threw a RangeError out of record building.
+test('a packet timestamp far past year 9999 dates records at the clamp instead of throwing', async () => {
+  const frames = [
+    tcpFrame({ sport: 40000, dport: 5432, seq: 1, flags: TCP_SYN }),
+    tcpFrame({ sport: 5432, dport: 40000, seq: 9, ack: 2, flags: TCP_SYN | TCP_ACK }),
+    tcpFrame({ sport: 40000, dport: 5432, seq: 2, flags: TCP_PSH | TCP_ACK, payload: startup({ user: 'u' }) }),
+  ];
+  const data = pcapngFile([
+    { block: 'idb', linkType: 1 },
+    ...frames.map((data, i) => ({ block: 'epb' as const, data, ts: i === 2 ? 0xffff_ffff_ffff_ff00n : BigInt(1_700_000_000_000_000 + i) })),
+  ]);
+  const records: OutRecord[] = [];
+  await analyzeFile(Readable.from([data]), { record: (r) => { records.push(r); } });
+  const msg = records.find((r) => r.kind === 'message');
+  assert.ok(msg, JSON.stringify(records));
+  assert.equal(msg.time, '9999-12-31T23:59:59.000000Z');
 });

@@ -4,8 +4,18 @@
  * captures are truncated to microseconds, which is what the JSON contract shows.
  */
 
-/** ISO 8601 with microseconds, UTC: 2024-05-01T12:00:00.123456Z */
+/** 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the four-digit years ISO 8601 (and the JSON schema) allow. */
+const MIN_TIME_US = -62_167_219_200_000_000;
+const MAX_TIME_US = 253_402_300_799_000_000; // whole seconds: a double cannot hold ...999999 at this size
+
+/**
+ * ISO 8601 with microseconds, UTC: 2024-05-01T12:00:00.123456Z. Total: a damaged capture can
+ * carry any 64-bit timestamp, and Date#toISOString throws outside its range, so times beyond
+ * four-digit years are clamped to the nearest end (NaN to the epoch) instead.
+ */
 export function isoTime(timeUs: number): string {
+  if (!(timeUs >= MIN_TIME_US && timeUs <= MAX_TIME_US)) timeUs = timeUs > 0 ? MAX_TIME_US : timeUs < 0 ? MIN_TIME_US : 0;
+  else timeUs = Math.floor(timeUs);
   const ms = Math.floor(timeUs / 1000);
   const us = timeUs - ms * 1000;
   const base = new Date(ms).toISOString(); // ...SS.mmmZ
