@@ -40,7 +40,7 @@ function outputSink(o: CliOptions): { sink: PipelineSink; messages: boolean } {
     const kinds = o.queries ? new Set<OutRecord['kind']>(['query']) : undefined;
     return { sink: new NdjsonSink(1, { kinds, filter }), messages: !o.queries };
   }
-  return { sink: new TextSink(1, { verbose: o.verbose, filter, queries: o.queries }), messages: !o.queries };
+  return { sink: new TextSink(1, { verbose: o.verbose, showSecrets: o.showSecrets, filter, queries: o.queries }), messages: !o.queries };
 }
 
 function useTui(o: CliOptions): boolean {

@@ -297,9 +297,14 @@ export class PgConnection implements ConnectionSink {
         case 'R':
           if (body.length >= 4) ctx.authType = body.readInt32BE(0);
           break;
-        case 'v': // NegotiateProtocolVersion: the newest minor version the server supports
-          if (body.length >= 4) ctx.protocolMinor = body.readInt32BE(0);
+        case 'v': {
+          // NegotiateProtocolVersion: the newest minor version the server supports. The
+          // documentation says "minor version", but PostgreSQL 18 sends the whole version (196610).
+          if (body.length < 4) break;
+          const v = body.readInt32BE(0);
+          ctx.protocolMinor = v > 0xffff ? v & 0xffff : v;
           break;
+        }
         case 'G':
         case 'H':
         case 'W':

@@ -15,6 +15,8 @@ import type { Predicate } from '../filter/index.js';
 
 export interface TextOptions {
   verbose: boolean;
+  /** Show secrets in -V trees too (they are redacted unless asked for). */
+  showSecrets?: boolean;
   filter?: Predicate;
   /** Print query records (one line each) instead of frames. */
   queries?: boolean;
@@ -59,7 +61,7 @@ export class TextSink implements PipelineSink {
     line.codes.push(raw.code ?? shortName(decoded.type));
     if (line.summaries.length < 4) line.summaries.push(summarize(decoded));
     else if (line.summaries.length === 4) line.summaries.push('…');
-    if (this.opts.verbose) line.trees.push(renderTree(decoded.type, fieldTree(raw, decoded)));
+    if (this.opts.verbose) line.trees.push(renderTree(decoded.type, fieldTree(raw, decoded, { showSecrets: this.opts.showSecrets ?? false })));
   }
 
   record(rec: OutRecord): void {
@@ -137,7 +139,8 @@ function renderTree(type: string, nodes: FieldNode[]): string {
   let out = `    ${type}\n`;
   const walk = (ns: FieldNode[], depth: number) => {
     for (const n of ns) {
-      const value = n.value === undefined || n.value === null ? '' : `: ${typeof n.value === 'string' ? n.value : JSON.stringify(n.value)}`;
+      const shown = n.display ?? n.value;
+      const value = shown === undefined || shown === null ? '' : `: ${typeof shown === 'string' ? shown : JSON.stringify(shown)}`;
       out += `${'    '.repeat(depth + 2)}${escapeTerminal(n.label + value)}\n`;
       if (n.children && n.children.length > 0) walk(n.children, depth + 1);
     }
