@@ -28,11 +28,14 @@ test('check on a live capture: N+1 fails --max-per-fingerprint when the capture 
   try {
     srv = await startServer({ auth: 'trust' });
     const out = new Capture();
+    const err = new Capture();
     const running = checkCommand(
       { file: null, iface: 'lo', ports: [srv.port], rules: null, maxPerFingerprint: 5, duration: 3 },
-      { stdout: out, stderr: new Capture() },
+      { stdout: out, stderr: err },
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // the capture starts once libpg-query has loaded: wait for the command to say so
+    for (let i = 0; i < 200 && !err.text.includes('checking on'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(err.text, /checking on/);
     const client = new pg.Client({ host: '127.0.0.1', port: srv.port, user: srv.user, database: srv.database });
     await client.connect();
     for (let i = 0; i < 6; i++) await client.query('SELECT $1::int AS id', [i]);

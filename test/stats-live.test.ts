@@ -31,7 +31,9 @@ test('stats on a live capture counts what ran while it captured', { skip: SKIP, 
     const out = new Capture();
     const err = new Capture();
     const running = statsCommand({ file: null, iface: 'lo', ports: [srv.port], json: true, duration: 3 }, { stdout: out, stderr: err });
-    await new Promise((r) => setTimeout(r, 300));
+    // the capture starts once libpg-query has loaded: wait for the command to say so
+    for (let i = 0; i < 200 && !err.text.includes('capturing on'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(err.text, /capturing on/);
     const client = new pg.Client({ host: '127.0.0.1', port: srv.port, user: srv.user, database: srv.database });
     await client.connect();
     for (let i = 0; i < 5; i++) await client.query('SELECT $1::int AS n', [i]);
@@ -44,7 +46,6 @@ test('stats on a live capture counts what ran while it captured', { skip: SKIP, 
     const sleep = report.queries.find((q) => q.query.includes('pg_sleep'));
     assert.ok(sleep && sleep.maxMs >= 200 && sleep.maxMs < 400, JSON.stringify(sleep));
     assert.equal(report.totals.sessions, 1);
-    assert.match(err.text, /capturing on lo/);
   } finally {
     await srv?.stop();
   }
