@@ -124,6 +124,10 @@ test('rules from JSON and YAML files, kebab-case keys, flags over the file; bad 
     const y = join(dir, 'rules.yaml');
     writeFileSync(y, 'max-per-fingerprint: 5\nno-errors: true\nallow-sqlstate: "23505"\nmaxP95Ms: 100\n');
     assert.deepEqual(readRulesFile(y), { maxPerFingerprint: 5, noErrors: true, allowSqlstates: ['23505'], maxP95Ms: 100 });
+    writeFileSync(y, 'allowSqlstates: [23505]\n');
+    assert.throws(() => readRulesFile(y), (e: unknown) => isUserError(e) && /allowSqlstates/.test(e.message), 'a number is not a SQLSTATE');
+    writeFileSync(y, 'allowSqlstates: ["23505"]\n');
+    assert.deepEqual(readRulesFile(y), { allowSqlstates: ['23505'], noErrors: true });
     const j = join(dir, 'rules.json');
     writeFileSync(j, JSON.stringify({ maxQueries: 3, requireTls: true }));
     assert.deepEqual(readRulesFile(j), { maxQueries: 3, requireTls: true });

@@ -73,6 +73,8 @@ export function parseRules(input: unknown, source = 'rules'): CheckRules {
     const what = issue.code === 'unrecognized_keys' ? `unknown rule ${issue.keys.join(', ')}` : issue.message;
     throw new UserError('BAD_INPUT', `${source}: ${where ? where + ': ' : ''}${what}`);
   }
+  // allowing SQLSTATEs only means something with noErrors: asking for one asks for the other
+  if (r.data.allowSqlstates !== undefined && r.data.noErrors === undefined) r.data.noErrors = true;
   return r.data;
 }
 
