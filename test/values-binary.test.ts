@@ -87,28 +87,34 @@ test('text types, "char", bytea, uuid, json, jsonb with its version byte', () =>
   assert.equal(bin(OID.json, Buffer.from('{oops').toString('hex')), '{oops', 'unparsable json stays text');
 });
 
-test('date, time, timetz, timestamp, timestamptz: epoch 2000-01-01, infinities', () => {
+test('date, time, timetz, timestamp, timestamptz: epoch 2000-01-01, printed as the server prints them', () => {
   assert.equal(bin(OID.date, '00000000'), '2000-01-01');
   assert.equal(bin(OID.date, i32(-1)), '1999-12-31');
   assert.equal(bin(OID.date, i32(8887)), '2024-05-01');
   assert.equal(bin(OID.date, '7fffffff'), 'infinity');
   assert.equal(bin(OID.date, '80000000'), '-infinity');
-  assert.equal(bin(OID.date, i32(2_921_940)), '+10000-01-01');
+  assert.equal(bin(OID.date, i32(2_921_940)), '10000-01-01');
+  // 0044-03-15 10:00:00 BC, as the server encodes it
+  assert.equal(bin(OID.timestamp, 'ff1af9e74e1f8800'), '0044-03-15 10:00:00 BC');
+  assert.equal(bin(OID.date, i32(-746_117)), '0044-03-15 BC');
   assert.equal(bin(OID.time, i64(12n * 3_600_000_000n + 500_000n)), '12:00:00.5');
   assert.equal(bin(OID.time, i64(86_400_000_000n)), '24:00:00');
   assert.equal(tryDecodeValue(OID.time, 'binary', hex(i64(-1n))).ok, false);
   // 12:00:00+05:30: the zone is stored as seconds WEST of UTC
   assert.equal(bin(OID.timetz, i64(43_200_000_000n) + i32(-19_800)), '12:00:00+05:30');
-  assert.equal(bin(OID.timetz, i64(0n) + i32(3600)), '00:00:00-01:00');
-  assert.equal(bin(OID.timestamp, i64(pgUs('2024-05-01T12:34:56.789Z'))), '2024-05-01T12:34:56.789');
-  assert.equal(bin(OID.timestamptz, i64(pgUs('1970-01-01T00:00:00Z') - 1n)), '1969-12-31T23:59:59.999999Z');
-  assert.equal(bin(OID.timestamptz, i64(0n)), '2000-01-01T00:00:00Z');
+  assert.equal(bin(OID.timetz, i64(0n) + i32(3600)), '00:00:00-01');
+  assert.equal(bin(OID.timetz, i64(0n) + i32(-7_200)), '00:00:00+02');
+  assert.equal(bin(OID.timetz, i64(0n) + i32(12_615)), '00:00:00-03:30:15');
+  assert.equal(bin(OID.timestamp, i64(pgUs('2024-05-01T12:34:56.789Z'))), '2024-05-01 12:34:56.789');
+  assert.equal(bin(OID.timestamptz, i64(pgUs('1970-01-01T00:00:00Z') - 1n)), '1969-12-31 23:59:59.999999+00');
+  assert.equal(bin(OID.timestamptz, i64(0n)), '2000-01-01 00:00:00+00');
   assert.equal(bin(OID.timestamp, '7fffffffffffffff'), 'infinity');
   assert.equal(bin(OID.timestamptz, '8000000000000000'), '-infinity');
   // The largest timestamp PostgreSQL accepts (END_TIMESTAMP - 1): beyond 2^53 µs and beyond Date's range
-  assert.equal(bin(OID.timestamptz, i64(9_223_371_331_199_999_999n)), '+294276-12-31T23:59:59.999999Z');
-  // The smallest, 4714-11-24 BC (astronomical year -4713)
-  assert.equal(bin(OID.timestamp, i64(-211_813_488_000_000_000n)), '-4713-11-24T00:00:00');
+  assert.equal(bin(OID.timestamptz, i64(9_223_371_331_199_999_999n)), '294276-12-31 23:59:59.999999+00');
+  // The smallest, 4714-11-24 BC
+  assert.equal(bin(OID.timestamp, i64(-211_813_488_000_000_000n)), '4714-11-24 00:00:00 BC');
+  assert.equal(bin(OID.timestamptz, i64(-211_813_488_000_000_000n)), '4714-11-24 00:00:00+00 BC');
 });
 
 test('interval in PostgreSQL style', () => {
@@ -239,7 +245,7 @@ test('ranges, multiranges and anonymous records', () => {
   assert.deepEqual(bin(3904, '02' + i32(4) + i32(1) + i32(4) + i32(10)), { lower: 1, upper: 10, lowerInclusive: true, upperInclusive: false });
   assert.deepEqual(bin(3904, '01'), { empty: true });
   // tstzrange (,2000-01-01]: lower infinite, upper inclusive
-  assert.deepEqual(bin(3910, '0c' + i32(8) + i64(0n)), { lower: null, upper: '2000-01-01T00:00:00Z', lowerInclusive: false, upperInclusive: true });
+  assert.deepEqual(bin(3910, '0c' + i32(8) + i64(0n)), { lower: null, upper: '2000-01-01 00:00:00+00', lowerInclusive: false, upperInclusive: true });
   // int4multirange {[1,2),[5,6)}
   const r1 = '02' + i32(4) + i32(1) + i32(4) + i32(2);
   const r2 = '02' + i32(4) + i32(5) + i32(4) + i32(6);

@@ -68,16 +68,6 @@ const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - l
 const digits = (n: number): string => Array.from({ length: n }, () => int(0, 9)).join('');
 const many = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
 
-/** Server text of a timestamp(tz) / date in UTC and ISO DateStyle, as the binary decoder prints it (AD years). */
-function isoFromServer(txt: string): string {
-  if (txt === 'infinity' || txt === '-infinity') return txt;
-  const m = /^(\d{4,})-(\d\d)-(\d\d)(?: ([\d:.]+))?(\+00)?$/.exec(txt);
-  assert.ok(m, `unexpected server text ${txt}`);
-  const y = Number(m[1]);
-  const year = y <= 9999 ? m[1] : '+' + m[1];
-  return `${year}-${m[2]}-${m[3]}` + (m[4] ? 'T' + m[4] : '') + (m[5] ? 'Z' : '');
-}
-
 async function valueChecks(t: TestContext, srv: PgServer): Promise<void> {
   const c = new pg.Client({ host: srv.host, port: srv.port, user: srv.user, password: srv.password, database: srv.database });
   await c.connect();
@@ -162,19 +152,19 @@ async function valueChecks(t: TestContext, srv: PgServer): Promise<void> {
         '0001-01-01 00:00:00+00', '9999-12-31 23:59:59.999999+00', '1900-03-01 00:00:00.000001+00', 'infinity', '-infinity',
         ...many(100, () => `${String(int(1, 9999)).padStart(4, '0')}-${String(int(1, 12)).padStart(2, '0')}-${String(int(1, 28)).padStart(2, '0')} `
           + `${String(int(0, 23)).padStart(2, '0')}:${String(int(0, 59)).padStart(2, '0')}:${String(int(0, 59)).padStart(2, '0')}.${digits(6)}+00`)];
-      await compare(c, 'timestamptz', instants, isoFromServer);
-      await compare(c, 'timestamp', instants.map((s) => s.replace('+00', '')), isoFromServer);
-      await compare(c, 'date', instants.map((s) => (s.endsWith('infinity') ? s : s.slice(0, 10))), isoFromServer);
-      await compare(c, 'date', ['10000-01-01', '5874897-12-31'], (s) => '+' + s);
+      await compare(c, 'timestamptz', instants, (s) => s);
+      await compare(c, 'timestamp', instants.map((s) => s.replace('+00', '')), (s) => s);
+      await compare(c, 'date', instants.map((s) => (s.endsWith('infinity') ? s : s.slice(0, 10))), (s) => s);
+      await agree(c, 'timestamptz', instants.slice(0, 20));
+      await compare(c, 'date', ['10000-01-01', '5874897-12-31', '4714-11-24 BC'], (s) => s);
       const bc = await samples(c, 'timestamp', ['0044-03-15 10:00:00 BC', '4714-11-24 00:00:00 BC']);
-      assert.equal(decodeValue(OID.timestamp, 'binary', bc.rows[0]!.bin), '-0043-03-15T10:00:00');
-      assert.equal(decodeValue(OID.timestamp, 'binary', bc.rows[1]!.bin), '-4713-11-24T00:00:00');
+      assert.equal(decodeValue(OID.timestamp, 'binary', bc.rows[0]!.bin), '0044-03-15 10:00:00 BC');
+      assert.equal(decodeValue(OID.timestamp, 'binary', bc.rows[1]!.bin), '4714-11-24 00:00:00 BC');
       await compare(c, 'time', ['00:00:00', '24:00:00', '23:59:59.999999', '12:00:00.5',
         ...many(40, () => `${int(0, 23)}:${int(0, 59)}:${int(0, 59)}.${digits(int(1, 6))}`)], (s) => s);
-      // The server prints whole-hour zones as "+02"; the decoder always gives hours and minutes.
       await compare(c, 'timetz', ['12:00:00+05:30', '00:00:00-01', '23:59:59.25+00', '10:00:00-03:30:15',
         ...many(30, () => `${int(0, 23)}:${int(0, 59)}:${int(0, 59)}${rand() < 0.5 ? '+' : '-'}${String(int(0, 14)).padStart(2, '0')}:${rand() < 0.5 ? '00' : '30'}`)],
-      (s) => s.replace(/([+-]\d\d)$/, '$1:00'));
+      (s) => s);
       const intervals = ['0', '1 year 2 mons 3 days 04:05:06.789', '-1 years +2 mons -3 days', '-1 day +02:00:00', '1 day -00:00:01.5',
         '100 hours', '-100 hours', '1 mon -1 day', '-0.000001 seconds', 'infinity', '-infinity', '178000000 years',
         ...many(150, () => `${int(-500, 500)} mons ${int(-2000, 2000)} days ${rand() < 0.5 ? '-' : ''}${int(0, 1e6)}.${digits(6)} seconds`)];
@@ -224,7 +214,7 @@ async function valueChecks(t: TestContext, srv: PgServer): Promise<void> {
       await agree(c, 'int2vector', ['1 2 3', '']);
       await agree(c, 'oidvector', ['23 25']);
       await compare(c, 'int4[]', ['{{1,NULL},{3,4}}'], () => [[1, null], [3, 4]]);
-      await compare(c, 'timestamptz[]', ['{"2024-05-01 10:00:00.5+00",NULL}'], () => ['2024-05-01T10:00:00.5Z', null]);
+      await compare(c, 'timestamptz[]', ['{"2024-05-01 10:00:00.5+00",NULL}'], () => ['2024-05-01 10:00:00.5+00', null]);
     });
 
     await t.test('ranges, multiranges, records', async () => {
@@ -233,7 +223,7 @@ async function valueChecks(t: TestContext, srv: PgServer): Promise<void> {
         const m = /^([[(])(-?\d*),(-?\d*)([\])])$/.exec(s)!;
         return { lower: m[2] ? Number(m[2]) : null, upper: m[3] ? Number(m[3]) : null, lowerInclusive: m[1] === '[', upperInclusive: m[4] === ']' };
       });
-      await compare(c, 'tstzrange', ['[2024-01-01 00:00:00+00,infinity)'], () => ({ lower: '2024-01-01T00:00:00Z', upper: 'infinity', lowerInclusive: true, upperInclusive: false }));
+      await compare(c, 'tstzrange', ['[2024-01-01 00:00:00+00,infinity)'], () => ({ lower: '2024-01-01 00:00:00+00', upper: 'infinity', lowerInclusive: true, upperInclusive: false }));
       await compare(c, 'numrange', ['(1.50,2.5]'], () => ({ lower: '1.50', upper: '2.5', lowerInclusive: false, upperInclusive: true }));
       await compare(c, 'datemultirange', ['{[2024-01-01,2024-01-05),[2024-02-01,2024-02-02)}'], () => [
         { lower: '2024-01-01', upper: '2024-01-05', lowerInclusive: true, upperInclusive: false },

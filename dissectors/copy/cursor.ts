@@ -64,7 +64,7 @@ export class Cursor {
   /** A TimestampTz (µs since 2000-01-01) as ISO 8601 UTC. */
   time(what: string): string {
     this.need(8, what);
-    const v = timestampAt(this.buf, this.pos, true);
+    const v = timestampAt(this.buf, this.pos);
     this.pos += 8;
     return v;
   }

@@ -7,15 +7,22 @@
  *   timestamp(tz) Int64 µs; INT64_MIN / INT64_MAX are -infinity / infinity
  *   interval     Int64 µs, Int32 days, Int32 months (all MAX / all MIN: infinity / -infinity)
  *
- * Output, chosen so JSON consumers can parse it without knowing the server's DateStyle:
- *   date         ISO 8601 "2024-05-01"; years outside 0000-9999 are signed ("+10000-01-01"), and
- *                years BC use astronomical numbering (44 BC is "-0043"), as ISO 8601 does
- *   timestamp    "2024-05-01T12:00:00.5" (no zone); timestamptz in UTC: "2024-05-01T12:00:00.5Z"
- *   time         "12:00:00.5"; timetz "12:00:00+05:30"
- *   fractions    trailing zeros dropped, as PostgreSQL prints them; none when zero
- *   infinities   "infinity" / "-infinity", PostgreSQL's words
- *   interval     PostgreSQL's own style (IntervalStyle = postgres, the server default): the
- *                same string the server prints in text format, e.g. "1 year 2 mons 3 days 04:05:06.5"
+ * Values print exactly as the server prints them in text format with its defaults (DateStyle
+ * ISO, IntervalStyle postgres) and TimeZone UTC, so a value looks the same whichever result
+ * format the client asked for:
+ *   date         "2024-05-01", "10000-01-01", "0044-03-15 BC"
+ *   timestamp    "2024-05-01 12:00:00.5"; timestamptz in UTC "2024-05-01 12:00:00.5+00"
+ *                (ISO 8601 with a space, as RFC 3339 allows; Date.parse reads it)
+ *   time         "12:00:00.5"; timetz "12:00:00+02", "12:00:00+05:30"
+ *   fractions    trailing zeros dropped; none when zero
+ *   infinities   "infinity" / "-infinity"
+ *   interval     "1 year 2 mons 3 days 04:05:06.5"
+ * A text-format value is the server's own text: in a session whose TimeZone is not UTC its
+ * timestamptz shows that zone's offset, the binary one "+00", for the same instant.
+ *
+ * Protocol times (replication messages, pgoutput) are not SQL values: timestampAt gives them
+ * as ISO 8601 UTC with "T" and "Z", like the records' `time`, with years signed beyond
+ * 0000-9999 and astronomical below year 1.
  */
 import { expectSize, malformed } from './errors.js';
 
@@ -32,16 +39,14 @@ function pad2(n: number): string {
   return n < 10 ? '0' + n : String(n);
 }
 
-function formatYear(y: number): string {
-  if (y >= 0 && y <= 9999) return String(y).padStart(4, '0');
-  return (y < 0 ? '-' : '+') + String(Math.abs(y)).padStart(4, '0');
-}
+/** The civil date (proleptic Gregorian) of a day count since 1970-01-01. */
+interface Civil { y: number; m: number; d: number }
 
 /**
- * Proleptic Gregorian civil date of a day count since 1970-01-01 (the well-known era/day-of-era
- * method): works on plain doubles for any day count PostgreSQL can hold, unlike Date.
+ * The well-known era/day-of-era method: plain doubles for any day count PostgreSQL can hold,
+ * unlike Date (whose range ends in 275760).
  */
-export function formatDays(unixDays: number): string {
+function civil(unixDays: number): Civil {
   const z = unixDays + 719_468;
   const era = Math.floor(z / 146_097);
   const doe = z - era * 146_097;
@@ -50,8 +55,22 @@ export function formatDays(unixDays: number): string {
   const mp = Math.floor((5 * doy + 2) / 153);
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const m = mp < 10 ? mp + 3 : mp - 9;
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return formatYear(y) + '-' + pad2(m) + '-' + pad2(d);
+  return { y: yoe + era * 400 + (m <= 2 ? 1 : 0), m, d };
+}
+
+/** ISO 8601: years signed outside 0000-9999, astronomical numbering (44 BC is -0043). */
+export function formatDays(unixDays: number): string {
+  const c = civil(unixDays);
+  const year = c.y >= 0 && c.y <= 9999 ? String(c.y).padStart(4, '0') : (c.y < 0 ? '-' : '+') + String(Math.abs(c.y)).padStart(4, '0');
+  return year + '-' + pad2(c.m) + '-' + pad2(c.d);
+}
+
+/** PostgreSQL's ISO DateStyle: the date, and whether it is BC (year 0 is 1 BC). */
+function pgDate(unixDays: number): { date: string; bc: boolean } {
+  const c = civil(unixDays);
+  const bc = c.y <= 0;
+  const year = bc ? 1 - c.y : c.y;
+  return { date: String(year).padStart(4, '0') + '-' + pad2(c.m) + '-' + pad2(c.d), bc };
 }
 
 /** ".5", ".000123" or "" for a µs count below one second. */
@@ -91,44 +110,46 @@ export function decodeDateBinary(b: Buffer): string {
   const days = b.readInt32BE(0);
   if (days === INT32_MAX) return 'infinity';
   if (days === INT32_MIN) return '-infinity';
-  return formatDays(days + PG_EPOCH_DAYS);
+  const d = pgDate(days + PG_EPOCH_DAYS);
+  return d.bc ? d.date + ' BC' : d.date;
 }
 
-/** Days and µs-of-day of a timestamp, splitting with floor so times before 2000 come out right. */
-function timestampString(b: Buffer, off: number): string {
+/**
+ * Days since 1970-01-01 and µs of that day of the Int64 timestamp at `off`, split with floor
+ * so that times before 2000 come out right; or an infinity.
+ */
+function timestampParts(b: Buffer, off: number): { days: number; us: number } | 'infinity' | '-infinity' {
   const exact = readInt64Exact(b, off);
-  let days: number;
-  let us: number;
   if (exact !== null) {
-    days = Math.floor(exact / US_PER_DAY);
-    us = exact - days * US_PER_DAY;
-  } else {
-    const big = b.readBigInt64BE(off);
-    if (big === INT64_MAX) return 'infinity';
-    if (big === INT64_MIN) return '-infinity';
-    const perDay = BigInt(US_PER_DAY);
-    let d = big / perDay;
-    let r = big % perDay;
-    if (r < 0n) { r += perDay; d -= 1n; }
-    days = Number(d);
-    us = Number(r);
+    const days = Math.floor(exact / US_PER_DAY);
+    return { days: days + PG_EPOCH_DAYS, us: exact - days * US_PER_DAY };
   }
-  return formatDays(days + PG_EPOCH_DAYS) + 'T' + formatClock(us);
+  const big = b.readBigInt64BE(off);
+  if (big === INT64_MAX) return 'infinity';
+  if (big === INT64_MIN) return '-infinity';
+  const perDay = BigInt(US_PER_DAY);
+  let d = big / perDay;
+  let r = big % perDay;
+  if (r < 0n) { r += perDay; d -= 1n; }
+  return { days: Number(d) + PG_EPOCH_DAYS, us: Number(r) };
 }
 
 export function decodeTimestampBinary(b: Buffer, withZone: boolean): string {
   expectSize(b, 8, withZone ? 'timestamptz' : 'timestamp');
-  return timestampAt(b, 0, withZone);
+  const t = timestampParts(b, 0);
+  if (typeof t === 'string') return t;
+  const d = pgDate(t.days);
+  return d.date + ' ' + formatClock(t.us) + (withZone ? '+00' : '') + (d.bc ? ' BC' : '');
 }
 
 /**
- * The Int64 timestamp at `off` (µs since 2000-01-01; the caller checked 8 bytes are there), in
- * the form above. Replication messages carry their times this way.
+ * A protocol time at `off` (Int64 µs since 2000-01-01; the caller checked 8 bytes are there)
+ * as ISO 8601 UTC, "2024-05-01T12:00:00.5Z".
  */
-export function timestampAt(b: Buffer, off: number, withZone: boolean): string {
-  const s = timestampString(b, off);
-  if (s === 'infinity' || s === '-infinity' || !withZone) return s;
-  return s + 'Z';
+export function timestampAt(b: Buffer, off: number): string {
+  const t = timestampParts(b, off);
+  if (typeof t === 'string') return t;
+  return formatDays(t.days) + 'T' + formatClock(t.us) + 'Z';
 }
 
 function timeOfDay(b: Buffer, what: string): string {
@@ -142,14 +163,14 @@ export function decodeTimeBinary(b: Buffer): string {
   return timeOfDay(b, 'time');
 }
 
-/** ISO 8601 offset from PostgreSQL's "seconds west of UTC": -19800 is "+05:30". */
+/** A zone offset as the server prints it, from "seconds west of UTC": -19800 is "+05:30", -7200 "+02". */
 function formatOffset(secondsWest: number): string {
   const east = -secondsWest;
   const a = Math.abs(east);
   const h = Math.floor(a / 3600);
   const m = Math.floor((a % 3600) / 60);
   const s = a % 60;
-  return (east < 0 ? '-' : '+') + pad2(h) + ':' + pad2(m) + (s ? ':' + pad2(s) : '');
+  return (east < 0 ? '-' : '+') + pad2(h) + (m || s ? ':' + pad2(m) : '') + (s ? ':' + pad2(s) : '');
 }
 
 export function decodeTimetzBinary(b: Buffer): string {
