@@ -16,6 +16,7 @@ import type { ColumnDescription, DecodedMessage, DissectContext, RawMessage } fr
 import {
   DirectionFramer, type FramerEvents, CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE,
 } from './framer.js';
+import { looksLikeTls } from './tls/index.js';
 
 /** What the connection reports to the layers after it (session tracking, sinks). */
 export interface PgObserver {
@@ -38,6 +39,8 @@ export type Dissect = (raw: RawMessage, ctx: DissectContext) => DecodedMessage;
 /** Decrypts a TLS connection's deliveries into plaintext pushed back through `out`. */
 export interface TlsHandler {
   feed(d: Delivery, out: (dir: Direction, plaintext: Buffer, frame: number, timeUs: number) => void): void;
+  /** End of the connection: decrypt what still waited for a key, report what never could be. */
+  end(frame: number, out: (dir: Direction, plaintext: Buffer, frame: number, timeUs: number) => void): void;
 }
 
 export interface PgConnectionOptions {
@@ -146,7 +149,7 @@ export class PgConnection implements ConnectionSink {
         return;
       }
       this.sawFrontend = true;
-      if (d.bytes[0] === 0x16 && d.bytes.length >= 3 && d.bytes[1] === 0x03) {
+      if (looksLikeTls(d.bytes)) {
         // Direct TLS (PostgreSQL 17+): the first byte is a TLS handshake record.
         this.startTls(d.frame);
         this.data(d);
@@ -159,6 +162,7 @@ export class PgConnection implements ConnectionSink {
   close(end: ConnectionEnd): void {
     if (this.closed) return;
     this.closed = true;
+    this.tlsHandler?.end(end.frame, this.plaintext);
     this.front.finish(end.frame, end.timeUs);
     this.back.finish(end.frame, end.timeUs);
     if (this.phase === 'probation') this.phase = 'rejected';
@@ -267,10 +271,11 @@ export class PgConnection implements ConnectionSink {
           this.front.mode = 'off';
           this.back.mode = 'off';
         } else {
-          // StartupMessage (3.x): typed messages from now on.
+          // StartupMessage (3.x): typed messages from now on (inside TLS the phase stays 'tls':
+          // the bytes still arrive encrypted).
           ctx.protocolMinor = request & 0xffff;
           this.front.mode = 'typed';
-          this.phase = 'active';
+          if (this.phase !== 'tls') this.phase = 'active';
         }
         return;
       }
