@@ -14,6 +14,8 @@ interface Harness {
   output(): string;
   clear(): void;
   done: Promise<number>;
+  /** Resolves when the synthetic feed has been delivered to the UI's store. */
+  fed: Promise<void>;
 }
 
 function start(): Harness {
@@ -24,18 +26,36 @@ function start(): Harness {
   out.isTTY = true;
   let text = '';
   out.on('data', (d: Buffer) => { text += d.toString('utf8'); });
-  const done = runTui({ title: 'injected', live: false, input, output: out, renderMs: 20, start: (sink, signal) => feedSynthetic(sink, signal) });
-  return { input, output: () => text, clear: () => { text = ''; }, done };
+  let fedResolve: () => void = () => {};
+  const fed = new Promise<void>((r) => { fedResolve = r; });
+  const done = runTui({
+    title: 'injected', live: false, input, output: out, renderMs: 20,
+    start: async (sink, signal) => { await feedSynthetic(sink, signal); fedResolve(); },
+  });
+  return { input, output: () => text, clear: () => { text = ''; }, done, fed };
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Polls the terminal output until `re` matches. blessed writes only the cells that changed, so
+ * only text that is redrawn whole (a row changing colour) can be waited for this way.
+ */
+async function until(h: Harness, re: RegExp, timeoutMs = 8000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!re.test(h.output())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}`);
+    await pause(20);
+  }
+}
+
 test('wire text never reaches the terminal raw: no escape sequence, bell or title from a query', async () => {
   const h = start();
-  await pause(300);
+  await h.fed;
+  await pause(200);
   // Go to the hostile query's frame and open every view that shows it.
   h.input.write(':63\r');
-  await pause(150);
+  await pause(200);
   for (const k of ['\t', 'j', 'j', 'q', 'G', '\x1b', 't', 'G', '\x1b', 'S']) {
     h.input.write(k);
     await pause(80);
@@ -54,15 +74,15 @@ test('wire text never reaches the terminal raw: no escape sequence, bell or titl
 
 test('a mouse click on a row selects that frame', async () => {
   const h = start();
-  await pause(300);
+  await h.fed;
+  await pause(200);
   h.clear();
   // X10/UTF-8 mouse report: button 1 press and release at column 6, row 6 (1-based, +32):
   // the fourth data row under the border and the header.
   h.input.write('\x1b[M &&');
   h.input.write('\x1b[M#&&');
-  await pause(150);
-  // The row of frame 4 is redrawn inverse (SGR 7), the details pane names it.
-  assert.match(h.output(), /\x1b\[7;\d+m\s+4 0\.002100/);
+  // The row of frame 4 is redrawn inverse (SGR 7).
+  await until(h, /\x1b\[7;\d+m\s+4 0\.002100/);
   h.input.write('Q');
   assert.equal(await h.done, 0);
 });
