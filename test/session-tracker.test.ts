@@ -407,6 +407,19 @@ test('COPY FROM STDIN and TO STDOUT: rows and bytes each way', () => {
   assert.equal(cout?.bytesReturned, 8);
 });
 
+test('START_REPLICATION: CopyBoth, then COPY 0 and its own tag, one record', () => {
+  const w = new Wire().login();
+  w.fe({ type: 'Query', query: 'START_REPLICATION SLOT s LOGICAL 0/0' });
+  w.be({ type: 'CopyBothResponse', format: 'binary', columnFormats: [] });
+  w.be(other('CopyData'), { bodyLen: 30 }).fe(other('CopyData'), { bodyLen: 34 }).fe(other('CopyDone'));
+  w.be(other('CopyDone')).be(cc('COPY 0')).be(cc('START_REPLICATION')).be(rfq('I')).close();
+  assert.equal(w.queries.length, 1);
+  const q = w.queries[0]!;
+  assert.equal(q.command, 'START_REPLICATION');
+  assert.deepEqual([q.copy?.direction, q.copy?.messagesIn, q.copy?.messagesOut], ['both', 1, 1]);
+  assert.equal(w.session.unpairedResponses, 0);
+});
+
 test('FunctionCall: oid, arguments, result', () => {
   const w = new Wire().login();
   w.fe({ type: 'FunctionCall', functionOid: 1598, args: [tv('5')], resultFormat: 'text' });

@@ -16,6 +16,8 @@ export interface QueryRequest {
   index: number;
   /** Its execution, once the server began answering it. */
   exec: Execution | null;
+  /** The statement completed last, for a second CommandComplete of the same statement (START_REPLICATION). */
+  last: Execution | null;
   /** An error ended the string: the statements after it are skipped. */
   failed: boolean;
   firstFrame: number;

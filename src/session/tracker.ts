@@ -230,7 +230,7 @@ export class SessionTracker implements CancelTarget {
   private query(raw: RawMessage, sql: string): void {
     const pieces = splitSql(sql, this.backslashEscapes, MAX_STATEMENTS_PER_QUERY);
     const q: QueryRequest = {
-      kind: 'query', sql, pieces, index: 0, exec: null, failed: false, firstFrame: raw.firstFrame, reqTimeUs: raw.timeUs, seq: ++this.syncSeq,
+      kind: 'query', sql, pieces, index: 0, exec: null, last: null, failed: false, firstFrame: raw.firstFrame, reqTimeUs: raw.timeUs, seq: ++this.syncSeq,
     };
     if (this.skipping) {
       this.skipRest(q);
@@ -364,6 +364,7 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case 'C': case 'I': case 's': {
+        if (req.kind === 'query' && this.secondCompletion(req, raw, code, decode)) return;
         const exec = req.kind === 'query' ? this.queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         if (code === 'C') {
@@ -377,6 +378,7 @@ export class SessionTracker implements CancelTarget {
         exec.finish(raw.frame, t, this.lastCompletionUs);
         this.complete(exec);
         if (req.kind === 'query') {
+          req.last = exec;
           req.exec = null;
           req.index++;
         } else this.queue.shift();
@@ -498,6 +500,24 @@ export class SessionTracker implements CancelTarget {
       }
     }
     this.lastCompletionUs = t;
+  }
+
+  /**
+   * A replication START_REPLICATION ends its COPY with "COPY 0" and then completes itself:
+   * two CommandCompletes for one statement. When a CommandComplete comes after the last
+   * statement, and that statement was a COPY whose record has not gone out yet, it is the same
+   * statement's final tag, not a statement of its own.
+   */
+  private secondCompletion(q: QueryRequest, raw: RawMessage, code: string, decode: () => DecodedMessage): boolean {
+    const last = q.last;
+    if (code !== 'C' || q.exec !== null || q.index < Math.max(1, q.pieces.length) || !last || !last.copy) return false;
+    if (this.awaiting[this.awaiting.length - 1] !== last) return false;
+    const d = decode();
+    if (d.type === 'CommandComplete') last.command = d.tag;
+    last.lastFrame = raw.frame;
+    last.endUs = raw.timeUs;
+    this.lastCompletionUs = raw.timeUs;
+    return true;
   }
 
   /**

@@ -55,6 +55,9 @@ export interface SessionStats {
   totalQueryMs: number;
   durationMs: number;
   endedBy: string;
+  /** A CancelRequest connection: the session it targeted (null when unmatched). */
+  cancelOf: number | null;
+  isCancel: boolean;
 }
 
 export interface ErrorStats {
@@ -185,10 +188,13 @@ export class StatsSink implements PipelineSink {
   session(rec: SessionRecord): void {
     this.sessionCount++;
     this.encryption[rec.encryption] = (this.encryption[rec.encryption] ?? 0) + 1;
+    // a CancelRequest connection authenticates nothing: counted apart
     if (rec.cancel) this.cancels++;
-    const method = rec.auth.method ?? (rec.cancel ? 'cancel-request' : 'not seen');
-    this.methods[method] = (this.methods[method] ?? 0) + 1;
-    this.outcomes[rec.auth.outcome] = (this.outcomes[rec.auth.outcome] ?? 0) + 1;
+    else {
+      const method = rec.auth.method ?? 'not seen';
+      this.methods[method] = (this.methods[method] ?? 0) + 1;
+      this.outcomes[rec.auth.outcome] = (this.outcomes[rec.auth.outcome] ?? 0) + 1;
+    }
     if (rec.auth.method === 'cleartext') this.cleartext++;
     if (rec.auth.outcome === 'failure') {
       if (this.failures.length < 100) {
@@ -217,6 +223,8 @@ export class StatsSink implements PipelineSink {
       totalQueryMs: round3(queryMs),
       durationMs: round3(rec.durationMs),
       endedBy: rec.endedBy,
+      cancelOf: rec.cancel?.targetSession ?? null,
+      isCancel: rec.cancel !== null,
     });
   }
 
