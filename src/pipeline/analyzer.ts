@@ -102,10 +102,8 @@ export class Analyzer implements StreamConsumer {
         const t = ensureTracker();
         if (tls) {
           const i = tls.info();
+          // The decryptor reports its own notes (no key, wrong key) as anomalies when they happen.
           t?.tls?.({ decrypted: i.decrypted, version: i.version ?? undefined, cipher: i.cipher ?? undefined, sni: i.sni ?? undefined, alpn: i.alpn ?? undefined });
-          if (!i.decrypted && i.note) {
-            this.anomaly({ code: 'tls-undecryptable', reason: i.note, frame: end.frame, timeUs: end.timeUs, session: conn.id });
-          }
         } else if (encryptedTls) {
           t?.tls?.({ decrypted: false });
         }
