@@ -137,7 +137,7 @@ async function captureScenario(
   if (failure) throw failure;
   const stats = cap.stats();
   if (stats.cut > 0) throw new Error(`${file}: ${stats.cut} frames were cut by the snaplen (run in the private namespace)`);
-  return {
+  const sample: ManifestSample = {
     file,
     name: sc.name,
     title: sc.title,
@@ -150,6 +150,9 @@ async function captureScenario(
     connections: rec.connections,
     steps: rec.steps,
   };
+  if (rec.cancels.length) sample.cancels = rec.cancels;
+  if (rec.replication) sample.replication = rec.replication;
+  return sample;
 }
 
 async function main(): Promise<void> {
@@ -178,6 +181,8 @@ async function main(): Promise<void> {
     database: 'pgsniff_samples',
     port: inNetns ? 5432 : await freePort(),
     settings: SETTINGS,
+    // wal_level=logical and replication lines in pg_hba.conf, for the replication sample.
+    replication: true,
     roles: [
       { name: md5User.user, password: md5User.password, auth: 'md5' },
       { name: clearUser.user, password: clearUser.password, auth: 'password' },

@@ -10,12 +10,14 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type {
+  ManifestCancel,
   ManifestColumn,
   ManifestConnection,
   ManifestError,
   ManifestNotice,
   ManifestNotification,
   ManifestParam,
+  ManifestReplication,
   ManifestStep,
   ManifestValue,
 } from './sample-manifest.js';
@@ -87,6 +89,9 @@ export class SampleRecorder {
   readonly connections: ManifestConnection[] = [];
   readonly steps: ManifestStep[] = [];
   cancelRequests = 0;
+  /** CancelRequests whose key the scenario knows (the raw client's). */
+  readonly cancels: ManifestCancel[] = [];
+  replication: ManifestReplication | null = null;
   private readonly pids = new Map<number, number>();
   private readonly open: (() => Promise<void>)[] = [];
 
@@ -190,6 +195,11 @@ export class SampleRecorder {
     const values = lines.map((l) => l.split('\t').map((v) => listValue(v)));
     checkOutcome({ sql, expectRows }, null, values.length);
     this.steps.push({ connection: index, protocol: 'simple', sql, commands: [`SELECT ${values.length}`], rows: values.length, values });
+  }
+
+  /** Registers a client of a scenario's own (the raw client) for closeAll. */
+  onClose(end: () => Promise<void>): void {
+    this.open.push(end);
   }
 
   /** Closes every client still open (Terminate, then the TCP close). */

@@ -50,13 +50,27 @@ export interface ManifestColumn {
   format: 'text' | 'binary';
 }
 
+/** A fast-path FunctionCall and its FunctionCallResponse (or ErrorResponse). */
+export interface ManifestFunctionCall {
+  /** OID of the function called, and its name in pg_proc. */
+  oid: number;
+  name: string;
+  /** Arguments as sent: text, or lowercase hex for binary format; null is SQL NULL (length -1). */
+  args: { format: 'text' | 'binary'; value: string | null }[];
+  resultFormat: 'text' | 'binary';
+  /** The result as received: text, or hex for binary; null for a NULL result or an error. */
+  result: string | null;
+}
+
 export interface ManifestStep {
   /** Index in the sample's `connections`. */
   connection: number;
-  /** simple: one Query message; extended: Parse (unless reused) / Bind / Describe / Execute / Sync. */
-  protocol: 'simple' | 'extended';
-  /** Text of the Query or Parse message. */
+  /** simple: one Query message; extended: Parse (unless reused) / Bind / Describe / Execute / Sync;
+   * function: one FunctionCall (then `sql` is '' and `functionCall` says what was called). */
+  protocol: 'simple' | 'extended' | 'function';
+  /** Text of the Query or Parse message ('' for a FunctionCall). */
   sql: string;
+  functionCall?: ManifestFunctionCall;
   /** Extended protocol: prepared statement name, '' for the unnamed one, '(generated)' when the
    * client picks a random name (postgres.js). */
   statement?: string;
@@ -89,7 +103,9 @@ export interface ManifestStep {
 }
 
 export interface ManifestConnection {
-  client: 'pg' | 'postgres.js' | 'psql';
+  /** raw: scripts/sample-raw-client.ts, a minimal client over a socket (protocol 3.2,
+   * replication, FunctionCall). */
+  client: 'pg' | 'postgres.js' | 'psql' | 'raw';
   user: string;
   database: string;
   applicationName: string;
@@ -103,7 +119,76 @@ export interface ManifestConnection {
   sslRequest?: boolean;
   /** NotificationResponses the connection received, in order (they belong to no query). */
   notifications?: ManifestNotification[];
+  /** The protocol version the StartupMessage asked for, when not 3.0 ("3.2", "3.9"). */
+  protocolVersion?: string;
+  /** Protocol options (`_pq_.*`) sent in the StartupMessage. */
+  protocolOptions?: Record<string, string>;
+  /** `replication` startup parameter: "database" for a logical walsender connection. */
+  replication?: string;
+  /** NegotiateProtocolVersion as received: the Int32 the documentation calls the newest minor
+   * version supported, which PostgreSQL 18 sends as the whole version code (major << 16 | minor,
+   * 196610 for 3.2), and the options it did not recognise. */
+  negotiate?: { version: number; unrecognized: string[] };
+  /** BackendKeyData as received (raw client only): PID and the secret key in lowercase hex
+   * (4 bytes under 3.0, 32 from PostgreSQL 18 under 3.2). */
+  backendKey?: { processId: number; secretKey: string };
   note?: string;
+}
+
+/** A CancelRequest sent on a connection of its own, as the raw client sent it. */
+export interface ManifestCancel {
+  processId: number;
+  /** Lowercase hex of the key sent (the target's BackendKeyData key). */
+  secretKey: string;
+  /** Index of the connection whose query it cancelled. */
+  target: number;
+}
+
+/** A row change or message the publication should stream, as the writing connection made it. */
+export interface ManifestChange {
+  kind: 'insert' | 'update' | 'delete' | 'truncate' | 'message';
+  /** Table (insert, update, delete, truncate). */
+  relation?: string;
+  /** insert / update: the new row, text values by column name. */
+  values?: Record<string, string | null>;
+  /** delete (and update of the key): the replica identity key, text values by column name. */
+  key?: Record<string, string | null>;
+  /** message: pg_logical_emit_message's arguments. */
+  transactional?: boolean;
+  prefix?: string;
+  content?: string;
+}
+
+/** One CopyData of the replication stream, in the order the raw client saw or sent it. LSNs are
+ * "high/low" in uppercase hex without padding (PostgreSQL 18 pads the low half to 8 digits in
+ * its own output): compare them as numbers. */
+export interface ManifestStreamMessage {
+  dir: 'frontend' | 'backend';
+  kind: 'XLogData' | 'PrimaryKeepalive' | 'StandbyStatusUpdate';
+  walStart?: string;
+  walEnd?: string;
+  /** XLogData: the pgoutput message type (its first byte: B, R, I, U, D, T, M, C, ...). */
+  logical?: string;
+  /** StandbyStatusUpdate: the three positions sent. */
+  written?: string;
+  flushed?: string;
+  applied?: string;
+  replyRequested?: boolean;
+}
+
+/** The logical replication exchange of a sample. */
+export interface ManifestReplication {
+  connection: number;
+  slot: string;
+  plugin: string;
+  publication: string;
+  /** START_REPLICATION's options. */
+  options: Record<string, string>;
+  /** The published table: schema, name, columns in order, replica identity key columns. */
+  relation: { namespace: string; name: string; columns: string[]; key: string[] };
+  /** What the writing connection did, in commit order. */
+  changes: ManifestChange[];
+  stream: ManifestStreamMessage[];
 }
 
 export interface ManifestSample {
@@ -121,6 +206,9 @@ export interface ManifestSample {
   cancelRequests: number;
   connections: ManifestConnection[];
   steps: ManifestStep[];
+  /** The CancelRequests the raw client sent (the other clients' keys are not recorded). */
+  cancels?: ManifestCancel[];
+  replication?: ManifestReplication;
 }
 
 export interface Manifest {

@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { md5, type ParamSpec, type SampleRecorder } from './sample-clients.js';
+import { RAW_SCENARIOS } from './sample-raw-scenarios.js';
 
 export interface ScenarioContext {
   /** A connection over the server's Unix socket: not captured, for computing expectations. */
@@ -403,4 +404,6 @@ export const SCENARIOS: Scenario[] = [
       await rec.psql("SELECT 42 AS answer, 'psql' AS client", 1);
     },
   },
+  // Protocol 3.2, logical replication and FunctionCall, which need the raw client.
+  ...RAW_SCENARIOS,
 ];
