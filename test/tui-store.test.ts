@@ -1,0 +1,195 @@
+/**
+ * The TUI's store, filter, tree and frame reader without a terminal: what the views read.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TuiStore, FF_ERROR, FF_NOT_TCP } from '../src/tui/store.js';
+import { FrameFilter } from '../src/tui/frame-filter.js';
+import { buildTree, flatten, messageBytes } from '../src/tui/detail-tree.js';
+import { FrameReader, hexLines } from '../src/tui/frame-reader.js';
+import { StringArena } from '../src/tui/grow.js';
+import { BodyCache } from '../src/tui/body-cache.js';
+import { feedSynthetic } from '../src/tui/synthetic.js';
+import { isUserError } from '../src/core/errors.js';
+import { writeBigCapture } from './helpers/tui-bigpcap.js';
+
+async function synthetic(budget?: number): Promise<TuiStore> {
+  const store = new TuiStore({ bodyBudget: budget });
+  await feedSynthetic(store, new AbortController().signal);
+  return store;
+}
+
+test('frames, messages, queries and sessions of the synthetic feed', async () => {
+  const s = await synthetic();
+  assert.equal(s.frameCount, 67);
+  assert.equal(s.sessions.size, 3);
+  assert.equal(s.queryCount, 29);
+  assert.equal(s.queryErrors, 4);
+  assert.ok(s.ended);
+  const info = s.sessions.get(1);
+  assert.equal(info?.client, '10.0.0.11:50001');
+  assert.equal(info?.server, '10.0.0.1:5432');
+  assert.equal(info?.user, 'user1');
+  assert.equal(info?.application, 'demo');
+  assert.equal(info?.auth, 'trust');
+});
+
+test('the Info column: direction, codes with runs folded, the leading summary (the error when there is one)', async () => {
+  const s = await synthetic();
+  assert.equal(s.info(s.frameIndexOf(8)), '<T/D×2/C/Z RowDescription (1 column: name)');
+  assert.equal(s.info(s.frameIndexOf(9)), '>P/B/E/S Parse "SELECT * FROM orders WHERE id = $1"');
+  assert.equal(s.info(s.frameIndexOf(1)), '>@ StartupMessage user=user0 database=shop application_name=demo');
+  assert.equal(s.info(s.frameIndexOf(16)), '<E/Z Error 42P01 relation "missing_table" does not exist');
+  assert.ok(s.fFlags.get(s.frameIndexOf(16)) & FF_ERROR);
+});
+
+test('queryAt finds the query a frame belongs to, from request to completion', async () => {
+  const s = await synthetic();
+  const q = s.queryAt(0, 9);
+  assert.ok(q >= 0);
+  assert.equal(s.qSql.get(q), 'SELECT * FROM orders WHERE id = $1');
+  assert.equal(s.qStartFrame.get(q), 9);
+  assert.equal(s.qEndFrame.get(q), 10);
+  assert.equal(s.queryAt(0, 10), q);
+  assert.equal(s.queryAt(0, 1), -1, 'the startup belongs to no query');
+  assert.equal(s.queryAt(99, 9), -1);
+});
+
+test('frames without a session join the one their address pair carries, handshake included', () => {
+  const s = new TuiStore();
+  const t = 1_700_000_000_000_000;
+  const fr = (frame: number, src: string | null, dst: string | null) =>
+    s.frame({ frame, timeUs: t + frame, fileOffset: -1, length: 60, capLen: 60, src, dst, session: null });
+  fr(1, '1.1.1.1:1000', '2.2.2.2:5432');
+  fr(2, '2.2.2.2:5432', '1.1.1.1:1000');
+  fr(3, null, null);
+  fr(4, '1.1.1.1:1000', '2.2.2.2:5432');
+  const body = Buffer.from('SELECT 1\0');
+  s.message(
+    { kind: 'message', session: 7, time: '', frame: 4, dir: 'frontend', type: 'Query', code: 'Q', length: body.length + 4, query: 'SELECT 1' },
+    { dir: 'frontend', code: 'Q', length: body.length + 4, body, offset: 0, firstFrame: 4, frame: 4, startTimeUs: t + 4, timeUs: t + 4 },
+    { type: 'Query', query: 'SELECT 1' },
+  );
+  fr(5, '2.2.2.2:5432', '1.1.1.1:1000');
+  assert.deepEqual([0, 1, 2, 3, 4].map((i) => s.fSess.get(i)), [7, 7, -1, 7, 7]);
+  assert.ok(s.fFlags.get(2) & FF_NOT_TCP);
+  assert.equal(s.info(2), '(not TCP/IP)');
+  assert.equal(s.info(1), 'TCP');
+  const info = s.sessions.get(7);
+  assert.equal(info?.frames, 4);
+  assert.equal(info?.firstFrame, 1);
+  assert.equal(info?.client, '1.1.1.1:1000');
+});
+
+test('message bodies beyond the budget are dropped; the index and the tree still answer', async () => {
+  const s = await synthetic(8 * 1024);
+  assert.ok(s.cache.evicted > 0);
+  assert.ok(s.cache.usedBytes <= 8 * 1024);
+  const fi = s.frameIndexOf(9);
+  const m = s.messagesOf(fi)[0] as number;
+  assert.equal(s.cached(m), undefined);
+  assert.equal(s.typeName(m), 'Parse');
+  assert.match(s.summary(m), /^Parse "SELECT/);
+  const rec = s.messageRecord(m);
+  assert.equal(rec.type, 'Parse');
+  assert.equal(rec.session, 0);
+  const lines = flatten(buildTree(s, fi)).map((l) => l.node.label);
+  assert.ok(lines.some((l) => l.startsWith('(fields not in memory')), lines.join('\n'));
+  assert.ok(lines.some((l) => l.startsWith('Query #')));
+});
+
+test('the body cache gives a recently read message a second chance', () => {
+  const c = new BodyCache(3 * 512 + 10);
+  const raw = (n: number) => ({ dir: 'frontend' as const, code: 'S', length: 4, body: Buffer.alloc(0), offset: n, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 });
+  const put = (n: number) => c.put(n, { raw: raw(n), decoded: { type: 'Sync' }, rec: { kind: 'message', session: 0, time: '', frame: 1, dir: 'frontend', type: 'Sync', code: 'S', length: 4 } });
+  put(0); put(1); put(2);
+  assert.ok(c.get(0));
+  put(3);
+  assert.ok(c.peek(0), 'read since it came in: kept');
+  assert.equal(c.peek(1), undefined, 'the oldest unread went');
+  assert.equal(c.size, 3);
+});
+
+test('the display filter over frames: message fields, query fields, frame fields; invalid input is a BAD_FILTER', async () => {
+  const s = await synthetic();
+  const f = new FrameFilter(s);
+  const run = (expr: string): number[] => {
+    f.set(expr);
+    while (f.pending) f.step();
+    const out: number[] = [];
+    for (let i = 0; i < f.count(); i++) out.push(s.fNo.get(f.at(i)));
+    return out;
+  };
+  assert.equal(run('type == "Parse"').length, 12);
+  assert.deepEqual(run('fields.sqlstate == "42P01" && dir == backend'), [16, 26, 48, 58]);
+  // Query records: every frame of a slow query, request and answer.
+  const slow = run('kind == query && durationMs > 5');
+  assert.ok(slow.length > 0 && slow.length % 2 === 0, String(slow));
+  assert.deepEqual(run('src == "10.0.0.12:50002" && info contains "Parse"'), [19, 33, 45, 61]);
+  assert.equal(run('').length, 67);
+  assert.equal(f.rows, null);
+  assert.throws(() => f.set('type =='), (e: unknown) => isUserError(e) && e.code === 'BAD_FILTER');
+});
+
+test('message bytes are rebuilt as on the wire, and the hex dump marks the selected range', () => {
+  const body = Buffer.from('SELECT 1\0');
+  const raw = { dir: 'frontend' as const, code: 'Q', length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 };
+  const bytes = messageBytes(raw);
+  assert.equal(bytes.toString('latin1', 0, 1), 'Q');
+  assert.equal(bytes.readUInt32BE(1), 13);
+  assert.equal(bytes.length, 14);
+  const ssl = messageBytes({ ...raw, dir: 'backend', code: null, length: 1, body: Buffer.from('N') });
+  assert.equal(ssl.toString('latin1'), 'N');
+  const [line] = hexLines(bytes, { start: 5, length: 2 }, 0, 1);
+  assert.match(line ?? '', /^0000  51 00 00 00 0d \{inverse\}53\{\/inverse\} \{inverse\}45\{\/inverse\} 4c/);
+  // Braces from the wire never open a tag in the ASCII column.
+  const [b] = hexLines(Buffer.from('{red-fg}'), null, 0, 1);
+  assert.match(b ?? '', /\.red-fg\.$/);
+});
+
+test('frames are re-read from a pcap by offset; damaged offsets give null', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-tui-'));
+  try {
+    const file = join(dir, 'small.pcap');
+    writeBigCapture(file, 30, 1);
+    const r = new FrameReader(file);
+    const first = r.read(24);
+    assert.equal(first?.length, 54, 'Ethernet + IPv4 + TCP, no payload: the SYN');
+    const second = r.read(24 + 16 + 54);
+    assert.equal(second?.readUInt16BE(34), 5432, 'the SYN-ACK from the server port');
+    assert.equal(r.read(-1), null);
+    assert.equal(r.read(10_000_000), null);
+    assert.equal(r.read(25), null, 'a misaligned offset reads a nonsense length: refused');
+    r.close();
+    const junk = join(dir, 'junk.pcap');
+    writeFileSync(junk, Buffer.from('not a capture at all'));
+    assert.equal(new FrameReader(junk).read(0), null);
+    assert.equal(new FrameReader(join(dir, 'missing.pcap')).read(24), null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('odd records from a producer do not throw: missing fields, wrong types', () => {
+  const s = new TuiStore();
+  s.record({ kind: 'query', session: null, time: 'garbage', frame: null });
+  s.record({ kind: 'query', session: 3, time: '2024-01-01T00:00:00.000001Z', frame: 99, durationMs: 'x', rows: {}, error: 'boom', params: 'no' });
+  s.record({ kind: 'session', session: null, time: '', frame: null });
+  s.record({ kind: 'session', session: 3, time: '', frame: 1, client: 5, server: { ip: 1 }, auth: 'x', tls: {} });
+  s.record({ kind: 'anomaly', session: null, time: '', frame: 12345, code: 'gap', reason: 'lost' });
+  assert.equal(s.queryCount, 2);
+  assert.equal(s.anomalyCount, 1);
+  assert.equal(s.sessions.get(3)?.tls, true);
+});
+
+test('the string arena cuts long strings and keeps multi-byte text intact', () => {
+  const a = new StringArena(10, 4);
+  const i = a.add('héllo wörld, and more');
+  const j = a.add('日本語');
+  assert.equal(a.get(i), 'héllo wör…');
+  assert.equal(a.get(j), '日本語');
+  assert.equal(a.get(99), '');
+});
