@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DecodedMessage, RawMessage, TypedValue, ErrorFields } from '../dissectors/types.js';
 import type { ConnectionInfo } from '../src/reassembly/types.js';
+import type { Anomaly } from '../src/core/anomaly.js';
 import { SessionTracker } from '../src/session/tracker.js';
 import { SessionRegistry } from '../src/session/registry.js';
 import { queryRecordSchema, sessionRecordSchema, type QueryRecord, type SessionRecord } from '../src/session/schema.js';
@@ -30,12 +31,12 @@ class Wire {
   readonly conn: ConnectionInfo;
   decodes = 0;
 
-  constructor(readonly registry = new SessionRegistry(), opts: { keepRows?: boolean } = {}) {
+  constructor(readonly registry = new SessionRegistry(), opts: { keepRows?: boolean; anomaly?: (a: Anomaly) => void } = {}) {
     this.conn = {
       id: nextSession++, client: { ip: '10.0.0.1', port: 40000 + nextSession }, server: { ip: '10.0.0.2', port: 5432 },
       serverBy: 'syn', sawSyn: true, startFrame: 1, startTimeUs: this.t,
     };
-    this.tracker = new SessionTracker(this.conn, (r) => this.out.push(r), { registry, keepRows: opts.keepRows });
+    this.tracker = new SessionTracker(this.conn, (r) => this.out.push(r), { registry, keepRows: opts.keepRows, anomaly: opts.anomaly });
   }
 
   private send(dir: 'frontend' | 'backend', d: DecodedMessage, o: { same?: boolean; dtUs?: number; bodyLen?: number }): void {
@@ -473,10 +474,12 @@ test('a statement prepared before the capture: unknown by name, learns types fro
 });
 
 test('responses with no request (capture began mid-query) are counted, not paired', () => {
-  const w = new Wire();
+  const seen: Anomaly[] = [];
+  const w = new Wire(undefined, { anomaly: (a) => seen.push(a) });
   w.be(row('1')).be(cc('SELECT 1')).be(rfq('I'));
   w.fe({ type: 'Query', query: 'select 2' }).be(cc('SELECT 1')).be(rfq('I')).close();
   assert.equal(w.session.unpairedResponses, 2);
+  assert.deepEqual(seen.map((a) => [a.code, a.frame, a.session]), [['protocol-violation', 1, w.conn.id], ['protocol-violation', 2, w.conn.id]]);
   assert.deepEqual(w.queries.map((q) => q.sql), ['select 2']);
 });
 

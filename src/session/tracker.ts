@@ -38,11 +38,17 @@ export interface TrackerOptions {
   keepRows?: boolean;
   showSecrets?: boolean;
   registry: SessionRegistry;
+  /**
+   * Told of protocol violations the session layer sees (a backend response no request asked
+   * for), at most MAX_SESSION_ANOMALIES per session; all are counted in the session record.
+   */
+  anomaly?: (a: Anomaly) => void;
 }
 
 export type SessionEmit = (r: QueryRecord | SessionRecord) => void;
 
 export const MAX_AWAITING = 1000;
+export const MAX_SESSION_ANOMALIES = 10;
 /** A Query string is split into at most this many statements; the rest is reported as one. */
 export const MAX_STATEMENTS_PER_QUERY = 10_000;
 /** How far past the head a backend message may look for its request (see the file comment). */
@@ -56,6 +62,7 @@ export class SessionTracker implements CancelTarget {
   private readonly emit: SessionEmit;
   private readonly keepRows: boolean;
   private readonly registry: SessionRegistry;
+  private readonly onAnomaly: ((a: Anomaly) => void) | null;
   private readonly info = new SessionInfo();
   private readonly table = new StatementTable();
   private readonly queue = new RequestQueue();
@@ -76,6 +83,7 @@ export class SessionTracker implements CancelTarget {
     this.emit = emit;
     this.keepRows = opts.keepRows ?? false;
     this.registry = opts.registry;
+    this.onAnomaly = opts.anomaly ?? null;
     this.startup = new StartupState(this.info, this.registry, conn.id);
   }
 
@@ -309,7 +317,7 @@ export class SessionTracker implements CancelTarget {
   private response(raw: RawMessage, code: string, decode: () => DecodedMessage, size: number): void {
     const req = this.headFor(code);
     if (!req) {
-      this.info.unpaired++;
+      this.unpaired(raw);
       return;
     }
     const t = raw.timeUs;
@@ -419,7 +427,7 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       default:
-        this.info.unpaired++;
+        this.unpaired(raw);
         return;
     }
   }
@@ -548,6 +556,14 @@ export class SessionTracker implements CancelTarget {
   }
 
   // ---- helpers ----
+
+  private unpaired(raw: RawMessage): void {
+    if (this.info.unpaired++ >= MAX_SESSION_ANOMALIES || !this.onAnomaly) return;
+    this.onAnomaly({
+      code: 'protocol-violation', reason: `backend message '${raw.code ?? '?'}' answers no request seen on this connection`,
+      frame: raw.frame, timeUs: raw.timeUs, session: this.sessionId, dir: 'backend',
+    });
+  }
 
   private push(r: Request): void {
     const dropped = this.queue.push(r);
