@@ -131,6 +131,13 @@ function tsharkTypes(file: string): Map<string, number> {
   return m;
 }
 
+/** A typed value back in PostgreSQL's text output, for the types these samples return. */
+function asText(v: unknown): string | null {
+  if (v === null) return null;
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  return String(v);
+}
+
 function stepsOf(s: ManifestSample, conn: number): ManifestStep[] {
   return s.steps.filter((st) => st.connection === conn);
 }
@@ -178,7 +185,7 @@ for (const name of NEW) {
     s.connections.forEach((_, i) => {
       const got = messagesOf(records, 'DataRow')
         .filter((m) => m.session === ids[i])
-        .map((m) => (field(m, 'values') as { value: unknown }[]).map((v) => (v.value === null ? null : String(v.value))));
+        .map((m) => (field(m, 'values') as { value: unknown }[]).map((v) => asText(v.value)));
       const want = stepsOf(s, i).flatMap((st) => (st.values ?? []).map((row) => row.map((v) => (typeof v === 'object' && v !== null ? v.md5 : v))));
       assert.deepEqual(got, want, `connection ${i}: DataRow values`);
     });
