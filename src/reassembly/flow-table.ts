@@ -30,7 +30,8 @@ type Half = HalfStream<Connection>;
 
 class Connection {
   readonly info: ConnectionInfo;
-  readonly sink: ConnectionSink;
+  /** Null once closed (see HalfStream.detach: a remembered closed connection keeps no sink alive). */
+  sink: ConnectionSink | null;
   /** Client to server. */
   readonly fe: Half;
   /** Server to client. */
@@ -275,7 +276,11 @@ export class FlowTable implements FlowTableApi {
     conn.be.flushAll(frame, timeUs, why);
     this.reconcile(conn.fe);
     this.reconcile(conn.be);
-    conn.sink.close({ reason, frame, timeUs });
+    const sink = conn.sink!;
+    conn.sink = null;
+    conn.fe.detach();
+    conn.be.detach();
+    sink.close({ reason, frame, timeUs });
   }
 
   /** Brings the total and the hole list up to date after `h` changed. */

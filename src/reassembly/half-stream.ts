@@ -29,7 +29,7 @@ export class HalfStream<Owner> {
   readonly dir: Direction;
   readonly owner: Owner;
   private readonly session: number;
-  private readonly sink: ConnectionSink;
+  private sink: ConnectionSink;
   private readonly onAnomaly: AnomalyHandler;
   /** Reused for every delivery of this direction: the sink must not keep it past the call. */
   private readonly out: Delivery;
@@ -71,6 +71,18 @@ export class HalfStream<Owner> {
     this.sink = sink;
     this.onAnomaly = onAnomaly;
     this.out = { dir, bytes: EMPTY, skip: 0, frame: 0, timeUs: 0 };
+  }
+
+  /**
+   * Lets go of the sink once the connection is closed: a closed connection stays in the flow
+   * table for port-reuse detection (up to the idle timeout, for as many as maxConnections), and
+   * the sink behind it (PostgreSQL framing, session state) would otherwise stay alive with it,
+   * several kilobytes per remembered connection.
+   */
+  detach(): void {
+    this.sink = DETACHED;
+    this.chunks.length = 0;
+    this.head = 0;
   }
 
   /** Starts the direction at `seq`; skip -1 when its real start was not seen. */
@@ -302,6 +314,9 @@ export class HalfStream<Owner> {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The sink of a closed connection: nothing reaches it (closed connections ignore segments). */
+const DETACHED: ConnectionSink = { data: () => undefined, close: () => undefined };
 
 /** What a chunk is charged: its payload (none for a lost range) plus the fixed overhead. */
 function cost(bytes: Buffer | null, len: number): number {
