@@ -149,7 +149,7 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
       `${store.queryCount} queries`,
       `${store.anomalyCount} anomalies`,
     ];
-    if (opts.live) parts.push(`${store.dropped} dropped`);
+    if (opts.live) parts.push(store.dropped === null ? 'drops unknown' : `${store.dropped} dropped`);
     const f = main.filterStatus();
     if (f) parts.push(f);
     parts.push(progressText());

@@ -4,7 +4,7 @@
  * lists over the store: only the visible rows become text.
  */
 import blessed from 'blessed';
-import { MF_BAD, MF_ERROR, MF_NOTICE, QF_ERROR, QF_INCOMPLETE } from './store.js';
+import { MF_BAD, MF_ERROR, MF_NOTICE, QF_ERROR, QF_INCOMPLETE, type SessionInfo } from './store.js';
 import { Cursor, paneOptions, type Key, type UiContext, type View, type ViewName } from './view.js';
 import { fit, fitLeft, ms, relTime, wire, wireFit, bytesText } from './text.js';
 
@@ -103,28 +103,41 @@ export class SessionsView extends ListView {
   protected title(): string {
     return `Sessions (${this.count()}): Enter go to first frame, f follow`;
   }
-  private cols(): number[] {
+  /** Columns that fit the width: the least needed go first on a narrow terminal. */
+  private columns(): Array<{ name: string; w: number; right?: boolean; cell: (i: SessionInfo) => string }> {
+    const s = this.ctx.store;
     const ep = this.width >= 150 ? 24 : 18;
-    return [6, ep, ep, 12, 12, 14, 4, 11, 10, 8, 7, 6];
+    const all = [
+      { name: '#', w: 6, keep: 9, cell: (i: SessionInfo) => `#${i.id}` },
+      { name: 'Client', w: ep, keep: 9, cell: (i: SessionInfo) => i.client },
+      { name: 'Server', w: ep, keep: 8, cell: (i: SessionInfo) => i.server },
+      { name: 'User', w: 12, keep: 9, cell: (i: SessionInfo) => i.user },
+      { name: 'Database', w: 12, keep: 7, cell: (i: SessionInfo) => i.database },
+      { name: 'Application', w: 14, keep: 2, cell: (i: SessionInfo) => i.application },
+      { name: 'TLS', w: 4, keep: 3, cell: (i: SessionInfo) => (i.tls ? 'yes' : '') },
+      { name: 'Start', w: 11, keep: 1, cell: (i: SessionInfo) => relTime(i.startUs, s.baseUs) },
+      { name: 'Duration', w: 10, keep: 5, right: true, cell: (i: SessionInfo) => (Number.isFinite(i.endUs - i.startUs) ? ms((i.endUs - i.startUs) / 1000) : '-') },
+      { name: 'Frames', w: 8, keep: 4, right: true, cell: (i: SessionInfo) => String(i.frames) },
+      { name: 'Queries', w: 7, keep: 6, right: true, cell: (i: SessionInfo) => String(i.queries) },
+      { name: 'Errors', w: 6, keep: 9, right: true, cell: (i: SessionInfo) => String(i.errors) },
+    ];
+    let cols = all;
+    for (let level = 1; level < 9 && cols.reduce((n, c) => n + c.w + 1, 0) > this.width; level++) {
+      cols = cols.filter((c) => c.keep > level);
+    }
+    return cols;
   }
   protected header(): string {
-    const w = this.cols();
-    const names = ['#', 'Client', 'Server', 'User', 'Database', 'Application', 'TLS', 'Start', 'Duration', 'Frames', 'Queries', 'Errors'];
-    return fit(names.map((n, i) => fit(n, w[i] as number)).join(' '), this.width);
+    return fit(this.columns().map((c) => (c.right ? fitLeft(c.name, c.w) : fit(c.name, c.w))).join(' '), this.width);
   }
   protected row(pos: number): string {
     const s = this.ctx.store;
     const info = s.sessions.get(s.sessionOrder[pos] as number);
     if (!info) return '';
-    const w = this.cols();
-    const dur = Number.isFinite(info.endUs - info.startUs) ? ms((info.endUs - info.startUs) / 1000) : '-';
-    const cells = [
-      fit(`#${info.id}`, w[0] as number), wireFit(info.client, w[1] as number), wireFit(info.server, w[2] as number),
-      wireFit(info.user, w[3] as number), wireFit(info.database, w[4] as number), wireFit(info.application, w[5] as number),
-      fit(info.tls ? 'yes' : '', w[6] as number), fit(relTime(info.startUs, s.baseUs), w[7] as number), fitLeft(dur, w[8] as number),
-      fitLeft(String(info.frames), w[9] as number), fitLeft(String(info.queries), w[10] as number), fitLeft(String(info.errors), w[11] as number),
-    ];
-    const line = cells.join(' ');
+    const line = this.columns().map((c) => {
+      const text = c.cell(info);
+      return c.right ? fitLeft(text, c.w) : wireFit(text, c.w);
+    }).join(' ');
     return info.errors > 0 ? `{red-fg}${line}{/red-fg}` : line;
   }
   protected activate(): void {

@@ -167,7 +167,8 @@ export class TuiStore implements TuiSink {
   // ---- totals ----
   bytes = 0;
   queryErrors = 0;
-  dropped = 0;
+  /** Kernel drops reported by the producer; null while it has not said (libpcap may not know). */
+  dropped: number | null = null;
   loadDone = 0;
   loadTotal = 0;
   ended = false;

@@ -69,7 +69,7 @@ export function statsLines(s: TuiStore, width: number): string[] {
   out.push('{bold}Capture{/bold}');
   out.push(`  packets ${s.frameCount}   bytes ${bytesText(s.bytes)}   duration ${span.toFixed(3)} s   sessions ${s.sessions.size}`);
   out.push(`  messages ${s.messageCount}   queries ${s.queryCount}   failed ${s.queryErrors}   anomalies ${s.anomalyCount}` +
-    (s.dropped ? `   kernel drops ${s.dropped}` : ''));
+    (s.dropped !== null ? `   kernel drops ${s.dropped}` : ''));
   out.push(`  memory: index ${bytesText(s.indexBytes())}, message bodies ${bytesText(s.cache.usedBytes)} of ${bytesText(s.cache.budget)} (${s.cache.evicted} evicted)`);
   out.push('');
 

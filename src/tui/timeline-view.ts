@@ -79,8 +79,10 @@ export class TimelineView implements View {
     const span = Math.max(1, full / this.zoom);
     let start: number;
     const q = this.selectedQuery();
-    if (this.ctx.live && !s.ended && (this.zoom === 1 || q < 0)) {
-      // Live: newest time on the right edge.
+    const list = s.sessionQueryList(this.sessionId(this.rows.sel));
+    const onLastBar = !list || this.bar >= list.n - 1;
+    if (this.ctx.live && !s.ended && (this.zoom === 1 || q < 0 || onLastBar)) {
+      // Live: newest time on the right edge, unless the user went back to an older bar.
       start = t1 - span;
     } else if (q >= 0 && this.zoom > 1) {
       start = (s.qStart.get(q) + s.qEnd.get(q)) / 2 - span / 2;
