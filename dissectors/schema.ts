@@ -6,6 +6,9 @@
  * The record envelope (kind, session, time, frame, dir, code, length) is the pipeline's.
  */
 import { z } from 'zod';
+import { copyDataFieldsSchema } from './copy/schema.js';
+
+const RECORD_ENVELOPE = new Set(['type', 'kind', 'session', 'time', 'frame', 'firstFrame', 'dir', 'code', 'length', 'tls']);
 import { AUTH_TYPES, ERROR_FIELDS, FORMAT_CODES, TARGETS, TRANSACTION_STATUS } from './fields.js';
 
 const formatNames = Object.values(FORMAT_CODES) as ['text', 'binary'];
@@ -142,7 +145,13 @@ export const messageSchemas = {
   NotificationResponse: msg('NotificationResponse', { processId: int32, channel: z.string(), payload: z.string() }),
 
   // COPY; CopyData's fields are dissectors/copy's (its own schema is the truth for them)
-  CopyData: z.looseObject({ type: z.literal('CopyData') }),
+  CopyData: z.looseObject({ type: z.literal('CopyData') }).superRefine((v, ctx) => {
+    // Only CopyData's own fields: the record envelope (kind, frame, ...) may be around them.
+    const fields: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) if (!RECORD_ENVELOPE.has(k)) fields[k] = x;
+    const r = copyDataFieldsSchema.safeParse(fields);
+    if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  }),
   CopyDone: empty('CopyDone'),
   CopyFail: msg('CopyFail', { message: z.string() }),
   CopyInResponse: msg('CopyInResponse', copyResponse),

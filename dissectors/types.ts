@@ -205,7 +205,16 @@ export interface DissectContext {
   /** The Authentication request code the backend sent last (null before any): decides what a frontend 'p' is. */
   authType: number | null;
   /** COPY sub-protocol in progress, if any: decides how CopyData decodes. */
-  copy: { kind: 'in' | 'out' | 'both'; format: 'text' | 'binary'; columnFormats: Array<'text' | 'binary'>; columnTypes: number[] | null } | null;
+  copy: {
+    kind: 'in' | 'out' | 'both';
+    format: 'text' | 'binary';
+    columnFormats: Array<'text' | 'binary'>;
+    columnTypes: number[] | null;
+    /** COPY ... (FORMAT csv): known from the statement text when it was seen; else guessed from the data. */
+    csv?: boolean;
+    /** What a replication stream carries (from START_REPLICATION): physical WAL, pgoutput, or a text plugin. */
+    output?: 'physical' | 'pgoutput' | 'text';
+  } | null;
   /** Parameter type OIDs of a prepared statement ('' is the unnamed one), when known. */
   statementParamTypes(name: string): readonly number[] | undefined;
   /** The row description in force for the next DataRow, when known. */
