@@ -131,6 +131,7 @@ export function saveInput(dir: string, seed: number, input: FuzzInput, why: stri
 }
 
 const WORKER_URL = new URL('./fuzz-worker.js', import.meta.url);
+const LOAD_FAILED = -1;
 
 /** Runs inputs [start, start + iterations) over a pool of workers. */
 export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
@@ -159,14 +160,24 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
       const to = Math.min(end, from + BLOCK);
       next = to;
       let resume = from;
+      let retries = 0;
       while (resume < to && summary.failures.length < maxFailures) {
-        resume = await runBlock(resume, to);
+        const r = await runBlock(resume, to, retries >= 3);
+        if (r === LOAD_FAILED) {
+          // The worker could not load the pipeline (dist/ being rebuilt under it): try again.
+          retries++;
+          await new Promise((ok) => setTimeout(ok, 2000));
+          continue;
+        }
+        retries = 0;
+        resume = r;
       }
     }
   };
 
-  /** Runs [from, to) in a fresh worker; returns where to resume (after a hang or crash, the next input). */
-  const runBlock = (from: number, to: number): Promise<number> => new Promise((resolve) => {
+  /** Runs [from, to) in a fresh worker; returns where to resume (after a hang or crash, the next
+   * input), or LOAD_FAILED when the worker died before its first report and `blame` is false. */
+  const runBlock = (from: number, to: number, blame: boolean): Promise<number> => new Promise((resolve) => {
     const w = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: opts.heapLimitMb ?? 1024 } });
     let current = from;
     let settled = false;
@@ -187,6 +198,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
       resolve(resumeAt);
     };
     w.on('message', (m: WorkerReport) => {
+      reported = true;
       if (m.type === 'finished') {
         finish(to);
         return;
@@ -205,7 +217,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
       opts.onProgress?.(summary.inputs, summary.failures.length);
       arm();
     });
+    let reported = false;
     w.on('error', (e) => {
+      if (!reported && !blame) {
+        finish(LOAD_FAILED);
+        return;
+      }
       // Out of heap, or something thrown outside runOne's promise.
       summary.inputs++;
       fail(current, 'memory', e instanceof Error ? e.message : String(e));
