@@ -55,6 +55,7 @@ interface SessionLike {
   client: { port: number };
   cancel: { processId: number; targetSession: number | null; targetQuery: { sql: string | null } | null } | null;
   protocolVersion: string | null;
+  backendKey: string | null;
   startupParameters: Record<string, string>;
 }
 
@@ -243,7 +244,8 @@ test('protocol-32: session records say which protocol each connection speaks', {
     const sess = sessions(records).find((x) => x.session === ids[i])!;
     // What the client asked for, lowered by NegotiateProtocolVersion when the server sent one.
     const spoken = c.negotiate ? `${c.negotiate.version >>> 16}.${c.negotiate.version & 0xffff}` : (c.protocolVersion ?? '3.0');
-    assert.ok(sess.protocolVersion === spoken || sess.protocolVersion === (c.protocolVersion ?? '3.0'), `connection ${i}: ${sess.protocolVersion}`);
+    assert.equal(sess.protocolVersion, spoken, `connection ${i}`);
+    assert.equal(sess.backendKey, c.backendKey!.secretKey, `connection ${i}: the session's cancel key`);
   });
 });
 
