@@ -13,8 +13,9 @@
  * a short look-ahead that can take it, and the requests jumped over are reported incomplete;
  * with none, it is counted as unpaired and ignored.
  *
- * Records wait for the ReadyForQuery that follows them, to carry the transaction status after
- * the statement; at most MAX_AWAITING wait, older ones go out without it.
+ * Records wait for the ReadyForQuery that follows them (outbox.ts), to carry the transaction
+ * status after the statement. The simple Query protocol's statements are in simple-query.ts,
+ * the start-up and authentication phase in startup.ts.
  */
 import type {
   ColumnDescription, DecodedMessage, ErrorFields, RawMessage,
@@ -27,7 +28,9 @@ import type { CancelLink, CancelSource, CancelTarget, SessionRegistry } from './
 import type { QueryRecord, SessionRecord, TransactionStatus } from './schema.js';
 import { SessionInfo, type TlsInfo } from './session-info.js';
 import { StartupState } from './startup.js';
-import { splitSql, type SqlPiece } from './sql-split.js';
+import { splitSql } from './sql-split.js';
+import { Outbox } from './outbox.js';
+import { queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
 import { StatementTable, withFormats, type Portal, type PreparedStatement } from './statements.js';
 import { RequestQueue, accepts, type Request, type QueryRequest } from './request-queue.js';
 
@@ -47,7 +50,7 @@ export interface TrackerOptions {
 
 export type SessionEmit = (r: QueryRecord | SessionRecord) => void;
 
-export const MAX_AWAITING = 1000;
+export { MAX_AWAITING } from './outbox.js';
 export const MAX_SESSION_ANOMALIES = 10;
 /** A Query string is split into at most this many statements; the rest is reported as one. */
 export const MAX_STATEMENTS_PER_QUERY = 10_000;
@@ -71,7 +74,7 @@ export class SessionTracker implements CancelTarget {
   private skipping = false;
   private lastCompletionUs = 0;
   private copyExec: Execution | null = null;
-  private awaiting: Execution[] = [];
+  private readonly outbox: Outbox;
   private backslashEscapes = false;
   /** Syncs and Queries the client sent: transaction-end points that portals are dated by. */
   private syncSeq = 0;
@@ -84,6 +87,7 @@ export class SessionTracker implements CancelTarget {
     this.keepRows = opts.keepRows ?? false;
     this.registry = opts.registry;
     this.onAnomaly = opts.anomaly ?? null;
+    this.outbox = new Outbox(conn.id, emit, this.info);
     this.startup = new StartupState(this.info, this.registry, conn.id);
   }
 
@@ -133,7 +137,7 @@ export class SessionTracker implements CancelTarget {
     if (this.closed) return;
     this.closed = true;
     for (let r = this.queue.shift(); r; r = this.queue.shift()) this.abandon(r, false);
-    this.flushAwaiting(null);
+    this.outbox.flush(null);
     if (this.info.backendPid !== null && this.info.backendKey !== null) {
       this.registry.unregister(this.info.backendPid, this.info.backendKey, this);
     }
@@ -207,7 +211,7 @@ export class SessionTracker implements CancelTarget {
         exec.isFunction = true;
         exec.functionOid = d.functionOid;
         exec.params = d.args;
-        if (this.skipping) return this.skip(exec);
+        if (this.skipping) return this.outbox.skip(exec);
         this.push({ kind: 'function', exec, seq: ++this.syncSeq });
         return;
       }
@@ -241,7 +245,7 @@ export class SessionTracker implements CancelTarget {
       kind: 'query', sql, pieces, index: 0, exec: null, last: null, failed: false, firstFrame: raw.firstFrame, reqTimeUs: raw.timeUs, seq: ++this.syncSeq,
     };
     if (this.skipping) {
-      this.skipRest(q);
+      skipRest(this.outbox, q);
       return;
     }
     // "A simple Query message also destroys the unnamed statement" (and the unnamed portal).
@@ -265,7 +269,7 @@ export class SessionTracker implements CancelTarget {
         stmt.parsedSinceExec = false;
       }
     }
-    if (this.skipping) return this.skip(exec);
+    if (this.skipping) return this.outbox.skip(exec);
     this.push({ kind: 'execute', exec });
   }
 
@@ -354,14 +358,14 @@ export class SessionTracker implements CancelTarget {
           }
           this.queue.shift();
         } else if (req.kind === 'query') {
-          const exec = this.queryExec(req);
+          const exec = queryExec(req);
           this.touch(exec, raw);
           exec.columns = cols;
         }
         return;
       }
       case 'D': {
-        const exec = req.kind === 'query' ? this.queryExec(req) : req.kind === 'execute' ? req.exec : null;
+        const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         this.touch(exec, raw);
         exec.dataRow(size, t);
@@ -372,8 +376,11 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case 'C': case 'I': case 's': {
-        if (req.kind === 'query' && this.secondCompletion(req, raw, code, decode)) return;
-        const exec = req.kind === 'query' ? this.queryExec(req) : req.kind === 'execute' ? req.exec : null;
+        if (req.kind === 'query' && secondCompletion(this.outbox, req, raw, code, decode)) {
+          this.lastCompletionUs = t;
+          return;
+        }
+        const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         if (code === 'C') {
           const d = decode();
@@ -394,7 +401,7 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case 'G': case 'H': case 'W': {
-        const exec = req.kind === 'query' ? this.queryExec(req) : req.kind === 'execute' ? req.exec : null;
+        const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         this.touch(exec, raw);
         const d = decode();
@@ -407,7 +414,7 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case 'd': {
-        const exec = req.kind === 'query' ? this.queryExec(req) : req.kind === 'execute' ? req.exec : null;
+        const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         this.touch(exec, raw);
         if (exec.firstRowUs < 0) exec.firstRowUs = t;
@@ -443,7 +450,7 @@ export class SessionTracker implements CancelTarget {
       this.queue.shift();
       if (req.kind === 'query') {
         if (req.exec && !req.exec.done) this.abandonExec(req.exec, false);
-        if (req.failed) this.skipRest(req);
+        if (req.failed) skipRest(this.outbox, req);
       } else if (req.kind === 'function' && !req.exec.done) {
         this.abandonExec(req.exec, false);
       }
@@ -452,7 +459,7 @@ export class SessionTracker implements CancelTarget {
     this.skipping = false;
     this.copyExec = null;
     this.lastCompletionUs = t;
-    this.flushAwaiting(status);
+    this.outbox.flush(status);
     if (status === 'idle') this.table.endTransaction(epoch);
   }
 
@@ -471,7 +478,7 @@ export class SessionTracker implements CancelTarget {
     this.copyExec = null;
     switch (req.kind) {
       case 'query': {
-        this.queryError(req, fields, raw);
+        queryError(this.outbox, req, fields, raw, this.lastCompletionUs);
         break;
       }
       case 'function':
@@ -510,51 +517,6 @@ export class SessionTracker implements CancelTarget {
     this.lastCompletionUs = t;
   }
 
-  /**
-   * A replication START_REPLICATION ends its COPY with "COPY 0" and then completes itself:
-   * two CommandCompletes for one statement. When a CommandComplete comes after the last
-   * statement, and that statement was a COPY whose record has not gone out yet, it is the same
-   * statement's final tag, not a statement of its own.
-   */
-  private secondCompletion(q: QueryRequest, raw: RawMessage, code: string, decode: () => DecodedMessage): boolean {
-    const last = q.last;
-    if (code !== 'C' || q.exec !== null || q.index < Math.max(1, q.pieces.length) || !last || !last.copy) return false;
-    if (this.awaiting[this.awaiting.length - 1] !== last) return false;
-    const d = decode();
-    if (d.type === 'CommandComplete') last.command = d.tag;
-    last.lastFrame = raw.frame;
-    last.endUs = raw.timeUs;
-    this.lastCompletionUs = raw.timeUs;
-    return true;
-  }
-
-  /**
-   * An error inside a simple Query. Its position, when given, names the statement that failed:
-   * a syntax error anywhere fails the whole string before any statement ran, so statements
-   * before the failing one that produced nothing are reported skipped, not failed.
-   */
-  private queryError(q: QueryRequest, fields: ErrorFields, raw: RawMessage): void {
-    if (!q.exec && fields.position !== undefined && q.pieces.length > 1) {
-      const pos = Number.parseInt(fields.position, 10) - 1;
-      let j = q.index;
-      for (let k = q.index; k < q.pieces.length; k++) {
-        const next = q.pieces[k + 1];
-        if (!next || pos < next.start) { j = k; break; }
-      }
-      while (q.index < j) {
-        this.skip(this.pieceExec(q, q.index));
-        q.index++;
-      }
-    }
-    const exec = this.queryExec(q);
-    exec.error = fields;
-    exec.finish(raw.frame, raw.timeUs, this.lastCompletionUs);
-    this.complete(exec);
-    q.exec = null;
-    q.index++;
-    q.failed = true;
-  }
-
   // ---- helpers ----
 
   private unpaired(raw: RawMessage): void {
@@ -589,24 +551,9 @@ export class SessionTracker implements CancelTarget {
     for (let i = 0; i < n; i++) {
       const r = this.queue.at(i)!;
       if (r.kind === 'execute' || r.kind === 'function') return r.exec;
-      if (r.kind === 'query') return create ? this.queryExec(r) : r.exec;
+      if (r.kind === 'query') return create ? queryExec(r) : r.exec;
     }
     return null;
-  }
-
-  private queryExec(q: QueryRequest): Execution {
-    if (!q.exec) q.exec = this.pieceExec(q, q.index);
-    return q.exec;
-  }
-
-  private pieceExec(q: QueryRequest, index: number): Execution {
-    const pieces: SqlPiece[] = q.pieces;
-    // One statement: its SQL is the Query's text as sent; several: each its own slice.
-    const sql = pieces.length <= 1 ? (index === 0 ? q.sql : null) : pieces[index]?.text ?? null;
-    const exec = new Execution('simple', sql, q.firstFrame, q.reqTimeUs);
-    exec.statementIndex = index;
-    exec.statementCount = Math.max(1, pieces.length, index + 1);
-    return exec;
   }
 
   private touch(exec: Execution, raw: RawMessage): void {
@@ -616,23 +563,7 @@ export class SessionTracker implements CancelTarget {
 
   private complete(exec: Execution): void {
     if (this.copyExec === exec) this.copyExec = null;
-    if (!exec.skipped) {
-      this.info.queries++;
-      if (exec.error) this.info.errors++;
-    }
-    this.awaiting.push(exec);
-    if (this.awaiting.length > MAX_AWAITING) this.emit(this.awaiting.shift()!.toRecord(this.sessionId, null));
-  }
-
-  private skip(exec: Execution): void {
-    exec.skipped = true;
-    this.complete(exec);
-  }
-
-  /** The rest of a simple Query after an error (or all of it, sent while the server was skipping). */
-  private skipRest(q: QueryRequest): void {
-    const count = Math.max(1, q.pieces.length);
-    for (; q.index < count; q.index++) this.skip(this.pieceExec(q, q.index));
+    this.outbox.complete(exec);
   }
 
   /** A request that will get no answer: skipped by the server after an error, or lost (incomplete). */
@@ -643,8 +574,8 @@ export class SessionTracker implements CancelTarget {
         return;
       case 'query':
         // after an error, the rest of the string was skipped; otherwise the statement running is cut off
-        if (skipped || (r.failed && !r.exec)) this.skipRest(r);
-        else if (r.index < Math.max(1, r.pieces.length) || r.exec) this.abandonExec(this.queryExec(r), false);
+        if (skipped || (r.failed && !r.exec)) skipRest(this.outbox, r);
+        else if (r.index < Math.max(1, r.pieces.length) || r.exec) this.abandonExec(queryExec(r), false);
         return;
       case 'parse': case 'bind':
         if (skipped) this.undo(r);
@@ -665,12 +596,5 @@ export class SessionTracker implements CancelTarget {
   private undo(r: Request): void {
     if (r.kind === 'parse') this.table.restoreStatement(r.stmt.name, r.stmt, r.prev);
     else if (r.kind === 'bind') this.table.restorePortal(r.portal.name, r.portal, r.prev);
-  }
-
-  private flushAwaiting(status: TransactionStatus | null): void {
-    if (this.awaiting.length === 0) return;
-    const list = this.awaiting;
-    this.awaiting = [];
-    for (const exec of list) this.emit(exec.toRecord(this.sessionId, status));
   }
 }

@@ -1,0 +1,48 @@
+/**
+ * Finished executions on their way out as query records. They wait for the ReadyForQuery that
+ * follows them, to carry the transaction status after the statement; at most MAX_AWAITING
+ * wait, older ones go out without it (a client pipelining forever without Sync).
+ */
+import type { Execution } from './execution.js';
+import type { QueryRecord, TransactionStatus } from './schema.js';
+import type { SessionInfo } from './session-info.js';
+
+export const MAX_AWAITING = 1000;
+
+export class Outbox {
+  private awaiting: Execution[] = [];
+
+  constructor(
+    private readonly sessionId: number,
+    private readonly emit: (r: QueryRecord) => void,
+    private readonly info: SessionInfo,
+  ) {}
+
+  /** An execution is over (done, failed, skipped or cut off): count it and queue its record. */
+  complete(exec: Execution): void {
+    if (!exec.skipped) {
+      this.info.queries++;
+      if (exec.error) this.info.errors++;
+    }
+    this.awaiting.push(exec);
+    if (this.awaiting.length > MAX_AWAITING) this.emit(this.awaiting.shift()!.toRecord(this.sessionId, null));
+  }
+
+  skip(exec: Execution): void {
+    exec.skipped = true;
+    this.complete(exec);
+  }
+
+  /** The execution completed last, while its record has not gone out. */
+  isPending(exec: Execution): boolean {
+    return this.awaiting.length > 0 && this.awaiting[this.awaiting.length - 1] === exec;
+  }
+
+  /** A ReadyForQuery (status), or the end of the connection (null): every waiting record goes out. */
+  flush(status: TransactionStatus | null): void {
+    if (this.awaiting.length === 0) return;
+    const list = this.awaiting;
+    this.awaiting = [];
+    for (const exec of list) this.emit(exec.toRecord(this.sessionId, status));
+  }
+}
