@@ -169,6 +169,20 @@ export class PgConnection implements ConnectionSink {
     if (this.phase !== 'rejected') this.observer.close(end, this.encryptedBytes);
   }
 
+  /** From the last simple Query: COPY ... CSV, and what START_REPLICATION streams. */
+  private copyCsv = false;
+  private replicationOutput: 'physical' | 'pgoutput' | 'text' | undefined;
+
+  private noteStatement(body: Buffer): void {
+    const c = body[0] | 0x20; // lower-case the first letter; only COPY and START_REPLICATION matter
+    if (c !== 0x63 && c !== 0x73 && body[0] > 0x20) return;
+    const text = body.toString('latin1', 0, Math.min(body.length, 4096));
+    if (/^\s*copy\b/i.test(text)) this.copyCsv = /\bcsv\b/i.test(text);
+    else if (/^\s*start_replication\b/i.test(text)) {
+      this.replicationOutput = /\blogical\b/i.test(text) ? (/proto_version/i.test(text) ? 'pgoutput' : 'text') : 'physical';
+    }
+  }
+
   private readonly plaintext = (dir: Direction, bytes: Buffer, frame: number, timeUs: number): void => {
     (dir === 'frontend' ? this.front : this.back).push(bytes, frame, timeUs);
   };
@@ -314,6 +328,10 @@ export class PgConnection implements ConnectionSink {
         case 'H':
         case 'W':
           ctx.copy = copyState(m.code, body);
+          // COPY options and the replication plugin are not on the wire in the COPY messages;
+          // the statement that started it says them.
+          if (this.copyCsv) ctx.copy.csv = true;
+          if (this.replicationOutput) ctx.copy.output = this.replicationOutput;
           break;
         case 'C':
         case 'E':
@@ -324,11 +342,13 @@ export class PgConnection implements ConnectionSink {
       }
     } else if (m.code === 'X') {
       this.front.mode = 'off';
+    } else if (m.code === 'Q' && m.body.length > 0) {
+      this.noteStatement(m.body);
     }
   }
 }
 
-function copyState(code: string, body: Buffer): DissectContext['copy'] {
+function copyState(code: string, body: Buffer): NonNullable<DissectContext['copy']> {
   const kind = code === 'G' ? 'in' : code === 'H' ? 'out' : 'both';
   const format = body.length >= 1 && body[0] === 1 ? 'binary' : 'text';
   const columnFormats: Array<'text' | 'binary'> = [];
