@@ -175,6 +175,7 @@ export class QueriesView extends ListView {
   private reverse = false;
   private order: Uint32Array | null = null;
   private orderFor = -1;
+  private sortedAt = 0;
   constructor(ctx: UiContext) {
     super(ctx, 'Queries');
   }
@@ -189,29 +190,36 @@ export class QueriesView extends ListView {
   private at(pos: number): number {
     const s = this.ctx.store;
     if (this.sort === 'time' && !this.reverse) return pos;
-    if (!this.order || this.orderFor !== s.queryCount) {
+    // Re-sorted when queries arrive, but at most once a second while a capture loads; rows
+    // beyond the last sort show in arrival order at the end meanwhile.
+    const due = !this.order || (this.orderFor !== s.queryCount && (Date.now() - this.sortedAt >= 1000 || s.ended));
+    if (pos >= (this.order?.length ?? 0) && !due) return pos;
+    if (due) {
+      this.sortedAt = Date.now();
       const n = s.queryCount;
       const idx = new Uint32Array(n);
       for (let i = 0; i < n; i++) idx[i] = i;
-      const key = (q: number): number => {
+      // Keys computed once into a typed array: the comparator then reads numbers only.
+      const keys = new Float64Array(n);
+      for (let q = 0; q < n; q++) {
         switch (this.sort) {
-          case 'latency': { const d = s.qDur.get(q); return Number.isNaN(d) ? -1 : d; }
-          case 'rows': { const r = s.qRows.get(q); return Number.isNaN(r) ? -1 : r; }
-          case 'errors': return s.qFlags.get(q) & QF_ERROR ? 1 : 0;
-          default: return q;
+          case 'latency': { const d = s.qDur.get(q); keys[q] = Number.isNaN(d) ? -1 : d; break; }
+          case 'rows': { const r = s.qRows.get(q); keys[q] = Number.isNaN(r) ? -1 : r; break; }
+          case 'errors': keys[q] = s.qFlags.get(q) & QF_ERROR ? 1 : 0; break;
+          default: keys[q] = q;
         }
-      };
+      }
       // Biggest first for latency, rows and errors; ties in capture order.
-      const desc = this.sort !== 'time';
+      const sign = this.sort !== 'time' ? -1 : 1;
       idx.sort((a, b) => {
-        const d = desc ? key(b) - key(a) : key(a) - key(b);
+        const d = sign * ((keys[a] as number) - (keys[b] as number));
         return d !== 0 ? d : a - b;
       });
       if (this.reverse) idx.reverse();
       this.order = idx;
       this.orderFor = n;
     }
-    return this.order[pos] ?? pos;
+    return this.order?.[pos] ?? pos;
   }
 
   private cols(): number[] {

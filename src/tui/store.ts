@@ -10,6 +10,9 @@ import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
 import { Column, StringArena, Interner, u8, u16, u32, i32, f64 } from './grow.js';
 import { BodyCache, type CachedMessage } from './body-cache.js';
 import { summarize, SHORT_CODES } from '../../dissectors/summary.js';
+import { applySessionRecord, isoToUs, num, queryDetail, queryError } from './record-fields.js';
+
+export { isoToUs };
 
 /** What the UI's producer may tell it beyond the PipelineSink contract (both optional). */
 export interface TuiSink extends PipelineSink {
@@ -62,11 +65,6 @@ const SUMMARY_CHARS = 240;
 const SHARED_SUMMARY_CHARS = 48;
 const SHARED_SUMMARIES_MAX = 100_000;
 
-/** "SEVERITY SQLSTATE message": one line per failed query (frame-filter.ts splits it back). */
-function errorText(severity: string | null, sqlstate: string, message: string | null): string {
-  return `${severity ?? 'ERROR'} ${sqlstate} ${(message ?? '').replace(/\s+/g, ' ')}`;
-}
-
 /** The code column's letter: the type byte, or dissectors/summary.ts's sign for messages without one. */
 function labelOf(code: string | null, decoded: DecodedMessage): number {
   if (code !== null) return code.charCodeAt(0) & 0xff;
@@ -80,25 +78,6 @@ const DETAIL_CHARS = 2000;
 const NO_SESSION = -1;
 /** How far back the frames of a newly learnt address pair are looked for (the TCP handshake). */
 const PAIR_BACKFILL = 256;
-
-/** ISO 8601 with up to microseconds to µs since the epoch (NaN when it does not parse). */
-export function isoToUs(s: string): number {
-  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(s);
-  if (!m) return Date.parse(s) * 1000;
-  const base = Date.parse(m[1] + 'Z');
-  const frac = (m[2] ?? '').padEnd(6, '0').slice(0, 6);
-  return base * 1000 + Number(frac);
-}
-
-function num(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : NaN;
-}
-
-function scalarText(v: unknown): string | null {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return null;
-}
 
 export class TuiStore implements TuiSink {
   // ---- frames (index = arrival order; frame numbers ascend) ----
@@ -411,28 +390,16 @@ export class TuiStore implements TuiSink {
     if (Number.isNaN(dur)) flags |= QF_NO_DURATION;
     if (rec.incomplete === true) flags |= QF_INCOMPLETE;
     if (rec.skipped === true) flags |= QF_SKIPPED;
-    let errText = '';
-    const err = rec.error;
-    if (err && typeof err === 'object') {
+    const err = queryError(rec);
+    if (err) {
       flags |= QF_ERROR;
-      const e = err as Record<string, unknown>;
-      const sqlstate = scalarText(e.sqlstate ?? e.code) ?? '?';
-      errText = errorText(scalarText(e.severityNonLocalized) ?? scalarText(e.severity), sqlstate, scalarText(e.message));
-      this.sqlstateCounts.set(sqlstate, (this.sqlstateCounts.get(sqlstate) ?? 0) + 1);
+      this.sqlstateCounts.set(err.sqlstate, (this.sqlstateCounts.get(err.sqlstate) ?? 0) + 1);
       this.queryErrors++;
     }
     this.qFlags.push(flags);
     this.qSql.add(typeof rec.sql === 'string' ? rec.sql : '');
-    this.qError.add(errText);
-    const detail: string[] = [];
-    if (typeof rec.command === 'string') detail.push(`command ${rec.command}`);
-    if (typeof rec.protocol === 'string') detail.push(`protocol ${rec.protocol}`);
-    if (rec.skipped === true) detail.push('skipped after an earlier error');
-    if (rec.incomplete === true) detail.push('incomplete: the connection ended first');
-    if (typeof rec.statement === 'string' && rec.statement) detail.push(`statement "${rec.statement}"`);
-    if (typeof rec.portal === 'string' && rec.portal) detail.push(`portal "${rec.portal}"`);
-    if (Array.isArray(rec.params) && rec.params.length > 0) detail.push(`params ${paramsText(rec.params)}`);
-    this.qDetail.add(detail.join('; '));
+    this.qError.add(err ? err.text : '');
+    this.qDetail.add(queryDetail(rec));
 
     if (session !== NO_SESSION) {
       const s = this.session(session);
@@ -448,34 +415,7 @@ export class TuiStore implements TuiSink {
 
   private addSession(rec: Record<string, unknown>): void {
     if (typeof rec.session !== 'number') return;
-    const s = this.session(rec.session);
-    for (const [k, v] of Object.entries(rec)) {
-      const t = scalarText(v);
-      if (t !== null && k !== 'kind') s.extra[k] = t.length > 200 ? t.slice(0, 200) : t;
-      else if (v && typeof v === 'object' && !Array.isArray(v)) {
-        // Nested objects (e.g. tls: {version, cipher}) flatten one level.
-        for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) {
-          const t2 = scalarText(v2);
-          if (t2 !== null) s.extra[`${k}.${k2}`] = t2.slice(0, 200);
-        }
-      }
-    }
-    const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
-    const endpoint = (v: unknown): string | null => {
-      if (!v || typeof v !== 'object') return str(v);
-      const e = v as Record<string, unknown>;
-      if (typeof e.ip !== 'string' || typeof e.port !== 'number') return null;
-      return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
-    };
-    s.client = endpoint(rec.client) ?? s.client;
-    s.server = endpoint(rec.server) ?? s.server;
-    s.user = str(rec.user) ?? s.user;
-    s.database = str(rec.database) ?? s.database;
-    s.application = str(rec.applicationName) ?? s.application;
-    const auth = rec.auth && typeof rec.auth === 'object' ? (rec.auth as Record<string, unknown>) : null;
-    if (auth) s.auth = str(auth.method) ?? s.auth;
-    if (rec.encryption === 'tls' || (rec.tls && typeof rec.tls === 'object')) s.tls = true;
-    if (typeof rec.errors === 'number' && rec.errors > s.errors) s.errors = rec.errors;
+    applySessionRecord(this.session(rec.session), rec);
     this.version++;
   }
 
@@ -633,14 +573,4 @@ export class TuiStore implements TuiSink {
     }
     return b + this.mSummary.bytes() + this.qSql.bytes() + this.qDetail.bytes() + this.qError.bytes() + this.aReason.bytes();
   }
-}
-
-function paramsText(params: unknown[]): string {
-  const shown = params.slice(0, 16).map((p) => {
-    const v = p && typeof p === 'object' && 'value' in p ? (p as { value: unknown }).value : p;
-    if (v === null) return 'NULL';
-    const t = typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v);
-    return t.length > 80 ? t.slice(0, 79) + '…' : t;
-  });
-  return `(${shown.join(', ')}${params.length > 16 ? `, … ${params.length} in all` : ''})`;
 }

@@ -58,6 +58,8 @@ abstract class TextView implements View {
   }
 }
 
+const STATS_EVERY_MS = 1000;
+
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
@@ -131,8 +133,26 @@ export class StatsView extends TextView {
   constructor(ctx: UiContext) {
     super(ctx, 'Statistics');
   }
+  private cached: string[] = [];
+  private cachedAt = 0;
+  private cachedVersion = -1;
+  private cachedWidth = 0;
   protected content(): string[] {
-    return statsLines(this.ctx.store, this.width);
+    // Statistics walk every query: while a capture loads, at most once a second.
+    const s = this.ctx.store;
+    const now = Date.now();
+    const stale = s.version !== this.cachedVersion || this.width !== this.cachedWidth;
+    if (stale && (now - this.cachedAt >= STATS_EVERY_MS || s.ended || this.cachedVersion < 0 || this.width !== this.cachedWidth)) {
+      this.cached = statsLines(s, this.width);
+      this.cachedAt = now;
+      this.cachedVersion = s.version;
+      this.cachedWidth = this.width;
+    }
+    return this.cached;
+  }
+  override enter(): void {
+    this.cachedVersion = -1;
+    super.enter();
   }
 }
 
