@@ -58,10 +58,10 @@ export function queryError(out: Outbox, q: QueryRequest, fields: ErrorFields, ra
 }
 
 /**
- * A replication START_REPLICATION ends its COPY with "COPY 0" and then completes itself: two
- * CommandCompletes for one statement. When a CommandComplete comes after the last statement,
- * and that statement was a COPY whose record has not gone out yet, it is the same statement's
- * final tag, not a statement of its own. Returns whether it was.
+ * START_REPLICATION ends its stream with "COPY 0" (logical) or "START_STREAMING" (physical)
+ * and then completes itself: two CommandCompletes for one statement. When a CommandComplete
+ * comes after the last statement, and that statement was a COPY whose record has not gone out
+ * yet, it is the same statement's final tag, not a statement of its own. Returns whether it was.
  */
 export function secondCompletion(out: Outbox, q: QueryRequest, raw: RawMessage, code: string, decode: () => DecodedMessage): boolean {
   const last = q.last;
