@@ -152,6 +152,7 @@ async function captureScenario(
   };
   if (rec.cancels.length) sample.cancels = rec.cancels;
   if (rec.replication) sample.replication = rec.replication;
+  if (rec.physicalReplication) sample.physicalReplication = rec.physicalReplication;
   return sample;
 }
 

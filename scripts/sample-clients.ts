@@ -17,6 +17,7 @@ import type {
   ManifestNotice,
   ManifestNotification,
   ManifestParam,
+  ManifestPhysicalReplication,
   ManifestReplication,
   ManifestStep,
   ManifestValue,
@@ -92,6 +93,7 @@ export class SampleRecorder {
   /** CancelRequests whose key the scenario knows (the raw client's). */
   readonly cancels: ManifestCancel[] = [];
   replication: ManifestReplication | null = null;
+  physicalReplication: ManifestPhysicalReplication | null = null;
   private readonly pids = new Map<number, number>();
   private readonly open: (() => Promise<void>)[] = [];
 

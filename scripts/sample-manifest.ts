@@ -176,6 +176,16 @@ export interface ManifestStreamMessage {
   replyRequested?: boolean;
 }
 
+/** A physical replication exchange: XLogData carries raw WAL, which a decoder can only show. */
+export interface ManifestPhysicalReplication {
+  connection: number;
+  /** START_REPLICATION's start position (IDENTIFY_SYSTEM's xlogpos). */
+  startLsn: string;
+  /** Total WAL bytes received in XLogData. */
+  walBytes: number;
+  stream: ManifestStreamMessage[];
+}
+
 /** The logical replication exchange of a sample. */
 export interface ManifestReplication {
   connection: number;
@@ -209,6 +219,7 @@ export interface ManifestSample {
   /** The CancelRequests the raw client sent (the other clients' keys are not recorded). */
   cancels?: ManifestCancel[];
   replication?: ManifestReplication;
+  physicalReplication?: ManifestPhysicalReplication;
 }
 
 export interface Manifest {

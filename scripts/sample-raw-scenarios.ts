@@ -366,4 +366,84 @@ const replication: Scenario = {
   },
 };
 
-export const RAW_SCENARIOS: Scenario[] = [protocol32, replication, functionCall];
+function parseLsn(text: string): bigint {
+  const m = /^([0-9A-F]+)\/([0-9A-F]+)$/i.exec(text);
+  if (!m) throw new Error(`not an LSN: ${text}`);
+  return (BigInt('0x' + m[1]) << 32n) | BigInt('0x' + m[2]);
+}
+
+const physicalReplication: Scenario = {
+  name: 'physical-replication',
+  title: 'Physical replication: raw WAL in XLogData',
+  description:
+    'The raw client on a physical walsender connection (replication=true, protocol 3.0, SCRAM login): ' +
+    'IDENTIFY_SYSTEM, then START_REPLICATION PHYSICAL from its xlogpos (no slot). A pg connection emits a ' +
+    'flushed non-transactional logical message; the walsender streams the WAL up to it as XLogData whose ' +
+    'payload is raw WAL records. The client confirms with a standby status update and ends the stream ' +
+    'with CopyDone. The START_REPLICATION text names the start LSN, so it changes from one generation to the next.',
+  decode: [
+    'StartupMessage with replication "true"; IDENTIFY_SYSTEM answered with one row (systemid, timeline, xlogpos, dbname)',
+    'START_REPLICATION PHYSICAL: CopyBothResponse, then XLogData (w) whose WAL start and end LSNs the manifest lists (and primary keepalives (k) if the walsender sent any)',
+    'XLogData payloads are WAL records, not pgoutput: a decoder should show them as bytes and not invent logical messages',
+    'a standby status update (r) from the client; CopyDone both ways; CommandComplete "START_STREAMING" then "START_REPLICATION" (one statement), ReadyForQuery',
+  ],
+  async run(rec, ctx) {
+    const r = await rawLogin(rec, { params: { replication: 'true' } });
+    const writer = await rec.pg();
+    const id = await rawQuery(rec, r, 'IDENTIFY_SYSTEM', { rows: 1 });
+    const startLsn = id.rows[0]![2]!;
+    const startSql = `START_REPLICATION PHYSICAL ${startLsn}`;
+    r.client.send(msg('Q', cstring(startSql)));
+    const first = await r.client.next();
+    if (first.code !== 'W') throw new Error(`START_REPLICATION answered ${first.code}, not CopyBothResponse`);
+
+    await writer.query({ sql: "SELECT pg_logical_emit_message(false, 'pgsniff', 'physical replication', true) IS NOT NULL AS emitted", expectRows: 1 });
+    const target = parseLsn((await ctx.admin.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]!.lsn);
+
+    const stream: ManifestStreamMessage[] = [];
+    let received = 0n;
+    let walBytes = 0;
+    const status = () => {
+      r.client.send(msg('d', standbyStatus(received, false)));
+      const l = lsnText(received);
+      stream.push({ dir: 'frontend', kind: 'StandbyStatusUpdate', written: l, flushed: l, applied: l, replyRequested: false });
+    };
+    const take = (m: { code: string; body: Buffer }): boolean => {
+      if (m.code !== 'd') return false;
+      const b = m.body;
+      const tag = String.fromCharCode(b[0]!);
+      if (tag === 'w') {
+        const walStart = b.readBigUInt64BE(1);
+        const payload = b.length - 25;
+        stream.push({ dir: 'backend', kind: 'XLogData', walStart: lsnText(walStart), walEnd: lsnText(b.readBigUInt64BE(9)) });
+        walBytes += payload;
+        const end = walStart + BigInt(payload);
+        if (end > received) received = end;
+      } else if (tag === 'k') {
+        const replyRequested = b[17] === 1;
+        stream.push({ dir: 'backend', kind: 'PrimaryKeepalive', walEnd: lsnText(b.readBigUInt64BE(1)), replyRequested });
+        if (replyRequested) status();
+      } else throw new Error(`unexpected replication message ${tag}`);
+      return true;
+    };
+    const deadline = Date.now() + 8000;
+    while (received < target) {
+      if (Date.now() > deadline) throw new Error(`WAL up to ${lsnText(target)} not streamed (got ${lsnText(received)})`);
+      const m = await r.client.poll(200);
+      if (m && !take(m)) throw new Error(`unexpected ${m.code} during streaming`);
+    }
+    status();
+    r.client.send(msg('c'));
+    const tail: { code: string; body: Buffer }[] = [];
+    for (;;) {
+      const m = await r.client.next();
+      if (take(m)) continue;
+      tail.push(m);
+      if (m.code === 'c') break;
+    }
+    recordQuery(rec, r, startSql, await r.client.collect(tail), { note: 'CopyBoth: the WAL stream is in the sample\'s physicalReplication.stream' });
+    rec.physicalReplication = { connection: r.index, startLsn, walBytes, stream };
+  },
+};
+
+export const RAW_SCENARIOS: Scenario[] = [protocol32, replication, physicalReplication, functionCall];

@@ -2,7 +2,8 @@
  * Conformance on the samples made with the raw client (scripts/sample-raw-scenarios.ts):
  * protocol-32.pcap (3.2 startup, 32-byte cancel key, CancelRequest, NegotiateProtocolVersion),
  * replication.pcap (logical replication: CopyBoth, XLogData with pgoutput, keepalives, standby
- * status updates) and function-call.pcap (FunctionCall / FunctionCallResponse).
+ * status updates), physical-replication.pcap (XLogData carrying raw WAL) and function-call.pcap
+ * (FunctionCall / FunctionCallResponse).
  *
  * pgsniff's decode is compared with what the generator recorded in samples/manifest.json: every
  * message type and count, every key, LSN and value. Then tshark's opinion: where it decodes the
@@ -25,7 +26,7 @@ import type { Manifest, ManifestSample, ManifestStep } from '../scripts/sample-m
 const samplesDir = join(projectRoot, 'samples');
 const manifestPath = join(samplesDir, 'manifest.json');
 const manifest: Manifest | null = existsSync(manifestPath) ? (JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest) : null;
-const NEW = ['protocol-32', 'replication', 'function-call'];
+const NEW = ['protocol-32', 'replication', 'physical-replication', 'function-call'];
 
 function sampleOf(name: string): ManifestSample | undefined {
   return manifest?.samples.find((s) => s.name === name);
@@ -95,9 +96,10 @@ function expectedCounts(s: ManifestSample): Map<string, number> {
   const fn = steps.filter((st) => st.protocol === 'function');
   add('FunctionCall', fn.length);
   add('FunctionCallResponse', fn.filter((st) => !st.error).length);
-  if (s.replication) {
+  const stream = s.replication?.stream ?? s.physicalReplication?.stream;
+  if (stream) {
     add('CopyBothResponse', 1);
-    add('CopyData', s.replication.stream.length);
+    add('CopyData', stream.length);
     add('CopyDone', 2);
   }
   return m;
@@ -399,6 +401,35 @@ test('replication: the walsender\'s two CommandCompletes after CopyBoth (COPY 0,
   assert.equal(start.statementCount, 1);
 });
 
+test('physical-replication: XLogData LSNs as streamed; raw WAL shown as bytes, never as pgoutput', { skip: skipFor('physical-replication') }, async () => {
+  const s = sampleOf('physical-replication')!;
+  const phys = s.physicalReplication!;
+  const records = await recordsOf(s);
+  const sid = sessionIds(s, records)[phys.connection]!;
+  const startup = messagesOf(records, 'StartupMessage').find((m) => m.session === sid)!;
+  assert.equal((field(startup, 'parameters') as Record<string, string>).replication, 'true');
+  for (const dir of ['backend', 'frontend'] as const) {
+    const got = messagesOf(records, 'CopyData').filter((m) => m.session === sid && m.dir === dir);
+    const want = phys.stream.filter((m) => m.dir === dir);
+    assert.equal(got.length, want.length, `${dir} CopyData`);
+    want.forEach((w, k) => {
+      const g = got[k]!;
+      const where = `${dir} CopyData ${k} (frame ${g.frame})`;
+      assert.equal(field(g, 'replication'), w.kind, where);
+      if (w.walStart !== undefined) assert.equal(lsn(field(g, 'walStart')), lsn(w.walStart), where);
+      if (w.walEnd !== undefined) assert.equal(lsn(field(g, 'walEnd')), lsn(w.walEnd), where);
+      for (const k2 of ['written', 'flushed', 'applied'] as const) if (w[k2] !== undefined) assert.equal(lsn(field(g, k2)), lsn(w[k2]), where);
+      if (w.kind === 'XLogData') {
+        assert.equal(field(g, 'logical'), undefined, `${where}: WAL records read as pgoutput`);
+        assert.equal(typeof (field(g, 'payload') as { size: number } | undefined)?.size, 'number', `${where}: the WAL is shown as bytes`);
+      }
+    });
+  }
+  const xlog = messagesOf(records, 'CopyData').filter((m) => m.session === sid && field(m, 'replication') === 'XLogData');
+  assert.equal(xlog.reduce((n, m) => n + (field(m, 'payloadSize') as number), 0), phys.walBytes, 'WAL bytes');
+  assert.equal(lsn(field(xlog[0]!, 'walStart')), lsn(phys.startLsn), 'the stream starts where START_REPLICATION asked');
+});
+
 // ---- tshark's opinion ----
 
 /** Our names -> tshark's pgsql.type labels, for the types these samples hold. */
@@ -470,8 +501,10 @@ test('tshark: protocol-32.pcap — 3.2 startup packets and the long CancelReques
   assert.deepEqual(npv.map(([v, opts]) => [Number(v), (opts ?? '').split(',')]), negotiated.map((n) => [n.version, n.unrecognized]));
 });
 
-test('tshark: replication.pcap — CopyBothResponse is Unknown to tshark and replication CopyData only bytes', { skip: skipFor('replication') || (tshark() ? false : SKIP_NO_TSHARK) }, async () => {
-  const s = sampleOf('replication')!;
+for (const name of ['replication', 'physical-replication']) {
+test(`tshark: ${name}.pcap — CopyBothResponse is Unknown to tshark and replication CopyData only bytes`, { skip: skipFor(name) || (tshark() ? false : SKIP_NO_TSHARK) }, async () => {
+  const s = sampleOf(name)!;
+  const stream = (s.replication ?? s.physicalReplication)!.stream;
   const file = join(samplesDir, s.file);
   const ours = countTypes(await recordsOf(s));
   const theirs = tsharkTypes(file);
@@ -484,10 +517,11 @@ test('tshark: replication.pcap — CopyBothResponse is Unknown to tshark and rep
   const copy = tsharkFields(file, ['pgsql.copydata'], 'pgsql.type == "Copy data"');
   assert.equal(copy.length > 0, true);
   const payloads = copy.flatMap(([c]) => (c ?? '').split(','));
-  assert.equal(payloads.length, s.replication!.stream.length);
+  assert.equal(payloads.length, stream.length);
   assert.ok(payloads.every((p) => /^[0-9a-f:]+$/.test(p)), 'tshark gives CopyData only as hex bytes');
   // The first byte of each payload is the replication tag the manifest recorded.
   const tags = payloads.map((p) => String.fromCharCode(parseInt(p.replace(/:/g, '').slice(0, 2), 16)));
   const tag = { XLogData: 'w', PrimaryKeepalive: 'k', StandbyStatusUpdate: 'r' } as const;
-  assert.deepEqual([...tags].sort(), s.replication!.stream.map((m) => tag[m.kind]).sort());
+  assert.deepEqual([...tags].sort(), stream.map((m) => tag[m.kind]).sort());
 });
+}
