@@ -11,6 +11,7 @@ import { FrameFilter } from '../src/tui/frame-filter.js';
 import { buildTree, flatten, messageBytes } from '../src/tui/detail-tree.js';
 import { FrameReader, hexLines } from '../src/tui/frame-reader.js';
 import { StringArena } from '../src/tui/grow.js';
+import { fit, fitLeft, width } from '../src/tui/text.js';
 import { BodyCache } from '../src/tui/body-cache.js';
 import { feedSynthetic } from '../src/tui/synthetic.js';
 import { isUserError } from '../src/core/errors.js';
@@ -192,4 +193,16 @@ test('the string arena cuts long strings and keeps multi-byte text intact', () =
   assert.equal(a.get(i), 'héllo wör…');
   assert.equal(a.get(j), '日本語');
   assert.equal(a.get(99), '');
+});
+
+test('columns are measured in terminal cells: wide characters count two, cuts never overflow', () => {
+  assert.equal(fit('abc', 5), 'abc  ');
+  assert.equal(fit('abcdef', 4), 'abc…');
+  assert.equal(width('日本語'), 6);
+  assert.equal(fit('日本語', 6), '日本語');
+  assert.equal(fit('日本語', 5), '日本…');
+  assert.equal(fit('日本語', 4), '日… ');
+  assert.equal(width(fit('日本語テキスト', 7)), 7);
+  assert.equal(fitLeft('日本', 6), '  日本');
+  assert.equal(width('e\u0301'), 1, 'a combining accent takes no column');
 });
