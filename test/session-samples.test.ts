@@ -145,6 +145,8 @@ for (const sample of manifest?.samples ?? [{ file: '(none)' } as ManifestSample]
       assert.equal(s.auth.sqlstate, c.loginError, where);
       assert.equal(s.sslRequested, c.sslRequest ?? false, where);
       assert.equal(s.encryption, 'none', where);
+      const key = c.backendKey;
+      if (key) assert.deepEqual([s.backendPid, s.backendKey], [key.processId, key.secretKey], where);
       assert.ok(JSON.stringify(s).indexOf('pgsniff-test-pw') < 0, `${where}: a password leaked into the session record`);
       const steps = sample.steps.filter((st) => st.connection === i);
       const g = groups(queries.filter((q) => q.session === s.session));
