@@ -10,7 +10,7 @@
  * the host's loopback (MTU 65536) is a 65549-byte frame that would lose its last 14 bytes. The
  * namespace also keeps other programs' loopback traffic out and lets the server use port 5432.
  * `--host-lo` skips the namespace; `--only a,b` regenerates only those scenarios; `--out DIR`
- * writes elsewhere than samples/.
+ * writes elsewhere than samples/; `--readme` only rewrites README.md from manifest.json.
  */
 import pg from 'pg';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -82,18 +82,21 @@ function loMtu(): number | null {
 
 interface Args {
   only: Set<string> | null;
+  /** Only rewrite README.md from manifest.json (no server, no capture). */
+  readmeOnly: boolean;
   hostLo: boolean;
   outDir: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { only: null, hostLo: false, outDir: join(projectRoot, 'samples') };
+  const a: Args = { only: null, readmeOnly: false, hostLo: false, outDir: join(projectRoot, 'samples') };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]!;
     if (v === '--host-lo') a.hostLo = true;
+    else if (v === '--readme') a.readmeOnly = true;
     else if (v === '--only') a.only = new Set((argv[++i] ?? '').split(',').filter(Boolean));
     else if (v === '--out') a.outDir = resolve(argv[++i] ?? '.');
-    else throw new Error(`unknown argument ${v} (use --only a,b  --host-lo  --out DIR)`);
+    else throw new Error(`unknown argument ${v} (use --only a,b  --readme  --host-lo  --out DIR)`);
   }
   if (a.only) for (const n of a.only) if (!SCENARIOS.some((s) => s.name === n)) throw new Error(`no scenario ${n}`);
   return a;
@@ -159,6 +162,12 @@ async function captureScenario(
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = parseArgs(argv);
+  if (args.readmeOnly) {
+    const manifest = JSON.parse(readFileSync(join(args.outDir, 'manifest.json'), 'utf8')) as Manifest;
+    writeFileSync(join(args.outDir, 'README.md'), renderReadme(manifest));
+    say(`README.md rewritten from manifest.json (${manifest.samples.length} samples)`);
+    return;
+  }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('live capture needs root (or CAP_NET_RAW): run as root');
   if (!liveCaptureAvailable()) throw new Error('the cap addon does not load: apt-get install libpcap-dev, then npm rebuild cap');
   const inNetns = process.env[NETNS_ENV] === '1';

@@ -2,14 +2,21 @@
  * samples/README.md, written from the manifest so that the description of each capture and
  * what it contains cannot drift apart.
  */
-import type { Manifest, ManifestSample, ManifestStep } from './sample-manifest.js';
+import type { Manifest, ManifestConnection, ManifestFunctionCall, ManifestSample, ManifestStep, ManifestStreamMessage } from './sample-manifest.js';
 
 function oneLine(s: string, max = 110): string {
   const t = s.replace(/\s+/g, ' ');
   return t.length > max ? t.slice(0, max - 1) + '…' : t;
 }
 
+function functionLine(s: ManifestStep, fc: ManifestFunctionCall): string {
+  const args = fc.args.map((a) => (a.value === null ? 'NULL' : a.format === 'binary' ? `0x${a.value}` : JSON.stringify(a.value))).join(', ');
+  const outcome = s.error ? `error ${s.error.sqlstate}` : fc.result === null ? 'NULL' : fc.resultFormat === 'binary' ? `0x${fc.result}` : JSON.stringify(fc.result);
+  return `- FunctionCall ${fc.name} (OID ${fc.oid}) with ${args || 'no arguments'}, ${fc.resultFormat} result (conn ${s.connection}) → ${outcome}`;
+}
+
 function stepLine(s: ManifestStep): string {
+  if (s.functionCall) return functionLine(s, s.functionCall);
   const sql = s.sql === '' ? '(empty query string)' : '`' + oneLine(s.sql).replace(/`/g, "'") + '`';
   const parts = [`conn ${s.connection}`, s.protocol];
   if (s.protocol === 'extended') {
@@ -27,6 +34,22 @@ function stepLine(s: ManifestStep): string {
   return `- ${sql} (${parts.join(', ')}) → ${outcome}${extra}`;
 }
 
+function protocolNote(c: ManifestConnection): string {
+  const parts: string[] = [];
+  if (c.protocolVersion) parts.push(`asks for protocol ${c.protocolVersion}`);
+  if (c.protocolOptions) parts.push(`options ${Object.keys(c.protocolOptions).join(', ')}`);
+  if (c.negotiate) parts.push(`NegotiateProtocolVersion ${c.negotiate.version >>> 16}.${c.negotiate.version & 0xffff}`);
+  if (c.replication) parts.push(`replication=${c.replication}`);
+  if (c.backendKey && c.backendKey.secretKey.length !== 8) parts.push(`${c.backendKey.secretKey.length / 2}-byte cancel key`);
+  return parts.length ? `, ${parts.join(', ')}` : '';
+}
+
+function streamSummary(stream: ManifestStreamMessage[]): string {
+  const n = (kind: ManifestStreamMessage['kind']) => stream.filter((m) => m.kind === kind).length;
+  const logical = stream.filter((m) => m.logical).map((m) => m.logical).join('');
+  return `${n('XLogData')} XLogData${logical ? ` (pgoutput ${logical})` : ''}, ${n('PrimaryKeepalive')} primary keepalive(s), ${n('StandbyStatusUpdate')} standby status update(s)`;
+}
+
 function sampleSection(s: ManifestSample): string {
   const lines = [`### ${s.file}: ${s.title}`, '', s.description, ''];
   lines.push(`${s.frames} frames, ${s.bytes} bytes; ${s.connections.length} connection(s)${s.cancelRequests ? ` plus ${s.cancelRequests} CancelRequest connection(s)` : ''}.`, '');
@@ -36,11 +59,24 @@ function sampleSection(s: ManifestSample): string {
   s.connections.forEach((c, i) => {
     const login = c.loginError ? `login fails with ${c.loginError}` : 'logs in';
     const notes = c.notifications?.length ? `; receives ${c.notifications.length} notification(s)` : '';
-    lines.push(`- ${i}: ${c.client}, user ${c.user}, ${c.auth}${c.sslRequest ? ', SSLRequest refused first' : ''}, ${login}${notes}`);
+    lines.push(`- ${i}: ${c.client}, user ${c.user}, ${c.auth}${c.sslRequest ? ', SSLRequest refused first' : ''}${protocolNote(c)}, ${login}${notes}`);
   });
   if (s.steps.length) {
     lines.push('', 'What the clients executed:', '');
     for (const st of s.steps) lines.push(stepLine(st));
+  }
+  for (const c of s.cancels ?? []) {
+    lines.push(`- CancelRequest for PID ${c.processId} (conn ${c.target}) with a ${c.secretKey.length / 2}-byte key`);
+  }
+  const repl = s.replication ?? s.physicalReplication;
+  if (repl) {
+    lines.push('', `Replication stream (conn ${repl.connection}): ${streamSummary(repl.stream)}.`);
+    for (const ch of s.replication?.changes ?? []) {
+      const what = ch.kind === 'message'
+        ? `${ch.transactional ? 'transactional' : 'non-transactional'} message prefix ${JSON.stringify(ch.prefix)}: ${JSON.stringify(ch.content)}`
+        : `${ch.relation}${ch.values ? ' ' + JSON.stringify(ch.values) : ''}${ch.key ? ' key ' + JSON.stringify(ch.key) : ''}`;
+      lines.push(`- ${ch.kind} ${what}`);
+    }
   }
   lines.push('');
   return lines.join('\n');
@@ -63,8 +99,9 @@ from other scripts and are not in the manifest.
   ${m.server.host}:${m.server.port}, database \`${m.server.database}\`, settings
   ${Object.entries(m.server.settings).map(([k, v]) => `${k}=${v}`).join(', ')}. The user \`postgres\`
   logs in with SCRAM-SHA-256; \`md5_user\` with md5 and \`clear_user\` with a cleartext password.
-- Clients: pg ${m.clients.pg}, postgres.js ${m.clients['postgres.js']}, psql ${m.clients.psql}. Every
-  connection's application_name is the scenario name.
+- Clients: pg ${m.clients.pg}, postgres.js ${m.clients['postgres.js']}, psql ${m.clients.psql}, and a raw
+  client over a socket (scripts/sample-raw-client.ts) for what no driver here speaks: protocol 3.2,
+  replication, FunctionCall. Every connection's application_name is the scenario name.
 - Capture: pgsniff's live capture (src/capture/live.ts, libpcap through the \`cap\` addon) on
   \`${m.capture.iface}\` with the filter \`tcp port ${m.server.port}\`, written by src/capture/pcap-writer.ts:
   classic pcap, microsecond timestamps, Ethernet link type.
@@ -95,7 +132,11 @@ named statement was reused), \`params\` (type, format, value as sent; bytea in h
 \`commands\` (CommandComplete tags), \`rows\` (DataRows), \`columns\`, \`values\` (text-format values as
 sent; values over 200 characters as {length, md5}), \`binaryValues\` (hex), \`emptyQuery\`, \`error\`
 (sqlstate, severity, message), \`notices\`, \`copy\` (direction, rows, bytes, md5), \`cancelled\`,
-\`minDurationMs\`. The types are in scripts/sample-manifest.ts.
+\`minDurationMs\`, \`functionCall\` (protocol \`function\`: OID, name, arguments, result). The raw client's
+samples also record, per connection, \`protocolVersion\`, \`protocolOptions\`, \`replication\`, \`negotiate\`
+and \`backendKey\`; per sample, \`cancels\` (PID, key, target connection), \`replication\` (slot, publication,
+table, the changes written and every CopyData of the stream with its LSNs) and \`physicalReplication\`.
+The types are in scripts/sample-manifest.ts.
 
 ## The samples (${m.samples.length}, ${total} bytes)
 
