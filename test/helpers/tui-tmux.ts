@@ -84,11 +84,28 @@ export class TmuxUi {
     throw new Error(`timed out waiting for ${String(want)}; screen was:\n${last}`);
   }
 
-  /** Keys, then a pause for the next redraw. */
+  /**
+   * Keys, then the screen once it has reacted: it waits for a change (up to two seconds, for
+   * keys that change nothing) and then for two captures in a row to agree, the status line
+   * aside (it ticks while a capture loads). Fixed sleeps were flaky on a loaded machine.
+   */
   async press(...keys: string[]): Promise<string> {
+    const body = (s: string) => s.split('\n').slice(0, -2).join('\n');
+    const before = body(this.screen());
     this.keys(...keys);
-    await new Promise((r) => setTimeout(r, 250));
-    return this.screen();
+    let cur = this.screen();
+    const deadline = Date.now() + 2000;
+    while (body(cur) === before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 40));
+      cur = this.screen();
+    }
+    for (let k = 0; k < 20; k++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const next = this.screen();
+      if (body(next) === body(cur)) return next;
+      cur = next;
+    }
+    return cur;
   }
 
   stop(): void {
