@@ -318,6 +318,13 @@ test('replication: CopyBothResponse and every replication message decoded as the
       if (w.logical !== undefined) assert.equal((field(g, 'logical') as { message: string }).message, LOGICAL_NAMES[w.logical], where);
     });
   }
+  // Times in the stream are µs since 2000-01-01 on the same host clock the capture used: each
+  // must land within seconds of the frame that carried it (a wrong epoch or unit is years off).
+  for (const m of messagesOf(records, 'CopyData').filter((x) => x.session === sid)) {
+    const t = (field(m, 'serverTime') ?? field(m, 'clientTime')) as string;
+    const off = Math.abs(Date.parse(t) - Date.parse(m.time));
+    assert.ok(off < 5000, `frame ${m.frame}: stream time ${t} is ${off} ms from the capture time ${m.time}`);
+  }
   assert.ok(repl.stream.some((m) => m.kind === 'PrimaryKeepalive' && m.replyRequested), 'a keepalive that asks for a reply');
   assert.ok(repl.stream.some((m) => m.kind === 'StandbyStatusUpdate'), 'standby status updates');
 });
