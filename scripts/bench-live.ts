@@ -20,6 +20,8 @@ import { runPgbench, startTcpdump } from './bench-capture.js';
 
 export interface LiveResult {
   mode: 'stats' | 'json';
+  /** pgbench's target rate (-R), or null at full speed. */
+  rate: number | null;
   seconds: number;
   clients: number;
   pgbenchTransactions: number | null;
@@ -70,7 +72,7 @@ function pgbenchAsync(server: PgServer, args: string[]): Promise<{ transactions:
   });
 }
 
-export async function liveUnderLoad(server: PgServer, mode: 'stats' | 'json', seconds: number, clients: number, jsonFile: string): Promise<LiveResult> {
+export async function liveUnderLoad(server: PgServer, mode: 'stats' | 'json', seconds: number, clients: number, jsonFile: string, rate: number | null): Promise<LiveResult> {
   runPgbench(server, ['-i', '-q', '-s', '1']);
   const dump = await startTcpdump(null, `tcp port ${server.port}`);
   let fd: number | null = null;
@@ -89,7 +91,9 @@ export async function liveUnderLoad(server: PgServer, mode: 'stats' | 'json', se
   let elapsed = 0;
   try {
     await new Promise((r) => setTimeout(r, 300));
-    bench = await pgbenchAsync(server, ['-n', '-S', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds)]);
+    const args = ['-n', '-S', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds)];
+    if (rate !== null) args.push('-R', String(rate));
+    bench = await pgbenchAsync(server, args);
     await live.capture.settle(300, 5000);
     elapsed = (performance.now() - t0) / 1000;
   } finally {
@@ -100,6 +104,7 @@ export async function liveUnderLoad(server: PgServer, mode: 'stats' | 'json', se
   if (fd !== null) closeSync(fd);
   return {
     mode,
+    rate,
     seconds: elapsed,
     clients,
     pgbenchTransactions: bench.transactions,

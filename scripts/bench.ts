@@ -10,7 +10,7 @@
  * reused; --regen makes them again.
  *
  *   node dist/scripts/bench.js [--cache DIR] [--regen] [--no-1g] [--no-live] [--no-tshark]
- *        [--copies N] [--live-seconds N] [--md FILE]
+ *        [--copies N] [--live-seconds N] [--live-rates full,10000,3000] [--only-live] [--md FILE]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, statSync, writeFileSync } from 'node:fs';
@@ -35,12 +35,16 @@ interface Args {
   tshark: boolean;
   copies: number;
   liveSeconds: number;
+  /** pgbench -R rates for the live runs; null is full speed. */
+  liveRates: Array<number | null>;
+  /** Skip the file benchmarks (live capture only). */
+  onlyLive: boolean;
   md: string | null;
 }
 
 function parseArgs(argv: string[]): Args {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const a: Args = { cache: join(base, 'pgsniff-bench'), regen: false, big: true, live: true, tshark: true, copies: 0, liveSeconds: 15, md: null };
+  const a: Args = { cache: join(base, 'pgsniff-bench'), regen: false, big: true, live: true, tshark: true, copies: 0, liveSeconds: 15, liveRates: [null, 10000, 3000], onlyLive: false, md: null };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]!;
     if (v === '--cache') a.cache = resolve(argv[++i] ?? '.');
@@ -50,6 +54,8 @@ function parseArgs(argv: string[]): Args {
     else if (v === '--no-tshark') a.tshark = false;
     else if (v === '--copies') a.copies = Number(argv[++i]);
     else if (v === '--live-seconds') a.liveSeconds = Number(argv[++i]);
+    else if (v === '--live-rates') a.liveRates = (argv[++i] ?? '').split(',').map((r) => (r === 'full' ? null : Number(r)));
+    else if (v === '--only-live') a.onlyLive = true;
     else if (v === '--md') a.md = resolve(argv[++i] ?? 'BENCHMARK.md');
     else throw new Error(`unknown argument ${v}`);
   }
@@ -146,10 +152,7 @@ function machine(): string {
   return `${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node.js ${process.version}, ${tsharkV || 'tshark not installed'}`;
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p .)`);
-  mkdirSync(args.cache, { recursive: true });
+async function fileBenchmarks(args: Args, out: (line?: string) => void): Promise<void> {
   const file = join(args.cache, 'bench.pcap');
   let meta = args.regen ? null : cachedCapture(file);
   if (meta === null) {
@@ -158,11 +161,6 @@ async function main(): Promise<void> {
   } else {
     log(`using cached ${file}`);
   }
-  const md: string[] = [];
-  const out = (line = ''): void => {
-    process.stdout.write(line + '\n');
-    md.push(line);
-  };
   const port = String(meta.serverPort);
   const haveTshark = args.tshark && spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -256,25 +254,43 @@ async function main(): Promise<void> {
     out();
   }
 
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p .)`);
+  mkdirSync(args.cache, { recursive: true });
+  const md: string[] = [];
+  const out = (line = ''): void => {
+    process.stdout.write(line + '\n');
+    md.push(line);
+  };
+  if (!args.onlyLive) await fileBenchmarks(args, out);
+
   if (args.live) {
     log('live capture under load');
     const server = await startBenchServer();
     const results: LiveResult[] = [];
     try {
-      results.push(await liveUnderLoad(server, 'stats', args.liveSeconds, 8, join(args.cache, 'live.ndjson')));
-      results.push(await liveUnderLoad(server, 'json', args.liveSeconds, 8, join(args.cache, 'live.ndjson')));
+      for (const rate of args.liveRates) {
+        for (const mode of ['stats', 'json'] as const) {
+          log(`live: ${mode}, pgbench ${rate === null ? 'at full speed' : `-R ${rate}`}`);
+          results.push(await liveUnderLoad(server, mode, args.liveSeconds, 8, join(args.cache, 'live.ndjson'), rate));
+        }
+      }
     } finally {
       await server.stop();
     }
     out('### Live capture under load');
     out();
-    out(`pgsniff's live pipeline on lo (libpcap through \`cap\`, in one Node.js process) while \`pgbench -n -S -M prepared -c 8 -j 2 -T ${args.liveSeconds}\` runs on the same machine, tcpdump capturing the same traffic in parallel. ` +
+    out(`pgsniff's live pipeline on lo (libpcap through \`cap\`, in one Node.js process) while \`pgbench -n -S -M prepared -c 8 -j 2 -T ${args.liveSeconds}\` (at full speed, or at the rate given with -R) runs on the same machine, tcpdump capturing the same traffic in parallel. ` +
       "The `cap` addon does not expose pcap_stats(), so losses show as fewer packets than tcpdump's and fewer queries than pgbench's transactions (one SELECT each; pgbench also runs a few setup queries).");
     out();
-    out('| mode | s | pgbench tps | pgbench transactions | queries decoded | packets seen | tcpdump packets | tcpdump kernel drops | messages/s decoded | anomalies |');
-    out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    out('| mode | pgbench rate | s | pgbench tps | pgbench transactions | queries decoded | packets seen | tcpdump packets | missed by pgsniff | tcpdump kernel drops | messages/s decoded | anomalies |');
+    out('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of results) {
-      out(`| ${r.mode === 'json' ? '--json to a file' : 'stats'} | ${fmt(r.seconds, 1)} | ${fmt(r.pgbenchTps, 0)} | ${r.pgbenchTransactions ?? 'n/a'} | ${r.queries} | ${r.packetsSeen} | ${r.tcpdumpCaptured ?? 'n/a'} | ${r.tcpdumpDropped ?? 'n/a'} | ${fmt(r.messagesPerSec, 0)} | ${r.anomalies} |`);
+      const missed = r.tcpdumpCaptured === null ? 'n/a' : `${r.tcpdumpCaptured - r.packetsSeen} (${((100 * (r.tcpdumpCaptured - r.packetsSeen)) / Math.max(1, r.tcpdumpCaptured)).toFixed(1)}%)`;
+      out(`| ${r.mode === 'json' ? '--json to a file' : 'stats'} | ${r.rate === null ? 'full speed' : `-R ${r.rate}`} | ${fmt(r.seconds, 1)} | ${fmt(r.pgbenchTps, 0)} | ${r.pgbenchTransactions ?? 'n/a'} | ${r.queries} | ${r.packetsSeen} | ${r.tcpdumpCaptured ?? 'n/a'} | ${missed} | ${r.tcpdumpDropped ?? 'n/a'} | ${fmt(r.messagesPerSec, 0)} | ${r.anomalies} |`);
     }
     out();
   }
