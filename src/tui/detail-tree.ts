@@ -94,7 +94,10 @@ export function queryNode(store: TuiStore, q: number, msg: number): TreeNode {
   const dur = store.qDur.get(q);
   const rows = store.qRows.get(q);
   const failed = (store.qFlags.get(q) & QF_ERROR) !== 0;
-  const head = `Query #${q + 1}: ${ms(dur)}` + (Number.isFinite(rows) ? `, ${rows} row${rows === 1 ? '' : 's'}` : '') + (failed ? ', failed' : '');
+  const sql = store.qSql.get(q);
+  const short = sql.length > 80 ? sql.slice(0, 79) + '…' : sql;
+  const head = `Query #${q + 1}: ${ms(dur)}` + (Number.isFinite(rows) ? `, ${rows} row${rows === 1 ? '' : 's'}` : '') + (failed ? ', failed' : '') +
+    (short ? ` · ${short.replace(/\s+/g, ' ')}` : '');
   const n = node(head, msg);
   n.colour = failed ? 'red' : 'cyan';
   n.children.push(node(`SQL: ${store.qSql.get(q)}`, msg));
@@ -126,6 +129,7 @@ export function buildTree(store: TuiStore, fi: number): TreeNode[] {
     node(`file offset: ${store.fOff.get(fi) < 0 ? 'not re-readable (live)' : store.fOff.get(fi)}`, -1),
   );
   const out: TreeNode[] = [frame];
+  const shown = new Set<number>();
   for (const m of store.messagesOf(fi)) {
     const dir = store.dirOf(m);
     const code = store.code(m);
@@ -144,8 +148,12 @@ export function buildTree(store: TuiStore, fi: number): TreeNode[] {
       n.children.push(node(`summary: ${store.summary(m)}`, m));
       n.children.push(node('(fields not in memory: message bodies beyond the body budget are dropped; the hex pane shows the frame from the file)', -1));
     }
+    // The query once per frame, under the first of its messages there.
     const q = store.queryAt(store.sessionOf(m), no);
-    if (q >= 0) n.children.push(queryNode(store, q, m));
+    if (q >= 0 && !shown.has(q)) {
+      shown.add(q);
+      n.children.push(queryNode(store, q, m));
+    }
     out.push(n);
   }
   for (const a of store.anomaliesAt(no)) {

@@ -200,6 +200,7 @@ export class TimelineView implements View {
   private click(x: number, y: number): void {
     const row = y - num(this.box.atop) - num(this.box.itop) - 1;
     if (row < 0 || row >= this.rows.height) return;
+    const prevRow = this.rows.sel;
     this.rows.to(this.rows.top + row);
     const cx = x - num(this.box.aleft) - num(this.box.ileft) - LABEL_W - 1;
     const list = this.ctx.store.sessionQueryList(this.sessionId(this.rows.sel));
@@ -214,7 +215,12 @@ export class TimelineView implements View {
         const d = cx < a ? a - cx : cx > b ? cx - b : 0;
         if (d < bestD) { bestD = d; best = k; }
       }
-      if (best >= 0) this.bar = best;
+      if (best >= 0) {
+        // A click on the bar already selected goes to its request, as Enter does.
+        const again = best === this.bar && bestD === 0 && row + this.rows.top === prevRow;
+        this.bar = best;
+        if (again) this.ctx.gotoFrame(this.ctx.store.qStartFrame.get(list.get(best)));
+      }
     }
     this.ctx.invalidate();
   }
