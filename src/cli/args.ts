@@ -181,7 +181,7 @@ Usage:
   pgsniff read FILE [options]         read a pcap or pcapng file ("-" reads standard input)
   pgsniff -r FILE [options]           the same
   pgsniff stats FILE [--json]         per-query latency, errors, sessions (also with -i IFACE)
-  pgsniff check FILE [rules]          assert on a capture or an NDJSON export; exit 1 on violations
+  pgsniff check FILE RULES            assert on a capture or an NDJSON export; exit 1 on violations
   pgsniff record [options] -- CMD     capture while CMD runs, then write outputs and run checks
   pgsniff schema                      print the JSON Schema of the NDJSON records
   pgsniff -D                          list capture interfaces

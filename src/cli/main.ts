@@ -156,6 +156,12 @@ async function main(argv: string[]): Promise<number> {
   throw new UserError('BAD_ARGUMENT', `unknown command ${o.command}`);
 }
 
+// A reader that goes away (`pgsniff schema | head`) ends the output, not the process with a trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: unknown) => {

@@ -72,7 +72,13 @@ export class PacketPipeline {
       dissect,
       sessions: opts.sessions === false
         ? undefined
-        : (conn, emit) => new SessionTracker(conn, emit, { keepRows: opts.keepRows ?? false, showSecrets: opts.showSecrets ?? false, registry }),
+        : (conn, emit) => new SessionTracker(conn, emit, {
+          keepRows: opts.keepRows ?? false,
+          showSecrets: opts.showSecrets ?? false,
+          registry,
+          // Responses that pair with no request (protocol-violation), reported as anomaly records.
+          anomaly: (a) => this.analyzer.anomaly(a),
+        }),
       tls: (_conn, onAnomaly) => new TlsConnection(keylog, onAnomaly),
     });
     const onAnomaly = (a: Anomaly): void => this.analyzer.anomaly(a);

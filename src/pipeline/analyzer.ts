@@ -14,16 +14,24 @@ import { anomalyRecord, messageRecord } from './records.js';
 /** What the analyzer needs of the session layer (src/session's SessionTracker). */
 export interface SessionTrackerLike extends TypeSource {
   message(raw: RawMessage, decode: () => DecodedMessage): void;
-  tls?(info: { decrypted: boolean; version?: string; cipher?: string; sni?: string; alpn?: string }): void;
+  tls?(info: TlsSummary): void;
   encryption?(kind: 'gss'): void;
   anomaly(a: Anomaly): void;
   close(end: ConnectionEnd): void;
 }
 
+export interface TlsSummary {
+  decrypted: boolean; version?: string; cipher?: string; sni?: string; alpn?: string; alpnOffered?: string[];
+  certSubject?: string | null; encryptedBytes?: { frontend: number; backend: number }; note?: string | null;
+}
+
 export type SessionFactory = (conn: ConnectionInfo, emit: (rec: OutRecord) => void) => SessionTrackerLike;
 
 export interface TlsInfoSource extends TlsHandler {
-  info(): { version: string | null; cipher: string | null; sni: string | null; alpn: string | null; decrypted: boolean; note: string | null };
+  info(): {
+    version: string | null; cipher: string | null; sni: string | null; alpn: string | null; alpnOffered?: string[];
+    certSubject: string | null; encryptedBytes: { frontend: number; backend: number }; decrypted: boolean; note: string | null;
+  };
 }
 
 export interface AnalyzerOptions {
@@ -103,7 +111,10 @@ export class Analyzer implements StreamConsumer {
         if (tls) {
           const i = tls.info();
           // The decryptor reports its own notes (no key, wrong key) as anomalies when they happen.
-          t?.tls?.({ decrypted: i.decrypted, version: i.version ?? undefined, cipher: i.cipher ?? undefined, sni: i.sni ?? undefined, alpn: i.alpn ?? undefined });
+          t?.tls?.({
+            decrypted: i.decrypted, version: i.version ?? undefined, cipher: i.cipher ?? undefined, sni: i.sni ?? undefined,
+            alpn: i.alpn ?? undefined, alpnOffered: i.alpnOffered, certSubject: i.certSubject, encryptedBytes: i.encryptedBytes, note: i.note,
+          });
         } else if (encryptedTls) {
           t?.tls?.({ decrypted: false });
         }

@@ -157,7 +157,15 @@ export const sessionRecordSchema = z.object({
     cipher: z.string().nullable(),
     sni: z.string().nullable(),
     alpn: z.string().nullable(),
+    /** ALPN protocols the client offered (PostgreSQL 17+ direct TLS offers "postgresql"). */
+    alpnOffered: z.array(z.string()).optional(),
+    /** Server certificate subject: in clear in TLS 1.2, from the decrypted handshake in 1.3. */
+    certSubject: z.string().nullable().optional(),
+    /** TLS bytes each way (records as captured). */
+    encryptedBytes: z.object({ frontend: z.number().int(), backend: z.number().int() }).optional(),
     decrypted: z.boolean(),
+    /** Why it was not (or not fully) decrypted: no key, wrong key, lost bytes. */
+    note: z.string().nullable().optional(),
   }).nullable(),
   serverVersion: z.string().nullable(),
   /** The last value of every ParameterStatus the server reported. */

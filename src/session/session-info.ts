@@ -18,7 +18,11 @@ export interface TlsInfo {
   cipher?: string;
   sni?: string;
   alpn?: string;
+  alpnOffered?: string[];
+  certSubject?: string | null;
+  encryptedBytes?: { frontend: number; backend: number };
   decrypted: boolean;
+  note?: string | null;
 }
 
 export class SessionInfo {
@@ -78,7 +82,11 @@ export class SessionInfo {
       cipher: info.cipher ?? null,
       sni: info.sni ?? null,
       alpn: info.alpn ?? null,
+      ...(info.alpnOffered ? { alpnOffered: info.alpnOffered } : {}),
+      ...(info.certSubject !== undefined ? { certSubject: info.certSubject } : {}),
+      ...(info.encryptedBytes ? { encryptedBytes: info.encryptedBytes } : {}),
       decrypted: info.decrypted,
+      ...(info.note !== undefined ? { note: info.note } : {}),
     };
   }
 
