@@ -164,7 +164,7 @@ export interface ManifestChange {
  * its own output): compare them as numbers. */
 export interface ManifestStreamMessage {
   dir: 'frontend' | 'backend';
-  kind: 'XLogData' | 'PrimaryKeepalive' | 'StandbyStatusUpdate';
+  kind: 'XLogData' | 'PrimaryKeepalive' | 'StandbyStatusUpdate' | 'HotStandbyFeedback';
   walStart?: string;
   walEnd?: string;
   /** XLogData: the pgoutput message type (its first byte: B, R, I, U, D, T, M, C, ...). */
@@ -174,6 +174,11 @@ export interface ManifestStreamMessage {
   flushed?: string;
   applied?: string;
   replyRequested?: boolean;
+  /** HotStandbyFeedback: the xmin and catalog xmin sent, with their epochs. */
+  xmin?: number;
+  xminEpoch?: number;
+  catalogXmin?: number;
+  catalogXminEpoch?: number;
 }
 
 /** A physical replication exchange: XLogData carries raw WAL, which a decoder can only show. */

@@ -223,6 +223,18 @@ function standbyStatus(lsn: bigint, replyRequested: boolean): Buffer {
   return b;
 }
 
+/** HotStandbyFeedback ('h'): client time, xmin and its epoch, catalog xmin and its epoch. */
+function hotStandbyFeedback(xmin: number, epoch: number): Buffer {
+  const b = Buffer.alloc(25);
+  b.write('h', 0, 'latin1');
+  b.writeBigInt64BE(BigInt(Date.now()) * 1000n - PG_EPOCH_US, 1);
+  b.writeUInt32BE(xmin, 9);
+  b.writeUInt32BE(epoch, 13);
+  b.writeUInt32BE(xmin, 17);
+  b.writeUInt32BE(epoch, 21);
+  return b;
+}
+
 /** The writes of the replication scenario, with what pgoutput should stream for each. */
 const WRITES: { sql: string; changes: ManifestChange[]; rows?: number }[] = [
   {
@@ -379,13 +391,13 @@ const physicalReplication: Scenario = {
     'The raw client on a physical walsender connection (replication=true, protocol 3.0, SCRAM login): ' +
     'IDENTIFY_SYSTEM, then START_REPLICATION PHYSICAL from its xlogpos (no slot). A pg connection emits a ' +
     'flushed non-transactional logical message; the walsender streams the WAL up to it as XLogData whose ' +
-    'payload is raw WAL records. The client confirms with a standby status update and ends the stream ' +
-    'with CopyDone. The START_REPLICATION text names the start LSN, so it changes from one generation to the next.',
+    'payload is raw WAL records. The client confirms with a standby status update, sends hot standby ' +
+    'feedback (the xmin of a current snapshot) and ends the stream with CopyDone. The START_REPLICATION text names the start LSN, so it changes from one generation to the next.',
   decode: [
     'StartupMessage with replication "true"; IDENTIFY_SYSTEM answered with one row (systemid, timeline, xlogpos, dbname)',
     'START_REPLICATION PHYSICAL: CopyBothResponse, then XLogData (w) whose WAL start and end LSNs the manifest lists (and primary keepalives (k) if the walsender sent any)',
     'XLogData payloads are WAL records, not pgoutput: a decoder should show them as bytes and not invent logical messages',
-    'a standby status update (r) from the client; CopyDone both ways; CommandComplete "START_STREAMING" then "START_REPLICATION" (one statement), ReadyForQuery',
+    'a standby status update (r) and a hot standby feedback message (h, xmin and catalog xmin with epochs) from the client; CopyDone both ways; CommandComplete "START_STREAMING" then "START_REPLICATION" (one statement), ReadyForQuery',
   ],
   async run(rec, ctx) {
     const r = await rawLogin(rec, { params: { replication: 'true' } });
@@ -433,6 +445,13 @@ const physicalReplication: Scenario = {
       if (m && !take(m)) throw new Error(`unexpected ${m.code} during streaming`);
     }
     status();
+    // Hot standby feedback with the oldest xmin of a current snapshot (a real, recent xid, so the
+    // walsender takes it rather than ignoring it), as a standby running queries would send.
+    const xid8 = BigInt((await ctx.admin.query<{ xmin: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin')).rows[0]!.xmin);
+    const xmin = Number(xid8 & 0xffffffffn);
+    const xminEpoch = Number(xid8 >> 32n);
+    r.client.send(msg('d', hotStandbyFeedback(xmin, xminEpoch)));
+    stream.push({ dir: 'frontend', kind: 'HotStandbyFeedback', xmin, xminEpoch, catalogXmin: xmin, catalogXminEpoch: xminEpoch });
     r.client.send(msg('c'));
     const tail: { code: string; body: Buffer }[] = [];
     for (;;) {

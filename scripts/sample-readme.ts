@@ -47,7 +47,7 @@ function protocolNote(c: ManifestConnection): string {
 function streamSummary(stream: ManifestStreamMessage[]): string {
   const n = (kind: ManifestStreamMessage['kind']) => stream.filter((m) => m.kind === kind).length;
   const logical = stream.filter((m) => m.logical).map((m) => m.logical).join('');
-  return `${n('XLogData')} XLogData${logical ? ` (pgoutput ${logical})` : ''}, ${n('PrimaryKeepalive')} primary keepalive(s), ${n('StandbyStatusUpdate')} standby status update(s)`;
+  return `${n('XLogData')} XLogData${logical ? ` (pgoutput ${logical})` : ''}, ${n('PrimaryKeepalive')} primary keepalive(s), ${n('StandbyStatusUpdate')} standby status update(s)${n('HotStandbyFeedback') ? `, ${n('HotStandbyFeedback')} hot standby feedback` : ''}`;
 }
 
 function sampleSection(s: ManifestSample): string {

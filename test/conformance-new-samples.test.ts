@@ -408,7 +408,7 @@ test('replication: the walsender\'s two CommandCompletes after CopyBoth (COPY 0,
   assert.equal(start.statementCount, 1);
 });
 
-test('physical-replication: XLogData LSNs as streamed; raw WAL shown as bytes, never as pgoutput', { skip: skipFor('physical-replication') }, async () => {
+test('physical-replication: XLogData LSNs as streamed, raw WAL shown as bytes (never as pgoutput), hot standby feedback', { skip: skipFor('physical-replication') }, async () => {
   const s = sampleOf('physical-replication')!;
   const phys = s.physicalReplication!;
   const records = await recordsOf(s);
@@ -426,12 +426,14 @@ test('physical-replication: XLogData LSNs as streamed; raw WAL shown as bytes, n
       if (w.walStart !== undefined) assert.equal(lsn(field(g, 'walStart')), lsn(w.walStart), where);
       if (w.walEnd !== undefined) assert.equal(lsn(field(g, 'walEnd')), lsn(w.walEnd), where);
       for (const k2 of ['written', 'flushed', 'applied'] as const) if (w[k2] !== undefined) assert.equal(lsn(field(g, k2)), lsn(w[k2]), where);
+      for (const k2 of ['xmin', 'xminEpoch', 'catalogXmin', 'catalogXminEpoch'] as const) if (w[k2] !== undefined) assert.equal(field(g, k2), w[k2], `${where}: ${k2}`);
       if (w.kind === 'XLogData') {
         assert.equal(field(g, 'logical'), undefined, `${where}: WAL records read as pgoutput`);
         assert.equal(typeof (field(g, 'payload') as { size: number } | undefined)?.size, 'number', `${where}: the WAL is shown as bytes`);
       }
     });
   }
+  assert.ok(phys.stream.some((m) => m.kind === 'HotStandbyFeedback'), 'hot standby feedback sent');
   const xlog = messagesOf(records, 'CopyData').filter((m) => m.session === sid && field(m, 'replication') === 'XLogData');
   assert.equal(xlog.reduce((n, m) => n + (field(m, 'payloadSize') as number), 0), phys.walBytes, 'WAL bytes');
   assert.equal(lsn(field(xlog[0]!, 'walStart')), lsn(phys.startLsn), 'the stream starts where START_REPLICATION asked');
@@ -528,7 +530,7 @@ test(`tshark: ${name}.pcap — CopyBothResponse is Unknown to tshark and replica
   assert.ok(payloads.every((p) => /^[0-9a-f:]+$/.test(p)), 'tshark gives CopyData only as hex bytes');
   // The first byte of each payload is the replication tag the manifest recorded.
   const tags = payloads.map((p) => String.fromCharCode(parseInt(p.replace(/:/g, '').slice(0, 2), 16)));
-  const tag = { XLogData: 'w', PrimaryKeepalive: 'k', StandbyStatusUpdate: 'r' } as const;
+  const tag = { XLogData: 'w', PrimaryKeepalive: 'k', StandbyStatusUpdate: 'r', HotStandbyFeedback: 'h' } as const;
   assert.deepEqual([...tags].sort(), stream.map((m) => tag[m.kind]).sort());
 });
 }
