@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TuiStore, FF_ERROR, FF_NOT_TCP } from '../src/tui/store.js';
 import { FrameFilter } from '../src/tui/frame-filter.js';
-import { buildTree, flatten, messageBytes } from '../src/tui/detail-tree.js';
+import { buildTree, expand, flatten, messageBytes } from '../src/tui/detail-tree.js';
 import { FrameReader, hexLines } from '../src/tui/frame-reader.js';
 import { StringArena } from '../src/tui/grow.js';
 import { fit, fitLeft, width } from '../src/tui/text.js';
@@ -205,4 +205,30 @@ test('columns are measured in terminal cells: wide characters count two, cuts ne
   assert.equal(width(fit('日本語テキスト', 7)), 7);
   assert.equal(fitLeft('日本', 6), '  日本');
   assert.equal(width('e\u0301'), 1, 'a combining accent takes no column');
+});
+
+test('a frame of many messages builds each message\'s fields only when it is expanded', () => {
+  const s = new TuiStore();
+  const t = 1_700_000_000_000_000;
+  s.frame({ frame: 1, timeUs: t, fileOffset: -1, length: 9000, capLen: 9000, src: '2.2.2.2:5432', dst: '1.1.1.1:1000', session: 0 });
+  for (let k = 0; k < 100; k++) {
+    const body = Buffer.concat([Buffer.from([0, 1, 0, 0, 0, 1]), Buffer.from(String(k % 10))]);
+    const decoded = { type: 'DataRow' as const, values: [{ oid: 25, typeName: 'text', format: 'text' as const, value: String(k % 10) }] };
+    s.message(
+      { kind: 'message', session: 0, time: '', frame: 1, dir: 'backend', code: 'D', length: body.length + 4, ...decoded },
+      { dir: 'backend', code: 'D', length: body.length + 4, body, offset: k * 11, firstFrame: 1, frame: 1, startTimeUs: t, timeUs: t },
+      decoded,
+    );
+  }
+  assert.equal(s.info(0), '<D×100 DataRow (1 column)');
+  const roots = buildTree(s, 0);
+  assert.equal(roots.length, 101);
+  const row = roots[1]!;
+  assert.equal(row.expanded, false);
+  assert.equal(row.children.length, 0);
+  assert.match(row.label, /^DataRow \(backend 'D', length 11\) · DataRow \(1 column\)$/);
+  expand(row);
+  assert.ok(row.expanded);
+  assert.ok(row.children.some((c) => c.range !== null && c.range.length > 0), 'fields with byte ranges');
+  assert.equal(flatten(roots).length, 101 + row.children.length);
 });

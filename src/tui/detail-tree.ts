@@ -21,9 +21,28 @@ export interface TreeNode {
   /** Frame to jump to on Enter, when the node is a cross-reference (a query's request frame). */
   jump?: number;
   colour?: 'red' | 'yellow' | 'cyan' | 'green';
+  /** Children built on first expansion (frames carrying hundreds of messages). */
+  load?: () => TreeNode[];
+}
+
+/** Whether a node can expand (it has children, or will build them). */
+export function expandable(n: TreeNode): boolean {
+  return n.children.length > 0 || n.load !== undefined;
+}
+
+/** Expands a node, building lazy children first. */
+export function expand(n: TreeNode, on = true): void {
+  if (on && n.load) {
+    // Built children go before what the node already holds (its query).
+    n.children = [...n.load(), ...n.children];
+    delete n.load;
+  }
+  n.expanded = on && n.children.length > 0;
 }
 
 const MAX_CHILDREN = 200;
+/** Frames with up to this many messages show every message's fields at once. */
+const EXPAND_UP_TO = 16;
 
 function node(label: string, msg: number, range: TreeNode['range'] = null, children: TreeNode[] = []): TreeNode {
   return { label, children, expanded: false, msg, range };
@@ -130,23 +149,34 @@ export function buildTree(store: TuiStore, fi: number): TreeNode[] {
   );
   const out: TreeNode[] = [frame];
   const shown = new Set<number>();
-  for (const m of store.messagesOf(fi)) {
+  const msgs = store.messagesOf(fi);
+  const count = msgs.length;
+  for (const m of msgs) {
     const dir = store.dirOf(m);
     const code = store.code(m);
     const first = store.mFirstFrame.get(m);
     const span = first !== no ? `, frames ${first}–${no}` : '';
     const head = `${store.typeName(m)} (${dir}${code ? ` '${code}'` : ''}, length ${store.mLen.get(m)}${span})`;
     const n = node(head, m);
-    n.expanded = true;
     const type = store.typeName(m);
     if (type === 'ErrorResponse' || type === 'Malformed' || type === 'Unknown') n.colour = 'red';
     else if (type === 'NoticeResponse') n.colour = 'yellow';
-    const c = store.cached(m);
-    if (c) {
-      n.children.push(...fieldNodes(c.raw, c.decoded, m));
+    const fields = (): TreeNode[] => {
+      const c = store.cached(m);
+      if (c) return fieldNodes(c.raw, c.decoded, m);
+      return [
+        node(`summary: ${store.summary(m)}`, m),
+        node('(fields not in memory: message bodies beyond the body budget are dropped; the hex pane shows the frame from the file)', -1),
+      ];
+    };
+    // A frame of a few messages opens with their fields; one of hundreds (DataRows) builds
+    // them only for the message the user expands.
+    if (count <= EXPAND_UP_TO) {
+      n.children.push(...fields());
+      n.expanded = true;
     } else {
-      n.children.push(node(`summary: ${store.summary(m)}`, m));
-      n.children.push(node('(fields not in memory: message bodies beyond the body budget are dropped; the hex pane shows the frame from the file)', -1));
+      n.load = fields;
+      n.label += ` · ${store.summary(m)}`;
     }
     // The query once per frame, under the first of its messages there.
     const q = store.queryAt(store.sessionOf(m), no);

@@ -7,7 +7,7 @@ import blessed from 'blessed';
 import type { Predicate } from '../filter/index.js';
 import { FF_ANOMALY, FF_BACKEND, FF_ERROR, FF_FRONTEND, FF_NOT_TCP } from './store.js';
 import { FrameFilter } from './frame-filter.js';
-import { buildTree, flatten, messageBytes, type FlatLine, type TreeNode } from './detail-tree.js';
+import { buildTree, expand, expandable, flatten, messageBytes, type FlatLine, type TreeNode } from './detail-tree.js';
 import { hexLines } from './frame-reader.js';
 import { Cursor, paneOptions, type Key, type UiContext, type View } from './view.js';
 import { fit, fitLeft, relTime, tagSafe, wire, wireFit } from './text.js';
@@ -224,7 +224,7 @@ export class MainView implements View {
     const end = Math.min(this.flat.length, tc.top + tc.height);
     for (let i = tc.top; i < end; i++) {
       const { node, depth } = this.flat[i] as FlatLine;
-      const mark = node.children.length === 0 ? '  ' : node.expanded ? '▾ ' : '▸ ';
+      const mark = !expandable(node) ? '  ' : node.expanded ? '▾ ' : '▸ ';
       const indent = '  '.repeat(depth);
       const text = wireFit(node.label, Math.max(1, w - indent.length - 2));
       let line = `${indent}${mark}${text}`;
@@ -289,7 +289,7 @@ export class MainView implements View {
       this.showFrame(line.node.jump);
       return;
     }
-    line.node.expanded = !line.node.expanded;
+    expand(line.node, !line.node.expanded);
   }
 
   private treeKey(k: Key): boolean {
@@ -299,11 +299,11 @@ export class MainView implements View {
         this.activate();
         return true;
       case 'l': case 'right':
-        if (line && line.node.children.length > 0) line.node.expanded = true;
+        if (line) expand(line.node);
         return true;
       case 'h': case 'left': {
         if (!line) return true;
-        if (line.node.expanded && line.node.children.length > 0) { line.node.expanded = false; return true; }
+        if (line.node.expanded) { expand(line.node, false); return true; }
         // Up to the parent: the nearest line above with a smaller depth.
         for (let i = this.treeCursor.sel - 1; i >= 0; i--) {
           if ((this.flat[i] as FlatLine).depth < line.depth) { this.treeCursor.to(i); break; }
@@ -312,7 +312,7 @@ export class MainView implements View {
       }
       case '*': case 'E': {
         // Expand everything under the selected node (or the whole tree at the top).
-        const all = (ns: TreeNode[]) => { for (const n of ns) { n.expanded = true; all(n.children); } };
+        const all = (ns: TreeNode[]) => { for (const n of ns) { expand(n); all(n.children); } };
         if (line) all([line.node]);
         return true;
       }
