@@ -259,6 +259,115 @@ const WRITES: { sql: string; changes: ManifestChange[]; rows?: number }[] = [
   },
 ];
 
+/** One logical replication capture: the slot, START_REPLICATION's options, more startup parameters. */
+interface LogicalVariant {
+  slot: string;
+  options: Record<string, string>;
+  params: Record<string, string>;
+}
+
+async function runLogical(rec: SampleRecorder, ctx: ScenarioContext, v: LogicalVariant): Promise<void> {
+  await ctx.admin.query(`DROP PUBLICATION IF EXISTS ${PUBLICATION}`);
+  await ctx.admin.query(`DROP TABLE IF EXISTS ${TABLE}`);
+  await ctx.admin.query(`CREATE TABLE ${TABLE} (id int PRIMARY KEY, name text NOT NULL, qty int)`);
+  await ctx.admin.query(`CREATE PUBLICATION ${PUBLICATION} FOR TABLE ${TABLE}`);
+
+  const r = await rawLogin(rec, { params: { replication: 'database', wal_sender_timeout: '2s', ...v.params } });
+  const writer = await rec.pg();
+  await rawQuery(rec, r, 'IDENTIFY_SYSTEM', { rows: 1 });
+  await rawQuery(rec, r, `CREATE_REPLICATION_SLOT ${v.slot} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'nothing')`, { rows: 1 });
+
+  const options = Object.entries(v.options).map(([k, val]) => `${k} '${val}'`).join(', ');
+  const startSql = `START_REPLICATION SLOT ${v.slot} LOGICAL 0/0 (${options})`;
+  r.client.send(msg('Q', cstring(startSql)));
+  const first = await r.client.next();
+  if (first.code !== 'W') throw new Error(`START_REPLICATION answered ${first.code}, not CopyBothResponse`);
+
+  const stream: ManifestStreamMessage[] = [];
+  const expectedCommits = WRITES.filter((w) => w.changes.some((c) => c.kind !== 'message' || c.transactional)).length;
+  const expectedLoose = WRITES.length - expectedCommits;
+  let commits = 0;
+  let inStream = false;
+  let loose = 0;
+  let keepalives = 0;
+  let lastEnd = 0n;
+  const sendStatus = (replyRequested: boolean) => {
+    r.client.send(msg('d', standbyStatus(lastEnd, replyRequested)));
+    const l = lsnText(lastEnd);
+    stream.push({ dir: 'frontend', kind: 'StandbyStatusUpdate', written: l, flushed: l, applied: l, replyRequested });
+  };
+  /** Takes one backend message of the stream; false when it was not CopyData. */
+  const take = (m: { code: string; body: Buffer }): boolean => {
+    if (m.code !== 'd') return false;
+    const b = m.body;
+    const tag = String.fromCharCode(b[0]!);
+    if (tag === 'w') {
+      const walStart = b.readBigUInt64BE(1);
+      const walEnd = b.readBigUInt64BE(9);
+      const logical = String.fromCharCode(b[25]!);
+      stream.push({ dir: 'backend', kind: 'XLogData', walStart: lsnText(walStart), walEnd: lsnText(walEnd), logical });
+      if (walEnd > lastEnd) lastEnd = walEnd;
+      // Stream Start / Stop bracket a streamed transaction's changes, which carry its xid first.
+      if (logical === 'S') inStream = true;
+      else if (logical === 'E') inStream = false;
+      else if (logical === 'C' || logical === 'c') {
+        commits++;
+        sendStatus(false);
+      } else if (logical === 'M' && !inStream && b[26] === 0) loose++;
+    } else if (tag === 'k') {
+      const walEnd = b.readBigUInt64BE(1);
+      const replyRequested = b[17] === 1;
+      stream.push({ dir: 'backend', kind: 'PrimaryKeepalive', walEnd: lsnText(walEnd), replyRequested });
+      keepalives++;
+      if (walEnd > lastEnd) lastEnd = walEnd;
+      if (replyRequested) sendStatus(false);
+    } else throw new Error(`unexpected replication message ${tag}`);
+    return true;
+  };
+
+  // Read the stream while the other connection writes, so that the status updates follow the
+  // commits they confirm. Done once every change has streamed and a keepalive has asked for a
+  // reply (the 2 s wal_sender_timeout brings one a second after the last status update).
+  const done = () => commits >= expectedCommits && loose >= expectedLoose && stream.some((s) => s.kind === 'PrimaryKeepalive' && s.replyRequested);
+  const pump = (async () => {
+    const deadline = Date.now() + 8000;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`replication stream incomplete: ${commits} commits, ${loose} messages, ${keepalives} keepalives`);
+      const m = await r.client.poll(200);
+      if (m && !take(m)) throw new Error(`unexpected ${m.code} during streaming`);
+    }
+  })();
+  const changes: ManifestChange[] = [];
+  try {
+    for (const w of WRITES) {
+      await writer.query({ sql: w.sql, expectRows: w.rows });
+      changes.push(...w.changes);
+    }
+  } finally {
+    await pump;
+  }
+  r.client.send(msg('c'));
+  const tail: { code: string; body: Buffer }[] = [];
+  for (;;) {
+    const m = await r.client.next();
+    if (take(m)) continue;
+    tail.push(m);
+    if (m.code === 'c') break;
+  }
+  recordQuery(rec, r, startSql, await r.client.collect(tail), { note: 'CopyBoth: the replication stream is in the sample\'s replication.stream' });
+
+  rec.replication = {
+    connection: r.index,
+    slot: v.slot,
+    plugin: 'pgoutput',
+    publication: PUBLICATION,
+    options: v.options,
+    relation: { namespace: 'public', name: TABLE, columns: ['id', 'name', 'qty'], key: ['id'] },
+    changes,
+    stream,
+  };
+}
+
 const replication: Scenario = {
   name: 'replication',
   title: 'Logical replication: pgoutput over CopyBoth, keepalives, standby status updates',
@@ -279,103 +388,26 @@ const replication: Scenario = {
     'frontend CopyData: standby status updates (r) with written / flushed / applied LSNs',
     'frontend CopyDone, backend CopyDone, CommandComplete "START_REPLICATION", ReadyForQuery; tshark shows the CopyData only as bytes',
   ],
-  async run(rec, ctx) {
-    await ctx.admin.query(`DROP PUBLICATION IF EXISTS ${PUBLICATION}`);
-    await ctx.admin.query(`DROP TABLE IF EXISTS ${TABLE}`);
-    await ctx.admin.query(`CREATE TABLE ${TABLE} (id int PRIMARY KEY, name text NOT NULL, qty int)`);
-    await ctx.admin.query(`CREATE PUBLICATION ${PUBLICATION} FOR TABLE ${TABLE}`);
+  run: (rec, ctx) => runLogical(rec, ctx, { slot: SLOT, options: REPLICATION_OPTIONS, params: {} }),
+};
 
-    const r = await rawLogin(rec, { params: { replication: 'database', wal_sender_timeout: '2s' } });
-    const writer = await rec.pg();
-    await rawQuery(rec, r, 'IDENTIFY_SYSTEM', { rows: 1 });
-    await rawQuery(rec, r, `CREATE_REPLICATION_SLOT ${SLOT} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'nothing')`, { rows: 1 });
+const STREAM_OPTIONS: Record<string, string> = { ...REPLICATION_OPTIONS, streaming: 'on' };
 
-    const options = Object.entries(REPLICATION_OPTIONS).map(([k, v]) => `${k} '${v}'`).join(', ');
-    const startSql = `START_REPLICATION SLOT ${SLOT} LOGICAL 0/0 (${options})`;
-    r.client.send(msg('Q', cstring(startSql)));
-    const first = await r.client.next();
-    if (first.code !== 'W') throw new Error(`START_REPLICATION answered ${first.code}, not CopyBothResponse`);
-
-    const stream: ManifestStreamMessage[] = [];
-    const expectedCommits = WRITES.filter((w) => w.changes.some((c) => c.kind !== 'message' || c.transactional)).length;
-    const expectedLoose = WRITES.length - expectedCommits;
-    let commits = 0;
-    let loose = 0;
-    let keepalives = 0;
-    let lastEnd = 0n;
-    const sendStatus = (replyRequested: boolean) => {
-      r.client.send(msg('d', standbyStatus(lastEnd, replyRequested)));
-      const l = lsnText(lastEnd);
-      stream.push({ dir: 'frontend', kind: 'StandbyStatusUpdate', written: l, flushed: l, applied: l, replyRequested });
-    };
-    /** Takes one backend message of the stream; false when it was not CopyData. */
-    const take = (m: { code: string; body: Buffer }): boolean => {
-      if (m.code !== 'd') return false;
-      const b = m.body;
-      const tag = String.fromCharCode(b[0]!);
-      if (tag === 'w') {
-        const walStart = b.readBigUInt64BE(1);
-        const walEnd = b.readBigUInt64BE(9);
-        const logical = String.fromCharCode(b[25]!);
-        stream.push({ dir: 'backend', kind: 'XLogData', walStart: lsnText(walStart), walEnd: lsnText(walEnd), logical });
-        if (walEnd > lastEnd) lastEnd = walEnd;
-        if (logical === 'C') {
-          commits++;
-          sendStatus(false);
-        } else if (logical === 'M' && b[26] === 0) loose++;
-      } else if (tag === 'k') {
-        const walEnd = b.readBigUInt64BE(1);
-        const replyRequested = b[17] === 1;
-        stream.push({ dir: 'backend', kind: 'PrimaryKeepalive', walEnd: lsnText(walEnd), replyRequested });
-        keepalives++;
-        if (walEnd > lastEnd) lastEnd = walEnd;
-        if (replyRequested) sendStatus(false);
-      } else throw new Error(`unexpected replication message ${tag}`);
-      return true;
-    };
-
-    // Read the stream while the other connection writes, so that the status updates follow the
-    // commits they confirm. Done once every change has streamed and a keepalive has asked for a
-    // reply (the 2 s wal_sender_timeout brings one a second after the last status update).
-    const done = () => commits >= expectedCommits && loose >= expectedLoose && stream.some((s) => s.kind === 'PrimaryKeepalive' && s.replyRequested);
-    const pump = (async () => {
-      const deadline = Date.now() + 8000;
-      while (!done()) {
-        if (Date.now() > deadline) throw new Error(`replication stream incomplete: ${commits} commits, ${loose} messages, ${keepalives} keepalives`);
-        const m = await r.client.poll(200);
-        if (m && !take(m)) throw new Error(`unexpected ${m.code} during streaming`);
-      }
-    })();
-    const changes: ManifestChange[] = [];
-    try {
-      for (const w of WRITES) {
-        await writer.query({ sql: w.sql, expectRows: w.rows });
-        changes.push(...w.changes);
-      }
-    } finally {
-      await pump;
-    }
-    r.client.send(msg('c'));
-    const tail: { code: string; body: Buffer }[] = [];
-    for (;;) {
-      const m = await r.client.next();
-      if (take(m)) continue;
-      tail.push(m);
-      if (m.code === 'c') break;
-    }
-    recordQuery(rec, r, startSql, await r.client.collect(tail), { note: 'CopyBoth: the replication stream is in the sample\'s replication.stream' });
-
-    rec.replication = {
-      connection: r.index,
-      slot: SLOT,
-      plugin: 'pgoutput',
-      publication: PUBLICATION,
-      options: REPLICATION_OPTIONS,
-      relation: { namespace: 'public', name: TABLE, columns: ['id', 'name', 'qty'], key: ['id'] },
-      changes,
-      stream,
-    };
-  },
+const replicationStreaming: Scenario = {
+  name: 'replication-streaming',
+  title: 'Logical replication with streamed transactions (Stream Start / Stop / Commit)',
+  description:
+    `As replication.pcap, with streaming 'on' in START_REPLICATION and the developer setting ` +
+    `debug_logical_replication_streaming=immediate on the walsender connection, so that every transaction is ` +
+    `streamed while in progress however small: each change comes between Stream Start and Stream Stop ` +
+    `with the transaction's xid before its fields, and Stream Commit ends the transaction (no Begin / Commit). ` +
+    `The non-transactional message is not part of a transaction and comes as a plain Message.`,
+  decode: [
+    'START_REPLICATION ... LOGICAL 0/0 (proto_version \'4\', ..., streaming \'on\'); CopyBothResponse',
+    'pgoutput Stream Start (xid, first segment), Relation / Insert / Update / Delete / Truncate / Message each carrying the xid, Stream Stop, then Stream Commit with the same xid',
+    'the row values and names as in replication.pcap; a decoder must read the xid inside a stream and not outside it',
+  ],
+  run: (rec, ctx) => runLogical(rec, ctx, { slot: 'pgsniff_stream_slot', options: STREAM_OPTIONS, params: { debug_logical_replication_streaming: 'immediate' } }),
 };
 
 function parseLsn(text: string): bigint {
@@ -465,4 +497,4 @@ const physicalReplication: Scenario = {
   },
 };
 
-export const RAW_SCENARIOS: Scenario[] = [protocol32, replication, physicalReplication, functionCall];
+export const RAW_SCENARIOS: Scenario[] = [protocol32, replication, replicationStreaming, physicalReplication, functionCall];

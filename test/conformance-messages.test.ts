@@ -61,6 +61,10 @@ const TSHARK_WRONG_SAMPLES: Record<string, { why: string; unknownAre: Record<str
     why: 'tshark has a CopyBoth response label but labels the W message Unknown (its CopyData it counts right, as bytes)',
     unknownAre: { CopyBothResponse: 1 },
   },
+  'replication-streaming.pcap': {
+    why: 'as in replication.pcap: the CopyBothResponse is Unknown to tshark',
+    unknownAre: { CopyBothResponse: 1 },
+  },
   'physical-replication.pcap': {
     why: 'as in replication.pcap: the CopyBothResponse of START_REPLICATION PHYSICAL is Unknown to tshark',
     unknownAre: { CopyBothResponse: 1 },

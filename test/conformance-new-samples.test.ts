@@ -2,7 +2,7 @@
  * Conformance on the samples made with the raw client (scripts/sample-raw-scenarios.ts):
  * protocol-32.pcap (3.2 startup, 32-byte cancel key, CancelRequest, NegotiateProtocolVersion),
  * replication.pcap (logical replication: CopyBoth, XLogData with pgoutput, keepalives, standby
- * status updates), physical-replication.pcap (XLogData carrying raw WAL) and function-call.pcap
+ * status updates; replication-streaming.pcap the same with streamed transactions), physical-replication.pcap (XLogData carrying raw WAL) and function-call.pcap
  * (FunctionCall / FunctionCallResponse).
  *
  * pgsniff's decode is compared with what the generator recorded in samples/manifest.json: every
@@ -26,7 +26,9 @@ import type { Manifest, ManifestSample, ManifestStep } from '../scripts/sample-m
 const samplesDir = join(projectRoot, 'samples');
 const manifestPath = join(samplesDir, 'manifest.json');
 const manifest: Manifest | null = existsSync(manifestPath) ? (JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest) : null;
-const NEW = ['protocol-32', 'replication', 'physical-replication', 'function-call'];
+const NEW = ['protocol-32', 'replication', 'replication-streaming', 'physical-replication', 'function-call'];
+/** The logical replication samples: one with whole transactions, one with streamed ones. */
+const LOGICAL = ['replication', 'replication-streaming'];
 
 function sampleOf(name: string): ManifestSample | undefined {
   return manifest?.samples.find((s) => s.name === name);
@@ -289,10 +291,14 @@ test('function-call: FunctionCall arguments and FunctionCallResponse results equ
   });
 });
 
-const LOGICAL_NAMES: Record<string, string> = { B: 'Begin', R: 'Relation', I: 'Insert', U: 'Update', D: 'Delete', T: 'Truncate', M: 'Message', C: 'Commit', Y: 'Type', O: 'Origin' };
+const LOGICAL_NAMES: Record<string, string> = {
+  B: 'Begin', R: 'Relation', I: 'Insert', U: 'Update', D: 'Delete', T: 'Truncate', M: 'Message', C: 'Commit', Y: 'Type', O: 'Origin',
+  S: 'StreamStart', E: 'StreamStop', c: 'StreamCommit', A: 'StreamAbort',
+};
 
-test('replication: CopyBothResponse and every replication message decoded as the client saw it', { skip: skipFor('replication') }, async () => {
-  const s = sampleOf('replication')!;
+for (const name of LOGICAL) {
+test(`${name}: CopyBothResponse and every replication message decoded as the client saw it`, { skip: skipFor(name) }, async () => {
+  const s = sampleOf(name)!;
   const repl = s.replication!;
   const records = await recordsOf(s);
   const ids = sessionIds(s, records);
@@ -329,8 +335,8 @@ test('replication: CopyBothResponse and every replication message decoded as the
   assert.ok(repl.stream.some((m) => m.kind === 'StandbyStatusUpdate'), 'standby status updates');
 });
 
-test('replication: pgoutput Relation, row changes and messages carry the names and values written', { skip: skipFor('replication') }, async () => {
-  const s = sampleOf('replication')!;
+test(`${name}: pgoutput Relation, row changes and messages carry the names and values written`, { skip: skipFor(name) }, async () => {
+  const s = sampleOf(name)!;
   const repl = s.replication!;
   const records = await recordsOf(s);
   const logical = messagesOf(records, 'CopyData')
@@ -385,8 +391,8 @@ test('replication: pgoutput Relation, row changes and messages carry the names a
   begins.forEach((b, k) => assert.equal(lsn(b.finalLsn), lsn(commits[k]!.commitLsn), `transaction ${k}`));
 });
 
-test('replication: START_REPLICATION is one query with a CopyBoth exchange', { skip: skipFor('replication') }, async () => {
-  const s = sampleOf('replication')!;
+test(`${name}: START_REPLICATION is one query with a CopyBoth exchange`, { skip: skipFor(name) }, async () => {
+  const s = sampleOf(name)!;
   const records = await recordsOf(s);
   const sid = sessionIds(s, records)[s.replication!.connection]!;
   const qs = records.filter((r) => r.kind === 'query' && r.session === sid) as Rec[];
@@ -396,8 +402,8 @@ test('replication: START_REPLICATION is one query with a CopyBoth exchange', { s
   assert.equal(start.error, null);
 });
 
-test('replication: the walsender\'s two CommandCompletes after CopyBoth (COPY 0, START_REPLICATION) close one statement', { skip: skipFor('replication') }, async () => {
-  const s = sampleOf('replication')!;
+test(`${name}: the walsender's two CommandCompletes after CopyBoth (COPY 0, START_REPLICATION) close one statement`, { skip: skipFor(name) }, async () => {
+  const s = sampleOf(name)!;
   const records = await recordsOf(s);
   const conn = s.replication!.connection;
   const sid = sessionIds(s, records)[conn]!;
@@ -406,6 +412,44 @@ test('replication: the walsender\'s two CommandCompletes after CopyBoth (COPY 0,
   const start = qs.find((q) => typeof q.sql === 'string' && (q.sql as string).startsWith('START_REPLICATION'))!;
   assert.equal(start.command, 'START_REPLICATION');
   assert.equal(start.statementCount, 1);
+});
+}
+
+test('replication-streaming: streamed transactions — every change inside Stream Start / Stop carries the stream\'s xid, Stream Commit closes it', { skip: skipFor('replication-streaming') }, async () => {
+  const s = sampleOf('replication-streaming')!;
+  const records = await recordsOf(s);
+  const logical = messagesOf(records, 'CopyData')
+    .map((m) => field(m, 'logical') as Record<string, unknown> | undefined)
+    .filter((l): l is Record<string, unknown> => l !== undefined);
+  assert.equal(logical.filter((l) => l.message === 'Begin' || l.message === 'Commit').length, 0, 'no whole transactions');
+  let xid: unknown = null;
+  const open = new Set<unknown>();
+  let streamed = 0;
+  for (const l of logical) {
+    if (l.message === 'StreamStart') {
+      assert.equal(xid, null, 'Stream Start inside a stream');
+      xid = l.xid;
+      if (l.firstSegment === true) open.add(l.xid);
+      assert.ok(open.has(l.xid), `segment of xid ${String(l.xid)} before its first`);
+    } else if (l.message === 'StreamStop') {
+      assert.notEqual(xid, null, 'Stream Stop outside a stream');
+      xid = null;
+    } else if (l.message === 'StreamCommit') {
+      assert.equal(xid, null, 'Stream Commit inside a stream');
+      assert.ok(open.delete(l.xid), `Stream Commit of xid ${String(l.xid)} that was never started`);
+    } else if (xid !== null) {
+      assert.equal(l.xid, xid, `${String(l.message)} inside the stream of xid ${String(xid)}`);
+      streamed++;
+    } else {
+      // Only a non-transactional message may come outside a stream, and it has no xid.
+      assert.equal(l.message, 'Message');
+      assert.equal(l.transactional, false);
+      assert.equal(l.xid, undefined);
+    }
+  }
+  assert.equal(open.size, 0, 'every streamed transaction committed');
+  const changes = s.replication!.changes.filter((c) => c.kind !== 'message' || c.transactional).length;
+  assert.ok(streamed >= changes, `${streamed} streamed messages for ${changes} transactional changes`);
 });
 
 test('physical-replication: XLogData LSNs as streamed, raw WAL shown as bytes (never as pgoutput), hot standby feedback', { skip: skipFor('physical-replication') }, async () => {
@@ -510,7 +554,7 @@ test('tshark: protocol-32.pcap — 3.2 startup packets and the long CancelReques
   assert.deepEqual(npv.map(([v, opts]) => [Number(v), (opts ?? '').split(',')]), negotiated.map((n) => [n.version, n.unrecognized]));
 });
 
-for (const name of ['replication', 'physical-replication']) {
+for (const name of ['replication', 'replication-streaming', 'physical-replication']) {
 test(`tshark: ${name}.pcap — CopyBothResponse is Unknown to tshark and replication CopyData only bytes`, { skip: skipFor(name) || (tshark() ? false : SKIP_NO_TSHARK) }, async () => {
   const s = sampleOf(name)!;
   const stream = (s.replication ?? s.physicalReplication)!.stream;
