@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { runTui } from '../src/tui/app.js';
 import { feedSynthetic, HOSTILE_SQL } from '../src/tui/synthetic.js';
+import { analyzeFile } from '../src/pipeline/analyze.js';
+import { publicCaptures, publicCapture, SKIP_NO_PUBLIC } from './helpers/public-captures.js';
 
 interface Harness {
   input: PassThrough;
@@ -85,4 +87,42 @@ test('a mouse click on a row selects that frame', async () => {
   await until(h, /\x1b\[7;\d+m\s+4 0\.002100/);
   h.input.write('Q');
   assert.equal(await h.done, 0);
+});
+
+test('every public capture opens and every view draws, whatever the capture holds', async (t) => {
+  const list = publicCaptures();
+  if (!list) {
+    t.skip(SKIP_NO_PUBLIC);
+    return;
+  }
+  const keys = ['j', 'j', 'j', 'j', 'j', '\t', 'j', 'j', 'j', '\r', '*', '\t', 'G', 'f', 'G', '\x1b', 't', 'l', '+', 'j', '\x1b',
+    's', 'j', '\x1b', 'q', '2', '4', '\x1b', 'S', '\x1b', '?', '\x1b', ':', 'x', '\r', 'n', '/', 't', 'y', 'p', 'e', '\r'];
+  for (const rel of list) {
+    const input = new PassThrough();
+    const out = new PassThrough() as PassThrough & { columns: number; rows: number; isTTY: boolean };
+    out.columns = 120;
+    out.rows = 40;
+    out.isTTY = true;
+    out.resume();
+    const errors: unknown[] = [];
+    let fed: () => void = () => {};
+    const loaded = new Promise<void>((r) => { fed = r; });
+    const path = publicCapture(rel);
+    const done = runTui({
+      title: rel, live: false, input, output: out, capturePath: path, renderMs: 10,
+      onDisplayError: (e) => errors.push(e),
+      start: async (sink, signal) => {
+        try { await analyzeFile(path, sink, { signal }); } finally { fed(); }
+      },
+    });
+    await loaded;
+    for (const k of keys) {
+      input.write(k);
+      await pause(10);
+    }
+    await pause(50);
+    input.write('Q');
+    assert.equal(await done, 0, rel);
+    assert.deepEqual(errors.map(String), [], rel);
+  }
 });

@@ -35,6 +35,8 @@ export interface RunTuiOptions {
   bodyBudget?: number;
   /** Redraw period in milliseconds (default 100). */
   renderMs?: number;
+  /** Told about an exception while drawing (the UI shows it in the status line and goes on). */
+  onDisplayError?: (e: unknown) => void;
 }
 
 const VIEW_KEYS: Record<string, ViewName> = { t: 'timeline', s: 'sessions', q: 'queries', S: 'stats', '?': 'help' };
@@ -172,6 +174,7 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
     } catch (e) {
       // A drawing bug must not take the terminal down with it; say so and keep going.
       notice = { text: `display error: ${e instanceof Error ? e.message : String(e)}`, error: true };
+      opts.onDisplayError?.(e);
     }
   }
 
