@@ -166,7 +166,7 @@ for (const name of NEW) {
     const s = sampleOf(name)!;
     const records = await recordsOf(s);
     const ids = sessionIds(s, records);
-    s.connections.forEach((c, i) => {
+    s.connections.forEach((_, i) => {
       const qs = records.filter((r) => r.kind === 'query' && r.session === ids[i]) as Rec[];
       const steps = stepsOf(s, i);
       assert.equal(qs.length, steps.length, `connection ${i}: ${qs.length} query records for ${steps.length} steps`);
