@@ -60,7 +60,7 @@ test('errors.pcap: red failures in the timeline, queries and follow views', { sk
     let s = await ui.waitFor('loaded in', 8000);
     assert.match(s, /<E Error 22012 division by zero/);
     s = await ui.press('t');
-    assert.match(s, /Timeline: 1 sessions, \d+ queries/);
+    assert.match(s, /Timeline: 1 session, \d+ queries/);
     assert.match(s, /^│#0 postgres\s+.*█/m);
     const coloured = ui.screenWithColours();
     assert.match(coloured, /\x1b\[31m█/, 'a failed query is a red bar');

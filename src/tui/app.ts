@@ -17,7 +17,7 @@ import { SessionsView, QueriesView, FollowView } from './list-views.js';
 import { StatsView, HelpView } from './text-views.js';
 import { Prompt } from './prompt.js';
 import type { Key, UiContext, View, ViewName } from './view.js';
-import { bytesText, tagSafe, wire } from './text.js';
+import { bytesText, plural, tagSafe, wire } from './text.js';
 
 export interface RunTuiOptions {
   /** Shown in the status line: the capture file or the interface. */
@@ -38,6 +38,8 @@ export interface RunTuiOptions {
   /** Told about an exception while drawing (the UI shows it in the status line and goes on). */
   onDisplayError?: (e: unknown) => void;
 }
+
+const TITLE_MAX = 40;
 
 const VIEW_KEYS: Record<string, ViewName> = { t: 'timeline', s: 'sessions', q: 'queries', S: 'stats', '?': 'help' };
 
@@ -143,13 +145,15 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
   }
 
   function drawStatus(): void {
+    // A long path keeps its end (the file name) so the figures after it stay on screen.
+    const title = opts.title.length > TITLE_MAX ? '…' + opts.title.slice(-(TITLE_MAX - 1)) : opts.title;
     const parts = [
-      `{bold}pgsniff{/bold} ${wire(opts.title)}`,
-      `${store.frameCount} packets`,
+      `{bold}pgsniff{/bold} ${wire(title)}`,
+      plural(store.frameCount, 'packet'),
       bytesText(store.bytes),
-      `${store.sessions.size} sessions`,
-      `${store.queryCount} queries`,
-      `${store.anomalyCount} anomalies`,
+      plural(store.sessions.size, 'session'),
+      plural(store.queryCount, 'query', 'queries'),
+      plural(store.anomalyCount, 'anomaly', 'anomalies'),
     ];
     if (opts.live) parts.push(store.dropped === null ? 'drops unknown' : `${store.dropped} dropped`);
     const f = main.filterStatus();

@@ -8,7 +8,7 @@
 import blessed from 'blessed';
 import { QF_ERROR, QF_INCOMPLETE, QF_NO_DURATION, type TuiStore } from './store.js';
 import { Cursor, paneOptions, type Key, type UiContext, type View } from './view.js';
-import { fit, ms, wireFit } from './text.js';
+import { fit, ms, plural, wireFit } from './text.js';
 
 const LABEL_W = 26;
 const C_NONE = 0;
@@ -131,7 +131,7 @@ export class TimelineView implements View {
     while (lines.length < this.rows.height + 1) lines.push('');
     lines.push('', ...this.selectionText(selQ));
     const z = this.zoom > 1 ? ` zoom ×${this.zoom}` : '';
-    this.box.setLabel(` Timeline: ${s.sessionOrder.length} sessions, ${s.queryCount} queries${z} `);
+    this.box.setLabel(` Timeline: ${plural(s.sessionOrder.length, 'session')}, ${plural(s.queryCount, 'query', 'queries')}${z} `);
     this.box.setContent(lines.join('\n'));
   }
 
