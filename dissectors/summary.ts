@@ -104,6 +104,12 @@ export function summarize(m: DecodedMessage): string {
       // Fields from dissectors/copy: a replication message name, a row count, the size.
       const parts = ['CopyData'];
       if (typeof m.replication === 'string') parts.push(m.replication);
+      // Logical replication: the pgoutput message and the table it touches say what happened.
+      const logical = m.logical as { message?: unknown; relation?: unknown } | undefined;
+      if (logical && typeof logical.message === 'string') {
+        parts.push(logical.message);
+        if (typeof logical.relation === 'string') parts.push(logical.relation);
+      }
       const detail: string[] = [];
       if (typeof m.rowCount === 'number') detail.push(plural(m.rowCount, 'row'));
       if (typeof m.size === 'number') detail.push(plural(m.size, 'byte'));
