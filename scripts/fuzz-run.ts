@@ -18,6 +18,8 @@ import { isUserError } from '../src/core/errors.js';
 import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { FrameInfo, MessageRecord, OutRecord, PipelineSink } from '../src/pipeline/events.js';
 import { TextSink } from '../src/sinks/text.js';
+import { StatsSink } from '../src/sinks/stats.js';
+import { formatStatsText } from '../src/sinks/stats-format.js';
 import type { DecodedMessage, RawMessage } from '../dissectors/types.js';
 import { loadCorpus, makeInput, type CorpusEntry, type FuzzInput } from './fuzz-mutate.js';
 
@@ -31,12 +33,13 @@ export interface OneResult {
 let devNull: number | null = null;
 
 /** Both exports on every input: NDJSON (every record through JSON.stringify) and the text
- * view (verbose trees on every fourth input), written to /dev/null. */
+ * view (verbose trees on every fourth input), written to /dev/null; on every other input also
+ * the statistics (SQL normalised by libpg-query), whose report is formatted at the end. */
 class FuzzSink implements PipelineSink {
   records = 0;
   anomalies = 0;
   private readonly text: TextSink;
-  constructor(verbose: boolean) {
+  constructor(verbose: boolean, private readonly stats: StatsSink | null) {
     devNull ??= openSync('/dev/null', 'w');
     this.text = new TextSink(devNull, { verbose });
   }
@@ -51,9 +54,11 @@ class FuzzSink implements PipelineSink {
     if (rec.kind === 'anomaly') this.anomalies++;
     JSON.stringify(rec);
     this.text.record(rec);
+    this.stats?.record(rec);
   }
   end(): void {
     this.text.end();
+    if (this.stats) formatStatsText(this.stats.report());
   }
 }
 
@@ -63,7 +68,7 @@ function* chunks(data: Buffer, size: number): Generator<Buffer> {
 
 /** One input through the whole pipeline; throws only what escaped the pipeline. */
 export async function runOne(input: FuzzInput): Promise<OneResult> {
-  const sink = new FuzzSink(input.index % 4 === 0);
+  const sink = new FuzzSink(input.index % 4 === 0, input.index % 2 === 1 ? await StatsSink.create() : null);
   const stream = Readable.from(input.chunk > 0 ? chunks(input.data, input.chunk) : [input.data], { objectMode: false });
   try {
     await analyzeFile(stream, sink, { sourceName: 'fuzz input', keepRows: input.index % 3 === 0 });
