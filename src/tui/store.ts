@@ -571,6 +571,8 @@ export class TuiStore implements TuiSink {
       this.mSummaryId, this.mFlags, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags]) {
       b += c.bytes();
     }
+    for (const c of this.sessionMsgs.values()) b += c.bytes();
+    for (const c of this.sessionQueries.values()) b += c.bytes();
     return b + this.mSummary.bytes() + this.qSql.bytes() + this.qDetail.bytes() + this.qError.bytes() + this.aReason.bytes();
   }
 }
