@@ -285,6 +285,12 @@ test('live mode follows new frames until the user scrolls away', { skip }, async
     assert.match(s, /Frame 466:/);
     s = await ui.press('G');
     assert.match(s, /\(following\)/);
+    // Follow session keeps the newest message in view after G.
+    s = await ui.press('f');
+    assert.match(s, /Follow session #\d+ /);
+    s = await ui.press('G');
+    assert.match(s, /messages, following\)/);
+    await ui.press('Escape');
     ui.keys('C-c');
     await ui.waitFor('capture stopped');
   } finally {

@@ -285,21 +285,36 @@ export class FollowView extends ListView {
   constructor(ctx: UiContext) {
     super(ctx, 'Follow session');
   }
+  /** Live: stay on the newest message while the cursor is on the last one. */
+  private following = false;
   override enter(arg?: number): void {
     if (arg !== undefined && arg !== this.session) {
       this.session = arg;
       this.cursor.to(0);
       this.cursor.top = 0;
+      this.following = false;
     }
     this.ctx.invalidate();
   }
   protected count(): number {
     return this.ctx.store.sessionMessages(this.session)?.n ?? 0;
   }
+  override draw(): void {
+    if (this.following) {
+      this.cursor.setCount(this.count());
+      this.cursor.to(this.cursor.count - 1);
+    }
+    super.draw();
+  }
+  override key(k: Key): boolean {
+    const handled = super.key(k);
+    if (handled && this.ctx.live) this.following = this.cursor.atEnd();
+    return handled;
+  }
   protected title(): string {
     const info = this.ctx.store.sessions.get(this.session);
     const who = info ? `${info.client} → ${info.server}${info.user ? ` user ${info.user}` : ''}${info.database ? ` db ${info.database}` : ''}` : '';
-    return `Follow session #${this.session} ${wire(who)} (${this.count()} messages): Enter go to frame`;
+    return `Follow session #${this.session} ${wire(who)} (${this.count()} messages${this.following ? ', following' : ''}): Enter go to frame`;
   }
   protected header(): string {
     return fit(`${fitLeft('Frame', 7)} ${fit('Time', 11)} Dir  Message`, this.width);

@@ -176,7 +176,7 @@ export const HELP: Array<[string, string]> = [
   ['j / k, ↓ / ↑', 'move one row'],
   ['Ctrl-D / Ctrl-U', 'half a page down / up'],
   ['PgDn / PgUp, Space, Ctrl-F / Ctrl-B', 'page down / up'],
-  ['g / G, Home / End', 'first / last row (G in live mode: follow new frames again)'],
+  ['g / G, Home / End', 'first / last row (live, in frames and follow: G follows new rows again)'],
   ['Enter', 'frames: go to the details pane; sessions: first frame; queries, follow: that frame'],
   ['mouse', 'click selects (click again: Enter), wheel scrolls'],
   ['', ''],
