@@ -13,6 +13,7 @@ import { Column, u32 } from './grow.js';
 
 /** Frames matched per timer tick: keeps a tick well under the 100 ms frame budget. */
 const SLICE = 40_000;
+const SLICE_MS = 25;
 
 export class FrameFilter {
   expr = '';
@@ -52,8 +53,15 @@ export class FrameFilter {
     if (!pred || !rows) return false;
     const end = Math.min(this.store.frameCount, this.scanned + SLICE);
     const before = rows.n;
-    for (let fi = this.scanned; fi < end; fi++) if (this.matches(pred, fi)) rows.push(fi);
-    this.scanned = end;
+    const t0 = Date.now();
+    let fi = this.scanned;
+    while (fi < end) {
+      if (this.matches(pred, fi)) rows.push(fi);
+      fi++;
+      // Bounded in time as well as in frames: records rebuilt for evicted messages are slow.
+      if ((fi & 255) === 0 && Date.now() - t0 > SLICE_MS) break;
+    }
+    this.scanned = fi;
     return rows.n !== before;
   }
 
