@@ -117,6 +117,24 @@ test('/ applies a display filter; Esc-free empty filter clears it', { skip }, as
   }
 });
 
+test('-Y gives the filter to start with; an invalid one is reported and the list stays whole', { skip }, async () => {
+  let ui = await open(['--synthetic', '-Y', 'type == "Parse"']);
+  try {
+    const s = await ui.waitFor('12 of 67 shown');
+    for (const r of frameRows(s)) assert.match(r, />P\/B\/E\/S Parse/);
+  } finally {
+    ui.stop();
+  }
+  ui = await open(['--synthetic', '-Y', 'type ==']);
+  try {
+    const s = ui.screen();
+    assert.match(s, /invalid filter at column \d+/);
+    assert.match(s, /Frames 67 /);
+  } finally {
+    ui.stop();
+  }
+});
+
 test('an invalid filter is rejected with its reason and the prompt stays open', { skip }, async () => {
   const ui = await open();
   try {

@@ -1,6 +1,7 @@
 /**
  * A small launcher for the TUI, independent of the CLI: `node dist/src/tui/demo.js --synthetic`
- * (optionally `--filler N` frames, `--live` to act as a live capture) runs on the synthetic
+ * (optionally `--filler N` frames, `--sessions N`, `--rounds N`, `--live` to act as a live
+ * capture that runs until Ctrl-C, `-Y FILTER`) runs on the synthetic
  * conversation (synthetic.ts); `node dist/src/tui/demo.js FILE` runs the real pipeline on a
  * capture file. The tests drive this under tmux.
  */
@@ -19,14 +20,12 @@ async function main(): Promise<number> {
   const live = args.includes('--live');
   if (args.includes('--synthetic')) {
     const filler = Number(arg('--filler') ?? 0);
-    const slow = Number(arg('--slow-ms') ?? 0);
     return runTui({
       title: 'synthetic', live, filter,
       start: async (sink: TuiSink, signal) => {
         await feedSynthetic(sink, signal, { sessions: Number(arg('--sessions') ?? 3), rounds: Number(arg('--rounds') ?? 4), fillerFrames: filler, yieldEvery: 2000 });
         // --live keeps "capturing" until Ctrl-C, as a live source would.
-        if (live) await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
-        if (slow > 0) await new Promise((r) => setTimeout(r, slow));
+        if (live && !signal.aborted) await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
       },
     });
   }

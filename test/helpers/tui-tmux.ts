@@ -37,7 +37,18 @@ export class TmuxUi {
     // drawn (the alternate character set would come back as 'q' and 'x').
     const cmd = `env TERM=xterm-256color LANG=C.UTF-8 NCURSES_NO_UTF8_ACS=1 node ${quote(script)} ${args.map(quote).join(' ')}; ` +
       `echo "[exit $?]"; sleep 60`;
-    execFileSync('tmux', ['new-session', '-d', '-s', name, '-x', String(opts.width ?? 160), '-y', String(opts.height ?? 48), cmd]);
+    const argv = ['new-session', '-d', '-s', name, '-x', String(opts.width ?? 160), '-y', String(opts.height ?? 48), cmd];
+    // When the previous test killed the last session, the tmux server may still be exiting:
+    // "server exited unexpectedly". A moment later a new server starts cleanly.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        execFileSync('tmux', argv, { stdio: 'pipe' });
+        break;
+      } catch (e) {
+        if (attempt >= 4) throw e;
+        execFileSync('sleep', ['0.2']);
+      }
+    }
     return new TmuxUi(name);
   }
 
