@@ -16,7 +16,12 @@ export interface LiveOptions extends AnalyzeOptions {
   write?: string | null;
   count?: number | null;
   durationSec?: number | null;
+  /** libpcap's kernel buffer; default 128 MiB (tcpdump -B 131072): with 8 MiB, pauses such as
+   * start-up and garbage collection overflow it at a few thousand transactions a second. */
+  bufferSize?: number;
 }
+
+export const DEFAULT_LIVE_BUFFER = 128 * 1024 * 1024;
 
 export interface LiveAnalysis {
   readonly capture: LiveCapture;
@@ -43,7 +48,7 @@ export function analyzeLive(sink: PipelineSink, opts: LiveOptions): LiveAnalysis
     if (opts.count && pipeline.packets >= opts.count) stop();
   };
   const capture = startLiveCapture(
-    { iface: opts.iface, filter: opts.captureFilter ?? defaultCaptureFilter(opts.ports) },
+    { iface: opts.iface, filter: opts.captureFilter ?? defaultCaptureFilter(opts.ports), bufferSize: opts.bufferSize ?? DEFAULT_LIVE_BUFFER },
     { packet: onPacket, anomaly: pipeline.anomaly, error: (e) => { failure = e; stop(); } },
   );
   if (opts.write) writer = new PcapWriter(opts.write, capture.linkType, { snaplen: capture.snaplen });
