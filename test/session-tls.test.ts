@@ -44,7 +44,12 @@ for (const c of CASES) {
     assert.equal(open.sessions.length, 1);
     const s = open.sessions[0]!;
     assert.equal(s.encryption, 'tls');
-    assert.deepEqual(s.tls, { version: c.version, cipher: c.cipher, sni: 'localhost', alpn: 'postgresql', decrypted: true });
+    const { version, cipher, sni, alpn, decrypted, alpnOffered, certSubject, encryptedBytes, note } = s.tls!;
+    assert.deepEqual({ version, cipher, sni, alpn, decrypted }, { version: c.version, cipher: c.cipher, sni: 'localhost', alpn: 'postgresql', decrypted: true });
+    assert.deepEqual(alpnOffered, ['postgresql']);
+    assert.equal(certSubject, 'CN=pgsniff-test, O=pgsniff');
+    assert.ok(encryptedBytes!.frontend > 0 && encryptedBytes!.backend > encryptedBytes!.frontend);
+    assert.equal(note, null);
     assert.equal(s.sslRequested, c.sslRequested);
     assert.deepEqual([s.user, s.auth.method, s.auth.outcome, s.endedBy], ['postgres', 'trust', 'success', 'terminate']);
 
