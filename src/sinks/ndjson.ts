@@ -3,7 +3,7 @@
  * process.stdout writes to files, pipes and terminals are synchronous, so a slow reader
  * (`| jq`) holds the pipeline back instead of letting memory grow.
  */
-import { writeSync } from 'node:fs';
+import { writeAllSync } from './write-fd.js';
 import type { OutRecord, PipelineSink } from '../pipeline/events.js';
 
 export type RecordFilter = (rec: OutRecord) => boolean;
@@ -34,7 +34,7 @@ export class NdjsonSink implements PipelineSink {
     if (line.length * 3 + 1 > BATCH - this.fill) {
       this.flush();
       if (line.length * 3 + 1 > BATCH) {
-        this.writeAll(Buffer.from(line + '\n', 'utf8'));
+        writeAllSync(this.fd, Buffer.from(line + '\n', 'utf8'));
         return;
       }
     }
@@ -46,21 +46,7 @@ export class NdjsonSink implements PipelineSink {
     if (this.fill === 0) return;
     const n = this.fill;
     this.fill = 0;
-    this.writeAll(this.batch.subarray(0, n));
-  }
-
-  private writeAll(data: Buffer): void {
-    let off = 0;
-    while (off < data.length) {
-      try {
-        off += writeSync(this.fd, data, off, data.length - off);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') continue; // a non-blocking pipe that is full: try again
-        if (code === 'EPIPE') return; // the reader went away (`| head`): nothing more to say
-        throw e;
-      }
-    }
+    writeAllSync(this.fd, this.batch.subarray(0, n));
   }
 
   end(): void {

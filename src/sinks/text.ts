@@ -5,7 +5,7 @@
  * `-V` adds each message's decoded field tree under its frame's line, like `tshark -V`.
  * Everything from the wire is escaped (src/core/escape.ts) before it reaches the terminal.
  */
-import { writeSync } from 'node:fs';
+import { writeAllSync } from './write-fd.js';
 import { escapeTerminal } from '../core/escape.js';
 import type { DecodedMessage, RawMessage } from '../../dissectors/types.js';
 import { summarize } from '../../dissectors/summary.js';
@@ -104,17 +104,7 @@ export class TextSink implements PipelineSink {
     if (this.out.length === 0) return;
     const data = Buffer.from(this.out, 'utf8');
     this.out = '';
-    let off = 0;
-    while (off < data.length) {
-      try {
-        off += writeSync(this.fd, data, off, data.length - off);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') continue;
-        if (code === 'EPIPE') return;
-        throw e;
-      }
-    }
+    writeAllSync(this.fd, data);
   }
 }
 
