@@ -74,25 +74,21 @@ const bind: Entry = {
   },
 };
 
-const describe: Entry = {
-  dir: 'frontend',
-  code: 'D',
-  name: 'Describe',
-  decode(r) {
-    const target = readTarget(r);
-    return { type: 'Describe', target, name: r.cstr(F.name) };
-  },
-};
+/** Describe and Close share one layout: a target byte ('S' statement / 'P' portal) and a name. */
+function targetEntry(code: 'D' | 'C', type: 'Describe' | 'Close'): Entry {
+  return {
+    dir: 'frontend',
+    code,
+    name: type,
+    decode(r) {
+      const target = readTarget(r);
+      return { type, target, name: r.cstr(F.name) };
+    },
+  };
+}
 
-const close: Entry = {
-  dir: 'frontend',
-  code: 'C',
-  name: 'Close',
-  decode(r) {
-    const target = readTarget(r);
-    return { type: 'Close', target, name: r.cstr(F.name) };
-  },
-};
+const describe = targetEntry('D', 'Describe');
+const close = targetEntry('C', 'Close');
 
 const execute: Entry = {
   dir: 'frontend',
