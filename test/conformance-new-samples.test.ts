@@ -21,7 +21,7 @@ import { projectRoot, tshark, SKIP_NO_TSHARK } from './helpers/public-captures.j
 import { collect, countTypes, messagesOf } from './helpers/run-pipeline.js';
 import { validateRecord } from '../src/pipeline/schema.js';
 import type { MessageRecord, OutRecord } from '../src/pipeline/events.js';
-import type { Manifest, ManifestSample, ManifestStep } from '../scripts/sample-manifest.js';
+import type { Manifest, ManifestSample, ManifestStep, ManifestStreamMessage } from '../scripts/sample-manifest.js';
 
 const samplesDir = join(projectRoot, 'samples');
 const manifestPath = join(samplesDir, 'manifest.json');
@@ -195,6 +195,21 @@ for (const name of NEW) {
   });
 }
 
+
+/**
+ * One replication CopyData against what the generator recorded for it: its kind, LSNs, reply
+ * flag, status-update positions and hot-standby-feedback xmins. Returns the label for messages.
+ */
+function checkStreamMessage(g: MessageRecord, w: ManifestStreamMessage, where: string): string {
+  assert.equal(field(g, 'replication'), w.kind, where);
+  if (w.walStart !== undefined) assert.equal(lsn(field(g, 'walStart')), lsn(w.walStart), where);
+  if (w.walEnd !== undefined) assert.equal(lsn(field(g, 'walEnd')), lsn(w.walEnd), where);
+  if (w.replyRequested !== undefined) assert.equal(field(g, 'replyRequested'), w.replyRequested, where);
+  for (const k of ['written', 'flushed', 'applied'] as const) if (w[k] !== undefined) assert.equal(lsn(field(g, k)), lsn(w[k]), where);
+  for (const k of ['xmin', 'xminEpoch', 'catalogXmin', 'catalogXminEpoch'] as const) if (w[k] !== undefined) assert.equal(field(g, k), w[k], `${where}: ${k}`);
+  return where;
+}
+
 test('protocol-32: StartupMessage versions, 32-byte keys, CancelRequest and NegotiateProtocolVersion', { skip: skipFor('protocol-32') }, async () => {
   const s = sampleOf('protocol-32')!;
   const records = await recordsOf(s);
@@ -315,12 +330,7 @@ test(`${name}: CopyBothResponse and every replication message decoded as the cli
     assert.equal(got.length, want.length, `${dir} CopyData`);
     want.forEach((w, k) => {
       const g = got[k]!;
-      const where = `${dir} CopyData ${k} (frame ${g.frame})`;
-      assert.equal(field(g, 'replication'), w.kind, where);
-      if (w.walStart !== undefined) assert.equal(lsn(field(g, 'walStart')), lsn(w.walStart), where);
-      if (w.walEnd !== undefined) assert.equal(lsn(field(g, 'walEnd')), lsn(w.walEnd), where);
-      if (w.replyRequested !== undefined) assert.equal(field(g, 'replyRequested'), w.replyRequested, where);
-      for (const k2 of ['written', 'flushed', 'applied'] as const) if (w[k2] !== undefined) assert.equal(lsn(field(g, k2)), lsn(w[k2]), where);
+      const where = checkStreamMessage(g, w, `${dir} CopyData ${k} (frame ${g.frame})`);
       if (w.logical !== undefined) assert.equal((field(g, 'logical') as { message: string }).message, LOGICAL_NAMES[w.logical], where);
     });
   }
@@ -465,12 +475,7 @@ test('physical-replication: XLogData LSNs as streamed, raw WAL shown as bytes (n
     assert.equal(got.length, want.length, `${dir} CopyData`);
     want.forEach((w, k) => {
       const g = got[k]!;
-      const where = `${dir} CopyData ${k} (frame ${g.frame})`;
-      assert.equal(field(g, 'replication'), w.kind, where);
-      if (w.walStart !== undefined) assert.equal(lsn(field(g, 'walStart')), lsn(w.walStart), where);
-      if (w.walEnd !== undefined) assert.equal(lsn(field(g, 'walEnd')), lsn(w.walEnd), where);
-      for (const k2 of ['written', 'flushed', 'applied'] as const) if (w[k2] !== undefined) assert.equal(lsn(field(g, k2)), lsn(w[k2]), where);
-      for (const k2 of ['xmin', 'xminEpoch', 'catalogXmin', 'catalogXminEpoch'] as const) if (w[k2] !== undefined) assert.equal(field(g, k2), w[k2], `${where}: ${k2}`);
+      const where = checkStreamMessage(g, w, `${dir} CopyData ${k} (frame ${g.frame})`);
       if (w.kind === 'XLogData') {
         assert.equal(field(g, 'logical'), undefined, `${where}: WAL records read as pgoutput`);
         assert.equal(typeof (field(g, 'payload') as { size: number } | undefined)?.size, 'number', `${where}: the WAL is shown as bytes`);
