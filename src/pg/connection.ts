@@ -14,7 +14,7 @@ import type { Anomaly, AnomalyCode } from '../core/anomaly.js';
 import type { ConnectionInfo, ConnectionSink, Delivery, ConnectionEnd } from '../reassembly/types.js';
 import type { ColumnDescription, DecodedMessage, DissectContext, RawMessage } from '../../dissectors/types.js';
 import {
-  DirectionFramer, type FramerEvents, CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE,
+  DirectionFramer, FramedMessage, type FramerEvents, CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE,
 } from './framer.js';
 import { looksLikeTls } from './tls/index.js';
 
@@ -86,7 +86,7 @@ export class PgConnection implements ConnectionSink {
   private readonly back: DirectionFramer;
   private readonly encryptedBytes = { frontend: 0, backend: 0 };
   private tlsHandler: TlsHandler | null = null;
-  private probation: Array<{ raw: RawMessage }> | null = null;
+  private probation: FramedMessage[] | null = null;
   private probationBytes = 0;
   private sawFrontend = false;
   private closed = false;
@@ -173,9 +173,11 @@ export class PgConnection implements ConnectionSink {
   private copyCsv = false;
   private replicationOutput: 'physical' | 'pgoutput' | 'text' | undefined;
 
-  private noteStatement(body: Buffer): void {
-    const c = body[0] | 0x20; // lower-case the first letter; only COPY and START_REPLICATION matter
-    if (c !== 0x63 && c !== 0x73 && body[0] > 0x20) return;
+  private noteStatement(m: FramedMessage): void {
+    const first = m.firstByte();
+    const c = first | 0x20; // lower-case the first letter; only COPY and START_REPLICATION matter
+    if (c !== 0x63 && c !== 0x73 && first > 0x20) return;
+    const body = m.body;
     const text = body.toString('latin1', 0, Math.min(body.length, 4096));
     if (/^\s*copy\b/i.test(text)) this.copyCsv = /\bcsv\b/i.test(text);
     else if (/^\s*start_replication\b/i.test(text)) {
@@ -230,23 +232,24 @@ export class PgConnection implements ConnectionSink {
     this.observer.anomaly(a);
   }
 
-  private onMessage(m: RawMessage): void {
+  private onMessage(m: FramedMessage): void {
     if (this.phase === 'probation') {
-      const copy: RawMessage = { ...m, body: Buffer.from(m.body) };
-      this.probation!.push({ raw: copy });
-      this.probationBytes += m.body.length;
+      // Held past the delivery that framed it: the body must be a copy.
+      const body = Buffer.from(m.body);
+      this.probation!.push(new FramedMessage(m.dir, m.code, m.length, body, 0, body.length, m.offset, m.firstFrame, m.startTimeUs, m.frame, m.timeUs));
+      this.probationBytes += body.length;
       if (this.probation!.length >= PROBATION_MESSAGES || this.probationBytes >= PROBATION_BYTES) {
         const held = this.probation!;
         this.probation = null;
         this.phase = 'active';
-        for (const h of held) this.deliver(h.raw);
+        for (const h of held) this.deliver(h);
       }
       return;
     }
     this.deliver(m);
   }
 
-  private deliver(m: RawMessage): void {
+  private deliver(m: FramedMessage): void {
     this.track(m);
     if (this.phase === 'rejected') return;
     this.current = m;
@@ -258,10 +261,10 @@ export class PgConnection implements ConnectionSink {
   }
 
   /** Phase changes that must be known before the message is dissected. */
-  private track(m: RawMessage): void {
+  private track(m: FramedMessage): void {
     if (m.code !== null) return;
-    if (m.dir === 'frontend' && m.body.length >= 4) {
-      const request = m.body.readInt32BE(0);
+    if (m.dir === 'frontend' && m.bodyLength >= 4) {
+      const request = m.int32At0();
       if (request === SSL_REQUEST_CODE) this.ctx.pendingRequest = 'ssl';
       else if (request === GSSENC_REQUEST_CODE) this.ctx.pendingRequest = 'gssenc';
       else if (request >>> 16 !== 3 && request !== CANCEL_REQUEST_CODE && !this.opts.onServerPort) {
@@ -271,12 +274,12 @@ export class PgConnection implements ConnectionSink {
   }
 
   /** Phase changes that follow from a message (after the layers after us have seen it). */
-  private afterMessage(m: RawMessage): void {
+  private afterMessage(m: FramedMessage): void {
     const ctx = this.ctx;
     if (m.code === null) {
       if (m.dir === 'frontend') {
-        if (m.body.length < 4) return;
-        const request = m.body.readInt32BE(0);
+        if (m.bodyLength < 4) return;
+        const request = m.int32At0();
         if (request === SSL_REQUEST_CODE || request === GSSENC_REQUEST_CODE) {
           this.back.mode = 'answer';
           this.phase = request === SSL_REQUEST_CODE ? 'ssl-wait' : 'gss-wait';
@@ -294,7 +297,7 @@ export class PgConnection implements ConnectionSink {
         return;
       }
       // The one-byte answer to SSLRequest / GSSENCRequest.
-      const answer = m.body[0];
+      const answer = m.firstByte();
       const request = ctx.pendingRequest;
       ctx.pendingRequest = null;
       this.back.mode = 'typed';
@@ -310,24 +313,24 @@ export class PgConnection implements ConnectionSink {
       }
       return;
     }
-    const body = m.body;
+    // Only the messages below look at their body: others must not make its view (FramedMessage).
     if (m.dir === 'backend') {
       switch (m.code) {
         case 'R':
-          if (body.length >= 4) ctx.authType = body.readInt32BE(0);
+          if (m.bodyLength >= 4) ctx.authType = m.int32At0();
           break;
         case 'v': {
           // NegotiateProtocolVersion: the newest minor version the server supports. The
           // documentation says "minor version", but PostgreSQL 18 sends the whole version (196610).
-          if (body.length < 4) break;
-          const v = body.readInt32BE(0);
+          if (m.bodyLength < 4) break;
+          const v = m.int32At0();
           ctx.protocolMinor = v > 0xffff ? v & 0xffff : v;
           break;
         }
         case 'G':
         case 'H':
         case 'W':
-          ctx.copy = copyState(m.code, body);
+          ctx.copy = copyState(m.code, m.body);
           // COPY options and the replication plugin are not on the wire in the COPY messages;
           // the statement that started it says them.
           if (this.copyCsv) ctx.copy.csv = true;
@@ -342,8 +345,8 @@ export class PgConnection implements ConnectionSink {
       }
     } else if (m.code === 'X') {
       this.front.mode = 'off';
-    } else if (m.code === 'Q' && m.body.length > 0) {
-      this.noteStatement(m.body);
+    } else if (m.code === 'Q' && m.bodyLength > 0) {
+      this.noteStatement(m);
     }
   }
 }

@@ -29,6 +29,80 @@ function codeTable(codes: string): Uint8Array {
   return t;
 }
 
+/** The type byte's one-letter string, by byte value: no string is made per message. */
+const CODE_STRINGS: readonly string[] = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i));
+
+/**
+ * The RawMessage the framer hands out. The body is a view of the delivered bytes (or of the
+ * buffer a split message was collected in), made only when `body` is first read: the phase
+ * tracking and the statistics never read most bodies, and a Buffer view costs more than the
+ * rest of framing a message. The object keeps the bytes it would view, exactly as an eager
+ * view would (the same lifetime rule applies: valid only during the call that hands it over).
+ */
+export class FramedMessage implements RawMessage {
+  readonly dir: Direction;
+  readonly code: string | null;
+  readonly length: number;
+  readonly offset: number;
+  readonly firstFrame: number;
+  readonly frame: number;
+  readonly startTimeUs: number;
+  readonly timeUs: number;
+  private src: Buffer;
+  private readonly start: number;
+  private readonly end: number;
+  private view: Buffer | null = null;
+
+  constructor(
+    dir: Direction, code: string | null, length: number, src: Buffer, start: number, end: number,
+    offset: number, firstFrame: number, startTimeUs: number, frame: number, timeUs: number,
+  ) {
+    this.dir = dir;
+    this.code = code;
+    this.length = length;
+    this.offset = offset;
+    this.firstFrame = firstFrame;
+    this.frame = frame;
+    this.startTimeUs = startTimeUs;
+    this.timeUs = timeUs;
+    this.src = src;
+    this.start = start;
+    this.end = end;
+  }
+
+  get body(): Buffer {
+    if (this.view === null) {
+      const src = this.src;
+      this.view = this.start === 0 && this.end === src.length ? src : src.subarray(this.start, this.end);
+    }
+    return this.view;
+  }
+
+  set body(b: Buffer) {
+    this.view = b;
+    this.src = b;
+  }
+
+  /** The body's size, without making the view. */
+  get bodyLength(): number {
+    return this.view === null ? this.end - this.start : this.view.length;
+  }
+
+  /** The body's first byte (-1 when empty), without making the view. */
+  firstByte(): number {
+    if (this.view !== null) return this.view.length > 0 ? this.view[0]! : -1;
+    return this.end > this.start ? this.src[this.start]! : -1;
+  }
+
+  /** The body's first four bytes as a signed Int32 (the caller checks bodyLength >= 4), without making the view. */
+  int32At0(): number {
+    if (this.view !== null) return this.view.readInt32BE(0);
+    const s = this.src;
+    const o = this.start;
+    return (s[o]! << 24) | (s[o + 1]! << 16) | (s[o + 2]! << 8) | s[o + 3]!;
+  }
+}
+
 /** Startup-phase request codes (the Int32 after the length). */
 export const PROTOCOL_3_0 = 196608;
 export const SSL_REQUEST_CODE = 80877103;
@@ -48,7 +122,8 @@ export type FramingMode =
   | 'off';
 
 export interface FramerEvents {
-  message(m: RawMessage): void;
+  /** A framed message (a RawMessage whose body view is made on first read). */
+  message(m: FramedMessage): void;
   /** Bytes that could not be framed (skipped while out of sync, or lost in a gap). */
   skipped(bytes: number, reason: 'resync' | 'gap' | 'damaged', frame: number, timeUs: number): void;
   /** A declared length beyond the limit: the message is skipped whole. */
@@ -71,6 +146,8 @@ export class DirectionFramer {
   maxMessage: number;
   /** Stream offset (bytes of this direction seen so far, including lost ones). */
   private offset = 0;
+  /** Type bytes valid for this direction (FRONTEND_TABLE or BACKEND_TABLE). */
+  private readonly codes: Uint8Array;
 
   // A message whose body is being collected across deliveries.
   private body: Buffer | null = null;
@@ -95,6 +172,7 @@ export class DirectionFramer {
 
   constructor(dir: Direction, mode: FramingMode, private readonly events: FramerEvents, maxMessage = 64 * 1024 * 1024) {
     this.dir = dir;
+    this.codes = dir === 'frontend' ? FRONTEND_TABLE : BACKEND_TABLE;
     this.mode = mode;
     this.synced = true;
     this.maxMessage = maxMessage;
@@ -140,10 +218,13 @@ export class DirectionFramer {
     this.synced = false;
   }
 
-  /** In-order bytes of this direction, from one frame. */
-  push(bytes: Buffer, frame: number, timeUs: number): void {
-    let pos = 0;
-    let n = bytes.length;
+  /**
+   * In-order bytes of this direction, from one frame: bytes[start, end) (the whole buffer by
+   * default). Messages that lie whole in it are handed out as views of `bytes`, not copies.
+   */
+  push(bytes: Buffer, frame: number, timeUs: number, start = 0, end = bytes.length): void {
+    let pos = start;
+    let n = end;
     while (pos < n && this.mode !== 'off') {
       if (this.discard > 0) {
         const k = Math.min(this.discard, n - pos);
@@ -162,7 +243,7 @@ export class DirectionFramer {
         continue;
       }
       if (!this.synced) {
-        const at = this.resync(bytes, pos, frame, timeUs);
+        const at = this.resync(bytes, pos, n, frame, timeUs);
         if (at < 0) return;
         // Resynchronised: frame the rest of the combined data from the boundary found.
         bytes = this.resumed!;
@@ -178,7 +259,7 @@ export class DirectionFramer {
           this.mode = 'typed';
           continue;
         }
-        this.emit(null, 1, bytes.subarray(pos, pos + 1), this.offset, frame, timeUs, frame, timeUs);
+        this.events.message(new FramedMessage(this.dir, null, 1, bytes, pos, pos + 1, this.offset, frame, timeUs, frame, timeUs));
         pos += 1;
         this.offset += 1;
         continue;
@@ -201,11 +282,20 @@ export class DirectionFramer {
         continue;
       }
       // Fast path: the header is here; if the whole message is too, hand out a view (no copy).
-      const code = hlen === 5 ? bytes[pos] : -1;
-      const length = bytes.readUInt32BE(pos + hlen - 4);
+      // The length is read byte by byte: the bounds are checked above, Buffer's reader checks again.
+      const l = pos + hlen - 4;
+      const length = bytes[l]! * 0x1000000 + ((bytes[l + 1]! << 16) | (bytes[l + 2]! << 8) | bytes[l + 3]!);
       const total = hlen - 4 + length;
-      if (length >= 4 && length <= this.maxMessage && this.acceptable(code, length) && n - pos >= total) {
-        this.emit(code < 0 ? null : String.fromCharCode(code), length, bytes.subarray(pos + hlen, pos + total), this.offset, frame, timeUs, frame, timeUs);
+      if (hlen === 5) {
+        const code = bytes[pos]!;
+        if (length >= 4 && length <= this.maxMessage && (this.codes[code] === 1 || length <= RESYNC_MAX_LENGTH) && n - pos >= total) {
+          this.events.message(new FramedMessage(this.dir, CODE_STRINGS[code]!, length, bytes, pos + 5, pos + total, this.offset, frame, timeUs, frame, timeUs));
+          pos += total;
+          this.offset += total;
+          continue;
+        }
+      } else if (length >= 8 && length <= MAX_STARTUP_LENGTH && length <= this.maxMessage && n - pos >= total) {
+        this.events.message(new FramedMessage(this.dir, null, length, bytes, pos + 4, pos + total, this.offset, frame, timeUs, frame, timeUs));
         pos += total;
         this.offset += total;
         continue;
@@ -236,7 +326,7 @@ export class DirectionFramer {
    */
   private acceptable(code: number, length: number): boolean {
     if (code < 0) return length >= 8 && length <= MAX_STARTUP_LENGTH;
-    if ((this.dir === 'frontend' ? FRONTEND_TABLE : BACKEND_TABLE)[code] === 1) return true;
+    if (this.codes[code] === 1) return true;
     return length <= RESYNC_MAX_LENGTH;
   }
 
@@ -244,7 +334,7 @@ export class DirectionFramer {
   private startMessage(buf: Buffer, at: number, hlen: number, msgOffset: number, firstFrame: number, startTime: number, frame: number, timeUs: number): void {
     const code = hlen === 5 ? buf[at] : -1;
     const length = buf.readUInt32BE(at + hlen - 4);
-    const codeStr = code < 0 ? null : String.fromCharCode(code);
+    const codeStr = code < 0 ? null : CODE_STRINGS[code]!;
     if (code < 0 && !this.acceptable(code, length)) {
       // A startup phase that does not start with a startup packet: not PostgreSQL, or damaged.
       this.mode = 'off';
@@ -280,11 +370,7 @@ export class DirectionFramer {
       this.events.skipped(0, 'damaged', frame, timeUs);
       return;
     }
-    this.emit(this.msgCode, this.msgLength, body, this.msgOffset, this.msgFirstFrame, this.msgStartTime, frame, timeUs);
-  }
-
-  private emit(code: string | null, length: number, body: Buffer, offset: number, firstFrame: number, startTimeUs: number, frame: number, timeUs: number): void {
-    this.events.message({ dir: this.dir, code, length, body, offset, firstFrame, frame, startTimeUs, timeUs });
+    this.events.message(new FramedMessage(this.dir, this.msgCode, this.msgLength, body, 0, body.length, this.msgOffset, this.msgFirstFrame, this.msgStartTime, frame, timeUs));
   }
 
   /**
@@ -295,19 +381,19 @@ export class DirectionFramer {
    * this.resumed, from which push() frames on (a loop, not recursion: hostile input can
    * desynchronise thousands of times in one buffer).
    */
-  private resync(bytes: Buffer, pos: number, frame: number, timeUs: number): number {
+  private resync(bytes: Buffer, pos: number, end: number, frame: number, timeUs: number): number {
     let data: Buffer;
     if (this.pending) {
-      data = Buffer.concat([this.pending, bytes.subarray(pos)]);
+      data = Buffer.concat([this.pending, bytes.subarray(pos, end)]);
     } else {
-      data = bytes.subarray(pos);
+      data = bytes.subarray(pos, end);
     }
     const startOffset = this.offset - (this.pending ? this.pending.length : 0);
-    this.offset += bytes.length - pos;
+    this.offset += end - pos;
     this.pending = null;
     const typed = this.mode === 'typed';
     const hlen = typed ? 5 : 4;
-    const table = this.dir === 'frontend' ? FRONTEND_TABLE : BACKEND_TABLE;
+    const table = this.codes;
     const plausibleAt = (p: number): number => {
       // 1 plausible and complete-or-chained, 0 not plausible, -1 cannot tell yet (needs more data)
       if (data.length - p < hlen) return -1;
