@@ -156,14 +156,23 @@ test('DataRow is not decoded unless rows are kept; kept rows are capped', () => 
   assert.equal(w.queries[0]!.rows, 1500);
   assert.equal(w.queries[0]!.rowValues, undefined);
 
-  const k = new Wire(undefined, { keepRows: true }).login();
+  const anomalies: Anomaly[] = [];
+  const k = new Wire(undefined, { keepRows: true, anomaly: (a) => anomalies.push(a) }).login();
   k.fe({ type: 'Query', query: 'select g' }).be(rowDesc('g'));
-  for (let i = 0; i < 1500; i++) k.be(row(String(i)), { same: true });
+  const rowsFrame = k.frame + 1;
+  for (let i = 0; i < 1500; i++) k.be(row(String(i)), { same: i > 0 && i !== 1000 });
   k.be(cc('SELECT 1500')).be(rfq('I')).close();
   const q = k.queries[0]!;
   assert.equal(q.rowValues?.length, 1000);
   assert.deepEqual(q.rowValues?.[2], ['2']);
   assert.equal(q.rowValuesTruncated, true);
+  // the cap reached is an anomaly: once for the query, at the first row dropped, with the count and bytes
+  assert.equal(anomalies.length, 1);
+  assert.equal(anomalies[0]!.code, 'row-limit');
+  assert.equal(anomalies[0]!.frame, rowsFrame + 1);
+  assert.equal(anomalies[0]!.skipped, 500 * 15);
+  assert.match(anomalies[0]!.reason, /^500 DataRow/);
+  assert.equal(k.session.anomalies, 1);
 });
 
 test('multi-statement Query: one record per statement with its own SQL', () => {

@@ -25,7 +25,9 @@ export type AnomalyCode =
   | 'resync'                 // bytes skipped to find the next plausible message boundary
   | 'not-postgresql'         // a flow on a PostgreSQL port that does not speak the protocol
   | 'tls-undecryptable'      // TLS without keys for it, or a record that fails to decrypt
-  | 'protocol-violation';    // a valid message where the protocol does not allow it
+  | 'protocol-violation'     // a valid message where the protocol does not allow it
+  // session layer
+  | 'row-limit';             // keepRows: DataRows past the kept-row cap were counted, their values not kept
 
 export interface Anomaly {
   code: AnomalyCode;

@@ -63,6 +63,11 @@ export class Execution {
   cancelledBy: QueryRecord['cancelledBy'] = null;
   rowValues: PgValue[][] | null = null;
   rowValuesTruncated = false;
+  /** Rows past MAX_KEPT_ROWS: counted, values not kept; where the first of them arrived, and their bytes (for the row-limit anomaly). */
+  rowsDropped = 0;
+  rowsDroppedBytes = 0;
+  rowsDroppedFrame = 0;
+  rowsDroppedUs = 0;
   skipped = false;
   incomplete = false;
   suspended = false;
@@ -87,10 +92,16 @@ export class Execution {
     this.bytesReturned += bytes;
   }
 
-  keepRow(values: readonly TypedValue[]): void {
+  /** Keep a decoded DataRow's values; past MAX_KEPT_ROWS only count what was dropped (`bytes`: the message's size). */
+  keepRow(values: readonly TypedValue[], frame: number, timeUs: number, bytes: number): void {
     if (!this.rowValues) this.rowValues = [];
     if (this.rowValues.length >= MAX_KEPT_ROWS) {
-      this.rowValuesTruncated = true;
+      if (this.rowsDropped++ === 0) {
+        this.rowValuesTruncated = true;
+        this.rowsDroppedFrame = frame;
+        this.rowsDroppedUs = timeUs;
+      }
+      this.rowsDroppedBytes += bytes;
       return;
     }
     const row: PgValue[] = new Array<PgValue>(values.length);

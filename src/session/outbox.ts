@@ -3,7 +3,8 @@
  * follows them, to carry the transaction status after the statement; at most MAX_AWAITING
  * wait, older ones go out without it (a client pipelining forever without Sync).
  */
-import type { Execution } from './execution.js';
+import type { Anomaly } from '../core/anomaly.js';
+import { MAX_KEPT_ROWS, type Execution } from './execution.js';
 import type { QueryRecord, TransactionStatus } from './schema.js';
 import type { SessionInfo } from './session-info.js';
 
@@ -16,6 +17,7 @@ export class Outbox {
     private readonly sessionId: number,
     private readonly emit: (r: QueryRecord) => void,
     private readonly info: SessionInfo,
+    private readonly anomaly: ((a: Anomaly) => void) | null = null,
   ) {}
 
   /** An execution is over (done, failed, skipped or cut off): count it and queue its record. */
@@ -24,8 +26,22 @@ export class Outbox {
       this.info.queries++;
       if (exec.error) this.info.errors++;
     }
+    if (exec.rowsDropped > 0) this.rowLimit(exec);
     this.awaiting.push(exec);
     if (this.awaiting.length > MAX_AWAITING) this.emit(this.awaiting.shift()!.toRecord(this.sessionId, null));
+  }
+
+  /**
+   * Kept rows hit their cap (keepRows): once per query, now that the number dropped is known.
+   * The limit is a bound on memory, and a bound reached is reported, never silent.
+   */
+  private rowLimit(exec: Execution): void {
+    this.info.anomalies++;
+    this.anomaly?.({
+      code: 'row-limit',
+      reason: `${exec.rowsDropped} DataRow(s) past the ${MAX_KEPT_ROWS}-row limit on kept rows: counted, values not kept (rowValuesTruncated)`,
+      frame: exec.rowsDroppedFrame, timeUs: exec.rowsDroppedUs, session: this.sessionId, dir: 'backend', skipped: exec.rowsDroppedBytes,
+    });
   }
 
   skip(exec: Execution): void {

@@ -87,7 +87,7 @@ export class SessionTracker implements CancelTarget {
     this.keepRows = opts.keepRows ?? false;
     this.registry = opts.registry;
     this.onAnomaly = opts.anomaly ?? null;
-    this.outbox = new Outbox(conn.id, emit, this.info);
+    this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly);
     this.startup = new StartupState(this.info, this.registry, conn.id);
   }
 
@@ -371,7 +371,7 @@ export class SessionTracker implements CancelTarget {
         exec.dataRow(size, t);
         if (this.keepRows) {
           const d = decode();
-          if (d.type === 'DataRow') exec.keepRow(d.values);
+          if (d.type === 'DataRow') exec.keepRow(d.values, raw.frame, t, size);
         }
         return;
       }
