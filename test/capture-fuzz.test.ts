@@ -11,18 +11,7 @@ import { isUserError } from '../src/core/errors.js';
 import { pcapFile, pcapngFile, tcpFrame, udpFrame, LINK_TYPE, type Link } from './helpers/build-packets.js';
 import { chunked } from './helpers/read-all.js';
 import { gzipSync } from 'node:zlib';
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './helpers/prng.js';
 
 const links: Link[] = ['ethernet', 'sll', 'sll2', 'null', 'loop', 'raw'];
 

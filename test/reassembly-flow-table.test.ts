@@ -8,6 +8,7 @@ import { FlowTable } from '../src/reassembly/flow-table.js';
 import type { FlowTableOptions } from '../src/reassembly/types.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../src/net/segment.js';
 import { Recorder, tcpSeg, type SegSpec } from './helpers/reassembly-recorder.js';
+import { prng } from './helpers/prng.js';
 
 const SYN = TCP_SYN;
 const SYNACK = TCP_SYN | TCP_ACK;
@@ -455,18 +456,6 @@ test('reassembly: in-order payload goes through without a copy', () => {
   assert.equal(seen.length, 1);
   assert.equal(seen[0], payload, 'the very same Buffer is delivered');
 });
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('reassembly: shuffled, duplicated, overlapping segments rebuild the exact stream', () => {
   for (let seed = 1; seed <= 200; seed++) {

@@ -40,7 +40,8 @@ export const DEFAULT_MAX_ROWS = 1000;
 /** The CSV guess per COPY, once a complete line decided it, so every chunk of one COPY reads the same way. */
 const csvGuess = new WeakMap<object, boolean>();
 
-function isCsv(copy: CopyHints, body: Buffer): boolean {
+/** Whether this COPY's text-format data is CSV (said by the statement, or guessed once per COPY). */
+export function copyIsCsv(copy: CopyHints, body: Buffer): boolean {
   if (copy.csv !== undefined) return copy.csv;
   const known = csvGuess.get(copy);
   if (known !== undefined) return known;
@@ -63,7 +64,7 @@ export function decodeCopyData(body: Buffer, dir: Direction, ctx: DissectContext
     // Text-format COPY data never holds a NUL byte (PostgreSQL text cannot): such a payload is
     // something else on a COPY OUT, e.g. a BASE_BACKUP archive stream; shown, not split into rows.
     if (body.includes(0)) return { size, reason: 'NUL byte in text-format COPY data', payload: previewOf(body, fullHex) };
-    const rows = isCsv(copy, body) ? decodeCsvRows(body, copy.columnTypes, maxRows) : decodeTextRows(body, copy.columnTypes, maxRows);
+    const rows = copyIsCsv(copy, body) ? decodeCsvRows(body, copy.columnTypes, maxRows) : decodeTextRows(body, copy.columnTypes, maxRows);
     return { size, ...rows };
   } catch (e) {
     // A decoder bug must not take the capture down: report it with the bytes.

@@ -84,6 +84,27 @@ function vector(s: string, min: number, max: number): number[] {
   return t.split(/\s+/).map((p) => integer(p, min, max, 'vector'));
 }
 
+/** OIDs decodeText handles itself; every other OID that is not an array, range or multirange comes back as its text. */
+const SPECIAL_TEXT = new Set<number>([
+  OID.bool, OID.int2, OID.int4, OID.oid, OID.xid, OID.cid, OID.float4, OID.float8, OID.json, OID.jsonb, OID.bytea,
+  OID.point, OID.int2vector, OID.oidvector,
+]);
+const verbatim = new Map<number, boolean>();
+
+/**
+ * Whether decodeText(oid, s) is s for every s (text, varchar, int8, numeric, dates, ...): the
+ * NDJSON export then writes such a value straight from its bytes (src/sinks/json).
+ */
+export function textIsVerbatim(oid: number): boolean {
+  let v = verbatim.get(oid);
+  if (v === undefined) {
+    v = !SPECIAL_TEXT.has(oid) && elementOid(oid) === 0 && !RANGE_SUBTYPE.has(oid) && !MULTIRANGE_RANGE.has(oid);
+    // Bounded: OIDs come from the wire.
+    if (verbatim.size < 4096) verbatim.set(oid, v);
+  }
+  return v;
+}
+
 /** Decode one non-NULL text value; throws MalformedValue (caught by the public entry points). */
 export function decodeText(oid: number, s: string): PgValue {
   switch (oid) {

@@ -88,7 +88,7 @@ export class Analyzer implements StreamConsumer {
       message: (raw, decode) => {
         this.messages++;
         const t = ensureTracker();
-        if (opts.wantMessages) {
+        if (opts.wantMessages && (sink.rawMessage === undefined || !sink.rawMessage(conn.id, raw, decode, pg.ctx, tls !== null))) {
           const decoded = decode();
           const rec = messageRecord(conn.id, raw, decoded, tls !== null);
           sink.message?.(rec, raw, decoded);

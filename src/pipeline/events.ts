@@ -4,7 +4,7 @@
  * build on"); sinks must not mutate them.
  */
 import type { Direction } from '../core/direction.js';
-import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
+import type { RawMessage, DecodedMessage, DissectContext } from '../../dissectors/types.js';
 
 /** One line of the frame list: every packet the source delivered, PostgreSQL or not. */
 export interface FrameInfo {
@@ -68,6 +68,12 @@ export interface PipelineSink {
    * is the dissected form the record was built from.
    */
   message?(rec: MessageRecord, raw: RawMessage, decoded: DecodedMessage): void;
+  /**
+   * A message before any record is built: a sink that can write it (or drop it) without the
+   * record object answers true, and then neither message() nor record() is called for it.
+   * `decode` and `ctx` are valid only during the call. Used by the NDJSON export's fast path.
+   */
+  rawMessage?(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): boolean;
   /** Any record (messages included, after message()). */
   record(rec: OutRecord): void;
   /** End of input (file end, or live capture stopped). */

@@ -2,9 +2,16 @@
  * NDJSON export: one record a line. Lines are batched into ~64 KiB writes; on Linux,
  * process.stdout writes to files, pipes and terminals are synchronous, so a slow reader
  * (`| jq`) holds the pipeline back instead of letting memory grow.
+ *
+ * Message records, most of the output, are written straight from the wire bytes by
+ * json/message-writer.ts when no display filter needs the record object; the rest go
+ * through JSON.stringify.
  */
 import { writeAllSync } from './write-fd.js';
+import { JsonWriter } from './json/writer.js';
+import { MessageWriter } from './json/message-writer.js';
 import type { OutRecord, PipelineSink } from '../pipeline/events.js';
+import type { DecodedMessage, DissectContext, RawMessage } from '../../dissectors/types.js';
 
 export type RecordFilter = (rec: OutRecord) => boolean;
 
@@ -18,35 +25,40 @@ const BATCH = 64 * 1024;
 
 export class NdjsonSink implements PipelineSink {
   /** Lines are encoded straight into this batch: no string concatenation, no Buffer per flush. */
-  private readonly batch = Buffer.allocUnsafe(BATCH);
-  private fill = 0;
+  private readonly out = new JsonWriter(BATCH + 16 * 1024);
+  private readonly messages = new MessageWriter(this.out);
+  private readonly wantMessages: boolean;
   count = 0;
 
   /** `fd`: a file descriptor opened for writing (1 for stdout). */
-  constructor(private readonly fd: number, private readonly opts: NdjsonOptions = {}) {}
+  constructor(private readonly fd: number, private readonly opts: NdjsonOptions = {}) {
+    this.wantMessages = !opts.kinds || opts.kinds.has('message');
+  }
+
+  rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): boolean {
+    if (!this.wantMessages) return true;
+    if (this.opts.filter) return false;
+    if (!this.messages.write(session, raw, decode, ctx, tls)) return false;
+    this.count++;
+    if (this.out.pos >= BATCH) this.flush();
+    return true;
+  }
 
   record(rec: OutRecord): void {
     if (this.opts.kinds && !this.opts.kinds.has(rec.kind)) return;
     if (this.opts.filter && !this.opts.filter(rec)) return;
     this.count++;
-    const line = JSON.stringify(rec);
-    // Three UTF-8 bytes per UTF-16 unit bound any line's length without measuring it first.
-    if (line.length * 3 + 1 > BATCH - this.fill) {
-      this.flush();
-      if (line.length * 3 + 1 > BATCH) {
-        writeAllSync(this.fd, Buffer.from(line + '\n', 'utf8'));
-        return;
-      }
-    }
-    this.fill += this.batch.write(line, this.fill, 'utf8');
-    this.batch[this.fill++] = 0x0a;
+    this.out.utf8(JSON.stringify(rec));
+    this.out.byte(0x0a);
+    if (this.out.pos >= BATCH) this.flush();
   }
 
   flush(): void {
-    if (this.fill === 0) return;
-    const n = this.fill;
-    this.fill = 0;
-    writeAllSync(this.fd, this.batch.subarray(0, n));
+    const out = this.out;
+    if (out.pos === 0) return;
+    const n = out.pos;
+    writeAllSync(this.fd, out.buf.subarray(0, n));
+    out.reset();
   }
 
   end(): void {

@@ -1,0 +1,193 @@
+/**
+ * A growable byte buffer that JSON is written into directly, for the NDJSON export's hot path
+ * (message-writer.ts): numbers as digits, wire strings from their UTF-8 bytes with only the
+ * escapes JSON.stringify would make, constant key runs copied from pre-encoded bytes. Its
+ * output for a value is byte for byte what JSON.stringify gives for the same value, which
+ * test/ndjson-fast.test.ts checks on every sample and public capture.
+ *
+ * A record is written whole or not at all: the caller notes `pos`, and on finding something
+ * the fast path does not handle (a malformed body, a rare layout) sets it back and lets the
+ * generic path build the record.
+ */
+import { isUtf8 } from 'node:buffer';
+
+/** JSON.stringify's escapes for the control characters; other bytes below 0x20 become \u00XX. */
+const SHORT_ESCAPE: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Bytes that may be copied into a JSON string as they are: ASCII from space up (DEL included) other than `"` and `\`. */
+const PLAIN = new Uint8Array(256);
+for (let c = 0x20; c < 0x80; c++) PLAIN[c] = c === 0x22 || c === 0x5c ? 0 : 1;
+
+export class JsonWriter {
+  buf: Buffer;
+  pos = 0;
+  /** The size the buffer returns to after a record that made it grow. */
+  private readonly base: number;
+
+  constructor(size: number) {
+    this.base = size;
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Make room for n more bytes (a record larger than the buffer grows it). */
+  need(n: number): void {
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** After a flush: give back a buffer that one large record made large. */
+  reset(): void {
+    this.pos = 0;
+    if (this.buf.length > this.base) this.buf = Buffer.allocUnsafe(this.base);
+  }
+
+  byte(c: number): void {
+    if (this.pos >= this.buf.length) this.grow(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** Pre-encoded bytes (keys, punctuation). */
+  raw(b: Uint8Array): void {
+    const n = b.length;
+    this.need(n);
+    const buf = this.buf;
+    let p = this.pos;
+    // Short runs: a loop beats the call into TypedArray#set.
+    if (n <= 32) for (let i = 0; i < n; i++) buf[p++] = b[i];
+    else {
+      buf.set(b, p);
+      p += n;
+    }
+    this.pos = p;
+  }
+
+  /** A string known to be ASCII and to need no escaping (digits, ISO times, names from tables). */
+  ascii(s: string): void {
+    const n = s.length;
+    this.need(n);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  /** A number as JSON.stringify writes it (integers in safe range by digits, others through String). */
+  number(n: number): void {
+    if (n >= 0 && n < 1e9 && (n | 0) === n) {
+      this.uint(n);
+      return;
+    }
+    this.ascii(Number.isFinite(n) ? (Object.is(n, -0) ? '0' : String(n)) : 'null');
+  }
+
+  /** A non-negative integer below 1e9. */
+  private uint(n: number): void {
+    let digits = 1;
+    for (let t = n; t >= 10; t = (t / 10) | 0) digits++;
+    this.need(digits);
+    const buf = this.buf;
+    let p = this.pos + digits;
+    this.pos = p;
+    do {
+      const q = (n / 10) | 0;
+      buf[--p] = 0x30 + n - q * 10;
+      n = q;
+    } while (n > 0);
+  }
+
+  /**
+   * bytes[start, end) (UTF-8 from the wire) as a JSON string: what JSON.stringify gives for
+   * bytes.toString('utf8', start, end). Invalid UTF-8 goes through that decode, so its
+   * replacement characters come out the same.
+   */
+  utf8String(bytes: Buffer, start: number, end: number): void {
+    const mark = this.pos;
+    // Worst case: every byte a \u00XX escape.
+    this.need((end - start) * 6 + 2);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = 0x22;
+    let wide = false;
+    for (let i = start; i < end; i++) {
+      const c = bytes[i];
+      if (PLAIN[c] === 1) buf[p++] = c;
+      else if (c >= 0x80) {
+        wide = true;
+        buf[p++] = c;
+      } else {
+        buf[p++] = 0x5c;
+        const short = c === 0x22 || c === 0x5c ? c : SHORT_ESCAPE[c];
+        if (short !== undefined) buf[p++] = short;
+        else {
+          buf[p++] = 0x75; buf[p++] = 0x30; buf[p++] = 0x30;
+          buf[p++] = HEX[c >> 4]; buf[p++] = HEX[c & 15];
+        }
+      }
+    }
+    buf[p++] = 0x22;
+    this.pos = p;
+    if (wide && !isUtf8(bytes.subarray(start, end))) {
+      this.pos = mark;
+      this.string(bytes.toString('utf8', start, end));
+    }
+  }
+
+  /** A JS string as JSON.stringify quotes it. */
+  string(s: string): void {
+    const n = s.length;
+    if (n <= 64) {
+      this.need(n + 2);
+      const buf = this.buf;
+      let p = this.pos;
+      buf[p++] = 0x22;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80 || PLAIN[c] !== 1) break;
+        buf[p++] = c;
+      }
+      if (i === n) {
+        buf[p++] = 0x22;
+        this.pos = p;
+        return;
+      }
+    }
+    this.utf8(JSON.stringify(s));
+  }
+
+  /** "\x" followed by the bytes in lowercase hex, as a JSON string (bytea and unknown binary values). */
+  hexString(bytes: Buffer, start: number, end: number): void {
+    this.need((end - start) * 2 + 5);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = 0x22; buf[p++] = 0x5c; buf[p++] = 0x5c; buf[p++] = 0x78;
+    for (let i = start; i < end; i++) {
+      const c = bytes[i];
+      buf[p++] = HEX[c >> 4];
+      buf[p++] = HEX[c & 15];
+    }
+    buf[p++] = 0x22;
+    this.pos = p;
+  }
+
+  /** Any JSON-compatible value, as JSON.stringify writes it. */
+  value(v: unknown): void {
+    if (v === null) this.ascii('null');
+    else if (typeof v === 'string') this.string(v);
+    else if (typeof v === 'number') this.number(v);
+    else if (typeof v === 'boolean') this.ascii(v ? 'true' : 'false');
+    else this.utf8(JSON.stringify(v) ?? 'null');
+  }
+
+  /** A string already in JSON form. */
+  utf8(s: string): void {
+    this.need(s.length * 3);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The NDJSON export's fast path (src/sinks/json) writes message records from the wire bytes;
+ * its output must be byte for byte JSON.stringify of the record objects the generic path
+ * builds. Checked on every sample, every public capture and bit-flipped copies of the samples
+ * (hostile bodies must fall back, not diverge), and value by value for the writer's escapes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { analyzeFile, type AnalyzeOptions } from '../src/pipeline/analyze.js';
+import { NdjsonSink } from '../src/sinks/ndjson.js';
+import { JsonWriter } from '../src/sinks/json/writer.js';
+import { prng as rng } from './helpers/prng.js';
+import { publicCapture, publicCaptures, sampleCaptures, SKIP_NO_PUBLIC } from './helpers/public-captures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pgsniff-ndjson-fast-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The export of `path` through the fast path, and through the generic one (a filter that keeps everything forces it). */
+async function bothWays(path: string, opts: AnalyzeOptions): Promise<{ fast: string; generic: string }> {
+  const out: string[] = [];
+  for (const generic of [false, true]) {
+    const file = join(dir, generic ? 'generic.ndjson' : 'fast.ndjson');
+    const fd = openSync(file, 'w');
+    try {
+      await analyzeFile(path, new NdjsonSink(fd, generic ? { filter: () => true } : {}), opts);
+    } finally {
+      closeSync(fd);
+    }
+    out.push(readFileSync(file, 'utf8'));
+  }
+  return { fast: out[0]!, generic: out[1]! };
+}
+
+function firstDifference(a: string, b: string): string {
+  const la = a.split('\n');
+  const lb = b.split('\n');
+  for (let i = 0; i < Math.max(la.length, lb.length); i++) {
+    if (la[i] !== lb[i]) return `line ${i + 1}:\n fast    ${la[i]?.slice(0, 400)}\n generic ${lb[i]?.slice(0, 400)}`;
+  }
+  return 'no difference';
+}
+
+function optionsFor(path: string): AnalyzeOptions {
+  const keylog = path.replace(/\.pcap(ng)?$/, '.keylog');
+  return { keylog: existsSync(keylog) ? keylog : null };
+}
+
+test('fast NDJSON equals the generic export on every sample', async () => {
+  const samples = sampleCaptures();
+  assert.ok(samples.length >= 20);
+  let messages = 0;
+  for (const path of samples) {
+    const { fast, generic } = await bothWays(path, optionsFor(path));
+    assert.ok(fast === generic, `${path}: ${firstDifference(fast, generic)}`);
+    messages += (fast.match(/"kind":"message"/g) ?? []).length;
+  }
+  assert.ok(messages > 1500, `${messages} message records compared`);
+});
+
+test('fast NDJSON equals the generic export on every public capture', async (t) => {
+  const list = publicCaptures();
+  if (list === null) {
+    t.skip(SKIP_NO_PUBLIC);
+    return;
+  }
+  for (const rel of list) {
+    const path = publicCapture(rel);
+    // The public corpus uses other server ports too; the extra ports make those connections PostgreSQL.
+    const { fast, generic } = await bothWays(path, { ports: [5433, 5434, 5435, 6432, 26257, 15432] });
+    assert.ok(fast === generic, `${rel}: ${firstDifference(fast, generic)}`);
+  }
+});
+
+test('fast NDJSON equals the generic export on bit-flipped samples', async () => {
+  const samples = sampleCaptures().filter((p) => p.endsWith('.pcap'));
+  for (const path of samples) {
+    const original = readFileSync(path);
+    for (let k = 0; k < 25; k++) {
+      const seed = 1000 * samples.indexOf(path) + k;
+      const next = rng(seed);
+      const bytes = Buffer.from(original);
+      // Past the file header, so the reader accepts the file; 1 to 40 flips.
+      const flips = 1 + Math.floor(next() * 40);
+      for (let i = 0; i < flips; i++) {
+        const at = 24 + Math.floor(next() * (bytes.length - 24));
+        bytes[at] ^= 1 << Math.floor(next() * 8);
+      }
+      const file = join(dir, 'flipped.pcap');
+      writeFileSync(file, bytes);
+      const { fast, generic } = await bothWays(file, optionsFor(path));
+      assert.ok(fast === generic, `${path} seed ${seed}: ${firstDifference(fast, generic)}`);
+    }
+  }
+});
+
+test('the JSON writer writes values as JSON.stringify does', () => {
+  const values: unknown[] = [
+    0, -0, 1, 9, 10, 123456789, 999999999, 1e9, 2 ** 31, -1, -2147483648, 2 ** 53, 1.5, -3.25e-7, 1e21, Number.NaN,
+    Number.POSITIVE_INFINITY, true, false, null, '', 'plain', 'quote " and \\ backslash', '\u0000\u0001\b\t\n\f\r\u001f\u007f',
+    'naïve café 日本語 🐘', '\ud800 lone', 'x'.repeat(65), 'é'.repeat(70), [1, 'a', null, [true]], { a: 1, 'b"': ['\n'] },
+  ];
+  for (const v of values) {
+    const w = new JsonWriter(8);
+    w.value(v);
+    assert.equal(w.buf.toString('utf8', 0, w.pos), JSON.stringify(v), `value ${String(v)}`);
+  }
+});
+
+test('the JSON writer escapes wire bytes as JSON.stringify escapes their UTF-8 decoding', () => {
+  const inputs: Buffer[] = [
+    Buffer.from('plain ascii'), Buffer.from('tab\there "q" \\ \u0001 \u007f'), Buffer.from('naïve 日本語 🐘'),
+    Buffer.from([0xff, 0x41, 0xc3]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xe6, 0x97]), Buffer.alloc(0),
+    Buffer.from([0x22, 0x00, 0x5c, 0x1b, 0x5b, 0x33, 0x31, 0x6d]),
+  ];
+  const next = rng(7);
+  for (let i = 0; i < 200; i++) {
+    const b = Buffer.alloc(1 + Math.floor(next() * 20));
+    for (let j = 0; j < b.length; j++) b[j] = Math.floor(next() * 256);
+    inputs.push(b);
+  }
+  for (const b of inputs) {
+    const w = new JsonWriter(4);
+    w.byte(0x5b);
+    w.utf8String(b, 0, b.length);
+    w.byte(0x5d);
+    assert.equal(w.buf.toString('utf8', 0, w.pos), JSON.stringify([b.toString('utf8')]), `bytes ${b.toString('hex')}`);
+    const h = new JsonWriter(4);
+    h.hexString(b, 0, b.length);
+    assert.equal(h.buf.toString('utf8', 0, h.pos), JSON.stringify('\\x' + b.toString('hex')));
+  }
+});
