@@ -43,3 +43,16 @@ const lib = require('pcap-parser') as PcapParserModule;
 export function createPcapParser(input: PcapParserInput): PcapParser {
   return lib.parse(input);
 }
+
+/**
+ * The parser keeps its unparsed bytes in its `buffer` field and concatenates every new chunk to
+ * it, into a fresh zero-filled buffer, unless the field is null (as it is before the first
+ * chunk). Once everything it was given is parsed, the field holds an empty buffer: setting it
+ * back to null lets the next chunk be parsed in place instead of copied. Used between feeds only.
+ * Should a later version keep its buffer differently, this does nothing and only costs the copy.
+ */
+export function releaseDrained(parser: PcapParser): void {
+  const p = parser as PcapParser & { buffer?: unknown };
+  const b = p.buffer;
+  if (b instanceof Buffer && b.length === 0) p.buffer = null;
+}

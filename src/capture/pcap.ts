@@ -7,9 +7,12 @@
  *  - it would wait forever (buffering everything) for a record whose captured length is absurd;
  *    its 'packetHeader' event comes before it waits for the body, so the read stops there with
  *    a capture-corrupt anomaly.
- *  - it concatenates its whole pending buffer with every chunk; chunks are therefore handed to
- *    it only once they complete the record it waits for (ChunkJoiner), which keeps the copying
- *    linear however small the reads are (pipes).
+ *  - it concatenates its pending buffer with every chunk it is given, even an empty one, which
+ *    would copy the whole capture once more. Chunks are therefore handed to it only once they
+ *    complete the record it waits for (ChunkJoiner), which keeps the copying linear however
+ *    small the reads are (pipes); a record that straddles two chunks is completed with just the
+ *    bytes it lacks, and the rest of the chunk follows as a view once the parser's buffer is
+ *    drained (releaseDrained), so a file's bytes are copied only where a record straddles.
  *  - it takes an input stream; it is given a bare emitter that this module feeds, so reading,
  *    stopping and backpressure stay in open.ts's plain read loop.
  * The global header is checked here (pcap-parser's own version check lets most versions pass).
@@ -18,7 +21,7 @@ import { EventEmitter } from 'node:events';
 import { UserError } from '../core/errors.js';
 import type { Packet } from './packet.js';
 import type { PcapParser, PcapParserInput, PcapParserPacket, PcapRecordHeader } from './pcap-parser-lib.js';
-import { createPcapParser } from './pcap-parser-lib.js';
+import { createPcapParser, releaseDrained } from './pcap-parser-lib.js';
 import { ChunkJoiner } from './chunk-joiner.js';
 import { MAX_BLOCK, MAX_SNAPLEN, type FormatReader, type ReaderContext } from './types.js';
 
@@ -75,7 +78,21 @@ export class PcapReader implements FormatReader {
       if (this.joiner.total >= GLOBAL_HEADER) this.feed(this.globalHeader(this.joiner.take(null)));
       return;
     }
-    if (this.fed - this.recordStart + this.joiner.total >= this.need) this.feed(this.joiner.take(null));
+    const joiner = this.joiner;
+    while (!this.stopped) {
+      const have = this.fed - this.recordStart;
+      const missing = this.need - have;
+      if (joiner.total === 0 || joiner.total < missing) return;
+      const data = joiner.take(null);
+      if (have === 0 || data.length === missing) {
+        this.feed(data);
+        return;
+      }
+      // The parser holds the start of a record: complete it alone (the parser copies only that
+      // record), then go on with the rest, which it can then view.
+      this.feed(data.subarray(0, missing));
+      joiner.add(data.subarray(missing));
+    }
   }
 
   finish(): void {
@@ -134,6 +151,7 @@ export class PcapReader implements FormatReader {
   }
 
   private feed(data: Buffer): void {
+    releaseDrained(this.parser);
     this.fed += data.length;
     this.input.emit('data', data);
   }
