@@ -20,11 +20,14 @@ export class LatencySketch {
   maxMs = 0;
   private exact: number[] | null = [];
   private sorted = true;
+  /** quantile() sorted the exact samples in place: their insertion order is gone. */
+  private reordered = false;
   /** bucket index -> count, once past EXACT_LIMIT. */
   private buckets: Map<number, number> | null = null;
 
-  add(ms: number): void {
-    if (!Number.isFinite(ms) || ms < 0) return;
+  /** Returns whether the value was taken (NaN, infinities and negatives are not). */
+  add(ms: number): boolean {
+    if (!Number.isFinite(ms) || ms < 0) return false;
     this.count++;
     this.sumMs += ms;
     if (ms < this.minMs) this.minMs = ms;
@@ -36,6 +39,36 @@ export class LatencySketch {
     } else {
       this.addBucket(ms, 1);
     }
+    return true;
+  }
+
+  /**
+   * The samples in the order they were added, while exact and before any quantile() (which sorts
+   * them); null otherwise. Lets a caller replay several sketches into one in their true order.
+   */
+  samplesInOrder(): readonly number[] | null {
+    return this.exact !== null && !this.reordered ? this.exact : null;
+  }
+
+  /**
+   * Fold another sketch in. Count, min, max and buckets come out as if every sample had been
+   * added here; the sum only up to the order of the additions (its last bit). For an exact
+   * merge, replay samplesInOrder() through add() in the original order instead.
+   */
+  merge(o: LatencySketch): void {
+    if (o.count === 0) return;
+    this.count += o.count;
+    this.sumMs += o.sumMs;
+    if (o.minMs < this.minMs) this.minMs = o.minMs;
+    if (o.maxMs > this.maxMs) this.maxMs = o.maxMs;
+    if (this.exact && o.exact && this.exact.length + o.exact.length <= EXACT_LIMIT) {
+      for (const v of o.exact) this.exact.push(v);
+      this.sorted = false;
+      return;
+    }
+    if (this.exact) this.toBuckets();
+    if (o.exact) for (const v of o.exact) this.addBucket(v, 1);
+    else for (const [k, n] of o.buckets!) this.buckets!.set(k, (this.buckets!.get(k) ?? 0) + n);
   }
 
   get meanMs(): number {
@@ -55,6 +88,7 @@ export class LatencySketch {
       if (!this.sorted) {
         this.exact.sort((a, b) => a - b);
         this.sorted = true;
+        this.reordered = true;
       }
       return this.exact[rank - 1]!;
     }

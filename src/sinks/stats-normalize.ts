@@ -7,6 +7,7 @@
  * Results are cached by SQL text (bounded), since the same statements repeat.
  */
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 
 export interface Normalized {
   fingerprint: string;
@@ -51,6 +52,12 @@ function loadPgQuery(): Promise<PgQuery | null> {
   if (!loading) {
     loading = (async () => {
       try {
+        // V8 compiles a WebAssembly module with its baseline compiler (Liftoff) and then again, in
+        // the background, with its optimizing one (TurboFan). For libpg-query's 1.7 MB module the
+        // second costs about 0.4 s of CPU and 100 MB of memory, to speed up a parser that runs once
+        // per distinct statement: measured, baseline code alone parses 10,000 statements in under
+        // 0.2 s. The flag must be set before the module is compiled; it affects only WebAssembly.
+        setFlagsFromString('--liftoff-only');
         const require = createRequire(import.meta.url);
         const mod = require('libpg-query') as PgQuery;
         await mod.loadModule();

@@ -9,7 +9,7 @@
 import type { OutRecord, PipelineSink } from '../pipeline/events.js';
 import type { QueryRecord, SessionRecord } from '../session/schema.js';
 import { LatencySketch } from './stats-latency.js';
-import { createNormalizer, detach, type Normalized, type Normalizer } from './stats-normalize.js';
+import { createNormalizer, detach, PARSE_LIMIT, type Normalized, type Normalizer } from './stats-normalize.js';
 
 export const MAX_FINGERPRINTS = 10_000;
 export const MAX_SESSIONS = 10_000;
@@ -107,12 +107,47 @@ class QueryAgg {
   simple = 0;
   extended = 0;
   fn = 0;
-  readonly latency = new LatencySketch();
-  constructor(readonly fingerprint: string, readonly query: string, readonly example: string | null) {}
+  latency = new LatencySketch();
+  constructor(public fingerprint: string, public query: string, readonly example: string | null) {}
+
+  /** Everything but the latency (merged apart, see StatsSink.resolve). */
+  addCounts(o: QueryAgg): void {
+    this.calls += o.calls;
+    this.rows += o.rows;
+    this.errors += o.errors;
+    this.skipped += o.skipped;
+    this.incomplete += o.incomplete;
+    this.parses += o.parses;
+    this.simple += o.simple;
+    this.extended += o.extended;
+    this.fn += o.fn;
+  }
 }
+
+/**
+ * The records of one SQL text (or of one key known without the parser: SQL too long to parse,
+ * function calls, statements prepared before the capture) while the pass runs. libpg-query runs
+ * once per group, when the report is made: its memory then does not add to the pipeline's, and
+ * a statement executed 100,000 times is parsed once.
+ */
+class Group {
+  /** Record sequence numbers of the latency samples, while they are all kept (exact): for an exact merge. */
+  seqs: number[] | null = [];
+  constructor(readonly sql: string | null, readonly norm: Normalized | null, readonly agg: QueryAgg) {}
+}
+
+/** Distinct SQL texts held for the end, and their total length (UTF-16 units): past either, normalize as records come. */
+export const MAX_GROUPS = 10_000;
+export const MAX_GROUP_CHARS = 8 * 1024 * 1024;
 
 export class StatsSink implements PipelineSink {
   private readonly byFingerprint = new Map<string, QueryAgg>();
+  /** SQL text (or "\0" + a key known without the parser) -> its group, in order of first appearance. */
+  private readonly groups = new Map<string, Group>();
+  private groupChars = 0;
+  /** Past MAX_GROUPS or MAX_GROUP_CHARS: every record is normalized as it comes, as the groups were. */
+  private eager = false;
+  private seq = 0;
   private readonly sessions = new Map<number, SessionStats>();
   /** Query time per session, from query records (they come before their session record). */
   private readonly sessionQueryMs = new Map<number, number>();
@@ -127,11 +162,14 @@ export class StatsSink implements PipelineSink {
   private cancels = 0;
   private totals = { queries: 0, errors: 0, skipped: 0, incomplete: 0, rows: 0, totalMs: 0 };
 
-  constructor(private readonly normalizer: Normalizer) {}
+  /** `defer: false` normalizes every record as it comes (the groups' reference behaviour, for tests). */
+  constructor(private readonly normalizer: Normalizer, opts: { defer?: boolean } = {}) {
+    this.eager = opts.defer === false;
+  }
 
-  /** Loads libpg-query (async) and returns a ready sink. */
-  static async create(opts: { parser?: boolean } = {}): Promise<StatsSink> {
-    return new StatsSink(await createNormalizer(opts));
+  /** Loads libpg-query (async; parsing waits for the report) and returns a ready sink. */
+  static async create(opts: { parser?: boolean; defer?: boolean } = {}): Promise<StatsSink> {
+    return new StatsSink(await createNormalizer(opts), opts);
   }
 
   record(rec: OutRecord): void {
@@ -140,7 +178,39 @@ export class StatsSink implements PipelineSink {
   }
 
   query(rec: QueryRecord): void {
-    const key = queryKey(rec, this.normalizer);
+    const seq = this.seq++;
+    const sql = rec.sql;
+    let agg: QueryAgg;
+    let group: Group | null = null;
+    if (this.eager) agg = this.aggFor(queryKey(rec, this.normalizer), sql);
+    else {
+      // Texts the parser would see are grouped by text; the rest get their key now (no parser needed).
+      const byText = sql !== null && sql.length <= PARSE_LIMIT && sql.charCodeAt(0) !== 0;
+      let key: Normalized | null = null;
+      const mapKey = byText ? sql : '\0' + (key = queryKey(rec, this.normalizer)).fingerprint;
+      group = this.groups.get(mapKey) ?? null;
+      if (group === null) {
+        group = new Group(byText ? detach(sql) : null, key, new QueryAgg('', '', sql === null ? null : detach(sql.slice(0, EXAMPLE_LIMIT))));
+        this.groups.set(byText ? group.sql! : mapKey, group);
+        if (byText) this.groupChars += sql.length;
+      }
+      agg = group.agg;
+    }
+    if (rec.skipped) {
+      agg.skipped++;
+      this.totals.skipped++;
+    } else {
+      this.count(agg, rec, group, seq);
+    }
+    if (group !== null && (this.groups.size >= MAX_GROUPS || this.groupChars > MAX_GROUP_CHARS)) {
+      // Too many distinct texts to hold: what they do is decided now, and from here on per record.
+      this.resolve();
+      this.eager = true;
+    }
+  }
+
+  /** The aggregate of a fingerprint, created at its first record (past MAX_FINGERPRINTS: "other"). */
+  private aggFor(key: Normalized, sql: string | null): QueryAgg {
     let agg = this.byFingerprint.get(key.fingerprint);
     if (!agg) {
       if (this.byFingerprint.size >= MAX_FINGERPRINTS) {
@@ -150,15 +220,14 @@ export class StatsSink implements PipelineSink {
           this.byFingerprint.set(OTHER_FINGERPRINT, agg);
         }
       } else {
-        agg = new QueryAgg(key.fingerprint, detach(key.text.slice(0, EXAMPLE_LIMIT)), rec.sql === null ? null : detach(rec.sql.slice(0, EXAMPLE_LIMIT)));
+        agg = new QueryAgg(key.fingerprint, detach(key.text.slice(0, EXAMPLE_LIMIT)), sql === null ? null : detach(sql.slice(0, EXAMPLE_LIMIT)));
         this.byFingerprint.set(key.fingerprint, agg);
       }
     }
-    if (rec.skipped) {
-      agg.skipped++;
-      this.totals.skipped++;
-      return;
-    }
+    return agg;
+  }
+
+  private count(agg: QueryAgg, rec: QueryRecord, group: Group | null, seq: number): void {
     agg.calls++;
     this.totals.queries++;
     agg.rows += rec.rows;
@@ -172,7 +241,10 @@ export class StatsSink implements PipelineSink {
       this.totals.incomplete++;
     }
     if (rec.durationMs !== null) {
-      agg.latency.add(rec.durationMs);
+      if (agg.latency.add(rec.durationMs) && group !== null && group.seqs !== null) {
+        if (agg.latency.isExact) group.seqs.push(seq);
+        else group.seqs = null;
+      }
       this.totals.totalMs += rec.durationMs;
       if (this.sessionQueryMs.size < MAX_SESSIONS || this.sessionQueryMs.has(rec.session)) {
         this.sessionQueryMs.set(rec.session, (this.sessionQueryMs.get(rec.session) ?? 0) + rec.durationMs);
@@ -182,6 +254,32 @@ export class StatsSink implements PipelineSink {
       agg.errors++;
       this.totals.errors++;
       this.countError(rec.error.sqlstate ?? '?????', rec.error.severityNonLocalized ?? rec.error.severity, rec.error.message);
+    }
+  }
+
+  /**
+   * Normalize each group's text (libpg-query) and fold the groups into per-fingerprint aggregates,
+   * in the order the groups first appeared: the same aggregates, text, example and order as
+   * normalizing every record as it came. Latency samples of groups that share a fingerprint are
+   * replayed in record order, so even the floating-point sum is the same; only when a group
+   * holds more than EXACT_LIMIT samples (no longer kept one by one) are they merged as a
+   * histogram, the sum then added in another order (its last bit may differ).
+   */
+  private resolve(): void {
+    if (this.groups.size === 0) return;
+    const into = new Map<QueryAgg, Group[]>();
+    for (const g of this.groups.values()) {
+      const key = g.norm ?? this.normalizer.normalize(g.sql!);
+      const agg = this.aggFor(key, g.sql ?? g.agg.example);
+      const list = into.get(agg);
+      if (list) list.push(g);
+      else into.set(agg, [g]);
+    }
+    this.groups.clear();
+    this.groupChars = 0;
+    for (const [agg, list] of into) {
+      for (const g of list) agg.addCounts(g.agg);
+      mergeLatency(agg, list);
     }
   }
 
@@ -235,6 +333,7 @@ export class StatsSink implements PipelineSink {
   }
 
   report(): StatsReport {
+    this.resolve();
     const queries: QueryStats[] = [];
     for (const a of this.byFingerprint.values()) {
       const l = a.latency;
@@ -262,6 +361,32 @@ export class StatsSink implements PipelineSink {
       cancels: this.cancels,
     };
   }
+}
+
+/** Fold the groups' latency sketches into agg's (see StatsSink.resolve). */
+function mergeLatency(agg: QueryAgg, list: Group[]): void {
+  const target = agg.latency;
+  if (target.count === 0 && list.length === 1) {
+    agg.latency = list[0]!.agg.latency;
+    return;
+  }
+  if (!list.every((g) => g.seqs !== null && g.agg.latency.samplesInOrder() !== null)) {
+    for (const g of list) target.merge(g.agg.latency);
+    return;
+  }
+  // Replay in record order, after what agg holds already (from earlier records than the groups'):
+  // the very additions normalizing record by record would have made.
+  const seqs: number[] = [];
+  const values: number[] = [];
+  for (const g of list) {
+    const v = g.agg.latency.samplesInOrder()!;
+    for (let i = 0; i < v.length; i++) {
+      seqs.push(g.seqs![i]!);
+      values.push(v[i]!);
+    }
+  }
+  const order = Array.from(seqs.keys()).sort((a, b) => seqs[a]! - seqs[b]!);
+  for (const i of order) target.add(values[i]!);
 }
 
 function endpoint(e: { ip: string; port: number }): string {
