@@ -11,7 +11,7 @@
  */
 import type { Anomaly, AnomalyCode, AnomalyHandler } from '../core/anomaly.js';
 import type { Packet } from '../capture/packet.js';
-import type { TcpSegment } from './segment.js';
+import { PacketSegment, type TcpSegment } from './segment.js';
 import { Ipv4Names, Ipv6Names } from './address.js';
 import { LINKTYPE, linkTypeName } from './link-types.js';
 
@@ -70,20 +70,7 @@ export class TcpDecoder {
   private readonly v6 = V6_NAMES;
   /** Interfaces already told about their unsupported link type. */
   private readonly unsupported = new Set<number>();
-  private readonly seg: TcpSegment = {
-    frame: 0,
-    timeUs: 0,
-    ipVersion: 4,
-    src: '',
-    dst: '',
-    srcPort: 0,
-    dstPort: 0,
-    seq: 0,
-    ack: 0,
-    flags: 0,
-    payload: Buffer.alloc(0),
-    missing: 0,
-  };
+  private readonly seg = new PacketSegment();
 
   constructor(onAnomaly: AnomalyHandler) {
     this.onAnomaly = onAnomaly;
@@ -91,10 +78,11 @@ export class TcpDecoder {
 
   /**
    * The packet's TCP segment, or null (not TCP/IP, or an anomaly was reported). The returned
-   * object is the decoder's own and is refilled by the next call; its payload is a view of
-   * p.data, valid as long as p.data is (during the packet handler): copy what you keep.
+   * object is the decoder's own and is refilled by the next call; its payload is a range of
+   * p.data (viewed on demand), valid as long as p.data is (during the packet handler): copy
+   * what you keep.
    */
-  decode(p: Packet): TcpSegment | null {
+  decode(p: Packet): PacketSegment | null {
     this.stats.packets++;
     const d = p.data;
     const len = d.length;
@@ -183,7 +171,7 @@ export class TcpDecoder {
     return this.other();
   }
 
-  private ipv4(p: Packet, off: number): TcpSegment | null {
+  private ipv4(p: Packet, off: number): PacketSegment | null {
     const d = p.data;
     const len = d.length;
     if (off + 20 > len) return this.short(p, 'IPv4 header');
@@ -216,7 +204,7 @@ export class TcpDecoder {
     return this.tcp(p, off + ihl, ipEnd);
   }
 
-  private ipv6(p: Packet, off: number): TcpSegment | null {
+  private ipv6(p: Packet, off: number): PacketSegment | null {
     const d = p.data;
     const len = d.length;
     if (off + 40 > len) return this.short(p, 'IPv6 header');
@@ -259,7 +247,7 @@ export class TcpDecoder {
     return this.tcp(p, h, ipEnd);
   }
 
-  private tcp(p: Packet, t: number, ipEnd: number): TcpSegment | null {
+  private tcp(p: Packet, t: number, ipEnd: number): PacketSegment | null {
     const d = p.data;
     const len = d.length;
     // An IP length beyond the frame's length on the wire promises bytes that never existed:
@@ -286,10 +274,10 @@ export class TcpDecoder {
     // Bytes past the IP length are link padding (Ethernet minimum frame, FCS): not payload.
     const capEnd = ipEnd < len ? ipEnd : len;
     if (start >= capEnd) {
-      seg.payload = d.subarray(capEnd, capEnd);
+      seg.setPayload(d, capEnd, capEnd);
       seg.missing = ipEnd > start ? ipEnd - start : 0;
     } else {
-      seg.payload = d.subarray(start, capEnd);
+      seg.setPayload(d, start, capEnd);
       seg.missing = ipEnd - capEnd;
     }
     this.stats.tcp++;
@@ -343,5 +331,9 @@ export class TcpDecoder {
  */
 export function decodeTcp(p: Packet, onAnomaly: AnomalyHandler): TcpSegment | null {
   const seg = new TcpDecoder(onAnomaly).decode(p);
-  return seg === null ? null : { ...seg };
+  if (seg === null) return null;
+  return {
+    frame: seg.frame, timeUs: seg.timeUs, ipVersion: seg.ipVersion, src: seg.src, dst: seg.dst, srcPort: seg.srcPort, dstPort: seg.dstPort,
+    seq: seg.seq, ack: seg.ack, flags: seg.flags, payload: seg.payload, missing: seg.missing,
+  };
 }

@@ -27,3 +27,50 @@ export interface TcpSegment {
   /** Payload bytes that the IP length says exist but snaplen cut off (0 normally). */
   missing: number;
 }
+
+/**
+ * The TcpSegment the decoder hands out (one object, refilled for every packet): the payload is
+ * the range [payloadStart, payloadEnd) of the packet's bytes, and the `payload` view is made
+ * only when read. Reassembly reads the range instead, so the in-order path makes no Buffer view
+ * per packet. Assigning `payload` replaces the range with the whole of the given buffer.
+ */
+export class PacketSegment implements TcpSegment {
+  frame = 0;
+  timeUs = 0;
+  ipVersion: 4 | 6 = 4;
+  src = '';
+  dst = '';
+  srcPort = 0;
+  dstPort = 0;
+  seq = 0;
+  ack = 0;
+  flags = 0;
+  missing = 0;
+  /** The packet's bytes (Packet.data): valid only during the packet handler. */
+  data: Buffer = EMPTY;
+  payloadStart = 0;
+  payloadEnd = 0;
+  private view: Buffer | null = EMPTY;
+
+  get payload(): Buffer {
+    if (this.view === null) this.view = this.data.subarray(this.payloadStart, this.payloadEnd);
+    return this.view;
+  }
+
+  set payload(b: Buffer) {
+    this.data = b;
+    this.payloadStart = 0;
+    this.payloadEnd = b.length;
+    this.view = b;
+  }
+
+  /** Sets the payload to data[start, end) without making the view. */
+  setPayload(data: Buffer, start: number, end: number): void {
+    this.data = data;
+    this.payloadStart = start;
+    this.payloadEnd = end;
+    this.view = null;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

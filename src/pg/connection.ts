@@ -17,6 +17,7 @@ import {
   DirectionFramer, FramedMessage, type FramerEvents, CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE,
 } from './framer.js';
 import { looksLikeTls } from './tls/index.js';
+import { StreamDelivery } from '../reassembly/index.js';
 
 /** What the connection reports to the layers after it (session tracking, sinks). */
 export interface PgObserver {
@@ -134,14 +135,27 @@ export class PgConnection implements ConnectionSink {
 
   data(d: Delivery): void {
     if (this.phase === 'rejected' || this.phase === 'cancel') return;
+    // The flow table's deliveries give their bytes as a range (no view to make); others as a Buffer.
+    let bytes: Buffer;
+    let start: number;
+    let end: number;
+    if (d instanceof StreamDelivery) {
+      bytes = d.data;
+      start = d.start;
+      end = d.end;
+    } else {
+      bytes = d.bytes;
+      start = 0;
+      end = bytes.length;
+    }
     if (this.phase === 'tls' || this.phase === 'gss') {
-      this.encryptedBytes[d.dir] += d.bytes.length;
+      this.encryptedBytes[d.dir] += end - start;
       if (this.tlsHandler) this.tlsHandler.feed(d, this.plaintext);
       return;
     }
     const framer = d.dir === 'frontend' ? this.front : this.back;
     if (d.skip > 0) framer.gap(d.skip, d.frame, d.timeUs);
-    if (d.bytes.length === 0) return;
+    if (end === start) return;
     if (this.phase === 'startup' && !this.sawFrontend) {
       if (d.dir === 'backend') {
         // The server never speaks first in PostgreSQL (MySQL's server does).
@@ -156,7 +170,7 @@ export class PgConnection implements ConnectionSink {
         return;
       }
     }
-    framer.push(d.bytes, d.frame, d.timeUs);
+    framer.push(bytes, d.frame, d.timeUs, start, end);
   }
 
   close(end: ConnectionEnd): void {

@@ -13,7 +13,7 @@
  */
 import type { AnomalyHandler } from '../core/anomaly.js';
 import type { TcpSegment } from '../net/segment.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../net/segment.js';
+import { PacketSegment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../net/segment.js';
 import type {
   ConnectionInfo,
   ConnectionSink,
@@ -187,7 +187,19 @@ export class FlowTable implements FlowTableApi {
   /** Payload, snaplen-lost tail and FIN of one segment into its direction. */
   private feed(conn: Connection, h: Half, seg: TcpSegment, syn: boolean): void {
     const dataSeq = syn ? seqAdd(seg.seq, 1) : seg.seq;
-    const len = seg.payload.length;
+    // The decoder's segment gives its payload as a range of the packet (no view to make).
+    let bytes: Buffer;
+    let start: number;
+    let len: number;
+    if (seg instanceof PacketSegment) {
+      bytes = seg.data;
+      start = seg.payloadStart;
+      len = seg.payloadEnd - start;
+    } else {
+      bytes = seg.payload;
+      start = 0;
+      len = bytes.length;
+    }
     const missing = seg.missing > 0 ? seg.missing : 0;
     if (!h.started && len + missing > 0) {
       h.startAt(dataSeq, -1);
@@ -201,8 +213,8 @@ export class FlowTable implements FlowTableApi {
       });
     }
     if (h.started) {
-      if (len > 0) h.accept(dataSeq, seg.payload, len, seg.frame, seg.timeUs);
-      if (missing > 0) h.accept(seqAdd(dataSeq, len), null, missing, seg.frame, seg.timeUs);
+      if (len > 0) h.accept(dataSeq, bytes, start, len, seg.frame, seg.timeUs);
+      if (missing > 0) h.accept(seqAdd(dataSeq, len), null, 0, missing, seg.frame, seg.timeUs);
     }
     if ((seg.flags & TCP_FIN) !== 0) h.fin(seqAdd(dataSeq, len + missing));
     const cap = this.opts.maxBufferedPerDirection;

@@ -32,7 +32,7 @@ export class HalfStream<Owner> {
   private sink: ConnectionSink;
   private readonly onAnomaly: AnomalyHandler;
   /** Reused for every delivery of this direction: the sink must not keep it past the call. */
-  private readonly out: Delivery;
+  private readonly out: StreamDelivery;
 
   /** A segment travelled in this direction (port reuse detection). */
   seen = false;
@@ -70,7 +70,7 @@ export class HalfStream<Owner> {
     this.session = session;
     this.sink = sink;
     this.onAnomaly = onAnomaly;
-    this.out = { dir, bytes: EMPTY, skip: 0, frame: 0, timeUs: 0 };
+    this.out = new StreamDelivery(dir);
   }
 
   /**
@@ -98,10 +98,11 @@ export class HalfStream<Owner> {
   }
 
   /**
-   * Takes `len` bytes starting at sequence `seq`: `bytes` (valid only during the call; copied if
-   * they must wait) or, when null, `len` bytes known to be lost (snaplen cut them).
+   * Takes `len` bytes starting at sequence `seq`: bytes[start, start + len) (valid only during
+   * the call; copied if they must wait) or, when `bytes` is null, `len` bytes known to be lost
+   * (snaplen cut them). Ranges, not views: the in-order path hands the packet's own buffer on.
    */
-  accept(seq: number, bytes: Buffer | null, len: number, frame: number, timeUs: number): void {
+  accept(seq: number, bytes: Buffer | null, start: number, len: number, frame: number, timeUs: number): void {
     if (this.hasFin) {
       // Bytes at or past the FIN's sequence number cannot be stream data (RFC 793: the FIN is
       // the last octet); a receiver would drop them, and so do we.
@@ -109,7 +110,6 @@ export class HalfStream<Owner> {
       if (over > 0) {
         len -= over;
         if (len <= 0) return;
-        if (bytes) bytes = bytes.subarray(0, len);
       }
     }
     for (;;) {
@@ -119,27 +119,27 @@ export class HalfStream<Owner> {
         if (len <= -d) return;
         seq = this.nextSeq;
         len += d;
-        if (bytes) bytes = bytes.subarray(-d);
+        start -= d;
       } else if (d > 0) {
-        this.store(seq, bytes, len, frame, timeUs);
+        this.store(seq, bytes, start, len, frame, timeUs);
         return;
       }
       if (this.chunks.length === this.head) {
         // The hot path: in order, nothing waiting. The payload goes out as it is.
-        this.deliver(bytes, len, frame, timeUs);
+        this.deliver(bytes, start, len, frame, timeUs);
         return;
       }
       const room = seqDiff(this.chunks[this.head]!.seq, this.nextSeq);
       if (room > len) {
-        this.deliver(bytes, len, frame, timeUs);
+        this.deliver(bytes, start, len, frame, timeUs);
         return;
       }
-      this.deliver(bytes ? bytes.subarray(0, room) : null, room, frame, timeUs);
+      this.deliver(bytes, start, room, frame, timeUs);
       this.drain();
       len -= room;
       if (len === 0) return;
       seq = seqAdd(seq, room);
-      if (bytes) bytes = bytes.subarray(room);
+      start += room;
     }
   }
 
@@ -179,20 +179,20 @@ export class HalfStream<Owner> {
    */
   flushAll(frame: number, timeUs: number, why: string): void {
     while (this.hasHole()) this.flushFirstHole(frame, timeUs, why);
-    if (this.pendingSkip > 0) this.deliver(EMPTY, 0, frame, timeUs);
+    if (this.pendingSkip > 0) this.deliver(EMPTY, 0, 0, frame, timeUs);
   }
 
   private checkFinished(): void {
     if (this.hasFin && !this.finished && seqDiff(this.nextSeq, this.finSeq) >= 0) this.finished = true;
   }
 
-  private deliver(bytes: Buffer | null, len: number, frame: number, timeUs: number): void {
+  private deliver(bytes: Buffer | null, start: number, len: number, frame: number, timeUs: number): void {
     if (bytes === null) {
       this.lose(len, frame, timeUs, 'payload cut by the capture snaplen');
       return;
     }
     const d = this.out;
-    d.bytes = bytes;
+    d.setRange(bytes, start, start + len);
     d.skip = this.pendingSkip;
     d.frame = frame;
     d.timeUs = timeUs;
@@ -230,7 +230,7 @@ export class HalfStream<Owner> {
       chunks[this.head++] = null;
       this.buffered -= cost(c.bytes, c.len);
       if (c.len + d > 0) {
-        this.deliver(c.bytes ? (d < 0 ? c.bytes.subarray(-d) : c.bytes) : null, c.len + d, c.frame, c.timeUs);
+        this.deliver(c.bytes, d < 0 ? -d : 0, c.len + d, c.frame, c.timeUs);
       }
     }
     if (this.head === chunks.length) {
@@ -243,7 +243,7 @@ export class HalfStream<Owner> {
   }
 
   /** Buffers the parts of [seq, seq+len) that no earlier chunk covers (first copy wins). */
-  private store(seq: number, bytes: Buffer | null, len: number, frame: number, timeUs: number): void {
+  private store(seq: number, bytes: Buffer | null, start: number, len: number, frame: number, timeUs: number): void {
     const chunks = this.chunks;
     const base = this.nextSeq;
     // Positions relative to nextSeq: all positive, ordered like the chunks.
@@ -273,7 +273,7 @@ export class HalfStream<Owner> {
       const cs = seqDiff(c.seq, base);
       if (cs > cur) {
         at.push(i);
-        made.push(this.piece(base, cur, cs < e ? cs : e, s, bytes, frame, timeUs));
+        made.push(this.piece(base, cur, cs < e ? cs : e, s, bytes, start, frame, timeUs));
       }
       const ce = cs + c.len;
       if (ce > cur) cur = ce;
@@ -281,7 +281,7 @@ export class HalfStream<Owner> {
     }
     if (cur < e) {
       at.push(i);
-      made.push(this.piece(base, cur, e, s, bytes, frame, timeUs));
+      made.push(this.piece(base, cur, e, s, bytes, start, frame, timeUs));
     }
     if (made.length === 1) {
       // In front of everything, into a cleared slot when there is one.
@@ -299,14 +299,14 @@ export class HalfStream<Owner> {
     }
   }
 
-  /** A copied chunk for relative range [from, to) of a segment starting at relative `s`. */
-  private piece(base: number, from: number, to: number, s: number, bytes: Buffer | null, frame: number, timeUs: number): Chunk {
+  /** A copied chunk for relative range [from, to) of a segment starting at relative `s` (at bytes[start]). */
+  private piece(base: number, from: number, to: number, s: number, bytes: Buffer | null, start: number, frame: number, timeUs: number): Chunk {
     const len = to - from;
     let copy: Buffer | null = null;
     if (bytes) {
       // Unpooled: a pooled slice would pin its whole 8 KiB slab for as long as it waits.
       copy = Buffer.allocUnsafeSlow(len);
-      bytes.copy(copy, 0, from - s, to - s);
+      bytes.copy(copy, 0, start + from - s, start + to - s);
     }
     this.buffered += cost(copy, len);
     return { seq: seqAdd(base, from), len, bytes: copy, frame, timeUs };
@@ -314,6 +314,49 @@ export class HalfStream<Owner> {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The Delivery a HalfStream hands out (one object per direction, refilled for every delivery):
+ * the bytes are the range [start, end) of `data` (the packet's bytes, or a buffered copy), and
+ * the `bytes` view is made only when read. The PostgreSQL layer reads the range instead, so the
+ * in-order path makes no Buffer view per delivery. Assigning `bytes` replaces the range with the
+ * whole of the given buffer.
+ */
+export class StreamDelivery implements Delivery {
+  readonly dir: Direction;
+  skip = 0;
+  frame = 0;
+  timeUs = 0;
+  /** Valid only during the data() call, like `bytes`. */
+  data: Buffer = EMPTY;
+  start = 0;
+  end = 0;
+  private view: Buffer | null = EMPTY;
+
+  constructor(dir: Direction) {
+    this.dir = dir;
+  }
+
+  get bytes(): Buffer {
+    if (this.view === null) {
+      const data = this.data;
+      this.view = this.start === 0 && this.end === data.length ? data : data.subarray(this.start, this.end);
+    }
+    return this.view;
+  }
+
+  set bytes(b: Buffer) {
+    this.setRange(b, 0, b.length);
+    this.view = b;
+  }
+
+  setRange(data: Buffer, start: number, end: number): void {
+    this.data = data;
+    this.start = start;
+    this.end = end;
+    this.view = null;
+  }
+}
 
 /** The sink of a closed connection: nothing reaches it (closed connections ignore segments). */
 const DETACHED: ConnectionSink = { data: () => undefined, close: () => undefined };
