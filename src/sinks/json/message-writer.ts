@@ -27,9 +27,6 @@ import { JsonWriter } from './writer.js';
 
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
 
-const OPEN_SESSION = enc('{"kind":"message","session":');
-const TIME = enc(',"time":"');
-const FRAME = enc('","frame":');
 const FIRST_FRAME = enc(',"firstFrame":');
 const TLS = enc(',"tls":true');
 const NULL = enc('null');
@@ -342,9 +339,11 @@ const BACKEND_FAST = new Map<string, [string, BodyWriter]>([
 
 export class MessageWriter {
   private readonly heads = { frontend: new HeadCache('frontend'), backend: new HeadCache('backend') };
-  /** The time field of the last record: records of one frame share it. */
+  /** `{"kind":"message","session":…,"time":…,"frame":…` of the last record, and what it was made of. */
+  private start = Buffer.alloc(0);
+  private lastFrame = -1;
+  private lastSession = -1;
   private lastTimeUs = Number.NaN;
-  private timeBytes = Buffer.alloc(0);
 
   constructor(private readonly w: JsonWriter) {}
 
@@ -389,16 +388,14 @@ export class MessageWriter {
 
   private envelope(session: number, raw: RawMessage, type: string, tls: boolean): void {
     const w = this.w;
-    w.raw(OPEN_SESSION);
-    w.number(session);
-    w.raw(TIME);
-    if (raw.timeUs !== this.lastTimeUs) {
-      this.timeBytes = Buffer.from(isoTimeFast(raw.timeUs), 'latin1');
+    // A frame holds eight messages on average: their records share session, time and frame.
+    if (raw.frame !== this.lastFrame || session !== this.lastSession || raw.timeUs !== this.lastTimeUs) {
+      this.lastFrame = raw.frame;
+      this.lastSession = session;
       this.lastTimeUs = raw.timeUs;
+      this.start = Buffer.from(`{"kind":"message","session":${session},"time":"${isoTimeFast(raw.timeUs)}","frame":${raw.frame}`, 'latin1');
     }
-    w.raw(this.timeBytes);
-    w.raw(FRAME);
-    w.number(raw.frame);
+    w.raw(this.start);
     w.raw(this.heads[raw.dir].get(raw.code, type));
     w.number(raw.length);
     if (raw.firstFrame !== raw.frame) {
@@ -407,4 +404,5 @@ export class MessageWriter {
     }
     if (tls) w.raw(TLS);
   }
+
 }
