@@ -13,6 +13,9 @@ import { NdjsonSink } from '../sinks/ndjson.js';
 import { TextSink } from '../sinks/text.js';
 import { analyzeFile, type AnalyzeOptions, type AnalyzeSummary } from '../pipeline/analyze.js';
 import type { OutRecord, PipelineSink } from '../pipeline/events.js';
+import { limitYoungGeneration } from './heap.js';
+
+limitYoungGeneration();
 
 function version(): string {
   try {
