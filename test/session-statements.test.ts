@@ -40,3 +40,34 @@ test('StatementTable: endTransaction drops only portals bound before the Sync', 
   assert.equal(t.getPortal('a'), undefined);
   assert.ok(t.getPortal('b'));
 });
+
+test('StatementTable: a replaced statement or portal counts as the newest, whether replaced in place or moved', () => {
+  const t = new StatementTable();
+  t.putStatement(stmt('', 'select 0'));
+  t.putStatement(stmt('', 'select 1')); // the last one set: replaced in place
+  t.putStatement(stmt('a', 'select a'));
+  t.putStatement(stmt('', 'select 2')); // not the last: moved to the end
+  t.putStatement(stmt('b', 'select b'));
+  t.closeStatement('b');
+  t.putStatement(stmt('', 'select 3')); // the last one was closed: moved to the end
+  for (let i = 0; t.statementCount < MAX_STATEMENTS; i++) t.putStatement(stmt('f' + i, 'select'));
+  t.putStatement(stmt('over', 'select')); // evicts the oldest: 'a', not ''
+  assert.equal(t.getStatement('a'), undefined);
+  assert.equal(t.getStatement('')?.sql, 'select 3');
+
+  const s = stmt('', 'select 1');
+  const portal = (name: string, epoch: number) => ({ name, epoch, statement: s, params: [], resultFormats: [], columns: null });
+  const p = new StatementTable();
+  p.putPortal(portal('', 0));
+  p.putPortal(portal('x', 0));
+  const again = portal('', 1);
+  assert.equal(p.putPortal(again)?.epoch, 0);
+  p.restorePortal('', again, undefined);
+  assert.equal(p.getPortal(''), undefined);
+  p.putPortal(portal('', 2));
+  p.putPortal(portal('', 3));
+  assert.equal(p.portalCount, 2);
+  p.endTransaction(3);
+  assert.equal(p.getPortal('x'), undefined);
+  assert.equal(p.getPortal('')?.epoch, 3);
+});

@@ -8,7 +8,7 @@ import { UserError } from '../core/errors.js';
 import { CheckSink, formatCheckResult, type CheckResult } from '../sinks/check.js';
 import { hasRules, mergeRules, readRulesFile, type CheckRules, type RuleFlags } from '../sinks/check-rules.js';
 import { looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
-import { writeOut, type CommandIo } from './stats.js';
+import { writeOut, type CommandIo, type SummaryOptions } from './stats.js';
 
 export interface CheckCommandOptions extends RuleFlags {
   file: string | null;
@@ -60,7 +60,8 @@ export async function checkFile(path: string, rules: CheckRules, opts: { ports?:
     await readNdjsonRecords(path, sink);
   } else {
     const { analyzeFile } = await import('../pipeline/analyze.js');
-    await analyzeFile(path, sink, { ports: opts.ports ?? [], messages: false, keylog: opts.keylog ?? null });
+    const options: SummaryOptions = { ports: opts.ports ?? [], messages: false, queryDetail: 'summary', keylog: opts.keylog ?? null };
+    await analyzeFile(path, sink, options);
   }
   return sink.result();
 }
@@ -70,8 +71,9 @@ async function checkLive(o: CheckCommandOptions, rules: CheckRules, stderr: Node
   const sink = await CheckSink.create(rules);
   const { analyzeLive } = await import('../pipeline/live.js');
   const ac = new AbortController();
+  const options: SummaryOptions = { ports: o.ports, messages: false, queryDetail: 'summary', keylog: o.keylog ?? null };
   const live = analyzeLive(sink, {
-    iface: o.iface!, ports: o.ports, messages: false, keylog: o.keylog ?? null, captureFilter: o.captureFilter ?? null,
+    ...options, iface: o.iface!, captureFilter: o.captureFilter ?? null,
     write: o.write ?? null, count: o.count ?? null, durationSec: o.duration ?? null, signal: ac.signal,
   });
   const onSignal = (): void => ac.abort();

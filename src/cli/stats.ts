@@ -6,6 +6,7 @@
 import { StatsSink } from '../sinks/stats.js';
 import { formatStatsText } from '../sinks/stats-format.js';
 import { UserError } from '../core/errors.js';
+import type { AnalyzeOptions } from '../pipeline/analyze.js';
 
 export interface StatsCommandOptions {
   file: string | null;
@@ -19,6 +20,13 @@ export interface StatsCommandOptions {
   count?: number | null;
   duration?: number | null;
 }
+
+/**
+ * Pipeline options for commands that only aggregate query records (stats, check): no message
+ * records, and summary query records (the session layer's TrackerOptions.detail), which skip
+ * what these sinks never read (Bind parameter values, timestamps as text, columns).
+ */
+export type SummaryOptions = AnalyzeOptions & { queryDetail?: 'full' | 'summary' };
 
 export interface CommandIo {
   stdout?: NodeJS.WritableStream;
@@ -42,7 +50,7 @@ export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): 
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const sink = await StatsSink.create();
-  const base = { ports: o.ports, messages: false, keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false };
+  const base: SummaryOptions = { ports: o.ports, messages: false, queryDetail: 'summary', keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false };
   if (o.iface) {
     const { analyzeLive } = await import('../pipeline/live.js');
     const ac = new AbortController();

@@ -121,14 +121,15 @@ export class Execution {
     this.done = true;
   }
 
-  toRecord(session: number, txStatus: TransactionStatus | null): QueryRecord {
+  /** `summary`: no timestamps as text, no columns (TrackerOptions.detail). */
+  toRecord(session: number, txStatus: TransactionStatus | null, summary = false): QueryRecord {
     const hasEnd = this.endUs >= 0 && !this.skipped;
     const endUs = hasEnd ? this.endUs : this.startUs >= 0 ? this.startUs : this.reqTimeUs;
     const start = this.startUs >= 0 ? this.startUs : this.reqTimeUs;
     const rec: QueryRecord = {
       kind: 'query',
       session,
-      time: isoTime(endUs),
+      time: summary ? '' : isoTime(endUs),
       frame: this.lastFrame,
       protocol: this.protocol,
       sql: this.sql,
@@ -152,8 +153,8 @@ export class Execution {
       suspended: this.suspended,
       firstFrame: this.firstFrame,
       lastFrame: this.lastFrame,
-      startTime: isoTime(start),
-      columns: this.columns ? this.columns.slice() : null,
+      startTime: summary ? '' : isoTime(start),
+      columns: this.columns && !summary ? this.columns.slice() : null,
       copy: this.copy ? { ...this.copy } : null,
       function: this.isFunction ? { oid: this.functionOid, result: this.functionResult } : null,
       cancelledBy: this.cancelledBy,

@@ -18,6 +18,8 @@ export class Outbox {
     private readonly emit: (r: QueryRecord) => void,
     private readonly info: SessionInfo,
     private readonly anomaly: ((a: Anomaly) => void) | null = null,
+    /** Summary records (TrackerOptions.detail). */
+    private readonly summary = false,
   ) {}
 
   /** An execution is over (done, failed, skipped or cut off): count it and queue its record. */
@@ -28,7 +30,7 @@ export class Outbox {
     }
     if (exec.rowsDropped > 0) this.rowLimit(exec);
     this.awaiting.push(exec);
-    if (this.awaiting.length > MAX_AWAITING) this.emit(this.awaiting.shift()!.toRecord(this.sessionId, null));
+    if (this.awaiting.length > MAX_AWAITING) this.emit(this.awaiting.shift()!.toRecord(this.sessionId, null, this.summary));
   }
 
   /**
@@ -59,6 +61,6 @@ export class Outbox {
     if (this.awaiting.length === 0) return;
     const list = this.awaiting;
     this.awaiting = [];
-    for (const exec of list) this.emit(exec.toRecord(this.sessionId, status));
+    for (const exec of list) this.emit(exec.toRecord(this.sessionId, status, this.summary));
   }
 }

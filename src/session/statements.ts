@@ -40,6 +40,14 @@ export class StatementTable {
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, Portal>();
   private sqlChars = 0;
+  /**
+   * The name set last in each map (null: not known). Replacing that entry in place keeps the
+   * insertion order that eviction goes by, and spares the Map a delete and a re-insert, which
+   * shrink and regrow its table: the unnamed statement and portal are replaced at every
+   * request of a client that does not name them.
+   */
+  private lastStatement: string | null = null;
+  private lastPortal: string | null = null;
 
   getStatement(name: string): PreparedStatement | undefined {
     return this.statements.get(name);
@@ -58,9 +66,11 @@ export class StatementTable {
   /** Store a statement; returns what it replaced (to restore it if the server rejects or skips the Parse). */
   putStatement(s: PreparedStatement): PreparedStatement | undefined {
     const prev = this.statements.get(s.name);
-    if (prev) this.removeStatement(s.name, prev);
+    if (prev && s.name === this.lastStatement) this.sqlChars -= prev.sql?.length ?? 0;
+    else if (prev) this.removeStatement(s.name, prev);
     else if (this.statements.size >= MAX_STATEMENTS) this.evictStatement();
     this.statements.set(s.name, s);
+    this.lastStatement = s.name;
     this.sqlChars += s.sql?.length ?? 0;
     while (this.sqlChars > MAX_STATEMENT_CHARS && this.statements.size > 1) this.evictStatement();
     return prev;
@@ -72,6 +82,7 @@ export class StatementTable {
     this.removeStatement(name, current);
     if (prev) {
       this.statements.set(name, prev);
+      this.lastStatement = name;
       this.sqlChars += prev.sql?.length ?? 0;
     }
   }
@@ -83,6 +94,7 @@ export class StatementTable {
 
   private removeStatement(name: string, s: PreparedStatement): void {
     this.statements.delete(name);
+    if (name === this.lastStatement) this.lastStatement = null;
     this.sqlChars -= s.sql?.length ?? 0;
   }
 
@@ -97,20 +109,26 @@ export class StatementTable {
 
   putPortal(p: Portal): Portal | undefined {
     const prev = this.portals.get(p.name);
-    if (prev) this.portals.delete(p.name);
-    else if (this.portals.size >= MAX_PORTALS) evictOldest(this.portals);
+    if (prev && p.name !== this.lastPortal) this.portals.delete(p.name);
+    else if (!prev && this.portals.size >= MAX_PORTALS) this.deletePortal(this.portals.keys().next().value!);
     this.portals.set(p.name, p);
+    this.lastPortal = p.name;
     return prev;
   }
 
+  /** Put back what a rejected or skipped Bind replaced (or remove the new portal when it replaced nothing). */
   restorePortal(name: string, current: Portal, prev: Portal | undefined): void {
     if (this.portals.get(name) !== current) return;
     if (prev) this.portals.set(name, prev);
-    else this.portals.delete(name);
+    else this.deletePortal(name);
   }
 
   closePortal(name: string): void {
-    this.portals.delete(name);
+    if (this.portals.size > 0) this.deletePortal(name);
+  }
+
+  private deletePortal(name: string): void {
+    if (this.portals.delete(name) && name === this.lastPortal) this.lastPortal = null;
   }
 
   /**
@@ -119,7 +137,7 @@ export class StatementTable {
    */
   endTransaction(epoch: number): void {
     if (this.portals.size === 0) return;
-    for (const [name, p] of this.portals) if (p.epoch < epoch) this.portals.delete(name);
+    for (const p of this.portals.values()) if (p.epoch < epoch) this.deletePortal(p.name);
   }
 
   get statementCount(): number {
@@ -129,11 +147,6 @@ export class StatementTable {
   get portalCount(): number {
     return this.portals.size;
   }
-}
-
-function evictOldest<V>(m: Map<string, V>): void {
-  const first = m.keys().next();
-  if (!first.done) m.delete(first.value);
 }
 
 /**

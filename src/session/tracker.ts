@@ -18,7 +18,7 @@
  * the start-up and authentication phase in startup.ts.
  */
 import type {
-  ColumnDescription, DecodedMessage, ErrorFields, RawMessage,
+  ColumnDescription, DecodedMessage, ErrorFields, RawMessage, TypedValue,
 } from '../../dissectors/types.js';
 import type { Anomaly } from '../core/anomaly.js';
 import type { ConnectionEnd, ConnectionInfo } from '../reassembly/types.js';
@@ -29,6 +29,7 @@ import type { QueryRecord, SessionRecord, TransactionStatus } from './schema.js'
 import { SessionInfo, type TlsInfo } from './session-info.js';
 import { StartupState } from './startup.js';
 import { splitSql } from './sql-split.js';
+import { bindNames, commandTag, executePortal, readyStatus } from './lean-read.js';
 import { Outbox } from './outbox.js';
 import { queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
 import { StatementTable, withFormats, type Portal, type PreparedStatement } from './statements.js';
@@ -39,6 +40,13 @@ export type { TlsInfo };
 export interface TrackerOptions {
   /** Keep decoded DataRow values in query records (rowValues, capped), instead of counts only. */
   keepRows?: boolean;
+  /**
+   * 'summary': query records for consumers that aggregate them (stats, checks): Bind parameters
+   * are not decoded (params is empty), `time` and `startTime` are empty strings and `columns`
+   * is null; every other field is as in 'full' records (the default), which the JSON export,
+   * the text view and the TUI need.
+   */
+  detail?: 'full' | 'summary';
   showSecrets?: boolean;
   registry: SessionRegistry;
   /**
@@ -57,6 +65,10 @@ export const MAX_STATEMENTS_PER_QUERY = 10_000;
 /** How far past the head a backend message may look for its request (see the file comment). */
 const LOOKAHEAD = 64;
 
+/** Summary records share these (records are never mutated by their consumers). */
+const NO_PARAMS: TypedValue[] = [];
+const NO_FORMATS: Array<'text' | 'binary'> = [];
+
 const EMPTY_ERROR: ErrorFields = { severity: null, severityNonLocalized: null, sqlstate: null, message: null };
 
 export class SessionTracker implements CancelTarget {
@@ -64,6 +76,7 @@ export class SessionTracker implements CancelTarget {
   private readonly conn: ConnectionInfo;
   private readonly emit: SessionEmit;
   private readonly keepRows: boolean;
+  private readonly summary: boolean;
   private readonly registry: SessionRegistry;
   private readonly onAnomaly: ((a: Anomaly) => void) | null;
   private readonly info = new SessionInfo();
@@ -85,9 +98,10 @@ export class SessionTracker implements CancelTarget {
     this.sessionId = conn.id;
     this.emit = emit;
     this.keepRows = opts.keepRows ?? false;
+    this.summary = opts.detail === 'summary';
     this.registry = opts.registry;
     this.onAnomaly = opts.anomaly ?? null;
-    this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly);
+    this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly, this.summary);
     this.startup = new StartupState(this.info, this.registry, conn.id);
   }
 
@@ -171,12 +185,19 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case 'B': {
-        const d = decode();
-        if (d.type !== 'Bind' || this.skipping) return;
-        const portal: Portal = {
-          name: d.portal, epoch: this.syncSeq, statement: this.table.statementOrUnknown(d.statement), params: d.params,
-          resultFormats: d.resultFormats, columns: null,
-        };
+        let portal: Portal;
+        if (this.summary) {
+          const b = bindNames(raw.body);
+          if (b === null || this.skipping) return;
+          portal = { name: b.portal, epoch: this.syncSeq, statement: this.table.statementOrUnknown(b.statement), params: NO_PARAMS, resultFormats: NO_FORMATS, columns: null };
+        } else {
+          const d = decode();
+          if (d.type !== 'Bind' || this.skipping) return;
+          portal = {
+            name: d.portal, epoch: this.syncSeq, statement: this.table.statementOrUnknown(d.statement), params: d.params,
+            resultFormats: d.resultFormats, columns: null,
+          };
+        }
         const prev = this.table.putPortal(portal);
         this.push({ kind: 'bind', portal, prev });
         return;
@@ -188,6 +209,11 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case 'E': {
+        if (this.summary) {
+          const portal = executePortal(raw.body);
+          if (portal !== null) this.execute(raw, portal);
+          return;
+        }
         const d = decode();
         if (d.type === 'Execute') this.execute(raw, d.portal);
         return;
@@ -303,7 +329,11 @@ export class SessionTracker implements CancelTarget {
       case 'A':
         this.info.notifications++;
         return;
-      case 'Z': return this.readyForQuery(raw, decode());
+      case 'Z': {
+        if (this.summary) return this.readyForQuery(raw, readyStatus(raw.body));
+        const d = decode();
+        return this.readyForQuery(raw, d.type === 'ReadyForQuery' ? d.transactionStatus : null);
+      }
       case 'E': return this.errorResponse(raw, decode());
       case 'N': {
         const d = decode();
@@ -383,10 +413,18 @@ export class SessionTracker implements CancelTarget {
         const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         if (code === 'C') {
-          const d = decode();
-          if (d.type === 'CommandComplete') {
-            exec.command = d.tag;
-            exec.tagRows = d.rows;
+          if (this.summary) {
+            const c = commandTag(raw.body);
+            if (c !== null) {
+              exec.command = c.tag;
+              exec.tagRows = c.rows;
+            }
+          } else {
+            const d = decode();
+            if (d.type === 'CommandComplete') {
+              exec.command = d.tag;
+              exec.tagRows = d.rows;
+            }
           }
         } else if (code === 's') exec.suspended = true;
         exec.lastFrame = raw.frame;
@@ -439,8 +477,8 @@ export class SessionTracker implements CancelTarget {
     }
   }
 
-  private readyForQuery(raw: RawMessage, d: DecodedMessage): void {
-    const status: TransactionStatus | null = d.type === 'ReadyForQuery' ? d.transactionStatus : null;
+  /** `status`: null when the message is malformed (it still closes the request it answers). */
+  private readyForQuery(raw: RawMessage, status: TransactionStatus | null): void {
     const t = raw.timeUs;
     this.startup.ready();
     const req = this.headFor('Z');

@@ -1,0 +1,81 @@
+/**
+ * The few fields summary query records need (TrackerOptions.detail 'summary': stats, checks),
+ * read straight from message bodies ("Message Formats": Bind, Execute, CommandComplete,
+ * ReadyForQuery) instead of through the dissector. Decoding every Bind parameter by type is most
+ * of what a Bind costs, and those consumers never look at the values; for the other three, the
+ * dissector's generic reader and decoded object cost more than the field. Each body is still
+ * checked with the bounds the dissector applies (dissectors/extended-query.ts,
+ * simple-query.ts): a body it would call Malformed, which the tracker ignores, reads as null
+ * here, so both modes pair the same requests (test/session-summary.test.ts holds them to it).
+ */
+import { splitTag } from '../../dissectors/index.js';
+import type { TransactionStatus } from './schema.js';
+
+export interface BindNames {
+  portal: string;
+  statement: string;
+}
+
+/** The names, or null when the body does not match Bind's format. */
+export function bindNames(body: Buffer): BindNames | null {
+  const end = body.length;
+  const n1 = body.indexOf(0);
+  if (n1 < 0) return null;
+  const n2 = body.indexOf(0, n1 + 1);
+  if (n2 < 0) return null;
+  let pos = n2 + 1;
+  // parameter format codes: a count, then that many Int16, each 0 (text) or 1 (binary)
+  if (end - pos < 2) return null;
+  const nf = body.readInt16BE(pos);
+  pos += 2;
+  if (nf < 0 || nf * 2 > end - pos) return null;
+  for (let i = 0; i < nf; i++, pos += 2) if (body[pos] !== 0 || body[pos + 1]! > 1) return null;
+  // parameter values: a count (matching the format codes when there are several), then Int32 length (-1: NULL) and bytes
+  if (end - pos < 2) return null;
+  const np = body.readInt16BE(pos);
+  pos += 2;
+  if ((nf > 1 && nf !== np) || np < 0 || np * 4 > end - pos) return null;
+  for (let i = 0; i < np; i++) {
+    if (end - pos < 4) return null;
+    const len = body.readInt32BE(pos);
+    pos += 4;
+    if (len < -1) return null;
+    if (len > 0) {
+      if (len > end - pos) return null;
+      pos += len;
+    }
+  }
+  // result format codes, then nothing may be left over
+  if (end - pos < 2) return null;
+  const nr = body.readInt16BE(pos);
+  pos += 2;
+  if (nr < 0 || nr * 2 > end - pos) return null;
+  for (let i = 0; i < nr; i++, pos += 2) if (body[pos] !== 0 || body[pos + 1]! > 1) return null;
+  if (pos !== end) return null;
+  return {
+    portal: n1 === 0 ? '' : body.toString('utf8', 0, n1),
+    statement: n2 === n1 + 1 ? '' : body.toString('utf8', n1 + 1, n2),
+  };
+}
+
+/** Execute's portal name, or null when the body is not a name and an Int32. */
+export function executePortal(body: Buffer): string | null {
+  const nul = body.indexOf(0);
+  if (nul < 0 || body.length !== nul + 5) return null;
+  return nul === 0 ? '' : body.toString('utf8', 0, nul);
+}
+
+/** CommandComplete's tag and the row count it ends with (null when it has none), or null when the body is not one string. */
+export function commandTag(body: Buffer): { tag: string; rows: number | null } | null {
+  const nul = body.indexOf(0);
+  if (nul < 0 || nul !== body.length - 1) return null;
+  const tag = body.toString('utf8', 0, nul);
+  return { tag, rows: splitTag(tag).rows };
+}
+
+/** ReadyForQuery's transaction status, or null when the body is not one of the three status bytes. */
+export function readyStatus(body: Buffer): TransactionStatus | null {
+  if (body.length !== 1) return null;
+  const b = body[0];
+  return b === 0x49 ? 'idle' : b === 0x54 ? 'transaction' : b === 0x45 ? 'failed' : null;
+}

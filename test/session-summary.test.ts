@@ -1,0 +1,166 @@
+/**
+ * Summary query records (TrackerOptions.detail 'summary', for stats and checks) must pair and
+ * count exactly as full ones: the only differences allowed are the fields the option drops
+ * (time, startTime, columns, and Bind parameters). Checked two ways:
+ *  - bindNames, which reads a Bind without decoding its values, accepts exactly the bodies the
+ *    dissector decodes as Bind (and so the requests the tracker pairs), over many damaged Binds;
+ *  - every message of every sample and public capture replayed into a full and a summary
+ *    tracker side by side.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { analyzeFile } from '../src/pipeline/analyze.js';
+import type { MessageRecord, OutRecord, PipelineSink } from '../src/pipeline/events.js';
+import { SessionTracker } from '../src/session/tracker.js';
+import { SessionRegistry } from '../src/session/registry.js';
+import { bindNames, commandTag, executePortal, readyStatus } from '../src/session/lean-read.js';
+import type { QueryRecord, SessionRecord } from '../src/session/schema.js';
+import type { ConnectionEnd, ConnectionInfo } from '../src/reassembly/types.js';
+import { dissect } from '../dissectors/index.js';
+import type { DecodedMessage, RawMessage } from '../dissectors/types.js';
+import { bind, commandComplete, execute, makeContext, readyForQuery, toRaw } from './helpers/pg-builder.js';
+import { publicCapture, publicCaptures, sampleCaptures } from './helpers/public-captures.js';
+
+function* prng(seed: number): Generator<number> {
+  let x = seed >>> 0;
+  for (;;) {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    yield x;
+  }
+}
+
+test('bindNames accepts exactly the Bind bodies the dissector decodes, with the same names', () => {
+  const ctx = makeContext();
+  const bodies: Buffer[] = [
+    bind('', '', []), bind('p1', 'S_1', ['1', null, '\x00\x01'], [0, 1, 0], [1]), bind('', 'stmt', ['a', 'b'], [1]),
+    bind('portal', '', [Buffer.alloc(300, 7)], [], [0, 1, 1]), bind('ü', 'ñ', ['x'], [0]),
+  ].map((w) => toRaw('frontend', w).body);
+  const r = prng(42);
+  let accepted = 0;
+  let rejected = 0;
+  for (const base of bodies) {
+    const cases: Buffer[] = [base];
+    for (let cut = 0; cut < base.length; cut++) cases.push(base.subarray(0, cut));
+    cases.push(Buffer.concat([base, Buffer.from([0])]));
+    for (let k = 0; k < 400; k++) {
+      const b = Buffer.from(base);
+      const flips = 1 + (r.next().value! % 3);
+      for (let f = 0; f < flips; f++) {
+        const at = r.next().value! % b.length;
+        const v = r.next().value!;
+        // extreme and small values where counts and lengths live, random bytes elsewhere
+        b[at] = v % 4 === 0 ? 0xff : v % 4 === 1 ? 0 : v % 4 === 2 ? v % 3 : (v >>> 8) & 0xff;
+      }
+      cases.push(b);
+    }
+    for (const body of cases) {
+      const raw: RawMessage = { ...toRaw('frontend', bind('', '', [])), length: body.length + 4, body };
+      const d = dissect(raw, ctx);
+      const names = bindNames(body);
+      if (d.type === 'Bind') {
+        accepted++;
+        assert.deepEqual(names, { portal: d.portal, statement: d.statement }, body.toString('hex'));
+      } else {
+        rejected++;
+        assert.equal(names, null, `${body.toString('hex')}: ${d.type} ${'reason' in d ? String(d.reason) : ''}`);
+      }
+    }
+  }
+  assert.ok(accepted > 50 && rejected > 500, `${accepted} accepted, ${rejected} rejected`);
+});
+
+/** Every body of `base` cut short, one byte longer, and with 1 to 3 bytes set to extreme or random values. */
+function damaged(base: Buffer, r: Generator<number>, count: number): Buffer[] {
+  const cases: Buffer[] = [base];
+  for (let cut = 0; cut < base.length; cut++) cases.push(base.subarray(0, cut));
+  cases.push(Buffer.concat([base, Buffer.from([0])]), Buffer.concat([base, Buffer.from([0x41])]));
+  for (let k = 0; k < count && base.length > 0; k++) {
+    const b = Buffer.from(base);
+    const flips = 1 + (r.next().value! % 3);
+    for (let f = 0; f < flips; f++) {
+      const v = r.next().value!;
+      b[r.next().value! % b.length] = v % 4 === 0 ? 0xff : v % 4 === 1 ? 0 : v % 4 === 2 ? 0x49 + (v % 3) * 0x0b : (v >>> 8) & 0xff;
+    }
+    cases.push(b);
+  }
+  return cases;
+}
+
+test('Execute, CommandComplete and ReadyForQuery read directly: the dissector\'s verdict and fields', () => {
+  const ctx = makeContext();
+  const r = prng(7);
+  const check = (wire: Buffer, dir: 'frontend' | 'backend', own: (b: Buffer) => unknown, fromDecoded: (d: DecodedMessage) => unknown): void => {
+    const base = toRaw(dir, wire);
+    for (const body of damaged(base.body, r, 200)) {
+      const d = dissect({ ...base, length: body.length + 4, body }, ctx);
+      assert.deepEqual(own(body), fromDecoded(d), `${base.code} ${body.toString('hex')}`);
+    }
+  };
+  for (const p of ['', 'C_1', 'é']) {
+    check(execute(p, 7), 'frontend', executePortal, (d) => (d.type === 'Execute' ? d.portal : null));
+  }
+  for (const tag of ['SELECT 12', 'INSERT 0 5', 'BEGIN', 'UPDATE 18446744073709551615', 'COPY 1000000', 'FETCH 3', 'CREATE TABLE', '']) {
+    check(commandComplete(tag), 'backend', commandTag, (d) => (d.type === 'CommandComplete' ? { tag: d.tag, rows: d.rows } : null));
+  }
+  for (const st of ['I', 'T', 'E'] as const) {
+    check(readyForQuery(st), 'backend', readyStatus, (d) => (d.type === 'ReadyForQuery' ? d.transactionStatus : null));
+  }
+});
+
+/** Replays the pipeline's messages, per session, into a full and a summary tracker. */
+class Twin implements PipelineSink {
+  private readonly registry = { full: new SessionRegistry(), summary: new SessionRegistry() };
+  private readonly trackers = new Map<number, { full: SessionTracker; summary: SessionTracker }>();
+  readonly full: QueryRecord[] = [];
+  readonly summary: QueryRecord[] = [];
+
+  message(rec: MessageRecord, raw: RawMessage, decoded: DecodedMessage): void {
+    let t = this.trackers.get(rec.session);
+    if (!t) {
+      const conn: ConnectionInfo = {
+        id: rec.session, client: { ip: '10.0.0.1', port: 1 }, server: { ip: '10.0.0.2', port: 5432 },
+        serverBy: 'syn', sawSyn: true, startFrame: 1, startTimeUs: 0,
+      };
+      const keep = (list: QueryRecord[]) => (r: QueryRecord | SessionRecord): void => { if (r.kind === 'query') list.push(r); };
+      t = {
+        full: new SessionTracker(conn, keep(this.full), { registry: this.registry.full }),
+        summary: new SessionTracker(conn, keep(this.summary), { registry: this.registry.summary, detail: 'summary' }),
+      };
+      this.trackers.set(rec.session, t);
+    }
+    // the body is valid only during this call: both trackers see it now
+    t.full.message(raw, () => decoded);
+    t.summary.message(raw, () => decoded);
+  }
+
+  record(_r: OutRecord): void {}
+
+  end(): void {
+    const end: ConnectionEnd = { reason: 'capture-end', frame: 0, timeUs: 0 };
+    for (const t of this.trackers.values()) {
+      t.full.close(end);
+      t.summary.close(end);
+    }
+  }
+}
+
+/** What summary records leave out, blanked in a full record for the comparison. */
+function asSummary(r: QueryRecord): QueryRecord {
+  return { ...r, time: '', startTime: '', columns: null, params: r.protocol === 'extended' ? [] : r.params };
+}
+
+test('summary and full trackers pair the same requests on every sample and public capture', async () => {
+  const files = [...sampleCaptures(), ...(publicCaptures() ?? []).map(publicCapture)];
+  let queries = 0;
+  for (const f of files) {
+    const twin = new Twin();
+    const keylog = f.replace(/\.pcapng?$/, '.keylog');
+    await analyzeFile(f, twin, { ports: [8000, 15432, 60102], keylog: existsSync(keylog) ? keylog : null });
+    assert.deepEqual(twin.summary, twin.full.map(asSummary), f);
+    queries += twin.full.length;
+  }
+  assert.ok(queries > 250, `${queries} query records compared`);
+});
