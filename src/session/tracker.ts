@@ -87,6 +87,9 @@ export class SessionTracker implements CancelTarget {
   private skipping = false;
   private lastCompletionUs = 0;
   private copyExec: Execution | null = null;
+  /** The request and execution the last DataRow or CopyData went to (see message()). */
+  private rowReq: Request | null = null;
+  private rowExec: Execution | null = null;
   private readonly outbox: Outbox;
   private backslashEscapes = false;
   /** Syncs and Queries the client sent: transaction-end points that portals are dated by. */
@@ -128,6 +131,15 @@ export class SessionTracker implements CancelTarget {
     } else {
       this.info.beBytes += size;
       this.info.beMessages++;
+      const code = raw.code;
+      const exec = this.rowExec;
+      // Rows come by the million: while the request that took the last one is still at the head
+      // (and, for a Query, still on the same statement), the next goes to the same execution.
+      if ((code === 'D' || code === 'd') && exec !== null && this.queue.peek() === this.rowReq
+        && (this.rowReq.kind !== 'query' || this.rowReq.exec === exec)) {
+        this.row(exec, raw, code, decode, size);
+        return;
+      }
       this.backend(raw, decode, size);
     }
   }
@@ -243,7 +255,7 @@ export class SessionTracker implements CancelTarget {
       }
       case 'd': {
         const c = this.copyExec?.copy;
-        if (c) { c.messagesIn++; c.bytesIn += raw.body.length; }
+        if (c) { c.messagesIn++; c.bytesIn += raw.length - 4; } // not raw.body.length: see row()
         return;
       }
       case 'f': {
@@ -394,15 +406,13 @@ export class SessionTracker implements CancelTarget {
         }
         return;
       }
-      case 'D': {
+      case 'D': case 'd': {
         const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         this.touch(exec, raw);
-        exec.dataRow(size, t);
-        if (this.keepRows) {
-          const d = decode();
-          if (d.type === 'DataRow') exec.keepRow(d.values, raw.frame, t, size);
-        }
+        this.rowReq = req;
+        this.rowExec = exec;
+        this.row(exec, raw, code, decode, size);
         return;
       }
       case 'C': case 'I': case 's': {
@@ -451,15 +461,6 @@ export class SessionTracker implements CancelTarget {
         this.copyExec = exec;
         return;
       }
-      case 'd': {
-        const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
-        if (!exec) return;
-        this.touch(exec, raw);
-        if (exec.firstRowUs < 0) exec.firstRowUs = t;
-        exec.bytesReturned += raw.body.length;
-        if (exec.copy) { exec.copy.messagesOut++; exec.copy.bytesOut += raw.body.length; }
-        return;
-      }
       case 'c':
         return;
       case 'V': {
@@ -478,6 +479,25 @@ export class SessionTracker implements CancelTarget {
   }
 
   /** `status`: null when the message is malformed (it still closes the request it answers). */
+  /** A DataRow or a CopyData of the result `exec` is collecting (its clock already started). */
+  private row(exec: Execution, raw: RawMessage, code: string, decode: () => DecodedMessage, size: number): void {
+    const t = raw.timeUs;
+    exec.lastFrame = raw.frame;
+    if (code === 'D') {
+      exec.dataRow(size, t);
+      if (this.keepRows) {
+        const d = decode();
+        if (d.type === 'DataRow') exec.keepRow(d.values, raw.frame, t, size);
+      }
+      return;
+    }
+    if (exec.firstRowUs < 0) exec.firstRowUs = t;
+    // A typed message's body is its length field less the field itself: reading `body` would
+    // make a Buffer view of each of what may be millions of CopyData messages.
+    exec.bytesReturned += raw.length - 4;
+    if (exec.copy) { exec.copy.messagesOut++; exec.copy.bytesOut += raw.length - 4; }
+  }
+
   private readyForQuery(raw: RawMessage, status: TransactionStatus | null): void {
     const t = raw.timeUs;
     this.startup.ready();
