@@ -328,13 +328,18 @@ type BodyWriter = (w: JsonWriter, body: Buffer, ctx: DissectContext) => boolean;
 const empty: BodyWriter = (_w, body) => body.length === 0;
 
 /** Writers from the wire bytes, with the type name their record carries, by direction and type byte. */
-const FRONTEND_FAST = new Map<string, [string, BodyWriter]>([
-  ['S', ['Sync', empty]], ['H', ['Flush', empty]], ['c', ['CopyDone', empty]], ['d', ['CopyData', copyDataFields]],
+function fastTable(entries: Array<[string, string, BodyWriter]>): Array<[string, BodyWriter] | undefined> {
+  const t = new Array<[string, BodyWriter] | undefined>(256).fill(undefined);
+  for (const [code, type, writer] of entries) t[code.charCodeAt(0)] = [type, writer];
+  return t;
+}
+const FRONTEND_FAST = fastTable([
+  ['S', 'Sync', empty], ['H', 'Flush', empty], ['c', 'CopyDone', empty], ['d', 'CopyData', copyDataFields],
 ]);
-const BACKEND_FAST = new Map<string, [string, BodyWriter]>([
-  ['D', ['DataRow', dataRowFields]], ['d', ['CopyData', copyDataFields]], ['1', ['ParseComplete', empty]],
-  ['2', ['BindComplete', empty]], ['3', ['CloseComplete', empty]], ['n', ['NoData', empty]],
-  ['s', ['PortalSuspended', empty]], ['I', ['EmptyQueryResponse', empty]], ['c', ['CopyDone', empty]],
+const BACKEND_FAST = fastTable([
+  ['D', 'DataRow', dataRowFields], ['d', 'CopyData', copyDataFields], ['1', 'ParseComplete', empty],
+  ['2', 'BindComplete', empty], ['3', 'CloseComplete', empty], ['n', 'NoData', empty],
+  ['s', 'PortalSuspended', empty], ['I', 'EmptyQueryResponse', empty], ['c', 'CopyDone', empty],
 ]);
 
 export class MessageWriter {
@@ -356,7 +361,7 @@ export class MessageWriter {
     const mark = w.pos;
     const code = raw.code;
     if (code !== null) {
-      const fast = (raw.dir === 'backend' ? BACKEND_FAST : FRONTEND_FAST).get(code);
+      const fast = (raw.dir === 'backend' ? BACKEND_FAST : FRONTEND_FAST)[code.charCodeAt(0) & 0xff];
       if (fast !== undefined) {
         this.envelope(session, raw, fast[0], tls);
         if (fast[1](w, raw.body, ctx)) {

@@ -59,7 +59,7 @@ export class JsonWriter {
     const buf = this.buf;
     let p = this.pos;
     // Short runs: a loop beats the call into TypedArray#set.
-    if (n <= 16) for (let i = 0; i < n; i++) buf[p++] = b[i];
+    if (n <= 8) for (let i = 0; i < n; i++) buf[p++] = b[i];
     else {
       buf.set(b, p);
       p += n;
