@@ -17,10 +17,11 @@ import { Worker } from 'node:worker_threads';
 import { isUserError } from '../src/core/errors.js';
 import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { FrameInfo, MessageRecord, OutRecord, PipelineSink } from '../src/pipeline/events.js';
+import { NdjsonSink } from '../src/sinks/ndjson.js';
 import { TextSink } from '../src/sinks/text.js';
 import { StatsSink } from '../src/sinks/stats.js';
 import { formatStatsText } from '../src/sinks/stats-format.js';
-import type { DecodedMessage, RawMessage } from '../dissectors/types.js';
+import type { DecodedMessage, DissectContext, RawMessage } from '../dissectors/types.js';
 import { loadCorpus, makeInput, type CorpusEntry, type FuzzInput } from './fuzz-mutate.js';
 
 export interface OneResult {
@@ -32,16 +33,26 @@ export interface OneResult {
 
 let devNull: number | null = null;
 
-/** Both exports on every input: NDJSON (every record through JSON.stringify) and the text
- * view (verbose trees on every fourth input), written to /dev/null; on every other input also
- * the statistics (SQL normalised by libpg-query), whose report is formatted at the end. */
+/** Both exports on every input: NDJSON (the export's own writer, messages from their bytes, and
+ * every record through JSON.stringify too) and the text view (verbose trees on every fourth
+ * input), written to /dev/null; on every other input also the statistics (SQL normalised by
+ * libpg-query), whose report is formatted at the end. */
 class FuzzSink implements PipelineSink {
   records = 0;
   anomalies = 0;
   private readonly text: TextSink;
+  private readonly json: NdjsonSink;
+  /** The NDJSON sink wrote the current message itself (else it takes the record). */
+  private jsonWrote = false;
   constructor(verbose: boolean, private readonly stats: StatsSink | null) {
     devNull ??= openSync('/dev/null', 'w');
     this.text = new TextSink(devNull, { verbose });
+    this.json = new NdjsonSink(devNull);
+  }
+  rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): boolean {
+    this.jsonWrote = this.json.rawMessage(session, raw, decode, ctx, tls);
+    // The record is still built, for the text view and the statistics.
+    return false;
   }
   frame(f: FrameInfo): void {
     this.text.frame(f);
@@ -53,10 +64,12 @@ class FuzzSink implements PipelineSink {
     this.records++;
     if (rec.kind === 'anomaly') this.anomalies++;
     JSON.stringify(rec);
+    if (rec.kind !== 'message' || !this.jsonWrote) this.json.record(rec);
     this.text.record(rec);
     this.stats?.record(rec);
   }
   end(): void {
+    this.json.end();
     this.text.end();
     if (this.stats) formatStatsText(this.stats.report());
   }
