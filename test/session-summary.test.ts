@@ -14,10 +14,10 @@ import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { MessageRecord, OutRecord, PipelineSink } from '../src/pipeline/events.js';
 import { SessionTracker } from '../src/session/tracker.js';
 import { SessionRegistry } from '../src/session/registry.js';
-import { bindNames, commandTag, executePortal, readyStatus } from '../src/session/lean-read.js';
+import { bindNames, commandTag, executePortal, readyStatus, tagRows } from '../src/session/lean-read.js';
 import type { QueryRecord, SessionRecord } from '../src/session/schema.js';
 import type { ConnectionEnd, ConnectionInfo } from '../src/reassembly/types.js';
-import { dissect } from '../dissectors/index.js';
+import { dissect, splitTag } from '../dissectors/index.js';
 import type { DecodedMessage, RawMessage } from '../dissectors/types.js';
 import { bind, commandComplete, execute, makeContext, readyForQuery, toRaw } from './helpers/pg-builder.js';
 import { publicCapture, publicCaptures, sampleCaptures } from './helpers/public-captures.js';
@@ -103,7 +103,22 @@ test('Execute, CommandComplete and ReadyForQuery read directly: the dissector\'s
     check(execute(p, 7), 'frontend', executePortal, (d) => (d.type === 'Execute' ? d.portal : null));
   }
   for (const tag of ['SELECT 12', 'INSERT 0 5', 'BEGIN', 'UPDATE 18446744073709551615', 'COPY 1000000', 'FETCH 3', 'CREATE TABLE', '']) {
-    check(commandComplete(tag), 'backend', commandTag, (d) => (d.type === 'CommandComplete' ? { tag: d.tag, rows: d.rows } : null));
+    const own = (b: Buffer) => {
+      const t = commandTag(b);
+      return t === null ? null : { tag: t, rows: tagRows(t) };
+    };
+    check(commandComplete(tag), 'backend', own, (d) => (d.type === 'CommandComplete' ? { tag: d.tag, rows: d.rows } : null));
+  }
+  // tagRows against splitTag on tags made of spaces, digits, letters and other characters
+  const alphabet = ' 0123456789 9 0xé\u00a0';
+  for (let k = 0; k < 20_000; k++) {
+    let tag = '';
+    const len = r.next().value! % 26;
+    for (let i = 0; i < len; i++) tag += alphabet[r.next().value! % alphabet.length];
+    assert.equal(tagRows(tag), splitTag(tag).rows, JSON.stringify(tag));
+  }
+  for (const tag of ['SELECT 123456789012345', 'SELECT 1234567890123456', 'COPY 99999999999999999999', 'COPY 999999999999999999999', 'X 00012']) {
+    assert.equal(tagRows(tag), splitTag(tag).rows, tag);
   }
   for (const st of ['I', 'T', 'E'] as const) {
     check(readyForQuery(st), 'backend', readyStatus, (d) => (d.type === 'ReadyForQuery' ? d.transactionStatus : null));

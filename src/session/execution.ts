@@ -20,6 +20,8 @@ import { isoTimeFast as isoTime } from './iso-time.js';
 import type { QueryRecord, TransactionStatus } from './schema.js';
 
 export const MAX_NOTICES = 50;
+/** Summary records without notices share it (records are never mutated by their consumers). */
+const NO_NOTICES: ErrorFields[] = [];
 export const MAX_KEPT_ROWS = 1000;
 
 export interface CopyState {
@@ -146,7 +148,7 @@ export class Execution {
       bytesReturned: this.bytesReturned,
       command: this.command,
       error: this.error,
-      notices: this.notices ?? [],
+      notices: this.notices ?? (summary ? NO_NOTICES : []),
       transactionStatus: txStatus,
       skipped: this.skipped,
       incomplete: this.incomplete,

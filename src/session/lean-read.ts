@@ -8,7 +8,6 @@
  * simple-query.ts): a body it would call Malformed, which the tracker ignores, reads as null
  * here, so both modes pair the same requests (test/session-summary.test.ts holds them to it).
  */
-import { splitTag } from '../../dissectors/index.js';
 import type { TransactionStatus } from './schema.js';
 
 export interface BindNames {
@@ -65,12 +64,32 @@ export function executePortal(body: Buffer): string | null {
   return nul === 0 ? '' : body.toString('utf8', 0, nul);
 }
 
-/** CommandComplete's tag and the row count it ends with (null when it has none), or null when the body is not one string. */
-export function commandTag(body: Buffer): { tag: string; rows: number | null } | null {
+/** CommandComplete's tag, or null when the body is not one string. */
+export function commandTag(body: Buffer): string | null {
   const nul = body.indexOf(0);
   if (nul < 0 || nul !== body.length - 1) return null;
-  const tag = body.toString('utf8', 0, nul);
-  return { tag, rows: splitTag(tag).rows };
+  return body.toString('utf8', 0, nul);
+}
+
+/**
+ * The row count a tag ends with ("SELECT 5", "INSERT 0 5"), or null: the dissector's splitTag
+ * rows, without the strings and the object it makes for the command and the OID.
+ */
+export function tagRows(tag: string): number | null {
+  const end = tag.length;
+  let i = end;
+  while (i > 0) {
+    const c = tag.charCodeAt(i - 1);
+    if (c < 0x30 || c > 0x39) break;
+    i--;
+  }
+  const digits = end - i;
+  if (digits === 0 || digits > 20 || i === 0 || tag.charCodeAt(i - 1) !== 0x20) return null;
+  // Up to 15 digits the sum is exact; longer counts are rounded as Number() rounds them.
+  if (digits > 15) return Number(tag.slice(i));
+  let n = 0;
+  for (let k = i; k < end; k++) n = n * 10 + (tag.charCodeAt(k) - 0x30);
+  return n;
 }
 
 /** ReadyForQuery's transaction status, or null when the body is not one of the three status bytes. */

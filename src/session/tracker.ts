@@ -29,7 +29,7 @@ import type { QueryRecord, SessionRecord, TransactionStatus } from './schema.js'
 import { SessionInfo, type TlsInfo } from './session-info.js';
 import { StartupState } from './startup.js';
 import { splitSql } from './sql-split.js';
-import { bindNames, commandTag, executePortal, readyStatus } from './lean-read.js';
+import { bindNames, commandTag, executePortal, readyStatus, tagRows } from './lean-read.js';
 import { Outbox } from './outbox.js';
 import { queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
 import { StatementTable, withFormats, type Portal, type PreparedStatement } from './statements.js';
@@ -424,10 +424,10 @@ export class SessionTracker implements CancelTarget {
         if (!exec) return;
         if (code === 'C') {
           if (this.summary) {
-            const c = commandTag(raw.body);
-            if (c !== null) {
-              exec.command = c.tag;
-              exec.tagRows = c.rows;
+            const tag = commandTag(raw.body);
+            if (tag !== null) {
+              exec.command = tag;
+              exec.tagRows = tagRows(tag);
             }
           } else {
             const d = decode();
