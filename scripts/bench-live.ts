@@ -33,6 +33,9 @@ export interface LiveResult {
   messagesPerSec: number;
   queries: number;
   anomalies: number;
+  /** Gaps in the TCP streams (what the capture missed) and their bytes. */
+  gaps: number;
+  gapBytes: number;
   jsonBytes: number | null;
 }
 
@@ -116,6 +119,8 @@ export async function liveUnderLoad(server: PgServer, mode: 'stats' | 'json', se
     messagesPerSec: summary.messages / elapsed,
     queries: sink.queries,
     anomalies: summary.anomalies,
+    gaps: summary.lost.gaps,
+    gapBytes: summary.lost.bytes,
     jsonBytes: mode === 'json' ? statSync(jsonFile).size : null,
   };
 }

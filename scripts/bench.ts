@@ -291,11 +291,11 @@ async function main(): Promise<void> {
     out(`pgsniff's live pipeline on lo (libpcap through \`cap\`, in one Node.js process) while \`pgbench -n -S -M prepared -c 8 -j 2 -T ${args.liveSeconds}\` (at full speed, or at the rate given with -R) runs on the same machine, tcpdump capturing the same traffic in parallel. ` +
       "The `cap` addon does not expose pcap_stats(), so losses show as fewer packets than tcpdump's and fewer queries than pgbench's transactions (one SELECT each; pgbench also runs a few setup queries).");
     out();
-    out('| mode | pgbench rate | s | pgbench tps | pgbench transactions | queries decoded | packets seen | tcpdump packets | missed by pgsniff | tcpdump kernel drops | messages/s decoded | anomalies |');
-    out('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    out('| mode | pgbench rate | s | pgbench tps | pgbench transactions | queries decoded | packets seen | tcpdump packets | missed by pgsniff | tcpdump kernel drops | messages/s decoded | gaps (bytes) reported | anomalies |');
+    out('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of results) {
       const missed = r.tcpdumpCaptured === null ? 'n/a' : `${r.tcpdumpCaptured - r.packetsSeen} (${((100 * (r.tcpdumpCaptured - r.packetsSeen)) / Math.max(1, r.tcpdumpCaptured)).toFixed(1)}%)`;
-      out(`| ${r.mode === 'json' ? '--json to a file' : 'stats'} | ${r.rate === null ? 'full speed' : `-R ${r.rate}`} | ${fmt(r.seconds, 1)} | ${fmt(r.pgbenchTps, 0)} | ${r.pgbenchTransactions ?? 'n/a'} | ${r.queries} | ${r.packetsSeen} | ${r.tcpdumpCaptured ?? 'n/a'} | ${missed} | ${r.tcpdumpDropped ?? 'n/a'} | ${fmt(r.messagesPerSec, 0)} | ${r.anomalies} |`);
+      out(`| ${r.mode === 'json' ? '--json to a file' : 'stats'} | ${r.rate === null ? 'full speed' : `-R ${r.rate}`} | ${fmt(r.seconds, 1)} | ${fmt(r.pgbenchTps, 0)} | ${r.pgbenchTransactions ?? 'n/a'} | ${r.queries} | ${r.packetsSeen} | ${r.tcpdumpCaptured ?? 'n/a'} | ${missed} | ${r.tcpdumpDropped ?? 'n/a'} | ${fmt(r.messagesPerSec, 0)} | ${r.gaps} (${r.gapBytes}) | ${r.anomalies} |`);
     }
     out();
   }

@@ -104,7 +104,10 @@ async function runLive(o: CliOptions): Promise<number> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   const drops = summary.live.dropped === null ? 'kernel drops unknown (libpcap statistics not available)' : `${summary.live.dropped} dropped by the kernel`;
-  process.stderr.write(`pgsniff: ${summary.packets} packets, ${summary.messages} PostgreSQL messages, ${summary.connections} sessions; ${drops}\n`);
+  const lost = summary.lost.gaps === 0
+    ? 'no gaps in the TCP streams'
+    : `${summary.lost.gaps} gaps in the TCP streams, ${summary.lost.bytes} bytes not seen (see the gap anomalies)`;
+  process.stderr.write(`pgsniff: ${summary.packets} packets, ${summary.messages} PostgreSQL messages, ${summary.connections} sessions; ${drops}; ${lost}\n`);
   return 0;
 }
 

@@ -52,12 +52,19 @@ export class Analyzer implements StreamConsumer {
   connections = 0;
   messages = 0;
   anomalies = 0;
+  /** Stretches of TCP payload never seen (gap anomalies) and their bytes: what a live capture lost. */
+  gaps = 0;
+  gapBytes = 0;
 
   constructor(private readonly sink: PipelineSink, private readonly opts: AnalyzerOptions) {}
 
   /** Anomalies from before the PostgreSQL layer (capture file, link/IP/TCP, reassembly). */
   anomaly(a: Anomaly): void {
     this.anomalies++;
+    if (a.code === 'gap') {
+      this.gaps++;
+      this.gapBytes += a.skipped ?? 0;
+    }
     this.sink.record(anomalyRecord(a, this.lastTimeUs));
   }
 

@@ -23,10 +23,20 @@ export interface LiveOptions extends AnalyzeOptions {
 
 export const DEFAULT_LIVE_BUFFER = 128 * 1024 * 1024;
 
+/**
+ * What the capture missed, as the TCP streams show it: each stretch of payload that never
+ * arrived is a gap anomaly. Kernel drops themselves are unknown (LiveStats.dropped), so this is
+ * how a loss under load is reported.
+ */
+export interface LiveLoss {
+  gaps: number;
+  bytes: number;
+}
+
 export interface LiveAnalysis {
   readonly capture: LiveCapture;
   /** Resolves when the capture has stopped (stop(), count, duration) and the pipeline has finished. */
-  readonly done: Promise<AnalyzeSummary & { live: LiveStats }>;
+  readonly done: Promise<AnalyzeSummary & { live: LiveStats; lost: LiveLoss }>;
   stop(): void;
 }
 
@@ -68,7 +78,10 @@ export function analyzeLive(sink: PipelineSink, opts: LiveOptions): LiveAnalysis
     await pipeline.finish();
     if (failure) throw failure;
     const a = pipeline.analyzer;
-    return { packets: pipeline.packets, connections: a.connections, messages: a.messages, anomalies: a.anomalies, capture: null, live };
+    return {
+      packets: pipeline.packets, connections: a.connections, messages: a.messages, anomalies: a.anomalies, capture: null, live,
+      lost: { gaps: a.gaps, bytes: a.gapBytes },
+    };
   })();
   return { capture, done, stop };
 }
