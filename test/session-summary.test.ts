@@ -14,12 +14,12 @@ import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { MessageRecord, OutRecord, PipelineSink } from '../src/pipeline/events.js';
 import { SessionTracker } from '../src/session/tracker.js';
 import { SessionRegistry } from '../src/session/registry.js';
-import { bindNames, commandTag, executePortal, readyStatus, tagRows } from '../src/session/lean-read.js';
+import { bindNames, commandTag, describeTarget, executePortal, parseStatement, readyStatus, tagRows } from '../src/session/lean-read.js';
 import type { QueryRecord, SessionRecord } from '../src/session/schema.js';
 import type { ConnectionEnd, ConnectionInfo } from '../src/reassembly/types.js';
 import { dissect, splitTag } from '../dissectors/index.js';
 import type { DecodedMessage, RawMessage } from '../dissectors/types.js';
-import { bind, commandComplete, execute, makeContext, readyForQuery, toRaw } from './helpers/pg-builder.js';
+import { bind, commandComplete, describe, execute, makeContext, parse, readyForQuery, toRaw } from './helpers/pg-builder.js';
 import { publicCapture, publicCaptures, sampleCaptures } from './helpers/public-captures.js';
 
 function* prng(seed: number): Generator<number> {
@@ -89,22 +89,32 @@ function damaged(base: Buffer, r: Generator<number>, count: number): Buffer[] {
   return cases;
 }
 
-test('Execute, CommandComplete and ReadyForQuery read directly: the dissector\'s verdict and fields', () => {
+test('Parse, Describe, Execute, CommandComplete and ReadyForQuery read directly: the dissector\'s verdict and fields', () => {
   const ctx = makeContext();
   const r = prng(7);
-  const check = (wire: Buffer, dir: 'frontend' | 'backend', own: (b: Buffer) => unknown, fromDecoded: (d: DecodedMessage) => unknown): void => {
+  const check = (wire: Buffer, dir: 'frontend' | 'backend', own: (raw: RawMessage) => unknown, fromDecoded: (d: DecodedMessage) => unknown): void => {
     const base = toRaw(dir, wire);
     for (const body of damaged(base.body, r, 200)) {
-      const d = dissect({ ...base, length: body.length + 4, body }, ctx);
-      assert.deepEqual(own(body), fromDecoded(d), `${base.code} ${body.toString('hex')}`);
+      const raw: RawMessage = { ...base, length: body.length + 4, body };
+      const want = fromDecoded(dissect(raw, ctx));
+      assert.deepEqual(own(raw), want, `${base.code} ${body.toString('hex')}`);
+      // a message that offers its size and first byte as src/pg's FramedMessage does
+      const peek = { ...raw, bodyLength: body.length, firstByte: (): number => (body.length > 0 ? body[0]! : -1) };
+      assert.deepEqual(own(peek), want, `${base.code} ${body.toString('hex')} (peek)`);
     }
   };
   for (const p of ['', 'C_1', 'é']) {
     check(execute(p, 7), 'frontend', executePortal, (d) => (d.type === 'Execute' ? d.portal : null));
+    for (const t of ['S', 'P'] as const) {
+      check(describe(t, p), 'frontend', (raw) => describeTarget(raw.body), (d) => (d.type === 'Describe' ? { target: d.target, name: d.name } : null));
+    }
+    for (const types of [[], [23], [23, 25, 0]]) {
+      check(parse(p, 'select $1::int, \'x\'', types), 'frontend', (raw) => parseStatement(raw.body), (d) => (d.type === 'Parse' ? { statement: d.statement, query: d.query } : null));
+    }
   }
   for (const tag of ['SELECT 12', 'INSERT 0 5', 'BEGIN', 'UPDATE 18446744073709551615', 'COPY 1000000', 'FETCH 3', 'CREATE TABLE', '']) {
-    const own = (b: Buffer) => {
-      const t = commandTag(b);
+    const own = (raw: RawMessage) => {
+      const t = commandTag(raw.body);
       return t === null ? null : { tag: t, rows: tagRows(t) };
     };
     check(commandComplete(tag), 'backend', own, (d) => (d.type === 'CommandComplete' ? { tag: d.tag, rows: d.rows } : null));

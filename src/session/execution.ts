@@ -34,6 +34,16 @@ export interface CopyState {
   failed: string | null;
 }
 
+export interface DroppedRows {
+  rows: number;
+  bytes: number;
+  frame: number;
+  timeUs: number;
+}
+
+/** Executions without parameters share it (records are never mutated by their consumers). */
+const NO_PARAMS: TypedValue[] = [];
+
 export class Execution {
   // request
   protocol: QueryRecord['protocol'];
@@ -42,7 +52,7 @@ export class Execution {
   statementCount = 1;
   statement: string | null = null;
   portal: string | null = null;
-  params: TypedValue[] = [];
+  params: TypedValue[] = NO_PARAMS;
   parsed = false;
   firstFrame: number;
   reqTimeUs: number;
@@ -65,11 +75,8 @@ export class Execution {
   cancelledBy: QueryRecord['cancelledBy'] = null;
   rowValues: PgValue[][] | null = null;
   rowValuesTruncated = false;
-  /** Rows past MAX_KEPT_ROWS: counted, values not kept; where the first of them arrived, and their bytes (for the row-limit anomaly). */
-  rowsDropped = 0;
-  rowsDroppedBytes = 0;
-  rowsDroppedFrame = 0;
-  rowsDroppedUs = 0;
+  /** Rows past MAX_KEPT_ROWS (counted, values not kept): how many, their bytes, where the first arrived (for the row-limit anomaly). */
+  dropped: DroppedRows | null = null;
   skipped = false;
   incomplete = false;
   suspended = false;
@@ -98,12 +105,12 @@ export class Execution {
   keepRow(values: readonly TypedValue[], frame: number, timeUs: number, bytes: number): void {
     if (!this.rowValues) this.rowValues = [];
     if (this.rowValues.length >= MAX_KEPT_ROWS) {
-      if (this.rowsDropped++ === 0) {
+      if (this.dropped === null) {
         this.rowValuesTruncated = true;
-        this.rowsDroppedFrame = frame;
-        this.rowsDroppedUs = timeUs;
+        this.dropped = { rows: 0, bytes: 0, frame, timeUs };
       }
-      this.rowsDroppedBytes += bytes;
+      this.dropped.rows++;
+      this.dropped.bytes += bytes;
       return;
     }
     const row: PgValue[] = new Array<PgValue>(values.length);

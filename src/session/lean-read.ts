@@ -1,13 +1,15 @@
 /**
  * The few fields summary query records need (TrackerOptions.detail 'summary': stats, checks),
- * read straight from message bodies ("Message Formats": Bind, Execute, CommandComplete,
- * ReadyForQuery) instead of through the dissector. Decoding every Bind parameter by type is most
- * of what a Bind costs, and those consumers never look at the values; for the other three, the
- * dissector's generic reader and decoded object cost more than the field. Each body is still
+ * read straight from message bodies ("Message Formats": Parse, Bind, Describe, Execute,
+ * CommandComplete, ReadyForQuery) instead of through the dissector. Decoding every Bind parameter by type is most
+ * of what a Bind costs, and those consumers never look at the values (nor at Parse's parameter
+ * types); for the others, the dissector's generic reader and decoded object cost more than the
+ * fields. Each body is still
  * checked with the bounds the dissector applies (dissectors/extended-query.ts,
  * simple-query.ts): a body it would call Malformed, which the tracker ignores, reads as null
  * here, so both modes pair the same requests (test/session-summary.test.ts holds them to it).
  */
+import type { RawMessage } from '../../dissectors/types.js';
 import type { TransactionStatus } from './schema.js';
 
 export interface BindNames {
@@ -57,8 +59,24 @@ export function bindNames(body: Buffer): BindNames | null {
   };
 }
 
+/**
+ * What src/pg's FramedMessage offers besides `body`: the body's size and first byte without
+ * making a Buffer view of it (a view costs more than reading these two messages).
+ */
+interface Peek {
+  readonly bodyLength: number;
+  firstByte(): number;
+}
+
+function peekable(raw: RawMessage): raw is RawMessage & Peek {
+  return typeof (raw as Partial<Peek>).firstByte === 'function';
+}
+
 /** Execute's portal name, or null when the body is not a name and an Int32. */
-export function executePortal(body: Buffer): string | null {
+export function executePortal(raw: RawMessage): string | null {
+  // The unnamed portal, the usual case: an empty name and the row limit.
+  if (peekable(raw) && raw.bodyLength === 5 && raw.firstByte() === 0) return '';
+  const body = raw.body;
   const nul = body.indexOf(0);
   if (nul < 0 || body.length !== nul + 5) return null;
   return nul === 0 ? '' : body.toString('utf8', 0, nul);
@@ -93,8 +111,35 @@ export function tagRows(tag: string): number | null {
 }
 
 /** ReadyForQuery's transaction status, or null when the body is not one of the three status bytes. */
-export function readyStatus(body: Buffer): TransactionStatus | null {
-  if (body.length !== 1) return null;
-  const b = body[0];
+export function readyStatus(raw: RawMessage): TransactionStatus | null {
+  let b: number | undefined;
+  if (peekable(raw)) {
+    if (raw.bodyLength !== 1) return null;
+    b = raw.firstByte();
+  } else {
+    if (raw.body.length !== 1) return null;
+    b = raw.body[0];
+  }
   return b === 0x49 ? 'idle' : b === 0x54 ? 'transaction' : b === 0x45 ? 'failed' : null;
+}
+
+/** Parse's statement name and SQL, or null when the body is not two strings and a list of type OIDs. */
+export function parseStatement(body: Buffer): { statement: string; query: string } | null {
+  const n1 = body.indexOf(0);
+  if (n1 < 0) return null;
+  const n2 = body.indexOf(0, n1 + 1);
+  if (n2 < 0 || body.length - (n2 + 1) < 2) return null;
+  const n = body.readInt16BE(n2 + 1);
+  if (n < 0 || body.length !== n2 + 3 + n * 4) return null;
+  return { statement: n1 === 0 ? '' : body.toString('utf8', 0, n1), query: body.toString('utf8', n1 + 1, n2) };
+}
+
+/** Describe's target and name, or null when the body is not 'S' or 'P' and a name. */
+export function describeTarget(body: Buffer): { target: 'statement' | 'portal'; name: string } | null {
+  if (body.length < 2) return null;
+  const t = body[0];
+  if (t !== 0x53 && t !== 0x50) return null;
+  const nul = body.indexOf(0, 1);
+  if (nul !== body.length - 1) return null;
+  return { target: t === 0x53 ? 'statement' : 'portal', name: nul === 1 ? '' : body.toString('utf8', 1, nul) };
 }

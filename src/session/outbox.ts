@@ -4,14 +4,14 @@
  * wait, older ones go out without it (a client pipelining forever without Sync).
  */
 import type { Anomaly } from '../core/anomaly.js';
-import { MAX_KEPT_ROWS, type Execution } from './execution.js';
+import { MAX_KEPT_ROWS, type DroppedRows, type Execution } from './execution.js';
 import type { QueryRecord, TransactionStatus } from './schema.js';
 import type { SessionInfo } from './session-info.js';
 
 export const MAX_AWAITING = 1000;
 
 export class Outbox {
-  private awaiting: Execution[] = [];
+  private readonly awaiting: Execution[] = [];
 
   constructor(
     private readonly sessionId: number,
@@ -28,7 +28,7 @@ export class Outbox {
       this.info.queries++;
       if (exec.error) this.info.errors++;
     }
-    if (exec.rowsDropped > 0) this.rowLimit(exec);
+    if (exec.dropped !== null) this.rowLimit(exec.dropped);
     this.awaiting.push(exec);
     if (this.awaiting.length > MAX_AWAITING) this.emit(this.awaiting.shift()!.toRecord(this.sessionId, null, this.summary));
   }
@@ -37,12 +37,12 @@ export class Outbox {
    * Kept rows hit their cap (keepRows): once per query, now that the number dropped is known.
    * The limit is a bound on memory, and a bound reached is reported, never silent.
    */
-  private rowLimit(exec: Execution): void {
+  private rowLimit(d: DroppedRows): void {
     this.info.anomalies++;
     this.anomaly?.({
       code: 'row-limit',
-      reason: `${exec.rowsDropped} DataRow(s) past the ${MAX_KEPT_ROWS}-row limit on kept rows: counted, values not kept (rowValuesTruncated)`,
-      frame: exec.rowsDroppedFrame, timeUs: exec.rowsDroppedUs, session: this.sessionId, dir: 'backend', skipped: exec.rowsDroppedBytes,
+      reason: `${d.rows} DataRow(s) past the ${MAX_KEPT_ROWS}-row limit on kept rows: counted, values not kept (rowValuesTruncated)`,
+      frame: d.frame, timeUs: d.timeUs, session: this.sessionId, dir: 'backend', skipped: d.bytes,
     });
   }
 
@@ -58,9 +58,11 @@ export class Outbox {
 
   /** A ReadyForQuery (status), or the end of the connection (null): every waiting record goes out. */
   flush(status: TransactionStatus | null): void {
-    if (this.awaiting.length === 0) return;
     const list = this.awaiting;
-    this.awaiting = [];
-    for (const exec of list) this.emit(exec.toRecord(this.sessionId, status, this.summary));
+    const n = list.length;
+    if (n === 0) return;
+    // One array for the life of the session: a new one per ReadyForQuery was most of what waiting cost.
+    for (let i = 0; i < n; i++) this.emit(list[i]!.toRecord(this.sessionId, status, this.summary));
+    list.length = 0;
   }
 }

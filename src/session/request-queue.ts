@@ -39,39 +39,48 @@ export type Request =
 export const MAX_PENDING = 10_000;
 
 export class RequestQueue {
+  /** Slots [head, tail) hold the queue; the array keeps its size between rounds (no regrowth per request). */
   private items: Array<Request | undefined> = [];
   private head = 0;
+  private tail = 0;
 
   get size(): number {
-    return this.items.length - this.head;
+    return this.tail - this.head;
   }
 
   /** Append; returns the request pushed out when the queue was full. */
   push(r: Request): Request | undefined {
     let dropped: Request | undefined;
     if (this.size >= MAX_PENDING) dropped = this.shift();
-    this.items.push(r);
+    if (this.tail < this.items.length) this.items[this.tail] = r;
+    else this.items.push(r);
+    this.tail++;
     return dropped;
   }
 
   peek(): Request | undefined {
-    return this.items[this.head];
+    return this.head < this.tail ? this.items[this.head] : undefined;
   }
 
   at(i: number): Request | undefined {
-    return this.items[this.head + i];
+    return i >= 0 && this.head + i < this.tail ? this.items[this.head + i] : undefined;
   }
 
   shift(): Request | undefined {
-    if (this.head >= this.items.length) return undefined;
+    if (this.head >= this.tail) return undefined;
     const r = this.items[this.head];
     this.items[this.head] = undefined;
     this.head++;
-    if (this.head === this.items.length) {
-      this.items.length = 0;
+    if (this.head === this.tail) {
       this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
+      this.tail = 0;
+      // a burst of pipelined requests is over: give its slots back
+      if (this.items.length > 64) this.items = [];
+    } else if (this.head >= 1024 && this.head * 2 >= this.tail) {
+      // Many waiting behind a long-gone head: move them to the front.
+      this.items.copyWithin(0, this.head, this.tail);
+      this.items.fill(undefined, this.tail - this.head, this.tail);
+      this.tail -= this.head;
       this.head = 0;
     }
     return r;

@@ -29,7 +29,7 @@ import type { QueryRecord, SessionRecord, TransactionStatus } from './schema.js'
 import { SessionInfo, type TlsInfo } from './session-info.js';
 import { StartupState } from './startup.js';
 import { splitSql } from './sql-split.js';
-import { bindNames, commandTag, executePortal, readyStatus, tagRows } from './lean-read.js';
+import { bindNames, commandTag, describeTarget, executePortal, parseStatement, readyStatus, tagRows } from './lean-read.js';
 import { Outbox } from './outbox.js';
 import { queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
 import { StatementTable, withFormats, type Portal, type PreparedStatement } from './statements.js';
@@ -68,6 +68,7 @@ const LOOKAHEAD = 64;
 /** Summary records share these (records are never mutated by their consumers). */
 const NO_PARAMS: TypedValue[] = [];
 const NO_FORMATS: Array<'text' | 'binary'> = [];
+const NO_COLUMNS: ColumnDescription[] = [];
 
 const EMPTY_ERROR: ErrorFields = { severity: null, severityNonLocalized: null, sqlstate: null, message: null };
 
@@ -189,9 +190,17 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case 'P': {
-        const d = decode();
-        if (d.type !== 'Parse' || this.skipping) return;
-        const stmt: PreparedStatement = { name: d.statement, sql: d.query, paramTypes: d.paramTypes, columns: null, parsedSinceExec: true };
+        let stmt: PreparedStatement;
+        if (this.summary) {
+          // parameter types only ever serve to decode Bind values, which summary records leave out
+          const p = parseStatement(raw.body);
+          if (p === null || this.skipping) return;
+          stmt = { name: p.statement, sql: p.query, paramTypes: null, columns: null, parsedSinceExec: true };
+        } else {
+          const d = decode();
+          if (d.type !== 'Parse' || this.skipping) return;
+          stmt = { name: d.statement, sql: d.query, paramTypes: d.paramTypes, columns: null, parsedSinceExec: true };
+        }
         const prev = this.table.putStatement(stmt);
         this.push({ kind: 'parse', stmt, prev });
         return;
@@ -215,6 +224,11 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case 'D': {
+        if (this.summary) {
+          const t = describeTarget(raw.body);
+          if (t !== null && !this.skipping) this.push({ kind: 'describe', target: t.target, name: t.name });
+          return;
+        }
         const d = decode();
         if (d.type !== 'Describe' || this.skipping) return;
         this.push({ kind: 'describe', target: d.target, name: d.name });
@@ -222,7 +236,7 @@ export class SessionTracker implements CancelTarget {
       }
       case 'E': {
         if (this.summary) {
-          const portal = executePortal(raw.body);
+          const portal = executePortal(raw);
           if (portal !== null) this.execute(raw, portal);
           return;
         }
@@ -342,7 +356,7 @@ export class SessionTracker implements CancelTarget {
         this.info.notifications++;
         return;
       case 'Z': {
-        if (this.summary) return this.readyForQuery(raw, readyStatus(raw.body));
+        if (this.summary) return this.readyForQuery(raw, readyStatus(raw));
         const d = decode();
         return this.readyForQuery(raw, d.type === 'ReadyForQuery' ? d.transactionStatus : null);
       }
@@ -375,15 +389,20 @@ export class SessionTracker implements CancelTarget {
         this.queue.shift();
         return;
       case 't': {
+        if (this.summary || req.kind !== 'describe' || req.target !== 'statement') return;
         const d = decode();
-        if (req.kind === 'describe' && req.target === 'statement' && d.type === 'ParameterDescription') {
-          this.table.statementOrUnknown(req.name).paramTypes = d.paramTypes;
-        }
+        if (d.type === 'ParameterDescription') this.table.statementOrUnknown(req.name).paramTypes = d.paramTypes;
         return;
       }
       case 'T': case 'n': {
-        const d = decode();
-        const cols = d.type === 'RowDescription' ? d.fields : code === 'n' ? [] : null;
+        // NoData: no columns, whatever its body. A RowDescription is only decoded when its columns
+        // can end up somewhere: full records, or rows kept (their values are typed by it).
+        let cols: ColumnDescription[] | null = null;
+        if (code === 'n') cols = NO_COLUMNS;
+        else if (!this.summary || this.keepRows) {
+          const d = decode();
+          if (d.type === 'RowDescription') cols = d.fields;
+        }
         if (req.kind === 'describe') {
           if (req.target === 'statement') this.table.statementOrUnknown(req.name).columns = cols;
           else {
