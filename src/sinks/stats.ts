@@ -150,7 +150,7 @@ export class StatsSink implements PipelineSink {
   private seq = 0;
   private readonly sessions = new Map<number, SessionStats>();
   /** Query time per session, from query records (they come before their session record). */
-  private readonly sessionQueryMs = new Map<number, number>();
+  private readonly sessionQueryMs = new Map<number, { ms: number }>();
   private sessionsNotListed = 0;
   private sessionCount = 0;
   private readonly errors = new Map<string, ErrorStats>();
@@ -246,9 +246,10 @@ export class StatsSink implements PipelineSink {
         else group.seqs = null;
       }
       this.totals.totalMs += rec.durationMs;
-      if (this.sessionQueryMs.size < MAX_SESSIONS || this.sessionQueryMs.has(rec.session)) {
-        this.sessionQueryMs.set(rec.session, (this.sessionQueryMs.get(rec.session) ?? 0) + rec.durationMs);
-      }
+      // a holder per session: a number stored in a Map is a new heap object at every update
+      const held = this.sessionQueryMs.get(rec.session);
+      if (held !== undefined) held.ms += rec.durationMs;
+      else if (this.sessionQueryMs.size < MAX_SESSIONS) this.sessionQueryMs.set(rec.session, { ms: rec.durationMs });
     }
     if (rec.error) {
       agg.errors++;
@@ -300,7 +301,7 @@ export class StatsSink implements PipelineSink {
       }
       if (rec.auth.error) this.countError(rec.auth.error.sqlstate ?? '?????', rec.auth.error.severityNonLocalized ?? rec.auth.error.severity, rec.auth.error.message);
     }
-    const queryMs = this.sessionQueryMs.get(rec.session) ?? 0;
+    const queryMs = this.sessionQueryMs.get(rec.session)?.ms ?? 0;
     this.sessionQueryMs.delete(rec.session);
     if (this.sessions.size >= MAX_SESSIONS) {
       this.sessionsNotListed++;
