@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { DecodedMessage, RawMessage, TypedValue, ErrorFields } from '../dissectors/types.js';
 import type { ConnectionInfo } from '../src/reassembly/types.js';
 import type { Anomaly } from '../src/core/anomaly.js';
-import { SessionTracker } from '../src/session/tracker.js';
+import { SessionTracker, MAX_AWAITING } from '../src/session/tracker.js';
 import { SessionRegistry } from '../src/session/registry.js';
 import { queryRecordSchema, sessionRecordSchema, type QueryRecord, type SessionRecord } from '../src/session/schema.js';
 
@@ -612,5 +612,33 @@ test('hostile: unanswered requests and random sequences stay bounded and never t
     }
     r.close();
     assert.ok(r.session);
+  }
+});
+
+test('a client that pipelines past MAX_AWAITING without a Sync: oldest records go out first, without a status, all in order', () => {
+  const n = MAX_AWAITING * 2 + 300;
+  for (const syncEvery of [0, 700]) {
+    const w = new Wire().login();
+    w.fe(parse('', 'select $1'));
+    w.be({ type: 'ParseComplete' });
+    for (let i = 0; i < n; i++) {
+      w.fe(bind('', [tv(String(i))])).fe(exec(), { same: true });
+      w.be({ type: 'BindComplete' }).be(cc('SELECT 1'), { same: true });
+      if (syncEvery > 0 && (i + 1) % syncEvery === 0) w.fe(sync).be(rfq('T'));
+      if (syncEvery === 0) assert.equal(w.queries.length, Math.max(0, i + 1 - MAX_AWAITING), `after ${i + 1}`);
+    }
+    w.fe(sync).be(rfq('I')).close();
+    const qs = w.queries;
+    assert.equal(qs.length, n);
+    assert.deepEqual(qs.map((q) => q.params[0]!.value), Array.from({ length: n }, (_, i) => String(i)));
+    const statuses = qs.map((q) => q.transactionStatus);
+    if (syncEvery === 0) {
+      assert.equal(statuses.filter((t) => t === null).length, n - MAX_AWAITING);
+      assert.ok(statuses.slice(n - MAX_AWAITING).every((t) => t === 'idle'));
+    } else {
+      const lastSynced = n - (n % syncEvery);
+      assert.ok(statuses.slice(0, lastSynced).every((t) => t === 'transaction'));
+      assert.ok(statuses.slice(lastSynced).every((t) => t === 'idle'));
+    }
   }
 });

@@ -11,7 +11,14 @@ import type { SessionInfo } from './session-info.js';
 export const MAX_AWAITING = 1000;
 
 export class Outbox {
-  private readonly awaiting: Execution[] = [];
+  /**
+   * Slots [head, tail) wait. The array keeps its size from one ReadyForQuery to the next: a
+   * JavaScript array emptied by `length = 0` gives its storage back, and one allocation per
+   * query was most of what waiting cost.
+   */
+  private awaiting: Array<Execution | undefined> = [];
+  private head = 0;
+  private tail = 0;
 
   constructor(
     private readonly sessionId: number,
@@ -29,8 +36,21 @@ export class Outbox {
       if (exec.error) this.info.errors++;
     }
     if (exec.dropped !== null) this.rowLimit(exec.dropped);
-    this.awaiting.push(exec);
-    if (this.awaiting.length > MAX_AWAITING) this.emit(this.awaiting.shift()!.toRecord(this.sessionId, null, this.summary));
+    const list = this.awaiting;
+    if (this.tail < list.length) list[this.tail] = exec;
+    else list.push(exec);
+    this.tail++;
+    if (this.tail - this.head > MAX_AWAITING) {
+      const oldest = list[this.head]!;
+      list[this.head++] = undefined;
+      if (this.head >= MAX_AWAITING) {
+        // A client that never syncs: move the waiting ones to the front now and then.
+        this.awaiting = list.slice(this.head, this.tail);
+        this.tail -= this.head;
+        this.head = 0;
+      }
+      this.emit(oldest.toRecord(this.sessionId, null, this.summary));
+    }
   }
 
   /**
@@ -53,16 +73,21 @@ export class Outbox {
 
   /** The execution completed last, while its record has not gone out. */
   isPending(exec: Execution): boolean {
-    return this.awaiting.length > 0 && this.awaiting[this.awaiting.length - 1] === exec;
+    return this.tail > this.head && this.awaiting[this.tail - 1] === exec;
   }
 
   /** A ReadyForQuery (status), or the end of the connection (null): every waiting record goes out. */
   flush(status: TransactionStatus | null): void {
     const list = this.awaiting;
-    const n = list.length;
-    if (n === 0) return;
-    // One array for the life of the session: a new one per ReadyForQuery was most of what waiting cost.
-    for (let i = 0; i < n; i++) this.emit(list[i]!.toRecord(this.sessionId, status, this.summary));
-    list.length = 0;
+    const end = this.tail;
+    if (end === this.head) return;
+    for (let i = this.head; i < end; i++) {
+      const exec = list[i]!;
+      list[i] = undefined;
+      this.emit(exec.toRecord(this.sessionId, status, this.summary));
+    }
+    this.head = 0;
+    this.tail = 0;
+    if (list.length > 64) this.awaiting = [];
   }
 }
