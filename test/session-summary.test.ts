@@ -137,6 +137,8 @@ test('Parse, Describe, Execute, CommandComplete and ReadyForQuery read directly:
 
 /** Replays the pipeline's messages, per session, into a full and a summary tracker. */
 class Twin implements PipelineSink {
+  constructor(private readonly keepRows = false) {}
+
   private readonly registry = { full: new SessionRegistry(), summary: new SessionRegistry() };
   private readonly trackers = new Map<number, { full: SessionTracker; summary: SessionTracker }>();
   readonly full: QueryRecord[] = [];
@@ -151,8 +153,8 @@ class Twin implements PipelineSink {
       };
       const keep = (list: QueryRecord[]) => (r: QueryRecord | SessionRecord): void => { if (r.kind === 'query') list.push(r); };
       t = {
-        full: new SessionTracker(conn, keep(this.full), { registry: this.registry.full }),
-        summary: new SessionTracker(conn, keep(this.summary), { registry: this.registry.summary, detail: 'summary' }),
+        full: new SessionTracker(conn, keep(this.full), { registry: this.registry.full, keepRows: this.keepRows }),
+        summary: new SessionTracker(conn, keep(this.summary), { registry: this.registry.summary, detail: 'summary', keepRows: this.keepRows }),
       };
       this.trackers.set(rec.session, t);
     }
@@ -172,20 +174,25 @@ class Twin implements PipelineSink {
   }
 }
 
-/** What summary records leave out, blanked in a full record for the comparison. */
-function asSummary(r: QueryRecord): QueryRecord {
-  return { ...r, time: '', startTime: '', columns: null, params: r.protocol === 'extended' ? [] : r.params };
+/** What summary records leave out, blanked in a full record for the comparison (with kept rows, params stay). */
+function asSummary(r: QueryRecord, keepRows: boolean): QueryRecord {
+  return { ...r, time: '', startTime: '', columns: null, params: r.protocol === 'extended' && !keepRows ? [] : r.params };
 }
 
-test('summary and full trackers pair the same requests on every sample and public capture', async () => {
-  const files = [...sampleCaptures(), ...(publicCaptures() ?? []).map(publicCapture)];
-  let queries = 0;
-  for (const f of files) {
-    const twin = new Twin();
-    const keylog = f.replace(/\.pcapng?$/, '.keylog');
-    await analyzeFile(f, twin, { ports: [8000, 15432, 60102], keylog: existsSync(keylog) ? keylog : null });
-    assert.deepEqual(twin.summary, twin.full.map(asSummary), f);
-    queries += twin.full.length;
-  }
-  assert.ok(queries > 250, `${queries} query records compared`);
-});
+for (const keepRows of [false, true]) {
+  test(`summary and full trackers pair the same requests on every sample and public capture${keepRows ? ', rows kept' : ''}`, async () => {
+    const files = [...sampleCaptures(), ...(publicCaptures() ?? []).map(publicCapture)];
+    let queries = 0;
+    let rows = 0;
+    for (const f of files) {
+      const twin = new Twin(keepRows);
+      const keylog = f.replace(/\.pcapng?$/, '.keylog');
+      await analyzeFile(f, twin, { ports: [8000, 15432, 60102], keylog: existsSync(keylog) ? keylog : null });
+      assert.deepEqual(twin.summary, twin.full.map((r) => asSummary(r, keepRows)), f);
+      queries += twin.full.length;
+      for (const q of twin.summary) rows += q.rowValues?.length ?? 0;
+    }
+    assert.ok(queries > 250, `${queries} query records compared`);
+    assert.equal(rows > 0, keepRows, `${rows} rows kept`);
+  });
+}

@@ -44,7 +44,8 @@ export interface TrackerOptions {
    * 'summary': query records for consumers that aggregate them (stats, checks): Bind parameters
    * are not decoded (params is empty), `time` and `startTime` are empty strings and `columns`
    * is null; every other field is as in 'full' records (the default), which the JSON export,
-   * the text view and the TUI need.
+   * the text view and the TUI need. With keepRows, messages are still decoded in full (kept
+   * rows are typed by what Parse, Bind and RowDescription say) and params are kept.
    */
   detail?: 'full' | 'summary';
   showSecrets?: boolean;
@@ -77,7 +78,8 @@ export class SessionTracker implements CancelTarget {
   private readonly conn: ConnectionInfo;
   private readonly emit: SessionEmit;
   private readonly keepRows: boolean;
-  private readonly summary: boolean;
+  /** Summary records without kept rows: the few fields they need are read without the dissector (lean-read.ts). */
+  private readonly lean: boolean;
   private readonly registry: SessionRegistry;
   private readonly onAnomaly: ((a: Anomaly) => void) | null;
   private readonly info = new SessionInfo();
@@ -102,10 +104,11 @@ export class SessionTracker implements CancelTarget {
     this.sessionId = conn.id;
     this.emit = emit;
     this.keepRows = opts.keepRows ?? false;
-    this.summary = opts.detail === 'summary';
+    // Kept rows are typed by the statement's parameter and result formats: with them, messages are read in full.
+    this.lean = opts.detail === 'summary' && !this.keepRows;
     this.registry = opts.registry;
     this.onAnomaly = opts.anomaly ?? null;
-    this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly, this.summary);
+    this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly, opts.detail === 'summary');
     this.startup = new StartupState(this.info, this.registry, conn.id);
   }
 
@@ -191,7 +194,7 @@ export class SessionTracker implements CancelTarget {
       }
       case 'P': {
         let stmt: PreparedStatement;
-        if (this.summary) {
+        if (this.lean) {
           // parameter types only ever serve to decode Bind values, which summary records leave out
           const p = parseStatement(raw.body);
           if (p === null || this.skipping) return;
@@ -207,7 +210,7 @@ export class SessionTracker implements CancelTarget {
       }
       case 'B': {
         let portal: Portal;
-        if (this.summary) {
+        if (this.lean) {
           const b = bindNames(raw.body);
           if (b === null || this.skipping) return;
           portal = { name: b.portal, epoch: this.syncSeq, statement: this.table.statementOrUnknown(b.statement), params: NO_PARAMS, resultFormats: NO_FORMATS, columns: null };
@@ -224,7 +227,7 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case 'D': {
-        if (this.summary) {
+        if (this.lean) {
           const t = describeTarget(raw.body);
           if (t !== null && !this.skipping) this.push({ kind: 'describe', target: t.target, name: t.name });
           return;
@@ -235,7 +238,7 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case 'E': {
-        if (this.summary) {
+        if (this.lean) {
           const portal = executePortal(raw);
           if (portal !== null) this.execute(raw, portal);
           return;
@@ -356,7 +359,7 @@ export class SessionTracker implements CancelTarget {
         this.info.notifications++;
         return;
       case 'Z': {
-        if (this.summary) return this.readyForQuery(raw, readyStatus(raw));
+        if (this.lean) return this.readyForQuery(raw, readyStatus(raw));
         const d = decode();
         return this.readyForQuery(raw, d.type === 'ReadyForQuery' ? d.transactionStatus : null);
       }
@@ -389,7 +392,7 @@ export class SessionTracker implements CancelTarget {
         this.queue.shift();
         return;
       case 't': {
-        if (this.summary || req.kind !== 'describe' || req.target !== 'statement') return;
+        if (this.lean || req.kind !== 'describe' || req.target !== 'statement') return;
         const d = decode();
         if (d.type === 'ParameterDescription') this.table.statementOrUnknown(req.name).paramTypes = d.paramTypes;
         return;
@@ -399,7 +402,7 @@ export class SessionTracker implements CancelTarget {
         // can end up somewhere: full records, or rows kept (their values are typed by it).
         let cols: ColumnDescription[] | null = null;
         if (code === 'n') cols = NO_COLUMNS;
-        else if (!this.summary || this.keepRows) {
+        else if (!this.lean) {
           const d = decode();
           if (d.type === 'RowDescription') cols = d.fields;
         }
@@ -442,7 +445,7 @@ export class SessionTracker implements CancelTarget {
         const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         if (code === 'C') {
-          if (this.summary) {
+          if (this.lean) {
             const tag = commandTag(raw.body);
             if (tag !== null) {
               exec.command = tag;
