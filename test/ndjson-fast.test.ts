@@ -109,6 +109,24 @@ test('the JSON writer writes values as JSON.stringify does', () => {
   }
 });
 
+test('the JSON writer writes objects as JSON.stringify does', () => {
+  let deep: unknown = 1;
+  for (let i = 0; i < 100; i++) deep = [deep, { d: i }];
+  const bare = Object.create(null) as Record<string, unknown>;
+  bare.user = 'postgres';
+  bare['é"'] = 'x';
+  const objects: Array<Record<string, unknown>> = [
+    {}, { a: undefined, b: () => 1, c: Symbol('s'), d: null, e: [undefined, () => 1, 2] }, { 2: 'b', 1: 'a', z: 'z', 10: 'c' },
+    { when: new Date(0), buf: Buffer.from('ab'), n: Number.NaN, neg: -0, big: 1e300, nested: { x: [[], {}, [{}]] } },
+    bare, { deep }, { s: 'line\nbreak \u2028 \ud83d', k: 'x'.repeat(200) },
+  ];
+  for (const o of objects) {
+    const w = new JsonWriter(4);
+    w.object(o);
+    assert.equal(w.buf.toString('utf8', 0, w.pos), JSON.stringify(o));
+  }
+});
+
 test('the JSON writer escapes wire bytes as JSON.stringify escapes their UTF-8 decoding', () => {
   const inputs: Buffer[] = [
     Buffer.from('plain ascii'), Buffer.from('tab\there "q" \\ \u0001 \u007f'), Buffer.from('naïve 日本語 🐘'),

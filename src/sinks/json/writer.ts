@@ -19,6 +19,10 @@ const HEX = Buffer.from('0123456789abcdef', 'latin1');
 const PLAIN = new Uint8Array(256);
 for (let c = 0x20; c < 0x80; c++) PLAIN[c] = c === 0x22 || c === 0x5c ? 0 : 1;
 
+/** Nesting beyond this is left to JSON.stringify (decoded json/jsonb values can nest deeply). */
+const MAX_DEPTH = 64;
+const KEYS = new Map<string, Buffer>();
+
 export class JsonWriter {
   buf: Buffer;
   pos = 0;
@@ -177,12 +181,58 @@ export class JsonWriter {
   }
 
   /** Any JSON-compatible value, as JSON.stringify writes it. */
-  value(v: unknown): void {
+  value(v: unknown, depth = 0): void {
     if (v === null) this.ascii('null');
     else if (typeof v === 'string') this.string(v);
     else if (typeof v === 'number') this.number(v);
     else if (typeof v === 'boolean') this.ascii(v ? 'true' : 'false');
+    else if (typeof v === 'object' && depth < MAX_DEPTH && typeof (v as { toJSON?: unknown }).toJSON !== 'function') {
+      if (Array.isArray(v)) this.array(v, depth + 1);
+      else this.object(v as Record<string, unknown>, depth + 1);
+    }
+    // toJSON, deep nesting, undefined, bigint: JSON.stringify's own rules (and errors).
     else this.utf8(JSON.stringify(v) ?? 'null');
+  }
+
+  private array(a: readonly unknown[], depth: number): void {
+    this.byte(0x5b);
+    for (let i = 0; i < a.length; i++) {
+      if (i > 0) this.byte(0x2c);
+      const e = a[i];
+      // JSON.stringify writes holes, undefined and functions in arrays as null.
+      if (e === undefined || typeof e === 'function' || typeof e === 'symbol') this.ascii('null');
+      else this.value(e, depth);
+    }
+    this.byte(0x5d);
+  }
+
+  /**
+   * A plain object (a record, a decoded message's fields) without making its JSON string first:
+   * own enumerable keys in their order, keys whose value JSON.stringify leaves out left out.
+   */
+  object(o: Record<string, unknown>, depth = 1): void {
+    this.byte(0x7b);
+    let first = true;
+    for (const k in o) {
+      if (!Object.prototype.hasOwnProperty.call(o, k)) continue;
+      const v = o[k];
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+      if (!first) this.byte(0x2c);
+      first = false;
+      this.key(k);
+      this.value(v, depth);
+    }
+    this.byte(0x7d);
+  }
+
+  /** `"k":`, from a cache of encoded keys (bounded: keys can come from the wire). */
+  private key(k: string): void {
+    let b = KEYS.get(k);
+    if (b === undefined) {
+      b = Buffer.from(JSON.stringify(k) + ':', 'utf8');
+      if (KEYS.size < 4096) KEYS.set(k, b);
+    }
+    this.raw(b);
   }
 
   /** A string already in JSON form. */
