@@ -27,7 +27,9 @@ export type AnomalyCode =
   | 'tls-undecryptable'      // TLS without keys for it, or a record that fails to decrypt
   | 'protocol-violation'     // a valid message where the protocol does not allow it
   // session layer
-  | 'row-limit';             // keepRows: DataRows past the kept-row cap were counted, their values not kept
+  | 'row-limit'              // keepRows: DataRows past the kept-row cap were counted, their values not kept
+  | 'request-limit'          // too many requests waiting for an answer: the oldest reported incomplete
+  | 'statement-limit';       // too many prepared statements or portals kept: the oldest forgotten
 
 export interface Anomaly {
   code: AnomalyCode;

@@ -48,6 +48,8 @@ export class StatementTable {
    */
   private lastStatement: string | null = null;
   private lastPortal: string | null = null;
+  /** Statements and portals pushed out by the caps so far (the tracker reports the first as an anomaly). */
+  evictions = 0;
 
   getStatement(name: string): PreparedStatement | undefined {
     return this.statements.get(name);
@@ -99,6 +101,7 @@ export class StatementTable {
   }
 
   private evictStatement(): void {
+    this.evictions++;
     const first = this.statements.entries().next();
     if (!first.done) this.removeStatement(first.value[0], first.value[1]);
   }
@@ -110,7 +113,10 @@ export class StatementTable {
   putPortal(p: Portal): Portal | undefined {
     const prev = this.portals.get(p.name);
     if (prev && p.name !== this.lastPortal) this.portals.delete(p.name);
-    else if (!prev && this.portals.size >= MAX_PORTALS) this.deletePortal(this.portals.keys().next().value!);
+    else if (!prev && this.portals.size >= MAX_PORTALS) {
+      this.evictions++;
+      this.deletePortal(this.portals.keys().next().value!);
+    }
     this.portals.set(p.name, p);
     this.lastPortal = p.name;
     return prev;

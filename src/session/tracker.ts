@@ -32,8 +32,8 @@ import { splitSql } from './sql-split.js';
 import { bindNames, commandTag, describeTarget, executePortal, parseStatement, readyStatus, tagRows } from './lean-read.js';
 import { Outbox } from './outbox.js';
 import { queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
-import { StatementTable, withFormats, type Portal, type PreparedStatement } from './statements.js';
-import { RequestQueue, accepts, type Request, type QueryRequest } from './request-queue.js';
+import { StatementTable, withFormats, MAX_STATEMENTS, MAX_STATEMENT_CHARS, type Portal, type PreparedStatement } from './statements.js';
+import { RequestQueue, accepts, MAX_PENDING, type Request, type QueryRequest } from './request-queue.js';
 
 export type { TlsInfo };
 
@@ -98,6 +98,9 @@ export class SessionTracker implements CancelTarget {
   /** Syncs and Queries the client sent: transaction-end points that portals are dated by. */
   private syncSeq = 0;
   private closed = false;
+  /** Session-layer limits already reported (bits: 1 request queue, 2 statement table), and table evictions seen. */
+  private limitsReported = 0;
+  private evictionsSeen = 0;
 
   constructor(conn: ConnectionInfo, emit: SessionEmit, opts: TrackerOptions) {
     this.conn = conn;
@@ -205,7 +208,7 @@ export class SessionTracker implements CancelTarget {
           stmt = { name: d.statement, sql: d.query, paramTypes: d.paramTypes, columns: null, parsedSinceExec: true };
         }
         const prev = this.table.putStatement(stmt);
-        this.push({ kind: 'parse', stmt, prev });
+        this.push({ kind: 'parse', stmt, prev }, raw);
         return;
       }
       case 'B': {
@@ -223,18 +226,18 @@ export class SessionTracker implements CancelTarget {
           };
         }
         const prev = this.table.putPortal(portal);
-        this.push({ kind: 'bind', portal, prev });
+        this.push({ kind: 'bind', portal, prev }, raw);
         return;
       }
       case 'D': {
         if (this.lean) {
           const t = describeTarget(raw.body);
-          if (t !== null && !this.skipping) this.push({ kind: 'describe', target: t.target, name: t.name });
+          if (t !== null && !this.skipping) this.push({ kind: 'describe', target: t.target, name: t.name }, raw);
           return;
         }
         const d = decode();
         if (d.type !== 'Describe' || this.skipping) return;
-        this.push({ kind: 'describe', target: d.target, name: d.name });
+        this.push({ kind: 'describe', target: d.target, name: d.name }, raw);
         return;
       }
       case 'E': {
@@ -252,12 +255,12 @@ export class SessionTracker implements CancelTarget {
         if (d.type !== 'Close' || this.skipping) return;
         if (d.target === 'statement') this.table.closeStatement(d.name);
         else this.table.closePortal(d.name);
-        this.push({ kind: 'close' });
+        this.push({ kind: 'close' }, raw);
         return;
       }
       case 'S':
         this.skipping = false;
-        this.push({ kind: 'sync', seq: ++this.syncSeq });
+        this.push({ kind: 'sync', seq: ++this.syncSeq }, raw);
         return;
       case 'F': {
         const d = decode();
@@ -267,7 +270,7 @@ export class SessionTracker implements CancelTarget {
         exec.functionOid = d.functionOid;
         exec.params = d.args;
         if (this.skipping) return this.outbox.skip(exec);
-        this.push({ kind: 'function', exec, seq: ++this.syncSeq });
+        this.push({ kind: 'function', exec, seq: ++this.syncSeq }, raw);
         return;
       }
       case 'd': {
@@ -306,7 +309,7 @@ export class SessionTracker implements CancelTarget {
     // "A simple Query message also destroys the unnamed statement" (and the unnamed portal).
     this.table.closeStatement('');
     this.table.closePortal('');
-    this.push(q);
+    this.push(q, raw);
   }
 
   private execute(raw: RawMessage, portalName: string): void {
@@ -325,7 +328,7 @@ export class SessionTracker implements CancelTarget {
       }
     }
     if (this.skipping) return this.outbox.skip(exec);
-    this.push({ kind: 'execute', exec });
+    this.push({ kind: 'execute', exec }, raw);
   }
 
   // ---- backend ----
@@ -607,9 +610,25 @@ export class SessionTracker implements CancelTarget {
     });
   }
 
-  private push(r: Request): void {
+  private push(r: Request, raw: RawMessage): void {
     const dropped = this.queue.push(r);
-    if (dropped) this.abandon(dropped, false);
+    if (dropped) {
+      this.abandon(dropped, false);
+      this.limit('request-limit', `more than ${MAX_PENDING} requests waiting for an answer: the oldest are reported incomplete`, raw);
+    }
+    if (this.table.evictions !== this.evictionsSeen) {
+      this.evictionsSeen = this.table.evictions;
+      this.limit('statement-limit', `prepared statements or portals past ${MAX_STATEMENTS} each (or ${MAX_STATEMENT_CHARS / 1048576} MiB of SQL): the oldest forgotten, later uses read as prepared before the capture`, raw);
+    }
+  }
+
+  /** A session-layer bound was reached: reported once per session and kind (a flood would say nothing more). */
+  private limit(code: 'request-limit' | 'statement-limit', reason: string, raw: RawMessage): void {
+    const bit = code === 'request-limit' ? 1 : 2;
+    if ((this.limitsReported & bit) !== 0) return;
+    this.limitsReported |= bit;
+    this.info.anomalies++;
+    this.onAnomaly?.({ code, reason, frame: raw.frame, timeUs: raw.timeUs, session: this.sessionId, dir: 'frontend' });
   }
 
   /** The request this backend message answers: the head, or within LOOKAHEAD when the head cannot take it. */

@@ -1,9 +1,13 @@
 /**
- * The kept-rows limit (keepRows: query records that carry DataRow values, at most MAX_KEPT_ROWS)
- * yields one row-limit anomaly record per query that reached it, with the frame of the first
- * row dropped, how many rows were dropped and their bytes; the rows are still counted and the
- * decoding goes on. The other limits (largest message, buffered bytes per direction and in
- * total, open connections) are reached in test/memory-limits.test.ts.
+ * The session layer's limits, each reached through the whole pipeline and reported as an
+ * anomaly record while decoding goes on:
+ *  - kept rows (keepRows: query records that carry DataRow values, at most MAX_KEPT_ROWS): one
+ *    row-limit per query that reached it, with the frame of the first row dropped, how many
+ *    rows were dropped and their bytes; the rows are still counted;
+ *  - requests waiting for an answer (MAX_PENDING) and prepared statements kept (MAX_STATEMENTS):
+ *    request-limit and statement-limit, once per session.
+ * The other limits (largest message, buffered bytes per direction and in total, open
+ * connections) are reached in test/memory-limits.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,9 +15,11 @@ import type { Packet } from '../src/capture/packet.js';
 import { PacketPipeline, type AnalyzeOptions } from '../src/pipeline/analyze.js';
 import type { OutRecord, PipelineSink } from '../src/pipeline/events.js';
 import { MAX_KEPT_ROWS } from '../src/session/execution.js';
+import { MAX_PENDING } from '../src/session/request-queue.js';
+import { MAX_STATEMENTS } from '../src/session/statements.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
 import { tcpFrame } from './helpers/build-packets.js';
-import { authentication, commandComplete, dataRow, query, readyForQuery, rowDescription, startup } from './helpers/pg-builder.js';
+import { authentication, commandComplete, dataRow, parse, query, readyForQuery, rowDescription, startup } from './helpers/pg-builder.js';
 
 const T0 = 1_700_000_000_000_000;
 const CLIENT = '10.7.0.1';
@@ -108,4 +114,31 @@ test('rows kept: without keepRows nothing is kept, so no row-limit anomaly', asy
   const records = await run(c.frames, { messages: false });
   assert.equal(records.filter((r) => r.kind === 'anomaly').length, 0);
   assert.equal(records.find((r) => r.kind === 'query')!.rows, MAX_KEPT_ROWS + 5);
+});
+
+test('requests never answered and statements never closed: request-limit and statement-limit, once each', async () => {
+  const n = Math.max(MAX_PENDING, MAX_STATEMENTS) + 500;
+  const c = new Conv(41003);
+  // n Parse messages of distinct statements, 400 to a segment, that the server never answers
+  const frameOf = new Map<number, number>();
+  for (let i = 0; i < n; i += 400) {
+    const batch: Buffer[] = [];
+    for (let k = i; k < Math.min(n, i + 400); k++) {
+      batch.push(parse(`s${k}`, `select ${k}`));
+      frameOf.set(k, c.frames.length + 1);
+    }
+    c.c(Buffer.concat(batch));
+  }
+  c.fin();
+  const records = await run(c.frames, { messages: false });
+  const anomalies = records.filter((r) => r.kind === 'anomaly');
+  assert.deepEqual(anomalies.map((a) => a.code).sort(), ['request-limit', 'statement-limit'], JSON.stringify(anomalies));
+  const req = anomalies.find((a) => a.code === 'request-limit')!;
+  const stmt = anomalies.find((a) => a.code === 'statement-limit')!;
+  // the request past the cap, and the statement past the cap, pushed out the oldest
+  assert.equal(req.frame, frameOf.get(MAX_PENDING));
+  assert.equal(stmt.frame, frameOf.get(MAX_STATEMENTS));
+  assert.equal(req.session, 0);
+  const session = records.find((r) => r.kind === 'session')!;
+  assert.equal(session.anomalies, 2);
 });
