@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { OutRecord, PipelineSink } from '../src/pipeline/events.js';
-import { StatsSink, MAX_GROUPS, MAX_FINGERPRINTS } from '../src/sinks/stats.js';
+import { StatsSink, MAX_GROUPS, MAX_FINGERPRINTS, MAX_HELD_SAMPLES } from '../src/sinks/stats.js';
 import { formatStatsText } from '../src/sinks/stats-format.js';
 import { createNormalizer, PARSE_LIMIT, type Normalizer } from '../src/sinks/stats-normalize.js';
 import { EXACT_LIMIT } from '../src/sinks/stats-latency.js';
@@ -149,4 +149,15 @@ test('deferred normalization: a report in the middle of the input, then more rec
   p.same('first half');
   feed(500, 1000);
   p.same('second half');
+});
+
+test('deferred normalization: past MAX_HELD_SAMPLES latency samples held for the merge, the same switch', async () => {
+  const p = await pair();
+  const lat = micros(9);
+  // texts under EXACT_LIMIT calls each, so every sample is held with its sequence number
+  const texts = Math.ceil((MAX_HELD_SAMPLES + 50_000) / (EXACT_LIMIT - 1));
+  for (let i = 0; i < MAX_HELD_SAMPLES + 50_000; i++) {
+    p.query(q({ sql: `select v from t where k = ${i % texts} and w = ${i % 3}`, durationMs: lat.next().value! }));
+  }
+  p.same('many samples');
 });

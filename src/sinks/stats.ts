@@ -5,6 +5,12 @@
  * the same streaming pass as everything else; memory is bounded by MAX_FINGERPRINTS and
  * MAX_SESSIONS (past them, records are folded into one "other" row / counted only), and by
  * LatencySketch per fingerprint.
+ *
+ * Records are grouped by SQL text while the pass runs and normalized once per text when the
+ * report is made (see Group): the report is the one normalizing each record would give, and
+ * test/stats-defer.test.ts holds the two to it. Past MAX_GROUPS texts, MAX_GROUP_CHARS of them
+ * or MAX_HELD_SAMPLES latency samples held for the merge, the groups are resolved and every
+ * later record is normalized as it comes.
  */
 import type { OutRecord, PipelineSink } from '../pipeline/events.js';
 import type { QueryRecord, SessionRecord } from '../session/schema.js';
@@ -139,6 +145,8 @@ class Group {
 /** Distinct SQL texts held for the end, and their total length (UTF-16 units): past either, normalize as records come. */
 export const MAX_GROUPS = 10_000;
 export const MAX_GROUP_CHARS = 8 * 1024 * 1024;
+/** Record sequence numbers kept beside exact latency samples, over all groups (8 bytes each). */
+export const MAX_HELD_SAMPLES = 1_000_000;
 
 export class StatsSink implements PipelineSink {
   private readonly byFingerprint = new Map<string, QueryAgg>();
@@ -148,6 +156,7 @@ export class StatsSink implements PipelineSink {
   /** Past MAX_GROUPS or MAX_GROUP_CHARS: every record is normalized as it comes, as the groups were. */
   private eager = false;
   private seq = 0;
+  private heldSamples = 0;
   private readonly sessions = new Map<number, SessionStats>();
   /** Query time per session, from query records (they come before their session record). */
   private readonly sessionQueryMs = new Map<number, { ms: number }>();
@@ -202,7 +211,7 @@ export class StatsSink implements PipelineSink {
     } else {
       this.count(agg, rec, group, seq);
     }
-    if (group !== null && (this.groups.size >= MAX_GROUPS || this.groupChars > MAX_GROUP_CHARS)) {
+    if (group !== null && (this.groups.size >= MAX_GROUPS || this.groupChars > MAX_GROUP_CHARS || this.heldSamples > MAX_HELD_SAMPLES)) {
       // Too many distinct texts to hold: what they do is decided now, and from here on per record.
       this.resolve();
       this.eager = true;
@@ -242,8 +251,13 @@ export class StatsSink implements PipelineSink {
     }
     if (rec.durationMs !== null) {
       if (agg.latency.add(rec.durationMs) && group !== null && group.seqs !== null) {
-        if (agg.latency.isExact) group.seqs.push(seq);
-        else group.seqs = null;
+        if (agg.latency.isExact) {
+          group.seqs.push(seq);
+          this.heldSamples++;
+        } else {
+          this.heldSamples -= group.seqs.length;
+          group.seqs = null;
+        }
       }
       this.totals.totalMs += rec.durationMs;
       // a holder per session: a number stored in a Map is a new heap object at every update
@@ -278,6 +292,7 @@ export class StatsSink implements PipelineSink {
     }
     this.groups.clear();
     this.groupChars = 0;
+    this.heldSamples = 0;
     for (const [agg, list] of into) {
       for (const g of list) agg.addCounts(g.agg);
       mergeLatency(agg, list);
