@@ -134,6 +134,12 @@ export class SessionTracker implements CancelTarget {
     if (raw.dir === 'frontend') {
       this.info.feBytes += size;
       this.info.feMessages++;
+      // COPY FROM STDIN sends its rows as CopyData by the million: counted before the dispatch.
+      if (raw.code === 'd') {
+        const c = this.copyExec?.copy;
+        if (c) { c.messagesIn++; c.bytesIn += raw.length - 4; } // not raw.body.length: see row()
+        return;
+      }
       this.frontend(raw, decode);
     } else {
       this.info.beBytes += size;
@@ -271,11 +277,6 @@ export class SessionTracker implements CancelTarget {
         exec.params = d.args;
         if (this.skipping) return this.outbox.skip(exec);
         this.push({ kind: 'function', exec, seq: ++this.syncSeq }, raw);
-        return;
-      }
-      case 'd': {
-        const c = this.copyExec?.copy;
-        if (c) { c.messagesIn++; c.bytesIn += raw.length - 4; } // not raw.body.length: see row()
         return;
       }
       case 'f': {
