@@ -1,13 +1,13 @@
 /**
  * The few fields summary query records need (TrackerOptions.detail 'summary': stats, checks),
  * read straight from message bodies ("Message Formats": Parse, Bind, Describe, Execute,
- * CommandComplete, ReadyForQuery) instead of through the dissector. Decoding every Bind parameter by type is most
- * of what a Bind costs, and those consumers never look at the values (nor at Parse's parameter
- * types); for the others, the dissector's generic reader and decoded object cost more than the
- * fields. Each body is still
- * checked with the bounds the dissector applies (dissectors/extended-query.ts,
- * simple-query.ts): a body it would call Malformed, which the tracker ignores, reads as null
- * here, so both modes pair the same requests (test/session-summary.test.ts holds them to it).
+ * CommandComplete, ReadyForQuery) instead of through the dissector. Decoding every Bind
+ * parameter by type is most of what a Bind costs, and those consumers never look at the values
+ * (nor at Parse's parameter types); for the others, the dissector's generic reader and decoded
+ * object cost more than the fields. Each body is still checked with the bounds the dissector
+ * applies (dissectors/extended-query.ts, simple-query.ts): a body it would call Malformed,
+ * which the tracker ignores, reads as null here, so both modes pair the same requests
+ * (test/session-summary.test.ts holds them to it). request-read.ts picks one way or the other.
  */
 import type { RawMessage } from '../../dissectors/types.js';
 import type { TransactionStatus } from './schema.js';

@@ -18,7 +18,7 @@
  * the start-up and authentication phase in startup.ts.
  */
 import type {
-  ColumnDescription, DecodedMessage, ErrorFields, RawMessage, TypedValue,
+  ColumnDescription, DecodedMessage, ErrorFields, RawMessage,
 } from '../../dissectors/types.js';
 import type { Anomaly } from '../core/anomaly.js';
 import type { ConnectionEnd, ConnectionInfo } from '../reassembly/types.js';
@@ -29,7 +29,8 @@ import type { QueryRecord, SessionRecord, TransactionStatus } from './schema.js'
 import { SessionInfo, type TlsInfo } from './session-info.js';
 import { StartupState } from './startup.js';
 import { splitSql } from './sql-split.js';
-import { bindNames, commandTag, describeTarget, executePortal, parseStatement, readyStatus, tagRows } from './lean-read.js';
+import { commandTag, tagRows } from './lean-read.js';
+import { readBind, readDescribe, readExecute, readParse, readStatus } from './request-read.js';
 import { Outbox } from './outbox.js';
 import { queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
 import { StatementTable, withFormats, MAX_STATEMENTS, MAX_STATEMENT_CHARS, type Portal, type PreparedStatement } from './statements.js';
@@ -66,9 +67,7 @@ export const MAX_STATEMENTS_PER_QUERY = 10_000;
 /** How far past the head a backend message may look for its request (see the file comment). */
 const LOOKAHEAD = 64;
 
-/** Summary records share these (records are never mutated by their consumers). */
-const NO_PARAMS: TypedValue[] = [];
-const NO_FORMATS: Array<'text' | 'binary'> = [];
+/** NoData's columns, shared (records are never mutated by their consumers). */
 const NO_COLUMNS: ColumnDescription[] = [];
 
 const EMPTY_ERROR: ErrorFields = { severity: null, severityNonLocalized: null, sqlstate: null, message: null };
@@ -202,58 +201,32 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case 'P': {
-        let stmt: PreparedStatement;
-        if (this.lean) {
-          // parameter types only ever serve to decode Bind values, which summary records leave out
-          const p = parseStatement(raw.body);
-          if (p === null || this.skipping) return;
-          stmt = { name: p.statement, sql: p.query, paramTypes: null, columns: null, parsedSinceExec: true };
-        } else {
-          const d = decode();
-          if (d.type !== 'Parse' || this.skipping) return;
-          stmt = { name: d.statement, sql: d.query, paramTypes: d.paramTypes, columns: null, parsedSinceExec: true };
-        }
+        const p = readParse(raw, decode, this.lean);
+        if (p === null || this.skipping) return;
+        const stmt: PreparedStatement = { name: p.statement, sql: p.query, paramTypes: p.paramTypes, columns: null, parsedSinceExec: true };
         const prev = this.table.putStatement(stmt);
         this.push({ kind: 'parse', stmt, prev }, raw);
         return;
       }
       case 'B': {
-        let portal: Portal;
-        if (this.lean) {
-          const b = bindNames(raw.body);
-          if (b === null || this.skipping) return;
-          portal = { name: b.portal, epoch: this.syncSeq, statement: this.table.statementOrUnknown(b.statement), params: NO_PARAMS, resultFormats: NO_FORMATS, columns: null };
-        } else {
-          const d = decode();
-          if (d.type !== 'Bind' || this.skipping) return;
-          portal = {
-            name: d.portal, epoch: this.syncSeq, statement: this.table.statementOrUnknown(d.statement), params: d.params,
-            resultFormats: d.resultFormats, columns: null,
-          };
-        }
+        const b = readBind(raw, decode, this.lean);
+        if (b === null || this.skipping) return;
+        const portal: Portal = {
+          name: b.portal, epoch: this.syncSeq, statement: this.table.statementOrUnknown(b.statement), params: b.params,
+          resultFormats: b.resultFormats, columns: null,
+        };
         const prev = this.table.putPortal(portal);
         this.push({ kind: 'bind', portal, prev }, raw);
         return;
       }
       case 'D': {
-        if (this.lean) {
-          const t = describeTarget(raw.body);
-          if (t !== null && !this.skipping) this.push({ kind: 'describe', target: t.target, name: t.name }, raw);
-          return;
-        }
-        const d = decode();
-        if (d.type !== 'Describe' || this.skipping) return;
-        this.push({ kind: 'describe', target: d.target, name: d.name }, raw);
+        const d = readDescribe(raw, decode, this.lean);
+        if (d !== null && !this.skipping) this.push({ kind: 'describe', target: d.target, name: d.name }, raw);
         return;
       }
       case 'E': {
-        if (this.lean) {
-          const portal = executePortal(raw);
-          if (portal !== null) this.execute(raw, portal);
-          return;
-        }
-        const d = decode();
-        if (d.type === 'Execute') this.execute(raw, d.portal);
+        const portal = readExecute(raw, decode, this.lean);
+        if (portal !== null) this.execute(raw, portal);
         return;
       }
       case 'C': {
@@ -362,11 +335,7 @@ export class SessionTracker implements CancelTarget {
       case 'A':
         this.info.notifications++;
         return;
-      case 'Z': {
-        if (this.lean) return this.readyForQuery(raw, readyStatus(raw));
-        const d = decode();
-        return this.readyForQuery(raw, d.type === 'ReadyForQuery' ? d.transactionStatus : null);
-      }
+      case 'Z': return this.readyForQuery(raw, readStatus(raw, decode, this.lean));
       case 'E': return this.errorResponse(raw, decode());
       case 'N': {
         const d = decode();
