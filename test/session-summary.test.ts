@@ -62,7 +62,8 @@ test('bindNames accepts exactly the Bind bodies the dissector decodes, with the 
       const names = bindNames(body);
       if (d.type === 'Bind') {
         accepted++;
-        assert.deepEqual(names, { portal: d.portal, statement: d.statement }, body.toString('hex'));
+        assert.deepEqual(names && { portal: names.portal, statement: names.statement }, { portal: d.portal, statement: d.statement }, body.toString('hex'));
+        assert.deepEqual([names!.params, names!.resultFormats], [[], []]);
       } else {
         rejected++;
         assert.equal(names, null, `${body.toString('hex')}: ${d.type} ${'reason' in d ? String(d.reason) : ''}`);
@@ -109,7 +110,7 @@ test('Parse, Describe, Execute, CommandComplete and ReadyForQuery read directly:
       check(describe(t, p), 'frontend', (raw) => describeTarget(raw.body), (d) => (d.type === 'Describe' ? { target: d.target, name: d.name } : null));
     }
     for (const types of [[], [23], [23, 25, 0]]) {
-      check(parse(p, 'select $1::int, \'x\'', types), 'frontend', (raw) => parseStatement(raw.body), (d) => (d.type === 'Parse' ? { statement: d.statement, query: d.query } : null));
+      check(parse(p, 'select $1::int, \'x\'', types), 'frontend', (raw) => parseStatement(raw.body), (d) => (d.type === 'Parse' ? { statement: d.statement, query: d.query, paramTypes: null } : null));
     }
   }
   for (const tag of ['SELECT 12', 'INSERT 0 5', 'BEGIN', 'UPDATE 18446744073709551615', 'COPY 1000000', 'FETCH 3', 'CREATE TABLE', '']) {

@@ -9,16 +9,31 @@
  * which the tracker ignores, reads as null here, so both modes pair the same requests
  * (test/session-summary.test.ts holds them to it). request-read.ts picks one way or the other.
  */
-import type { RawMessage } from '../../dissectors/types.js';
+import type { RawMessage, TypedValue } from '../../dissectors/types.js';
 import type { TransactionStatus } from './schema.js';
 
-export interface BindNames {
+/** Summary requests share these (records are never mutated by their consumers). */
+const NO_PARAMS: TypedValue[] = [];
+const NO_FORMATS: Array<'text' | 'binary'> = [];
+
+/** What a Bind says that the tracker keeps: read lean, no values (params and result formats empty). */
+export interface BindRead {
   portal: string;
   statement: string;
+  params: TypedValue[];
+  resultFormats: Array<'text' | 'binary'>;
+}
+
+/** What a Parse says that the tracker keeps: read lean, no parameter types (null). */
+export interface ParseRead {
+  statement: string;
+  query: string;
+  /** Only ever used to decode Bind values, which summary records leave out. */
+  paramTypes: number[] | null;
 }
 
 /** The names, or null when the body does not match Bind's format. */
-export function bindNames(body: Buffer): BindNames | null {
+export function bindNames(body: Buffer): BindRead | null {
   const end = body.length;
   const n1 = body.indexOf(0);
   if (n1 < 0) return null;
@@ -56,6 +71,8 @@ export function bindNames(body: Buffer): BindNames | null {
   return {
     portal: n1 === 0 ? '' : body.toString('utf8', 0, n1),
     statement: n2 === n1 + 1 ? '' : body.toString('utf8', n1 + 1, n2),
+    params: NO_PARAMS,
+    resultFormats: NO_FORMATS,
   };
 }
 
@@ -124,14 +141,14 @@ export function readyStatus(raw: RawMessage): TransactionStatus | null {
 }
 
 /** Parse's statement name and SQL, or null when the body is not two strings and a list of type OIDs. */
-export function parseStatement(body: Buffer): { statement: string; query: string } | null {
+export function parseStatement(body: Buffer): ParseRead | null {
   const n1 = body.indexOf(0);
   if (n1 < 0) return null;
   const n2 = body.indexOf(0, n1 + 1);
   if (n2 < 0 || body.length - (n2 + 1) < 2) return null;
   const n = body.readInt16BE(n2 + 1);
   if (n < 0 || body.length !== n2 + 3 + n * 4) return null;
-  return { statement: n1 === 0 ? '' : body.toString('utf8', 0, n1), query: body.toString('utf8', n1 + 1, n2) };
+  return { statement: n1 === 0 ? '' : body.toString('utf8', 0, n1), query: body.toString('utf8', n1 + 1, n2), paramTypes: null };
 }
 
 /** Describe's target and name, or null when the body is not 'S' or 'P' and a name. */
