@@ -98,7 +98,7 @@ test('views: deliveries read as ranges equal their views, and equal the eager pa
   assert.deepEqual(Buffer.concat(lazy.viaBytes.get('0/frontend')!), stream);
 });
 
-test('views: a framed message answers bodyLength, firstByte and int32At0 like its body, however it was cut', () => {
+test('views: a framed message answers bodyLength, firstByte, int32At0 and its source range like its body, however it was cut', () => {
   const msgs: Buffer[] = [];
   const bodies: Buffer[] = [];
   for (const [code, body] of [['R', Buffer.from([0, 0, 0, 10, 65])], ['D', Buffer.alloc(3000, 7)], ['Z', Buffer.from('I')], ['I', Buffer.alloc(0)]] as const) {
@@ -119,7 +119,9 @@ test('views: a framed message answers bodyLength, firstByte and int32At0 like it
         const len = m.bodyLength;
         const first = m.firstByte();
         const i32 = len >= 4 ? m.int32At0() : null;
+        const range = Buffer.from(m.source.subarray(m.bodyStart, m.bodyEnd));
         const body = m.body;
+        assert.deepEqual(body, range);
         assert.equal(m.body, body, 'one view, made once');
         assert.equal(len, body.length);
         assert.equal(first, body.length > 0 ? body[0] : -1);
@@ -143,6 +145,7 @@ test('views: a framed message answers bodyLength, firstByte and int32At0 like it
   assert.equal(m.body.toString(), 'other');
   assert.equal(m.bodyLength, 5);
   assert.equal(m.firstByte(), 0x6f);
+  assert.equal(m.source.subarray(m.bodyStart, m.bodyEnd).toString(), 'other');
 });
 
 test('views: classic pcap files read the same in any chunk size (records straddling reads)', async () => {

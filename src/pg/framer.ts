@@ -38,6 +38,7 @@ const CODE_STRINGS: readonly string[] = Array.from({ length: 256 }, (_, i) => St
  * tracking and the statistics never read most bodies, and a Buffer view costs more than the
  * rest of framing a message. The object keeps the bytes it would view, exactly as an eager
  * view would (the same lifetime rule applies: valid only during the call that hands it over).
+ * A reader that wants no view at all can read source[bodyStart, bodyEnd) directly.
  */
 export class FramedMessage implements RawMessage {
   readonly dir: Direction;
@@ -48,13 +49,14 @@ export class FramedMessage implements RawMessage {
   readonly frame: number;
   readonly startTimeUs: number;
   readonly timeUs: number;
-  private src: Buffer;
-  private readonly start: number;
-  private readonly end: number;
+  /** The body is source[bodyStart, bodyEnd). Read-only for users: assign `body` instead. */
+  source: Buffer;
+  bodyStart: number;
+  bodyEnd: number;
   private view: Buffer | null = null;
 
   constructor(
-    dir: Direction, code: string | null, length: number, src: Buffer, start: number, end: number,
+    dir: Direction, code: string | null, length: number, source: Buffer, bodyStart: number, bodyEnd: number,
     offset: number, firstFrame: number, startTimeUs: number, frame: number, timeUs: number,
   ) {
     this.dir = dir;
@@ -65,40 +67,40 @@ export class FramedMessage implements RawMessage {
     this.frame = frame;
     this.startTimeUs = startTimeUs;
     this.timeUs = timeUs;
-    this.src = src;
-    this.start = start;
-    this.end = end;
+    this.source = source;
+    this.bodyStart = bodyStart;
+    this.bodyEnd = bodyEnd;
   }
 
   get body(): Buffer {
     if (this.view === null) {
-      const src = this.src;
-      this.view = this.start === 0 && this.end === src.length ? src : src.subarray(this.start, this.end);
+      const src = this.source;
+      this.view = this.bodyStart === 0 && this.bodyEnd === src.length ? src : src.subarray(this.bodyStart, this.bodyEnd);
     }
     return this.view;
   }
 
   set body(b: Buffer) {
+    this.source = b;
+    this.bodyStart = 0;
+    this.bodyEnd = b.length;
     this.view = b;
-    this.src = b;
   }
 
   /** The body's size, without making the view. */
   get bodyLength(): number {
-    return this.view === null ? this.end - this.start : this.view.length;
+    return this.bodyEnd - this.bodyStart;
   }
 
   /** The body's first byte (-1 when empty), without making the view. */
   firstByte(): number {
-    if (this.view !== null) return this.view.length > 0 ? this.view[0]! : -1;
-    return this.end > this.start ? this.src[this.start]! : -1;
+    return this.bodyEnd > this.bodyStart ? this.source[this.bodyStart]! : -1;
   }
 
   /** The body's first four bytes as a signed Int32 (the caller checks bodyLength >= 4), without making the view. */
   int32At0(): number {
-    if (this.view !== null) return this.view.readInt32BE(0);
-    const s = this.src;
-    const o = this.start;
+    const s = this.source;
+    const o = this.bodyStart;
     return (s[o]! << 24) | (s[o + 1]! << 16) | (s[o + 2]! << 8) | s[o + 3]!;
   }
 }
