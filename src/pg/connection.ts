@@ -60,6 +60,28 @@ type Phase = 'probation' | 'startup' | 'ssl-wait' | 'gss-wait' | 'active' | 'tls
 const PROBATION_MESSAGES = 3;
 const PROBATION_BYTES = 64 * 1024;
 
+/**
+ * The events of a connection's framers. `message`, called for every message, is a method of
+ * this one class whatever the connection, so the framer's call to it stays monomorphic (V8 can
+ * inline it), where a closure per connection would make it megamorphic; the rare events are
+ * the connection's closures.
+ */
+class ConnectionFramerEvents implements FramerEvents {
+  constructor(private readonly conn: PgConnection, private readonly rare: Omit<FramerEvents, 'message'>) {}
+  message(m: FramedMessage): void {
+    this.conn.framed(m);
+  }
+  skipped(bytes: number, reason: 'resync' | 'gap' | 'damaged', frame: number, timeUs: number): void {
+    this.rare.skipped(bytes, reason, frame, timeUs);
+  }
+  tooLarge(code: string | null, length: number, frame: number, timeUs: number): void {
+    this.rare.tooLarge(code, length, frame, timeUs);
+  }
+  notStartup(length: number, frame: number, timeUs: number): void {
+    this.rare.notStartup(length, frame, timeUs);
+  }
+}
+
 class ConnContext implements DissectContext {
   showSecrets: boolean;
   protocolMinor = 0;
@@ -102,8 +124,7 @@ export class PgConnection implements ConnectionSink {
   constructor(info: ConnectionInfo, private readonly observer: PgObserver, private readonly opts: PgConnectionOptions) {
     this.info = info;
     this.ctx = new ConnContext(opts.showSecrets);
-    const events = (dir: Direction): FramerEvents => ({
-      message: (m) => this.onMessage(m),
+    const events = (dir: Direction): FramerEvents => new ConnectionFramerEvents(this, {
       skipped: (bytes, reason, frame, timeUs) => this.onSkipped(dir, bytes, reason, frame, timeUs),
       tooLarge: (code, length, frame, timeUs) =>
         this.report('message-too-large', `${code === null ? 'startup' : `'${code}'`} message declares ${length} bytes, over the ${opts.maxMessage}-byte limit: skipped`, frame, timeUs, dir, length),
@@ -246,7 +267,8 @@ export class PgConnection implements ConnectionSink {
     this.observer.anomaly(a);
   }
 
-  private onMessage(m: FramedMessage): void {
+  /** A message from one of this connection's framers (ConnectionFramerEvents); not for other callers. */
+  framed(m: FramedMessage): void {
     if (this.phase === 'probation') {
       // Held past the delivery that framed it: the body must be a copy.
       const body = Buffer.from(m.body);
