@@ -199,9 +199,12 @@ export class StatsSink implements PipelineSink {
       const mapKey = byText ? sql : '\0' + (key = queryKey(rec, this.normalizer)).fingerprint;
       group = this.groups.get(mapKey) ?? null;
       if (group === null) {
-        group = new Group(byText ? detach(sql) : null, key, new QueryAgg('', '', sql === null ? null : detach(sql.slice(0, EXAMPLE_LIMIT))));
+        // A key known now keeps only what its aggregate will show: the fallback's text of a 60 MB
+        // statement is as long as the statement.
+        const norm = key === null ? null : { ...key, text: detach(key.text.slice(0, EXAMPLE_LIMIT)) };
+        group = new Group(byText ? detach(sql) : null, norm, new QueryAgg('', '', sql === null ? null : detach(sql.slice(0, EXAMPLE_LIMIT))));
         this.groups.set(byText ? group.sql! : mapKey, group);
-        if (byText) this.groupChars += sql.length;
+        this.groupChars += byText ? sql.length : mapKey.length;
       }
       agg = group.agg;
     }
