@@ -394,18 +394,42 @@ function mergeLatency(agg: QueryAgg, list: Group[]): void {
     return;
   }
   // Replay in record order, after what agg holds already (from earlier records than the groups'):
-  // the very additions normalizing record by record would have made.
+  // the very additions normalizing record by record would have made. Each group's samples are
+  // in record order already: merged two runs at a time, O(n log groups).
+  let runs: Run[] = list.map((g) => ({ seqs: g.seqs!, values: g.agg.latency.samplesInOrder()! }));
+  while (runs.length > 1) {
+    const next: Run[] = [];
+    for (let i = 0; i + 1 < runs.length; i += 2) next.push(mergeRuns(runs[i]!, runs[i + 1]!));
+    if (runs.length % 2 === 1) next.push(runs[runs.length - 1]!);
+    runs = next;
+  }
+  const values = runs[0]!.values;
+  for (let i = 0; i < values.length; i++) target.add(values[i]!);
+}
+
+/** Latency samples with the sequence numbers of their records, ascending. */
+interface Run {
+  seqs: readonly number[];
+  values: readonly number[];
+}
+
+function mergeRuns(a: Run, b: Run): Run {
   const seqs: number[] = [];
   const values: number[] = [];
-  for (const g of list) {
-    const v = g.agg.latency.samplesInOrder()!;
-    for (let i = 0; i < v.length; i++) {
-      seqs.push(g.seqs![i]!);
-      values.push(v[i]!);
+  let i = 0;
+  let j = 0;
+  while (i < a.seqs.length && j < b.seqs.length) {
+    if (a.seqs[i]! < b.seqs[j]!) {
+      seqs.push(a.seqs[i]!);
+      values.push(a.values[i++]!);
+    } else {
+      seqs.push(b.seqs[j]!);
+      values.push(b.values[j++]!);
     }
   }
-  const order = Array.from(seqs.keys()).sort((a, b) => seqs[a]! - seqs[b]!);
-  for (const i of order) target.add(values[i]!);
+  for (; i < a.seqs.length; i++) { seqs.push(a.seqs[i]!); values.push(a.values[i]!); }
+  for (; j < b.seqs.length; j++) { seqs.push(b.seqs[j]!); values.push(b.values[j]!); }
+  return { seqs, values };
 }
 
 function endpoint(e: { ip: string; port: number }): string {
