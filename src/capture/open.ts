@@ -1,9 +1,10 @@
 /**
  * readCapture: the one entry point for capture files and piped captures. Detects the format by
  * its magic, streams the source through the matching reader (pcap.ts, pcapng.ts) and pushes
- * every packet synchronously to the caller. Nothing holds more than one read chunk plus one
- * incomplete record: the loop awaits the next chunk only after every packet of the previous
- * one was handled, so a slow consumer slows the read instead of growing memory.
+ * every packet synchronously to the caller. Nothing holds more than the chunk being handled,
+ * the one read ahead (regular files) and one incomplete record: the loop awaits the next chunk
+ * only after every packet of the previous one was handled, so a slow consumer slows the read
+ * instead of growing memory.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
