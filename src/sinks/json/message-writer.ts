@@ -23,6 +23,7 @@ import { unescapeField } from '../../../dissectors/copy/text-rows.js';
 import { decodeTextValue, decodeValue, typeName } from '../../../dissectors/values/index.js';
 import { textIsVerbatim } from '../../../dissectors/values/text.js';
 import { isoTimeFast } from '../../session/iso-time.js';
+import { FramedMessage } from '../../pg/framer.js';
 import { JsonWriter } from './writer.js';
 
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -130,19 +131,18 @@ function writeValue(w: JsonWriter, oid: number, format: 'text' | 'binary', b: Bu
   w.value(decodeValue(oid, format, b.subarray(s, e)));
 }
 
-/** DataRow's `values` from the body; false when the body is not a well-formed DataRow. */
-function dataRowFields(w: JsonWriter, body: Buffer, ctx: DissectContext): boolean {
-  const end = body.length;
-  if (end < 2 || ctx.decodeRows === false) return false;
-  const n = body.readInt16BE(0);
-  if (n < 0 || n * 4 > end - 2) return false;
+/** DataRow's `values` from the body b[start, end); false when it is not a well-formed DataRow. */
+function dataRowFields(w: JsonWriter, b: Buffer, start: number, end: number, ctx: DissectContext): boolean {
+  if (end - start < 2 || ctx.decodeRows === false) return false;
+  const n = b.readInt16BE(start);
+  if (n < 0 || n * 4 > end - start - 2) return false;
   const cols = ctx.resultColumns();
   const prefixes = cols !== undefined ? prefixesFor(cols) : undefined;
   w.raw(VALUES);
-  let pos = 2;
+  let pos = start + 2;
   for (let i = 0; i < n; i++) {
     if (end - pos < 4) return false;
-    const len = body.readInt32BE(pos);
+    const len = b.readInt32BE(pos);
     pos += 4;
     if (i > 0) w.byte(0x2c);
     const col = cols !== undefined && i < cols.length ? cols[i] : undefined;
@@ -150,7 +150,7 @@ function dataRowFields(w: JsonWriter, body: Buffer, ctx: DissectContext): boolea
     if (len === -1) w.raw(NULL);
     else {
       if (len < -1 || len > end - pos) return false;
-      writeValue(w, col !== undefined ? col.typeOid : 0, col !== undefined ? col.format : 'text', body, pos, pos + len);
+      writeValue(w, col !== undefined ? col.typeOid : 0, col !== undefined ? col.format : 'text', b, pos, pos + len);
       pos += len;
     }
     w.byte(0x7d);
@@ -179,41 +179,50 @@ function writeCopyField(w: JsonWriter, b: Buffer, s: number, e: number, escaped:
  * else (CSV, binary, replication, a partial last row, the end marker, rows past the cap, a
  * NUL byte) is left to the decoder: false.
  */
-function copyDataFields(w: JsonWriter, body: Buffer, ctx: DissectContext): boolean {
+function copyDataFields(w: JsonWriter, b: Buffer, start: number, end: number, ctx: DissectContext, raw: RawMessage): boolean {
   const copy = ctx.copy as CopyHints | null;
   if (copy === null || copy.kind === 'both' || copy.format !== 'text') return false;
-  const len = body.length;
-  if (len === 0 || body[len - 1] !== LF || body.includes(0) || copyIsCsv(copy, body)) return false;
+  const len = end - start;
+  if (len === 0 || b[end - 1] !== LF) return false;
+  if (copy.csv === undefined) {
+    // The CSV guess is remembered per COPY: asked exactly when the decoder would ask (after its NUL test).
+    const body = raw.body;
+    if (body.includes(0) || copyIsCsv(copy, body)) return false;
+  } else if (copy.csv) return false;
   const types = copy.columnTypes;
   w.raw(SIZE);
   w.number(len);
   w.raw(TEXT_ROWS);
   let rows = 0;
-  let pos = 0;
-  while (pos < len) {
-    const nl = body.indexOf(LF, pos);
-    const end = nl > pos && body[nl - 1] === CR ? nl - 1 : nl;
+  let pos = start;
+  while (pos < end) {
+    // Bounded: the body ends with a newline.
+    const nl = b.indexOf(LF, pos);
+    const rowEnd = nl > pos && b[nl - 1] === CR ? nl - 1 : nl;
     // "\." ends the data: the decoder reports it (endOfData).
-    if (end - pos === 2 && body[pos] === BACKSLASH && body[pos + 1] === 0x2e) return false;
+    if (rowEnd - pos === 2 && b[pos] === BACKSLASH && b[pos + 1] === 0x2e) return false;
     if (++rows > DEFAULT_MAX_ROWS) return false;
     if (rows > 1) w.byte(0x2c);
     w.byte(0x5b);
     let col = 0;
     let fieldStart = pos;
     let escaped = false;
-    for (let i = pos; i <= end; i++) {
-      const c = i === end ? TAB : body[i];
+    for (let i = pos; i <= rowEnd; i++) {
+      const c = i === rowEnd ? TAB : b[i];
       if (c === TAB) {
         if (col > 0) w.byte(0x2c);
-        writeCopyField(w, body, fieldStart, i, escaped, types?.[col]);
+        writeCopyField(w, b, fieldStart, i, escaped, types?.[col]);
         col++;
         fieldStart = i + 1;
         escaped = false;
       } else if (c === BACKSLASH) {
         escaped = true;
         // The escaped byte is data even when it is a tab.
-        if (i + 1 < end) i++;
-      }
+        if (i + 1 < rowEnd) {
+          i++;
+          if (b[i] === 0) return false;
+        }
+      } else if (c === 0) return false; // text-format COPY data never holds NUL: the decoder says what it is
     }
     w.byte(0x5d);
     pos = nl + 1;
@@ -322,10 +331,11 @@ const DECODED: Partial<Record<DecodedMessage['type'], (w: JsonWriter, d: Decoded
   },
 };
 
-type BodyWriter = (w: JsonWriter, body: Buffer, ctx: DissectContext) => boolean;
+/** Writes fields from the body b[start, end); false to leave the message to the decoder. */
+type BodyWriter = (w: JsonWriter, b: Buffer, start: number, end: number, ctx: DissectContext, raw: RawMessage) => boolean;
 
 /** Messages that have no body: anything in it is a Malformed record, which the decoder makes. */
-const empty: BodyWriter = (_w, body) => body.length === 0;
+const empty: BodyWriter = (_w, _b, start, end) => start === end;
 
 /** Writers from the wire bytes, with the type name their record carries, by direction and type byte. */
 function fastTable(entries: Array<[string, string, BodyWriter]>): Array<[string, BodyWriter] | undefined> {
@@ -364,7 +374,11 @@ export class MessageWriter {
       const fast = (raw.dir === 'backend' ? BACKEND_FAST : FRONTEND_FAST)[code.charCodeAt(0) & 0xff];
       if (fast !== undefined) {
         this.envelope(session, raw, fast[0], tls);
-        if (fast[1](w, raw.body, ctx)) {
+        // The framer's messages offer their body as a range of a larger buffer: no view per message.
+        const framed = raw instanceof FramedMessage;
+        const b = framed ? raw.source : raw.body;
+        const ok = framed ? fast[1](w, b, raw.bodyStart, raw.bodyEnd, ctx, raw) : fast[1](w, b, 0, b.length, ctx, raw);
+        if (ok) {
           w.byte(0x7d);
           w.byte(0x0a);
           return true;
