@@ -6,6 +6,7 @@
  * only after every packet of the previous one was handled, so a slow consumer slows the read
  * instead of growing memory.
  */
+import { read as fsRead } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -85,15 +86,24 @@ async function* compressed(head: Buffer, rest: AsyncIterator<string | Buffer>, s
  * read in flight is always awaited, so the handle is never closed under it.
  */
 async function* fileChunks(file: FileHandle, size: number, stop: () => boolean): AsyncGenerator<Buffer> {
-  const read = (): Promise<{ bytesRead: number; buffer: Buffer }> => file.read(Buffer.allocUnsafeSlow(size), 0, size, null);
-  let next: Promise<{ bytesRead: number; buffer: Buffer }> | null = read();
+  // fs.read on the handle's descriptor: its call costs the reading thread a third of what
+  // FileHandle.read's does, which shows at a thousand reads per 256 MB.
+  const fd = file.fd;
+  const read = (): Promise<Buffer> => new Promise((resolve, reject) => {
+    const buffer = Buffer.allocUnsafeSlow(size);
+    fsRead(fd, buffer, 0, size, null, (e, n) => {
+      if (e) reject(e);
+      else resolve(n === size ? buffer : buffer.subarray(0, n));
+    });
+  });
+  let next: Promise<Buffer> | null = read();
   try {
     for (;;) {
-      const r: { bytesRead: number; buffer: Buffer } = await next;
+      const chunk: Buffer = await next;
       next = null;
-      if (r.bytesRead === 0 || stop()) return;
+      if (chunk.length === 0 || stop()) return;
       next = read();
-      yield r.bytesRead === size ? r.buffer : r.buffer.subarray(0, r.bytesRead);
+      yield chunk;
     }
   } finally {
     if (next !== null) await next.catch(() => undefined);
