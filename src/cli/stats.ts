@@ -26,7 +26,7 @@ export interface StatsCommandOptions {
  * records, and summary query records (the session layer's TrackerOptions.detail), which skip
  * what these sinks never read (Bind parameter values, timestamps as text, columns).
  */
-export type SummaryOptions = AnalyzeOptions & { queryDetail?: 'full' | 'summary' };
+export type SummaryOptions = AnalyzeOptions;
 
 export interface CommandIo {
   stdout?: NodeJS.WritableStream;

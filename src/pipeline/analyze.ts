@@ -30,6 +30,8 @@ export interface AnalyzeOptions {
   sessions?: boolean;
   /** Keep DataRow values in query records. */
   keepRows?: boolean;
+  /** 'summary': query records for sinks that aggregate them (stats, check); see TrackerOptions.detail. Default 'full'. */
+  queryDetail?: 'full' | 'summary';
   /** NSS key log file for TLS decryption; `watch` re-reads it as it grows (live capture). */
   keylog?: string | null;
   watchKeylog?: boolean;
@@ -74,6 +76,7 @@ export class PacketPipeline {
         ? undefined
         : (conn, emit) => new SessionTracker(conn, emit, {
           keepRows: opts.keepRows ?? false,
+          detail: opts.queryDetail ?? 'full',
           showSecrets: opts.showSecrets ?? false,
           registry,
           // Responses that pair with no request (protocol-violation), reported as anomaly records.
