@@ -316,7 +316,12 @@ export class TuiStore implements TuiSink {
     if (!list) this.sessionMsgs.set(rec.session, (list = u32(64)));
     list.push(m);
 
-    this.cache.put(m, { raw, decoded, rec });
+    // The body is a view into the reader's buffers: a copy, so the cache keeps its own bytes only.
+    const kept: RawMessage = {
+      dir: raw.dir, code: raw.code, length: raw.length, body: Buffer.from(raw.body), offset: raw.offset,
+      firstFrame: raw.firstFrame, frame: raw.frame, startTimeUs: raw.startTimeUs, timeUs: raw.timeUs,
+    };
+    this.cache.put(m, { raw: kept, decoded, rec });
     this.version++;
   }
 
