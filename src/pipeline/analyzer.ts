@@ -7,7 +7,7 @@ import type { Anomaly } from '../core/anomaly.js';
 import type { Direction } from '../core/direction.js';
 import type { ConnectionEnd, ConnectionInfo, ConnectionSink, StreamConsumer } from '../reassembly/types.js';
 import type { DecodedMessage, RawMessage } from '../../dissectors/types.js';
-import { PgConnection, type Dissect, type TlsHandler, type TypeSource } from '../pg/connection.js';
+import { PgConnection, type Dissect, type PgObserver, type TlsHandler, type TypeSource } from '../pg/connection.js';
 import type { PipelineSink, OutRecord } from './events.js';
 import { anomalyRecord, messageRecord } from './records.js';
 
@@ -47,7 +47,8 @@ export interface AnalyzerOptions {
 }
 
 export class Analyzer implements StreamConsumer {
-  private lastTimeUs = 0;
+  /** The time of the latest packet (dates anomalies not tied to one). */
+  lastTimeUs = 0;
   /** PostgreSQL connections seen (for summaries). */
   connections = 0;
   messages = 0;
@@ -60,12 +61,7 @@ export class Analyzer implements StreamConsumer {
 
   /** Anomalies from before the PostgreSQL layer (capture file, link/IP/TCP, reassembly). */
   anomaly(a: Anomaly): void {
-    this.anomalies++;
-    if (a.code === 'gap') {
-      this.gaps++;
-      this.gapBytes += a.skipped ?? 0;
-    }
-    this.sink.record(anomalyRecord(a, this.lastTimeUs));
+    this.report(a);
   }
 
   /** The time of the latest packet, for records not tied to one. */
@@ -74,72 +70,102 @@ export class Analyzer implements StreamConsumer {
   }
 
   open(conn: ConnectionInfo): ConnectionSink {
-    const { sink, opts } = this;
-    const emit = (rec: OutRecord): void => sink.record(rec);
-    let tracker: SessionTrackerLike | null = null;
-    let tls: TlsInfoSource | null = null;
-    let counted = false;
-    let encryptedTls = false;
-    const ensureTracker = (): SessionTrackerLike | null => {
-      if (!counted) {
-        counted = true;
-        this.connections++;
-      }
-      if (tracker === null && opts.sessions) {
-        tracker = opts.sessions(conn, emit);
-        pg.setTypeSource(tracker);
-      }
-      return tracker;
-    };
-    const pg: PgConnection = new PgConnection(conn, {
-      message: (raw, decode) => {
-        this.messages++;
-        const t = ensureTracker();
-        if (opts.wantMessages && (sink.rawMessage === undefined || !sink.rawMessage(conn.id, raw, decode, pg.ctx, tls !== null))) {
-          const decoded = decode();
-          const rec = messageRecord(conn.id, raw, decoded, tls !== null);
-          sink.message?.(rec, raw, decoded);
-          sink.record(rec);
-        }
-        t?.message(raw, decode);
-      },
-      anomaly: (a) => {
-        this.anomalies++;
-        if (a.code !== 'not-postgresql') ensureTracker()?.anomaly(a);
-        sink.record(anomalyRecord(a, this.lastTimeUs));
-      },
-      encrypted: (kind) => {
-        const t = ensureTracker();
-        if (kind === 'gss') t?.encryption?.('gss');
-        else encryptedTls = true;
-      },
-      close: (end: ConnectionEnd) => {
-        const t = ensureTracker();
-        if (tls) {
-          const i = tls.info();
-          // The decryptor reports its own notes (no key, wrong key) as anomalies when they happen.
-          t?.tls?.({
-            decrypted: i.decrypted, version: i.version ?? undefined, cipher: i.cipher ?? undefined, sni: i.sni ?? undefined,
-            alpn: i.alpn ?? undefined, alpnOffered: i.alpnOffered, certSubject: i.certSubject, encryptedBytes: i.encryptedBytes, note: i.note,
-          });
-        } else if (encryptedTls) {
-          t?.tls?.({ decrypted: false });
-        }
-        t?.close(end);
-      },
-    }, {
+    return new ConnectionObserver(this, this.sink, this.opts, conn).pg;
+  }
+
+  /** Counts an anomaly (gaps also by bytes) and hands its record to the sink. */
+  report(a: Anomaly): void {
+    this.anomalies++;
+    if (a.code === 'gap') {
+      this.gaps++;
+      this.gapBytes += a.skipped ?? 0;
+    }
+    this.sink.record(anomalyRecord(a, this.lastTimeUs));
+  }
+}
+
+/**
+ * One connection's observer: its PgConnection's messages go to the sink and the session
+ * tracker. A class rather than closures per connection, so the calls from src/pg stay
+ * monomorphic across thousands of connections.
+ */
+class ConnectionObserver implements PgObserver {
+  readonly pg: PgConnection;
+  private tracker: SessionTrackerLike | null = null;
+  private tls: TlsInfoSource | null = null;
+  private counted = false;
+  private encryptedTls = false;
+
+  constructor(
+    private readonly analyzer: Analyzer, private readonly sink: PipelineSink, private readonly opts: AnalyzerOptions,
+    private readonly conn: ConnectionInfo,
+  ) {
+    this.pg = new PgConnection(conn, this, {
       showSecrets: opts.showSecrets,
       maxMessage: opts.maxMessage,
       onServerPort: opts.serverPorts.includes(conn.server.port),
       dissect: opts.dissect,
       tls: opts.tls
         ? (c) => {
-          tls = opts.tls!(c, (reason, frame, dir) =>
-            this.anomaly({ code: 'tls-undecryptable', reason, frame, timeUs: this.lastTimeUs, session: c.id, dir }));
-          return tls;
+          this.tls = opts.tls!(c, (reason, frame, dir) =>
+            analyzer.anomaly({ code: 'tls-undecryptable', reason, frame, timeUs: analyzer.lastTimeUs, session: c.id, dir }));
+          return this.tls;
         }
         : undefined,
     });
-    return pg;
+  }
+
+  private ensureTracker(): SessionTrackerLike | null {
+    if (!this.counted) {
+      this.counted = true;
+      this.analyzer.connections++;
+    }
+    if (this.tracker === null && this.opts.sessions) {
+      const sink = this.sink;
+      this.tracker = this.opts.sessions(this.conn, (rec: OutRecord): void => sink.record(rec));
+      this.pg.setTypeSource(this.tracker);
+    }
+    return this.tracker;
+  }
+
+  message(raw: RawMessage, decode: () => DecodedMessage): void {
+    this.analyzer.messages++;
+    const t = this.ensureTracker();
+    const sink = this.sink;
+    const tls = this.tls !== null;
+    if (this.opts.wantMessages && (sink.rawMessage === undefined || !sink.rawMessage(this.conn.id, raw, decode, this.pg.ctx, tls))) {
+      const decoded = decode();
+      const rec = messageRecord(this.conn.id, raw, decoded, tls);
+      sink.message?.(rec, raw, decoded);
+      sink.record(rec);
+    }
+    t?.message(raw, decode);
+  }
+
+  anomaly(a: Anomaly): void {
+    if (a.code !== 'not-postgresql') this.ensureTracker()?.anomaly(a);
+    this.analyzer.report(a);
+  }
+
+  encrypted(kind: 'tls' | 'gss'): void {
+    const t = this.ensureTracker();
+    if (kind === 'gss') t?.encryption?.('gss');
+    else this.encryptedTls = true;
+  }
+
+  close(end: ConnectionEnd): void {
+    const t = this.ensureTracker();
+    const tls = this.tls;
+    if (tls) {
+      const i = tls.info();
+      // The decryptor reports its own notes (no key, wrong key) as anomalies when they happen.
+      t?.tls?.({
+        decrypted: i.decrypted, version: i.version ?? undefined, cipher: i.cipher ?? undefined, sni: i.sni ?? undefined,
+        alpn: i.alpn ?? undefined, alpnOffered: i.alpnOffered, certSubject: i.certSubject, encryptedBytes: i.encryptedBytes, note: i.note,
+      });
+    } else if (this.encryptedTls) {
+      t?.tls?.({ decrypted: false });
+    }
+    t?.close(end);
   }
 }
