@@ -4,6 +4,8 @@
  * (time, startTime, columns, and Bind parameters). Checked two ways:
  *  - bindNames, which reads a Bind without decoding its values, accepts exactly the bodies the
  *    dissector decodes as Bind (and so the requests the tracker pairs), over many damaged Binds;
+ *    so do the other lean reads for their messages, each also given its body as a range of a
+ *    larger buffer (as src/pg's FramedMessage holds it) whose bytes around the range differ;
  *  - every message of every sample and public capture replayed into a full and a summary
  *    tracker side by side.
  */
@@ -14,7 +16,9 @@ import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { MessageRecord, OutRecord, PipelineSink } from '../src/pipeline/events.js';
 import { SessionTracker } from '../src/session/tracker.js';
 import { SessionRegistry } from '../src/session/registry.js';
-import { bindNames, commandTag, describeTarget, executePortal, parseStatement, readyStatus, tagRows } from '../src/session/lean-read.js';
+import { bindNames, commandTag, executePortal, readyStatus, tagRows } from '../src/session/lean-read.js';
+import { readBind, readDescribe, readParse } from '../src/session/request-read.js';
+import { FramedMessage } from '../src/pg/framer.js';
 import type { QueryRecord, SessionRecord } from '../src/session/schema.js';
 import type { ConnectionEnd, ConnectionInfo } from '../src/reassembly/types.js';
 import { dissect, splitTag } from '../dissectors/index.js';
@@ -30,6 +34,39 @@ function* prng(seed: number): Generator<number> {
     x ^= x << 5; x >>>= 0;
     yield x;
   }
+}
+
+/**
+ * A FramedMessage whose body is a range of a larger buffer, the bytes before and after it set
+ * to `pad`; reading `body` (a view) fails the test, so the reader must use the range.
+ */
+class RangeOnly extends FramedMessage {
+  override get body(): Buffer {
+    throw new Error('the lean reads must read the body range, not make a view');
+  }
+}
+
+/** Bytes around a body: zeros (a NUL to find, a zero count), 0xff (no NUL, negative counts), 'I', and a copy of the body. */
+function pads(body: Buffer): Buffer[] {
+  return [Buffer.alloc(7), Buffer.alloc(9, 0xff), Buffer.alloc(3, 0x49), Buffer.from(body)];
+}
+
+/** `raw` as the framer could hand it out: its body inside a larger buffer, `pad` before and after it. */
+function inRange(raw: RawMessage, pad: Buffer): RangeOnly {
+  const src = Buffer.concat([pad, raw.body, pad]);
+  return new RangeOnly(raw.dir, raw.code, raw.length, src, pad.length, pad.length + raw.body.length,
+    raw.offset, raw.firstFrame, raw.startTimeUs, raw.frame, raw.timeUs);
+}
+
+/** In lean mode the readers never decode. */
+function noDecode(): DecodedMessage {
+  throw new Error('a lean read called the dissector');
+}
+
+/** CommandComplete's tag and rows as the tracker reads them (its range when it has one). */
+function leanTag(raw: RawMessage): { tag: string; rows: number | null } | null {
+  const t = raw instanceof FramedMessage ? commandTag(raw.source, raw.bodyStart, raw.bodyEnd) : commandTag(raw.body);
+  return t === null ? null : { tag: t, rows: tagRows(t) };
 }
 
 test('bindNames accepts exactly the Bind bodies the dissector decodes, with the same names', () => {
@@ -60,6 +97,12 @@ test('bindNames accepts exactly the Bind bodies the dissector decodes, with the 
       const raw: RawMessage = { ...toRaw('frontend', bind('', '', [])), length: body.length + 4, body };
       const d = dissect(raw, ctx);
       const names = bindNames(body);
+      for (const pad of pads(body)) {
+        const framed = inRange(raw, pad);
+        const ranged = readBind(framed, noDecode, true);
+        assert.deepEqual(ranged, names, `${body.toString('hex')} in a range, pad ${pad.toString('hex')}`);
+        assert.deepEqual(bindNames(framed.source, framed.bodyStart, framed.bodyEnd), names);
+      }
       if (d.type === 'Bind') {
         accepted++;
         assert.deepEqual(names && { portal: names.portal, statement: names.statement }, { portal: d.portal, statement: d.statement }, body.toString('hex'));
@@ -93,32 +136,33 @@ function damaged(base: Buffer, r: Generator<number>, count: number): Buffer[] {
 test('Parse, Describe, Execute, CommandComplete and ReadyForQuery read directly: the dissector\'s verdict and fields', () => {
   const ctx = makeContext();
   const r = prng(7);
+  let ranges = 0;
   const check = (wire: Buffer, dir: 'frontend' | 'backend', own: (raw: RawMessage) => unknown, fromDecoded: (d: DecodedMessage) => unknown): void => {
     const base = toRaw(dir, wire);
     for (const body of damaged(base.body, r, 200)) {
       const raw: RawMessage = { ...base, length: body.length + 4, body };
       const want = fromDecoded(dissect(raw, ctx));
       assert.deepEqual(own(raw), want, `${base.code} ${body.toString('hex')}`);
-      // a message that offers its size and first byte as src/pg's FramedMessage does
-      const peek = { ...raw, bodyLength: body.length, firstByte: (): number => (body.length > 0 ? body[0]! : -1) };
-      assert.deepEqual(own(peek), want, `${base.code} ${body.toString('hex')} (peek)`);
+      for (const pad of pads(body)) {
+        assert.deepEqual(own(inRange(raw, pad)), want, `${base.code} ${body.toString('hex')} in a range, pad ${pad.toString('hex')}`);
+      }
+      ranges++;
     }
   };
-  for (const p of ['', 'C_1', 'é']) {
+  // names and texts past 32 bytes are searched natively for their NUL (lean-read.ts)
+  for (const p of ['', 'C_1', 'é', `portal_${'n'.repeat(40)}`]) {
     check(execute(p, 7), 'frontend', executePortal, (d) => (d.type === 'Execute' ? d.portal : null));
     for (const t of ['S', 'P'] as const) {
-      check(describe(t, p), 'frontend', (raw) => describeTarget(raw.body), (d) => (d.type === 'Describe' ? { target: d.target, name: d.name } : null));
+      check(describe(t, p), 'frontend', (raw) => readDescribe(raw, noDecode, true), (d) => (d.type === 'Describe' ? { target: d.target, name: d.name } : null));
     }
     for (const types of [[], [23], [23, 25, 0]]) {
-      check(parse(p, 'select $1::int, \'x\'', types), 'frontend', (raw) => parseStatement(raw.body), (d) => (d.type === 'Parse' ? { statement: d.statement, query: d.query, paramTypes: null } : null));
+      for (const sql of ['select $1::int, \'x\'', `select ${'1, '.repeat(30)}$1`]) {
+        check(parse(p, sql, types), 'frontend', (raw) => readParse(raw, noDecode, true), (d) => (d.type === 'Parse' ? { statement: d.statement, query: d.query, paramTypes: null } : null));
+      }
     }
   }
-  for (const tag of ['SELECT 12', 'INSERT 0 5', 'BEGIN', 'UPDATE 18446744073709551615', 'COPY 1000000', 'FETCH 3', 'CREATE TABLE', '']) {
-    const own = (raw: RawMessage) => {
-      const t = commandTag(raw.body);
-      return t === null ? null : { tag: t, rows: tagRows(t) };
-    };
-    check(commandComplete(tag), 'backend', own, (d) => (d.type === 'CommandComplete' ? { tag: d.tag, rows: d.rows } : null));
+  for (const tag of ['SELECT 12', 'INSERT 0 5', 'BEGIN', 'UPDATE 18446744073709551615', 'COPY 1000000', 'FETCH 3', 'CREATE TABLE', '', `${'X'.repeat(40)} 7`]) {
+    check(commandComplete(tag), 'backend', leanTag, (d) => (d.type === 'CommandComplete' ? { tag: d.tag, rows: d.rows } : null));
   }
   // tagRows against splitTag on tags made of spaces, digits, letters and other characters
   const alphabet = ' 0123456789 9 0xé\u00a0';
@@ -134,6 +178,7 @@ test('Parse, Describe, Execute, CommandComplete and ReadyForQuery read directly:
   for (const st of ['I', 'T', 'E'] as const) {
     check(readyForQuery(st), 'backend', readyStatus, (d) => (d.type === 'ReadyForQuery' ? d.transactionStatus : null));
   }
+  assert.ok(ranges > 5000, `${ranges} bodies read in ranges`);
 });
 
 /** Replays the pipeline's messages, per session, into a full and a summary tracker. */

@@ -8,8 +8,15 @@
  * applies (dissectors/extended-query.ts, simple-query.ts): a body it would call Malformed,
  * which the tracker ignores, reads as null here, so both modes pair the same requests
  * (test/session-summary.test.ts holds them to it). request-read.ts picks one way or the other.
+ *
+ * Each reader takes the body as a range, src[start, end): src/pg's FramedMessage keeps its body
+ * that way (source, bodyStart, bodyEnd), and reading the range spares the Buffer view that
+ * `body` makes, which costs more than reading most of these messages. Nothing outside the range
+ * is read; the bytes around it may be other messages.
  */
 import type { RawMessage, TypedValue } from '../../dissectors/types.js';
+import { FramedMessage } from '../pg/framer.js';
+import { asciiIntern } from './ascii-intern.js';
 import type { TransactionStatus } from './schema.js';
 
 /** Summary requests share these (records are never mutated by their consumers). */
@@ -32,28 +39,56 @@ export interface ParseRead {
   paramTypes: number[] | null;
 }
 
-/** The names, or null when the body does not match Bind's format. */
-export function bindNames(body: Buffer): BindRead | null {
-  const end = body.length;
-  const n1 = body.indexOf(0);
+/** Past this many bytes a NUL is looked for natively rather than byte by byte in JavaScript. */
+const NATIVE_SCAN = 32;
+
+/**
+ * The first NUL in src[from, end), or -1. A long range is searched with indexOf, which has no
+ * end bound: when the range holds no NUL it reads on past `end` up to the first zero byte, and
+ * the result is then refused. That stays cheap on framed data: a message header (type byte and
+ * Int32 length) holds a zero byte unless the length is 16 MiB or more, so the search stops at
+ * the next header, and in all a source buffer is searched about twice at most.
+ */
+function nul(src: Buffer, from: number, end: number): number {
+  if (end - from > NATIVE_SCAN) {
+    const i = src.indexOf(0, from);
+    return i >= 0 && i < end ? i : -1;
+  }
+  for (let i = from; i < end; i++) if (src[i] === 0) return i;
+  return -1;
+}
+
+/** Int16 at p (signed), the caller having checked p + 2 <= end. */
+function int16(src: Buffer, p: number): number {
+  return ((src[p]! << 24) | (src[p + 1]! << 16)) >> 16;
+}
+
+/** A name or tag: the bytes repeat from message to message (ascii-intern.ts). */
+function text(src: Buffer, start: number, end: number): string {
+  return start === end ? '' : asciiIntern(src, start, end);
+}
+
+/** Bind's portal and statement names, or null when src[start, end) does not match Bind's format. */
+export function bindNames(src: Buffer, start = 0, end = src.length): BindRead | null {
+  const n1 = nul(src, start, end);
   if (n1 < 0) return null;
-  const n2 = body.indexOf(0, n1 + 1);
+  const n2 = nul(src, n1 + 1, end);
   if (n2 < 0) return null;
   let pos = n2 + 1;
   // parameter format codes: a count, then that many Int16, each 0 (text) or 1 (binary)
   if (end - pos < 2) return null;
-  const nf = body.readInt16BE(pos);
+  const nf = int16(src, pos);
   pos += 2;
   if (nf < 0 || nf * 2 > end - pos) return null;
-  for (let i = 0; i < nf; i++, pos += 2) if (body[pos] !== 0 || body[pos + 1]! > 1) return null;
+  for (let i = 0; i < nf; i++, pos += 2) if (src[pos] !== 0 || src[pos + 1]! > 1) return null;
   // parameter values: a count (matching the format codes when there are several), then Int32 length (-1: NULL) and bytes
   if (end - pos < 2) return null;
-  const np = body.readInt16BE(pos);
+  const np = int16(src, pos);
   pos += 2;
   if ((nf > 1 && nf !== np) || np < 0 || np * 4 > end - pos) return null;
   for (let i = 0; i < np; i++) {
     if (end - pos < 4) return null;
-    const len = body.readInt32BE(pos);
+    const len = (src[pos]! << 24) | (src[pos + 1]! << 16) | (src[pos + 2]! << 8) | src[pos + 3]!;
     pos += 4;
     if (len < -1) return null;
     if (len > 0) {
@@ -63,47 +98,35 @@ export function bindNames(body: Buffer): BindRead | null {
   }
   // result format codes, then nothing may be left over
   if (end - pos < 2) return null;
-  const nr = body.readInt16BE(pos);
+  const nr = int16(src, pos);
   pos += 2;
   if (nr < 0 || nr * 2 > end - pos) return null;
-  for (let i = 0; i < nr; i++, pos += 2) if (body[pos] !== 0 || body[pos + 1]! > 1) return null;
+  for (let i = 0; i < nr; i++, pos += 2) if (src[pos] !== 0 || src[pos + 1]! > 1) return null;
   if (pos !== end) return null;
-  return {
-    portal: n1 === 0 ? '' : body.toString('utf8', 0, n1),
-    statement: n2 === n1 + 1 ? '' : body.toString('utf8', n1 + 1, n2),
-    params: NO_PARAMS,
-    resultFormats: NO_FORMATS,
-  };
+  return { portal: text(src, start, n1), statement: text(src, n1 + 1, n2), params: NO_PARAMS, resultFormats: NO_FORMATS };
 }
 
-/**
- * What src/pg's FramedMessage offers besides `body`: the body's size and first byte without
- * making a Buffer view of it (a view costs more than reading these two messages).
- */
-interface Peek {
-  readonly bodyLength: number;
-  firstByte(): number;
-}
-
-function peekable(raw: RawMessage): raw is RawMessage & Peek {
-  return typeof (raw as Partial<Peek>).firstByte === 'function';
+/** Execute's portal name in src[start, end), or null when the body is not a name and an Int32. */
+export function executeName(src: Buffer, start = 0, end = src.length): string | null {
+  // The unnamed portal, the usual case: an empty name and the row limit.
+  if (end - start === 5 && src[start] === 0) return '';
+  const n = nul(src, start, end);
+  if (n < 0 || end !== n + 5) return null;
+  return text(src, start, n);
 }
 
 /** Execute's portal name, or null when the body is not a name and an Int32. */
 export function executePortal(raw: RawMessage): string | null {
-  // The unnamed portal, the usual case: an empty name and the row limit.
-  if (peekable(raw) && raw.bodyLength === 5 && raw.firstByte() === 0) return '';
-  const body = raw.body;
-  const nul = body.indexOf(0);
-  if (nul < 0 || body.length !== nul + 5) return null;
-  return nul === 0 ? '' : body.toString('utf8', 0, nul);
+  if (raw instanceof FramedMessage) return executeName(raw.source, raw.bodyStart, raw.bodyEnd);
+  const b = raw.body;
+  return executeName(b, 0, b.length);
 }
 
-/** CommandComplete's tag, or null when the body is not one string. */
-export function commandTag(body: Buffer): string | null {
-  const nul = body.indexOf(0);
-  if (nul < 0 || nul !== body.length - 1) return null;
-  return body.toString('utf8', 0, nul);
+/** CommandComplete's tag in src[start, end), or null when the body is not one string. */
+export function commandTag(src: Buffer, start = 0, end = src.length): string | null {
+  const n = nul(src, start, end);
+  if (n < 0 || n !== end - 1) return null;
+  return text(src, start, n);
 }
 
 /**
@@ -130,9 +153,9 @@ export function tagRows(tag: string): number | null {
 /** ReadyForQuery's transaction status, or null when the body is not one of the three status bytes. */
 export function readyStatus(raw: RawMessage): TransactionStatus | null {
   let b: number | undefined;
-  if (peekable(raw)) {
-    if (raw.bodyLength !== 1) return null;
-    b = raw.firstByte();
+  if (raw instanceof FramedMessage) {
+    if (raw.bodyEnd - raw.bodyStart !== 1) return null;
+    b = raw.source[raw.bodyStart];
   } else {
     if (raw.body.length !== 1) return null;
     b = raw.body[0];
@@ -140,23 +163,23 @@ export function readyStatus(raw: RawMessage): TransactionStatus | null {
   return b === 0x49 ? 'idle' : b === 0x54 ? 'transaction' : b === 0x45 ? 'failed' : null;
 }
 
-/** Parse's statement name and SQL, or null when the body is not two strings and a list of type OIDs. */
-export function parseStatement(body: Buffer): ParseRead | null {
-  const n1 = body.indexOf(0);
+/** Parse's statement name and SQL, or null when src[start, end) is not two strings and a list of type OIDs. */
+export function parseStatement(src: Buffer, start = 0, end = src.length): ParseRead | null {
+  const n1 = nul(src, start, end);
   if (n1 < 0) return null;
-  const n2 = body.indexOf(0, n1 + 1);
-  if (n2 < 0 || body.length - (n2 + 1) < 2) return null;
-  const n = body.readInt16BE(n2 + 1);
-  if (n < 0 || body.length !== n2 + 3 + n * 4) return null;
-  return { statement: n1 === 0 ? '' : body.toString('utf8', 0, n1), query: body.toString('utf8', n1 + 1, n2), paramTypes: null };
+  const n2 = nul(src, n1 + 1, end);
+  if (n2 < 0 || end - (n2 + 1) < 2) return null;
+  const n = int16(src, n2 + 1);
+  if (n < 0 || end !== n2 + 3 + n * 4) return null;
+  return { statement: text(src, start, n1), query: text(src, n1 + 1, n2), paramTypes: null };
 }
 
-/** Describe's target and name, or null when the body is not 'S' or 'P' and a name. */
-export function describeTarget(body: Buffer): { target: 'statement' | 'portal'; name: string } | null {
-  if (body.length < 2) return null;
-  const t = body[0];
+/** Describe's target and name, or null when src[start, end) is not 'S' or 'P' and a name. */
+export function describeTarget(src: Buffer, start = 0, end = src.length): { target: 'statement' | 'portal'; name: string } | null {
+  if (end - start < 2) return null;
+  const t = src[start];
   if (t !== 0x53 && t !== 0x50) return null;
-  const nul = body.indexOf(0, 1);
-  if (nul !== body.length - 1) return null;
-  return { target: t === 0x53 ? 'statement' : 'portal', name: nul === 1 ? '' : body.toString('utf8', 1, nul) };
+  const n = nul(src, start + 1, end);
+  if (n !== end - 1) return null;
+  return { target: t === 0x53 ? 'statement' : 'portal', name: text(src, start + 1, n) };
 }

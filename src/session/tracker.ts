@@ -29,6 +29,7 @@ import type { QueryRecord, SessionRecord, TransactionStatus } from './schema.js'
 import { SessionInfo, type TlsInfo } from './session-info.js';
 import { StartupState } from './startup.js';
 import { splitSql } from './sql-split.js';
+import { FramedMessage } from '../pg/framer.js';
 import { commandTag, tagRows } from './lean-read.js';
 import { readBind, readDescribe, readExecute, readParse, readStatus } from './request-read.js';
 import { Outbox } from './outbox.js';
@@ -419,7 +420,7 @@ export class SessionTracker implements CancelTarget {
         if (!exec) return;
         if (code === 'C') {
           if (this.lean) {
-            const tag = commandTag(raw.body);
+            const tag = raw instanceof FramedMessage ? commandTag(raw.source, raw.bodyStart, raw.bodyEnd) : commandTag(raw.body);
             if (tag !== null) {
               exec.command = tag;
               exec.tagRows = tagRows(tag);
