@@ -4,6 +4,7 @@
  * client that pipelines forever without answers (or a capture that lost the server side)
  * pushes the oldest request out, and the tracker reports it incomplete.
  */
+import { Be } from './codes.js';
 import type { Execution } from './execution.js';
 import type { SqlPiece } from './sql-split.js';
 import type { Portal, PreparedStatement } from './statements.js';
@@ -87,18 +88,30 @@ export class RequestQueue {
   }
 }
 
-/** Which backend message codes can answer which request. */
-export function accepts(r: Request, code: string): boolean {
+/** Which backend messages (by type byte, codes.ts) can answer which request. */
+export function accepts(r: Request, code: number): boolean {
   switch (r.kind) {
-    case 'parse': return code === '1';
-    case 'bind': return code === '2';
-    case 'close': return code === '3';
-    case 'describe': return code === 't' || code === 'T' || code === 'n';
-    case 'sync': return code === 'Z';
+    case 'parse': return code === Be.ParseComplete;
+    case 'bind': return code === Be.BindComplete;
+    case 'close': return code === Be.CloseComplete;
+    case 'describe': return code === Be.ParameterDescription || code === Be.RowDescription || code === Be.NoData;
+    case 'sync': return code === Be.ReadyForQuery;
     case 'execute':
-      return code === 'D' || code === 'C' || code === 'I' || code === 's' || code === 'G' || code === 'H' || code === 'W' || code === 'd' || code === 'c';
+      switch (code) {
+        case Be.DataRow: case Be.CommandComplete: case Be.EmptyQueryResponse: case Be.PortalSuspended: case Be.CopyInResponse:
+        case Be.CopyOutResponse: case Be.CopyBothResponse: case Be.CopyData: case Be.CopyDone:
+          return true;
+        default:
+          return false;
+      }
     case 'query':
-      return code === 'T' || code === 'D' || code === 'C' || code === 'I' || code === 'G' || code === 'H' || code === 'W' || code === 'd' || code === 'c' || code === 'Z';
-    case 'function': return code === 'V' || code === 'Z';
+      switch (code) {
+        case Be.RowDescription: case Be.DataRow: case Be.CommandComplete: case Be.EmptyQueryResponse: case Be.CopyInResponse:
+        case Be.CopyOutResponse: case Be.CopyBothResponse: case Be.CopyData: case Be.CopyDone: case Be.ReadyForQuery:
+          return true;
+        default:
+          return false;
+      }
+    case 'function': return code === Be.FunctionCallResponse || code === Be.ReadyForQuery;
   }
 }

@@ -4,6 +4,7 @@
  * (protocol documentation, "Simple Query" and "Multiple Statements in a Simple Query").
  */
 import type { DecodedMessage, ErrorFields, RawMessage } from '../../dissectors/types.js';
+import { Be } from './codes.js';
 import { Execution } from './execution.js';
 import type { Outbox } from './outbox.js';
 import type { QueryRequest } from './request-queue.js';
@@ -63,9 +64,9 @@ export function queryError(out: Outbox, q: QueryRequest, fields: ErrorFields, ra
  * comes after the last statement, and that statement was a COPY whose record has not gone out
  * yet, it is the same statement's final tag, not a statement of its own. Returns whether it was.
  */
-export function secondCompletion(out: Outbox, q: QueryRequest, raw: RawMessage, code: string, decode: () => DecodedMessage): boolean {
+export function secondCompletion(out: Outbox, q: QueryRequest, raw: RawMessage, code: number, decode: () => DecodedMessage): boolean {
   const last = q.last;
-  if (code !== 'C' || q.exec !== null || q.index < Math.max(1, q.pieces.length) || !last || !last.copy) return false;
+  if (code !== Be.CommandComplete || q.exec !== null || q.index < Math.max(1, q.pieces.length) || !last || !last.copy) return false;
   if (!out.isPending(last)) return false;
   const d = decode();
   if (d.type === 'CommandComplete') last.command = d.tag;

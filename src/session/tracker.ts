@@ -30,6 +30,7 @@ import { SessionInfo, type TlsInfo } from './session-info.js';
 import { StartupState } from './startup.js';
 import { splitSql } from './sql-split.js';
 import { FramedMessage } from '../pg/framer.js';
+import { Be, Fe, NO_CODE } from './codes.js';
 import { commandTag, tagRows } from './lean-read.js';
 import { readBind, readDescribe, readExecute, readParse, readStatus } from './request-read.js';
 import { Outbox } from './outbox.js';
@@ -130,30 +131,32 @@ export class SessionTracker implements CancelTarget {
 
   message(raw: RawMessage, decode: () => DecodedMessage): void {
     if (this.closed) return;
-    const size = raw.code === null ? raw.length : raw.length + 1;
+    const str = raw.code;
+    // The type byte as a number (codes.ts): every switch below is on it.
+    const code = str === null ? NO_CODE : str.charCodeAt(0);
+    const size = str === null ? raw.length : raw.length + 1;
     if (raw.dir === 'frontend') {
       this.info.feBytes += size;
       this.info.feMessages++;
       // COPY FROM STDIN sends its rows as CopyData by the million: counted before the dispatch.
-      if (raw.code === 'd') {
+      if (code === Fe.CopyData) {
         const c = this.copyExec?.copy;
         if (c) { c.messagesIn++; c.bytesIn += raw.length - 4; } // not raw.body.length: see row()
         return;
       }
-      this.frontend(raw, decode);
+      this.frontend(raw, code, decode);
     } else {
       this.info.beBytes += size;
       this.info.beMessages++;
-      const code = raw.code;
       const exec = this.rowExec;
       // Rows come by the million: while the request that took the last one is still at the head
       // (and, for a Query, still on the same statement), the next goes to the same execution.
-      if ((code === 'D' || code === 'd') && exec !== null && this.queue.peek() === this.rowReq
+      if ((code === Be.DataRow || code === Be.CopyData) && exec !== null && this.queue.peek() === this.rowReq
         && (this.rowReq.kind !== 'query' || this.rowReq.exec === exec)) {
         this.row(exec, raw, code, decode, size);
         return;
       }
-      this.backend(raw, decode, size);
+      this.backend(raw, code, decode, size);
     }
   }
 
@@ -193,15 +196,15 @@ export class SessionTracker implements CancelTarget {
 
   // ---- frontend ----
 
-  private frontend(raw: RawMessage, decode: () => DecodedMessage): void {
-    switch (raw.code) {
-      case null: return this.startup.frontend(raw, decode());
-      case 'Q': {
+  private frontend(raw: RawMessage, code: number, decode: () => DecodedMessage): void {
+    switch (code) {
+      case NO_CODE: return this.startup.frontend(raw, decode());
+      case Fe.Query: {
         const d = decode();
         if (d.type === 'Query') this.query(raw, d.query);
         return;
       }
-      case 'P': {
+      case Fe.Parse: {
         const p = readParse(raw, decode, this.lean);
         if (p === null || this.skipping) return;
         const stmt: PreparedStatement = { name: p.statement, sql: p.query, paramTypes: p.paramTypes, columns: null, parsedSinceExec: true };
@@ -209,7 +212,7 @@ export class SessionTracker implements CancelTarget {
         this.push({ kind: 'parse', stmt, prev }, raw);
         return;
       }
-      case 'B': {
+      case Fe.Bind: {
         const b = readBind(raw, decode, this.lean);
         if (b === null || this.skipping) return;
         const portal: Portal = {
@@ -220,17 +223,17 @@ export class SessionTracker implements CancelTarget {
         this.push({ kind: 'bind', portal, prev }, raw);
         return;
       }
-      case 'D': {
+      case Fe.Describe: {
         const d = readDescribe(raw, decode, this.lean);
         if (d !== null && !this.skipping) this.push({ kind: 'describe', target: d.target, name: d.name }, raw);
         return;
       }
-      case 'E': {
+      case Fe.Execute: {
         const portal = readExecute(raw, decode, this.lean);
         if (portal !== null) this.execute(raw, portal);
         return;
       }
-      case 'C': {
+      case Fe.Close: {
         const d = decode();
         if (d.type !== 'Close' || this.skipping) return;
         if (d.target === 'statement') this.table.closeStatement(d.name);
@@ -238,11 +241,11 @@ export class SessionTracker implements CancelTarget {
         this.push({ kind: 'close' }, raw);
         return;
       }
-      case 'S':
+      case Fe.Sync:
         this.skipping = false;
         this.push({ kind: 'sync', seq: ++this.syncSeq }, raw);
         return;
-      case 'F': {
+      case Fe.FunctionCall: {
         const d = decode();
         if (d.type !== 'FunctionCall') return;
         const exec = new Execution('function', null, raw.firstFrame, raw.timeUs);
@@ -253,7 +256,7 @@ export class SessionTracker implements CancelTarget {
         this.push({ kind: 'function', exec, seq: ++this.syncSeq }, raw);
         return;
       }
-      case 'f': {
+      case Fe.CopyFail: {
         const c = this.copyExec?.copy;
         if (c) {
           const d = decode();
@@ -261,10 +264,10 @@ export class SessionTracker implements CancelTarget {
         }
         return;
       }
-      case 'p':
+      case Fe.PasswordMessage:
         this.startup.authResponse(decode());
         return;
-      case 'X':
+      case Fe.Terminate:
         this.info.terminated = true;
         return;
       default:
@@ -308,12 +311,11 @@ export class SessionTracker implements CancelTarget {
 
   // ---- backend ----
 
-  private backend(raw: RawMessage, decode: () => DecodedMessage, size: number): void {
-    const code = raw.code;
+  private backend(raw: RawMessage, code: number, decode: () => DecodedMessage, size: number): void {
     switch (code) {
-      case null: return this.startup.encryptionAnswer(decode());
-      case 'R': return this.startup.authentication(decode());
-      case 'K': {
+      case NO_CODE: return this.startup.encryptionAnswer(decode());
+      case Be.Authentication: return this.startup.authentication(decode());
+      case Be.BackendKeyData: {
         const d = decode();
         if (d.type !== 'BackendKeyData') return;
         this.info.backendPid = d.processId;
@@ -321,24 +323,24 @@ export class SessionTracker implements CancelTarget {
         this.registry.register(d.processId, d.secretKey, this);
         return;
       }
-      case 'S': {
+      case Be.ParameterStatus: {
         const d = decode();
         if (d.type !== 'ParameterStatus') return;
         this.info.parameterStatus(d.name, d.value);
         if (d.name === 'standard_conforming_strings') this.backslashEscapes = d.value === 'off';
         return;
       }
-      case 'v': {
+      case Be.NegotiateProtocolVersion: {
         const d = decode();
         if (d.type === 'NegotiateProtocolVersion') this.info.protocolVersion = '3.' + d.newestMinor;
         return;
       }
-      case 'A':
+      case Be.NotificationResponse:
         this.info.notifications++;
         return;
-      case 'Z': return this.readyForQuery(raw, readStatus(raw, decode, this.lean));
-      case 'E': return this.errorResponse(raw, decode());
-      case 'N': {
+      case Be.ReadyForQuery: return this.readyForQuery(raw, readStatus(raw, decode, this.lean));
+      case Be.ErrorResponse: return this.errorResponse(raw, decode());
+      case Be.NoticeResponse: {
         const d = decode();
         if (d.type !== 'NoticeResponse') return;
         const exec = this.runningExec(true);
@@ -351,7 +353,7 @@ export class SessionTracker implements CancelTarget {
   }
 
   /** Responses that belong to the request at the head of the FIFO. */
-  private response(raw: RawMessage, code: string, decode: () => DecodedMessage, size: number): void {
+  private response(raw: RawMessage, code: number, decode: () => DecodedMessage, size: number): void {
     const req = this.headFor(code);
     if (!req) {
       this.unpaired(raw);
@@ -362,20 +364,20 @@ export class SessionTracker implements CancelTarget {
       // ParseComplete, BindComplete, CloseComplete and Describe's answers do not move
       // lastCompletionUs: the server holds them in its output buffer until Sync or Flush, so
       // their frame says nothing about when the next Execute began.
-      case '1': case '2': case '3':
+      case Be.ParseComplete: case Be.BindComplete: case Be.CloseComplete:
         this.queue.shift();
         return;
-      case 't': {
+      case Be.ParameterDescription: {
         if (this.lean || req.kind !== 'describe' || req.target !== 'statement') return;
         const d = decode();
         if (d.type === 'ParameterDescription') this.table.statementOrUnknown(req.name).paramTypes = d.paramTypes;
         return;
       }
-      case 'T': case 'n': {
+      case Be.RowDescription: case Be.NoData: {
         // NoData: no columns, whatever its body. A RowDescription is only decoded when its columns
         // can end up somewhere: full records, or rows kept (their values are typed by it).
         let cols: ColumnDescription[] | null = null;
-        if (code === 'n') cols = NO_COLUMNS;
+        if (code === Be.NoData) cols = NO_COLUMNS;
         else if (!this.lean) {
           const d = decode();
           if (d.type === 'RowDescription') cols = d.fields;
@@ -402,7 +404,7 @@ export class SessionTracker implements CancelTarget {
         }
         return;
       }
-      case 'D': case 'd': {
+      case Be.DataRow: case Be.CopyData: {
         const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         this.touch(exec, raw);
@@ -411,14 +413,14 @@ export class SessionTracker implements CancelTarget {
         this.row(exec, raw, code, decode, size);
         return;
       }
-      case 'C': case 'I': case 's': {
+      case Be.CommandComplete: case Be.EmptyQueryResponse: case Be.PortalSuspended: {
         if (req.kind === 'query' && secondCompletion(this.outbox, req, raw, code, decode)) {
           this.lastCompletionUs = t;
           return;
         }
         const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
-        if (code === 'C') {
+        if (code === Be.CommandComplete) {
           if (this.lean) {
             const tag = raw instanceof FramedMessage ? commandTag(raw.source, raw.bodyStart, raw.bodyEnd) : commandTag(raw.body);
             if (tag !== null) {
@@ -432,7 +434,7 @@ export class SessionTracker implements CancelTarget {
               exec.tagRows = d.rows;
             }
           }
-        } else if (code === 's') exec.suspended = true;
+        } else if (code === Be.PortalSuspended) exec.suspended = true;
         exec.lastFrame = raw.frame;
         exec.finish(raw.frame, t, this.lastCompletionUs);
         this.complete(exec);
@@ -444,22 +446,22 @@ export class SessionTracker implements CancelTarget {
         this.lastCompletionUs = t;
         return;
       }
-      case 'G': case 'H': case 'W': {
+      case Be.CopyInResponse: case Be.CopyOutResponse: case Be.CopyBothResponse: {
         const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         this.touch(exec, raw);
         const d = decode();
         const format = 'format' in d && d.format === 'binary' ? 'binary' : 'text';
         exec.copy = {
-          direction: code === 'G' ? 'in' : code === 'H' ? 'out' : 'both', format,
+          direction: code === Be.CopyInResponse ? 'in' : code === Be.CopyOutResponse ? 'out' : 'both', format,
           messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, failed: null,
         };
         this.copyExec = exec;
         return;
       }
-      case 'c':
+      case Be.CopyDone:
         return;
-      case 'V': {
+      case Be.FunctionCallResponse: {
         if (req.kind !== 'function') return;
         const d = decode();
         if (d.type === 'FunctionCallResponse') req.exec.functionResult = d.result;
@@ -476,10 +478,10 @@ export class SessionTracker implements CancelTarget {
 
   /** `status`: null when the message is malformed (it still closes the request it answers). */
   /** A DataRow or a CopyData of the result `exec` is collecting (its clock already started). */
-  private row(exec: Execution, raw: RawMessage, code: string, decode: () => DecodedMessage, size: number): void {
+  private row(exec: Execution, raw: RawMessage, code: number, decode: () => DecodedMessage, size: number): void {
     const t = raw.timeUs;
     exec.lastFrame = raw.frame;
-    if (code === 'D') {
+    if (code === Be.DataRow) {
       exec.dataRow(size, t);
       if (this.keepRows) {
         const d = decode();
@@ -497,7 +499,7 @@ export class SessionTracker implements CancelTarget {
   private readyForQuery(raw: RawMessage, status: TransactionStatus | null): void {
     const t = raw.timeUs;
     this.startup.ready();
-    const req = this.headFor('Z');
+    const req = this.headFor(Be.ReadyForQuery);
     let epoch = this.syncSeq + 1;
     if (req) {
       if (req.kind === 'sync' || req.kind === 'query' || req.kind === 'function') epoch = req.seq;
@@ -603,7 +605,7 @@ export class SessionTracker implements CancelTarget {
   }
 
   /** The request this backend message answers: the head, or within LOOKAHEAD when the head cannot take it. */
-  private headFor(code: string): Request | null {
+  private headFor(code: number): Request | null {
     const n = Math.min(this.queue.size, LOOKAHEAD);
     for (let i = 0; i < n; i++) {
       const r = this.queue.at(i)!;
