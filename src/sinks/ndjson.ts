@@ -38,7 +38,7 @@ export class NdjsonSink implements PipelineSink {
   rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): boolean {
     if (!this.wantMessages) return true;
     if (this.opts.filter) return false;
-    if (!this.messages.write(session, raw, decode, ctx, tls)) return false;
+    this.messages.write(session, raw, decode, ctx, tls);
     this.count++;
     if (this.out.pos >= BATCH) this.flush();
     return true;

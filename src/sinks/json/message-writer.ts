@@ -8,17 +8,16 @@
  *  - the busiest bodies (DataRow, text COPY rows, the empty messages) are written from the
  *    wire bytes, never decoded into objects; anything irregular (a malformed body, a row past
  *    the cap, a partial row) gives up and the next way takes over;
- *  - any other message: the envelope is written here and the decoded fields come from
- *    JSON.stringify of the decoded message (whose first key is its type);
- *  - when even that does not fit (a decoder whose type key is not first), false: the caller
- *    builds the record.
+ *  - the messages the session layer decodes anyway (Bind, Execute, CommandComplete, ...) are
+ *    written field by field from the decoded message, in the decoder's key order;
+ *  - any other message: its decoded fields in their own order after the envelope, as
+ *    records.ts's messageRecord() lays them out.
  */
 import type {
   Bind, Close, ColumnDescription, CommandComplete, DecodedMessage, Describe, DissectContext, Execute, Parse, Query, RawMessage,
   ReadyForQuery, TypedValue,
 } from '../../../dissectors/types.js';
-import { copyIsCsv, type CopyHints } from '../../../dissectors/copy/index.js';
-import { DEFAULT_MAX_ROWS } from '../../../dissectors/copy/index.js';
+import { copyIsCsv, DEFAULT_MAX_ROWS, type CopyHints } from '../../../dissectors/copy/index.js';
 import { unescapeField } from '../../../dissectors/copy/text-rows.js';
 import { decodeTextValue, decodeValue, typeName } from '../../../dissectors/values/index.js';
 import { textIsVerbatim } from '../../../dissectors/values/text.js';
@@ -363,10 +362,9 @@ export class MessageWriter {
   constructor(private readonly w: JsonWriter) {}
 
   /**
-   * Writes the record of one message and its newline; false (nothing written) when the caller
-   * must build the record itself.
+   * Writes the record of one message and its newline.
    */
-  write(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): boolean {
+  write(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): void {
     const w = this.w;
     const mark = w.pos;
     const code = raw.code;
@@ -381,7 +379,7 @@ export class MessageWriter {
         if (ok) {
           w.byte(0x7d);
           w.byte(0x0a);
-          return true;
+          return;
         }
         w.pos = mark;
       }
@@ -393,16 +391,12 @@ export class MessageWriter {
       fields(w, d);
       w.byte(0x7d);
       w.byte(0x0a);
-      return true;
+      return;
     }
-    const json = JSON.stringify(d);
-    const type = JSON.stringify(d.type);
-    // `{"type":"X"` then `,…}` or `}`: the decoded fields follow the envelope as they are.
-    if (!json.startsWith('{"type":') || !json.startsWith(type, 8)) return false;
     this.envelope(session, raw, d.type, tls);
-    w.utf8(json.slice(8 + type.length));
+    w.fieldsAfter(d, 'type');
+    w.byte(0x7d);
     w.byte(0x0a);
-    return true;
   }
 
   private envelope(session: number, raw: RawMessage, type: string, tls: boolean): void {

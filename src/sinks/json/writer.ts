@@ -212,17 +212,28 @@ export class JsonWriter {
    */
   object(o: Record<string, unknown>, depth = 1): void {
     this.byte(0x7b);
-    let first = true;
+    this.members(o, null, false, depth);
+    this.byte(0x7d);
+  }
+
+  /**
+   * The members of `o` but `skip`, each preceded by a comma: they continue an object already
+   * open (a message record's decoded fields after its envelope).
+   */
+  fieldsAfter(o: object, skip: string): void {
+    this.members(o as Record<string, unknown>, skip, true, 1);
+  }
+
+  private members(o: Record<string, unknown>, skip: string | null, comma: boolean, depth: number): void {
     for (const k in o) {
-      if (!Object.prototype.hasOwnProperty.call(o, k)) continue;
+      if (k === skip || !Object.prototype.hasOwnProperty.call(o, k)) continue;
       const v = o[k];
       if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-      if (!first) this.byte(0x2c);
-      first = false;
+      if (comma) this.byte(0x2c);
+      comma = true;
       this.key(k);
       this.value(v, depth);
     }
-    this.byte(0x7d);
   }
 
   /** `"k":`, from a cache of encoded keys (bounded: keys can come from the wire). */
