@@ -225,8 +225,11 @@ export class JsonWriter {
   }
 
   private members(o: Record<string, unknown>, skip: string | null, comma: boolean, depth: number): void {
-    for (const k in o) {
-      if (k === skip || !Object.prototype.hasOwnProperty.call(o, k)) continue;
+    // Object.keys: own enumerable string keys in JSON.stringify's order.
+    const keys = Object.keys(o);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      if (k === skip) continue;
       const v = o[k];
       if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
       if (comma) this.byte(0x2c);
