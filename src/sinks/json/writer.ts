@@ -16,7 +16,7 @@ const SHORT_ESCAPE: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 
 /** Bytes that may be copied into a JSON string as they are: ASCII from space up (DEL included) other than `"` and `\`. */
-const PLAIN = new Uint8Array(256);
+export const PLAIN = new Uint8Array(256);
 for (let c = 0x20; c < 0x80; c++) PLAIN[c] = c === 0x22 || c === 0x5c ? 0 : 1;
 
 /** Nesting beyond this is left to JSON.stringify (decoded json/jsonb values can nest deeply). */
