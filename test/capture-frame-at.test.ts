@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FrameAt } from '../src/capture/frame-at.js';
 import { isUserError } from '../src/core/errors.js';
 import { pcapFile, pcapngFile, tcpFrame } from './helpers/build-packets.js';
 import { readAll } from './helpers/read-all.js';
 import { publicCaptures, publicCapture, SKIP_NO_PUBLIC } from './helpers/public-captures.js';
+import { tempDir } from './helpers/temp-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'pgsniff-frame-at-'));
+const dir = tempDir('pgsniff-frame-at-');
 const frames = [tcpFrame({ payload: 'a' }), tcpFrame({ payload: 'bb'.repeat(300) }), tcpFrame({ link: 'sll', payload: 'ccc' })];
 
 const files: [string, Buffer][] = [

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, chmodSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, chmodSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
@@ -9,8 +8,9 @@ import { pcapFile, pcapngFile, tcpFrame } from './helpers/build-packets.js';
 import { readAll } from './helpers/read-all.js';
 import { isUserError, type UserErrorCode } from '../src/core/errors.js';
 import { publicCaptures, publicCapture, publicCapturesDir, projectRoot, SKIP_NO_PUBLIC } from './helpers/public-captures.js';
+import { tempDir } from './helpers/temp-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'pgsniff-open-'));
+const dir = tempDir('pgsniff-open-');
 
 function file(name: string, bytes: Buffer | string): string {
   const p = join(dir, name);

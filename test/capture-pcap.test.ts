@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pcapFile, tcpFrame, BASE_TIME_US, type FrameRecord } from './helpers/build-packets.js';
 import { readAll } from './helpers/read-all.js';
 import { isUserError } from '../src/core/errors.js';
+import { tempDir } from './helpers/temp-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'pgsniff-pcap-'));
+const dir = tempDir('pgsniff-pcap-');
 
 const frames: FrameRecord[] = [
   { data: tcpFrame({ payload: 'hello' }), timeUs: BASE_TIME_US + 1 },

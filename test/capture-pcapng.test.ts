@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { pcapngFile, tcpFrame, udpFrame, BASE_TIME_US, type PcapngItem } from './helpers/build-packets.js';
 import { readAll } from './helpers/read-all.js';
 import { isUserError } from '../src/core/errors.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const TLS_KEY_LOG = 0x544c534b;
 const eth = tcpFrame({ payload: 'over ethernet' });
@@ -60,10 +61,9 @@ for (const bigEndian of [false, true]) {
 }
 
 test('pcapng file offsets point at each packet block', async () => {
-  const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { writeFileSync, readFileSync } = await import('node:fs');
   const { join } = await import('node:path');
-  const path = join(mkdtempSync(join(tmpdir(), 'pgsniff-ng-')), 'two.pcapng');
+  const path = join(tempDir('pgsniff-ng-'), 'two.pcapng');
   writeFileSync(path, pcapngFile(twoInterfaces()));
   const r = await readAll(path);
   const raw = readFileSync(path);

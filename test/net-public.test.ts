@@ -12,6 +12,7 @@ import { readCapture } from '../src/capture/open.js';
 import { TcpDecoder } from '../src/net/decoder.js';
 import type { Anomaly } from '../src/core/anomaly.js';
 import { publicCaptures, publicCapture, tshark, SKIP_NO_PUBLIC, SKIP_NO_TSHARK } from './helpers/public-captures.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const run = promisify(execFile);
 const files = publicCaptures();
@@ -87,8 +88,7 @@ test('read+decode throughput on the largest public capture', { skip: files === n
 test('hand-built frames of every link type, VLANs, options and IPv6 extensions decode as tshark decodes them', {
   skip: tshark() === null ? SKIP_NO_TSHARK : false,
 }, async () => {
-  const { mkdtempSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { pcapngFile, tcpFrame, LINK_TYPE } = await import('./helpers/build-packets.js');
   type Spec = Parameters<typeof tcpFrame>[0] & { link: keyof typeof LINK_TYPE };
@@ -108,7 +108,7 @@ test('hand-built frames of every link type, VLANs, options and IPv6 extensions d
   // One interface per frame, each with the frame's link type.
   const items = specs.flatMap((s, i) => [{ block: 'idb' as const, linkType: LINK_TYPE[s.link] }, { block: 'epb' as const, interfaceId: i, data: tcpFrame(s) }]);
   const reordered = [...items.filter((b) => b.block === 'idb'), ...items.filter((b) => b.block === 'epb')];
-  const path = join(mkdtempSync(join(tmpdir(), 'pgsniff-net-')), 'links.pcapng');
+  const path = join(tempDir('pgsniff-net-'), 'links.pcapng');
   writeFileSync(path, pcapngFile(reordered));
 
   const ours: string[] = [];
@@ -132,11 +132,10 @@ test('hand-built frames of every link type, VLANs, options and IPv6 extensions d
 test('conversation() builds connections tshark finds nothing wrong with (sequence wrap, split messages)', {
   skip: tshark() === null ? SKIP_NO_TSHARK : false,
 }, async () => {
-  const { mkdtempSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { pcapFile, conversation } = await import('./helpers/build-packets.js');
-  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-conv-'));
+  const dir = tempDir('pgsniff-conv-');
   const steps = [
     { from: 'client' as const, data: Buffer.alloc(5000, 0x51) },
     { from: 'server' as const, data: 'Z\x00\x00\x00\x05I' },

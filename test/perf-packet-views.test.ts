@@ -7,8 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TcpDecoder, decodeTcp } from '../src/net/decoder.js';
 import { PacketSegment, TCP_ACK, type TcpSegment } from '../src/net/segment.js';
@@ -18,6 +17,7 @@ import { DirectionFramer, FramedMessage } from '../src/pg/framer.js';
 import { pcapFile, tcpFrame, BASE_TIME_US } from './helpers/build-packets.js';
 import { readAll } from './helpers/read-all.js';
 import { prng } from './helpers/prng.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 function packetOf(data: Buffer, frame = 1) {
   return { frame, timeUs: BASE_TIME_US + frame, linkType: 1, data, origLen: data.length, interfaceId: 0, fileOffset: -1 };
@@ -149,7 +149,7 @@ test('views: a framed message answers bodyLength, firstByte, int32At0 and its so
 });
 
 test('views: classic pcap files read the same in any chunk size (records straddling reads)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-views-'));
+  const dir = tempDir('pgsniff-views-');
   const rnd = prng(7);
   const frames = Array.from({ length: 300 }, (_, i) => ({
     data: tcpFrame({ seq: i * 2000, payload: Buffer.alloc(Math.floor(rnd() * 1800), i & 0xff) }),

@@ -5,14 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:crypto';
 import { KeyLog, NOTE_NO_KEY, NOTE_WRONG_KEY } from '../src/pg/tls/index.js';
 import { runPair, runPairResuming, runOpensslKeyUpdate, type PairOptions } from './helpers/tls-node-pair.js';
 import { feedAll, merge, rechunk } from './helpers/tls-feed.js';
 import { hasOpenssl } from './helpers/tls-cert.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const SKIP = hasOpenssl() ? false : 'the openssl CLI is not installed: TLS tests need it for a certificate';
 const MESSAGES = ['SELECT 1;', 'x'.repeat(40000), 'third message'];
@@ -131,7 +131,7 @@ test('TLS 1.3 with only the application secrets in the key log', { skip: SKIP },
 
 test('watched key log: keys appended after the first records are used, ciphertext waits for them', { skip: SKIP }, async () => {
   const run = await runPair({ messages: MESSAGES });
-  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-keylog-'));
+  const dir = tempDir('pgsniff-keylog-');
   const path = join(dir, 'keys.log');
   writeFileSync(path, '# keys arrive late\n');
   const keylog = KeyLog.fromFile(path, { watch: true });
@@ -190,7 +190,7 @@ test('a gap in the handshake: that direction is no longer decrypted, with a note
 });
 
 test('TLS 1.3 KeyUpdate both ways (openssl s_client)', { skip: SKIP }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-ku-'));
+  const dir = tempDir('pgsniff-ku-');
   const path = join(dir, 'keys.log');
   const run = await runOpensslKeyUpdate(['before', 'K', 'after one', 'k', 'after two'], path);
   const r = feedAll(run.deliveries, KeyLog.fromFile(path));

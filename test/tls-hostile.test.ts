@@ -6,8 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, appendFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyLog, TlsConnection, looksLikeTls, NOTE_NO_KEY } from '../src/pg/tls/index.js';
 import { isUserError } from '../src/core/errors.js';
@@ -16,6 +15,7 @@ import { runPair } from './helpers/tls-node-pair.js';
 import { feedAll, rechunk } from './helpers/tls-feed.js';
 import { hasOpenssl } from './helpers/tls-cert.js';
 import { SSL_REQUEST, startupMessage } from './helpers/tls-pg-client.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const SKIP = hasOpenssl() ? false : 'the openssl CLI is not installed: TLS tests need it for a certificate';
 
@@ -107,7 +107,7 @@ test('a real session cut at every offset: no exception, plaintext is a prefix', 
 
 test('a watched key log that never gets the key: ciphertext waits up to 1 MiB, then one note', { skip: SKIP }, async () => {
   const run = await runPair({ messages: Array.from({ length: 40 }, () => 'y'.repeat(40000)) });
-  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-nokey-'));
+  const dir = tempDir('pgsniff-nokey-');
   const path = join(dir, 'keys.log');
   writeFileSync(path, '');
   const keylog = KeyLog.fromFile(path, { watch: true });
@@ -152,7 +152,7 @@ test('key log parsing: labels, comments, CRLF, case, junk lines counted', () => 
 
 test('key log files: missing is a UserError; watched, it may appear later', async () => {
   assert.throws(() => KeyLog.fromFile('/nonexistent/keys.log'), (e: unknown) => isUserError(e) && e.code === 'ENOENT');
-  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-later-'));
+  const dir = tempDir('pgsniff-later-');
   const path = join(dir, 'later.log');
   const k = KeyLog.fromFile(path, { watch: true });
   try {

@@ -3,9 +3,9 @@
  * (RSA so that TLS 1.2 RSA key exchange suites can be negotiated too).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './temp-dir.js';
 
 export interface TestCert {
   dir: string;
@@ -30,7 +30,7 @@ export function hasOpenssl(): boolean {
 
 export function testCert(): TestCert {
   if (made) return made;
-  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-tls-'));
+  const dir = tempDir('pgsniff-tls-');
   chmodSync(dir, 0o755);
   const certPath = join(dir, 'server.crt');
   const keyPath = join(dir, 'server.key');
