@@ -11,14 +11,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Packet } from '../src/capture/packet.js';
-import { PacketPipeline, type AnalyzeOptions } from '../src/pipeline/analyze.js';
-import type { OutRecord, PipelineSink } from '../src/pipeline/events.js';
+import type { AnalyzeOptions } from '../src/pipeline/analyze.js';
+import type { OutRecord } from '../src/pipeline/events.js';
 import { MAX_KEPT_ROWS } from '../src/session/execution.js';
 import { MAX_PENDING } from '../src/session/request-queue.js';
 import { MAX_STATEMENTS } from '../src/session/statements.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
 import { tcpFrame } from './helpers/build-packets.js';
+import { collectFrames } from './helpers/run-pipeline.js';
 import { authentication, commandComplete, dataRow, parse, query, readyForQuery, rowDescription, startup } from './helpers/pg-builder.js';
 
 const T0 = 1_700_000_000_000_000;
@@ -60,16 +60,8 @@ class Conv {
   }
 }
 
-async function run(frames: Buffer[], opts: AnalyzeOptions): Promise<OutRecord[]> {
-  const records: OutRecord[] = [];
-  const sink: PipelineSink = { record: (r) => { records.push(r); } };
-  const p = new PacketPipeline(sink, opts);
-  frames.forEach((data, i) => {
-    const pkt: Packet = { frame: i + 1, timeUs: T0 + i * 10, linkType: 1, data, origLen: data.length, interfaceId: 0, fileOffset: -1 };
-    p.packet(pkt);
-  });
-  await p.finish();
-  return records;
+function run(frames: Buffer[], opts: AnalyzeOptions): Promise<OutRecord[]> {
+  return collectFrames(frames, T0, opts);
 }
 
 test('rows kept: past MAX_KEPT_ROWS, one row-limit anomaly per query with the first dropped frame, rows and bytes dropped', async () => {

@@ -19,6 +19,7 @@ import { DEFAULT_FLOW_TABLE_OPTIONS } from '../src/reassembly/limits.js';
 import { MAX_KEPT_ROWS } from '../src/session/execution.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
 import { tcpFrame } from './helpers/build-packets.js';
+import { collectFrames } from './helpers/run-pipeline.js';
 import { commandComplete, dataRow, msg, query, readyForQuery, rowDescription, startup, authentication } from './helpers/pg-builder.js';
 
 const T0 = 1_700_000_000_000_000;
@@ -67,14 +68,7 @@ interface Run {
 }
 
 async function run(frames: Buffer[], opts: AnalyzeOptions = {}): Promise<Run> {
-  const records: OutRecord[] = [];
-  const sink: PipelineSink = { record: (r) => { records.push(r); } };
-  const p = new PacketPipeline(sink, opts);
-  frames.forEach((data, i) => {
-    const pkt: Packet = { frame: i + 1, timeUs: T0 + i * 10, linkType: 1, data, origLen: data.length, interfaceId: 0, fileOffset: -1 };
-    p.packet(pkt);
-  });
-  await p.finish();
+  const records = await collectFrames(frames, T0, opts);
   const codes = new Map<string, number>();
   for (const r of records) if (r.kind === 'anomaly') codes.set(r.code as string, (codes.get(r.code as string) ?? 0) + 1);
   return { records, codes };

@@ -59,9 +59,14 @@ export class Analyzer implements StreamConsumer {
 
   constructor(private readonly sink: PipelineSink, private readonly opts: AnalyzerOptions) {}
 
-  /** Anomalies from before the PostgreSQL layer (capture file, link/IP/TCP, reassembly). */
+  /** Counts an anomaly (gaps also by their bytes) and hands its record to the sink: from before the PostgreSQL layer (capture, link/IP/TCP, reassembly) and from each connection. */
   anomaly(a: Anomaly): void {
-    this.report(a);
+    this.anomalies++;
+    if (a.code === 'gap') {
+      this.gaps++;
+      this.gapBytes += a.skipped ?? 0;
+    }
+    this.sink.record(anomalyRecord(a, this.lastTimeUs));
   }
 
   /** The time of the latest packet, for records not tied to one. */
@@ -73,15 +78,6 @@ export class Analyzer implements StreamConsumer {
     return new ConnectionObserver(this, this.sink, this.opts, conn).pg;
   }
 
-  /** Counts an anomaly (gaps also by bytes) and hands its record to the sink. */
-  report(a: Anomaly): void {
-    this.anomalies++;
-    if (a.code === 'gap') {
-      this.gaps++;
-      this.gapBytes += a.skipped ?? 0;
-    }
-    this.sink.record(anomalyRecord(a, this.lastTimeUs));
-  }
 }
 
 /**
@@ -144,7 +140,7 @@ class ConnectionObserver implements PgObserver {
 
   anomaly(a: Anomaly): void {
     if (a.code !== 'not-postgresql') this.ensureTracker()?.anomaly(a);
-    this.analyzer.report(a);
+    this.analyzer.anomaly(a);
   }
 
   encrypted(kind: 'tls' | 'gss'): void {

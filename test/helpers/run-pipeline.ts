@@ -1,7 +1,8 @@
 /**
  * Runs the whole pipeline on a capture and collects every record, for end-to-end tests.
  */
-import { analyzeFile, type AnalyzeOptions, type AnalyzeSummary } from '../../src/pipeline/analyze.js';
+import type { Packet } from '../../src/capture/packet.js';
+import { analyzeFile, PacketPipeline, type AnalyzeOptions, type AnalyzeSummary } from '../../src/pipeline/analyze.js';
 import type { MessageRecord, OutRecord, PipelineSink } from '../../src/pipeline/events.js';
 
 export async function collect(path: string, opts: AnalyzeOptions = {}): Promise<{ records: OutRecord[]; summary: AnalyzeSummary }> {
@@ -9,6 +10,19 @@ export async function collect(path: string, opts: AnalyzeOptions = {}): Promise<
   const sink: PipelineSink = { record: (r) => { records.push(r); } };
   const summary = await analyzeFile(path, sink, opts);
   return { records, summary };
+}
+
+/** Ethernet frames (frame i at t0 + 10 µs * i) through PacketPipeline; every record, after finish(). */
+export async function collectFrames(frames: Buffer[], t0: number, opts: AnalyzeOptions = {}): Promise<OutRecord[]> {
+  const records: OutRecord[] = [];
+  const sink: PipelineSink = { record: (r) => { records.push(r); } };
+  const p = new PacketPipeline(sink, opts);
+  frames.forEach((data, i) => {
+    const pkt: Packet = { frame: i + 1, timeUs: t0 + i * 10, linkType: 1, data, origLen: data.length, interfaceId: 0, fileOffset: -1 };
+    p.packet(pkt);
+  });
+  await p.finish();
+  return records;
 }
 
 /** Message records' `type`, counted. */
