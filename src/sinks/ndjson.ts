@@ -10,7 +10,9 @@
 import { writeAllSync } from './write-fd.js';
 import { JsonWriter } from './json/writer.js';
 import { MessageWriter } from './json/message-writer.js';
+import { writeQueryRecord } from './json/query-writer.js';
 import type { OutRecord, PipelineSink } from '../pipeline/events.js';
+import type { QueryRecord } from '../session/schema.js';
 import type { DecodedMessage, DissectContext, RawMessage } from '../../dissectors/types.js';
 
 export type RecordFilter = (rec: OutRecord) => boolean;
@@ -51,7 +53,11 @@ export class NdjsonSink implements PipelineSink {
     // Written field by field: JSON.stringify would make a string per record (a query record is
     // ~700 bytes). With a display filter JSON.stringify stays: the reference the tests hold the writer to.
     if (this.opts.filter) this.out.utf8(JSON.stringify(rec));
-    else this.out.object(rec as unknown as Record<string, unknown>);
+    else if (rec.kind === 'query') {
+      writeQueryRecord(this.out, rec as unknown as QueryRecord);
+      if (this.out.pos >= BATCH) this.flush();
+      return;
+    } else this.out.object(rec as unknown as Record<string, unknown>);
     this.out.byte(0x0a);
     if (this.out.pos >= BATCH) this.flush();
   }

@@ -290,7 +290,7 @@ function numbers(w: JsonWriter, list: readonly number[]): void {
 const typedPrefixes = new Map<number, Buffer>();
 
 /** A TypedValue ({oid, typeName, format, value}) as JSON.stringify writes it. */
-function typedValue(w: JsonWriter, v: TypedValue): void {
+export function typedValue(w: JsonWriter, v: TypedValue): void {
   // The prefix depends on oid and format only (typeName follows from the oid).
   const k = v.oid * 2 + (v.format === 'binary' ? 1 : 0);
   let p = typedPrefixes.get(k);
