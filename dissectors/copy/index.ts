@@ -40,6 +40,11 @@ export const DEFAULT_MAX_ROWS = 1000;
 /** The CSV guess per COPY, once a complete line decided it, so every chunk of one COPY reads the same way. */
 const csvGuess = new WeakMap<object, boolean>();
 
+/** Whether this COPY's text-format data is CSV when that is already settled (said, or guessed from an earlier chunk); undefined when the next chunk would be looked at. */
+export function copyCsvSettled(copy: CopyHints): boolean | undefined {
+  return copy.csv !== undefined ? copy.csv : csvGuess.get(copy);
+}
+
 /** Whether this COPY's text-format data is CSV (said by the statement, or guessed once per COPY). */
 export function copyIsCsv(copy: CopyHints, body: Buffer): boolean {
   if (copy.csv !== undefined) return copy.csv;

@@ -10,6 +10,7 @@
  * generic path build the record.
  */
 import { isUtf8 } from 'node:buffer';
+import { isoTime } from '../../core/time.js';
 
 /** JSON.stringify's escapes for the control characters; other bytes below 0x20 become \u00XX. */
 const SHORT_ESCAPE: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
@@ -22,6 +23,9 @@ for (let c = 0x20; c < 0x80; c++) PLAIN[c] = c === 0x22 || c === 0x5c ? 0 : 1;
 /** Nesting beyond this is left to JSON.stringify (decoded json/jsonb values can nest deeply). */
 const MAX_DEPTH = 64;
 const KEYS = new Map<string, Buffer>();
+/** JsonWriter.isoTime's cache: the second it last wrote and its `"YYYY-MM-DDTHH:MM:SS.`. */
+let isoSecond = Number.NaN;
+let isoPrefix = Buffer.alloc(0);
 
 export class JsonWriter {
   buf: Buffer;
@@ -144,25 +148,22 @@ export class JsonWriter {
 
   /** A JS string as JSON.stringify quotes it. */
   string(s: string): void {
+    // Printable ASCII is copied char by char; anything else, JSON.stringify's escapes and UTF-8.
     const n = s.length;
-    if (n <= 64) {
-      this.need(n + 2);
-      const buf = this.buf;
-      let p = this.pos;
-      buf[p++] = 0x22;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80 || PLAIN[c] !== 1) break;
-        buf[p++] = c;
-      }
-      if (i === n) {
-        buf[p++] = 0x22;
-        this.pos = p;
+    this.need(n + 2);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80 || PLAIN[c] !== 1) {
+        this.utf8(JSON.stringify(s));
         return;
       }
+      buf[p++] = c;
     }
-    this.utf8(JSON.stringify(s));
+    buf[p++] = 0x22;
+    this.pos = p;
   }
 
   /** "\x" followed by the bytes in lowercase hex, as a JSON string (bytea and unknown binary values). */
@@ -247,6 +248,37 @@ export class JsonWriter {
       if (KEYS.size < 4096) KEYS.set(k, b);
     }
     this.raw(b);
+  }
+
+  /**
+   * A capture time as isoTime (src/core/time.ts) writes it, quoted: the date and time of day
+   * cached per second, the microseconds as six digits, no string made.
+   */
+  isoTime(timeUs: number): void {
+    if (!Number.isSafeInteger(timeUs)) {
+      this.string(isoTime(timeUs));
+      return;
+    }
+    const second = Math.floor(timeUs / 1_000_000);
+    if (second !== isoSecond) {
+      const full = isoTime(second * 1_000_000);
+      isoPrefix = Buffer.from('"' + full.slice(0, full.length - 7), 'latin1'); // `"` ... `SS.`
+      isoSecond = second;
+    }
+    this.need(isoPrefix.length + 8);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < isoPrefix.length; i++) buf[p++] = isoPrefix[i];
+    let us = timeUs - second * 1_000_000;
+    for (let i = p + 5; i >= p; i--) {
+      const q = (us / 10) | 0;
+      buf[i] = 0x30 + us - q * 10;
+      us = q;
+    }
+    p += 6;
+    buf[p++] = 0x5a; // Z
+    buf[p++] = 0x22;
+    this.pos = p;
   }
 
   /** A string already in JSON form. */
