@@ -68,47 +68,91 @@ function nullableValue(w: JsonWriter, v: unknown): void {
   else w.value(v, 1);
 }
 
-/** One query record and its newline. */
+/** `,"protocol":…,"sql":` per protocol. */
+const PROTOCOL: Record<string, Buffer> = {};
+for (const p of ['simple', 'extended', 'function']) PROTOCOL[p] = enc(`,"protocol":"${p}","sql":`);
+/** `","frame":`: the end of the time string and the next key (times are ISO 8601: nothing to escape). */
+const TIME_END_FRAME = enc('","frame":');
+const TIME_START = enc(',"time":"');
+const FIRST_STATEMENT = enc(',"statementIndex":0,"statementCount":1,"statement":');
+const NO_PARAMS_PARSED = enc(',"params":[],"parsed":');
+const AFTER_PARSED = { true: enc('true,"durationMs":'), false: enc('false,"durationMs":') };
+const NO_ERROR_NO_NOTICES = enc(',"error":null,"notices":[],"transactionStatus":');
+const STATUS: Record<string, Buffer> = {};
+for (const t of ['idle', 'transaction', 'failed']) STATUS[t] = enc(`"${t}"`);
+const NOT_FLAGGED = enc(',"skipped":false,"incomplete":false,"suspended":false,"firstFrame":');
+const START_TIME = enc(',"startTime":"');
+const START_TIME_END_COLUMNS = enc('","columns":');
+const PLAIN_END = enc(',"copy":null,"function":null,"cancelledBy":null}\n');
+
+/** An ISO 8601 time string from the record (isoTime's output: ASCII, nothing to escape) without its quotes. */
+function isoText(w: JsonWriter, t: string): void {
+  if (t.length === 27 || t.length === 0) w.ascii(t);
+  else w.utf8(JSON.stringify(t).slice(1, -1)); // not what isoTime makes: escaped all the same
+}
+
+/**
+ * One query record and its newline. Constant runs that most records share (no error, no
+ * notices, not skipped, nothing after columns) are one copy each: a copy costs about as much
+ * for 60 bytes as for 6.
+ */
 export function writeQueryRecord(w: JsonWriter, r: QueryRecord): void {
   w.raw(K.start); w.number(r.session);
-  w.raw(K.time); w.string(r.time);
-  w.raw(K.frame); w.number(r.frame);
-  w.raw(K.protocol); w.string(r.protocol);
-  w.raw(K.sql); nullableString(w, r.sql);
-  w.raw(K.statementIndex); w.number(r.statementIndex);
-  w.raw(K.statementCount); w.number(r.statementCount);
-  w.raw(K.statement); nullableString(w, r.statement);
-  w.raw(K.portal); nullableString(w, r.portal);
-  w.raw(K.params);
-  const params = r.params;
-  if (params.length === 0) w.raw(EMPTY_ARRAY);
+  w.raw(TIME_START); isoText(w, r.time);
+  w.raw(TIME_END_FRAME); w.number(r.frame);
+  const protocol = PROTOCOL[r.protocol];
+  if (protocol !== undefined) w.raw(protocol);
+  else { w.raw(K.protocol); w.string(r.protocol); w.raw(K.sql); }
+  nullableString(w, r.sql);
+  if (r.statementIndex === 0 && r.statementCount === 1) w.raw(FIRST_STATEMENT);
   else {
+    w.raw(K.statementIndex); w.number(r.statementIndex);
+    w.raw(K.statementCount); w.number(r.statementCount);
+    w.raw(K.statement);
+  }
+  nullableString(w, r.statement);
+  w.raw(K.portal); nullableString(w, r.portal);
+  const params = r.params;
+  if (params.length === 0) w.raw(NO_PARAMS_PARSED);
+  else {
+    w.raw(K.params);
     w.byte(0x5b);
     for (let i = 0; i < params.length; i++) {
       if (i > 0) w.byte(0x2c);
       typedValue(w, params[i]!);
     }
     w.byte(0x5d);
+    w.raw(K.parsed);
   }
-  w.raw(K.parsed); bool(w, r.parsed);
-  w.raw(K.durationMs); nullableNumber(w, r.durationMs);
+  w.raw(r.parsed ? AFTER_PARSED.true : AFTER_PARSED.false);
+  nullableNumber(w, r.durationMs);
   w.raw(K.firstRowMs); nullableNumber(w, r.firstRowMs);
   w.raw(K.rows); w.number(r.rows);
   w.raw(K.rowsReturned); w.number(r.rowsReturned);
   w.raw(K.bytesReturned); w.number(r.bytesReturned);
   w.raw(K.command); nullableString(w, r.command);
-  w.raw(K.error); nullableValue(w, r.error);
-  w.raw(K.notices);
-  if (r.notices.length === 0) w.raw(EMPTY_ARRAY);
-  else w.value(r.notices, 1);
-  w.raw(K.transactionStatus); nullableString(w, r.transactionStatus);
-  w.raw(K.skipped); bool(w, r.skipped);
-  w.raw(K.incomplete); bool(w, r.incomplete);
-  w.raw(K.suspended); bool(w, r.suspended);
-  w.raw(K.firstFrame); w.number(r.firstFrame);
+  if (r.error === null && r.notices.length === 0) w.raw(NO_ERROR_NO_NOTICES);
+  else {
+    w.raw(K.error); nullableValue(w, r.error);
+    w.raw(K.notices);
+    if (r.notices.length === 0) w.raw(EMPTY_ARRAY);
+    else w.value(r.notices, 1);
+    w.raw(K.transactionStatus);
+  }
+  const status = r.transactionStatus === null ? undefined : STATUS[r.transactionStatus];
+  if (status !== undefined) w.raw(status);
+  else nullableString(w, r.transactionStatus);
+  if (!r.skipped && !r.incomplete && !r.suspended) w.raw(NOT_FLAGGED);
+  else {
+    w.raw(K.skipped); bool(w, r.skipped);
+    w.raw(K.incomplete); bool(w, r.incomplete);
+    w.raw(K.suspended); bool(w, r.suspended);
+    w.raw(K.firstFrame);
+  }
+  w.number(r.firstFrame);
   w.raw(K.lastFrame); w.number(r.lastFrame);
-  w.raw(K.startTime); w.string(r.startTime);
-  w.raw(K.columns);
+  w.raw(START_TIME); isoText(w, r.startTime);
+  w.raw(START_TIME_END_COLUMNS);
   const columns = r.columns;
   if (columns === null) w.raw(NULL);
   else {
@@ -118,6 +162,10 @@ export function writeQueryRecord(w: JsonWriter, r: QueryRecord): void {
       column(w, columns[i]!);
     }
     w.byte(0x5d);
+  }
+  if (r.copy === null && r.function === null && r.cancelledBy === null && r.rowValues === undefined) {
+    w.raw(PLAIN_END);
+    return;
   }
   w.raw(K.copy); nullableValue(w, r.copy);
   w.raw(K.function); nullableValue(w, r.function);
