@@ -12,6 +12,13 @@ import { join } from 'node:path';
 import { analyzeFile, type AnalyzeOptions } from '../src/pipeline/analyze.js';
 import { NdjsonSink } from '../src/sinks/ndjson.js';
 import { JsonWriter } from '../src/sinks/json/writer.js';
+import { MessageWriter } from '../src/sinks/json/message-writer.js';
+import { messageRecord } from '../src/pipeline/records.js';
+import { isoTime } from '../src/core/time.js';
+import { dissect } from '../dissectors/dissect.js';
+import type { RawMessage } from '../dissectors/types.js';
+import type { Direction } from '../src/core/direction.js';
+import { bytes, commandComplete, cstring, describe, execute, makeContext, msg, readyForQuery, toRaw, withBody } from './helpers/pg-builder.js';
 import { prng as rng } from './helpers/prng.js';
 import { publicCapture, publicCaptures, sampleCaptures, SKIP_NO_PUBLIC } from './helpers/public-captures.js';
 
@@ -148,5 +155,59 @@ test('the JSON writer escapes wire bytes as JSON.stringify escapes their UTF-8 d
     const h = new JsonWriter(4);
     h.hexString(b, 0, b.length);
     assert.equal(h.buf.toString('utf8', 0, h.pos), JSON.stringify('\\x' + b.toString('hex')));
+  }
+});
+
+/** One message's record from MessageWriter, and JSON.stringify of the generic record of the same message. */
+function writtenAndGeneric(raw: RawMessage, ctx = makeContext()): { written: string; generic: string } {
+  const out = new JsonWriter(8);
+  new MessageWriter(out).write(3, raw, () => dissect(raw, ctx), ctx, false);
+  return { written: out.buf.toString('utf8', 0, out.pos), generic: JSON.stringify(messageRecord(3, raw, dissect(raw, ctx), false)) + '\n' };
+}
+
+test('Execute, Describe, Close, CommandComplete and ReadyForQuery written from their bytes equal their decoded records, damaged or not', () => {
+  const wires: Array<[Direction, Buffer]> = [];
+  for (const name of ['', 'P_1', 'é', 'quote"back\\slash', `long_${'n'.repeat(70)}`]) {
+    wires.push(['frontend', execute(name, 0)], ['frontend', execute(name, -1)], ['frontend', execute(name, 2147483647)]);
+    for (const t of ['S', 'P'] as const) {
+      wires.push(['frontend', describe(t, name)], ['frontend', msg('C', bytes(t), cstring(name))]);
+    }
+  }
+  for (const tag of [
+    'SELECT 12', 'INSERT 0 5', 'INSERT 16384 1', 'INSERT 12345678901 1', 'INSERT  5', 'INSERT x 5', 'BEGIN', 'CREATE TABLE', '', ' ', 'SELECT ',
+    'UPDATE 18446744073709551615', 'COPY 123456789012345', 'COPY 1234567890123456', 'FETCH 007', 'é 5', 'x\u0001 3', 'MERGE 1000000000',
+  ]) wires.push(['backend', commandComplete(tag)]);
+  for (const s of ['I', 'T', 'E'] as const) wires.push(['backend', readyForQuery(s)]);
+  wires.push(['backend', msg('Z', bytes('X'))], ['backend', msg('Z')], ['backend', msg('Z', bytes('II'))]);
+  const next = rng(11);
+  let compared = 0;
+  for (const [dir, wire] of wires) {
+    const base = toRaw(dir, wire);
+    const bodies = [base.body, Buffer.alloc(0), base.body.subarray(0, base.body.length - 1), Buffer.concat([base.body, Buffer.from([0])])];
+    // and random damage: bytes set to NUL, to the type letters, to anything
+    for (let k = 0; k < 30; k++) {
+      const b = Buffer.from(base.body);
+      if (b.length === 0) break;
+      const at = Math.floor(next() * b.length);
+      b[at] = [0, 0x53, 0x50, 0x20, 0x31, Math.floor(next() * 256)][Math.floor(next() * 6)]!;
+      bodies.push(b);
+    }
+    for (const body of bodies) {
+      const { written, generic } = writtenAndGeneric(withBody(base, body));
+      assert.equal(written, generic, `${base.code} ${body.toString('hex')}`);
+      compared++;
+    }
+  }
+  assert.ok(compared > 1000, `${compared} bodies compared`);
+});
+
+test('the JSON writer writes capture times as isoTime does', () => {
+  const times = [0, 1, 999_999, 1_000_000, 1_764_000_000_123_456, -1, -1_000_001, 253_402_300_799_999_999, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1.5, Number.NaN];
+  const next = rng(5);
+  for (let i = 0; i < 200; i++) times.push(Math.floor(next() * 4e15) - 1e15);
+  for (const t of times) {
+    const w = new JsonWriter(4);
+    w.isoTime(t);
+    assert.equal(w.buf.toString('utf8', 0, w.pos), JSON.stringify(isoTime(t)), `time ${t}`);
   }
 });

@@ -153,7 +153,7 @@ test('Parse, Describe, Execute, CommandComplete and ReadyForQuery read directly:
   for (const p of ['', 'C_1', 'é', `portal_${'n'.repeat(40)}`]) {
     check(execute(p, 7), 'frontend', executePortal, (d) => (d.type === 'Execute' ? d.portal : null));
     for (const t of ['S', 'P'] as const) {
-      check(describe(t, p), 'frontend', (raw) => readDescribe(raw, noDecode, true), (d) => (d.type === 'Describe' ? { target: d.target, name: d.name } : null));
+      check(describe(t, p), 'frontend', (raw) => readDescribe(raw), (d) => (d.type === 'Describe' ? { target: d.target, name: d.name } : null));
     }
     for (const types of [[], [23], [23, 25, 0]]) {
       for (const sql of ['select $1::int, \'x\'', `select ${'1, '.repeat(30)}$1`]) {

@@ -224,12 +224,12 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case Fe.Describe: {
-        const d = readDescribe(raw, decode, this.lean);
+        const d = readDescribe(raw);
         if (d !== null && !this.skipping) this.push({ kind: 'describe', target: d.target, name: d.name }, raw);
         return;
       }
       case Fe.Execute: {
-        const portal = readExecute(raw, decode, this.lean);
+        const portal = readExecute(raw);
         if (portal !== null) this.execute(raw, portal);
         return;
       }
@@ -338,7 +338,7 @@ export class SessionTracker implements CancelTarget {
       case Be.NotificationResponse:
         this.info.notifications++;
         return;
-      case Be.ReadyForQuery: return this.readyForQuery(raw, readStatus(raw, decode, this.lean));
+      case Be.ReadyForQuery: return this.readyForQuery(raw, readStatus(raw));
       case Be.ErrorResponse: return this.errorResponse(raw, decode());
       case Be.NoticeResponse: {
         const d = decode();
@@ -421,18 +421,11 @@ export class SessionTracker implements CancelTarget {
         const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         if (code === Be.CommandComplete) {
-          if (this.lean) {
-            const tag = raw instanceof FramedMessage ? commandTag(raw.source, raw.bodyStart, raw.bodyEnd) : commandTag(raw.body);
-            if (tag !== null) {
-              exec.command = tag;
-              exec.tagRows = tagRows(tag);
-            }
-          } else {
-            const d = decode();
-            if (d.type === 'CommandComplete') {
-              exec.command = d.tag;
-              exec.tagRows = d.rows;
-            }
+          // Read from the bytes in every mode: the tag and its row count are what the dissector would give.
+          const tag = raw instanceof FramedMessage ? commandTag(raw.source, raw.bodyStart, raw.bodyEnd) : commandTag(raw.body);
+          if (tag !== null) {
+            exec.command = tag;
+            exec.tagRows = tagRows(tag);
           }
         } else if (code === Be.PortalSuspended) exec.suspended = true;
         exec.lastFrame = raw.frame;
