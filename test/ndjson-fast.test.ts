@@ -211,3 +211,14 @@ test('the JSON writer writes capture times as isoTime does', () => {
     assert.equal(w.buf.toString('utf8', 0, w.pos), JSON.stringify(isoTime(t)), `time ${t}`);
   }
 });
+
+test('the JSON writer writes durations (microseconds / 1000) as JSON.stringify does', () => {
+  const values = [0, 0.001, 0.01, 0.1, 0.085, 0.12, 1, 1.5, 12.345, 999.999, 1000, 123456.789, 999999999.999, 1e9, 1e9 + 0.001, 86400000.5, 0.0005, 1 / 3, -1, -0, Number.NaN, 1e12];
+  const next = rng(3);
+  for (let i = 0; i < 5000; i++) values.push(Math.floor(next() * 10 ** (1 + Math.floor(next() * 12))) / 1000);
+  for (const v of values) {
+    const w = new JsonWriter(2);
+    w.millis(v);
+    assert.equal(w.buf.toString('utf8', 0, w.pos), JSON.stringify(v), `millis ${v}`);
+  }
+});

@@ -41,9 +41,9 @@ function nullableString(w: JsonWriter, s: string | null): void {
   else w.string(s);
 }
 
-function nullableNumber(w: JsonWriter, n: number | null): void {
+function nullableMillis(w: JsonWriter, n: number | null): void {
   if (n === null) w.raw(NULL);
-  else w.number(n);
+  else w.millis(n);
 }
 
 function bool(w: JsonWriter, b: boolean): void {
@@ -92,14 +92,25 @@ function isoText(w: JsonWriter, t: string): void {
 }
 
 /**
- * One query record and its newline. Constant runs that most records share (no error, no
- * notices, not skipped, nothing after columns) are one copy each: a copy costs about as much
- * for 60 bytes as for 6.
+ * `,"protocol":…,"sql":…,"statementIndex":…,"statementCount":…,"statement":…,"portal":…`:
+ * the same for every execution of a prepared statement, so kept per SQL text (the statement
+ * table hands out one string per text, whose hash a Map already knows) for the statement and
+ * portal it was made with. Bounded: the texts come from the wire.
  */
-export function writeQueryRecord(w: JsonWriter, r: QueryRecord): void {
-  w.raw(K.start); w.number(r.session);
-  w.raw(TIME_START); isoText(w, r.time);
-  w.raw(TIME_END_FRAME); w.number(r.frame);
+interface StatementRun {
+  protocol: string;
+  statement: string | null;
+  portal: string | null;
+  statementIndex: number;
+  statementCount: number;
+  bytes: Buffer;
+}
+const RUNS = new Map<string, StatementRun>();
+const MAX_RUNS = 4096;
+/** Longer SQL is written each time: a copy of it would cost as much, and the cache stays small. */
+const MAX_RUN_SQL = 2048;
+
+function writeStatementFields(w: JsonWriter, r: QueryRecord): void {
   const protocol = PROTOCOL[r.protocol];
   if (protocol !== undefined) w.raw(protocol);
   else { w.raw(K.protocol); w.string(r.protocol); w.raw(K.sql); }
@@ -112,6 +123,39 @@ export function writeQueryRecord(w: JsonWriter, r: QueryRecord): void {
   }
   nullableString(w, r.statement);
   w.raw(K.portal); nullableString(w, r.portal);
+}
+
+function statementRun(w: JsonWriter, r: QueryRecord): void {
+  const sql = r.sql;
+  if (sql === null || sql.length > MAX_RUN_SQL) {
+    writeStatementFields(w, r);
+    return;
+  }
+  const run = RUNS.get(sql);
+  if (run !== undefined && run.statement === r.statement && run.portal === r.portal && run.protocol === r.protocol
+    && run.statementIndex === r.statementIndex && run.statementCount === r.statementCount) {
+    w.raw(run.bytes);
+    return;
+  }
+  const start = w.pos;
+  writeStatementFields(w, r);
+  if (RUNS.size >= MAX_RUNS) RUNS.clear();
+  RUNS.set(sql, {
+    protocol: r.protocol, statement: r.statement, portal: r.portal, statementIndex: r.statementIndex, statementCount: r.statementCount,
+    bytes: Buffer.from(w.buf.subarray(start, w.pos)),
+  });
+}
+
+/**
+ * One query record and its newline. Constant runs that most records share (no error, no
+ * notices, not skipped, nothing after columns) are one copy each: a copy costs about as much
+ * for 60 bytes as for 6.
+ */
+export function writeQueryRecord(w: JsonWriter, r: QueryRecord): void {
+  w.raw(K.start); w.number(r.session);
+  w.raw(TIME_START); isoText(w, r.time);
+  w.raw(TIME_END_FRAME); w.number(r.frame);
+  statementRun(w, r);
   const params = r.params;
   if (params.length === 0) w.raw(NO_PARAMS_PARSED);
   else {
@@ -125,8 +169,8 @@ export function writeQueryRecord(w: JsonWriter, r: QueryRecord): void {
     w.raw(K.parsed);
   }
   w.raw(r.parsed ? AFTER_PARSED.true : AFTER_PARSED.false);
-  nullableNumber(w, r.durationMs);
-  w.raw(K.firstRowMs); nullableNumber(w, r.firstRowMs);
+  nullableMillis(w, r.durationMs);
+  w.raw(K.firstRowMs); nullableMillis(w, r.firstRowMs);
   w.raw(K.rows); w.number(r.rows);
   w.raw(K.rowsReturned); w.number(r.rowsReturned);
   w.raw(K.bytesReturned); w.number(r.bytesReturned);

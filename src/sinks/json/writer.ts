@@ -94,6 +94,41 @@ export class JsonWriter {
     this.ascii(Number.isFinite(n) ? (Object.is(n, -0) ? '0' : String(n)) : 'null');
   }
 
+  /**
+   * Milliseconds as the pipeline makes them (integer microseconds / 1000), as JSON.stringify
+   * writes them: the integer part, then up to three decimals without trailing zeros. Such a
+   * number prints as that decimal (it is the double nearest to it, and a decimal of so few
+   * digits is the shortest that reads back as it); any other number goes through number().
+   */
+  millis(ms: number): void {
+    const us = Math.round(ms * 1000);
+    if (!(us >= 0 && us < 1e12 && us / 1000 === ms)) {
+      this.number(ms);
+      return;
+    }
+    const whole = Math.floor(us / 1000);
+    let frac = us - whole * 1000;
+    if (whole < 1e9) this.uint(whole);
+    else this.ascii(String(whole));
+    if (frac === 0) return;
+    let digits = 3;
+    while (frac % 10 === 0) {
+      frac /= 10;
+      digits--;
+    }
+    this.need(digits + 1);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = 0x2e;
+    p += digits;
+    this.pos = p;
+    for (let i = 0; i < digits; i++) {
+      const q = Math.floor(frac / 10);
+      buf[--p] = 0x30 + frac - q * 10;
+      frac = q;
+    }
+  }
+
   /** A non-negative integer below 1e9. */
   private uint(n: number): void {
     let digits = 1;
