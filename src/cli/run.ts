@@ -1,0 +1,183 @@
+/**
+ * The pgsniff command (started by main.ts, the entry point). Output a program reads goes to stdout; progress, warnings and errors to
+ * stderr. Exit status: 0 success, 1 a check failed (check, record), 2 a user mistake (one line
+ * on stderr, never a stack trace), 3 an internal error.
+ */
+import { readFileSync } from 'node:fs';
+import { isUserError, UserError } from '../core/errors.js';
+import { escapeTerminal } from '../core/escape.js';
+import { parseCli, USAGE, type CliOptions } from './args.js';
+import { compileFilter } from '../filter/index.js';
+import { NdjsonSink } from '../sinks/ndjson.js';
+import { TextSink } from '../sinks/text.js';
+import { analyzeFile, type AnalyzeOptions, type AnalyzeSummary } from '../pipeline/analyze.js';
+import type { OutRecord, PipelineSink } from '../pipeline/events.js';
+import { limitYoungGeneration } from './heap.js';
+
+limitYoungGeneration();
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function analyzeOptions(o: CliOptions, sinkWantsMessages: boolean): AnalyzeOptions {
+  return {
+    ports: o.ports,
+    showSecrets: o.showSecrets,
+    messages: sinkWantsMessages,
+    keepRows: o.rows,
+    keylog: o.keylog,
+  };
+}
+
+/** The output sink for read and live capture: NDJSON, text, or the terminal UI. */
+function outputSink(o: CliOptions): { sink: PipelineSink; messages: boolean } {
+  const filter = o.displayFilter ? compileFilter(o.displayFilter) : undefined;
+  if (o.json) {
+    const kinds = o.queries ? new Set<OutRecord['kind']>(['query']) : undefined;
+    return { sink: new NdjsonSink(1, { kinds, filter }), messages: !o.queries };
+  }
+  return { sink: new TextSink(1, { verbose: o.verbose, showSecrets: o.showSecrets, filter, queries: o.queries }), messages: !o.queries };
+}
+
+function useTui(o: CliOptions): boolean {
+  return !o.json && !o.text && !o.queries && !o.verbose && process.stdout.isTTY === true && process.stdin.isTTY === true;
+}
+
+async function runRead(o: CliOptions): Promise<number> {
+  const file = o.file!;
+  if (useTui(o)) {
+    const { runTui } = await import('../tui/app.js');
+    return runTui({
+      title: file,
+      live: false,
+      capturePath: file === '-' ? undefined : file,
+      filter: o.displayFilter ?? undefined,
+      start: async (sink, signal) => { await analyzeFile(file, sink, { ...analyzeOptions(o, true), signal }); },
+    });
+  }
+  const { sink, messages } = outputSink(o);
+  const summary: AnalyzeSummary = await analyzeFile(file, sink, analyzeOptions(o, messages));
+  if (summary.capture && !summary.capture.complete) {
+    process.stderr.write(`pgsniff: ${file}: the capture is damaged; decoded what came before the damage (see the anomaly records)\n`);
+  }
+  return 0;
+}
+
+async function runLive(o: CliOptions): Promise<number> {
+  const { analyzeLive } = await import('../pipeline/live.js');
+  const ac = new AbortController();
+  const liveOpts = (sink: PipelineSink, messages: boolean) => ({
+    ...analyzeOptions(o, messages),
+    iface: o.iface!,
+    captureFilter: o.captureFilter,
+    write: o.write,
+    count: o.count,
+    durationSec: o.duration,
+    signal: ac.signal,
+  });
+  if (useTui(o)) {
+    const { runTui } = await import('../tui/app.js');
+    return runTui({
+      title: `live: ${o.iface}`,
+      live: true,
+      filter: o.displayFilter ?? undefined,
+      start: async (sink, signal) => {
+        const live = analyzeLive(sink, { ...liveOpts(sink, true), signal });
+        await live.done;
+      },
+    });
+  }
+  const { sink, messages } = outputSink(o);
+  const live = analyzeLive(sink, liveOpts(sink, messages));
+  const onSignal = () => ac.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.stderr.write(`pgsniff: capturing on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops\n`);
+  const summary = await live.done;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  const drops = summary.live.dropped === null ? 'kernel drops unknown (libpcap statistics not available)' : `${summary.live.dropped} dropped by the kernel`;
+  const lost = summary.lost.gaps === 0
+    ? 'no gaps in the TCP streams'
+    : `${summary.lost.gaps} gaps in the TCP streams, ${summary.lost.bytes} bytes not seen (see the gap anomalies)`;
+  process.stderr.write(`pgsniff: ${summary.packets} packets, ${summary.messages} PostgreSQL messages, ${summary.connections} sessions; ${drops}; ${lost}\n`);
+  return 0;
+}
+
+async function runInterfaces(): Promise<number> {
+  const { listInterfaces } = await import('../capture/live.js');
+  const list = listInterfaces();
+  list.forEach((d, i) => {
+    const addrs = d.addresses.length > 0 ? ` [${d.addresses.join(', ')}]` : '';
+    process.stdout.write(`${i + 1}. ${d.name}${d.description ? ` (${escapeTerminal(d.description)})` : ''}${addrs}\n`);
+  });
+  return 0;
+}
+
+async function runSchema(): Promise<number> {
+  const { recordJsonSchema } = await import('../pipeline/schema.js');
+  process.stdout.write(JSON.stringify(recordJsonSchema(), null, 2) + '\n');
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const o = parseCli(argv);
+  if (o.version) {
+    process.stdout.write(`pgsniff ${version()}\n`);
+    return 0;
+  }
+  if (o.help || o.command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  switch (o.command) {
+    case 'read':
+      return o.iface ? runLive(o) : runRead(o);
+    case 'live':
+      return runLive(o);
+    case 'interfaces':
+      return runInterfaces();
+    case 'schema':
+      return runSchema();
+    case 'stats': {
+      const { statsCommand } = await import('./stats.js');
+      return statsCommand(o);
+    }
+    case 'check': {
+      const { checkCommand } = await import('./check.js');
+      return checkCommand(o);
+    }
+    case 'record': {
+      const { recordCommand } = await import('./record.js');
+      return recordCommand(o);
+    }
+  }
+  throw new UserError('BAD_ARGUMENT', `unknown command ${o.command}`);
+}
+
+// A reader that goes away (`pgsniff schema | head`) ends the output, not the process with a trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => {
+    if (isUserError(e)) {
+      process.stderr.write(`pgsniff: ${escapeTerminal(e.message)}\n`);
+      process.exitCode = 2;
+    } else {
+      const err = e as Error;
+      process.stderr.write(`pgsniff: internal error: ${escapeTerminal(err?.message ?? String(e))}\n`);
+      if (process.env.PGSNIFF_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
+      process.exitCode = 3;
+    }
+  },
+);

@@ -1,0 +1,84 @@
+/**
+ * src/cli/engine.ts: `read` and `stats` on a file run in a second Node.js process started with
+ * V8 flags for throughput. The user must not be able to tell, but for the speed: same output,
+ * same exit status and one-line errors, and signals reach the process doing the work.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isBatchJob } from '../src/cli/engine.js';
+import { projectRoot, sampleCaptures } from './helpers/public-captures.js';
+
+const MAIN = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+
+function run(args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, timeout: 60_000, env: { ...process.env, ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('which commands are batch jobs on a file', () => {
+  assert.equal(isBatchJob(['read', 'x.pcap', '--json'], true, true), true);
+  assert.equal(isBatchJob(['read', 'x.pcap'], false, true), true);
+  assert.equal(isBatchJob(['-r', 'x.pcap', '--text'], true, true), true);
+  assert.equal(isBatchJob(['stats', 'x.pcap'], true, true), true);
+  // the terminal UI, live capture, help, the other commands: run in this process
+  assert.equal(isBatchJob(['read', 'x.pcap'], true, true), false);
+  assert.equal(isBatchJob(['-i', 'lo', '--json'], false, false), false);
+  assert.equal(isBatchJob(['stats', '-i', 'lo'], false, false), false);
+  assert.equal(isBatchJob(['read', '--help'], false, false), false);
+  assert.equal(isBatchJob(['check', 'x.pcap', 'rules.json'], false, false), false);
+  assert.equal(isBatchJob(['record', '--', 'true'], false, false), false);
+  assert.equal(isBatchJob(['schema'], false, false), false);
+});
+
+test('read and stats give the same output and exit status with and without the second process', () => {
+  const sample = sampleCaptures().find((p) => p.endsWith('extended-query.pcap')) ?? sampleCaptures()[0]!;
+  for (const args of [['read', sample, '--json'], ['read', sample, '--text'], ['stats', sample, '--json'], ['read', '/nonexistent.pcap', '--json']]) {
+    const relaunched = run(args, {});
+    const inProcess = run(args, { PGSNIFF_RELAUNCH: '0' });
+    assert.equal(relaunched.status, inProcess.status, args.join(' '));
+    assert.equal(relaunched.stdout, inProcess.stdout, args.join(' '));
+    assert.equal(relaunched.stderr, inProcess.stderr, args.join(' '));
+  }
+  const missing = run(['read', '/nonexistent.pcap', '--json'], {});
+  assert.equal(missing.status, 2);
+  assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr);
+});
+
+/** The PIDs of `pid`'s children (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a signal to the command reaches the process doing the work, and the command dies of it', { skip: process.platform !== 'linux' }, async () => {
+  // Reading standard input that never ends keeps the work going until the signal.
+  const p = spawn(process.execPath, [MAIN, 'read', '-', '--json'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let worker = 0;
+  for (let i = 0; i < 100 && worker === 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    worker = childrenOf(p.pid!).find((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('--no-concurrent-recompilation')) ?? 0;
+  }
+  assert.ok(worker > 0, 'the work runs in a child started with the engine flags');
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => p.on('exit', (code, signal) => r({ code, signal })));
+  p.kill('SIGTERM');
+  const { code, signal } = await exited;
+  assert.equal(signal, 'SIGTERM', `exit code ${code}`);
+  for (let i = 0; i < 40 && alive(worker); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(alive(worker), false, 'no process left behind');
+  p.stdin!.destroy();
+});
