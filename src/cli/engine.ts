@@ -45,6 +45,8 @@ export function isBatchJob(argv: readonly string[], stdoutTty: boolean, stdinTty
 export function relaunchWithEngineFlags(argv: readonly string[]): boolean {
   if (process.env[MARK] === '1' || process.env.PGSNIFF_RELAUNCH === '0' || process.platform === 'win32') return false;
   if (ENGINE_FLAGS.every((f) => process.execArgv.includes(f))) return false;
+  // A debugger attached to this process would not see the work (and the child could not take the same port).
+  if (process.execArgv.some((a) => a.startsWith('--inspect') || a.startsWith('--debug'))) return false;
   if (!isBatchJob(argv, process.stdout.isTTY === true, process.stdin.isTTY === true)) return false;
   const script = process.argv[1];
   if (script === undefined) return false;
