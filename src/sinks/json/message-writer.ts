@@ -295,16 +295,19 @@ function numbers(w: JsonWriter, list: readonly number[]): void {
   w.byte(0x5d);
 }
 
-const typedPrefixes = new Map<number, Buffer>();
+/** `{"oid":…,"typeName":…,"format":…,"value":` by oid and format, with the type name it was made for. */
+const typedPrefixes = new Map<number, { typeName: string | null; bytes: Buffer }>();
 
 /** A TypedValue ({oid, typeName, format, value}) as JSON.stringify writes it. */
 export function typedValue(w: JsonWriter, v: TypedValue): void {
-  // The prefix depends on oid and format only (typeName follows from the oid).
   const k = v.oid * 2 + (v.format === 'binary' ? 1 : 0);
-  let p = typedPrefixes.get(k);
-  if (p === undefined || v.typeName !== (v.oid === 0 ? null : typeName(v.oid))) {
+  const cached = typedPrefixes.get(k);
+  let p: Buffer;
+  // The type name follows from the oid, so one entry per oid and format; checked all the same.
+  if (cached !== undefined && cached.typeName === v.typeName) p = cached.bytes;
+  else {
     p = enc(JSON.stringify({ oid: v.oid, typeName: v.typeName, format: v.format, value: 0 }).slice(0, -2));
-    if (typedPrefixes.size < 4096) typedPrefixes.set(k, p);
+    if (typedPrefixes.size < 4096 && v.typeName === (v.oid === 0 ? null : typeName(v.oid))) typedPrefixes.set(k, { typeName: v.typeName, bytes: p });
   }
   w.raw(p);
   w.value(v.value);

@@ -77,6 +77,8 @@ const TIME_START = enc(',"time":"');
 const FIRST_STATEMENT = enc(',"statementIndex":0,"statementCount":1,"statement":');
 const NO_PARAMS_PARSED = enc(',"params":[],"parsed":');
 const AFTER_PARSED = { true: enc('true,"durationMs":'), false: enc('false,"durationMs":') };
+const NO_FIRST_ROW = enc(',"firstRowMs":null,"rows":');
+const NOTHING_RETURNED = enc(',"rowsReturned":0,"bytesReturned":0,"command":');
 const NO_ERROR_NO_NOTICES = enc(',"error":null,"notices":[],"transactionStatus":');
 const STATUS: Record<string, Buffer> = {};
 for (const t of ['idle', 'transaction', 'failed']) STATUS[t] = enc(`"${t}"`);
@@ -170,11 +172,19 @@ export function writeQueryRecord(w: JsonWriter, r: QueryRecord): void {
   }
   w.raw(r.parsed ? AFTER_PARSED.true : AFTER_PARSED.false);
   nullableMillis(w, r.durationMs);
-  w.raw(K.firstRowMs); nullableMillis(w, r.firstRowMs);
-  w.raw(K.rows); w.number(r.rows);
-  w.raw(K.rowsReturned); w.number(r.rowsReturned);
-  w.raw(K.bytesReturned); w.number(r.bytesReturned);
-  w.raw(K.command); nullableString(w, r.command);
+  if (r.firstRowMs === null) w.raw(NO_FIRST_ROW);
+  else {
+    w.raw(K.firstRowMs); w.millis(r.firstRowMs);
+    w.raw(K.rows);
+  }
+  w.number(r.rows);
+  if (r.rowsReturned === 0 && r.bytesReturned === 0) w.raw(NOTHING_RETURNED);
+  else {
+    w.raw(K.rowsReturned); w.number(r.rowsReturned);
+    w.raw(K.bytesReturned); w.number(r.bytesReturned);
+    w.raw(K.command);
+  }
+  nullableString(w, r.command);
   if (r.error === null && r.notices.length === 0) w.raw(NO_ERROR_NO_NOTICES);
   else {
     w.raw(K.error); nullableValue(w, r.error);
