@@ -31,6 +31,16 @@ test('which commands are batch jobs on a file', () => {
   assert.equal(isBatchJob(['check', 'x.pcap', 'rules.json'], false, false), false);
   assert.equal(isBatchJob(['record', '--', 'true'], false, false), false);
   assert.equal(isBatchJob(['schema'], false, false), false);
+  // parsed as the command parses them
+  assert.equal(isBatchJob(['--json', 'read', 'x.pcap'], true, true), true);
+  assert.equal(isBatchJob(['-p', '5433', 'stats', 'x.pcap'], false, false), true);
+  assert.equal(isBatchJob(['read', 'x.pcap', '--', '--json'], true, true), false);
+  assert.equal(isBatchJob(['read', '-ieth0', '--json'], false, false), false);
+  assert.equal(isBatchJob(['stats', '-ieth0'], false, false), false);
+  assert.equal(isBatchJob(['read', 'x.pcap', '--no-such-option'], false, false), false);
+  // a descriptor path: Node.js does not pass its low descriptors on to a child
+  assert.equal(isBatchJob(['read', '/dev/fd/5', '--json'], false, false), false);
+  assert.equal(isBatchJob(['read', '/proc/self/fd/5', '--json'], false, false), false);
 });
 
 test('read and stats give the same output and exit status with and without the second process', () => {
@@ -65,20 +75,51 @@ function alive(pid: number): boolean {
   }
 }
 
-test('a signal to the command reaches the process doing the work, and the command dies of it', { skip: process.platform !== 'linux' }, async () => {
-  // Reading standard input that never ends keeps the work going until the signal.
-  const p = spawn(process.execPath, [MAIN, 'read', '-', '--json'], { stdio: ['pipe', 'ignore', 'pipe'] });
+/** Starts `read - --json` on a pipe that never ends, and finds the child doing the work. */
+async function startWork(detached: boolean): Promise<{ p: ReturnType<typeof spawn>; worker: number }> {
+  const p = spawn(process.execPath, [MAIN, 'read', '-', '--json'], { stdio: ['pipe', 'ignore', 'pipe'], detached });
   let worker = 0;
   for (let i = 0; i < 100 && worker === 0; i++) {
     await new Promise((r) => setTimeout(r, 50));
     worker = childrenOf(p.pid!).find((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('--no-concurrent-recompilation')) ?? 0;
   }
   assert.ok(worker > 0, 'the work runs in a child started with the engine flags');
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => p.on('exit', (code, signal) => r({ code, signal })));
+  return { p, worker };
+}
+
+async function gone(pid: number, ms: number): Promise<boolean> {
+  for (let i = 0; i < ms / 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  return !alive(pid);
+}
+
+const exitOf = (p: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> =>
+  new Promise((r) => p.on('exit', (code, signal) => r({ code, signal })));
+
+test('a signal to the command reaches the process doing the work, and the command dies of it', { skip: process.platform !== 'linux' }, async () => {
+  const { p, worker } = await startWork(false);
+  const exited = exitOf(p);
   p.kill('SIGTERM');
   const { code, signal } = await exited;
   assert.equal(signal, 'SIGTERM', `exit code ${code}`);
-  for (let i = 0; i < 40 && alive(worker); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.equal(alive(worker), false, 'no process left behind');
+  assert.ok(await gone(worker, 2000), 'no process left behind');
+  p.stdin!.destroy();
+});
+
+test('a Ctrl-C to the job (its whole process group) ends both processes once', { skip: process.platform !== 'linux' }, async () => {
+  const { p, worker } = await startWork(true);
+  const exited = exitOf(p);
+  process.kill(-p.pid!, 'SIGINT');
+  const { code, signal } = await exited;
+  assert.equal(signal, 'SIGINT', `exit code ${code}`);
+  assert.ok(await gone(worker, 2000), 'no process left behind');
+  p.stdin!.destroy();
+});
+
+test('killed outright, the command leaves no process behind', { skip: process.platform !== 'linux' }, async () => {
+  const { p, worker } = await startWork(false);
+  const exited = exitOf(p);
+  p.kill('SIGKILL');
+  await exited;
+  assert.ok(await gone(worker, 4000), 'the child stops once its parent is gone');
   p.stdin!.destroy();
 });

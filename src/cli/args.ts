@@ -221,3 +221,8 @@ record:
 
   -h, --help            this text;  -v, --version   the version
 `;
+
+/** Whether `read` and live capture open the terminal UI: no line output asked for, and a terminal both ways. */
+export function useTui(o: CliOptions, stdoutTty: boolean, stdinTty: boolean): boolean {
+  return !o.json && !o.text && !o.queries && !o.verbose && stdoutTty && stdinTty;
+}

@@ -11,31 +11,53 @@
  *    the first, 1.15 GB read --json 16.3 -> 14.8 s, read --text 8.1 -> 7.8, stats 1.70 -> 1.61.
  *    6000 measured no better.
  * Setting them from inside the process (v8.setFlagsFromString) has no effect: the background
- * compiler and the inlining budget are fixed by the time any of our code runs.
+ * compiler and the inlining budget are fixed by the time any of our code runs, and Node.js
+ * does not take them from NODE_OPTIONS.
  *
  * So `read` and `stats` on a file start a second Node.js process with the flags, and this one
- * waits for it: it costs one Node.js start-up (about 40 ms). The child gets a process group of
- * its own, and this process forwards SIGINT, SIGTERM and SIGHUP to it, so a Ctrl-C in a
- * terminal reaches it once (a second SIGINT would stop it before it flushed its output). Not
- * for what talks to the terminal or runs for long (the terminal UI, live capture, record,
- * check), where start-up and signals matter more than throughput. PGSNIFF_RELAUNCH=0 turns it
- * off; the child is marked so that it never relaunches itself.
+ * waits for it (one more Node.js start-up, about 40 ms). The child stays in this process's
+ * process group, so what the terminal sends the job (Ctrl-C, Ctrl-\, Ctrl-Z, a hang-up)
+ * reaches both, and job control works; signals sent to this process alone are passed on. A
+ * batch job installs no signal handler, so a signal that arrives twice does what it does
+ * once. Should this process be killed outright, the child notices within a second that its
+ * parent changed and stops. Not for what talks to the terminal or runs for long (the terminal
+ * UI, live capture, record, check), nor for a capture named by a file descriptor path
+ * (/dev/fd/N: Node.js does not pass its low descriptors on). PGSNIFF_RELAUNCH=0 turns it off;
+ * the child is marked so that it never relaunches itself.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { isatty } from 'node:tty';
+import { parseCli, useTui } from './args.js';
 
 export const ENGINE_FLAGS = ['--no-concurrent-recompilation', '--max-inlined-bytecode-size-cumulative=3000'];
-const MARK = 'PGSNIFF_RELAUNCHED';
+/** Set in the child's environment to the parent's pid. */
+const MARK = 'PGSNIFF_RELAUNCHED_BY';
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
 
-/** Options that make `read` write lines instead of opening the terminal UI (see run.ts useTui). */
-const LINE_OUTPUT = new Set(['--json', '--text', '--queries', '-V', '--verbose']);
-
-/** Whether argv is a batch job on a file: `read FILE`/`-r FILE` or `stats FILE`, not live, not the terminal UI. */
+/**
+ * Whether argv (parsed as the command will parse it) is a batch job on a file: `read FILE` or
+ * `stats FILE`, not live capture, not the terminal UI, not a file descriptor path.
+ */
 export function isBatchJob(argv: readonly string[], stdoutTty: boolean, stdinTty: boolean): boolean {
-  if (argv.some((a) => a === '-i' || a === '--interface' || a.startsWith('--interface=') || a === '-h' || a === '--help')) return false;
-  const first = argv[0];
-  if (first === 'stats') return true;
-  if (first !== 'read' && first !== '-r') return false;
-  return !(stdoutTty && stdinTty) || argv.some((a) => LINE_OUTPUT.has(a));
+  let o;
+  try {
+    o = parseCli([...argv]);
+  } catch {
+    return false; // the command reports the mistake itself
+  }
+  if (o.help || o.version || o.iface !== null || o.file === null) return false;
+  if (o.file.startsWith('/dev/') || o.file.startsWith('/proc/')) return false;
+  if (o.command === 'stats') return true;
+  return o.command === 'read' && !useTui(o, stdoutTty, stdinTty);
+}
+
+/** In the child: stop when the process that started it is gone (killed outright, it could pass nothing on). */
+function watchParent(): void {
+  const parent = Number(process.env[MARK]);
+  if (!Number.isInteger(parent) || parent <= 1) return;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(129);
+  }, 1000).unref();
 }
 
 /**
@@ -43,34 +65,40 @@ export function isBatchJob(argv: readonly string[], stdoutTty: boolean, stdinTty
  * exits as the child does); false when this process should run the command itself.
  */
 export function relaunchWithEngineFlags(argv: readonly string[]): boolean {
-  if (process.env[MARK] === '1' || process.env.PGSNIFF_RELAUNCH === '0' || process.platform === 'win32') return false;
+  if (process.env[MARK] !== undefined) {
+    watchParent();
+    return false;
+  }
+  if (process.env.PGSNIFF_RELAUNCH === '0' || process.platform !== 'linux') return false;
   if (ENGINE_FLAGS.every((f) => process.execArgv.includes(f))) return false;
   // A debugger attached to this process would not see the work (and the child could not take the same port).
-  if (process.execArgv.some((a) => a.startsWith('--inspect') || a.startsWith('--debug'))) return false;
-  if (!isBatchJob(argv, process.stdout.isTTY === true, process.stdin.isTTY === true)) return false;
+  const nodeOptions = process.env.NODE_OPTIONS ?? '';
+  if (process.execArgv.some((a) => a.startsWith('--inspect') || a.startsWith('--debug')) || nodeOptions.includes('--inspect')) return false;
+  // isatty, not process.stdin: this process never opens a stream on the child's input.
+  if (!isBatchJob(argv, isatty(1), isatty(0))) return false;
   const script = process.argv[1];
   if (script === undefined) return false;
-  let child;
+  let child: ChildProcess | null = null;
+  // Handlers first: a signal that comes while the child starts is passed on once it exists.
+  const forward = (sig: NodeJS.Signals): void => {
+    child?.kill(sig);
+  };
+  for (const s of FORWARDED) process.on(s, forward);
   try {
     child = spawn(process.execPath, [...process.execArgv, ...ENGINE_FLAGS, script, ...argv], {
       stdio: 'inherit',
-      detached: true,
-      env: { ...process.env, [MARK]: '1' },
+      env: { ...process.env, [MARK]: String(process.pid) },
     });
   } catch {
+    for (const s of FORWARDED) process.off(s, forward);
     return false;
   }
-  const forward = (sig: NodeJS.Signals): void => {
-    child.kill(sig);
-  };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, forward);
   child.on('error', (e) => {
     process.stderr.write(`pgsniff: cannot start ${process.execPath}: ${e.message}\n`);
     process.exit(3);
   });
   child.on('exit', (code, signal) => {
-    for (const s of signals) process.off(s, forward);
+    for (const s of FORWARDED) process.off(s, forward);
     if (signal !== null) {
       // Die of the same signal, as a shell expects of the command it ran.
       process.kill(process.pid, signal);

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isUserError, UserError } from '../core/errors.js';
 import { escapeTerminal } from '../core/escape.js';
-import { parseCli, USAGE, type CliOptions } from './args.js';
+import { parseCli, USAGE, useTui as wantsTui, type CliOptions } from './args.js';
 import { compileFilter } from '../filter/index.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 import { TextSink } from '../sinks/text.js';
@@ -46,7 +46,7 @@ function outputSink(o: CliOptions): { sink: PipelineSink; messages: boolean } {
 }
 
 function useTui(o: CliOptions): boolean {
-  return !o.json && !o.text && !o.queries && !o.verbose && process.stdout.isTTY === true && process.stdin.isTTY === true;
+  return wantsTui(o, process.stdout.isTTY === true, process.stdin.isTTY === true);
 }
 
 async function runRead(o: CliOptions): Promise<number> {
