@@ -16,8 +16,8 @@ import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { MessageRecord, OutRecord, PipelineSink } from '../src/pipeline/events.js';
 import { SessionTracker } from '../src/session/tracker.js';
 import { SessionRegistry } from '../src/session/registry.js';
-import { bindNames, commandTag, executePortal, readyStatus, tagRows } from '../src/session/lean-read.js';
-import { readBind, readDescribe, readParse } from '../src/session/request-read.js';
+import { bindNames, commandTag, describeOf, executePortal, readyStatus, tagRows } from '../src/session/lean-read.js';
+import { readBind, readParse } from '../src/session/request-read.js';
 import { FramedMessage } from '../src/pg/framer.js';
 import type { QueryRecord, SessionRecord } from '../src/session/schema.js';
 import type { ConnectionEnd, ConnectionInfo } from '../src/reassembly/types.js';
@@ -153,7 +153,7 @@ test('Parse, Describe, Execute, CommandComplete and ReadyForQuery read directly:
   for (const p of ['', 'C_1', 'é', `portal_${'n'.repeat(40)}`]) {
     check(execute(p, 7), 'frontend', executePortal, (d) => (d.type === 'Execute' ? d.portal : null));
     for (const t of ['S', 'P'] as const) {
-      check(describe(t, p), 'frontend', (raw) => readDescribe(raw), (d) => (d.type === 'Describe' ? { target: d.target, name: d.name } : null));
+      check(describe(t, p), 'frontend', describeOf, (d) => (d.type === 'Describe' ? { target: d.target, name: d.name } : null));
     }
     for (const types of [[], [23], [23, 25, 0]]) {
       for (const sql of ['select $1::int, \'x\'', `select ${'1, '.repeat(30)}$1`]) {

@@ -115,6 +115,13 @@ export function executeName(src: Buffer, start = 0, end = src.length): string | 
   return text(src, start, n);
 }
 
+/** Describe's target and name, or null when the body is not 'S' or 'P' and a name. */
+export function describeOf(raw: RawMessage): { target: 'statement' | 'portal'; name: string } | null {
+  if (raw instanceof FramedMessage) return describeTarget(raw.source, raw.bodyStart, raw.bodyEnd);
+  const b = raw.body;
+  return describeTarget(b, 0, b.length);
+}
+
 /** Execute's portal name, or null when the body is not a name and an Int32. */
 export function executePortal(raw: RawMessage): string | null {
   if (raw instanceof FramedMessage) return executeName(raw.source, raw.bodyStart, raw.bodyEnd);

@@ -31,8 +31,8 @@ import { StartupState } from './startup.js';
 import { splitSql } from './sql-split.js';
 import { FramedMessage } from '../pg/framer.js';
 import { Be, Fe, NO_CODE } from './codes.js';
-import { commandTag, tagRows } from './lean-read.js';
-import { readBind, readDescribe, readExecute, readParse, readStatus } from './request-read.js';
+import { commandTag, describeOf, executePortal, readyStatus, tagRows } from './lean-read.js';
+import { readBind, readParse } from './request-read.js';
 import { Outbox } from './outbox.js';
 import { queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
 import { StatementTable, withFormats, MAX_STATEMENTS, MAX_STATEMENT_CHARS, type Portal, type PreparedStatement } from './statements.js';
@@ -224,12 +224,12 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case Fe.Describe: {
-        const d = readDescribe(raw);
+        const d = describeOf(raw);
         if (d !== null && !this.skipping) this.push({ kind: 'describe', target: d.target, name: d.name }, raw);
         return;
       }
       case Fe.Execute: {
-        const portal = readExecute(raw);
+        const portal = executePortal(raw);
         if (portal !== null) this.execute(raw, portal);
         return;
       }
@@ -338,7 +338,7 @@ export class SessionTracker implements CancelTarget {
       case Be.NotificationResponse:
         this.info.notifications++;
         return;
-      case Be.ReadyForQuery: return this.readyForQuery(raw, readStatus(raw));
+      case Be.ReadyForQuery: return this.readyForQuery(raw, readyStatus(raw));
       case Be.ErrorResponse: return this.errorResponse(raw, decode());
       case Be.NoticeResponse: {
         const d = decode();
