@@ -63,6 +63,19 @@ test('libpg-query normalizer groups by fingerprint; unparsable SQL falls back', 
   const bad = n.normalize('selec 1 from');
   assert.equal(bad.parsed, false);
   assert.ok(bad.fingerprint.startsWith('x'));
+  // An empty Query (libpq sends one for a bare `;`) groups with blank ones, with no literal and no error text
+  const empty = n.normalize('');
+  assert.deepEqual(empty, n.normalize('   '));
+  assert.equal(empty.text, '');
+  assert.equal(empty.hasLiterals, false);
+});
+
+test('the statistics table names an empty query as such', async () => {
+  const sink = new StatsSink(await createNormalizer());
+  sink.record(q({ sql: '', command: null }));
+  const text = formatStatsText(sink.report());
+  assert.match(text, /\(empty query\)/);
+  assert.doesNotMatch(text, /Invalid input/);
 });
 
 test('StatsSink: calls, rows, errors, percentiles per fingerprint; sessions; errors by SQLSTATE; auth and TLS', async () => {

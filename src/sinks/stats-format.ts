@@ -49,7 +49,7 @@ export function formatStatsText(r: StatsReport, opts: StatsTextOptions = {}): st
     + `${t.rows} rows; ${fmtNum(t.totalMs)} ms in total; ${t.fingerprints} distinct (normalized by ${t.parser})\n\n`;
   if (r.queries.length > 0) {
     const rows = r.queries.slice(0, limit).map((q) => [
-      q.calls, q.rows, q.errors, q.totalMs, q.meanMs, q.p50Ms, q.p95Ms, q.p99Ms, q.maxMs, clip(q.query, qw),
+      q.calls, q.rows, q.errors, q.totalMs, q.meanMs, q.p50Ms, q.p95Ms, q.p99Ms, q.maxMs, clip(q.query === '' ? '(empty query)' : q.query, qw),
     ]);
     out += table(['>calls', '>rows', '>errors', '>total ms', '>mean ms', '>p50 ms', '>p95 ms', '>p99 ms', '>max ms', 'query'], rows);
     if (r.queries.length > limit) out += `... ${r.queries.length - limit} more queries (--json lists all)\n`;

@@ -89,13 +89,16 @@ class CachingNormalizer implements Normalizer {
     if (hit) return hit;
     let out: Normalized | null = null;
     if (this.pg && sql.length <= PARSE_LIMIT) {
+      // libpg-query answers an empty string with its error message as both the normalized text
+      // and the fingerprint instead of throwing: an empty query is read as the blank one it is.
+      const input = sql.length === 0 ? ' ' : sql;
       try {
-        const text = this.pg.normalizeSync(sql);
+        const text = this.pg.normalizeSync(input);
         out = {
-          fingerprint: this.pg.fingerprintSync(sql),
+          fingerprint: this.pg.fingerprintSync(input),
           text: collapseSpace(text),
           parsed: true,
-          hasLiterals: text !== sql,
+          hasLiterals: text !== input,
         };
       } catch {
         out = null;
