@@ -11,6 +11,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { isoTime } from '../../core/time.js';
+import { isoSecondPrefix } from '../../session/iso-time.js';
 
 /** JSON.stringify's escapes for the control characters; other bytes below 0x20 become \u00XX. */
 const SHORT_ESCAPE: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
@@ -23,9 +24,6 @@ for (let c = 0x20; c < 0x80; c++) PLAIN[c] = c === 0x22 || c === 0x5c ? 0 : 1;
 /** Nesting beyond this is left to JSON.stringify (decoded json/jsonb values can nest deeply). */
 const MAX_DEPTH = 64;
 const KEYS = new Map<string, Buffer>();
-/** JsonWriter.isoTime's cache: the second it last wrote and its `"YYYY-MM-DDTHH:MM:SS.`. */
-let isoSecond = Number.NaN;
-let isoPrefix = Buffer.alloc(0);
 
 export class JsonWriter {
   buf: Buffer;
@@ -287,7 +285,7 @@ export class JsonWriter {
 
   /**
    * A capture time as isoTime (src/core/time.ts) writes it, quoted: the date and time of day
-   * cached per second, the microseconds as six digits, no string made.
+   * from isoSecondPrefix (cached per second), the microseconds as six digits, no string made.
    */
   isoTime(timeUs: number): void {
     if (!Number.isSafeInteger(timeUs)) {
@@ -295,15 +293,14 @@ export class JsonWriter {
       return;
     }
     const second = Math.floor(timeUs / 1_000_000);
-    if (second !== isoSecond) {
-      const full = isoTime(second * 1_000_000);
-      isoPrefix = Buffer.from('"' + full.slice(0, full.length - 7), 'latin1'); // `"` ... `SS.`
-      isoSecond = second;
-    }
-    this.need(isoPrefix.length + 8);
+    const prefix = isoSecondPrefix(second);
+    const n = prefix.length;
+    this.need(n + 10);
     const buf = this.buf;
     let p = this.pos;
-    for (let i = 0; i < isoPrefix.length; i++) buf[p++] = isoPrefix[i];
+    buf[p++] = 0x22;
+    for (let i = 0; i < n; i++) buf[p++] = prefix.charCodeAt(i);
+    buf[p++] = 0x2e; // .
     let us = timeUs - second * 1_000_000;
     for (let i = p + 5; i >= p; i--) {
       const q = (us / 10) | 0;
