@@ -1,8 +1,10 @@
 /**
  * The NDJSON export's fast path (src/sinks/json) writes message records from the wire bytes;
  * its output must be byte for byte JSON.stringify of the record objects the generic path
- * builds. Checked on every sample, every public capture and bit-flipped copies of the samples
- * (hostile bodies must fall back, not diverge), and value by value for the writer's escapes.
+ * builds; so must query records written from their executions. Checked on every sample (with
+ * and without kept rows), every public capture and bit-flipped copies of the samples (hostile
+ * bodies must fall back, not diverge), execution by execution on made-up ones, and value by
+ * value for the writer's escapes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +15,8 @@ import { analyzeFile, type AnalyzeOptions } from '../src/pipeline/analyze.js';
 import { NdjsonSink } from '../src/sinks/ndjson.js';
 import { JsonWriter } from '../src/sinks/json/writer.js';
 import { MessageWriter } from '../src/sinks/json/message-writer.js';
+import { writeExecution } from '../src/sinks/json/query-writer.js';
+import { Execution } from '../src/session/execution.js';
 import { messageRecord } from '../src/pipeline/records.js';
 import { isoTime } from '../src/core/time.js';
 import { dissect } from '../dissectors/dissect.js';
@@ -65,6 +69,16 @@ test('fast NDJSON equals the generic export on every sample', async () => {
     messages += (fast.match(/"kind":"message"/g) ?? []).length;
   }
   assert.ok(messages > 1500, `${messages} message records compared`);
+});
+
+test('fast NDJSON equals the generic export on every sample with kept rows (--rows)', async () => {
+  let kept = 0;
+  for (const path of sampleCaptures()) {
+    const { fast, generic } = await bothWays(path, { ...optionsFor(path), keepRows: true });
+    assert.ok(fast === generic, `${path}: ${firstDifference(fast, generic)}`);
+    kept += (fast.match(/"rowValues":/g) ?? []).length;
+  }
+  assert.ok(kept > 50, `${kept} query records with kept rows compared`);
 });
 
 test('fast NDJSON equals the generic export on every public capture', async (t) => {
@@ -220,5 +234,49 @@ test('the JSON writer writes durations (microseconds / 1000) as JSON.stringify d
     const w = new JsonWriter(2);
     w.millis(v);
     assert.equal(w.buf.toString('utf8', 0, w.pos), JSON.stringify(v), `millis ${v}`);
+  }
+});
+
+test('query records written from their executions equal JSON.stringify of toRecord', () => {
+  const next = rng(7071);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+  const sqls = ['SELECT 1', 'INSERT INTO t VALUES ($1)', null, 'x'.repeat(3000), 'say "hi"\n', '日本語 🐘'];
+  const times = [1764136354023718, 0, -5, 1764136354000000, 1e17, 2 ** 53 + 2, 1764136354999999];
+  const error = { severity: 'ERROR', severityNonLocalized: 'ERROR', sqlstate: '42P01', message: 'relation "t" does not exist' };
+  const column = { name: 'n', tableOid: 16384, columnNumber: 1, typeOid: 23, typeName: 'int4', typeSize: 4, typeModifier: -1, format: 'text' as const };
+  for (let i = 0; i < 5000; i++) {
+    const e = new Execution(pick(['simple', 'extended', 'function'] as const), pick(sqls), 1 + Math.floor(next() * 1e6), pick(times));
+    // The same SQL text with other statement fields: the statement-run cache must not mix them up.
+    e.statementIndex = pick([0, 0, 1, 3]);
+    e.statementCount = e.statementIndex + pick([1, 1, 2]);
+    e.statement = pick([null, '', 'P_1', 's"q']);
+    e.portal = pick([null, '', 'C_2']);
+    e.params = pick([[], [{ oid: 23, typeName: 'int4', format: 'text', value: 42 }, { oid: 0, typeName: null, format: 'binary', value: '\\x00ff' }]]);
+    e.parsed = next() < 0.5;
+    if (next() < 0.8) e.touch(pick(times));
+    if (next() < 0.5) e.dataRow(17, pick(times));
+    if (next() < 0.7) e.finish(1 + Math.floor(next() * 1e6), pick(times), pick(times));
+    e.tagRows = pick([null, 0, 7]);
+    e.command = pick([null, 'SELECT 1', 'UPDATE 0']);
+    if (next() < 0.2) e.error = error;
+    if (next() < 0.2) e.notice(error);
+    if (next() < 0.2) e.notices = [];
+    e.skipped = next() < 0.1;
+    e.incomplete = next() < 0.1;
+    e.suspended = next() < 0.1;
+    e.columns = pick([null, [], [column, { ...column, name: 'é"', typeName: null }]]);
+    if (next() < 0.1) e.copy = { direction: 'in', format: 'text', messagesIn: 3, bytesIn: 99, messagesOut: 0, bytesOut: 0, failed: null };
+    if (next() < 0.1) {
+      e.isFunction = true;
+      e.functionOid = 1598;
+      e.functionResult = pick([null, { oid: 25, typeName: 'text', format: 'text', value: 'r' }]);
+    }
+    if (next() < 0.1) e.cancelledBy = { session: 3, frame: 99, time: '2025-11-26T05:52:34.023718Z' };
+    if (next() < 0.1) e.keepRow([{ oid: 23, typeName: 'int4', format: 'text', value: 1 }], 5, 6, 7);
+    const status = pick([null, 'idle', 'transaction', 'failed'] as const);
+    const session = Math.floor(next() * 100);
+    const w = new JsonWriter(16);
+    writeExecution(w, e, session, status);
+    assert.equal(w.buf.toString('utf8', 0, w.pos), JSON.stringify(e.toRecord(session, status)) + '\n', `execution ${i}`);
   }
 });

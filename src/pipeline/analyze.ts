@@ -81,6 +81,7 @@ export class PacketPipeline {
           registry,
           // Responses that pair with no request (protocol-violation), reported as anomaly records.
           anomaly: (a) => this.analyzer.anomaly(a),
+          writeExecution: sink.queryExecution ? (exec, session, status) => sink.queryExecution!(exec, session, status) : undefined,
         }),
       tls: (_conn, onAnomaly) => new TlsConnection(keylog, onAnomaly),
     });

@@ -5,6 +5,8 @@
  */
 import type { Direction } from '../core/direction.js';
 import type { RawMessage, DecodedMessage, DissectContext } from '../../dissectors/types.js';
+import type { Execution } from '../session/execution.js';
+import type { TransactionStatus } from '../session/schema.js';
 
 /** One line of the frame list: every packet the source delivered, PostgreSQL or not. */
 export interface FrameInfo {
@@ -74,6 +76,12 @@ export interface PipelineSink {
    * `decode` and `ctx` are valid only during the call. Used by the NDJSON export's fast path.
    */
   rawMessage?(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): boolean;
+  /**
+   * A finished execution before its query record is built (full records only): a sink that can
+   * write the record (or drop it) from the execution answers true, and then record() is not
+   * called for it. `exec` is valid only during the call. Used by the NDJSON export's fast path.
+   */
+  queryExecution?(exec: Execution, session: number, status: TransactionStatus | null): boolean;
   /** Any record (messages included, after message()). */
   record(rec: OutRecord): void;
   /** End of input (file end, or live capture stopped). */

@@ -130,15 +130,41 @@ export class Execution {
     this.done = true;
   }
 
-  /** `summary`: no timestamps as text, no columns (TrackerOptions.detail). */
+  /** Whether the record has an end (durationMs): the execution ended and was not skipped. */
+  hasEnd(): boolean {
+    return this.endUs >= 0 && !this.skipped;
+  }
+
+  /** When the record's clock starts (startTime): the first response, else the request. */
+  recordStartUs(): number {
+    return this.startUs >= 0 ? this.startUs : this.reqTimeUs;
+  }
+
+  /** The record's time: its end, else when it started, else the request. */
+  recordEndUs(): number {
+    return this.hasEnd() ? this.endUs : this.recordStartUs();
+  }
+
+  /** The record's durationMs. */
+  durationMs(): number | null {
+    return this.hasEnd() ? ms(this.endUs - this.recordStartUs()) : null;
+  }
+
+  /** The record's firstRowMs. */
+  firstRowMs(): number | null {
+    return this.firstRowUs >= 0 ? ms(this.firstRowUs - this.recordStartUs()) : null;
+  }
+
+  /**
+   * The query record. `summary`: no timestamps as text, no columns (TrackerOptions.detail).
+   * src/sinks/json/query-writer.ts writes the same record's JSON straight from the execution:
+   * a change here is a change there.
+   */
   toRecord(session: number, txStatus: TransactionStatus | null, summary = false): QueryRecord {
-    const hasEnd = this.endUs >= 0 && !this.skipped;
-    const endUs = hasEnd ? this.endUs : this.startUs >= 0 ? this.startUs : this.reqTimeUs;
-    const start = this.startUs >= 0 ? this.startUs : this.reqTimeUs;
     const rec: QueryRecord = {
       kind: 'query',
       session,
-      time: summary ? '' : isoTime(endUs),
+      time: summary ? '' : isoTime(this.recordEndUs()),
       frame: this.lastFrame,
       protocol: this.protocol,
       sql: this.sql,
@@ -148,8 +174,8 @@ export class Execution {
       portal: this.portal,
       params: this.params,
       parsed: this.parsed,
-      durationMs: hasEnd ? ms(this.endUs - start) : null,
-      firstRowMs: this.firstRowUs >= 0 ? ms(this.firstRowUs - start) : null,
+      durationMs: this.durationMs(),
+      firstRowMs: this.firstRowMs(),
       rows: this.tagRows ?? this.rowsReturned,
       rowsReturned: this.rowsReturned,
       bytesReturned: this.bytesReturned,
@@ -162,7 +188,7 @@ export class Execution {
       suspended: this.suspended,
       firstFrame: this.firstFrame,
       lastFrame: this.lastFrame,
-      startTime: summary ? '' : isoTime(start),
+      startTime: summary ? '' : isoTime(this.recordStartUs()),
       columns: this.columns && !summary ? this.columns.slice() : null,
       copy: this.copy ? { ...this.copy } : null,
       function: this.isFunction ? { oid: this.functionOid, result: this.functionResult } : null,

@@ -10,6 +10,12 @@ import type { SessionInfo } from './session-info.js';
 
 export const MAX_AWAITING = 1000;
 
+/**
+ * Writes an execution's query record straight from the execution, as toRecord would make it
+ * (the NDJSON export); true when it did, and then no record object is made.
+ */
+export type ExecutionWriter = (exec: Execution, session: number, status: TransactionStatus | null) => boolean;
+
 export class Outbox {
   /**
    * Slots [head, tail) wait. The array keeps its size from one ReadyForQuery to the next: a
@@ -27,7 +33,12 @@ export class Outbox {
     private readonly anomaly: ((a: Anomaly) => void) | null = null,
     /** Summary records (TrackerOptions.detail). */
     private readonly summary = false,
+    private readonly writer: ExecutionWriter | null = null,
   ) {}
+
+  private out(exec: Execution, status: TransactionStatus | null): void {
+    if (this.writer === null || !this.writer(exec, this.sessionId, status)) this.emit(exec.toRecord(this.sessionId, status, this.summary));
+  }
 
   /** An execution is over (done, failed, skipped or cut off): count it and queue its record. */
   complete(exec: Execution): void {
@@ -49,7 +60,7 @@ export class Outbox {
         this.tail -= this.head;
         this.head = 0;
       }
-      this.emit(oldest.toRecord(this.sessionId, null, this.summary));
+      this.out(oldest, null);
     }
   }
 
@@ -84,7 +95,7 @@ export class Outbox {
     for (let i = this.head; i < end; i++) {
       const exec = list[i]!;
       list[i] = undefined;
-      this.emit(exec.toRecord(this.sessionId, status, this.summary));
+      this.out(exec, status);
     }
     this.head = 0;
     this.tail = 0;

@@ -33,7 +33,7 @@ import { FramedMessage } from '../pg/framer.js';
 import { Be, Fe, NO_CODE } from './codes.js';
 import { commandTag, describeOf, executePortal, readyStatus, tagRows } from './lean-read.js';
 import { readBind, readParse } from './request-read.js';
-import { Outbox } from './outbox.js';
+import { Outbox, type ExecutionWriter } from './outbox.js';
 import { queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
 import { StatementTable, withFormats, MAX_STATEMENTS, MAX_STATEMENT_CHARS, type Portal, type PreparedStatement } from './statements.js';
 import { RequestQueue, accepts, MAX_PENDING, type Request, type QueryRequest } from './request-queue.js';
@@ -58,6 +58,11 @@ export interface TrackerOptions {
    * for), at most MAX_SESSION_ANOMALIES per session; all are counted in the session record.
    */
   anomaly?: (a: Anomaly) => void;
+  /**
+   * Full records only: finished executions are offered to it first (outbox.ts), and a record
+   * object is made only when it declines (the NDJSON export writes them from the execution).
+   */
+  writeExecution?: ExecutionWriter;
 }
 
 export type SessionEmit = (r: QueryRecord | SessionRecord) => void;
@@ -112,7 +117,8 @@ export class SessionTracker implements CancelTarget {
     this.lean = opts.detail === 'summary' && !this.keepRows;
     this.registry = opts.registry;
     this.onAnomaly = opts.anomaly ?? null;
-    this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly, opts.detail === 'summary');
+    const summary = opts.detail === 'summary';
+    this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly, summary, summary ? null : opts.writeExecution ?? null);
     this.startup = new StartupState(this.info, this.registry, conn.id);
   }
 

@@ -4,15 +4,17 @@
  * (`| jq`) holds the pipeline back instead of letting memory grow.
  *
  * Message records, most of the output, are written straight from the wire bytes by
- * json/message-writer.ts when no display filter needs the record object; the rest go
- * through JSON.stringify.
+ * json/message-writer.ts, and query records from their executions by json/query-writer.ts,
+ * when no display filter needs the record object; the rest are written member by member
+ * (JsonWriter.object), or through JSON.stringify under a display filter.
  */
 import { writeAllSync } from './write-fd.js';
 import { JsonWriter } from './json/writer.js';
 import { MessageWriter } from './json/message-writer.js';
-import { writeQueryRecord } from './json/query-writer.js';
+import { writeExecution } from './json/query-writer.js';
 import type { OutRecord, PipelineSink } from '../pipeline/events.js';
-import type { QueryRecord } from '../session/schema.js';
+import type { Execution } from '../session/execution.js';
+import type { TransactionStatus } from '../session/schema.js';
 import type { DecodedMessage, DissectContext, RawMessage } from '../../dissectors/types.js';
 
 export type RecordFilter = (rec: OutRecord) => boolean;
@@ -30,11 +32,13 @@ export class NdjsonSink implements PipelineSink {
   private readonly out = new JsonWriter(BATCH + 16 * 1024);
   private readonly messages = new MessageWriter(this.out);
   private readonly wantMessages: boolean;
+  private readonly wantQueries: boolean;
   count = 0;
 
   /** `fd`: a file descriptor opened for writing (1 for stdout). */
   constructor(private readonly fd: number, private readonly opts: NdjsonOptions = {}) {
     this.wantMessages = !opts.kinds || opts.kinds.has('message');
+    this.wantQueries = !opts.kinds || opts.kinds.has('query');
   }
 
   rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): boolean {
@@ -46,18 +50,23 @@ export class NdjsonSink implements PipelineSink {
     return true;
   }
 
+  queryExecution(exec: Execution, session: number, status: TransactionStatus | null): boolean {
+    if (!this.wantQueries) return true;
+    if (this.opts.filter) return false;
+    writeExecution(this.out, exec, session, status);
+    this.count++;
+    if (this.out.pos >= BATCH) this.flush();
+    return true;
+  }
+
   record(rec: OutRecord): void {
     if (this.opts.kinds && !this.opts.kinds.has(rec.kind)) return;
     if (this.opts.filter && !this.opts.filter(rec)) return;
     this.count++;
-    // Written field by field: JSON.stringify would make a string per record (a query record is
-    // ~700 bytes). With a display filter JSON.stringify stays: the reference the tests hold the writer to.
+    // Written field by field: JSON.stringify would make a string per record. With a display
+    // filter JSON.stringify stays: the reference the tests hold the writers to.
     if (this.opts.filter) this.out.utf8(JSON.stringify(rec));
-    else if (rec.kind === 'query') {
-      writeQueryRecord(this.out, rec as unknown as QueryRecord);
-      if (this.out.pos >= BATCH) this.flush();
-      return;
-    } else this.out.object(rec as unknown as Record<string, unknown>);
+    else this.out.object(rec as unknown as Record<string, unknown>);
     this.out.byte(0x0a);
     if (this.out.pos >= BATCH) this.flush();
   }

@@ -1,14 +1,16 @@
 /**
- * A query record (src/session/execution.ts toRecord) written member by member in the order
- * toRecord builds it, with its keys pre-encoded. The generic writer (JsonWriter.object) asks
- * Object.keys for every record and looks each key up: on the benchmark's 420,000 query
- * records (~700 bytes each) that was a sixth of `read --json`. The bytes are
- * JSON.stringify's (test/ndjson-fast.test.ts compares the two on every sample and public
- * capture, with and without --rows); the rare nested parts (errors, notices, COPY, function
- * results, kept rows) go through the generic writer.
+ * A query record written straight from its Execution (src/session/execution.ts), member by
+ * member in the order toRecord builds it, with its keys pre-encoded: no record object, no
+ * time strings (the benchmark's 420,000 query records, ~700 bytes each, were a sixth of
+ * `read --json` through Object.keys and key lookups, and their record objects a tenth of what
+ * it allocated). The bytes are JSON.stringify's of toRecord's record (test/ndjson-fast.test.ts
+ * compares the two on every sample and public capture, with and without --rows); the rare
+ * nested parts (errors, notices, COPY, function results, kept rows) go through the generic
+ * writer.
  */
 import type { ColumnDescription } from '../../../dissectors/types.js';
-import type { QueryRecord } from '../../session/schema.js';
+import type { Execution } from '../../session/execution.js';
+import type { TransactionStatus } from '../../session/schema.js';
 import { typedValue } from './message-writer.js';
 import type { JsonWriter } from './writer.js';
 
@@ -71,9 +73,6 @@ function nullableValue(w: JsonWriter, v: unknown): void {
 /** `,"protocol":…,"sql":` per protocol. */
 const PROTOCOL: Record<string, Buffer> = {};
 for (const p of ['simple', 'extended', 'function']) PROTOCOL[p] = enc(`,"protocol":"${p}","sql":`);
-/** `","frame":`: the end of the time string and the next key (times are ISO 8601: nothing to escape). */
-const TIME_END_FRAME = enc('","frame":');
-const TIME_START = enc(',"time":"');
 const FIRST_STATEMENT = enc(',"statementIndex":0,"statementCount":1,"statement":');
 const NO_PARAMS_PARSED = enc(',"params":[],"parsed":');
 const AFTER_PARSED = { true: enc('true,"durationMs":'), false: enc('false,"durationMs":') };
@@ -83,15 +82,7 @@ const NO_ERROR_NO_NOTICES = enc(',"error":null,"notices":[],"transactionStatus":
 const STATUS: Record<string, Buffer> = {};
 for (const t of ['idle', 'transaction', 'failed']) STATUS[t] = enc(`"${t}"`);
 const NOT_FLAGGED = enc(',"skipped":false,"incomplete":false,"suspended":false,"firstFrame":');
-const START_TIME = enc(',"startTime":"');
-const START_TIME_END_COLUMNS = enc('","columns":');
 const PLAIN_END = enc(',"copy":null,"function":null,"cancelledBy":null}\n');
-
-/** An ISO 8601 time string from the record (isoTime's output: ASCII, nothing to escape) without its quotes. */
-function isoText(w: JsonWriter, t: string): void {
-  if (t.length === 27 || t.length === 0) w.ascii(t);
-  else w.utf8(JSON.stringify(t).slice(1, -1)); // not what isoTime makes: escaped all the same
-}
 
 /**
  * `,"protocol":…,"sql":…,"statementIndex":…,"statementCount":…,"statement":…,"portal":…`:
@@ -112,7 +103,10 @@ const MAX_RUNS = 4096;
 /** Longer SQL is written each time: a copy of it would cost as much, and the cache stays small. */
 const MAX_RUN_SQL = 2048;
 
-function writeStatementFields(w: JsonWriter, r: QueryRecord): void {
+/** What the statement run is made of (an Execution's fields of the same names). */
+type StatementFields = Pick<Execution, 'protocol' | 'sql' | 'statement' | 'portal' | 'statementIndex' | 'statementCount'>;
+
+function writeStatementFields(w: JsonWriter, r: StatementFields): void {
   const protocol = PROTOCOL[r.protocol];
   if (protocol !== undefined) w.raw(protocol);
   else { w.raw(K.protocol); w.string(r.protocol); w.raw(K.sql); }
@@ -127,7 +121,7 @@ function writeStatementFields(w: JsonWriter, r: QueryRecord): void {
   w.raw(K.portal); nullableString(w, r.portal);
 }
 
-function statementRun(w: JsonWriter, r: QueryRecord): void {
+function statementRun(w: JsonWriter, r: StatementFields): void {
   const sql = r.sql;
   if (sql === null || sql.length > MAX_RUN_SQL) {
     writeStatementFields(w, r);
@@ -149,14 +143,14 @@ function statementRun(w: JsonWriter, r: QueryRecord): void {
 }
 
 /**
- * One query record and its newline. Constant runs that most records share (no error, no
- * notices, not skipped, nothing after columns) are one copy each: a copy costs about as much
- * for 60 bytes as for 6.
+ * The query record of `r` (toRecord's, full detail) and its newline. Constant runs that most
+ * records share (no error, no notices, not skipped, nothing after columns) are one copy each:
+ * a copy costs about as much for 60 bytes as for 6.
  */
-export function writeQueryRecord(w: JsonWriter, r: QueryRecord): void {
-  w.raw(K.start); w.number(r.session);
-  w.raw(TIME_START); isoText(w, r.time);
-  w.raw(TIME_END_FRAME); w.number(r.frame);
+export function writeExecution(w: JsonWriter, r: Execution, session: number, status: TransactionStatus | null): void {
+  w.raw(K.start); w.number(session);
+  w.raw(K.time); w.isoTime(r.recordEndUs());
+  w.raw(K.frame); w.number(r.lastFrame);
   statementRun(w, r);
   const params = r.params;
   if (params.length === 0) w.raw(NO_PARAMS_PARSED);
@@ -171,13 +165,14 @@ export function writeQueryRecord(w: JsonWriter, r: QueryRecord): void {
     w.raw(K.parsed);
   }
   w.raw(r.parsed ? AFTER_PARSED.true : AFTER_PARSED.false);
-  nullableMillis(w, r.durationMs);
-  if (r.firstRowMs === null) w.raw(NO_FIRST_ROW);
+  nullableMillis(w, r.durationMs());
+  const firstRowMs = r.firstRowMs();
+  if (firstRowMs === null) w.raw(NO_FIRST_ROW);
   else {
-    w.raw(K.firstRowMs); w.millis(r.firstRowMs);
+    w.raw(K.firstRowMs); w.millis(firstRowMs);
     w.raw(K.rows);
   }
-  w.number(r.rows);
+  w.number(r.tagRows ?? r.rowsReturned);
   if (r.rowsReturned === 0 && r.bytesReturned === 0) w.raw(NOTHING_RETURNED);
   else {
     w.raw(K.rowsReturned); w.number(r.rowsReturned);
@@ -185,17 +180,18 @@ export function writeQueryRecord(w: JsonWriter, r: QueryRecord): void {
     w.raw(K.command);
   }
   nullableString(w, r.command);
-  if (r.error === null && r.notices.length === 0) w.raw(NO_ERROR_NO_NOTICES);
+  const notices = r.notices;
+  if (r.error === null && (notices === null || notices.length === 0)) w.raw(NO_ERROR_NO_NOTICES);
   else {
     w.raw(K.error); nullableValue(w, r.error);
     w.raw(K.notices);
-    if (r.notices.length === 0) w.raw(EMPTY_ARRAY);
-    else w.value(r.notices, 1);
+    if (notices === null || notices.length === 0) w.raw(EMPTY_ARRAY);
+    else w.value(notices, 1);
     w.raw(K.transactionStatus);
   }
-  const status = r.transactionStatus === null ? undefined : STATUS[r.transactionStatus];
-  if (status !== undefined) w.raw(status);
-  else nullableString(w, r.transactionStatus);
+  const statusBytes = status === null ? undefined : STATUS[status];
+  if (statusBytes !== undefined) w.raw(statusBytes);
+  else nullableString(w, status);
   if (!r.skipped && !r.incomplete && !r.suspended) w.raw(NOT_FLAGGED);
   else {
     w.raw(K.skipped); bool(w, r.skipped);
@@ -205,8 +201,8 @@ export function writeQueryRecord(w: JsonWriter, r: QueryRecord): void {
   }
   w.number(r.firstFrame);
   w.raw(K.lastFrame); w.number(r.lastFrame);
-  w.raw(START_TIME); isoText(w, r.startTime);
-  w.raw(START_TIME_END_COLUMNS);
+  w.raw(K.startTime); w.isoTime(r.recordStartUs());
+  w.raw(K.columns);
   const columns = r.columns;
   if (columns === null) w.raw(NULL);
   else {
@@ -217,16 +213,16 @@ export function writeQueryRecord(w: JsonWriter, r: QueryRecord): void {
     }
     w.byte(0x5d);
   }
-  if (r.copy === null && r.function === null && r.cancelledBy === null && r.rowValues === undefined) {
+  if (r.copy === null && !r.isFunction && r.cancelledBy === null && r.rowValues === null) {
     w.raw(PLAIN_END);
     return;
   }
   w.raw(K.copy); nullableValue(w, r.copy);
-  w.raw(K.function); nullableValue(w, r.function);
+  w.raw(K.function); nullableValue(w, r.isFunction ? { oid: r.functionOid, result: r.functionResult } : null);
   w.raw(K.cancelledBy); nullableValue(w, r.cancelledBy);
-  if (r.rowValues !== undefined) {
+  if (r.rowValues !== null) {
     w.raw(K.rowValues); w.value(r.rowValues, 1);
-    w.raw(K.rowValuesTruncated); bool(w, r.rowValuesTruncated!);
+    w.raw(K.rowValuesTruncated); bool(w, r.rowValuesTruncated);
   }
   w.byte(0x7d);
   w.byte(0x0a);
