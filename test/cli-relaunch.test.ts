@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isBatchJob } from '../src/cli/engine.js';
+import { ENGINE_FLAGS, engineFlags, isBatchJob } from '../src/cli/engine.js';
 import { projectRoot, sampleCaptures } from './helpers/public-captures.js';
 
 const MAIN = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
@@ -17,6 +17,16 @@ function run(args: string[], env: Record<string, string>): { status: number | nu
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, timeout: 60_000, env: { ...process.env, ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+test('read --json and stats run with a larger young generation, read --text without', () => {
+  const young = ['--min-semi-space-size=8', '--max-semi-space-size=8'];
+  assert.deepEqual(engineFlags(['read', 'x.pcap', '--json'], true, true), [...ENGINE_FLAGS, ...young]);
+  assert.deepEqual(engineFlags(['read', 'x.pcap', '--json-out', 'o.ndjson'], false, true), [...ENGINE_FLAGS, ...young]);
+  assert.deepEqual(engineFlags(['stats', 'x.pcap'], true, true), [...ENGINE_FLAGS, ...young]);
+  assert.deepEqual(engineFlags(['read', 'x.pcap', '--text'], true, true), ENGINE_FLAGS);
+  assert.deepEqual(engineFlags(['read', 'x.pcap'], false, true), ENGINE_FLAGS);
+  assert.equal(engineFlags(['read', 'x.pcap'], true, true), null);
+});
 
 test('which commands are batch jobs on a file', () => {
   assert.equal(isBatchJob(['read', 'x.pcap', '--json'], true, true), true);
