@@ -26,18 +26,32 @@ const TAB = 0x09;
 const BACKSLASH = 0x5c;
 
 /** The JSON of a value's envelope in a DataRow (`{"oid":…,"typeName":…,"format":…,"value":`), per column. */
-const UNKNOWN_TEXT_COLUMN = valuePrefix(0, 'text');
 const columnPrefixes = new WeakMap<readonly ColumnDescription[], Buffer[]>();
+/**
+ * By type and format: a client that describes each execution (pgbench's extended protocol)
+ * gets a new RowDescription, so a new column list, every time. Bounded: OIDs come from the wire.
+ */
+const prefixByType = new Map<number, Buffer>();
+const MAX_PREFIXES = 4096;
+const UNKNOWN_TEXT_COLUMN = valuePrefix(0, 'text');
 
 function valuePrefix(oid: number, format: 'text' | 'binary'): Buffer {
-  const json = JSON.stringify({ oid, typeName: oid === 0 ? null : typeName(oid), format, value: 0 });
-  return enc(json.slice(0, -2));
+  const k = oid * 2 + (format === 'binary' ? 1 : 0);
+  let p = prefixByType.get(k);
+  if (p === undefined) {
+    const json = JSON.stringify({ oid, typeName: oid === 0 ? null : typeName(oid), format, value: 0 });
+    p = enc(json.slice(0, -2));
+    if (prefixByType.size >= MAX_PREFIXES) prefixByType.clear();
+    prefixByType.set(k, p);
+  }
+  return p;
 }
 
 function prefixesFor(cols: readonly ColumnDescription[]): Buffer[] {
   let p = columnPrefixes.get(cols);
   if (p === undefined) {
-    p = cols.map((c) => valuePrefix(c.typeOid, c.format));
+    p = new Array<Buffer>(cols.length);
+    for (let i = 0; i < cols.length; i++) p[i] = valuePrefix(cols[i]!.typeOid, cols[i]!.format);
     columnPrefixes.set(cols, p);
   }
   return p;
