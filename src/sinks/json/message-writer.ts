@@ -284,7 +284,9 @@ const BACKEND_FAST = fastTable([
 ]);
 
 export class MessageWriter {
-  private readonly heads = { frontend: new HeadCache('frontend'), backend: new HeadCache('backend') };
+  // Two fields, not an object keyed by direction: a keyed load per message was megamorphic.
+  private readonly frontendHeads = new HeadCache('frontend');
+  private readonly backendHeads = new HeadCache('backend');
   /** `{"kind":"message","session":…,"time":…,"frame":…` of the last record, and what it was made of. */
   private start: Uint8Array = new Uint8Array(0);
   private startLength = 0;
@@ -360,7 +362,7 @@ export class MessageWriter {
     w.need(this.startLength);
     w.buf.set(this.start, w.pos);
     w.pos += this.startLength;
-    w.raw(this.heads[raw.dir].get(raw.code, type));
+    w.raw((raw.dir === 'backend' ? this.backendHeads : this.frontendHeads).get(raw.code, type));
     w.number(raw.length);
     if (raw.firstFrame !== raw.frame) {
       w.raw(FIRST_FRAME);
