@@ -10,7 +10,12 @@
  * reused; --regen makes them again.
  *
  *   node dist/scripts/bench.js [--cache DIR] [--regen] [--no-1g] [--no-live] [--no-tshark]
- *        [--copies N] [--live-seconds N] [--live-rates full,10000,3000] [--only-live] [--md FILE]
+ *        [--rounds N] [--copies N] [--live-seconds N] [--live-rates full,10000,3000] [--only-live] [--md FILE]
+ *
+ * The file timings run in rounds (3 by default): each round runs every pgsniff mode and tshark
+ * once, one after the other, and the table gives each command's median. A virtual machine's
+ * speed drifts by 10 to 20 % over minutes; commands timed side by side in each round, and
+ * medians over the rounds, keep that drift out of the ratios (each round's own ratio is shown).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, statSync, writeFileSync } from 'node:fs';
@@ -40,11 +45,12 @@ interface Args {
   /** Skip the file benchmarks (live capture only). */
   onlyLive: boolean;
   md: string | null;
+  rounds: number;
 }
 
 function parseArgs(argv: string[]): Args {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const a: Args = { cache: join(base, 'pgsniff-bench'), regen: false, big: true, live: true, tshark: true, copies: 0, liveSeconds: 15, liveRates: [null, 10000, 3000], onlyLive: false, md: null };
+  const a: Args = { cache: join(base, 'pgsniff-bench'), regen: false, big: true, live: true, tshark: true, copies: 0, liveSeconds: 15, liveRates: [null, 10000, 3000], onlyLive: false, md: null, rounds: 3 };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]!;
     if (v === '--cache') a.cache = resolve(argv[++i] ?? '.');
@@ -53,6 +59,7 @@ function parseArgs(argv: string[]): Args {
     else if (v === '--no-live') a.live = false;
     else if (v === '--no-tshark') a.tshark = false;
     else if (v === '--copies') a.copies = Number(argv[++i]);
+    else if (v === '--rounds') a.rounds = Math.max(1, Math.floor(Number(argv[++i]) || 1));
     else if (v === '--live-seconds') a.liveSeconds = Number(argv[++i]);
     else if (v === '--live-rates') a.liveRates = (argv[++i] ?? '').split(',').map((r) => (r === 'full' ? null : Number(r)));
     else if (v === '--only-live') a.onlyLive = true;
@@ -101,6 +108,25 @@ function timed(name: string, cmd: string, args: string[], keep = false): Promise
 }
 
 /** tshark prints one line per frame with the types of its pgsql messages comma-separated. */
+/** The median of several runs of one command (wall and CPU each), with the largest peak RSS. */
+function medianTiming(ts: Timing[]): Timing {
+  const median = (xs: number[]): number => {
+    const v = [...xs].sort((a, b) => a - b);
+    const m = v.length >> 1;
+    return v.length % 2 === 1 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+  };
+  const cpus = ts.map((t) => t.cpuS).filter((c): c is number => c !== null);
+  const rss = ts.map((t) => t.peakRssMb).filter((m): m is number => m !== null);
+  return {
+    name: ts[0]!.name,
+    wallS: median(ts.map((t) => t.wallS)),
+    cpuS: cpus.length === ts.length ? median(cpus) : null,
+    peakRssMb: rss.length > 0 ? Math.max(...rss) : null,
+    exit: ts.find((t) => t.exit !== 0)?.exit ?? 0,
+    stdout: null,
+  };
+}
+
 function countTsharkTypes(out: string): number {
   let n = 0;
   for (const line of out.split('\n')) if (line.length > 0) n += line.split(',').length;
@@ -164,25 +190,40 @@ async function fileBenchmarks(args: Args, out: (line?: string) => void): Promise
   const port = String(meta.serverPort);
   const haveTshark = args.tshark && spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0;
 
+  const loadAtStart = loadavg()[0]!;
   log('counting messages in-process');
   const counted = await countMessages(file, meta);
   const sizeMb = mb(meta.bytes);
 
-  const runs: Timing[] = [];
-  log('pgsniff read --json');
-  runs.push(await timed('pgsniff read --json', process.execPath, [CLI, 'read', file, '--json', '-p', port]));
-  log('pgsniff read --text');
-  runs.push(await timed('pgsniff read --text', process.execPath, [CLI, 'read', file, '--text', '-p', port]));
-  log('pgsniff stats');
-  runs.push(await timed('pgsniff stats', process.execPath, [CLI, 'stats', file, '-p', port]));
-  let tsharkRun: Timing | null = null;
+  const commands: Array<{ name: string; cmd: string; args: string[] }> = [
+    { name: 'pgsniff read --json', cmd: process.execPath, args: [CLI, 'read', file, '--json', '-p', port] },
+    { name: 'pgsniff read --text', cmd: process.execPath, args: [CLI, 'read', file, '--text', '-p', port] },
+    { name: 'pgsniff stats', cmd: process.execPath, args: [CLI, 'stats', file, '-p', port] },
+  ];
+  const tsharkName = 'tshark -Y pgsql -T fields -e pgsql.type';
+  const tsharkArgs = ['-r', file, '-d', `tcp.port==${port},pgsql`, '-Y', 'pgsql', '-T', 'fields', '-e', 'pgsql.type'];
+  const rounds: Timing[][] = [];
   let tsharkMessages: number | null = null;
   let tsharkBulk: number | null = null;
+  for (let r = 0; r < args.rounds; r++) {
+    const round: Timing[] = [];
+    for (const c of commands) {
+      log(`round ${r + 1}/${args.rounds}: ${c.name}`);
+      round.push(await timed(c.name, c.cmd, c.args));
+    }
+    if (haveTshark) {
+      log(`round ${r + 1}/${args.rounds}: ${tsharkName}`);
+      // The first round keeps tshark's output, to count its messages.
+      const t = await timed(tsharkName, 'tshark', tsharkArgs, r === 0);
+      if (r === 0) tsharkMessages = countTsharkTypes(t.stdout ?? '');
+      t.stdout = null;
+      round.push(t);
+    }
+    rounds.push(round);
+  }
+  const runs = commands.map((_, i) => medianTiming(rounds.map((round) => round[i]!)));
+  const tsharkRun = haveTshark ? medianTiming(rounds.map((round) => round[commands.length]!)) : null;
   if (haveTshark) {
-    log('tshark -Y pgsql -T fields -e pgsql.type');
-    tsharkRun = await timed('tshark -Y pgsql -T fields -e pgsql.type', 'tshark', ['-r', file, '-d', `tcp.port==${port},pgsql`, '-Y', 'pgsql', '-T', 'fields', '-e', 'pgsql.type'], true);
-    tsharkMessages = countTsharkTypes(tsharkRun.stdout ?? '');
-    tsharkRun.stdout = null;
     log('tshark on the bulk connection');
     const bulk = await timed('tshark bulk', 'tshark', ['-r', file, '-d', `tcp.port==${port},pgsql`, '-Y', `pgsql && tcp.port==${meta.bulk.clientPort}`, '-T', 'fields', '-e', 'pgsql.type'], true);
     tsharkBulk = countTsharkTypes(bulk.stdout ?? '');
@@ -199,7 +240,8 @@ async function fileBenchmarks(args: Args, out: (line?: string) => void): Promise
     `pgbench -i (COPY), ${pgb}; one bulk connection (COPY FROM STDIN, SELECT and COPY TO STDOUT of ${meta.bulk.rows.select} rows each). ` +
     `pgsniff decodes ${counted.messages} messages (${counted.anomalies} anomalies).`);
   out();
-  out(`Load average when the timings started: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs. MB/s and messages/s are per CPU second (user + system), ` +
+  out(`Load average when the timings started: ${loadAtStart.toFixed(1)} on ${cpus().length} CPUs. Each command ran ${args.rounds} time(s), in rounds (every command once per round); ` +
+    'the table gives the median wall and CPU time (user + system) and the largest peak RSS. MB/s and messages/s are per CPU second, ' +
     'and so are the ratios: wall time on a shared machine measures the neighbours as much as the program.');
   out();
   out('| command | wall s | CPU s | MB/s | messages/s | peak RSS MB | CPU vs tshark | wall vs tshark |');
@@ -228,6 +270,13 @@ async function fileBenchmarks(args: Args, out: (line?: string) => void): Promise
     out(`Targets (CPU time): NDJSON ≤ 0.20 of tshark's time: ${json.toFixed(3)} (${json <= 0.2 ? 'met' : 'NOT met'}); stats ≤ 0.10: ${stats.toFixed(3)} (${stats <= 0.1 ? 'met' : 'NOT met'}); ` +
       `peak RSS ≤ 150 MB: ${peak.toFixed(0)} MB (${peak <= 150 ? 'met' : 'NOT met'}). Wall time: NDJSON ${wallJson.toFixed(3)}, stats ${wallStats.toFixed(3)}.`);
     out();
+    if (rounds.length > 1) {
+      const t = commands.length;
+      const each = rounds.map((round, i) => `round ${i + 1}: NDJSON ${(cpu(round[0]!) / cpu(round[t]!)).toFixed(3)} CPU / ${(round[0]!.wallS / round[t]!.wallS).toFixed(3)} wall, ` +
+        `stats ${(cpu(round[2]!) / cpu(round[t]!)).toFixed(3)} / ${(round[2]!.wallS / round[t]!.wallS).toFixed(3)}, tshark ${fmt(round[t]!.wallS)} s`);
+      out(`Each round's own ratios (CPU / wall): ${each.join('; ')}.`);
+      out();
+    }
   }
 
   if (args.big) {
