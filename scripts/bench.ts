@@ -107,7 +107,6 @@ function timed(name: string, cmd: string, args: string[], keep = false): Promise
   });
 }
 
-/** tshark prints one line per frame with the types of its pgsql messages comma-separated. */
 /** The median of several runs of one command (wall and CPU each), with the largest peak RSS. */
 function medianTiming(ts: Timing[]): Timing {
   const median = (xs: number[]): number => {
@@ -122,11 +121,12 @@ function medianTiming(ts: Timing[]): Timing {
     wallS: median(ts.map((t) => t.wallS)),
     cpuS: cpus.length === ts.length ? median(cpus) : null,
     peakRssMb: rss.length > 0 ? Math.max(...rss) : null,
-    exit: ts.find((t) => t.exit !== 0)?.exit ?? 0,
+    exit: ts.every((t) => t.exit === 0) ? 0 : ts.find((t) => t.exit !== 0)!.exit,
     stdout: null,
   };
 }
 
+/** tshark prints one line per frame with the types of its pgsql messages comma-separated. */
 function countTsharkTypes(out: string): number {
   let n = 0;
   for (const line of out.split('\n')) if (line.length > 0) n += line.split(',').length;
@@ -213,17 +213,16 @@ async function fileBenchmarks(args: Args, out: (line?: string) => void): Promise
     }
     if (haveTshark) {
       log(`round ${r + 1}/${args.rounds}: ${tsharkName}`);
-      // The first round keeps tshark's output, to count its messages.
-      const t = await timed(tsharkName, 'tshark', tsharkArgs, r === 0);
-      if (r === 0) tsharkMessages = countTsharkTypes(t.stdout ?? '');
-      t.stdout = null;
-      round.push(t);
+      // Timed with its output to /dev/null, as pgsniff's: its messages are counted by a run of their own below.
+      round.push(await timed(tsharkName, 'tshark', tsharkArgs));
     }
     rounds.push(round);
   }
   const runs = commands.map((_, i) => medianTiming(rounds.map((round) => round[i]!)));
   const tsharkRun = haveTshark ? medianTiming(rounds.map((round) => round[commands.length]!)) : null;
   if (haveTshark) {
+    log('tshark again, its output kept, to count its messages');
+    tsharkMessages = countTsharkTypes((await timed(tsharkName, 'tshark', tsharkArgs, true)).stdout ?? '');
     log('tshark on the bulk connection');
     const bulk = await timed('tshark bulk', 'tshark', ['-r', file, '-d', `tcp.port==${port},pgsql`, '-Y', `pgsql && tcp.port==${meta.bulk.clientPort}`, '-T', 'fields', '-e', 'pgsql.type'], true);
     tsharkBulk = countTsharkTypes(bulk.stdout ?? '');

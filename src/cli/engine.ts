@@ -57,7 +57,7 @@ export function engineFlags(argv: readonly string[], stdoutTty: boolean, stdinTt
   if (o.file.startsWith('/dev/') || o.file.startsWith('/proc/')) return null;
   if (o.command === 'stats') return [...ENGINE_FLAGS, ...YOUNG_GENERATION_FLAGS];
   if (o.command !== 'read' || useTui(o, stdoutTty, stdinTty)) return null;
-  return o.json || o.jsonOut !== null ? [...ENGINE_FLAGS, ...YOUNG_GENERATION_FLAGS] : ENGINE_FLAGS;
+  return o.json ? [...ENGINE_FLAGS, ...YOUNG_GENERATION_FLAGS] : ENGINE_FLAGS;
 }
 
 export function isBatchJob(argv: readonly string[], stdoutTty: boolean, stdinTty: boolean): boolean {
