@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENGINE_FLAGS, engineFlags, isBatchJob } from '../src/cli/engine.js';
+import { ENGINE_FLAGS, engineFlags } from '../src/cli/engine.js';
+
+/** A batch job on a file is what the CLI relaunches: anything engineFlags gives flags for. */
+const isBatchJob = (argv: string[], stdoutTty: boolean, stdinTty: boolean): boolean => engineFlags(argv, stdoutTty, stdinTty) !== null;
 import { projectRoot, sampleCaptures } from './helpers/public-captures.js';
 
 const MAIN = join(projectRoot, 'dist', 'src', 'cli', 'main.js');

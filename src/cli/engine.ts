@@ -60,10 +60,6 @@ export function engineFlags(argv: readonly string[], stdoutTty: boolean, stdinTt
   return o.json ? [...ENGINE_FLAGS, ...YOUNG_GENERATION_FLAGS] : ENGINE_FLAGS;
 }
 
-export function isBatchJob(argv: readonly string[], stdoutTty: boolean, stdinTty: boolean): boolean {
-  return engineFlags(argv, stdoutTty, stdinTty) !== null;
-}
-
 /** In the child: stop when the process that started it is gone (killed outright, it could pass nothing on). */
 function watchParent(): void {
   const parent = Number(process.env[MARK]);
