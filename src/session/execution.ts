@@ -17,7 +17,7 @@
  */
 import type { ColumnDescription, ErrorFields, PgValue, TypedValue } from '../../dissectors/types.js';
 import { isoTimeFast as isoTime } from './iso-time.js';
-import type { QueryRecord, TransactionStatus } from './schema.js';
+import type { ErrorPhase, IncompleteReason, QueryRecord, TransactionStatus } from './schema.js';
 
 export const MAX_NOTICES = 50;
 /** Summary records without notices share it (records are never mutated by their consumers). */
@@ -32,6 +32,18 @@ export interface CopyState {
   messagesOut: number;
   bytesOut: number;
   failed: string | null;
+}
+
+/**
+ * Statements whose answers completed in one frame (one flush of the server's output): shared
+ * by their executions. The wire gives the batch a time, not each statement.
+ */
+export class Batch {
+  size = 1;
+  constructor(readonly id: number, readonly startUs: number, public endUs: number) {}
+  durationMs(): number {
+    return ms(this.endUs - this.startUs);
+  }
 }
 
 export interface DroppedRows {
@@ -79,6 +91,12 @@ export class Execution {
   dropped: DroppedRows | null = null;
   skipped = false;
   incomplete = false;
+  /** Why incomplete (set with it). */
+  incompleteReason: IncompleteReason | null = null;
+  /** Extended protocol: the request whose ErrorResponse failed this execution. */
+  errorPhase: ErrorPhase | null = null;
+  batch: Batch | null = null;
+  rolledBack = false;
   suspended = false;
   done = false;
 
@@ -130,9 +148,15 @@ export class Execution {
     this.done = true;
   }
 
-  /** Whether the record has an end (durationMs): the execution ended and was not skipped. */
+  /** Whether the record has an end (time): the execution ended and was not skipped. */
   hasEnd(): boolean {
     return this.endUs >= 0 && !this.skipped;
+  }
+
+  /** Mark the record as possibly wrong, keeping the first reason given. */
+  markIncomplete(reason: IncompleteReason): void {
+    this.incomplete = true;
+    if (this.incompleteReason === null) this.incompleteReason = reason;
   }
 
   /** When the record's clock starts (startTime): the first response, else the request. */
@@ -145,9 +169,9 @@ export class Execution {
     return this.hasEnd() ? this.endUs : this.recordStartUs();
   }
 
-  /** The record's durationMs. */
+  /** The record's durationMs: none in a batch (the batch has the time). */
   durationMs(): number | null {
-    return this.hasEnd() ? ms(this.endUs - this.recordStartUs()) : null;
+    return this.hasEnd() && this.batch === null ? ms(this.endUs - this.recordStartUs()) : null;
   }
 
   /** The record's firstRowMs. */
@@ -194,6 +218,10 @@ export class Execution {
       function: this.isFunction ? { oid: this.functionOid, result: this.functionResult } : null,
       cancelledBy: this.cancelledBy,
     };
+    if (this.incomplete && this.incompleteReason !== null) rec.incompleteReason = this.incompleteReason;
+    if (this.errorPhase !== null) rec.errorPhase = this.errorPhase;
+    if (this.batch !== null) rec.batch = { id: this.batch.id, size: this.batch.size, durationMs: this.batch.durationMs() };
+    if (this.rolledBack) rec.rolledBack = true;
     if (this.rowValues) {
       rec.rowValues = this.rowValues;
       rec.rowValuesTruncated = this.rowValuesTruncated;

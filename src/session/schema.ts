@@ -57,6 +57,8 @@ const envelope = {
   frame: z.number().int().positive(),
 };
 
+export const incompleteReasonSchema = z.enum(['gap', 'connection-end', 'limit']);
+
 export const transactionStatusSchema = z.enum(['idle', 'transaction', 'failed']);
 
 export const queryRecordSchema = z.object({
@@ -76,7 +78,10 @@ export const queryRecordSchema = z.object({
   params: z.array(typedValueSchema),
   /** A Parse of this statement came after its previous execution (or it was never executed): false means reuse. */
   parsed: z.boolean(),
-  /** From max(request complete, previous response complete) to this statement's result complete; null when it never completed. */
+  /**
+   * From max(request complete, previous response complete) to this statement's result complete;
+   * null when it never completed, or when its answer came in one frame with others' (see batch).
+   */
   durationMs: z.number().nullable(),
   /** From the same start to the first DataRow (or CopyData out). */
   firstRowMs: z.number().nullable(),
@@ -93,7 +98,10 @@ export const queryRecordSchema = z.object({
   transactionStatus: transactionStatusSchema.nullable(),
   /** The server skipped this request after an earlier error, up to the next Sync (or the rest of a simple Query). */
   skipped: z.boolean(),
-  /** The connection ended before the result completed. */
+  /**
+   * The record may not be right: its result never completed, or bytes lost in either direction
+   * (or a limit) left its pairing with the server's answer uncertain. incompleteReason says why.
+   */
   incomplete: z.boolean(),
   /** Execute with a row limit stopped at PortalSuspended: more rows follow on the next Execute. */
   suspended: z.boolean(),
@@ -115,6 +123,27 @@ export const queryRecordSchema = z.object({
   function: z.object({ oid: z.number().int(), result: typedValueSchema.nullable() }).nullable(),
   /** A CancelRequest for this session arrived while this query ran. */
   cancelledBy: z.object({ session: z.number().int(), frame: z.number().int(), time: isoTime }).nullable(),
+  /**
+   * Only when incomplete: "gap" (bytes lost or unframeable in either direction, or an answer
+   * that fits no request: pairing was uncertain until the protocol made it certain again),
+   * "connection-end" (the connection or capture ended first), "limit" (a session-layer limit
+   * pushed the request out).
+   */
+  incompleteReason: incompleteReasonSchema.optional(),
+  /** Only on a failed extended-protocol record: the request the ErrorResponse answered. */
+  errorPhase: z.enum(['parse', 'bind', 'describe', 'execute', 'sync']).optional(),
+  /**
+   * Only when this statement's answer arrived in the same frame as other statements' (one flush
+   * of the server's output): the wire cannot split their time, so durationMs is null and the
+   * batch has the time. id: the frame that completed the batch; size: its statements;
+   * durationMs: from the first one's start to that frame.
+   */
+  batch: z.object({ id: z.number().int().positive(), size: z.number().int().positive(), durationMs: z.number() }).optional(),
+  /**
+   * Only when true: the statement succeeded but its transaction undid it (an error later in the
+   * same implicit transaction, ROLLBACK of its block, ROLLBACK TO a savepoint set before it).
+   */
+  rolledBack: z.literal(true).optional(),
   /** Only with keepRows: decoded row values, capped (rowValuesTruncated tells). */
   rowValues: z.array(z.array(pgValue)).optional(),
   rowValuesTruncated: z.boolean().optional(),
@@ -201,6 +230,8 @@ export type QueryRecord = z.infer<typeof queryRecordSchema>;
 export type SessionRecord = z.infer<typeof sessionRecordSchema>;
 export type AuthMethod = z.infer<typeof authMethodSchema>;
 export type TransactionStatus = z.infer<typeof transactionStatusSchema>;
+export type IncompleteReason = z.infer<typeof incompleteReasonSchema>;
+export type ErrorPhase = NonNullable<QueryRecord['errorPhase']>;
 
 /** Validate any query or session record; the NDJSON tests call this on every record. */
 export const sessionLayerRecordSchema = z.discriminatedUnion('kind', [queryRecordSchema, sessionRecordSchema]);

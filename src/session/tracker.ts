@@ -25,7 +25,7 @@ import type { ConnectionEnd, ConnectionInfo } from '../reassembly/types.js';
 import { isoTimeFast as isoTime } from './iso-time.js';
 import { Execution } from './execution.js';
 import type { CancelLink, CancelSource, CancelTarget, SessionRegistry } from './registry.js';
-import type { QueryRecord, SessionRecord, TransactionStatus } from './schema.js';
+import type { IncompleteReason, QueryRecord, SessionRecord, TransactionStatus } from './schema.js';
 import { SessionInfo, type TlsInfo } from './session-info.js';
 import { StartupState } from './startup.js';
 import { splitSql } from './sql-split.js';
@@ -184,7 +184,7 @@ export class SessionTracker implements CancelTarget {
   close(end: ConnectionEnd): void {
     if (this.closed) return;
     this.closed = true;
-    for (let r = this.queue.shift(); r; r = this.queue.shift()) this.abandon(r, false);
+    for (let r = this.queue.shift(); r; r = this.queue.shift()) this.abandon(r, 'connection-end');
     this.outbox.flush(null);
     if (this.info.backendPid !== null && this.info.backendKey !== null) {
       this.registry.unregister(this.info.backendPid, this.info.backendKey, this);
@@ -504,10 +504,10 @@ export class SessionTracker implements CancelTarget {
       if (req.kind === 'sync' || req.kind === 'query' || req.kind === 'function') epoch = req.seq;
       this.queue.shift();
       if (req.kind === 'query') {
-        if (req.exec && !req.exec.done) this.abandonExec(req.exec, false);
+        if (req.exec && !req.exec.done) this.abandonExec(req.exec, 'gap');
         if (req.failed) skipRest(this.outbox, req);
       } else if (req.kind === 'function' && !req.exec.done) {
-        this.abandonExec(req.exec, false);
+        this.abandonExec(req.exec, 'gap');
       }
     }
     // A ReadyForQuery always means the server is past any error-skipping.
@@ -561,7 +561,7 @@ export class SessionTracker implements CancelTarget {
             failed = next.exec;
             fail(failed);
           } else {
-            this.abandon(next, true);
+            this.abandon(next, 'skipped');
           }
           next = this.queue.peek();
         }
@@ -585,7 +585,7 @@ export class SessionTracker implements CancelTarget {
   private push(r: Request, raw: RawMessage): void {
     const dropped = this.queue.push(r);
     if (dropped) {
-      this.abandon(dropped, false);
+      this.abandon(dropped, 'limit');
       this.limit('request-limit', `more than ${MAX_PENDING} requests waiting for an answer: the oldest are reported incomplete`, raw);
     }
     if (this.table.evictions !== this.evictionsSeen) {
@@ -609,7 +609,7 @@ export class SessionTracker implements CancelTarget {
     for (let i = 0; i < n; i++) {
       const r = this.queue.at(i)!;
       if (accepts(r, code)) {
-        for (let k = 0; k < i; k++) this.abandon(this.queue.shift()!, false);
+        for (let k = 0; k < i; k++) this.abandon(this.queue.shift()!, 'gap');
         return r;
       }
     }
@@ -638,15 +638,16 @@ export class SessionTracker implements CancelTarget {
   }
 
   /** A request that will get no answer: skipped by the server after an error, or lost (incomplete). */
-  private abandon(r: Request, skipped: boolean): void {
+  private abandon(r: Request, how: 'skipped' | IncompleteReason): void {
+    const skipped = how === 'skipped';
     switch (r.kind) {
       case 'execute': case 'function':
-        if (!r.exec.done) this.abandonExec(r.exec, skipped);
+        if (!r.exec.done) this.abandonExec(r.exec, how);
         return;
       case 'query':
         // after an error, the rest of the string was skipped; otherwise the statement running is cut off
         if (skipped || (r.failed && !r.exec)) skipRest(this.outbox, r);
-        else if (r.index < Math.max(1, r.pieces.length) || r.exec) this.abandonExec(queryExec(r), false);
+        else if (r.index < Math.max(1, r.pieces.length) || r.exec) this.abandonExec(queryExec(r), how);
         return;
       case 'parse': case 'bind':
         if (skipped) this.undo(r);
@@ -656,9 +657,9 @@ export class SessionTracker implements CancelTarget {
     }
   }
 
-  private abandonExec(exec: Execution, skipped: boolean): void {
-    if (skipped) exec.skipped = true;
-    else exec.incomplete = true;
+  private abandonExec(exec: Execution, how: 'skipped' | IncompleteReason): void {
+    if (how === 'skipped') exec.skipped = true;
+    else exec.markIncomplete(how);
     exec.done = true;
     this.complete(exec);
   }

@@ -28,7 +28,9 @@ const K = {
   suspended: key('suspended'), firstFrame: key('firstFrame'), lastFrame: key('lastFrame'), startTime: key('startTime'),
   columns: key('columns'), copy: key('copy'), function: key('function'), cancelledBy: key('cancelledBy'),
   rowValues: key('rowValues'), rowValuesTruncated: key('rowValuesTruncated'),
+  incompleteReason: key('incompleteReason'), errorPhase: key('errorPhase'), batch: key('batch'), rolledBack: key('rolledBack'),
 };
+const BATCH = { id: enc('{"id":'), size: key('size'), durationMs: key('durationMs') };
 const COLUMN = {
   name: enc('{"name":'), tableOid: key('tableOid'), columnNumber: key('columnNumber'), typeOid: key('typeOid'),
   typeName: key('typeName'), typeSize: key('typeSize'), typeModifier: key('typeModifier'), format: key('format'),
@@ -213,13 +215,26 @@ export function writeExecution(w: JsonWriter, r: Execution, session: number, sta
     }
     w.byte(0x5d);
   }
-  if (r.copy === null && !r.isFunction && r.cancelledBy === null && r.rowValues === null) {
+  const reason = r.incomplete ? r.incompleteReason : null;
+  if (r.copy === null && !r.isFunction && r.cancelledBy === null && r.rowValues === null && reason === null && r.errorPhase === null
+    && r.batch === null && !r.rolledBack) {
     w.raw(PLAIN_END);
     return;
   }
   w.raw(K.copy); nullableValue(w, r.copy);
   w.raw(K.function); nullableValue(w, r.isFunction ? { oid: r.functionOid, result: r.functionResult } : null);
   w.raw(K.cancelledBy); nullableValue(w, r.cancelledBy);
+  if (reason !== null) { w.raw(K.incompleteReason); w.string(reason); }
+  if (r.errorPhase !== null) { w.raw(K.errorPhase); w.string(r.errorPhase); }
+  const batch = r.batch;
+  if (batch !== null) {
+    w.raw(K.batch);
+    w.raw(BATCH.id); w.number(batch.id);
+    w.raw(BATCH.size); w.number(batch.size);
+    w.raw(BATCH.durationMs); w.millis(batch.durationMs());
+    w.byte(0x7d);
+  }
+  if (r.rolledBack) { w.raw(K.rolledBack); w.raw(TRUE); }
   if (r.rowValues !== null) {
     w.raw(K.rowValues); w.value(r.rowValues, 1);
     w.raw(K.rowValuesTruncated); bool(w, r.rowValuesTruncated);
