@@ -1,0 +1,52 @@
+/**
+ * `npm run test:unit [-- FILTER...]`: the tests that need no PostgreSQL server, no tshark, no
+ * tmux and no live capture, for the edit-build-test loop. `npm test` stays the full suite that CI
+ * runs.
+ *
+ * A test file is an integration test when its TypeScript source uses one of the INTEGRATION
+ * markers below (the real-server helper, the tmux driver, a live capture, tshark, or a spawned
+ * client or server); so a new test file is sorted by what it does, with no list to keep. FILTER words keep only the files
+ * whose names contain one of them (`npm run test:unit -- session filter`).
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Source fragments that mark a test as needing more than Node.js and the repository. */
+const INTEGRATION: readonly string[] = [
+  'helpers/pg-server', // a real PostgreSQL server
+  'helpers/tui-tmux', // the terminal UI in tmux
+  'helpers/tls-capture', // tcpdump on loopback
+  'tcpdump',
+  'SKIP_NO_TSHARK', // the reference decoder
+  'tshark()',
+  '/usr/bin/python3', // the Python drivers
+  'java',
+  'pgbouncer',
+  'chromium',
+  'clickhouse',
+  'prometheus',
+];
+
+const here = dirname(fileURLToPath(import.meta.url));
+const sourceDir = join(here, '..', '..', 'test'); // dist/scripts -> the repository's test/
+const testDir = join(here, '..', 'test'); // dist/test
+const filters = process.argv.slice(2);
+
+const files = readdirSync(testDir)
+  .filter((f) => f.endsWith('.test.js'))
+  .filter((f) => filters.length === 0 || filters.some((w) => f.includes(w)))
+  .filter((f) => {
+    const src = readFileSync(join(sourceDir, f.replace(/\.js$/, '.ts')), 'utf8');
+    return !INTEGRATION.some((m) => src.includes(m));
+  })
+  .sort()
+  .map((f) => join(testDir, f));
+
+if (files.length === 0) {
+  process.stderr.write('test:unit: no unit test file matches\n');
+  process.exit(2);
+}
+const run = spawnSync(process.execPath, ['--test', ...files], { stdio: 'inherit' });
+process.exit(run.status ?? 1);
