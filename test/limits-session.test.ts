@@ -80,7 +80,7 @@ test('rows kept: past MAX_KEPT_ROWS, one row-limit anomaly per query with the fi
   assert.equal(a!.frame, firstRowFrame + MAX_KEPT_ROWS);
   assert.equal(a!.session, 0);
   assert.equal(a!.dir, 'backend');
-  assert.match(a!.reason, new RegExp(`^${dropped} DataRow\\(s\\) past the ${MAX_KEPT_ROWS}-row limit`));
+  assert.match(a!.reason, new RegExp(`^${dropped} DataRow\\(s\\) past the limit on kept rows \\(${MAX_KEPT_ROWS} rows`));
   // every dropped row is a DataRow of 1 column: type byte, length, count, column length, digits
   const rowBytes = (i: number): number => 1 + 4 + 2 + 4 + String(i).length;
   let want = 0;

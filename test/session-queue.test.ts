@@ -19,7 +19,7 @@ test('RequestQueue: first in, first out, across emptyings, compaction and the ca
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     const burst = step % 50_000 < 15_000; // long runs of pushes reach compaction and the cap
     if (burst ? x % 10 < 9 : x % 10 < 3) {
-      const dropped = q.push(sync(next));
+      const dropped = q.push(sync(next), 100);
       if (model.length >= MAX_PENDING) {
         capped++;
         assert.equal(seqOf(dropped), model.shift());

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UserError } from '../core/errors.js';
+import { DEFAULT_MEMORY_LIMIT_MB, MIN_MEMORY_LIMIT_MB } from '../core/budget.js';
 
 export const COMMANDS = ['read', 'stats', 'check', 'record', 'schema', 'help'] as const;
 export type Command = (typeof COMMANDS)[number] | 'live' | 'interfaces';
@@ -24,6 +25,8 @@ export interface CliOptions {
   rows: boolean;
   showSecrets: boolean;
   keylog: string | null;
+  /** --memory-limit: the peak resident size to stay under, MB (core/budget.ts). */
+  memoryLimitMb: number;
   count: number | null;
   duration: number | null;
   /** check: rules file, and rules given as flags. */
@@ -61,6 +64,7 @@ const OPTIONS = {
   rows: { type: 'boolean' },
   'show-secrets': { type: 'boolean' },
   keylog: { type: 'string' },
+  'memory-limit': { type: 'string' },
   count: { type: 'string', short: 'c' },
   duration: { type: 'string' },
   rules: { type: 'string' },
@@ -153,6 +157,7 @@ export function parseCli(argv: string[]): CliOptions {
     rows: v.rows ?? false,
     showSecrets: v['show-secrets'] ?? false,
     keylog: v.keylog ?? null,
+    memoryLimitMb: num('memory-limit', v['memory-limit'], MIN_MEMORY_LIMIT_MB) ?? DEFAULT_MEMORY_LIMIT_MB,
     count: num('count', v.count, 1),
     duration: num('duration', v.duration),
     rules: v.rules ?? null,
@@ -194,6 +199,7 @@ Output:
   -Y, --display-filter EXPR   keep records matching EXPR, e.g. -Y 'type == "Parse"'
   --rows                keep DataRow values in query records (up to 1000 rows each)
   --show-secrets        show passwords, SCRAM proofs and MD5 hashes (redacted by default)
+  --memory-limit MB     peak memory to stay under (default ${DEFAULT_MEMORY_LIMIT_MB}); past its shares the oldest state is given up
 
 Capture:
   -i, --interface IFACE capture on IFACE (lo, eth0, any)

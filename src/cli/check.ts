@@ -22,6 +22,7 @@ export interface CheckCommandOptions extends RuleFlags {
   rules: string | null;
   ports: number[];
   keylog?: string | null;
+  memoryLimitMb?: number;
   /** Print the result as JSON ({ok, violations, ...}) instead of text. */
   json?: boolean;
 }
@@ -54,13 +55,15 @@ function headOf(path: string): Buffer {
 }
 
 /** Runs the rules over a capture file or an NDJSON export and returns the verdict. */
-export async function checkFile(path: string, rules: CheckRules, opts: { ports?: number[]; keylog?: string | null } = {}): Promise<CheckResult> {
+export async function checkFile(path: string, rules: CheckRules, opts: { ports?: number[]; keylog?: string | null; memoryLimitMb?: number } = {}): Promise<CheckResult> {
   const sink = await CheckSink.create(rules);
   if (path !== '-' && looksLikeNdjson(headOf(path))) {
     await readNdjsonRecords(path, sink);
   } else {
     const { analyzeFile } = await import('../pipeline/analyze.js');
-    const options: SummaryOptions = { ports: opts.ports ?? [], messages: false, queryDetail: 'summary', keylog: opts.keylog ?? null };
+    const options: SummaryOptions = {
+      ports: opts.ports ?? [], messages: false, queryDetail: 'summary', keylog: opts.keylog ?? null, memoryLimitMb: opts.memoryLimitMb,
+    };
     await analyzeFile(path, sink, options);
   }
   return sink.result();
@@ -71,7 +74,7 @@ async function checkLive(o: CheckCommandOptions, rules: CheckRules, stderr: Node
   const sink = await CheckSink.create(rules);
   const { analyzeLive } = await import('../pipeline/live.js');
   const ac = new AbortController();
-  const options: SummaryOptions = { ports: o.ports, messages: false, queryDetail: 'summary', keylog: o.keylog ?? null };
+  const options: SummaryOptions = { ports: o.ports, messages: false, queryDetail: 'summary', keylog: o.keylog ?? null, memoryLimitMb: o.memoryLimitMb };
   const live = analyzeLive(sink, {
     ...options, iface: o.iface!, captureFilter: o.captureFilter ?? null,
     write: o.write ?? null, count: o.count ?? null, durationSec: o.duration ?? null, signal: ac.signal,
@@ -94,7 +97,7 @@ export async function checkCommand(o: CheckCommandOptions, io: CommandIo = {}): 
   if (o.file === null && !o.iface) throw new UserError('BAD_ARGUMENT', 'check needs a capture file or an NDJSON export (or -i IFACE)');
   const rules = rulesFromOptions(o);
   const result = o.file !== null
-    ? await checkFile(o.file, rules, { ports: o.ports, keylog: o.keylog ?? null })
+    ? await checkFile(o.file, rules, { ports: o.ports, keylog: o.keylog ?? null, memoryLimitMb: o.memoryLimitMb })
     : await checkLive(o, rules, io.stderr ?? process.stderr);
   writeOut(stdout, o.json ? JSON.stringify(result, null, 2) + '\n' : formatCheckResult(result));
   return result.ok ? 0 : 1;

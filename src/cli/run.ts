@@ -32,6 +32,7 @@ function analyzeOptions(o: CliOptions, sinkWantsMessages: boolean): AnalyzeOptio
     messages: sinkWantsMessages,
     keepRows: o.rows,
     keylog: o.keylog,
+    memoryLimitMb: o.memoryLimitMb,
   };
 }
 

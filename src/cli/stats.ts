@@ -14,6 +14,7 @@ export interface StatsCommandOptions {
   ports: number[];
   json: boolean;
   keylog?: string | null;
+  memoryLimitMb?: number;
   showSecrets?: boolean;
   captureFilter?: string | null;
   write?: string | null;
@@ -50,7 +51,9 @@ export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): 
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const sink = await StatsSink.create();
-  const base: SummaryOptions = { ports: o.ports, messages: false, queryDetail: 'summary', keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false };
+  const base: SummaryOptions = { ports: o.ports, messages: false, queryDetail: 'summary', keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false,
+    memoryLimitMb: o.memoryLimitMb,
+  };
   if (o.iface) {
     const { analyzeLive } = await import('../pipeline/live.js');
     const ac = new AbortController();

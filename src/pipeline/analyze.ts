@@ -4,6 +4,7 @@
  * streaming: memory follows the open connections, not the capture's length.
  */
 import type { Anomaly } from '../core/anomaly.js';
+import { memoryBudget, processBudget, type MemoryBudget } from '../core/budget.js';
 import type { Packet } from '../capture/packet.js';
 import { readCapture, type CaptureSummary } from '../capture/open.js';
 import { TcpDecoder } from '../net/decoder.js';
@@ -39,6 +40,8 @@ export interface AnalyzeOptions {
   /** Name of a stream source in messages (default "standard input"). */
   sourceName?: string;
   reassembly?: Partial<FlowTableOptions>;
+  /** The peak resident size to stay under, MB (core/budget.ts); default: the process-wide budget (512 MB). */
+  memoryLimitMb?: number;
   signal?: AbortSignal;
 }
 
@@ -53,6 +56,8 @@ export interface AnalyzeSummary {
 /** The pipeline from packets on; sources (file, live) push into it. */
 export class PacketPipeline {
   readonly analyzer: Analyzer;
+  /** The memory budget every store of this pipeline draws on (core/budget.ts). */
+  readonly budget: MemoryBudget;
   private readonly decoder: TcpDecoder;
   private readonly flows: FlowTable;
   private readonly keylog: KeyLog;
@@ -65,6 +70,8 @@ export class PacketPipeline {
     const ports = [DEFAULT_SERVER_PORT, ...(opts.ports ?? [])];
     this.keylog = opts.keylog ? KeyLog.fromFile(opts.keylog, { watch: opts.watchKeylog ?? false }) : KeyLog.empty();
     const registry = new SessionRegistry();
+    const budget = opts.memoryLimitMb === undefined ? processBudget() : memoryBudget(opts.memoryLimitMb * 1024 * 1024);
+    this.budget = budget;
     const keylog = this.keylog;
     this.analyzer = new Analyzer(sink, {
       serverPorts: ports,
@@ -79,6 +86,7 @@ export class PacketPipeline {
           detail: opts.queryDetail ?? 'full',
           showSecrets: opts.showSecrets ?? false,
           registry,
+          budget,
           // Responses that pair with no request (protocol-violation), reported as anomaly records.
           anomaly: (a) => this.analyzer.anomaly(a),
           writeExecution: sink.queryExecution ? (exec, session, status) => sink.queryExecution!(exec, session, status) : undefined,

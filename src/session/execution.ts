@@ -18,11 +18,19 @@
 import type { ColumnDescription, ErrorFields, PgValue, TypedValue } from '../../dissectors/types.js';
 import { isoTimeFast as isoTime } from './iso-time.js';
 import type { ErrorPhase, IncompleteReason, QueryRecord, TransactionStatus } from './schema.js';
+import type { MemoryPool } from '../core/budget.js';
+import { valueBytes } from './value-size.js';
 
 export const MAX_NOTICES = 50;
 /** Summary records without notices share it (records are never mutated by their consumers). */
 const NO_NOTICES: ErrorFields[] = [];
 export const MAX_KEPT_ROWS = 1000;
+/**
+ * Estimated heap of the row values kept for one query (value-size.ts); rows past it are counted,
+ * not kept, as past MAX_KEPT_ROWS. The rows share of the memory budget (core/budget.ts) bounds
+ * what all queries keep together in the same way.
+ */
+export const MAX_KEPT_ROW_BYTES = 4 * 1024 * 1024;
 
 export interface CopyState {
   direction: 'in' | 'out' | 'both';
@@ -87,6 +95,9 @@ export class Execution {
   cancelledBy: QueryRecord['cancelledBy'] = null;
   rowValues: PgValue[][] | null = null;
   rowValuesTruncated = false;
+  /** Bytes of kept rows taken from `rowPool`, given back when the record goes out (releaseRows). */
+  keptBytes = 0;
+  rowPool: MemoryPool | null = null;
   /** Rows past MAX_KEPT_ROWS (counted, values not kept): how many, their bytes, where the first arrived (for the row-limit anomaly). */
   dropped: DroppedRows | null = null;
   skipped = false;
@@ -119,10 +130,21 @@ export class Execution {
     this.bytesReturned += bytes;
   }
 
-  /** Keep a decoded DataRow's values; past MAX_KEPT_ROWS only count what was dropped (`bytes`: the message's size). */
-  keepRow(values: readonly TypedValue[], frame: number, timeUs: number, bytes: number): void {
+  /**
+   * Keep a decoded DataRow's values; past MAX_KEPT_ROWS rows, MAX_KEPT_ROW_BYTES, or what `pool`
+   * (the budget's rows share) has left, only count what was dropped (`bytes`: the message's size).
+   */
+  keepRow(values: readonly TypedValue[], frame: number, timeUs: number, bytes: number, pool: MemoryPool | null = null): void {
     if (!this.rowValues) this.rowValues = [];
-    if (this.rowValues.length >= MAX_KEPT_ROWS) {
+    let rowBytes = 0;
+    if (this.dropped === null && this.rowValues.length < MAX_KEPT_ROWS) {
+      const room = MAX_KEPT_ROW_BYTES - this.keptBytes;
+      rowBytes = 32 + 8 * values.length;
+      for (let i = 0; i < values.length && rowBytes <= room; i++) rowBytes += valueBytes(values[i]!.value, room - rowBytes);
+      if (rowBytes > room || (pool !== null && !pool.take(rowBytes))) rowBytes = -1;
+      else if (pool !== null) this.rowPool = pool;
+    }
+    if (this.dropped !== null || this.rowValues.length >= MAX_KEPT_ROWS || rowBytes < 0) {
       if (this.dropped === null) {
         this.rowValuesTruncated = true;
         this.dropped = { rows: 0, bytes: 0, frame, timeUs };
@@ -131,9 +153,19 @@ export class Execution {
       this.dropped.bytes += bytes;
       return;
     }
+    this.keptBytes += rowBytes;
     const row: PgValue[] = new Array<PgValue>(values.length);
     for (let i = 0; i < values.length; i++) row[i] = values[i]!.value;
     this.rowValues.push(row);
+  }
+
+  /** The record went out: the bytes its kept rows took from the budget are free again. */
+  releaseRows(): void {
+    if (this.rowPool !== null) {
+      this.rowPool.give(this.keptBytes);
+      this.rowPool = null;
+      this.keptBytes = 0;
+    }
   }
 
   notice(f: ErrorFields): void {

@@ -4,7 +4,7 @@
  * wait, older ones go out without it (a client pipelining forever without Sync).
  */
 import type { Anomaly } from '../core/anomaly.js';
-import { MAX_KEPT_ROWS, type DroppedRows, type Execution } from './execution.js';
+import { MAX_KEPT_ROWS, MAX_KEPT_ROW_BYTES, type DroppedRows, type Execution } from './execution.js';
 import type { QueryRecord, TransactionStatus } from './schema.js';
 import type { SessionInfo } from './session-info.js';
 
@@ -37,6 +37,7 @@ export class Outbox {
   ) {}
 
   private out(exec: Execution, status: TransactionStatus | null): void {
+    exec.releaseRows();
     if (this.writer === null || !this.writer(exec, this.sessionId, status)) this.emit(exec.toRecord(this.sessionId, status, this.summary));
   }
 
@@ -72,7 +73,8 @@ export class Outbox {
     this.info.anomalies++;
     this.anomaly?.({
       code: 'row-limit',
-      reason: `${d.rows} DataRow(s) past the ${MAX_KEPT_ROWS}-row limit on kept rows: counted, values not kept (rowValuesTruncated)`,
+      reason: `${d.rows} DataRow(s) past the limit on kept rows (${MAX_KEPT_ROWS} rows or ${MAX_KEPT_ROW_BYTES / 1048576} MiB a query, `
+        + 'and the --memory-limit share over all queries): counted, values not kept (rowValuesTruncated)',
       frame: d.frame, timeUs: d.timeUs, session: this.sessionId, dir: 'backend', skipped: d.bytes,
     });
   }

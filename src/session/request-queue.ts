@@ -3,7 +3,14 @@
  * index: shift is O(1) and the array is compacted now and then. Capped at MAX_PENDING: a
  * client that pipelines forever without answers (or a capture that lost the server side)
  * pushes the oldest request out, and the tracker reports it incomplete.
+ *
+ * Every request is also charged to the process-wide session budget (core/budget.ts) at its
+ * estimated size: when all sessions together hold more than that share, the oldest requests of
+ * any session are given up (the tracker reports them incomplete, with a memory-limit anomaly).
+ * Tickets increase in push order and only the head ever leaves, so a ticket is still held
+ * exactly when it is at or after the head's.
  */
+import { processBudget, type BudgetHolder, type MemoryLedger } from '../core/budget.js';
 import { Be } from './codes.js';
 import type { Execution } from './execution.js';
 import type { SqlPiece } from './sql-split.js';
@@ -39,22 +46,63 @@ export type Request =
 
 export const MAX_PENDING = 10_000;
 
-export class RequestQueue {
+/** Heap an unanswered request holds besides its wire bytes (request object, its Execution or SQL pieces, queue slots). */
+export const REQUEST_OVERHEAD = 320;
+/** Each statement piece of a multi-statement Query (sql-split.ts). */
+const PIECE_OVERHEAD = 96;
+
+/** The bytes a request is charged: its message (`wireBytes`) twice over (as bytes, then decoded), and the objects around it. */
+export function requestBytes(r: Request, wireBytes: number): number {
+  return REQUEST_OVERHEAD + 2 * wireBytes + (r.kind === 'query' && r.pieces.length > 1 ? r.pieces.length * PIECE_OVERHEAD : 0);
+}
+
+export class RequestQueue implements BudgetHolder {
   /** Slots [head, tail) hold the queue; the array keeps its size between rounds (no regrowth per request). */
   private items: Array<Request | undefined> = [];
+  /** Each slot's budget ticket and the bytes it was charged. */
+  private tickets: number[] = [];
+  private sizes: number[] = [];
   private head = 0;
   private tail = 0;
+
+  /** `onGiveUp`: a request the budget took away (already out of the queue). */
+  constructor(
+    private readonly ledger: MemoryLedger = processBudget().session,
+    private readonly onGiveUp: (r: Request) => void = () => {},
+  ) {}
+
+  holds(ticket: number): boolean {
+    return this.tail > this.head && ticket >= this.tickets[this.head]!;
+  }
+
+  giveUp(ticket: number): void {
+    if (!this.holds(ticket)) return;
+    const r = this.shift();
+    if (r) this.onGiveUp(r);
+  }
 
   get size(): number {
     return this.tail - this.head;
   }
 
-  /** Append; returns the request pushed out when the queue was full. */
-  push(r: Request): Request | undefined {
+  /**
+   * Append, charging `bytes` (requestBytes) to the budget, which may give up older requests of
+   * any session first; returns the request pushed out when this queue was full (MAX_PENDING).
+   */
+  push(r: Request, bytes: number): Request | undefined {
     let dropped: Request | undefined;
     if (this.size >= MAX_PENDING) dropped = this.shift();
-    if (this.tail < this.items.length) this.items[this.tail] = r;
-    else this.items.push(r);
+    const ticket = this.ledger.charge(this, bytes);
+    const t = this.tail;
+    if (t < this.items.length) {
+      this.items[t] = r;
+      this.tickets[t] = ticket;
+      this.sizes[t] = bytes;
+    } else {
+      this.items.push(r);
+      this.tickets.push(ticket);
+      this.sizes.push(bytes);
+    }
     this.tail++;
     return dropped;
   }
@@ -71,15 +119,22 @@ export class RequestQueue {
     if (this.head >= this.tail) return undefined;
     const r = this.items[this.head];
     this.items[this.head] = undefined;
+    this.ledger.release(this.sizes[this.head]!);
     this.head++;
     if (this.head === this.tail) {
       this.head = 0;
       this.tail = 0;
       // a burst of pipelined requests is over: give its slots back
-      if (this.items.length > 64) this.items = [];
+      if (this.items.length > 64) {
+        this.items = [];
+        this.tickets = [];
+        this.sizes = [];
+      }
     } else if (this.head >= 1024 && this.head * 2 >= this.tail) {
       // Many waiting behind a long-gone head: move them to the front.
       this.items.copyWithin(0, this.head, this.tail);
+      this.tickets.copyWithin(0, this.head, this.tail);
+      this.sizes.copyWithin(0, this.head, this.tail);
       this.items.fill(undefined, this.tail - this.head, this.tail);
       this.tail -= this.head;
       this.head = 0;

@@ -5,8 +5,15 @@
  * the end of a transaction destroys every portal. Both tables are capped: a client that
  * prepares without ever closing cannot grow our memory without bound (the oldest entry goes,
  * and a later reference to it reads as "prepared before the capture": sql null).
+ *
+ * Both are also charged to the process-wide session budget (core/budget.ts), at an estimate of
+ * their size: when all sessions together hold more than that share, the oldest statements and
+ * portals of any session (with the oldest pending requests) are given up, and the tracker
+ * reports a memory-limit anomaly. A statement given up reads as one prepared before the capture.
  */
 import type { ColumnDescription, TypedValue } from '../../dissectors/types.js';
+import { processBudget, type BudgetHolder, type MemoryLedger } from '../core/budget.js';
+import { valuesBytes } from './value-size.js';
 
 export interface PreparedStatement {
   name: string;
@@ -18,6 +25,9 @@ export interface PreparedStatement {
   columns: ColumnDescription[] | null;
   /** A Parse for it came after its last execution. */
   parsedSinceExec: boolean;
+  /** Set by the table: its budget ticket and the bytes charged (0: not charged). */
+  ticket?: number;
+  bytes?: number;
 }
 
 export interface Portal {
@@ -29,6 +39,20 @@ export interface Portal {
   resultFormats: Array<'text' | 'binary'>;
   /** RowDescription from a Describe of the portal. */
   columns: ColumnDescription[] | null;
+  /** Set by the table, as for statements. */
+  ticket?: number;
+  bytes?: number;
+}
+
+/** Heap a statement or portal holds besides its text and values (object, Map entry, arrays). */
+const ENTRY_OVERHEAD = 240;
+
+function statementBytes(s: PreparedStatement): number {
+  return ENTRY_OVERHEAD + 2 * (s.sql?.length ?? 0) + 8 * (s.paramTypes?.length ?? 0);
+}
+
+function portalBytes(p: Portal): number {
+  return ENTRY_OVERHEAD + (p.params.length === 0 ? 0 : valuesBytes(p.params)) + 8 * p.resultFormats.length;
 }
 
 export const MAX_STATEMENTS = 10_000;
@@ -36,9 +60,11 @@ export const MAX_PORTALS = 10_000;
 /** SQL text kept over all statements of a session (UTF-16 units); past it the oldest statements go. */
 export const MAX_STATEMENT_CHARS = 32 * 1024 * 1024;
 
-export class StatementTable {
+export class StatementTable implements BudgetHolder {
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, Portal>();
+  /** What the budget has charged for, by ticket. */
+  private readonly charged = new Map<number, PreparedStatement | Portal>();
   private sqlChars = 0;
   /**
    * The name set last in each map (null: not known). Replacing that entry in place keeps the
@@ -50,6 +76,37 @@ export class StatementTable {
   private lastPortal: string | null = null;
   /** Statements and portals pushed out by the caps so far (the tracker reports the first as an anomaly). */
   evictions = 0;
+
+  /** `onGiveUp`: the budget took a statement or portal away (already out of the table). */
+  constructor(private readonly ledger: MemoryLedger = processBudget().session, private readonly onGiveUp: () => void = () => {}) {}
+
+  holds(ticket: number): boolean {
+    return this.charged.has(ticket);
+  }
+
+  giveUp(ticket: number): void {
+    const e = this.charged.get(ticket);
+    if (!e) return;
+    if ('statement' in e) {
+      if (this.portals.get(e.name) === e) this.deletePortal(e.name);
+      else this.uncharge(e);
+    } else if (this.statements.get(e.name) === e) this.removeStatement(e.name, e);
+    else this.uncharge(e);
+    this.onGiveUp();
+  }
+
+  private charge(e: PreparedStatement | Portal, bytes: number): void {
+    e.bytes = bytes;
+    // Set first: the charge may give up older entries, never this one.
+    e.ticket = this.ledger.charge(this, bytes);
+    this.charged.set(e.ticket, e);
+  }
+
+  private uncharge(e: PreparedStatement | Portal): void {
+    if (e.ticket === undefined || !this.charged.delete(e.ticket)) return;
+    this.ledger.release(e.bytes ?? 0);
+    e.ticket = undefined;
+  }
 
   getStatement(name: string): PreparedStatement | undefined {
     return this.statements.get(name);
@@ -68,12 +125,15 @@ export class StatementTable {
   /** Store a statement; returns what it replaced (to restore it if the server rejects or skips the Parse). */
   putStatement(s: PreparedStatement): PreparedStatement | undefined {
     const prev = this.statements.get(s.name);
-    if (prev && s.name === this.lastStatement) this.sqlChars -= prev.sql?.length ?? 0;
-    else if (prev) this.removeStatement(s.name, prev);
+    if (prev && s.name === this.lastStatement) {
+      this.sqlChars -= prev.sql?.length ?? 0;
+      this.uncharge(prev);
+    } else if (prev) this.removeStatement(s.name, prev);
     else if (this.statements.size >= MAX_STATEMENTS) this.evictStatement();
     this.statements.set(s.name, s);
     this.lastStatement = s.name;
     this.sqlChars += s.sql?.length ?? 0;
+    this.charge(s, statementBytes(s));
     while (this.sqlChars > MAX_STATEMENT_CHARS && this.statements.size > 1) this.evictStatement();
     return prev;
   }
@@ -86,6 +146,7 @@ export class StatementTable {
       this.statements.set(name, prev);
       this.lastStatement = name;
       this.sqlChars += prev.sql?.length ?? 0;
+      this.charge(prev, statementBytes(prev));
     }
   }
 
@@ -98,6 +159,7 @@ export class StatementTable {
     this.statements.delete(name);
     if (name === this.lastStatement) this.lastStatement = null;
     this.sqlChars -= s.sql?.length ?? 0;
+    this.uncharge(s);
   }
 
   private evictStatement(): void {
@@ -117,16 +179,21 @@ export class StatementTable {
       this.evictions++;
       this.deletePortal(this.portals.keys().next().value!);
     }
+    if (prev) this.uncharge(prev);
     this.portals.set(p.name, p);
     this.lastPortal = p.name;
+    this.charge(p, portalBytes(p));
     return prev;
   }
 
   /** Put back what a rejected or skipped Bind replaced (or remove the new portal when it replaced nothing). */
   restorePortal(name: string, current: Portal, prev: Portal | undefined): void {
     if (this.portals.get(name) !== current) return;
-    if (prev) this.portals.set(name, prev);
-    else this.deletePortal(name);
+    if (prev) {
+      this.uncharge(current);
+      this.portals.set(name, prev);
+      this.charge(prev, portalBytes(prev));
+    } else this.deletePortal(name);
   }
 
   closePortal(name: string): void {
@@ -134,7 +201,11 @@ export class StatementTable {
   }
 
   private deletePortal(name: string): void {
-    if (this.portals.delete(name) && name === this.lastPortal) this.lastPortal = null;
+    const p = this.portals.get(name);
+    if (p === undefined) return;
+    this.portals.delete(name);
+    this.uncharge(p);
+    if (name === this.lastPortal) this.lastPortal = null;
   }
 
   /**
@@ -144,6 +215,20 @@ export class StatementTable {
   endTransaction(epoch: number): void {
     if (this.portals.size === 0) return;
     for (const p of this.portals.values()) if (p.epoch < epoch) this.deletePortal(p.name);
+  }
+
+  /** The session is over: everything goes, and its bytes go back to the budget. */
+  clear(): void {
+    for (const e of this.charged.values()) {
+      this.ledger.release(e.bytes ?? 0);
+      e.ticket = undefined;
+    }
+    this.charged.clear();
+    this.statements.clear();
+    this.portals.clear();
+    this.lastStatement = null;
+    this.lastPortal = null;
+    this.sqlChars = 0;
   }
 
   get statementCount(): number {

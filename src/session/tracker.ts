@@ -21,6 +21,7 @@ import type {
   ColumnDescription, DecodedMessage, ErrorFields, RawMessage,
 } from '../../dissectors/types.js';
 import type { Anomaly } from '../core/anomaly.js';
+import { processBudget, type MemoryBudget, type MemoryPool } from '../core/budget.js';
 import type { ConnectionEnd, ConnectionInfo } from '../reassembly/types.js';
 import { isoTimeFast as isoTime } from './iso-time.js';
 import { Execution } from './execution.js';
@@ -36,7 +37,7 @@ import { readBind, readParse } from './request-read.js';
 import { Outbox, type ExecutionWriter } from './outbox.js';
 import { queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
 import { StatementTable, withFormats, MAX_STATEMENTS, MAX_STATEMENT_CHARS, type Portal, type PreparedStatement } from './statements.js';
-import { RequestQueue, accepts, MAX_PENDING, type Request, type QueryRequest } from './request-queue.js';
+import { RequestQueue, accepts, requestBytes, MAX_PENDING, type Request, type QueryRequest } from './request-queue.js';
 
 export type { TlsInfo };
 
@@ -63,6 +64,8 @@ export interface TrackerOptions {
    * object is made only when it declines (the NDJSON export writes them from the execution).
    */
   writeExecution?: ExecutionWriter;
+  /** The process-wide memory budget (core/budget.ts); default: processBudget(). */
+  budget?: MemoryBudget;
 }
 
 export type SessionEmit = (r: QueryRecord | SessionRecord) => void;
@@ -89,8 +92,13 @@ export class SessionTracker implements CancelTarget {
   private readonly registry: SessionRegistry;
   private readonly onAnomaly: ((a: Anomaly) => void) | null;
   private readonly info = new SessionInfo();
-  private readonly table = new StatementTable();
-  private readonly queue = new RequestQueue();
+  private readonly table: StatementTable;
+  private readonly queue: RequestQueue;
+  /** Kept rows' share of the budget (keepRows). */
+  private readonly rowPool: MemoryPool;
+  /** The last frame seen, for memory-limit anomalies raised while another session is decoded. */
+  private lastFrame = 0;
+  private lastTimeUs = 0;
   private readonly startup: StartupState;
   /** After an extended-protocol error, until the frontend's next Sync: the server ignores requests. */
   private skipping = false;
@@ -120,6 +128,10 @@ export class SessionTracker implements CancelTarget {
     const summary = opts.detail === 'summary';
     this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly, summary, summary ? null : opts.writeExecution ?? null);
     this.startup = new StartupState(this.info, this.registry, conn.id);
+    const budget = opts.budget ?? processBudget();
+    this.queue = new RequestQueue(budget.session, (r) => this.givenUp(r));
+    this.table = new StatementTable(budget.session, () => this.givenUp(null));
+    this.rowPool = budget.rows;
   }
 
   // ---- what the dissectors read (DissectContext) ----
@@ -141,6 +153,8 @@ export class SessionTracker implements CancelTarget {
     // The type byte as a number (codes.ts): every switch below is on it.
     const code = str === null ? NO_CODE : str.charCodeAt(0);
     const size = str === null ? raw.length : raw.length + 1;
+    this.lastFrame = raw.frame;
+    this.lastTimeUs = raw.timeUs;
     if (raw.dir === 'frontend') {
       this.info.feBytes += size;
       this.info.feMessages++;
@@ -185,6 +199,7 @@ export class SessionTracker implements CancelTarget {
     if (this.closed) return;
     this.closed = true;
     for (let r = this.queue.shift(); r; r = this.queue.shift()) this.abandon(r, 'connection-end');
+    this.table.clear();
     this.outbox.flush(null);
     if (this.info.backendPid !== null && this.info.backendKey !== null) {
       this.registry.unregister(this.info.backendPid, this.info.backendKey, this);
@@ -484,7 +499,7 @@ export class SessionTracker implements CancelTarget {
       exec.dataRow(size, t);
       if (this.keepRows) {
         const d = decode();
-        if (d.type === 'DataRow') exec.keepRow(d.values, raw.frame, t, size);
+        if (d.type === 'DataRow') exec.keepRow(d.values, raw.frame, t, size, this.rowPool);
       }
       return;
     }
@@ -583,7 +598,7 @@ export class SessionTracker implements CancelTarget {
   }
 
   private push(r: Request, raw: RawMessage): void {
-    const dropped = this.queue.push(r);
+    const dropped = this.queue.push(r, requestBytes(r, raw.length));
     if (dropped) {
       this.abandon(dropped, 'limit');
       this.limit('request-limit', `more than ${MAX_PENDING} requests waiting for an answer: the oldest are reported incomplete`, raw);
@@ -595,12 +610,27 @@ export class SessionTracker implements CancelTarget {
   }
 
   /** A session-layer bound was reached: reported once per session and kind (a flood would say nothing more). */
-  private limit(code: 'request-limit' | 'statement-limit', reason: string, raw: RawMessage): void {
-    const bit = code === 'request-limit' ? 1 : 2;
+  private limit(code: 'request-limit' | 'statement-limit' | 'memory-limit', reason: string, raw: { frame: number; timeUs: number }): void {
+    const bit = code === 'request-limit' ? 1 : code === 'statement-limit' ? 2 : 4;
     if ((this.limitsReported & bit) !== 0) return;
     this.limitsReported |= bit;
     this.info.anomalies++;
     this.onAnomaly?.({ code, reason, frame: raw.frame, timeUs: raw.timeUs, session: this.sessionId, dir: 'frontend' });
+  }
+
+  /**
+   * The process-wide session budget took a pending request (r) or a statement or portal (null)
+   * of this session away, the oldest of all sessions'. A request is reported incomplete at
+   * once (its record and those waiting with it go out without a transaction status: records
+   * waiting here would hold memory the budget does not count).
+   */
+  private givenUp(r: Request | null): void {
+    if (r !== null) {
+      this.abandon(r, 'limit');
+      this.outbox.flush(null);
+    }
+    this.limit('memory-limit', 'the memory budget for pending requests, statements and portals over all sessions is spent (--memory-limit): '
+      + 'the oldest were given up (requests reported incomplete, statements read as prepared before the capture)', { frame: this.lastFrame, timeUs: this.lastTimeUs });
   }
 
   /** The request this backend message answers: the head, or within LOOKAHEAD when the head cannot take it. */

@@ -1,0 +1,196 @@
+/**
+ * The process-wide memory budget. Every store that a capture can grow (out-of-order bytes,
+ * connections, requests waiting for their answers, prepared statements and portals, kept rows)
+ * draws on one budget of bytes for the whole process, so that limits do not multiply: a limit
+ * per connection times the number of connections is no limit (issue 19: 3,000 connections of
+ * 10,000 unanswered requests each took 4.6 GB).
+ *
+ * The budget is derived from one number, the memory limit (`--memory-limit MB`, default
+ * DEFAULT_MEMORY_LIMIT_MB): the peak resident size pgsniff stays under on any input. Part of it
+ * is the runtime's own (Node.js, V8, code, the young generation: RUNTIME_BYTES), and V8 needs
+ * about as much free heap again as it keeps live to collect without stalling; what is left is
+ * split into shares (memoryShares). The sizes charged are estimates of the heap an item holds
+ * (its wire bytes plus a fixed overhead per object), not measurements: docs/BENCHMARK.md has
+ * the runs that check the ceiling holds.
+ *
+ * A share that is full gives up its oldest item first, across every connection (MemoryLedger):
+ * the owner of the item decides what giving up means (a request reported incomplete, a
+ * statement forgotten) and reports it as an anomaly.
+ */
+
+export const DEFAULT_MEMORY_LIMIT_MB = 512;
+/** The smallest --memory-limit accepted: below it the runtime alone would not fit. */
+export const MIN_MEMORY_LIMIT_MB = 128;
+/** Node.js, V8, pgsniff's code and the young generation (3 x 8 MiB semi-spaces in read/stats). */
+export const RUNTIME_BYTES = 96 * 1024 * 1024;
+
+const MiB = 1024 * 1024;
+
+/** Bytes of kept state each part of the pipeline may hold, for one memory limit. */
+export interface MemoryShares {
+  /** The ceiling: peak resident size (bytes). */
+  limit: number;
+  /** Out-of-order TCP bytes held while holes wait (reassembly). */
+  reassembly: number;
+  /** Per-connection state (flow table, PostgreSQL framing and phase state). */
+  connections: number;
+  /** Requests waiting for their answers, prepared statements and portals, over all sessions. */
+  session: number;
+  /** Row values kept with --rows, over all queries. */
+  rows: number;
+}
+
+/**
+ * The shares of a memory limit (bytes): half of what the runtime leaves is kept state (the
+ * other half is V8's room to collect), split 1/4 reassembly, 3/8 connections, 1/4 session,
+ * 1/8 rows. For the default 512 MB: 52, 78, 52 and 26 MiB.
+ */
+export function memoryShares(limitBytes: number): MemoryShares {
+  const state = Math.max(16 * MiB, (limitBytes - RUNTIME_BYTES) / 2);
+  return {
+    limit: limitBytes,
+    reassembly: Math.floor(state / 4),
+    connections: Math.floor((state * 3) / 8),
+    session: Math.floor(state / 4),
+    rows: Math.floor(state / 8),
+  };
+}
+
+export const DEFAULT_MEMORY_SHARES: Readonly<MemoryShares> = Object.freeze(memoryShares(DEFAULT_MEMORY_LIMIT_MB * MiB));
+
+/**
+ * What holds charged items: a ticket is live while the item it was charged for is held, and
+ * giveUp(ticket) lets that item go (and calls release for its bytes).
+ */
+export interface BudgetHolder {
+  holds(ticket: number): boolean;
+  giveUp(ticket: number): void;
+}
+
+/**
+ * One share of the budget with oldest-first give-up across all holders. charge() returns a
+ * ticket (increasing over the process); the holder keeps it with the item and calls release()
+ * with the same bytes when the item goes for any reason. When a charge takes the share over its
+ * capacity, the oldest items still held are given up until it fits again.
+ *
+ * The queue of tickets is not told of releases (that would cost a search per answer): a
+ * released ticket stays until it reaches the front, or until the queue holds more than twice
+ * the live items, when it is compacted by asking each holder. Both are amortized O(1).
+ */
+export class MemoryLedger {
+  readonly capacity: number;
+  used = 0;
+  /** Items given up so far. */
+  givenUp = 0;
+  private live = 0;
+  private next = 1;
+  private holders: Array<BudgetHolder | undefined> = [];
+  private tickets: number[] = [];
+  private head = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  /** Charge `bytes` for a new item held by `holder`; returns its ticket. May give up older items (never this one). */
+  charge(holder: BudgetHolder, bytes: number): number {
+    // Compacted before the new ticket goes in: its holder does not hold it until this returns.
+    if (this.tickets.length - this.head > 2 * this.live + 4096) this.compact();
+    const ticket = this.next++;
+    this.used += bytes;
+    this.live++;
+    this.holders.push(holder);
+    this.tickets.push(ticket);
+    if (this.used > this.capacity) this.makeRoom(ticket);
+    return ticket;
+  }
+
+  /** An item charged `bytes` is gone (answered, closed, given up). */
+  release(bytes: number): void {
+    this.used -= bytes;
+    this.live--;
+  }
+
+  private makeRoom(newest: number): void {
+    while (this.used > this.capacity && this.head < this.tickets.length) {
+      const ticket = this.tickets[this.head]!;
+      if (ticket === newest) break;
+      const holder = this.holders[this.head]!;
+      this.holders[this.head] = undefined;
+      this.head++;
+      if (holder.holds(ticket)) {
+        this.givenUp++;
+        holder.giveUp(ticket);
+      }
+    }
+    if (this.head > 4096 && this.head * 2 > this.tickets.length) {
+      // Keep the newest (its holder does not hold it yet): it is last, and compaction keeps order.
+      const holder = this.holders.pop()!;
+      const ticket = this.tickets.pop()!;
+      this.compact();
+      this.holders.push(holder);
+      this.tickets.push(ticket);
+    }
+  }
+
+  /** Drop released tickets (and the consumed front) from the queue. */
+  private compact(): void {
+    const holders: Array<BudgetHolder | undefined> = [];
+    const tickets: number[] = [];
+    for (let i = this.head; i < this.tickets.length; i++) {
+      const h = this.holders[i]!;
+      const t = this.tickets[i]!;
+      if (h.holds(t)) {
+        holders.push(h);
+        tickets.push(t);
+      }
+    }
+    this.holders = holders;
+    this.tickets = tickets;
+    this.head = 0;
+  }
+}
+
+/**
+ * A byte count that is charged and released without give-up (kept rows: a query over its share
+ * keeps no more values, and says so with row-limit).
+ */
+export class MemoryPool {
+  readonly capacity: number;
+  used = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  /** Take `bytes` if they fit; false (and nothing taken) when they do not. */
+  take(bytes: number): boolean {
+    if (this.used + bytes > this.capacity) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.used -= bytes;
+  }
+}
+
+/** The ledgers and pools of one pipeline (one per process in the CLI). */
+export interface MemoryBudget {
+  shares: MemoryShares;
+  session: MemoryLedger;
+  rows: MemoryPool;
+}
+
+export function memoryBudget(limitBytes = DEFAULT_MEMORY_LIMIT_MB * MiB): MemoryBudget {
+  const shares = memoryShares(limitBytes);
+  return { shares, session: new MemoryLedger(shares.session), rows: new MemoryPool(shares.rows) };
+}
+
+let processWide: MemoryBudget | null = null;
+
+/** The default budget, one per process, for pipelines and trackers not given one. */
+export function processBudget(): MemoryBudget {
+  processWide ??= memoryBudget();
+  return processWide;
+}
