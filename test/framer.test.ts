@@ -172,3 +172,47 @@ test('framer: random bytes never throw and keep bounded state', () => {
     f.finish(99, 0);
   }
 });
+
+test('framer: a declared length is a claim, not an allocation: memory follows the bytes that arrived', () => {
+  // Issue 19: 10,000 connections each declaring a 60 MiB message with a 1-byte body made the
+  // framer allocate 60 MiB per connection up front. What it holds now grows with what arrived.
+  const declared = 60 * 1024 * 1024;
+  const { f, seen } = framer('backend', 'typed', 64 * 1024 * 1024);
+  const h = Buffer.alloc(6);
+  h.write('D', 0, 'latin1');
+  h.writeUInt32BE(declared, 1);
+  f.push(h, 1, 0);
+  assert.ok(f.heldBytes < 16 * 1024, `held ${f.heldBytes} bytes after a 1-byte body`);
+  // Growing by what arrives still frames the whole message, byte for byte.
+  const body = Buffer.alloc(declared - 4 - 1);
+  for (let i = 0; i < body.length; i += 4093) body[i] = i & 0xff;
+  let held = 0;
+  for (let at = 0; at < body.length; at += 65536) {
+    f.push(body.subarray(at, Math.min(body.length, at + 65536)), 2, 0);
+    const want = Math.min(body.length, at + 65536) + 1;
+    // At most twice what arrived: the doubling never jumps to the declared size.
+    if (at + 65536 < body.length) assert.ok(f.heldBytes <= 2 * want + 16 * 1024, `held ${f.heldBytes} for ${want} bytes`);
+    held = Math.max(held, f.heldBytes);
+  }
+  assert.equal(seen.msgs.length, 1);
+  assert.equal(seen.msgs[0]!.length, declared);
+  const got = Buffer.from(seen.msgs[0]!.body, 'hex');
+  assert.equal(got[0], 0);
+  assert.ok(got.subarray(1).equals(body));
+  assert.equal(f.heldBytes, 5);
+});
+
+test('framer: a gap inside a large message lets its bytes go (only counted to stay aligned)', () => {
+  const { f, seen } = framer('backend', 'typed');
+  const h = Buffer.alloc(5);
+  h.write('D', 0, 'latin1');
+  h.writeUInt32BE(4 + 300_000, 1);
+  f.push(h, 1, 0);
+  f.push(Buffer.alloc(100_000), 2, 0);
+  f.gap(1000, 3, 0);
+  assert.ok(f.heldBytes < 1024, `held ${f.heldBytes} after the gap`);
+  f.push(Buffer.alloc(199_000), 4, 0);
+  f.push(typed('Z', Buffer.from('I')), 5, 0);
+  assert.deepEqual(seen.msgs.map((m) => m.code), ['Z']);
+  assert.deepEqual(seen.skipped, [[1000, 'gap'], [0, 'damaged']]);
+});

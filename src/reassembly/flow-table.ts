@@ -15,8 +15,10 @@ import type { AnomalyHandler } from '../core/anomaly.js';
 import type { TcpSegment } from '../net/segment.js';
 import { PacketSegment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../net/segment.js';
 import type {
+  ConnectionEnd,
   ConnectionInfo,
   ConnectionSink,
+  Delivery,
   EndReason,
   FlowTableApi,
   FlowTableOptions,
@@ -28,9 +30,16 @@ import { seqAdd } from './seq.js';
 
 type Half = HalfStream<Connection>;
 
-class Connection {
+/**
+ * A connection in the table. Its consumer's sink (PostgreSQL framing, session state: kilobytes)
+ * is opened at the connection's first delivered byte, or at its close when it never carried
+ * one: until then the Connection itself stands in as the sink of both directions, so that
+ * 100,000 SYN-only connections cost only their TCP state.
+ */
+class Connection implements ConnectionSink {
   readonly info: ConnectionInfo;
-  /** Null once closed (see HalfStream.detach: a remembered closed connection keeps no sink alive). */
+  private readonly consumer: StreamConsumer;
+  /** Null once closed (see HalfStream.detach: a remembered closed connection keeps no sink alive); this connection itself until opened. */
   sink: ConnectionSink | null;
   /** Client to server. */
   readonly fe: Half;
@@ -49,16 +58,38 @@ class Connection {
   readonly keyHi: string;
   readonly keyPorts: number;
 
-  constructor(info: ConnectionInfo, sink: ConnectionSink, onAnomaly: AnomalyHandler, keyLo: string, keyHi: string, keyPorts: number) {
+  constructor(info: ConnectionInfo, consumer: StreamConsumer, onAnomaly: AnomalyHandler, keyLo: string, keyHi: string, keyPorts: number) {
     this.info = info;
-    this.sink = sink;
-    this.fe = new HalfStream<Connection>('frontend', this, info.id, sink, onAnomaly);
-    this.be = new HalfStream<Connection>('backend', this, info.id, sink, onAnomaly);
+    this.consumer = consumer;
+    this.sink = this;
+    this.fe = new HalfStream<Connection>('frontend', this, info.id, this, onAnomaly);
+    this.be = new HalfStream<Connection>('backend', this, info.id, this, onAnomaly);
     this.lastUs = info.startTimeUs;
     this.lastFrame = info.startFrame;
     this.keyLo = keyLo;
     this.keyHi = keyHi;
     this.keyPorts = keyPorts;
+  }
+
+  /** The consumer's sink, opened now if it was not yet. */
+  opened(): ConnectionSink {
+    let sink = this.sink!;
+    if (sink === this) {
+      sink = this.consumer.open(this.info);
+      this.sink = sink;
+      this.fe.setSink(sink);
+      this.be.setSink(sink);
+    }
+    return sink;
+  }
+
+  /** The first delivery of either direction: open the consumer's sink and hand it on. */
+  data(d: Delivery): void {
+    this.opened().data(d);
+  }
+
+  close(end: ConnectionEnd): void {
+    this.opened().close(end);
   }
 
   /** The direction a segment travels in. */
@@ -288,7 +319,7 @@ export class FlowTable implements FlowTableApi {
     conn.be.flushAll(frame, timeUs, why);
     this.reconcile(conn.fe);
     this.reconcile(conn.be);
-    const sink = conn.sink!;
+    const sink = conn.opened();
     conn.sink = null;
     conn.fe.detach();
     conn.be.detach();
@@ -397,12 +428,11 @@ export class FlowTable implements FlowTableApi {
       startFrame: seg.frame,
       startTimeUs: seg.timeUs,
     };
-    const sink = this.consumer.open(info);
     const srcLow = seg.src < seg.dst || (seg.src === seg.dst && seg.srcPort <= seg.dstPort);
     const lo = srcLow ? seg.src : seg.dst;
     const hi = srcLow ? seg.dst : seg.src;
     const ports = srcLow ? seg.srcPort * 65536 + seg.dstPort : seg.dstPort * 65536 + seg.srcPort;
-    const conn = new Connection(info, sink, this.onAnomaly, lo, hi, ports);
+    const conn = new Connection(info, this.consumer, this.onAnomaly, lo, hi, ports);
     let byHi = this.table.get(lo);
     if (!byHi) this.table.set(lo, (byHi = new Map()));
     let byPorts = byHi.get(hi);

@@ -73,6 +73,11 @@ export class HalfStream<Owner> {
     this.out = new StreamDelivery(dir);
   }
 
+  /** Replaces the sink (the connection opens its consumer's sink at the first delivery). */
+  setSink(sink: ConnectionSink): void {
+    this.sink = sink;
+  }
+
   /**
    * Lets go of the sink once the connection is closed: a closed connection stays in the flow
    * table for port-reuse detection (up to the idle timeout, for as many as maxConnections), and
