@@ -24,7 +24,7 @@ import type {
   FlowTableOptions,
   StreamConsumer,
 } from './types.js';
-import { DEFAULT_FLOW_TABLE_OPTIONS, SWEEP_INTERVAL_US } from './limits.js';
+import { CONNECTION_BYTES, DEFAULT_FLOW_TABLE_OPTIONS, OPENED_CONNECTION_BYTES, SWEEP_INTERVAL_US } from './limits.js';
 import { HalfStream } from './half-stream.js';
 import { seqAdd } from './seq.js';
 
@@ -38,7 +38,7 @@ type Half = HalfStream<Connection>;
  */
 class Connection implements ConnectionSink {
   readonly info: ConnectionInfo;
-  private readonly consumer: StreamConsumer;
+  private readonly table: FlowTable;
   /** Null once closed (see HalfStream.detach: a remembered closed connection keeps no sink alive); this connection itself until opened. */
   sink: ConnectionSink | null;
   /** Client to server. */
@@ -58,9 +58,9 @@ class Connection implements ConnectionSink {
   readonly keyHi: string;
   readonly keyPorts: number;
 
-  constructor(info: ConnectionInfo, consumer: StreamConsumer, onAnomaly: AnomalyHandler, keyLo: string, keyHi: string, keyPorts: number) {
+  constructor(info: ConnectionInfo, table: FlowTable, onAnomaly: AnomalyHandler, keyLo: string, keyHi: string, keyPorts: number) {
     this.info = info;
-    this.consumer = consumer;
+    this.table = table;
     this.sink = this;
     this.fe = new HalfStream<Connection>('frontend', this, info.id, this, onAnomaly);
     this.be = new HalfStream<Connection>('backend', this, info.id, this, onAnomaly);
@@ -75,7 +75,7 @@ class Connection implements ConnectionSink {
   opened(): ConnectionSink {
     let sink = this.sink!;
     if (sink === this) {
-      sink = this.consumer.open(this.info);
+      sink = this.table.openSink(this.info);
       this.sink = sink;
       this.fe.setSink(sink);
       this.be.setSink(sink);
@@ -114,6 +114,8 @@ export class FlowTable implements FlowTableApi {
   private holeHead: Half | null = null;
   private holeTail: Half | null = null;
   private totalBuffered = 0;
+  /** Bytes charged for connections against maxConnectionBytes (see limits.ts). */
+  private connectionBytes = 0;
   /** Capture time: the newest timestamp seen. */
   private nowUs = -Infinity;
   private lastSweepUs = -Infinity;
@@ -140,6 +142,17 @@ export class FlowTable implements FlowTableApi {
    */
   get lastSession(): number | null {
     return this.lastSessionId;
+  }
+
+  /** Bytes charged for the connections in the table, against maxConnectionBytes. */
+  get connectionBytesCharged(): number {
+    return this.connectionBytes;
+  }
+
+  /** Opens the consumer's sink of a connection (at its first delivered byte, or its close) and charges it. */
+  openSink(info: ConnectionInfo): ConnectionSink {
+    this.connectionBytes += OPENED_CONNECTION_BYTES;
+    return this.consumer.open(info);
   }
 
   /** Out-of-order bytes buffered over all connections, as charged against maxBufferedTotal. */
@@ -195,6 +208,7 @@ export class FlowTable implements FlowTableApi {
     } else {
       this.feed(conn, h, seg, syn);
     }
+    if (this.connectionBytes > this.opts.maxConnectionBytes) this.enforceConnections(conn, seg.frame, seg.timeUs);
     this.expireHoles(seg.frame);
     this.enforceTotal(seg.frame, seg.timeUs);
     if (now - this.lastSweepUs >= SWEEP_INTERVAL_US) {
@@ -211,6 +225,7 @@ export class FlowTable implements FlowTableApi {
     for (const c of open) this.close(c, 'capture-end', frame, timeUs);
     this.table.clear();
     this.count = 0;
+    this.connectionBytes = 0;
     this.lruHead = this.lruTail = null;
     this.last = null;
   }
@@ -321,6 +336,8 @@ export class FlowTable implements FlowTableApi {
     this.reconcile(conn.be);
     const sink = conn.opened();
     conn.sink = null;
+    // A closed connection lets its sink go (detach below): only its TCP state stays charged.
+    this.connectionBytes -= OPENED_CONNECTION_BYTES;
     conn.fe.detach();
     conn.be.detach();
     sink.close({ reason, frame, timeUs });
@@ -385,19 +402,9 @@ export class FlowTable implements FlowTableApi {
   }
 
   private create(seg: TcpSegment): Connection {
-    if (this.count >= this.opts.maxConnections && this.lruHead) {
-      const victim = this.lruHead;
-      if (!victim.closed) {
-        this.onAnomaly({
-          code: 'connection-limit',
-          reason: `more than ${this.opts.maxConnections} connections: the least recently active one was closed`,
-          frame: seg.frame,
-          timeUs: seg.timeUs,
-          session: victim.info.id,
-        });
-        this.close(victim, 'limit', seg.frame, seg.timeUs);
-      }
-      this.remove(victim);
+    const bytes = this.opts.maxConnectionBytes;
+    while (this.lruHead && (this.count >= this.opts.maxConnections || this.connectionBytes + CONNECTION_BYTES > bytes)) {
+      this.evict(this.lruHead, seg.frame, seg.timeUs);
     }
     const flags = seg.flags;
     const syn = (flags & TCP_SYN) !== 0;
@@ -432,7 +439,8 @@ export class FlowTable implements FlowTableApi {
     const lo = srcLow ? seg.src : seg.dst;
     const hi = srcLow ? seg.dst : seg.src;
     const ports = srcLow ? seg.srcPort * 65536 + seg.dstPort : seg.dstPort * 65536 + seg.srcPort;
-    const conn = new Connection(info, this.consumer, this.onAnomaly, lo, hi, ports);
+    const conn = new Connection(info, this, this.onAnomaly, lo, hi, ports);
+    this.connectionBytes += CONNECTION_BYTES;
     let byHi = this.table.get(lo);
     if (!byHi) this.table.set(lo, (byHi = new Map()));
     let byPorts = byHi.get(hi);
@@ -444,12 +452,40 @@ export class FlowTable implements FlowTableApi {
     return conn;
   }
 
+  /**
+   * Drops the least recently active connection to make room: a closed one silently, an open one
+   * closed with reason 'limit' and a 'connection-limit' anomaly.
+   */
+  private evict(victim: Connection, frame: number, timeUs: number): void {
+    if (!victim.closed) {
+      const why = this.count >= this.opts.maxConnections
+        ? `more than ${this.opts.maxConnections} connections`
+        : `connection state over its ${this.opts.maxConnectionBytes}-byte budget (${this.count} connections)`;
+      this.onAnomaly({
+        code: 'connection-limit',
+        reason: `${why}: the least recently active one was closed`,
+        frame,
+        timeUs,
+        session: victim.info.id,
+      });
+      this.close(victim, 'limit', frame, timeUs);
+    }
+    this.remove(victim);
+  }
+
+  /** A connection that opened its sink may take the table over its byte budget: the idlest others make room. */
+  private enforceConnections(current: Connection, frame: number, timeUs: number): void {
+    const bytes = this.opts.maxConnectionBytes;
+    while (this.connectionBytes > bytes && this.lruHead && this.lruHead !== current) this.evict(this.lruHead, frame, timeUs);
+  }
+
   private remove(conn: Connection): void {
     const byHi = this.table.get(conn.keyLo);
     const byPorts = byHi?.get(conn.keyHi);
     if (byPorts?.get(conn.keyPorts) === conn) {
       byPorts.delete(conn.keyPorts);
       this.count--;
+      this.connectionBytes -= CONNECTION_BYTES;
       if (byPorts.size === 0) {
         byHi!.delete(conn.keyHi);
         if (byHi!.size === 0) this.table.delete(conn.keyLo);

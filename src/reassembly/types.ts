@@ -72,6 +72,8 @@ export interface FlowTableOptions {
   maxBufferedTotal: number;
   /** Connections kept (open ones, and closed ones remembered until they idle out); past it the least recently active is dropped: closed with reason 'limit' if still open. */
   maxConnections: number;
+  /** Bytes of connection state (see limits.ts: CONNECTION_BYTES each, OPENED_CONNECTION_BYTES more while a consumer sink is open); past it the least recently active is dropped as for maxConnections. */
+  maxConnectionBytes: number;
   /** A hole still open after this much capture time is declared lost (µs). */
   holeTimeoutUs: number;
   /** A connection with no segment for this much capture time is closed with reason 'idle' (µs). */

@@ -33,7 +33,8 @@ export class Recorder implements StreamConsumer {
 
   open(info: ConnectionInfo) {
     const rec: RecordedConnection = { info, deliveries: [], end: null, misuse: [] };
-    this.conns.push(rec);
+    // By session id: the flow table opens a connection's sink at its first byte, not in id order.
+    this.conns[info.id] = rec;
     return {
       data: (d: Delivery) => {
         if (rec.end) rec.misuse.push(`data after close in frame ${d.frame}`);
