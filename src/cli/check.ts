@@ -82,8 +82,9 @@ async function checkLive(o: CheckCommandOptions, rules: CheckRules, stderr: Node
   const onSignal = (): void => ac.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  stderr.write(`pgsniff: checking on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops and gives the verdict\n`);
   try {
+    await live.ready;
+    stderr.write(`pgsniff: checking on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops and gives the verdict\n`);
     await live.done;
   } finally {
     process.off('SIGINT', onSignal);

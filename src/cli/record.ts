@@ -105,6 +105,12 @@ export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {})
     if (fd !== null) closeSync(fd);
     throw e;
   }
+  try {
+    await live.ready;
+  } catch (e) {
+    if (fd !== null) closeSync(fd);
+    throw e;
+  }
   stderr.write(`pgsniff: recording on ${live.capture.iface} (${live.capture.filter}) while ${o.commandArgs.join(' ')} runs\n`);
   const child = await runChild(o.commandArgs);
   // Let the last packets (the client's Terminate, the FINs) arrive before stopping.

@@ -72,6 +72,7 @@ async function runRead(o: CliOptions): Promise<number> {
 
 async function runLive(o: CliOptions): Promise<number> {
   const { analyzeLive } = await import('../pipeline/live.js');
+  const { backlogReporter, captureSummaryLine } = await import('./live-report.js');
   const ac = new AbortController();
   const liveOpts = (sink: PipelineSink, messages: boolean) => ({
     ...analyzeOptions(o, messages),
@@ -89,25 +90,29 @@ async function runLive(o: CliOptions): Promise<number> {
       live: true,
       filter: o.displayFilter ?? undefined,
       start: async (sink, signal) => {
-        const live = analyzeLive(sink, { ...liveOpts(sink, true), signal });
+        const live = analyzeLive(sink, {
+          ...liveOpts(sink, true), signal,
+          onStatus: (s) => sink.drops?.((s.kernelDropped ?? 0) + s.pgsniffDropped),
+        });
         await live.done;
       },
     });
   }
   const { sink, messages } = outputSink(o);
-  const live = analyzeLive(sink, liveOpts(sink, messages));
+  const stderr = (line: string): void => { process.stderr.write(line); };
+  const live = analyzeLive(sink, { ...liveOpts(sink, messages), onStatus: backlogReporter(stderr) });
   const onSignal = () => ac.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  process.stderr.write(`pgsniff: capturing on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops\n`);
-  const summary = await live.done;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  const drops = summary.live.dropped === null ? 'kernel drops unknown (libpcap statistics not available)' : `${summary.live.dropped} dropped by the kernel`;
-  const lost = summary.lost.gaps === 0
-    ? 'no gaps in the TCP streams'
-    : `${summary.lost.gaps} gaps in the TCP streams, ${summary.lost.bytes} bytes not seen (see the gap anomalies)`;
-  process.stderr.write(`pgsniff: ${summary.packets} packets, ${summary.messages} PostgreSQL messages, ${summary.connections} sessions; ${drops}; ${lost}\n`);
+  try {
+    await live.ready;
+    process.stderr.write(`pgsniff: capturing on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops\n`);
+    const summary = await live.done;
+    process.stderr.write(`pgsniff: ${captureSummaryLine(summary)}\n`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   return 0;
 }
 

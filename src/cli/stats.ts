@@ -64,8 +64,9 @@ export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): 
     const onSignal = (): void => ac.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    stderr.write(`pgsniff: capturing on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops and prints the statistics\n`);
     try {
+      await live.ready;
+      stderr.write(`pgsniff: capturing on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops and prints the statistics\n`);
       await live.done;
     } finally {
       process.off('SIGINT', onSignal);

@@ -11,6 +11,7 @@ export type AnomalyCode =
   | 'capture-corrupt'        // a record or block header that cannot be right (bad length, bad magic)
   | 'unsupported-link-type'
   | 'packet-truncated'       // snaplen cut the packet
+  | 'capture-dropped'        // live: pgsniff fell too far behind the capture process and dropped captured packets
   | 'malformed-packet'       // link / IP / TCP header does not fit
   | 'ip-fragment'            // IP fragments are reported, not reassembled
   // reassembly

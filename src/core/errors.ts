@@ -10,6 +10,7 @@ export type UserErrorCode =
   | 'BAD_CAPTURE'       // a capture whose headers cannot be read at all
   | 'UNSUPPORTED'       // e.g. a link type pgsniff does not decode
   | 'NO_LIBPCAP'        // live capture asked for, but the optional `cap` addon is not available
+  | 'NO_TCPDUMP'        // live capture asked for, but tcpdump (the capture process) is not installed
   | 'NO_INTERFACE'      // unknown interface
   | 'BAD_FILTER'        // capture (BPF) or display filter that does not parse
   | 'BAD_ARGUMENT'      // command-line usage

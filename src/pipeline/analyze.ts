@@ -15,7 +15,7 @@ import { SessionRegistry } from '../session/registry.js';
 import { SessionTracker } from '../session/tracker.js';
 import { KeyLog, TlsConnection, DSB_TLS_KEYLOG } from '../pg/tls/index.js';
 import { Analyzer } from './analyzer.js';
-import type { FrameInfo, PipelineSink } from './events.js';
+import type { FrameInfo, OutRecord, PipelineSink } from './events.js';
 
 export const DEFAULT_SERVER_PORT = 5432;
 /** Messages whose declared length is larger are skipped (PostgreSQL's own limit is 1 GB; we buffer at most this). */
@@ -131,10 +131,12 @@ export class PacketPipeline {
 
   readonly anomaly = (a: Anomaly): void => this.analyzer.anomaly(a);
 
-  /** End of input: flush reassembly (holes become gaps), close every connection, end the sink. */
-  async finish(): Promise<void> {
+  /** End of input: flush reassembly (holes become gaps), close every connection, give the sink
+   * the source's own last record (live capture's counts) if any, end the sink. */
+  async finish(trailer?: OutRecord): Promise<void> {
     this.flows.finish(this.lastFrame, this.lastTimeUs);
     this.keylog.close();
+    if (trailer) this.sink.record(trailer);
     await this.sink.end?.();
   }
 }

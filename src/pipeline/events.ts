@@ -6,7 +6,9 @@
 import type { Direction } from '../core/direction.js';
 import type { RawMessage, DecodedMessage, DissectContext } from '../../dissectors/types.js';
 import type { Execution } from '../session/execution.js';
+import type { z } from 'zod';
 import type { TransactionStatus } from '../session/schema.js';
+import type { captureRecordSchema } from './schema.js';
 
 /** One line of the frame list: every packet the source delivered, PostgreSQL or not. */
 export interface FrameInfo {
@@ -26,7 +28,7 @@ export interface FrameInfo {
 
 /** The envelope every record has. */
 export interface RecordBase {
-  kind: 'message' | 'query' | 'session' | 'anomaly';
+  kind: 'message' | 'query' | 'session' | 'anomaly' | 'capture';
   /** TCP connection index (stable for a capture), or null for anomalies outside a connection. */
   session: number | null;
   /** Capture time, ISO 8601 with microseconds (src/core/time.ts). */
@@ -60,7 +62,10 @@ export interface AnomalyRecord extends RecordBase {
 export type QueryLikeRecord = RecordBase & { kind: 'query' } & Record<string, unknown>;
 export type SessionLikeRecord = RecordBase & { kind: 'session' } & Record<string, unknown>;
 
-export type OutRecord = MessageRecord | AnomalyRecord | QueryLikeRecord | SessionLikeRecord;
+/** kind "capture": the last record of a live capture, with the kernel's and pgsniff's counts (declared in schema.ts). */
+export type CaptureRecord = z.infer<typeof captureRecordSchema> & Record<string, unknown>;
+
+export type OutRecord = MessageRecord | AnomalyRecord | QueryLikeRecord | SessionLikeRecord | CaptureRecord;
 
 export interface PipelineSink {
   /** Every packet, before the records it completes. Optional: only the TUI and the text view need it. */
@@ -84,6 +89,9 @@ export interface PipelineSink {
   queryExecution?(exec: Execution, session: number, status: TransactionStatus | null): boolean;
   /** Any record (messages included, after message()). */
   record(rec: OutRecord): void;
+  /** Live capture has caught up with everything captured so far: write out what is complete
+   * (output is batched only while more input is waiting). */
+  idle?(): void;
   /** End of input (file end, or live capture stopped). */
   end?(): void | Promise<void>;
 }

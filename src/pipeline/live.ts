@@ -1,13 +1,17 @@
 /**
- * Live capture through the pipeline: libpcap (src/capture/live.ts) pushes packets into a
- * PacketPipeline, optionally also into a pcap writer (-w). Stops on stop(), after -c packets
- * or --duration seconds.
+ * Live capture through the pipeline: the capture process (src/capture/live-source.ts) captures,
+ * the spool hands its packets to a PacketPipeline (and to a pcap writer with -w). Stops on
+ * stop(), after -c packets or --duration seconds; a final `capture` record gives the kernel's
+ * and pgsniff's counts.
  */
-import { startLiveCapture, type LiveCapture, type LiveStats } from '../capture/live.js';
+import { openLiveSource, DEFAULT_KERNEL_BUFFER, type LiveSource, type LiveStats } from '../capture/live-source.js';
 import { PcapWriter } from '../capture/pcap-writer.js';
 import type { Packet } from '../capture/packet.js';
+import { isoTime } from '../core/time.js';
 import { PacketPipeline, DEFAULT_SERVER_PORT, type AnalyzeOptions, type AnalyzeSummary } from './analyze.js';
-import type { PipelineSink } from './events.js';
+import type { CaptureRecord, PipelineSink } from './events.js';
+
+export type { LiveStats };
 
 export interface LiveOptions extends AnalyzeOptions {
   iface: string;
@@ -16,27 +20,40 @@ export interface LiveOptions extends AnalyzeOptions {
   write?: string | null;
   count?: number | null;
   durationSec?: number | null;
-  /** libpcap's kernel buffer; default 128 MiB (tcpdump -B 131072): with 8 MiB, pauses such as
-   * start-up and garbage collection overflow it at a few thousand transactions a second. */
+  /** The kernel's capture buffer in bytes (tcpdump -B); default DEFAULT_KERNEL_BUFFER. */
   bufferSize?: number;
+  /** Bytes captured and not yet decoded that pgsniff keeps before it drops (default 1 GiB). */
+  spoolLimit?: number;
+  /** The capture's figures about once a second (kernel drops, backlog). */
+  onStatus?: (s: LiveStats) => void;
 }
 
-export const DEFAULT_LIVE_BUFFER = 128 * 1024 * 1024;
+export { DEFAULT_KERNEL_BUFFER as DEFAULT_LIVE_BUFFER };
 
-/**
- * What the capture missed, as the TCP streams show it: each stretch of payload that never
- * arrived is a gap anomaly. Kernel drops themselves are unknown (LiveStats.dropped), so this is
- * how a loss under load is reported.
- */
+/** What the TCP streams show of losses: each stretch of payload that never arrived is a gap anomaly. */
 export interface LiveLoss {
   gaps: number;
   bytes: number;
 }
 
+export type LiveSummary = AnalyzeSummary & { live: LiveStats; lost: LiveLoss; endedItself: string | null };
+
+/** The capture as callers see it before it is open: names at once, settle() once it runs. */
+export interface LiveCaptureView {
+  readonly iface: string;
+  readonly filter: string;
+  settle(quietMs?: number, maxMs?: number): Promise<void>;
+  stats(): LiveStats | null;
+}
+
 export interface LiveAnalysis {
-  readonly capture: LiveCapture;
-  /** Resolves when the capture has stopped (stop(), count, duration) and the pipeline has finished. */
-  readonly done: Promise<AnalyzeSummary & { live: LiveStats; lost: LiveLoss }>;
+  readonly capture: LiveCaptureView;
+  /** Resolves once the capture handle is open (print "capturing on" after it); rejects with the
+   * UserError that prevented it (no tcpdump, no permission, unknown interface, bad filter). */
+  readonly ready: Promise<void>;
+  /** Resolves when the capture has stopped (stop(), count, duration), everything captured was
+   * decoded and the pipeline has finished. */
+  readonly done: Promise<LiveSummary>;
   stop(): void;
 }
 
@@ -45,43 +62,107 @@ export function defaultCaptureFilter(ports: number[] = []): string {
   return 'tcp and (' + all.map((p) => `port ${p}`).join(' or ') + ')';
 }
 
+/** The final `capture` record. */
+export function captureRecord(source: { iface: string; filter: string; snaplen: number }, s: LiveStats, lastFrame: number | null): CaptureRecord {
+  return {
+    kind: 'capture',
+    session: null,
+    time: isoTime(Date.now() * 1000),
+    frame: lastFrame,
+    interface: source.iface,
+    filter: source.filter,
+    snaplen: source.snaplen,
+    received: s.received,
+    captured: s.captured,
+    decoded: s.delivered,
+    droppedByKernel: s.kernelDropped,
+    droppedByInterface: s.ifDropped,
+    droppedByPgsniff: s.pgsniffDropped,
+    bytes: s.bytes,
+    bytesDroppedByPgsniff: s.pgsniffDroppedBytes,
+  };
+}
+
 export function analyzeLive(sink: PipelineSink, opts: LiveOptions): LiveAnalysis {
   const pipeline = new PacketPipeline(sink, { watchKeylog: true, ...opts });
-  let writer: PcapWriter | null = null;
+  const filter = opts.captureFilter ?? defaultCaptureFilter(opts.ports);
+  let writer = null as PcapWriter | null;
+  let source = null as LiveSource | null;
   let stopRequested = false;
-  let resolveStop!: () => void;
-  const stopped = new Promise<void>((r) => { resolveStop = r; });
-  let failure: unknown = null;
+  let countReached = false;
+  let timer: NodeJS.Timeout | null = null;
+
   const onPacket = (p: Packet): void => {
+    if (countReached) return;
     writer?.write(p);
     pipeline.packet(p);
-    if (opts.count && pipeline.packets >= opts.count) stop();
+    if (opts.count && pipeline.packets >= opts.count) {
+      countReached = true;
+      source?.stop(false);
+    }
   };
-  const capture = startLiveCapture(
-    { iface: opts.iface, filter: opts.captureFilter ?? defaultCaptureFilter(opts.ports), bufferSize: opts.bufferSize ?? DEFAULT_LIVE_BUFFER },
-    { packet: onPacket, anomaly: pipeline.anomaly, error: (e) => { failure = e; stop(); } },
-  );
-  if (opts.write) writer = new PcapWriter(opts.write, capture.linkType, { snaplen: capture.snaplen });
-  const timer = opts.durationSec ? setTimeout(() => stop(), opts.durationSec * 1000) : null;
+
+  const ready = (async () => {
+    const s = await openLiveSource(
+      { iface: opts.iface, filter, bufferSize: opts.bufferSize, spoolLimit: opts.spoolLimit },
+      {
+        packet: onPacket,
+        anomaly: pipeline.anomaly,
+        // Caught up with the capture: what is complete goes out now, not when a batch fills.
+        idle: () => sink.idle?.(),
+        status: opts.onStatus,
+      },
+    );
+    source = s;
+    try {
+      if (opts.write) writer = new PcapWriter(opts.write, s.linkType < 0 ? 1 : s.linkType, { snaplen: s.snaplen });
+    } catch (e) {
+      s.stop(false);
+      await s.done.catch(() => undefined);
+      throw e;
+    }
+    if (stopRequested) s.stop();
+    else if (opts.durationSec) timer = setTimeout(stop, opts.durationSec * 1000);
+  })();
+
   function stop(): void {
     if (stopRequested) return;
     stopRequested = true;
     if (timer) clearTimeout(timer);
-    resolveStop();
+    source?.stop();
   }
   opts.signal?.addEventListener('abort', stop, { once: true });
-  const done = (async () => {
-    await stopped;
-    const live = capture.stats();
-    capture.stop();
-    await writer?.close();
-    await pipeline.finish();
-    if (failure) throw failure;
+
+  const done = (async (): Promise<LiveSummary> => {
+    await ready;
+    const s = source!;
+    let live: LiveStats;
+    try {
+      live = await s.done;
+    } finally {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', stop);
+      await writer?.close();
+    }
+    await pipeline.finish(captureRecord(s, live, pipeline.packets > 0 ? pipeline.packets : null));
     const a = pipeline.analyzer;
     return {
       packets: pipeline.packets, connections: a.connections, messages: a.messages, anomalies: a.anomalies, capture: null, live,
-      lost: { gaps: a.gaps, bytes: a.gapBytes },
+      lost: { gaps: a.gaps, bytes: a.gapBytes }, endedItself: s.endedItself,
     };
   })();
-  return { capture, done, stop };
+  // A caller that awaits ready and sees it fail need not also await done.
+  done.catch(() => undefined);
+  ready.catch(() => undefined);
+
+  const capture: LiveCaptureView = {
+    iface: opts.iface,
+    filter,
+    settle: async (quietMs, maxMs) => {
+      await ready;
+      await source!.settle(quietMs, maxMs);
+    },
+    stats: () => source?.stats() ?? null,
+  };
+  return { capture, ready, done, stop };
 }

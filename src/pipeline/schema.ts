@@ -38,7 +38,42 @@ export const anomalyRecordSchema = z.object({
   skipped: z.number().int().nonnegative().optional(),
 });
 
-export const recordSchema = z.union([messageRecordSchema, queryRecordSchema, sessionRecordSchema, anomalyRecordSchema]);
+const count = z.number().int().nonnegative();
+
+/**
+ * The last record of a live capture: what the kernel, the capture process and pgsniff each
+ * counted. The kernel's figures (pcap_stats) are null when the capture process did not report
+ * them. Packets the kernel accepted but neither dropped nor handed over are those still in its
+ * buffer when the capture stopped.
+ */
+export const captureRecordSchema = z.object({
+  kind: z.literal('capture'),
+  session: z.null(),
+  /** When the capture stopped (host clock). */
+  time: isoTime,
+  /** The last frame decoded, null when none was. */
+  frame: z.number().int().positive().nullable(),
+  interface: z.string(),
+  filter: z.string(),
+  snaplen: count,
+  /** pcap_stats ps_recv: packets the kernel's filter accepted. */
+  received: count.nullable(),
+  /** Packets the capture process wrote. */
+  captured: count.nullable(),
+  /** Packets pgsniff decoded (frames). */
+  decoded: count,
+  /** pcap_stats ps_drop: dropped by the kernel, its buffer full. */
+  droppedByKernel: count.nullable(),
+  /** pcap_stats ps_ifdrop: dropped by the interface. */
+  droppedByInterface: count.nullable(),
+  /** Captured, then dropped unread because pgsniff fell further behind than its spool limit. */
+  droppedByPgsniff: count,
+  /** Captured bytes of the decoded packets, and of those pgsniff dropped. */
+  bytes: count,
+  bytesDroppedByPgsniff: count,
+});
+
+export const recordSchema = z.union([messageRecordSchema, queryRecordSchema, sessionRecordSchema, anomalyRecordSchema, captureRecordSchema]);
 
 /** Validates one record; returns the zod issues formatted one per line, or null when valid. */
 export function validateRecord(rec: unknown): string | null {
@@ -47,6 +82,7 @@ export function validateRecord(rec: unknown): string | null {
     : kind === 'query' ? queryRecordSchema
     : kind === 'session' ? sessionRecordSchema
     : kind === 'anomaly' ? anomalyRecordSchema
+    : kind === 'capture' ? captureRecordSchema
     : null;
   if (schema === null) return `unknown record kind ${JSON.stringify(kind)}`;
   const r = schema.safeParse(rec);
@@ -58,12 +94,13 @@ export function recordJsonSchema(): unknown {
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: 'pgsniff NDJSON record',
-    description: 'One line of `pgsniff read --json`: a message, query, session or anomaly record, told apart by `kind`.',
+    description: 'One line of `pgsniff read --json`: a message, query, session or anomaly record, told apart by `kind`; a live capture ends with a capture record.',
     oneOf: [
       z.toJSONSchema(messageRecordSchema, { unrepresentable: 'any' }),
       z.toJSONSchema(queryRecordSchema, { unrepresentable: 'any' }),
       z.toJSONSchema(sessionRecordSchema, { unrepresentable: 'any' }),
       z.toJSONSchema(anomalyRecordSchema, { unrepresentable: 'any' }),
+      z.toJSONSchema(captureRecordSchema, { unrepresentable: 'any' }),
     ],
   };
 }

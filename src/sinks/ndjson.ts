@@ -79,6 +79,11 @@ export class NdjsonSink implements PipelineSink {
     out.reset();
   }
 
+  /** Live capture caught up: the batch goes out now (a reader piping into jq sees records as they come). */
+  idle(): void {
+    this.flush();
+  }
+
   end(): void {
     this.flush();
   }

@@ -76,6 +76,12 @@ export class TextSink implements PipelineSink {
     }
   }
 
+  /** Live capture caught up: the current frame's line is complete, and the batch goes out now. */
+  idle(): void {
+    this.flushLine();
+    this.flush();
+  }
+
   end(): void {
     this.flushLine();
     this.flush();
