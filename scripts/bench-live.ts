@@ -1,55 +1,50 @@
 /**
- * Live capture under load: pgsniff's live pipeline (src/pipeline/live.ts, libpcap through the
- * `cap` addon) runs in this process on `lo` while pgbench (select-only, prepared, several
- * clients, no think time) runs at full speed against a local server, and tcpdump captures the
- * same traffic in parallel. The `cap` addon does not expose pcap_stats(), so what pgsniff lost
- * is judged two ways: its packet count against tcpdump's (whose own kernel drops are printed),
- * and the queries it decoded against the transactions pgbench says it executed (one SELECT each).
+ * Live capture under load: `pgsniff -i lo --json -w FILE` (the real command, its own process)
+ * and a reference tcpdump capture the same pgbench run on `lo`. For each run: the packets each
+ * saw, the kernel drops each capture reported, pgsniff's own drops (its spool bound), the
+ * timestamp difference per packet (matched by direction, TCP sequence and acknowledgement
+ * numbers, length and flags), the queries pgsniff decoded against the transactions pgbench
+ * executed (one statement each with -S), how long after the load pgsniff finished decoding, and
+ * its peak RSS.
  *
- * pgbench runs as a child process started asynchronously: the event loop must stay free to read
- * libpcap's buffer while the load runs.
+ * pgbench and both captures run as child processes started asynchronously.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, statSync } from 'node:fs';
-import { analyzeLive } from '../src/pipeline/live.js';
-import type { OutRecord, PipelineSink } from '../src/pipeline/events.js';
-import { NdjsonSink } from '../src/sinks/ndjson.js';
-import { StatsSink } from '../src/sinks/stats.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { readCapture } from '../src/capture/open.js';
+import type { Packet } from '../src/capture/packet.js';
 import type { PgServer } from '../test/helpers/pg-server.js';
 import { runPgbench, startTcpdump } from './bench-capture.js';
 
+export type Protocol = 'simple' | 'extended' | 'prepared';
+
 export interface LiveResult {
-  mode: 'stats' | 'json';
+  protocol: Protocol;
   /** pgbench's target rate (-R), or null at full speed. */
   rate: number | null;
   seconds: number;
   clients: number;
   pgbenchTransactions: number | null;
   pgbenchTps: number | null;
-  packetsSeen: number;
+  /** From pgsniff's capture record. */
+  decoded: number;
+  received: number | null;
+  kernelDropped: number | null;
+  pgsniffDropped: number;
   tcpdumpCaptured: number | null;
   tcpdumpDropped: number | null;
-  messages: number;
-  messagesPerSec: number;
+  /** Packets of the reference capture found in pgsniff's -w file, and the timestamp differences (µs, absolute). */
+  matched: number;
+  diffMedianUs: number | null;
+  diffP99Us: number | null;
+  diffMaxUs: number | null;
   queries: number;
   anomalies: number;
-  /** Gaps in the TCP streams (what the capture missed) and their bytes. */
-  gaps: number;
-  gapBytes: number;
-  jsonBytes: number | null;
-}
-
-/** Counts records by kind on their way to another sink. */
-class CountingSink implements PipelineSink {
-  queries = 0;
-  constructor(private readonly inner: PipelineSink) {}
-  record(rec: OutRecord): void {
-    if (rec.kind === 'query') this.queries++;
-    this.inner.record(rec);
-  }
-  end(): void | Promise<void> {
-    return this.inner.end?.();
-  }
+  /** From the end of the load (pgbench's exit, when pgsniff is told to stop) to pgsniff's exit. */
+  drainS: number;
+  peakRssMb: number | null;
 }
 
 function pgbenchAsync(server: PgServer, args: string[]): Promise<{ transactions: number | null; tps: number | null }> {
@@ -75,52 +70,139 @@ function pgbenchAsync(server: PgServer, args: string[]): Promise<{ transactions:
   });
 }
 
-export async function liveUnderLoad(server: PgServer, mode: 'stats' | 'json', seconds: number, clients: number, jsonFile: string, rate: number | null): Promise<LiveResult> {
-  runPgbench(server, ['-i', '-q', '-s', '1']);
-  const dump = await startTcpdump(null, `tcp port ${server.port}`);
-  let fd: number | null = null;
-  let inner: PipelineSink;
-  if (mode === 'json') {
-    fd = openSync(jsonFile, 'w');
-    inner = new NdjsonSink(fd);
-  } else {
-    inner = await StatsSink.create();
+/** Direction, sequence and acknowledgement numbers, payload length and flags of an Ethernet/IPv4/TCP frame. */
+function tcpKey(p: Packet): string | null {
+  const d = p.data;
+  if (p.linkType !== 1 || d.length < 34 || d.readUInt16BE(12) !== 0x0800 || d[23] !== 6) return null;
+  const ihl = (d[14]! & 0x0f) * 4;
+  const tcp = 14 + ihl;
+  const payload = d.readUInt16BE(16) - ihl - (d[tcp + 12]! >> 4) * 4;
+  return `${d.readUInt16BE(tcp)}>${d.readUInt16BE(tcp + 2)} ${d.readUInt32BE(tcp + 4)}/${d.readUInt32BE(tcp + 8)} ${payload} ${d[tcp + 13]}`;
+}
+
+async function timesByKey(file: string): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>();
+  await readCapture(file, {
+    packet: (p) => {
+      const k = tcpKey(p);
+      if (k === null) return;
+      const l = out.get(k);
+      if (l) l.push(p.timeUs);
+      else out.set(k, [p.timeUs]);
+    },
+    anomaly: () => undefined,
+  });
+  return out;
+}
+
+function peakRssKb(pid: number): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
   }
-  const sink = new CountingSink(inner);
-  const live = analyzeLive(sink, { iface: 'lo', ports: [server.port], messages: mode === 'json' });
+}
+
+function quantile(sorted: number[], q: number): number | null {
+  return sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+export async function liveUnderLoad(cli: string, server: PgServer, protocol: Protocol, seconds: number, clients: number, dir: string, rate: number | null): Promise<LiveResult> {
+  runPgbench(server, ['-i', '-q', '-s', '1']);
+  const ref = join(dir, 'live-tcpdump.pcap');
+  const ours = join(dir, 'live-pgsniff.pcap');
+  const ndjson = join(dir, 'live.ndjson');
+  const filter = `tcp port ${server.port}`;
+  const dump = await startTcpdump(ref, filter);
+  const sniff: ChildProcess = spawn('sh', ['-c', `exec "${process.execPath}" "${cli}" -i lo -p ${server.port} -f "${filter}" --json -w "${ours}" > "${ndjson}"`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  sniff.stderr!.setEncoding('utf8').on('data', (t: string) => { err += t; });
+  const exited = new Promise<void>((r) => sniff.once('exit', () => r()));
+  let peakKb: number | null = null;
+  const rssTimer = setInterval(() => { peakKb = peakRssKb(sniff.pid!) ?? peakKb; }, 200);
   let tcp: Awaited<ReturnType<typeof dump.stop>>;
   let bench: { transactions: number | null; tps: number | null };
-  const t0 = performance.now();
-  let elapsed = 0;
+  let drainS = 0;
   try {
-    await new Promise((r) => setTimeout(r, 300));
-    const args = ['-n', '-S', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds)];
+    const startBy = Date.now() + 30_000;
+    while (!err.includes('capturing on')) {
+      if (Date.now() > startBy || sniff.exitCode !== null) throw new Error(`pgsniff did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const args = ['-n', '-S', '-M', protocol, '-c', String(clients), '-j', '2', '-T', String(seconds)];
     if (rate !== null) args.push('-R', String(rate));
     bench = await pgbenchAsync(server, args);
-    await live.capture.settle(300, 5000);
-    elapsed = (performance.now() - t0) / 1000;
+    const loadEnd = performance.now();
+    // What pgbench's connections sent last is in the kernel by now: pgsniff stops its capture,
+    // decodes what it is behind by, and exits.
+    sniff.kill('SIGINT');
+    await exited;
+    drainS = (performance.now() - loadEnd) / 1000;
   } finally {
-    live.stop();
+    clearInterval(rssTimer);
+    sniff.kill('SIGKILL');
     tcp = await dump.stop();
   }
-  const summary = await live.done;
-  if (fd !== null) closeSync(fd);
-  return {
-    mode,
+  let queries = 0;
+  let anomalies = 0;
+  let capture: Record<string, number | null> = {};
+  const lines = createInterface({ input: createReadStream(ndjson), crlfDelay: Infinity });
+  for await (const line of lines) {
+    // Only the small records are parsed: kinds are found by their opening bytes.
+    if (line.startsWith('{"kind":"query"')) queries++;
+    else if (line.startsWith('{"kind":"anomaly"')) anomalies++;
+    else if (line.startsWith('{"kind":"capture"')) capture = JSON.parse(line) as Record<string, number | null>;
+  }
+  const a = await timesByKey(ours);
+  const b = await timesByKey(ref);
+  const diffs: number[] = [];
+  for (const [k, list] of b) {
+    const mine = a.get(k);
+    if (!mine) continue;
+    for (let i = 0; i < Math.min(list.length, mine.length); i++) diffs.push(Math.abs(mine[i]! - list[i]!));
+  }
+  diffs.sort((x, y) => x - y);
+  const result: LiveResult = {
+    protocol,
     rate,
-    seconds: elapsed,
+    seconds,
     clients,
     pgbenchTransactions: bench.transactions,
     pgbenchTps: bench.tps,
-    packetsSeen: summary.packets,
+    decoded: capture.decoded ?? 0,
+    received: capture.received ?? null,
+    kernelDropped: capture.droppedByKernel ?? null,
+    pgsniffDropped: capture.droppedByPgsniff ?? 0,
     tcpdumpCaptured: tcp.captured,
     tcpdumpDropped: tcp.dropped,
-    messages: summary.messages,
-    messagesPerSec: summary.messages / elapsed,
-    queries: sink.queries,
-    anomalies: summary.anomalies,
-    gaps: summary.lost.gaps,
-    gapBytes: summary.lost.bytes,
-    jsonBytes: mode === 'json' ? statSync(jsonFile).size : null,
+    matched: diffs.length,
+    diffMedianUs: quantile(diffs, 0.5),
+    diffP99Us: quantile(diffs, 0.99),
+    diffMaxUs: diffs.length ? diffs[diffs.length - 1]! : null,
+    queries,
+    anomalies,
+    drainS,
+    peakRssMb: peakKb === null ? null : peakKb / 1024,
   };
+  process.stderr.write(`bench: live ${protocol} ${rate ?? 'full'}: ${JSON.stringify(result)} (ndjson ${(statSync(ndjson).size / 1e6).toFixed(0)} MB)\n`);
+  for (const f of [ref, ours, ndjson]) rmSync(f, { force: true });
+  return result;
+}
+
+/** The table for docs/BENCHMARK.md and README. */
+export function liveTable(results: LiveResult[], seconds: number, clients: number, loaded: string): string[] {
+  const fmt = (v: number | null, d = 0): string => (v === null ? 'n/a' : v.toFixed(d));
+  const out: string[] = [];
+  out.push(`\`pgsniff -i lo --json -w FILE\` (its own process; NDJSON of every message to a file) and a reference \`tcpdump -i lo -B 131072 -w FILE\` capture the same \`pgbench -n -S -M PROTOCOL -c ${clients} -j 2 -T ${seconds}\` run (at full speed, or at the rate given with -R). ` +
+    'Packets: pgsniff decoded vs the reference captured; kernel drops as each capture\'s pcap_stats reported them; pgsniff drops: packets its spool bound made it discard. ' +
+    'Timestamp difference: |pgsniff − reference| per packet, matched by direction, TCP sequence and acknowledgement numbers, length and flags (each capture socket is stamped by the kernel as the packet reaches it, so two captures differ by a few µs). ' +
+    `Queries decoded vs pgbench's transactions (one SELECT each; pgbench runs a few more statements of its own per connection). Drain: from the end of the load to pgsniff's exit (it stops capturing and decodes what it is behind by). ${loaded}`);
+  out.push('');
+  out.push('| -M | rate | pgbench tps | transactions | queries decoded | packets decoded | reference packets | kernel drops (pgsniff / reference) | pgsniff drops | timestamp diff median / p99 / max µs | drain s | peak RSS MB | anomalies |');
+  out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    out.push(`| ${r.protocol} | ${r.rate === null ? 'full speed' : `-R ${r.rate}`} | ${fmt(r.pgbenchTps)} | ${r.pgbenchTransactions ?? 'n/a'} | ${r.queries} | ${r.decoded} | ${r.tcpdumpCaptured ?? 'n/a'} | ${fmt(r.kernelDropped)} / ${fmt(r.tcpdumpDropped)} | ${r.pgsniffDropped} | ${fmt(r.diffMedianUs)} / ${fmt(r.diffP99Us)} / ${fmt(r.diffMaxUs)} | ${fmt(r.drainS, 1)} | ${fmt(r.peakRssMb)} | ${r.anomalies} |`);
+  }
+  return out;
 }

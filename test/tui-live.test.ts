@@ -1,16 +1,16 @@
 /**
  * `pgsniff -i lo` on a terminal: the UI on a live capture of the loopback interface, while a
  * small PostgreSQL-speaking server in this process answers one client. Needs root (or
- * CAP_NET_RAW) and the optional `cap` addon; skips, saying so, without them.
+ * CAP_NET_RAW) and tcpdump (the capture process); skips, saying so, without them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { TmuxUi, tmuxAvailable, SKIP_NO_TMUX } from './helpers/tui-tmux.js';
-import { liveCaptureAvailable } from '../src/capture/live.js';
+import { findTcpdump } from '../src/capture/live-source.js';
 
 const skip = !tmuxAvailable() ? SKIP_NO_TMUX
-  : !liveCaptureAvailable() ? 'the optional cap addon is not available: live TUI test skipped'
+  : findTcpdump() === null ? 'tcpdump (the capture process) is not installed (apt-get install tcpdump): live TUI test skipped'
   : process.getuid?.() !== 0 ? 'live capture needs root: live TUI test skipped'
   : false;
 

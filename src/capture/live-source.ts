@@ -19,7 +19,7 @@
  * tcpdump runs under `setpriv --pdeathsig KILL` where util-linux has it, so it cannot outlive
  * pgsniff if pgsniff is killed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readSync, closeSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -117,6 +117,19 @@ export function findTcpdump(): string | null {
     if (existsSync(p)) return p;
   }
   return null;
+}
+
+/**
+ * Interfaces as `tcpdump -D` lists them ("1.lo [Up, Running, Loopback]"): names and flags, for
+ * `pgsniff -D` where the `cap` addon (which also gives addresses) is not built.
+ */
+export function listInterfacesWithTcpdump(): { name: string; description: string | null; flags: string }[] {
+  const tcpdump = findTcpdump();
+  if (tcpdump === null) throw new UserError('NO_TCPDUMP', 'listing interfaces needs tcpdump or the cap addon (apt-get install tcpdump)');
+  const r = spawnSync(tcpdump, ['-D'], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) throw openError('', '', r.stderr ?? '');
+  return r.stdout.split('\n').map((l) => /^\d+\.(\S+)(?:\s+\(([^)]*)\))?(?:\s+\[(.*)\])?/.exec(l)).filter((m) => m !== null)
+    .map((m) => ({ name: m[1]!, description: m[2] ?? null, flags: m[3] ?? '' }));
 }
 
 /** Parses tcpdump's statistics (the SIGUSR1 line or the exit block); the last report wins. */

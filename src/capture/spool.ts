@@ -117,6 +117,7 @@ export class Spool {
   private open(i: number): void {
     this.fd = openSync(this.path(i), 'r');
     this.offset = 0;
+    this.next = i + 1;
     const summary: CaptureSummary = {
       format: 'pcap', interfaces: [], linkTypes: [], packets: 0, bytes: 0,
       firstTimeUs: null, lastTimeUs: null, complete: true, aborted: false,

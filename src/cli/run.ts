@@ -117,7 +117,13 @@ async function runLive(o: CliOptions): Promise<number> {
 }
 
 async function runInterfaces(): Promise<number> {
-  const { listInterfaces } = await import('../capture/live.js');
+  const { listInterfaces, liveCaptureAvailable } = await import('../capture/live.js');
+  if (!liveCaptureAvailable()) {
+    // Without the cap addon, tcpdump (which captures anyway) lists them, without addresses.
+    const { listInterfacesWithTcpdump } = await import('../capture/live-source.js');
+    listInterfacesWithTcpdump().forEach((d, i) => process.stdout.write(`${i + 1}. ${escapeTerminal(d.name)}${d.description ? ` (${escapeTerminal(d.description)})` : ''}${d.flags ? ` [${escapeTerminal(d.flags)}]` : ''}\n`));
+    return 0;
+  }
   const list = listInterfaces();
   list.forEach((d, i) => {
     const addrs = d.addresses.length > 0 ? ` [${d.addresses.join(', ')}]` : '';
