@@ -9,6 +9,7 @@
  * MTU of 16384: the `cap` addon fixes libpcap's snaplen at 65535, and a full-size TCP segment on
  * the host's loopback (MTU 65536) is a 65549-byte frame that would lose its last 14 bytes. The
  * namespace also keeps other programs' loopback traffic out and lets the server use port 5432.
+ * Without the `cap` addon (not built) it captures with tcpdump instead, and says so per sample.
  * `--host-lo` skips the namespace; `--only a,b` regenerates only those scenarios; `--out DIR`
  * writes elsewhere than samples/; `--readme` only rewrites README.md from manifest.json.
  */
@@ -20,9 +21,11 @@ import { fileURLToPath } from 'node:url';
 import { liveCaptureAvailable, startLiveCapture, type LiveCapture } from '../src/capture/live.js';
 import { PcapWriter } from '../src/capture/pcap-writer.js';
 import { startServer, freePort, type PgServer } from '../test/helpers/pg-server.js';
+import { Tcpdump } from '../test/helpers/tls-capture.js';
 import { SampleRecorder } from './sample-clients.js';
 import type { Manifest, ManifestSample } from './sample-manifest.js';
 import { SCENARIOS, type ScenarioContext } from './sample-scenarios.js';
+import { driverVersions } from './sample-drivers.js';
 import { renderReadme } from './sample-readme.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -113,6 +116,34 @@ function reexecInNetns(argv: string[]): boolean {
   process.exit(r.status ?? 1);
 }
 
+/** Runs a scenario and closes its clients; `stop` ends the capture whatever happened. */
+async function runScenario(sc: (typeof SCENARIOS)[number], rec: SampleRecorder, ctx: ScenarioContext, stop: () => Promise<void>): Promise<void> {
+  let failure: unknown = null;
+  try {
+    await withTimeout(sc.run(rec, ctx), SCENARIO_TIMEOUT_MS, `scenario ${sc.name}`);
+    await withTimeout(rec.closeAll(), 10000, `closing the clients of ${sc.name}`);
+  } catch (e) {
+    failure = e;
+  } finally {
+    await stop();
+  }
+  if (failure) throw failure;
+}
+
+/** Frames of a classic pcap file (the generator's own check that every record is whole). */
+function pcapFrames(path: string): { frames: number; linkType: number } {
+  const b = readFileSync(path);
+  let off = 24;
+  let frames = 0;
+  while (off + 16 <= b.length) {
+    const incl = b.readUInt32LE(off + 8);
+    if (incl !== b.readUInt32LE(off + 12)) throw new Error(`${path} frame ${frames + 1} is cut`);
+    off += 16 + incl;
+    frames++;
+  }
+  return { frames, linkType: b.readUInt32LE(20) };
+}
+
 async function captureScenario(
   scenarioIndex: number,
   server: PgServer,
@@ -123,32 +154,39 @@ async function captureScenario(
   const file = `${sc.name}.pcap`;
   const path = join(outDir, file);
   const rec = new SampleRecorder(sc.name, { host: server.host, port: server.port, database: server.database, user: server.user, password: server.password });
-  let writer: PcapWriter | null = null;
-  let failure: unknown = null;
-  const cap: LiveCapture = startLiveCapture({ iface: 'lo', filter: `tcp port ${server.port}` }, { packet: (p) => writer?.write(p) });
-  writer = new PcapWriter(path, cap.linkType, { snaplen: cap.snaplen });
-  try {
-    await withTimeout(sc.run(rec, ctx), SCENARIO_TIMEOUT_MS, `scenario ${sc.name}`);
-    await withTimeout(rec.closeAll(), 10000, `closing the clients of ${sc.name}`);
-  } catch (e) {
-    failure = e;
-  } finally {
-    await cap.settle(200, 3000);
-    cap.stop();
-    await writer.close();
+  let frames: number;
+  let linkType: number;
+  const viaCap = liveCaptureAvailable();
+  if (viaCap) {
+    let writer: PcapWriter | null = null;
+    const cap: LiveCapture = startLiveCapture({ iface: 'lo', filter: `tcp port ${server.port}` }, { packet: (p) => writer?.write(p) });
+    writer = new PcapWriter(path, cap.linkType, { snaplen: cap.snaplen });
+    const w = writer;
+    await runScenario(sc, rec, ctx, async () => {
+      await cap.settle(200, 3000);
+      cap.stop();
+      await w.close();
+    });
+    const stats = cap.stats();
+    if (stats.cut > 0) throw new Error(`${file}: ${stats.cut} frames were cut by the snaplen (run in the private namespace)`);
+    frames = w.packetCount;
+    linkType = cap.linkType;
+  } else {
+    // tcpdump (snaplen 0: whole frames) when the `cap` addon does not load
+    const dump = await Tcpdump.start(path, server.port);
+    await runScenario(sc, rec, ctx, () => dump.stop());
+    ({ frames, linkType } = pcapFrames(path));
   }
-  if (failure) throw failure;
-  const stats = cap.stats();
-  if (stats.cut > 0) throw new Error(`${file}: ${stats.cut} frames were cut by the snaplen (run in the private namespace)`);
   const sample: ManifestSample = {
     file,
     name: sc.name,
     title: sc.title,
     description: sc.description,
     decode: sc.decode,
-    frames: writer.packetCount,
+    frames,
     bytes: statSync(path).size,
-    linkType: cap.linkType,
+    linkType,
+    ...(viaCap ? {} : { capturedWith: 'tcpdump' as const }),
     cancelRequests: rec.cancelRequests,
     connections: rec.connections,
     steps: rec.steps,
@@ -156,6 +194,7 @@ async function captureScenario(
   if (rec.cancels.length) sample.cancels = rec.cancels;
   if (rec.replication) sample.replication = rec.replication;
   if (rec.physicalReplication) sample.physicalReplication = rec.physicalReplication;
+  if (rec.parsedOnly.length) sample.parsedOnly = rec.parsedOnly;
   return sample;
 }
 
@@ -169,7 +208,7 @@ async function main(): Promise<void> {
     return;
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('live capture needs root (or CAP_NET_RAW): run as root');
-  if (!liveCaptureAvailable()) throw new Error('the cap addon does not load: apt-get install libpcap-dev, then npm rebuild cap');
+  if (!liveCaptureAvailable()) say('the cap addon does not load (apt-get install libpcap-dev, then npm rebuild cap): capturing with tcpdump');
   const inNetns = process.env[NETNS_ENV] === '1';
   if (!inNetns && !args.hostLo) {
     reexecInNetns(argv);
@@ -230,7 +269,7 @@ async function main(): Promise<void> {
       command: 'npm run samples',
       server: { version, host: '127.0.0.1', port: server.port, database: server.database, settings: SETTINGS },
       capture: { iface: 'lo', mtu: loMtu(), privateNetns: inNetns },
-      clients: { pg: packageVersion('pg'), 'postgres.js': packageVersion('postgres'), psql: psqlVersion() },
+      clients: { pg: packageVersion('pg'), 'postgres.js': packageVersion('postgres'), psql: psqlVersion(), ...driverVersions() },
       samples,
     };
     writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + '\n');

@@ -94,6 +94,8 @@ export class SampleRecorder {
   readonly cancels: ManifestCancel[] = [];
   replication: ManifestReplication | null = null;
   physicalReplication: ManifestPhysicalReplication | null = null;
+  /** Parses of statements described and never executed (see ManifestSample.parsedOnly). */
+  readonly parsedOnly: string[] = [];
   private readonly pids = new Map<number, number>();
   private readonly open: (() => Promise<void>)[] = [];
 
@@ -357,10 +359,12 @@ export class PgJsConn {
     if (error !== null && !err) throw error;
     const rows = result ? result.length : 0;
     checkOutcome(spec, err, rows);
-    const extended = !!spec.params?.length;
+    const extended = !!spec.params?.length || !!spec.extended;
     const step: ManifestStep = { connection: this.index, protocol: extended ? 'extended' : 'simple', sql: spec.sql };
     if (extended) {
       step.statement = spec.prepare ? '(generated)' : '';
+      // the unnamed statement is parsed at every execution
+      if (!spec.prepare) step.parse = true;
       step.params = (spec.params ?? []).map((p) => ({ type: p.type, format: 'text', value: p.value === null ? null : String(p.value) }));
       step.resultFormat = 'text';
     }
@@ -389,7 +393,8 @@ export class PgJsConn {
   async query(spec: StepSpec & { prepare?: boolean }): Promise<PgJsRow[]> {
     const params = (spec.params ?? []).map((p) => (p.value === null ? null : String(p.value)));
     try {
-      const r = await this.sql.unsafe<PgJsRow[]>(spec.sql, params, { prepare: spec.prepare ?? false });
+      // postgres.js uses the simple protocol for a query without parameters unless told otherwise
+      const r = await this.sql.unsafe<PgJsRow[]>(spec.sql, params, { prepare: spec.prepare ?? false, ...(spec.extended ? { simple: false } : {}) });
       return this.record(spec, r, null);
     } catch (e) {
       return this.record(spec, null, e);

@@ -94,7 +94,7 @@ export interface ManifestStep {
   emptyQuery?: boolean;
   error?: ManifestError;
   notices?: ManifestNotice[];
-  copy?: { direction: 'in' | 'out'; format: 'text'; rows: number; bytes: number; md5: string };
+  copy?: { direction: 'in' | 'out'; format: 'text' | 'binary'; rows: number; bytes: number; md5: string };
   /** Cancelled with a CancelRequest sent on a connection of its own. */
   cancelled?: boolean;
   /** Lower bound of the server-side duration, for latency tests. */
@@ -102,10 +102,14 @@ export interface ManifestStep {
   note?: string;
 }
 
+/** The drivers of scripts/sample-drivers.ts: psycopg2, psycopg (3), asyncpg, SQLAlchemy (on
+ * psycopg2) under Debian's Python, pgJDBC under java 17. */
+export type DriverClient = 'psycopg2' | 'psycopg' | 'asyncpg' | 'sqlalchemy' | 'pgjdbc';
+
 export interface ManifestConnection {
   /** raw: scripts/sample-raw-client.ts, a minimal client over a socket (protocol 3.2,
    * replication, FunctionCall). */
-  client: 'pg' | 'postgres.js' | 'psql' | 'raw';
+  client: 'pg' | 'postgres.js' | 'psql' | 'raw' | DriverClient;
   user: string;
   database: string;
   applicationName: string;
@@ -217,10 +221,16 @@ export interface ManifestSample {
   frames: number;
   bytes: number;
   linkType: number;
+  /** Set when the generator captured this sample with tcpdump (the `cap` addon did not load):
+   * tcpdump's own timestamps and pcap writer instead of pgsniff's. */
+  capturedWith?: 'tcpdump';
   /** Extra connections that carry only a CancelRequest (no startup). */
   cancelRequests: number;
   connections: ManifestConnection[];
   steps: ManifestStep[];
+  /** Parse texts of statements a driver described (Parse, Describe statement) and never executed,
+   * such as asyncpg's introspection of a COPY's columns: on the wire, in no step. */
+  parsedOnly?: string[];
   /** The CancelRequests the raw client sent (the other clients' keys are not recorded). */
   cancels?: ManifestCancel[];
   replication?: ManifestReplication;

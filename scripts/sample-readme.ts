@@ -101,7 +101,10 @@ from other scripts and are not in the manifest.
   logs in with SCRAM-SHA-256; \`md5_user\` with md5 and \`clear_user\` with a cleartext password.
 - Clients: pg ${m.clients.pg}, postgres.js ${m.clients['postgres.js']}, psql ${m.clients.psql}, and a raw
   client over a socket (scripts/sample-raw-client.ts) for what no driver here speaks: protocol 3.2,
-  replication, FunctionCall. Every connection's application_name is the scenario name.
+  replication, FunctionCall. The driver samples (scripts/sample-drivers.ts) run Debian's drivers in
+  their own processes: psycopg2, psycopg 3, asyncpg and SQLAlchemy under /usr/bin/python3
+  (scripts/sample-drivers.py), pgJDBC (/usr/share/java/postgresql.jar) under java 17
+  (scripts/SampleJdbc.java, single-file mode). Every connection's application_name is the scenario name.
 - Capture: pgsniff's live capture (src/capture/live.ts, libpcap through the \`cap\` addon) on
   \`${m.capture.iface}\` with the filter \`tcp port ${m.server.port}\`, written by src/capture/pcap-writer.ts:
   classic pcap, microsecond timestamps, Ethernet link type.
@@ -114,6 +117,8 @@ from other scripts and are not in the manifest.
   files is cut; the generator checks that.`
       : 'The generator ran on the host loopback (no private namespace).'
   }
+- Samples whose manifest entry says \`capturedWith: "tcpdump"\` were captured by tcpdump (snaplen 0,
+  its own timestamps) because the \`cap\` addon did not load where they were generated.
 - Timestamps come from the host clock when libpcap hands over the packet (\`cap\` does not pass
   libpcap's own timestamp); they are in order and close to the truth, not kernel-precise.
 - What changes from one generation to the next: ports, PIDs and cancel keys, SCRAM nonces and
@@ -135,7 +140,8 @@ sent; values over 200 characters as {length, md5}), \`binaryValues\` (hex), \`em
 \`minDurationMs\`, \`functionCall\` (protocol \`function\`: OID, name, arguments, result). The raw client's
 samples also record, per connection, \`protocolVersion\`, \`protocolOptions\`, \`replication\`, \`negotiate\`
 and \`backendKey\`; per sample, \`cancels\` (PID, key, target connection), \`replication\` (slot, publication,
-table, the changes written and every CopyData of the stream with its LSNs) and \`physicalReplication\`.
+table, the changes written and every CopyData of the stream with its LSNs) and \`physicalReplication\`;
+\`parsedOnly\`: Parse texts of statements a driver described and never executed (asyncpg's introspection).
 The types are in scripts/sample-manifest.ts.
 
 ## The samples (${m.samples.length}, ${total} bytes)

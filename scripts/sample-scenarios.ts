@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { md5, type ParamSpec, type SampleRecorder } from './sample-clients.js';
 import { RAW_SCENARIOS } from './sample-raw-scenarios.js';
+import { DRIVER_SCENARIOS } from './sample-drivers.js';
 
 export interface ScenarioContext {
   /** A connection over the server's Unix socket: not captured, for computing expectations. */
@@ -406,4 +407,6 @@ export const SCENARIOS: Scenario[] = [
   },
   // Protocol 3.2, logical replication and FunctionCall, which need the raw client.
   ...RAW_SCENARIOS,
+  // The drivers users run, each in its own process (Python, Java).
+  ...DRIVER_SCENARIOS,
 ];

@@ -38,13 +38,13 @@ const stepSchema = z.object({
   emptyQuery: z.boolean().optional(),
   error: z.object({ sqlstate, severity: z.string(), message: z.string().min(1) }).optional(),
   notices: z.array(z.object({ severity: z.string(), sqlstate, message: z.string() })).optional(),
-  copy: z.object({ direction: z.enum(['in', 'out']), format: z.literal('text'), rows: z.number().int(), bytes: z.number().int(), md5: z.string() }).optional(),
+  copy: z.object({ direction: z.enum(['in', 'out']), format: z.enum(['text', 'binary']), rows: z.number().int(), bytes: z.number().int(), md5: z.string() }).optional(),
   cancelled: z.boolean().optional(),
   minDurationMs: z.number().positive().optional(),
   note: z.string().optional(),
 });
 const connectionSchema = z.object({
-  client: z.enum(['pg', 'postgres.js', 'psql', 'raw']),
+  client: z.enum(['pg', 'postgres.js', 'psql', 'raw', 'psycopg2', 'psycopg', 'asyncpg', 'sqlalchemy', 'pgjdbc']),
   user: z.string().min(1),
   database: z.string().min(1),
   applicationName: z.string().min(1),
@@ -139,7 +139,7 @@ test('the samples stay under 2 MB together and cover the scenarios the brief ask
   const auths = new Set(m.samples.flatMap((s) => s.connections.map((c) => c.auth)));
   assert.ok(auths.has('scram-sha-256') && auths.has('md5') && auths.has('password'));
   const clients = new Set(m.samples.flatMap((s) => s.connections.map((c) => c.client)));
-  assert.deepEqual([...clients].sort(), ['pg', 'postgres.js', 'psql', 'raw']);
+  assert.deepEqual([...clients].sort(), ['asyncpg', 'pg', 'pgjdbc', 'postgres.js', 'psql', 'psycopg', 'psycopg2', 'raw', 'sqlalchemy']);
   assert.ok(m.samples.some((s) => s.connections.length >= 4), 'concurrent connections');
 });
 
@@ -201,6 +201,8 @@ function expectations(s: ManifestSample) {
     if (st.protocol === 'simple' || st.parse === true) queries.push(st.sql);
     else if (st.statement === '(generated)') generated.add(st.sql);
   }
+  // Parses a driver sent for statements it only described (asyncpg's introspection)
+  queries.push(...(s.parsedOnly ?? []));
   const tags = s.steps.flatMap((st) => st.commands ?? []);
   const codes = [
     ...s.steps.flatMap((st) => [...(st.error ? [st.error.sqlstate] : []), ...(st.notices ?? []).map((n) => n.sqlstate)]),
