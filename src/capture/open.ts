@@ -230,6 +230,8 @@ export async function readCapture(
         reader.push(chunk);
       }
       if (reader.stopped) break;
+      const behind = handlers.ready?.();
+      if (behind) await behind;
       if (opts.signal?.aborted) {
         summary.aborted = true;
         break;

@@ -17,6 +17,8 @@ export interface CaptureHandlers {
   secrets?: (type: number, data: Buffer) => void;
   /** A new interface and its LINKTYPE_* value, before its first packet. */
   linkType?: (interfaceId: number, linkType: number) => void;
+  /** Asked after each chunk of a file: a promise holds reading until what consumes it catches up. */
+  ready?: () => Promise<void> | null;
 }
 
 export interface CaptureInterface {

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { UserError } from '../core/errors.js';
 import { DEFAULT_MEMORY_LIMIT_MB, MIN_MEMORY_LIMIT_MB } from '../core/budget.js';
 
-export const COMMANDS = ['read', 'stats', 'check', 'record', 'schema', 'help'] as const;
+export const COMMANDS = ['read', 'stats', 'check', 'record', 'schema', 'export-schema', 'help'] as const;
 export type Command = (typeof COMMANDS)[number] | 'live' | 'interfaces';
 
 export interface CliOptions {
@@ -45,6 +45,14 @@ export interface CliOptions {
   jsonOut: string | null;
   checkRules: string | null;
   commandArgs: string[];
+  /** --export URL (ClickHouse), and what goes with it. */
+  exportUrl: string | null;
+  exportMessages: boolean;
+  exportParams: boolean;
+  hostLabel: string | null;
+  /** --metrics HOST:PORT (Prometheus), and how many statements get a label of their own. */
+  metrics: string | null;
+  metricsTop: number | null;
   help: boolean;
   version: boolean;
 }
@@ -80,6 +88,12 @@ const OPTIONS = {
   'require-tls': { type: 'boolean' },
   'json-out': { type: 'string' },
   check: { type: 'string' },
+  export: { type: 'string' },
+  'export-messages': { type: 'boolean' },
+  'export-params': { type: 'boolean' },
+  'host-label': { type: 'string' },
+  metrics: { type: 'string' },
+  'metrics-top': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -174,6 +188,12 @@ export function parseCli(argv: string[]): CliOptions {
     jsonOut: v['json-out'] ?? null,
     checkRules: v.check ?? null,
     commandArgs,
+    exportUrl: v.export ?? null,
+    exportMessages: v['export-messages'] ?? false,
+    exportParams: v['export-params'] ?? false,
+    hostLabel: v['host-label'] ?? null,
+    metrics: v.metrics ?? null,
+    metricsTop: num('metrics-top', v['metrics-top'], 1),
     help: v.help ?? false,
     version: v.version ?? false,
   };
@@ -189,6 +209,7 @@ Usage:
   pgsniff check FILE RULES            assert on a capture or an NDJSON export; exit 1 on violations
   pgsniff record [options] -- CMD     capture while CMD runs, then write outputs and run checks
   pgsniff schema                      print the JSON Schema of the NDJSON records
+  pgsniff export-schema clickhouse    print the ClickHouse tables' DDL (--export creates them)
   pgsniff -D                          list capture interfaces
 
 Output:
@@ -221,6 +242,13 @@ Checks (check, record --check):
   --no-plaintext-passwords   no cleartext password authentication
   --require-tls         every session uses TLS
 
+Export (read, live capture, record):
+  --export URL          insert records into ClickHouse: clickhouse://HOST:8123/DATABASE
+  --export-messages     message records too;  --export-params   bound parameters too
+  --host-label NAME     the host column of every row (default: this host's name)
+  --metrics HOST:PORT   serve Prometheus metrics on http://HOST:PORT/metrics
+  --metrics-top N       statements with a label of their own (default 50; the rest: "other")
+
 record:
   --json-out FILE       write the NDJSON export of the run to FILE
   --check FILE          rules file to evaluate after the command exits
@@ -230,5 +258,5 @@ record:
 
 /** Whether `read` and live capture open the terminal UI: no line output asked for, and a terminal both ways. */
 export function useTui(o: CliOptions, stdoutTty: boolean, stdinTty: boolean): boolean {
-  return !o.json && !o.text && !o.queries && !o.verbose && stdoutTty && stdinTty;
+  return !o.json && !o.text && !o.queries && !o.verbose && !o.exportUrl && !o.metrics && stdoutTty && stdinTty;
 }

@@ -13,9 +13,11 @@ import type { OutRecord, PipelineSink } from '../pipeline/events.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 import { CheckSink, formatCheckResult } from '../sinks/check.js';
 import { hasRules, mergeRules, readRulesFile, type CheckRules, type RuleFlags } from '../sinks/check-rules.js';
+import { FanOut } from '../sinks/fan-out.js';
+import { openExports, type ExportOptions } from './exports.js';
 import type { CommandIo } from './stats.js';
 
-export interface RecordCommandOptions extends RuleFlags {
+export interface RecordCommandOptions extends RuleFlags, Partial<ExportOptions> {
   /** Interface to capture on; default lo. */
   iface: string | null;
   ports: number[];
@@ -33,17 +35,6 @@ export interface RecordCommandOptions extends RuleFlags {
   commandArgs: string[];
   /** Longest wait after the command exits for its last packets (ms): capture stops once no packet came for 150 ms. Default 2000. */
   graceMs?: number;
-}
-
-/** Every record to every sink. */
-class FanOut implements PipelineSink {
-  constructor(private readonly sinks: PipelineSink[]) {}
-  record(rec: OutRecord): void {
-    for (const s of this.sinks) s.record(rec);
-  }
-  async end(): Promise<void> {
-    for (const s of this.sinks) await s.end?.();
-  }
 }
 
 function rulesOf(o: RecordCommandOptions): CheckRules | null {
@@ -92,6 +83,11 @@ export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {})
   }
   const check = rules ? await CheckSink.create(rules) : null;
   if (check) sinks.push(check);
+  const exports = await openExports({
+    exportUrl: o.exportUrl ?? null, exportMessages: o.exportMessages ?? false, exportParams: o.exportParams ?? false,
+    hostLabel: o.hostLabel ?? null, metrics: o.metrics ?? null, metricsTop: o.metricsTop ?? null,
+  }, `iface:${o.iface ?? 'lo'}`, true);
+  if (exports) sinks.push(...exports.sinks);
   const { analyzeLive } = await import('../pipeline/live.js');
   const ac = new AbortController();
   let live;
@@ -99,7 +95,7 @@ export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {})
     live = analyzeLive(new FanOut(sinks), {
       iface: o.iface ?? 'lo', ports: o.ports, captureFilter: o.captureFilter ?? null, write: o.write,
       keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false, keepRows: o.rows ?? false,
-      messages: o.jsonOut !== null, signal: ac.signal,
+      messages: o.jsonOut !== null || exports !== null, signal: ac.signal,
     });
   } catch (e) {
     if (fd !== null) closeSync(fd);
@@ -122,6 +118,7 @@ export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {})
   } finally {
     if (fd !== null) closeSync(fd);
   }
+  await exports?.finish();
   if (child.error) stderr.write(`pgsniff: ${child.error}\n`);
   stderr.write(`pgsniff: recorded ${summary.packets} packets, ${summary.messages} PostgreSQL messages, ${summary.connections} sessions\n`);
   if (!check) return child.status;

@@ -13,6 +13,10 @@ import { TextSink } from '../sinks/text.js';
 import { analyzeFile, type AnalyzeOptions, type AnalyzeSummary } from '../pipeline/analyze.js';
 import type { OutRecord, PipelineSink } from '../pipeline/events.js';
 import { limitYoungGeneration } from './heap.js';
+import { exportSchema, openExports, wantsExports, type Exports } from './exports.js';
+import { FanOut } from '../sinks/fan-out.js';
+import type { CaptureFigures } from '../sinks/export/metrics.js';
+import type { LiveStats } from '../pipeline/live.js';
 
 limitYoungGeneration();
 
@@ -36,9 +40,13 @@ function analyzeOptions(o: CliOptions, sinkWantsMessages: boolean): AnalyzeOptio
   };
 }
 
-/** The output sink for read and live capture: NDJSON, text, or the terminal UI. */
-function outputSink(o: CliOptions): { sink: PipelineSink; messages: boolean } {
+/**
+ * The output sink for read and live capture: NDJSON, text, or the terminal UI; with --export or
+ * --metrics and no --json/--text, nothing on stdout.
+ */
+function outputSink(o: CliOptions): { sink: PipelineSink | null; messages: boolean } {
   const filter = o.displayFilter ? compileFilter(o.displayFilter) : undefined;
+  if (!o.json && !o.text && !o.queries && !o.verbose && wantsExports(o)) return { sink: null, messages: false };
   if (o.json) {
     const kinds = o.queries ? new Set<OutRecord['kind']>(['query']) : undefined;
     return { sink: new NdjsonSink(1, { kinds, filter }), messages: !o.queries };
@@ -62,12 +70,37 @@ async function runRead(o: CliOptions): Promise<number> {
       start: async (sink, signal) => { await analyzeFile(file, sink, { ...analyzeOptions(o, true), signal }); },
     });
   }
-  const { sink, messages } = outputSink(o);
+  const out = outputSink(o);
+  const exports = await openExports(o, file, false);
+  const { sink, messages } = withExports(out, exports);
   const summary: AnalyzeSummary = await analyzeFile(file, sink, analyzeOptions(o, messages));
   if (summary.capture && !summary.capture.complete) {
     process.stderr.write(`pgsniff: ${file}: the capture is damaged; decoded what came before the damage (see the anomaly records)\n`);
   }
+  await exports?.finish(interrupted());
   return 0;
+}
+
+/** The command's own output and the exports, as one sink (exports read the StartupMessage: messages on). */
+function withExports(out: { sink: PipelineSink | null; messages: boolean }, exports: Exports | null): { sink: PipelineSink; messages: boolean } {
+  if (exports === null) return { sink: out.sink!, messages: out.messages };
+  const sinks = out.sink ? [out.sink, ...exports.sinks] : exports.sinks;
+  return { sink: sinks.length === 1 ? sinks[0]! : new FanOut(sinks), messages: true };
+}
+
+function captureFigures(s: LiveStats | null): Omit<CaptureFigures, 'exportDroppedRows'> {
+  return s === null
+    ? { packets: 0, bytes: 0, kernelDrops: null, pgsniffDrops: 0, backlogBytes: 0, backlogSeconds: 0 }
+    : { packets: s.delivered, bytes: s.bytes, kernelDrops: s.kernelDropped, pgsniffDrops: s.pgsniffDropped, backlogBytes: s.backlogBytes, backlogSeconds: s.backlogSeconds };
+}
+
+/** Resolves at the first Ctrl-C or SIGTERM. */
+function interrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => { process.off('SIGINT', done); process.off('SIGTERM', done); resolve(); };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
 }
 
 async function runLive(o: CliOptions): Promise<number> {
@@ -98,9 +131,13 @@ async function runLive(o: CliOptions): Promise<number> {
       },
     });
   }
-  const { sink, messages } = outputSink(o);
+  // The capture's latest figures, for --metrics.
+  let latest: LiveStats | null = null;
+  const exports = await openExports(o, `iface:${o.iface}`, true, () => captureFigures(latest));
+  const { sink, messages } = withExports(outputSink(o), exports);
   const stderr = (line: string): void => { process.stderr.write(line); };
-  const live = analyzeLive(sink, { ...liveOpts(sink, messages), onStatus: backlogReporter(stderr) });
+  const report = backlogReporter(stderr);
+  const live = analyzeLive(sink, { ...liveOpts(sink, messages), onStatus: (s) => { latest = s; report(s); } });
   const onSignal = () => ac.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -113,6 +150,7 @@ async function runLive(o: CliOptions): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  await exports?.finish();
   return 0;
 }
 
@@ -157,6 +195,9 @@ async function main(argv: string[]): Promise<number> {
       return runInterfaces();
     case 'schema':
       return runSchema();
+    case 'export-schema':
+      process.stdout.write(exportSchema(o.file, o.exportUrl));
+      return 0;
     case 'stats': {
       const { statsCommand } = await import('./stats.js');
       return statsCommand(o);

@@ -149,7 +149,8 @@ function endpoint(ip: string, port: number, version: 4 | 6): string {
 export async function analyzeFile(source: string | NodeJS.ReadableStream, sink: PipelineSink, opts: AnalyzeOptions = {}): Promise<AnalyzeSummary> {
   const pipeline = new PacketPipeline(sink, opts);
   const input = source === '-' ? process.stdin : source;
-  const capture = await readCapture(input, { packet: pipeline.packet, anomaly: pipeline.anomaly, secrets: pipeline.secrets }, { signal: opts.signal, name: opts.sourceName });
+  const ready = sink.ready ? (): Promise<void> | null => sink.ready!() : undefined;
+  const capture = await readCapture(input, { packet: pipeline.packet, anomaly: pipeline.anomaly, secrets: pipeline.secrets, ready }, { signal: opts.signal, name: opts.sourceName });
   await pipeline.finish();
   const a = pipeline.analyzer;
   return { packets: pipeline.packets, connections: a.connections, messages: a.messages, anomalies: a.anomalies, capture };

@@ -92,6 +92,12 @@ export interface PipelineSink {
   /** Live capture has caught up with everything captured so far: write out what is complete
    * (output is batched only while more input is waiting). */
   idle?(): void;
+  /**
+   * A sink that is behind (an export waiting on a slow server) returns a promise: a file source
+   * waits for it before reading on. Live capture never waits (it cannot hold the kernel back);
+   * such a sink bounds its own queue instead.
+   */
+  ready?(): Promise<void> | null;
   /** End of input (file end, or live capture stopped). */
   end?(): void | Promise<void>;
 }
