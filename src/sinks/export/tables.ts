@@ -68,6 +68,15 @@ function nullableNum(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
+/**
+ * Milliseconds (as records give them, to the microsecond) as whole microseconds: integers
+ * survive every ClickHouse exactly, where older releases parse some decimals to a neighbouring
+ * double.
+ */
+function micros(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? Math.round(v * 1000) : null;
+}
+
 function flag(v: unknown): number {
   return v === true ? 1 : 0;
 }
@@ -121,11 +130,11 @@ export const QUERIES = table('pgsniff_queries', 'query', '(fingerprint, host, ti
   { name: 'normalized', type: 'String', value: (_r, c) => (c.normalized?.text ?? '').slice(0, MAX_SQL) },
   { name: 'sql', type: 'Nullable(String)', value: (r) => (typeof r.sql === 'string' ? r.sql.slice(0, MAX_SQL) : null) },
   { name: 'sql_truncated', type: 'UInt8', value: (r) => (typeof r.sql === 'string' && r.sql.length > MAX_SQL ? 1 : 0) },
-  { name: 'duration_ms', type: 'Nullable(Float64)', value: (r) => nullableNum(r.durationMs) },
-  { name: 'first_row_ms', type: 'Nullable(Float64)', value: (r) => nullableNum(r.firstRowMs) },
+  { name: 'duration_us', type: 'Nullable(UInt64)', value: (r) => micros(r.durationMs) },
+  { name: 'first_row_us', type: 'Nullable(UInt64)', value: (r) => micros(r.firstRowMs) },
   { name: 'batch_id', type: 'Nullable(UInt64)', value: (r) => (r as QueryRecord).batch?.id ?? null },
   { name: 'batch_size', type: 'UInt32', value: (r) => (r as QueryRecord).batch?.size ?? 0 },
-  { name: 'batch_duration_ms', type: 'Nullable(Float64)', value: (r) => (r as QueryRecord).batch?.durationMs ?? null },
+  { name: 'batch_duration_us', type: 'Nullable(UInt64)', value: (r) => micros((r as QueryRecord).batch?.durationMs) },
   { name: 'rows', type: 'UInt64', value: (r) => num(r.rows) },
   { name: 'rows_returned', type: 'UInt64', value: (r) => num(r.rowsReturned) },
   { name: 'bytes_returned', type: 'UInt64', value: (r) => num(r.bytesReturned) },
@@ -170,7 +179,7 @@ export const SESSIONS = table('pgsniff_sessions', 'session', '(host, time)', [
   { name: 'backend_pid', type: 'Nullable(UInt32)', value: (r) => (typeof sess(r).backendPid === 'number' ? sess(r).backendPid! >>> 0 : null) },
   { name: 'start_us', type: 'UInt64', value: (r) => isoToMicros(sess(r).start) },
   { name: 'end_us', type: 'UInt64', value: (r) => isoToMicros(sess(r).end) },
-  { name: 'duration_ms', type: 'Float64', value: (r) => num(sess(r).durationMs) },
+  { name: 'duration_us', type: 'UInt64', value: (r) => micros(sess(r).durationMs) ?? 0 },
   { name: 'ended_by', type: 'String', value: (r) => str(sess(r).endedBy) },
   { name: 'fatal_sqlstate', type: 'String', value: (r) => str(sess(r).fatal?.sqlstate) },
   { name: 'frontend_bytes', type: 'UInt64', value: (r) => num(sess(r).frontend?.bytes) },

@@ -1,0 +1,162 @@
+/**
+ * `--export clickhouse://...` against a real ClickHouse (Debian's clickhouse-server, 18.16: the
+ * oldest release the tables must suit): every query, session and anomaly record becomes one row
+ * whose typed columns say what the record says; the DDL of `export-schema` is what the export
+ * creates; parameters and secrets stay out unless asked; a server that is down at first gets
+ * the rows when it comes up; live delivery drops past its bound and counts what it dropped.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { projectRoot } from './helpers/public-captures.js';
+import { clickhouseInstalled, startClickHouse, type ClickHouseServer } from './helpers/clickhouse-server.js';
+import { freePort } from './helpers/pg-server.js';
+import { analyzeFile } from '../src/pipeline/analyze.js';
+import { ClickHouseSink, parseClickHouseUrl } from '../src/sinks/export/clickhouse.js';
+import { createNormalizer } from '../src/sinks/stats-normalize.js';
+import { TABLES } from '../src/sinks/export/tables.js';
+
+const MAIN = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+const sample = (name: string): string => join(projectRoot, 'samples', name);
+const SKIP = clickhouseInstalled() ? false : 'clickhouse-server is not installed (Debian package clickhouse-server; .ci/run installs it)';
+
+let ch: ClickHouseServer;
+before(async () => { if (!SKIP) ch = await startClickHouse(); });
+after(async () => { await ch?.stop(); });
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function records(file: string, extra: string[] = []): Array<Record<string, unknown>> {
+  const r = cli(['read', file, '--json', ...extra]);
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+const SAMPLES = ['n-plus-one.pcap', 'errors.pcap', 'extended-query.pcap', 'pipeline.pcap', 'copy.pcap', 'concurrent.pcap', 'auth-methods.pcap', 'transaction-savepoint.pcap'];
+
+test('every query, session and anomaly record of the samples is one row, its typed columns as the record says', { skip: SKIP }, async () => {
+  const db = 'pgsniff_rows';
+  for (const name of SAMPLES) {
+    const r = cli(['read', sample(name), '--export', `clickhouse://127.0.0.1:${ch.port}/${db}`, '--host-label', 'ci-host']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '', 'with --export alone nothing goes to stdout');
+    assert.match(r.stderr, /rows written to ClickHouse/);
+  }
+  for (const name of SAMPLES) {
+    const recs = records(sample(name));
+    const src = `source = '${sample(name)}'`;
+    for (const [kind, table] of [['query', 'pgsniff_queries'], ['session', 'pgsniff_sessions'], ['anomaly', 'pgsniff_anomalies']] as const) {
+      const want = recs.filter((x) => x.kind === kind).length;
+      const [got] = await ch.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.${table} WHERE ${src}`);
+      assert.equal(Number(got!.n), want, `${name}: ${kind} rows`);
+    }
+    const rows = await ch.rows<Record<string, unknown>>(
+      `SELECT session, frame, first_frame, sql, command, rows, sqlstate, duration_us, incomplete, skipped, host, user, database, application, params FROM ${db}.pgsniff_queries WHERE ${src}`);
+    const sessions = new Map(recs.filter((x) => x.kind === 'session').map((s) => [s.session, s]));
+    for (const q of recs.filter((x) => x.kind === 'query')) {
+      const row = rows.find((x) => Number(x.session) === q.session && Number(x.frame) === q.frame && Number(x.first_frame) === q.firstFrame && x.sql === q.sql);
+      assert.ok(row, `${name}: a row for the query at frame ${String(q.frame)}`);
+      assert.equal(row.command, q.command ?? '');
+      assert.equal(Number(row.rows), q.rows);
+      assert.equal(row.sqlstate, (q.error as { sqlstate?: string } | null)?.sqlstate ?? '');
+      assert.equal(row.duration_us === null ? null : Number(row.duration_us) / 1000, q.durationMs);
+      assert.equal(Number(row.incomplete), q.incomplete ? 1 : 0);
+      assert.equal(Number(row.skipped), q.skipped ? 1 : 0);
+      assert.equal(row.host, 'ci-host');
+      assert.equal(row.params, '', 'parameters only with --export-params');
+      const s = sessions.get(q.session) as { user: string | null; database: string | null; applicationName: string | null } | undefined;
+      if (s?.user) {
+        assert.equal(row.user, s.user, 'the user known from the StartupMessage, before the session ended');
+        assert.equal(row.database, s.database ?? '');
+      }
+    }
+  }
+});
+
+test('export-schema prints the DDL that --export creates, and ClickHouse 18.16 accepts it', { skip: SKIP }, async () => {
+  const r = cli(['export-schema', 'clickhouse', '--export', `clickhouse://127.0.0.1:${ch.port}/pgsniff_ddl`]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const stmt of r.stdout.split(';\n').map((s) => s.trim()).filter(Boolean)) await ch.query(stmt);
+  for (const t of TABLES) {
+    const cols = await ch.rows<{ name: string; type: string }>(`DESCRIBE TABLE pgsniff_ddl.${t.name}`);
+    assert.deepEqual(cols.map((c) => [c.name, c.type]), t.columns.map((c) => [c.name, c.type]), t.name);
+  }
+  const bad = cli(['export-schema', 'mysql']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^pgsniff: export-schema knows one target/);
+});
+
+test('parameters go out only with --export-params; message rows only with --export-messages; no secret in any column', { skip: SKIP }, async () => {
+  const db = 'pgsniff_opts';
+  const file = sample('auth-methods.pcap');
+  assert.equal(cli(['read', file, '--export', `clickhouse://127.0.0.1:${ch.port}/${db}`, '--export-messages']).status, 0);
+  assert.equal(cli(['read', sample('extended-query.pcap'), '--export', `clickhouse://127.0.0.1:${ch.port}/${db}`, '--export-params']).status, 0);
+  const [m] = await ch.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.pgsniff_messages WHERE source = '${file}'`);
+  assert.equal(Number(m!.n), records(file).filter((x) => x.kind === 'message').length);
+  const withParams = await ch.rows<{ params: string }>(`SELECT params FROM ${db}.pgsniff_queries WHERE params != '[]' AND params != ''`);
+  assert.ok(withParams.length > 0, 'bound parameters exported');
+  assert.ok(withParams.every((p) => Array.isArray(JSON.parse(p.params))));
+  // The secrets the sample holds, as --show-secrets shows them, appear in no row.
+  const secrets = new Set<string>();
+  for (const rec of records(file, ['--show-secrets'])) {
+    if (rec.type === 'PasswordMessage' && typeof rec.password === 'string' && rec.password.length >= 6) secrets.add(rec.password);
+  }
+  assert.ok(secrets.size > 0, 'the sample has passwords to look for');
+  let dump = '';
+  for (const t of ['pgsniff_messages', 'pgsniff_sessions', 'pgsniff_queries', 'pgsniff_anomalies']) dump += await ch.query(`SELECT * FROM ${db}.${t} FORMAT TSV`);
+  for (const s of secrets) assert.ok(!dump.includes(s), `secret ${s.slice(0, 3)}... exported`);
+});
+
+test('ClickHouse down at first: the rows wait, with retries, and are all written when it comes up', { skip: SKIP }, async () => {
+  const port = await freePort();
+  const warnings: string[] = [];
+  const sink = new ClickHouseSink({
+    target: parseClickHouseUrl(`clickhouse://127.0.0.1:${port}/pgsniff_late`), host: 'h', source: 's',
+    normalizer: await createNormalizer(), messages: false, params: false, live: false, flushMs: 50, warn: (l) => warnings.push(l),
+  });
+  const late = new Promise<ClickHouseServer>((resolve, reject) => {
+    setTimeout(() => { startClickHouse({ port }).then(resolve, reject); }, 1000);
+  });
+  const summary = await analyzeFile(sample('concurrent.pcap'), sink, { messages: true });
+  const server = await late;
+  try {
+    assert.ok(summary.packets > 0);
+    assert.equal(sink.counts.dropped, 0);
+    assert.ok(sink.counts.retries > 0, 'it retried while the server was down');
+    assert.ok(warnings.some((w) => /insert failed.*retrying/.test(w)), warnings.join('\n'));
+    const want = records(sample('concurrent.pcap')).filter((x) => x.kind === 'query' || x.kind === 'session' || x.kind === 'anomaly').length;
+    assert.equal(sink.counts.written, want);
+    const [q] = await server.rows<{ n: string }>('SELECT count() AS n FROM pgsniff_late.pgsniff_queries');
+    assert.equal(Number(q!.n), records(sample('concurrent.pcap')).filter((x) => x.kind === 'query').length);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('live delivery never waits: past its byte bound the oldest rows are dropped and counted, and end() gives up in its time', { skip: SKIP }, async () => {
+  const port = await freePort(); // nothing listens there
+  const warnings: string[] = [];
+  const sink = new ClickHouseSink({
+    target: parseClickHouseUrl(`clickhouse://127.0.0.1:${port}/nowhere`), host: 'h', source: 's', normalizer: await createNormalizer(),
+    messages: false, params: false, live: true, maxQueuedBytes: 4000, giveUpMs: 1500, flushMs: 20, warn: (l) => warnings.push(l),
+  });
+  assert.equal(sink.ready(), null, 'live capture is never held back');
+  await analyzeFile(sample('n-plus-one.pcap'), sink, { messages: true });
+  const total = records(sample('n-plus-one.pcap')).filter((x) => x.kind === 'query' || x.kind === 'session' || x.kind === 'anomaly').length;
+  assert.equal(sink.counts.written, 0);
+  assert.equal(sink.counts.dropped, total, 'every row that could not be delivered is counted as dropped');
+  assert.match(sink.summary(), new RegExp(`0 rows written .*, ${total} dropped`));
+  assert.ok(warnings.some((w) => /rows dropped/.test(w)), warnings.join('\n'));
+});
+
+test('--export with a bad URL is a usage error', () => {
+  for (const url of ['not a url', 'mysql://h/db', 'clickhouse://h/a/b']) {
+    const r = cli(['read', sample('n-plus-one.pcap'), '--export', url]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^pgsniff: --export: /);
+  }
+});
