@@ -3,9 +3,10 @@
  * every other output (prom-client, served by metrics-server.ts).
  *
  * Label cardinality stays bounded whatever the traffic: the `statement` label names at most
- * `top` normalized statements, those with the most total time; the rest share "other". A
+ * `top` normalized statements, those with the most total time (and up to `top` more that held
+ * a label before); the rest share "other". A
  * statement that overtakes one of them takes its place (the one it displaces continues as
- * "other", and its own series are removed). database, user and application come from the
+ * "other"; its series stay, up to `top` such statements, then the oldest are removed). database, user and application come from the
  * StartupMessage; sqlstate has the few hundred codes PostgreSQL defines.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -60,6 +61,7 @@ export class MetricsSink implements PipelineSink {
   private readonly ranked = new Map<string, Ranked>();
   private labelled = 0;
   private sinceRerank = 0;
+  private readonly retired: Ranked[] = [];
 
   private readonly queries: Counter<string>;
   private readonly duration: Histogram<string>;
@@ -204,15 +206,27 @@ export class MetricsSink implements PipelineSink {
       const [, low] = inside[i]!;
       if (out.totalSeconds <= low.totalSeconds) break;
       low.labelled = false;
-      for (const labels of low.series.values()) {
-        const { outcome, ...q } = labels;
-        this.queries.remove({ ...q, outcome: outcome ?? 'ok' });
-        this.duration.remove(q);
-        this.rows.remove(q);
-      }
-      low.series.clear();
+      this.retire(low);
       out.labelled = true;
     }
+  }
+
+  /**
+   * A statement that lost its label keeps its series (their counts stay in every sum) while at
+   * most `top` such statements do; past that the oldest one's series are removed.
+   */
+  private retire(r: Ranked): void {
+    this.retired.push(r);
+    if (this.retired.length <= this.top) return;
+    const old = this.retired.shift()!;
+    if (old.labelled) return;
+    for (const labels of old.series.values()) {
+      const { outcome, ...q } = labels;
+      this.queries.remove({ ...q, outcome: outcome ?? 'ok' });
+      this.duration.remove(q);
+      this.rows.remove(q);
+    }
+    old.series.clear();
   }
 
   private forgetUnlabelled(): void {
