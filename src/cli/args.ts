@@ -41,6 +41,9 @@ export interface CliOptions {
   noInlinedLiterals: boolean;
   noPlaintextPasswords: boolean;
   requireTls: boolean;
+  allowUndecoded: boolean;
+  strict: boolean;
+  exclude: string[];
   /** record: output NDJSON file, and the command to run. */
   jsonOut: string | null;
   checkRules: string | null;
@@ -86,6 +89,9 @@ const OPTIONS = {
   'no-inlined-literals': { type: 'boolean' },
   'no-plaintext-passwords': { type: 'boolean' },
   'require-tls': { type: 'boolean' },
+  'allow-undecoded': { type: 'boolean' },
+  strict: { type: 'boolean' },
+  exclude: { type: 'string', multiple: true },
   'json-out': { type: 'string' },
   check: { type: 'string' },
   export: { type: 'string' },
@@ -185,6 +191,9 @@ export function parseCli(argv: string[]): CliOptions {
     noInlinedLiterals: v['no-inlined-literals'] ?? false,
     noPlaintextPasswords: v['no-plaintext-passwords'] ?? false,
     requireTls: v['require-tls'] ?? false,
+    allowUndecoded: v['allow-undecoded'] ?? false,
+    strict: v.strict ?? false,
+    exclude: v.exclude ?? [],
     jsonOut: v['json-out'] ?? null,
     checkRules: v.check ?? null,
     commandArgs,
@@ -241,6 +250,10 @@ Checks (check, record --check):
   --no-inlined-literals no simple-protocol queries that differ only in literals
   --no-plaintext-passwords   no cleartext password authentication
   --require-tls         every session uses TLS
+  --allow-undecoded     sessions pgsniff cannot decode (TLS without --keylog, GSS) are not a violation
+  --strict              damage to the capture (lost bytes, resyncs, a file cut short) is a violation
+  --exclude REGEX       statements matching REGEX are not checked (repeatable; case-insensitive)
+  -Y EXPR               check only the queries matching EXPR (and their sessions); also for stats
 
 Export (read, live capture, record):
   --export URL          insert records into ClickHouse: clickhouse://HOST:8123/DATABASE

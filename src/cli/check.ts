@@ -3,11 +3,11 @@
  * NDJSON export (told apart by content, not by name), prints the verdict and returns 1 when a
  * rule is violated, 0 when all hold. Usage mistakes are UserErrors (exit 2 in main.ts).
  */
-import { openSync, readSync, closeSync } from 'node:fs';
 import { UserError } from '../core/errors.js';
+import { compileFilter, type Predicate } from '../filter/index.js';
 import { CheckSink, formatCheckResult, type CheckResult } from '../sinks/check.js';
 import { hasRules, mergeRules, readRulesFile, type CheckRules, type RuleFlags } from '../sinks/check-rules.js';
-import { looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
+import { fileHead, looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
 import { writeOut, type CommandIo, type SummaryOptions } from './stats.js';
 
 export interface CheckCommandOptions extends RuleFlags {
@@ -25,7 +25,12 @@ export interface CheckCommandOptions extends RuleFlags {
   memoryLimitMb?: number;
   /** Print the result as JSON ({ok, violations, ...}) instead of text. */
   json?: boolean;
+  /** -Y: check only the query records that match (and their sessions). */
+  displayFilter?: string | null;
 }
+
+/** Rules that judge session records: an input without them cannot be judged by these. */
+const SESSION_RULES = ['requireTls', 'noPlaintextPasswords'] as const;
 
 /** Rules from the file (if any) and the flags; a UserError when there are none at all. */
 export function rulesFromOptions(o: RuleFlags & { rules?: string | null }, file?: string | null): CheckRules {
@@ -37,28 +42,23 @@ export function rulesFromOptions(o: RuleFlags & { rules?: string | null }, file?
   return rules;
 }
 
-function headOf(path: string): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'EACCES' ? 'EACCES' : 'ENOENT', `cannot open ${path}: ${code ?? (e as Error).message}`);
-  }
-  try {
-    const b = Buffer.alloc(64);
-    const n = readSync(fd, b, 0, b.length, 0);
-    return b.subarray(0, n);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Runs the rules over a capture file or an NDJSON export and returns the verdict. */
-export async function checkFile(path: string, rules: CheckRules, opts: { ports?: number[]; keylog?: string | null; memoryLimitMb?: number } = {}): Promise<CheckResult> {
-  const sink = await CheckSink.create(rules);
-  if (path !== '-' && looksLikeNdjson(headOf(path))) {
-    await readNdjsonRecords(path, sink);
+export async function checkFile(
+  path: string, rules: CheckRules, opts: { ports?: number[]; keylog?: string | null; memoryLimitMb?: number; filter?: Predicate } = {},
+): Promise<CheckResult> {
+  const sink = await CheckSink.create(rules, { filter: opts.filter });
+  if (path !== '-' && looksLikeNdjson(fileHead(path))) {
+    const read = await readNdjsonRecords(path, sink);
+    if (read.sessions === 0) {
+      const needs = SESSION_RULES.filter((k) => rules[k]);
+      if (needs.length > 0) {
+        throw new UserError('BAD_ARGUMENT', `${path} holds no session records, which ${needs.join(' and ')} need${needs.length === 1 ? 's' : ''} (export with read --json, not --queries, or check the capture)`);
+      }
+      sink.note('the export holds no session records: sessions that could not be decoded (TLS, GSS) cannot be told');
+    }
+    if (read.anomalies === 0 && read.messages === 0 && read.queries > 0) {
+      sink.note('the export holds no anomaly records (--queries?): damage to the capture cannot be told');
+    }
   } else {
     const { analyzeFile } = await import('../pipeline/analyze.js');
     const options: SummaryOptions = {
@@ -70,8 +70,8 @@ export async function checkFile(path: string, rules: CheckRules, opts: { ports?:
 }
 
 /** Runs the rules over a live capture until it stops (signal, duration, count). */
-async function checkLive(o: CheckCommandOptions, rules: CheckRules, stderr: NodeJS.WritableStream): Promise<CheckResult> {
-  const sink = await CheckSink.create(rules);
+async function checkLive(o: CheckCommandOptions, rules: CheckRules, stderr: NodeJS.WritableStream, filter: Predicate | undefined): Promise<CheckResult> {
+  const sink = await CheckSink.create(rules, { filter });
   const { analyzeLive } = await import('../pipeline/live.js');
   const ac = new AbortController();
   const options: SummaryOptions = { ports: o.ports, messages: false, queryDetail: 'summary', keylog: o.keylog ?? null, memoryLimitMb: o.memoryLimitMb };
@@ -97,9 +97,10 @@ export async function checkCommand(o: CheckCommandOptions, io: CommandIo = {}): 
   const stdout = io.stdout ?? process.stdout;
   if (o.file === null && !o.iface) throw new UserError('BAD_ARGUMENT', 'check needs a capture file or an NDJSON export (or -i IFACE)');
   const rules = rulesFromOptions(o);
+  const filter = o.displayFilter ? compileFilter(o.displayFilter) : undefined;
   const result = o.file !== null
-    ? await checkFile(o.file, rules, { ports: o.ports, keylog: o.keylog ?? null, memoryLimitMb: o.memoryLimitMb })
-    : await checkLive(o, rules, io.stderr ?? process.stderr);
+    ? await checkFile(o.file, rules, { ports: o.ports, keylog: o.keylog ?? null, memoryLimitMb: o.memoryLimitMb, filter })
+    : await checkLive(o, rules, io.stderr ?? process.stderr, filter);
   writeOut(stdout, o.json ? JSON.stringify(result, null, 2) + '\n' : formatCheckResult(result));
   return result.ok ? 0 : 1;
 }

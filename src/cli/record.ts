@@ -3,12 +3,14 @@
  * captures PostgreSQL traffic while COMMAND runs (a CI job wraps its test suite this way),
  * stops shortly after it exits (so the last FIN/Terminate is in), writes the outputs and
  * evaluates the rules. Exit status: 1 when a rule is violated, else the command's own status
- * (128 + signal number when a signal ended it, 127 when it could not be started).
+ * (128 + signal number when a signal ended it, 127 when it could not be started: then no rule
+ * is evaluated, since a run that never happened proves nothing).
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { UserError } from '../core/errors.js';
+import { escapeTerminal } from '../core/escape.js';
 import type { OutRecord, PipelineSink } from '../pipeline/events.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 import { CheckSink, formatCheckResult } from '../sinks/check.js';
@@ -119,8 +121,12 @@ export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {})
     if (fd !== null) closeSync(fd);
   }
   await exports?.finish();
-  if (child.error) stderr.write(`pgsniff: ${child.error}\n`);
   stderr.write(`pgsniff: recorded ${summary.packets} packets, ${summary.messages} PostgreSQL messages, ${summary.connections} sessions\n`);
+  if (child.error) {
+    // Nothing ran, so nothing was checked: no verdict, and the shell's status for it.
+    stderr.write(`pgsniff: ${escapeTerminal(child.error)}${check ? '; the rules were not checked' : ''}\n`);
+    return child.status;
+  }
   if (!check) return child.status;
   const result = check.result();
   stderr.write(formatCheckResult(result));

@@ -1,11 +1,14 @@
 /**
  * `pgsniff stats FILE` (or `stats -i IFACE`, printed when the capture stops): the StatsSink's
- * report as text tables, or as one JSON document with --json. Takes options already parsed
- * by main.ts; returns the exit status.
+ * report as text tables, or as one JSON document with --json. FILE is a capture or an NDJSON
+ * export (told apart by content, as `check` does). Takes options already parsed by main.ts;
+ * returns the exit status.
  */
 import { StatsSink } from '../sinks/stats.js';
 import { formatStatsText } from '../sinks/stats-format.js';
+import { fileHead, looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
 import { UserError } from '../core/errors.js';
+import { compileFilter } from '../filter/index.js';
 import type { AnalyzeOptions } from '../pipeline/analyze.js';
 
 export interface StatsCommandOptions {
@@ -20,6 +23,8 @@ export interface StatsCommandOptions {
   write?: string | null;
   count?: number | null;
   duration?: number | null;
+  /** -Y: count only the query records that match (and their sessions). */
+  displayFilter?: string | null;
 }
 
 /**
@@ -50,7 +55,8 @@ export function writeOut(stream: NodeJS.WritableStream, text: string): void {
 export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
-  const sink = await StatsSink.create();
+  const filter = o.displayFilter ? compileFilter(o.displayFilter) : undefined;
+  const sink = await StatsSink.create({ filter });
   const base: SummaryOptions = { ports: o.ports, messages: false, queryDetail: 'summary', keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false,
     memoryLimitMb: o.memoryLimitMb,
   };
@@ -73,8 +79,12 @@ export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): 
       process.off('SIGTERM', onSignal);
     }
   } else if (o.file !== null) {
-    const { analyzeFile } = await import('../pipeline/analyze.js');
-    await analyzeFile(o.file, sink, base);
+    if (o.file !== '-' && looksLikeNdjson(fileHead(o.file))) {
+      await readNdjsonRecords(o.file, sink);
+    } else {
+      const { analyzeFile } = await import('../pipeline/analyze.js');
+      await analyzeFile(o.file, sink, base);
+    }
   } else {
     throw new UserError('BAD_ARGUMENT', 'stats needs a capture file (or -i IFACE)');
   }

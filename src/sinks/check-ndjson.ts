@@ -1,18 +1,38 @@
 /**
- * `pgsniff check` on an NDJSON export (what `read --json` or `record --json-out` wrote): the
- * query and session records are validated against their schemas and fed to a sink; message
- * and anomaly records are passed over. The file is read a line at a time, so its size does not
+ * `pgsniff check` and `stats` on an NDJSON export (what `read --json` or `record --json-out`
+ * wrote): the query and session records are validated against their schemas and fed to a sink,
+ * and so are anomaly records (what the capture lost decides what a verdict may claim); message
+ * records are counted and passed over. The file is read a line at a time, so its size does not
  * matter. A line that is not JSON, or a record that does not match its schema, is a UserError
  * naming the line: the verdict of a check must not rest on input it misread.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { UserError } from '../core/errors.js';
 import type { PipelineSink, OutRecord } from '../pipeline/events.js';
+import { anomalyRecordSchema } from '../pipeline/schema.js';
 import { queryRecordSchema, sessionRecordSchema } from '../session/schema.js';
 
 /** PCAP (both byte orders, µs and ns) and pcapng magic numbers. */
 const CAPTURE_MAGICS = new Set([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a]);
+
+/** The first bytes of a file, to tell a capture from an NDJSON export. */
+export function fileHead(path: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'EACCES' ? 'EACCES' : 'ENOENT', `cannot open ${path}: ${code ?? (e as Error).message}`);
+  }
+  try {
+    const b = Buffer.alloc(64);
+    const n = readSync(fd, b, 0, b.length, 0);
+    return b.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Decide from the first bytes whether a file is a capture or NDJSON. */
 export function looksLikeNdjson(head: Buffer): boolean {
@@ -28,12 +48,14 @@ export interface NdjsonReadSummary {
   lines: number;
   queries: number;
   sessions: number;
+  anomalies: number;
+  messages: number;
 }
 
 export async function readNdjsonRecords(path: string, sink: PipelineSink): Promise<NdjsonReadSummary> {
   const input = createReadStream(path, { encoding: 'utf8' });
   const lines = createInterface({ input, crlfDelay: Infinity });
-  const sum: NdjsonReadSummary = { lines: 0, queries: 0, sessions: 0 };
+  const sum: NdjsonReadSummary = { lines: 0, queries: 0, sessions: 0, anomalies: 0, messages: 0 };
   try {
     for await (const line of lines) {
       sum.lines++;
@@ -55,7 +77,12 @@ export async function readNdjsonRecords(path: string, sink: PipelineSink): Promi
         if (kind === 'query') sum.queries++;
         else sum.sessions++;
         sink.record(r.data as unknown as OutRecord);
-      }
+      } else if (kind === 'anomaly') {
+        const r = anomalyRecordSchema.safeParse(obj);
+        if (!r.success) throw new UserError('BAD_INPUT', `${path}:${sum.lines}: not a valid anomaly record (${r.error.issues[0]!.path.join('.') || 'record'}: ${r.error.issues[0]!.message})`);
+        sum.anomalies++;
+        sink.record(r.data as unknown as OutRecord);
+      } else if (kind === 'message') sum.messages++;
     }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

@@ -4,10 +4,11 @@
  * flags winning. Keys may be written camelCase or kebab-case, as the flags are. A rules file
  * that does not validate is a UserError (BAD_INPUT) naming the key, never a stack trace.
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../core/errors.js';
+import { escapeTerminal } from '../core/escape.js';
 
 export const checkRulesSchema = z.object({
   /** At most this many executed queries in total. */
@@ -29,7 +30,25 @@ export const checkRulesSchema = z.object({
   noPlaintextPasswords: z.boolean().optional(),
   /** Every session is TLS-encrypted (CancelRequest connections excepted: before PostgreSQL 17 they cannot be). */
   requireTls: z.boolean().optional(),
+  /** Sessions that could not be decoded (TLS without keys, GSS encryption, never framed) are not a violation. */
+  allowUndecoded: z.boolean().optional(),
+  /** Damage to the capture (lost bytes, resyncs, a file cut short) is a violation. */
+  strict: z.boolean().optional(),
+  /** Statements whose SQL (or normalized text) matches one of these regular expressions (case-insensitive) are not checked. */
+  exclude: z.array(z.string().refine(validRegex, 'not a valid regular expression')).optional(),
 }).strict();
+
+function validRegex(s: string): boolean {
+  try {
+    new RegExp(s, 'i');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Rules that qualify others rather than being rules of their own: giving only these checks nothing. */
+export const QUALIFIERS: ReadonlySet<string> = new Set(['allowSqlstates', 'maxPrepares', 'allowUndecoded', 'strict', 'exclude']);
 
 export type CheckRules = z.infer<typeof checkRulesSchema>;
 
@@ -52,6 +71,7 @@ const ALIASES: Record<string, keyof CheckRules> = {
   'no-inlined-literals': 'noInlinedLiterals',
   'no-plaintext-passwords': 'noPlaintextPasswords',
   'require-tls': 'requireTls',
+  'allow-undecoded': 'allowUndecoded',
 };
 
 /** Validate rules given as an object (from a file or a library caller). */
@@ -64,7 +84,7 @@ export function parseRules(input: unknown, source = 'rules'): CheckRules {
   for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
     const key = ALIASES[k] ?? k;
     // a single SQLSTATE where a list is expected
-    renamed[key] = key === 'allowSqlstates' && typeof v === 'string' ? [v] : v;
+    renamed[key] = (key === 'allowSqlstates' || key === 'exclude') && typeof v === 'string' ? [v] : v;
   }
   const r = checkRulesSchema.safeParse(renamed);
   if (!r.success) {
@@ -78,21 +98,59 @@ export function parseRules(input: unknown, source = 'rules'): CheckRules {
   return r.data;
 }
 
-export function readRulesFile(path: string): CheckRules {
-  let text: string;
+/** A rules file is a few lines: larger (or endless, /dev/zero) is refused before it is parsed. */
+export const MAX_RULES_BYTES = 1024 * 1024;
+
+/** Reads at most `limit` + 1 bytes, so a device or a growing file cannot make us read forever. */
+function readBounded(path: string, limit: number): Buffer {
+  const fd = openSync(path, 'r');
   try {
-    text = readFileSync(path, 'utf8');
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const b = Buffer.alloc(Math.min(64 * 1024, limit + 1 - total));
+      const n = readSync(fd, b, 0, b.length, null);
+      if (n === 0) break;
+      chunks.push(b.subarray(0, n));
+      total += n;
+      if (total > limit) break;
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads and validates a rules file. The YAML parser's warnings (unknown directives or tags)
+ * quote the file: they go to `warn` escaped, never raw to the terminal (UserErrors are escaped
+ * where they are printed, in run.ts).
+ */
+export function readRulesFile(path: string, warn: (line: string) => void = (l) => { process.stderr.write(l + '\n'); }): CheckRules {
+  const name = path;
+  let bytes: Buffer;
+  try {
+    bytes = readBounded(path, MAX_RULES_BYTES);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'EACCES' ? 'EACCES' : code === 'ENOENT' ? 'ENOENT' : 'BAD_INPUT', `cannot read rules file ${path}: ${code ?? (e as Error).message}`);
+    throw new UserError(code === 'EACCES' ? 'EACCES' : code === 'ENOENT' ? 'ENOENT' : 'BAD_INPUT', `cannot read rules file ${name}: ${code ?? (e as Error).message}`);
   }
-  let doc: unknown;
+  if (bytes.length > MAX_RULES_BYTES) {
+    throw new UserError('BAD_INPUT', `rules file ${name} is larger than ${MAX_RULES_BYTES} bytes: not a rules file`);
+  }
+  if (bytes.includes(0)) throw new UserError('BAD_INPUT', `${name}: not JSON or YAML (it holds NUL bytes)`);
+  const doc = parseDocument(bytes.toString('utf8'), { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new UserError('BAD_INPUT', `${name}: not JSON or YAML (${doc.errors[0]!.message.split('\n')[0]!})`);
+  }
+  for (const w of doc.warnings) warn(`pgsniff: warning: ${escapeTerminal(name)}: ${escapeTerminal(w.message.split('\n')[0]!)}`);
+  let value: unknown;
   try {
-    doc = parseYaml(text);
+    value = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    throw new UserError('BAD_INPUT', `${path}: not JSON or YAML (${(e as Error).message.split('\n')[0]})`);
+    throw new UserError('BAD_INPUT', `${name}: not JSON or YAML (${(e as Error).message.split('\n')[0]!})`);
   }
-  return parseRules(doc, path);
+  return parseRules(value, name);
 }
 
 /** The flags `check` and `record` take (a subset of the CLI's options). */
@@ -107,6 +165,9 @@ export interface RuleFlags {
   noInlinedLiterals?: boolean;
   noPlaintextPasswords?: boolean;
   requireTls?: boolean;
+  allowUndecoded?: boolean;
+  strict?: boolean;
+  exclude?: string[];
 }
 
 /** Rules from flags, over rules from a file. */
@@ -126,9 +187,13 @@ export function mergeRules(file: CheckRules, flags: RuleFlags): CheckRules {
   if (flags.noInlinedLiterals) out.noInlinedLiterals = true;
   if (flags.noPlaintextPasswords) out.noPlaintextPasswords = true;
   if (flags.requireTls) out.requireTls = true;
+  if (flags.allowUndecoded) out.allowUndecoded = true;
+  if (flags.strict) out.strict = true;
+  if (flags.exclude && flags.exclude.length > 0) out.exclude = [...(out.exclude ?? []), ...flags.exclude];
   return parseRules(out, 'command-line rules');
 }
 
+/** Whether any rule is set (qualifiers alone check nothing). */
 export function hasRules(r: CheckRules): boolean {
-  return Object.values(r).some((v) => v !== undefined && v !== false);
+  return Object.entries(r).some(([k, v]) => v !== undefined && v !== false && !QUALIFIERS.has(k));
 }

@@ -4,6 +4,7 @@
  * drive the reader's terminal.
  */
 import { escapeTerminal } from '../core/escape.js';
+import { describeDamage, describeUndecoded } from './check-scope.js';
 import type { StatsReport } from './stats.js';
 
 export interface StatsTextOptions {
@@ -45,8 +46,20 @@ export function formatStatsText(r: StatsReport, opts: StatsTextOptions = {}): st
   const qw = opts.queryWidth ?? 100;
   const t = r.totals;
   let out = '';
-  out += `Queries: ${t.queries} executed, ${t.errors} failed, ${t.skipped} skipped, ${t.incomplete} incomplete; `
-    + `${t.rows} rows; ${fmtNum(t.totalMs)} ms in total; ${t.fingerprints} distinct (normalized by ${t.parser})\n\n`;
+  if (r.damage !== null) {
+    out += `The capture is damaged: ${describeDamage(r.damage)}. The numbers below are uncertain: counts may be low, and records near the damage are marked incomplete.\n`;
+  }
+  if (r.undecoded.sessions > 0) {
+    out += `Not decoded: ${describeUndecoded(r.undecoded)}: their queries are not counted below.\n`;
+  }
+  if (r.uncertain) out += '\n';
+  out += `Queries: ${t.queries} executed, ${t.errors} failed, ${t.skipped} skipped, ${t.incomplete} incomplete, ${t.rolledBack} rolled back; `
+    + `${t.rows} rows; ${fmtNum(t.totalMs)} ms in total; ${t.fingerprints} distinct (normalized by ${t.parser})\n`;
+  if (t.batches > 0) {
+    out += `Batches: ${t.batches} (${t.batchedQueries} statements whose answers arrived together, ${fmtNum(t.batchMs)} ms): `
+      + 'their time is the batch\'s, not in the statements\' percentiles\n';
+  }
+  out += '\n';
   if (r.queries.length > 0) {
     const rows = r.queries.slice(0, limit).map((q) => [
       q.calls, q.rows, q.errors, q.totalMs, q.meanMs, q.p50Ms, q.p95Ms, q.p99Ms, q.maxMs, clip(q.query === '' ? '(empty query)' : q.query, qw),

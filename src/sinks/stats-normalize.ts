@@ -1,10 +1,15 @@
 /**
- * Groups query records by what they do, not by their literals: the fingerprint and the
- * normalized text come from libpg-query (the real PostgreSQL parser compiled to WASM; its sync
- * calls need one async loadModule() first). SQL the parser rejects (or every SQL, when the
- * WASM module cannot load) goes through a small literal-stripping normalizer instead, whose
- * fingerprints are prefixed "x" so they never collide with the parser's.
- * Results are cached by SQL text (bounded), since the same statements repeat.
+ * Groups query records by what they do, not by their literals, as pg_stat_statements counts
+ * them: the normalized text comes from libpg-query (the real PostgreSQL parser compiled to WASM;
+ * its sync calls need one async loadModule() first), and the group key is that text made
+ * canonical (keywords' case, whitespace, comments and the length of IN lists do not matter).
+ * libpg-query's own fingerprint is not used: it ignores a FROM-less SELECT's target list, so
+ * `SELECT 1 AS one`, `SELECT $1::int` and a ten-column SELECT would share one value, where
+ * pg_stat_statements counts them apart.
+ * SQL the parser rejects (or every SQL, when the WASM module cannot load) goes through a small
+ * literal-stripping normalizer instead, whose fingerprints are prefixed "x" so they never
+ * collide with the parser's. Results are cached by SQL text (bounded), since the same
+ * statements repeat.
  */
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
@@ -27,7 +32,6 @@ export interface Normalizer {
 
 interface PgQuery {
   loadModule(): Promise<void>;
-  fingerprintSync(sql: string): string;
   normalizeSync(sql: string): string;
 }
 
@@ -94,12 +98,13 @@ class CachingNormalizer implements Normalizer {
       const input = sql.length === 0 ? ' ' : sql;
       try {
         const text = this.pg.normalizeSync(input);
-        out = {
-          fingerprint: this.pg.fingerprintSync(input),
-          text: collapseSpace(text),
-          parsed: true,
-          hasLiterals: text !== input,
-        };
+        // libpg-query answers some inputs it cannot parse (memory exhausted on deep expressions)
+        // with its error text instead of throwing: a normalized statement starts with the
+        // statement's own first word, an error message does not.
+        if (firstWord(text) === firstWord(input)) {
+          const canonical = canonicalText(text);
+          out = { fingerprint: fnv1a(canonical), text: collapseSpace(text), parsed: true, hasLiterals: text !== input };
+        }
       } catch {
         out = null;
       }
@@ -119,18 +124,89 @@ function collapseSpace(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }
 
+/** The first keyword (letters only, lower-cased) after whitespace, comments and parentheses; '' if none. */
+export function firstWord(sql: string): string {
+  let i = 0;
+  const len = Math.min(sql.length, 4096);
+  while (i < len) {
+    const c = sql[i]!;
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '(' || c === '\f') { i++; continue; }
+    if (c === '-' && sql[i + 1] === '-') { while (i < len && sql[i] !== '\n') i++; continue; }
+    if (c === '/' && sql[i + 1] === '*') { const e = sql.indexOf('*/', i + 2); i = e < 0 ? len : e + 2; continue; }
+    break;
+  }
+  let j = i;
+  while (j < len && /[A-Za-z_]/.test(sql[j]!)) j++;
+  return sql.slice(i, j).toLowerCase();
+}
+
+/**
+ * The group key's text: a normalized statement with what pg_stat_statements ignores taken out
+ * (comments, whitespace, keyword case, the numbering of $n and the length of IN lists of
+ * constants), and what it keeps kept (identifiers, quoted ones with their case; the target list;
+ * casts). One linear pass.
+ */
+export function canonicalText(text: string): string {
+  const parts: string[] = [];
+  let i = 0;
+  const len = text.length;
+  let space = false;
+  const put = (s: string): void => {
+    if (space && parts.length > 0) parts.push(' ');
+    space = false;
+    parts.push(s);
+  };
+  while (i < len) {
+    const c = text[i]!;
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f') { space = true; i++; continue; }
+    if (c === '-' && text[i + 1] === '-') { while (i < len && text[i] !== '\n') i++; space = true; continue; }
+    if (c === '/' && text[i + 1] === '*') { const e = text.indexOf('*/', i + 2); i = e < 0 ? len : e + 2; space = true; continue; }
+    if (c === '"' || c === "'") {
+      const s = i++;
+      while (i < len && text[i] !== c) i++;
+      i++;
+      put(text.slice(s, i));
+      continue;
+    }
+    if (c === '$' && i + 1 < len && text.charCodeAt(i + 1) >= 48 && text.charCodeAt(i + 1) <= 57) {
+      i++;
+      while (i < len && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+      put('$n');
+      continue;
+    }
+    let j = i + 1;
+    if (/[A-Za-z0-9_]/.test(c)) while (j < len && /[A-Za-z0-9_]/.test(text[j]!)) j++;
+    put(text.slice(i, j).toLowerCase());
+    i = j;
+  }
+  return collapseInLists(parts.join(''));
+}
+
+/** `in ($n, $n, $n)` -> `in ($n)`: pg_stat_statements (18) counts IN lists of constants as one. */
+function collapseInLists(s: string): string {
+  return s.replace(/\bin ?\( ?\$n( ?, ?\$n)* ?\)/gi, 'in ($n)');
+}
+
 /**
  * Literal stripping without a parser: string constants (incl. E'', dollar quotes), numbers
- * and runs of them in IN lists become $n; comments go; whitespace collapses; keywords and
- * identifiers keep their case except that the fingerprint ignores case. One linear pass.
+ * and IN lists of them become $n; comments go; whitespace collapses; keywords and identifiers
+ * keep their case except that the fingerprint ignores case. One linear pass: the output is
+ * built in pieces and only its last character is looked at (indexing a string built by `+=`
+ * flattens it, which made this quadratic on a statement of 49,000 `+1` terms).
  */
 export function fallbackNormalize(sql: string): Normalized {
-  let out = '';
+  const parts: string[] = [];
+  let last = ' ';
   let n = 0;
   let literals = false;
   let i = 0;
   const len = sql.length;
-  const param = () => { literals = true; out += '$' + ++n; };
+  const emit = (s: string): void => {
+    if (s.length === 0) return;
+    parts.push(s);
+    last = s[s.length - 1]!;
+  };
+  const param = () => { literals = true; emit('$' + ++n); };
   while (i < len) {
     const c = sql[i]!;
     const next = sql[i + 1];
@@ -144,13 +220,13 @@ export function fallbackNormalize(sql: string): Normalized {
       while (i < len && depth > 0) {
         if (sql[i] === '/' && sql[i + 1] === '*') { depth++; i += 2; } else if (sql[i] === '*' && sql[i + 1] === '/') { depth--; i += 2; } else i++;
       }
-      out += ' ';
+      emit(' ');
       continue;
     }
-    if (c === "'" ) {
-      const prev = out[out.length - 1];
-      const escapes = prev === 'E' || prev === 'e';
-      if (escapes) out = out.slice(0, -1);
+    if (c === "'") {
+      // E'...' takes backslash escapes: its E was the last character emitted, on its own
+      const escapes = last === 'E' || last === 'e';
+      if (escapes) parts.pop();
       i++;
       while (i < len) {
         if (escapes && sql[i] === '\\') { i += 2; continue; }
@@ -164,7 +240,7 @@ export function fallbackNormalize(sql: string): Normalized {
       param();
       continue;
     }
-    if (c === '$' && !/[A-Za-z0-9_]/.test(out[out.length - 1] ?? ' ')) {
+    if (c === '$' && !/[A-Za-z0-9_]/.test(last)) {
       const m = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 66));
       if (m) {
         const close = sql.indexOf(m[0], i + m[0].length);
@@ -173,7 +249,7 @@ export function fallbackNormalize(sql: string): Normalized {
         continue;
       }
     }
-    if (c >= '0' && c <= '9' && !/[A-Za-z0-9_$]/.test(out[out.length - 1] ?? ' ')) {
+    if (c >= '0' && c <= '9' && !/[A-Za-z0-9_$]/.test(last)) {
       while (i < len && /[0-9.eE]/.test(sql[i]!)) {
         if ((sql[i] === 'e' || sql[i] === 'E') && (sql[i + 1] === '-' || sql[i + 1] === '+')) i++;
         i++;
@@ -189,14 +265,14 @@ export function fallbackNormalize(sql: string): Normalized {
         i++;
       }
       i++;
-      out += sql.slice(s, i);
+      emit(sql.slice(s, i));
       continue;
     }
-    out += c;
+    emit(c);
     i++;
   }
-  const text = collapseSpace(out.replace(/\$\d+(\s*,\s*\$\d+)+/g, (m) => m.slice(0, m.indexOf(',')).trim()));
-  return { fingerprint: 'x' + fnv1a(text.toLowerCase()), text, parsed: false, hasLiterals: literals };
+  const text = collapseSpace(parts.join('').replace(/\b(in\s*\(\s*)(\$\d+)(\s*,\s*\$\d+)+/gi, '$1$2'));
+  return { fingerprint: 'x' + fnv1a(canonicalText(text)), text, parsed: false, hasLiterals: literals };
 }
 
 /** 64-bit FNV-1a as 16 hex digits, in two 32-bit halves (no bigint on the hot path). */

@@ -12,10 +12,12 @@
  * or MAX_HELD_SAMPLES latency samples held for the merge, the groups are resolved and every
  * later record is normalized as it comes.
  */
+import type { Predicate } from '../filter/index.js';
 import type { OutRecord, PipelineSink } from '../pipeline/events.js';
 import type { QueryRecord, SessionRecord } from '../session/schema.js';
+import { Coverage, Selection, type DamageSummary, type UndecodedSummary } from './check-scope.js';
 import { LatencySketch } from './stats-latency.js';
-import { createNormalizer, detach, PARSE_LIMIT, type Normalized, type Normalizer } from './stats-normalize.js';
+import { createNormalizer, detach, firstWord, PARSE_LIMIT, type Normalized, type Normalizer } from './stats-normalize.js';
 
 export const MAX_FINGERPRINTS = 10_000;
 export const MAX_SESSIONS = 10_000;
@@ -33,6 +35,10 @@ export interface QueryStats {
   errors: number;
   skipped: number;
   incomplete: number;
+  /** Executions a rollback undid (they succeeded, then their transaction did not). */
+  rolledBack: number;
+  /** Executions whose answers arrived together with others' (a batch): their time is the batch's, not in the percentiles. */
+  batched: number;
   protocols: { simple: number; extended: number; function: number };
   /** Executions whose statement was Parsed for them (extended protocol), i.e. not reused. */
   parses: number;
@@ -76,9 +82,17 @@ export interface ErrorStats {
 
 export interface StatsReport {
   totals: {
-    queries: number; errors: number; skipped: number; incomplete: number; rows: number; totalMs: number;
+    queries: number; errors: number; skipped: number; incomplete: number; rolledBack: number; rows: number; totalMs: number;
+    /** Batches (answers that arrived together), the statements in them and their time. */
+    batches: number; batchedQueries: number; batchMs: number;
     sessions: number; fingerprints: number; parser: 'libpg-query' | 'fallback';
   };
+  /** The capture lost data (null: nothing lost): every count below may be low and a record near the damage wrong. */
+  damage: DamageSummary | null;
+  /** True when damage or undecodable sessions mean the numbers are not the whole truth. */
+  uncertain: boolean;
+  /** Sessions whose queries could not be seen (TLS without keys, GSS encryption, never framed). */
+  undecoded: UndecodedSummary;
   queries: QueryStats[];
   sessions: SessionStats[];
   /** Sessions past MAX_SESSIONS, counted in totals but not listed. */
@@ -92,6 +106,40 @@ export interface StatsReport {
   };
   encryption: Record<string, number>;
   cancels: number;
+}
+
+/** Fields of the query record read before every export is sure to have them (older exports lack them). */
+interface QueryExtras {
+  batch?: { id: number | string; size: number; durationMs?: number | null } | null;
+  rolledBack?: boolean;
+}
+
+/** The batch a statement's answer arrived in, when it shared it with others (null: its time is its own). */
+export function batchOf(rec: QueryRecord): { key: string; size: number; durationMs: number | null } | null {
+  const b = (rec as QueryRecord & QueryExtras).batch;
+  if (b === undefined || b === null || b.size <= 1) return null;
+  return { key: String(b.id), size: b.size, durationMs: b.durationMs ?? null };
+}
+
+export function rolledBackOf(rec: QueryRecord): boolean {
+  return (rec as QueryRecord & QueryExtras).rolledBack === true;
+}
+
+/** First words of statements that control a transaction or a session, or fetch from a cursor. */
+const CONTROL = new Map<string, 'transaction' | 'cursor'>([
+  ['begin', 'transaction'], ['start', 'transaction'], ['commit', 'transaction'], ['end', 'transaction'],
+  ['rollback', 'transaction'], ['abort', 'transaction'], ['savepoint', 'transaction'], ['release', 'transaction'],
+  ['set', 'transaction'], ['reset', 'transaction'], ['discard', 'transaction'],
+  ['fetch', 'cursor'], ['move', 'cursor'], ['close', 'cursor'],
+]);
+
+/**
+ * Transaction and session control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, SET, DISCARD, ...) and
+ * cursor fetches, which a program repeats by design: never N+1. null for other statements.
+ */
+export function statementKind(sql: string | null): 'transaction' | 'cursor' | null {
+  if (sql === null) return null;
+  return CONTROL.get(firstWord(sql)) ?? null;
 }
 
 /** What the stats and check sinks key a query record by. */
@@ -109,6 +157,8 @@ class QueryAgg {
   errors = 0;
   skipped = 0;
   incomplete = 0;
+  rolledBack = 0;
+  batched = 0;
   parses = 0;
   simple = 0;
   extended = 0;
@@ -123,6 +173,8 @@ class QueryAgg {
     this.errors += o.errors;
     this.skipped += o.skipped;
     this.incomplete += o.incomplete;
+    this.rolledBack += o.rolledBack;
+    this.batched += o.batched;
     this.parses += o.parses;
     this.simple += o.simple;
     this.extended += o.extended;
@@ -169,24 +221,31 @@ export class StatsSink implements PipelineSink {
   private readonly encryption: Record<string, number> = {};
   private cleartext = 0;
   private cancels = 0;
-  private totals = { queries: 0, errors: 0, skipped: 0, incomplete: 0, rows: 0, totalMs: 0 };
+  private totals = { queries: 0, errors: 0, skipped: 0, incomplete: 0, rolledBack: 0, rows: 0, totalMs: 0, batches: 0, batchedQueries: 0, batchMs: 0 };
+  private readonly coverage = new Coverage();
+  private readonly selection: Selection | null;
+  /** Batches seen (session + id), to count each batch's time once; bounded, oldest forgotten. */
+  private readonly batchesSeen = new Set<string>();
 
   /** `defer: false` normalizes every record as it comes (the groups' reference behaviour, for tests). */
-  constructor(private readonly normalizer: Normalizer, opts: { defer?: boolean } = {}) {
+  constructor(private readonly normalizer: Normalizer, opts: { defer?: boolean; filter?: Predicate } = {}) {
     this.eager = opts.defer === false;
+    this.selection = opts.filter ? new Selection(opts.filter) : null;
   }
 
   /** Loads libpg-query (async; parsing waits for the report) and returns a ready sink. */
-  static async create(opts: { parser?: boolean; defer?: boolean } = {}): Promise<StatsSink> {
+  static async create(opts: { parser?: boolean; defer?: boolean; filter?: Predicate } = {}): Promise<StatsSink> {
     return new StatsSink(await createNormalizer(opts), opts);
   }
 
   record(rec: OutRecord): void {
+    this.coverage.record(rec);
     if (rec.kind === 'query') this.query(rec as unknown as QueryRecord);
     else if (rec.kind === 'session') this.session(rec as unknown as SessionRecord);
   }
 
   query(rec: QueryRecord): void {
+    if (this.selection && !this.selection.query(rec)) return;
     const seq = this.seq++;
     const sql = rec.sql;
     let agg: QueryAgg;
@@ -252,7 +311,27 @@ export class StatsSink implements PipelineSink {
       agg.incomplete++;
       this.totals.incomplete++;
     }
-    if (rec.durationMs !== null) {
+    if (rolledBackOf(rec)) {
+      agg.rolledBack++;
+      this.totals.rolledBack++;
+    }
+    const batch = batchOf(rec);
+    if (batch !== null) {
+      // The batch's time is nobody's alone: counted once for the batch, never as a statement's latency.
+      agg.batched++;
+      this.totals.batchedQueries++;
+      const k = rec.session + '\0' + batch.key;
+      if (!this.batchesSeen.has(k)) {
+        if (this.batchesSeen.size >= MAX_SESSIONS) this.batchesSeen.delete(this.batchesSeen.values().next().value!);
+        this.batchesSeen.add(k);
+        this.totals.batches++;
+        if (batch.durationMs !== null) {
+          this.totals.batchMs += batch.durationMs;
+          this.totals.totalMs += batch.durationMs;
+          this.addSessionMs(rec.session, batch.durationMs);
+        }
+      }
+    } else if (rec.durationMs !== null) {
       if (agg.latency.add(rec.durationMs) && group !== null && group.seqs !== null) {
         if (agg.latency.isExact) {
           group.seqs.push(seq);
@@ -263,16 +342,20 @@ export class StatsSink implements PipelineSink {
         }
       }
       this.totals.totalMs += rec.durationMs;
-      // a holder per session: a number stored in a Map is a new heap object at every update
-      const held = this.sessionQueryMs.get(rec.session);
-      if (held !== undefined) held.ms += rec.durationMs;
-      else if (this.sessionQueryMs.size < MAX_SESSIONS) this.sessionQueryMs.set(rec.session, { ms: rec.durationMs });
+      this.addSessionMs(rec.session, rec.durationMs);
     }
     if (rec.error) {
       agg.errors++;
       this.totals.errors++;
       this.countError(rec.error.sqlstate ?? '?????', rec.error.severityNonLocalized ?? rec.error.severity, rec.error.message);
     }
+  }
+
+  private addSessionMs(session: number, ms: number): void {
+    // a holder per session: a number stored in a Map is a new heap object at every update
+    const held = this.sessionQueryMs.get(session);
+    if (held !== undefined) held.ms += ms;
+    else if (this.sessionQueryMs.size < MAX_SESSIONS) this.sessionQueryMs.set(session, { ms });
   }
 
   /**
@@ -303,6 +386,7 @@ export class StatsSink implements PipelineSink {
   }
 
   session(rec: SessionRecord): void {
+    if (this.selection && !this.selection.session(rec)) return;
     this.sessionCount++;
     this.encryption[rec.encryption] = (this.encryption[rec.encryption] ?? 0) + 1;
     // a CancelRequest connection authenticates nothing: counted apart
@@ -358,7 +442,7 @@ export class StatsSink implements PipelineSink {
       const l = a.latency;
       queries.push({
         fingerprint: a.fingerprint, query: a.query, example: a.example,
-        calls: a.calls, rows: a.rows, errors: a.errors, skipped: a.skipped, incomplete: a.incomplete,
+        calls: a.calls, rows: a.rows, errors: a.errors, skipped: a.skipped, incomplete: a.incomplete, rolledBack: a.rolledBack, batched: a.batched,
         protocols: { simple: a.simple, extended: a.extended, function: a.fn }, parses: a.parses,
         totalMs: round3(l.sumMs), meanMs: round3(l.meanMs), p50Ms: round3(l.quantile(0.5)), p95Ms: round3(l.quantile(0.95)),
         p99Ms: round3(l.quantile(0.99)), maxMs: round3(l.maxMs), exact: l.isExact,
@@ -366,11 +450,16 @@ export class StatsSink implements PipelineSink {
     }
     queries.sort((x, y) => y.totalMs - x.totalMs || y.calls - x.calls || (x.query < y.query ? -1 : 1));
     const errors = [...this.errors.values()].sort((x, y) => y.count - x.count || (x.sqlstate < y.sqlstate ? -1 : 1));
+    const damage = this.coverage.damage();
+    const undecoded = this.coverage.undecoded();
     return {
       totals: {
-        ...this.totals, totalMs: round3(this.totals.totalMs), sessions: this.sessionCount, fingerprints: this.byFingerprint.size,
-        parser: this.normalizer.usesParser ? 'libpg-query' : 'fallback',
+        ...this.totals, totalMs: round3(this.totals.totalMs), batchMs: round3(this.totals.batchMs), sessions: this.sessionCount,
+        fingerprints: this.byFingerprint.size, parser: this.normalizer.usesParser ? 'libpg-query' : 'fallback',
       },
+      damage,
+      uncertain: damage !== null || undecoded.sessions > 0,
+      undecoded,
       queries,
       sessions: [...this.sessions.values()].sort((x, y) => x.session - y.session),
       sessionsNotListed: this.sessionsNotListed,
