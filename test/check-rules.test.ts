@@ -66,8 +66,11 @@ test('latency budgets: p95 and max', async () => {
   assert.equal((await run({ maxLatencyMs: 100 }, recs)).ok, true);
 });
 
-test('preparedOnce: Parse repeated for one statement in a session', async () => {
-  const stmt = (parsed: boolean, session = 0) => q({ protocol: 'extended', sql: 'select * from t where id = $1', statement: '', parsed, session });
+test('preparedOnce: Parse repeated for one statement in a session; the unnamed statement is not judged', async () => {
+  const stmt = (parsed: boolean, session = 0) => q({ protocol: 'extended', sql: 'select * from t where id = $1', statement: 'S_1', parsed, session });
+  // libpq and most drivers Parse the unnamed statement for every execution, by design
+  const unnamed = () => q({ protocol: 'extended', sql: 'select * from t where id = $1', statement: '', parsed: true });
+  assert.equal((await run({ preparedOnce: true }, [unnamed(), unnamed(), unnamed()])).ok, true);
   assert.equal((await run({ preparedOnce: true }, [stmt(true), stmt(false), stmt(false), stmt(true, 1)])).ok, true);
   const r = await run({ preparedOnce: true }, [stmt(true), stmt(true), stmt(true)]);
   assert.equal(r.ok, false);
@@ -87,7 +90,7 @@ test('noInlinedLiterals: one fingerprint with different literals through the sim
 
 test('session rules: plaintext passwords and TLS required', async () => {
   const clear = s({ auth: { method: 'cleartext', mechanism: null, mechanismsOffered: [], outcome: 'success', sqlstate: null, error: null } });
-  const tls = s({ session: 1, encryption: 'tls' });
+  const tls = s({ session: 1, encryption: 'tls', tls: { version: 'TLS 1.3', cipher: null, sni: null, alpn: null, decrypted: true } });
   const cancel = s({ session: 2, cancel: { processId: 1, frame: 3, targetSession: 1, targetQuery: null } });
   const pw = await run({ noPlaintextPasswords: true }, [clear, tls]);
   assert.deepEqual(pw.violations.map((v) => [v.rule, v.session]), [['noPlaintextPasswords', 0]]);
@@ -125,6 +128,109 @@ test('rules from JSON and YAML files, kebab-case keys, flags over the file; bad 
       assert.throws(() => readRulesFile(bad), (e: unknown) => isUserError(e) && e.code === 'BAD_INPUT' && want.test(e.message), text);
     }
     assert.throws(() => readRulesFile(join(dir, 'absent.yaml')), (e: unknown) => isUserError(e) && e.code === 'ENOENT');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const tlsNoKey = (session: number) => s({ session, encryption: 'tls', tls: { version: 'TLS 1.3', cipher: null, sni: null, alpn: null, decrypted: false, note: 'no key for this session' } });
+const anomaly = (code: string, frame: number, skipped?: number) =>
+  ({ kind: 'anomaly', session: 0, time: '2024-01-01T00:00:00.000000Z', frame, code, reason: code, ...(skipped !== undefined ? { skipped } : {}) }) as const;
+
+async function runAll(rules: Parameters<typeof parseRules>[0], records: object[], opts: Parameters<typeof CheckSink.create>[1] = {}) {
+  const sink = await CheckSink.create(parseRules(rules), opts);
+  for (const r of records) sink.record(r as never);
+  return sink.result();
+}
+
+test('undecodable sessions are a violation saying how many and why, unless allowUndecoded', async () => {
+  const gss = s({ session: 3, encryption: 'gss' });
+  const unframed = s({ session: 4, anomalies: 2 });
+  const cancel = s({ session: 5, cancel: { processId: 1, frame: 3, targetSession: 1, targetQuery: null } });
+  const recs = [tlsNoKey(1), tlsNoKey(2), gss, unframed, cancel, s({ session: 6, frontend: { bytes: 10, messages: 1 } }), q({ session: 6 })];
+  const r = await runAll({ maxQueries: 10 }, recs);
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.violations.map((v) => [v.rule, v.count]), [['undecoded', 4]]);
+  assert.match(r.violations[0]!.message, /^4 sessions \(1 GSS-encrypted, 2 TLS without a key for it, 1 never framed \(its start was not captured\); sessions 1, 2, 3, 4\) could not be decoded/);
+  assert.equal(r.undecoded.sessions, 4);
+  const allowed = await runAll({ maxQueries: 10, allowUndecoded: true }, recs);
+  assert.equal(allowed.ok, true);
+  assert.match(formatCheckResult(allowed), /check passed: 1 rule\(s\) hold .*\n  not checked \(allowed by --allow-undecoded\): 4 sessions/);
+  // a decrypted TLS session is decoded
+  const decrypted = s({ session: 1, encryption: 'tls', tls: { version: 'TLS 1.3', cipher: null, sni: null, alpn: null, decrypted: true } });
+  assert.equal((await runAll({ maxQueries: 10 }, [decrypted])).ok, true);
+});
+
+test('damage is said with a passing verdict, and is a violation with strict', async () => {
+  const recs = [q({}), anomaly('gap', 17, 1234), anomaly('capture-truncated', 40), anomaly('mid-stream', 2), q({ incomplete: true, frame: 39 })];
+  const r = await runAll({ maxQueries: 30 }, recs);
+  assert.equal(r.ok, true);
+  assert.deepEqual(r.damage, { anomalies: 2, byCode: { gap: 1, 'capture-truncated': 1 }, bytesLost: 1234, firstFrame: 17, incompleteQueries: 1 });
+  assert.match(formatCheckResult(r), /check passed: .*\n  but the capture is damaged: 1 capture-truncated, 1 gap \(1234 bytes lost or skipped, first at frame 17\); 1 query incomplete; the counts above may be low or wrong \(--strict makes this a failure\)/);
+  const strict = await runAll({ maxQueries: 30, strict: true }, recs);
+  assert.equal(strict.ok, false);
+  assert.deepEqual(strict.violations.map((v) => [v.rule, v.frame]), [['damaged', 17]]);
+  // an anomaly that loses nothing (the capture began mid-connection) is not damage
+  assert.equal((await runAll({ maxQueries: 30, strict: true }, [q({}), anomaly('mid-stream', 2)])).damage, null);
+});
+
+test('N+1: transaction control and re-fetches of a suspended portal are not N+1; exclude', async () => {
+  const control = ['BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT a', 'SET search_path = x', 'DISCARD ALL', 'RELEASE SAVEPOINT a'];
+  const recs: QueryRecord[] = [];
+  for (let i = 0; i < 5; i++) for (const sql of control) recs.push(q({ sql }));
+  assert.equal((await runAll({ maxPerFingerprint: 2 }, recs)).ok, true);
+  // one execution fetched in four Executes (PortalSuspended three times) is one call
+  const fetches = (session: number) => [true, true, true, false].map((suspended) =>
+    q({ session, protocol: 'extended', sql: 'select * from big', statement: '', portal: 'C_1', suspended }));
+  const portal = await runAll({ maxPerFingerprint: 2, maxQueries: 2 }, [...fetches(0), ...fetches(1)]);
+  assert.equal(portal.ok, true, formatCheckResult(portal));
+  assert.equal(portal.checked.queries, 2);
+  const three = await runAll({ maxPerFingerprint: 2 }, [...fetches(0), ...fetches(1), ...fetches(2)]);
+  assert.deepEqual(three.violations.map((v) => [v.rule, v.count]), [['maxPerFingerprint', 3]]);
+  // --exclude: on the SQL as sent or its normalized text, case-insensitive
+  const n1 = nPlusOne(5);
+  assert.equal((await runAll({ maxPerFingerprint: 2 }, n1)).ok, false);
+  const ex = await runAll({ maxPerFingerprint: 2, exclude: ['FROM ITEMS'] }, n1);
+  assert.equal(ex.ok, true);
+  assert.equal(ex.checked.excluded, 5);
+  assert.match(formatCheckResult(ex), /6 queries|1 queries, 0 sessions, 5 excluded/);
+  assert.throws(() => parseRules({ exclude: ['('] }), (e: unknown) => isUserError(e) && /exclude\.0: not a valid regular expression/.test(e.message));
+  assert.deepEqual(parseRules({ exclude: '^set ' }), { exclude: ['^set '] });
+});
+
+test('a violation quotes the statement that made it; statements pg_stat_statements counts apart are apart', async () => {
+  const recs = [
+    q({ sql: 'SELECT 1 AS one' }), q({ sql: 'SELECT 1 AS one' }),
+    q({ sql: 'SELECT $1::int', protocol: 'extended' }),
+    q({ sql: "SELECT 1::int, 'a'::text, 3::int8, true, now(), 6, 7, 8, 9, 10", error: err('22012'), frame: 7 }),
+  ];
+  const r = await runAll({ noErrors: true, maxPerFingerprint: 1 }, recs);
+  assert.deepEqual(r.violations.map((v) => [v.rule, v.sql]), [
+    ['maxPerFingerprint', 'SELECT 1 AS one'],
+    ['noErrors', "SELECT 1::int, 'a'::text, 3::int8, true, now(), 6, 7, 8, 9, 10"],
+  ]);
+  assert.match(r.violations[1]!.message, /failed 1 time\(s\) with 22012 \(boom\), first at frame 7: SELECT 1::int, 'a'::text/);
+});
+
+test('-Y: only matching queries are checked, with their sessions', async () => {
+  const { compileFilter } = await import('../src/filter/index.js');
+  const recs = [q({ session: 1, error: err('42P01') }), s({ session: 1 }), q({ session: 2, sql: 'select 2' }), s({ session: 2 })];
+  const r = await runAll({ noErrors: true, maxQueries: 0 }, recs, { filter: compileFilter('sql == "select 2"') });
+  assert.deepEqual(r.violations.map((v) => v.rule), ['maxQueries']);
+  assert.deepEqual(r.checked, { queries: 1, sessions: 1, excluded: 0 });
+});
+
+test('rules files: read with a size limit, YAML warnings escaped', () => {
+  assert.throws(() => readRulesFile('/dev/zero'), (e: unknown) => isUserError(e) && e.code === 'BAD_INPUT' && /larger than 1048576 bytes/.test(e.message));
+  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-rules-'));
+  try {
+    const y = join(dir, 'warn.yaml');
+    writeFileSync(y, '%FOO\x1b[31mred\n---\nmax-queries: 3\n');
+    const warnings: string[] = [];
+    assert.deepEqual(readRulesFile(y, (l) => warnings.push(l)), { maxQueries: 3 });
+    assert.equal(warnings.length, 1);
+    assert.doesNotMatch(warnings[0]!, /\x1b/);
+    assert.match(warnings[0]!, /\\e\[31m/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -24,8 +24,11 @@ export interface PgObserver {
   /** A framed message; `decode` dissects it (cached: call it as often as you like). */
   message(raw: RawMessage, decode: () => DecodedMessage): void;
   anomaly(a: Anomaly): void;
-  /** The connection turned out to be TLS (after SSLRequest + 'S', or direct TLS). */
-  encrypted(kind: 'tls' | 'gss', frame: number): void;
+  /**
+   * The connection turned out to be TLS (after SSLRequest + 'S', or direct TLS, or recognised
+   * from its records when the capture began inside the session: then `handshakeSeen` is false).
+   */
+  encrypted(kind: 'tls' | 'gss', frame: number, handshakeSeen?: boolean): void;
   close(end: ConnectionEnd, encryptedBytes: { frontend: number; backend: number }): void;
 }
 
@@ -113,6 +116,8 @@ export class PgConnection implements ConnectionSink {
   private probationBytes = 0;
   private sawFrontend = false;
   private closed = false;
+  /** Seen mid-stream and nothing framed yet: its bytes may still turn out to be TLS records. */
+  private unframedMidStream = false;
   /** The message being dissected lazily (one at a time: decode() is only valid during message()). */
   private current: RawMessage | null = null;
   private currentDecoded: DecodedMessage | null = null;
@@ -138,6 +143,7 @@ export class PgConnection implements ConnectionSink {
       // Mid-stream: assume normal operation and look for message boundaries.
       this.phase = opts.onServerPort ? 'active' : 'probation';
       if (this.phase === 'probation') this.probation = [];
+      this.unframedMidStream = opts.onServerPort;
       this.front = new DirectionFramer('frontend', 'typed', events('frontend'), opts.maxMessage);
       this.back = new DirectionFramer('backend', 'typed', events('backend'), opts.maxMessage);
       this.front.desync();
@@ -172,6 +178,15 @@ export class PgConnection implements ConnectionSink {
     if (this.phase === 'tls' || this.phase === 'gss') {
       this.encryptedBytes[d.dir] += end - start;
       if (this.tlsHandler) this.tlsHandler.feed(d, this.plaintext);
+      return;
+    }
+    if (this.unframedMidStream && end > start && tlsRecordsIn(bytes, start, end)) {
+      // A TLS session whose start (and handshake) the capture missed: its bytes are records, not
+      // messages to resynchronise on. Without the handshake there is nothing to decrypt with.
+      this.unframedMidStream = false;
+      this.phase = 'tls';
+      this.observer.encrypted('tls', d.frame, false);
+      this.data(d);
       return;
     }
     const framer = d.dir === 'frontend' ? this.front : this.back;
@@ -269,6 +284,7 @@ export class PgConnection implements ConnectionSink {
 
   /** A message from one of this connection's framers (ConnectionFramerEvents); not for other callers. */
   framed(m: FramedMessage): void {
+    this.unframedMidStream = false;
     if (this.phase === 'probation') {
       // Held past the delivery that framed it: the body must be a copy.
       const body = Buffer.from(m.body);
@@ -385,6 +401,33 @@ export class PgConnection implements ConnectionSink {
       this.noteStatement(m);
     }
   }
+}
+
+/** TLS record content types (RFC 8446 section 5.1): change_cipher_spec .. heartbeat. */
+const TLS_FIRST_TYPE = 20;
+const TLS_LAST_TYPE = 24;
+const TLS_MAX_RECORD = 16384 + 2048;
+
+function tlsHeaderAt(b: Buffer, i: number): number {
+  const type = b[i]!;
+  if (type < TLS_FIRST_TYPE || type > TLS_LAST_TYPE || b[i + 1] !== 0x03 || b[i + 2]! > 0x04) return -1;
+  const len = b.readUInt16BE(i + 3);
+  return len >= 1 && len <= TLS_MAX_RECORD ? len : -1;
+}
+
+/**
+ * Whether bytes seen mid-stream are TLS records: a record header (content type 20-24, version
+ * 3.x, a length a record can have) at the start, followed by another header or by the end of
+ * the bytes. No PostgreSQL message starts with a byte below 0x20, and a chain of two headers
+ * is not found in message bytes by chance.
+ */
+function tlsRecordsIn(b: Buffer, start: number, end: number): boolean {
+  if (end - start < 5) return false;
+  const len = tlsHeaderAt(b, start);
+  if (len < 0) return false;
+  const next = start + 5 + len;
+  if (next === end) return true;
+  return next + 5 <= end && tlsHeaderAt(b, next) >= 0;
 }
 
 function copyState(code: string, body: Buffer): NonNullable<DissectContext['copy']> {

@@ -91,6 +91,7 @@ class ConnectionObserver implements PgObserver {
   private tls: TlsInfoSource | null = null;
   private counted = false;
   private encryptedTls = false;
+  private tlsHandshakeUnseen = false;
 
   constructor(
     private readonly analyzer: Analyzer, private readonly sink: PipelineSink, private readonly opts: AnalyzerOptions,
@@ -143,10 +144,13 @@ class ConnectionObserver implements PgObserver {
     this.analyzer.anomaly(a);
   }
 
-  encrypted(kind: 'tls' | 'gss'): void {
+  encrypted(kind: 'tls' | 'gss', _frame: number, handshakeSeen = true): void {
     const t = this.ensureTracker();
     if (kind === 'gss') t?.encryption?.('gss');
-    else this.encryptedTls = true;
+    else {
+      this.encryptedTls = true;
+      if (!handshakeSeen) this.tlsHandshakeUnseen = true;
+    }
   }
 
   close(end: ConnectionEnd): void {
@@ -160,7 +164,9 @@ class ConnectionObserver implements PgObserver {
         alpn: i.alpn ?? undefined, alpnOffered: i.alpnOffered, certSubject: i.certSubject, encryptedBytes: i.encryptedBytes, note: i.note,
       });
     } else if (this.encryptedTls) {
-      t?.tls?.({ decrypted: false });
+      t?.tls?.(this.tlsHandshakeUnseen
+        ? { decrypted: false, note: 'the TLS handshake was not captured (the capture began inside the session): it cannot be decrypted' }
+        : { decrypted: false });
     }
     t?.close(end);
   }
