@@ -162,11 +162,11 @@ test('undecodable sessions are a violation saying how many and why, unless allow
 });
 
 test('damage is said with a passing verdict, and is a violation with strict', async () => {
-  const recs = [q({}), anomaly('gap', 17, 1234), anomaly('capture-truncated', 40), anomaly('mid-stream', 2), q({ incomplete: true, frame: 39 })];
+  const recs = [q({}), anomaly('gap', 17, 1234), anomaly('capture-truncated', 40), anomaly('mid-stream', 2), q({ incomplete: true, incompleteReason: 'gap', frame: 39 })];
   const r = await runAll({ maxQueries: 30 }, recs);
   assert.equal(r.ok, true);
-  assert.deepEqual(r.damage, { anomalies: 2, byCode: { gap: 1, 'capture-truncated': 1 }, bytesLost: 1234, firstFrame: 17, incompleteQueries: 1 });
-  assert.match(formatCheckResult(r), /check passed: .*\n  but the capture is damaged: 1 capture-truncated, 1 gap \(1234 bytes lost or skipped, first at frame 17\); 1 query incomplete; the counts above may be low or wrong \(--strict makes this a failure\)/);
+  assert.deepEqual(r.damage, { anomalies: 2, byCode: { gap: 1, 'capture-truncated': 1 }, bytesLost: 1234, firstFrame: 17, incompleteQueries: 1, incompleteReasons: { gap: 1 } });
+  assert.match(formatCheckResult(r), /check passed: .*\n  but the capture is damaged: 1 capture-truncated, 1 gap \(1234 bytes lost or skipped, first at frame 17\); 1 query incomplete \(1 gap\); the counts above may be low or wrong \(--strict makes this a failure\)/);
   const strict = await runAll({ maxQueries: 30, strict: true }, recs);
   assert.equal(strict.ok, false);
   assert.deepEqual(strict.violations.map((v) => [v.rule, v.frame]), [['damaged', 17]]);
@@ -234,4 +234,24 @@ test('rules files: read with a size limit, YAML warnings escaped', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('latency budgets judge a batch by its own time and name the batch, not its first statement', async () => {
+  const batch = { id: 50, size: 3, durationMs: 400 };
+  const recs = [
+    q({ sql: 'select pg_sleep(0.4)', durationMs: null, batch, frame: 50 }),
+    q({ sql: 'select 2', durationMs: null, batch, frame: 50 }),
+    q({ sql: 'select 3', durationMs: null, batch, frame: 50 }),
+    q({ sql: 'select 4', durationMs: 5, frame: 60 }),
+  ];
+  const max = await runAll({ maxLatencyMs: 100 }, recs);
+  assert.equal(max.violations.length, 1);
+  const v = max.violations[0]!;
+  assert.equal(v.rule, 'maxLatencyMs');
+  assert.equal(v.fingerprint, undefined);
+  assert.match(v.message, /^a batch of 3 statements whose answers arrived together \(select pg_sleep\(\$1\); select \$1; select \$1\) took 400\.000 ms up to frame 50/);
+  const p95 = await runAll({ maxP95Ms: 100 }, recs);
+  assert.deepEqual(p95.violations.map((x) => [x.rule, x.count]), [['maxP95Ms', 1]]);
+  assert.match(p95.violations[0]!.message, /a batch of 3 statements/);
+  assert.equal((await runAll({ maxLatencyMs: 400, maxP95Ms: 400 }, recs)).ok, true);
 });

@@ -170,3 +170,27 @@ test('SQL the parser cannot take (deep expressions) never groups by an error tex
   assert.notEqual(a.fingerprint, c.fingerprint);
   assert.match(a.text, /^SELECT \$1\+\$2\+/);
 });
+
+test('stats: batches counted once with their time (not in the statements\' percentiles), rolled back and incomplete counted, damage said', async () => {
+  const sink = new StatsSink(await createNormalizer());
+  const batch = { id: 50, size: 2, durationMs: 400 };
+  sink.record(q({ sql: 'insert into t values (1)', durationMs: null, batch, rolledBack: true, command: 'INSERT 0 1' }));
+  sink.record(q({ sql: 'select 1/0', durationMs: null, batch, error: { severity: 'ERROR', severityNonLocalized: 'ERROR', sqlstate: '22012', message: 'division by zero' } }));
+  sink.record(q({ sql: 'select 2', durationMs: 3, incomplete: true, incompleteReason: 'gap' }));
+  sink.record({ kind: 'anomaly', session: 0, time: '2024-01-01T00:00:00.000000Z', frame: 7, code: 'gap', reason: 'gap', skipped: 100 });
+  const r = sink.report();
+  assert.equal(r.totals.batches, 1);
+  assert.equal(r.totals.batchedQueries, 2);
+  assert.equal(r.totals.batchMs, 400);
+  assert.equal(r.totals.totalMs, 403);
+  assert.equal(r.totals.rolledBack, 1);
+  assert.equal(r.totals.incomplete, 1);
+  const ins = r.queries.find((x) => x.query.startsWith('insert'))!;
+  assert.deepEqual([ins.calls, ins.batched, ins.rolledBack, ins.maxMs], [1, 1, 1, 0]);
+  assert.equal(r.uncertain, true);
+  assert.equal(r.damage?.bytesLost, 100);
+  const text = formatStatsText(r);
+  assert.match(text, /^The capture is damaged: 1 gap \(100 bytes lost or skipped, first at frame 7\); 1 query incomplete \(1 gap\)\. The numbers below are uncertain/);
+  assert.match(text, /1 incomplete, 1 rolled back;/);
+  assert.match(text, /Batches: 1 \(2 statements whose answers arrived together, 400 ms\)/);
+});

@@ -31,8 +31,9 @@ export interface DamageSummary {
   bytesLost: number;
   /** Frame of the first damage anomaly (null: not tied to a frame, e.g. the end of the file). */
   firstFrame: number | null;
-  /** Query records marked incomplete (their outcome was not seen in full). */
+  /** Query records marked incomplete (their outcome was not seen in full), and why (incompleteReason). */
   incompleteQueries: number;
+  incompleteReasons: Record<string, number>;
 }
 
 export interface UndecodedSummary {
@@ -67,6 +68,7 @@ export class Coverage {
   private bytesLost = 0;
   private firstFrame: number | null = null;
   private incomplete = 0;
+  private readonly incompleteReasons: Record<string, number> = {};
   private undecodedCount = 0;
   private readonly reasons: Record<string, number> = {};
   private readonly examples: number[] = [];
@@ -76,7 +78,13 @@ export class Coverage {
   record(rec: OutRecord): void {
     if (rec.kind === 'anomaly') this.anomaly(rec.code, rec.frame, rec.skipped);
     else if (rec.kind === 'session') this.session(rec as unknown as SessionRecord);
-    else if (rec.kind === 'query' && (rec as unknown as QueryRecord).incomplete) this.incomplete++;
+    else if (rec.kind === 'query') {
+      const q = rec as unknown as QueryRecord;
+      if (!q.incomplete) return;
+      this.incomplete++;
+      const why = q.incompleteReason ?? 'unknown';
+      this.incompleteReasons[why] = (this.incompleteReasons[why] ?? 0) + 1;
+    }
   }
 
   anomaly(code: string, frame: number | null, skipped: number | undefined): void {
@@ -102,7 +110,10 @@ export class Coverage {
 
   damage(): DamageSummary | null {
     if (!this.damaged) return null;
-    return { anomalies: this.damageCount, byCode: { ...this.byCode }, bytesLost: this.bytesLost, firstFrame: this.firstFrame, incompleteQueries: this.incomplete };
+    return {
+      anomalies: this.damageCount, byCode: { ...this.byCode }, bytesLost: this.bytesLost, firstFrame: this.firstFrame,
+      incompleteQueries: this.incomplete, incompleteReasons: { ...this.incompleteReasons },
+    };
   }
 
   undecoded(): UndecodedSummary {
@@ -110,7 +121,7 @@ export class Coverage {
   }
 }
 
-/** "2 gap, 1 capture-truncated (1,234 bytes lost from frame 17); 3 queries incomplete". */
+/** "1 capture-truncated, 2 gap (1234 bytes lost or skipped, first at frame 17); 3 queries incomplete (3 gap)". */
 export function describeDamage(d: DamageSummary): string {
   const parts: string[] = [];
   if (d.anomalies > 0) {
@@ -119,7 +130,10 @@ export function describeDamage(d: DamageSummary): string {
     const from = d.firstFrame !== null ? `first at frame ${d.firstFrame}` : '';
     parts.push(codes + (lost || from ? ` (${[lost, from].filter((x) => x).join(', ')})` : ''));
   }
-  if (d.incompleteQueries > 0) parts.push(`${d.incompleteQueries} quer${d.incompleteQueries === 1 ? 'y' : 'ies'} incomplete`);
+  if (d.incompleteQueries > 0) {
+    const why = Object.keys(d.incompleteReasons).sort().map((k) => `${d.incompleteReasons[k]} ${k}`).join(', ');
+    parts.push(`${d.incompleteQueries} quer${d.incompleteQueries === 1 ? 'y' : 'ies'} incomplete (${why})`);
+  }
   return parts.join('; ');
 }
 

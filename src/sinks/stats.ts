@@ -108,21 +108,11 @@ export interface StatsReport {
   cancels: number;
 }
 
-/** Fields of the query record read before every export is sure to have them (older exports lack them). */
-interface QueryExtras {
-  batch?: { id: number | string; size: number; durationMs?: number | null } | null;
-  rolledBack?: boolean;
-}
-
 /** The batch a statement's answer arrived in, when it shared it with others (null: its time is its own). */
 export function batchOf(rec: QueryRecord): { key: string; size: number; durationMs: number | null } | null {
-  const b = (rec as QueryRecord & QueryExtras).batch;
-  if (b === undefined || b === null || b.size <= 1) return null;
-  return { key: String(b.id), size: b.size, durationMs: b.durationMs ?? null };
-}
-
-export function rolledBackOf(rec: QueryRecord): boolean {
-  return (rec as QueryRecord & QueryExtras).rolledBack === true;
+  const b = rec.batch;
+  if (b === undefined || b.size <= 1) return null;
+  return { key: String(b.id), size: b.size, durationMs: b.durationMs };
 }
 
 /** First words of statements that control a transaction or a session, or fetch from a cursor. */
@@ -311,7 +301,7 @@ export class StatsSink implements PipelineSink {
       agg.incomplete++;
       this.totals.incomplete++;
     }
-    if (rolledBackOf(rec)) {
+    if (rec.rolledBack === true) {
       agg.rolledBack++;
       this.totals.rolledBack++;
     }
