@@ -9,6 +9,7 @@
  * records when they match or when one of their queries did (a filter on `sql` or `error` keeps
  * the sessions those queries ran in).
  */
+import type { AnomalyCode } from '../core/anomaly.js';
 import type { Predicate } from '../filter/index.js';
 import type { OutRecord } from '../pipeline/events.js';
 import type { QueryRecord, SessionRecord } from '../session/schema.js';
@@ -17,10 +18,10 @@ import type { QueryRecord, SessionRecord } from '../session/schema.js';
  * Anomaly codes that mean the records may be missing or wrong, not only that something odd was
  * seen: bytes lost or skipped, a file or packet cut short, a limit that gave data up.
  */
-export const DAMAGE_CODES: ReadonlySet<string> = new Set([
+export const DAMAGE_CODES: ReadonlySet<string> = new Set<AnomalyCode>([
   'capture-truncated', 'capture-corrupt', 'packet-truncated', 'malformed-packet', 'ip-fragment',
   'gap', 'buffer-limit', 'connection-limit',
-  'resync', 'malformed-message', 'message-too-large', 'request-limit', 'statement-limit',
+  'resync', 'malformed-message', 'message-too-large', 'request-limit', 'statement-limit', 'memory-limit',
 ]);
 
 export interface DamageSummary {
