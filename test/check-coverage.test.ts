@@ -16,7 +16,7 @@
  * - `stats` on the NDJSON export gives the capture's report; a session rule on an export
  *   without session records is a usage error (exit 2);
  * - `--rules /dev/zero` is a usage error; `record` of a command that cannot start exits 127
- *   with no verdict (live capture: skipped without the `cap` addon or root).
+ *   with no verdict, and `record` of a psql session over TLS fails unless --allow-undecoded.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { liveCaptureAvailable } from '../src/capture/live.js';
+import { findTcpdump } from '../src/capture/live-source.js';
 import type { StatsReport } from '../src/sinks/stats.js';
 import type { CheckResult } from '../src/sinks/check.js';
 import { projectRoot } from './helpers/public-captures.js';
@@ -38,7 +38,7 @@ const main = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
 const isRoot = process.getuid?.() === 0;
 const SKIP = !hasTcpdump() ? 'tcpdump is absent or we are not root: capture-based checks skipped'
   : !hasOpenssl() ? 'openssl is absent (the TLS server needs a certificate): skipped' : false;
-const SKIP_LIVE = SKIP || (!liveCaptureAvailable() ? 'the optional `cap` addon does not load: record skipped'
+const SKIP_LIVE = SKIP || (findTcpdump() === null ? 'tcpdump (the capture process) is not installed: record skipped'
   : !isRoot ? 'not root: record skipped' : false);
 
 /** One session of each pattern the checks must tell apart; then a cursor fetched 10 rows at a time. */
