@@ -194,3 +194,17 @@ test('stats: batches counted once with their time (not in the statements\' perce
   assert.match(text, /1 incomplete, 1 rolled back;/);
   assert.match(text, /Batches: 1 \(2 statements whose answers arrived together, 400 ms\)/);
 });
+
+test('stats: a portal fetched in several Executes is one call, its time the sum of its fetches (as pg_stat_statements counts)', async () => {
+  for (const defer of [true, false]) {
+    const sink = new StatsSink(await createNormalizer(), { defer });
+    const fetch = (session: number, suspended: boolean, durationMs: number) =>
+      q({ session, protocol: 'extended', sql: 'select * from big', statement: '', portal: 'C_1', suspended, durationMs, rows: 10 });
+    // session 0: three suspended fetches and the last; session 1: the capture ends while suspended
+    for (const r of [fetch(0, true, 1), fetch(0, true, 2), fetch(0, true, 3), fetch(0, false, 4), fetch(1, true, 5), fetch(1, true, 6)]) sink.record(r);
+    const r = sink.report();
+    assert.equal(r.totals.queries, 2);
+    const big = r.queries[0]!;
+    assert.deepEqual([big.calls, big.rows, big.maxMs, big.totalMs], [2, 60, 11, 21], `defer ${defer}`);
+  }
+});

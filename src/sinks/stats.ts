@@ -216,6 +216,8 @@ export class StatsSink implements PipelineSink {
   private readonly selection: Selection | null;
   /** Batches seen (session + id), to count each batch's time once; bounded, oldest forgotten. */
   private readonly batchesSeen = new Set<string>();
+  /** Portals left suspended (session + portal name): the call so far, completed by the next Execute. */
+  private readonly openPortals = new Map<string, { ms: number; timed: boolean; agg: QueryAgg; group: Group | null }>();
 
   /** `defer: false` normalizes every record as it comes (the groups' reference behaviour, for tests). */
   constructor(private readonly normalizer: Normalizer, opts: { defer?: boolean; filter?: Predicate } = {}) {
@@ -289,8 +291,15 @@ export class StatsSink implements PipelineSink {
   }
 
   private count(agg: QueryAgg, rec: QueryRecord, group: Group | null, seq: number): void {
-    agg.calls++;
-    this.totals.queries++;
+    // Executes of a portal after PortalSuspended fetch more of one execution: one call, as
+    // pg_stat_statements counts it, whose time is the sum of its fetches (one latency sample).
+    const pk = rec.portal !== null ? rec.session + '\0' + rec.portal : null;
+    const open = pk !== null ? this.openPortals.get(pk) : undefined;
+    if (open !== undefined) this.openPortals.delete(pk!);
+    else {
+      agg.calls++;
+      this.totals.queries++;
+    }
     agg.rows += rec.rows;
     this.totals.rows += rec.rows;
     if (rec.protocol === 'simple') agg.simple++;
@@ -322,23 +331,40 @@ export class StatsSink implements PipelineSink {
         }
       }
     } else if (rec.durationMs !== null) {
-      if (agg.latency.add(rec.durationMs) && group !== null && group.seqs !== null) {
-        if (agg.latency.isExact) {
-          group.seqs.push(seq);
-          this.heldSamples++;
-        } else {
-          this.heldSamples -= group.seqs.length;
-          group.seqs = null;
-        }
-      }
       this.totals.totalMs += rec.durationMs;
       this.addSessionMs(rec.session, rec.durationMs);
+    }
+    const ms = (open?.ms ?? 0) + (batch === null && rec.durationMs !== null ? rec.durationMs : 0);
+    const timed = (open?.timed ?? false) || (batch === null && rec.durationMs !== null);
+    if (rec.suspended && pk !== null && this.openPortals.size < MAX_SESSIONS) {
+      this.openPortals.set(pk, { ms, timed, agg, group });
+    } else if (timed) {
+      this.sample(agg, ms, group, seq);
     }
     if (rec.error) {
       agg.errors++;
       this.totals.errors++;
       this.countError(rec.error.sqlstate ?? '?????', rec.error.severityNonLocalized ?? rec.error.severity, rec.error.message);
     }
+  }
+
+  private sample(agg: QueryAgg, ms: number, group: Group | null, seq: number): void {
+    if (agg.latency.add(ms) && group !== null && group.seqs !== null) {
+      if (agg.latency.isExact) {
+        group.seqs.push(seq);
+        this.heldSamples++;
+      } else {
+        this.heldSamples -= group.seqs.length;
+        group.seqs = null;
+      }
+    }
+  }
+
+  /** Portals still suspended (the capture ended, or the groups are resolved): their time so far is their sample. */
+  private flushPortals(): void {
+    // a sequence number of now: the groups' samples stay in the order they were added
+    for (const p of this.openPortals.values()) if (p.timed) this.sample(p.agg, p.ms, p.group, this.seq++);
+    this.openPortals.clear();
   }
 
   private addSessionMs(session: number, ms: number): void {
@@ -357,6 +383,7 @@ export class StatsSink implements PipelineSink {
    * histogram, the sum then added in another order (its last bit may differ).
    */
   private resolve(): void {
+    this.flushPortals();
     if (this.groups.size === 0) return;
     const into = new Map<QueryAgg, Group[]>();
     for (const g of this.groups.values()) {
