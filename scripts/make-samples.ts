@@ -156,10 +156,11 @@ async function captureScenario(
   const rec = new SampleRecorder(sc.name, { host: server.host, port: server.port, database: server.database, user: server.user, password: server.password });
   let frames: number;
   let linkType: number;
+  const filter = [server.port, ...(sc.capturePorts ?? [])].map((p) => `tcp port ${p}`).join(' or ');
   const viaCap = liveCaptureAvailable();
   if (viaCap) {
     let writer: PcapWriter | null = null;
-    const cap: LiveCapture = startLiveCapture({ iface: 'lo', filter: `tcp port ${server.port}` }, { packet: (p) => writer?.write(p) });
+    const cap: LiveCapture = startLiveCapture({ iface: 'lo', filter }, { packet: (p) => writer?.write(p) });
     writer = new PcapWriter(path, cap.linkType, { snaplen: cap.snaplen });
     const w = writer;
     await runScenario(sc, rec, ctx, async () => {
@@ -173,7 +174,7 @@ async function captureScenario(
     linkType = cap.linkType;
   } else {
     // tcpdump (snaplen 0: whole frames) when the `cap` addon does not load
-    const dump = await Tcpdump.start(path, server.port);
+    const dump = await Tcpdump.start(path, server.port, filter);
     await runScenario(sc, rec, ctx, () => dump.stop());
     ({ frames, linkType } = pcapFrames(path));
   }
@@ -195,6 +196,7 @@ async function captureScenario(
   if (rec.replication) sample.replication = rec.replication;
   if (rec.physicalReplication) sample.physicalReplication = rec.physicalReplication;
   if (rec.parsedOnly.length) sample.parsedOnly = rec.parsedOnly;
+  if (rec.pooler) sample.pooler = rec.pooler;
   return sample;
 }
 

@@ -19,6 +19,7 @@ import type {
   ManifestParam,
   ManifestPhysicalReplication,
   ManifestReplication,
+  ManifestSample,
   ManifestStep,
   ManifestValue,
 } from './sample-manifest.js';
@@ -94,6 +95,8 @@ export class SampleRecorder {
   readonly cancels: ManifestCancel[] = [];
   replication: ManifestReplication | null = null;
   physicalReplication: ManifestPhysicalReplication | null = null;
+  /** The pooler the connections went through (see ManifestSample.pooler). */
+  pooler: ManifestSample['pooler'] | null = null;
   /** Parses of statements described and never executed (see ManifestSample.parsedOnly). */
   readonly parsedOnly: string[] = [];
   private readonly pids = new Map<number, number>();
@@ -115,11 +118,12 @@ export class SampleRecorder {
   }
 
   /** A pg client, connected; application_name is the scenario name. */
-  async pg(login: { user?: string; password?: string; auth?: AuthName } = {}): Promise<PgConn> {
+  async pg(login: { user?: string; password?: string; auth?: AuthName; port?: number } = {}): Promise<PgConn> {
     const user = login.user ?? this.server.user;
     const client = new pg.Client({
       host: this.server.host,
-      port: this.server.port,
+      // another port: a pooler in front of the server
+      port: login.port ?? this.server.port,
       user,
       password: login.password ?? this.server.password,
       database: this.server.database,

@@ -228,6 +228,9 @@ export interface ManifestSample {
   cancelRequests: number;
   connections: ManifestConnection[];
   steps: ManifestStep[];
+  /** The connections go through a pooler on this port; `connections` and `steps` are the
+   * client legs (what the application did), the pooler's server connections are not listed. */
+  pooler?: { kind: 'pgbouncer'; version: string; port: number; poolMode: string; poolSize: number };
   /** Parse texts of statements a driver described (Parse, Describe statement) and never executed,
    * such as asyncpg's introspection of a COPY's columns: on the wire, in no step. */
   parsedOnly?: string[];

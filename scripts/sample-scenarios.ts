@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { md5, type ParamSpec, type SampleRecorder } from './sample-clients.js';
 import { RAW_SCENARIOS } from './sample-raw-scenarios.js';
 import { DRIVER_SCENARIOS } from './sample-drivers.js';
+import { POOLER_SCENARIOS } from './sample-pooler.js';
 
 export interface ScenarioContext {
   /** A connection over the server's Unix socket: not captured, for computing expectations. */
@@ -25,6 +26,8 @@ export interface Scenario {
   title: string;
   description: string;
   decode: string[];
+  /** More TCP ports to capture besides the server's (a pooler's listening port). */
+  capturePorts?: number[];
   run(rec: SampleRecorder, ctx: ScenarioContext): Promise<void>;
 }
 
@@ -409,4 +412,6 @@ export const SCENARIOS: Scenario[] = [
   ...RAW_SCENARIOS,
   // The drivers users run, each in its own process (Python, Java).
   ...DRIVER_SCENARIOS,
+  // A pooler in front of the server: both legs in one capture.
+  ...POOLER_SCENARIOS,
 ];

@@ -19,7 +19,9 @@ const SKIP = manifest ? false : 'samples/manifest.json is absent (npm run sample
 
 async function records(sample: ManifestSample): Promise<{ queries: QueryRecord[]; sessions: SessionRecord[] }> {
   const out: OutRecord[] = [];
-  await analyzeFile(join(projectRoot, 'samples', sample.file), { record: (r) => { if (r.kind === 'query' || r.kind === 'session') out.push(r); } }, { messages: false, keepRows: true });
+  // a pooler sample: decode its port too (the client legs are the manifest's connections)
+  const ports = sample.pooler ? [sample.pooler.port] : [];
+  await analyzeFile(join(projectRoot, 'samples', sample.file), { record: (r) => { if (r.kind === 'query' || r.kind === 'session') out.push(r); } }, { messages: false, keepRows: true, ports });
   const queries: QueryRecord[] = [];
   const sessions: SessionRecord[] = [];
   for (const r of out) {
@@ -31,7 +33,7 @@ async function records(sample: ManifestSample): Promise<{ queries: QueryRecord[]
 
 /** Manifest connection index -> session id: by client port when the client exposed it, else in order. */
 function mapConnections(sample: ManifestSample, sessions: SessionRecord[]): number[] {
-  const normal = sessions.filter((s) => s.cancel === null).sort((a, b) => a.session - b.session);
+  const normal = sessions.filter((s) => s.cancel === null && (!sample.pooler || s.server.port === sample.pooler.port)).sort((a, b) => a.session - b.session);
   const used = new Set<number>();
   const out: number[] = [];
   for (const c of sample.connections) {

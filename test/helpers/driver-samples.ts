@@ -1,5 +1,6 @@
 /**
- * What pgsniff gets wrong today on the driver samples (scripts/sample-drivers.ts), as issue 13
+ * What pgsniff gets wrong today on the driver and pooler samples (scripts/sample-drivers.ts,
+ * scripts/sample-pooler.ts), as issue 13
  * names it. The fixes belong to src/session; until they land, the sample tests that meet these
  * defects run as todo (documenting, not failing). Remove an entry when its tests pass.
  */
@@ -17,6 +18,12 @@ const KNOWN: Record<string, Known[]> = {
   'asyncpg.pcap': [
     { aspects: ['records', 'stats'], why: `${PARSE_ERROR} (prepare() of 42P01 and 42601: Parse, Describe, Flush, ErrorResponse, then Sync)` },
     { aspects: ['records'], why: "issue 13 section 8: the binary COPY's CopyData, sent before the CopyInResponse, is not counted (copy.messagesIn and bytesIn 0)" },
+  ],
+  'pgbouncer.pcap': [
+    {
+      aspects: ['stats'],
+      why: 'issue 13 section 7: with -p 6432 stats counts both legs (16 executions and 4 errors for 7 and 2) and the server legs\' SET application_name, and calls pool_stmt on the second server connection "prepared before the capture"',
+    },
   ],
   'postgresjs-describe.pcap': [
     {
