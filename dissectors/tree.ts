@@ -9,7 +9,6 @@ import { F, REDACTED, tableName, type FieldDef } from './fields.js';
 import { traceDecode, messageName } from './dissect.js';
 import type { Span } from './reader.js';
 import { scramParts, looksLikeScram, redactScram } from './scram.js';
-import { shorten } from './summary.js';
 import type { ColumnDescription, DecodedMessage, DissectContext, RawMessage, PgValue } from './types.js';
 
 export interface FieldNode {
@@ -87,8 +86,8 @@ function displayOf(f: FieldDef, value: PgValue): string {
   }
   if (name !== undefined) return `${name} (${String(value)})`;
   if (value === null) return '';
-  if (typeof value === 'string') return shorten(value, 200);
-  if (typeof value === 'object') return shorten(JSON.stringify(value), 200);
+  if (typeof value === 'string') return cut(value, DISPLAY_MAX);
+  if (typeof value === 'object') return cut(JSON.stringify(value), DISPLAY_MAX);
   return String(value);
 }
 
@@ -109,13 +108,57 @@ function scramChildren(text: string, base: number, showSecrets: boolean): FieldN
   return out;
 }
 
-function nodes(spans: readonly Span[], body: Buffer, base: number, showSecrets: boolean): FieldNode[] {
+/** Characters of a value shown in the tree before it is cut. */
+const DISPLAY_MAX = 200;
+
+/** Cuts a value to `max` characters without folding its whitespace (a value is shown as sent) or splitting a surrogate pair. */
+function cut(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let n = max - 1;
+  const c = s.charCodeAt(n - 1);
+  if (c >= 0xd800 && c <= 0xdbff) n--;
+  return s.slice(0, n) + '…';
+}
+
+/** A typed value as one line, for comparing with its wire text: strings as they are, the rest as JSON. */
+function typedText(value: PgValue): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/**
+ * A value's display: as the server (or client) sent it, with the typed interpretation beside it
+ * when it reads differently. Text format: the text, then the typed value ("{1,NULL,-3} →
+ * [1,null,-3]"), so neither hides the other. Binary format: the typed value, then the bytes
+ * ("2147483647 (binary 7fffffff)"); the hex pane has all of them.
+ */
+function valueDisplay(value: PgValue, body: Buffer, offset: number, length: number, format: 'text' | 'binary' | null): string {
+  if (length < 0 || offset + length > body.length) return displayOf(F.valueData, value);
+  const typed = typedText(value);
+  // Binary text (text, varchar, name): the bytes are the text itself.
+  if (format === 'binary' && typed === body.toString('utf8', offset, offset + length)) return cut(typed, DISPLAY_MAX);
+  if (format === 'binary') return `${cut(typed, DISPLAY_MAX)} (binary ${hexPreview(body, offset, length)})`;
+  const sent = body.toString('utf8', offset, offset + length);
+  return typed === sent || value === null ? cut(sent, DISPLAY_MAX) : `${cut(sent, DISPLAY_MAX)} → ${cut(typed, DISPLAY_MAX)}`;
+}
+
+/** The format of the typed value at index `i` of a message (Bind parameters, DataRow values, function arguments). */
+type FormatOf = (field: FieldDef, i: number) => 'text' | 'binary' | null;
+
+function formatsOf(d: DecodedMessage): FormatOf {
+  return (field, i) => {
+    if (d.type === 'DataRow' && field === F.rowValue) return d.values[i]?.format ?? null;
+    if (d.type === 'Bind' && field === F.param) return d.params[i]?.format ?? null;
+    return null;
+  };
+}
+
+function nodes(spans: readonly Span[], body: Buffer, base: number, showSecrets: boolean, formatOf: FormatOf, group: { field: FieldDef; index: number } | null = null): FieldNode[] {
   const out: FieldNode[] = [];
   for (const s of spans) {
     const f = s.field;
     let value: PgValue = s.value;
     let children: FieldNode[] = [];
-    if (s.children !== null) children = nodes(s.children, body, base, showSecrets);
+    if (s.children !== null) children = nodes(s.children, body, base, showSecrets, formatOf, VALUE_GROUPS.has(f) ? { field: f, index: s.index } : null);
     if (f.secret === true && !showSecrets) value = REDACTED;
     else if (value === null && s.children === null && s.length > 0) value = hexPreview(body, s.offset, s.length);
     if (f === F.saslData && s.length > 0) {
@@ -129,13 +172,20 @@ function nodes(spans: readonly Span[], body: Buffer, base: number, showSecrets: 
     }
     // An error or notice field is labelled by its letter's name ("SQLSTATE: 42601"), not "Field 3".
     const named = f === F.errorField && s.children !== null && s.children.length > 1 ? s.children[1].field.label : null;
+    let display = f.secret === true && !showSecrets ? REDACTED
+      : value === null && VALUE_GROUPS.has(f) ? 'NULL' : displayOf(f, value);
+    if (f.secret !== true && VALUE_GROUPS.has(f) && value !== null && s.children !== null) {
+      const data = s.children.find((c) => c.field === F.valueData);
+      if (data) display = valueDisplay(value, body, data.offset, data.length, formatOf(f, s.index));
+    } else if (f === F.valueData && group !== null) {
+      display = valueDisplay(value, body, s.offset, s.length, formatOf(group.field, group.index));
+    }
     out.push({
       label: named ?? (s.index >= 0 ? `${f.label} ${s.index + 1}` : f.label),
       key: f.key,
       // A byte that is a letter on the wire (status, target, field type) is that letter here too.
       value: f.char === true && typeof value === 'number' ? String.fromCharCode(value) : value,
-      display: f.secret === true && !showSecrets ? REDACTED
-        : value === null && VALUE_GROUPS.has(f) ? 'NULL' : displayOf(f, value),
+      display,
       offset: base + s.offset,
       length: s.length,
       children,
@@ -174,7 +224,7 @@ export function fieldTree(raw: RawMessage, decoded: DecodedMessage, ctx: Partial
     });
     return out;
   }
-  out.push(...nodes(t.spans, body, base, c.showSecrets));
+  out.push(...nodes(t.spans, body, base, c.showSecrets, formatsOf(decoded)));
   const r = t.reader;
   if (typeof t.result === 'string') {
     out.push({

@@ -13,24 +13,16 @@ import { writeBigCapture } from './helpers/tui-bigpcap.js';
 
 const skip = tmuxAvailable() ? false : SKIP_NO_TMUX;
 
-/**
- * The target is two seconds from launch to the first rows, node's own start and module loading
- * included. Measured here: 2.3 s on two cores at load average 18 (other builds running), of
- * which 0.65 s is loading modules; the bound leaves room for such machines.
- */
-const FIRST_SCREEN_MS = Number(process.env.PGSNIFF_TUI_FIRST_SCREEN_MS ?? 3000);
-
 test('a million packets: first screen at once, progress, keys during the load, Ctrl-C cancels', { skip, timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgsniff-tui-'));
   const file = join(dir, 'million.pcap');
   try {
     assert.equal(writeBigCapture(file, 1_000_000), 1_000_000);
-    const t0 = Date.now();
     const ui = TmuxUi.start([file]);
     try {
-      let s = await ui.waitFor(/>@ StartupMessage user=bench database=big/, 15_000);
-      const firstScreen = Date.now() - t0;
-      assert.ok(firstScreen < FIRST_SCREEN_MS, `first screen after ${firstScreen} ms`);
+      // Functional, not timed (time to first screen is docs/BENCHMARK.md's): the first rows
+      // show while the load is still under way.
+      let s = await ui.waitFor(/>@ StartupMessage user=bench database=big/, 60_000);
       s = await ui.waitFor(/loading \d+%/);
       const loaded = Number(/│ (\d+) packets/.exec(s)?.[1] ?? 0);
       assert.ok(loaded < 1_000_000, 'the screen came before the load finished');

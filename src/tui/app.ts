@@ -14,10 +14,11 @@ import { FrameReader } from './frame-reader.js';
 import { MainView } from './main-view.js';
 import { TimelineView } from './timeline-view.js';
 import { SessionsView, QueriesView, FollowView } from './list-views.js';
-import { StatsView, HelpView } from './text-views.js';
+import { StatsView, HelpView, StatsAccumulator } from './text-views.js';
 import { Prompt } from './prompt.js';
 import type { Key, UiContext, View, ViewName } from './view.js';
-import { bytesText, plural, tagSafe, wire } from './text.js';
+import { bytesText, plural, safe, tagSafe, width } from './text.js';
+import { patchBlessedWidths } from './term-width.js';
 
 export interface RunTuiOptions {
   /** Shown in the status line: the capture file or the interface. */
@@ -60,6 +61,23 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
   if (opts.capturePath) {
     try { fileSize = statSync(opts.capturePath).size; } catch { fileSize = 0; }
   }
+  // The source proves itself before the screen opens: a missing file or one that is no capture
+  // is one line on stderr and exit 2 (the CLI's UserError), not an empty screen with the reason
+  // cut off in its status line. Live capture opens at once (its first packet may be far off).
+  const abort = new AbortController();
+  const loadStart = Date.now();
+  let producerError: unknown = null;
+  let producerDone = false;
+  const producer = opts.start(store, abort.signal).then(
+    () => { producerDone = true; },
+    (e: unknown) => { producerDone = true; producerError = e; },
+  );
+  if (!opts.live) {
+    // Polled rather than hooked into every sink call: the store's version moves on its first event.
+    while (!producerDone && store.version === 0) await new Promise((r) => setTimeout(r, 10));
+    if (producerError !== null && store.version === 0) throw producerError;
+  }
+  patchBlessedWidths();
   const screen = blessed.screen({
     input: opts.input as NodeJS.ReadStream | undefined,
     output: opts.output as NodeJS.WriteStream | undefined,
@@ -72,11 +90,9 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
   let dirty = true;
   let notice: { text: string; error: boolean } | null = null;
   const stack: ViewName[] = ['main'];
-  const abort = new AbortController();
   let loading = true;
   let loadError: string | null = null;
   let exitCode = 0;
-  const loadStart = Date.now();
   let loadMs = 0;
   /** Packets loaded when Ctrl-C cancelled the load, or -1. */
   let cancelledAt = -1;
@@ -109,7 +125,7 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
     timeline: new TimelineView(ctx),
     sessions: new SessionsView(ctx),
     queries: new QueriesView(ctx),
-    stats: new StatsView(ctx),
+    stats: new StatsView(ctx, new StatsAccumulator(store)),
     follow: new FollowView(ctx),
     help: new HelpView(ctx),
   };
@@ -133,35 +149,68 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
     dirty = true;
   }
 
-  function progressText(): string {
-    if (loadError) return `{red-bg}error: ${wire(loadError)}{/red-bg}`;
-    if (opts.live) return loading ? '{green-fg}● live{/green-fg}' : 'capture stopped';
-    if (cancelledAt >= 0) return `load cancelled at ${cancelledAt} packets`;
-    if (!loading) return `loaded in ${(loadMs / 1000).toFixed(1)} s`;
+  function progressText(): { text: string; plain: string } {
+    const plain = (t: string) => ({ text: t, plain: t });
+    if (loadError) {
+      const t = safe(`error: ${loadError}`);
+      return { text: `{red-bg}${tagSafe(t)}{/red-bg}`, plain: t };
+    }
+    if (opts.live) return loading ? { text: '{green-fg}● live{/green-fg}', plain: '● live' } : plain('capture stopped');
+    if (cancelledAt >= 0) return plain(`load cancelled at ${cancelledAt} packets`);
+    if (!loading) return plain(`loaded in ${(loadMs / 1000).toFixed(1)} s`);
     let pct: number | null = null;
     if (store.loadTotal > 0) pct = (100 * store.loadDone) / store.loadTotal;
     else if (fileSize > 0 && store.frameCount > 0) pct = (100 * Math.max(0, store.fOff.get(store.frameCount - 1))) / fileSize;
-    return pct === null ? 'loading…' : `loading ${Math.min(99, Math.floor(pct))}%`;
+    return plain(pct === null ? 'loading…' : `loading ${Math.min(99, Math.floor(pct))}%`);
   }
 
+  /**
+   * The status line at any width: what changes while one watches (notice, load progress, filter
+   * matches, live drops, packet count) is kept; the rest gives way from the least needed
+   * (help hint, bytes, sessions, anomalies, queries), and the title is cut to what is left.
+   */
   function drawStatus(): void {
-    // A long path keeps its end (the file name) so the figures after it stay on screen.
-    const title = opts.title.length > TITLE_MAX ? '…' + opts.title.slice(-(TITLE_MAX - 1)) : opts.title;
-    const parts = [
-      `{bold}pgsniff{/bold} ${wire(title)}`,
-      plural(store.frameCount, 'packet'),
-      bytesText(store.bytes),
-      plural(store.sessions.size, 'session'),
-      plural(store.queryCount, 'query', 'queries'),
-      plural(store.anomalyCount, 'anomaly', 'anomalies'),
-    ];
-    if (opts.live) parts.push(store.dropped === null ? 'drops unknown' : `${store.dropped} dropped`);
-    const f = main.filterStatus();
-    if (f) parts.push(f);
-    parts.push(progressText());
-    let line = ' ' + parts.join(' │ ');
-    if (notice) line += notice.error ? ` │ {red-bg}${tagSafe(wire(notice.text))}{/red-bg}` : ` │ {yellow-fg}${wire(notice.text)}{/yellow-fg}`;
-    else line += ' │ ? help';
+    const w = Number(screen.width) || 80;
+    const f = main.filterStatus(w >= 120 ? 40 : 16);
+    // [tagged text, plain width, priority: higher stays longer]
+    const parts: Array<{ text: string; w: number; prio: number }> = [];
+    const add = (text: string, plain: string, prio: number) => parts.push({ text, w: width(plain), prio });
+    add(plural(store.frameCount, 'packet'), plural(store.frameCount, 'packet'), 8);
+    add(bytesText(store.bytes), bytesText(store.bytes), 2);
+    add(plural(store.sessions.size, 'session'), plural(store.sessions.size, 'session'), 3);
+    add(plural(store.queryCount, 'query', 'queries'), plural(store.queryCount, 'query', 'queries'), 5);
+    add(plural(store.anomalyCount, 'anomaly', 'anomalies'), plural(store.anomalyCount, 'anomaly', 'anomalies'), 4);
+    if (opts.live) {
+      const d = store.dropped === null ? 'drops unknown' : `${store.dropped} dropped`;
+      add(d, d, 9);
+    }
+    if (f) add(f.text, f.plain, 9);
+    const searching = main.searchStatus();
+    if (searching) add(searching, searching, 10);
+    const p = progressText();
+    add(p.text, p.plain, 10);
+    if (notice) {
+      const t = safe(notice.text);
+      add(notice.error ? `{red-bg}${tagSafe(t)}{/red-bg}` : `{yellow-fg}${tagSafe(t)}{/yellow-fg}`, t, 11);
+    } else add('? help', '? help', 1);
+    const SEP = 3;
+    const lead = 'pgsniff ';
+    const titleMin = 8;
+    const total = () => 1 + lead.length + titleMin + parts.reduce((n, x) => n + x.w + SEP, 0);
+    while (total() > w && parts.length > 0) {
+      let low = 0;
+      for (let i = 1; i < parts.length; i++) if ((parts[i] as { prio: number }).prio < (parts[low] as { prio: number }).prio) low = i;
+      parts.splice(low, 1);
+    }
+    // The title gets what is left; a long path keeps its end (the file name).
+    const room = Math.max(titleMin, Math.min(TITLE_MAX, w - (total() - titleMin)));
+    let title = safe(opts.title);
+    if (width(title) > room) {
+      let cut = title;
+      while (cut.length > 0 && width(cut) > room - 1) cut = cut.slice(1);
+      title = '…' + cut;
+    }
+    const line = ` {bold}pgsniff{/bold} ${tagSafe(title)}` + parts.map((x) => ` │ ${x.text}`).join('');
     status.setContent(line);
   }
 
@@ -178,6 +227,8 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
     } catch (e) {
       // A drawing bug must not take the terminal down with it; say so and keep going.
       notice = { text: `display error: ${e instanceof Error ? e.message : String(e)}`, error: true };
+      // Drawn on the next tick (the status line may not have been reached this time).
+      dirty = true;
       opts.onDisplayError?.(e);
     }
   }
@@ -238,7 +289,8 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
         if (loading && !abort.signal.aborted) {
           abort.abort();
           if (!opts.live) cancelledAt = store.frameCount;
-          notify(opts.live ? 'capture stopped; Ctrl-C again quits' : 'Ctrl-C again quits');
+          // The status line says "capture stopped" (or "load cancelled") already: the notice says what comes next.
+          notify('Ctrl-C again quits');
         } else quit();
         render(true);
         return;
@@ -273,14 +325,14 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
     }
     render(true);
 
-    opts.start(store, abort.signal).then(
-      () => { /* end of input: store.end() came through the sink */ },
-      (e: unknown) => {
-        if (abort.signal.aborted && !quitting) return;
-        loadError = e instanceof Error ? e.message : String(e);
-        exitCode = 1;
-      },
-    ).finally(() => {
+    producer.then(() => {
+      // End of input: store.end() came through the sink. A failure after the first event is
+      // shown in the status line (the screen is open by then) and makes the exit status 1.
+      if (producerError === null || (abort.signal.aborted && !quitting)) return;
+      const e = producerError;
+      loadError = e instanceof Error ? e.message : String(e);
+      exitCode = 1;
+    }).finally(() => {
       loading = false;
       loadMs = Date.now() - loadStart;
       dirty = true;

@@ -1,6 +1,6 @@
 /**
  * A small launcher for the TUI, independent of the CLI: `node dist/src/tui/demo.js --synthetic`
- * (optionally `--filler N` frames, `--sessions N`, `--rounds N`, `--live` to act as a live
+ * (optionally `--filler N` frames, `--wide` for a query of wide and zero-width characters, `--sessions N`, `--rounds N`, `--live` to act as a live
  * capture that runs until Ctrl-C, `-Y FILTER`) runs on the synthetic
  * conversation (synthetic.ts); `node dist/src/tui/demo.js FILE` runs the real pipeline on a
  * capture file. The tests drive this under tmux.
@@ -23,7 +23,7 @@ async function main(): Promise<number> {
     return runTui({
       title: 'synthetic', live, filter,
       start: async (sink: TuiSink, signal) => {
-        await feedSynthetic(sink, signal, { sessions: Number(arg('--sessions') ?? 3), rounds: Number(arg('--rounds') ?? 4), fillerFrames: filler, yieldEvery: 2000 });
+        await feedSynthetic(sink, signal, { sessions: Number(arg('--sessions') ?? 3), rounds: Number(arg('--rounds') ?? 4), fillerFrames: filler, yieldEvery: 2000, wide: args.includes('--wide') });
         // --live keeps "capturing" until Ctrl-C, as a live source would.
         if (live && !signal.aborted) await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
       },

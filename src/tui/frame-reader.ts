@@ -88,8 +88,8 @@ export function hexLines(buf: Buffer, hl: { start: number; length: number } | nu
       if (i >= buf.length) { hex += sep + '  '; continue; }
       const b = buf[i] as number;
       const h = b.toString(16).padStart(2, '0');
-      // Printable ASCII only; braces would open blessed tags, so they become dots as well.
-      const ch = b >= 0x20 && b < 0x7f && b !== 0x7b && b !== 0x7d ? String.fromCharCode(b) : '.';
+      // Printable ASCII only; braces shown as themselves, escaped from blessed's tag parser.
+      const ch = b === 0x7b ? '{open}' : b === 0x7d ? '{close}' : b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
       const on = i >= hs && i < he;
       hex += sep + (on ? `{inverse}${h}{/inverse}` : h);
       asc += on ? `{inverse}${ch}{/inverse}` : ch;

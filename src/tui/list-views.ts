@@ -183,7 +183,10 @@ export class QueriesView extends ListView {
     return this.ctx.store.queryCount;
   }
   protected title(): string {
-    return `Queries (${this.count()}) sorted by ${this.sort}${this.reverse ? ' (reversed)' : ''}: 1 time, 2 latency, 3 rows, 4 errors, r reverse, Enter go to frame`;
+    const head = `Queries (${this.count()}) by ${this.sort}${this.reverse ? ', reversed' : ''}`;
+    const keys = ': 1 time, 2 latency, 3 rows, 4 errors, r reverse, Enter go to frame';
+    // The label sits on the border: it never runs past the box (the header row below stays whole).
+    return this.width - 4 >= head.length + keys.length ? head + keys : fit(head, Math.min(head.length, this.width - 4));
   }
 
   /** The sorted order, rebuilt when the count or the sort changed (not per frame). */
@@ -222,27 +225,41 @@ export class QueriesView extends ListView {
     return this.order?.[pos] ?? pos;
   }
 
-  private cols(): number[] {
-    return [7, 7, 11, 10, 7, 14];
+  /**
+   * Columns before the SQL, narrowest terminals first losing the start time, then the session:
+   * the SQL keeps at least a third of the row.
+   */
+  private cols(): Array<{ name: string; w: number; right?: boolean; cell: (q: number) => string }> {
+    const s = this.ctx.store;
+    const all = [
+      { name: '#', w: 7, cell: (q: number) => String(q + 1) },
+      { name: 'Session', w: 7, drop: 2, cell: (q: number) => `#${s.qSess.get(q)}` },
+      { name: 'Time', w: 11, drop: 1, cell: (q: number) => relTime(s.qStart.get(q), s.baseUs) },
+      { name: 'Latency', w: 10, right: true, cell: (q: number) => ms(s.qDur.get(q)) },
+      { name: 'Rows', w: 7, right: true, cell: (q: number) => { const r = s.qRows.get(q); return Number.isFinite(r) ? String(r) : '-'; } },
+      { name: 'Status', w: 14, cell: (q: number) => this.status(q) },
+    ];
+    let cols = all;
+    for (let level = 1; level <= 2 && this.width - cols.reduce((n, c) => n + c.w + 1, 0) < this.width / 3; level++) {
+      cols = cols.filter((c) => (c.drop ?? 9) > level);
+    }
+    return cols;
+  }
+  private status(q: number): string {
+    const s = this.ctx.store;
+    const f = s.qFlags.get(q);
+    if (f & QF_ERROR) return `ERROR ${s.qError.get(q).split(' ')[1] ?? ''}`.trimEnd();
+    return f & QF_INCOMPLETE ? 'incomplete' : 'ok';
   }
   protected header(): string {
-    const w = this.cols();
-    const names = ['#', 'Session', 'Time', 'Latency', 'Rows', 'Status'];
-    const head = names.map((n, i) => (i >= 3 && i <= 4 ? fitLeft(n, w[i] as number) : fit(n, w[i] as number))).join(' ');
+    const head = this.cols().map((c) => (c.right ? fitLeft(c.name, c.w) : fit(c.name, c.w))).join(' ');
     return fit(`${head} SQL`, this.width);
   }
   protected row(pos: number): string {
     const s = this.ctx.store;
     const q = this.at(pos);
-    const w = this.cols();
     const f = s.qFlags.get(q);
-    const rows = s.qRows.get(q);
-    const status = f & QF_ERROR ? (s.qError.get(q).split(' ')[1] ?? 'error') : f & QF_INCOMPLETE ? 'incomplete' : 'ok';
-    const head = [
-      fit(String(q + 1), w[0] as number), fit(`#${s.qSess.get(q)}`, w[1] as number), fit(relTime(s.qStart.get(q), s.baseUs), w[2] as number),
-      fitLeft(ms(s.qDur.get(q)), w[3] as number), fitLeft(Number.isFinite(rows) ? String(rows) : '-', w[4] as number),
-      fit(f & QF_ERROR ? `ERROR ${status}` : status, w[5] as number),
-    ].join(' ');
+    const head = this.cols().map((c) => (c.right ? fitLeft(c.cell(q), c.w) : fit(c.cell(q), c.w))).join(' ');
     const sqlW = Math.max(4, this.width - head.length - 1);
     const line = `${head} ${wireFit(s.qSql.get(q).replace(/\s+/g, ' '), sqlW)}`;
     return f & QF_ERROR ? `{red-fg}${line}{/red-fg}` : f & QF_INCOMPLETE ? `{yellow-fg}${line}{/yellow-fg}` : line;
@@ -265,6 +282,8 @@ export class QueriesView extends ListView {
     const sorts: Record<string, QuerySort> = { '1': 'time', '2': 'latency', '3': 'rows', '4': 'errors' };
     const next = sorts[k];
     if (next) {
+      // A new sort key starts in its natural order (biggest first): `r` applies to one key.
+      this.reverse = false;
       this.sort = next;
       this.order = null;
       this.cursor.to(0);

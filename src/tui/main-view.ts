@@ -5,14 +5,18 @@
  */
 import blessed from 'blessed';
 import type { Predicate } from '../filter/index.js';
-import { FF_ANOMALY, FF_BACKEND, FF_ERROR, FF_FRONTEND, FF_NOT_TCP } from './store.js';
+import { FF_ANOMALY, FF_BACKEND, FF_ERROR, FF_FRONTEND, FF_NOTICE, FF_NOT_TCP } from './store.js';
 import { FrameFilter } from './frame-filter.js';
 import { buildTree, expand, expandable, flatten, messageBytes, type FlatLine, type TreeNode } from './detail-tree.js';
 import { hexLines } from './frame-reader.js';
 import { Cursor, paneOptions, type Key, type UiContext, type View } from './view.js';
-import { fit, fitLeft, relTime, tagSafe, wire, wireFit } from './text.js';
+import { fit, fitLeft, relTime, safe, tagSafe, width, wireFit } from './text.js';
 
 const PANES = ['list', 'tree', 'hex'] as const;
+/** Time a find may take per redraw tick. */
+const SEARCH_SLICE_MS = 25;
+/** treeFrame value that no frame index equals, -1 (nothing selected) included. */
+const STALE = -2;
 
 function num(v: unknown): number {
   return typeof v === 'number' ? v : Number(v) || 0;
@@ -36,6 +40,8 @@ export class MainView implements View {
   private hexTop = 0;
   private hexRows = 0;
   private findPred: { pred: Predicate | null; text: string } | null = null;
+  /** A find under way: from list position `from`, `step` positions tested of `total`. */
+  private search: { dir: 1 | -1; from: number; step: number; total: number } | null = null;
 
   constructor(private readonly ctx: UiContext) {
     this.filter = new FrameFilter(ctx.store);
@@ -137,7 +143,8 @@ export class MainView implements View {
     this.filter.step();
     this.cursor.setCount(this.filter.count());
     if (keep >= 0) this.cursor.to(this.filter.nearest(keep));
-    this.treeFrame = -1;
+    // Rebuilt on the next draw even when nothing is selected (a filter matching nothing).
+    this.treeFrame = STALE;
   }
 
   /** Sets what n / N look for: a filter expression, or else text in the Info column. */
@@ -152,25 +159,49 @@ export class MainView implements View {
       this.ctx.notify('nothing to search for: press : and type an expression or text');
       return;
     }
+    this.search = { dir, from: this.cursor.sel, step: 1, total: this.cursor.count };
+    this.searchStep();
+  }
+
+  /**
+   * Tests the next slice of frames for the find (bounded in time, like the filter scan): a text
+   * that is nowhere in a large capture no longer freezes the keyboard. The status line shows
+   * how far it got; Esc stops it.
+   */
+  private searchStep(): void {
+    const f = this.findPred;
+    const job = this.search;
+    if (!f || !job) return;
     const s = this.ctx.store;
-    const n = this.cursor.count;
-    for (let step = 1; step <= n; step++) {
-      const pos = (this.cursor.sel + dir * step + n * 2) % n;
+    const n = job.total;
+    const t0 = Date.now();
+    for (; job.step <= n; job.step++) {
+      const pos = (job.from + job.dir * job.step + n * 2) % n;
       const fi = this.filter.at(pos);
       const hit = (f.pred !== null && this.filter.matches(f.pred, fi)) || s.info(fi).toLowerCase().includes(f.text);
       if (hit) {
+        this.search = null;
         this.select(pos);
-        if ((dir === 1 && pos < this.cursor.sel) || (dir === -1 && pos > this.cursor.sel)) this.ctx.notify('search wrapped');
+        if ((job.dir === 1 && pos < job.from) || (job.dir === -1 && pos > job.from)) this.ctx.notify('search wrapped');
         return;
       }
+      if ((job.step & 255) === 0 && Date.now() - t0 > SEARCH_SLICE_MS) { job.step++; return; }
     }
+    this.search = null;
     this.ctx.notify(`not found: ${f.text}`, true);
+  }
+
+  /** Text for the status line while a find runs. */
+  searchStatus(): string {
+    const job = this.search;
+    return job ? `searching ${Math.floor((100 * job.step) / Math.max(1, job.total))}% (Esc stops)` : '';
   }
 
   draw(): void {
     const s = this.ctx.store;
     // A bounded share of the filter scan per redraw keeps keys responsive on huge captures.
     for (let k = 0; k < 3 && this.filter.pending; k++) this.filter.step();
+    if (this.search) this.searchStep();
     this.cursor.setCount(this.filter.count());
     if (this.following && this.cursor.count > 0) this.cursor.to(this.cursor.count - 1);
     for (let i = 0; i < 3; i++) {
@@ -206,7 +237,7 @@ export class MainView implements View {
       const row = `${fitLeft(String(s.fNo.get(fi)), 7)} ${fit(relTime(s.fTime.get(fi), s.baseUs), 11)} ` +
         `${wireFit(s.endpoints.name(s.fSrc.get(fi)), ep)} ${wireFit(s.endpoints.name(s.fDst.get(fi)), ep)} ` +
         `${fitLeft(String(s.fLen.get(fi)), 6)} ${wireFit(s.info(fi), infoW)}`;
-      const colour = flags & FF_ERROR ? 'red-fg' : flags & FF_ANOMALY ? 'yellow-fg'
+      const colour = flags & FF_ERROR ? 'red-fg' : flags & (FF_ANOMALY | FF_NOTICE) ? 'yellow-fg'
         : flags & FF_FRONTEND && !(flags & FF_BACKEND) ? 'cyan-fg' : flags & FF_BACKEND ? 'green-fg'
         : flags & FF_NOT_TCP ? 'gray-fg' : 'white-fg';
       lines.push(pos === c.sel ? `{${colour}}{inverse}${row}{/inverse}{/${colour}}` : `{${colour}}${row}{/${colour}}`);
@@ -233,7 +264,7 @@ export class MainView implements View {
       else if (i === tc.sel) line = `{underline}${line}{/underline}`;
       out.push(line);
     }
-    if (this.flat.length === 0) out.push('  (select a frame)');
+    if (this.flat.length === 0) out.push(this.cursor.count === 0 && this.filter.rows ? '  (no frame matches the display filter)' : '  (select a frame)');
     this.tree.setContent(out.join('\n'));
   }
 
@@ -322,6 +353,11 @@ export class MainView implements View {
   }
 
   key(k: Key): boolean {
+    if (k === 'escape' && this.search) {
+      this.search = null;
+      this.ctx.notify('search stopped');
+      return true;
+    }
     if (k === 'tab') { this.focus = (this.focus + 1) % PANES.length; return true; }
     if (k === 'S-tab') { this.focus = (this.focus + PANES.length - 1) % PANES.length; return true; }
     if (k === 'n') { this.findNext(1); return true; }
@@ -347,20 +383,24 @@ export class MainView implements View {
       case 'pagedown': case ' ': this.hexTop += this.hexRows; return true;
       case 'pageup': this.hexTop = Math.max(0, this.hexTop - this.hexRows); return true;
       case 'g': case 'home': this.hexTop = 0; return true;
+      // Clamped to the last page when drawn.
+      case 'G': case 'end': this.hexTop = Number.MAX_SAFE_INTEGER; return true;
       default: return false;
     }
   }
 
   /** True while the filter scan has frames left (the app keeps redrawing). */
   busy(): boolean {
-    return this.filter.pending;
+    return this.filter.pending || this.search !== null;
   }
 
   /** Text for the status line about the filter: expression, matches, scan progress. */
-  filterStatus(): string {
-    if (!this.filter.rows) return '';
+  filterStatus(exprMax: number): { text: string; plain: string } | null {
+    if (!this.filter.rows) return null;
     const s = this.ctx.store;
     const scan = this.filter.pending ? ` scanning ${Math.floor((100 * this.filter.scanned) / Math.max(1, s.frameCount))}%` : '';
-    return `filter: ${wire(this.filter.expr)} (${this.filter.count()})${scan}`;
+    const expr = fit(safe(this.filter.expr), Math.min(exprMax, width(safe(this.filter.expr)))).trimEnd();
+    const plain = `filter: ${expr} (${this.filter.count()})${scan}`;
+    return { text: tagSafe(plain), plain };
   }
 }

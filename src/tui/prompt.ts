@@ -7,7 +7,6 @@
 import blessed from 'blessed';
 import type { Key } from './view.js';
 import { tagSafe, wire } from './text.js';
-import { escapeTerminal } from '../core/escape.js';
 
 export type PromptKind = 'filter' | 'find';
 type Validate = (kind: PromptKind, text: string) => string | null;
@@ -117,7 +116,7 @@ export class Prompt {
     const before = wire(this.text.slice(0, this.pos));
     const at = this.text.slice(this.pos, this.pos + 1);
     const after = wire(this.text.slice(this.pos + 1));
-    const cur = at === '' ? '{inverse} {/inverse}' : `{inverse}${tagSafe(escapeTerminal(at))}{/inverse}`;
+    const cur = at === '' ? '{inverse} {/inverse}' : `{inverse}${wire(at)}{/inverse}`;
     const colour = this.kind === 'filter' ? (this.error ? 'red-fg' : 'green-fg') : 'white-fg';
     const mark = this.kind === 'filter' ? (this.error ? ' ✗' : ' ✓') : '';
     this.box.setContent(`{bold}${this.label}:{/bold} {${colour}}${before}{/${colour}}${cur}{${colour}}${after}{/${colour}}${mark}`);

@@ -27,6 +27,8 @@ export const FF_BACKEND = 2;
 export const FF_ERROR = 4;
 export const FF_ANOMALY = 8;
 export const FF_NOT_TCP = 16;
+/** The frame carries a NoticeResponse (shown yellow, as help says). */
+export const FF_NOTICE = 32;
 
 export const MF_ERROR = 1;
 export const MF_BAD = 2;
@@ -132,6 +134,7 @@ export class TuiStore implements TuiSink {
   readonly aCode = u16();
   readonly aReason = new StringArena(SUMMARY_CHARS);
   readonly anomalyCodes = new Interner();
+  private readonly aCodeCounts = new Map<number, number>();
   private readonly anomaliesByFrame = new Map<number, number[]>();
 
   // ---- sessions ----
@@ -284,6 +287,7 @@ export class TuiStore implements TuiSink {
     }
     let ff = this.fFlags.get(fi) | (rec.dir === 'frontend' ? FF_FRONTEND : FF_BACKEND);
     if (flags & (MF_ERROR | MF_BAD)) ff |= FF_ERROR;
+    if (flags & MF_NOTICE) ff |= FF_NOTICE;
     this.fFlags.set(fi, ff);
 
     const s = this.session(rec.session);
@@ -360,7 +364,9 @@ export class TuiStore implements TuiSink {
   private addAnomaly(frame: number | null, session: number | null, code: string, reason: string): void {
     const a = this.aFrame.push(frame ?? 0);
     this.aSess.push(session ?? NO_SESSION);
-    this.aCode.push(this.anomalyCodes.id(code));
+    const id = this.anomalyCodes.id(code);
+    this.aCode.push(id);
+    this.aCodeCounts.set(id, (this.aCodeCounts.get(id) ?? 0) + 1);
     this.aReason.add(reason);
     if (frame !== null) {
       let list = this.anomaliesByFrame.get(frame);
@@ -526,6 +532,11 @@ export class TuiStore implements TuiSink {
     }
     if (run > 0) parts.push(run > 1 ? `${prev}×${run}` : prev);
     return `${arrow}${parts.join('/')} ${this.summary(lead)}`;
+  }
+
+  /** Anomalies by code id, counted as they came (the statistics view reads it). */
+  anomalyCodeCounts(): Map<number, number> {
+    return this.aCodeCounts;
   }
 
   anomaliesAt(frameNo: number): number[] {

@@ -59,6 +59,10 @@ const B = {
     code: 'E', body: Buffer.concat([cstr('SERROR'), cstr('VERROR'), cstr('C' + state), cstr('M' + msg), Buffer.from([0])]),
     decoded: { type: 'ErrorResponse', fields: { severity: 'ERROR', severityNonLocalized: 'ERROR', sqlstate: state, message: msg } },
   }),
+  notice: (state: string, msg: string): Built => ({
+    code: 'N', body: Buffer.concat([cstr('SWARNING'), cstr('VWARNING'), cstr('C' + state), cstr('M' + msg), Buffer.from([0])]),
+    decoded: { type: 'NoticeResponse', fields: { severity: 'WARNING', severityNonLocalized: 'WARNING', sqlstate: state, message: msg } },
+  }),
   terminate: (): Built => ({ code: 'X', body: Buffer.alloc(0), decoded: { type: 'Terminate' } }),
 };
 
@@ -72,7 +76,12 @@ export interface SyntheticOptions {
   yieldEvery?: number;
   /** Microseconds between frames. */
   stepUs?: number;
+  /** Adds, after the hostile query, one whose text and result hold wide and zero-width characters (WIDE_SQL) and a notice. */
+  wide?: boolean;
 }
+
+/** East Asian wide characters, an emoji, a combining accent, a zero-width space, a tab and a backslash. */
+export const WIDE_SQL = "SELECT '日本語🐘 cafe\u0301 a\u200bb\tc\\d' AS \"名前\"";
 
 export async function feedSynthetic(sink: PipelineSink, signal: AbortSignal, opts: SyntheticOptions = {}): Promise<void> {
   const sessions = opts.sessions ?? 3;
@@ -157,6 +166,14 @@ export async function feedSynthetic(sink: PipelineSink, signal: AbortSignal, opt
   let f0 = send(0, 'frontend', [B.query(HOSTILE_SQL)]);
   send(0, 'backend', [B.rowDesc('x\x1b[7m'), B.dataRow('RED\x1b]0;pwned\x07'), B.complete('SELECT 1'), B.ready()]);
   query(0, f0, t0, HOSTILE_SQL, 'simple', 1, null);
+
+  if (opts.wide) {
+    t0 = t + step;
+    f0 = send(0, 'frontend', [B.query(WIDE_SQL)]);
+    const value = WIDE_SQL.slice(WIDE_SQL.indexOf("'") + 1, WIDE_SQL.lastIndexOf("'"));
+    send(0, 'backend', [B.notice('01000', 'wide text ahead'), B.rowDesc('名前'), B.dataRow(value), B.complete('SELECT 1'), B.ready()]);
+    query(0, f0, t0, WIDE_SQL, 'simple', 1, null);
+  }
 
   // Two frames per filler round: a query and its answer.
   for (let k = 0; k < (opts.fillerFrames ?? 0); k += 2) {

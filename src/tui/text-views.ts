@@ -3,6 +3,8 @@
  */
 import blessed from 'blessed';
 import { QF_ERROR, type TuiStore } from './store.js';
+import { LatencySketch } from '../sinks/stats-latency.js';
+import { fallbackNormalize } from '../sinks/stats-normalize.js';
 import { paneOptions, type Key, type UiContext, type View, type ViewName } from './view.js';
 import { bytesText, fit, fitLeft, ms, wire, wireFit } from './text.js';
 
@@ -58,14 +60,53 @@ abstract class TextView implements View {
   }
 }
 
-const STATS_EVERY_MS = 1000;
+/**
+ * The statistics, kept incrementally: each query is folded in once (S no longer walks every
+ * query each time it opens), in slices from the render timer so a quarter-million queries
+ * never stop the keyboard. Statements are grouped by their normalized text (constants replaced
+ * by $n) with `pgsniff stats`'s literal-stripping normalizer, not its parser: the parser costs
+ * about a millisecond per distinct text, and a capture of a quarter-million distinct literal
+ * texts would keep the view computing for minutes.
+ */
+export class StatsAccumulator {
+  done = 0;
+  readonly latency = new LatencySketch();
+  readonly groups = new Map<string, StatementGroup>();
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+  constructor(private readonly store: TuiStore) {}
+
+  /** Folds in queries for up to `budgetMs`; true while some are left. */
+  step(budgetMs = 25): boolean {
+    const s = this.store;
+    const t0 = Date.now();
+    while (this.done < s.queryCount) {
+      const q = this.done++;
+      const d = s.qDur.get(q);
+      if (!Number.isNaN(d)) this.latency.add(d);
+      const sql = s.qSql.get(q);
+      const norm = sql === '' ? null : fallbackNormalize(sql);
+      const key = norm ? norm.text : '';
+      let g = this.groups.get(key) ?? (this.groups.size >= MAX_GROUPS ? this.groups.get(OTHER) : undefined);
+      if (!g) {
+        const k = this.groups.size >= MAX_GROUPS ? OTHER : key;
+        g = { text: k === OTHER ? '(other statements: too many distinct ones)' : key, n: 0, total: 0, max: 0, errors: 0 };
+        this.groups.set(k, g);
+      }
+      g.n++;
+      if (!Number.isNaN(d)) { g.total += d; g.max = Math.max(g.max, d); }
+      if (s.qFlags.get(q) & QF_ERROR) g.errors++;
+      if ((q & 1023) === 0 && Date.now() - t0 > budgetMs) break;
+    }
+    return this.done < s.queryCount;
+  }
 }
 
-export function statsLines(s: TuiStore, width: number): string[] {
+interface StatementGroup { text: string; n: number; total: number; max: number; errors: number }
+
+const MAX_GROUPS = 10_000;
+const OTHER = '\u0000other';
+
+export function statsLines(s: TuiStore, acc: StatsAccumulator, width: number): string[] {
   const out: string[] = [];
   const span = Number.isFinite(s.lastUs - s.baseUs) ? (s.lastUs - s.baseUs) / 1e6 : 0;
   out.push('{bold}Capture{/bold}');
@@ -73,80 +114,86 @@ export function statsLines(s: TuiStore, width: number): string[] {
   out.push(`  messages ${s.messageCount}   queries ${s.queryCount}   failed ${s.queryErrors}   anomalies ${s.anomalyCount}` +
     (s.dropped !== null ? `   kernel drops ${s.dropped}` : ''));
   out.push(`  memory: index ${bytesText(s.indexBytes())}, message bodies ${bytesText(s.cache.usedBytes)} of ${bytesText(s.cache.budget)} (${s.cache.evicted} evicted)`);
+  if (acc.done < s.queryCount) out.push(`  {yellow-fg}computing: ${acc.done} of ${s.queryCount} queries (${Math.floor((100 * acc.done) / Math.max(1, s.queryCount))}%){/yellow-fg}`);
   out.push('');
 
-  const durs: number[] = [];
-  for (let q = 0; q < s.queryCount; q++) { const d = s.qDur.get(q); if (!Number.isNaN(d)) durs.push(d); }
-  const sorted = Float64Array.from(durs).sort();
-  out.push('{bold}Query latency{/bold}');
-  if (sorted.length === 0) out.push('  (no completed queries)');
+  const l = acc.latency;
+  out.push(`{bold}Query latency{/bold}${l.count > 0 && !l.isExact ? ' (percentiles from a histogram, within 1 %)' : ''}`);
+  if (l.count === 0) out.push('  (no completed queries)');
   else {
-    out.push(`  count ${sorted.length}   min ${ms(sorted[0] as number)}   p50 ${ms(percentile(sorted, 50))}   p90 ${ms(percentile(sorted, 90))}` +
-      `   p99 ${ms(percentile(sorted, 99))}   max ${ms(sorted[sorted.length - 1] as number)}`);
+    out.push(`  count ${l.count}   p50 ${ms(l.quantile(0.5))}   p90 ${ms(l.quantile(0.9))}   p95 ${ms(l.quantile(0.95))}` +
+      `   p99 ${ms(l.quantile(0.99))}   max ${ms(l.quantile(1))}`);
   }
   out.push('');
 
-  // Statements by text: how often, total and worst time (the N+1 and slow-query questions).
-  const byText = new Map<string, { n: number; total: number; max: number; errors: number }>();
-  for (let q = 0; q < s.queryCount; q++) {
-    const sql = s.qSql.get(q).replace(/\s+/g, ' ').trim();
-    let e = byText.get(sql);
-    if (!e) byText.set(sql, (e = { n: 0, total: 0, max: 0, errors: 0 }));
-    e.n++;
-    const d = s.qDur.get(q);
-    if (!Number.isNaN(d)) { e.total += d; e.max = Math.max(e.max, d); }
-    if (s.qFlags.get(q) & QF_ERROR) e.errors++;
-  }
+  // Statements by normalized text: how often, total and worst time (the N+1 and slow-query questions).
   const sqlW = Math.max(10, width - 48);
-  const table = (title: string, rows: Array<[string, { n: number; total: number; max: number; errors: number }]>) => {
+  const table = (title: string, rows: StatementGroup[]) => {
     out.push(`{bold}${title}{/bold}`);
-    out.push(`  ${fitLeft('count', 7)} ${fitLeft('total', 11)} ${fitLeft('max', 11)} ${fitLeft('errors', 7)}  SQL`);
-    for (const [sql, e] of rows) {
-      out.push(`  ${fitLeft(String(e.n), 7)} ${fitLeft(ms(e.total), 11)} ${fitLeft(ms(e.max), 11)} ${fitLeft(String(e.errors), 7)}  ${wireFit(sql || '(unknown SQL)', sqlW)}`);
+    out.push(`  ${fitLeft('count', 7)} ${fitLeft('total', 11)} ${fitLeft('max', 11)} ${fitLeft('errors', 7)}  SQL (normalized)`);
+    for (const e of rows) {
+      out.push(`  ${fitLeft(String(e.n), 7)} ${fitLeft(ms(e.total), 11)} ${fitLeft(ms(e.max), 11)} ${fitLeft(String(e.errors), 7)}  ${wireFit(e.text || '(unknown SQL)', sqlW)}`);
     }
     out.push('');
   };
-  const all = [...byText.entries()];
-  table('Most frequent statements', all.sort((a, b) => b[1].n - a[1].n).slice(0, 10));
-  table('Slowest statements (total time)', all.sort((a, b) => b[1].total - a[1].total).slice(0, 10));
+  const all = [...acc.groups.values()];
+  table('Most frequent statements', top(all, (g) => g.n));
+  table('Slowest statements (total time)', top(all, (g) => g.total));
 
   out.push('{bold}Errors by SQLSTATE{/bold}');
   if (s.sqlstateCounts.size === 0) out.push('  (none)');
-  for (const [state, n] of [...s.sqlstateCounts.entries()].sort((a, b) => b[1] - a[1])) out.push(`  ${fit(wire(state), 8)} ${n}`);
+  for (const [state, n] of [...s.sqlstateCounts.entries()].sort((a, b) => b[1] - a[1])) out.push(`  ${wireFit(state, 8)} ${n}`);
   out.push('');
 
   out.push('{bold}Messages by type{/bold}');
   const types = s.types.names.map((name, id) => [name, s.typeCounts[id] ?? 0] as const).sort((a, b) => b[1] - a[1]);
-  for (const [name, n] of types) out.push(`  ${fit(wire(name), 28)} ${fitLeft(String(n), 10)}`);
+  for (const [name, n] of types) out.push(`  ${wireFit(name, 28)} ${fitLeft(String(n), 10)}`);
   if (s.anomalyCount > 0) {
     out.push('');
     out.push('{bold}Anomalies by code{/bold}');
-    const counts = new Map<number, number>();
-    for (let a = 0; a < s.anomalyCount; a++) counts.set(s.aCode.get(a), (counts.get(s.aCode.get(a)) ?? 0) + 1);
-    for (const [code, n] of counts) out.push(`  ${fit(wire(s.anomalyCodes.name(code)), 28)} ${fitLeft(String(n), 10)}`);
+    for (const [code, n] of s.anomalyCodeCounts()) out.push(`  ${wireFit(s.anomalyCodes.name(code), 28)} ${fitLeft(String(n), 10)}`);
   }
   return out;
 }
 
+/** The ten biggest by `key` (one pass, no sort of every group). */
+function top<T>(xs: T[], key: (x: T) => number, n = 10): T[] {
+  const best: T[] = [];
+  for (const x of xs) {
+    if (best.length < n || key(x) > key(best[best.length - 1] as T)) {
+      best.push(x);
+      best.sort((a, b) => key(b) - key(a));
+      if (best.length > n) best.pop();
+    }
+  }
+  return best;
+}
+
+const STATS_EVERY_MS = 1000;
+
 export class StatsView extends TextView {
   readonly name = 'stats';
-  constructor(ctx: UiContext) {
+  constructor(ctx: UiContext, private readonly acc: StatsAccumulator) {
     super(ctx, 'Statistics');
   }
   private cached: string[] = [];
   private cachedAt = 0;
   private cachedVersion = -1;
   private cachedWidth = 0;
+  private cachedDone = -1;
   protected content(): string[] {
-    // Statistics walk every query: while a capture loads, at most once a second.
     const s = this.ctx.store;
+    const pending = this.acc.step();
+    if (pending) this.ctx.invalidate();
+    // The text itself is rebuilt at most once a second while a capture loads.
     const now = Date.now();
-    const stale = s.version !== this.cachedVersion || this.width !== this.cachedWidth;
-    if (stale && (now - this.cachedAt >= STATS_EVERY_MS || s.ended || this.cachedVersion < 0 || this.width !== this.cachedWidth)) {
-      this.cached = statsLines(s, this.width);
+    const stale = s.version !== this.cachedVersion || this.width !== this.cachedWidth || this.acc.done !== this.cachedDone;
+    if (stale && (now - this.cachedAt >= STATS_EVERY_MS || !pending || this.cachedVersion < 0 || this.width !== this.cachedWidth)) {
+      this.cached = statsLines(s, this.acc, this.width);
       this.cachedAt = now;
       this.cachedVersion = s.version;
       this.cachedWidth = this.width;
+      this.cachedDone = this.acc.done;
     }
     return this.cached;
   }
