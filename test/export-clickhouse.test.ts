@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from './helpers/public-captures.js';
 import { clickhouseInstalled, startClickHouse, type ClickHouseServer } from './helpers/clickhouse-server.js';
@@ -159,4 +160,24 @@ test('--export with a bad URL is a usage error', () => {
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /^pgsniff: --export: /);
   }
+});
+
+test('the SQL in README, docs/FLEET.md and the Grafana dashboard runs on ClickHouse 18.16 against exported tables', { skip: SKIP }, async () => {
+  const db = 'pgsniff';
+  for (const name of ['errors.pcap', 'n-plus-one.pcap']) {
+    assert.equal(cli(['read', sample(name), '--export', `clickhouse://127.0.0.1:${ch.port}/${db}`, '--host-label', 'docs']).status, 0);
+  }
+  const sqlBlocks = (text: string): string[] => [...text.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+  const ready = readme.slice(readme.indexOf('Three questions, ready to run:'));
+  const statements = [
+    ...sqlBlocks(ready).slice(0, 1),
+    ...sqlBlocks(readFileSync(join(projectRoot, 'docs', 'FLEET.md'), 'utf8')),
+  ].flatMap((b) => b.split(';')).map((s) => s.replace(/^--.*$/gm, '').trim()).filter(Boolean);
+  const dashboard = JSON.parse(readFileSync(join(projectRoot, 'docs', 'grafana-pgsniff.json'), 'utf8')) as { panels: Array<{ targets: Array<{ rawSql?: string }> }> };
+  for (const p of dashboard.panels) for (const t of p.targets) if (t.rawSql) statements.push(t.rawSql.replace(/\$__timeFilter\(time\)/g, 'time > 0'));
+  assert.ok(statements.length >= 7, `the documented queries: ${statements.length}`);
+  for (const sql of statements) await ch.query(sql);
+  const [top] = await ch.rows<{ calls: string }>(`SELECT count() AS calls FROM ${db}.pgsniff_queries WHERE host = 'docs'`);
+  assert.ok(Number(top!.calls) > 0);
 });

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { projectRoot } from './helpers/public-captures.js';
@@ -66,6 +66,19 @@ test('a batch is observed once, in its own histogram; statements without a time 
   assert.equal(samples(text, 'pgsniff_batch_duration_seconds_sum').reduce((a, s) => a + s.value, 0), 0.4);
   assert.equal(samples(text, 'pgsniff_query_duration_seconds_count').reduce((a, s) => a + s.value, 0), 0, 'no statement gets the batch\'s time');
   assert.equal(samples(text, 'pgsniff_queries_total').reduce((a, s) => a + s.value, 0), 3);
+});
+
+test('every metric the Grafana dashboard and docs/FLEET.md name is one pgsniff serves', async () => {
+  const zero = { packets: 0, bytes: 0, kernelDrops: 0, pgsniffDrops: 0, backlogBytes: 0, backlogSeconds: 0, exportDroppedRows: 0 };
+  const sink = new MetricsSink({ normalizer: await createNormalizer(), capture: () => zero });
+  const served = new Set((await sink.registry.getMetricsAsJSON()).flatMap((m) =>
+    String(m.type) === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name]));
+  const dashboard = readFileSync(join(projectRoot, 'docs', 'grafana-pgsniff.json'), 'utf8');
+  const fleet = readFileSync(join(projectRoot, 'docs', 'FLEET.md'), 'utf8');
+  const named = new Set([...`${dashboard}\n${fleet}`.matchAll(/\bpgsniff_[a-z_]+(?=\{|\[|\)|\s|,|$)/g)].map((m) => m[0])
+    .filter((n) => !/^pgsniff_(queries|sessions|anomalies|messages)$/.test(n) && !n.startsWith('pgsniff_fleet')));
+  assert.ok(named.size >= 6, [...named].join(', '));
+  for (const n of named) assert.ok(served.has(n), `${n} is named in the docs but not served`);
 });
 
 test('--metrics with a bad address is a usage error', () => {
