@@ -52,6 +52,12 @@ test('unknown command, unknown option, bad filter, bad port: one line, exit 2', 
   assertUserError(run(['read', 'x.pcap', '-p', '70000']), /ports/);
 });
 
+test('option mistakes in pgsniff\'s words: the nearest option for a typo, a missing or unwanted value', () => {
+  assertUserError(run(['read', 'x.pcap', '--jsno']), /^pgsniff: unknown option --jsno \(did you mean --json\?\)/);
+  assertUserError(run(['read', 'x.pcap', '-c']), /^pgsniff: -c, --count needs a value/);
+  assertUserError(run(['read', 'x.pcap', '--json=yes']), /^pgsniff: --json takes no value/);
+});
+
 test('--help and --version', () => {
   const h = run(['--help']);
   assert.equal(h.status, 0);

@@ -125,6 +125,47 @@ export function parsePorts(values: string[] | undefined): number[] {
   return out;
 }
 
+/** node:util parseArgs's complaints, said in pgsniff's words (with the nearest option for a typo). */
+function optionError(e: NodeJS.ErrnoException): string {
+  const msg = e.message;
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const name = /'([^']+)'/.exec(msg)?.[1] ?? '';
+    const near = nearestOption(name.replace(/^-+/, ''));
+    return `unknown option ${name}${near ? ` (did you mean --${near}?)` : ''}`;
+  }
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const flags = /Option '([^']+)'/.exec(msg)?.[1]?.replace(/ <value>$/, '') ?? 'an option';
+    if (/argument missing/.test(msg)) return `${flags} needs a value`;
+    if (/does not take an argument/.test(msg)) return `${flags} takes no value`;
+  }
+  if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument ${/'([^']+)'/.exec(msg)?.[1] ?? ''}`.trim();
+  return msg.replace(/\. To specify a positional.*$/s, '');
+}
+
+/** The option whose long name is within two edits of `name`, if one is. */
+function nearestOption(name: string): string | null {
+  let best: string | null = null;
+  let bestDist = 3;
+  for (const o of Object.keys(OPTIONS)) {
+    const d = editDistance(name, o);
+    if (d < bestDist) {
+      best = o;
+      bestDist = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
 export function parseCli(argv: string[]): CliOptions {
   // `record ... -- COMMAND ARGS`: everything after `--` belongs to the command.
   const dd = argv.indexOf('--');
@@ -134,7 +175,7 @@ export function parseCli(argv: string[]): CliOptions {
   try {
     parsed = parseArgs({ args: own, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UserError('BAD_ARGUMENT', `${(e as Error).message.replace(/\. To specify a positional.*$/s, '')} (pgsniff --help lists the options)`);
+    throw new UserError('BAD_ARGUMENT', `${optionError(e as NodeJS.ErrnoException)} (pgsniff --help lists the options)`);
   }
   const v = parsed.values;
   const pos = parsed.positionals;

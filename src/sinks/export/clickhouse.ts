@@ -71,7 +71,7 @@ export interface ClickHouseSinkOptions {
 
 export const BATCH_ROWS = 10_000;
 export const FLUSH_MS = 1000;
-export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+export const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 export const GIVE_UP_MS = 60_000;
 const BACKOFF_MS = [250, 500, 1000, 2000, 5000, 10_000];
 
