@@ -280,3 +280,17 @@ test('an IP length past the frame on the wire: malformed-packet, and the frame\'
   assert.equal(r.seg?.payload.length, 100 - 54);
   assert.equal(r.seg?.missing, big.length - 100);
 });
+
+test('TCP window and window scale: the scale is read from a SYN\'s options (after MSS, NOPs, SACK-permitted), never from other segments', () => {
+  // MSS 65495, SACK permitted, timestamps, NOP, window scale 7: what Linux sends on loopback.
+  const opts = Buffer.from([2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
+  const syn = decodeOne(tcpFrame({ flags: TCP_SYN, window: 65495, options: opts }), LINK_TYPE.ethernet).seg!;
+  assert.equal(syn.window, 65495);
+  assert.equal(syn.wscale, 7);
+  const data = decodeOne(tcpFrame({ flags: TCP_ACK, window: 512, options: opts }), LINK_TYPE.ethernet).seg!;
+  assert.equal(data.window, 512);
+  assert.equal(data.wscale, -1);
+  // A shift over 14 is taken as 14 (RFC 7323 section 2.3); a truncated option list is no scale.
+  assert.equal(decodeOne(tcpFrame({ flags: TCP_SYN, options: Buffer.from([3, 3, 20]) }), LINK_TYPE.ethernet).seg!.wscale, 14);
+  assert.equal(decodeOne(tcpFrame({ flags: TCP_SYN, options: Buffer.from([1, 1, 3, 9]) }), LINK_TYPE.ethernet).seg!.wscale, -1);
+});

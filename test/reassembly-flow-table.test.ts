@@ -364,6 +364,8 @@ test('reassembly: idle connections close lazily on capture time', () => {
       { seq: 1, data: 'a', clientPort: 1, timeUs: 0 },
       { seq: 1, data: 'b', clientPort: 2, timeUs: 5 * min },
       { seq: 2, data: 'c', clientPort: 2, timeUs: 11 * min },
+      // A step of minutes is believed once the next packet agrees (a lone far timestamp is not).
+      { seq: 3, data: 'd', clientPort: 2, timeUs: 11 * min + 1 },
     ],
     undefined,
     false,

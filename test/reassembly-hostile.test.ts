@@ -51,3 +51,87 @@ test('many connections: the connection limit is a byte budget; past it the idles
   ft.finish(10_000, 10_000_000);
   assert.equal(rec.conns.filter((c) => c?.end).length, 3000, 'every connection, evicted or not, was closed once');
 });
+
+/**
+ * A server direction with a 1000-byte hole at its start and `total` bytes behind it, then the
+ * retransmission that fills the hole. `scaled`: both SYNs announce window scale 7 and the client
+ * advertises 65535 << 7 (8 MiB), as Linux does on loopback for a large result.
+ */
+function bigWindowTransfer(total: number, scaled: boolean): Recorder {
+  const rec = new Recorder();
+  const ft = new FlowTable(rec, rec.onAnomaly);
+  let f = 0;
+  const seg = (s: Parameters<typeof tcpSeg>[0]): void => ft.segment(tcpSeg(s, ++f));
+  seg({ seq: 100, flags: SYN, window: 65535, wscale: scaled ? 7 : undefined });
+  seg({ c2s: false, seq: 5000, ack: 101, flags: SYN | TCP_ACK, window: 65535, wscale: scaled ? 7 : undefined });
+  seg({ seq: 101, ack: 5001, flags: TCP_ACK, window: 65535 });
+  const piece = 65536;
+  for (let off = 1000; off < 1000 + total; off += piece) {
+    seg({ c2s: false, seq: 5001 + off, ack: 101, flags: DATA, data: Buffer.alloc(piece, off & 0xff), window: 65535 });
+  }
+  seg({ c2s: false, seq: 5001, ack: 101, flags: DATA, data: Buffer.alloc(1000, 7), window: 65535 });
+  ft.finish(f + 1, (f + 1) * 1000);
+  return rec;
+}
+
+test('out-of-order buffer sized from the window: 6 MiB waiting behind a hole in a scaled 8 MiB window all arrive', () => {
+  const rec = bigWindowTransfer(6 * 1024 * 1024, true);
+  assert.deepEqual(rec.anomalies.map((a) => a.code), []);
+  const got = rec.dir(0, 'backend');
+  assert.equal(got.reduce((n, d) => n + d[1].length, 0), 1000 + 6 * 1024 * 1024);
+  assert.ok(got.every((d) => d[0] === 0), 'no skip anywhere');
+});
+
+test('out-of-order buffer without window scaling keeps the 4 MiB floor and says so (buffer-limit, gap)', () => {
+  const rec = bigWindowTransfer(6 * 1024 * 1024, false);
+  const codes = rec.anomalies.map((a) => a.code);
+  assert.ok(codes.includes('buffer-limit'), codes.join());
+  assert.ok(codes.includes('gap'));
+  assert.match(rec.anomalies.find((a) => a.code === 'buffer-limit')!.reason, /twice the largest window/);
+});
+
+/** Connection A (port 40000) with a hole that never fills, and connection B (port 40001) chatting once a second. */
+function holeAndClock(times: { outlierUs?: number; first?: number }): Recorder {
+  const rec = new Recorder();
+  const ft = new FlowTable(rec, rec.onAnomaly);
+  const T0 = 1_700_000_000_000_000;
+  let f = 0;
+  const seg = (s: Parameters<typeof tcpSeg>[0]): void => ft.segment(tcpSeg(s, ++f));
+  if (times.first !== undefined) seg({ seq: 1, flags: SYN, clientPort: 40002, timeUs: times.first });
+  seg({ seq: 100, flags: SYN, timeUs: T0 });
+  seg({ seq: 101, flags: DATA, data: 'a', timeUs: T0 + 1000 });
+  seg({ seq: 110, flags: DATA, data: 'after the hole', timeUs: T0 + 2000 });
+  if (times.outlierUs !== undefined) seg({ seq: 5, flags: SYN, clientPort: 40003, timeUs: times.outlierUs });
+  for (let i = 0; i < 20; i++) seg({ seq: 1000 + i, flags: i === 0 ? SYN : DATA, data: i === 0 ? undefined : 'b', clientPort: 40001, timeUs: T0 + 10_000 + i * 1_000_000 });
+  return rec;
+}
+
+test('time: a lone frame dated far in the future neither closes everything nor stalls the hole timeout', () => {
+  const rec = holeAndClock({ outlierUs: 4_000_000_000_000_000 });
+  // The hole gave up after 5 s of the other packets' time, as without the outlier.
+  const gap = rec.anomalies.find((a) => a.code === 'gap');
+  assert.ok(gap, JSON.stringify(rec.anomalies));
+  assert.match(gap.reason, /hole timeout/);
+  const jump = rec.anomalies.filter((a) => a.code === 'time-jump');
+  assert.equal(jump.length, 1);
+  assert.equal(jump[0]!.frame, 4);
+  assert.ok(rec.conns.every((c) => c?.end?.reason !== 'idle'), 'no connection was closed as idle by the outlier');
+});
+
+test('time: a first frame dated in 1970 does not hold the clock back', () => {
+  const rec = holeAndClock({ first: 1_000_000 });
+  assert.ok(rec.anomalies.some((a) => a.code === 'gap' && /hole timeout/.test(a.reason)), JSON.stringify(rec.anomalies));
+});
+
+test('time: a real pause (every packet after it agrees) moves the clock: idle connections close at the next sweep', () => {
+  const rec = new Recorder();
+  const ft = new FlowTable(rec, rec.onAnomaly);
+  const T0 = 1_700_000_000_000_000;
+  ft.segment(tcpSeg({ seq: 100, flags: SYN, timeUs: T0 }, 1));
+  ft.segment(tcpSeg({ seq: 101, flags: DATA, data: 'x', timeUs: T0 + 1000 }, 2));
+  const later = T0 + 20 * 60_000_000;
+  ft.segment(tcpSeg({ seq: 7, flags: SYN, clientPort: 40009, timeUs: later }, 3));
+  ft.segment(tcpSeg({ seq: 8, flags: DATA, data: 'y', clientPort: 40009, timeUs: later + 2_000_000 }, 4));
+  assert.equal(rec.conns[0]!.end?.reason, 'idle');
+  assert.deepEqual(rec.anomalies.filter((a) => a.code === 'time-jump'), []);
+});

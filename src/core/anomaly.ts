@@ -19,6 +19,7 @@ export type AnomalyCode =
   | 'mid-stream'             // the start of a direction was not seen
   | 'buffer-limit'           // an out-of-order buffer cap was reached; oldest data flushed
   | 'connection-limit'       // too many open connections; the idlest was expired
+  | 'time-jump'              // a lone timestamp far from the packets around it, not used for timeouts
   // PostgreSQL
   | 'malformed-message'      // a body that does not match its documented format
   | 'unknown-message'        // a type byte not valid for the direction and phase

@@ -11,7 +11,7 @@
  */
 import type { Anomaly, AnomalyCode, AnomalyHandler } from '../core/anomaly.js';
 import type { Packet } from '../capture/packet.js';
-import { PacketSegment, type TcpSegment } from './segment.js';
+import { PacketSegment, TCP_SYN, type TcpSegment } from './segment.js';
 import { Ipv4Names, Ipv6Names } from './address.js';
 import { LINKTYPE, linkTypeName } from './link-types.js';
 
@@ -41,6 +41,28 @@ function u16(d: Buffer, o: number): number {
 
 function u32(d: Buffer, o: number): number {
   return d[o]! * 0x1000000 + ((d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!);
+}
+
+/** The window scale option's shift count in the options d[from, to), or -1 (RFC 7323: at most 14). */
+function windowScale(d: Buffer, from: number, to: number): number {
+  let o = from;
+  while (o < to) {
+    const kind = d[o]!;
+    if (kind === 0) break;
+    if (kind === 1) {
+      o++;
+      continue;
+    }
+    if (o + 1 >= to) break;
+    const len = d[o + 1]!;
+    if (len < 2 || o + len > to) break;
+    if (kind === 3 && len === 3) {
+      const shift = d[o + 2]!;
+      return shift > 14 ? 14 : shift;
+    }
+    o += len;
+  }
+  return -1;
 }
 
 /** Pseudo "ethertype" for raw IP: pick IPv4 or IPv6 by the version nibble. */
@@ -269,7 +291,11 @@ export class TcpDecoder {
     seg.dstPort = u16(d, t + 2);
     seg.seq = u32(d, t + 4);
     seg.ack = u32(d, t + 8);
-    seg.flags = d[t + 13]!;
+    const flags = d[t + 13]!;
+    seg.flags = flags;
+    seg.window = u16(d, t + 14);
+    // Options are read only on a SYN: the window scale (RFC 7323) is announced there and nowhere else.
+    seg.wscale = (flags & TCP_SYN) !== 0 && hlen > 20 ? windowScale(d, t + 20, t + hlen) : -1;
     const start = t + hlen;
     // Bytes past the IP length are link padding (Ethernet minimum frame, FCS): not payload.
     const capEnd = ipEnd < len ? ipEnd : len;
@@ -334,6 +360,6 @@ export function decodeTcp(p: Packet, onAnomaly: AnomalyHandler): TcpSegment | nu
   if (seg === null) return null;
   return {
     frame: seg.frame, timeUs: seg.timeUs, ipVersion: seg.ipVersion, src: seg.src, dst: seg.dst, srcPort: seg.srcPort, dstPort: seg.dstPort,
-    seq: seg.seq, ack: seg.ack, flags: seg.flags, payload: seg.payload, missing: seg.missing,
+    seq: seg.seq, ack: seg.ack, flags: seg.flags, payload: seg.payload, missing: seg.missing, window: seg.window, wscale: seg.wscale,
   };
 }

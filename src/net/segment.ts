@@ -26,6 +26,10 @@ export interface TcpSegment {
   payload: Buffer;
   /** Payload bytes that the IP length says exist but snaplen cut off (0 normally). */
   missing: number;
+  /** The advertised window field, unscaled (absent: not known). */
+  window?: number;
+  /** The window scale option's shift count, on a SYN that carries one; -1 (or absent) otherwise. */
+  wscale?: number;
 }
 
 /**
@@ -46,6 +50,8 @@ export class PacketSegment implements TcpSegment {
   ack = 0;
   flags = 0;
   missing = 0;
+  window = 0;
+  wscale = -1;
   /** The packet's bytes (Packet.data): valid only during the packet handler. */
   data: Buffer = EMPTY;
   payloadStart = 0;

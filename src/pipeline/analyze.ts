@@ -95,7 +95,10 @@ export class PacketPipeline {
     });
     const onAnomaly = (a: Anomaly): void => this.analyzer.anomaly(a);
     this.decoder = new TcpDecoder(onAnomaly);
-    this.flows = new FlowTable(this.analyzer, onAnomaly, { ...opts.reassembly, serverPorts: ports });
+    // Out-of-order bytes and connection state draw on the memory limit's shares (core/budget.ts).
+    this.flows = new FlowTable(this.analyzer, onAnomaly, {
+      maxBufferedTotal: budget.shares.reassembly, maxConnectionBytes: budget.shares.connections, ...opts.reassembly, serverPorts: ports,
+    });
     this.wantFrames = typeof sink.frame === 'function';
   }
 

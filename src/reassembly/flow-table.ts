@@ -24,7 +24,7 @@ import type {
   FlowTableOptions,
   StreamConsumer,
 } from './types.js';
-import { CONNECTION_BYTES, DEFAULT_FLOW_TABLE_OPTIONS, OPENED_CONNECTION_BYTES, SWEEP_INTERVAL_US } from './limits.js';
+import { CONNECTION_BYTES, DEFAULT_FLOW_TABLE_OPTIONS, OPENED_CONNECTION_BYTES, SWEEP_INTERVAL_US, TIME_JUMP_US } from './limits.js';
 import { HalfStream } from './half-stream.js';
 import { seqAdd } from './seq.js';
 
@@ -48,8 +48,11 @@ class Connection implements ConnectionSink {
   closed = false;
   /** Both FINs were seen while a hole remained: the next segment closes the connection. */
   finGrace = false;
+  /** The table's clock (see FlowTable.clock) at the last segment: what idling is measured on. */
   lastUs: number;
+  /** The last segment's own frame and timestamp: what an idle close is dated by. */
   lastFrame: number;
+  lastTimeUs: number;
   // Least-recently-active list (head = idlest).
   prev: Connection | null = null;
   next: Connection | null = null;
@@ -66,6 +69,7 @@ class Connection implements ConnectionSink {
     this.be = new HalfStream<Connection>('backend', this, info.id, this, onAnomaly);
     this.lastUs = info.startTimeUs;
     this.lastFrame = info.startFrame;
+    this.lastTimeUs = info.startTimeUs;
     this.keyLo = keyLo;
     this.keyHi = keyHi;
     this.keyPorts = keyPorts;
@@ -116,8 +120,21 @@ export class FlowTable implements FlowTableApi {
   private totalBuffered = 0;
   /** Bytes charged for connections against maxConnectionBytes (see limits.ts). */
   private connectionBytes = 0;
-  /** Capture time: the newest timestamp seen. */
+  /**
+   * The clock every timeout runs on: capture time, advanced by the timestamps' forward steps.
+   * A timestamp far from the packets around it (a clock glitch, a hostile frame dated in 2106)
+   * must neither expire every hole and connection at once nor, by making "now" the far future,
+   * stop timeouts for the rest of the capture: a step of more than TIME_JUMP_US either way is
+   * believed only once the next packet is on the same side of the old time (a real pause, a
+   * capture resumed later); a lone one is a 'time-jump' anomaly and moves nothing. The clock
+   * never goes back.
+   */
   private nowUs = -Infinity;
+  /** The timestamp the clock last followed. */
+  private clockRawUs = -Infinity;
+  /** A far step waiting for the next packet to confirm it: its timestamp and frame (NaN: none). */
+  private jumpRawUs = NaN;
+  private jumpFrame = 0;
   private lastSweepUs = -Infinity;
   /** The connection of the previous segment: consecutive segments usually share one. */
   private last: Connection | null = null;
@@ -161,8 +178,18 @@ export class FlowTable implements FlowTableApi {
   }
 
   segment(seg: TcpSegment): void {
-    const now = seg.timeUs > this.nowUs ? seg.timeUs : this.nowUs;
-    this.nowUs = now;
+    const t = seg.timeUs;
+    const step = t - this.clockRawUs;
+    if (step > 0 && step <= TIME_JUMP_US && this.jumpRawUs !== this.jumpRawUs) {
+      // The usual case: a small step forward.
+      this.nowUs += step;
+      this.clockRawUs = t;
+    } else if (step <= 0 && step >= -TIME_JUMP_US && this.jumpRawUs !== this.jumpRawUs) {
+      // Reordered timestamps: the clock waits.
+    } else {
+      this.clockStep(t, seg.frame);
+    }
+    const now = this.nowUs;
     const flags = seg.flags;
     const syn = (flags & TCP_SYN) !== 0;
     const synOnly = syn && (flags & TCP_ACK) === 0;
@@ -191,6 +218,21 @@ export class FlowTable implements FlowTableApi {
 
     const h = conn.half(seg);
     h.seen = true;
+    // The windows this side advertises bound what the other side can have in flight, and so
+    // how long its out-of-order bytes may have to wait (see directionCap).
+    const w = seg.window;
+    if (w !== undefined) {
+      let win = w;
+      if (syn) {
+        const ws = seg.wscale;
+        if (ws !== undefined && ws >= 0) h.wscale = ws;
+      } else if (h.wscale >= 0) {
+        // Scaling is in force only when both SYNs announced it (RFC 7323 section 2.2).
+        const other = h === conn.fe ? conn.be : conn.fe;
+        if (other.wscale >= 0) win = w << h.wscale;
+      }
+      if (win > h.maxWindow) h.maxWindow = win;
+    }
     if (syn && !h.started) {
       h.isn = seg.seq;
       h.startAt(seqAdd(seg.seq, 1), 0);
@@ -209,7 +251,7 @@ export class FlowTable implements FlowTableApi {
       this.feed(conn, h, seg, syn);
     }
     if (this.connectionBytes > this.opts.maxConnectionBytes) this.enforceConnections(conn, seg.frame, seg.timeUs);
-    this.expireHoles(seg.frame);
+    this.expireHoles(seg.frame, seg.timeUs);
     this.enforceTotal(seg.frame, seg.timeUs);
     if (now - this.lastSweepUs >= SWEEP_INTERVAL_US) {
       this.lastSweepUs = now;
@@ -218,7 +260,7 @@ export class FlowTable implements FlowTableApi {
   }
 
   finish(frame: number, timeUs: number): void {
-    if (timeUs > this.nowUs) this.nowUs = timeUs;
+    this.dropJump();
     const open: Connection[] = [];
     for (let c = this.lruHead; c; c = c.next) if (!c.closed) open.push(c);
     open.sort((a, b) => a.info.id - b.info.id);
@@ -228,6 +270,53 @@ export class FlowTable implements FlowTableApi {
     this.connectionBytes = 0;
     this.lruHead = this.lruTail = null;
     this.last = null;
+  }
+
+  /** The slow path of the clock (see nowUs): the first timestamp, a far step, or a packet after one. */
+  private clockStep(t: number, frame: number): void {
+    if (this.clockRawUs === -Infinity) {
+      this.nowUs = t;
+      this.clockRawUs = t;
+      return;
+    }
+    const step = t - this.clockRawUs;
+    const near = step <= TIME_JUMP_US && step >= -TIME_JUMP_US;
+    const pending = this.jumpRawUs === this.jumpRawUs;
+    if (pending) {
+      const jump = this.jumpRawUs - this.clockRawUs;
+      if (!near && (jump > 0) === (step > 0)) {
+        // Confirmed: the capture really moved on (or back). Time passes forward only.
+        if (jump > 0) this.nowUs += jump;
+        this.clockRawUs = this.jumpRawUs;
+        this.jumpRawUs = NaN;
+        this.clockStep(t, frame);
+        return;
+      }
+      this.dropJump();
+    }
+    if (near) {
+      if (step > 0) {
+        this.nowUs += step;
+        this.clockRawUs = t;
+      }
+      return;
+    }
+    this.jumpRawUs = t;
+    this.jumpFrame = frame;
+  }
+
+  /** The pending far step was a lone one: report it; the clock never followed it. */
+  private dropJump(): void {
+    if (this.jumpRawUs !== this.jumpRawUs) return;
+    const s = (this.jumpRawUs - this.clockRawUs) / 1e6;
+    this.onAnomaly({
+      code: 'time-jump',
+      reason: `frame ${this.jumpFrame}'s timestamp is ${Math.abs(s).toFixed(0)} s ${s > 0 ? 'after' : 'before'} the packets around it: not used for hole and idle timeouts`,
+      frame: this.jumpFrame,
+      timeUs: this.jumpRawUs,
+      session: null,
+    });
+    this.jumpRawUs = NaN;
   }
 
   /** Payload, snaplen-lost tail and FIN of one segment into its direction. */
@@ -263,10 +352,13 @@ export class FlowTable implements FlowTableApi {
       if (missing > 0) h.accept(seqAdd(dataSeq, len), null, 0, missing, seg.frame, seg.timeUs);
     }
     if ((seg.flags & TCP_FIN) !== 0) h.fin(seqAdd(dataSeq, len + missing));
-    const cap = this.opts.maxBufferedPerDirection;
-    while (h.buffered > cap) {
-      const lost = h.flushFirstHole(seg.frame, seg.timeUs, 'per-direction buffer limit reached');
-      this.limitAnomaly(h, lost, seg.frame, seg.timeUs, `more than ${cap} out-of-order bytes buffered in one direction`);
+    if (h.buffered > this.opts.maxBufferedPerDirection) {
+      const other = h === conn.fe ? conn.be : conn.fe;
+      const cap = this.directionCap(other);
+      while (h.buffered > cap) {
+        const lost = h.flushFirstHole(seg.frame, seg.timeUs, 'per-direction buffer limit reached');
+        this.limitAnomaly(h, lost, seg.frame, seg.timeUs, `more than ${cap} out-of-order bytes buffered in one direction (the larger of ${this.opts.maxBufferedPerDirection} and twice the largest window the receiver advertised, ${other.maxWindow})`);
+      }
     }
     this.reconcile(h);
     if (conn.fe.finished && conn.be.finished) {
@@ -277,15 +369,30 @@ export class FlowTable implements FlowTableApi {
     }
   }
 
+  /**
+   * Out-of-order bytes one direction may hold: a sender can have at most the receiver's window
+   * in flight past the lowest unacknowledged byte, so every retransmission that can still come
+   * fits in that much (issue 13: a 1,000,000-row SELECT over loopback, whose windows reach
+   * megabytes, lost DataRows to a fixed 4 MiB cap). Twice the largest window the receiver
+   * (`receiver`) advertised, for window growth; never under maxBufferedPerDirection (windows
+   * unscaled because the SYNs were not seen read small), never over maxBufferedTotal.
+   */
+  private directionCap(receiver: Half): number {
+    const byWindow = 2 * receiver.maxWindow;
+    const floor = this.opts.maxBufferedPerDirection;
+    const cap = byWindow > floor ? byWindow : floor;
+    return cap < this.opts.maxBufferedTotal ? cap : this.opts.maxBufferedTotal;
+  }
+
   /** Directions whose lowest hole waited holeTimeoutUs without progress give it up. */
-  private expireHoles(frame: number): void {
+  private expireHoles(frame: number, timeUs: number): void {
     const limit = this.nowUs - this.opts.holeTimeoutUs;
     let h = this.holeHead;
     while (h && h.holeSinceUs <= limit) {
-      h.flushFirstHole(frame, this.nowUs, 'hole not filled within the hole timeout');
+      h.flushFirstHole(frame, timeUs, 'hole not filled within the hole timeout');
       this.reconcile(h);
       const conn = h.owner;
-      if (conn.fe.finished && conn.be.finished) this.close(conn, 'fin', frame, this.nowUs);
+      if (conn.fe.finished && conn.be.finished) this.close(conn, 'fin', frame, timeUs);
       h = this.holeHead;
     }
   }
@@ -319,7 +426,7 @@ export class FlowTable implements FlowTableApi {
     const limit = this.nowUs - this.opts.idleTimeoutUs;
     let c = this.lruHead;
     while (c && c.lastUs <= limit) {
-      if (!c.closed) this.close(c, 'idle', c.lastFrame, c.lastUs);
+      if (!c.closed) this.close(c, 'idle', c.lastFrame, c.lastTimeUs);
       this.remove(c);
       c = this.lruHead;
     }
@@ -499,6 +606,7 @@ export class FlowTable implements FlowTableApi {
   private touch(conn: Connection, seg: TcpSegment): void {
     conn.lastUs = this.nowUs;
     conn.lastFrame = seg.frame;
+    conn.lastTimeUs = seg.timeUs;
     if (this.lruTail !== conn) {
       this.lruUnlink(conn);
       this.lruAppend(conn);

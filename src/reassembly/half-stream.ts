@@ -38,6 +38,10 @@ export class HalfStream<Owner> {
   seen = false;
   /** Initial sequence number from this direction's SYN, or -1 when no SYN was seen. */
   isn = -1;
+  /** The window scale this direction's sender announced in its SYN, or -1. */
+  wscale = -1;
+  /** The largest window this direction's sender advertised (bytes, scaled when scaling is known): bounds what the other direction has in flight. */
+  maxWindow = 0;
   /** The sequence number of the first byte is known (SYN, SYN+ACK's ack, or first data). */
   started = false;
   nextSeq = 0;

@@ -33,7 +33,11 @@
  * - internal: a FIN seen in both directions while a hole remains closes the connection at the
  *   next segment of that connection (one segment of grace for a reordered last segment), or
  *   earlier if the hole fills, turning what is still missing into gaps.
- * Time is always capture time (the newest timestamp seen), never the wall clock.
+ * - internal: time is capture time, never the wall clock: a clock advanced by the timestamps'
+ *   forward steps. A step of more than TIME_JUMP_US (5 s) either way is followed only when the
+ *   next packet is on the same side too (a real pause, a capture resumed); a lone far timestamp
+ *   (in 2106, or in 1970) is a 'time-jump' anomaly and moves no timeout, so it can neither
+ *   expire every hole and connection at once nor stop the timeouts for the rest of the capture.
  */
 import type { FlowTableOptions } from './types.js';
 
@@ -59,6 +63,9 @@ export const OPENED_CONNECTION_BYTES = 3_200;
 
 /** Bytes charged per buffered piece on top of its payload (object, Buffer and array slot). */
 export const CHUNK_OVERHEAD = 256;
+
+/** A timestamp step larger than this (either way) is believed only when the next packet confirms it. */
+export const TIME_JUMP_US = 5_000_000;
 
 /** Capture time between two idle sweeps. */
 export const SWEEP_INTERVAL_US = 1_000_000;

@@ -68,6 +68,8 @@ export interface SegSpec {
   flags?: number;
   data?: string | Buffer;
   missing?: number;
+  window?: number;
+  wscale?: number;
   frame?: number;
   timeUs?: number;
   clientPort?: number;
@@ -99,6 +101,8 @@ export function tcpSeg(s: SegSpec, defaultFrame: number): TcpSegment {
     flags: s.flags ?? 0x10,
     payload,
     missing: s.missing ?? 0,
+    window: s.window,
+    wscale: s.wscale,
   };
 }
 
