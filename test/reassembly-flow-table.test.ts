@@ -82,14 +82,28 @@ const cases: Case[] = [
     fe: [[0, 'abcdef', 4]],
   },
   {
-    name: 'in-order segment overlapping an earlier buffered copy: buffered copy wins',
+    name: 'in-order segment overlapping an earlier buffered copy, --overlap first: buffered copy wins',
     in: [...HS, { seq: 104, data: 'XY' }, { seq: 101, data: 'abcdefgh' }],
     fe: [[0, 'abc', 5], [0, 'XY', 4], [0, 'fgh', 5]],
+    options: { overlap: 'first' },
   },
   {
-    name: 'overlaps between buffered segments: first copy wins',
+    name: 'in-order segment overlapping an earlier buffered copy, default (last): the in-order copy wins, as on Linux',
+    in: [...HS, { seq: 104, data: 'XY' }, { seq: 101, data: 'abcdefgh' }],
+    fe: [[0, 'abcdefgh', 5]],
+    anomalies: [['overlap-mismatch', 5, 2]],
+  },
+  {
+    name: 'overlaps between buffered segments, --overlap first: first copy wins',
     in: [...HS, { seq: 104, data: 'XYZ' }, { seq: 103, data: 'QQQQQQ' }, { seq: 101, data: 'ab' }],
     fe: [[0, 'ab', 6], [0, 'Q', 5], [0, 'XYZ', 4], [0, 'QQ', 5]],
+    options: { overlap: 'first' },
+  },
+  {
+    name: 'overlaps between buffered segments, default (last): the later copy wins',
+    in: [...HS, { seq: 104, data: 'XYZ' }, { seq: 103, data: 'QQQQQQ' }, { seq: 101, data: 'ab' }],
+    fe: [[0, 'ab', 6], [0, 'Q', 5], [0, 'QQQ', 5], [0, 'QQ', 5]],
+    anomalies: [['overlap-mismatch', 5, 3]],
   },
   {
     name: 'sequence wrap at 0xFFFFFFFF in order',
@@ -525,11 +539,15 @@ test('reassembly: one segment filling many holes between buffered chunks', () =>
   const segs: SegSpec[] = [{ seq: 100, flags: SYN }];
   for (let k = 0; k < 500; k++) segs.push({ seq: 102 + 2 * k, data: 'x' });
   segs.push({ seq: 101, data: 'y'.repeat(1001) });
+  const first = run(segs, { overlap: 'first' }).dir(0, 'frontend');
+  assert.equal(first.length, 1001);
+  assert.equal(first.map((d) => d[1]).join(''), 'yx'.repeat(500) + 'y');
+  assert.ok(first.every((d) => d[0] === 0));
   const rec = run(segs);
-  const fe = rec.dir(0, 'frontend');
-  assert.equal(fe.length, 1001);
-  assert.equal(fe.map((d) => d[1]).join(''), 'yx'.repeat(500) + 'y');
-  assert.ok(fe.every((d) => d[0] === 0));
+  const last = rec.dir(0, 'frontend');
+  assert.equal(last.map((d) => d[1]).join(''), 'y'.repeat(1001));
+  assert.ok(last.every((d) => d[0] === 0));
+  assert.deepEqual(rec.codes(), [['overlap-mismatch', 502, 500]]);
 });
 
 test('reassembly: hostile tiny segments up to the caps stay fast', () => {
@@ -565,23 +583,28 @@ test('reassembly: lastSession names the connection of the last segment', () => {
   assert.equal(ft.lastSession, 0);
 });
 
-test('reassembly: byte-level model: first arrival wins, uncovered runs are gaps', () => {
+test('reassembly: byte-level model: per overlap policy, the first or last copy before delivery wins, uncovered runs are gaps', () => {
   for (let seed = 1000; seed < 1300; seed++) {
+    const policy = seed % 2 === 0 ? 'first' : 'last';
     const rnd = prng(seed);
     const size = 500 + Math.floor(rnd() * 2000);
     const isn = Math.floor(rnd() * 0x100000000) >>> 0;
     // Random segments over [0, size), each filled with its own byte value (so copies differ),
     // some dropped: the model keeps, per position, the byte of the first segment to arrive.
+    // Bytes are delivered once every byte before them is there (no timeout at time 0): until
+    // then 'last' lets a later copy replace them.
     const segs: SegSpec[] = [];
     const model: number[] = new Array(size).fill(-1);
+    let delivered = 0;
     for (let k = 0; k < 60; k++) {
       const off = Math.floor(rnd() * size);
       const len = Math.min(size - off, 1 + Math.floor(rnd() * 120));
       const fill = 0x21 + (k % 90);
       segs.push({ seq: (isn + 1 + off) >>> 0, data: Buffer.alloc(len, fill) });
-      for (let p = off; p < off + len; p++) if (model[p] === -1) model[p] = fill;
+      for (let p = Math.max(off, delivered); p < off + len; p++) if (model[p] === -1 || policy === 'last') model[p] = fill;
+      while (delivered < size && model[delivered] !== -1) delivered++;
     }
-    const rec = run([{ seq: isn, flags: SYN, timeUs: 0 }, ...segs.map((s) => ({ ...s, timeUs: 0 }))]);
+    const rec = run([{ seq: isn, flags: SYN, timeUs: 0 }, ...segs.map((s) => ({ ...s, timeUs: 0 }))], { overlap: policy });
     // Expected: covered bytes in order; each uncovered run before a covered byte is a gap.
     let want = '';
     const wantGaps: Array<[number, number]> = [];

@@ -135,3 +135,55 @@ test('time: a real pause (every packet after it agrees) moves the clock: idle co
   assert.equal(rec.conns[0]!.end?.reason, 'idle');
   assert.deepEqual(rec.anomalies.filter((a) => a.code === 'time-jump'), []);
 });
+
+/** Issue 19: an out-of-order segment, then an in-order one overlapping it with other bytes. */
+function evasion(overlap?: 'first' | 'last'): Recorder {
+  const rec = new Recorder();
+  const ft = new FlowTable(rec, rec.onAnomaly, overlap ? { overlap } : {});
+  const segs = [
+    { seq: 100, flags: SYN },
+    { seq: 101 + 16, flags: DATA, data: "OOO_EVIL'" },
+    { seq: 101, flags: DATA, data: "SELECT 'xxxxxxx'OOO_GOOD'" },
+  ];
+  segs.forEach((s, i) => ft.segment(tcpSeg(s, i + 1)));
+  ft.finish(4, 4000);
+  return rec;
+}
+
+test('overlap: an in-order segment over buffered out-of-order bytes wins by default (as the Linux receiver), and the difference is reported', () => {
+  const rec = evasion();
+  assert.deepEqual(rec.dir(0, 'frontend').map((d) => d[1]).join(''), "SELECT 'xxxxxxx'OOO_GOOD'");
+  const m = rec.anomalies.filter((a) => a.code === 'overlap-mismatch');
+  assert.equal(m.length, 1);
+  assert.equal(m[0]!.frame, 3);
+  assert.equal(m[0]!.skipped, 4, 'EVIL vs GOOD: 4 bytes differ');
+  assert.match(m[0]!.reason, /frames 2 and 3: frame 3's copy is kept/);
+});
+
+test('overlap: --overlap first keeps the copy that arrived first, and reports the same difference', () => {
+  const rec = evasion('first');
+  assert.deepEqual(rec.dir(0, 'frontend').map((d) => d[1]).join(''), "SELECT 'xxxxxxx'OOO_EVIL'");
+  const m = rec.anomalies.filter((a) => a.code === 'overlap-mismatch');
+  assert.equal(m.length, 1);
+  assert.match(m[0]!.reason, /frame 2's copy is kept/);
+});
+
+test('overlap: two out-of-order copies that differ are reported; identical retransmissions are not', () => {
+  for (const overlap of ['first', 'last'] as const) {
+    const rec = new Recorder();
+    const ft = new FlowTable(rec, rec.onAnomaly, { overlap });
+    const segs = [
+      { seq: 100, flags: SYN },
+      { seq: 111, flags: DATA, data: 'AAAAAAAAAA' },
+      { seq: 111, flags: DATA, data: 'AAAAAAAAAA' },
+      { seq: 115, flags: DATA, data: 'BBBBBBBBBB' },
+      { seq: 101, flags: DATA, data: '0123456789' },
+    ];
+    segs.forEach((s, i) => ft.segment(tcpSeg(s, i + 1)));
+    ft.finish(6, 6000);
+    const got = rec.dir(0, 'frontend').map((d) => d[1]).join('');
+    assert.equal(got, overlap === 'first' ? '0123456789AAAAAAAAAABBBB' : '0123456789AAAABBBBBBBBBB');
+    const m = rec.anomalies.filter((a) => a.code === 'overlap-mismatch');
+    assert.deepEqual(m.map((a) => [a.frame, a.skipped]), [[4, 6]]);
+  }
+});

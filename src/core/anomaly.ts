@@ -19,6 +19,7 @@ export type AnomalyCode =
   | 'mid-stream'             // the start of a direction was not seen
   | 'buffer-limit'           // an out-of-order buffer cap was reached; oldest data flushed
   | 'connection-limit'       // too many open connections; the idlest was expired
+  | 'overlap-mismatch'       // two copies of the same TCP bytes differ (one is kept: see the overlap policy)
   | 'time-jump'              // a lone timestamp far from the packets around it, not used for timeouts
   // PostgreSQL
   | 'malformed-message'      // a body that does not match its documented format

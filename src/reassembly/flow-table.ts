@@ -61,12 +61,12 @@ class Connection implements ConnectionSink {
   readonly keyHi: string;
   readonly keyPorts: number;
 
-  constructor(info: ConnectionInfo, table: FlowTable, onAnomaly: AnomalyHandler, keyLo: string, keyHi: string, keyPorts: number) {
+  constructor(info: ConnectionInfo, table: FlowTable, onAnomaly: AnomalyHandler, keyLo: string, keyHi: string, keyPorts: number, keepLast: boolean) {
     this.info = info;
     this.table = table;
     this.sink = this;
-    this.fe = new HalfStream<Connection>('frontend', this, info.id, this, onAnomaly);
-    this.be = new HalfStream<Connection>('backend', this, info.id, this, onAnomaly);
+    this.fe = new HalfStream<Connection>('frontend', this, info.id, this, onAnomaly, keepLast);
+    this.be = new HalfStream<Connection>('backend', this, info.id, this, onAnomaly, keepLast);
     this.lastUs = info.startTimeUs;
     this.lastFrame = info.startFrame;
     this.lastTimeUs = info.startTimeUs;
@@ -546,7 +546,7 @@ export class FlowTable implements FlowTableApi {
     const lo = srcLow ? seg.src : seg.dst;
     const hi = srcLow ? seg.dst : seg.src;
     const ports = srcLow ? seg.srcPort * 65536 + seg.dstPort : seg.dstPort * 65536 + seg.srcPort;
-    const conn = new Connection(info, this, this.onAnomaly, lo, hi, ports);
+    const conn = new Connection(info, this, this.onAnomaly, lo, hi, ports, this.opts.overlap !== 'first');
     this.connectionBytes += CONNECTION_BYTES;
     let byHi = this.table.get(lo);
     if (!byHi) this.table.set(lo, (byHi = new Map()));

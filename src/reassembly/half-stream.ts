@@ -6,8 +6,11 @@
  * - once `started`, `nextSeq` is the sequence number of the next byte to deliver;
  * - buffered chunks are sorted, do not overlap each other and all start after `nextSeq`, so
  *   the first chunk is the far side of the lowest hole;
- * - bytes are delivered at most once: where copies overlap, the copy that arrived first wins
- *   (an in-order segment is cut where an earlier-arrived buffered chunk begins).
+ * - bytes are delivered at most once. Where two copies of bytes not yet delivered overlap, the
+ *   overlap policy decides (FlowTableOptions.overlap): 'last', the default, keeps the later
+ *   copy (as a Linux receiver does for an in-order segment over data it queued out of order),
+ *   'first' the earlier. Copies that differ are reported ('overlap-mismatch'), whichever wins.
+ *   Bytes already delivered are not kept, so a retransmission of them is not compared.
  * The FlowTable owns the bookkeeping fields at the bottom (total accounting, list of directions
  * waiting on a hole); this class never touches other directions.
  */
@@ -31,6 +34,8 @@ export class HalfStream<Owner> {
   private readonly session: number;
   private sink: ConnectionSink;
   private readonly onAnomaly: AnomalyHandler;
+  /** Overlap policy: true keeps the later copy of bytes not yet delivered, false the earlier. */
+  private readonly keepLast: boolean;
   /** Reused for every delivery of this direction: the sink must not keep it past the call. */
   private readonly out: StreamDelivery;
 
@@ -68,7 +73,8 @@ export class HalfStream<Owner> {
   holeSinceUs = 0;
   holeAtSeq = 0;
 
-  constructor(dir: Direction, owner: Owner, session: number, sink: ConnectionSink, onAnomaly: AnomalyHandler) {
+  constructor(dir: Direction, owner: Owner, session: number, sink: ConnectionSink, onAnomaly: AnomalyHandler, keepLast = true) {
+    this.keepLast = keepLast;
     this.dir = dir;
     this.owner = owner;
     this.session = session;
@@ -142,6 +148,16 @@ export class HalfStream<Owner> {
       if (room > len) {
         this.deliver(bytes, start, len, frame, timeUs);
         return;
+      }
+      // The segment runs into buffered bytes: compare the copies, then keep one.
+      if (bytes !== null) {
+        this.overlap(this.head, seq, bytes, start, len, frame, timeUs, false);
+        if (this.keepLast) {
+          // This copy whole; drain() trims the buffered chunks it covered.
+          this.deliver(bytes, start, len, frame, timeUs);
+          this.drain();
+          return;
+        }
       }
       this.deliver(bytes, start, room, frame, timeUs);
       this.drain();
@@ -274,6 +290,9 @@ export class HalfStream<Owner> {
     }
     // Collect the uncovered pieces first and insert them in one pass: a segment spanning many
     // small chunks must not cost one array shift per hole it fills.
+    if (bytes !== null && i < chunks.length && seqDiff(chunks[i]!.seq, base) < e) {
+      this.overlap(i, seq, bytes, start, len, frame, timeUs, this.keepLast);
+    }
     const at: number[] = [];
     const made: Chunk[] = [];
     let cur = s;
@@ -305,6 +324,48 @@ export class HalfStream<Owner> {
         while (k < made.length && at[k] === from + j) chunks.push(made[k++]!);
         if (j < tail.length) chunks.push(tail[j]!);
       }
+    }
+  }
+
+  /**
+   * Compares [seq, seq+len) of a new copy (bytes[start..]) with the buffered chunks from index
+   * `from` that it overlaps; reports the bytes that differ ('overlap-mismatch', with both
+   * frames), and when `overwrite`, puts the new copy's bytes into the chunks (the later copy wins).
+   */
+  private overlap(from: number, seq: number, bytes: Buffer, start: number, len: number, frame: number, timeUs: number, overwrite: boolean): void {
+    const chunks = this.chunks;
+    let differ = 0;
+    let otherFrame = 0;
+    for (let i = from; i < chunks.length; i++) {
+      const c = chunks[i]!;
+      const cs = seqDiff(c.seq, seq);
+      if (cs >= len) break;
+      const a = cs > 0 ? cs : 0;
+      const b = cs + c.len < len ? cs + c.len : len;
+      if (b <= a || c.bytes === null) continue;
+      const cb = c.bytes;
+      let d = 0;
+      for (let k = a; k < b; k++) if (cb[k - cs] !== bytes[start + k]) d++;
+      if (d > 0) {
+        differ += d;
+        if (otherFrame === 0) otherFrame = c.frame;
+        if (overwrite) {
+          bytes.copy(cb, a - cs, start + a, start + b);
+          c.frame = frame;
+          c.timeUs = timeUs;
+        }
+      }
+    }
+    if (differ > 0) {
+      this.onAnomaly({
+        code: 'overlap-mismatch',
+        reason: `${differ} overlapping bytes of the ${this.dir} stream differ between frames ${otherFrame} and ${frame}: frame ${this.keepLast ? frame : otherFrame}'s copy is kept`,
+        frame,
+        timeUs,
+        session: this.session,
+        dir: this.dir,
+        skipped: differ,
+      });
     }
   }
 

@@ -47,6 +47,7 @@ export const DEFAULT_FLOW_TABLE_OPTIONS: Readonly<FlowTableOptions> = Object.fre
   maxBufferedTotal: 64 * 1024 * 1024,
   maxConnections: 100_000,
   maxConnectionBytes: 78 * 1024 * 1024,
+  overlap: 'last',
   holeTimeoutUs: 5_000_000,
   idleTimeoutUs: 600_000_000,
 });

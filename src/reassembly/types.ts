@@ -74,6 +74,8 @@ export interface FlowTableOptions {
   maxConnections: number;
   /** Bytes of connection state (see limits.ts: CONNECTION_BYTES each, OPENED_CONNECTION_BYTES more while a consumer sink is open); past it the least recently active is dropped as for maxConnections. */
   maxConnectionBytes: number;
+  /** Which copy of overlapping bytes not yet delivered is kept: 'last' (as a Linux receiver keeps an in-order segment over data queued out of order) or 'first'. Default 'last'. */
+  overlap: 'first' | 'last';
   /** A hole still open after this much capture time is declared lost (µs). */
   holeTimeoutUs: number;
   /** A connection with no segment for this much capture time is closed with reason 'idle' (µs). */
