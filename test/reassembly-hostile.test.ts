@@ -187,3 +187,10 @@ test('overlap: two out-of-order copies that differ are reported; identical retra
     assert.deepEqual(m.map((a) => [a.frame, a.skipped]), [[4, 6]]);
   }
 });
+
+test('overlap: --overlap takes first or last (default last); anything else is a usage error', async () => {
+  const { parseCli } = await import('../src/cli/args.js');
+  assert.equal(parseCli(['read', 'x.pcap']).overlap, 'last');
+  assert.equal(parseCli(['read', 'x.pcap', '--overlap', 'first']).overlap, 'first');
+  assert.throws(() => parseCli(['read', 'x.pcap', '--overlap', 'middle']), /--overlap wants first or last/);
+});

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UserError } from '../core/errors.js';
+import { escapeTerminal } from '../core/escape.js';
 import { DEFAULT_MEMORY_LIMIT_MB, MIN_MEMORY_LIMIT_MB } from '../core/budget.js';
 
 export const COMMANDS = ['read', 'stats', 'check', 'record', 'schema', 'export-schema', 'help'] as const;
@@ -27,6 +28,8 @@ export interface CliOptions {
   keylog: string | null;
   /** --memory-limit: the peak resident size to stay under, MB (core/budget.ts). */
   memoryLimitMb: number;
+  /** --overlap: which copy of overlapping TCP bytes is kept (src/reassembly). */
+  overlap: 'first' | 'last';
   count: number | null;
   duration: number | null;
   /** check: rules file, and rules given as flags. */
@@ -76,6 +79,7 @@ const OPTIONS = {
   'show-secrets': { type: 'boolean' },
   keylog: { type: 'string' },
   'memory-limit': { type: 'string' },
+  overlap: { type: 'string' },
   count: { type: 'string', short: 'c' },
   duration: { type: 'string' },
   rules: { type: 'string' },
@@ -103,6 +107,12 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
+
+function overlapPolicy(v: string | undefined): 'first' | 'last' {
+  if (v === undefined || v === 'last') return 'last';
+  if (v === 'first') return 'first';
+  throw new UserError('BAD_ARGUMENT', `--overlap wants first or last, not "${escapeTerminal(v)}"`);
+}
 
 function num(name: string, v: string | undefined, min = 0): number | null {
   if (v === undefined) return null;
@@ -219,6 +229,7 @@ export function parseCli(argv: string[]): CliOptions {
     showSecrets: v['show-secrets'] ?? false,
     keylog: v.keylog ?? null,
     memoryLimitMb: num('memory-limit', v['memory-limit'], MIN_MEMORY_LIMIT_MB) ?? DEFAULT_MEMORY_LIMIT_MB,
+    overlap: overlapPolicy(v.overlap),
     count: num('count', v.count, 1),
     duration: num('duration', v.duration),
     rules: v.rules ?? null,
@@ -271,6 +282,7 @@ Output:
   --rows                keep DataRow values in query records (up to 1000 rows each)
   --show-secrets        show passwords, SCRAM proofs and MD5 hashes (redacted by default)
   --memory-limit MB     peak memory to stay under (default ${DEFAULT_MEMORY_LIMIT_MB}); past its shares the oldest state is given up
+  --overlap first|last  which copy of overlapping TCP bytes to keep (default last, as Linux does)
 
 Capture:
   -i, --interface IFACE capture on IFACE (lo, eth0, any)

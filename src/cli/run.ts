@@ -37,6 +37,7 @@ function analyzeOptions(o: CliOptions, sinkWantsMessages: boolean): AnalyzeOptio
     keepRows: o.rows,
     keylog: o.keylog,
     memoryLimitMb: o.memoryLimitMb,
+    reassembly: { overlap: o.overlap },
   };
 }
 
