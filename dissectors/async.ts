@@ -25,7 +25,8 @@ const notificationResponse: Entry = {
   code: 'A',
   name: 'NotificationResponse',
   decode(r) {
-    const processId = r.i32(F.processId);
+    // unsigned: a pooler's (PgBouncer, Odyssey) made-up PIDs use all 32 bits (tshark: FT_UINT32)
+    const processId = r.u32(F.processId);
     const channel = r.cstr(F.channel);
     return { type: 'NotificationResponse', processId, channel, payload: r.cstr(F.payload) };
   },
@@ -36,7 +37,7 @@ const backendKeyData: Entry = {
   code: 'K',
   name: 'BackendKeyData',
   decode(r, ctx) {
-    const processId = r.i32(F.processId);
+    const processId = r.u32(F.processId);
     return { type: 'BackendKeyData', processId, secretKey: readBackendKey(r, ctx) };
   },
 };

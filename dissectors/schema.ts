@@ -87,7 +87,7 @@ export const messageSchemas = {
   GSSENCRequest: empty('GSSENCRequest'),
   SSLResponse: msg('SSLResponse', { accepted: z.boolean() }),
   GSSENCResponse: msg('GSSENCResponse', { accepted: z.boolean() }),
-  CancelRequest: msg('CancelRequest', { processId: int32, secretKey: hex }),
+  CancelRequest: msg('CancelRequest', { processId: uint32, secretKey: hex }),
 
   // authentication
   AuthenticationOk: auth(0),
@@ -106,7 +106,7 @@ export const messageSchemas = {
   }),
   SASLResponse: msg('SASLResponse', saslData),
   GSSResponse: msg('GSSResponse', { dataLength: z.number().int().nonnegative(), data: z.string() }),
-  BackendKeyData: msg('BackendKeyData', { processId: int32, secretKey: hex }),
+  BackendKeyData: msg('BackendKeyData', { processId: uint32, secretKey: hex }),
   NegotiateProtocolVersion: msg('NegotiateProtocolVersion', { newestMinor: int32, unrecognized: z.array(z.string()) }),
   ParameterStatus: msg('ParameterStatus', { name: z.string(), value: z.string() }),
   Terminate: empty('Terminate'),
@@ -142,7 +142,7 @@ export const messageSchemas = {
   }),
   ErrorResponse: msg('ErrorResponse', { fields: errorFieldsSchema }),
   NoticeResponse: msg('NoticeResponse', { fields: errorFieldsSchema }),
-  NotificationResponse: msg('NotificationResponse', { processId: int32, channel: z.string(), payload: z.string() }),
+  NotificationResponse: msg('NotificationResponse', { processId: uint32, channel: z.string(), payload: z.string() }),
 
   // COPY; CopyData's fields are dissectors/copy's (its own schema is the truth for them)
   CopyData: z.looseObject({ type: z.literal('CopyData') }).superRefine((v, ctx) => {

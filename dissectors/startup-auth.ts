@@ -60,7 +60,7 @@ export function decodeStartupMessage(r: Reader): StartupMessage {
 
 export function decodeCancelRequest(r: Reader): CancelRequest {
   r.i32(F.requestCode);
-  const processId = r.i32(F.processId);
+  const processId = r.u32(F.processId);
   return { type: 'CancelRequest', processId, secretKey: readKey(r) };
 }
 

@@ -177,7 +177,7 @@ public class SampleJdbc {
           step("SELECT id, name FROM jdbc_items ORDER BY id", "\"statement\":\"S_" + (sn++) + "\",\"parse\":true,\"params\":[],\"resultFormat\":\"text\","
               + "\"commands\":[],\"rows\":3,\"values\":" + vals.substring(0, vals.lastIndexOf(",[")) + "],\"note\":\"Execute with a limit of 3 rows: PortalSuspended\"");
           step("SELECT id, name FROM jdbc_items ORDER BY id", "\"statement\":\"S_" + (sn - 1) + "\",\"parse\":false,\"params\":[],\"resultFormat\":\"text\","
-              + "\"commands\":[\"SELECT 1\"],\"rows\":1,\"values\":[" + vals.substring(vals.lastIndexOf(",[") + 1) + ",\"note\":\"the next Execute of the same portal\"");
+              + "\"commands\":[\"SELECT 1\"],\"rows\":1,\"values\":[" + vals.substring(vals.lastIndexOf(",[") + 1) + ",\"continues\":true,\"note\":\"the next Execute of the same portal\"");
         }
       }
       c.commit();

@@ -99,6 +99,9 @@ export interface ManifestStep {
   cancelled?: boolean;
   /** Lower bound of the server-side duration, for latency tests. */
   minDurationMs?: number;
+  /** An Execute continuing the portal the previous step left suspended (no Bind): the same
+   * execution fetched further, one call as pg_stat_statements counts it. */
+  continues?: boolean;
   note?: string;
 }
 

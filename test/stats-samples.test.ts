@@ -40,6 +40,8 @@ test('stats: calls per normalized query equal what the generator ran, for every 
     const want = new Map<string, number>();
     let total = 0;
     for (const step of sample.steps) {
+      // a suspended portal fetched further is the same call
+      if (step.continues) continue;
       if (step.functionCall) {
         const key = `<function call oid ${step.functionCall.oid}>`;
         want.set(key, (want.get(key) ?? 0) + 1);

@@ -71,10 +71,11 @@ export function formatStatsText(r: StatsReport, opts: StatsTextOptions = {}): st
   out += `Sessions: ${t.sessions}\n`;
   if (r.sessions.length > 0) {
     const rows = r.sessions.slice(0, limit).map((s) => [
-      s.session, s.client, clip(s.user, 24), clip(s.database, 24), clip(s.applicationName, 24),
+      s.session, s.client, s.server, clip(s.user, 24), clip(s.database, 24), clip(s.applicationName, 24),
       s.isCancel ? `cancel of ${s.cancelOf ?? '?'}` : s.authMethod === null ? '-' : `${s.authMethod}/${s.authOutcome}`, s.encryption, s.queries, s.errors, s.totalQueryMs, s.durationMs, s.endedBy,
     ]);
-    out += table(['>id', 'client', 'user', 'database', 'application', 'auth', 'encryption', '>queries', '>errors', '>query ms', '>duration ms', 'ended'], rows);
+    // the server address tells a pooler's client legs (its port) from its server legs
+    out += table(['>id', 'client', 'server', 'user', 'database', 'application', 'auth', 'encryption', '>queries', '>errors', '>query ms', '>duration ms', 'ended'], rows);
     const more = r.sessions.length - Math.min(limit, r.sessions.length) + r.sessionsNotListed;
     if (more > 0) out += `... ${more} more sessions (--json lists up to 10000)\n`;
   }
