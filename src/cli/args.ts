@@ -7,7 +7,7 @@ import { UserError } from '../core/errors.js';
 import { escapeTerminal } from '../core/escape.js';
 import { DEFAULT_MEMORY_LIMIT_MB, MIN_MEMORY_LIMIT_MB } from '../core/budget.js';
 
-export const COMMANDS = ['read', 'stats', 'check', 'record', 'schema', 'export-schema', 'help'] as const;
+export const COMMANDS = ['read', 'stats', 'check', 'record', 'report', 'schema', 'export-schema', 'help'] as const;
 export type Command = (typeof COMMANDS)[number] | 'live' | 'interfaces';
 
 export interface CliOptions {
@@ -59,6 +59,11 @@ export interface CliOptions {
   /** --metrics HOST:PORT (Prometheus), and how many statements get a label of their own. */
   metrics: string | null;
   metricsTop: number | null;
+  /** report: -o, the HTML file; --report FILE: the same page from read -i or record. */
+  output: string | null;
+  report: string | null;
+  /** report: decode Bind parameters (full query records) for the slowest executions' examples. */
+  params: boolean;
   help: boolean;
   version: boolean;
 }
@@ -104,6 +109,9 @@ const OPTIONS = {
   'host-label': { type: 'string' },
   metrics: { type: 'string' },
   'metrics-top': { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  report: { type: 'string' },
+  params: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -196,7 +204,7 @@ export function parseCli(argv: string[]): CliOptions {
     if (pos.length > 1) file = pos[1];
     if (pos.length > 2) throw new UserError('BAD_ARGUMENT', `unexpected argument "${pos[2]}"`);
   } else if (pos.length > 0) {
-    throw new UserError('BAD_ARGUMENT', `unknown command "${pos[0]}" (commands: read, stats, check, record, schema; pgsniff --help)`);
+    throw new UserError('BAD_ARGUMENT', `unknown command "${pos[0]}" (commands: read, stats, check, record, report, schema; pgsniff --help)`);
   } else if (v['list-interfaces']) {
     command = 'interfaces';
   } else if (v.interface !== undefined) {
@@ -255,6 +263,9 @@ export function parseCli(argv: string[]): CliOptions {
     hostLabel: v['host-label'] ?? null,
     metrics: v.metrics ?? null,
     metricsTop: num('metrics-top', v['metrics-top'], 1),
+    output: v.output ?? null,
+    report: v.report ?? null,
+    params: v.params ?? false,
     help: v.help ?? false,
     version: v.version ?? false,
   };
@@ -269,6 +280,7 @@ Usage:
   pgsniff stats FILE [--json]         per-query latency, errors, sessions (also with -i IFACE)
   pgsniff check FILE RULES            assert on a capture or an NDJSON export; exit 1 on violations
   pgsniff record [options] -- CMD     capture while CMD runs, then write outputs and run checks
+  pgsniff report FILE -o OUT.html     one HTML page of charts and tables (capture or NDJSON; also -i IFACE)
   pgsniff schema                      print the JSON Schema of the NDJSON records
   pgsniff export-schema clickhouse    print the ClickHouse tables' DDL (--export creates them)
   pgsniff -D                          list capture interfaces
@@ -314,6 +326,10 @@ Export (read, live capture, record):
   --host-label NAME     the host column of every row (default: this host's name)
   --metrics HOST:PORT   serve Prometheus metrics on http://HOST:PORT/metrics
   --metrics-top N       statements with a label of their own (default 50; the rest: "other")
+report:
+  -o, --output FILE     the HTML file report writes
+  --report FILE         with -i IFACE or record: also write the HTML report when the capture ends
+  --params              report of a capture: the slowest executions' Bind parameters too (slower)
 
 record:
   --json-out FILE       write the NDJSON export of the run to FILE

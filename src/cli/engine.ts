@@ -55,7 +55,7 @@ export function engineFlags(argv: readonly string[], stdoutTty: boolean, stdinTt
   }
   if (o.help || o.version || o.iface !== null || o.file === null) return null;
   if (o.file.startsWith('/dev/') || o.file.startsWith('/proc/')) return null;
-  if (o.command === 'stats') return [...ENGINE_FLAGS, ...YOUNG_GENERATION_FLAGS];
+  if (o.command === 'stats' || o.command === 'report') return [...ENGINE_FLAGS, ...YOUNG_GENERATION_FLAGS];
   if (o.command !== 'read' || useTui(o, stdoutTty, stdinTty)) return null;
   return o.json ? [...ENGINE_FLAGS, ...YOUNG_GENERATION_FLAGS] : ENGINE_FLAGS;
 }

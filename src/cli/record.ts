@@ -12,12 +12,14 @@ import { constants } from 'node:os';
 import { UserError } from '../core/errors.js';
 import { escapeTerminal } from '../core/escape.js';
 import type { OutRecord, PipelineSink } from '../pipeline/events.js';
+import { FanOut } from '../sinks/fan-out.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 import { CheckSink, formatCheckResult } from '../sinks/check.js';
 import { hasRules, mergeRules, readRulesFile, type CheckRules, type RuleFlags } from '../sinks/check-rules.js';
-import { FanOut } from '../sinks/fan-out.js';
 import { openExports, type ExportOptions } from './exports.js';
 import type { CommandIo } from './stats.js';
+import { ReportSink } from '../sinks/report/sink.js';
+import { ReportFile, liveDrops } from './report.js';
 
 export interface RecordCommandOptions extends RuleFlags, Partial<ExportOptions> {
   /** Interface to capture on; default lo. */
@@ -31,6 +33,8 @@ export interface RecordCommandOptions extends RuleFlags, Partial<ExportOptions> 
   /** --check: rules file; --rules is accepted too. Flags add to it. */
   checkRules: string | null;
   rules?: string | null;
+  /** --report: the HTML report of the run (src/sinks/report). */
+  report?: string | null;
   keylog?: string | null;
   showSecrets?: boolean;
   rows?: boolean;
@@ -90,6 +94,12 @@ export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {})
     hostLabel: o.hostLabel ?? null, metrics: o.metrics ?? null, metricsTop: o.metricsTop ?? null,
   }, `iface:${o.iface ?? 'lo'}`, true);
   if (exports) sinks.push(...exports.sinks);
+  let report: { sink: ReportSink; file: ReportFile } | null = null;
+  if (o.report) {
+    const sink = await ReportSink.create({ serverPorts: o.ports });
+    report = { sink, file: new ReportFile(o.report) };
+    sinks.push(sink);
+  }
   const { analyzeLive } = await import('../pipeline/live.js');
   const ac = new AbortController();
   let live;
@@ -101,12 +111,14 @@ export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {})
     });
   } catch (e) {
     if (fd !== null) closeSync(fd);
+    report?.file.abandon();
     throw e;
   }
   try {
     await live.ready;
   } catch (e) {
     if (fd !== null) closeSync(fd);
+    report?.file.abandon();
     throw e;
   }
   stderr.write(`pgsniff: recording on ${live.capture.iface} (${live.capture.filter}) while ${o.commandArgs.join(' ')} runs\n`);
@@ -122,6 +134,11 @@ export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {})
   }
   await exports?.finish();
   stderr.write(`pgsniff: recorded ${summary.packets} packets, ${summary.messages} PostgreSQL messages, ${summary.connections} sessions\n`);
+  if (report) {
+    stderr.write(report.file.write(report.sink, {
+      source: `record on ${o.iface ?? 'lo'}: ${o.commandArgs.join(' ')}`, input: 'live', packets: summary.packets, drops: liveDrops(summary.live),
+    }));
+  }
   if (child.error) {
     // Nothing ran, so nothing was checked: no verdict, and the shell's status for it.
     stderr.write(`pgsniff: ${escapeTerminal(child.error)}${check ? '; the rules were not checked' : ''}\n`);

@@ -16,7 +16,7 @@ import { limitYoungGeneration } from './heap.js';
 import { exportSchema, openExports, wantsExports, type Exports } from './exports.js';
 import { FanOut } from '../sinks/fan-out.js';
 import type { CaptureFigures } from '../sinks/export/metrics.js';
-import type { LiveStats } from '../pipeline/live.js';
+import type { LiveStats, LiveSummary } from '../pipeline/live.js';
 
 limitYoungGeneration();
 
@@ -108,6 +108,19 @@ async function runLive(o: CliOptions): Promise<number> {
   const { analyzeLive } = await import('../pipeline/live.js');
   const { backlogReporter, captureSummaryLine } = await import('./live-report.js');
   const ac = new AbortController();
+  // --report: the HTML report too, written when the capture ends (src/cli/report.ts)
+  let html: { sink: import('../sinks/report/sink.js').ReportSink; file: import('./report.js').ReportFile; drops: typeof import('./report.js').liveDrops } | null = null;
+  if (o.report) {
+    const { ReportSink } = await import('../sinks/report/sink.js');
+    const { ReportFile, liveDrops } = await import('./report.js');
+    html = { sink: await ReportSink.create({ serverPorts: o.ports }), file: new ReportFile(o.report), drops: liveDrops };
+  }
+  const withReport = (sink: PipelineSink): PipelineSink => html === null ? sink : new FanOut([sink, html.sink]);
+  const writeReport = (summary: LiveSummary): void => {
+    if (html !== null) {
+      process.stderr.write(html.file.write(html.sink, { source: `live capture on ${o.iface}`, input: 'live', packets: summary.packets, drops: html.drops(summary.live) }));
+    }
+  };
   const liveOpts = (sink: PipelineSink, messages: boolean) => ({
     ...analyzeOptions(o, messages),
     iface: o.iface!,
@@ -124,11 +137,11 @@ async function runLive(o: CliOptions): Promise<number> {
       live: true,
       filter: o.displayFilter ?? undefined,
       start: async (sink, signal) => {
-        const live = analyzeLive(sink, {
+        const live = analyzeLive(withReport(sink), {
           ...liveOpts(sink, true), signal,
           onStatus: (s) => sink.drops?.((s.kernelDropped ?? 0) + s.pgsniffDropped),
         });
-        await live.done;
+        writeReport(await live.done);
       },
     });
   }
@@ -138,7 +151,7 @@ async function runLive(o: CliOptions): Promise<number> {
   const { sink, messages } = withExports(outputSink(o), exports);
   const stderr = (line: string): void => { process.stderr.write(line); };
   const report = backlogReporter(stderr);
-  const live = analyzeLive(sink, { ...liveOpts(sink, messages), onStatus: (s) => { latest = s; report(s); } });
+  const live = analyzeLive(withReport(sink), { ...liveOpts(sink, messages), onStatus: (s) => { latest = s; report(s); } });
   const onSignal = () => ac.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -147,6 +160,7 @@ async function runLive(o: CliOptions): Promise<number> {
     process.stderr.write(`pgsniff: capturing on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops\n`);
     const summary = await live.done;
     process.stderr.write(`pgsniff: ${captureSummaryLine(summary)}\n`);
+    writeReport(summary);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -210,6 +224,10 @@ async function main(argv: string[]): Promise<number> {
     case 'record': {
       const { recordCommand } = await import('./record.js');
       return recordCommand(o);
+    }
+    case 'report': {
+      const { reportCommand } = await import('./report.js');
+      return reportCommand(o);
     }
   }
   throw new UserError('BAD_ARGUMENT', `unknown command ${o.command}`);

@@ -62,6 +62,7 @@ export class PacketPipeline {
   private readonly flows: FlowTable;
   private readonly keylog: KeyLog;
   private readonly wantFrames: boolean;
+  private readonly wantSizes: boolean;
   packets = 0;
   private lastFrame = 0;
   private lastTimeUs = 0;
@@ -100,6 +101,7 @@ export class PacketPipeline {
       maxBufferedTotal: budget.shares.reassembly, maxConnectionBytes: budget.shares.connections, ...opts.reassembly, serverPorts: ports,
     });
     this.wantFrames = typeof sink.frame === 'function';
+    this.wantSizes = typeof sink.packetSize === 'function';
   }
 
   readonly packet = (p: Packet): void => {
@@ -108,6 +110,7 @@ export class PacketPipeline {
     this.lastTimeUs = p.timeUs;
     this.analyzer.time(p.timeUs);
     const seg = this.decoder.decode(p);
+    if (this.wantSizes) this.sink.packetSize!(p.timeUs, p.origLen, seg === null ? -1 : seg.srcPort, seg === null ? -1 : seg.dstPort);
     if (!this.wantFrames) {
       if (seg !== null) this.flows.segment(seg);
       return;

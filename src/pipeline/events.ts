@@ -71,6 +71,12 @@ export interface PipelineSink {
   /** Every packet, before the records it completes. Optional: only the TUI and the text view need it. */
   frame?(f: FrameInfo): void;
   /**
+   * Every packet's capture time and length on the wire, and its TCP ports (-1 when not TCP),
+   * before the records it completes: what a sink that only counts needs (the report's bytes per
+   * second), without frame()'s object and address strings.
+   */
+  packetSize?(timeUs: number, length: number, srcPort: number, dstPort: number): void;
+  /**
    * A decoded message. `raw` carries the body bytes and frame span (for hex views); `decoded`
    * is the dissected form the record was built from.
    */

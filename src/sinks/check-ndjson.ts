@@ -52,7 +52,11 @@ export interface NdjsonReadSummary {
   messages: number;
 }
 
-export async function readNdjsonRecords(path: string, sink: PipelineSink): Promise<NdjsonReadSummary> {
+/**
+ * `others`: also pass message, anomaly and capture records on (as they are, for a sink that only counts
+ * them: the report's bytes per direction and anomaly table).
+ */
+export async function readNdjsonRecords(path: string, sink: PipelineSink, opts: { others?: boolean } = {}): Promise<NdjsonReadSummary> {
   const input = createReadStream(path, { encoding: 'utf8' });
   const lines = createInterface({ input, crlfDelay: Infinity });
   const sum: NdjsonReadSummary = { lines: 0, queries: 0, sessions: 0, anomalies: 0, messages: 0 };
@@ -82,7 +86,10 @@ export async function readNdjsonRecords(path: string, sink: PipelineSink): Promi
         if (!r.success) throw new UserError('BAD_INPUT', `${path}:${sum.lines}: not a valid anomaly record (${r.error.issues[0]!.path.join('.') || 'record'}: ${r.error.issues[0]!.message})`);
         sum.anomalies++;
         sink.record(r.data as unknown as OutRecord);
-      } else if (kind === 'message') sum.messages++;
+      } else if (kind === 'message' || kind === 'capture') {
+        if (kind === 'message') sum.messages++;
+        if (opts.others) sink.record(obj as OutRecord);
+      }
     }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

@@ -15,10 +15,14 @@ export class FanOut implements PipelineSink {
   /** The sinks that must still get the record the pipeline is about to build (all when null). */
   private pending: PipelineSink[] | null = null;
   readonly frame?: (f: FrameInfo) => void;
+  readonly packetSize?: (timeUs: number, length: number, srcPort: number, dstPort: number) => void;
 
   constructor(private readonly sinks: readonly PipelineSink[]) {
     const framed = sinks.filter((s) => s.frame !== undefined);
     if (framed.length > 0) this.frame = (f) => { for (const s of framed) s.frame!(f); };
+    // offered only when a sink counts packets: the pipeline then skips the call
+    const sized = sinks.filter((s) => s.packetSize !== undefined);
+    if (sized.length > 0) this.packetSize = (t, l, sp, dp) => { for (const s of sized) s.packetSize!(t, l, sp, dp); };
   }
 
   rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): boolean {

@@ -1,0 +1,134 @@
+/**
+ * `pgsniff report FILE -o report.html` (a pcap/pcapng capture or an NDJSON export, told apart by
+ * content), `pgsniff report -i IFACE -o report.html` (written when the capture stops), and the
+ * pieces `record --report` and `-i IFACE --report` use: one self-contained HTML page of charts
+ * and tables (src/sinks/report).
+ */
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { UserError } from '../core/errors.js';
+import { compileFilter, type Predicate } from '../filter/index.js';
+import type { OutRecord, PipelineSink } from '../pipeline/events.js';
+import { fileHead, looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
+import { ReportSink, type ReportInputInfo } from '../sinks/report/sink.js';
+import { renderReportHtml } from '../sinks/report/html.js';
+import type { CommandIo } from './stats.js';
+import type { LiveStats } from '../pipeline/live.js';
+
+export interface ReportCommandOptions {
+  file: string | null;
+  iface?: string | null;
+  /** -o: the HTML file to write. */
+  output: string | null;
+  ports: number[];
+  keylog?: string | null;
+  showSecrets?: boolean;
+  /** -Y: only query records matching it are counted (sessions, packets and anomalies all are). */
+  displayFilter?: string | null;
+  /** Full query records, for the Bind parameters of the slowest executions (summary records have none). */
+  params?: boolean;
+  captureFilter?: string | null;
+  write?: string | null;
+  count?: number | null;
+  duration?: number | null;
+}
+
+/** Packets lost by the kernel, the interface or pgsniff's own spool; null when the kernel's count is unknown. */
+export function liveDrops(s: LiveStats): number | null {
+  if (s.kernelDropped === null) return null;
+  return s.kernelDropped + (s.ifDropped ?? 0) + s.pgsniffDropped;
+}
+
+/** An output file opened before the work starts, so that a path that cannot be written fails at once. */
+export class ReportFile {
+  private readonly fd: number;
+  constructor(readonly path: string) {
+    try {
+      this.fd = openSync(path, 'w');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UserError(code === 'EACCES' ? 'EACCES' : 'ENOENT', `cannot write ${path}: ${code ?? (e as Error).message}`);
+    }
+  }
+
+  /** Renders the sink's data into the file and closes it; returns the line that says so. */
+  write(sink: ReportSink, info: ReportInputInfo): string {
+    const data = sink.result(info);
+    const html = Buffer.from(renderReportHtml(data), 'utf8');
+    try {
+      let off = 0;
+      while (off < html.length) off += writeSync(this.fd, html, off, html.length - off);
+    } finally {
+      closeSync(this.fd);
+    }
+    const o = data.overview;
+    return `pgsniff: wrote ${this.path} (${(html.length / 1024).toFixed(0)} KB): ${o.queries} queries, ${o.sessions} sessions, ${o.errors} errors\n`;
+  }
+
+  /** The work failed: no half-made report is left behind. */
+  abandon(): void {
+    closeSync(this.fd);
+    rmSync(this.path, { force: true });
+  }
+}
+
+/** The report sink, behind the -Y filter when one is given. */
+export function filtered(sink: ReportSink, expr: string | null | undefined): PipelineSink {
+  if (!expr) return sink;
+  const keep: Predicate = compileFilter(expr);
+  return {
+    packetSize: (t: number, l: number, sp: number, dp: number) => sink.packetSize(t, l, sp, dp),
+    record: (rec: OutRecord) => {
+      if (rec.kind !== 'query' || keep(rec)) sink.record(rec);
+    },
+    end: () => sink.end(),
+  };
+}
+
+export async function reportCommand(o: ReportCommandOptions, io: CommandIo = {}): Promise<number> {
+  const stderr = io.stderr ?? process.stderr;
+  if (!o.output) throw new UserError('BAD_ARGUMENT', 'report needs an output file: pgsniff report FILE -o report.html');
+  if (o.file === null && !o.iface) throw new UserError('BAD_ARGUMENT', 'report needs a capture file or an NDJSON export (or -i IFACE)');
+  if (o.file !== null && o.file !== '-') fileHead(o.file); // a missing input fails before the output is created
+  const sink = await ReportSink.create({ serverPorts: o.ports });
+  const input = filtered(sink, o.displayFilter);
+  const out = new ReportFile(o.output);
+  let info: ReportInputInfo;
+  // Summary query records (as stats reads: no Bind values) unless parameters or a display filter need every field.
+  const detail = o.params || o.displayFilter ? 'full' as const : 'summary' as const;
+  const base = { ports: o.ports, messages: false, queryDetail: detail, keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false };
+  try {
+    if (o.iface) {
+      const { analyzeLive } = await import('../pipeline/live.js');
+      const ac = new AbortController();
+      const live = analyzeLive(input, {
+        ...base, iface: o.iface, captureFilter: o.captureFilter ?? null, write: o.write ?? null,
+        count: o.count ?? null, durationSec: o.duration ?? null, signal: ac.signal,
+      });
+      const onSignal = (): void => ac.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      let summary;
+      try {
+        await live.ready;
+        stderr.write(`pgsniff: capturing on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops and writes ${o.output}\n`);
+        summary = await live.done;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      info = { source: `live capture on ${o.iface}`, input: 'live', packets: summary.packets, drops: liveDrops(summary.live) };
+    } else if (o.file !== '-' && looksLikeNdjson(fileHead(o.file!))) {
+      await readNdjsonRecords(o.file!, input, { others: true });
+      info = { source: o.file!, input: 'ndjson' };
+    } else {
+      const { analyzeFile } = await import('../pipeline/analyze.js');
+      const summary = await analyzeFile(o.file!, input, base);
+      info = { source: o.file!, input: 'capture', packets: summary.packets, captureComplete: summary.capture?.complete ?? true };
+    }
+  } catch (e) {
+    out.abandon();
+    throw e;
+  }
+  stderr.write(out.write(sink, info));
+  return 0;
+}

@@ -1,0 +1,206 @@
+/**
+ * `pgsniff report` pages opened in headless Chromium (Debian's `chromium`, which .ci/run
+ * installs; driven through playwright-core with that executable, no browser download): reports
+ * of the samples and of a real-server run recorded with `record --report` load with no console
+ * error and no network (the context is offline and every request other than the file itself is
+ * refused and counted), every chart has drawn, the top statement's text is there, and SQL
+ * carrying `</script><script>` and `<img onerror>` is shown as text and runs nothing. The
+ * real-server run's page is photographed for the README (copied to docs/ with
+ * UPDATE_SCREENSHOT=1).
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { liveCaptureAvailable } from '../src/capture/live.js';
+import { projectRoot } from './helpers/public-captures.js';
+import { startServer, type PgServer } from './helpers/pg-server.js';
+import { tempDir } from './helpers/temp-dir.js';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const main = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+const samples = join(projectRoot, 'samples');
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const SKIP = !existsSync(CHROMIUM) ? `${CHROMIUM} is absent (apt-get install chromium): report pages not opened` : false;
+const LIVE_SKIP = SKIP || (!liveCaptureAvailable()
+  ? 'the optional `cap` addon does not load (apt-get install libpcap-dev, npm rebuild cap): the real-server report skipped'
+  : !isRoot ? 'not root (live capture needs root or CAP_NET_RAW): the real-server report skipped' : false);
+
+const dir = tempDir('pgsniff-report-browser-');
+let browser: Browser | null = null;
+
+async function getBrowser(): Promise<Browser> {
+  browser ??= await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+      '--disable-dev-shm-usage'],
+  });
+  return browser;
+}
+
+after(async () => { await browser?.close(); });
+
+interface Opened {
+  problems: string[];
+  requests: string[];
+  canvases: Array<{ w: number; h: number; painted: number }>;
+  charts: number;
+  text: string;
+  pwned: unknown;
+  dialogs: string[];
+}
+
+/** Opens a report offline, waits for its script to finish, and reports what happened. */
+async function open(file: string, screenshot?: string, click?: string): Promise<Opened> {
+  const b = await getBrowser();
+  const ctx = await b.newContext({ offline: true, javaScriptEnabled: true, viewport: { width: 1280, height: 900 } });
+  const requests: string[] = [];
+  await ctx.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith('file://')) return route.continue();
+    requests.push(url);
+    return route.abort();
+  });
+  const page = await ctx.newPage();
+  const problems: string[] = [];
+  const dialogs: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+  try {
+    await page.goto('file://' + file);
+    await page.waitForFunction('window.__report && window.__report.ready === true', null, { timeout: 60_000 });
+    if (screenshot) await page.screenshot({ path: screenshot, fullPage: false });
+    if (click) await page.locator('#statements tbody tr', { hasText: click }).first().click();
+    // a string, not a function: this file is compiled without the DOM's types
+    const got = await page.evaluate(`(() => {
+      const canvases = [...document.querySelectorAll('canvas')].map((c) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let painted = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) painted++;
+        return { w: c.width, h: c.height, painted };
+      });
+      return { canvases, charts: window.__report.charts, text: document.body.textContent || '', pwned: window.__pwned ?? null };
+    })()`) as Pick<Opened, 'canvases' | 'charts' | 'text' | 'pwned'>;
+    return { problems, requests, dialogs, ...got };
+  } finally {
+    await ctx.close();
+  }
+}
+
+function assertDrawn(o: Opened, what: string): void {
+  assert.deepEqual(o.problems, [], `${what}: console`);
+  assert.deepEqual(o.requests, [], `${what}: network requests`);
+  assert.deepEqual(o.dialogs, [], `${what}: dialogs`);
+  assert.ok(o.charts >= 6, `${what}: ${o.charts} charts`);
+  assert.equal(o.canvases.length, o.charts, `${what}: one canvas per chart`);
+  for (const c of o.canvases) assert.ok(c.w > 0 && c.h > 0 && c.painted > 0, `${what}: a canvas drew nothing (${JSON.stringify(c)})`);
+}
+
+function report(args: string[]): string {
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stderr;
+}
+
+function topStatement(pcapOrNdjson: string, ports: string[] = []): string {
+  const r = spawnSync(process.execPath, [main, 'stats', pcapOrNdjson, '--json', ...ports], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { queries: Array<{ query: string }> }).queries[0]!.query;
+}
+
+test('sample reports open offline in Chromium: no console error, every chart drawn, the top statement shown', { skip: SKIP, timeout: 300_000 }, async () => {
+  for (const name of ['errors', 'n-plus-one', 'copy', 'concurrent', 'replication', 'pipeline', 'transaction-savepoint', 'tls-13']) {
+    const pcap = join(samples, `${name}.pcap`);
+    const out = join(dir, `${name}.html`);
+    report(['report', pcap, '-o', out]);
+    const o = await open(out);
+    assertDrawn(o, name);
+    if (name !== 'tls-13') assert.ok(o.text.includes(topStatement(pcap)), `${name}: top statement text`);
+    else assert.match(o.text, /TLS sessions? not decrypted/);
+  }
+});
+
+/** Each payload, if it ever ran as script or markup, sets window.__pwned. */
+const SCRIPT = String.raw`
+const pg = require(process.env.PG_MODULE);
+(async () => {
+  const c = new pg.Client(process.env.PG_URL);
+  await c.connect();
+  await c.query('CREATE TABLE items (id int PRIMARY KEY, name text)');
+  await c.query('BEGIN');
+  for (let i = 1; i <= 40; i++) await c.query('INSERT INTO items VALUES ($1, $2)', [i, 'item ' + i]);
+  await c.query('COMMIT');
+  for (let i = 1; i <= 15; i++) await c.query('SELECT name FROM items WHERE id = $1', [i]);
+  await c.query("SELECT '</script><script>window.__pwned = 1</script>' AS a, '<img src=x onerror=\"window.__pwned = 2\">' AS b");
+  await c.query('SELECT $1::text AS payload, pg_sleep(0.03)', ['<img src=x onerror="window.__pwned = 3"></script><script>window.__pwned = 4</script>']);
+  await c.query('SELECT * FROM "</script><script>window.__pwned = 5</script>"').catch(() => {});
+  await c.query('INSERT INTO items VALUES (1, $1)', ['<img src=x onerror="window.__pwned = 6">']).catch(() => {});
+  await c.query('BEGIN');
+  await c.query("UPDATE items SET name = 'renamed' WHERE id = 2");
+  await c.query('ROLLBACK');
+  const c2 = new pg.Client(process.env.PG_URL);
+  await c2.connect();
+  await Promise.all([c.query('SELECT pg_sleep(0.05)'), c2.query('SELECT count(*) FROM items')]);
+  await c2.end();
+  await c.end();
+})().catch((e) => { console.error(e); process.exit(99); });
+`;
+
+function run(args: string[], env: Record<string, string>): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('close', (status) => { clearTimeout(timer); resolve({ status, stderr }); });
+  });
+}
+
+test('a real server run: record --report, and report of its NDJSON export; wire text cannot run script', { skip: LIVE_SKIP, timeout: 300_000 }, async () => {
+  let srv: PgServer | null = null;
+  try {
+    srv = await startServer({ auth: 'scram-sha-256' });
+    const script = join(dir, 'workload.cjs');
+    writeFileSync(script, SCRIPT);
+    const env = { PG_MODULE: join(projectRoot, 'node_modules', 'pg'), PG_URL: `postgres://${srv.user}:${encodeURIComponent(srv.password ?? '')}@127.0.0.1:${srv.port}/${srv.database}` };
+    const html = join(dir, 'run.html');
+    const ndjson = join(dir, 'run.ndjson');
+    const pcap = join(dir, 'run.pcap');
+    const rec = await run(['record', '-i', 'lo', '-p', String(srv.port), '-w', pcap, '--json-out', ndjson, '--report', html, '--', process.execPath, script], env);
+    assert.equal(rec.status, 0, rec.stderr);
+    assert.match(rec.stderr, /wrote .*run\.html \(\d+ KB\): 6\d queries, 2 sessions, 2 errors/);
+    const shot = join(dir, 'report.png');
+    const o = await open(html, shot, 'payload');
+    assertDrawn(o, 'record --report');
+    assert.equal(o.pwned, null, 'a payload ran');
+    // the payloads are on the page, as text
+    assert.ok(o.text.includes('</script><script>window.__pwned = 5</script>'), 'the error message with the payload is shown');
+    assert.ok(o.text.includes('<img src=x onerror="window.__pwned = 3"></script><script>window.__pwned = 4</script>'), 'the parameter with the payload is shown');
+    assert.ok(o.text.includes(topStatement(pcap, ['-p', String(srv.port)])), 'top statement text');
+    assert.match(o.text, /undefined_table/);
+    assert.match(o.text, /unique_violation/);
+    assert.match(o.text, /SELECT name FROM items WHERE id = \$1/);
+    assert.ok(statSync(shot).size > 10_000);
+    if (process.env.UPDATE_SCREENSHOT === '1') copyFileSync(shot, join(projectRoot, 'docs', 'report.png'));
+
+    // the same run from its NDJSON export (parameters included) and from the pcap
+    const fromExport = join(dir, 'export.html');
+    report(['report', ndjson, '-o', fromExport]);
+    const e = await open(fromExport, undefined, 'payload');
+    assertDrawn(e, 'report of the NDJSON export');
+    assert.equal(e.pwned, null);
+    assert.ok(e.text.includes('<img src=x onerror="window.__pwned = 3">'));
+    const fromPcap = join(dir, 'pcap.html');
+    report(['report', pcap, '-p', String(srv.port), '--params', '-o', fromPcap]);
+    const p = await open(fromPcap, undefined, 'payload');
+    assertDrawn(p, 'report --params of the pcap');
+    assert.equal(p.pwned, null);
+    assert.ok(p.text.includes('<img src=x onerror="window.__pwned = 3">'), '--params: the Bind parameter is in the example');
+    assert.ok(readFileSync(fromPcap, 'utf8').length < 1_000_000);
+  } finally {
+    await srv?.stop();
+  }
+});

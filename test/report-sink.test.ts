@@ -1,0 +1,182 @@
+/**
+ * The report's aggregation (src/sinks/report): its statements are `pgsniff stats`'s own, the
+ * time buckets widen without losing a count, an NDJSON export gives the page a capture gives,
+ * and what the samples hold (errors by SQLSTATE with condition names, N+1 runs, COPY,
+ * replication, transactions, undecrypted TLS) reaches the page's data. The browser half is
+ * report-browser.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { analyzeFile } from '../src/pipeline/analyze.js';
+import { NdjsonSink } from '../src/sinks/ndjson.js';
+import { StatsSink } from '../src/sinks/stats.js';
+import { ReportSink } from '../src/sinks/report/sink.js';
+import { BucketArray, TimeGrid, logBin, binUpperMs } from '../src/sinks/report/grid.js';
+import { renderReportHtml, scriptSafeJson } from '../src/sinks/report/html.js';
+import { readNdjsonRecords } from '../src/sinks/check-ndjson.js';
+import { openSync, closeSync } from 'node:fs';
+import { projectRoot } from './helpers/public-captures.js';
+import { tempDir } from './helpers/temp-dir.js';
+
+const samples = join(projectRoot, 'samples');
+const main = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+
+async function reportOf(file: string, opts: { keylog?: string } = {}) {
+  const sink = await ReportSink.create();
+  const summary = await analyzeFile(join(samples, file), sink, { messages: false, queryDetail: 'summary', keylog: opts.keylog ?? null });
+  return sink.result({ source: file, input: 'capture', packets: summary.packets });
+}
+
+test('time buckets: widening keeps every count and keeps bucket i at floor(i/2)', () => {
+  const g = new TimeGrid(8);
+  const a = new BucketArray();
+  g.onWiden(() => a.widen());
+  let total = 0;
+  for (let k = 0; k < 1000; k++) {
+    const t = 1_000_000 + k * 7_919; // µs, over 7.9 s: the grid must widen many times
+    a.add(g.index(t), 1);
+    total++;
+  }
+  assert.ok(g.size <= 8, `grid holds ${g.size} buckets`);
+  assert.equal(a.values.reduce((x, y) => x + y, 0), total);
+  // an earlier time than the first one seen: negative index, still counted
+  a.add(g.index(0), 5);
+  assert.ok(g.size <= 8);
+  assert.equal(a.values.reduce((x, y) => x + y, 0), total + 5);
+  assert.ok(g.startOf(g.lo) <= 0 && g.startOf(g.hi + 1) > 1_000_000 + 999 * 7_919);
+});
+
+test('latency bins: each duration falls in the bin whose bounds hold it', () => {
+  for (const ms of [0.0005, 0.001, 0.0123, 0.5, 1, 3.7, 250, 60_000]) {
+    const b = logBin(ms);
+    assert.ok(ms <= binUpperMs(b) || b === 127, `${ms} ms <= upper of bin ${b}`);
+    if (b > 1) assert.ok(ms >= binUpperMs(b - 1), `${ms} ms >= upper of bin ${b - 1}`);
+  }
+});
+
+test('statements are pgsniff stats\'s own: same fingerprints, calls, percentiles', async () => {
+  for (const file of ['concurrent.pcap', 'pipeline.pcap', 'n-plus-one.pcap', 'errors.pcap']) {
+    const data = await reportOf(file);
+    const stats = await StatsSink.create();
+    await analyzeFile(join(samples, file), stats, { messages: false, queryDetail: 'summary' });
+    const want = stats.report();
+    assert.equal(data.overview.queries, want.totals.queries, file);
+    assert.deepEqual(
+      data.statements.map((q) => [q.fingerprint, q.query, q.calls, q.errors, q.p50Ms, q.p95Ms, q.maxMs]),
+      want.queries.map((q) => [q.fingerprint, q.query, q.calls, q.errors, q.p50Ms, q.p95Ms, q.maxMs]),
+      file,
+    );
+    const timed = data.statements.reduce((n, q) => n + q.hist.reduce((m, [, c]) => m + c, 0), 0);
+    assert.equal(data.latency.bins.reduce((n, [, c]) => n + c, 0), timed, `${file}: overall histogram = sum of the statements'`);
+    assert.equal(data.series.queries.reduce((x, y) => x + y, 0), data.overview.queries, `${file}: queries per bucket add up`);
+    for (const q of data.statements) {
+      if (q.slowest) assert.equal(q.slowest.durationMs, q.maxMs, `${file}: slowest example is the max`);
+    }
+  }
+});
+
+test('errors by SQLSTATE carry the condition name, the message, an example statement and its frame', async () => {
+  const data = await reportOf('errors.pcap');
+  assert.ok(data.errors.length > 0);
+  for (const e of data.errors) {
+    assert.ok(e.condition, `${e.sqlstate} has a condition name`);
+    assert.ok(e.message);
+    assert.ok(e.example && e.example.frame > 0);
+  }
+  const undefinedTable = data.errors.find((e) => e.sqlstate === '42P01');
+  if (undefinedTable) assert.equal(undefinedTable.condition, 'undefined_table');
+  assert.equal(data.series.errors.reduce((x, y) => x + y, 0), data.overview.errors);
+});
+
+test('N+1 runs, COPY, replication and transactions from the samples', async () => {
+  const n1 = await reportOf('n-plus-one.pcap');
+  assert.equal(n1.nPlusOne.length, 1, JSON.stringify(n1.nPlusOne));
+  assert.ok(n1.nPlusOne[0]!.longestRun >= 10);
+
+  const copy = await reportOf('copy.pcap');
+  assert.ok(copy.copy.length > 0);
+  assert.ok(copy.copy.some((c) => c.bytesIn > 0 || c.bytesOut > 0));
+
+  const repl = await reportOf('replication.pcap');
+  assert.ok(repl.replication.length > 0, 'replication sessions listed');
+
+  const tx = await reportOf('transaction-savepoint.pcap');
+  assert.ok(tx.transactions.committed + tx.transactions.rolledBack > 0);
+  assert.equal(tx.transactions.bins.reduce((n, [, c]) => n + c, 0), tx.transactions.committed + tx.transactions.rolledBack);
+});
+
+test('trust line: a clean capture says so; TLS without keys says what was not decoded', async () => {
+  const clean = await reportOf('simple-query.pcap');
+  assert.equal(clean.overview.trust.level, 'ok', clean.overview.trust.line);
+  const tls = await reportOf('tls-13.pcap');
+  assert.notEqual(tls.overview.trust.level, 'ok');
+  assert.match(tls.overview.trust.line, /TLS sessions? not decrypted/);
+  const keyed = await reportOf('tls-13.pcap', { keylog: join(samples, 'tls-13.keylog') });
+  assert.equal(keyed.overview.tlsUndecrypted, 0);
+  assert.ok(keyed.overview.queries > 0);
+});
+
+test('an NDJSON export gives the statements, errors and sessions the capture gives', async () => {
+  const dir = tempDir('pgsniff-report-');
+  for (const file of ['errors.pcap', 'concurrent.pcap']) {
+    const ndjson = join(dir, file + '.ndjson');
+    const fd = openSync(ndjson, 'w');
+    await analyzeFile(join(samples, file), new NdjsonSink(fd), {});
+    closeSync(fd);
+    const fromCapture = await reportOf(file);
+    const sink = await ReportSink.create();
+    await readNdjsonRecords(ndjson, sink, { others: true });
+    const fromExport = sink.result({ source: ndjson, input: 'ndjson' });
+    const pick = (d: typeof fromCapture) => ({
+      statements: d.statements.map((q) => [q.fingerprint, q.calls, q.errors, q.rows, q.bytesReturned, q.maxMs]),
+      errors: d.errors.map((e) => [e.sqlstate, e.count, e.example?.frame]),
+      sessions: d.sessions.map((s) => [s.session, s.user, s.startUs, s.endUs, s.queries]),
+      start: d.overview.startUs,
+    });
+    assert.deepEqual(pick(fromExport), pick(fromCapture), file);
+    // the capture's span runs to its last packet (the final ACKs), the export's to its last record
+    assert.ok(fromExport.overview.endUs! <= fromCapture.overview.endUs!);
+    assert.ok(fromExport.series.bytesFrontend !== null, `${file}: bytes per direction from the message records`);
+  }
+});
+
+test('the page: wire text only inside the escaped JSON block, scripts allowed by hash only', async () => {
+  const data = await reportOf('simple-query.pcap');
+  const evil = '</script><script>alert(1)</script><img src=x onerror=alert(2)>&amp;\u2028';
+  data.meta.source = evil;
+  data.statements[0]!.query = evil;
+  const html = renderReportHtml(data);
+  assert.equal(html.split('</script>').length - 1, 3, 'exactly the three script elements close');
+  assert.ok(!html.includes('<img src=x'));
+  assert.ok(!html.includes('\u2028'));
+  assert.match(html, /Content-Security-Policy" content="default-src &#39;none&#39;; script-src &#39;sha256-/);
+  assert.ok(!/(src|href)\s*=\s*["']?https?:|url\(\s*["']?https?:|<link\b|@import/i.test(html), 'nothing to fetch');
+  assert.deepEqual(JSON.parse(scriptSafeJson({ s: evil })), { s: evil }, 'the escaping is lossless');
+});
+
+test('pgsniff report: writes the file; usage mistakes are one line and exit 2', { skip: existsSync(main) ? false : 'dist not built' }, () => {
+  const dir = tempDir('pgsniff-report-cli-');
+  const out = join(dir, 'r.html');
+  const ok = spawnSync(process.execPath, [main, 'report', join(samples, 'errors.pcap'), '-o', out], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stderr, /wrote .*r\.html \(\d+ KB\): 9 queries, 1 sessions, 6 errors/);
+  assert.match(readFileSync(out, 'utf8'), /^<!DOCTYPE html>/);
+  const noOut = spawnSync(process.execPath, [main, 'report', join(samples, 'errors.pcap')], { encoding: 'utf8' });
+  assert.equal(noOut.status, 2);
+  assert.equal(noOut.stderr, 'pgsniff: report needs an output file: pgsniff report FILE -o report.html\n');
+  const missing = spawnSync(process.execPath, [main, 'report', join(dir, 'nope.pcap'), '-o', join(dir, 'x.html')], { encoding: 'utf8' });
+  assert.equal(missing.status, 2);
+  assert.ok(!existsSync(join(dir, 'x.html')), 'no report for an input that is not there');
+  const bad = join(dir, 'bad.ndjson');
+  writeFileSync(bad, '{"kind":"query"}\n');
+  const invalid = spawnSync(process.execPath, [main, 'report', bad, '-o', join(dir, 'y.html')], { encoding: 'utf8' });
+  assert.equal(invalid.status, 2);
+  assert.match(invalid.stderr, /^pgsniff: .*bad\.ndjson:1: not a valid query record/);
+  assert.ok(!existsSync(join(dir, 'y.html')));
+  const filtered = spawnSync(process.execPath, [main, 'report', join(samples, 'errors.pcap'), '-Y', 'error', '-o', out], { encoding: 'utf8' });
+  assert.equal(filtered.status, 0, filtered.stderr);
+  assert.match(filtered.stderr, /: 6 queries, 1 sessions, 6 errors/);
+});
