@@ -42,6 +42,8 @@ export interface LiveResult {
   diffMaxUs: number | null;
   queries: number;
   anomalies: number;
+  /** From starting the command to its "capturing on" line (the capture handle is open by then). */
+  startS: number;
   /** From the end of the load (pgbench's exit, when pgsniff is told to stop) to pgsniff's exit. */
   drainS: number;
   peakRssMb: number | null;
@@ -115,6 +117,7 @@ export async function liveUnderLoad(cli: string, server: PgServer, protocol: Pro
   const ndjson = join(dir, 'live.ndjson');
   const filter = `tcp port ${server.port}`;
   const dump = await startTcpdump(ref, filter);
+  const spawnedAt = performance.now();
   const sniff: ChildProcess = spawn('sh', ['-c', `exec "${process.execPath}" "${cli}" -i lo -p ${server.port} -f "${filter}" --json -w "${ours}" > "${ndjson}"`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   sniff.stderr!.setEncoding('utf8').on('data', (t: string) => { err += t; });
@@ -124,12 +127,14 @@ export async function liveUnderLoad(cli: string, server: PgServer, protocol: Pro
   let tcp: Awaited<ReturnType<typeof dump.stop>>;
   let bench: { transactions: number | null; tps: number | null };
   let drainS = 0;
+  let startS = 0;
   try {
     const startBy = Date.now() + 30_000;
     while (!err.includes('capturing on')) {
       if (Date.now() > startBy || sniff.exitCode !== null) throw new Error(`pgsniff did not start: ${err}`);
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 5));
     }
+    startS = (performance.now() - spawnedAt) / 1000;
     const args = ['-n', '-S', '-M', protocol, '-c', String(clients), '-j', '2', '-T', String(seconds)];
     if (rate !== null) args.push('-R', String(rate));
     bench = await pgbenchAsync(server, args);
@@ -182,6 +187,7 @@ export async function liveUnderLoad(cli: string, server: PgServer, protocol: Pro
     diffMaxUs: diffs.length ? diffs[diffs.length - 1]! : null,
     queries,
     anomalies,
+    startS,
     drainS,
     peakRssMb: peakKb === null ? null : peakKb / 1024,
   };
@@ -197,12 +203,12 @@ export function liveTable(results: LiveResult[], seconds: number, clients: numbe
   out.push(`\`pgsniff -i lo --json -w FILE\` (its own process; NDJSON of every message to a file) and a reference \`tcpdump -i lo -B 131072 -w FILE\` capture the same \`pgbench -n -S -M PROTOCOL -c ${clients} -j 2 -T ${seconds}\` run (at full speed, or at the rate given with -R). ` +
     'Packets: pgsniff decoded vs the reference captured; kernel drops as each capture\'s pcap_stats reported them; pgsniff drops: packets its spool bound made it discard. ' +
     'Timestamp difference: |pgsniff − reference| per packet, matched by direction, TCP sequence and acknowledgement numbers, length and flags (each capture socket is stamped by the kernel as the packet reaches it, so two captures differ by a few µs). ' +
-    `Queries decoded vs pgbench's transactions (one SELECT each; pgbench runs a few more statements of its own per connection). Drain: from the end of the load to pgsniff's exit (it stops capturing and decodes what it is behind by). ${loaded}`);
+    `Queries decoded vs pgbench's transactions (one SELECT each; pgbench runs a few more statements of its own per connection). Start: from starting the command (Node.js's own start-up included) to its "capturing on" line, printed once the capture handle is open. Drain: from the end of the load to pgsniff's exit (it stops capturing and decodes what it is behind by). ${loaded}`);
   out.push('');
-  out.push('| -M | rate | pgbench tps | transactions | queries decoded | packets decoded | reference packets | kernel drops (pgsniff / reference) | pgsniff drops | timestamp diff median / p99 / max µs | drain s | peak RSS MB | anomalies |');
-  out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('| -M | rate | pgbench tps | transactions | queries decoded | packets decoded | reference packets | kernel drops (pgsniff / reference) | pgsniff drops | timestamp diff median / p99 / max µs | start s | drain s | peak RSS MB | anomalies |');
+  out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
-    out.push(`| ${r.protocol} | ${r.rate === null ? 'full speed' : `-R ${r.rate}`} | ${fmt(r.pgbenchTps)} | ${r.pgbenchTransactions ?? 'n/a'} | ${r.queries} | ${r.decoded} | ${r.tcpdumpCaptured ?? 'n/a'} | ${fmt(r.kernelDropped)} / ${fmt(r.tcpdumpDropped)} | ${r.pgsniffDropped} | ${fmt(r.diffMedianUs)} / ${fmt(r.diffP99Us)} / ${fmt(r.diffMaxUs)} | ${fmt(r.drainS, 1)} | ${fmt(r.peakRssMb)} | ${r.anomalies} |`);
+    out.push(`| ${r.protocol} | ${r.rate === null ? 'full speed' : `-R ${r.rate}`} | ${fmt(r.pgbenchTps)} | ${r.pgbenchTransactions ?? 'n/a'} | ${r.queries} | ${r.decoded} | ${r.tcpdumpCaptured ?? 'n/a'} | ${fmt(r.kernelDropped)} / ${fmt(r.tcpdumpDropped)} | ${r.pgsniffDropped} | ${fmt(r.diffMedianUs)} / ${fmt(r.diffP99Us)} / ${fmt(r.diffMaxUs)} | ${fmt(r.startS, 2)} | ${fmt(r.drainS, 1)} | ${fmt(r.peakRssMb)} | ${r.anomalies} |`);
   }
   return out;
 }

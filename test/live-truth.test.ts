@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { findTcpdump, openError, parseTcpdumpStats } from '../src/capture/live-source.js';
+import { findCaptureHelper, findTcpdump, openError, parseTcpdumpStats } from '../src/capture/live-source.js';
 import { readCapture } from '../src/capture/open.js';
 import type { Packet } from '../src/capture/packet.js';
 import { PcapWriter } from '../src/capture/pcap-writer.js';
@@ -189,10 +189,43 @@ test('pgsniff -i lo: tcpdump\'s packets and timestamps, whole big frames, drop c
   }
 });
 
+test('npm install built the capture process where a C compiler and libpcap\'s headers are present', { skip: existsSync('/usr/include/pcap.h') && existsSync('/usr/bin/cc') ? false : 'no C compiler or no libpcap-dev: live capture uses tcpdump' }, () => {
+  assert.ok(findCaptureHelper() !== null, 'native/build/pgsniff-capture is missing: npm install (or sh native/build.sh) builds it');
+});
+
+test('with tcpdump as the capture process (PGSNIFF_CAPTURE_PROCESS=tcpdump) a query is decoded and the kernel\'s counts reported', { skip: SKIP, timeout: 120_000 }, async () => {
+  const srv = await startServer({ auth: 'trust' });
+  let sniff: ChildProcess | null = null;
+  try {
+    sniff = spawn(process.execPath, [MAIN, '-i', 'lo', '-p', String(srv.port), '-f', `tcp port ${srv.port}`, '--json', '--queries'], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PGSNIFF_CAPTURE_PROCESS: 'tcpdump' },
+    });
+    let out = '';
+    let err = '';
+    sniff.stdout!.setEncoding('utf8').on('data', (t: string) => { out += t; });
+    sniff.stderr!.setEncoding('utf8').on('data', (t: string) => { err += t; });
+    const exited = new Promise<number | null>((r) => sniff!.once('exit', (code) => r(code)));
+    await until('"capturing on"', () => err.includes('capturing on'), 30_000);
+    const client = new pg.Client({ host: '127.0.0.1', port: srv.port, user: srv.user, database: srv.database });
+    await client.connect();
+    await client.query("SELECT 'through tcpdump' AS marker");
+    await until('the query record on stdout', () => out.includes('through tcpdump'), 5000);
+    await client.end();
+    sniff.kill('SIGINT');
+    assert.equal(await exited, 0, err);
+    assert.match(err, /\d+ received by the kernel's filter, \d+ packets decoded, .* \d+ dropped by the kernel, 0 by pgsniff/);
+  } finally {
+    sniff?.kill('SIGKILL');
+    await srv.stop();
+  }
+});
+
 test('tcpdump\'s complaints become one-line UserErrors', { skip: tcpdump === null ? 'tcpdump is not installed' : false }, () => {
   // The texts tcpdump 4.99 prints, and the real one for an unprivileged user where setpriv can produce it.
   const cases: Array<[string, string, RegExp]> = [
     ['tcpdump: lo0: No such device exists\n(No such device exists)\n', 'NO_INTERFACE', /^no such interface: lo0 \(pgsniff -D lists them\)$/],
+    ["pgsniff-capture: lo0: No such device exists\n(SIOCGIFINDEX: No such device)\n", 'NO_INTERFACE', /^no such interface: lo0 /],
+    ["pgsniff-capture: can't parse filter expression: syntax error\n", 'BAD_FILTER', /^bad capture filter "tcp port": can't parse filter expression: syntax error$/],
     ["tcpdump: can't parse filter expression: syntax error\n", 'BAD_FILTER', /^bad capture filter "tcp port": can't parse filter expression: syntax error$/],
     ["tcpdump: lo: You don't have permission to perform this capture on that device\n(socket: Operation not permitted)\n", 'EACCES', /^no permission to capture on lo0?: run as root/],
   ];
@@ -200,6 +233,14 @@ test('tcpdump\'s complaints become one-line UserErrors', { skip: tcpdump === nul
     ? spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', tcpdump!, '-i', 'lo', '-w', '/dev/null'], { encoding: 'utf8', timeout: 10_000 })
     : null;
   if (real && real.status !== 0 && real.stderr) cases.push([real.stderr, 'EACCES', /^no permission to capture on lo0?: run as root/]);
+  const helper = findCaptureHelper();
+  const realHelper = helper && isRoot && existsSync('/usr/bin/setpriv')
+    ? spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', helper, 'lo', '262144', '1048576', '10', '1000000', '/dev/null', 'tcp'], { encoding: 'utf8', timeout: 10_000 })
+    : null;
+  if (realHelper) {
+    assert.notEqual(realHelper.status, 0);
+    cases.push([realHelper.stderr, 'EACCES', /^no permission to capture on lo0?: run as root/]);
+  }
   for (const [stderr, code, msg] of cases) {
     const e = openError(stderr.includes('lo0') ? 'lo0' : 'lo', 'tcp port', stderr);
     assert.equal(e.code, code, stderr);

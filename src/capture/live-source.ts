@@ -1,26 +1,30 @@
 /**
- * Live capture with the kernel's facts: tcpdump is the capture process (as dumpcap is
- * Wireshark's), and pgsniff reads what it writes (src/capture/spool.ts).
+ * Live capture with the kernel's facts: a separate capture process (as dumpcap is Wireshark's)
+ * writes pcap files, and pgsniff reads them behind it (src/capture/spool.ts).
  *
- * Why a capture process, and why tcpdump (docs/BENCHMARK.md has the measurements):
+ * Why a capture process (docs/BENCHMARK.md has the measurements):
  * - Capturing on Node's main thread (the `cap` addon) loses packets whenever decoding, output or
  *   garbage collection holds the thread: the kernel's buffer overflows. A separate process only
  *   moves packets from the kernel to a file, so the kernel's buffer is drained whatever the
  *   decoder does; the files are the buffer between the two (bounded, see Spool).
- * - tcpdump's pcap records carry libpcap's packet header: the kernel's timestamp, the captured
- *   and the original length. The snaplen is 262,144 (tcpdump's default), so 65,549-byte frames
- *   on `lo` are kept whole.
- * - tcpdump reports pcap_stats() (ps_recv, ps_drop, ps_ifdrop) on SIGUSR1 and at exit, on one
- *   line or three: the kernel's drop counts.
- * - It prints "listening on" once the handle is open and the filter set, so a caller knows
- *   when capturing has begun.
- * - `-U` writes every packet through at once and `--immediate-mode` has libpcap hand packets
- *   over as they arrive, so the decoder sees a packet within milliseconds.
- * tcpdump runs under `setpriv --pdeathsig KILL` where util-linux has it, so it cannot outlive
+ * - pcap records carry libpcap's packet header: the kernel's timestamp, the captured and the
+ *   original length. The snaplen is 262,144 (tcpdump's default), so the 65,549-byte frames of
+ *   `lo` are kept whole.
+ * - The process reports pcap_stats() (ps_recv, ps_drop, ps_ifdrop) on SIGUSR1 and at exit in
+ *   tcpdump's words, and prints "listening on" once the handle is open and the filter set.
+ *
+ * The process is pgsniff-capture (native/pgsniff-capture.c, built by `npm install` where a C
+ * compiler and libpcap-dev are present): libpcap's TPACKET_V3 ring with a 10 ms block timeout,
+ * so packets arrive within milliseconds and the whole kernel buffer holds packets. Where it is not
+ * built, tcpdump takes its place with -U --immediate-mode; immediate mode means TPACKET_V2,
+ * whose fixed slots of the snaplen's size leave a 32 MiB buffer room for 128 packets, so on a
+ * loaded machine the kernel drops more there (counted and reported all the same).
+ * Either runs under `setpriv --pdeathsig KILL` where util-linux has it, so it cannot outlive
  * pgsniff if pgsniff is killed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readSync, closeSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, openSync, readSync, closeSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { AnomalyHandler } from '../core/anomaly.js';
@@ -45,6 +49,8 @@ const POLL_MS = 10;
 /** Chunks decoded before the reader yields to the event loop (output, timers, signals). */
 const CHUNKS_PER_TURN = 4;
 const STATS_MS = 1000;
+/** pgsniff-capture's libpcap read timeout: a TPACKET_V3 block is handed over at most this long after its first packet. */
+const BLOCK_TIMEOUT_MS = 10;
 const START_TIMEOUT_MS = 15000;
 
 export interface LiveSourceOptions {
@@ -132,6 +138,17 @@ export function listInterfacesWithTcpdump(): { name: string; description: string
     .map((m) => ({ name: m[1]!, description: m[2] ?? null, flags: m[3] ?? '' }));
 }
 
+/** pgsniff's own capture process (native/pgsniff-capture.c, built at `npm install`), or null when it was not built. */
+export function findCaptureHelper(): string | null {
+  const p = fileURLToPath(new URL('../../../native/build/pgsniff-capture', import.meta.url));
+  try {
+    accessSync(p, constants.X_OK);
+    return p;
+  } catch {
+    return null;
+  }
+}
+
 /** Parses tcpdump's statistics (the SIGUSR1 line or the exit block); the last report wins. */
 export function parseTcpdumpStats(text: string): { captured: number; received: number; dropped: number; ifDropped: number } | null {
   const re = /(\d+) packets? captured[,\s]+(\d+) packets? received by filter[,\s]+(\d+) packets? dropped by kernel(?:[,\s]+(\d+) packets? dropped by interface)?/g;
@@ -143,10 +160,10 @@ export function parseTcpdumpStats(text: string): { captured: number; received: n
 
 /** A one-line UserError from tcpdump's complaint about opening the capture. */
 export function openError(iface: string, filter: string, stderr: string): UserError {
-  const lines = stderr.split('\n').map((l) => l.replace(/^tcpdump: /, '').trim()).filter((l) => l !== '' && !l.startsWith('('));
+  const lines = stderr.split('\n').map((l) => l.replace(/^(tcpdump|pgsniff-capture): /, '').trim()).filter((l) => l !== '' && !l.startsWith('('));
   const msg = lines[0] ?? 'the capture process exited';
   if (/permission|not permitted|EPERM|EACCES/i.test(stderr)) {
-    return new UserError('EACCES', `no permission to capture on ${iface}: run as root or grant CAP_NET_RAW and CAP_NET_ADMIN to tcpdump`);
+    return new UserError('EACCES', `no permission to capture on ${iface}: run as root (or grant CAP_NET_RAW and CAP_NET_ADMIN to the capture process)`);
   }
   if (/no such device|doesn't exist|does not exist|no such interface/i.test(stderr)) {
     return new UserError('NO_INTERFACE', `no such interface: ${iface} (pgsniff -D lists them)`);
@@ -193,26 +210,38 @@ export async function openLiveSource(options: LiveSourceOptions, handlers: LiveS
   if (!Number.isInteger(bufferSize) || bufferSize < 1024 * 1024 || bufferSize > 0x7fffffff) {
     throw new UserError('BAD_ARGUMENT', 'capture buffer size must be an integer from 1 MiB to 2 GiB');
   }
-  const tcpdump = findTcpdump();
-  if (tcpdump === null) throw new UserError('NO_TCPDUMP', 'live capture needs tcpdump, which is not installed (apt-get install tcpdump)');
+  // PGSNIFF_CAPTURE_PROCESS=tcpdump picks tcpdump even where pgsniff-capture is built.
+  const helper = process.env.PGSNIFF_CAPTURE_PROCESS === 'tcpdump' ? null : findCaptureHelper();
+  const tcpdump = helper === null ? findTcpdump() : null;
+  if (helper === null && tcpdump === null) {
+    throw new UserError('NO_TCPDUMP', 'live capture needs its capture process: apt-get install gcc libc6-dev libpcap-dev and npm install (which builds it), or apt-get install tcpdump');
+  }
 
   const dir = mkdtempSync(join(tmpdir(), 'pgsniff-live-'));
   const base = 'capture.pcap';
-  const args = [
-    '-i', iface, '-n', '-s', String(snaplen), '-B', String(Math.ceil(bufferSize / 1024)),
-    '-U', '--immediate-mode', '-C', String(SPOOL_FILE_MB), '-w', join(dir, base),
-  ];
-  // Run as root, tcpdump drops to its own user after opening the device; it must stay able to
-  // create the next spool file in pgsniff's directory.
-  if (typeof process.getuid === 'function' && process.getuid() === 0) args.push('-Z', 'root');
-  args.push('--', filter);
+  let command: string;
+  let args: string[];
+  if (helper !== null) {
+    command = helper;
+    args = [iface, String(snaplen), String(bufferSize), String(BLOCK_TIMEOUT_MS), String(SPOOL_FILE_MB * 1_000_000), join(dir, base), filter];
+  } else {
+    command = tcpdump!;
+    args = [
+      '-i', iface, '-n', '-s', String(snaplen), '-B', String(Math.ceil(bufferSize / 1024)),
+      '-U', '--immediate-mode', '-C', String(SPOOL_FILE_MB), '-w', join(dir, base),
+    ];
+    // Run as root, tcpdump drops to its own user after opening the device; it must stay able to
+    // create the next spool file in pgsniff's directory.
+    if (typeof process.getuid === 'function' && process.getuid() === 0) args.push('-Z', 'root');
+    args.push('--', filter);
+  }
   const setpriv = existsSync('/usr/bin/setpriv') ? '/usr/bin/setpriv' : null;
   // Its own process group: a Ctrl-C at the terminal reaches pgsniff alone, which then stops the
   // capture itself (and can tell a stop it asked for from a capture process that died).
   const spawnOpts = { stdio: ['ignore', 'ignore', 'pipe'] as ('ignore' | 'pipe')[], detached: true };
   const proc = setpriv
-    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', tcpdump, ...args], spawnOpts)
-    : spawn(tcpdump, args, spawnOpts);
+    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', command, ...args], spawnOpts)
+    : spawn(command, args, spawnOpts);
   const entry = { proc, dir };
   active.add(entry);
   if (!exitHookInstalled) {
@@ -254,7 +283,7 @@ export async function openLiveSource(options: LiveSourceOptions, handlers: LiveS
       proc.stderr!.on('data', onData);
       proc.once('error', (e) => {
         clearTimeout(timer);
-        reject(new UserError('NO_TCPDUMP', `cannot run ${tcpdump}: ${e.message}`));
+        reject(new UserError('NO_TCPDUMP', `cannot run ${command}: ${e.message}`));
       });
       void closed.then(() => {
         clearTimeout(timer);
@@ -397,8 +426,8 @@ export async function openLiveSource(options: LiveSourceOptions, handlers: LiveS
   void closed.then(() => {
     if (!stopping && failure === null) {
       stopping = true;
-      const why = stderr.split('\n').map((l) => l.replace(/^tcpdump: /, '').trim()).filter((l) => l !== '' && !/packets? (captured|received|dropped)|listening on/.test(l)).pop();
-      endedItself = `the capture process (tcpdump) ended by itself (${exitText})${why ? `: ${why}` : ''}`;
+      const why = stderr.split('\n').map((l) => l.replace(/^(tcpdump|pgsniff-capture): /, '').trim()).filter((l) => l !== '' && !/packets? (captured|received|dropped)|listening on/.test(l)).pop();
+      endedItself = `the capture process (${helper !== null ? 'pgsniff-capture' : 'tcpdump'}) ended by itself (${exitText})${why ? `: ${why}` : ''}`;
     }
   });
 

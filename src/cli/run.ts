@@ -106,7 +106,7 @@ function interrupted(): Promise<void> {
 
 async function runLive(o: CliOptions): Promise<number> {
   const { analyzeLive } = await import('../pipeline/live.js');
-  const { backlogReporter, captureSummaryLine } = await import('./live-report.js');
+  const { backlogReporter, backlogText, captureSummaryLine } = await import('./live-report.js');
   const ac = new AbortController();
   // --report: the HTML report too, written when the capture ends (src/cli/report.ts)
   let html: { sink: import('../sinks/report/sink.js').ReportSink; file: import('./report.js').ReportFile; drops: typeof import('./report.js').liveDrops } | null = null;
@@ -139,7 +139,10 @@ async function runLive(o: CliOptions): Promise<number> {
       start: async (sink, signal) => {
         const live = analyzeLive(withReport(sink), {
           ...liveOpts(sink, true), signal,
-          onStatus: (s) => sink.drops?.((s.kernelDropped ?? 0) + s.pgsniffDropped),
+          onStatus: (s) => {
+            sink.drops?.((s.kernelDropped ?? 0) + s.pgsniffDropped);
+            sink.lag?.(backlogText(s));
+          },
         });
         writeReport(await live.done);
       },

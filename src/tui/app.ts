@@ -183,6 +183,8 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
     if (opts.live) {
       const d = store.dropped === null ? 'drops unknown' : `${store.dropped} dropped`;
       add(d, d, 9);
+      // How far decoding is behind the capture, while it is.
+      if (store.behind) add(`{yellow-fg}${tagSafe(safe(store.behind))}{/yellow-fg}`, safe(store.behind), 9);
     }
     if (f) add(f.text, f.plain, 9);
     const searching = main.searchStatus();

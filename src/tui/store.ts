@@ -20,6 +20,8 @@ export interface TuiSink extends PipelineSink {
   progress?(done: number, total: number): void;
   /** Packets the kernel dropped so far (live capture). */
   drops?(n: number): void;
+  /** How far decoding is behind a live capture ("3.2 s (41.0 MB) behind"), '' when caught up. */
+  lag?(text: string): void;
 }
 
 export const FF_FRONTEND = 1;
@@ -358,6 +360,15 @@ export class TuiStore implements TuiSink {
 
   drops(n: number): void {
     this.dropped = n;
+    this.version++;
+  }
+
+  /** Live: decoding's backlog as the producer words it, '' when caught up. */
+  behind = '';
+
+  lag(text: string): void {
+    if (text === this.behind) return;
+    this.behind = text;
     this.version++;
   }
 
