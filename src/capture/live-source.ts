@@ -63,6 +63,9 @@ export interface LiveSourceOptions {
   bufferSize?: number;
   /** Bound of the spool: bytes captured and not yet decoded. */
   spoolLimit?: number;
+  /** Open the capture, but deliver nothing (and keep the process from waiting on it) until
+   * attach(): for starting the capture before the rest of pgsniff has loaded. */
+  hold?: boolean;
 }
 
 export interface LiveSourceHandlers {
@@ -108,6 +111,8 @@ export interface LiveSource {
   stats(): LiveStats;
   /** Resolves once everything captured has been decoded and no packet came for quietMs (or after maxMs). */
   settle(quietMs?: number, maxMs?: number): Promise<void>;
+  /** Gives a held source (options.hold) its handlers: delivery starts with what was captured meanwhile. */
+  attach(handlers: LiveSourceHandlers): void;
   /** Stops capturing. With drain (the default) what was captured is still decoded; without, it is discarded. */
   stop(drain?: boolean): void;
   /** Resolves with the final figures once the capture process has exited and the spool is read;
@@ -136,6 +141,15 @@ export function listInterfacesWithTcpdump(): { name: string; description: string
   if (r.status !== 0) throw openError('', '', r.stderr ?? '');
   return r.stdout.split('\n').map((l) => /^\d+\.(\S+)(?:\s+\(([^)]*)\))?(?:\s+\[(.*)\])?/.exec(l)).filter((m) => m !== null)
     .map((m) => ({ name: m[1]!, description: m[2] ?? null, flags: m[3] ?? '' }));
+}
+
+/** PostgreSQL's default port, which the default capture filter always includes (pipeline/analyze.ts's DEFAULT_SERVER_PORT). */
+const POSTGRES_PORT = 5432;
+
+/** The default capture filter: PostgreSQL's port and the -p ports. */
+export function defaultCaptureFilter(ports: number[] = []): string {
+  const all = [POSTGRES_PORT, ...ports.filter((p) => p !== POSTGRES_PORT)];
+  return 'tcp and (' + all.map((p) => `port ${p}`).join(' or ') + ')';
 }
 
 /** pgsniff's own capture process (native/pgsniff-capture.c, built at `npm install`), or null when it was not built. */
@@ -178,6 +192,34 @@ function nowUs(): number {
   return Date.now() * 1000;
 }
 
+/** Takes a held capture's process back into the event loop's count (see LiveSourceOptions.hold). */
+const holdRefs = new WeakMap<LiveSourceOptions, () => void>();
+
+/** Captures started early (prestartLiveSource) by interface and filter, until analyzeLive takes them. */
+const early = new Map<string, { options: LiveSourceOptions; source: Promise<LiveSource> }>();
+
+/**
+ * Starts the capture at once, held, for openLiveSource to take later: the command's entry point
+ * calls it before loading the pipeline, so the capture handle is open while Node.js loads the
+ * rest of pgsniff. A failure here is reported when the capture is taken.
+ */
+export function prestartLiveSource(options: LiveSourceOptions): void {
+  const o = { ...options, hold: true };
+  const source = openLiveSource(o);
+  source.catch(() => undefined);
+  early.set(`${options.iface}\0${options.filter}`, { options: o, source });
+}
+
+/** The capture prestartLiveSource started for this interface and filter, now counted by the event loop; null if none. */
+export function takePrestarted(iface: string, filter: string): Promise<LiveSource> | null {
+  const key = `${iface}\0${filter}`;
+  const e = early.get(key);
+  if (!e) return null;
+  early.delete(key);
+  holdRefs.get(e.options)?.();
+  return e.source;
+}
+
 /** A capture directory and process that must not outlive pgsniff (see exitCleanup). */
 const active = new Set<{ proc: ChildProcess; dir: string }>();
 let exitHookInstalled = false;
@@ -197,7 +239,8 @@ function exitCleanup(): void {
  * and the first spool file has its header. Throws a UserError: NO_TCPDUMP, NO_INTERFACE, EACCES,
  * BAD_FILTER, BAD_ARGUMENT, UNSUPPORTED.
  */
-export async function openLiveSource(options: LiveSourceOptions, handlers: LiveSourceHandlers): Promise<LiveSource> {
+export async function openLiveSource(options: LiveSourceOptions, initialHandlers?: LiveSourceHandlers): Promise<LiveSource> {
+  let handlers: LiveSourceHandlers = initialHandlers ?? { packet: () => undefined, anomaly: () => undefined };
   const iface = options.iface;
   const filter = options.filter;
   const snaplen = options.snaplen ?? LIVE_SNAPLEN;
@@ -244,6 +287,16 @@ export async function openLiveSource(options: LiveSourceOptions, handlers: LiveS
     : spawn(command, args, spawnOpts);
   const entry = { proc, dir };
   active.add(entry);
+  // A held capture must not keep pgsniff alive if it exits before using it (a usage error).
+  const held = options.hold === true;
+  if (held) {
+    proc.unref();
+    (proc.stderr as unknown as { unref(): void }).unref();
+  }
+  holdRefs.set(options, () => {
+    proc.ref();
+    (proc.stderr as unknown as { ref(): void }).ref();
+  });
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', exitCleanup);
@@ -352,7 +405,8 @@ export async function openLiveSource(options: LiveSourceOptions, handlers: LiveS
     rejectDone = rej;
   });
 
-  const statsTimer = setInterval(() => {
+  let statsTimer: NodeJS.Timeout | undefined;
+  const startTimer = (): void => { statsTimer = setInterval(() => {
     if (!exited) proc.kill('SIGUSR1');
     try {
       spool.enforceLimit();
@@ -360,7 +414,7 @@ export async function openLiveSource(options: LiveSourceOptions, handlers: LiveS
     } catch (e) {
       fail(e);
     }
-  }, STATS_MS);
+  }, STATS_MS); };
 
   function fail(e: unknown): void {
     if (failure === null) failure = e;
@@ -431,7 +485,16 @@ export async function openLiveSource(options: LiveSourceOptions, handlers: LiveS
     }
   });
 
-  setImmediate(pump);
+  let attached = false;
+  const attach = (h: LiveSourceHandlers): void => {
+    if (attached) return;
+    attached = true;
+    handlers = h;
+    holdRefs.get(options)?.();
+    startTimer();
+    setImmediate(pump);
+  };
+  if (!held) attach(handlers);
 
   return {
     iface,
@@ -458,6 +521,7 @@ export async function openLiveSource(options: LiveSourceOptions, handlers: LiveS
       }),
     stop,
     done,
+    attach,
   };
 }
 

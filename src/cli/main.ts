@@ -5,4 +5,8 @@
  */
 import { relaunchWithEngineFlags } from './engine.js';
 
-if (!relaunchWithEngineFlags(process.argv.slice(2))) await import('./run.js');
+if (!relaunchWithEngineFlags(process.argv.slice(2))) {
+  // Live capture: the capture opens while the rest of pgsniff loads.
+  (await import('./live-early.js')).prestartCapture(process.argv.slice(2));
+  await import('./run.js');
+}

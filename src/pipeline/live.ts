@@ -4,14 +4,15 @@
  * stop(), after -c packets or --duration seconds; a final `capture` record gives the kernel's
  * and pgsniff's counts.
  */
-import { openLiveSource, DEFAULT_KERNEL_BUFFER, type LiveSource, type LiveStats } from '../capture/live-source.js';
+import { defaultCaptureFilter, openLiveSource, takePrestarted, DEFAULT_KERNEL_BUFFER, type LiveSource, type LiveStats } from '../capture/live-source.js';
 import { PcapWriter } from '../capture/pcap-writer.js';
 import type { Packet } from '../capture/packet.js';
 import { isoTime } from '../core/time.js';
-import { PacketPipeline, DEFAULT_SERVER_PORT, type AnalyzeOptions, type AnalyzeSummary } from './analyze.js';
+import { PacketPipeline, type AnalyzeOptions, type AnalyzeSummary } from './analyze.js';
 import type { CaptureRecord, PipelineSink } from './events.js';
 
 export type { LiveStats };
+export { defaultCaptureFilter };
 
 export interface LiveOptions extends AnalyzeOptions {
   iface: string;
@@ -57,11 +58,6 @@ export interface LiveAnalysis {
   stop(): void;
 }
 
-export function defaultCaptureFilter(ports: number[] = []): string {
-  const all = [DEFAULT_SERVER_PORT, ...ports.filter((p) => p !== DEFAULT_SERVER_PORT)];
-  return 'tcp and (' + all.map((p) => `port ${p}`).join(' or ') + ')';
-}
-
 /** The final `capture` record. */
 export function captureRecord(source: { iface: string; filter: string; snaplen: number }, s: LiveStats, lastFrame: number | null): CaptureRecord {
   return {
@@ -103,16 +99,22 @@ export function analyzeLive(sink: PipelineSink, opts: LiveOptions): LiveAnalysis
   };
 
   const ready = (async () => {
-    const s = await openLiveSource(
-      { iface: opts.iface, filter, bufferSize: opts.bufferSize, spoolLimit: opts.spoolLimit },
-      {
-        packet: onPacket,
-        anomaly: pipeline.anomaly,
-        // Caught up with the capture: what is complete goes out now, not when a batch fills.
-        idle: () => sink.idle?.(),
-        status: opts.onStatus,
-      },
-    );
+    const handlers = {
+      packet: onPacket,
+      anomaly: pipeline.anomaly,
+      // Caught up with the capture: what is complete goes out now, not when a batch fills.
+      idle: () => sink.idle?.(),
+      status: opts.onStatus,
+    };
+    // The command's entry point may have started this capture before the pipeline loaded.
+    const early = opts.bufferSize === undefined && opts.spoolLimit === undefined ? takePrestarted(opts.iface, filter) : null;
+    let s: LiveSource;
+    if (early) {
+      s = await early;
+      s.attach(handlers);
+    } else {
+      s = await openLiveSource({ iface: opts.iface, filter, bufferSize: opts.bufferSize, spoolLimit: opts.spoolLimit }, handlers);
+    }
     source = s;
     try {
       if (opts.write) writer = new PcapWriter(opts.write, s.linkType < 0 ? 1 : s.linkType, { snaplen: s.snaplen });
