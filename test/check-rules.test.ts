@@ -169,6 +169,9 @@ test('damage is said with a passing verdict, and is a violation with strict', as
   assert.match(formatCheckResult(r), /check passed: .*\n  but the capture is damaged: 1 capture-truncated, 1 gap \(1234 bytes lost or skipped, first at frame 17\); 1 query incomplete \(1 gap\); the counts above may be low or wrong \(--strict makes this a failure\)/);
   const strict = await runAll({ maxQueries: 30, strict: true }, recs);
   assert.equal(strict.ok, false);
+  // strict alone is a rule (the capture is whole); the other qualifiers alone check nothing
+  assert.equal(hasRules({ strict: true }), true);
+  assert.equal(hasRules({ allowUndecoded: true, exclude: ['x'] }), false);
   assert.deepEqual(strict.violations.map((v) => [v.rule, v.frame]), [['damaged', 17]]);
   // an anomaly that loses nothing (the capture began mid-connection) is not damage
   assert.equal((await runAll({ maxQueries: 30, strict: true }, [q({}), anomaly('mid-stream', 2)])).damage, null);

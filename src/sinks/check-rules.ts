@@ -47,8 +47,11 @@ function validRegex(s: string): boolean {
   }
 }
 
-/** Rules that qualify others rather than being rules of their own: giving only these checks nothing. */
-export const QUALIFIERS: ReadonlySet<string> = new Set(['allowSqlstates', 'maxPrepares', 'allowUndecoded', 'strict', 'exclude']);
+/**
+ * Rules that qualify others rather than being rules of their own: giving only these checks
+ * nothing. (strict is a rule: `check dump.pcap --strict` asserts the capture is whole.)
+ */
+export const QUALIFIERS: ReadonlySet<string> = new Set(['allowSqlstates', 'maxPrepares', 'allowUndecoded', 'exclude']);
 
 export type CheckRules = z.infer<typeof checkRulesSchema>;
 
