@@ -188,6 +188,9 @@ test('N+1: transaction control and re-fetches of a suspended portal are not N+1;
   const portal = await runAll({ maxPerFingerprint: 2, maxQueries: 2 }, [...fetches(0), ...fetches(1)]);
   assert.equal(portal.ok, true, formatCheckResult(portal));
   assert.equal(portal.checked.queries, 2);
+  // a new Bind to the portal with other SQL is a new execution
+  const rebound = await runAll({ maxQueries: 1 }, [fetches(0)[0]!, q({ protocol: 'extended', sql: 'select 2', portal: 'C_1' })]);
+  assert.equal(rebound.checked.queries, 2);
   const three = await runAll({ maxPerFingerprint: 2 }, [...fetches(0), ...fetches(1), ...fetches(2)]);
   assert.deepEqual(three.violations.map((v) => [v.rule, v.count]), [['maxPerFingerprint', 3]]);
   // --exclude: on the SQL as sent or its normalized text, case-insensitive

@@ -206,5 +206,10 @@ test('stats: a portal fetched in several Executes is one call, its time the sum 
     assert.equal(r.totals.queries, 2);
     const big = r.queries[0]!;
     assert.deepEqual([big.calls, big.rows, big.maxMs, big.totalMs], [2, 60, 11, 21], `defer ${defer}`);
+    // a new Bind to the unnamed portal with other SQL is a new execution, not a continuation
+    const other = new StatsSink(await createNormalizer(), { defer });
+    other.record(q({ protocol: 'extended', sql: 'select * from a', portal: '', suspended: true, durationMs: 1 }));
+    other.record(q({ protocol: 'extended', sql: 'select * from b', portal: '', durationMs: 2 }));
+    assert.equal(other.report().totals.queries, 2);
   }
 });

@@ -117,7 +117,8 @@ export class CheckSink implements PipelineSink {
   private readonly exclude: RegExp[];
   private readonly selection: Selection | null;
   readonly coverage = new Coverage();
-  private readonly suspended = new Set<string>();
+  /** Suspended portals (session + name) and the SQL they run. */
+  private readonly suspended = new Map<string, string | null>();
   private readonly batches = new Map<string, OpenBatch>();
   /** Batches judged by maxP95Ms, grouped by their statements' fingerprints. */
   private readonly batchGroups = new Map<string, { text: string; latency: LatencySketch; maxMs: number; maxFrame: number }>();
@@ -155,9 +156,12 @@ export class CheckSink implements PipelineSink {
     }
     // Execute after Execute of one portal (PortalSuspended between them) fetches one execution's
     // rows in parts: the later fetches are not calls of their own.
+    // (A new Bind replaces a portal of the same name: a continuation runs the same SQL.)
     const portalKey = rec.portal !== null ? rec.session + '\0' + rec.portal : null;
-    const continued = portalKey !== null && this.suspended.delete(portalKey);
-    if (portalKey !== null && rec.suspended && this.suspended.size < MAX_SUSPENDED) this.suspended.add(portalKey);
+    const held = portalKey !== null ? this.suspended.get(portalKey) : undefined;
+    if (held !== undefined) this.suspended.delete(portalKey!);
+    const continued = held !== undefined && held === rec.sql;
+    if (portalKey !== null && rec.suspended && this.suspended.size < MAX_SUSPENDED) this.suspended.set(portalKey, rec.sql);
     if (!continued) this.queries++;
     let fp = this.fps.get(key.fingerprint);
     if (!fp) {

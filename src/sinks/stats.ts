@@ -217,7 +217,7 @@ export class StatsSink implements PipelineSink {
   /** Batches seen (session + id), to count each batch's time once; bounded, oldest forgotten. */
   private readonly batchesSeen = new Set<string>();
   /** Portals left suspended (session + portal name): the call so far, completed by the next Execute. */
-  private readonly openPortals = new Map<string, { ms: number; timed: boolean; agg: QueryAgg; group: Group | null }>();
+  private readonly openPortals = new Map<string, { ms: number; timed: boolean; agg: QueryAgg; group: Group | null; sql: string | null }>();
 
   /** `defer: false` normalizes every record as it comes (the groups' reference behaviour, for tests). */
   constructor(private readonly normalizer: Normalizer, opts: { defer?: boolean; filter?: Predicate } = {}) {
@@ -294,9 +294,16 @@ export class StatsSink implements PipelineSink {
     // Executes of a portal after PortalSuspended fetch more of one execution: one call, as
     // pg_stat_statements counts it, whose time is the sum of its fetches (one latency sample).
     const pk = rec.portal !== null ? rec.session + '\0' + rec.portal : null;
-    const open = pk !== null ? this.openPortals.get(pk) : undefined;
-    if (open !== undefined) this.openPortals.delete(pk!);
-    else {
+    // (A new Bind replaces a portal of the same name: a continuation runs the same SQL.)
+    let open = pk !== null ? this.openPortals.get(pk) : undefined;
+    if (open !== undefined) {
+      this.openPortals.delete(pk!);
+      if (open.sql !== rec.sql) {
+        if (open.timed) this.sample(open.agg, open.ms, open.group, seq);
+        open = undefined;
+      }
+    }
+    if (open === undefined) {
       agg.calls++;
       this.totals.queries++;
     }
@@ -337,7 +344,7 @@ export class StatsSink implements PipelineSink {
     const ms = (open?.ms ?? 0) + (batch === null && rec.durationMs !== null ? rec.durationMs : 0);
     const timed = (open?.timed ?? false) || (batch === null && rec.durationMs !== null);
     if (rec.suspended && pk !== null && this.openPortals.size < MAX_SESSIONS) {
-      this.openPortals.set(pk, { ms, timed, agg, group });
+      this.openPortals.set(pk, { ms, timed, agg, group, sql: rec.sql });
     } else if (timed) {
       this.sample(agg, ms, group, seq);
     }
