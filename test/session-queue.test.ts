@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RequestQueue, MAX_PENDING, type Request } from '../src/session/request-queue.js';
 
-const sync = (seq: number): Request => ({ kind: 'sync', seq });
+const sync = (seq: number): Request => ({ kind: 'sync', seq, timeUs: 0 });
 const seqOf = (r: Request | undefined): number | undefined => (r?.kind === 'sync' ? r.seq : undefined);
 
 test('RequestQueue: first in, first out, across emptyings, compaction and the cap', () => {

@@ -25,6 +25,11 @@ export interface PgObserver {
   message(raw: RawMessage, decode: () => DecodedMessage): void;
   anomaly(a: Anomaly): void;
   /**
+   * Bytes of direction `dir` were lost or could not be framed (a gap, a resync, a damaged or
+   * skipped message): the session layer can no longer be sure which answer is whose.
+   */
+  lost?(dir: Direction): void;
+  /**
    * The connection turned out to be TLS (after SSLRequest + 'S', or direct TLS, or recognised
    * from its records when the capture began inside the session: then `handshakeSeen` is false).
    */
@@ -131,8 +136,10 @@ export class PgConnection implements ConnectionSink {
     this.ctx = new ConnContext(opts.showSecrets);
     const events = (dir: Direction): FramerEvents => new ConnectionFramerEvents(this, {
       skipped: (bytes, reason, frame, timeUs) => this.onSkipped(dir, bytes, reason, frame, timeUs),
-      tooLarge: (code, length, frame, timeUs) =>
-        this.report('message-too-large', `${code === null ? 'startup' : `'${code}'`} message declares ${length} bytes, over the ${opts.maxMessage}-byte limit: skipped`, frame, timeUs, dir, length),
+      tooLarge: (code, length, frame, timeUs) => {
+        this.observer.lost?.(dir);
+        this.report('message-too-large', `${code === null ? 'startup' : `'${code}'`} message declares ${length} bytes, over the ${opts.maxMessage}-byte limit: skipped`, frame, timeUs, dir, length);
+      },
       notStartup: (length, frame, timeUs) => this.reject(`the client's first bytes are not a startup packet (length field ${length})`, frame, timeUs),
     });
     if (info.sawSyn) {
@@ -268,6 +275,7 @@ export class PgConnection implements ConnectionSink {
       }
       return;
     }
+    this.observer.lost?.(dir);
     if (reason === 'gap') return; // reassembly reports gaps itself
     if (reason === 'damaged') {
       this.report('malformed-message', bytes > 0 ? `incomplete message: ${bytes} bytes before the stream ended or lost bytes cut it` : 'message damaged by lost bytes: not decoded', frame, timeUs, dir, bytes);

@@ -17,6 +17,8 @@ export interface SessionTrackerLike extends TypeSource {
   tls?(info: TlsSummary): void;
   encryption?(kind: 'gss'): void;
   anomaly(a: Anomaly): void;
+  /** Bytes of direction `dir` were lost or could not be framed (PgObserver.lost). */
+  lost?(dir: Direction): void;
   close(end: ConnectionEnd): void;
 }
 
@@ -92,6 +94,8 @@ class ConnectionObserver implements PgObserver {
   private counted = false;
   private encryptedTls = false;
   private tlsHandshakeUnseen = false;
+  /** Losses before the first message made the tracker (bits: 1 frontend, 2 backend), told to it then. */
+  private lostBeforeTracker = 0;
 
   constructor(
     private readonly analyzer: Analyzer, private readonly sink: PipelineSink, private readonly opts: AnalyzerOptions,
@@ -121,6 +125,8 @@ class ConnectionObserver implements PgObserver {
       const sink = this.sink;
       this.tracker = this.opts.sessions(this.conn, (rec: OutRecord): void => sink.record(rec));
       this.pg.setTypeSource(this.tracker);
+      if ((this.lostBeforeTracker & 1) !== 0) this.tracker.lost?.('frontend');
+      if ((this.lostBeforeTracker & 2) !== 0) this.tracker.lost?.('backend');
     }
     return this.tracker;
   }
@@ -142,6 +148,12 @@ class ConnectionObserver implements PgObserver {
   anomaly(a: Anomaly): void {
     if (a.code !== 'not-postgresql') this.ensureTracker()?.anomaly(a);
     this.analyzer.anomaly(a);
+  }
+
+  lost(dir: Direction): void {
+    if (this.tracker !== null) this.tracker.lost?.(dir);
+    else if (dir === 'frontend') this.lostBeforeTracker |= 1;
+    else this.lostBeforeTracker |= 2;
   }
 
   encrypted(kind: 'tls' | 'gss', _frame: number, handshakeSeen = true): void {

@@ -25,6 +25,8 @@ export class Outbox {
   private awaiting: Array<Execution | undefined> = [];
   private head = 0;
   private tail = 0;
+  /** Pairing is uncertain (tracker.ts, "after a loss"): every execution that ends now is marked. */
+  lossy = false;
 
   constructor(
     private readonly sessionId: number,
@@ -43,6 +45,7 @@ export class Outbox {
 
   /** An execution is over (done, failed, skipped or cut off): count it and queue its record. */
   complete(exec: Execution): void {
+    if (this.lossy) exec.markIncomplete('gap');
     if (!exec.skipped) {
       this.info.queries++;
       if (exec.error) this.info.errors++;
@@ -82,6 +85,14 @@ export class Outbox {
   skip(exec: Execution): void {
     exec.skipped = true;
     this.complete(exec);
+  }
+
+  /**
+   * Bytes were lost: the executions still waiting were paired before the loss was known, and a
+   * loss is found later than it happened (a hole waits for its retransmission), so mark them too.
+   */
+  markWaiting(): void {
+    for (let i = this.head; i < this.tail; i++) this.awaiting[i]!.markIncomplete('gap');
   }
 
   /** The execution completed last, while its record has not gone out. */

@@ -33,13 +33,14 @@ export interface QueryRequest {
   seq: number;
 }
 
+/** timeUs: capture time of the frame that completed the request (Query, Execute and FunctionCall have it on their execution). */
 export type Request =
-  | { kind: 'parse'; stmt: PreparedStatement; prev: PreparedStatement | undefined }
-  | { kind: 'bind'; portal: Portal; prev: Portal | undefined }
-  | { kind: 'describe'; target: 'statement' | 'portal'; name: string }
-  | { kind: 'close' }
+  | { kind: 'parse'; stmt: PreparedStatement; prev: PreparedStatement | undefined; timeUs: number }
+  | { kind: 'bind'; portal: Portal; prev: Portal | undefined; timeUs: number }
+  | { kind: 'describe'; target: 'statement' | 'portal'; name: string; timeUs: number }
+  | { kind: 'close'; timeUs: number }
   /** seq: Syncs and Queries sent so far, this one included (see Portal.epoch). */
-  | { kind: 'sync'; seq: number }
+  | { kind: 'sync'; seq: number; timeUs: number }
   | { kind: 'execute'; exec: Execution }
   | { kind: 'function'; exec: Execution; seq: number }
   | QueryRequest;
@@ -141,6 +142,20 @@ export class RequestQueue implements BudgetHolder {
     }
     return r;
   }
+}
+
+/** When the request was complete on the wire (its last byte's frame). */
+export function requestTime(r: Request): number {
+  switch (r.kind) {
+    case 'query': return r.reqTimeUs;
+    case 'execute': case 'function': return r.exec.reqTimeUs;
+    default: return r.timeUs;
+  }
+}
+
+/** Requests that end with a ReadyForQuery: the points where pairing can be made certain again. */
+export function isSyncPoint(r: Request): boolean {
+  return r.kind === 'sync' || r.kind === 'query' || r.kind === 'function';
 }
 
 /** Which backend messages (by type byte, codes.ts) can answer which request. */

@@ -28,6 +28,8 @@ export interface PreparedStatement {
   /** Set by the table: its budget ticket and the bytes charged (0: not charged). */
   ticket?: number;
   bytes?: number;
+  /** Frontend bytes were lost since it was made: a lost Parse or Close may have replaced it. */
+  uncertain?: boolean;
 }
 
 export interface Portal {
@@ -42,6 +44,8 @@ export interface Portal {
   /** Set by the table, as for statements. */
   ticket?: number;
   bytes?: number;
+  /** Frontend bytes were lost since it was bound, or its statement is uncertain. */
+  uncertain?: boolean;
 }
 
 /** Heap a statement or portal holds besides its text and values (object, Map entry, arrays). */
@@ -76,6 +80,8 @@ export class StatementTable implements BudgetHolder {
   private lastPortal: string | null = null;
   /** Statements and portals pushed out by the caps so far (the tracker reports the first as an anomaly). */
   evictions = 0;
+  /** Frontend bytes were lost at some point: a statement known only by name may be one a lost Parse made. */
+  frontendLost = false;
 
   /** `onGiveUp`: the budget took a statement or portal away (already out of the table). */
   constructor(private readonly ledger: MemoryLedger = processBudget().session, private readonly onGiveUp: () => void = () => {}) {}
@@ -116,7 +122,7 @@ export class StatementTable implements BudgetHolder {
   statementOrUnknown(name: string): PreparedStatement {
     let s = this.statements.get(name);
     if (!s) {
-      s = { name, sql: null, paramTypes: null, columns: null, parsedSinceExec: false };
+      s = { name, sql: null, paramTypes: null, columns: null, parsedSinceExec: false, uncertain: this.frontendLost };
       this.putStatement(s);
     }
     return s;
@@ -229,6 +235,28 @@ export class StatementTable implements BudgetHolder {
     this.lastStatement = null;
     this.lastPortal = null;
     this.sqlChars = 0;
+  }
+
+  /**
+   * Frontend bytes were lost: a Parse or Bind may have been among them. Only the unnamed
+   * statement and portal can be replaced without a Close ("Extended Query": a named one must be
+   * closed first, and the server answers a Close with CloseComplete: see closedUnseen), so they
+   * may be stale until a new Parse or Bind names them again; a name unknown from now on may be
+   * one a lost Parse or Bind made.
+   */
+  frontendLoss(): void {
+    this.frontendLost = true;
+    const s = this.statements.get('');
+    if (s) s.uncertain = true;
+    const p = this.portals.get('');
+    if (p) p.uncertain = true;
+  }
+
+  /** A Close the capture did not see was answered: any named statement or portal may be gone or replaced. */
+  closedUnseen(): void {
+    this.frontendLost = true;
+    for (const s of this.statements.values()) s.uncertain = true;
+    for (const p of this.portals.values()) p.uncertain = true;
   }
 
   get statementCount(): number {

@@ -35,9 +35,11 @@ import { Be, Fe, NO_CODE } from './codes.js';
 import { commandTag, describeOf, executePortal, readyStatus, tagRows } from './lean-read.js';
 import { readBind, readParse } from './request-read.js';
 import { Outbox, type ExecutionWriter } from './outbox.js';
-import { queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
+import { pieceExec, queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
 import { StatementTable, withFormats, MAX_STATEMENTS, MAX_STATEMENT_CHARS, type Portal, type PreparedStatement } from './statements.js';
-import { RequestQueue, accepts, requestBytes, MAX_PENDING, type Request, type QueryRequest } from './request-queue.js';
+import { RequestQueue, accepts, isSyncPoint, requestBytes, requestTime, MAX_PENDING, type Request, type QueryRequest } from './request-queue.js';
+import { tagFits } from './tag-fit.js';
+import type { Direction } from '../core/direction.js';
 
 export type { TlsInfo };
 
@@ -76,6 +78,14 @@ export const MAX_SESSION_ANOMALIES = 10;
 export const MAX_STATEMENTS_PER_QUERY = 10_000;
 /** How far past the head a backend message may look for its request (see the file comment). */
 const LOOKAHEAD = 64;
+/** How many waiting requests a ReadyForQuery after a loss is tested against (see recover()). */
+const RECOVERY_SCAN = 1024;
+/** lossTags entries for answers that are not CommandComplete tags (a tag never starts with NUL). */
+const ERROR_MARK = '\0error';
+const EMPTY_MARK = '\0empty';
+const SUSPENDED_MARK = '\0suspended';
+const FUNCTION_MARK = '\0function';
+const NO_TAGS: string[] = [];
 
 /** NoData's columns, shared (records are never mutated by their consumers). */
 const NO_COLUMNS: ColumnDescription[] = [];
@@ -112,6 +122,22 @@ export class SessionTracker implements CancelTarget {
   /** Syncs and Queries the client sent: transaction-end points that portals are dated by. */
   private syncSeq = 0;
   private closed = false;
+  /**
+   * After a loss (tracker file comment, "After a loss"): pairing is uncertain, every execution
+   * that ends is marked incomplete ("gap"), and lossTags collects the answers' tags since the
+   * last ReadyForQuery, to find which request group a ReadyForQuery answers (recover()).
+   */
+  private lossy = false;
+  private lossTags: string[] = NO_TAGS;
+  /** Of lossTags, those whose Execute was answered and left the queue (tested against its SQL then). */
+  private lossConsumed = 0;
+  /**
+   * What the client was seen to do while pairing was certain: wait for each ReadyForQuery before
+   * sending more (waits), or send ahead of it (pipelines). A client that waits and never
+   * pipelines is answered for its latest request group, which is what lets pairing resume.
+   */
+  private waits = false;
+  private pipelines = false;
   /** Session-layer limits already reported (bits: 1 request queue, 2 statement table), and table evictions seen. */
   private limitsReported = 0;
   private evictionsSeen = 0;
@@ -195,6 +221,16 @@ export class SessionTracker implements CancelTarget {
     this.info.anomalies++;
   }
 
+  /**
+   * Bytes of this connection were lost or could not be framed (a reassembly gap, a resync, a
+   * damaged or over-long message) in direction `dir`: pairing is uncertain from here.
+   */
+  lost(dir: Direction): void {
+    if (this.closed) return;
+    if (dir === 'frontend') this.table.frontendLoss();
+    this.enterLossy();
+  }
+
   close(end: ConnectionEnd): void {
     if (this.closed) return;
     this.closed = true;
@@ -230,23 +266,25 @@ export class SessionTracker implements CancelTarget {
         if (p === null || this.skipping) return;
         const stmt: PreparedStatement = { name: p.statement, sql: p.query, paramTypes: p.paramTypes, columns: null, parsedSinceExec: true };
         const prev = this.table.putStatement(stmt);
-        this.push({ kind: 'parse', stmt, prev }, raw);
+        this.push({ kind: 'parse', stmt, prev, timeUs: raw.timeUs }, raw);
         return;
       }
       case Fe.Bind: {
         const b = readBind(raw, decode, this.lean);
         if (b === null || this.skipping) return;
+        const statement = this.table.statementOrUnknown(b.statement);
         const portal: Portal = {
-          name: b.portal, epoch: this.syncSeq, statement: this.table.statementOrUnknown(b.statement), params: b.params,
+          name: b.portal, epoch: this.syncSeq, statement, params: b.params,
           resultFormats: b.resultFormats, columns: null,
         };
+        if (statement.uncertain === true) portal.uncertain = true;
         const prev = this.table.putPortal(portal);
-        this.push({ kind: 'bind', portal, prev }, raw);
+        this.push({ kind: 'bind', portal, prev, timeUs: raw.timeUs }, raw);
         return;
       }
       case Fe.Describe: {
         const d = describeOf(raw);
-        if (d !== null && !this.skipping) this.push({ kind: 'describe', target: d.target, name: d.name }, raw);
+        if (d !== null && !this.skipping) this.push({ kind: 'describe', target: d.target, name: d.name, timeUs: raw.timeUs }, raw);
         return;
       }
       case Fe.Execute: {
@@ -259,12 +297,12 @@ export class SessionTracker implements CancelTarget {
         if (d.type !== 'Close' || this.skipping) return;
         if (d.target === 'statement') this.table.closeStatement(d.name);
         else this.table.closePortal(d.name);
-        this.push({ kind: 'close' }, raw);
+        this.push({ kind: 'close', timeUs: raw.timeUs }, raw);
         return;
       }
       case Fe.Sync:
         this.skipping = false;
-        this.push({ kind: 'sync', seq: ++this.syncSeq }, raw);
+        this.push({ kind: 'sync', seq: ++this.syncSeq, timeUs: raw.timeUs }, raw);
         return;
       case Fe.FunctionCall: {
         const d = decode();
@@ -315,7 +353,11 @@ export class SessionTracker implements CancelTarget {
     const portal = this.table.getPortal(portalName);
     const exec = new Execution('extended', null, raw.firstFrame, raw.timeUs);
     exec.portal = portalName;
-    if (portal) {
+    if (portal === undefined) {
+      // Bound before the capture began, or by a Bind lost since.
+      if (this.table.frontendLost) exec.markIncomplete('gap');
+    } else {
+      if (portal.uncertain === true) exec.markIncomplete('gap');
       const stmt = portal.statement;
       exec.sql = stmt.sql;
       exec.statement = stmt.name;
@@ -375,7 +417,7 @@ export class SessionTracker implements CancelTarget {
 
   /** Responses that belong to the request at the head of the FIFO. */
   private response(raw: RawMessage, code: number, decode: () => DecodedMessage, size: number): void {
-    const req = this.headFor(code);
+    const req = this.headFor(code, raw.timeUs);
     if (!req) {
       this.unpaired(raw);
       return;
@@ -386,6 +428,8 @@ export class SessionTracker implements CancelTarget {
       // lastCompletionUs: the server holds them in its output buffer until Sync or Flush, so
       // their frame says nothing about when the next Execute began.
       case Be.ParseComplete: case Be.BindComplete: case Be.CloseComplete:
+        // A CloseComplete while pairing is uncertain may answer a Close the capture lost.
+        if (code === Be.CloseComplete && this.lossy && this.table.frontendLost) this.table.closedUnseen();
         this.queue.shift();
         return;
       case Be.ParameterDescription: {
@@ -439,14 +483,19 @@ export class SessionTracker implements CancelTarget {
           this.lastCompletionUs = t;
           return;
         }
+        // Read from the bytes in every mode: the tag and its row count are what the dissector would give.
+        const tag = code !== Be.CommandComplete ? null
+          : raw instanceof FramedMessage ? commandTag(raw.source, raw.bodyStart, raw.bodyEnd) : commandTag(raw.body);
+        if (this.lossy) this.lossTags.push(tag ?? (code === Be.EmptyQueryResponse ? EMPTY_MARK : code === Be.PortalSuspended ? SUSPENDED_MARK : ''));
         const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
-        if (code === Be.CommandComplete) {
-          // Read from the bytes in every mode: the tag and its row count are what the dissector would give.
-          const tag = raw instanceof FramedMessage ? commandTag(raw.source, raw.bodyStart, raw.bodyEnd) : commandTag(raw.body);
-          if (tag !== null) {
-            exec.command = tag;
-            exec.tagRows = tagRows(tag);
+        if (tag !== null) {
+          exec.command = tag;
+          exec.tagRows = tagRows(tag);
+          // A tag that cannot answer this statement: the answers are not this request's.
+          if (!tagFits(exec.sql, tag)) {
+            this.enterLossy();
+            exec.markIncomplete('gap');
           }
         } else if (code === Be.PortalSuspended) exec.suspended = true;
         exec.lastFrame = raw.frame;
@@ -456,7 +505,10 @@ export class SessionTracker implements CancelTarget {
           req.last = exec;
           req.exec = null;
           req.index++;
-        } else this.queue.shift();
+        } else {
+          this.queue.shift();
+          if (this.lossy) this.lossConsumed++;
+        }
         this.lastCompletionUs = t;
         return;
       }
@@ -476,6 +528,7 @@ export class SessionTracker implements CancelTarget {
       case Be.CopyDone:
         return;
       case Be.FunctionCallResponse: {
+        if (this.lossy) this.lossTags.push(FUNCTION_MARK);
         if (req.kind !== 'function') return;
         const d = decode();
         if (d.type === 'FunctionCallResponse') req.exec.functionResult = d.result;
@@ -513,17 +566,32 @@ export class SessionTracker implements CancelTarget {
   private readyForQuery(raw: RawMessage, status: TransactionStatus | null): void {
     const t = raw.timeUs;
     this.startup.ready();
-    const req = this.headFor(Be.ReadyForQuery);
+    if (this.lossy) this.recover(t);
+    const req = this.headFor(Be.ReadyForQuery, t);
     let epoch = this.syncSeq + 1;
     if (req) {
       if (req.kind === 'sync' || req.kind === 'query' || req.kind === 'function') epoch = req.seq;
       this.queue.shift();
       if (req.kind === 'query') {
-        if (req.exec && !req.exec.done) this.abandonExec(req.exec, 'gap');
+        if (req.exec && !req.exec.done) {
+          this.abandonExec(req.exec, 'gap');
+          req.exec = null;
+          req.index++;
+        }
         if (req.failed) skipRest(this.outbox, req);
+        else {
+          // Statements the server never answered: their answers were lost (or not this Query's).
+          for (const count = Math.max(1, req.pieces.length); req.index < count; req.index++) this.abandonExec(pieceExec(req, req.index), 'gap');
+        }
       } else if (req.kind === 'function' && !req.exec.done) {
         this.abandonExec(req.exec, 'gap');
       }
+    }
+    if (!this.lossy) {
+      // What the client does while pairing is certain (see `waits`).
+      const next = this.queue.peek();
+      if (next === undefined) this.waits = true;
+      else if (requestTime(next) < t) this.pipelines = true;
     }
     // A ReadyForQuery always means the server is past any error-skipping.
     this.skipping = false;
@@ -539,6 +607,10 @@ export class SessionTracker implements CancelTarget {
     const severity = fields.severityNonLocalized ?? fields.severity;
     if (this.startup.error(fields)) return;
     if (severity === 'FATAL' || severity === 'PANIC') this.info.fatal = fields;
+    if (this.lossy) {
+      this.lossTags.push(ERROR_MARK);
+      this.jumpToLatest(t);
+    }
     const req = this.queue.peek();
     if (!req || req.kind === 'sync') {
       // e.g. a deferred constraint failing at the implicit commit of Sync, or a FATAL when idle
@@ -590,6 +662,9 @@ export class SessionTracker implements CancelTarget {
   // ---- helpers ----
 
   private unpaired(raw: RawMessage): void {
+    // An answer with no request: something before it was lost or is not where we think it is.
+    this.enterLossy();
+    if (raw.code === '3') this.table.closedUnseen();
     if (this.info.unpaired++ >= MAX_SESSION_ANOMALIES || !this.onAnomaly) return;
     this.onAnomaly({
       code: 'protocol-violation', reason: `backend message '${raw.code ?? '?'}' answers no request seen on this connection`,
@@ -633,17 +708,131 @@ export class SessionTracker implements CancelTarget {
       + 'the oldest were given up (requests reported incomplete, statements read as prepared before the capture)', { frame: this.lastFrame, timeUs: this.lastTimeUs });
   }
 
-  /** The request this backend message answers: the head, or within LOOKAHEAD when the head cannot take it. */
-  private headFor(code: number): Request | null {
+  /** The request this backend message (at time t) answers: the head, or within LOOKAHEAD when the head cannot take it. */
+  private headFor(code: number, t: number): Request | null {
+    // An answer cannot come before its request: one older than every request waiting answers
+    // one the capture lost (or held back behind a hole, and delivered later).
+    const head = this.queue.peek();
+    if (head !== undefined && requestTime(head) > t) return null;
+    if (this.lossy) this.jumpToLatest(t);
     const n = Math.min(this.queue.size, LOOKAHEAD);
     for (let i = 0; i < n; i++) {
       const r = this.queue.at(i)!;
       if (accepts(r, code)) {
+        if (i > 0) this.enterLossy();
         for (let k = 0; k < i; k++) this.abandon(this.queue.shift()!, 'gap');
         return r;
       }
     }
     return null;
+  }
+
+  // ---- after a loss ----
+
+  /** Pairing is uncertain from here (see `lossy`). */
+  private enterLossy(): void {
+    if (!this.lossy) {
+      this.lossy = true;
+      this.outbox.lossy = true;
+    }
+    // The answers already counted for the group in progress may have lost some: it cannot anchor.
+    this.lossTags = [];
+    this.lossConsumed = 0;
+    this.outbox.markWaiting();
+    // DataRows go through the slow path again (jumpToLatest may move the head).
+    this.rowReq = null;
+    this.rowExec = null;
+  }
+
+  /**
+   * A client that waits for each ReadyForQuery (and was never seen to send ahead of one) has
+   * one request group outstanding: the latest it sent before time t. What came before it was
+   * answered, in bytes the capture lost or before the requests were seen (a hole in the
+   * frontend direction holds the requests after it back until it is given up).
+   */
+  private jumpToLatest(t: number): void {
+    if (!this.waits || this.pipelines) return;
+    const n = Math.min(this.queue.size, RECOVERY_SCAN);
+    let m = -1;
+    for (let i = 0; i < n; i++) {
+      if (requestTime(this.queue.at(i)!) > t) break;
+      m = i;
+    }
+    let start = 0;
+    for (let i = m - 1; i >= 0; i--) {
+      if (isSyncPoint(this.queue.at(i)!)) { start = i + 1; break; }
+    }
+    for (let k = 0; k < start; k++) this.abandon(this.queue.shift()!, 'gap');
+  }
+
+  /**
+   * A ReadyForQuery while pairing is uncertain: it answers one of the Syncs, Queries or
+   * FunctionCalls sent before it (time t). When exactly one of those request groups fits the
+   * answers seen since the last ReadyForQuery (lossTags: as many results as statements, each
+   * tag one the statement can give, an error only last), or the client waits and its latest
+   * group fits, that is the one: the requests before it are reported incomplete and pairing is
+   * certain again from the next request on.
+   */
+  private recover(t: number): void {
+    const tags = this.lossTags;
+    const consumed = this.lossConsumed;
+    this.lossTags = [];
+    this.lossConsumed = 0;
+    const latestOnly = this.waits && !this.pipelines;
+    const n = Math.min(this.queue.size, RECOVERY_SCAN);
+    let start = 0;
+    let found = -1;
+    let fits = 0;
+    for (let i = 0; i < n; i++) {
+      const r = this.queue.at(i)!;
+      if (requestTime(r) > t) break;
+      if (!isSyncPoint(r)) continue;
+      const ok = this.groupFits(start, i, tags, start === 0 ? consumed : 0);
+      if (latestOnly) {
+        found = ok ? i : -1;
+        fits = ok ? 1 : 0;
+      } else if (ok) {
+        fits++;
+        found = i;
+      }
+      start = i + 1;
+    }
+    if (fits !== 1 || found < 0) return;
+    for (let k = 0; k < found; k++) this.abandon(this.queue.shift()!, 'gap');
+    this.lossy = false;
+    this.outbox.lossy = false;
+    this.lossTags = NO_TAGS;
+  }
+
+  /**
+   * Whether the answers `tags` fit the statements of the requests queued at [start, end] (see
+   * recover()); the first `consumed` answered Executes of this group that already left the queue.
+   */
+  private groupFits(start: number, end: number, tags: readonly string[], consumed: number): boolean {
+    let ti = consumed;
+    // An error ended the group: what followed it up to the Sync was skipped (and left the queue).
+    if (consumed > 0 && ti >= tags.length - 1 && tags[tags.length - 1] === ERROR_MARK) return true;
+    for (let i = start; i <= end; i++) {
+      const r = this.queue.at(i)!;
+      let count = 0;
+      if (r.kind === 'execute' || r.kind === 'function') count = 1;
+      else if (r.kind === 'query') count = Math.max(1, r.pieces.length);
+      for (let k = 0; k < count; k++) {
+        if (ti === tags.length) return false;
+        const tag = tags[ti++]!;
+        if (tag === ERROR_MARK) return ti === tags.length; // the rest was skipped
+        if (r.kind === 'function') {
+          if (tag !== FUNCTION_MARK) return false;
+          continue;
+        }
+        if (tag === FUNCTION_MARK) return false;
+        if (tag === EMPTY_MARK || tag === SUSPENDED_MARK || tag === '') continue;
+        const sql = r.kind === 'execute' ? r.exec.sql : r.kind !== 'query' ? null : r.pieces.length <= 1 ? r.sql : r.pieces[k]!.text;
+        if (!tagFits(sql, tag)) return false;
+      }
+    }
+    // An error at Sync (a deferred constraint at the implicit commit) may follow the results.
+    return ti === tags.length || (ti === tags.length - 1 && tags[ti] === ERROR_MARK);
   }
 
   /** The execution the server is running now, or will run next (for cancels, notices, DataRow types). */
