@@ -612,6 +612,12 @@ export class SessionTracker implements CancelTarget {
       this.jumpToLatest(t);
     }
     const req = this.queue.peek();
+    if (req !== undefined && requestTime(req) > t) {
+      // Older than every request waiting: it answers one the capture lost.
+      this.info.errors++;
+      this.unpaired(raw);
+      return;
+    }
     if (!req || req.kind === 'sync') {
       // e.g. a deferred constraint failing at the implicit commit of Sync, or a FATAL when idle
       this.info.errors++;
