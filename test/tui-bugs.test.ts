@@ -237,3 +237,36 @@ test('widths per grapheme; a cut never splits a character', async () => {
   assert.equal(safe('🇫🇷'), '\\u{1f1eb}\\u{1f1f7}');
   assert.equal(safe('👨\u200d👩'), '👨\\u200d👩');
 });
+
+test('query rows honour the query record: incomplete with its reason, rolled back, batch', async () => {
+  const { TuiStore, QF_BATCH, QF_INCOMPLETE, QF_ROLLED_BACK } = await import('../src/tui/store.js');
+  const s = new TuiStore();
+  const base = { kind: 'query', session: 0, time: '2024-05-01T12:00:00.001Z', protocol: 'extended', sql: 'SELECT 1', rows: 1, error: null, firstFrame: 1, lastFrame: 2, startTime: '2024-05-01T12:00:00Z', skipped: false };
+  s.record({ ...base, durationMs: 1, incomplete: true, incompleteReason: 'gap' } as never);
+  s.record({ ...base, durationMs: 1, incomplete: false, rolledBack: true } as never);
+  s.record({ ...base, durationMs: null, incomplete: false, batch: { id: 2, size: 3, durationMs: 4.5 } } as never);
+  assert.ok(s.qFlags.get(0) & QF_INCOMPLETE);
+  assert.match(s.qDetail.get(0), /incomplete: bytes were lost, so its pairing with the answer is uncertain/);
+  assert.ok(s.qFlags.get(1) & QF_ROLLED_BACK);
+  assert.match(s.qDetail.get(1), /rolled back: it succeeded, but its transaction undid it/);
+  assert.ok(s.qFlags.get(2) & QF_BATCH);
+  assert.equal(s.qBatch.get(2), 3);
+  assert.match(s.qDetail.get(2), /batch of 3 answered in one frame \(2\): 4\.500 ms together/);
+});
+
+test('T switches the Time column: since the first packet, time of day, since the previous frame', { skip }, async () => {
+  const ui = await open(['--synthetic'], { width: 120, height: 30 });
+  try {
+    let s = await ui.press('T');
+    assert.match(s, /No\. Time of day\s+Source/);
+    assert.match(s, /^│\s+2 12:00:00\.001400 /m);
+    s = await ui.press('T');
+    assert.match(s, /No\. Delta\s+Source/);
+    assert.match(s, /^│\s+2 0\.000700 /m);
+    s = await ui.press('T');
+    assert.match(s, /No\. Time\s+Source/);
+    assert.match(s, /^│\s+2 0\.000700 /m);
+  } finally {
+    ui.stop();
+  }
+});

@@ -4,7 +4,7 @@
  * lists over the store: only the visible rows become text.
  */
 import blessed from 'blessed';
-import { MF_BAD, MF_ERROR, MF_NOTICE, QF_ERROR, QF_INCOMPLETE, type SessionInfo } from './store.js';
+import { MF_BAD, MF_ERROR, MF_NOTICE, QF_BATCH, QF_ERROR, QF_INCOMPLETE, QF_ROLLED_BACK, type SessionInfo } from './store.js';
 import { Cursor, paneOptions, type Key, type UiContext, type View, type ViewName } from './view.js';
 import { fit, fitLeft, ms, relTime, wire, wireFit, bytesText } from './text.js';
 
@@ -249,7 +249,9 @@ export class QueriesView extends ListView {
     const s = this.ctx.store;
     const f = s.qFlags.get(q);
     if (f & QF_ERROR) return `ERROR ${s.qError.get(q).split(' ')[1] ?? ''}`.trimEnd();
-    return f & QF_INCOMPLETE ? 'incomplete' : 'ok';
+    if (f & QF_INCOMPLETE) return 'incomplete';
+    if (f & QF_ROLLED_BACK) return 'rolled back';
+    return f & QF_BATCH ? `batch of ${s.qBatch.get(q)}` : 'ok';
   }
   protected header(): string {
     const head = this.cols().map((c) => (c.right ? fitLeft(c.name, c.w) : fit(c.name, c.w))).join(' ');
@@ -262,7 +264,7 @@ export class QueriesView extends ListView {
     const head = this.cols().map((c) => (c.right ? fitLeft(c.cell(q), c.w) : fit(c.cell(q), c.w))).join(' ');
     const sqlW = Math.max(4, this.width - head.length - 1);
     const line = `${head} ${wireFit(s.qSql.get(q).replace(/\s+/g, ' '), sqlW)}`;
-    return f & QF_ERROR ? `{red-fg}${line}{/red-fg}` : f & QF_INCOMPLETE ? `{yellow-fg}${line}{/yellow-fg}` : line;
+    return f & QF_ERROR ? `{red-fg}${line}{/red-fg}` : f & (QF_INCOMPLETE | QF_ROLLED_BACK) ? `{yellow-fg}${line}{/yellow-fg}` : line;
   }
   protected override footerLines(): number {
     return 2;

@@ -5,6 +5,7 @@
  */
 import blessed from 'blessed';
 import type { Predicate } from '../filter/index.js';
+import { isoTime } from '../core/time.js';
 import { FF_ANOMALY, FF_BACKEND, FF_ERROR, FF_FRONTEND, FF_NOTICE, FF_NOT_TCP } from './store.js';
 import { FrameFilter } from './frame-filter.js';
 import { buildTree, expand, expandable, flatten, messageBytes, type FlatLine, type TreeNode } from './detail-tree.js';
@@ -40,6 +41,8 @@ export class MainView implements View {
   private hexTop = 0;
   private hexRows = 0;
   private findPred: { pred: Predicate | null; text: string } | null = null;
+  /** The Time column: since the first packet, time of day, or since the previous frame shown (T cycles). */
+  timeMode: 'relative' | 'absolute' | 'delta' = 'relative';
   /** A find under way: from list position `from`, `step` positions tested of `total`. */
   private search: { dir: 1 | -1; from: number; step: number; total: number } | null = null;
 
@@ -226,15 +229,17 @@ export class MainView implements View {
     const s = this.ctx.store;
     const w = Math.max(20, num(this.list.width) - 2);
     const ep = w >= 130 ? 22 : w >= 100 ? 18 : 14;
-    const infoW = Math.max(4, w - (7 + 1 + 11 + 1 + ep + 1 + ep + 1 + 6 + 1));
-    const header = `{bold}${fitLeft('No.', 7)} ${fit('Time', 11)} ${fit('Source', ep)} ${fit('Destination', ep)} ${fitLeft('Length', 6)} ${fit('Info', infoW)}{/bold}`;
+    const tw = this.timeMode === 'absolute' ? 15 : 11;
+    const infoW = Math.max(4, w - (7 + 1 + tw + 1 + ep + 1 + ep + 1 + 6 + 1));
+    const timeHead = this.timeMode === 'relative' ? 'Time' : this.timeMode === 'absolute' ? 'Time of day' : 'Delta';
+    const header = `{bold}${fitLeft('No.', 7)} ${fit(timeHead, tw)} ${fit('Source', ep)} ${fit('Destination', ep)} ${fitLeft('Length', 6)} ${fit('Info', infoW)}{/bold}`;
     const lines = [header];
     const c = this.cursor;
     const end = Math.min(c.count, c.top + c.height);
     for (let pos = c.top; pos < end; pos++) {
       const fi = this.filter.at(pos);
       const flags = s.fFlags.get(fi);
-      const row = `${fitLeft(String(s.fNo.get(fi)), 7)} ${fit(relTime(s.fTime.get(fi), s.baseUs), 11)} ` +
+      const row = `${fitLeft(String(s.fNo.get(fi)), 7)} ${fit(this.timeText(pos, fi), tw)} ` +
         `${wireFit(s.endpoints.name(s.fSrc.get(fi)), ep)} ${wireFit(s.endpoints.name(s.fDst.get(fi)), ep)} ` +
         `${fitLeft(String(s.fLen.get(fi)), 6)} ${wireFit(s.info(fi), infoW)}`;
       const colour = flags & FF_ERROR ? 'red-fg' : flags & (FF_ANOMALY | FF_NOTICE) ? 'yellow-fg'
@@ -246,6 +251,18 @@ export class MainView implements View {
     const shown = this.filter.rows ? `${c.count} of ${s.frameCount} shown` : `${s.frameCount}`;
     this.list.setLabel(` Frames ${shown}${this.following ? ' (following)' : ''} `);
     this.list.setContent(lines.join('\n'));
+  }
+
+  /**
+   * The Time column as Wireshark's View > Time Display Format: seconds since the first packet,
+   * the time of day (UTC, as the capture recorded it), or seconds since the previous frame shown.
+   */
+  private timeText(pos: number, fi: number): string {
+    const s = this.ctx.store;
+    const t = s.fTime.get(fi);
+    if (this.timeMode === 'relative') return relTime(t, s.baseUs);
+    if (this.timeMode === 'absolute') return Number.isFinite(t) ? isoTime(t).slice(11, 26) : '';
+    return pos === 0 ? '0.000000' : relTime(t, s.fTime.get(this.filter.at(pos - 1)));
   }
 
   private drawTree(): void {
@@ -356,6 +373,11 @@ export class MainView implements View {
     if (k === 'escape' && this.search) {
       this.search = null;
       this.ctx.notify('search stopped');
+      return true;
+    }
+    if (k === 'T') {
+      this.timeMode = this.timeMode === 'relative' ? 'absolute' : this.timeMode === 'absolute' ? 'delta' : 'relative';
+      this.ctx.notify(`Time column: ${this.timeMode === 'relative' ? 'seconds since the first packet' : this.timeMode === 'absolute' ? 'time of day (UTC)' : 'seconds since the previous frame shown'}`);
       return true;
     }
     if (k === 'tab') { this.focus = (this.focus + 1) % PANES.length; return true; }

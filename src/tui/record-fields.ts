@@ -38,13 +38,23 @@ export function queryError(rec: Record<string, unknown>): { sqlstate: string; te
   return { sqlstate, text: errorText(scalarText(e.severityNonLocalized) ?? scalarText(e.severity), sqlstate, scalarText(e.message)) };
 }
 
+/** The session layer's incompleteReason, said for people. */
+const INCOMPLETE_WHY: Record<string, string> = {
+  gap: 'bytes were lost, so its pairing with the answer is uncertain',
+  'connection-end': 'the connection or the capture ended first',
+  limit: 'a session-layer limit pushed the request out',
+};
+
 /** Command tag, protocol, names and parameters: one line for the views. */
 export function queryDetail(rec: Record<string, unknown>): string {
   const detail: string[] = [];
   if (typeof rec.command === 'string') detail.push(`command ${rec.command}`);
   if (typeof rec.protocol === 'string') detail.push(`protocol ${rec.protocol}`);
   if (rec.skipped === true) detail.push('skipped after an earlier error');
-  if (rec.incomplete === true) detail.push('incomplete: the connection ended first');
+  if (rec.incomplete === true) detail.push(`incomplete: ${INCOMPLETE_WHY[String(rec.incompleteReason)] ?? 'the record may not be right'}`);
+  if (rec.rolledBack === true) detail.push('rolled back: it succeeded, but its transaction undid it');
+  const batch = rec.batch && typeof rec.batch === 'object' ? (rec.batch as Record<string, unknown>) : null;
+  if (batch) detail.push(`batch of ${String(batch.size)} answered in one frame (${String(batch.id)}): ${typeof batch.durationMs === 'number' ? batch.durationMs.toFixed(3) : '?'} ms together, none has a time of its own`);
   if (typeof rec.statement === 'string' && rec.statement) detail.push(`statement "${rec.statement}"`);
   if (typeof rec.portal === 'string' && rec.portal) detail.push(`portal "${rec.portal}"`);
   if (Array.isArray(rec.params) && rec.params.length > 0) detail.push(`params ${paramsText(rec.params)}`);

@@ -42,6 +42,10 @@ export const QF_EXTENDED = 2;
 export const QF_NO_DURATION = 4;
 export const QF_INCOMPLETE = 8;
 export const QF_SKIPPED = 16;
+/** Succeeded, but its transaction undid it (the record's rolledBack). */
+export const QF_ROLLED_BACK = 32;
+/** Answered in one frame with other statements: no time of its own (the record's batch has it). */
+export const QF_BATCH = 64;
 
 export interface SessionInfo {
   id: number;
@@ -125,6 +129,8 @@ export class TuiStore implements TuiSink {
   readonly qDur = f64();
   readonly qRows = f64();
   readonly qFlags = u8();
+  /** Statements in the query's batch (QF_BATCH), else 0. */
+  readonly qBatch = u16();
   readonly qSql = new StringArena(SQL_CHARS);
   /** Params, command tag, statement/portal, error text: one line for the views. */
   readonly qDetail = new StringArena(DETAIL_CHARS);
@@ -412,6 +418,9 @@ export class TuiStore implements TuiSink {
     if (Number.isNaN(dur)) flags |= QF_NO_DURATION;
     if (rec.incomplete === true) flags |= QF_INCOMPLETE;
     if (rec.skipped === true) flags |= QF_SKIPPED;
+    if (rec.rolledBack === true) flags |= QF_ROLLED_BACK;
+    const batch = rec.batch && typeof rec.batch === 'object' ? (rec.batch as Record<string, unknown>) : null;
+    if (batch) flags |= QF_BATCH;
     const err = queryError(rec);
     if (err) {
       flags |= QF_ERROR;
@@ -419,6 +428,7 @@ export class TuiStore implements TuiSink {
       this.queryErrors++;
     }
     this.qFlags.push(flags);
+    this.qBatch.push(batch && typeof batch.size === 'number' ? Math.min(0xffff, batch.size) : 0);
     this.qSql.add(typeof rec.sql === 'string' ? rec.sql : '');
     this.qError.add(err ? err.text : '');
     this.qDetail.add(queryDetail(rec));
@@ -595,7 +605,7 @@ export class TuiStore implements TuiSink {
     let b = 0;
     for (const c of [this.fNo, this.fTime, this.fOff, this.fLen, this.fCap, this.fSrc, this.fDst, this.fSess, this.fMsgFirst,
       this.fMsgCount, this.fFlags, this.mFrame, this.mFirstFrame, this.mDir, this.mCode, this.mLabel, this.mType, this.mLen,
-      this.mSummaryId, this.mFlags, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags]) {
+      this.mSummaryId, this.mFlags, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags, this.qBatch]) {
       b += c.bytes();
     }
     for (const c of this.sessionMsgs.values()) b += c.bytes();

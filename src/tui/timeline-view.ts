@@ -6,7 +6,7 @@
  * window keeps the newest time at its right edge.
  */
 import blessed from 'blessed';
-import { QF_ERROR, QF_INCOMPLETE, QF_NO_DURATION, type TuiStore } from './store.js';
+import { QF_BATCH, QF_ERROR, QF_INCOMPLETE, QF_NO_DURATION, QF_ROLLED_BACK, type TuiStore } from './store.js';
 import { Cursor, paneOptions, type Key, type UiContext, type View } from './view.js';
 import { fit, ms, plural, wireFit } from './text.js';
 
@@ -118,7 +118,7 @@ export class TimelineView implements View {
           const q = list.get(k);
           if (s.qEnd.get(q) < this.winStart || s.qStart.get(q) > winEnd) continue;
           const f = s.qFlags.get(q);
-          const c = q === selQ ? C_SEL : f & QF_ERROR ? C_ERR : f & (QF_INCOMPLETE | QF_NO_DURATION) ? C_PENDING : C_OK;
+          const c = q === selQ ? C_SEL : f & QF_ERROR ? C_ERR : f & QF_INCOMPLETE || (f & QF_NO_DURATION && !(f & QF_BATCH)) ? C_PENDING : C_OK;
           this.paint(this.col(s.qStart.get(q)), this.col(s.qEnd.get(q)), c);
         }
       }
@@ -187,7 +187,8 @@ export class TimelineView implements View {
     if (q < 0) return ['  (no query in this session: j/k choose a session)', ''];
     const f = s.qFlags.get(q);
     const outcome = f & QF_ERROR ? `{red-fg}${wireFit(s.qError.get(q), 80).trimEnd()}{/red-fg}`
-      : f & QF_INCOMPLETE ? '{yellow-fg}incomplete{/yellow-fg}' : '{green-fg}ok{/green-fg}';
+      : f & QF_INCOMPLETE ? '{yellow-fg}incomplete{/yellow-fg}' : f & QF_ROLLED_BACK ? '{yellow-fg}rolled back{/yellow-fg}'
+      : f & QF_BATCH ? `{green-fg}ok{/green-fg}, batch of ${s.qBatch.get(q)} (no time of its own)` : '{green-fg}ok{/green-fg}';
     const rows = s.qRows.get(q);
     const rel = ((s.qStart.get(q) - s.baseUs) / 1e6).toFixed(6);
     const w = Math.max(20, num(this.box.width) - 4);
