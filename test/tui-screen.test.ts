@@ -19,6 +19,7 @@ async function open(args: string[] = ['--synthetic'], size?: { width: number; he
 /** Goes to a frame through the find prompt (`:` then a number). */
 async function goto(ui: TmuxUi, frame: number): Promise<string> {
   ui.keys(':');
+  await ui.waitFor('Find:');
   ui.type(String(frame));
   ui.keys('Enter');
   return ui.waitFor(`Frame ${frame}:`);
@@ -99,6 +100,7 @@ test('/ applies a display filter; Esc-free empty filter clears it', { skip }, as
   const ui = await open();
   try {
     ui.keys('/');
+    await ui.waitFor('Filter:');
     ui.type('type == "Parse"');
     await ui.waitFor('✓');
     ui.keys('Enter');
@@ -139,6 +141,7 @@ test('an invalid filter is rejected with its reason and the prompt stays open', 
   const ui = await open();
   try {
     ui.keys('/');
+    await ui.waitFor('Filter:');
     ui.type('type == ');
     let s = await ui.waitFor('✗');
     assert.match(s, /invalid filter at column \d+/);
@@ -199,6 +202,7 @@ test(': finds text, n and N move between matches', { skip }, async () => {
   const ui = await open();
   try {
     ui.keys(':');
+    await ui.waitFor('Find:');
     ui.type('missing_table');
     ui.keys('Enter');
     await ui.waitFor('Frame 15:');
