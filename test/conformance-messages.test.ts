@@ -35,6 +35,11 @@ const DECODE_AS: Record<string, number> = {
   'zeek/psql-aws-ssl-require-15432.pcap': 15432,
 };
 
+/** Samples with a PostgreSQL port besides 5432 that tshark must be told of: PgBouncer's client legs. */
+const SAMPLE_DECODE_AS: Record<string, number> = {
+  'pgbouncer.pcap': 6432,
+};
+
 /** Captures where tshark is known to be wrong, with what we expect instead. */
 const TSHARK_WRONG: Record<string, { why: string; want: Record<string, number> | 'no-messages' | 'anomaly' }> = {
   'zeek/mysql-on-port-5432.pcap': { why: 'tshark force-decodes MySQL on 5432 as pgsql; it is not PostgreSQL', want: 'no-messages' },
@@ -128,7 +133,7 @@ test('samples: message counts per type agree with tshark', { skip: tshark() === 
   for (const path of samples) {
     await t.test(basename(path), async () => {
       const { records } = await collect(path, {});
-      const theirs = tsharkCounts(path, undefined);
+      const theirs = tsharkCounts(path, SAMPLE_DECODE_AS[basename(path)]);
       const wrong = TSHARK_WRONG_SAMPLES[basename(path)];
       if (wrong) {
         const unknown = Object.values(wrong.unknownAre).reduce((a, b) => a + b, 0);
