@@ -9,6 +9,7 @@ import { F, REDACTED, tableName, type FieldDef } from './fields.js';
 import { traceDecode, messageName } from './dissect.js';
 import type { Span } from './reader.js';
 import { scramParts, looksLikeScram, redactScram } from './scram.js';
+import { typeName } from './values/oids.js';
 import type { ColumnDescription, DecodedMessage, DissectContext, RawMessage, PgValue } from './types.js';
 
 export interface FieldNode {
@@ -85,6 +86,11 @@ function displayOf(f: FieldDef, value: PgValue): string {
     return name !== undefined ? `${name} (${ch})` : ch;
   }
   if (name !== undefined) return `${name} (${String(value)})`;
+  // A type OID says its built-in type's name: "23 (int4)".
+  if ((f === F.typeOid || f === F.paramType) && typeof value === 'number') {
+    const t = typeName(value);
+    return t !== null ? `${value} (${t})` : String(value);
+  }
   if (value === null) return '';
   if (typeof value === 'string') return cut(value, DISPLAY_MAX);
   if (typeof value === 'object') return cut(JSON.stringify(value), DISPLAY_MAX);
@@ -141,8 +147,9 @@ function valueDisplay(value: PgValue, body: Buffer, offset: number, length: numb
   return typed === sent || value === null ? cut(sent, DISPLAY_MAX) : `${cut(sent, DISPLAY_MAX)} → ${cut(typed, DISPLAY_MAX)}`;
 }
 
-/** The format of the typed value at index `i` of a message (Bind parameters, DataRow values, function arguments). */
+/** The format and type of the typed value at index `i` of a message (Bind parameters, DataRow values). */
 type FormatOf = (field: FieldDef, i: number) => 'text' | 'binary' | null;
+type TypeOf = (field: FieldDef, i: number) => string | null;
 
 function formatsOf(d: DecodedMessage): FormatOf {
   return (field, i) => {
@@ -152,13 +159,22 @@ function formatsOf(d: DecodedMessage): FormatOf {
   };
 }
 
-function nodes(spans: readonly Span[], body: Buffer, base: number, showSecrets: boolean, formatOf: FormatOf, group: { field: FieldDef; index: number } | null = null): FieldNode[] {
+function typesOf(d: DecodedMessage): TypeOf {
+  return (field, i) => {
+    if (d.type === 'DataRow' && field === F.rowValue) return d.values[i]?.typeName ?? null;
+    if (d.type === 'Bind' && field === F.param) return d.params[i]?.typeName ?? null;
+    return null;
+  };
+}
+
+function nodes(spans: readonly Span[], body: Buffer, base: number, showSecrets: boolean, formatOf: FormatOf, typeOf: TypeOf,
+  group: { field: FieldDef; index: number } | null = null): FieldNode[] {
   const out: FieldNode[] = [];
   for (const s of spans) {
     const f = s.field;
     let value: PgValue = s.value;
     let children: FieldNode[] = [];
-    if (s.children !== null) children = nodes(s.children, body, base, showSecrets, formatOf, VALUE_GROUPS.has(f) ? { field: f, index: s.index } : null);
+    if (s.children !== null) children = nodes(s.children, body, base, showSecrets, formatOf, typeOf, VALUE_GROUPS.has(f) ? { field: f, index: s.index } : null);
     if (f.secret === true && !showSecrets) value = REDACTED;
     else if (value === null && s.children === null && s.length > 0) value = hexPreview(body, s.offset, s.length);
     if (f === F.saslData && s.length > 0) {
@@ -180,8 +196,10 @@ function nodes(spans: readonly Span[], body: Buffer, base: number, showSecrets: 
     } else if (f === F.valueData && group !== null) {
       display = valueDisplay(value, body, s.offset, s.length, formatOf(group.field, group.index));
     }
+    // A typed value's label carries its type: "Parameter 2 (int8)", "Value 3 (text)".
+    const type = s.index >= 0 ? typeOf(f, s.index) : null;
     out.push({
-      label: named ?? (s.index >= 0 ? `${f.label} ${s.index + 1}` : f.label),
+      label: named ?? (s.index >= 0 ? `${f.label} ${s.index + 1}${type !== null ? ` (${type})` : ''}` : f.label),
       key: f.key,
       // A byte that is a letter on the wire (status, target, field type) is that letter here too.
       value: f.char === true && typeof value === 'number' ? String.fromCharCode(value) : value,
@@ -224,7 +242,7 @@ export function fieldTree(raw: RawMessage, decoded: DecodedMessage, ctx: Partial
     });
     return out;
   }
-  out.push(...nodes(t.spans, body, base, c.showSecrets, formatsOf(decoded)));
+  out.push(...nodes(t.spans, body, base, c.showSecrets, formatsOf(decoded), typesOf(decoded)));
   const r = t.reader;
   if (typeof t.result === 'string') {
     out.push({
