@@ -395,14 +395,19 @@ test('a Parse or Bind that fails is reported as the failure of the Execute that 
   w.be(err('42P01', 'relation "nope" does not exist'), { dtUs: 2000 }).be(rfq('I'), { same: true });
   w.fe(parse('', 'select 1')).fe(bind(''), { same: true }).fe({ type: 'Describe', target: 'statement', name: '' }, { same: true })
     .fe(sync, { same: true }).be(err('08P01', 'bind message supplies 0 parameters')).be(rfq('I')).close();
-  const [q] = w.queries;
-  assert.equal(w.queries.length, 1);
+  const [q, q2] = w.queries;
+  assert.equal(w.queries.length, 2);
   assert.equal(q!.sql, 'select * from nope where id = $1');
   assert.equal(q!.skipped, false);
   assert.equal(q!.error?.sqlstate, '42P01');
+  assert.equal(q!.errorPhase, 'parse');
   assert.equal(q!.durationMs, 2);
   assert.deepEqual(q!.params.map((p) => p.value), ['1']);
-  // an error with no Execute to pin it on still counts for the session
+  // an error with no Execute to pin it on is a failed record of its own (issue 13, section 2)
+  assert.equal(q2!.sql, 'select 1');
+  assert.equal(q2!.protocol, 'extended');
+  assert.equal(q2!.error?.sqlstate, '08P01');
+  assert.equal(q2!.errorPhase, 'parse');
   assert.equal(w.session.errors, 2);
 });
 
@@ -413,7 +418,8 @@ test('an error arriving before the Sync was sent: later requests are skipped unt
   w.fe(exec()).fe(sync, { same: true }).be(rfq('I'));
   w.fe(parse('', 'select 1')).fe(bind('')).fe(exec()).fe(sync).be({ type: 'ParseComplete' }).be({ type: 'BindComplete' }).be(cc('SELECT 1')).be(rfq('I'));
   w.close();
-  assert.deepEqual(w.queries.map((q) => [q.sql, q.skipped]), [[null, true], ['select 1', false]]);
+  // The failed Parse is the record of the error; the Execute sent after it was skipped.
+  assert.deepEqual(w.queries.map((q) => [q.sql, q.skipped, q.error?.sqlstate ?? null]), [['select bad', false, '42703'], [null, true, null], ['select 1', false, null]]);
 });
 
 test('COPY FROM STDIN and TO STDOUT: rows and bytes each way', () => {

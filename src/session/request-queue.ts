@@ -35,9 +35,10 @@ export interface QueryRequest {
 
 /** timeUs: capture time of the frame that completed the request (Query, Execute and FunctionCall have it on their execution). */
 export type Request =
-  | { kind: 'parse'; stmt: PreparedStatement; prev: PreparedStatement | undefined; timeUs: number }
-  | { kind: 'bind'; portal: Portal; prev: Portal | undefined; timeUs: number }
-  | { kind: 'describe'; target: 'statement' | 'portal'; name: string; timeUs: number }
+  /** frame: where the request began (a failed Parse, Bind or Describe is a record of its own). */
+  | { kind: 'parse'; stmt: PreparedStatement; prev: PreparedStatement | undefined; timeUs: number; frame: number }
+  | { kind: 'bind'; portal: Portal; prev: Portal | undefined; timeUs: number; frame: number }
+  | { kind: 'describe'; target: 'statement' | 'portal'; name: string; timeUs: number; frame: number }
   | { kind: 'close'; timeUs: number }
   /** seq: Syncs and Queries sent so far, this one included (see Portal.epoch). */
   | { kind: 'sync'; seq: number; timeUs: number }

@@ -266,7 +266,7 @@ export class SessionTracker implements CancelTarget {
         if (p === null || this.skipping) return;
         const stmt: PreparedStatement = { name: p.statement, sql: p.query, paramTypes: p.paramTypes, columns: null, parsedSinceExec: true };
         const prev = this.table.putStatement(stmt);
-        this.push({ kind: 'parse', stmt, prev, timeUs: raw.timeUs }, raw);
+        this.push({ kind: 'parse', stmt, prev, timeUs: raw.timeUs, frame: raw.firstFrame }, raw);
         return;
       }
       case Fe.Bind: {
@@ -279,12 +279,12 @@ export class SessionTracker implements CancelTarget {
         };
         if (statement.uncertain === true) portal.uncertain = true;
         const prev = this.table.putPortal(portal);
-        this.push({ kind: 'bind', portal, prev, timeUs: raw.timeUs }, raw);
+        this.push({ kind: 'bind', portal, prev, timeUs: raw.timeUs, frame: raw.firstFrame }, raw);
         return;
       }
       case Fe.Describe: {
         const d = describeOf(raw);
-        if (d !== null && !this.skipping) this.push({ kind: 'describe', target: d.target, name: d.name, timeUs: raw.timeUs }, raw);
+        if (d !== null && !this.skipping) this.push({ kind: 'describe', target: d.target, name: d.name, timeUs: raw.timeUs, frame: raw.firstFrame }, raw);
         return;
       }
       case Fe.Execute: {
@@ -640,8 +640,10 @@ export class SessionTracker implements CancelTarget {
         // followed them (before Sync) is the statement that failed, not one that was skipped.
         let failed = req.kind === 'execute' ? req.exec : null;
         if (!failed) this.undo(req);
+        const phase = req.kind === 'parse' || req.kind === 'bind' || req.kind === 'describe' ? req.kind : 'execute';
         const fail = (exec: Execution): void => {
           exec.error = fields;
+          exec.errorPhase = phase;
           exec.finish(raw.frame, t, this.lastCompletionUs);
           this.complete(exec);
         };
@@ -658,7 +660,10 @@ export class SessionTracker implements CancelTarget {
           }
           next = this.queue.peek();
         }
-        if (!failed && req.kind !== 'close') this.info.errors++;
+        // No Execute followed (a driver preparing: Parse, Describe, Flush or Sync): the failed
+        // request is the record, with the statement's SQL.
+        if (!failed && phase !== 'execute') fail(this.failedRequest(req, raw));
+        else if (!failed && req.kind !== 'close') this.info.errors++;
         if (!next) this.skipping = true;
       }
     }
@@ -666,6 +671,24 @@ export class SessionTracker implements CancelTarget {
   }
 
   // ---- helpers ----
+
+  /** The execution a failed Parse, Bind or Describe is reported as (no Execute followed it). */
+  private failedRequest(req: Request, raw: RawMessage): Execution {
+    let stmt: PreparedStatement | undefined;
+    let portal: string | null = null;
+    if (req.kind === 'parse') stmt = req.stmt;
+    else if (req.kind === 'bind') { stmt = req.portal.statement; portal = req.portal.name; }
+    else if (req.kind === 'describe') {
+      if (req.target === 'statement') stmt = this.table.getStatement(req.name);
+      else { portal = req.name; stmt = this.table.getPortal(req.name)?.statement; }
+    }
+    const exec = new Execution('extended', stmt?.sql ?? null, req.kind === 'parse' || req.kind === 'bind' || req.kind === 'describe' ? req.frame : raw.frame, requestTime(req));
+    exec.statement = stmt?.name ?? null;
+    exec.portal = portal;
+    if (req.kind === 'parse') exec.parsed = true;
+    if (req.kind === 'bind') exec.params = req.portal.params;
+    return exec;
+  }
 
   private unpaired(raw: RawMessage): void {
     // An answer with no request: something before it was lost or is not where we think it is.
