@@ -14,6 +14,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
 import { pcapFile, tcpFrame } from '../test/helpers/build-packets.js';
+import { hostileShape } from '../test/helpers/hostile-captures.js';
 import { publicCapture, publicCaptures, sampleCaptures } from '../test/helpers/public-captures.js';
 
 /** A small, fast, seedable generator (mulberry32): fuzz runs must be reproducible, not secure. */
@@ -297,6 +298,12 @@ export interface FuzzInput {
 /** Input `index` of the run seeded `seed` over `corpus`. */
 export function makeInput(corpus: readonly CorpusEntry[], seed: number, index: number): FuzzInput {
   const rng = new Rng(inputSeed(seed, index));
+  // One input in 50 is a hostile shape of issue 19 (many connections, declared lengths,
+  // conflicting overlaps), made whole, not mutated: it is the shape that must stay bounded.
+  if (rng.next() < 0.02) {
+    const h = hostileShape(rng.next(), rng.int(4));
+    return { index, source: h.name, mutations: [], data: h.data, chunk: 0 };
+  }
   const src = rng.pick(corpus);
   const n = 1 + rng.int(3);
   const mutations: Mutation[] = [];

@@ -128,6 +128,8 @@ export interface FuzzSummary {
   refused: number;
   failures: FuzzFailure[];
   maxInputMs: number;
+  /** The index of the slowest input (reproduce it with --start). */
+  slowestIndex: number;
   maxHeapMb: number;
   ms: number;
   corpus: number;
@@ -161,7 +163,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const saveDir = opts.saveDir ?? join(tmpdir(), 'pgsniff-fuzz');
   const maxFailures = opts.maxFailures ?? 20;
-  const summary: FuzzSummary = { seed: opts.seed, inputs: 0, records: 0, anomalies: 0, refused: 0, failures: [], maxInputMs: 0, maxHeapMb: 0, ms: 0, corpus: corpus.length };
+  const summary: FuzzSummary = { seed: opts.seed, inputs: 0, records: 0, anomalies: 0, refused: 0, failures: [], maxInputMs: 0, slowestIndex: -1, maxHeapMb: 0, ms: 0, corpus: corpus.length };
   const t0 = performance.now();
   // Work is handed out in blocks so a restarted worker knows where to go on.
   const BLOCK = 200;
@@ -222,7 +224,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
         return;
       }
       summary.inputs++;
-      summary.maxInputMs = Math.max(summary.maxInputMs, m.ms);
+      if (m.ms > summary.maxInputMs) {
+        summary.maxInputMs = m.ms;
+        summary.slowestIndex = m.index;
+      }
       if (m.type === 'done') {
         summary.records += m.records;
         summary.anomalies += m.anomalies;

@@ -48,7 +48,8 @@ function main(): Promise<number> {
     process.stdout.write(
       `fuzz: seed ${s.seed}: ${s.inputs} inputs from ${s.corpus} captures in ${(s.ms / 1000).toFixed(1)} s ` +
       `(${(s.inputs / (s.ms / 1000)).toFixed(0)}/s); ${s.records} records, ${s.anomalies} anomalies, ${s.refused} inputs refused as no capture; ` +
-      `slowest input ${s.maxInputMs.toFixed(0)} ms, largest worker heap ${s.maxHeapMb.toFixed(0)} MB; ${s.failures.length} failures\n`,
+      `slowest input ${s.maxInputMs.toFixed(0)} ms (index ${s.slowestIndex}), largest worker heap ${s.maxHeapMb.toFixed(0)} MB, ` +
+      `peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; ${s.failures.length} failures\n`,
     );
     for (const f of s.failures) {
       process.stdout.write(`FAIL ${f.kind} seed ${s.seed} index ${f.index} (${f.source}; ${f.mutations.join(', ')}): ${f.message.split('\n').slice(0, 4).join(' | ')}\n  saved ${f.saved}\n`);

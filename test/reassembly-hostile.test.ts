@@ -194,3 +194,77 @@ test('overlap: --overlap takes first or last (default last); anything else is a 
   assert.equal(parseCli(['read', 'x.pcap', '--overlap', 'first']).overlap, 'first');
   assert.throws(() => parseCli(['read', 'x.pcap', '--overlap', 'middle']), /--overlap wants first or last/);
 });
+
+// ---------------------------------------------------------------- checksums and RSTs, from real frames
+
+import { TcpDecoder } from '../src/net/decoder.js';
+import { tcpFrame } from './helpers/build-packets.js';
+import { TCP_FIN, TCP_RST } from '../src/net/segment.js';
+
+/** TCP checksum field of an Ethernet + IPv4 (no options) frame from tcpFrame. */
+const CK = 14 + 20 + 16;
+
+function framesRun(frames: Buffer[]): Recorder {
+  const rec = new Recorder();
+  const ft = new FlowTable(rec, rec.onAnomaly);
+  const dec = new TcpDecoder(rec.onAnomaly);
+  frames.forEach((data, i) => {
+    const seg = dec.decode({ frame: i + 1, timeUs: 1_700_000_000_000_000 + i * 1000, data, origLen: data.length, linkType: 1, interfaceId: 0, fileOffset: 0 } as never);
+    if (seg) ft.segment(seg);
+  });
+  ft.finish(frames.length + 1, 1_700_000_000_000_000 + frames.length * 1000);
+  return rec;
+}
+
+const fe = { src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 5432 };
+const be = { src: '10.0.0.2', dst: '10.0.0.1', sport: 5432, dport: 40000 };
+const handshake = (): Buffer[] => [
+  tcpFrame({ ...fe, seq: 100, flags: SYN }),
+  tcpFrame({ ...be, seq: 500, ack: 101, flags: SYN | TCP_ACK }),
+];
+function corrupt(f: Buffer, how: 'bad' | 'zero'): Buffer {
+  const c = Buffer.from(f);
+  if (how === 'zero') c.writeUInt16BE(0, CK);
+  else c.writeUInt16BE(c.readUInt16BE(CK) ^ 0x1234, CK);
+  return c;
+}
+
+test('RST outside the expected sequence number is ignored (rst-ignored) and the connection goes on', () => {
+  const rec = framesRun([
+    ...handshake(),
+    tcpFrame({ ...fe, seq: 101, ack: 501, flags: DATA, payload: 'abc' }),
+    tcpFrame({ ...be, seq: 90_000, ack: 104, flags: TCP_RST | TCP_ACK }),
+    tcpFrame({ ...fe, seq: 104, ack: 501, flags: DATA, payload: 'def' }),
+    tcpFrame({ ...fe, seq: 107, ack: 501, flags: TCP_RST | TCP_ACK }),
+  ]);
+  assert.deepEqual(rec.anomalies.map((a) => [a.code, a.frame]), [['rst-ignored', 4]]);
+  assert.equal(rec.dir(0, 'frontend').map((d) => d[1]).join(''), 'abcdef');
+  assert.equal(rec.conns[0]!.end?.reason, 'rst');
+  assert.equal(rec.conns[0]!.end?.frame, 6);
+});
+
+test('checksums: in a direction with correct checksums, a RST, a FIN and a data segment with bad ones are ignored (bad-checksum); the real bytes win', () => {
+  const rec = framesRun([
+    ...handshake(),
+    tcpFrame({ ...fe, seq: 101, ack: 501, flags: DATA, payload: 'Q1' }),
+    corrupt(tcpFrame({ ...fe, seq: 103, ack: 501, flags: TCP_RST | TCP_ACK }), 'bad'),
+    corrupt(tcpFrame({ ...fe, seq: 103, ack: 501, flags: DATA, payload: 'EVIL' }), 'bad'),
+    corrupt(tcpFrame({ ...fe, seq: 103, ack: 501, flags: TCP_FIN | TCP_ACK }), 'zero'),
+    tcpFrame({ ...fe, seq: 103, ack: 501, flags: DATA, payload: 'GOOD' }),
+  ]);
+  assert.deepEqual(rec.anomalies.map((a) => [a.code, a.frame]), [['bad-checksum', 4], ['bad-checksum', 5], ['bad-checksum', 6]]);
+  assert.equal(rec.dir(0, 'frontend').map((d) => d[1]).join(''), 'Q1GOOD');
+  assert.equal(rec.conns[0]!.end?.reason, 'capture-end');
+});
+
+test('checksums: offloaded on the capturing host (zero or the pseudo-header sum, as on loopback) are not verified', () => {
+  const rec = framesRun([
+    corrupt(tcpFrame({ ...fe, seq: 100, flags: SYN }), 'zero'),
+    tcpFrame({ ...be, seq: 500, ack: 101, flags: SYN | TCP_ACK }),
+    corrupt(tcpFrame({ ...fe, seq: 101, ack: 501, flags: DATA, payload: 'abc' }), 'bad'),
+    tcpFrame({ ...be, seq: 501, ack: 104, flags: DATA, payload: 'xyz' }),
+  ]);
+  assert.deepEqual(rec.anomalies, []);
+  assert.equal(rec.dir(0, 'frontend').map((d) => d[1]).join(''), 'abc');
+  assert.equal(rec.dir(0, 'backend').map((d) => d[1]).join(''), 'xyz');
+});

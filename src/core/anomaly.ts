@@ -19,6 +19,8 @@ export type AnomalyCode =
   | 'mid-stream'             // the start of a direction was not seen
   | 'buffer-limit'           // an out-of-order buffer cap was reached; oldest data flushed
   | 'connection-limit'       // too many open connections; the idlest was expired
+  | 'bad-checksum'           // a segment with a wrong TCP checksum in a direction whose checksums are verified: ignored
+  | 'rst-ignored'            // a RST a receiver would not take (not at the expected sequence number): ignored
   | 'overlap-mismatch'       // two copies of the same TCP bytes differ (one is kept: see the overlap policy)
   | 'time-jump'              // a lone timestamp far from the packets around it, not used for timeouts
   // PostgreSQL

@@ -223,6 +223,7 @@ export class TcpDecoder {
     seg.ipVersion = 4;
     seg.src = this.v4.get(d, off + 12);
     seg.dst = this.v4.get(d, off + 16);
+    seg.addrStart = off + 12;
     return this.tcp(p, off + ihl, ipEnd);
   }
 
@@ -266,6 +267,7 @@ export class TcpDecoder {
     seg.ipVersion = 6;
     seg.src = this.v6.get(d, off + 8);
     seg.dst = this.v6.get(d, off + 24);
+    seg.addrStart = off + 8;
     return this.tcp(p, h, ipEnd);
   }
 
@@ -287,6 +289,8 @@ export class TcpDecoder {
     const seg = this.seg;
     seg.frame = p.frame;
     seg.timeUs = p.timeUs;
+    seg.tcpStart = t;
+    seg.ipEnd = ipEnd;
     seg.srcPort = u16(d, t);
     seg.dstPort = u16(d, t + 2);
     seg.seq = u32(d, t + 4);

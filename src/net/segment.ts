@@ -52,6 +52,10 @@ export class PacketSegment implements TcpSegment {
   missing = 0;
   window = 0;
   wscale = -1;
+  /** Where the checksum covers (set by the decoder): the addresses (4 or 16 bytes each, src then dst) and the TCP header to the IP end; ipEnd past the captured bytes: not verifiable. */
+  addrStart = 0;
+  tcpStart = 0;
+  ipEnd = 0;
   /** The packet's bytes (Packet.data): valid only during the packet handler. */
   data: Buffer = EMPTY;
   payloadStart = 0;
@@ -70,6 +74,25 @@ export class PacketSegment implements TcpSegment {
     this.view = b;
   }
 
+  /**
+   * The TCP checksum verified over the captured bytes (RFC 9293 3.1: pseudo-header, header and
+   * payload). Computed only when asked: the flow table asks only for directions whose
+   * checksums it verifies (see FlowTable).
+   */
+  checksum(): number {
+    const d = this.data;
+    const end = this.ipEnd;
+    if (end > d.length || this.payloadStart === this.payloadEnd && this.missing > 0) return CHECKSUM_UNKNOWN;
+    const t = this.tcpStart;
+    const alen = this.ipVersion === 4 ? 8 : 32;
+    const pseudo = sum16(d, this.addrStart, this.addrStart + alen, 6 + (end - t));
+    if (fold(sum16(d, t, end, pseudo)) === 0xffff) return CHECKSUM_OK;
+    const field = (d[t + 16]! << 8) | d[t + 17]!;
+    const partial = fold(pseudo);
+    if (field === 0 || field === partial || field === (~partial & 0xffff)) return CHECKSUM_OFFLOADED;
+    return CHECKSUM_BAD;
+  }
+
   /** Sets the payload to data[start, end) without making the view. */
   setPayload(data: Buffer, start: number, end: number): void {
     this.data = data;
@@ -80,3 +103,23 @@ export class PacketSegment implements TcpSegment {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** TcpChecksum results (PacketSegment.checksum). */
+export const CHECKSUM_UNKNOWN = 0;
+export const CHECKSUM_OK = 1;
+export const CHECKSUM_BAD = 2;
+/** Zero, or only the pseudo-header's sum: what checksum offload leaves in the capturing host's own packets. */
+export const CHECKSUM_OFFLOADED = 3;
+
+function sum16(d: Buffer, from: number, to: number, acc: number): number {
+  let i = from;
+  const even = to - ((to - from) & 1);
+  for (; i < even; i += 2) acc += (d[i]! << 8) | d[i + 1]!;
+  if (i < to) acc += d[i]! << 8;
+  return acc;
+}
+
+function fold(acc: number): number {
+  while (acc > 0xffff) acc = (acc & 0xffff) + Math.floor(acc / 0x10000);
+  return acc;
+}

@@ -13,7 +13,10 @@
  */
 import type { AnomalyHandler } from '../core/anomaly.js';
 import type { TcpSegment } from '../net/segment.js';
-import { PacketSegment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../net/segment.js';
+import {
+  CHECKSUM_OFFLOADED, CHECKSUM_OK, CHECKSUM_UNKNOWN, PacketSegment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN,
+} from '../net/segment.js';
+import { CHECKS_SKIPPED, CHECKS_VERIFIED } from './half-stream.js';
 import type {
   ConnectionEnd,
   ConnectionInfo,
@@ -26,7 +29,7 @@ import type {
 } from './types.js';
 import { CONNECTION_BYTES, DEFAULT_FLOW_TABLE_OPTIONS, OPENED_CONNECTION_BYTES, SWEEP_INTERVAL_US, TIME_JUMP_US } from './limits.js';
 import { HalfStream } from './half-stream.js';
-import { seqAdd } from './seq.js';
+import { seqAdd, seqDiff } from './seq.js';
 
 type Half = HalfStream<Connection>;
 
@@ -189,7 +192,6 @@ export class FlowTable implements FlowTableApi {
     } else {
       this.clockStep(t, seg.frame);
     }
-    const now = this.nowUs;
     const flags = seg.flags;
     const syn = (flags & TCP_SYN) !== 0;
     const synOnly = syn && (flags & TCP_ACK) === 0;
@@ -217,6 +219,10 @@ export class FlowTable implements FlowTableApi {
     }
 
     const h = conn.half(seg);
+    if (h.checksums !== CHECKS_SKIPPED && seg instanceof PacketSegment && !this.checksumAccepted(h, seg)) {
+      this.housekeeping(conn, seg);
+      return;
+    }
     h.seen = true;
     // The windows this side advertises bound what the other side can have in flight, and so
     // how long its out-of-order bytes may have to wait (see directionCap).
@@ -246,10 +252,16 @@ export class FlowTable implements FlowTableApi {
     }
     if ((flags & TCP_RST) !== 0) {
       // RST payload is diagnostic text (RFC 1122 4.2.2.12), not stream data.
-      this.close(conn, 'rst', seg.frame, seg.timeUs);
+      if (this.resetAccepted(conn, h, seg)) this.close(conn, 'rst', seg.frame, seg.timeUs);
     } else {
       this.feed(conn, h, seg, syn);
     }
+    this.housekeeping(conn, seg);
+  }
+
+  /** After every segment: budgets, hole timeouts, idle sweeps. */
+  private housekeeping(conn: Connection, seg: TcpSegment): void {
+    const now = this.nowUs;
     if (this.connectionBytes > this.opts.maxConnectionBytes) this.enforceConnections(conn, seg.frame, seg.timeUs);
     this.expireHoles(seg.frame, seg.timeUs);
     this.enforceTotal(seg.frame, seg.timeUs);
@@ -270,6 +282,57 @@ export class FlowTable implements FlowTableApi {
     this.connectionBytes = 0;
     this.lruHead = this.lruTail = null;
     this.last = null;
+  }
+
+  /**
+   * Verifies a segment's checksum where the capture has real ones (issue 19: a RST or a data
+   * segment with a bad checksum, which the receiver dropped, must not end the connection or
+   * replace the real bytes). Checksum offload leaves the capturing host's own packets with
+   * zero or only the pseudo-header's sum: a direction whose checksums look so, before any
+   * correct one, is not verified any more (CHECKS_SKIPPED: one comparison per segment from
+   * then on, as for a loopback capture). A direction with a correct checksum is verified from
+   * then on, and a segment that fails is ignored with a 'bad-checksum' anomaly. Wrong ones
+   * before any correct one prove nothing and are taken.
+   */
+  private checksumAccepted(h: Half, seg: PacketSegment): boolean {
+    const st = seg.checksum();
+    if (st === CHECKSUM_OK) {
+      h.checksums = CHECKS_VERIFIED;
+      return true;
+    }
+    if (st === CHECKSUM_UNKNOWN) return true;
+    if (h.checksums !== CHECKS_VERIFIED) {
+      if (st === CHECKSUM_OFFLOADED) h.checksums = CHECKS_SKIPPED;
+      return true;
+    }
+    this.onAnomaly({
+      code: 'bad-checksum',
+      reason: `frame ${seg.frame} has a wrong TCP checksum in a ${h.dir} stream whose checksums are correct: the receiver dropped it, and so does pgsniff`,
+      frame: seg.frame,
+      timeUs: seg.timeUs,
+      session: h.owner.info.id,
+      dir: h.dir,
+    });
+    return false;
+  }
+
+  /**
+   * A RST ends the connection only where a receiver takes it: at the next sequence number
+   * expected (RFC 5961 3.2, as Linux does since 3.6: an in-window RST elsewhere draws a
+   * challenge ACK and is otherwise ignored), or at the end of what the sender sent when the
+   * capture missed some of it, or from a side that never sent a byte (the answer to a SYN).
+   */
+  private resetAccepted(conn: Connection, h: Half, seg: TcpSegment): boolean {
+    if (!h.started || seg.seq === h.nextSeq || (h.sentSet && seg.seq === h.sentEnd)) return true;
+    this.onAnomaly({
+      code: 'rst-ignored',
+      reason: `RST at sequence ${seg.seq} in the ${h.dir} stream, where ${h.nextSeq} was expected: a receiver ignores it, and so does pgsniff`,
+      frame: seg.frame,
+      timeUs: seg.timeUs,
+      session: conn.info.id,
+      dir: h.dir,
+    });
+    return false;
   }
 
   /** The slow path of the clock (see nowUs): the first timestamp, a far step, or a packet after one. */
@@ -351,7 +414,14 @@ export class FlowTable implements FlowTableApi {
       if (len > 0) h.accept(dataSeq, bytes, start, len, seg.frame, seg.timeUs);
       if (missing > 0) h.accept(seqAdd(dataSeq, len), null, 0, missing, seg.frame, seg.timeUs);
     }
-    if ((seg.flags & TCP_FIN) !== 0) h.fin(seqAdd(dataSeq, len + missing));
+    const fin = (seg.flags & TCP_FIN) !== 0;
+    if (fin) h.fin(seqAdd(dataSeq, len + missing));
+    // Where the sender's next byte would be (a RST from it is expected there).
+    const sent = seqAdd(dataSeq, len + missing + (fin ? 1 : 0));
+    if (!h.sentSet || seqDiff(sent, h.sentEnd) > 0) {
+      h.sentEnd = sent;
+      h.sentSet = true;
+    }
     if (h.buffered > this.opts.maxBufferedPerDirection) {
       const other = h === conn.fe ? conn.be : conn.fe;
       const cap = this.directionCap(other);

@@ -28,6 +28,11 @@ interface Chunk {
   timeUs: number;
 }
 
+/** HalfStream.checksums: not yet known, verified (a correct one was seen), skipped (offloaded). */
+export const CHECKS_UNKNOWN = 0;
+export const CHECKS_VERIFIED = 1;
+export const CHECKS_SKIPPED = 2;
+
 export class HalfStream<Owner> {
   readonly dir: Direction;
   readonly owner: Owner;
@@ -43,6 +48,11 @@ export class HalfStream<Owner> {
   seen = false;
   /** Initial sequence number from this direction's SYN, or -1 when no SYN was seen. */
   isn = -1;
+  /** Whether this direction's TCP checksums are verified (see FlowTable.checksumAccepted). */
+  checksums = CHECKS_UNKNOWN;
+  /** The sequence number after the last byte (or FIN) the sender sent, once sentSet. */
+  sentEnd = 0;
+  sentSet = false;
   /** The window scale this direction's sender announced in its SYN, or -1. */
   wscale = -1;
   /** The largest window this direction's sender advertised (bytes, scaled when scaling is known): bounds what the other direction has in flight. */

@@ -63,3 +63,47 @@ export function declaredLengths(n: number, declared: number): Buffer {
   }
   return pcapFile(frames);
 }
+
+/**
+ * `n` connections whose client sends a Query twice with different bytes: first its tail out of
+ * order (`'EVIL'`), then the whole of it in order (`'GOOD'`), the evasion of issue 19.
+ */
+export function conflictingOverlaps(n: number): Buffer {
+  const frames: FrameRecord[] = [];
+  const authOk = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49]);
+  const startup = startupMessage();
+  const query = (word: string): Buffer => {
+    const body = Buffer.from(`SELECT '${word}'\0`);
+    const h = Buffer.alloc(5);
+    h.write('Q', 0, 'latin1');
+    h.writeUInt32BE(body.length + 4, 1);
+    return Buffer.concat([h, body]);
+  };
+  const good = query('OOO_GOOD');
+  const evil = query('OOO_EVIL');
+  for (let i = 0; i < n; i++) {
+    const c = clientOf(i);
+    const t = BASE_TIME_US + i * 60;
+    const fe = { src: c.ip, dst: '10.0.0.2', sport: c.port, dport: 5432 };
+    const be = { src: '10.0.0.2', dst: c.ip, sport: 5432, dport: c.port };
+    const q0 = 1001 + startup.length;
+    frames.push({ data: tcpFrame({ ...fe, seq: 1000, flags: TCP_SYN }), timeUs: t });
+    frames.push({ data: tcpFrame({ ...be, seq: 5000, ack: 1001, flags: TCP_SYN | TCP_ACK }), timeUs: t + 1 });
+    frames.push({ data: tcpFrame({ ...fe, seq: 1001, ack: 5001, flags: TCP_PSH | TCP_ACK, payload: startup }), timeUs: t + 2 });
+    frames.push({ data: tcpFrame({ ...be, seq: 5001, ack: q0, flags: TCP_PSH | TCP_ACK, payload: authOk }), timeUs: t + 3 });
+    frames.push({ data: tcpFrame({ ...fe, seq: q0 + 8, ack: 5001 + authOk.length, flags: TCP_PSH | TCP_ACK, payload: evil.subarray(8) }), timeUs: t + 4 });
+    frames.push({ data: tcpFrame({ ...fe, seq: q0, ack: 5001 + authOk.length, flags: TCP_PSH | TCP_ACK, payload: good }), timeUs: t + 5 });
+  }
+  return pcapFile(frames);
+}
+
+/** One of the shapes above with a size from `r` (a number in [0, 1)), for the fuzzer. */
+export function hostileShape(r: number, pick: number): { name: string; data: Buffer } {
+  const n = 200 + Math.floor(r * 1800);
+  switch (pick % 4) {
+    case 0: return { name: `hostile:syn-only x${n}`, data: manyConnections(n, 'syn') };
+    case 1: return { name: `hostile:startup-only x${n}`, data: manyConnections(n, 'startup') };
+    case 2: return { name: `hostile:declared-lengths x${n}`, data: declaredLengths(n, 4 + Math.floor(r * 64 * 1024 * 1024)) };
+    default: return { name: `hostile:conflicting-overlaps x${n}`, data: conflictingOverlaps(n) };
+  }
+}
