@@ -99,7 +99,7 @@ export function conflictingOverlaps(n: number): Buffer {
 
 /** One of the shapes above with a size from `r` (a number in [0, 1)), for the fuzzer. */
 export function hostileShape(r: number, pick: number): { name: string; data: Buffer } {
-  const n = 200 + Math.floor(r * 1800);
+  const n = 100 + Math.floor(r * 400);
   switch (pick % 4) {
     case 0: return { name: `hostile:syn-only x${n}`, data: manyConnections(n, 'syn') };
     case 1: return { name: `hostile:startup-only x${n}`, data: manyConnections(n, 'startup') };
