@@ -71,19 +71,26 @@ async function open(file: string, screenshot?: string, click?: string): Promise<
   page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
   try {
     await page.goto('file://' + file);
-    await page.waitForFunction('window.__report && window.__report.ready === true', null, { timeout: 60_000 });
+    // functions, not strings: a string would be eval()ed in the page, which its CSP forbids
+    await page.waitForFunction(() => (globalThis as unknown as { __report?: { ready?: boolean } }).__report?.ready === true, null, { timeout: 60_000 });
     if (screenshot) await page.screenshot({ path: screenshot, fullPage: false });
     if (click) await page.locator('#statements tbody tr', { hasText: click }).first().click();
-    // a string, not a function: this file is compiled without the DOM's types
-    const got = await page.evaluate(`(() => {
-      const canvases = [...document.querySelectorAll('canvas')].map((c) => {
+    // written against a minimal view of the page's globals: this file is compiled without the DOM's types
+    const got = await page.evaluate(() => {
+      interface Ctx { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } }
+      interface Canvas { width: number; height: number; getContext(k: '2d'): Ctx }
+      const g = globalThis as unknown as {
+        document: { querySelectorAll(s: string): Iterable<Canvas>; body: { textContent: string | null } };
+        __report: { charts: number }; __pwned?: unknown;
+      };
+      const canvases = [...g.document.querySelectorAll('canvas')].map((c) => {
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let painted = 0;
         for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) painted++;
         return { w: c.width, h: c.height, painted };
       });
-      return { canvases, charts: window.__report.charts, text: document.body.textContent || '', pwned: window.__pwned ?? null };
-    })()`) as Pick<Opened, 'canvases' | 'charts' | 'text' | 'pwned'>;
+      return { canvases, charts: g.__report.charts, text: g.document.body.textContent ?? '', pwned: g.__pwned ?? null };
+    });
     return { problems, requests, dialogs, ...got };
   } finally {
     await ctx.close();

@@ -16,6 +16,7 @@ import { StatsSink } from '../src/sinks/stats.js';
 import { ReportSink } from '../src/sinks/report/sink.js';
 import { BucketArray, TimeGrid, logBin, binUpperMs } from '../src/sinks/report/grid.js';
 import { renderReportHtml, scriptSafeJson } from '../src/sinks/report/html.js';
+import { PAGE_SCRIPT } from '../src/sinks/report/page.js';
 import { readNdjsonRecords } from '../src/sinks/check-ndjson.js';
 import { openSync, closeSync } from 'node:fs';
 import { projectRoot } from './helpers/public-captures.js';
@@ -58,12 +59,15 @@ test('latency bins: each duration falls in the bin whose bounds hold it', () => 
 });
 
 test('statements are pgsniff stats\'s own: same fingerprints, calls, percentiles', async () => {
-  for (const file of ['concurrent.pcap', 'pipeline.pcap', 'n-plus-one.pcap', 'errors.pcap']) {
+  for (const file of ['concurrent.pcap', 'pipeline.pcap', 'n-plus-one.pcap', 'errors.pcap', 'transaction-savepoint.pcap']) {
     const data = await reportOf(file);
     const stats = await StatsSink.create();
     await analyzeFile(join(samples, file), stats, { messages: false, queryDetail: 'summary' });
     const want = stats.report();
     assert.equal(data.overview.queries, want.totals.queries, file);
+    assert.deepEqual(
+      [data.overview.rolledBack, data.overview.batches, data.overview.batchedQueries, data.overview.incomplete],
+      [want.totals.rolledBack, want.totals.batches, want.totals.batchedQueries, want.totals.incomplete], `${file}: totals`);
     assert.deepEqual(
       data.statements.map((q) => [q.fingerprint, q.query, q.calls, q.errors, q.p50Ms, q.p95Ms, q.maxMs]),
       want.queries.map((q) => [q.fingerprint, q.query, q.calls, q.errors, q.p50Ms, q.p95Ms, q.maxMs]),
@@ -155,6 +159,8 @@ test('the page: wire text only inside the escaped JSON block, scripts allowed by
   assert.match(html, /Content-Security-Policy" content="default-src &#39;none&#39;; script-src &#39;sha256-/);
   assert.ok(!/(src|href)\s*=\s*["']?https?:|url\(\s*["']?https?:|<link\b|@import/i.test(html), 'nothing to fetch');
   assert.deepEqual(JSON.parse(scriptSafeJson({ s: evil })), { s: evil }, 'the escaping is lossless');
+  // the page's script at least parses (the browser test runs it)
+  assert.doesNotThrow(() => new Function(PAGE_SCRIPT));
 });
 
 test('pgsniff report: writes the file; usage mistakes are one line and exit 2', { skip: existsSync(main) ? false : 'dist not built' }, () => {

@@ -80,6 +80,9 @@ export interface ReportData {
     startUs: number | null; endUs: number | null;
     packets: number | null; bytes: number | null;
     sessions: number; queries: number; errors: number; skipped: number; incomplete: number; rows: number; totalMs: number;
+    /** Statements a rollback undid; batches of statements answered together, and the statements in them. */
+    rolledBack: number; batches: number; batchedQueries: number;
+    incompleteByReason: Record<string, number>;
     anomalies: number; anomaliesByCode: Record<string, { count: number; frame: number | null; reason: string }>;
     gaps: number; gapBytes: number; tlsUndecrypted: number; gssSessions: number; unpairedResponses: number;
     drops: number | null; captureComplete: boolean;

@@ -248,6 +248,8 @@ export const PAGE_SCRIPT = String.raw`
   card('queries', num(O.queries));
   card('errors', num(O.errors));
   card('rows', num(O.rows));
+  card('rolled back', num(O.rolledBack), 'statements that succeeded and were then undone by a rollback');
+  card('batched', num(O.batchedQueries) + (O.batches ? ' in ' + num(O.batches) : ''), 'statements answered in one frame with others: the batch has the time, not each statement');
   card('query time', ms(O.totalMs));
   card('anomalies', num(O.anomalies));
   card('gaps', num(O.gaps) + (O.gapBytes ? ' (' + bytes(O.gapBytes) + ')' : ''));
@@ -339,6 +341,8 @@ export const PAGE_SCRIPT = String.raw`
     { key: 'maxMs', label: 'max', num: true, fmt: ms },
     { key: 'rows', label: 'rows', num: true, fmt: num },
     { key: 'bytesReturned', label: 'bytes', num: true, fmt: bytes, title: 'DataRow (and COPY out) bytes returned' },
+    { key: 'rolledBack', label: 'rolled back', num: true, fmt: num, title: 'executions undone by a rollback' },
+    { key: 'batched', label: 'batched', num: true, fmt: num, title: 'executions answered together with others: the batch has their time, not the percentiles' },
   ], D.statements, { sort: 'totalMs', onClick: showStatement });
   [['totalMs', 'by total time'], ['calls', 'by calls'], ['p95Ms', 'by p95'], ['rows', 'by rows'], ['bytesReturned', 'by bytes'], ['errors', 'by errors']].forEach(function (r) {
     var b = el('button', { text: r[1] });
@@ -490,7 +494,7 @@ export const PAGE_SCRIPT = String.raw`
   ], D.nPlusOne, { sort: 'longestRun' });
   else n1.appendChild(el('div', { cls: 'note', text: 'None found.' }));
 
-  var tx = section('transactions', 'Transactions', num(D.transactions.committed) + ' committed, ' + num(D.transactions.rolledBack) + ' rolled back' + (D.transactions.openAtEnd ? ', ' + num(D.transactions.openAtEnd) + ' still open at the end' : '') + ' (explicit transactions, from BEGIN to the ReadyForQuery that reports idle again).');
+  var tx = section('transactions', 'Transactions', num(D.transactions.committed) + ' committed, ' + num(D.transactions.rolledBack) + ' rolled back' + (O.rolledBack ? ' (' + num(O.rolledBack) + ' statements undone)' : '') + (D.transactions.openAtEnd ? ', ' + num(D.transactions.openAtEnd) + ' still open at the end' : '') + ' (explicit transactions, from BEGIN to the ReadyForQuery that reports idle again).');
   if (D.transactions.bins.length) {
     var tg = el('div', { cls: 'charts' });
     tx.appendChild(tg);

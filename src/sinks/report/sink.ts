@@ -11,7 +11,7 @@
 import type { OutRecord, PipelineSink, AnomalyRecord, CaptureRecord } from '../../pipeline/events.js';
 import type { QueryRecord, SessionRecord } from '../../session/schema.js';
 import { conditionName } from '../../../dissectors/sqlstate.js';
-import { StatsSink, queryKey } from '../stats.js';
+import { StatsSink, batchOf, queryKey } from '../stats.js';
 import { createNormalizer, detach, PARSE_LIMIT, type Normalizer } from '../stats-normalize.js';
 import { BucketArray, LOG_BINS, PER_OCTAVE, TimeGrid, binQuantile, logBin } from './grid.js';
 import type { ReportData, ReportExample, ReportSession, ReportStatement, TimelineRow } from './data.js';
@@ -98,6 +98,8 @@ interface SessionState {
   txStatements: number;
   txFailed: boolean;
   txFrame: number;
+  /** The batch whose time was last charged to the timeline (a batch is charged once). */
+  lastBatch: number;
   lastKey: string | null;
   run: number;
   runMs: number;
@@ -156,6 +158,7 @@ export class ReportSink implements PipelineSink {
   private unpaired = 0;
   private sawBytes = false;
   private captureDrops: number | null = null;
+  private readonly incompleteBy: Record<string, number> = {};
   private bytes = 0;
   private frames = 0;
   private firstUs = Infinity;
@@ -251,7 +254,7 @@ export class ReportSink implements PipelineSink {
     let s = this.live.get(session);
     if (s === undefined) {
       s = {
-        busy: null, other: false, inTx: false, txStartUs: 0, txStatements: 0, txFailed: false, txFrame: 0,
+        busy: null, other: false, lastBatch: 0, inTx: false, txStartUs: 0, txStatements: 0, txFailed: false, txFrame: 0,
         lastKey: null, run: 0, runMs: 0, runFrame: 0, runSql: null,
       };
       this.live.set(session, s);
@@ -275,6 +278,10 @@ export class ReportSink implements PipelineSink {
       h[bin]!++;
     }
     this.extraFor(rec).add(rec, bin, t);
+    if (rec.incomplete) {
+      const why = rec.incompleteReason ?? 'unknown';
+      this.incompleteBy[why] = (this.incompleteBy[why] ?? 0) + 1;
+    }
     if (rec.error) {
       this.errorsSeries.add(i, 1);
       const code = rec.error.sqlstate ?? '?????';
@@ -284,6 +291,14 @@ export class ReportSink implements PipelineSink {
     }
     const s = this.state(rec.session);
     if (d !== null) this.busy(s, t - d * 1000, t);
+    else {
+      // statements answered together: the batch has the time, charged once
+      const b = batchOf(rec);
+      if (b !== null && b.durationMs !== null && rec.batch!.id !== s.lastBatch) {
+        s.lastBatch = rec.batch!.id;
+        this.busy(s, t - b.durationMs * 1000, t);
+      }
+    }
     this.transaction(s, rec, t);
     this.nPlusOne(s, rec);
     if (rec.copy) this.copyOf(rec);
@@ -567,6 +582,8 @@ export class ReportSink implements PipelineSink {
       bytes: this.frames > 0 ? this.bytes : null,
       sessions: st.totals.sessions, queries: st.totals.queries, errors: st.totals.errors, skipped: st.totals.skipped,
       incomplete: st.totals.incomplete, rows: st.totals.rows, totalMs: st.totals.totalMs,
+      rolledBack: st.totals.rolledBack, batches: st.totals.batches, batchedQueries: st.totals.batchedQueries,
+      incompleteByReason: this.incompleteBy,
       anomalies: this.anomalyCount, anomaliesByCode: this.anomalies,
       gaps: this.gaps, gapBytes: this.gapBytes, tlsUndecrypted: this.tlsUndecrypted, gssSessions: this.gss, unpairedResponses: this.unpaired,
       drops: info.drops ?? this.captureDrops, captureComplete: info.captureComplete ?? true,
@@ -636,7 +653,10 @@ function trustLine(o: ReportData['overview'], input: ReportInputInfo['input']): 
   if (!o.captureComplete) bad.push('the capture file is damaged (decoded up to the damage)');
   if (o.tlsUndecrypted > 0) warn.push(`${o.tlsUndecrypted} TLS sessions not decrypted (their queries are not counted)`);
   if (o.gssSessions > 0) warn.push(`${o.gssSessions} GSS-encrypted sessions (not decodable)`);
-  if (o.incomplete > 0) warn.push(`${o.incomplete} queries incomplete (the connection ended before their result)`);
+  if (o.incomplete > 0) {
+    const why = Object.entries(o.incompleteByReason).map(([r, n]) => `${n} ${r === 'gap' ? 'after lost bytes' : r === 'connection-end' ? 'cut off by the end of the connection or capture' : r === 'limit' ? 'pushed out by a limit' : r}`).join(', ');
+    warn.push(`${o.incomplete} query records may not be right (${why})`);
+  }
   if (o.unpairedResponses > 0) warn.push(`${o.unpairedResponses} responses with no request seen`);
   const other = Object.entries(o.anomaliesByCode).filter(([c]) => c !== 'gap' && c !== 'tls-undecryptable').reduce((n, [, a]) => n + a.count, 0);
   if (other > 0) warn.push(`${other} other anomalies`);
