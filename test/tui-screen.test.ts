@@ -82,7 +82,13 @@ test('t opens the timeline: one row per session, bars, and Enter jumps to the qu
     assert.match(s, /^│#0 user0\s+.*█/m);
     assert.match(s, /^│#1 user1\s+.*█/m);
     assert.match(s, /^│#2 user2\s+.*█/m);
-    assert.match(s, /\|0\.000s/);
+    assert.match(s, /\|0\.0*s/);
+    // The axis steps evenly: every gap between two labels is the same.
+    const axis = s.split('\n').find((l) => /^│session\s+\|/.test(l)) ?? '';
+    const ticks = [...axis.matchAll(/\|(\d+\.\d+)s/g)].map((m) => Number(m[1]));
+    assert.ok(ticks.length >= 3, axis);
+    const gaps = ticks.slice(1).map((t, i) => +(t - (ticks[i] as number)).toFixed(6));
+    assert.ok(gaps.every((g) => g === gaps[0]), `uneven axis: ${axis}`);
     assert.match(s, /Query #1\s+session #0 .* latency [\d.]+ ms\s+rows 2\s+frames 7–8\s+ok/);
     s = await ui.press('l');
     assert.match(s, /Query #2\s+session #0 .* frames 9–10/);

@@ -171,12 +171,20 @@ export class TimelineView implements View {
   private axis(s: TuiStore): string {
     const W = this.plotW;
     const chars = new Array<string>(W).fill(' ');
-    const step = 14;
     const base = Number.isFinite(s.baseUs) ? s.baseUs : 0;
-    const digits = this.winSpan < 2e4 ? 4 : this.winSpan < 2e6 ? 3 : 1;
-    for (let x = 0; x + 8 < W; x += step) {
-      const t = ((this.winStart + (x / W) * this.winSpan - base) / 1e6).toFixed(digits) + 's';
-      const label = '|' + t;
+    if (!(this.winSpan > 0) || W <= 0) return `{bold}${fit('session', LABEL_W)}{/bold}`;
+    // Ticks at round times (1, 2 or 5 times a power of ten) at least 12 columns apart, so the
+    // labels step evenly (0.10s 0.20s 0.30s), not by whatever 14 columns happen to span.
+    const usPerCol = this.winSpan / W;
+    const want = usPerCol * 12;
+    const p = 10 ** Math.floor(Math.log10(want));
+    const step = [1, 2, 5, 10].map((m) => m * p).find((v) => v >= want) ?? 10 * p;
+    const digits = Math.max(0, Math.min(6, -Math.floor(Math.log10(step / 1e6))));
+    const rel0 = this.winStart - base;
+    for (let t = Math.ceil(rel0 / step) * step; ; t += step) {
+      const x = Math.round((t - rel0) / usPerCol);
+      if (x + 8 >= W) break;
+      const label = '|' + (t / 1e6).toFixed(digits) + 's';
       for (let k = 0; k < label.length && x + k < W; k++) chars[x + k] = label[k] as string;
     }
     return `{bold}${fit('session', LABEL_W)} ${chars.join('')}{/bold}`;
