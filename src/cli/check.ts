@@ -3,6 +3,7 @@
  * NDJSON export (told apart by content, not by name), prints the verdict and returns 1 when a
  * rule is violated, 0 when all hold. Usage mistakes are UserErrors (exit 2 in main.ts).
  */
+import { escapeTerminal } from '../core/escape.js';
 import { UserError } from '../core/errors.js';
 import { compileFilter, type Predicate } from '../filter/index.js';
 import { CheckSink, formatCheckResult, type CheckResult } from '../sinks/check.js';
@@ -84,7 +85,7 @@ async function checkLive(o: CheckCommandOptions, rules: CheckRules, stderr: Node
   process.once('SIGTERM', onSignal);
   try {
     await live.ready;
-    stderr.write(`pgsniff: checking on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops and gives the verdict\n`);
+    stderr.write(`pgsniff: checking on ${escapeTerminal(live.capture.iface)} (${escapeTerminal(live.capture.filter)}); Ctrl-C stops and gives the verdict\n`);
     await live.done;
   } finally {
     process.off('SIGINT', onSignal);

@@ -121,7 +121,7 @@ export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {})
     report?.file.abandon();
     throw e;
   }
-  stderr.write(`pgsniff: recording on ${live.capture.iface} (${live.capture.filter}) while ${o.commandArgs.join(' ')} runs\n`);
+  stderr.write(`pgsniff: recording on ${escapeTerminal(live.capture.iface)} (${escapeTerminal(live.capture.filter)}) while ${escapeTerminal(o.commandArgs.join(' '))} runs\n`);
   const child = await runChild(o.commandArgs);
   // Let the last packets (the client's Terminate, the FINs) arrive before stopping.
   await live.capture.settle(150, o.graceMs ?? 2000);

@@ -4,7 +4,7 @@
  * on stderr, never a stack trace), 3 an internal error.
  */
 import { readFileSync } from 'node:fs';
-import { isUserError, UserError } from '../core/errors.js';
+import { isUserError, outputError, UserError } from '../core/errors.js';
 import { escapeTerminal } from '../core/escape.js';
 import { parseCli, USAGE, useTui as wantsTui, type CliOptions } from './args.js';
 import { compileFilter } from '../filter/index.js';
@@ -17,6 +17,7 @@ import { exportSchema, openExports, wantsExports, type Exports } from './exports
 import { FanOut } from '../sinks/fan-out.js';
 import type { CaptureFigures } from '../sinks/export/metrics.js';
 import type { LiveStats, LiveSummary } from '../pipeline/live.js';
+import { writeOut } from './stats.js';
 
 limitYoungGeneration();
 
@@ -76,7 +77,7 @@ async function runRead(o: CliOptions): Promise<number> {
   const { sink, messages } = withExports(out, exports);
   const summary: AnalyzeSummary = await analyzeFile(file, sink, analyzeOptions(o, messages));
   if (summary.capture && !summary.capture.complete) {
-    process.stderr.write(`pgsniff: ${file}: the capture is damaged; decoded what came before the damage (see the anomaly records)\n`);
+    process.stderr.write(`pgsniff: ${escapeTerminal(file)}: the capture is damaged; decoded what came before the damage (see the anomaly records)\n`);
   }
   await exports?.finish(interrupted());
   return 0;
@@ -160,7 +161,7 @@ async function runLive(o: CliOptions): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     await live.ready;
-    process.stderr.write(`pgsniff: capturing on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops\n`);
+    process.stderr.write(`pgsniff: capturing on ${escapeTerminal(live.capture.iface)} (${escapeTerminal(live.capture.filter)}); Ctrl-C stops\n`);
     const summary = await live.done;
     process.stderr.write(`pgsniff: ${captureSummaryLine(summary)}\n`);
     writeReport(summary);
@@ -183,25 +184,25 @@ async function runInterfaces(): Promise<number> {
   const list = listInterfaces();
   list.forEach((d, i) => {
     const addrs = d.addresses.length > 0 ? ` [${d.addresses.join(', ')}]` : '';
-    process.stdout.write(`${i + 1}. ${d.name}${d.description ? ` (${escapeTerminal(d.description)})` : ''}${addrs}\n`);
+    writeOut(process.stdout, `${i + 1}. ${escapeTerminal(d.name)}${d.description ? ` (${escapeTerminal(d.description)})` : ''}${addrs}\n`);
   });
   return 0;
 }
 
 async function runSchema(): Promise<number> {
   const { recordJsonSchema } = await import('../pipeline/schema.js');
-  process.stdout.write(JSON.stringify(recordJsonSchema(), null, 2) + '\n');
+  writeOut(process.stdout, JSON.stringify(recordJsonSchema(), null, 2) + '\n');
   return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
   const o = parseCli(argv);
   if (o.version) {
-    process.stdout.write(`pgsniff ${version()}\n`);
+    writeOut(process.stdout, `pgsniff ${version()}\n`);
     return 0;
   }
   if (o.help || o.command === 'help') {
-    process.stdout.write(USAGE);
+    writeOut(process.stdout, USAGE);
     return 0;
   }
   switch (o.command) {
@@ -214,7 +215,7 @@ async function main(argv: string[]): Promise<number> {
     case 'schema':
       return runSchema();
     case 'export-schema':
-      process.stdout.write(exportSchema(o.file, o.exportUrl));
+      writeOut(process.stdout, exportSchema(o.file, o.exportUrl));
       return 0;
     case 'stats': {
       const { statsCommand } = await import('./stats.js');
@@ -236,16 +237,30 @@ async function main(argv: string[]): Promise<number> {
   throw new UserError('BAD_ARGUMENT', `unknown command ${o.command}`);
 }
 
-// A reader that goes away (`pgsniff schema | head`) ends the output, not the process with a trace.
+/**
+ * Output that cannot be written. A reader that goes away (`pgsniff schema | head`) ends the
+ * output quietly, with the status the command had (check's verdict, when it was known). Any
+ * other failure (a full disk, /dev/full) is one line on stderr and exit status 2, which cannot
+ * be mistaken for check's verdict (1).
+ */
+function outputFailed(e: UserError): void {
+  if (e.code === 'OUTPUT_CLOSED') process.exit(process.exitCode ?? 0);
+  process.stderr.write(`pgsniff: ${escapeTerminal(e.message)}\n`);
+  process.exit(2);
+}
+
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
+  const u = outputError(e);
+  if (u === null) throw e;
+  outputFailed(u);
 });
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: unknown) => {
-    if (isUserError(e)) {
+    if (isUserError(e) && (e.code === 'OUTPUT' || e.code === 'OUTPUT_CLOSED')) {
+      outputFailed(e);
+    } else if (isUserError(e)) {
       process.stderr.write(`pgsniff: ${escapeTerminal(e.message)}\n`);
       process.exitCode = 2;
     } else {

@@ -4,10 +4,11 @@
  * export (told apart by content, as `check` does). Takes options already parsed by main.ts;
  * returns the exit status.
  */
+import { escapeTerminal } from '../core/escape.js';
 import { StatsSink } from '../sinks/stats.js';
 import { formatStatsText } from '../sinks/stats-format.js';
 import { fileHead, looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
-import { UserError } from '../core/errors.js';
+import { outputError, UserError } from '../core/errors.js';
 import { compileFilter } from '../filter/index.js';
 import type { AnalyzeOptions } from '../pipeline/analyze.js';
 
@@ -40,16 +41,25 @@ export interface CommandIo {
 }
 
 /**
- * Write a command's output; a reader that went away (`| head`) ends the output quietly instead
- * of failing with EPIPE.
+ * Write a command's output. A write that fails at once (standard output on a file or a device:
+ * a full disk, /dev/full) throws outputError's UserError; one that fails later (a pipe) reaches
+ * the stream's 'error' event, which run.ts handles for standard output: a reader that went away
+ * (`| head`) ends quietly, anything else is one line and exit status 2. Other streams (tests)
+ * ignore EPIPE.
  */
 export function writeOut(stream: NodeJS.WritableStream, text: string): void {
-  if (stream.listenerCount('error') === 0) {
+  if (stream !== process.stdout && stream.listenerCount('error') === 0) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EPIPE') throw e;
     });
   }
-  stream.write(text);
+  try {
+    stream.write(text);
+  } catch (e) {
+    const u = outputError(e);
+    if (u === null) throw e;
+    if (u.code !== 'OUTPUT_CLOSED') throw u;
+  }
 }
 
 export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): Promise<number> {
@@ -72,7 +82,7 @@ export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): 
     process.once('SIGTERM', onSignal);
     try {
       await live.ready;
-      stderr.write(`pgsniff: capturing on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops and prints the statistics\n`);
+      stderr.write(`pgsniff: capturing on ${escapeTerminal(live.capture.iface)} (${escapeTerminal(live.capture.filter)}); Ctrl-C stops and prints the statistics\n`);
       await live.done;
     } finally {
       process.off('SIGINT', onSignal);

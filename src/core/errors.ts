@@ -14,7 +14,9 @@ export type UserErrorCode =
   | 'NO_INTERFACE'      // unknown interface
   | 'BAD_FILTER'        // capture (BPF) or display filter that does not parse
   | 'BAD_ARGUMENT'      // command-line usage
-  | 'BAD_INPUT';        // other unreadable input (rules file, key log, NDJSON)
+  | 'BAD_INPUT'         // other unreadable input (rules file, key log, NDJSON)
+  | 'OUTPUT'            // the output cannot be written (disk full, I/O error, closed descriptor)
+  | 'OUTPUT_CLOSED';    // the output's reader went away (EPIPE: \`| head\`): a quiet end, not a failure
 
 export class UserError extends Error {
   readonly code: UserErrorCode;
@@ -27,4 +29,28 @@ export class UserError extends Error {
 
 export function isUserError(e: unknown): e is UserError {
   return e instanceof UserError;
+}
+
+const WRITE_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EFBIG: 'file too large',
+  EIO: 'input/output error',
+  EBADF: 'not open for writing',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+};
+
+/**
+ * A failed write to an output (`what`: "standard output", a file name) as the UserError the
+ * CLI reports in one line: OUTPUT_CLOSED for EPIPE, OUTPUT for any other system error; null
+ * when `e` is not a system error (a bug: let it surface as one).
+ */
+export function outputError(e: unknown, what = 'standard output'): UserError | null {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return null;
+  if (code === 'EPIPE') return new UserError('OUTPUT_CLOSED', `${what}: the reader went away`);
+  const desc = WRITE_ERRORS[code];
+  return new UserError('OUTPUT', `cannot write to ${what}: ${code}${desc ? ` (${desc})` : ''}`);
 }

@@ -14,6 +14,10 @@
  * (also eq ne lt le gt ge), contains (case-sensitive substring), matches / ~ (case-insensitive
  * regular expression), in {v1 v2 ...}; combined with && and, || or, ! not, parentheses.
  * Values: "strings" (with \" and \\ escapes), numbers, true/false/null, or bare words (strings).
+ *
+ * The parser recurses once per parenthesis and `!`: nesting deeper than MAX_FILTER_DEPTH is a
+ * BAD_FILTER (exit 2), never a stack overflow. Chains of && and || of any length compile flat
+ * (one predicate over a list), so evaluating them does not recurse either.
  */
 import { UserError } from '../core/errors.js';
 
@@ -31,9 +35,18 @@ const WORD_OPS: Record<string, string> = {
   contains: 'contains', matches: 'matches', in: 'in',
 };
 
+/** Parentheses and `!` nested deeper than this are refused. */
+export const MAX_FILTER_DEPTH = 256;
+/** The expression quoted in an error is cut to this many characters. */
+const QUOTED = 200;
+
 function fail(expr: string, at: number, what: string): never {
-  throw new UserError('BAD_FILTER', `invalid filter at column ${at + 1}: ${what} (in: ${expr})`);
+  const quoted = expr.length > QUOTED ? expr.slice(0, QUOTED) + '...' : expr;
+  throw new UserError('BAD_FILTER', `invalid filter at column ${at + 1}: ${what} (in: ${quoted})`);
 }
+
+/** A bare word, matched in place (sticky): slicing the rest of the expression at each word would be quadratic. */
+const WORD = /[A-Za-z0-9_.\-:+@$/]+/y;
 
 function tokenize(expr: string): Token[] {
   const out: Token[] = [];
@@ -59,7 +72,8 @@ function tokenize(expr: string): Token[] {
       i += op.length;
       continue;
     }
-    const m = /^[A-Za-z0-9_.\-:+@$/]+/.exec(expr.slice(i));
+    WORD.lastIndex = i;
+    const m = WORD.exec(expr);
     if (!m) fail(expr, i, `unexpected character '${c}'`);
     const w = m[0];
     const lower = w.toLowerCase();
@@ -123,6 +137,7 @@ function compare(op: string, a: unknown, b: Value, re: RegExp | null): boolean {
 
 class Parser {
   private i = 0;
+  private depth = 0;
   constructor(private readonly expr: string, private readonly toks: Token[]) {}
 
   parse(): Predicate {
@@ -138,29 +153,37 @@ class Parser {
   private isOp(v: string): boolean { const t = this.peek(); return t.t === 'op' && t.v === v; }
 
   private or(): Predicate {
-    let left = this.and();
+    const first = this.and();
+    if (!this.isOp('||')) return first;
+    const parts = [first];
     while (this.isOp('||')) {
       this.next();
-      const l = left, r = this.and();
-      left = (rec) => l(rec) || r(rec);
+      parts.push(this.and());
     }
-    return left;
+    return (rec) => parts.some((p) => p(rec));
   }
 
   private and(): Predicate {
-    let left = this.not();
+    const first = this.not();
+    if (!this.isOp('&&')) return first;
+    const parts = [first];
     while (this.isOp('&&')) {
       this.next();
-      const l = left, r = this.not();
-      left = (rec) => l(rec) && r(rec);
+      parts.push(this.not());
     }
-    return left;
+    return (rec) => parts.every((p) => p(rec));
+  }
+
+  private enter(at: number): void {
+    if (++this.depth > MAX_FILTER_DEPTH) fail(this.expr, at, `parentheses and '!' nested deeper than ${MAX_FILTER_DEPTH}`);
   }
 
   private not(): Predicate {
     if (this.isOp('!')) {
-      this.next();
+      const t = this.next();
+      this.enter(t.at);
       const p = this.not();
+      this.depth--;
       return (rec) => !p(rec);
     }
     return this.primary();
@@ -169,7 +192,9 @@ class Parser {
   private primary(): Predicate {
     const t = this.next();
     if (t.t === 'op' && t.v === '(') {
+      this.enter(t.at);
       const p = this.or();
+      this.depth--;
       const c = this.next();
       if (!(c.t === 'op' && c.v === ')')) fail(this.expr, c.at, "expected ')'");
       return p;

@@ -4,9 +4,14 @@
  * letting memory grow.
  */
 import { writeSync } from 'node:fs';
+import { outputError } from '../core/errors.js';
 
-/** Writes all of `data`; returns false when the reader went away (EPIPE: `| head`). */
-export function writeAllSync(fd: number, data: Buffer): boolean {
+/**
+ * Writes all of `data`. A reader that went away (EPIPE: `| head`) or an output that cannot
+ * take the bytes (a full disk, /dev/full) throws the UserError of outputError (OUTPUT_CLOSED,
+ * OUTPUT): decoding stops there, since nothing more can be written.
+ */
+export function writeAllSync(fd: number, data: Buffer): void {
   let off = 0;
   while (off < data.length) {
     try {
@@ -14,9 +19,7 @@ export function writeAllSync(fd: number, data: Buffer): boolean {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EAGAIN') continue; // a non-blocking pipe that is full: try again
-      if (code === 'EPIPE') return false;
-      throw e;
+      throw outputError(e, fd === 1 ? 'standard output' : `file descriptor ${fd}`) ?? e;
     }
   }
-  return true;
 }

@@ -8,8 +8,13 @@
  * re-read as it grows: by a background stat poll, and synchronously (rate-limited) when a
  * session asks for a key that is not there yet. Only complete lines are consumed; a half-written
  * last line is read again next time.
+ *
+ * The file is the user's, but it may be anything (`--keylog /dev/zero`): it is read a chunk at a
+ * time, line by line, never whole, and at most MAX_KEYLOG_BYTES of it. Read once, a file past
+ * that size or with a line longer than MAX_LINE (no key log line is: label, 64 hex digits, at
+ * most 128 more) is a UserError (one line, exit 2); watched, reading stops there (`overLimit`).
  */
-import { closeSync, openSync, readSync, readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
+import { closeSync, openSync, readSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { UserError } from '../../core/errors.js';
 
 export interface SessionSecrets {
@@ -43,6 +48,10 @@ const POLL_MS = 200;
 /** Read at most this much per refresh; the rest comes on the next one. */
 const READ_CHUNK = 4 << 20;
 const HEX = /^[0-9a-fA-F]+$/;
+/** The most of a key log file read: 200,000 sessions of five secrets take about 200 MB. */
+export const MAX_KEYLOG_BYTES = 256 * 1024 * 1024;
+/** The longest line taken for a key log line (the longest real one is about 230 bytes). */
+export const MAX_KEYLOG_LINE = 1024;
 
 export class KeyLog {
   private readonly sessions = new Map<string, SessionSecrets>();
@@ -51,6 +60,8 @@ export class KeyLog {
   private offset = 0;
   private lastRefresh = 0;
   private watching = false;
+  /** A watched file grew past MAX_KEYLOG_BYTES: the rest is not read. */
+  overLimit = false;
   /** Bumped whenever a secret is added: sessions waiting for keys look again only when it changed. */
   generation = 0;
 
@@ -71,17 +82,48 @@ export class KeyLog {
       watchFile(path, { interval: POLL_MS, persistent: false }, () => log.refresh());
       return log;
     }
-    let text: string;
+    let fd: number;
     try {
-      text = readFileSync(path, 'latin1');
+      fd = openSync(path, 'r');
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new UserError('ENOENT', `key log ${path}: no such file`);
-      if (code === 'EACCES' || code === 'EPERM') throw new UserError('EACCES', `key log ${path}: permission denied`);
-      throw new UserError('BAD_INPUT', `key log ${path}: cannot be read (${code ?? 'error'})`);
+      throw readError(path, e);
     }
-    log.addText(text);
+    try {
+      log.readAll(fd, path);
+    } finally {
+      closeSync(fd);
+    }
     return log;
+  }
+
+  /** Reads a key log to its end (sequentially: a pipe or a device reads too), line by line, within the limits. */
+  private readAll(fd: number, path: string): void {
+    const buf = Buffer.alloc(READ_CHUNK);
+    let total = 0;
+    let carry = '';
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        throw readError(path, e);
+      }
+      if (n <= 0) break;
+      total += n;
+      if (total > MAX_KEYLOG_BYTES) {
+        throw new UserError('BAD_INPUT', `key log ${path}: larger than ${MAX_KEYLOG_BYTES / 1048576} MiB, not read (an NSS key log holds about 200 bytes per secret)`);
+      }
+      const text = carry + buf.toString('latin1', 0, n);
+      const lastNl = text.lastIndexOf('\n');
+      if (lastNl >= 0) {
+        this.addText(text.slice(0, lastNl + 1));
+        carry = text.slice(lastNl + 1);
+      } else carry = text;
+      if (carry.length > MAX_KEYLOG_LINE) {
+        throw new UserError('BAD_INPUT', `key log ${path}: a line longer than ${MAX_KEYLOG_LINE} bytes (before byte ${total}): not an NSS key log (SSLKEYLOGFILE format)`);
+      }
+    }
+    if (carry !== '') this.addText(carry);
   }
 
   /** Adds NSS key log lines (a whole file, a pcapng Decryption Secrets Block, ...). Bad lines are counted and skipped. */
@@ -165,7 +207,7 @@ export class KeyLog {
       return; // not there yet: a watched key log may be created after the capture starts
     }
     if (size < this.offset) this.offset = 0;
-    if (size === this.offset) return;
+    if (size === this.offset || this.overLimit) return;
     let fd: number;
     try {
       fd = openSync(path, 'r');
@@ -175,12 +217,16 @@ export class KeyLog {
     try {
       const buf = Buffer.alloc(Math.min(size - this.offset, READ_CHUNK));
       while (this.offset < size) {
+        if (this.offset >= MAX_KEYLOG_BYTES) {
+          this.overLimit = true;
+          return;
+        }
         const n = readSync(fd, buf, 0, Math.min(size - this.offset, buf.length), this.offset);
         if (n <= 0) return;
         const lastNl = buf.lastIndexOf(0x0a, n - 1);
         if (lastNl < 0) {
-          // A whole chunk without a line end is not a key log line: skip it rather than grow.
-          if (n === READ_CHUNK) { this.offset += n; this.malformed++; continue; }
+          // A stretch longer than any key log line without a line end is not one: skip it rather than grow.
+          if (n > MAX_KEYLOG_LINE) { this.offset += n; this.malformed++; continue; }
           return; // a half-written last line: read again when it is complete
         }
         this.addText(buf.toString('latin1', 0, lastNl + 1));
@@ -190,4 +236,12 @@ export class KeyLog {
       closeSync(fd);
     }
   }
+}
+
+function readError(path: string, e: unknown): UserError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new UserError('ENOENT', `key log ${path}: no such file`);
+  if (code === 'EACCES' || code === 'EPERM') return new UserError('EACCES', `key log ${path}: permission denied`);
+  if (code === 'EISDIR') return new UserError('BAD_INPUT', `key log ${path}: is a directory`);
+  return new UserError('BAD_INPUT', `key log ${path}: cannot be read (${code ?? 'error'})`);
 }
