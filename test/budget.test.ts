@@ -14,7 +14,10 @@ import { tcpFrame } from './helpers/build-packets.js';
 import { collectFrames } from './helpers/run-pipeline.js';
 import { PacketPipeline } from '../src/pipeline/analyze.js';
 import type { OutRecord } from '../src/pipeline/events.js';
-import { authentication, parse, query, readyForQuery, startup } from './helpers/pg-builder.js';
+import { authentication, commandComplete, dataRow, parse, query, readyForQuery, rowDescription, startup } from './helpers/pg-builder.js';
+import { MAX_KEPT_ROW_BYTES } from '../src/session/execution.js';
+import { valueBytes } from '../src/session/value-size.js';
+import type { PgValue } from '../dissectors/types.js';
 
 /** A holder of FIFO items, as the request queue is. */
 class Fifo implements BudgetHolder {
@@ -178,4 +181,46 @@ test('prepared statements never closed on many connections: the share holds, the
   // the first connections lost theirs (the oldest), not the last one
   assert.ok(limits.some((a) => a.session === 0));
   assert.ok(!limits.some((a) => a.session === conns - 1));
+});
+
+test('--rows: a byte budget per query as well as the row count: int8 arrays stop being kept past MAX_KEPT_ROW_BYTES, with row-limit', async () => {
+  const frames: Buffer[] = [];
+  let cseq = 1000;
+  let sseq = 5000;
+  const c = (payload: Buffer): void => {
+    frames.push(tcpFrame({ src: '10.6.0.1', dst: '10.6.0.2', sport: 40000, dport: 5432, seq: cseq, flags: TCP_PSH | TCP_ACK, payload }));
+    cseq += payload.length;
+  };
+  const s = (payload: Buffer): void => {
+    // a row of 200 KB: in pieces that fit a frame
+    for (let off = 0; off < payload.length; off += 60_000) {
+      const part = payload.subarray(off, off + 60_000);
+      frames.push(tcpFrame({ src: '10.6.0.2', dst: '10.6.0.1', sport: 5432, dport: 40000, seq: sseq, flags: TCP_PSH | TCP_ACK, payload: part }));
+      sseq += part.length;
+    }
+  };
+  frames.push(tcpFrame({ src: '10.6.0.1', dst: '10.6.0.2', sport: 40000, dport: 5432, seq: cseq++, flags: TCP_SYN }));
+  frames.push(tcpFrame({ src: '10.6.0.2', dst: '10.6.0.1', sport: 5432, dport: 40000, seq: sseq++, ack: cseq, flags: TCP_SYN | TCP_ACK }));
+  c(startup({ user: 'u', database: 'd' }));
+  s(Buffer.concat([authentication(0), readyForQuery()]));
+  const rows = 40;
+  c(query('SELECT array_fill(1::int8, ARRAY[100000]) FROM generate_series(1, 40)'));
+  s(rowDescription([{ name: 'a', typeOid: 1016 }]));
+  const arr = '{' + Array.from({ length: 100_000 }, () => '1').join(',') + '}';
+  for (let i = 0; i < rows; i++) s(dataRow([arr]));
+  s(Buffer.concat([commandComplete(`SELECT ${rows}`), readyForQuery()]));
+  const recs = await collectFrames(frames, T0, { messages: false, keepRows: true });
+  const q = recs.find((r) => r.kind === 'query')!;
+  assert.equal(q.rowsReturned, rows, 'every row still counted');
+  assert.equal(q.rowValuesTruncated, true);
+  const kept = (q.rowValues as unknown[][]).length;
+  assert.ok(kept >= 1 && kept < rows, `${kept} rows kept`);
+  // what was kept is within the per-query budget, by the same estimate
+  let bytes = 0;
+  for (const row of q.rowValues as PgValue[][]) bytes += 32 + 8 * row.length + row.reduce((n: number, v) => n + valueBytes(v), 0);
+  assert.ok(bytes <= MAX_KEPT_ROW_BYTES, `${bytes} bytes kept`);
+  const limit = recs.filter((r) => r.kind === 'anomaly' && r.code === 'row-limit');
+  assert.equal(limit.length, 1);
+  assert.ok((limit[0]!.skipped as number) > 0);
+  assert.match(limit[0]!.reason as string, /^\d+ DataRow\(s\) past the limit on kept rows/);
 });
