@@ -45,9 +45,12 @@ export function messageName(raw: RawMessage, ctx: DissectContext): string {
   return startupKind(raw.body) ?? 'StartupMessage';
 }
 
-/** Whether a message's raw bytes may carry a secret (a 'p' body): Malformed keeps no hex of it then. */
+/**
+ * Whether a message's raw bytes may carry a secret (a 'p' body: password, SASL response; an 'R'
+ * body: a SCRAM server signature): Malformed keeps no hex of it then.
+ */
 function secretBody(raw: RawMessage, ctx: DissectContext): boolean {
-  return !ctx.showSecrets && raw.dir === 'frontend' && raw.code === 'p';
+  return !ctx.showSecrets && ((raw.dir === 'frontend' && raw.code === 'p') || (raw.dir === 'backend' && raw.code === 'R'));
 }
 
 /**

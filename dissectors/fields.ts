@@ -165,7 +165,8 @@ export const F = {
   password: f('pgsql.password', 'Password', 'password', { secret: true }),
   mechanism: f('pgsql.sasl.mechanism', 'SASL mechanism', 'mechanism'),
   saslDataLength: f('pgsql.sasl.data_length', 'SASL data length', 'dataLength'),
-  saslData: f('pgsql.sasl.data', 'SASL data', 'data'),
+  // Secret as a whole (a bearer token, a SCRAM proof): SCRAM's harmless attributes are shown by the decoders, one by one.
+  saslData: f('pgsql.sasl.data', 'SASL data', 'data', { secret: true }),
   gssToken: f('pgsql.gss.token', 'GSSAPI/SSPI token', 'data', { secret: true }),
 
   // simple query, results

@@ -2,8 +2,16 @@
  * SCRAM messages carried in SASL data (RFC 5802, used by SCRAM-SHA-256 and SCRAM-SHA-256-PLUS,
  * "SASL Authentication" in the PostgreSQL documentation). All four messages are comma-separated
  * `letter=value` attributes; the client-first message starts with a gs2 header
- * (`n,,` / `y,,` / `p=cb-type,` then an optional `a=authzid`). The client proof `p` lets an
- * observer mount an offline dictionary attack, so it is redacted unless secrets are shown.
+ * (`n,,` / `y,,` / `p=cb-type,` then an optional `a=authzid`).
+ *
+ * What is redacted unless secrets are shown (SECRET_ATTRIBUTES): the client proof `p` and the
+ * server signature `v`. Each is an HMAC keyed by a value derived from the password
+ * (ClientKey / ServerKey) over the exchange's AuthMessage: with either one, the salt, the
+ * iteration count and the nonces, a password guess can be tested offline (a dictionary
+ * attack). Without both, what stays visible (user, nonces, salt, iteration count, channel
+ * binding, error) is derived from no secret: the salt and the count are what the server sends
+ * to anyone who asks for that user, and the nonces are random; no value computed from the
+ * password remains to test a guess against.
  */
 import type { ScramAttributes } from './types.js';
 import { REDACTED } from './fields.js';
@@ -53,6 +61,9 @@ export function looksLikeScram(text: string): boolean {
   return /^(?:[ny],|p=[^,]*,|r=|c=|v=|e=)/.test(text);
 }
 
+/** The attributes that allow a password test (see the file comment): `p` client proof, `v` server signature. */
+export const SECRET_ATTRIBUTES: ReadonlySet<string> = new Set(['p', 'v']);
+
 export function scramAttributes(parts: ScramPart[], showSecrets: boolean): ScramAttributes {
   const a: ScramAttributes = {};
   for (const p of parts) {
@@ -76,7 +87,7 @@ export function scramAttributes(parts: ScramPart[], showSecrets: boolean): Scram
       }
       case 'c': a.channelBinding = p.value; break;
       case 'p': a.proof = showSecrets ? p.value : REDACTED; break;
-      case 'v': a.serverSignature = p.value; break;
+      case 'v': a.serverSignature = showSecrets ? p.value : REDACTED; break;
       case 'e': a.error = p.value; break;
       default: extensions(a)[p.letter] = p.value;
     }
@@ -88,12 +99,12 @@ function extensions(a: ScramAttributes): Record<string, string> {
   return (a.extensions ??= Object.create(null) as Record<string, string>);
 }
 
-/** The SCRAM text with the proof's value replaced, for the `data` field when secrets are hidden. */
+/** The SCRAM text with the proof's and the server signature's values replaced, for the `data` field when secrets are hidden. */
 export function redactScram(text: string, parts: ScramPart[]): string {
   let out = '';
   let pos = 0;
   for (const p of parts) {
-    if (p.letter !== 'p') continue;
+    if (!SECRET_ATTRIBUTES.has(p.letter)) continue;
     out += text.slice(pos, p.start + 2) + REDACTED;
     pos = p.end;
   }

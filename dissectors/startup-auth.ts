@@ -106,14 +106,19 @@ export function decodeEncryptionAnswer(r: Reader, ctx: DissectContext): DecodedM
 
 const SASL_MECHANISM_MIN = 2; // one character and its NUL
 
-function saslText(data: Buffer, r: Reader, mech: string | null, hideProof: boolean): { data: string; scram?: ScramAttributes } {
+/**
+ * SASL data in either direction. SCRAM: the client proof and the server signature are redacted
+ * (scram.ts says why those and only those). Any other mechanism (PostgreSQL 18's OAUTHBEARER
+ * carries a bearer token in SASLInitialResponse, as good as a password while it lives): the
+ * data is shown only when secrets are.
+ */
+function saslText(data: Buffer, r: Reader, mech: string | null): { data: string; scram?: ScramAttributes } {
   const text = data.toString('utf8');
   const scram = mech !== null ? mech.startsWith('SCRAM-') : looksLikeScram(text);
   if (scram) {
     const parts = scramParts(text);
-    return { data: hideProof && !r.showSecrets ? redactScram(text, parts) : text, scram: scramAttributes(parts, r.showSecrets) };
+    return { data: r.showSecrets ? text : redactScram(text, parts), scram: scramAttributes(parts, r.showSecrets) };
   }
-  // Other mechanisms (OAUTHBEARER carries a bearer token): shown only when secrets are.
   return { data: r.showSecrets ? text : REDACTED };
 }
 
@@ -164,7 +169,7 @@ const authentication: Entry = {
       case 11:
       case 12: {
         const data = r.rest(F.saslData);
-        const t = saslText(data, r, ctx.saslMechanism ?? null, false);
+        const t = saslText(data, r, ctx.saslMechanism ?? null);
         m.dataLength = data.length;
         m.data = t.data;
         if (t.scram !== undefined) m.scram = t.scram;
@@ -219,7 +224,7 @@ function decodeSaslInitial(r: Reader, ctx: DissectContext): SASLInitialResponse 
   } else if (len >= 0) {
     const data = r.bytes(F.saslData, len);
     if (r.ok) {
-      const t = saslText(data, r, mechanism, true);
+      const t = saslText(data, r, mechanism);
       m.data = t.data;
       if (t.scram !== undefined) m.scram = t.scram;
     }
@@ -229,7 +234,7 @@ function decodeSaslInitial(r: Reader, ctx: DissectContext): SASLInitialResponse 
 
 function decodeSaslResponse(r: Reader, ctx: DissectContext): SASLResponse {
   const data = r.rest(F.saslData);
-  const t = saslText(data, r, ctx.saslMechanism ?? null, true);
+  const t = saslText(data, r, ctx.saslMechanism ?? null);
   const m: SASLResponse = { type: 'SASLResponse', dataLength: data.length, data: t.data };
   if (t.scram !== undefined) m.scram = t.scram;
   return m;

@@ -8,7 +8,7 @@
 import { F, REDACTED, tableName, type FieldDef } from './fields.js';
 import { traceDecode, messageName } from './dissect.js';
 import type { Span } from './reader.js';
-import { scramParts, looksLikeScram, redactScram } from './scram.js';
+import { scramParts, looksLikeScram, redactScram, SECRET_ATTRIBUTES } from './scram.js';
 import { typeName } from './values/oids.js';
 import type { ColumnDescription, DecodedMessage, DissectContext, RawMessage, PgValue } from './types.js';
 
@@ -100,7 +100,7 @@ function displayOf(f: FieldDef, value: PgValue): string {
 function scramChildren(text: string, base: number, showSecrets: boolean): FieldNode[] {
   const out: FieldNode[] = [];
   for (const p of scramParts(text)) {
-    const value = p.letter === 'p' && !showSecrets ? REDACTED : p.value;
+    const value = SECRET_ATTRIBUTES.has(p.letter) && !showSecrets ? REDACTED : p.value;
     out.push({
       label: p.letter === 'gs2' ? 'gs2 channel binding flag' : `SCRAM attribute ${p.letter}`,
       key: F.scramAttribute.key,
