@@ -16,6 +16,7 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
 import { pcapFile, tcpFrame } from '../test/helpers/build-packets.js';
 import { hostileShape } from '../test/helpers/hostile-captures.js';
 import { publicCapture, publicCaptures, sampleCaptures } from '../test/helpers/public-captures.js';
+import { budgetShapes } from './fuzz-shapes-budgets.js';
 
 /** A small, fast, seedable generator (mulberry32): fuzz runs must be reproducible, not secure. */
 export class Rng {
@@ -64,6 +65,7 @@ export function loadCorpus(): CorpusEntry[] {
     const p = publicCapture(rel);
     if (existsSync(p) && statSync(p).size <= MAX_CORPUS_FILE) out.push({ name: `public/${rel}`, data: readFileSync(p) });
   }
+  out.push(...budgetShapes());
   return out;
 }
 

@@ -84,7 +84,8 @@ export async function runOne(input: FuzzInput): Promise<OneResult> {
   const sink = new FuzzSink(input.index % 4 === 0, input.index % 2 === 1 ? await StatsSink.create() : null);
   const stream = Readable.from(input.chunk > 0 ? chunks(input.data, input.chunk) : [input.data], { objectMode: false });
   try {
-    await analyzeFile(stream, sink, { sourceName: 'fuzz input', keepRows: input.index % 3 === 0 });
+    // Every fifth input under the smallest memory limit: the budgets' give-up paths run (core/budget.ts).
+    await analyzeFile(stream, sink, { sourceName: 'fuzz input', keepRows: input.index % 3 === 0, memoryLimitMb: input.index % 5 === 2 ? 128 : undefined });
     return { records: sink.records, anomalies: sink.anomalies, refused: false };
   } catch (e) {
     if (isUserError(e)) return { records: sink.records, anomalies: sink.anomalies, refused: true };

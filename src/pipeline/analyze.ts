@@ -4,7 +4,7 @@
  * streaming: memory follows the open connections, not the capture's length.
  */
 import type { Anomaly } from '../core/anomaly.js';
-import { memoryBudget, processBudget, type MemoryBudget } from '../core/budget.js';
+import { DEFAULT_MEMORY_LIMIT_MB, memoryBudget, type MemoryBudget } from '../core/budget.js';
 import type { Packet } from '../capture/packet.js';
 import { readCapture, type CaptureSummary } from '../capture/open.js';
 import { TcpDecoder } from '../net/decoder.js';
@@ -40,7 +40,10 @@ export interface AnalyzeOptions {
   /** Name of a stream source in messages (default "standard input"). */
   sourceName?: string;
   reassembly?: Partial<FlowTableOptions>;
-  /** The peak resident size to stay under, MB (core/budget.ts); default: the process-wide budget (512 MB). */
+  /**
+   * The peak resident size to stay under, MB (core/budget.ts; default 512). Each pipeline has its
+   * own budget: the CLI runs one, and a pipeline that fails part-way takes its charges with it.
+   */
   memoryLimitMb?: number;
   signal?: AbortSignal;
 }
@@ -71,7 +74,7 @@ export class PacketPipeline {
     const ports = [DEFAULT_SERVER_PORT, ...(opts.ports ?? [])];
     this.keylog = opts.keylog ? KeyLog.fromFile(opts.keylog, { watch: opts.watchKeylog ?? false }) : KeyLog.empty();
     const registry = new SessionRegistry();
-    const budget = opts.memoryLimitMb === undefined ? processBudget() : memoryBudget(opts.memoryLimitMb * 1024 * 1024);
+    const budget = memoryBudget((opts.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB) * 1024 * 1024);
     this.budget = budget;
     const keylog = this.keylog;
     this.analyzer = new Analyzer(sink, {
