@@ -96,7 +96,7 @@ test('no cleartext password, MD5 hash, SCRAM proof, server signature or bearer t
   assert.ok(secrets.includes('clear-secret'), 'cleartext password found');
   assert.ok(secrets.some((s) => /^md5[0-9a-f]{32}$/.test(s)), 'MD5 hash found');
   assert.ok(secrets.includes(TOKEN), 'bearer token found');
-  assert.ok(secrets.filter((s) => s.endsWith('=')).length >= 4, 'SCRAM proofs and server signatures found');
+  assert.ok(secrets.filter((s) => s.endsWith('=')).length >= 2, 'a SCRAM proof and a server signature found');
   for (const file of files) {
     for (const [what, out] of outputsOf(file)) {
       assert.ok(out.length > 0, what);
