@@ -7,12 +7,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from './helpers/public-captures.js';
 import { clickhouseInstalled, startClickHouse, type ClickHouseServer } from './helpers/clickhouse-server.js';
-import { freePort } from './helpers/pg-server.js';
+import pg from 'pg';
+import { freePort, startServer } from './helpers/pg-server.js';
 import { analyzeFile } from '../src/pipeline/analyze.js';
 import { ClickHouseSink, parseClickHouseUrl } from '../src/sinks/export/clickhouse.js';
 import { createNormalizer } from '../src/sinks/stats-normalize.js';
@@ -20,6 +21,7 @@ import { TABLES } from '../src/sinks/export/tables.js';
 
 const MAIN = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
 const sample = (name: string): string => join(projectRoot, 'samples', name);
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const SKIP = clickhouseInstalled() ? false : 'clickhouse-server is not installed (Debian package clickhouse-server; .ci/run installs it)';
 
 let ch: ClickHouseServer;
@@ -180,4 +182,36 @@ test('the SQL in README, docs/FLEET.md and the Grafana dashboard runs on ClickHo
   for (const sql of statements) await ch.query(sql);
   const [top] = await ch.rows<{ calls: string }>(`SELECT count() AS calls FROM ${db}.pgsniff_queries WHERE host = 'docs'`);
   assert.ok(Number(top!.calls) > 0);
+});
+
+test('live capture with ClickHouse down: the capture record says how many rows the export dropped', { skip: SKIP || !isRoot ? (SKIP || 'not root: live capture needs root') : false, timeout: 240_000 }, async () => {
+  const srv = await startServer();
+  const dead = await freePort();
+  try {
+    const child = spawn(process.execPath, [MAIN, '-i', 'lo', '-p', String(srv.port), '-f', `tcp port ${srv.port}`, '--json',
+      '--export', `clickhouse://127.0.0.1:${dead}/nowhere`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    const deadline = Date.now() + 60_000;
+    while (!err.includes('capturing on') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const client = new pg.Client({ host: '127.0.0.1', port: srv.port, user: srv.user, password: srv.password, database: srv.database });
+    await client.connect();
+    for (let i = 0; i < 5; i++) await client.query('SELECT $1::int AS n', [i]);
+    await client.end();
+    await new Promise((r) => setTimeout(r, 1000));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, err);
+    const recs = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const capture = recs.at(-1)!;
+    assert.equal(capture.kind, 'capture');
+    const rows = recs.filter((r) => r.kind === 'query' || r.kind === 'session' || r.kind === 'anomaly').length;
+    assert.ok(rows >= 6, `queries and the session: ${rows}`);
+    assert.equal(capture.droppedByExport, rows, 'every row the export could not deliver is counted in the capture record');
+    assert.match(err, new RegExp(`export: 0 rows written .*, ${rows} dropped`));
+  } finally {
+    await srv.stop();
+  }
 });

@@ -23,6 +23,8 @@ export interface ExportOptions {
 
 export interface Exports {
   sinks: PipelineSink[];
+  /** Live capture's capture record: the rows the ClickHouse export dropped, once it has delivered what it holds. */
+  exportDropped?: () => Promise<number>;
   /** Called once the pipeline has ended (its sinks' end() ran): the summary lines, then a read's
    * metrics stay served until `until` resolves (Ctrl-C), as a replay for Prometheus to scrape. */
   finish(until?: Promise<void>): Promise<void>;
@@ -65,6 +67,7 @@ export async function openExports(
   }
   return {
     sinks,
+    exportDropped: clickhouse ? async () => { await clickhouse!.drain(); return clickhouse!.counts.dropped; } : undefined,
     async finish(until?: Promise<void>): Promise<void> {
       if (clickhouse) process.stderr.write(escapeTerminal(clickhouse.summary()) + '\n');
       if (server) {

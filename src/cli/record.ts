@@ -107,7 +107,7 @@ export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {})
     live = analyzeLive(new FanOut(sinks), {
       iface: o.iface ?? 'lo', ports: o.ports, captureFilter: o.captureFilter ?? null, write: o.write,
       keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false, keepRows: o.rows ?? false,
-      messages: o.jsonOut !== null || exports !== null, signal: ac.signal,
+      messages: o.jsonOut !== null || exports !== null, exportDropped: exports?.exportDropped, signal: ac.signal,
     });
   } catch (e) {
     if (fd !== null) closeSync(fd);

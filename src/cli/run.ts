@@ -155,7 +155,7 @@ async function runLive(o: CliOptions): Promise<number> {
   const { sink, messages } = withExports(outputSink(o), exports);
   const stderr = (line: string): void => { process.stderr.write(line); };
   const report = backlogReporter(stderr);
-  const live = analyzeLive(withReport(sink), { ...liveOpts(sink, messages), onStatus: (s) => { latest = s; report(s); } });
+  const live = analyzeLive(withReport(sink), { ...liveOpts(sink, messages), exportDropped: exports?.exportDropped, onStatus: (s) => { latest = s; report(s); } });
   const onSignal = () => ac.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

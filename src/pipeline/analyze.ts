@@ -142,10 +142,11 @@ export class PacketPipeline {
 
   /** End of input: flush reassembly (holes become gaps), close every connection, give the sink
    * the source's own last record (live capture's counts) if any, end the sink. */
-  async finish(trailer?: OutRecord): Promise<void> {
+  async finish(trailer?: () => OutRecord | Promise<OutRecord>): Promise<void> {
     this.flows.finish(this.lastFrame, this.lastTimeUs);
     this.keylog.close();
-    if (trailer) this.sink.record(trailer);
+    // Made after the last records are out, so counts that depend on them (an export's drops) are final.
+    if (trailer) this.sink.record(await trailer());
     await this.sink.end?.();
   }
 }

@@ -25,6 +25,11 @@ export interface LiveOptions extends AnalyzeOptions {
   bufferSize?: number;
   /** Bytes captured and not yet decoded that pgsniff keeps before it drops (default 1 GiB). */
   spoolLimit?: number;
+  /**
+   * With --export: delivers what the export still holds and says how many rows it had to drop,
+   * for the capture record (asked once, after the last records).
+   */
+  exportDropped?: () => Promise<number>;
   /** The capture's figures about once a second (kernel drops, backlog). */
   onStatus?: (s: LiveStats) => void;
 }
@@ -146,7 +151,11 @@ export function analyzeLive(sink: PipelineSink, opts: LiveOptions): LiveAnalysis
       opts.signal?.removeEventListener('abort', stop);
       await writer?.close();
     }
-    await pipeline.finish(captureRecord(s, live, pipeline.packets > 0 ? pipeline.packets : null));
+    await pipeline.finish(async () => {
+      const rec = captureRecord(s, live, pipeline.packets > 0 ? pipeline.packets : null);
+      const exportDropped = await opts.exportDropped?.();
+      return exportDropped === undefined ? rec : { ...rec, droppedByExport: exportDropped };
+    });
     const a = pipeline.analyzer;
     return {
       packets: pipeline.packets, connections: a.connections, messages: a.messages, anomalies: a.anomalies, capture: null, live,

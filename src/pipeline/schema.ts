@@ -71,6 +71,8 @@ export const captureRecordSchema = z.object({
   /** Captured bytes of the decoded packets, and of those pgsniff dropped. */
   bytes: count,
   bytesDroppedByPgsniff: count,
+  /** Only with --export: rows the export could not deliver (ClickHouse slow or down), counted after its last insert. */
+  droppedByExport: count.optional(),
 });
 
 export const recordSchema = z.union([messageRecordSchema, queryRecordSchema, sessionRecordSchema, anomalyRecordSchema, captureRecordSchema]);

@@ -257,8 +257,8 @@ export class ClickHouseSink implements PipelineSink {
     return this.sending;
   }
 
-  async end(): Promise<void> {
-    this.ending = true;
+  /** Delivers every row queued so far (or gives up in its time): then `counts` are final for them. */
+  async drain(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -267,6 +267,11 @@ export class ClickHouseSink implements PipelineSink {
       this.kick();
       await this.sending;
     }
+  }
+
+  async end(): Promise<void> {
+    this.ending = true;
+    await this.drain();
     await this.client.close();
   }
 
