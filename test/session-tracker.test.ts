@@ -544,14 +544,20 @@ test('authentication outcomes', () => {
   assert.equal(scram.session.encryption, 'none');
   assert.equal(scram.session.protocolVersion, '3.2');
 
-  // AuthenticationOk, then the database does not exist: not a success
+  // AuthenticationOk, then the database does not exist: authentication succeeded, the session's FATAL says why it ended
   const nodb = new Wire();
   nodb.fe({ type: 'StartupMessage', protocolMajor: 3, protocolMinor: 0, parameters: { user: 'dan', database: 'nope' } });
   nodb.be({ type: 'AuthenticationCleartextPassword', authType: 3 }).fe(other('PasswordMessage', { password: '<redacted>' }));
   nodb.be({ type: 'AuthenticationOk', authType: 0 });
   nodb.be({ type: 'ErrorResponse', fields: { severity: 'FATAL', severityNonLocalized: 'FATAL', sqlstate: '3D000', message: 'database "nope" does not exist' } });
   nodb.close();
-  assert.deepEqual([nodb.session.auth.method, nodb.session.auth.outcome, nodb.session.auth.sqlstate], ['cleartext', 'failure', '3D000']);
+  assert.deepEqual([nodb.session.auth.method, nodb.session.auth.outcome, nodb.session.auth.sqlstate], ['cleartext', 'success', null]);
+  assert.equal(nodb.session.auth.error, null);
+  assert.equal(nodb.session.endedBy, 'fatal');
+  assert.equal(nodb.session.fatal?.sqlstate, '3D000');
+  assert.equal(nodb.session.fatal?.message, 'database "nope" does not exist');
+  // counted as every FATAL outside a request is (cf. 57P01 when idle)
+  assert.equal(nodb.session.errors, 1);
 
   const tls = new Wire();
   tls.fe({ type: 'SSLRequest' }).be({ type: 'SSLResponse', accepted: true });

@@ -173,7 +173,7 @@ export const sessionRecordSchema = z.object({
     /** SASL: the mechanism the client chose, and those the server offered. */
     mechanism: z.string().nullable(),
     mechanismsOffered: z.array(z.string()),
-    /** success only at ReadyForQuery after AuthenticationOk; failure at an ErrorResponse before it. */
+    /** success at AuthenticationOk followed by ReadyForQuery or an ErrorResponse (then `fatal` says why the session ended); failure at an ErrorResponse before AuthenticationOk. */
     outcome: z.enum(['success', 'failure', 'unknown']),
     sqlstate: z.string().nullable(),
     error: errorFieldsSchema.nullable(),

@@ -2,8 +2,9 @@
  * The connection's phase before and around normal operation (protocol documentation,
  * "Start-up", "SSL Session Encryption", "GSSAPI Session Encryption", "Canceling Requests in
  * Progress"): what the client asked for first, which authentication exchange ran, and how it
- * ended. Authentication succeeds only at the ReadyForQuery after AuthenticationOk: an
- * ErrorResponse can still come in between (no such database, too many connections).
+ * ended. Authentication succeeds at AuthenticationOk once the ReadyForQuery or an ErrorResponse
+ * follows it: an ErrorResponse in between (no such database) ends the session, not the
+ * authentication.
  */
 import type { DecodedMessage, ErrorFields, RawMessage } from '../../dissectors/types.js';
 import type { SessionRegistry } from './registry.js';
@@ -85,9 +86,18 @@ export class StartupState {
     if (d.type === 'SASLInitialResponse') this.info.mechanism = d.mechanism;
   }
 
-  /** An ErrorResponse: true when it ended the start-up (authentication failed). */
+  /**
+   * An ErrorResponse: true when it ended the start-up (authentication failed). After
+   * AuthenticationOk the server has accepted the credentials; what fails then (3D000 no such
+   * database, 53300 too many connections) is the session's FATAL, not an authentication failure.
+   */
   error(fields: ErrorFields): boolean {
-    if (this.phase !== 'startup' && this.phase !== 'authenticating' && this.phase !== 'authenticated') return false;
+    if (this.phase === 'authenticated') {
+      this.info.authOutcome = 'success';
+      this.phase = 'ready';
+      return false;
+    }
+    if (this.phase !== 'startup' && this.phase !== 'authenticating') return false;
     this.info.authOutcome = 'failure';
     this.info.authError = fields;
     this.phase = 'failed';
