@@ -141,3 +141,13 @@ test('a truncated capture: what came before is decoded, the damage is an anomaly
   assert.match(r.stdout, /"type":"Query"/);
   assert.ok(existsSync(f));
 });
+
+test('--text --queries: a suspended portal says "suspended", not an empty command', () => {
+  // samples/pgjdbc.pcap: setFetchSize(2) over 3 rows, the first Execute stops at PortalSuspended
+  const r = run(['read', join(projectRoot, 'samples', 'pgjdbc.pcap'), '--text', '--queries']);
+  assert.equal(r.status, 0, r.stderr);
+  const line = r.stdout.split('\n').find((l) => l.includes('FROM jdbc_items ORDER BY id') && l.includes('suspended'));
+  assert.ok(line, r.stdout);
+  assert.match(line, /-> suspended rows=\d+$/);
+  assert.doesNotMatch(r.stdout, /->  rows=/);
+});

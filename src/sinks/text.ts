@@ -149,7 +149,9 @@ function queryLine(rec: OutRecord): string {
   const q = rec as Record<string, unknown>;
   const err = q.error as { sqlstate?: string; message?: string } | undefined;
   const dur = typeof q.durationMs === 'number' ? `${q.durationMs.toFixed(3)} ms` : '- ms';
-  const outcome = err ? `ERROR ${err.sqlstate ?? ''} ${err.message ?? ''}` : `${q.command ?? ''}${typeof q.rows === 'number' ? ` rows=${q.rows}` : ''}`;
+  // A portal stopped at its row limit has no CommandComplete: say so, the rest follows later.
+  const status = q.suspended === true ? 'suspended' : q.command ?? '';
+  const outcome = err ? `ERROR ${err.sqlstate ?? ''} ${err.message ?? ''}` : `${status}${typeof q.rows === 'number' ? ` rows=${q.rows}` : ''}`;
   const sql = typeof q.sql === 'string' ? q.sql.replace(/\s+/g, ' ') : '(unknown statement)';
   return escapeTerminal(`${pad(rec.frame ?? '-', 7)} s${rec.session} ${pad(dur, 12)} ${String(q.protocol ?? '')} ${sql} -> ${outcome}`);
 }
