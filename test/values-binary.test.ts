@@ -38,13 +38,17 @@ test('integers, bool, oid, int8 as string', () => {
   assert.equal(bin(OID.xid8, 'ffffffffffffffff'), '18446744073709551615');
 });
 
-test('floats: numbers, float4 printed shortest, NaN and infinities as strings', () => {
+test('floats: numbers, float4 printed shortest, NaN, infinities and -0 as strings', () => {
   assert.equal(bin(OID.float4, '3f8ccccd'), 1.1);
   assert.equal(bin(OID.float4, '00000001'), 1e-45);
   assert.equal(bin(OID.float8, '3ff8000000000000'), 1.5);
   assert.equal(bin(OID.float8, '7ff8000000000000'), 'NaN');
   assert.equal(bin(OID.float8, '7ff0000000000000'), 'Infinity');
   assert.equal(bin(OID.float4, 'ff800000'), '-Infinity');
+  // -0: JSON.stringify would print 0, so the sign is kept as the server's spelling
+  assert.equal(bin(OID.float8, '8000000000000000'), '-0');
+  assert.equal(bin(OID.float4, '80000000'), '-0');
+  assert.equal(bin(OID.float8, '0000000000000000'), 0);
 });
 
 test('numeric: ndigits, weight, sign, dscale, base-10000 digits', () => {

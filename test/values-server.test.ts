@@ -115,7 +115,7 @@ async function valueChecks(t: TestContext, srv: PgServer): Promise<void> {
         const v = b.readDoubleBE(0);
         return Number.isFinite(v) ? String(v) : 'NaN';
       });
-      const special = (s: string): PgValue => (s === 'NaN' || s === 'Infinity' || s === '-Infinity' ? s : Number(s));
+      const special = (s: string): PgValue => (s === 'NaN' || s === 'Infinity' || s === '-Infinity' || s === '-0' ? s : Number(s));
       await compare(c, 'float8', ['0', '-0', '1.5', '0.1', 'Infinity', '-Infinity', 'NaN', '1e300', '5e-324', ...f8], special);
       const f4 = many(200, () => {
         const b = Buffer.alloc(4);

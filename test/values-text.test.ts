@@ -27,7 +27,12 @@ test('scalars: numbers, booleans, strings kept exact', () => {
   assert.equal(txt(OID.int8, '9223372036854775807'), '9223372036854775807');
   assert.equal(txt(OID.numeric, '123.4500'), '123.4500');
   assert.equal(txt(OID.float8, '1.5e+300'), 1.5e300);
-  assert.equal(txt(OID.float4, '-0'), -0);
+  // JSON has no -0: the sign is kept as NaN and the infinities are, as the server's spelling
+  assert.equal(txt(OID.float4, '-0'), '-0');
+  assert.equal(txt(OID.float8, '-0'), '-0');
+  assert.equal(txt(OID.float8, '0'), 0);
+  assert.deepEqual(txt(1022, '{-0,0}'), ['-0', 0]);
+  assert.equal(JSON.stringify(txt(OID.float8, '-0')), '"-0"');
   assert.equal(txt(OID.float8, 'NaN'), 'NaN');
   assert.equal(txt(OID.float8, '-Infinity'), '-Infinity');
   assert.equal(txt(OID.text, 'a\tb'), 'a\tb');

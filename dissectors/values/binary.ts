@@ -16,8 +16,12 @@ import { parseJson } from './json.js';
 /** The anonymous record type (ROW(...) results): its binary form names each column's type. */
 const RECORD = 2249;
 
-/** A float as a number, or PostgreSQL's spelling of the values JSON cannot hold. */
+/**
+ * A float as a number, or PostgreSQL's spelling of the values JSON cannot hold: NaN, the
+ * infinities, and -0 (JSON.stringify(-0) is "0", which would lose the sign the server printed).
+ */
 export function floatValue(f: number): number | string {
+  if (Object.is(f, -0)) return '-0';
   if (Number.isFinite(f)) return f;
   if (Number.isNaN(f)) return 'NaN';
   return f > 0 ? 'Infinity' : '-Infinity';

@@ -1,8 +1,8 @@
 /**
  * Text format of the built-in types: what each type's output function prints. The text is kept
  * as the server wrote it unless a JS value holds it exactly: bool as a boolean, 16/32-bit
- * integers and OIDs as numbers, floats as numbers (NaN and the infinities as the strings
- * "NaN", "Infinity", "-Infinity"), json/jsonb parsed, bytea in the "\x" hex form, point as
+ * integers and OIDs as numbers, floats as numbers (NaN, the infinities and negative zero as the
+ * strings "NaN", "Infinity", "-Infinity", "-0"), json/jsonb parsed, bytea in the "\x" hex form, point as
  * {x, y}, arrays as nested arrays, ranges as {lower, upper, lowerInclusive, upperInclusive}
  * or {empty: true} (an infinite bound is null), multiranges as arrays of those. int8 and
  * numeric stay strings: a double would round them. Dates and times stay as printed: their form
