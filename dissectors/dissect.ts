@@ -50,7 +50,12 @@ export function messageName(raw: RawMessage, ctx: DissectContext): string {
  * body: a SCRAM server signature): Malformed keeps no hex of it then.
  */
 function secretBody(raw: RawMessage, ctx: DissectContext): boolean {
-  return !ctx.showSecrets && ((raw.dir === 'frontend' && raw.code === 'p') || (raw.dir === 'backend' && raw.code === 'R'));
+  return !ctx.showSecrets && mayCarrySecret(raw.dir, raw.code);
+}
+
+/** The message kinds whose bodies can hold a secret (see secretBody). */
+export function mayCarrySecret(dir: 'frontend' | 'backend', code: string | null): boolean {
+  return (dir === 'frontend' && code === 'p') || (dir === 'backend' && code === 'R');
 }
 
 /**

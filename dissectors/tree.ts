@@ -6,7 +6,7 @@
  * cannot drift from what the decoders read. Built on demand, never on the hot path.
  */
 import { F, REDACTED, tableName, type FieldDef } from './fields.js';
-import { traceDecode, messageName } from './dissect.js';
+import { traceDecode, messageName, mayCarrySecret } from './dissect.js';
 import type { Span } from './reader.js';
 import { scramParts, looksLikeScram, redactScram, SECRET_ATTRIBUTES } from './scram.js';
 import { typeName } from './values/oids.js';
@@ -258,4 +258,41 @@ export function fieldTree(raw: RawMessage, decoded: DecodedMessage, ctx: Partial
     });
   }
   return out;
+}
+
+/** A byte range within a message, offsets as in fieldTree (type byte at 0). */
+export interface ByteRange { start: number; length: number }
+
+/**
+ * The bytes of a message that hold a secret, for hex views to mask: exactly the fields every
+ * other output redacts (fieldTree without showSecrets: a password, an MD5 hash, SASL data
+ * of mechanisms other than SCRAM, GSSAPI tokens) and, inside SCRAM text, the values of the
+ * proof and the server signature (their `p=` / `v=` stays visible). A message of a kind that
+ * can carry a secret (a 'p' or an 'R') that could not be decoded has its whole body masked,
+ * as Malformed keeps no hex of it.
+ */
+export function secretRanges(raw: RawMessage, decoded: DecodedMessage): ByteRange[] {
+  if (!mayCarrySecret(raw.dir, raw.code)) return [];
+  const base = raw.code !== null ? 5 : 4;
+  const whole: ByteRange[] = raw.body.length > 0 ? [{ start: base, length: raw.body.length }] : [];
+  if (decoded.type === 'Malformed') return whole;
+  let tree: FieldNode[];
+  try {
+    tree = fieldTree(raw, decoded, { showSecrets: false });
+  } catch {
+    return whole;
+  }
+  const out: ByteRange[] = [];
+  const walk = (ns: FieldNode[]): void => {
+    for (const n of ns) {
+      if (n.key === F.malformed.key || n.key === F.unknown.key || n.key === F.trailing.key) out.push({ start: n.offset, length: n.length });
+      else if (n.value === REDACTED && n.key === F.scramAttribute.key) {
+        // "p=..." / "v=...": the letter and '=' say what the attribute is, the value is the secret.
+        if (n.length > 2) out.push({ start: n.offset + 2, length: n.length - 2 });
+      } else if (n.value === REDACTED) out.push({ start: n.offset, length: n.length });
+      walk(n.children);
+    }
+  };
+  walk(tree);
+  return out.filter((r) => r.length > 0);
 }

@@ -67,6 +67,7 @@ async function runRead(o: CliOptions): Promise<number> {
     return runTui({
       title: file,
       live: false,
+      showSecrets: o.showSecrets,
       capturePath: file === '-' ? undefined : file,
       filter: o.displayFilter ?? undefined,
       start: async (sink, signal) => { await analyzeFile(file, sink, { ...analyzeOptions(o, true), signal }); },
@@ -136,6 +137,7 @@ async function runLive(o: CliOptions): Promise<number> {
     return runTui({
       title: `live: ${o.iface}`,
       live: true,
+      showSecrets: o.showSecrets,
       filter: o.displayFilter ?? undefined,
       start: async (sink, signal) => {
         const live = analyzeLive(withReport(sink), {

@@ -32,6 +32,8 @@ export interface RunTuiOptions {
   filter?: string;
   /** The capture file, when there is one: the bytes pane re-reads frames from it and load progress is measured against its size. */
   capturePath?: string;
+  /** --show-secrets: secret bytes unmasked in the bytes pane, unredacted in the tree. */
+  showSecrets?: boolean;
   /** Budget for kept message bodies (default 64 MiB). */
   bodyBudget?: number;
   /** Redraw period in milliseconds (default 100). */
@@ -98,7 +100,7 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
   let cancelledAt = -1;
 
   const ctx: UiContext = {
-    screen, store, reader, live: opts.live,
+    screen, store, reader, live: opts.live, showSecrets: opts.showSecrets ?? false,
     gotoFrame: (no) => {
       stack.length = 1;
       showTop();

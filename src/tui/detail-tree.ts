@@ -84,9 +84,9 @@ function fromField(f: FieldNode, msg: number, depth: number): TreeNode {
 }
 
 /** Every field with its byte range (dissectors/tree.ts); the decoded object walked generically if that fails. */
-export function fieldNodes(raw: RawMessage, decoded: DecodedMessage, msg: number): TreeNode[] {
+export function fieldNodes(raw: RawMessage, decoded: DecodedMessage, msg: number, showSecrets = false): TreeNode[] {
   try {
-    return fieldTree(raw, decoded).map((f) => fromField(f, msg, 0));
+    return fieldTree(raw, decoded, { showSecrets }).map((f) => fromField(f, msg, 0));
   } catch {
     // The tracing decoder should not throw, but a detail pane must never take the UI down.
   }
@@ -136,7 +136,7 @@ export function queryNode(store: TuiStore, q: number, msg: number): TreeNode {
 }
 
 /** The tree of frame index `fi`, messages expanded one level. */
-export function buildTree(store: TuiStore, fi: number): TreeNode[] {
+export function buildTree(store: TuiStore, fi: number, showSecrets = false): TreeNode[] {
   const no = store.fNo.get(fi);
   const src = store.endpoints.name(store.fSrc.get(fi)) || '-';
   const dst = store.endpoints.name(store.fDst.get(fi)) || '-';
@@ -163,7 +163,7 @@ export function buildTree(store: TuiStore, fi: number): TreeNode[] {
     else if (type === 'NoticeResponse') n.colour = 'yellow';
     const fields = (): TreeNode[] => {
       const c = store.cached(m);
-      if (c) return fieldNodes(c.raw, c.decoded, m);
+      if (c) return fieldNodes(c.raw, c.decoded, m, showSecrets);
       return [
         node(`summary: ${store.summary(m)}`, m),
         node('(fields not in memory: message bodies beyond the body budget are dropped; the hex pane shows the frame from the file)', -1),

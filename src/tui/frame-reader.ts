@@ -73,8 +73,12 @@ export class FrameReader {
   }
 }
 
-/** Hex dump lines (offset, 16 bytes, ASCII), with [start, start+length) marked for highlighting. */
-export function hexLines(buf: Buffer, hl: { start: number; length: number } | null, from: number, count: number): string[] {
+/**
+ * Hex dump lines (offset, 16 bytes, ASCII), with [start, start+length) marked for highlighting
+ * and the bytes `masked` marks (non-zero) shown as `**` / `*`: secrets the user did not ask to see.
+ */
+export function hexLines(buf: Buffer, hl: { start: number; length: number } | null, from: number, count: number,
+  masked: Uint8Array | null = null): string[] {
   const out: string[] = [];
   const total = Math.ceil(buf.length / 16);
   const hs = hl ? hl.start : -1;
@@ -87,9 +91,10 @@ export function hexLines(buf: Buffer, hl: { start: number; length: number } | nu
       const sep = k === 8 ? '  ' : k === 0 ? '' : ' ';
       if (i >= buf.length) { hex += sep + '  '; continue; }
       const b = buf[i] as number;
-      const h = b.toString(16).padStart(2, '0');
+      const hidden = masked !== null && masked[i] !== 0;
+      const h = hidden ? '**' : b.toString(16).padStart(2, '0');
       // Printable ASCII only; braces shown as themselves, escaped from blessed's tag parser.
-      const ch = b === 0x7b ? '{open}' : b === 0x7d ? '{close}' : b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
+      const ch = hidden ? '*' : b === 0x7b ? '{open}' : b === 0x7d ? '{close}' : b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
       const on = i >= hs && i < he;
       hex += sep + (on ? `{inverse}${h}{/inverse}` : h);
       asc += on ? `{inverse}${ch}{/inverse}` : ch;

@@ -10,6 +10,8 @@ import { FF_ANOMALY, FF_BACKEND, FF_ERROR, FF_FRONTEND, FF_NOTICE, FF_NOT_TCP } 
 import { FrameFilter } from './frame-filter.js';
 import { buildTree, expand, expandable, flatten, messageBytes, type FlatLine, type TreeNode } from './detail-tree.js';
 import { hexLines } from './frame-reader.js';
+import { secretRanges } from '../../dissectors/tree.js';
+import { mayCarrySecret } from '../../dissectors/dissect.js';
 import { Cursor, paneOptions, type Key, type UiContext, type View } from './view.js';
 import { fit, fitLeft, relTime, safe, tagSafe, width, wireFit } from './text.js';
 
@@ -18,6 +20,15 @@ const PANES = ['list', 'tree', 'hex'] as const;
 const SEARCH_SLICE_MS = 25;
 /** treeFrame value that no frame index equals, -1 (nothing selected) included. */
 const STALE = -2;
+
+/** Messages after a frame's examined for one begun in it (see messagesTouching). */
+const SPLIT_SCAN = 64;
+
+/** Marks `ranges` (message offsets) shifted by `at` in a mask of `n` bytes. */
+function maskOf(n: number, ranges: readonly { start: number; length: number }[], at: number, into = new Uint8Array(n)): Uint8Array {
+  for (const r of ranges) into.fill(1, Math.max(0, at + r.start), Math.min(n, at + r.start + r.length));
+  return into;
+}
 
 function num(v: unknown): number {
   return typeof v === 'number' ? v : Number(v) || 0;
@@ -215,7 +226,7 @@ export class MainView implements View {
     const fi = this.selectedFrame();
     if (fi !== this.treeFrame) {
       this.treeFrame = fi;
-      this.roots = fi >= 0 ? buildTree(s, fi) : [];
+      this.roots = fi >= 0 ? buildTree(s, fi, this.ctx.showSecrets) : [];
       this.treeCursor.to(0);
       this.hexTop = 0;
     }
@@ -296,9 +307,11 @@ export class MainView implements View {
     // (live, where frames are not kept) its first message.
     let m = sel && sel.msg >= 0 ? sel.msg : -1;
     const fromFile = m < 0 && fi >= 0 && this.ctx.reader ? this.ctx.reader.read(s.fOff.get(fi)) : null;
+    let masked: Uint8Array | null = null;
     if (fromFile) {
       buf = fromFile;
       label = `Bytes: frame ${s.fNo.get(fi)}, ${buf.length} bytes (from the capture file)`;
+      masked = this.frameSecrets(fi, buf);
     } else {
       if (m < 0 && fi >= 0) m = s.messagesOf(fi)[0] ?? -1;
       const cached = m >= 0 ? s.cached(m) : undefined;
@@ -306,11 +319,16 @@ export class MainView implements View {
         buf = messageBytes(cached.raw);
         label = `Bytes: ${s.typeName(m)} message, ${buf.length} bytes`;
         hl = sel && sel.msg === m ? sel.range : null;
+        if (!this.ctx.showSecrets) masked = maskOf(buf.length, secretRanges(cached.raw, cached.decoded), 0);
       } else if (m >= 0 && fi >= 0) {
         buf = this.ctx.reader ? this.ctx.reader.read(s.fOff.get(fi)) : null;
-        if (buf) label = `Bytes: frame ${s.fNo.get(fi)}, ${buf.length} bytes (from the capture file; the message body was evicted)`;
+        if (buf) {
+          label = `Bytes: frame ${s.fNo.get(fi)}, ${buf.length} bytes (from the capture file; the message body was evicted)`;
+          masked = this.frameSecrets(fi, buf);
+        }
       }
     }
+    if (masked !== null && masked.includes(1)) label += '; secret bytes hidden, --show-secrets shows them';
     this.hex.setLabel(` ${tagSafe(label)} `);
     if (!buf) {
       const why = fi < 0 ? '' : s.fOff.get(fi) < 0
@@ -326,7 +344,61 @@ export class MainView implements View {
       if (line < this.hexTop || line >= this.hexTop + this.hexRows) this.hexTop = Math.max(0, line - 1);
     }
     this.hexTop = Math.max(0, Math.min(this.hexTop, total - this.hexRows));
-    this.hex.setContent(hexLines(buf, hl, this.hexTop, this.hexRows).join('\n'));
+    this.hex.setContent(hexLines(buf, hl, this.hexTop, this.hexRows, masked).join('\n'));
+  }
+
+  /**
+   * Which bytes of a frame read from the file hold a secret (null: none, or secrets shown). The
+   * messages that may carry one (a 'p', an 'R') touching the frame are found in the store; each
+   * one lying whole in the frame is found by its bytes and its secret fields masked there
+   * (secretRanges, the fields every other output redacts). A secret message split across
+   * frames, or whose body was evicted, cannot be placed in the frame: the whole frame is masked.
+   */
+  private frameSecrets(fi: number, buf: Buffer): Uint8Array | null {
+    if (this.ctx.showSecrets) return null;
+    const s = this.ctx.store;
+    const no = s.fNo.get(fi);
+    const mask = new Uint8Array(buf.length);
+    for (const m of this.messagesTouching(fi)) {
+      if (!mayCarrySecret(s.dirOf(m), s.code(m))) continue;
+      const c = s.cached(m);
+      const whole = s.mFirstFrame.get(m) === no && s.mFrame.get(m) === no;
+      if (!c || !whole) return mask.fill(1);
+      const ranges = secretRanges(c.raw, c.decoded);
+      if (ranges.length === 0) continue;
+      const bytes = messageBytes(c.raw);
+      let at = buf.indexOf(bytes);
+      if (at < 0) return mask.fill(1);
+      // Every copy: a retransmitted segment captured twice in one frame is no reason to show one.
+      for (; at >= 0; at = buf.indexOf(bytes, at + 1)) maskOf(buf.length, ranges, at, mask);
+    }
+    return mask;
+  }
+
+  /**
+   * Messages completed in the frame, and those of its session begun at or before it and
+   * completed later (the first part of a split message). Session lists are in completion
+   * order: a binary search finds the first completed after the frame; the scan forward is
+   * bounded (a secret message is one of a handful at the start of a session).
+   */
+  private messagesTouching(fi: number): number[] {
+    const s = this.ctx.store;
+    const out = s.messagesOf(fi);
+    const list = s.sessionMessages(s.fSess.get(fi));
+    if (!list) return out;
+    const no = s.fNo.get(fi);
+    let lo = 0;
+    let hi = list.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (s.mFrame.get(list.get(mid)) <= no) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < Math.min(list.n, lo + SPLIT_SCAN); i++) {
+      const m = list.get(i);
+      if (s.mFirstFrame.get(m) <= no) out.push(m);
+    }
+    return out;
   }
 
   /** Enter on a tree node: follow its cross-reference, or expand / collapse it. */

@@ -16,6 +16,8 @@ export interface UiContext {
   store: TuiStore;
   reader: FrameReader | null;
   live: boolean;
+  /** --show-secrets: the bytes pane and the tree show passwords, proofs, tokens (masked / redacted otherwise). */
+  showSecrets: boolean;
   /** Shows frame number `no` selected in the frame list (clearing a filter that hides it). */
   gotoFrame(no: number): void;
   /** Opens a view on top of the current one (Esc returns). */
