@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dissect, fieldTree, summarize } from '../dissectors/index.js';
 import { decodedMessageSchema } from '../dissectors/schema.js';
+import { secretRanges } from '../dissectors/tree.js';
 import type { DecodedMessage, DissectContext, RawMessage } from '../dissectors/types.js';
 import {
   msg, cstring, bytes, lenBytes, int32, authentication, makeContext, toRaw, untyped, startup, cancelRequest, backendKeyData,
@@ -189,4 +190,25 @@ test('one-byte answers: pendingRequest decides what N refuses; a wrong byte is U
   assert.deepEqual(ans('G'), { type: 'GSSENCResponse', accepted: true });
   assert.equal(ans('G', 'ssl').type, 'Unknown');
   assert.equal(ans('E', 'ssl').type, 'Unknown');
+});
+
+test('secretRanges: the bytes a hex view masks are the redacted fields, SCRAM keeping p= / v=', () => {
+  const masked = (dir: 'frontend' | 'backend', wire: Buffer, ctx: DissectContext): string => {
+    const raw = toRaw(dir, wire);
+    const out = Buffer.from(wire);
+    for (const r of secretRanges(raw, d(dir, wire, ctx))) out.fill(0x2a, r.start, r.start + r.length);
+    return out.toString('latin1');
+  };
+  const token = 'n,,\x01auth=Bearer abc.def.ghi\x01\x01';
+  const oauth = masked('frontend', msg('p', cstring('OAUTHBEARER'), lenBytes(token)), makeContext({ authType: 10 }));
+  assert.ok(oauth.includes('OAUTHBEARER') && !oauth.includes('Bearer') && oauth.endsWith('*'.repeat(token.length)));
+  const pw = masked('frontend', msg('p', cstring('hunter2')), makeContext({ authType: 3 }));
+  assert.ok(pw.startsWith('p') && !pw.includes('hunter2') && pw.includes('*'.repeat(8)));
+  const fin = masked('frontend', msg('p', bytes(CLIENT_FINAL)), makeContext({ authType: 11 }));
+  assert.ok(/,p=\*+$/.test(fin) && fin.includes('c=biws'));
+  // A 'p' too short for what it claims is Malformed: its whole body is masked, the header kept.
+  const bad = masked('frontend', msg('p', bytes([0x41, 0x42, 0x43])), makeContext({ authType: 10 }));
+  assert.equal(bad.slice(5), '***');
+  // Nothing else is ever masked.
+  assert.deepEqual(secretRanges(toRaw('frontend', msg('Q', cstring('SELECT 1'))), d('frontend', msg('Q', cstring('SELECT 1')), makeContext({}))), []);
 });
