@@ -243,18 +243,30 @@ test('RST outside the expected sequence number is ignored (rst-ignored) and the 
   assert.equal(rec.conns[0]!.end?.frame, 6);
 });
 
-test('checksums: in a direction with correct checksums, a RST, a FIN and a data segment with bad ones are ignored (bad-checksum); the real bytes win', () => {
+test('checksums: in a direction with correct checksums, a RST and a FIN with bad ones are ignored (bad-checksum); a data segment with a bad one is taken and said once', () => {
   const rec = framesRun([
     ...handshake(),
     tcpFrame({ ...fe, seq: 101, ack: 501, flags: DATA, payload: 'Q1' }),
     corrupt(tcpFrame({ ...fe, seq: 103, ack: 501, flags: TCP_RST | TCP_ACK }), 'bad'),
-    corrupt(tcpFrame({ ...fe, seq: 103, ack: 501, flags: DATA, payload: 'EVIL' }), 'bad'),
-    corrupt(tcpFrame({ ...fe, seq: 103, ack: 501, flags: TCP_FIN | TCP_ACK }), 'zero'),
-    tcpFrame({ ...fe, seq: 103, ack: 501, flags: DATA, payload: 'GOOD' }),
+    corrupt(tcpFrame({ ...fe, seq: 103, ack: 501, flags: DATA, payload: 'AB' }), 'bad'),
+    corrupt(tcpFrame({ ...fe, seq: 105, ack: 501, flags: TCP_FIN | TCP_ACK }), 'zero'),
+    corrupt(tcpFrame({ ...fe, seq: 105, ack: 501, flags: DATA, payload: 'CD' }), 'bad'),
   ]);
   assert.deepEqual(rec.anomalies.map((a) => [a.code, a.frame]), [['bad-checksum', 4], ['bad-checksum', 5], ['bad-checksum', 6]]);
-  assert.equal(rec.dir(0, 'frontend').map((d) => d[1]).join(''), 'Q1GOOD');
+  assert.equal(rec.dir(0, 'frontend').map((d) => d[1]).join(''), 'Q1ABCD');
   assert.equal(rec.conns[0]!.end?.reason, 'capture-end');
+});
+
+test('checksums: a data segment with a bad checksum does not win over the real one', {
+  todo: 'a bad-checksum data segment is taken (real captures hold offloaded data segments: arkime/postgres-no-sslrequest.pcap), so a forged one delivered in order before the real copy wins; holding it until the peer ACKs it or a good copy comes is not built',
+}, () => {
+  const rec = framesRun([
+    ...handshake(),
+    tcpFrame({ ...fe, seq: 101, ack: 501, flags: DATA, payload: 'Q1' }),
+    corrupt(tcpFrame({ ...fe, seq: 103, ack: 501, flags: DATA, payload: 'EVIL' }), 'bad'),
+    tcpFrame({ ...fe, seq: 103, ack: 501, flags: DATA, payload: 'GOOD' }),
+  ]);
+  assert.equal(rec.dir(0, 'frontend').map((d) => d[1]).join(''), 'Q1GOOD');
 });
 
 test('checksums: offloaded on the capturing host (zero or the pseudo-header sum, as on loopback) are not verified', () => {

@@ -285,13 +285,15 @@ export class FlowTable implements FlowTableApi {
   }
 
   /**
-   * Verifies a segment's checksum where the capture has real ones (issue 19: a RST or a data
-   * segment with a bad checksum, which the receiver dropped, must not end the connection or
-   * replace the real bytes). Checksum offload leaves the capturing host's own packets with
-   * zero or only the pseudo-header's sum: a direction whose checksums look so, before any
-   * correct one, is not verified any more (CHECKS_SKIPPED: one comparison per segment from
-   * then on, as for a loopback capture). A direction with a correct checksum is verified from
-   * then on, and a segment that fails is ignored with a 'bad-checksum' anomaly. Wrong ones
+   * Verifies a segment's checksum where the capture has real ones (issue 19: a RST or a FIN with
+   * a bad checksum, which the receiver dropped, must not end the connection). Checksum offload
+   * leaves the capturing host's own packets with zero or only the pseudo-header's sum: a
+   * direction whose checksums look so, before any correct one, is not verified any more
+   * (CHECKS_SKIPPED: one comparison per segment from then on, as for a loopback capture). In a
+   * direction with a correct checksum, a RST, FIN or SYN that fails is ignored with a
+   * 'bad-checksum' anomaly. A data segment that fails is taken: real captures hold offloaded
+   * data segments beside correct small ones (the capturing host sums its pure ACKs itself), and
+   * the server's answer shows it received them; one anomaly per direction says so. Wrong ones
    * before any correct one prove nothing and are taken.
    */
   private checksumAccepted(h: Half, seg: PacketSegment): boolean {
@@ -305,9 +307,24 @@ export class FlowTable implements FlowTableApi {
       if (st === CHECKSUM_OFFLOADED) h.checksums = CHECKS_SKIPPED;
       return true;
     }
+    const control = (seg.flags & (TCP_RST | TCP_FIN | TCP_SYN)) !== 0;
+    if (!control) {
+      if (!h.badDataChecksum) {
+        h.badDataChecksum = true;
+        this.onAnomaly({
+          code: 'bad-checksum',
+          reason: `frame ${seg.frame} carries data with a wrong TCP checksum in a ${h.dir} stream whose other checksums are correct; taken (checksum offload on the capturing host leaves data segments so), and said once for this direction`,
+          frame: seg.frame,
+          timeUs: seg.timeUs,
+          session: h.owner.info.id,
+          dir: h.dir,
+        });
+      }
+      return true;
+    }
     this.onAnomaly({
       code: 'bad-checksum',
-      reason: `frame ${seg.frame} has a wrong TCP checksum in a ${h.dir} stream whose checksums are correct: the receiver dropped it, and so does pgsniff`,
+      reason: `frame ${seg.frame} has a wrong TCP checksum on a ${(seg.flags & TCP_RST) !== 0 ? 'RST' : (seg.flags & TCP_FIN) !== 0 ? 'FIN' : 'SYN'} in a ${h.dir} stream whose checksums are correct: the receiver dropped it, and so does pgsniff`,
       frame: seg.frame,
       timeUs: seg.timeUs,
       session: h.owner.info.id,

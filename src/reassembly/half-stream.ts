@@ -50,6 +50,8 @@ export class HalfStream<Owner> {
   isn = -1;
   /** Whether this direction's TCP checksums are verified (see FlowTable.checksumAccepted). */
   checksums = CHECKS_UNKNOWN;
+  /** A data segment with a wrong checksum was taken here (said once, see FlowTable.checksumAccepted). */
+  badDataChecksum = false;
   /** The sequence number after the last byte (or FIN) the sender sent, once sentSet. */
   sentEnd = 0;
   sentSet = false;
