@@ -212,6 +212,11 @@ export interface DissectContext {
     columnTypes: number[] | null;
     /** COPY ... (FORMAT csv): known from the statement text when it was seen; else guessed from the data. */
     csv?: boolean;
+    /**
+     * COPY ... HEADER (text or CSV): the data's first line, still to come in this CopyData, is the
+     * column names, not a row. Set from the statement text, cleared once a line has ended.
+     */
+    header?: boolean;
     /** What a replication stream carries (from START_REPLICATION): physical WAL, pgoutput, or a text plugin. */
     output?: 'physical' | 'pgoutput' | 'text';
   } | null;

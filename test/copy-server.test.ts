@@ -14,7 +14,11 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import pg from 'pg';
 import { startServer, type PgServer } from './helpers/pg-server.js';
-import { msg, cstring, startup, query, parse, bind, execute } from './helpers/pg-builder.js';
+import { msg, cstring, bytes, startup, query, parse, bind, execute, authentication, readyForQuery } from './helpers/pg-builder.js';
+import { tcpFrame } from './helpers/build-packets.js';
+import { collectFrames, messagesOf } from './helpers/run-pipeline.js';
+import { TCP_ACK, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
+import type { OutRecord } from '../src/pipeline/events.js';
 import { decodeValue, OID } from '../dissectors/values/index.js';
 import { decodeCopyData } from '../dissectors/copy/index.js';
 import { copyDataFieldsSchema } from '../dissectors/copy/schema.js';
@@ -227,9 +231,83 @@ async function copyChecks(t: TestContext, srv: PgServer): Promise<void> {
         assert.equal(p.malformed, undefined, `cut at ${cut}`);
       }
     });
+    await t.test('COPY ... HEADER: the header line is not a row (whole pipeline, the statement says HEADER)', async () => {
+      const src = 'SELECT i, \'v\' || i AS t FROM generate_series(1, 3) AS i';
+      const out = async (sql: string): Promise<OutRecord[]> => pipelineOf([{ c: query(sql), s: wireOf(await w.simple(sql)) }]);
+      for (const [sql, format] of [
+        [`COPY (${src}) TO STDOUT WITH (FORMAT csv, HEADER)`, 'csv'],
+        [`COPY (${src}) TO STDOUT CSV HEADER`, 'csv'],
+        [`COPY (${src}) TO STDOUT WITH (HEADER true)`, 'text'],
+      ] as const) {
+        const recs = await out(sql);
+        const data = messagesOf(recs, 'CopyData');
+        assert.equal(data.length, 4, sql);
+        assert.deepEqual(data[0]!.headerLine, ['i', 't'], sql);
+        assert.equal(data[0]!.rowCount, 0, sql);
+        assert.deepEqual(data.slice(1).map((r) => [r.format, r.rowCount, r.headerLine]), [[format, 1, undefined], [format, 1, undefined], [format, 1, undefined]], sql);
+        assert.deepEqual(data.flatMap((r) => r.rows as PgValue[][]), [['1', 'v1'], ['2', 'v2'], ['3', 'v3']], sql);
+        const q = recs.find((r) => r.kind === 'query') as Record<string, unknown> | undefined;
+        assert.equal(q?.rows, 3, sql);
+      }
+      // HEADER false, and a column named "header" in the query: every line is a row.
+      for (const sql of [`COPY (${src}) TO STDOUT WITH (FORMAT csv, HEADER false)`, 'COPY (SELECT 1 AS header) TO STDOUT']) {
+        const data = messagesOf(await out(sql), 'CopyData');
+        assert.ok(data.every((r) => r.headerLine === undefined && r.rowCount === 1), sql);
+      }
+      // COPY FROM STDIN (FORMAT csv, HEADER), the client cutting the header line in two.
+      await w.simple('CREATE TEMP TABLE copy_hdr (i int, t text)');
+      const sql = 'COPY copy_hdr FROM STDIN WITH (FORMAT csv, HEADER)';
+      w.sock.write(query(sql));
+      const answer: Msg[] = [];
+      for (let m = await w.next(); ; m = await w.next()) {
+        answer.push(m);
+        if (m.code === 'G') break;
+      }
+      const chunks = ['i,', 't\n1,a\n2,b\n'].map((s) => msg('d', bytes(s)));
+      const rest = Buffer.concat([...chunks, msg('c')]);
+      w.sock.write(rest);
+      const done = [...answer];
+      for (let m = await w.next(); ; m = await w.next()) {
+        done.push(m);
+        if (m.code === 'Z') break;
+      }
+      assert.ok(done.some((m) => m.code === 'C' && m.body.toString('latin1').startsWith('COPY 2')), 'the server read 2 rows');
+      const recs = pipelineOf([{ c: query(sql), s: wireOf(answer) }, { c: rest, s: wireOf(done.slice(answer.length)) }]);
+      const data = messagesOf(await recs, 'CopyData');
+      assert.deepEqual(data.map((r) => [r.rowCount, r.headerLine]), [[0, undefined], [2, ['t']]]);
+      assert.deepEqual(data[1]!.rows, [['1', 'a'], ['2', 'b']]);
+    });
   } finally {
     w.close();
   }
+}
+
+/** The messages as the server sent them. */
+function wireOf(msgs: Msg[]): Buffer {
+  return Buffer.concat(msgs.map((m) => msg(m.code, bytes(m.body))));
+}
+
+/** A connection (start-up answered with AuthenticationOk) carrying each client payload and then its answer, through the whole pipeline. */
+function pipelineOf(turns: Array<{ c: Buffer; s: Buffer }>): Promise<OutRecord[]> {
+  const CLIENT = '10.9.0.1';
+  const SERVER = '10.9.0.2';
+  const frames: Buffer[] = [];
+  let cseq = 1000;
+  let sseq = 5000;
+  frames.push(tcpFrame({ src: CLIENT, dst: SERVER, sport: 40000, dport: 5432, seq: cseq++, flags: TCP_SYN }));
+  frames.push(tcpFrame({ src: SERVER, dst: CLIENT, sport: 5432, dport: 40000, seq: sseq++, ack: cseq, flags: TCP_SYN | TCP_ACK }));
+  const c = (payload: Buffer): void => {
+    frames.push(tcpFrame({ src: CLIENT, dst: SERVER, sport: 40000, dport: 5432, seq: cseq, flags: TCP_PSH | TCP_ACK, payload }));
+    cseq += payload.length;
+  };
+  const s = (payload: Buffer): void => {
+    frames.push(tcpFrame({ src: SERVER, dst: CLIENT, sport: 5432, dport: 40000, seq: sseq, flags: TCP_PSH | TCP_ACK, payload }));
+    sseq += payload.length;
+  };
+  c(startup({ user: 'u', database: 'd' }));
+  s(Buffer.concat([authentication(0), readyForQuery()]));
+  for (const turn of turns) { c(turn.c); s(turn.s); }
+  return collectFrames(frames, 1_700_000_000_000_000);
 }
 
 // ---- logical replication ----

@@ -22,7 +22,9 @@ import { isoTime } from '../src/core/time.js';
 import { dissect } from '../dissectors/dissect.js';
 import type { RawMessage } from '../dissectors/types.js';
 import type { Direction } from '../src/core/direction.js';
-import { bytes, commandComplete, cstring, describe, execute, makeContext, msg, readyForQuery, toRaw, withBody } from './helpers/pg-builder.js';
+import { authentication, bytes, commandComplete, cstring, describe, execute, int16, int8, makeContext, msg, query, readyForQuery, startup, toRaw, withBody } from './helpers/pg-builder.js';
+import { pcapFile, tcpFrame } from './helpers/build-packets.js';
+import { TCP_ACK, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
 import { prng as rng } from './helpers/prng.js';
 import { publicCapture, publicCaptures, sampleCaptures, SKIP_NO_PUBLIC } from './helpers/public-captures.js';
 
@@ -279,4 +281,29 @@ test('query records written from their executions equal JSON.stringify of toReco
     writeExecution(w, e, session, status);
     assert.equal(w.buf.toString('utf8', 0, w.pos), JSON.stringify(e.toRecord(session, status)) + '\n', `execution ${i}`);
   }
+});
+
+test('a text COPY with HEADER: the fast path leaves the header line to the decoder, same export', async () => {
+  const C = '10.9.1.1';
+  const S = '10.9.1.2';
+  let cseq = 1000;
+  let sseq = 5000;
+  const frames: Buffer[] = [
+    tcpFrame({ src: C, dst: S, sport: 40001, dport: 5432, seq: cseq++, flags: TCP_SYN }),
+    tcpFrame({ src: S, dst: C, sport: 5432, dport: 40001, seq: sseq++, ack: cseq, flags: TCP_SYN | TCP_ACK }),
+  ];
+  const c = (payload: Buffer): void => { frames.push(tcpFrame({ src: C, dst: S, sport: 40001, dport: 5432, seq: cseq, flags: TCP_PSH | TCP_ACK, payload })); cseq += payload.length; };
+  const s = (payload: Buffer): void => { frames.push(tcpFrame({ src: S, dst: C, sport: 5432, dport: 40001, seq: sseq, flags: TCP_PSH | TCP_ACK, payload })); sseq += payload.length; };
+  c(startup({ user: 'u', database: 'd' }));
+  s(Buffer.concat([authentication(0), readyForQuery()]));
+  c(query('COPY t TO STDOUT WITH (HEADER)'));
+  s(msg('H', int8(0), int16(2), int16(0), int16(0)));
+  for (const line of ['i\tt\n', '1\ta\n', '2\tb\n']) s(msg('d', bytes(line)));
+  s(Buffer.concat([msg('c'), commandComplete('COPY 2'), readyForQuery()]));
+  const path = join(dir, 'copy-header.pcap');
+  writeFileSync(path, pcapFile(frames));
+  const { fast, generic } = await bothWays(path, {});
+  assert.ok(fast === generic, firstDifference(fast, generic));
+  const data = fast.split('\n').filter((l) => l.includes('"type":"CopyData"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(data.map((r) => [r.rowCount, r.headerLine]), [[0, ['i', 't']], [1, undefined], [1, undefined]]);
 });

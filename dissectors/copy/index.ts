@@ -24,6 +24,7 @@ export type { ReplicationOutput } from './replication.js';
  * Optional hints a later stage may put on DissectContext.copy (the fields are not in the
  * contract type yet, so they are read through this wider type):
  *   csv     the COPY statement said FORMAT csv (true) or text (false); absent: guessed, see looksLikeCsv
+ *   header  (DissectContext.copy.header) the data's first line is COPY's HEADER line, not a row
  *   output  what START_REPLICATION asked for; absent: guessed, see replication.ts
  */
 export type CopyHints = NonNullable<DissectContext['copy']> & { csv?: boolean; output?: ReplicationOutput };
@@ -69,7 +70,8 @@ export function decodeCopyData(body: Buffer, dir: Direction, ctx: DissectContext
     // Text-format COPY data never holds a NUL byte (PostgreSQL text cannot): such a payload is
     // something else on a COPY OUT, e.g. a BASE_BACKUP archive stream; shown, not split into rows.
     if (body.includes(0)) return { size, reason: 'NUL byte in text-format COPY data', payload: previewOf(body, fullHex) };
-    const rows = copyIsCsv(copy, body) ? decodeCsvRows(body, copy.columnTypes, maxRows) : decodeTextRows(body, copy.columnTypes, maxRows);
+    const header = copy.header === true;
+    const rows = copyIsCsv(copy, body) ? decodeCsvRows(body, copy.columnTypes, maxRows, header) : decodeTextRows(body, copy.columnTypes, maxRows, header);
     return { size, ...rows };
   } catch (e) {
     // A decoder bug must not take the capture down: report it with the bytes.

@@ -27,6 +27,8 @@ const textRows = z.strictObject({
   size: count,
   format: z.enum(['text', 'csv']),
   ...rows,
+  /** COPY ... HEADER: the column names the data begins with; not a row, not in rowCount. */
+  headerLine: z.array(z.string().nullable()).optional(),
   partial: z.strictObject({ size: count, preview: z.string() }).optional(),
 });
 

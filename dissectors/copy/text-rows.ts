@@ -39,6 +39,8 @@ export interface TextRows {
   /** Complete rows in the message: more than rows.length when the row cap cut the list. */
   rowCount: number;
   rowsTruncated?: true;
+  /** COPY ... HEADER: the column names the data begins with (or the end of them, when an earlier message cut the line); not a row. */
+  headerLine?: Array<string | null>;
   partial?: PartialRow;
   /** The "\." end-of-data line was seen. */
   endOfData?: true;
@@ -122,14 +124,19 @@ function partialOf(b: Buffer, start: number): PartialRow {
   return { size, preview };
 }
 
-export function decodeTextRows(b: Buffer, types: readonly number[] | null, maxRows: number): TextRows {
+/** `header`: the first line ending in this message is COPY's HEADER line (CopyHints.header). */
+export function decodeTextRows(b: Buffer, types: readonly number[] | null, maxRows: number, header = false): TextRows {
   const out: TextRows = { format: 'text', rows: [], rowCount: 0 };
   let pos = 0;
   while (pos < b.length) {
     const nl = b.indexOf(LF, pos);
     if (nl < 0) break;
     const end = nl > pos && b[nl - 1] === CR ? nl - 1 : nl;
-    if (isEndMarker(b, pos, end)) out.endOfData = true;
+    if (header) {
+      // Column names, never typed as the columns' values.
+      out.headerLine = textLine(b, pos, end, null) as Array<string | null>;
+      header = false;
+    } else if (isEndMarker(b, pos, end)) out.endOfData = true;
     else {
       out.rowCount++;
       if (out.rows.length < maxRows) out.rows.push(textLine(b, pos, end, types));
@@ -195,13 +202,15 @@ function isQuotedAt(b: Buffer, pos: number): boolean {
   return b[pos] === QUOTE;
 }
 
-export function decodeCsvRows(b: Buffer, types: readonly number[] | null, maxRows: number): TextRows {
+/** `header`: the first row ending in this message is COPY's HEADER line (CopyHints.header). */
+export function decodeCsvRows(b: Buffer, types: readonly number[] | null, maxRows: number, header = false): TextRows {
   const out: TextRows = { format: 'csv', rows: [], rowCount: 0 };
   let pos = 0;
   while (pos < b.length) {
     const r = csvRow(b, pos);
     if (r === null) break;
     pos = r.next;
+    if (header) { out.headerLine = r.fields; header = false; continue; }
     if (r.marker) { out.endOfData = true; continue; }
     out.rowCount++;
     if (out.rows.length < maxRows) out.rows.push(r.fields.map((f, i) => typed(types, i, f)));

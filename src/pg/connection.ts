@@ -226,8 +226,9 @@ export class PgConnection implements ConnectionSink {
     if (this.phase !== 'rejected') this.observer.close(end, this.encryptedBytes);
   }
 
-  /** From the last simple Query: COPY ... CSV, and what START_REPLICATION streams. */
+  /** From the last simple Query: COPY ... CSV, COPY ... HEADER, and what START_REPLICATION streams. */
   private copyCsv = false;
+  private copyHeader = false;
   private replicationOutput: 'physical' | 'pgoutput' | 'text' | undefined;
 
   private noteStatement(m: FramedMessage): void {
@@ -236,7 +237,15 @@ export class PgConnection implements ConnectionSink {
     if (c !== 0x63 && c !== 0x73 && first > 0x20) return;
     const body = m.body;
     const text = body.toString('latin1', 0, Math.min(body.length, 4096));
-    if (/^\s*copy\b/i.test(text)) this.copyCsv = /\bcsv\b/i.test(text);
+    if (/^\s*copy\b/i.test(text)) {
+      // The options follow STDIN / STDOUT; before them a query's own words (a column named
+      // "header") would be mistaken for options.
+      const at = text.search(/\b(?:stdin|stdout)\b/i);
+      const options = at < 0 ? text : text.slice(at);
+      this.copyCsv = /\bcsv\b/i.test(options);
+      // HEADER, HEADER true / on / 1 / MATCH; not HEADER false / off / 0 / no.
+      this.copyHeader = /\bheader\b(?!\s*'?(?:false|off|0|no)\b)/i.test(options);
+    }
     else if (/^\s*start_replication\b/i.test(text)) {
       this.replicationOutput = /\blogical\b/i.test(text) ? (/proto_version/i.test(text) ? 'pgoutput' : 'text') : 'physical';
     }
@@ -374,6 +383,12 @@ export class PgConnection implements ConnectionSink {
       return;
     }
     // Only the messages below look at their body: others must not make its view (FramedMessage).
+    if (m.code === 'd') {
+      // The HEADER line is over once a line has ended (the server sends it as one message; a
+      // client may cut it anywhere).
+      if (ctx.copy?.header === true && m.body.includes(0x0a)) ctx.copy.header = false;
+      return;
+    }
     if (m.dir === 'backend') {
       switch (m.code) {
         case 'R':
@@ -394,6 +409,7 @@ export class PgConnection implements ConnectionSink {
           // COPY options and the replication plugin are not on the wire in the COPY messages;
           // the statement that started it says them.
           if (this.copyCsv) ctx.copy.csv = true;
+          if (this.copyHeader && ctx.copy.format === 'text' && m.code !== 'W') ctx.copy.header = true;
           if (this.replicationOutput) ctx.copy.output = this.replicationOutput;
           break;
         case 'C':

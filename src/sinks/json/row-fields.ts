@@ -190,7 +190,7 @@ function plainRow(w: JsonWriter, b: Buffer, start: number, end: number): boolean
  */
 export function copyDataFields(w: JsonWriter, b: Buffer, start: number, end: number, ctx: DissectContext, raw: RawMessage): boolean {
   const copy = ctx.copy as CopyHints | null;
-  if (copy === null || copy.kind === 'both' || copy.format !== 'text') return false;
+  if (copy === null || copy.kind === 'both' || copy.format !== 'text' || copy.header === true) return false;
   const len = end - start;
   if (len === 0 || b[end - 1] !== LF) return false;
   const csv = copyCsvSettled(copy);
