@@ -77,8 +77,9 @@ function knownKeyword(sql: string, i: number, j: number): string | null {
 }
 
 /** Whether `tag` (a CommandComplete tag) can answer `sql`; true whenever it cannot be told. */
-export function tagFits(sql: string | null, tag: string): boolean {
-  if (sql === null) return true;
+export function tagFits(sql: string | null, tag: string | null | undefined): boolean {
+  // A damaged CommandComplete decodes without a tag: nothing to tell the statement by.
+  if (sql === null || typeof tag !== 'string') return true;
   const span = keywordSpan(sql);
   if (span < 0) return true;
   const kw = knownKeyword(sql, Math.floor(span / 65536), span % 65536);
