@@ -11,15 +11,10 @@ import { parseMetricsAddress, serveMetrics, type MetricsServer } from '../sinks/
 import { schemaSql } from '../sinks/export/tables.js';
 import { UserError } from '../core/errors.js';
 import { escapeTerminal } from '../core/escape.js';
+import type { CliOptions } from './args.js';
 
-export interface ExportOptions {
-  exportUrl: string | null;
-  exportMessages: boolean;
-  exportParams: boolean;
-  hostLabel: string | null;
-  metrics: string | null;
-  metricsTop: number | null;
-}
+/** The command line's export options (declared in args.ts). */
+export type ExportOptions = Pick<CliOptions, 'exportUrl' | 'exportMessages' | 'exportParams' | 'hostLabel' | 'metrics' | 'metricsTop'>;
 
 export interface Exports {
   sinks: PipelineSink[];
