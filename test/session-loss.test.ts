@@ -71,7 +71,9 @@ test('loss: a pgbench capture with packets deleted, duplicated, swapped: none si
   }
   const c = await loadCapture(pcap);
   const clean = await queryRecords(c.packets);
-  assert.ok(clean.length >= 7 * 250, `only ${clean.length} query records in the pgbench capture`);
+  // 250 transactions of 7 statements; tcpdump under load may miss the first or last few, and
+  // the damaged runs are compared with this capture's own clean run, so most is enough.
+  assert.ok(clean.length >= 0.9 * 7 * 250, `only ${clean.length} query records in the pgbench capture`);
   const r = await noneSilentlyWrong(c, 60, 8, 0x7687);
   // One lost packet must not mark the rest of the connection: pairing resumes within a
   // transaction or two (7 statements each). Records marked "connection-end" are the requests a

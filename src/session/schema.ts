@@ -173,7 +173,7 @@ export const sessionRecordSchema = z.object({
     /** SASL: the mechanism the client chose, and those the server offered. */
     mechanism: z.string().nullable(),
     mechanismsOffered: z.array(z.string()),
-    /** success at AuthenticationOk followed by ReadyForQuery or an ErrorResponse (then `fatal` says why the session ended); failure at an ErrorResponse before AuthenticationOk. */
+    /** success at AuthenticationOk followed by ReadyForQuery or an ErrorResponse (then `fatal` says why the session ended); failure at an ErrorResponse before AuthenticationOk, or a class 28 one (the role refused) after it. */
     outcome: z.enum(['success', 'failure', 'unknown']),
     sqlstate: z.string().nullable(),
     error: errorFieldsSchema.nullable(),

@@ -89,15 +89,18 @@ export class StartupState {
   /**
    * An ErrorResponse: true when it ended the start-up (authentication failed). After
    * AuthenticationOk the server has accepted the credentials; what fails then (3D000 no such
-   * database, 53300 too many connections) is the session's FATAL, not an authentication failure.
+   * database, 53300 too many connections) is the session's FATAL, not an authentication failure,
+   * except a class 28 refusal of the role itself.
    */
   error(fields: ErrorFields): boolean {
-    if (this.phase === 'authenticated') {
+    // Class 28 (invalid authorization specification: role does not exist, may not log in) is
+    // the server refusing who connected, even when it comes after AuthenticationOk (trust).
+    if (this.phase === 'authenticated' && !(fields.sqlstate ?? '').startsWith('28')) {
       this.info.authOutcome = 'success';
       this.phase = 'ready';
       return false;
     }
-    if (this.phase !== 'startup' && this.phase !== 'authenticating') return false;
+    if (this.phase !== 'startup' && this.phase !== 'authenticating' && this.phase !== 'authenticated') return false;
     this.info.authOutcome = 'failure';
     this.info.authError = fields;
     this.phase = 'failed';
