@@ -9,26 +9,18 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TmuxUi, tmuxAvailable, SKIP_NO_TMUX } from './helpers/tui-tmux.js';
+import { TmuxUi, openTui, gotoFrame, tmuxAvailable, SKIP_NO_TMUX } from './helpers/tui-tmux.js';
 import { projectRoot } from './helpers/public-captures.js';
 import { width } from '../src/tui/term-width.js';
 
 const skip = tmuxAvailable() ? false : SKIP_NO_TMUX;
 const SMALL = { width: 80, height: 24 };
 
-async function open(args: string[], size = SMALL): Promise<TmuxUi> {
-  const ui = TmuxUi.start(args, size);
-  await ui.waitFor(/loaded in|● live/, 8000);
-  return ui;
+function open(args: string[], size = SMALL): Promise<TmuxUi> {
+  return openTui(args, size);
 }
 
-async function goto(ui: TmuxUi, frame: number): Promise<string> {
-  ui.keys(':');
-  await ui.waitFor('Find:');
-  ui.type(String(frame));
-  ui.keys('Enter');
-  return ui.waitFor(`Frame ${frame}:`);
-}
+const goto = gotoFrame;
 
 /** Every row of the screen is exactly `cols` columns wide and every pane row ends on its border. */
 function assertIntact(screen: string, cols: number): void {

@@ -6,24 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TmuxUi, tmuxAvailable, SKIP_NO_TMUX } from './helpers/tui-tmux.js';
+import { TmuxUi, openTui, gotoFrame, tmuxAvailable, SKIP_NO_TMUX } from './helpers/tui-tmux.js';
 
 const skip = tmuxAvailable() ? false : SKIP_NO_TMUX;
 
-async function open(args: string[] = ['--synthetic'], size?: { width: number; height: number }): Promise<TmuxUi> {
-  const ui = TmuxUi.start(args, size);
-  await ui.waitFor(/loaded in|● live/, 8000);
-  return ui;
+function open(args: string[] = ['--synthetic'], size?: { width: number; height: number }): Promise<TmuxUi> {
+  return openTui(args, size);
 }
 
-/** Goes to a frame through the find prompt (`:` then a number). */
-async function goto(ui: TmuxUi, frame: number): Promise<string> {
-  ui.keys(':');
-  await ui.waitFor('Find:');
-  ui.type(String(frame));
-  ui.keys('Enter');
-  return ui.waitFor(`Frame ${frame}:`);
-}
+const goto = gotoFrame;
 
 function frameRows(screen: string): string[] {
   return screen.split('\n').filter((l) => /^│\s+\d+ \d+\.\d{6} /.test(l));

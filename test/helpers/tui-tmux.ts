@@ -127,3 +127,19 @@ export class TmuxUi {
     }
   }
 }
+
+/** Starts the UI and waits until the capture is loaded (or live). */
+export async function openTui(args: string[], size?: { width: number; height: number }): Promise<TmuxUi> {
+  const ui = TmuxUi.start(args, size);
+  await ui.waitFor(/loaded in|● live/, 8000);
+  return ui;
+}
+
+/** Goes to a frame through the find prompt (`:` then a number); the screen once it is shown. */
+export async function gotoFrame(ui: TmuxUi, frame: number): Promise<string> {
+  ui.keys(':');
+  await ui.waitFor('Find:');
+  ui.type(String(frame));
+  ui.keys('Enter');
+  return ui.waitFor(`Frame ${frame}:`);
+}
