@@ -80,8 +80,6 @@ interface Queue {
   /** JSONEachRow lines (without the newline), oldest first, from `head`. */
   rows: string[];
   head: number;
-  bytes: number;
-  since: number;
 }
 
 export interface ExportCounts {
@@ -127,7 +125,7 @@ export class ClickHouseSink implements PipelineSink {
       // Rows are serialized once, when queued: the client sends those lines as they are.
       json: { parse: JSON.parse, stringify: (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v)) },
     });
-    for (const t of TABLES) if (t.kind !== 'message' || opts.messages) this.queues.set(t, { table: t, rows: [], head: 0, bytes: 0, since: 0 });
+    for (const t of TABLES) if (t.kind !== 'message' || opts.messages) this.queues.set(t, { table: t, rows: [], head: 0 });
   }
 
   rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, _ctx: DissectContext, _tls: boolean): boolean {
@@ -154,9 +152,7 @@ export class ClickHouseSink implements PipelineSink {
   }
 
   private push(q: Queue, line: string): void {
-    if (q.rows.length === q.head) q.since = Date.now();
     q.rows.push(line);
-    q.bytes += line.length;
     this.queuedBytes += line.length;
     if (this.queuedBytes > this.maxQueuedBytes && (this.opts.live || this.gaveUp)) this.dropOldest();
     if (q.rows.length - q.head >= this.batchRows) this.kick();
@@ -169,7 +165,6 @@ export class ClickHouseSink implements PipelineSink {
       while (this.queuedBytes > this.maxQueuedBytes * 0.9 && q.head < q.rows.length) {
         const line = q.rows[q.head]!;
         q.rows[q.head++] = '';
-        q.bytes -= line.length;
         this.queuedBytes -= line.length;
         this.counts.dropped++;
       }
@@ -222,7 +217,6 @@ export class ClickHouseSink implements PipelineSink {
         q.rows[i] = '';
       }
       q.head += n;
-      q.bytes -= bytes;
       this.queuedBytes -= bytes;
       this.counts.written += n;
       compact(q);
@@ -235,7 +229,6 @@ export class ClickHouseSink implements PipelineSink {
       n += q.rows.length - q.head;
       q.rows = [];
       q.head = 0;
-      q.bytes = 0;
     }
     this.queuedBytes = 0;
     this.counts.dropped += n;
