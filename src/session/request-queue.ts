@@ -10,6 +10,7 @@
  * Tickets increase in push order and only the head ever leaves, so a ticket is still held
  * exactly when it is at or after the head's.
  */
+import type { ColumnDescription } from '../../dissectors/types.js';
 import { processBudget, type BudgetHolder, type MemoryLedger } from '../core/budget.js';
 import { Be } from './codes.js';
 import type { Execution } from './execution.js';
@@ -38,11 +39,16 @@ export type Request =
   /** frame: where the request began (a failed Parse, Bind or Describe is a record of its own). */
   | { kind: 'parse'; stmt: PreparedStatement; prev: PreparedStatement | undefined; timeUs: number; frame: number }
   | { kind: 'bind'; portal: Portal; prev: Portal | undefined; timeUs: number; frame: number }
-  | { kind: 'describe'; target: 'statement' | 'portal'; name: string; timeUs: number; frame: number }
+  /** stmt, portal: what the name meant when the Describe was sent (a later Parse or Bind in the pipeline may replace it). */
+  | { kind: 'describe'; target: 'statement' | 'portal'; name: string; stmt: PreparedStatement | undefined; portal: Portal | undefined; timeUs: number; frame: number }
   | { kind: 'close'; timeUs: number }
   /** seq: Syncs and Queries sent so far, this one included (see Portal.epoch). */
   | { kind: 'sync'; seq: number; timeUs: number }
-  | { kind: 'execute'; exec: Execution }
+  /**
+   * portal: the one executed (undefined: bound before the capture), for columns a Describe
+   * statement answered later; untyped: untypedColumns of its result formats, made when first needed.
+   */
+  | { kind: 'execute'; exec: Execution; portal: Portal | undefined; untyped?: ColumnDescription[] | null }
   | { kind: 'function'; exec: Execution; seq: number }
   | QueryRequest;
 

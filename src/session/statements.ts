@@ -282,3 +282,34 @@ export function withFormats(cols: ColumnDescription[] | null, formats: ReadonlyA
   if (same) return cols;
   return cols.map((c, i) => ({ ...c, format: formats.length === 1 ? formats[0]! : formats[i] ?? 'text' }));
 }
+
+/**
+ * A portal's RowDescription as its statement's: the same columns, in format 0 (the statement
+ * does not have formats: each Bind chooses them). Lets a later Bind of the statement without
+ * a Describe (pgJDBC re-executing S_n) type its rows.
+ */
+export function statementColumns(cols: ColumnDescription[] | null): ColumnDescription[] | null {
+  if (!cols || cols.every((c) => c.format === 'text')) return cols;
+  return cols.map((c) => (c.format === 'text' ? c : { ...c, format: 'text' }));
+}
+
+/** Most columns a result can have (MaxTupleAttributeNumber): an untyped all-binary result is described this wide. */
+const MAX_COLUMNS = 1664;
+
+function untypedColumn(format: 'text' | 'binary'): ColumnDescription {
+  return { name: '', tableOid: 0, columnNumber: 0, typeOid: 0, typeName: null, typeSize: 0, typeModifier: 0, format };
+}
+
+let allBinary: ColumnDescription[] | null = null;
+
+/**
+ * What types the rows of a portal whose column types are unknown (its statement was described
+ * before the capture, or never): type 0, in the formats its Bind asked for, so a binary value
+ * reads as hex of unknown type and never as text. Null when every column is text (oid 0 text
+ * is what a missing description gives already).
+ */
+export function untypedColumns(formats: ReadonlyArray<'text' | 'binary'>): ColumnDescription[] | null {
+  if (!formats.includes('binary')) return null;
+  if (formats.length === 1) return (allBinary ??= Array.from({ length: MAX_COLUMNS }, () => untypedColumn('binary')));
+  return formats.map(untypedColumn);
+}

@@ -36,7 +36,7 @@ import { commandTag, describeOf, executePortal, readyStatus, tagRows } from './l
 import { readBind, readParse } from './request-read.js';
 import { Outbox, type ExecutionWriter } from './outbox.js';
 import { pieceExec, queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
-import { StatementTable, withFormats, MAX_STATEMENTS, MAX_STATEMENT_CHARS, type Portal, type PreparedStatement } from './statements.js';
+import { StatementTable, statementColumns, untypedColumns, withFormats, MAX_STATEMENTS, MAX_STATEMENT_CHARS, type Portal, type PreparedStatement } from './statements.js';
 import { RequestQueue, accepts, isSyncPoint, requestBytes, requestTime, MAX_PENDING, type Request, type QueryRequest } from './request-queue.js';
 import { tagFits } from './tag-fit.js';
 import type { Direction } from '../core/direction.js';
@@ -114,6 +114,12 @@ export class SessionTracker implements CancelTarget {
   private skipping = false;
   private lastCompletionUs = 0;
   private copyExec: Execution | null = null;
+  /**
+   * CopyData the client sent before the server's CopyInResponse (asyncpg sends a binary COPY's
+   * rows right after the Query): counted for the latest request, and handed to its COPY when
+   * the CopyInResponse comes. The server ignores CopyData outside COPY, so nothing else gets it.
+   */
+  private early: { req: Request; messages: number; bytes: number } | null = null;
   /** The request and execution the last DataRow or CopyData went to (see message()). */
   private rowReq: Request | null = null;
   private rowExec: Execution | null = null;
@@ -167,8 +173,17 @@ export class SessionTracker implements CancelTarget {
   }
 
   resultColumns(): readonly ColumnDescription[] | undefined {
-    const exec = this.runningExec(false);
-    return exec?.columns ?? undefined;
+    const n = Math.min(this.queue.size, LOOKAHEAD);
+    for (let i = 0; i < n; i++) {
+      const r = this.queue.at(i)!;
+      if (r.kind === 'query' || r.kind === 'function') return r.exec?.columns ?? undefined;
+      if (r.kind !== 'execute') continue;
+      if (r.exec.columns !== null || r.portal === undefined) return r.exec.columns ?? undefined;
+      // Types unknown: a binary value must not read as text (untypedColumns).
+      if (r.untyped === undefined) r.untyped = untypedColumns(r.portal.resultFormats);
+      return r.untyped ?? undefined;
+    }
+    return undefined;
   }
 
   // ---- input ----
@@ -188,6 +203,7 @@ export class SessionTracker implements CancelTarget {
       if (code === Fe.CopyData) {
         const c = this.copyExec?.copy;
         if (c) { c.messagesIn++; c.bytesIn += raw.length - 4; } // not raw.body.length: see row()
+        else this.copyAhead(raw.length - 4);
         return;
       }
       this.frontend(raw, code, decode);
@@ -284,7 +300,10 @@ export class SessionTracker implements CancelTarget {
       }
       case Fe.Describe: {
         const d = describeOf(raw);
-        if (d !== null && !this.skipping) this.push({ kind: 'describe', target: d.target, name: d.name, timeUs: raw.timeUs, frame: raw.firstFrame }, raw);
+        if (d === null || this.skipping) return;
+        const stmt = d.target === 'statement' ? this.table.getStatement(d.name) : undefined;
+        const portal = d.target === 'portal' ? this.table.getPortal(d.name) : undefined;
+        this.push({ kind: 'describe', target: d.target, name: d.name, stmt, portal, timeUs: raw.timeUs, frame: raw.firstFrame }, raw);
         return;
       }
       case Fe.Execute: {
@@ -369,7 +388,7 @@ export class SessionTracker implements CancelTarget {
       }
     }
     if (this.skipping) return this.outbox.skip(exec);
-    this.push({ kind: 'execute', exec }, raw);
+    this.push({ kind: 'execute', exec, portal }, raw);
   }
 
   // ---- backend ----
@@ -435,7 +454,7 @@ export class SessionTracker implements CancelTarget {
       case Be.ParameterDescription: {
         if (this.lean || req.kind !== 'describe' || req.target !== 'statement') return;
         const d = decode();
-        if (d.type === 'ParameterDescription') this.table.statementOrUnknown(req.name).paramTypes = d.paramTypes;
+        if (d.type === 'ParameterDescription') (req.stmt ?? this.table.statementOrUnknown(req.name)).paramTypes = d.paramTypes;
         return;
       }
       case Be.RowDescription: case Be.NoData: {
@@ -448,10 +467,25 @@ export class SessionTracker implements CancelTarget {
           if (d.type === 'RowDescription') cols = d.fields;
         }
         if (req.kind === 'describe') {
-          if (req.target === 'statement') this.table.statementOrUnknown(req.name).columns = cols;
-          else {
-            const p = this.table.getPortal(req.name);
-            if (p) p.columns = cols;
+          if (req.target === 'statement') {
+            const stmt = req.stmt ?? this.table.statementOrUnknown(req.name);
+            stmt.columns = cols;
+            // Describe (statement) travels with Bind and Execute too (postgres.js sends Parse,
+            // Describe, Bind, Execute, Sync at once): their Executes were queued without columns.
+            const n = Math.min(this.queue.size, LOOKAHEAD);
+            for (let i = 1; i < n; i++) {
+              const r = this.queue.at(i)!;
+              if (r.kind === 'execute' && r.exec.columns === null && r.portal?.statement === stmt) {
+                r.exec.columns = withFormats(cols, r.portal.resultFormats);
+              }
+            }
+          } else {
+            const p = req.portal ?? this.table.getPortal(req.name);
+            if (p) {
+              p.columns = cols;
+              // The statement's columns too: a later Bind of it without a Describe (pgJDBC) is typed by them.
+              if (p.statement.columns === null) p.statement.columns = statementColumns(cols);
+            }
             // Describe (portal) usually travels with its Execute, which was queued before the
             // answer came: hand the columns on to it.
             const n = Math.min(this.queue.size, LOOKAHEAD);
@@ -522,6 +556,11 @@ export class SessionTracker implements CancelTarget {
           direction: code === Be.CopyInResponse ? 'in' : code === Be.CopyOutResponse ? 'out' : 'both', format,
           messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, failed: null,
         };
+        if (this.early !== null && this.early.req === req && code !== Be.CopyOutResponse) {
+          exec.copy.messagesIn = this.early.messages;
+          exec.copy.bytesIn = this.early.bytes;
+          this.early = null;
+        }
         this.copyExec = exec;
         return;
       }
@@ -671,6 +710,15 @@ export class SessionTracker implements CancelTarget {
   }
 
   // ---- helpers ----
+
+  /** A CopyData before its CopyInResponse (see `early`). */
+  private copyAhead(bytes: number): void {
+    const req = this.queue.at(this.queue.size - 1);
+    if (req === undefined || (req.kind !== 'query' && req.kind !== 'execute')) return;
+    if (this.early === null || this.early.req !== req) this.early = { req, messages: 0, bytes: 0 };
+    this.early.messages++;
+    this.early.bytes += bytes;
+  }
 
   /** The execution a failed Parse, Bind or Describe is reported as (no Execute followed it). */
   private failedRequest(req: Request, raw: RawMessage): Execution {
