@@ -201,11 +201,11 @@ test('a real server run: record --report, and report of its NDJSON export; wire 
     assert.equal(e.pwned, null);
     assert.ok(e.text.includes('<img src=x onerror="window.__pwned = 3">'));
     const fromPcap = join(dir, 'pcap.html');
-    report(['report', pcap, '-p', String(srv.port), '--params', '-o', fromPcap]);
+    report(['report', pcap, '-p', String(srv.port), '-o', fromPcap]);
     const p = await open(fromPcap, undefined, 'payload');
-    assertDrawn(p, 'report --params of the pcap');
+    assertDrawn(p, 'report of the pcap');
     assert.equal(p.pwned, null);
-    assert.ok(p.text.includes('<img src=x onerror="window.__pwned = 3">'), '--params: the Bind parameter is in the example');
+    assert.ok(p.text.includes('<img src=x onerror="window.__pwned = 3">'), 'the Bind parameter is in the example');
     assert.ok(readFileSync(fromPcap, 'utf8').length < 1_000_000);
   } finally {
     await srv?.stop();

@@ -18,6 +18,9 @@ import { BucketArray, TimeGrid, logBin, binUpperMs } from '../src/sinks/report/g
 import { renderReportHtml, scriptSafeJson } from '../src/sinks/report/html.js';
 import { PAGE_SCRIPT } from '../src/sinks/report/page.js';
 import { readNdjsonRecords } from '../src/sinks/check-ndjson.js';
+import { boundParams } from '../src/session/bound-params.js';
+import type { QueryRecord } from '../src/session/schema.js';
+import type { ReportData } from '../src/sinks/report/data.js';
 import { openSync, closeSync } from 'node:fs';
 import { projectRoot } from './helpers/public-captures.js';
 import { tempDir } from './helpers/temp-dir.js';
@@ -27,7 +30,8 @@ const main = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
 
 async function reportOf(file: string, opts: { keylog?: string } = {}) {
   const sink = await ReportSink.create();
-  const summary = await analyzeFile(join(samples, file), sink, { messages: false, queryDetail: 'summary', keylog: opts.keylog ?? null });
+  // as `pgsniff report` reads a capture: summary records keeping the Bind bytes
+  const summary = await analyzeFile(join(samples, file), sink, { messages: false, queryDetail: 'summary', boundBytes: true, keylog: opts.keylog ?? null });
   return sink.result({ source: file, input: 'capture', packets: summary.packets });
 }
 
@@ -184,5 +188,81 @@ test('pgsniff report: writes the file; usage mistakes are one line and exit 2', 
   assert.ok(!existsSync(join(dir, 'y.html')));
   const filtered = spawnSync(process.execPath, [main, 'report', join(samples, 'errors.pcap'), '-Y', 'error', '-o', out], { encoding: 'utf8' });
   assert.equal(filtered.status, 0, filtered.stderr);
-  assert.match(filtered.stderr, /: 6 queries, 1 sessions, 6 errors/);
+  // as `read -Y error` prints: the failed queries, and no session record (it has no `error` field)
+  assert.match(filtered.stderr, /: 6 queries, 0 sessions, 6 errors/);
+  const badFilter = spawnSync(process.execPath, [main, 'report', join(samples, 'errors.pcap'), '-Y', 'durationMs >', '-o', join(dir, 'z.html')], { encoding: 'utf8' });
+  assert.equal(badFilter.status, 2);
+  assert.equal(badFilter.stderr.split('\n').length, 2, 'one line');
+  assert.ok(!existsSync(join(dir, 'z.html')));
+});
+
+/** The page's data, from its JSON block. */
+function pageData(html: string): ReportData {
+  const m = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html);
+  assert.ok(m, 'the data block');
+  return JSON.parse(m[1]!) as ReportData;
+}
+
+test('-Y: the report is made of the records `read -Y` prints (queries, sessions, messages); the trust line stays the capture\'s', { skip: existsSync(main) ? false : 'dist not built' }, () => {
+  const dir = tempDir('pgsniff-report-filter-');
+  for (const [file, expr] of [['concurrent.pcap', 'session == 2'], ['errors.pcap', 'kind == session || error.sqlstate == "42P01"'], ['tls-13.pcap', 'kind == query']] as const) {
+    const read = spawnSync(process.execPath, [main, 'read', join(samples, file), '--json', '-Y', expr], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    assert.equal(read.status, 0, read.stderr);
+    const recs = read.stdout.trim() === '' ? [] : read.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const out = join(dir, file + '.html');
+    const r = spawnSync(process.execPath, [main, 'report', join(samples, file), '-Y', expr, '-o', out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const d = pageData(readFileSync(out, 'utf8'));
+    const queries = recs.filter((x) => x.kind === 'query' && x.skipped !== true);
+    const sessions = recs.filter((x) => x.kind === 'session');
+    const messages = recs.filter((x) => x.kind === 'message');
+    assert.equal(d.overview.queries, queries.length, `${file}: queries`);
+    assert.equal(d.overview.errors, queries.filter((x) => x.error !== null).length, `${file}: errors`);
+    assert.equal(d.overview.sessions, sessions.length, `${file}: sessions`);
+    assert.deepEqual(d.sessions.map((x) => x.session).sort(), sessions.map((x) => x.session).sort(), `${file}: the sessions listed`);
+    assert.equal(d.statements.reduce((n, q) => n + q.calls, 0), queries.length, `${file}: statement calls`);
+    const msgBytes = messages.reduce((n, x) => n + (x.length as number) + (x.code === null ? 0 : 1), 0);
+    assert.equal(d.overview.bytes, messages.length > 0 ? msgBytes : null, `${file}: bytes of the messages shown`);
+    const series = (d.series.bytesFrontend ?? []).concat(d.series.bytesBackend ?? []).reduce((n, v) => n + v, 0);
+    assert.equal(series, messages.length > 0 ? msgBytes : 0, `${file}: the bytes chart`);
+    assert.equal(d.meta.filter?.expression, expr);
+    assert.equal(d.meta.filter?.shown, recs.length, `${file}: records shown`);
+  }
+  // the trust line is the capture's: TLS sessions not decrypted are said even when no session is shown
+  const tls = pageData(readFileSync(join(dir, 'tls-13.pcap.html'), 'utf8'));
+  assert.equal(tls.overview.sessions, 0);
+  assert.match(tls.overview.trust.line, /TLS sessions? not decrypted/);
+});
+
+test('the slowest executions\' parameters from a capture: Bind bytes kept on summary records decode to the full records\' parameters', async () => {
+  const collect = async (file: string, opts: Parameters<typeof analyzeFile>[2]): Promise<QueryRecord[]> => {
+    const recs: QueryRecord[] = [];
+    await analyzeFile(join(samples, file), { record: (r) => { if (r.kind === 'query') recs.push(r as unknown as QueryRecord); } }, { messages: false, ...opts });
+    return recs;
+  };
+  let checked = 0;
+  for (const file of ['extended-query.pcap', 'asyncpg.pcap', 'pgjdbc.pcap', 'psycopg3.pcap', 'data-types.pcap', 'pipeline.pcap', 'n-plus-one.pcap', 'postgresjs-describe.pcap', 'errors.pcap']) {
+    const full = await collect(file, {});
+    const lean = await collect(file, { queryDetail: 'summary', boundBytes: true });
+    assert.equal(lean.length, full.length, file);
+    for (let i = 0; i < full.length; i++) {
+      assert.deepEqual(lean[i]!.params, [], `${file} #${i}: summary records still carry no decoded parameters`);
+      assert.deepEqual(boundParams(lean[i]!), full[i]!.params, `${file} #${i}: ${full[i]!.sql}`);
+      if (full[i]!.params.length > 0) checked++;
+    }
+    assert.ok(!JSON.stringify(lean).includes('"body"'), `${file}: the kept bytes never reach JSON`);
+    // the report's examples: each statement's slowest execution with its parameters
+    const d = await reportOf(file);
+    for (const q of d.statements) {
+      const ex = q.slowest;
+      if (ex === null) continue;
+      const rec = full.find((r) => r.frame === ex.frame && r.firstFrame === ex.firstFrame && r.session === ex.session && r.durationMs === ex.durationMs);
+      assert.ok(rec, `${file}: the slowest execution of ${q.query} is a query record`);
+      assert.deepEqual(ex.params.map((p) => p.value), rec.params.slice(0, 50).map((p) => {
+        const v = typeof p.value === 'string' ? p.value : JSON.stringify(p.value) ?? 'null';
+        return v.length > 200 ? v.slice(0, 200) + '…' : v;
+      }), `${file}: parameters of the slowest ${q.query}`);
+    }
+  }
+  assert.ok(checked > 30, `${checked} executions with parameters compared`);
 });

@@ -62,8 +62,6 @@ export interface CliOptions {
   /** report: -o, the HTML file; --report FILE: the same page from read -i or record. */
   output: string | null;
   report: string | null;
-  /** report: decode Bind parameters (full query records) for the slowest executions' examples. */
-  params: boolean;
   help: boolean;
   version: boolean;
 }
@@ -111,7 +109,6 @@ const OPTIONS = {
   'metrics-top': { type: 'string' },
   output: { type: 'string', short: 'o' },
   report: { type: 'string' },
-  params: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -265,7 +262,6 @@ export function parseCli(argv: string[]): CliOptions {
     metricsTop: num('metrics-top', v['metrics-top'], 1),
     output: v.output ?? null,
     report: v.report ?? null,
-    params: v.params ?? false,
     help: v.help ?? false,
     version: v.version ?? false,
   };
@@ -329,7 +325,6 @@ Export (read, live capture, record):
 report:
   -o, --output FILE     the HTML file report writes
   --report FILE         with -i IFACE or record: also write the HTML report when the capture ends
-  --params              report of a capture: the slowest executions' Bind parameters too (slower)
 
 record:
   --json-out FILE       write the NDJSON export of the run to FILE

@@ -6,8 +6,7 @@
  */
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { UserError } from '../core/errors.js';
-import { compileFilter, type Predicate } from '../filter/index.js';
-import type { OutRecord, PipelineSink } from '../pipeline/events.js';
+import { compileFilter } from '../filter/index.js';
 import { fileHead, looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
 import { ReportSink, type ReportInputInfo } from '../sinks/report/sink.js';
 import { renderReportHtml } from '../sinks/report/html.js';
@@ -22,10 +21,8 @@ export interface ReportCommandOptions {
   ports: number[];
   keylog?: string | null;
   showSecrets?: boolean;
-  /** -Y: only query records matching it are counted (sessions, packets and anomalies all are). */
+  /** -Y: the report is made of the records `read -Y` would print (ReportOptions.filter). */
   displayFilter?: string | null;
-  /** Full query records, for the Bind parameters of the slowest executions (summary records have none). */
-  params?: boolean;
   captureFilter?: string | null;
   write?: string | null;
   count?: number | null;
@@ -71,17 +68,9 @@ export class ReportFile {
   }
 }
 
-/** The report sink, behind the -Y filter when one is given. */
-export function filtered(sink: ReportSink, expr: string | null | undefined): PipelineSink {
-  if (!expr) return sink;
-  const keep: Predicate = compileFilter(expr);
-  return {
-    packetSize: (t: number, l: number, sp: number, dp: number) => sink.packetSize(t, l, sp, dp),
-    record: (rec: OutRecord) => {
-      if (rec.kind !== 'query' || keep(rec)) sink.record(rec);
-    },
-    end: () => sink.end(),
-  };
+/** The report's sink, with -Y's filter when one is given (a bad expression fails here, before any work). */
+export function reportSink(ports: number[], expr: string | null | undefined): Promise<ReportSink> {
+  return ReportSink.create({ serverPorts: ports, ...(expr ? { filter: compileFilter(expr), filterText: expr } : {}) });
 }
 
 export async function reportCommand(o: ReportCommandOptions, io: CommandIo = {}): Promise<number> {
@@ -89,18 +78,21 @@ export async function reportCommand(o: ReportCommandOptions, io: CommandIo = {})
   if (!o.output) throw new UserError('BAD_ARGUMENT', 'report needs an output file: pgsniff report FILE -o report.html');
   if (o.file === null && !o.iface) throw new UserError('BAD_ARGUMENT', 'report needs a capture file or an NDJSON export (or -i IFACE)');
   if (o.file !== null && o.file !== '-') fileHead(o.file); // a missing input fails before the output is created
-  const sink = await ReportSink.create({ serverPorts: o.ports });
-  const input = filtered(sink, o.displayFilter);
+  const sink = await reportSink(o.ports, o.displayFilter);
   const out = new ReportFile(o.output);
   let info: ReportInputInfo;
-  // Summary query records (as stats reads: no Bind values) unless parameters or a display filter need every field.
-  const detail = o.params || o.displayFilter ? 'full' as const : 'summary' as const;
-  const base = { ports: o.ports, messages: false, queryDetail: detail, keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false };
+  // The summary query records stats reads, keeping each Bind's bytes for the slowest executions'
+  // parameters; a display filter needs every record as `read -Y` sees it, messages included.
+  const filtered = Boolean(o.displayFilter);
+  const base = {
+    ports: o.ports, messages: filtered, queryDetail: filtered ? 'full' as const : 'summary' as const, boundBytes: !filtered,
+    keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false,
+  };
   try {
     if (o.iface) {
       const { analyzeLive } = await import('../pipeline/live.js');
       const ac = new AbortController();
-      const live = analyzeLive(input, {
+      const live = analyzeLive(sink, {
         ...base, iface: o.iface, captureFilter: o.captureFilter ?? null, write: o.write ?? null,
         count: o.count ?? null, durationSec: o.duration ?? null, signal: ac.signal,
       });
@@ -118,11 +110,11 @@ export async function reportCommand(o: ReportCommandOptions, io: CommandIo = {})
       }
       info = { source: `live capture on ${o.iface}`, input: 'live', packets: summary.packets, drops: liveDrops(summary.live) };
     } else if (o.file !== '-' && looksLikeNdjson(fileHead(o.file!))) {
-      await readNdjsonRecords(o.file!, input, { others: true });
+      await readNdjsonRecords(o.file!, sink, { others: true });
       info = { source: o.file!, input: 'ndjson' };
     } else {
       const { analyzeFile } = await import('../pipeline/analyze.js');
-      const summary = await analyzeFile(o.file!, input, base);
+      const summary = await analyzeFile(o.file!, sink, base);
       info = { source: o.file!, input: 'capture', packets: summary.packets, captureComplete: summary.capture?.complete ?? true };
     }
   } catch (e) {

@@ -113,9 +113,8 @@ async function runLive(o: CliOptions): Promise<number> {
   // --report: the HTML report too, written when the capture ends (src/cli/report.ts)
   let html: { sink: import('../sinks/report/sink.js').ReportSink; file: import('./report.js').ReportFile; drops: typeof import('./report.js').liveDrops } | null = null;
   if (o.report) {
-    const { ReportSink } = await import('../sinks/report/sink.js');
-    const { ReportFile, liveDrops } = await import('./report.js');
-    html = { sink: await ReportSink.create({ serverPorts: o.ports }), file: new ReportFile(o.report), drops: liveDrops };
+    const { ReportFile, liveDrops, reportSink } = await import('./report.js');
+    html = { sink: await reportSink(o.ports, o.displayFilter), file: new ReportFile(o.report), drops: liveDrops };
   }
   const withReport = (sink: PipelineSink): PipelineSink => html === null ? sink : new FanOut([sink, html.sink]);
   const writeReport = (summary: LiveSummary): void => {

@@ -33,6 +33,8 @@ export interface AnalyzeOptions {
   keepRows?: boolean;
   /** 'summary': query records for sinks that aggregate them (stats, check); see TrackerOptions.detail. Default 'full'. */
   queryDetail?: 'full' | 'summary';
+  /** Summary query records keep their Bind bytes for bound-params.ts boundParams (TrackerOptions.boundBytes). */
+  boundBytes?: boolean;
   /** NSS key log file for TLS decryption; `watch` re-reads it as it grows (live capture). */
   keylog?: string | null;
   watchKeylog?: boolean;
@@ -88,6 +90,7 @@ export class PacketPipeline {
         : (conn, emit) => new SessionTracker(conn, emit, {
           keepRows: opts.keepRows ?? false,
           detail: opts.queryDetail ?? 'full',
+          boundBytes: opts.boundBytes ?? false,
           showSecrets: opts.showSecrets ?? false,
           registry,
           budget,

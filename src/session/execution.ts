@@ -20,6 +20,7 @@ import { isoTimeFast as isoTime } from './iso-time.js';
 import type { ErrorPhase, IncompleteReason, QueryRecord, TransactionStatus } from './schema.js';
 import type { MemoryPool } from '../core/budget.js';
 import { valueBytes } from './value-size.js';
+import { BOUND, type BoundBytes } from './bound-params.js';
 
 export const MAX_NOTICES = 50;
 /** Summary records without notices share it (records are never mutated by their consumers). */
@@ -73,6 +74,8 @@ export class Execution {
   statement: string | null = null;
   portal: string | null = null;
   params: TypedValue[] = NO_PARAMS;
+  /** The Bind's bytes, for summary records that keep them (TrackerOptions.boundBytes). */
+  bound: BoundBytes | null = null;
   parsed = false;
   firstFrame: number;
   reqTimeUs: number;
@@ -254,6 +257,7 @@ export class Execution {
     if (this.errorPhase !== null) rec.errorPhase = this.errorPhase;
     if (this.batch !== null) rec.batch = { id: this.batch.id, size: this.batch.size, durationMs: this.batch.durationMs() };
     if (this.rolledBack) rec.rolledBack = true;
+    if (this.bound !== null) (rec as QueryRecord & { [BOUND]?: BoundBytes })[BOUND] = this.bound;
     if (this.rowValues) {
       rec.rowValues = this.rowValues;
       rec.rowValuesTruncated = this.rowValuesTruncated;

@@ -35,7 +35,7 @@ export interface BindRead {
 export interface ParseRead {
   statement: string;
   query: string;
-  /** Only ever used to decode Bind values, which summary records leave out. */
+  /** Only ever used to decode Bind values, which summary records leave out (unless they keep the bytes: withTypes). */
   paramTypes: number[] | null;
 }
 
@@ -171,14 +171,20 @@ export function readyStatus(raw: RawMessage): TransactionStatus | null {
 }
 
 /** Parse's statement name and SQL, or null when src[start, end) is not two strings and a list of type OIDs. */
-export function parseStatement(src: Buffer, start = 0, end = src.length): ParseRead | null {
+export function parseStatement(src: Buffer, start = 0, end = src.length, withTypes = false): ParseRead | null {
   const n1 = nul(src, start, end);
   if (n1 < 0) return null;
   const n2 = nul(src, n1 + 1, end);
   if (n2 < 0 || end - (n2 + 1) < 2) return null;
   const n = int16(src, n2 + 1);
   if (n < 0 || end !== n2 + 3 + n * 4) return null;
-  return { statement: text(src, start, n1), query: text(src, n1 + 1, n2), paramTypes: null };
+  let paramTypes: number[] | null = null;
+  // Bind bytes kept for a later decode (bound-params.ts) are typed by these
+  if (withTypes && n > 0) {
+    paramTypes = [];
+    for (let i = 0, p = n2 + 3; i < n; i++, p += 4) paramTypes.push(src.readUInt32BE(p));
+  }
+  return { statement: text(src, start, n1), query: text(src, n1 + 1, n2), paramTypes };
 }
 
 /** Describe's target and name, or null when src[start, end) is not 'S' or 'P' and a name. */

@@ -13,11 +13,11 @@ import { bindNames, parseStatement, type BindRead, type ParseRead } from './lean
 
 type Decode = () => DecodedMessage;
 
-export function readParse(raw: RawMessage, decode: Decode, lean: boolean): ParseRead | null {
+export function readParse(raw: RawMessage, decode: Decode, lean: boolean, withTypes = false): ParseRead | null {
   if (lean) {
-    if (raw instanceof FramedMessage) return parseStatement(raw.source, raw.bodyStart, raw.bodyEnd);
+    if (raw instanceof FramedMessage) return parseStatement(raw.source, raw.bodyStart, raw.bodyEnd, withTypes);
     const b = raw.body;
-    return parseStatement(b, 0, b.length);
+    return parseStatement(b, 0, b.length, withTypes);
   }
   const d = decode();
   return d.type === 'Parse' ? d : null;

@@ -14,6 +14,7 @@
 import type { ColumnDescription, TypedValue } from '../../dissectors/types.js';
 import { processBudget, type BudgetHolder, type MemoryLedger } from '../core/budget.js';
 import { valuesBytes } from './value-size.js';
+import type { BoundBytes } from './bound-params.js';
 
 export interface PreparedStatement {
   name: string;
@@ -38,6 +39,8 @@ export interface Portal {
   epoch: number;
   statement: PreparedStatement;
   params: TypedValue[];
+  /** Summary records with TrackerOptions.boundBytes: the Bind's bytes, decoded on demand (bound-params.ts). */
+  bound?: BoundBytes;
   resultFormats: Array<'text' | 'binary'>;
   /** RowDescription from a Describe of the portal. */
   columns: ColumnDescription[] | null;
@@ -56,7 +59,7 @@ function statementBytes(s: PreparedStatement): number {
 }
 
 function portalBytes(p: Portal): number {
-  return ENTRY_OVERHEAD + (p.params.length === 0 ? 0 : valuesBytes(p.params)) + 8 * p.resultFormats.length;
+  return ENTRY_OVERHEAD + (p.params.length === 0 ? 0 : valuesBytes(p.params)) + 8 * p.resultFormats.length + (p.bound?.body.length ?? 0);
 }
 
 export const MAX_STATEMENTS = 10_000;

@@ -34,6 +34,7 @@ import { FramedMessage } from '../pg/framer.js';
 import { Be, Fe, NO_CODE } from './codes.js';
 import { commandTag, describeOf, executePortal, readyStatus, tagRows } from './lean-read.js';
 import { readBind, readParse } from './request-read.js';
+import { keepBound } from './bound-params.js';
 import { Outbox, type ExecutionWriter } from './outbox.js';
 import { pieceExec, queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
 import { StatementTable, statementColumns, untypedColumns, withFormats, MAX_STATEMENTS, MAX_STATEMENT_CHARS, type Portal, type PreparedStatement } from './statements.js';
@@ -54,6 +55,11 @@ export interface TrackerOptions {
    * rows are typed by what Parse, Bind and RowDescription say) and params are kept.
    */
   detail?: 'full' | 'summary';
+  /**
+   * Summary records (without keepRows) keep each Bind's bytes, decoded only when a consumer asks
+   * (bound-params.ts boundParams): the report's slowest executions show their parameters.
+   */
+  boundBytes?: boolean;
   showSecrets?: boolean;
   registry: SessionRegistry;
   /**
@@ -99,6 +105,8 @@ export class SessionTracker implements CancelTarget {
   private readonly keepRows: boolean;
   /** Summary records without kept rows: the few fields they need are read without the dissector (lean-read.ts). */
   private readonly lean: boolean;
+  /** Lean, and Bind bodies are kept for boundParams (TrackerOptions.boundBytes). */
+  private readonly keepBind: boolean;
   private readonly registry: SessionRegistry;
   private readonly onAnomaly: ((a: Anomaly) => void) | null;
   private readonly info = new SessionInfo();
@@ -155,6 +163,7 @@ export class SessionTracker implements CancelTarget {
     this.keepRows = opts.keepRows ?? false;
     // Kept rows are typed by the statement's parameter and result formats: with them, messages are read in full.
     this.lean = opts.detail === 'summary' && !this.keepRows;
+    this.keepBind = this.lean && opts.boundBytes === true;
     this.registry = opts.registry;
     this.onAnomaly = opts.anomaly ?? null;
     const summary = opts.detail === 'summary';
@@ -278,7 +287,7 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case Fe.Parse: {
-        const p = readParse(raw, decode, this.lean);
+        const p = readParse(raw, decode, this.lean, this.keepBind);
         if (p === null || this.skipping) return;
         const stmt: PreparedStatement = { name: p.statement, sql: p.query, paramTypes: p.paramTypes, columns: null, parsedSinceExec: true };
         const prev = this.table.putStatement(stmt);
@@ -294,6 +303,7 @@ export class SessionTracker implements CancelTarget {
           resultFormats: b.resultFormats, columns: null,
         };
         if (statement.uncertain === true) portal.uncertain = true;
+        if (this.keepBind) portal.bound = raw instanceof FramedMessage ? keepBound(raw.source, raw.bodyStart, raw.bodyEnd, statement.paramTypes) : keepBound(raw.body, 0, raw.body.length, statement.paramTypes);
         const prev = this.table.putPortal(portal);
         this.push({ kind: 'bind', portal, prev, timeUs: raw.timeUs, frame: raw.firstFrame }, raw);
         return;
@@ -381,6 +391,7 @@ export class SessionTracker implements CancelTarget {
       exec.sql = stmt.sql;
       exec.statement = stmt.name;
       exec.params = portal.params;
+      if (portal.bound !== undefined) exec.bound = portal.bound;
       exec.columns = portal.columns ?? withFormats(stmt.columns, portal.resultFormats);
       if (!this.skipping) {
         exec.parsed = stmt.parsedSinceExec;
@@ -452,7 +463,7 @@ export class SessionTracker implements CancelTarget {
         this.queue.shift();
         return;
       case Be.ParameterDescription: {
-        if (this.lean || req.kind !== 'describe' || req.target !== 'statement') return;
+        if ((this.lean && !this.keepBind) || req.kind !== 'describe' || req.target !== 'statement') return;
         const d = decode();
         if (d.type === 'ParameterDescription') (req.stmt ?? this.table.statementOrUnknown(req.name)).paramTypes = d.paramTypes;
         return;
@@ -734,7 +745,10 @@ export class SessionTracker implements CancelTarget {
     exec.statement = stmt?.name ?? null;
     exec.portal = portal;
     if (req.kind === 'parse') exec.parsed = true;
-    if (req.kind === 'bind') exec.params = req.portal.params;
+    if (req.kind === 'bind') {
+      exec.params = req.portal.params;
+      if (req.portal.bound !== undefined) exec.bound = req.portal.bound;
+    }
     return exec;
   }
 

@@ -75,7 +75,11 @@ export interface TimelineRow {
 }
 
 export interface ReportData {
-  meta: { title: string; source: string; input: 'capture' | 'ndjson' | 'live'; generator: string; parser: string; generatedAt: string };
+  meta: {
+    title: string; source: string; input: 'capture' | 'ndjson' | 'live'; generator: string; parser: string; generatedAt: string;
+    /** -Y: the expression, and how many of the records it saw it kept. */
+    filter: { expression: string; shown: number; records: number } | null;
+  };
   overview: {
     startUs: number | null; endUs: number | null;
     packets: number | null; bytes: number | null;

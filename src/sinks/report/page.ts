@@ -19,6 +19,7 @@ main { padding: 8px 24px 40px; max-width: 1400px; }
 section { margin: 22px 0; }
 h2 { font-size: 17px; margin: 0 0 8px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
 h3 { font-size: 14px; margin: 12px 0 6px; }
+.filter { margin: 6px 0 0; padding: 4px 10px; background: #eef2fb; border-radius: 4px; }
 .trust { margin: 8px 0 0; padding: 6px 10px; border-radius: 4px; font-weight: 600; }
 .trust.ok { background: #e7f6ec; color: var(--ok); } .trust.warn { background: #fff4e0; color: var(--warn); } .trust.bad { background: #fde9e4; color: var(--bad); }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 8px; }
@@ -237,6 +238,11 @@ export const PAGE_SCRIPT = String.raw`
   var trust = $('trust');
   trust.textContent = O.trust.line;
   trust.className = 'trust ' + O.trust.level;
+  if (D.meta.filter) {
+    var F = D.meta.filter;
+    trust.parentNode.appendChild(el('div', { cls: 'filter', id: 'filter', text: 'Display filter -Y ' + F.expression + ': ' + num(F.shown) + ' of ' + num(F.records) +
+      ' records shown (queries, sessions, messages). Packets, the span, anomalies and the line above are the whole capture\'s.' }));
+  }
 
   var ov = section('overview', 'Overview');
   var cards = el('div', { cls: 'cards' });

@@ -11,6 +11,8 @@
 import type { OutRecord, PipelineSink, AnomalyRecord, CaptureRecord } from '../../pipeline/events.js';
 import type { QueryRecord, SessionRecord } from '../../session/schema.js';
 import { conditionName } from '../../../dissectors/sqlstate.js';
+import { boundParams } from '../../session/bound-params.js';
+import type { Predicate } from '../../filter/index.js';
 import { StatsSink, batchOf, queryKey } from '../stats.js';
 import { createNormalizer, detach, PARSE_LIMIT, type Normalizer } from '../stats-normalize.js';
 import { BucketArray, LOG_BINS, PER_OCTAVE, TimeGrid, binQuantile, logBin } from './grid.js';
@@ -42,6 +44,18 @@ const PARAM_CHARS = 200;
 /** Parameter text kept for one example, in all. */
 const PARAMS_CHARS = 2000;
 const MAX_PARAMS = 50;
+
+export interface ReportOptions {
+  serverPorts?: number[];
+  /**
+   * -Y: only the records that match make the report, as `read -Y` prints them: queries (and so
+   * statements, errors, charts, transactions, N+1), sessions, and messages (the bytes chart then
+   * counts the matching messages' bytes). Anomalies and sessions still count toward the trust
+   * line, which is the capture's.
+   */
+  filter?: Predicate;
+  filterText?: string;
+}
 
 /** What the caller knows of the input that the records do not say. */
 export interface ReportInputInfo {
@@ -160,16 +174,25 @@ export class ReportSink implements PipelineSink {
   private captureDrops: number | null = null;
   private readonly incompleteBy: Record<string, number> = {};
   private bytes = 0;
+  /** Under -Y: the bytes of the message records shown. */
+  private filteredBytes = 0;
   private frames = 0;
   private firstUs = Infinity;
   private lastUs = -Infinity;
   /** The latest frame's time: summary query records carry no time of their own. */
   private nowUs = NaN;
   private readonly serverPorts: Set<number>;
+  /** -Y: the records the report is made of, as `read -Y` would print them (ReportOptions.filter). */
+  private readonly filter: Predicate | null;
+  private readonly filterText: string | null;
+  private recordsSeen = 0;
+  private recordsShown = 0;
 
-  constructor(private readonly normalizer: Normalizer, opts: { serverPorts?: number[] } = {}) {
+  constructor(private readonly normalizer: Normalizer, opts: ReportOptions = {}) {
     this.stats = new StatsSink(normalizer);
     this.serverPorts = new Set([5432, ...(opts.serverPorts ?? [])]);
+    this.filter = opts.filter ?? null;
+    this.filterText = opts.filterText ?? null;
     this.grid.onWiden(() => {
       for (const a of [this.queries, this.errorsSeries, this.bytesFe, this.bytesBe, this.starts, this.ends]) a.widen();
       const next = new Map<number, Uint32Array>();
@@ -195,7 +218,7 @@ export class ReportSink implements PipelineSink {
     });
   }
 
-  static async create(opts: { serverPorts?: number[]; parser?: boolean } = {}): Promise<ReportSink> {
+  static async create(opts: ReportOptions & { parser?: boolean } = {}): Promise<ReportSink> {
     return new ReportSink(await createNormalizer(opts), opts);
   }
 
@@ -206,6 +229,8 @@ export class ReportSink implements PipelineSink {
     this.nowUs = timeUs;
     if (timeUs < this.firstUs) this.firstUs = timeUs;
     if (timeUs > this.lastUs) this.lastUs = timeUs;
+    // under -Y the bytes are those of the message records that match (record() below)
+    if (this.filter !== null) return;
     const toServer = this.serverPorts.has(dstPort);
     if (!toServer && !this.serverPorts.has(srcPort)) return;
     this.sawBytes = true;
@@ -219,6 +244,19 @@ export class ReportSink implements PipelineSink {
   }
 
   record(rec: OutRecord): void {
+    if (this.filter !== null && rec.kind !== 'capture') {
+      // What says whether the numbers can be trusted is the whole capture's, whatever the filter shows.
+      if (rec.kind === 'anomaly') this.anomaly(rec as AnomalyRecord);
+      else if (rec.kind === 'session') this.sessionTrust(rec as unknown as SessionRecord);
+      this.recordsSeen++;
+      if (!this.filter(rec)) {
+        // its queries that matched still end their runs and transactions; the session itself is not shown
+        if (rec.kind === 'session') this.sessionEnded(rec as unknown as SessionRecord, false);
+        return;
+      }
+      this.recordsShown++;
+      if (rec.kind === 'anomaly') return;
+    }
     switch (rec.kind) {
       case 'query': this.query(rec as unknown as QueryRecord); break;
       case 'session': this.session(rec as unknown as SessionRecord); break;
@@ -230,10 +268,12 @@ export class ReportSink implements PipelineSink {
         break;
       }
       case 'message':
-        // an NDJSON export with message records: their bytes by direction (a capture gives frames instead)
-        if (this.frames === 0 && typeof rec.length === 'number' && rec.time) {
+        // an NDJSON export with message records, or the messages -Y keeps: their bytes by direction
+        // (a capture unfiltered gives every packet's instead)
+        if ((this.frames === 0 || this.filter !== null) && typeof rec.length === 'number' && rec.time) {
           const t = parseIsoUs(rec.time);
-          this.at(t);
+          if (this.frames === 0) this.at(t);
+          this.filteredBytes += rec.length + (rec.code === null ? 0 : 1);
           this.sawBytes = true;
           (rec.dir === 'frontend' ? this.bytesFe : this.bytesBe).add(this.grid.index(t), rec.length + (rec.code === null ? 0 : 1));
         }
@@ -440,15 +480,8 @@ export class ReportSink implements PipelineSink {
         });
       }
     }
-    if (rec.tls !== null && !rec.tls.decrypted) this.tlsUndecrypted++;
-    if (rec.encryption === 'gss') this.gss++;
-    this.unpaired += rec.unpairedResponses;
-    const s = this.live.get(rec.session);
-    this.live.delete(rec.session);
-    if (s !== undefined) {
-      this.endRun(s, rec.session);
-      if (s.inTx) this.tx.openAtEnd++;
-    }
+    if (this.filter === null) this.sessionTrust(rec);
+    const s = this.sessionEnded(rec, true);
     const client = endpoint(rec.client);
     const replication = rec.startupParameters.replication ?? null;
     if (replication !== null && this.replication.length < 100) {
@@ -481,6 +514,24 @@ export class ReportSink implements PipelineSink {
       user: rec.user ?? '', application: rec.applicationName ?? '', database: rec.database ?? '', client: rec.client.ip,
       startUs: start, endUs: end, lo: s?.busy?.lo ?? this.tl.index(start), busyUs: s?.busy?.values ?? [],
     });
+  }
+
+  /** The session's record came: its state ends (N+1 run, open transaction) and is returned; not shown, it gets no timeline row. */
+  private sessionEnded(rec: SessionRecord, shown: boolean): SessionState | undefined {
+    const s = this.live.get(rec.session);
+    if (s === undefined) return undefined;
+    this.live.delete(rec.session);
+    this.endRun(s, rec.session);
+    if (s.inTx) this.tx.openAtEnd++;
+    if (!shown && s.busy !== null) this.busyLive--;
+    return s;
+  }
+
+  /** What a session tells of the capture's completeness. */
+  private sessionTrust(rec: SessionRecord): void {
+    if (rec.tls !== null && !rec.tls.decrypted) this.tlsUndecrypted++;
+    if (rec.encryption === 'gss') this.gss++;
+    this.unpaired += rec.unpairedResponses;
   }
 
   private otherRow(start: number, end: number): void {
@@ -579,7 +630,7 @@ export class ReportSink implements PipelineSink {
     const overview: ReportData['overview'] = {
       startUs, endUs,
       packets: info.packets ?? (this.frames > 0 ? this.frames : null),
-      bytes: this.frames > 0 ? this.bytes : null,
+      bytes: this.filter !== null ? (this.sawBytes ? this.filteredBytes : null) : this.frames > 0 ? this.bytes : null,
       sessions: st.totals.sessions, queries: st.totals.queries, errors: st.totals.errors, skipped: st.totals.skipped,
       incomplete: st.totals.incomplete, rows: st.totals.rows, totalMs: st.totals.totalMs,
       rolledBack: st.totals.rolledBack, batches: st.totals.batches, batchedQueries: st.totals.batchedQueries,
@@ -594,6 +645,7 @@ export class ReportSink implements PipelineSink {
       meta: {
         title: info.title ?? `pgsniff report: ${info.source}`, source: info.source, input: info.input,
         generator: info.generator ?? 'pgsniff', parser: st.totals.parser, generatedAt: new Date().toISOString(),
+        filter: this.filterText === null ? null : { expression: this.filterText, shown: this.recordsShown, records: this.recordsSeen },
       },
       overview,
       series: {
@@ -631,8 +683,9 @@ function runKey(rec: QueryRecord): string | null {
 function example(rec: QueryRecord, timeUs: number): ReportExample {
   const params: ReportExample['params'] = [];
   let chars = 0;
-  for (let k = 0; k < rec.params.length && k < MAX_PARAMS && chars < PARAMS_CHARS; k++) {
-    const p = rec.params[k]!;
+  const all = boundParams(rec);
+  for (let k = 0; k < all.length && k < MAX_PARAMS && chars < PARAMS_CHARS; k++) {
+    const p = all[k]!;
     const v = typeof p.value === 'string' ? p.value : JSON.stringify(p.value) ?? 'null';
     const kept = v.length > PARAM_CHARS ? v.slice(0, PARAM_CHARS) + '…' : v;
     chars += kept.length;

@@ -1,0 +1,40 @@
+/**
+ * Bind parameters kept as bytes (TrackerOptions.boundBytes) on summary query records, decoded
+ * only when a consumer asks (boundParams). The report shows the parameters of each statement's
+ * slowest execution: decoding every Bind by type for that costs a quarter of a summary pass,
+ * while a copy of each Bind body costs a few percent and only a new slowest is decoded. The
+ * decoding is the dissector's (dissectors/extended-query.ts bindDirect), typed with the
+ * statement's parameter types as they were when the Bind came (a later Parse may replace them).
+ */
+import { bindDirect } from '../../dissectors/extended-query.js';
+import type { DissectContext, TypedValue } from '../../dissectors/types.js';
+import type { QueryRecord } from './schema.js';
+
+/** A Bind body (a copy: the framer's buffers are valid only during the call) and the parameter types in force. */
+export interface BoundBytes {
+  body: Buffer;
+  types: readonly number[] | undefined;
+}
+
+/** The key summary records carry their BoundBytes under: a symbol, so that no JSON output ever shows it. */
+export const BOUND = Symbol('pgsniff.bound');
+
+/** The Bind body src[start, end) copied, with the statement's parameter types. */
+export function keepBound(src: Buffer, start: number, end: number, types: readonly number[] | null): BoundBytes {
+  const body = Buffer.allocUnsafe(end - start);
+  src.copy(body, 0, start, end);
+  return { body, types: types ?? undefined };
+}
+
+/** The record's parameters: decoded ones (full records), else those kept as bytes, else none. */
+export function boundParams(rec: QueryRecord): TypedValue[] {
+  if (rec.params.length > 0) return rec.params;
+  const b = (rec as QueryRecord & { [BOUND]?: BoundBytes })[BOUND];
+  if (b === undefined) return rec.params;
+  const ctx: DissectContext = {
+    showSecrets: false, protocolMinor: 0, authType: null, copy: null,
+    statementParamTypes: () => b.types, resultColumns: () => undefined,
+  };
+  // lean-read's bindNames accepted the body with the same bounds, so this is not null in practice
+  return bindDirect(b.body, 0, b.body.length, ctx)?.params ?? rec.params;
+}
