@@ -16,6 +16,10 @@ export class TimeGrid {
   lo = 0;
   hi = -1;
   private readonly listeners: Array<() => void> = [];
+  /** The bucket index() returned last and its bounds (a widening moves every bound: index() sets them anew). */
+  private lastI = 0;
+  private lastFrom = 0;
+  private lastTo = -Infinity;
 
   constructor(readonly maxBuckets: number) {}
 
@@ -26,21 +30,26 @@ export class TimeGrid {
 
   /** The bucket index of a time, widening the grid as needed so that [lo, hi] fits maxBuckets. */
   index(timeUs: number): number {
+    // packets and queries come in time order, mostly many to a bucket: the last bucket first
+    if (timeUs >= this.lastFrom && timeUs < this.lastTo) return this.lastI;
     if (Number.isNaN(this.baseUs)) this.baseUs = timeUs;
     let i = Math.floor((timeUs - this.baseUs) / this.stepUs);
     if (this.hi < this.lo) {
       this.lo = this.hi = i;
-      return i;
+    } else {
+      while (Math.max(this.hi, i) - Math.min(this.lo, i) + 1 > this.maxBuckets) {
+        this.stepUs *= 2;
+        this.lo = Math.floor(this.lo / 2);
+        this.hi = Math.floor(this.hi / 2);
+        i = Math.floor(i / 2);
+        for (const f of this.listeners) f();
+      }
+      if (i < this.lo) this.lo = i;
+      if (i > this.hi) this.hi = i;
     }
-    while (Math.max(this.hi, i) - Math.min(this.lo, i) + 1 > this.maxBuckets) {
-      this.stepUs *= 2;
-      this.lo = Math.floor(this.lo / 2);
-      this.hi = Math.floor(this.hi / 2);
-      i = Math.floor(i / 2);
-      for (const f of this.listeners) f();
-    }
-    if (i < this.lo) this.lo = i;
-    if (i > this.hi) this.hi = i;
+    this.lastI = i;
+    this.lastFrom = this.startOf(i);
+    this.lastTo = this.lastFrom + this.stepUs;
     return i;
   }
 
@@ -55,14 +64,12 @@ export class TimeGrid {
 }
 
 /**
- * Numbers per bucket index of a TimeGrid, over a sparse range [lo, lo + values.length). Each
- * doubling of the grid's width folds pairs by `fold` (sum for counts).
+ * Sums per bucket index of a TimeGrid, over a sparse range [lo, lo + values.length). Each
+ * doubling of the grid's width adds pairs together.
  */
 export class BucketArray {
   lo = 0;
   values: number[] = [];
-
-  constructor(private readonly fold: (a: number, b: number) => number = (a, b) => a + b) {}
 
   /** The grid's width doubled: bucket i becomes floor(i/2). */
   widen(): void {
@@ -72,13 +79,19 @@ export class BucketArray {
     const out = new Array<number>(hi - lo + 1).fill(0);
     for (let k = 0; k < this.values.length; k++) {
       const j = Math.floor((this.lo + k) / 2) - lo;
-      out[j] = this.fold(out[j]!, this.values[k]!);
+      out[j]! += this.values[k]!;
     }
     this.lo = lo;
     this.values = out;
   }
 
   add(i: number, v: number): void {
+    const k = i - this.lo;
+    // the usual case, called per packet and per query: a bucket already in range
+    if (k >= 0 && k < this.values.length) {
+      this.values[k]! += v;
+      return;
+    }
     if (this.values.length === 0) {
       this.lo = i;
       this.values.push(v);
@@ -91,8 +104,7 @@ export class BucketArray {
     } else if (i >= this.lo + this.values.length) {
       while (this.values.length < i - this.lo + 1) this.values.push(0);
     }
-    const k = i - this.lo;
-    this.values[k] = this.fold(this.values[k]!, v);
+    this.values[i - this.lo]! += v;
   }
 
   get(i: number): number {

@@ -115,6 +115,8 @@ interface SessionState {
   /** The batch whose time was last charged to the timeline (a batch is charged once). */
   lastBatch: number;
   lastKey: string | null;
+  /** The simple-protocol SQL text lastKey was made from. */
+  lastSql: string | null;
   run: number;
   runMs: number;
   runFrame: number;
@@ -145,6 +147,9 @@ export class ReportSink implements PipelineSink {
   private readonly starts = new BucketArray();
   private readonly ends = new BucketArray();
   private bucketHist = new Map<number, Uint32Array>();
+  /** The bucket whose histogram was used last (queries come in time order). */
+  private histI = NaN;
+  private histH: Uint32Array | null = null;
   private readonly latency = new Uint32Array(LOG_BINS);
   private readonly texts = new Map<string, Extra>();
   private readonly byFingerprint = new Map<string, Extra>();
@@ -181,7 +186,8 @@ export class ReportSink implements PipelineSink {
   private lastUs = -Infinity;
   /** The latest frame's time: summary query records carry no time of their own. */
   private nowUs = NaN;
-  private readonly serverPorts: Set<number>;
+  /** 1 at each server port: looked up per packet. */
+  private readonly isServerPort = new Uint8Array(65536);
   /** -Y: the records the report is made of, as `read -Y` would print them (ReportOptions.filter). */
   private readonly filter: Predicate | null;
   private readonly filterText: string | null;
@@ -190,7 +196,7 @@ export class ReportSink implements PipelineSink {
 
   constructor(private readonly normalizer: Normalizer, opts: ReportOptions = {}) {
     this.stats = new StatsSink(normalizer);
-    this.serverPorts = new Set([5432, ...(opts.serverPorts ?? [])]);
+    for (const p of [5432, ...(opts.serverPorts ?? [])]) if (p >= 0 && p < 65536) this.isServerPort[p] = 1;
     this.filter = opts.filter ?? null;
     this.filterText = opts.filterText ?? null;
     this.grid.onWiden(() => {
@@ -203,6 +209,8 @@ export class ReportSink implements PipelineSink {
         else next.set(j, h);
       }
       this.bucketHist = next;
+      this.histI = NaN;
+      this.histH = null;
     });
     this.tl.onWiden(() => {
       for (const s of this.live.values()) s.busy?.widen();
@@ -231,8 +239,8 @@ export class ReportSink implements PipelineSink {
     if (timeUs > this.lastUs) this.lastUs = timeUs;
     // under -Y the bytes are those of the message records that match (record() below)
     if (this.filter !== null) return;
-    const toServer = this.serverPorts.has(dstPort);
-    if (!toServer && !this.serverPorts.has(srcPort)) return;
+    const toServer = dstPort >= 0 && this.isServerPort[dstPort] === 1;
+    if (!toServer && !(srcPort >= 0 && this.isServerPort[srcPort] === 1)) return;
     this.sawBytes = true;
     (toServer ? this.bytesFe : this.bytesBe).add(this.grid.index(timeUs), length);
   }
@@ -295,7 +303,7 @@ export class ReportSink implements PipelineSink {
     if (s === undefined) {
       s = {
         busy: null, other: false, lastBatch: 0, inTx: false, txStartUs: 0, txStatements: 0, txFailed: false, txFrame: 0,
-        lastKey: null, run: 0, runMs: 0, runFrame: 0, runSql: null,
+        lastKey: null, lastSql: null, run: 0, runMs: 0, runFrame: 0, runSql: null,
       };
       this.live.set(session, s);
     }
@@ -313,8 +321,13 @@ export class ReportSink implements PipelineSink {
     const bin = d === null ? 0 : logBin(d);
     if (d !== null) {
       this.latency[bin]!++;
-      let h = this.bucketHist.get(i);
-      if (h === undefined) this.bucketHist.set(i, h = new Uint32Array(LOG_BINS));
+      let h = this.histH;
+      if (i !== this.histI || h === null) {
+        h = this.bucketHist.get(i) ?? null;
+        if (h === null) this.bucketHist.set(i, h = new Uint32Array(LOG_BINS));
+        this.histI = i;
+        this.histH = h;
+      }
       h[bin]!++;
     }
     this.extraFor(rec).add(rec, bin, t);
@@ -412,7 +425,10 @@ export class ReportSink implements PipelineSink {
   }
 
   private nPlusOne(s: SessionState, rec: QueryRecord): void {
-    const key = runKey(rec);
+    // the same text as the last one has the same key (runKey's blanking of literals is a regular expression)
+    const simple = rec.protocol === 'simple';
+    const key = simple && rec.sql !== null && rec.sql === s.lastSql ? s.lastKey : runKey(rec);
+    s.lastSql = simple ? rec.sql : null;
     if (key !== null && key === s.lastKey) {
       s.run++;
       s.runMs += rec.durationMs ?? 0;
