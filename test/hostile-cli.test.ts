@@ -85,9 +85,9 @@ test(`-Y nested 5,000 deep: one line, exit 2 (depth limit ${MAX_FILTER_DEPTH}); 
   // depth within the limit is fine, and a chain of 20,000 terms evaluates without recursion
   const ok = compileFilter('('.repeat(MAX_FILTER_DEPTH) + 'kind == query' + ')'.repeat(MAX_FILTER_DEPTH));
   assert.equal(ok({ kind: 'query' }), true);
-  const chain = compileFilter(Array.from({ length: 20_000 }, (_, i) => `n == ${i}`).join(' || '));
-  assert.equal(chain({ n: 19_999 }), true);
-  assert.equal(chain({ n: -1 }), false);
+  const chain = compileFilter(Array.from({ length: 20_000 }, (_, i) => `frame == ${i}`).join(' || '));
+  assert.equal(chain({ frame: 19_999 }), true);
+  assert.equal(chain({ frame: -1 }), false);
   const and = compileFilter(Array.from({ length: 20_000 }, () => 'kind').join(' && '));
   assert.equal(and({ kind: 'x' }), true);
 });

@@ -8,9 +8,11 @@
  *   sql matches "^select .* from orders"
  *   error                      (the field exists and is not null, false, 0 or "")
  *
- * Fields are dotted paths into a record (the NDJSON keys); a `pgsql.` prefix is accepted and
- * ignored so Wireshark habits (`pgsql.query`) work. A path that crosses an array matches when
- * any element does (`params.value == 42`), as Wireshark's fields do. Operators: == != < <= > >=
+ * Fields are the field registry's keys (`pgsql.error.sqlstate`, the keys of `-V` and the TUI
+ * tree), which read messages and query records alike, or the NDJSON keys, dotted for nested ones
+ * (fields.ts resolves both). An unknown name is a BAD_FILTER with the nearest names, never a
+ * filter that silently matches nothing. A path that crosses an array matches when any element
+ * does (`params.value == 42`), as Wireshark's fields do. Operators: == != < <= > >=
  * (also eq ne lt le gt ge), contains (case-sensitive substring), matches / ~ (case-insensitive
  * regular expression), in {v1 v2 ...}; combined with && and, || or, ! not, parentheses.
  * Values: "strings" (with \" and \\ escapes), numbers, true/false/null, or bare words (strings).
@@ -20,6 +22,8 @@
  * (one predicate over a list), so evaluating them does not recurse either.
  */
 import { UserError } from '../core/errors.js';
+import type { FieldDef } from '../../dissectors/fields.js';
+import { resolveField } from './fields.js';
 
 export type Predicate = (rec: object) => boolean;
 
@@ -87,18 +91,20 @@ function tokenize(expr: string): Token[] {
 
 type Value = string | number | boolean | null;
 
-/** Values reached by a dotted path; arrays fan out. */
-function collect(value: unknown, path: string[], i: number, out: unknown[]): void {
-  if (Array.isArray(value)) {
-    for (const v of value) collect(v, path, i, out);
-    return;
-  }
-  if (i === path.length) {
-    out.push(value);
-    return;
-  }
-  if (value === null || typeof value !== 'object') return;
-  collect((value as Record<string, unknown>)[path[i]], path, i + 1, out);
+/**
+ * A value as the records keep it, for a registry field with a value table: the name where
+ * records keep names (`pgsql.target == S` is "statement", `pgsql.bind.format == 1` "binary"),
+ * the code where they keep codes (`pgsql.authtype == AuthenticationMD5Password` is 5).
+ */
+function asRecorded(field: FieldDef | null, v: Value): Value {
+  const table = field?.table;
+  if (table === undefined || v === null || typeof v === 'boolean') return v;
+  const k = String(v);
+  if (field!.named === true) return table[k] ?? v;
+  if (table[k] !== undefined) return v;
+  const code = Object.keys(table).find((c) => table[c] === k);
+  if (code === undefined) return v;
+  return /^\d+$/.test(code) ? Number(code) : code;
 }
 
 function truthy(v: unknown): boolean {
@@ -200,16 +206,12 @@ class Parser {
       return p;
     }
     if (t.t !== 'word') fail(this.expr, t.at, t.t === 'end' ? 'expression ends too early' : 'expected a field name');
-    const path = (t.v.startsWith('pgsql.') ? t.v.slice(6) : t.v).split('.').filter((s) => s.length > 0);
-    if (path.length === 0) fail(this.expr, t.at, 'empty field name');
+    const resolved = resolveField(t.v);
+    if ('error' in resolved) fail(this.expr, t.at, resolved.error);
+    const { get, field } = resolved;
     const op = this.peek();
-    const get = (rec: object): unknown[] => {
-      const out: unknown[] = [];
-      collect(rec, path, 0, out);
-      return out;
-    };
     if (op.t !== 'op' || !['==', '!=', '<', '<=', '>', '>=', 'contains', 'matches', '~', 'in'].includes(op.v)) {
-      return (rec) => get(rec).some(truthy);
+      return (rec) => get(rec, truthy);
     }
     this.next();
     if (op.v === 'in') {
@@ -218,24 +220,29 @@ class Parser {
       const set: Value[] = [];
       while (!this.isOp('}')) {
         if (this.isOp(',')) { this.next(); continue; }
-        set.push(this.value());
+        set.push(asRecorded(field, this.value()));
       }
       this.next();
-      return (rec) => get(rec).some((v) => set.some((s) => compare('==', v, s, null)));
+      const inSet = (v: unknown): boolean => set.some((s) => compare('==', v, s, null));
+      return (rec) => get(rec, inSet);
     }
     const name = op.v === '~' ? 'matches' : op.v;
-    const value = this.value();
+    const raw = this.value();
     let re: RegExp | null = null;
     if (name === 'matches') {
       try {
-        re = new RegExp(String(value), 'i');
+        re = new RegExp(String(raw), 'i');
       } catch (e) {
         fail(this.expr, op.at, `bad regular expression: ${(e as Error).message}`);
       }
     }
+    const value = name === 'contains' || name === 'matches' ? raw : asRecorded(field, raw);
+    const equal = (v: unknown): boolean => compare('==', v, value, null);
     // `!=` holds when no value equals (Wireshark's "!==" / "all not equal" reading, the intuitive one).
-    if (name === '!=') return (rec) => !get(rec).some((v) => compare('==', v, value, null));
-    return (rec) => get(rec).some((v) => compare(name, v, value, re));
+    if (name === '!=') return (rec) => !get(rec, equal);
+    if (name === '==') return (rec) => get(rec, equal);
+    const test = (v: unknown): boolean => compare(name, v, value, re);
+    return (rec) => get(rec, test);
   }
 
   private value(): Value {
