@@ -85,6 +85,11 @@ export class StatementTable implements BudgetHolder {
   evictions = 0;
   /** Frontend bytes were lost at some point: a statement known only by name may be one a lost Parse made. */
   frontendLost = false;
+  /**
+   * A statement or portal was given up (memory budget) or pushed out (caps) at some point: one
+   * known only by name, or not at all, may be one the capture saw made: its records say so.
+   */
+  forgotten = false;
 
   /** `onGiveUp`: the budget took a statement or portal away (already out of the table). */
   constructor(private readonly ledger: MemoryLedger = processBudget().session, private readonly onGiveUp: () => void = () => {}) {}
@@ -96,6 +101,7 @@ export class StatementTable implements BudgetHolder {
   giveUp(ticket: number): void {
     const e = this.charged.get(ticket);
     if (!e) return;
+    this.forgotten = true;
     if ('statement' in e) {
       if (this.portals.get(e.name) === e) this.deletePortal(e.name);
       else this.uncharge(e);
@@ -173,6 +179,7 @@ export class StatementTable implements BudgetHolder {
 
   private evictStatement(): void {
     this.evictions++;
+    this.forgotten = true;
     const first = this.statements.entries().next();
     if (!first.done) this.removeStatement(first.value[0], first.value[1]);
   }
@@ -186,6 +193,7 @@ export class StatementTable implements BudgetHolder {
     if (prev && p.name !== this.lastPortal) this.portals.delete(p.name);
     else if (!prev && this.portals.size >= MAX_PORTALS) {
       this.evictions++;
+      this.forgotten = true;
       this.deletePortal(this.portals.keys().next().value!);
     }
     if (prev) this.uncharge(prev);

@@ -152,6 +152,14 @@ export class SessionTracker implements CancelTarget {
    */
   private waits = false;
   private pipelines = false;
+  /**
+   * Requests given up before their answers came (budget or MAX_PENDING, see forget()): the
+   * ReadyForQuery count the server still owes for the Syncs, Queries and FunctionCalls among
+   * them, and whether the last one given up was not one (the rest of its group, up to its Sync,
+   * is still queued or still to come). Until both are settled every answer is one of theirs.
+   */
+  private owedSyncs = 0;
+  private owedPartial = false;
   /** Session-layer limits already reported (bits: 1 request queue, 2 statement table), and table evictions seen. */
   private limitsReported = 0;
   private evictionsSeen = 0;
@@ -383,11 +391,13 @@ export class SessionTracker implements CancelTarget {
     const exec = new Execution('extended', null, raw.firstFrame, raw.timeUs);
     exec.portal = portalName;
     if (portal === undefined) {
-      // Bound before the capture began, or by a Bind lost since.
+      // Bound before the capture began, or by a Bind lost (or forgotten) since.
       if (this.table.frontendLost) exec.markIncomplete('gap');
+      else if (this.table.forgotten) exec.markIncomplete('limit');
     } else {
       if (portal.uncertain === true) exec.markIncomplete('gap');
       const stmt = portal.statement;
+      if (stmt.sql === null && this.table.forgotten) exec.markIncomplete('limit');
       exec.sql = stmt.sql;
       exec.statement = stmt.name;
       exec.params = portal.params;
@@ -405,6 +415,7 @@ export class SessionTracker implements CancelTarget {
   // ---- backend ----
 
   private backend(raw: RawMessage, code: number, decode: () => DecodedMessage, size: number): void {
+    if ((this.owedSyncs > 0 || this.owedPartial) && this.owedAnswer(raw, code, decode)) return;
     switch (code) {
       case NO_CODE: return this.startup.encryptionAnswer(decode());
       case Be.Authentication: return this.startup.authentication(decode());
@@ -749,6 +760,7 @@ export class SessionTracker implements CancelTarget {
       exec.params = req.portal.params;
       if (req.portal.bound !== undefined) exec.bound = req.portal.bound;
     }
+    if (exec.sql === null && this.table.forgotten) exec.markIncomplete('limit');
     return exec;
   }
 
@@ -766,7 +778,7 @@ export class SessionTracker implements CancelTarget {
   private push(r: Request, raw: RawMessage): void {
     const dropped = this.queue.push(r, requestBytes(r, raw.length));
     if (dropped) {
-      this.abandon(dropped, 'limit');
+      this.forget(dropped);
       this.limit('request-limit', `more than ${MAX_PENDING} requests waiting for an answer: the oldest are reported incomplete`, raw);
     }
     if (this.table.evictions !== this.evictionsSeen) {
@@ -792,11 +804,75 @@ export class SessionTracker implements CancelTarget {
    */
   private givenUp(r: Request | null): void {
     if (r !== null) {
-      this.abandon(r, 'limit');
+      this.forget(r);
       this.outbox.flush(null);
     }
     this.limit('memory-limit', 'the memory budget for pending requests, statements and portals over all sessions is spent (--memory-limit): '
       + 'the oldest were given up (requests reported incomplete, statements read as prepared before the capture)', { frame: this.lastFrame, timeUs: this.lastTimeUs });
+  }
+
+  /**
+   * A request left the queue unanswered (given up by the budget, or pushed out by MAX_PENDING):
+   * reported incomplete, and its answers, still to come, must not pair with the requests after
+   * it. The server answers every Sync, Query and FunctionCall with one ReadyForQuery, so counting
+   * them tells where its answers end (owedAnswer).
+   */
+  private forget(r: Request): void {
+    this.abandon(r, 'limit');
+    if (isSyncPoint(r)) {
+      this.owedSyncs++;
+      this.owedPartial = false;
+    } else this.owedPartial = true;
+    this.rowReq = null;
+    this.rowExec = null;
+    this.copyExec = null;
+  }
+
+  /**
+   * A backend message while answers of forgotten requests are owed (see owedSyncs): true when it
+   * is one of theirs (dropped; a ReadyForQuery settles one of them), false when it answers no
+   * request (ParameterStatus, NotificationResponse, ...) and is handled as usual.
+   */
+  private owedAnswer(raw: RawMessage, code: number, decode: () => DecodedMessage): boolean {
+    switch (code) {
+      case Be.ReadyForQuery: {
+        if (this.owedSyncs > 0) this.owedSyncs--;
+        else {
+          // It answers the Sync ending the group a forgotten request began: that group's
+          // requests still queued get no answer of their own.
+          this.owedPartial = false;
+          const n = this.queue.size;
+          let end = -1;
+          for (let i = 0; i < n; i++) if (isSyncPoint(this.queue.at(i)!)) { end = i; break; }
+          if (end < 0 || requestTime(this.queue.at(end)!) > raw.timeUs) {
+            // No Sync was sent before it: the pairing cannot be trusted.
+            this.enterLossy();
+            end = -1;
+          }
+          for (let k = 0; k <= end; k++) this.abandon(this.queue.shift()!, 'limit');
+        }
+        this.skipping = false;
+        this.copyExec = null;
+        this.lastCompletionUs = raw.timeUs;
+        this.outbox.flush(readyStatus(raw));
+        return true;
+      }
+      case Be.ErrorResponse: {
+        const d = decode();
+        if (d.type === 'ErrorResponse') {
+          const severity = d.fields.severityNonLocalized ?? d.fields.severity;
+          if (severity === 'FATAL' || severity === 'PANIC') this.info.fatal = d.fields;
+        }
+        return true;
+      }
+      case Be.ParseComplete: case Be.BindComplete: case Be.CloseComplete: case Be.ParameterDescription: case Be.RowDescription:
+      case Be.NoData: case Be.DataRow: case Be.CommandComplete: case Be.EmptyQueryResponse: case Be.PortalSuspended:
+      case Be.CopyInResponse: case Be.CopyOutResponse: case Be.CopyBothResponse: case Be.CopyData: case Be.CopyDone:
+      case Be.FunctionCallResponse: case Be.NoticeResponse:
+        return true;
+      default:
+        return false;
+    }
   }
 
   /** The request this backend message (at time t) answers: the head, or within LOOKAHEAD when the head cannot take it. */
