@@ -1,0 +1,72 @@
+/**
+ * README.md's example outputs, generated from the shipped samples so that they cannot drift from
+ * what pgsniff prints. An example is a fenced block right after a marker line:
+ *
+ *   <!-- example: stats samples/n-plus-one.pcap -->          the output of `pgsniff stats ...`
+ *   <!-- example $: check samples/tls-13.pcap --no-errors --> the same, after a "$ pgsniff ..." line
+ *   <!-- example: read samples/x.pcap --text | skip 6 | head 5 -->   some lines of it
+ *
+ * and the block ends at its closing fence. `node dist/scripts/readme-examples.js` rewrites the
+ * blocks in README.md; test/readme-examples.test.ts fails when README.md differs from them.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MARKER = /^<!-- example( \$)?: (.+?) -->$/;
+
+/** The repository's root (this file runs from dist/scripts). */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Words of a command line, split as a shell would for the quoting examples use ('...' and "..."). */
+function words(s: string): string[] {
+  const out: string[] = [];
+  for (const m of s.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)) out.push(m[1] ?? m[2] ?? m[3]);
+  return out;
+}
+
+/** What pgsniff prints for `command` (its arguments, then `| skip N` / `| head N` steps), run in the repository. */
+export function exampleOutput(command: string): string {
+  const [args, ...steps] = command.split(' | ');
+  const cli = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+  const r = spawnSync(process.execPath, [cli, ...words(args)], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, COLUMNS: '200' } });
+  if (r.error) throw r.error;
+  let lines = (r.stdout + r.stderr).replace(/\n$/, '').split('\n');
+  for (const step of steps) {
+    const m = /^(skip|head) (\d+)$/.exec(step.trim());
+    if (m === null) throw new Error(`README example "${command}": unknown step "${step}" (skip N, head N)`);
+    lines = m[1] === 'skip' ? lines.slice(Number(m[2])) : lines.slice(0, Number(m[2]));
+  }
+  return lines.join('\n');
+}
+
+/** README text with every example block replaced by the output of its marker's command. */
+export function renderExamples(readme: string): string {
+  const lines = readme.split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    out.push(lines[i]);
+    const m = MARKER.exec(lines[i]);
+    if (m === null) continue;
+    const open = lines[i + 1];
+    if (open === undefined || !open.startsWith('```')) throw new Error(`README.md line ${i + 1}: an example marker must be followed by a fenced block`);
+    let close = i + 2;
+    while (close < lines.length && lines[close] !== '```') close++;
+    if (close >= lines.length) throw new Error(`README.md line ${i + 2}: the example block is not closed`);
+    out.push(open);
+    if (m[1] !== undefined) out.push(`$ pgsniff ${m[2].split(' | ')[0]}`);
+    out.push(exampleOutput(m[2]));
+    out.push('```');
+    i = close;
+  }
+  return out.join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const file = join(ROOT, 'README.md');
+  const before = readFileSync(file, 'utf8');
+  const after = renderExamples(before);
+  if (after !== before) writeFileSync(file, after);
+  process.stdout.write(after === before ? 'README.md: examples up to date\n' : 'README.md: examples rewritten\n');
+}
