@@ -12,8 +12,9 @@
  * and Describe's answers do not count, because the server buffers them until Sync or Flush.
  * The max() keeps pipelined requests from being charged for the time they waited behind
  * earlier ones: each duration is the server's time on that statement as seen on the wire. A
- * server that buffers several results into one frame (a pipeline with one Sync) shows the
- * first with the whole wait and the others with 0: the wire says no more than that.
+ * server that buffers several results into one frame (a pipeline with one Sync, a multi-statement
+ * Query) cannot be split: those executions form a Batch (outbox.ts), which has the time, from
+ * the first one's start to that frame, and none of them has a durationMs.
  */
 import type { ColumnDescription, ErrorFields, PgValue, TypedValue } from '../../dissectors/types.js';
 import { isoTimeFast as isoTime } from './iso-time.js';
@@ -111,6 +112,8 @@ export class Execution {
   errorPhase: ErrorPhase | null = null;
   batch: Batch | null = null;
   rolledBack = false;
+  /** Written before its transaction ended (outbox.ts): whether it was rolled back is unknown. */
+  rollbackUnknown = false;
   suspended = false;
   done = false;
 
@@ -209,9 +212,10 @@ export class Execution {
     return this.hasEnd() && this.batch === null ? ms(this.endUs - this.recordStartUs()) : null;
   }
 
-  /** The record's firstRowMs. */
+  /** The record's firstRowMs: none in a batch when the first row came in the batch's frame (the wire gives it no time of its own). */
   firstRowMs(): number | null {
-    return this.firstRowUs >= 0 ? ms(this.firstRowUs - this.recordStartUs()) : null;
+    if (this.firstRowUs < 0 || (this.batch !== null && this.firstRowUs >= this.batch.endUs)) return null;
+    return ms(this.firstRowUs - this.recordStartUs());
   }
 
   /**
@@ -257,6 +261,7 @@ export class Execution {
     if (this.errorPhase !== null) rec.errorPhase = this.errorPhase;
     if (this.batch !== null) rec.batch = { id: this.batch.id, size: this.batch.size, durationMs: this.batch.durationMs() };
     if (this.rolledBack) rec.rolledBack = true;
+    if (this.rollbackUnknown) rec.rollbackUnknown = true;
     if (this.bound !== null) (rec as QueryRecord & { [BOUND]?: BoundBytes })[BOUND] = this.bound;
     if (this.rowValues) {
       rec.rowValues = this.rowValues;

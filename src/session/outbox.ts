@@ -1,12 +1,21 @@
 /**
  * Finished executions on their way out as query records. They wait for the ReadyForQuery that
- * follows them, to carry the transaction status after the statement; at most MAX_AWAITING
- * wait, older ones go out without it (a client pipelining forever without Sync).
+ * follows them, to carry the transaction status after the statement, and, while that status
+ * says a transaction block is open ('T' or 'E'), for the end of the block: a later ROLLBACK
+ * (or an error ending it) undoes them, and a record already written cannot be changed
+ * (transaction.ts marks them `rolledBack` while they wait here). At most MAX_AWAITING wait;
+ * older ones go out first, then with `rollbackUnknown` when their transaction had not ended (a
+ * client pipelining forever without Sync, a transaction of thousands of statements), as do the
+ * waiting ones when the capture ends inside a transaction.
+ *
+ * Statements whose answers completed in the same frame (one flush of the server's output) join
+ * one Batch here (execution.ts): the wire cannot split that frame's time between them.
  */
 import type { Anomaly } from '../core/anomaly.js';
-import { MAX_KEPT_ROWS, MAX_KEPT_ROW_BYTES, type DroppedRows, type Execution } from './execution.js';
+import { Batch, MAX_KEPT_ROWS, MAX_KEPT_ROW_BYTES, type DroppedRows, type Execution } from './execution.js';
 import type { QueryRecord, TransactionStatus } from './schema.js';
 import type { SessionInfo } from './session-info.js';
+import { TransactionState } from './transaction.js';
 
 export const MAX_AWAITING = 1000;
 
@@ -18,15 +27,20 @@ export type ExecutionWriter = (exec: Execution, session: number, status: Transac
 
 export class Outbox {
   /**
-   * Slots [head, tail) wait. The array keeps its size from one ReadyForQuery to the next: a
-   * JavaScript array emptied by `length = 0` gives its storage back, and one allocation per
-   * query was most of what waiting cost.
+   * Slots [head, tail) wait; [head, settled) have had their ReadyForQuery (status in `statuses`),
+   * [head, released) may go out (their transaction ended). The arrays keep their size from one
+   * flush to the next: a JavaScript array emptied by `length = 0` gives its storage back, and
+   * one allocation per query was most of what waiting cost.
    */
   private awaiting: Array<Execution | undefined> = [];
+  private statuses: Array<TransactionStatus | null> = [];
   private head = 0;
   private tail = 0;
-  /** Pairing is uncertain (tracker.ts, "after a loss"): every execution that ends now is marked. */
-  lossy = false;
+  private settled = 0;
+  private released = 0;
+  private uncertain = false;
+  /** The statements of the transaction open now, for `rolledBack`. */
+  private readonly tx = new TransactionState();
 
   constructor(
     private readonly sessionId: number,
@@ -38,34 +52,77 @@ export class Outbox {
     private readonly writer: ExecutionWriter | null = null,
   ) {}
 
+  /**
+   * Pairing is uncertain (tracker.ts, "after a loss"): every execution that ends now is marked,
+   * and which transaction a waiting record was in is no longer known.
+   */
+  get lossy(): boolean {
+    return this.uncertain;
+  }
+
+  set lossy(v: boolean) {
+    if (v && !this.uncertain) this.tx.forget();
+    this.uncertain = v;
+  }
+
   private out(exec: Execution, status: TransactionStatus | null): void {
     exec.releaseRows();
     if (this.writer === null || !this.writer(exec, this.sessionId, status)) this.emit(exec.toRecord(this.sessionId, status, this.summary));
   }
 
+  /** The record at slot i goes out: before its transaction ended, it says so. */
+  private outAt(i: number): void {
+    const exec = this.awaiting[i]!;
+    this.awaiting[i] = undefined;
+    if (i >= this.released && !exec.skipped && !exec.incomplete && exec.error === null && !exec.rolledBack) exec.rollbackUnknown = true;
+    this.out(exec, i < this.settled ? this.statuses[i]! : null);
+  }
+
   /** An execution is over (done, failed, skipped or cut off): count it and queue its record. */
   complete(exec: Execution): void {
-    if (this.lossy) exec.markIncomplete('gap');
+    if (this.uncertain) exec.markIncomplete('gap');
+    else this.tx.completed(exec);
     if (!exec.skipped) {
       this.info.queries++;
       if (exec.error) this.info.errors++;
     }
     if (exec.dropped !== null) this.rowLimit(exec.dropped);
     const list = this.awaiting;
+    if (this.tail > this.head) this.joinBatch(list[this.tail - 1]!, exec);
     if (this.tail < list.length) list[this.tail] = exec;
     else list.push(exec);
     this.tail++;
     if (this.tail - this.head > MAX_AWAITING) {
-      const oldest = list[this.head]!;
-      list[this.head++] = undefined;
+      this.outAt(this.head++);
+      if (this.released < this.head) this.released = this.head;
+      if (this.settled < this.head) this.settled = this.head;
       if (this.head >= MAX_AWAITING) {
-        // A client that never syncs: move the waiting ones to the front now and then.
-        this.awaiting = list.slice(this.head, this.tail);
-        this.tail -= this.head;
+        // A client that never syncs (or a transaction that never ends): move the waiting ones to the front now and then.
+        const h = this.head;
+        this.awaiting = list.slice(h, this.tail);
+        this.statuses = this.statuses.slice(h, this.settled);
+        this.tail -= h;
+        this.settled -= h;
+        this.released -= h;
         this.head = 0;
       }
-      this.out(oldest, null);
     }
+  }
+
+  /**
+   * `exec` completed in the same frame as `prev`, the execution completed before it: one flush
+   * of the server's output held both answers, so neither has a time of its own (the batch has it).
+   */
+  private joinBatch(prev: Execution, exec: Execution): void {
+    if (!exec.hasEnd() || !prev.hasEnd() || prev.lastFrame !== exec.lastFrame) return;
+    let b = prev.batch;
+    if (b === null) {
+      b = new Batch(prev.lastFrame, prev.recordStartUs(), prev.endUs);
+      prev.batch = b;
+    }
+    b.size++;
+    if (exec.endUs > b.endUs) b.endUs = exec.endUs;
+    exec.batch = b;
   }
 
   /**
@@ -88,11 +145,12 @@ export class Outbox {
   }
 
   /**
-   * Bytes were lost: the executions still waiting were paired before the loss was known, and a
-   * loss is found later than it happened (a hole waits for its retransmission), so mark them too.
+   * Bytes were lost: the executions still waiting for their ReadyForQuery were paired before
+   * the loss was known, and a loss is found later than it happened (a hole waits for its
+   * retransmission), so mark them too. Those a ReadyForQuery already answered are certain.
    */
   markWaiting(): void {
-    for (let i = this.head; i < this.tail; i++) this.awaiting[i]!.markIncomplete('gap');
+    for (let i = this.settled; i < this.tail; i++) this.awaiting[i]!.markIncomplete('gap');
   }
 
   /** The execution completed last, while its record has not gone out. */
@@ -100,18 +158,61 @@ export class Outbox {
     return this.tail > this.head && this.awaiting[this.tail - 1] === exec;
   }
 
-  /** A ReadyForQuery (status), or the end of the connection (null): every waiting record goes out. */
-  flush(status: TransactionStatus | null): void {
-    const list = this.awaiting;
-    const end = this.tail;
-    if (end === this.head) return;
-    for (let i = this.head; i < end; i++) {
-      const exec = list[i]!;
-      list[i] = undefined;
-      this.out(exec, status);
+  /**
+   * A ReadyForQuery: the waiting executions get its status. When it says idle (or cannot be
+   * read), every transaction they were in has ended and their records go out; 'T' and 'E'
+   * keep them until the block ends.
+   */
+  ready(status: TransactionStatus | null): void {
+    if (!this.uncertain) this.tx.ready(status);
+    const st = this.statuses;
+    while (st.length < this.settled) st.push(null);
+    for (let i = this.settled; i < this.tail; i++) {
+      if (i < st.length) st[i] = status;
+      else st.push(status);
     }
+    this.settled = this.tail;
+    if (status === 'idle' || status === null) {
+      this.released = this.tail;
+      this.release();
+    }
+  }
+
+  /** An ErrorResponse: the transaction open now is aborted (transaction.ts). */
+  error(): void {
+    if (!this.uncertain) this.tx.error();
+  }
+
+  /** Records whose transaction ended go out. */
+  private release(): void {
+    const end = this.released;
+    for (let i = this.head; i < end; i++) this.outAt(i);
+    this.head = end;
+    if (this.head === this.tail) this.reset();
+  }
+
+  private reset(): void {
     this.head = 0;
     this.tail = 0;
-    if (list.length > 64) this.awaiting = [];
+    this.settled = 0;
+    this.released = 0;
+    if (this.awaiting.length > 64) {
+      this.awaiting = [];
+      this.statuses = [];
+    }
+  }
+
+  /**
+   * Every waiting record goes out now: at the end of the connection (`ended`: the server ended
+   * it, and with it any transaction), at the end of the capture or at a limit (not ended: those
+   * whose transaction was still open say so, rollbackUnknown).
+   */
+  flush(ended: boolean): void {
+    if (ended) {
+      if (!this.uncertain) this.tx.connectionEnded();
+      this.released = this.tail;
+    }
+    for (let i = this.head; i < this.tail; i++) this.outAt(i);
+    this.reset();
   }
 }

@@ -144,6 +144,12 @@ export const queryRecordSchema = z.object({
    * same implicit transaction, ROLLBACK of its block, ROLLBACK TO a savepoint set before it).
    */
   rolledBack: z.literal(true).optional(),
+  /**
+   * Only when true: the record was written while its transaction was still open (more than
+   * MAX_AWAITING records of one session waiting for its end, or the capture ended inside it),
+   * so whether a rollback later undid it is not known: rolledBack is absent for that reason only.
+   */
+  rollbackUnknown: z.literal(true).optional(),
   /** Only with keepRows: decoded row values, capped (rowValuesTruncated tells). */
   rowValues: z.array(z.array(pgValue)).optional(),
   rowValuesTruncated: z.boolean().optional(),

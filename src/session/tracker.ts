@@ -14,7 +14,8 @@
  * with none, it is counted as unpaired and ignored.
  *
  * Records wait for the ReadyForQuery that follows them (outbox.ts), to carry the transaction
- * status after the statement. The simple Query protocol's statements are in simple-query.ts,
+ * status after the statement, and while a transaction block is open, for its end (what a
+ * rollback undid is marked: transaction.ts); answers completed in one frame form a batch. The simple Query protocol's statements are in simple-query.ts,
  * the start-up and authentication phase in startup.ts.
  */
 import type {
@@ -269,7 +270,8 @@ export class SessionTracker implements CancelTarget {
     this.closed = true;
     for (let r = this.queue.shift(); r; r = this.queue.shift()) this.abandon(r, 'connection-end');
     this.table.clear();
-    this.outbox.flush(null);
+    // The server ends a session's open transaction with it (not known when only the capture ended).
+    this.outbox.flush(end.reason === 'fin' || end.reason === 'rst' || end.reason === 'port-reuse');
     if (this.info.backendPid !== null && this.info.backendKey !== null) {
       this.registry.unregister(this.info.backendPid, this.info.backendKey, this);
     }
@@ -658,7 +660,7 @@ export class SessionTracker implements CancelTarget {
     this.skipping = false;
     this.copyExec = null;
     this.lastCompletionUs = t;
-    this.outbox.flush(status);
+    this.outbox.ready(status);
     if (status === 'idle') this.table.endTransaction(epoch);
   }
 
@@ -667,6 +669,8 @@ export class SessionTracker implements CancelTarget {
     const t = raw.timeUs;
     const severity = fields.severityNonLocalized ?? fields.severity;
     if (this.startup.error(fields)) return;
+    // Whatever it answers, an error aborts the transaction open on the server (transaction.ts).
+    this.outbox.error();
     if (severity === 'FATAL' || severity === 'PANIC') this.info.fatal = fields;
     if (this.lossy) {
       this.lossTags.push(ERROR_MARK);
@@ -805,7 +809,7 @@ export class SessionTracker implements CancelTarget {
   private givenUp(r: Request | null): void {
     if (r !== null) {
       this.forget(r);
-      this.outbox.flush(null);
+      this.outbox.flush(false);
     }
     this.limit('memory-limit', 'the memory budget for pending requests, statements and portals over all sessions is spent (--memory-limit): '
       + 'the oldest were given up (requests reported incomplete, statements read as prepared before the capture)', { frame: this.lastFrame, timeUs: this.lastTimeUs });

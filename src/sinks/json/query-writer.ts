@@ -28,7 +28,7 @@ const K = {
   suspended: key('suspended'), firstFrame: key('firstFrame'), lastFrame: key('lastFrame'), startTime: key('startTime'),
   columns: key('columns'), copy: key('copy'), function: key('function'), cancelledBy: key('cancelledBy'),
   rowValues: key('rowValues'), rowValuesTruncated: key('rowValuesTruncated'),
-  incompleteReason: key('incompleteReason'), errorPhase: key('errorPhase'), batch: key('batch'), rolledBack: key('rolledBack'),
+  incompleteReason: key('incompleteReason'), errorPhase: key('errorPhase'), batch: key('batch'), rolledBack: key('rolledBack'), rollbackUnknown: key('rollbackUnknown'),
 };
 const BATCH = { id: enc('{"id":'), size: key('size'), durationMs: key('durationMs') };
 const COLUMN = {
@@ -217,7 +217,7 @@ export function writeExecution(w: JsonWriter, r: Execution, session: number, sta
   }
   const reason = r.incomplete ? r.incompleteReason : null;
   if (r.copy === null && !r.isFunction && r.cancelledBy === null && r.rowValues === null && reason === null && r.errorPhase === null
-    && r.batch === null && !r.rolledBack) {
+    && r.batch === null && !r.rolledBack && !r.rollbackUnknown) {
     w.raw(PLAIN_END);
     return;
   }
@@ -235,6 +235,7 @@ export function writeExecution(w: JsonWriter, r: Execution, session: number, sta
     w.byte(0x7d);
   }
   if (r.rolledBack) { w.raw(K.rolledBack); w.raw(TRUE); }
+  if (r.rollbackUnknown) { w.raw(K.rollbackUnknown); w.raw(TRUE); }
   if (r.rowValues !== null) {
     w.raw(K.rowValues); w.value(r.rowValues, 1);
     w.raw(K.rowValuesTruncated); bool(w, r.rowValuesTruncated);

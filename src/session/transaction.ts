@@ -1,0 +1,176 @@
+/**
+ * What a rollback undoes (protocol documentation, "Multiple Statements in a Simple Query",
+ * "Extended Query" on Sync, and the SQL commands ROLLBACK, ROLLBACK TO SAVEPOINT, RELEASE
+ * SAVEPOINT). The statements that succeeded in the transaction now open are kept here, with
+ * the savepoints set between them; their records wait in the outbox meanwhile, so the mark can
+ * still be put on them.
+ *
+ * - Any ErrorResponse aborts the transaction: an implicit one (a multi-statement Query, the
+ *   extended-protocol messages before Sync) is rolled back at once, and the ReadyForQuery after
+ *   it says idle; a transaction block goes to the failed state ('E') and is rolled back when
+ *   it ends (ROLLBACK, or COMMIT, whose tag is then "ROLLBACK"), unless a ROLLBACK TO SAVEPOINT
+ *   brings it back. So: an error, then a ReadyForQuery that says idle, means everything since
+ *   the transaction began was undone.
+ * - ROLLBACK (tag "ROLLBACK", SQL not "... TO ..."): everything since it began.
+ * - ROLLBACK TO SAVEPOINT s: what succeeded after the latest savepoint s (which stays).
+ * - COMMIT, PREPARE TRANSACTION, or a ReadyForQuery that says idle after no error: nothing was
+ *   undone (a prepared transaction's fate is decided on another connection).
+ * - The server ends the connection inside a transaction: it is rolled back.
+ * The transaction-control statements themselves (BEGIN, SAVEPOINT, ...) are not marked; every
+ * other statement that succeeded is (a SELECT too: whatever it changed, through a function or
+ * a sequence excepted, was undone).
+ */
+import type { Execution } from './execution.js';
+import type { TransactionStatus } from './schema.js';
+
+/** Statements and savepoints remembered for one open transaction; past it, the oldest statements are forgotten (their records went out already). */
+export const MAX_TRANSACTION_MEMBERS = 4096;
+
+class Savepoint {
+  constructor(readonly name: string | null) {}
+}
+
+/** A savepoint name as the server folds it: quoted as written, unquoted in lower case. */
+function identifier(raw: string): string {
+  if (raw.startsWith('"')) return raw.slice(1, -1).replace(/""/g, '"');
+  return raw.toLowerCase();
+}
+
+const NAME = '("(?:[^"]|"")+"|[^\\s;"]+)';
+const SAVEPOINT_RE = new RegExp(`^savepoint\\s+${NAME}`, 'i');
+const ROLLBACK_TO_RE = new RegExp(`^(?:rollback|abort)(?:\\s+(?:work|transaction))?\\s+to\\s+(?:savepoint\\s+)?${NAME}`, 'i');
+const RELEASE_RE = new RegExp(`^release\\s+(?:savepoint\\s+)?${NAME}`, 'i');
+
+/** The statement's text without leading whitespace and comments, at most 512 characters (the regexes above need only its start). */
+function head(sql: string | null): string {
+  if (sql === null) return '';
+  let i = 0;
+  const n = Math.min(sql.length, 4096);
+  for (;;) {
+    while (i < n && /\s/.test(sql[i]!)) i++;
+    if (sql.startsWith('--', i)) {
+      const e = sql.indexOf('\n', i);
+      if (e < 0) return '';
+      i = e + 1;
+    } else if (sql.startsWith('/*', i)) {
+      const e = sql.indexOf('*/', i + 2);
+      if (e < 0) return '';
+      i = e + 2;
+    } else break;
+  }
+  return sql.slice(i, i + 512);
+}
+
+function named(re: RegExp, sql: string | null): string | null {
+  const m = re.exec(head(sql));
+  return m ? identifier(m[1]!) : null;
+}
+
+export class TransactionState {
+  private members: Array<Execution | Savepoint> = [];
+  /** An ErrorResponse came since the transaction (or the savepoint rolled back to) began. */
+  private failed = false;
+
+  /** A statement completed (skipped and failed ones too: only successes are kept). */
+  completed(exec: Execution): void {
+    if (exec.skipped || exec.error !== null || exec.incomplete || exec.command === null) return;
+    const tag = exec.command;
+    switch (tag) {
+      case 'BEGIN': case 'START TRANSACTION': case 'COMMIT PREPARED': case 'ROLLBACK PREPARED':
+        return; // the last two end a prepared transaction, not this one
+      case 'COMMIT': case 'PREPARE TRANSACTION':
+        this.clear();
+        return;
+      case 'ROLLBACK': {
+        const to = ROLLBACK_TO_RE.exec(head(exec.sql));
+        if (to) this.rollbackTo(identifier(to[1]!));
+        else this.rollback();
+        return;
+      }
+      case 'SAVEPOINT':
+        this.push(new Savepoint(named(SAVEPOINT_RE, exec.sql)));
+        return;
+      case 'RELEASE':
+        this.release(named(RELEASE_RE, exec.sql));
+        return;
+      default:
+        this.push(exec);
+    }
+  }
+
+  /** An ErrorResponse: the transaction is aborted (see the file comment). */
+  error(): void {
+    this.failed = true;
+  }
+
+  /** A ReadyForQuery: idle after an error means the transaction was rolled back; idle otherwise, committed. */
+  ready(status: TransactionStatus | null): void {
+    if (status !== 'idle') return;
+    if (this.failed) this.rollback();
+    else this.clear();
+  }
+
+  /** The server ended the connection: an open transaction is rolled back. */
+  connectionEnded(): void {
+    this.rollback();
+  }
+
+  /**
+   * Pairing became uncertain: what is remembered can no longer be trusted to be this
+   * transaction's. The statements still waiting say that their fate is unknown.
+   */
+  forget(): void {
+    for (const m of this.members) if (!(m instanceof Savepoint)) m.rollbackUnknown = true;
+    this.clear();
+  }
+
+  private push(m: Execution | Savepoint): void {
+    if (this.members.length >= MAX_TRANSACTION_MEMBERS) {
+      // Keep the savepoints; the oldest statements' records have gone out (outbox MAX_AWAITING).
+      const i = this.members.findIndex((x) => !(x instanceof Savepoint));
+      if (i >= 0) {
+        (this.members[i] as Execution).rollbackUnknown = true;
+        this.members.splice(i, 1);
+      } else this.members.shift();
+    }
+    this.members.push(m);
+  }
+
+  private clear(): void {
+    if (this.members.length > 0) this.members = [];
+    this.failed = false;
+  }
+
+  private rollback(): void {
+    for (const m of this.members) if (!(m instanceof Savepoint)) m.rolledBack = true;
+    this.clear();
+  }
+
+  /** ROLLBACK TO SAVEPOINT: what came after the latest savepoint of that name is undone; the savepoint stays. */
+  private rollbackTo(name: string): void {
+    let i = this.members.length - 1;
+    while (i >= 0) {
+      const m = this.members[i]!;
+      if (m instanceof Savepoint && (m.name === name || m.name === null)) break;
+      i--;
+    }
+    // Not seen: set before the capture began, so before everything remembered here.
+    for (let k = i + 1; k < this.members.length; k++) {
+      const m = this.members[k]!;
+      if (!(m instanceof Savepoint)) m.rolledBack = true;
+    }
+    this.members.length = i + 1;
+    this.failed = false;
+  }
+
+  /** RELEASE SAVEPOINT: the savepoint and those set after it are gone; the statements stay in the transaction. */
+  private release(name: string | null): void {
+    for (let i = this.members.length - 1; i >= 0; i--) {
+      const m = this.members[i]!;
+      if (m instanceof Savepoint && (m.name === name || m.name === null || name === null)) {
+        this.members = this.members.filter((x, k) => k < i || !(x instanceof Savepoint));
+        return;
+      }
+    }
+  }
+}
