@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { QueryRecord, SessionRecord } from '../src/session/schema.js';
 import { StatsSink } from '../src/sinks/stats.js';
+import { CheckSink } from '../src/sinks/check.js';
 import { createNormalizer } from '../src/sinks/stats-normalize.js';
 import { startServer } from './helpers/pg-server.js';
 import { projectRoot } from './helpers/public-captures.js';
@@ -62,10 +63,13 @@ test('batches and rollbacks of psycopg 3, psycopg2, asyncpg and pgJDBC, captured
 
   const queries: QueryRecord[] = [];
   const sessions: SessionRecord[] = [];
-  const stats = new StatsSink(await createNormalizer());
+  const normalizer = await createNormalizer();
+  const stats = new StatsSink(normalizer);
+  // Every statement here is under 250 ms alone; only batches holding 0.3 s of sleep are over.
+  const check = new CheckSink({ maxLatencyMs: 250, maxP95Ms: 250 }, normalizer);
   await analyzeFile(pcap, {
     record: (r) => {
-      if (r.kind === 'query') { queries.push(r as QueryRecord); stats.query(r as QueryRecord); }
+      if (r.kind === 'query') { queries.push(r as QueryRecord); stats.query(r as QueryRecord); check.query(r as QueryRecord); }
       else if (r.kind === 'session') sessions.push(r as SessionRecord);
     },
   }, { messages: false, ports: [srv.port] });
@@ -126,6 +130,21 @@ test('batches and rollbacks of psycopg 3, psycopg2, asyncpg and pgJDBC, captured
     assert.equal(s.totals.batchedQueries, batched.length);
     assert.equal(s.totals.batches, new Set(batched.map((q) => `${q.session}/${q.batch!.id}`)).size);
     assert.equal(s.totals.rolledBack, queries.filter((q) => q.rolledBack === true).length);
+  });
+
+  await t.test('check --max-latency / --max-p95 name the batch, never its first statement', () => {
+    const v = check.result().violations;
+    const latency = v.filter((x) => x.rule === 'maxLatencyMs');
+    const batches = latency.filter((x) => /^a batch of 3 statements whose answers arrived together/.test(x.message));
+    // pg3-pipeline (0.3 s) and pg3-executemany, pg2-execute-batch, asyncpg, pgJDBC (3 x 0.1 s).
+    assert.equal(batches.length, 5, JSON.stringify(v.map((x) => x.message)));
+    // Any other is a statement answered alone, over the budget on its own time (pg3-syncs' 0.3 s sleep).
+    for (const x of latency.filter((y) => !batches.includes(y))) {
+      const q = queries.find((r) => r.frame === x.frame && r.durationMs !== null && r.durationMs > 250);
+      assert.ok(q !== undefined && q.batch === undefined, `not a batch, not a statement over the budget alone: ${x.message}`);
+    }
+    // p95: the batches' group, or statements whose own times are over (never a batch member's).
+    for (const x of v.filter((y) => y.rule === 'maxP95Ms')) assert.ok(/^a batch of 3 statements/.test(x.query ?? '') || /pg_sleep/.test(x.query ?? ''), x.message);
   });
 
   await t.test('rolledBack exactly on what the server did not keep', () => {
