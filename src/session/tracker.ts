@@ -858,11 +858,12 @@ export class SessionTracker implements CancelTarget {
         this.skipping = false;
         this.copyExec = null;
         this.lastCompletionUs = raw.timeUs;
-        this.outbox.flush(readyStatus(raw));
+        this.outbox.ready(readyStatus(raw));
         return true;
       }
       case Be.ErrorResponse: {
         const d = decode();
+        this.outbox.error();
         if (d.type === 'ErrorResponse') {
           const severity = d.fields.severityNonLocalized ?? d.fields.severity;
           if (severity === 'FATAL' || severity === 'PANIC') this.info.fatal = d.fields;
