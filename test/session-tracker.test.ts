@@ -87,10 +87,10 @@ class Wire {
     return this;
   }
 
-  close(): this {
+  close(reason: 'fin' | 'capture-end' = 'fin'): this {
     this.frame++;
     this.t += 1000;
-    this.tracker.close({ reason: 'fin', frame: this.frame, timeUs: this.t });
+    this.tracker.close({ reason, frame: this.frame, timeUs: this.t });
     for (const r of this.out) {
       const s = r.kind === 'query' ? queryRecordSchema.safeParse(r) : sessionRecordSchema.safeParse(r);
       assert.ok(s.success, JSON.stringify(s.error?.issues));
@@ -670,4 +670,104 @@ test('a client that pipelines past MAX_AWAITING without a Sync: oldest records g
       assert.ok(statuses.slice(lastSynced).every((t) => t === 'idle'));
     }
   }
+});
+
+// ---- issue 13 sections 3 and 4: batches and rollbacks (test/session-batch.test.ts has the real drivers) ----
+
+/** One simple Query answered with its tag and ReadyForQuery in one frame. */
+function simple(w: Wire, sql: string, tag: string, status: 'I' | 'T' | 'E', dtUs = 1000): void {
+  w.fe({ type: 'Query', query: sql });
+  if (tag.startsWith('!')) w.be(err(tag.slice(1), 'failed'), { dtUs });
+  else w.be(cc(tag), { dtUs });
+  w.be(rfq(status), { same: true });
+}
+
+const marks = (qs: QueryRecord[]): Array<[string | null, boolean, boolean]> =>
+  qs.map((q) => [q.sql, q.rolledBack === true, q.rollbackUnknown === true]);
+
+test('batch: results completed in one frame share it; answered apart, each its own time', () => {
+  const w = new Wire().login();
+  w.fe({ type: 'Query', query: 'select 1; select pg_sleep(0.4); select 3' });
+  w.be(cc('SELECT 1'), { dtUs: 400_000 }).be(cc('SELECT 1'), { same: true }).be(cc('SELECT 1'), { same: true }).be(rfq('I'), { same: true });
+  // Apart: the second frame completes the second statement 5 ms after the first.
+  w.fe({ type: 'Query', query: 'select 4; select 5' });
+  w.be(cc('SELECT 1'), { dtUs: 2000 }).be(cc('SELECT 1'), { dtUs: 5000 }).be(rfq('I'), { same: true }).close();
+  const qs = w.queries;
+  const b = qs[0]!.batch!;
+  assert.deepEqual(b, { id: qs[0]!.frame, size: 3, durationMs: 400 });
+  assert.deepEqual(qs.slice(0, 3).map((q) => [q.durationMs, q.firstRowMs, q.batch]), [[null, null, b], [null, null, b], [null, null, b]]);
+  assert.deepEqual(qs.slice(3).map((q) => [q.durationMs, q.batch]), [[2, undefined], [5, undefined]]);
+});
+
+test('rolledBack: an error in a multi-statement Query undoes what ran before it, not what COMMIT kept', () => {
+  const w = new Wire().login();
+  w.fe({ type: 'Query', query: 'insert into t values (1); commit; insert into t values (2); select 1/0' });
+  w.be(cc('INSERT 0 1')).be(cc('COMMIT')).be(cc('INSERT 0 1')).be(err('22012', 'division by zero')).be(rfq('I')).close();
+  assert.deepEqual(marks(w.queries), [
+    ['insert into t values (1)', false, false], ['commit', false, false], ['insert into t values (2)', true, false], ['select 1/0', false, false],
+  ]);
+  assert.equal(w.session.queries, 4);
+});
+
+test('rolledBack: ROLLBACK TO a quoted savepoint after RELEASE of an inner one; COMMIT keeps the rest', () => {
+  const w = new Wire().login();
+  simple(w, 'BEGIN', 'BEGIN', 'T');
+  simple(w, 'insert into t values (1)', 'INSERT 0 1', 'T');
+  simple(w, 'SAVEPOINT "Outer"', 'SAVEPOINT', 'T');
+  simple(w, 'insert into t values (2)', 'INSERT 0 1', 'T');
+  simple(w, 'savepoint inner', 'SAVEPOINT', 'T');
+  simple(w, 'update t set x = 1', 'UPDATE 1', 'T');
+  simple(w, 'release inner', 'RELEASE', 'T');
+  simple(w, 'insert into t values (2)', '!23505', 'E');
+  // Nothing went out while the block was open.
+  assert.equal(w.queries.length, 0);
+  simple(w, 'rollback to savepoint "Outer"', 'ROLLBACK', 'T');
+  simple(w, 'insert into t values (3)', 'INSERT 0 1', 'T');
+  simple(w, 'COMMIT', 'COMMIT', 'I');
+  w.close();
+  assert.deepEqual(w.queries.map((q) => [q.sql, q.rolledBack === true]), [
+    ['BEGIN', false], ['insert into t values (1)', false], ['SAVEPOINT "Outer"', false], ['insert into t values (2)', true],
+    ['savepoint inner', false], ['update t set x = 1', true], ['release inner', false], ['insert into t values (2)', false],
+    ['rollback to savepoint "Outer"', false], ['insert into t values (3)', false], ['COMMIT', false],
+  ]);
+  assert.deepEqual(w.queries.map((q) => q.transactionStatus), ['transaction', 'transaction', 'transaction', 'transaction', 'transaction', 'transaction', 'transaction', 'failed', 'transaction', 'transaction', 'idle']);
+});
+
+test('rolledBack: COMMIT of a failed block (tag ROLLBACK), an error at Sync (deferred constraint), the server ending the connection', () => {
+  const w = new Wire().login();
+  simple(w, 'begin', 'BEGIN', 'T');
+  simple(w, 'insert into t values (1)', 'INSERT 0 1', 'T');
+  simple(w, 'select 1/0', '!22012', 'E');
+  simple(w, 'commit', 'ROLLBACK', 'I');
+  // Extended protocol, no block: the implicit transaction fails at its commit (Sync).
+  w.fe(parse('', 'insert into d values (1)')).fe(bind(''), { same: true }).fe(exec(), { same: true }).fe(sync, { same: true });
+  w.be({ type: 'ParseComplete' }).be({ type: 'BindComplete' }, { same: true }).be(cc('INSERT 0 1'), { same: true });
+  w.be(err('23503', 'violates foreign key constraint'), { same: true }).be(rfq('I'), { same: true });
+  simple(w, 'begin', 'BEGIN', 'T');
+  simple(w, 'delete from t', 'DELETE 3', 'T');
+  w.close('fin');
+  assert.deepEqual(marks(w.queries).map(([sql, rb]) => [sql, rb]), [
+    ['begin', false], ['insert into t values (1)', true], ['select 1/0', false], ['commit', false],
+    ['insert into d values (1)', true], ['begin', false], ['delete from t', true],
+  ]);
+});
+
+test('rollbackUnknown: the capture ends inside a block; a block longer than MAX_AWAITING goes out early, saying so', () => {
+  const w = new Wire().login();
+  simple(w, 'begin', 'BEGIN', 'T');
+  simple(w, 'insert into t values (1)', 'INSERT 0 1', 'T');
+  w.close('capture-end');
+  assert.deepEqual(marks(w.queries), [['begin', false, true], ['insert into t values (1)', false, true]]);
+
+  const v = new Wire().login();
+  simple(v, 'begin', 'BEGIN', 'T');
+  for (let i = 0; i < MAX_AWAITING + 10; i++) simple(v, `insert into t values (${i})`, 'INSERT 0 1', 'T');
+  assert.equal(v.queries.length, 11);
+  simple(v, 'rollback', 'ROLLBACK', 'I');
+  v.close();
+  const qs = v.queries;
+  assert.equal(qs.length, MAX_AWAITING + 12);
+  // The eleven that went out early cannot be changed: they say their fate is unknown; the rest are marked.
+  assert.deepEqual(qs.slice(0, 11).map((q) => [q.rolledBack ?? false, q.rollbackUnknown ?? false]), Array.from({ length: 11 }, () => [false, true]));
+  assert.ok(qs.slice(11, -1).every((q) => q.rolledBack === true && q.rollbackUnknown === undefined));
 });
