@@ -5,6 +5,7 @@
  *   <!-- example: stats samples/n-plus-one.pcap -->          the output of `pgsniff stats ...`
  *   <!-- example $: check samples/tls-13.pcap --no-errors --> the same, after a "$ pgsniff ..." line
  *   <!-- example: read samples/x.pcap --text | skip 6 | head 5 -->   some lines of it
+ *   <!-- example: read samples/x.pcap --json | keys kind,sql -->     NDJSON with some keys (and ...)
  *
  * and the block ends at its closing fence. `node dist/scripts/readme-examples.js` rewrites the
  * blocks in README.md; test/readme-examples.test.ts fails when README.md differs from them.
@@ -34,11 +35,24 @@ export function exampleOutput(command: string): string {
   if (r.error) throw r.error;
   let lines = (r.stdout + r.stderr).replace(/\n$/, '').split('\n');
   for (const step of steps) {
+    const keys = /^keys (\S+)$/.exec(step.trim());
+    if (keys !== null) {
+      lines = lines.map((l) => pickKeys(l, keys[1].split(',')));
+      continue;
+    }
     const m = /^(skip|head) (\d+)$/.exec(step.trim());
-    if (m === null) throw new Error(`README example "${command}": unknown step "${step}" (skip N, head N)`);
+    if (m === null) throw new Error(`README example "${command}": unknown step "${step}" (skip N, head N, keys A,B,...)`);
     lines = m[1] === 'skip' ? lines.slice(Number(m[2])) : lines.slice(0, Number(m[2]));
   }
   return lines.join('\n');
+}
+
+/** An NDJSON line with only the keys named (in the record's order), and `...` where keys were left out. */
+function pickKeys(line: string, keep: string[]): string {
+  const rec = JSON.parse(line) as Record<string, unknown>;
+  const kept = Object.keys(rec).filter((k) => keep.includes(k));
+  const body = kept.map((k) => `${JSON.stringify(k)}:${JSON.stringify(rec[k])}`).join(',');
+  return kept.length < Object.keys(rec).length ? `{${body}, ...}` : `{${body}}`;
 }
 
 /** README text with every example block replaced by the output of its marker's command. */
