@@ -67,7 +67,7 @@ export const RECORD_PATHS: readonly string[] = [
   'payloadTextTruncated', 'portal', 'preview', 'processId', 'protocol', 'protocolMajor', 'protocolMinor',
   'protocolVersion', 'queries', 'query', 'raw', 'reason', 'received', 'replication', 'replyRequested',
   'result', 'result.format', 'result.oid', 'result.typeName', 'result.value', 'result.value.**',
-  'resultFormat', 'resultFormats', 'rolledBack', 'rowCount', 'rowValues', 'rowValues.**',
+  'resultFormat', 'resultFormats', 'rollbackUnknown', 'rolledBack', 'rowCount', 'rowValues', 'rowValues.**',
   'rowValuesTruncated', 'rows', 'rows.**', 'rowsReturned', 'rowsTruncated', 'salt', 'scram', 'scram.authzid',
   'scram.channelBinding', 'scram.channelBindingType', 'scram.error', 'scram.extensions', 'scram.extensions.*',
   'scram.gs2Flag', 'scram.iterations', 'scram.nonce', 'scram.proof', 'scram.salt', 'scram.serverSignature',
