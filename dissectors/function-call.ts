@@ -38,11 +38,11 @@ const functionCallResponse: Entry = {
   dir: 'backend',
   code: 'V',
   name: 'FunctionCallResponse',
-  decode(r) {
+  decode(r, ctx) {
     // The result's format is the one the FunctionCall asked for; it is not repeated here, so
-    // the bytes decide: text when they read as text, else hex.
+    // when that request is unknown the bytes decide: text when they read as text, else hex.
     r.open(F.functionResult);
-    const v = readTypedValue(r, 0, 'guess');
+    const v = readTypedValue(r, 0, ctx.functionResultFormat?.() ?? 'guess');
     r.close(v.value);
     return { type: 'FunctionCallResponse', result: v };
   },

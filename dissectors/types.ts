@@ -224,6 +224,8 @@ export interface DissectContext {
   statementParamTypes(name: string): readonly number[] | undefined;
   /** The row description in force for the next DataRow, when known. */
   resultColumns(): readonly ColumnDescription[] | undefined;
+  /** The result format the FunctionCall being answered asked for, when known (else the bytes decide). */
+  functionResultFormat?(): 'text' | 'binary' | undefined;
   /**
    * Set by src/pg for the backend's one-byte answer (code null, length 1): which startup request
    * it answers. Absent or null: 'G' is taken as a GSSENC answer, 'S' and 'N' as SSL answers.

@@ -41,6 +41,7 @@ export interface PgObserver {
 export interface TypeSource {
   statementParamTypes(name: string): readonly number[] | undefined;
   resultColumns(): readonly ColumnDescription[] | undefined;
+  functionResultFormat?(): 'text' | 'binary' | undefined;
 }
 
 export type Dissect = (raw: RawMessage, ctx: DissectContext) => DecodedMessage;
@@ -106,6 +107,9 @@ class ConnContext implements DissectContext {
   }
   resultColumns(): readonly ColumnDescription[] | undefined {
     return this.types?.resultColumns();
+  }
+  functionResultFormat(): 'text' | 'binary' | undefined {
+    return this.types?.functionResultFormat?.();
   }
 }
 

@@ -49,7 +49,8 @@ export type Request =
    * statement answered later; untyped: untypedColumns of its result formats, made when first needed.
    */
   | { kind: 'execute'; exec: Execution; portal: Portal | undefined; untyped?: ColumnDescription[] | null }
-  | { kind: 'function'; exec: Execution; seq: number }
+  /** resultFormat: what the FunctionCall asked its FunctionCallResponse to be in. */
+  | { kind: 'function'; exec: Execution; seq: number; resultFormat: 'text' | 'binary' }
   | QueryRequest;
 
 export const MAX_PENDING = 10_000;

@@ -134,6 +134,12 @@ export class SessionTracker implements CancelTarget {
   private rowExec: Execution | null = null;
   private readonly outbox: Outbox;
   private backslashEscapes = false;
+  /**
+   * The last Parse and Bind the server skipped (sent after an error, before the Sync): they
+   * change no statement or portal, but the Bind and Execute after them are reported with what
+   * they named (their own SQL and parameters, not those of the statement or portal in force).
+   */
+  private readonly skipped: { stmt: PreparedStatement | null; portal: Portal | null } = { stmt: null, portal: null };
   /** Syncs and Queries the client sent: transaction-end points that portals are dated by. */
   private syncSeq = 0;
   private closed = false;
@@ -202,6 +208,11 @@ export class SessionTracker implements CancelTarget {
       return r.untyped ?? undefined;
     }
     return undefined;
+  }
+
+  functionResultFormat(): 'text' | 'binary' | undefined {
+    const r = this.queue.peek();
+    return r?.kind === 'function' ? r.resultFormat : undefined;
   }
 
   // ---- input ----
@@ -298,22 +309,30 @@ export class SessionTracker implements CancelTarget {
       }
       case Fe.Parse: {
         const p = readParse(raw, decode, this.lean, this.keepBind);
-        if (p === null || this.skipping) return;
+        if (p === null) return;
         const stmt: PreparedStatement = { name: p.statement, sql: p.query, paramTypes: p.paramTypes, columns: null, parsedSinceExec: true };
+        if (this.skipping) {
+          this.skipped.stmt = stmt;
+          return;
+        }
         const prev = this.table.putStatement(stmt);
         this.push({ kind: 'parse', stmt, prev, timeUs: raw.timeUs, frame: raw.firstFrame }, raw);
         return;
       }
       case Fe.Bind: {
         const b = readBind(raw, decode, this.lean);
-        if (b === null || this.skipping) return;
-        const statement = this.table.statementOrUnknown(b.statement);
+        if (b === null) return;
+        const statement = this.skipping ? this.skippedStatement(b.statement) : this.table.statementOrUnknown(b.statement);
         const portal: Portal = {
           name: b.portal, epoch: this.syncSeq, statement, params: b.params,
           resultFormats: b.resultFormats, columns: null,
         };
         if (statement.uncertain === true) portal.uncertain = true;
         if (this.keepBind) portal.bound = raw instanceof FramedMessage ? keepBound(raw.source, raw.bodyStart, raw.bodyEnd, statement.paramTypes) : keepBound(raw.body, 0, raw.body.length, statement.paramTypes);
+        if (this.skipping) {
+          this.skipped.portal = portal;
+          return;
+        }
         const prev = this.table.putPortal(portal);
         this.push({ kind: 'bind', portal, prev, timeUs: raw.timeUs, frame: raw.firstFrame }, raw);
         return;
@@ -340,7 +359,7 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case Fe.Sync:
-        this.skipping = false;
+        this.endSkipping();
         this.push({ kind: 'sync', seq: ++this.syncSeq, timeUs: raw.timeUs }, raw);
         return;
       case Fe.FunctionCall: {
@@ -351,7 +370,7 @@ export class SessionTracker implements CancelTarget {
         exec.functionOid = d.functionOid;
         exec.params = d.args;
         if (this.skipping) return this.outbox.skip(exec);
-        this.push({ kind: 'function', exec, seq: ++this.syncSeq }, raw);
+        this.push({ kind: 'function', exec, seq: ++this.syncSeq, resultFormat: d.resultFormat }, raw);
         return;
       }
       case Fe.CopyFail: {
@@ -389,7 +408,8 @@ export class SessionTracker implements CancelTarget {
   }
 
   private execute(raw: RawMessage, portalName: string): void {
-    const portal = this.table.getPortal(portalName);
+    const sp = this.skipping ? this.skipped.portal : null;
+    const portal = sp !== null && sp.name === portalName ? sp : this.table.getPortal(portalName);
     const exec = new Execution('extended', null, raw.firstFrame, raw.timeUs);
     exec.portal = portalName;
     if (portal === undefined) {
@@ -657,7 +677,7 @@ export class SessionTracker implements CancelTarget {
       else if (requestTime(next) < t) this.pipelines = true;
     }
     // A ReadyForQuery always means the server is past any error-skipping.
-    this.skipping = false;
+    this.endSkipping();
     this.copyExec = null;
     this.lastCompletionUs = t;
     this.outbox.ready(status);
@@ -736,6 +756,19 @@ export class SessionTracker implements CancelTarget {
   }
 
   // ---- helpers ----
+
+  private endSkipping(): void {
+    this.skipping = false;
+    this.skipped.stmt = null;
+    this.skipped.portal = null;
+  }
+
+  /** What a Bind the server skips names: a statement parsed (and skipped) just before, or one in force. */
+  private skippedStatement(name: string): PreparedStatement {
+    const s = this.skipped.stmt;
+    if (s !== null && s.name === name) return s;
+    return this.table.getStatement(name) ?? { name, sql: null, paramTypes: null, columns: null, parsedSinceExec: false, uncertain: this.table.frontendLost };
+  }
 
   /** A CopyData before its CopyInResponse (see `early`). */
   private copyAhead(bytes: number): void {
@@ -855,7 +888,7 @@ export class SessionTracker implements CancelTarget {
           }
           for (let k = 0; k <= end; k++) this.abandon(this.queue.shift()!, 'limit');
         }
-        this.skipping = false;
+        this.endSkipping();
         this.copyExec = null;
         this.lastCompletionUs = raw.timeUs;
         this.outbox.ready(readyStatus(raw));
