@@ -1,8 +1,11 @@
 /**
- * Live capture on the loopback interface against a real PostgreSQL server, written back with
+ * The `cap` binding (src/capture/live.ts: what scripts/make-samples captures with and `pgsniff -D`
+ * lists addresses with; `pgsniff -i` uses the capture process, tested in live-truth.test.ts):
+ * live capture on the loopback interface against a real PostgreSQL server, written back with
  * PcapWriter and read by tshark; and the error paths (no addon, unknown interface, bad filter,
- * no permission). Capturing needs root (or CAP_NET_RAW) and the `cap` addon: without them the
- * capture tests skip, saying why.
+ * no permission). Capturing needs root (or CAP_NET_RAW) and the `cap` addon, which npm builds
+ * with node-gyp (libpcap-dev, make, g++, python3: CI installs them): without them the capture
+ * tests skip, saying why.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +23,7 @@ import { startServer } from './helpers/pg-server.js';
 import { projectRoot, tshark, SKIP_NO_TSHARK } from './helpers/public-captures.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-const SKIP_NO_CAP = 'the optional `cap` addon does not load (apt-get install libpcap-dev, npm rebuild cap): live capture skipped';
+const SKIP_NO_CAP = 'the optional `cap` addon does not load (apt-get install libpcap-dev make g++ python3, npm rebuild cap): live capture skipped';
 const SKIP_NOT_ROOT = 'not root (live capture needs root or CAP_NET_RAW): live capture skipped';
 const captureSkip = !liveCaptureAvailable() ? SKIP_NO_CAP : !isRoot ? SKIP_NOT_ROOT : false;
 
@@ -85,7 +88,7 @@ test('without the cap addon the module imports and live capture says NO_LIBPCAP'
     const r = JSON.parse(out) as { available: boolean; code: string; message: string };
     assert.equal(r.available, false);
     assert.equal(r.code, 'NO_LIBPCAP');
-    assert.equal(r.message, 'live capture needs libpcap: apt-get install libpcap-dev, then npm rebuild cap');
+    assert.equal(r.message, 'live capture needs libpcap: apt-get install libpcap-dev make g++ python3, then npm rebuild cap');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

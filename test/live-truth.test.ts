@@ -220,6 +220,39 @@ test('with tcpdump as the capture process (PGSNIFF_CAPTURE_PROCESS=tcpdump) a qu
   }
 });
 
+test('with neither pgsniff-capture nor tcpdump nor cap, -i and -D say exactly what to install (one line, exit 2)', {
+  skip: !isRoot || !existsSync('/usr/bin/unshare') ? 'needs root and unshare (util-linux) to hide the capture tools in a private mount namespace' : false,
+}, () => {
+  // A private mount namespace where /usr/bin (tcpdump), the built helper and the cap addon are
+  // empty directories; node itself is bind-mounted elsewhere first, so that it still runs.
+  const nodeDir = mkdtempSync(join(tmpdir(), 'pgsniff-nocapture-'));
+  const capDir = join(projectRoot, 'node_modules', 'cap');
+  const helperDir = join(projectRoot, 'native', 'build');
+  const q = (p: string): string => `'${p.replace(/'/g, "'\\''")}'`;
+  try {
+    const run = (args: string[]): { status: number | null; stderr: string } => {
+      const script = [
+        `touch ${q(join(nodeDir, 'node'))}`,
+        `mount --bind ${q(process.execPath)} ${q(join(nodeDir, 'node'))}`,
+        ...[helperDir, capDir].filter((d) => existsSync(d)).map((d) => `mount -t tmpfs none ${q(d)}`),
+        'mount -t tmpfs none /usr/bin',
+        `exec ${q(join(nodeDir, 'node'))} ${q(MAIN)} ${args.map(q).join(' ')}`,
+      ].join(' && ');
+      const r = spawnSync('/usr/bin/unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
+      return { status: r.status, stderr: r.stderr };
+    };
+    const live = run(['-i', 'lo']);
+    assert.equal(live.status, 2, live.stderr);
+    assert.equal(live.stderr.trim().split('\n').length, 1, live.stderr);
+    assert.match(live.stderr, /finds neither pgsniff-capture nor tcpdump: apt-get install gcc libc6-dev libpcap-dev, then sh \/\S+\/native\/build\.sh \(builds pgsniff-capture\); or apt-get install tcpdump/);
+    const list = run(['-D']);
+    assert.equal(list.status, 2, list.stderr);
+    assert.match(list.stderr, /listing interfaces needs tcpdump or the cap addon: apt-get install tcpdump \(or apt-get install libpcap-dev make g\+\+ python3, then npm rebuild cap\)/);
+  } finally {
+    rmSync(nodeDir, { recursive: true, force: true });
+  }
+});
+
 test('tcpdump\'s complaints become one-line UserErrors', { skip: tcpdump === null ? 'tcpdump is not installed' : false }, () => {
   // The texts tcpdump 4.99 prints, and the real one for an unprivileged user where setpriv can produce it.
   const cases: Array<[string, string, RegExp]> = [

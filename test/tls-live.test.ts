@@ -1,5 +1,6 @@
 /**
- * Live decryption as `pgsniff -i lo --keylog FILE` does it: libpcap on lo (src/capture/live.ts),
+ * Live decryption as `pgsniff -i lo --keylog FILE` does it: the capture process on lo
+ * (src/capture/live-source.ts: pgsniff-capture, or tcpdump where it is not built),
  * the TCP decoder and reassembly, a TlsConnection per connection with a watched key log that a
  * slow logger fills only after the session's records have been captured. The ciphertext must
  * wait for its keys and then decrypt to exactly what the client sent and received.
@@ -10,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyLog, TlsConnection } from '../src/pg/tls/index.js';
-import { liveCaptureAvailable, startLiveCapture } from '../src/capture/live.js';
+import { findCaptureHelper, findTcpdump, openLiveSource } from '../src/capture/live-source.js';
 import { TcpDecoder } from '../src/net/decoder.js';
 import { FlowTable } from '../src/reassembly/flow-table.js';
 import type { Direction } from '../src/reassembly/types.js';
@@ -19,7 +20,7 @@ import { startTlsServer } from './helpers/tls-capture.js';
 import { runTlsClient } from './helpers/tls-pg-client.js';
 
 const SKIP = !hasOpenssl() ? 'the openssl CLI is not installed (needed for the test certificate)'
-  : !liveCaptureAvailable() ? 'live capture is not available (the optional cap addon, libpcap-dev)'
+  : findCaptureHelper() === null && findTcpdump() === null ? 'no capture process: pgsniff-capture is not built and tcpdump is not installed'
   : process.getuid?.() !== 0 ? 'live capture on lo needs root'
   : false;
 
@@ -52,11 +53,12 @@ test('live capture with a key log that grows after the records it decrypts', { s
     },
   }, () => {}, { serverPorts: [server.port] });
   const decoder = new TcpDecoder(() => {});
-  const cap = startLiveCapture({ iface: 'lo', filter: `tcp port ${server.port}` }, {
+  const cap = await openLiveSource({ iface: 'lo', filter: `tcp port ${server.port}` }, {
     packet: (p) => {
       const seg = decoder.decode(p);
       if (seg) { lastFrame = seg.frame; table.segment(seg); }
     },
+    anomaly: (a) => reasons.push(a.reason),
   });
   try {
     const client = await runTlsClient({
@@ -68,6 +70,7 @@ test('live capture with a key log that grows after the records it decrypts', { s
     });
     await cap.settle(200, 3000);
     cap.stop();
+    await cap.done;
     assert.equal(firstQueryPlain, 0, 'nothing decrypted before the keys reach the file');
     table.finish(lastFrame + 1, Date.now() * 1000);
     assert.equal(tlsConns.length, 1);

@@ -136,7 +136,9 @@ export function findTcpdump(): string | null {
  */
 export function listInterfacesWithTcpdump(): { name: string; description: string | null; flags: string }[] {
   const tcpdump = findTcpdump();
-  if (tcpdump === null) throw new UserError('NO_TCPDUMP', 'listing interfaces needs tcpdump or the cap addon (apt-get install tcpdump)');
+  if (tcpdump === null) {
+    throw new UserError('NO_TCPDUMP', 'listing interfaces needs tcpdump or the cap addon: apt-get install tcpdump (or apt-get install libpcap-dev make g++ python3, then npm rebuild cap)');
+  }
   const r = spawnSync(tcpdump, ['-D'], { encoding: 'utf8', timeout: 10_000 });
   if (r.status !== 0) throw openError('', '', r.stderr ?? '');
   return r.stdout.split('\n').map((l) => /^\d+\.(\S+)(?:\s+\(([^)]*)\))?(?:\s+\[(.*)\])?/.exec(l)).filter((m) => m !== null)
@@ -161,6 +163,16 @@ export function findCaptureHelper(): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * What to install when there is no capture process: the exact commands, with the build script's
+ * path. (The `cap` addon is no substitute: it captures on Node's main thread, which is what
+ * loses packets under load; see the top of this file.)
+ */
+export function noCaptureProcess(): string {
+  const build = fileURLToPath(new URL('../../../native/build.sh', import.meta.url));
+  return `live capture needs a capture process and finds neither pgsniff-capture nor tcpdump: apt-get install gcc libc6-dev libpcap-dev, then sh ${build} (builds pgsniff-capture); or apt-get install tcpdump`;
 }
 
 /** Parses tcpdump's statistics (the SIGUSR1 line or the exit block); the last report wins. */
@@ -256,9 +268,7 @@ export async function openLiveSource(options: LiveSourceOptions, initialHandlers
   // PGSNIFF_CAPTURE_PROCESS=tcpdump picks tcpdump even where pgsniff-capture is built.
   const helper = process.env.PGSNIFF_CAPTURE_PROCESS === 'tcpdump' ? null : findCaptureHelper();
   const tcpdump = helper === null ? findTcpdump() : null;
-  if (helper === null && tcpdump === null) {
-    throw new UserError('NO_TCPDUMP', 'live capture needs its capture process: apt-get install gcc libc6-dev libpcap-dev and npm install (which builds it), or apt-get install tcpdump');
-  }
+  if (helper === null && tcpdump === null) throw new UserError('NO_TCPDUMP', noCaptureProcess());
 
   const dir = mkdtempSync(join(tmpdir(), 'pgsniff-live-'));
   const base = 'capture.pcap';

@@ -1,5 +1,7 @@
 /**
- * Live capture through libpcap, by way of the optional npm addon `cap`.
+ * Live capture through libpcap, by way of the optional npm addon `cap`: what scripts/make-samples
+ * captures with (in a private network namespace) and what `pgsniff -D` lists interfaces and
+ * their addresses with. `pgsniff -i` does not use it (src/capture/live-source.ts says why).
  *
  * `cap` is loaded lazily: pgsniff must import and read files where the addon is missing or not
  * built, and only a live capture then fails, with a UserError saying what to install.
@@ -60,7 +62,7 @@ function loadCap(): CapModule | null {
 function requireCap(): CapModule {
   const cap = loadCap();
   if (!cap) {
-    throw new UserError('NO_LIBPCAP', 'live capture needs libpcap: apt-get install libpcap-dev, then npm rebuild cap');
+    throw new UserError('NO_LIBPCAP', 'live capture needs libpcap: apt-get install libpcap-dev make g++ python3, then npm rebuild cap');
   }
   return cap;
 }

@@ -250,13 +250,51 @@ export class FlowTable implements FlowTableApi {
       const other = h === conn.fe ? conn.be : conn.fe;
       if (!other.started && !other.seen) other.startAt(seg.ack, 0);
     }
+    const other = h === conn.fe ? conn.be : conn.fe;
+    // An ACK past a hole, seen earlier, is believed now that the connection moved on (see
+    // acknowledgement): before a segment from its receiver, which cannot fill the hole.
+    if (other.ackPending) this.applyPendingAck(other);
+    if ((flags & TCP_ACK) !== 0 && other.started && seqDiff(seg.ack, other.nextSeq) > 0) this.acknowledgement(other, seg);
     if ((flags & TCP_RST) !== 0) {
       // RST payload is diagnostic text (RFC 1122 4.2.2.12), not stream data.
       if (this.resetAccepted(conn, h, seg)) this.close(conn, 'rst', seg.frame, seg.timeUs);
     } else {
       this.feed(conn, h, seg, syn);
     }
+    // ... and after a segment from its sender, which may be the retransmission that fills it.
+    if (h.ackPending && !conn.closed && h.ackPendingFrame !== seg.frame) this.applyPendingAck(h);
     this.housekeeping(conn, seg);
+  }
+
+  /**
+   * The receiver of `h` acknowledged bytes past h's next one (segment `seg`, from the other
+   * side). Held bad-checksum data before the ACK is taken at once, before the segment's own data,
+   * so a request reaches the session layer before its answer. A hole before the ACK can be given
+   * up (HalfStream.giveUpAcknowledged), but not at once: a capture can show an ACK just before
+   * the segment it acknowledges (two interfaces, or the receiving host's capture point), so the
+   * ACK is believed at the connection's next segment, after that segment when it comes from the
+   * sender. Until then it waits in h.ackPending (the furthest ACK wins).
+   */
+  private acknowledgement(h: Half, seg: TcpSegment): void {
+    if (h.hasSuspects) {
+      h.takeSuspects(seg.ack, this.suspectTaken(h, seg.frame));
+      this.reconcile(h);
+    }
+    if (!h.holeBefore(seg.ack)) return;
+    if (h.ackPending && seqDiff(seg.ack, h.ackPendingSeq) <= 0) return;
+    h.ackPending = true;
+    h.ackPendingSeq = seg.ack;
+    h.ackPendingFrame = seg.frame;
+    h.ackPendingTimeUs = seg.timeUs;
+  }
+
+  private applyPendingAck(h: Half): void {
+    h.ackPending = false;
+    if (h.owner.closed) return;
+    h.giveUpAcknowledged(h.ackPendingSeq, h.ackPendingFrame, h.ackPendingTimeUs);
+    this.reconcile(h);
+    const conn = h.owner;
+    if (conn.fe.finished && conn.be.finished) this.close(conn, 'fin', h.ackPendingFrame, h.ackPendingTimeUs);
   }
 
   /** After every segment: budgets, hole timeouts, idle sweeps. */
@@ -291,10 +329,13 @@ export class FlowTable implements FlowTableApi {
    * direction whose checksums look so, before any correct one, is not verified any more
    * (CHECKS_SKIPPED: one comparison per segment from then on, as for a loopback capture). In a
    * direction with a correct checksum, a RST, FIN or SYN that fails is ignored with a
-   * 'bad-checksum' anomaly. A data segment that fails is taken: real captures hold offloaded
-   * data segments beside correct small ones (the capturing host sums its pure ACKs itself), and
-   * the server's answer shows it received them; one anomaly per direction says so. Wrong ones
-   * before any correct one prove nothing and are taken.
+   * 'bad-checksum' anomaly, and so is a pure ACK (silently: it carries nothing). A data segment
+   * that fails is held (HalfStream.holdSuspect): a copy with a correct checksum wins over it, as
+   * the receiver dropped the bad one; the receiver's ACK past it takes it, as the receiver got
+   * those bytes (real captures hold offloaded data segments beside correct small ones: the
+   * capturing host sums its pure ACKs itself, so this is the common way they end); what was taken
+   * so is said, once per direction, to be unconfirmed. Wrong ones before any correct one prove
+   * nothing and are taken.
    */
   private checksumAccepted(h: Half, seg: PacketSegment): boolean {
     const st = seg.checksum();
@@ -309,18 +350,32 @@ export class FlowTable implements FlowTableApi {
     }
     const control = (seg.flags & (TCP_RST | TCP_FIN | TCP_SYN)) !== 0;
     if (!control) {
-      if (!h.badDataChecksum) {
-        h.badDataChecksum = true;
-        this.onAnomaly({
-          code: 'bad-checksum',
-          reason: `frame ${seg.frame} carries data with a wrong TCP checksum in a ${h.dir} stream whose other checksums are correct; taken (checksum offload on the capturing host leaves data segments so), and said once for this direction`,
-          frame: seg.frame,
-          timeUs: seg.timeUs,
-          session: h.owner.info.id,
-          dir: h.dir,
-        });
+      const start = seg.payloadStart;
+      const len = seg.payloadEnd - start;
+      if (len === 0) return false;
+      // Cut by the snaplen (no checksum to trust either way) or before the stream's start is known: taken.
+      if (seg.missing > 0 || !h.started) return true;
+      if (h.holdSuspect(seg.seq, seg.data, start, len, seg.frame, seg.timeUs)) {
+        const end = seqAdd(seg.seq, len);
+        if (!h.sentSet || seqDiff(end, h.sentEnd) > 0) {
+          h.sentEnd = end;
+          h.sentSet = true;
+        }
+        if (!h.badDataHeld) {
+          h.badDataHeld = true;
+          this.onAnomaly({
+            code: 'bad-checksum',
+            reason: `frame ${seg.frame} carries data with a wrong TCP checksum in a ${h.dir} stream whose other checksums are correct: held until the receiver acknowledges it or a copy with a correct checksum comes (said once for this direction)`,
+            frame: seg.frame,
+            timeUs: seg.timeUs,
+            session: h.owner.info.id,
+            dir: h.dir,
+          });
+        }
+        this.enforceDirection(h.owner, h, seg.frame, seg.timeUs);
+        this.reconcile(h);
       }
-      return true;
+      return false;
     }
     this.onAnomaly({
       code: 'bad-checksum',
@@ -331,6 +386,27 @@ export class FlowTable implements FlowTableApi {
       dir: h.dir,
     });
     return false;
+  }
+
+  /** The callback by which a direction reports held bad-checksum data it took (see checksumAccepted). */
+  private suspectTaken(h: Half, ackFrame: number | null): (n: number, firstFrame: number, firstTimeUs: number) => void {
+    return (n, firstFrame, firstTimeUs) => {
+      if (ackFrame !== null) {
+        if (h.badDataAcked) return;
+        h.badDataAcked = true;
+      }
+      this.onAnomaly({
+        code: 'bad-checksum',
+        reason: ackFrame !== null
+          ? `data with a wrong TCP checksum in the ${h.dir} stream (from frame ${firstFrame}) was taken once the receiver acknowledged it in frame ${ackFrame}: its bytes are unconfirmed, as no copy with a correct checksum came (said once for this direction)`
+          : `${n} data segment${n === 1 ? '' : 's'} with a wrong TCP checksum in the ${h.dir} stream (from frame ${firstFrame}) taken without the receiver's acknowledgement or a correct copy: their bytes are unconfirmed`,
+        // Dated by the ACK that took it, or by the first segment taken without one.
+        frame: ackFrame ?? firstFrame,
+        timeUs: ackFrame !== null ? h.owner.lastTimeUs : firstTimeUs,
+        session: h.owner.info.id,
+        dir: h.dir,
+      });
+    };
   }
 
   /**
@@ -439,20 +515,24 @@ export class FlowTable implements FlowTableApi {
       h.sentEnd = sent;
       h.sentSet = true;
     }
-    if (h.buffered > this.opts.maxBufferedPerDirection) {
-      const other = h === conn.fe ? conn.be : conn.fe;
-      const cap = this.directionCap(other);
-      while (h.buffered > cap) {
-        const lost = h.flushFirstHole(seg.frame, seg.timeUs, 'per-direction buffer limit reached');
-        this.limitAnomaly(h, lost, seg.frame, seg.timeUs, `more than ${cap} out-of-order bytes buffered in one direction (the larger of ${this.opts.maxBufferedPerDirection} and twice the largest window the receiver advertised, ${other.maxWindow})`);
-      }
-    }
+    this.enforceDirection(conn, h, seg.frame, seg.timeUs);
     this.reconcile(h);
     if (conn.fe.finished && conn.be.finished) {
       this.close(conn, 'fin', seg.frame, seg.timeUs);
     } else if (conn.fe.hasFin && conn.be.hasFin) {
       if (conn.finGrace) this.close(conn, 'fin', seg.frame, seg.timeUs);
       else conn.finGrace = true;
+    }
+  }
+
+  /** Gives up `h`'s lowest holes (or takes its held suspects) while it holds more than directionCap. */
+  private enforceDirection(conn: Connection, h: Half, frame: number, timeUs: number): void {
+    if (h.buffered <= this.opts.maxBufferedPerDirection) return;
+    const other = h === conn.fe ? conn.be : conn.fe;
+    const cap = this.directionCap(other);
+    while (h.buffered > cap) {
+      const lost = h.flushFirstHole(frame, timeUs, 'per-direction buffer limit reached', this.suspectTaken(h, null));
+      if (lost > 0) this.limitAnomaly(h, lost, frame, timeUs, `more than ${cap} out-of-order bytes buffered in one direction (the larger of ${this.opts.maxBufferedPerDirection} and twice the largest window the receiver advertised, ${other.maxWindow})`);
     }
   }
 
@@ -476,7 +556,7 @@ export class FlowTable implements FlowTableApi {
     const limit = this.nowUs - this.opts.holeTimeoutUs;
     let h = this.holeHead;
     while (h && h.holeSinceUs <= limit) {
-      h.flushFirstHole(frame, timeUs, 'hole not filled within the hole timeout');
+      h.flushFirstHole(frame, timeUs, 'hole not filled within the hole timeout', this.suspectTaken(h, null));
       this.reconcile(h);
       const conn = h.owner;
       if (conn.fe.finished && conn.be.finished) this.close(conn, 'fin', frame, timeUs);
@@ -491,8 +571,8 @@ export class FlowTable implements FlowTableApi {
       let h = this.holeHead;
       while (h && h.buffered === 0) h = h.holeNext;
       if (!h) break;
-      const lost = h.flushFirstHole(frame, timeUs, 'total buffer limit reached');
-      this.limitAnomaly(h, lost, frame, timeUs, `more than ${cap} out-of-order bytes buffered over all connections`);
+      const lost = h.flushFirstHole(frame, timeUs, 'total buffer limit reached', this.suspectTaken(h, null));
+      if (lost > 0) this.limitAnomaly(h, lost, frame, timeUs, `more than ${cap} out-of-order bytes buffered over all connections`);
       this.reconcile(h);
     }
   }
@@ -524,8 +604,8 @@ export class FlowTable implements FlowTableApi {
     if (conn.closed) return;
     conn.closed = true;
     const why = `connection closed (${reason})`;
-    conn.fe.flushAll(frame, timeUs, why);
-    conn.be.flushAll(frame, timeUs, why);
+    conn.fe.flushAll(frame, timeUs, why, this.suspectTaken(conn.fe, null));
+    conn.be.flushAll(frame, timeUs, why, this.suspectTaken(conn.be, null));
     this.reconcile(conn.fe);
     this.reconcile(conn.be);
     const sink = conn.opened();

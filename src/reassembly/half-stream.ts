@@ -50,8 +50,9 @@ export class HalfStream<Owner> {
   isn = -1;
   /** Whether this direction's TCP checksums are verified (see FlowTable.checksumAccepted). */
   checksums = CHECKS_UNKNOWN;
-  /** A data segment with a wrong checksum was taken here (said once, see FlowTable.checksumAccepted). */
-  badDataChecksum = false;
+  /** Data with a wrong checksum was held here / taken after the receiver acknowledged it (each said once, see FlowTable.checksumAccepted). */
+  badDataHeld = false;
+  badDataAcked = false;
   /** The sequence number after the last byte (or FIN) the sender sent, once sentSet. */
   sentEnd = 0;
   sentSet = false;
@@ -73,6 +74,12 @@ export class HalfStream<Owner> {
    * now and then, so that delivering the first chunk costs O(1), not an array shift. */
   private readonly chunks: Array<Chunk | null> = [];
   private head = 0;
+  /**
+   * Data segments with a wrong checksum in a verified direction, by sequence number, waiting
+   * (holdSuspect): a copy with a correct checksum wins over them; the receiver's ACK past one
+   * proves the bytes arrived and takes it. Null when none (the usual case).
+   */
+  private suspects: Chunk[] | null = null;
   /** Bytes charged for the chunks (payload plus CHUNK_OVERHEAD each). */
   buffered = 0;
 
@@ -110,6 +117,7 @@ export class HalfStream<Owner> {
     this.sink = DETACHED;
     this.chunks.length = 0;
     this.head = 0;
+    this.suspects = null;
   }
 
   /** Starts the direction at `seq`; skip -1 when its real start was not seen. */
@@ -121,7 +129,102 @@ export class HalfStream<Owner> {
 
   /** Something is still expected before the direction can be complete: a hole before buffered data or before the FIN. */
   hasHole(): boolean {
-    return this.chunks.length > this.head || (this.hasFin && !this.finished);
+    return this.chunks.length > this.head || (this.hasFin && !this.finished) || this.suspects !== null;
+  }
+
+  /** Bad-checksum data is held here (see holdSuspect). */
+  get hasSuspects(): boolean {
+    return this.suspects !== null;
+  }
+
+  /**
+   * Holds a copy of a data segment whose checksum is wrong (a receiver drops such a segment,
+   * and a forged one must not win over the real copy): it waits in `suspects`, charged like a
+   * buffered chunk, until the receiver acknowledges its bytes (acknowledged()), a correct copy
+   * delivers them, or the direction gives up waiting (flushFirstHole, flushAll). Returns
+   * false when nothing was held (its bytes were all delivered already).
+   */
+  holdSuspect(seq: number, bytes: Buffer, start: number, len: number, frame: number, timeUs: number): boolean {
+    if (seqDiff(seqAdd(seq, len), this.nextSeq) <= 0) return false;
+    const copy = Buffer.allocUnsafeSlow(len);
+    bytes.copy(copy, 0, start, start + len);
+    const c: Chunk = { seq: seq >>> 0, len, bytes: copy, frame, timeUs };
+    const list = (this.suspects ??= []);
+    let i = list.length;
+    while (i > 0 && seqDiff(list[i - 1]!.seq, c.seq) > 0) i--;
+    list.splice(i, 0, c);
+    this.buffered += cost(copy, len);
+    return true;
+  }
+
+  /**
+   * The receiver acknowledged every byte before `ack` (an ACK in the other direction with a
+   * correct or unknown checksum; FlowTable decides when to believe it): a hole before it is
+   * given up, as a gap dated by the ACK's frame: the sender never retransmits acknowledged
+   * bytes, so waiting for the hole timeout would only hold the stream back. Holes are given up
+   * only up to the end of what the capture saw the sender send (an ACK past it, forged or for
+   * segments the capture missed at the end, declares nothing) and never past the FIN. Returns
+   * the bytes declared lost.
+   */
+  giveUpAcknowledged(ack: number, frame: number, timeUs: number): number {
+    if (!this.sentSet) return 0;
+    let limit = ack >>> 0;
+    if (seqDiff(limit, this.sentEnd) > 0) limit = this.sentEnd;
+    if (this.hasFin && seqDiff(limit, this.finSeq) > 0) limit = this.finSeq;
+    let lost = 0;
+    while (seqDiff(limit, this.nextSeq) > 0) {
+      const first = this.chunks[this.head];
+      if (!first) break;
+      const to = seqDiff(first.seq, limit) < 0 ? first.seq : limit;
+      const n = seqDiff(to, this.nextSeq);
+      this.lose(n, frame, timeUs, `the receiver acknowledged them in frame ${frame}, so no retransmission can come`);
+      lost += n;
+      this.drain();
+    }
+    return lost;
+  }
+
+  /** Whether an ACK up to `ack` would give up a hole here (see giveUpAcknowledged). */
+  holeBefore(ack: number): boolean {
+    const first = this.chunks[this.head];
+    return first !== undefined && this.sentSet && seqDiff(ack, this.nextSeq) > 0 && seqDiff(this.sentEnd, this.nextSeq) > 0;
+  }
+
+  /** An ACK past a hole waiting to be believed (FlowTable.segment): its number, frame and time. */
+  ackPending = false;
+  ackPendingSeq = 0;
+  ackPendingFrame = 0;
+  ackPendingTimeUs = 0;
+
+  /**
+   * Takes the held suspects that start before `upTo` (all of them for null), in sequence
+   * order: each is accepted as data, the parts of it already delivered by a correct copy
+   * dropping out as retransmissions do. `onTaken` hears of those that delivered bytes.
+   */
+  takeSuspects(upTo: number | null, onTaken: (n: number, firstFrame: number, firstTimeUs: number) => void): void {
+    const list = this.suspects;
+    if (list === null) return;
+    let n = 0;
+    let first = 0;
+    let firstTimeUs = 0;
+    let k = 0;
+    for (; k < list.length; k++) {
+      const c = list[k]!;
+      if (upTo !== null && seqDiff(c.seq, upTo) >= 0) break;
+      this.buffered -= cost(c.bytes, c.len);
+      const before = this.nextSeq;
+      const fresh = seqDiff(seqAdd(c.seq, c.len), before) > 0;
+      this.accept(c.seq, c.bytes, 0, c.len, c.frame, c.timeUs);
+      if (fresh) {
+        n++;
+        if (first === 0) {
+          first = c.frame;
+          firstTimeUs = c.timeUs;
+        }
+      }
+    }
+    this.suspects = k >= list.length ? null : list.slice(k);
+    if (n > 0) onTaken(n, first, firstTimeUs);
   }
 
   /**
@@ -193,7 +296,14 @@ export class HalfStream<Owner> {
    * Gives up the lowest hole: its size is reported as a gap (with `why`) and the bytes after it
    * are delivered. Returns the number of bytes declared lost.
    */
-  flushFirstHole(frame: number, timeUs: number, why: string): number {
+  flushFirstHole(frame: number, timeUs: number, why: string, onTaken?: (n: number, firstFrame: number, firstTimeUs: number) => void): number {
+    if (this.suspects !== null) {
+      // Held suspects are bytes, not a hole: waiting is given up by taking them.
+      const c = this.chunks[this.head];
+      const before = this.nextSeq;
+      this.takeSuspects(c ? c.seq : null, onTaken ?? noop);
+      if (this.nextSeq !== before) return 0;
+    }
     const first = this.chunks[this.head];
     if (first) {
       const hole = seqDiff(first.seq, this.nextSeq);
@@ -214,7 +324,8 @@ export class HalfStream<Owner> {
    * End of the direction: every buffered byte is delivered, every hole becomes a gap, and a gap
    * with no bytes after it is still reported through an empty delivery.
    */
-  flushAll(frame: number, timeUs: number, why: string): void {
+  flushAll(frame: number, timeUs: number, why: string, onTaken?: (n: number, firstFrame: number, firstTimeUs: number) => void): void {
+    this.takeSuspects(null, onTaken ?? noop);
     while (this.hasHole()) this.flushFirstHole(frame, timeUs, why);
     if (this.pendingSkip > 0) this.deliver(EMPTY, 0, 0, frame, timeUs);
   }
@@ -396,6 +507,7 @@ export class HalfStream<Owner> {
 }
 
 const EMPTY = Buffer.alloc(0);
+const noop = (): void => undefined;
 
 /**
  * The Delivery a HalfStream hands out (one object per direction, refilled for every delivery):
