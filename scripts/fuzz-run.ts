@@ -2,14 +2,17 @@
  * Running fuzz inputs through the whole pipeline, and the runner that keeps a pool of worker
  * threads busy with them.
  *
- * The pipeline is synchronous within a read chunk, so a hang cannot be caught by a timer in
- * the same thread: each worker reports after every input, and the main thread terminates a
- * worker that has been silent for longer than the time bound, regenerates the input it was on
+ * The bound on an input is CPU work, not time: the CPU time of the worker's own thread
+ * (threadCpuMs), which a loaded machine does not inflate the way it stretches wall-clock time, so
+ * a run's verdict does not depend on what else the machine is doing. The pipeline is
+ * synchronous within a read chunk, so a hang cannot be caught by a timer in the same thread:
+ * each worker reports after every input, and the main thread terminates a worker whose thread
+ * has used more CPU than the bound since its last report, regenerates the input it was on
  * (inputs are a pure function of seed and index) and saves it. A worker's heap is capped
  * (resourceLimits), so unbounded memory ends as a worker error, saved the same way; the
- * worker also checks its heap between inputs against a lower bound.
+ * worker also checks its heap between inputs against a lower bound, after a full collection.
  */
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -32,6 +35,31 @@ export interface OneResult {
 }
 
 let devNull: number | null = null;
+
+/**
+ * CPU milliseconds (user + system) used by one thread of this process: the calling thread
+ * (tid null) or the thread `tid` (Linux: /proc/.../stat, in clock ticks of 10 ms); null where
+ * that cannot be read.
+ */
+export function threadCpuMs(tid: number | null = null): number | null {
+  try {
+    const stat = readFileSync(tid === null ? '/proc/thread-self/stat' : `/proc/self/task/${tid}/stat`, 'latin1');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+/** The calling thread's id (Linux), for threadCpuMs from another thread; null elsewhere. */
+export function threadId(): number | null {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {
+    return null;
+  }
+}
 
 /** Both exports on every input: NDJSON (the export's own writer, messages from their bytes, and
  * every record through JSON.stringify too) and the text view (verbose trees on every fourth
@@ -109,7 +137,8 @@ export interface FuzzOptions {
   /** First input index (to continue a run). */
   start?: number;
   workers?: number;
-  /** An input running longer than this is a hang (worker terminated) / slow failure. */
+  /** An input using more CPU time than this (ms of its worker thread) is a slow failure; silent
+   * for 2 s of CPU more, a hang (worker terminated). */
   timeoutMs?: number;
   /** Heap cap of a worker. */
   heapLimitMb?: number;
@@ -128,6 +157,7 @@ export interface FuzzSummary {
   anomalies: number;
   refused: number;
   failures: FuzzFailure[];
+  /** The most CPU time one input took (ms of its worker thread). */
   maxInputMs: number;
   /** The index of the slowest input (reproduce it with --start). */
   slowestIndex: number;
@@ -141,7 +171,9 @@ export type WorkerRequest = { seed: number; from: number; to: number; timeoutMs:
 export type WorkerReport =
   | { type: 'done'; index: number; records: number; anomalies: number; refused: boolean; ms: number; heapMb: number }
   | { type: 'fail'; index: number; kind: 'exception' | 'slow' | 'memory'; message: string; ms: number }
-  | { type: 'finished' };
+  | { type: 'finished' }
+  /** The worker's thread id, sent first: the runner watches that thread's CPU time. */
+  | { type: 'thread'; tid: number | null };
 
 export function saveInput(dir: string, seed: number, input: FuzzInput, why: string): string {
   mkdirSync(dir, { recursive: true });
@@ -202,24 +234,42 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
     const w = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: opts.heapLimitMb ?? 1024 } });
     let current = from;
     let settled = false;
-    let timer: NodeJS.Timeout | null = null;
-    const arm = (): void => {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => {
-        // The worker's thread is stuck in one input: it cannot even answer.
-        fail(current, 'hang', `no answer within ${timeoutMs} ms`);
-        finish(current + 1);
-      }, timeoutMs + 2000);
+    let tid: number | null = null;
+    let started = false;
+    // The worker thread's CPU time at its last report; wall time where thread CPU is unreadable.
+    let mark = 0;
+    const spent = (): number => {
+      const cpu = tid === null ? null : threadCpuMs(tid);
+      return cpu === null ? performance.now() - mark : cpu - mark;
     };
+    const arm = (): void => {
+      const cpu = tid === null ? null : threadCpuMs(tid);
+      mark = cpu ?? performance.now();
+    };
+    // The worker's thread is stuck in one input (it cannot even answer): past the bound of CPU
+    // work (2 s more than an input's own bound), it is ended. Under a loaded machine it simply
+    // takes longer to get there.
+    const watchdog = setInterval(() => {
+      // Loading the pipeline is not an input's work: the watch starts with the worker's first word.
+      if (!started || spent() <= timeoutMs + 2000) return;
+      fail(current, 'hang', `no answer after ${timeoutMs + 2000} ms of CPU time`);
+      finish(current + 1);
+    }, 500);
     const finish = (resumeAt: number): void => {
       if (settled) return;
       settled = true;
-      if (timer) clearTimeout(timer);
+      clearInterval(watchdog);
       void w.terminate();
       resolve(resumeAt);
     };
     w.on('message', (m: WorkerReport) => {
       reported = true;
+      if (m.type === 'thread') {
+        tid = m.tid;
+        started = true;
+        arm();
+        return;
+      }
       if (m.type === 'finished') {
         finish(to);
         return;

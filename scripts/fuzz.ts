@@ -2,7 +2,7 @@
  * `npm run fuzz -- [ITERATIONS] [--seed N] [--start I] [--workers N] [--timeout MS] [--out DIR]`:
  * mutates the samples and the public captures (scripts/fuzz-mutate.ts) and runs every input
  * through the whole pipeline (scripts/fuzz-run.ts). An exception escaping the pipeline, an input
- * over the time bound, or heap growth is a failure: the seed and index are printed and the input
+ * over the bound of CPU time (--timeout, ms of its worker thread), or heap growth is a failure: the seed and index are printed and the input
  * saved under os.tmpdir()/pgsniff-fuzz (or --out). Exit status 1 when anything failed.
  *
  * Reproduce one input: `npm run fuzz -- 1 --seed S --start I`.
@@ -34,7 +34,7 @@ function main(): Promise<number> {
     else if (/^\d+$/.test(a)) iterations = Number(a);
     else throw new Error(`unknown argument ${a}`);
   }
-  process.stderr.write(`fuzz: seed ${seed}, inputs ${start}..${start + iterations - 1}, ${workers} workers, ${timeoutMs} ms bound\n`);
+  process.stderr.write(`fuzz: seed ${seed}, inputs ${start}..${start + iterations - 1}, ${workers} workers, ${timeoutMs} ms CPU bound\n`);
   let lastReport = 0;
   return runFuzz({
     seed, iterations, start, workers, timeoutMs, saveDir: out,
@@ -48,7 +48,7 @@ function main(): Promise<number> {
     process.stdout.write(
       `fuzz: seed ${s.seed}: ${s.inputs} inputs from ${s.corpus} captures in ${(s.ms / 1000).toFixed(1)} s ` +
       `(${(s.inputs / (s.ms / 1000)).toFixed(0)}/s); ${s.records} records, ${s.anomalies} anomalies, ${s.refused} inputs refused as no capture; ` +
-      `slowest input ${s.maxInputMs.toFixed(0)} ms (index ${s.slowestIndex}), largest worker heap ${s.maxHeapMb.toFixed(0)} MB, ` +
+      `slowest input ${s.maxInputMs.toFixed(0)} ms CPU (index ${s.slowestIndex}), largest worker heap ${s.maxHeapMb.toFixed(0)} MB, ` +
       `peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; ${s.failures.length} failures\n`,
     );
     for (const f of s.failures) {

@@ -5,16 +5,16 @@
  * PostgreSQL 18 OAUTHBEARER login (a bearer token in SASLInitialResponse). Then every output
  * the command has is searched for each secret, as text, as hex of its bytes, and (for SCRAM's
  * base64 values) as hex of the decoded bytes: NDJSON (messages, --queries), text (-V too),
- * stats (text and JSON), check's messages. With --show-secrets they appear (the test would
- * otherwise prove nothing), and a display filter cannot test a redacted value.
+ * stats (text and JSON), check's messages, the HTML report (`pgsniff report`, with and without
+ * --params: the page and the command's own lines). With --show-secrets they appear (the test
+ * would otherwise prove nothing), and a display filter cannot test a redacted value.
  *
- * Not covered here: the terminal UI's bytes pane shows frames as they are (see notes), and the
- * HTML report, which another change is building.
+ * Not covered here: the terminal UI (test/tui-secrets.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from './helpers/public-captures.js';
@@ -86,7 +86,15 @@ function outputsOf(file: string, extra: string[] = []): Array<[string, string]> 
     ['check', file, '--no-plaintext-passwords', '--require-tls', '--max-queries', '0', '--no-errors'],
     ['check', file, '--no-plaintext-passwords', '--require-tls', '--max-queries', '0', '--json'],
   ];
-  return modes.map((m) => [m.join(' '), run([...m, ...extra]).out]);
+  const outs: Array<[string, string]> = modes.map((m) => [m.join(' '), run([...m, ...extra]).out]);
+  // The HTML report: what the command says and the page it writes.
+  for (const params of [[], ['--params']]) {
+    const page = join(tmp, `report-${outs.length}.html`);
+    const r = run(['report', file, ...params, '-o', page, ...extra]);
+    assert.equal(r.status, 0, r.out);
+    outs.push([`report ${file} ${params.join(' ')}`, r.out + readFileSync(page, 'utf8')]);
+  }
+  return outs;
 }
 
 test('no cleartext password, MD5 hash, SCRAM proof, server signature or bearer token in any default output', async () => {
