@@ -53,6 +53,7 @@ export function queryDetail(rec: Record<string, unknown>): string {
   if (rec.skipped === true) detail.push('skipped after an earlier error');
   if (rec.incomplete === true) detail.push(`incomplete: ${INCOMPLETE_WHY[String(rec.incompleteReason)] ?? 'the record may not be right'}`);
   if (rec.rolledBack === true) detail.push('rolled back: it succeeded, but its transaction undid it');
+  if (rec.rollbackUnknown === true) detail.push('rollback unknown: written before its transaction ended; whether it was undone is not known');
   const batch = rec.batch && typeof rec.batch === 'object' ? (rec.batch as Record<string, unknown>) : null;
   if (batch) detail.push(`batch of ${String(batch.size)} answered in one frame (${String(batch.id)}): ${typeof batch.durationMs === 'number' ? batch.durationMs.toFixed(3) : '?'} ms together, none has a time of its own`);
   if (typeof rec.statement === 'string' && rec.statement) detail.push(`statement "${rec.statement}"`);
