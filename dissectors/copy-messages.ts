@@ -9,6 +9,7 @@ import type { Reader } from './reader.js';
 import { F } from './fields.js';
 import { readFormats, formatOf } from './typed.js';
 import { decodeCopyData } from './copy/index.js';
+import { copyResponseRange } from './ranges.js';
 import type { CopyResponse, CopyData, Direction } from './types.js';
 
 function copyData(dir: Direction): Entry {
@@ -49,7 +50,7 @@ const copyFail: Entry = {
 
 export const entries: Entry[] = [
   copyData('frontend'), copyData('backend'), copyDone('frontend'), copyDone('backend'), copyFail,
-  { dir: 'backend', code: 'G', name: 'CopyInResponse', decode: (r) => readCopyResponse(r, 'CopyInResponse') },
-  { dir: 'backend', code: 'H', name: 'CopyOutResponse', decode: (r) => readCopyResponse(r, 'CopyOutResponse') },
-  { dir: 'backend', code: 'W', name: 'CopyBothResponse', decode: (r) => readCopyResponse(r, 'CopyBothResponse') },
+  { dir: 'backend', code: 'G', name: 'CopyInResponse', direct: (s, a, e) => copyResponseRange('CopyInResponse', s, a, e), decode: (r) => readCopyResponse(r, 'CopyInResponse') },
+  { dir: 'backend', code: 'H', name: 'CopyOutResponse', direct: (s, a, e) => copyResponseRange('CopyOutResponse', s, a, e), decode: (r) => readCopyResponse(r, 'CopyOutResponse') },
+  { dir: 'backend', code: 'W', name: 'CopyBothResponse', direct: (s, a, e) => copyResponseRange('CopyBothResponse', s, a, e), decode: (r) => readCopyResponse(r, 'CopyBothResponse') },
 ];

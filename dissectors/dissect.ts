@@ -65,6 +65,13 @@ export function mayCarrySecret(dir: 'frontend' | 'backend', code: string | null)
  */
 export function dissect(raw: RawMessage, ctx: DissectContext): DecodedMessage {
   try {
+    if (raw.code !== null) {
+      const direct = lookup(raw.dir, raw.code).direct;
+      if (direct !== undefined) {
+        const m = direct(raw.source, raw.bodyStart, raw.bodyEnd, ctx);
+        if (m !== null) return m;
+      }
+    }
     const r = new Reader(raw.body);
     r.showSecrets = ctx.showSecrets;
     const m = run(raw, ctx, r);

@@ -16,6 +16,12 @@ export interface Entry {
    * Malformed record), and the reader's position after the last field is checked by the caller.
    */
   decode(r: Reader, ctx: DissectContext): DecodedMessage;
+  /**
+   * The range reader (ranges.ts), tried first when nobody traces: the message read from
+   * src[start, end) without the Reader, or null for anything irregular, which `decode` then reads
+   * and reports.
+   */
+  direct?(src: Buffer, start: number, end: number, ctx: DissectContext): DecodedMessage | null;
   /** The message name when it depends on the body or the context ('R', frontend 'p'). */
   nameFor?(body: Buffer, ctx: DissectContext): string;
 }

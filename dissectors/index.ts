@@ -11,6 +11,7 @@ export {
   F, allFields, AUTH_TYPES, TRANSACTION_STATUS, FORMAT_CODES, TARGETS, ERROR_FIELDS, REQUEST_CODES,
   FRONTEND_MESSAGES, BACKEND_MESSAGES, REDACTED, type FieldDef, type ValueTable,
 } from './fields.js';
-export { splitTag } from './simple-query.js';
+export { splitTag } from './ranges.js';
 export { RAW_HEX_CAP } from './hex.js';
+export { rawMessage, type RawMessageFields } from './raw-message.js';
 export type * from './types.js';

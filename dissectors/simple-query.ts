@@ -8,29 +8,13 @@ import type { Reader } from './reader.js';
 import { F, TRANSACTION_STATUS } from './fields.js';
 import { typeName } from './values/index.js';
 import { readTypedValue, formatOf } from './typed.js';
+import { commandCompleteRange, readyRange, splitTag } from './ranges.js';
 import type { ColumnDescription, CommandComplete, TypedValue } from './types.js';
 
 /** Smallest RowDescription field: an empty name's NUL and 18 bytes of numbers. */
 const MIN_COLUMN = 19;
 /** Smallest DataRow column: its Int32 length (-1, NULL). */
 const MIN_VALUE = 4;
-
-/**
- * A CommandComplete tag's command and row count: "INSERT oid rows", "SELECT rows",
- * "UPDATE rows", "COPY rows", ...; tags without a trailing count ("BEGIN", "CREATE TABLE")
- * have rows null.
- */
-export function splitTag(tag: string): { command: string; rows: number | null; oid?: number } {
-  const sp = tag.lastIndexOf(' ');
-  if (sp < 0 || !/^[0-9]{1,20}$/.test(tag.slice(sp + 1))) return { command: tag, rows: null };
-  const rows = Number(tag.slice(sp + 1));
-  const head = tag.slice(0, sp);
-  if (head.startsWith('INSERT ')) {
-    const oid = head.slice(7);
-    if (/^[0-9]{1,10}$/.test(oid)) return { command: 'INSERT', rows, oid: Number(oid) };
-  }
-  return { command: head, rows };
-}
 
 const query: Entry = {
   dir: 'frontend',
@@ -45,6 +29,7 @@ const commandComplete: Entry = {
   dir: 'backend',
   code: 'C',
   name: 'CommandComplete',
+  direct: commandCompleteRange,
   decode(r) {
     const tag = r.cstr(F.tag);
     const s = splitTag(tag);
@@ -67,6 +52,7 @@ const readyForQuery: Entry = {
   dir: 'backend',
   code: 'Z',
   name: 'ReadyForQuery',
+  direct: readyRange,
   decode(r) {
     const b = r.u8(F.status);
     const status = String.fromCharCode(b) as 'I' | 'T' | 'E';

@@ -21,6 +21,15 @@ export interface RawMessage {
   /** Exactly the body after the length field (length - 4 bytes). Often a view into capture buffers:
    * valid only during the call that hands it over; copy what you keep (the TUI does). */
   body: Buffer;
+  /**
+   * Where the body lives: source[bodyStart, bodyEnd), the same bytes as `body` (gopacket's
+   * ScatterGather). src/pg's framer makes the `body` view only when it is read; the range readers
+   * (dissectors/ranges.ts) read the range and make none. Nothing outside the range belongs to
+   * this message. Same lifetime as `body`.
+   */
+  readonly source: Buffer;
+  readonly bodyStart: number;
+  readonly bodyEnd: number;
   /** Stream offset of the message's first byte within its direction (for hex views). */
   offset: number;
   /** Frame holding the first byte, and the frame in which the last byte arrived (the record's `frame`). */

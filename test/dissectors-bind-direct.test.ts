@@ -1,5 +1,5 @@
 /**
- * dissectors/extended-query.ts reads a well-formed Bind straight from its bytes (bindDirect)
+ * dissectors/extended-query.ts reads a well-formed Bind straight from its bytes (bindRange, dissectors/ranges.ts)
  * and leaves anything else to the reader's field-by-field way. Both must give the same object
  * for every Bind the direct way accepts, and the direct way must accept the ordinary ones.
  */
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { dissect } from '../dissectors/dissect.js';
 import { Reader } from '../dissectors/reader.js';
 import { lookup } from '../dissectors/registry.js';
-import { bindDirect } from '../dissectors/extended-query.js';
+import { bindRange } from '../dissectors/ranges.js';
 import type { DissectContext } from '../dissectors/types.js';
 import { bind, makeContext, toRaw, withBody } from './helpers/pg-builder.js';
 import { prng } from './helpers/prng.js';
@@ -53,7 +53,7 @@ test('a Bind read from its bytes equals the reader\'s decoding, damaged or not',
         compared++;
       }
     }
-    for (const ctx of contexts) if (bindDirect(base.body, 0, base.body.length, ctx) !== null) direct++;
+    for (const ctx of contexts) if (bindRange(base.body, 0, base.body.length, ctx) !== null) direct++;
   }
   assert.ok(compared > 5000, `${compared} compared`);
   assert.equal(direct, bases.length * contexts.length, 'every well-formed Bind is read directly');

@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { dissect } from '../dissectors/index.js';
+import { dissect, rawMessage } from '../dissectors/index.js';
 import { decodedMessageSchema } from '../dissectors/schema.js';
 import type { ColumnDescription, DecodedMessage, Direction, RawMessage } from '../dissectors/types.js';
 import { publicCaptures, publicCapture, tshark, SKIP_NO_PUBLIC, SKIP_NO_TSHARK } from './helpers/public-captures.js';
@@ -165,7 +165,7 @@ function decodeStream(s: Stream): Decoded[] {
         if (b.length < 1) break;
         if (b[0] === 0x45 /* E: an old server's error */) pending = null;
         else {
-          emit({ ...base, dir, code: null, length: 1, body: b.subarray(0, 1) });
+          emit(rawMessage({ ...base, dir, code: null, length: 1, body: b.subarray(0, 1) }));
           if (b[0] !== 0x4e) off = true; // S or G: encryption follows
           pending = null;
           b = b.subarray(1);
@@ -177,7 +177,7 @@ function decodeStream(s: Stream): Decoded[] {
         const len = b.readInt32BE(0);
         if (len < 4) { off = true; break; } // not framable: this minimal framer gives up
         if (b.length < len) break;
-        const raw: RawMessage = { ...base, dir, code: null, length: len, body: b.subarray(4, len) };
+        const raw: RawMessage = rawMessage({ ...base, dir, code: null, length: len, body: b.subarray(4, len) });
         emit(raw);
         const t = out[out.length - 1].m.type;
         if (t === 'SSLRequest') pending = 'ssl';
@@ -190,7 +190,7 @@ function decodeStream(s: Stream): Decoded[] {
       const len = b.readInt32BE(1);
       if (len < 4) { off = true; break; }
       if (b.length < 1 + len) break;
-      emit({ ...base, dir, code: String.fromCharCode(b[0]), length: len, body: b.subarray(5, 1 + len) });
+      emit(rawMessage({ ...base, dir, code: String.fromCharCode(b[0]), length: len, body: b.subarray(5, 1 + len) }));
       b = b.subarray(1 + len);
     }
     buf[dir] = Buffer.from(b);

@@ -10,6 +10,7 @@ import { decodedMessageSchema } from '../dissectors/schema.js';
 import type { RawMessage, Direction } from '../dissectors/types.js';
 import type { FieldNode } from '../dissectors/tree.js';
 import { catalogue, catalogueRaw, makeContext, withBody } from './helpers/pg-builder.js';
+import { rawMessage } from '../dissectors/raw-message.js';
 
 /** xorshift32: reproducible randomness. */
 function rng(seed: number): () => number {
@@ -70,7 +71,7 @@ test('random bodies for every type byte, both directions: no throw, schema-valid
     for (let c = 0; c < 256; c++) {
       for (let k = 0; k < 12; k++) {
         const body = randomBody(next, k < 8 ? 24 : 300);
-        const raw: RawMessage = { dir, code: String.fromCharCode(c), length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 };
+        const raw: RawMessage = rawMessage({ dir, code: String.fromCharCode(c), length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 });
         exercise(raw, `${dir} 0x${c.toString(16)} #${k}`, [CTXS[k % CTXS.length]]);
         n++;
       }
@@ -87,11 +88,11 @@ test('random startup-phase packets and one-byte answers', () => {
     const head = Buffer.alloc(4);
     head.writeInt32BE(codes[k % codes.length] | 0);
     const body = k % 16 === 0 ? rest.subarray(0, 3) : Buffer.concat([head, rest]);
-    exercise({ dir: 'frontend', code: null, length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }, `startup #${k}`, [CTXS[k % CTXS.length]]);
+    exercise(rawMessage({ dir: 'frontend', code: null, length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }), `startup #${k}`, [CTXS[k % CTXS.length]]);
   }
   for (let b = 0; b < 256; b++) {
     const body = Buffer.from([b]);
-    exercise({ dir: 'backend', code: null, length: 1, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }, `answer ${b}`, CTXS);
+    exercise(rawMessage({ dir: 'backend', code: null, length: 1, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }), `answer ${b}`, CTXS);
   }
 });
 
@@ -115,16 +116,16 @@ test('huge counts with tiny bodies are refused before allocating', () => {
     ['t', Buffer.from([0x7f, 0xff])],
     ['v', Buffer.from([0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff])],
   ] as const) {
-    const m = dissect({ dir: 'backend', code, length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }, makeContext());
+    const m = dissect(rawMessage({ dir: 'backend', code, length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }), makeContext());
     assert.ok(m.type === 'Malformed' && m.fault === 'truncated', JSON.stringify(m));
   }
 });
 
 test('Unknown and Malformed raw hex is capped, with the true size', () => {
   const body = Buffer.alloc(100_000, 0x41);
-  const m = dissect({ dir: 'frontend', code: 'Y', length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }, makeContext());
+  const m = dissect(rawMessage({ dir: 'frontend', code: 'Y', length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }), makeContext());
   assert.ok(m.type === 'Unknown' && m.size === 100_000 && m.raw.length === 8192);
-  const q = dissect({ dir: 'frontend', code: 'Q', length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }, makeContext());
+  const q = dissect(rawMessage({ dir: 'frontend', code: 'Q', length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }), makeContext());
   assert.ok(q.type === 'Malformed' && q.size === 100_000 && q.raw.length === 8192);
 });
 
@@ -134,7 +135,7 @@ test('a throwing context (or value decoder) becomes Malformed; the tree still re
     throw new Error('boom');
   };
   const body = Buffer.from([0, 1, 0, 0, 0, 1, 0x31]);
-  const raw: RawMessage = { dir: 'backend', code: 'D', length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 };
+  const raw: RawMessage = rawMessage({ dir: 'backend', code: 'D', length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 });
   const m = dissect(raw, ctx);
   assert.ok(m.type === 'Malformed' && m.name === 'DataRow' && /boom/.test(m.reason), JSON.stringify(m));
   assert.ok(decodedMessageSchema.safeParse(m).success);

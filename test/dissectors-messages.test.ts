@@ -9,6 +9,7 @@ import { dissect } from '../dissectors/index.js';
 import { decodedMessageSchema } from '../dissectors/schema.js';
 import type { DecodedMessage } from '../dissectors/types.js';
 import { catalogue, catalogueRaw, makeContext, withBody, type CatalogueEntry } from './helpers/pg-builder.js';
+import { rawMessage } from '../dissectors/raw-message.js';
 
 function ctxOf(e: CatalogueEntry) {
   return makeContext({ ...e.ctx });
@@ -144,7 +145,7 @@ test('invalid values are Malformed (invalid), with the reason', () => {
     ['T', Buffer.from([0xff, 0xff]), /negative count/],
   ];
   for (const [code, body, re] of checks) {
-    const m = dissect({ dir: 'backend', code, length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }, ctx);
+    const m = dissect(rawMessage({ dir: 'backend', code, length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 }), ctx);
     assert.equal(m.type, 'Malformed', JSON.stringify(m));
     if (m.type === 'Malformed') {
       assert.equal(m.fault, 'invalid');

@@ -13,6 +13,7 @@ import { dissect } from '../dissectors/index.js';
 import { decodedMessageSchema } from '../dissectors/schema.js';
 import type { ColumnDescription, DecodedMessage, DissectContext, Direction, RawMessage } from '../dissectors/types.js';
 import { startServer, type PgServer } from './helpers/pg-server.js';
+import { rawMessage } from '../dissectors/raw-message.js';
 import {
   msg, cstring, bytes, int16, uint32, lenBytes, startup, sslRequest, gssencRequest, cancelRequest, query, parse, bind,
   describe, execute, sync, makeContext, PROTOCOL_3_0, PROTOCOL_3_2,
@@ -94,8 +95,8 @@ class Wire {
   /** Send wire bytes (a typed message, or a startup-phase one) after dissecting them. */
   send(wire: Buffer, typed = true): DecodedMessage {
     const raw: RawMessage = typed
-      ? { dir: 'frontend', code: String.fromCharCode(wire[0]), length: wire.readInt32BE(1), body: wire.subarray(5), offset: 0, firstFrame: 0, frame: 0, startTimeUs: 0, timeUs: 0 }
-      : { dir: 'frontend', code: null, length: wire.readInt32BE(0), body: wire.subarray(4), offset: 0, firstFrame: 0, frame: 0, startTimeUs: 0, timeUs: 0 };
+      ? rawMessage({ dir: 'frontend', code: String.fromCharCode(wire[0]), length: wire.readInt32BE(1), body: wire.subarray(5), offset: 0, firstFrame: 0, frame: 0, startTimeUs: 0, timeUs: 0 })
+      : rawMessage({ dir: 'frontend', code: null, length: wire.readInt32BE(0), body: wire.subarray(4), offset: 0, firstFrame: 0, frame: 0, startTimeUs: 0, timeUs: 0 });
     const m = this.decode(raw);
     if (m.type === 'SSLRequest') this.pending = 'ssl';
     if (m.type === 'GSSENCRequest') this.pending = 'gssenc';
@@ -118,7 +119,7 @@ class Wire {
     while (this.buf.length < 1) await this.more();
     const body = this.buf.subarray(0, 1);
     this.buf = this.buf.subarray(1);
-    const m = this.decode({ dir: 'backend', code: null, length: 1, body, offset: 0, firstFrame: 0, frame: 0, startTimeUs: 0, timeUs: 0 });
+    const m = this.decode(rawMessage({ dir: 'backend', code: null, length: 1, body, offset: 0, firstFrame: 0, frame: 0, startTimeUs: 0, timeUs: 0 }));
     this.pending = null;
     return m;
   }
@@ -131,7 +132,7 @@ class Wire {
           const code = String.fromCharCode(this.buf[0]);
           const body = Buffer.from(this.buf.subarray(5, 1 + len));
           this.buf = this.buf.subarray(1 + len);
-          return this.decode({ dir: 'backend', code, length: len, body, offset: 0, firstFrame: 0, frame: 0, startTimeUs: 0, timeUs: 0 });
+          return this.decode(rawMessage({ dir: 'backend', code, length: len, body, offset: 0, firstFrame: 0, frame: 0, startTimeUs: 0, timeUs: 0 }));
         }
       }
       await this.more();

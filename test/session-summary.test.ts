@@ -2,7 +2,7 @@
  * Summary query records (TrackerOptions.detail 'summary', for stats and checks) must pair and
  * count exactly as full ones: the only differences allowed are the fields the option drops
  * (time, startTime, columns, and Bind parameters). Checked two ways:
- *  - bindNames, which reads a Bind without decoding its values, accepts exactly the bodies the
+ *  - bindNames (dissectors/ranges.ts), which reads a Bind without decoding its values, accepts exactly the bodies the
  *    dissector decodes as Bind (and so the requests the tracker pairs), over many damaged Binds;
  *    so do the other lean reads for their messages, each also given its body as a range of a
  *    larger buffer (as src/pg's FramedMessage holds it) whose bytes around the range differ;
@@ -16,14 +16,14 @@ import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { MessageRecord, OutRecord, PipelineSink } from '../src/pipeline/events.js';
 import { SessionTracker } from '../src/session/tracker.js';
 import { SessionRegistry } from '../src/session/registry.js';
-import { bindNames, commandTag, describeOf, executePortal, readyStatus, tagRows } from '../src/session/lean-read.js';
-import { readBind, readParse } from '../src/session/request-read.js';
+import { bindNames, commandTag, executePortal, parseNames, readyStatus, tagRows, targetName } from '../dissectors/ranges.js';
+import { traceDecode } from '../dissectors/dissect.js';
 import { FramedMessage } from '../src/pg/framer.js';
 import type { QueryRecord, SessionRecord } from '../src/session/schema.js';
 import type { ConnectionEnd, ConnectionInfo } from '../src/reassembly/types.js';
-import { dissect, splitTag } from '../dissectors/index.js';
+import { splitTag } from '../dissectors/index.js';
 import type { DecodedMessage, RawMessage } from '../dissectors/types.js';
-import { bind, commandComplete, describe, execute, makeContext, parse, readyForQuery, toRaw } from './helpers/pg-builder.js';
+import { bind, commandComplete, describe, execute, makeContext, parse, readyForQuery, toRaw, withBody } from './helpers/pg-builder.js';
 import { publicCapture, publicCaptures, sampleCaptures } from './helpers/public-captures.js';
 
 function* prng(seed: number): Generator<number> {
@@ -58,15 +58,20 @@ function inRange(raw: RawMessage, pad: Buffer): RangeOnly {
     raw.offset, raw.firstFrame, raw.startTimeUs, raw.frame, raw.timeUs);
 }
 
-/** In lean mode the readers never decode. */
-function noDecode(): DecodedMessage {
-  throw new Error('a lean read called the dissector');
+/** A range reader applied to a message's body range, as the tracker applies it. */
+const at = <T>(read: (src: Buffer, start: number, end: number) => T) => (raw: RawMessage): T => read(raw.source, raw.bodyStart, raw.bodyEnd);
+
+/** CommandComplete's tag and rows as the tracker reads them. */
+function leanTag(raw: RawMessage): { tag: string; rows: number | null } | null {
+  const t = commandTag(raw.source, raw.bodyStart, raw.bodyEnd);
+  return t === null ? null : { tag: t, rows: tagRows(t) };
 }
 
-/** CommandComplete's tag and rows as the tracker reads them (its range when it has one). */
-function leanTag(raw: RawMessage): { tag: string; rows: number | null } | null {
-  const t = raw instanceof FramedMessage ? commandTag(raw.source, raw.bodyStart, raw.bodyEnd) : commandTag(raw.body);
-  return t === null ? null : { tag: t, rows: tagRows(t) };
+/** The Reader's way (a tracing reader never takes a range reader): its result, or Malformed when it found fault. */
+function readerWay(raw: RawMessage, ctx: ReturnType<typeof makeContext>): DecodedMessage {
+  const t = traceDecode(raw, ctx);
+  if (typeof t.result === 'string' || t.reader.fault !== null) return { type: 'Malformed', name: '', reason: '', raw: '', partial: {} };
+  return t.result;
 }
 
 test('bindNames accepts exactly the Bind bodies the dissector decodes, with the same names', () => {
@@ -94,12 +99,12 @@ test('bindNames accepts exactly the Bind bodies the dissector decodes, with the 
       cases.push(b);
     }
     for (const body of cases) {
-      const raw: RawMessage = { ...toRaw('frontend', bind('', '', [])), length: body.length + 4, body };
-      const d = dissect(raw, ctx);
-      const names = bindNames(body);
+      const raw = withBody(toRaw('frontend', bind('', '', [])), body);
+      const d = readerWay(raw, ctx);
+      const names = bindNames(body, 0, body.length);
       for (const pad of pads(body)) {
         const framed = inRange(raw, pad);
-        const ranged = readBind(framed, noDecode, true);
+        const ranged = bindNames(framed.source, framed.bodyStart, framed.bodyEnd);
         assert.deepEqual(ranged, names, `${body.toString('hex')} in a range, pad ${pad.toString('hex')}`);
         assert.deepEqual(bindNames(framed.source, framed.bodyStart, framed.bodyEnd), names);
       }
@@ -140,8 +145,8 @@ test('Parse, Describe, Execute, CommandComplete and ReadyForQuery read directly:
   const check = (wire: Buffer, dir: 'frontend' | 'backend', own: (raw: RawMessage) => unknown, fromDecoded: (d: DecodedMessage) => unknown): void => {
     const base = toRaw(dir, wire);
     for (const body of damaged(base.body, r, 200)) {
-      const raw: RawMessage = { ...base, length: body.length + 4, body };
-      const want = fromDecoded(dissect(raw, ctx));
+      const raw = withBody(base, body);
+      const want = fromDecoded(readerWay(raw, ctx));
       assert.deepEqual(own(raw), want, `${base.code} ${body.toString('hex')}`);
       for (const pad of pads(body)) {
         assert.deepEqual(own(inRange(raw, pad)), want, `${base.code} ${body.toString('hex')} in a range, pad ${pad.toString('hex')}`);
@@ -149,15 +154,15 @@ test('Parse, Describe, Execute, CommandComplete and ReadyForQuery read directly:
       ranges++;
     }
   };
-  // names and texts past 32 bytes are searched natively for their NUL (lean-read.ts)
+  // names and texts past 32 bytes are searched natively for their NUL (dissectors/ranges.ts)
   for (const p of ['', 'C_1', 'é', `portal_${'n'.repeat(40)}`]) {
-    check(execute(p, 7), 'frontend', executePortal, (d) => (d.type === 'Execute' ? d.portal : null));
+    check(execute(p, 7), 'frontend', at(executePortal), (d) => (d.type === 'Execute' ? d.portal : null));
     for (const t of ['S', 'P'] as const) {
-      check(describe(t, p), 'frontend', describeOf, (d) => (d.type === 'Describe' ? { target: d.target, name: d.name } : null));
+      check(describe(t, p), 'frontend', at(targetName), (d) => (d.type === 'Describe' ? { target: d.target, name: d.name } : null));
     }
     for (const types of [[], [23], [23, 25, 0]]) {
       for (const sql of ['select $1::int, \'x\'', `select ${'1, '.repeat(30)}$1`]) {
-        check(parse(p, sql, types), 'frontend', (raw) => readParse(raw, noDecode, true), (d) => (d.type === 'Parse' ? { statement: d.statement, query: d.query, paramTypes: null } : null));
+        check(parse(p, sql, types), 'frontend', at(parseNames), (d) => (d.type === 'Parse' ? { statement: d.statement, query: d.query, paramTypes: null } : null));
       }
     }
   }
@@ -176,7 +181,7 @@ test('Parse, Describe, Execute, CommandComplete and ReadyForQuery read directly:
     assert.equal(tagRows(tag), splitTag(tag).rows, tag);
   }
   for (const st of ['I', 'T', 'E'] as const) {
-    check(readyForQuery(st), 'backend', readyStatus, (d) => (d.type === 'ReadyForQuery' ? d.transactionStatus : null));
+    check(readyForQuery(st), 'backend', at(readyStatus), (d) => (d.type === 'ReadyForQuery' ? d.transactionStatus : null));
   }
   assert.ok(ranges > 5000, `${ranges} bodies read in ranges`);
 });

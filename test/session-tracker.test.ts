@@ -7,6 +7,7 @@ import { SessionTracker, MAX_AWAITING } from '../src/session/tracker.js';
 import { SessionRegistry } from '../src/session/registry.js';
 import { queryRecordSchema, sessionRecordSchema, type QueryRecord, type SessionRecord } from '../src/session/schema.js';
 import { bytes, commandComplete, cstring, describe, execute, msg, readyForQuery } from './helpers/pg-builder.js';
+import { rawMessage } from '../dissectors/raw-message.js';
 
 const FE: Record<string, string | null> = {
   StartupMessage: null, SSLRequest: null, GSSENCRequest: null, CancelRequest: null,
@@ -66,10 +67,10 @@ class Wire {
     assert.ok(name in table, `no code for ${dir} ${name}`);
     const code = table[name]!;
     const body = o.bodyLen !== undefined ? Buffer.alloc(o.bodyLen) : wireBody(d) ?? Buffer.alloc(10);
-    const raw: RawMessage = {
+    const raw: RawMessage = rawMessage({
       dir, code, length: body.length + 4, body, offset: 0, firstFrame: this.frame, frame: this.frame,
       startTimeUs: this.t, timeUs: this.t,
-    };
+    });
     this.tracker.message(raw, () => { this.decodes++; return d; });
   }
 

@@ -11,6 +11,7 @@ import { FrameFilter } from '../src/tui/frame-filter.js';
 import { buildTree, expand, flatten, messageBytes } from '../src/tui/detail-tree.js';
 import { FrameReader, hexLines } from '../src/tui/frame-reader.js';
 import { StringArena } from '../src/tui/grow.js';
+import { rawMessage } from '../dissectors/raw-message.js';
 import { fit, fitLeft, width } from '../src/tui/text.js';
 import { BodyCache } from '../src/tui/body-cache.js';
 import { feedSynthetic } from '../src/tui/synthetic.js';
@@ -71,7 +72,7 @@ test('frames without a session join the one their address pair carries, handshak
   const body = Buffer.from('SELECT 1\0');
   s.message(
     { kind: 'message', session: 7, time: '', frame: 4, dir: 'frontend', type: 'Query', code: 'Q', length: body.length + 4, query: 'SELECT 1' },
-    { dir: 'frontend', code: 'Q', length: body.length + 4, body, offset: 0, firstFrame: 4, frame: 4, startTimeUs: t + 4, timeUs: t + 4 },
+    rawMessage({ dir: 'frontend', code: 'Q', length: body.length + 4, body, offset: 0, firstFrame: 4, frame: 4, startTimeUs: t + 4, timeUs: t + 4 }),
     { type: 'Query', query: 'SELECT 1' },
   );
   fr(5, '2.2.2.2:5432', '1.1.1.1:1000');
@@ -104,7 +105,7 @@ test('message bodies beyond the budget are dropped; the index and the tree still
 
 test('the body cache gives a recently read message a second chance', () => {
   const c = new BodyCache(3 * 512 + 10);
-  const raw = (n: number) => ({ dir: 'frontend' as const, code: 'S', length: 4, body: Buffer.alloc(0), offset: n, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 });
+  const raw = (n: number) => rawMessage({ dir: 'frontend' as const, code: 'S', length: 4, body: Buffer.alloc(0), offset: n, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 });
   const put = (n: number) => c.put(n, { raw: raw(n), decoded: { type: 'Sync' }, rec: { kind: 'message', session: 0, time: '', frame: 1, dir: 'frontend', type: 'Sync', code: 'S', length: 4 } });
   put(0); put(1); put(2);
   assert.ok(c.get(0));
@@ -137,12 +138,12 @@ test('the display filter over frames: message fields, query fields, frame fields
 
 test('message bytes are rebuilt as on the wire, and the hex dump marks the selected range', () => {
   const body = Buffer.from('SELECT 1\0');
-  const raw = { dir: 'frontend' as const, code: 'Q', length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 };
+  const raw = rawMessage({ dir: 'frontend' as const, code: 'Q', length: body.length + 4, body, offset: 0, firstFrame: 1, frame: 1, startTimeUs: 0, timeUs: 0 });
   const bytes = messageBytes(raw);
   assert.equal(bytes.toString('latin1', 0, 1), 'Q');
   assert.equal(bytes.readUInt32BE(1), 13);
   assert.equal(bytes.length, 14);
-  const ssl = messageBytes({ ...raw, dir: 'backend', code: null, length: 1, body: Buffer.from('N') });
+  const ssl = messageBytes(rawMessage({ ...raw, dir: 'backend', code: null, length: 1, body: Buffer.from('N') }));
   assert.equal(ssl.toString('latin1'), 'N');
   const [line] = hexLines(bytes, { start: 5, length: 2 }, 0, 1);
   assert.match(line ?? '', /^0000  51 00 00 00 0d \{inverse\}53\{\/inverse\} \{inverse\}45\{\/inverse\} 4c/);
@@ -216,7 +217,7 @@ test('a frame of many messages builds each message\'s fields only when it is exp
     const decoded = { type: 'DataRow' as const, values: [{ oid: 25, typeName: 'text', format: 'text' as const, value: String(k % 10) }] };
     s.message(
       { kind: 'message', session: 0, time: '', frame: 1, dir: 'backend', code: 'D', length: body.length + 4, ...decoded },
-      { dir: 'backend', code: 'D', length: body.length + 4, body, offset: k * 11, firstFrame: 1, frame: 1, startTimeUs: t, timeUs: t },
+      rawMessage({ dir: 'backend', code: 'D', length: body.length + 4, body, offset: k * 11, firstFrame: 1, frame: 1, startTimeUs: t, timeUs: t }),
       decoded,
     );
   }

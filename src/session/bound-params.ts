@@ -3,10 +3,10 @@
  * only when a consumer asks (boundParams). The report shows the parameters of each statement's
  * slowest execution: decoding every Bind by type for that costs a quarter of a summary pass,
  * while a copy of each Bind body costs a few percent and only a new slowest is decoded. The
- * decoding is the dissector's (dissectors/extended-query.ts bindDirect), typed with the
+ * decoding is the dissector's (dissectors/ranges.ts bindRange), typed with the
  * statement's parameter types as they were when the Bind came (a later Parse may replace them).
  */
-import { bindDirect } from '../../dissectors/extended-query.js';
+import { bindRange } from '../../dissectors/ranges.js';
 import type { DissectContext, TypedValue } from '../../dissectors/types.js';
 import type { QueryRecord } from './schema.js';
 
@@ -35,6 +35,6 @@ export function boundParams(rec: QueryRecord): TypedValue[] {
     showSecrets: false, protocolMinor: 0, authType: null, copy: null,
     statementParamTypes: () => b.types, resultColumns: () => undefined,
   };
-  // lean-read's bindNames accepted the body with the same bounds, so this is not null in practice
-  return bindDirect(b.body, 0, b.body.length, ctx)?.params ?? rec.params;
+  // bindNames accepted the body with the same bounds, so this is not null in practice
+  return bindRange(b.body, 0, b.body.length, ctx)?.params ?? rec.params;
 }

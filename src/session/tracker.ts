@@ -31,10 +31,8 @@ import type { IncompleteReason, QueryRecord, SessionRecord, TransactionStatus } 
 import { SessionInfo, type TlsInfo } from './session-info.js';
 import { StartupState } from './startup.js';
 import { splitSql } from './sql-split.js';
-import { FramedMessage } from '../pg/framer.js';
 import { Be, Fe, NO_CODE } from './codes.js';
-import { commandTag, describeOf, executePortal, readyStatus, tagRows } from './lean-read.js';
-import { readBind, readParse } from './request-read.js';
+import { bindNames, commandTag, executePortal, parseNames, parseRange, readyStatus, tagRows, targetName } from '../../dissectors/ranges.js';
 import { keepBound } from './bound-params.js';
 import { Outbox, type ExecutionWriter } from './outbox.js';
 import { pieceExec, queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
@@ -99,12 +97,17 @@ const NO_COLUMNS: ColumnDescription[] = [];
 
 const EMPTY_ERROR: ErrorFields = { severity: null, severityNonLocalized: null, sqlstate: null, message: null };
 
+/** The decoded message when it is of this type (a Malformed one is not: the tracker ignores it), else null. */
+function asType<T extends DecodedMessage['type']>(d: DecodedMessage, type: T): Extract<DecodedMessage, { type: T }> | null {
+  return d.type === type ? d as Extract<DecodedMessage, { type: T }> : null;
+}
+
 export class SessionTracker implements CancelTarget {
   readonly sessionId: number;
   private readonly conn: ConnectionInfo;
   private readonly emit: SessionEmit;
   private readonly keepRows: boolean;
-  /** Summary records without kept rows: the few fields they need are read without the dissector (lean-read.ts). */
+  /** Summary records without kept rows: the few fields they need are read from the range without decoding (dissectors/ranges.ts). */
   private readonly lean: boolean;
   /** Lean, and Bind bodies are kept for boundParams (TrackerOptions.boundBytes). */
   private readonly keepBind: boolean;
@@ -308,7 +311,10 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case Fe.Parse: {
-        const p = readParse(raw, decode, this.lean, this.keepBind);
+        // Summary records need no parameter types (unless they keep Bind bytes to decode later, bound-params.ts):
+        // the names are read from the range (dissectors/ranges.ts).
+        const p = !this.lean ? asType(decode(), 'Parse')
+          : this.keepBind ? parseRange(raw.source, raw.bodyStart, raw.bodyEnd) : parseNames(raw.source, raw.bodyStart, raw.bodyEnd);
         if (p === null) return;
         const stmt: PreparedStatement = { name: p.statement, sql: p.query, paramTypes: p.paramTypes, columns: null, parsedSinceExec: true };
         if (this.skipping) {
@@ -320,7 +326,8 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case Fe.Bind: {
-        const b = readBind(raw, decode, this.lean);
+        // Summary records leave the values out, and decoding them is most of what a Bind costs.
+        const b = this.lean ? bindNames(raw.source, raw.bodyStart, raw.bodyEnd) : asType(decode(), 'Bind');
         if (b === null) return;
         const statement = this.skipping ? this.skippedStatement(b.statement) : this.table.statementOrUnknown(b.statement);
         const portal: Portal = {
@@ -328,7 +335,7 @@ export class SessionTracker implements CancelTarget {
           resultFormats: b.resultFormats, columns: null,
         };
         if (statement.uncertain === true) portal.uncertain = true;
-        if (this.keepBind) portal.bound = raw instanceof FramedMessage ? keepBound(raw.source, raw.bodyStart, raw.bodyEnd, statement.paramTypes) : keepBound(raw.body, 0, raw.body.length, statement.paramTypes);
+        if (this.keepBind) portal.bound = keepBound(raw.source, raw.bodyStart, raw.bodyEnd, statement.paramTypes);
         if (this.skipping) {
           this.skipped.portal = portal;
           return;
@@ -338,7 +345,7 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case Fe.Describe: {
-        const d = describeOf(raw);
+        const d = targetName(raw.source, raw.bodyStart, raw.bodyEnd);
         if (d === null || this.skipping) return;
         const stmt = d.target === 'statement' ? this.table.getStatement(d.name) : undefined;
         const portal = d.target === 'portal' ? this.table.getPortal(d.name) : undefined;
@@ -346,7 +353,7 @@ export class SessionTracker implements CancelTarget {
         return;
       }
       case Fe.Execute: {
-        const portal = executePortal(raw);
+        const portal = executePortal(raw.source, raw.bodyStart, raw.bodyEnd);
         if (portal !== null) this.execute(raw, portal);
         return;
       }
@@ -464,7 +471,7 @@ export class SessionTracker implements CancelTarget {
       case Be.NotificationResponse:
         this.info.notifications++;
         return;
-      case Be.ReadyForQuery: return this.readyForQuery(raw, readyStatus(raw));
+      case Be.ReadyForQuery: return this.readyForQuery(raw, readyStatus(raw.source, raw.bodyStart, raw.bodyEnd));
       case Be.ErrorResponse: return this.errorResponse(raw, decode());
       case Be.NoticeResponse: {
         const d = decode();
@@ -562,8 +569,7 @@ export class SessionTracker implements CancelTarget {
           return;
         }
         // Read from the bytes in every mode: the tag and its row count are what the dissector would give.
-        const tag = code !== Be.CommandComplete ? null
-          : raw instanceof FramedMessage ? commandTag(raw.source, raw.bodyStart, raw.bodyEnd) : commandTag(raw.body);
+        const tag = code !== Be.CommandComplete ? null : commandTag(raw.source, raw.bodyStart, raw.bodyEnd);
         if (this.lossy) this.lossTags.push(tag ?? (code === Be.EmptyQueryResponse ? EMPTY_MARK : code === Be.PortalSuspended ? SUSPENDED_MARK : ''));
         const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
@@ -891,7 +897,7 @@ export class SessionTracker implements CancelTarget {
         this.endSkipping();
         this.copyExec = null;
         this.lastCompletionUs = raw.timeUs;
-        this.outbox.ready(readyStatus(raw));
+        this.outbox.ready(readyStatus(raw.source, raw.bodyStart, raw.bodyEnd));
         return true;
       }
       case Be.ErrorResponse: {

@@ -7,6 +7,7 @@
  */
 import type { PipelineSink, FrameInfo, MessageRecord, OutRecord } from '../pipeline/events.js';
 import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
+import { rawMessage } from '../../dissectors/raw-message.js';
 import { Column, StringArena, Interner, u8, u16, u32, i32, f64 } from './grow.js';
 import { BodyCache, type CachedMessage } from './body-cache.js';
 import { summarize, SHORT_CODES } from '../../dissectors/summary.js';
@@ -329,10 +330,10 @@ export class TuiStore implements TuiSink {
     list.push(m);
 
     // The body is a view into the reader's buffers: a copy, so the cache keeps its own bytes only.
-    const kept: RawMessage = {
+    const kept = rawMessage({
       dir: raw.dir, code: raw.code, length: raw.length, body: Buffer.from(raw.body), offset: raw.offset,
       firstFrame: raw.firstFrame, frame: raw.frame, startTimeUs: raw.startTimeUs, timeUs: raw.timeUs,
-    };
+    });
     this.cache.put(m, { raw: kept, decoded, rec });
     this.version++;
   }

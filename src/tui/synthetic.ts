@@ -7,6 +7,7 @@
  */
 import type { PipelineSink, MessageRecord } from '../pipeline/events.js';
 import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
+import { rawMessage } from '../../dissectors/raw-message.js';
 import type { Direction } from '../core/direction.js';
 import { isoTime } from '../core/time.js';
 
@@ -116,7 +117,7 @@ export async function feedSynthetic(sink: PipelineSink, signal: AbortSignal, opt
       const off = offsets.get(key) ?? 0;
       const length = m.body.length + 4;
       offsets.set(key, off + length + (m.code ? 1 : 0));
-      const raw: RawMessage = { dir, code: m.code, length, body: m.body, offset: off, firstFrame: frame, frame, startTimeUs: t, timeUs: t };
+      const raw = rawMessage({ dir, code: m.code, length, body: m.body, offset: off, firstFrame: frame, frame, startTimeUs: t, timeUs: t });
       const rec = { kind: 'message', session: s, time: isoTime(t), frame, dir, code: m.code, length, ...m.decoded } as MessageRecord;
       sink.message?.(rec, raw, m.decoded);
       sink.record(rec);

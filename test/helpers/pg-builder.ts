@@ -5,6 +5,7 @@
  * itself. `toRaw` turns wire bytes back into the RawMessage the framer would hand out.
  */
 import type { RawMessage, Direction, DissectContext, ColumnDescription } from '../../dissectors/types.js';
+import { rawMessage } from '../../dissectors/raw-message.js';
 
 export type Part = Buffer;
 
@@ -169,10 +170,11 @@ export function backendKeyData(processId: number, key: Buffer): Buffer {
  * else a startup-phase one; a single byte is the backend's answer to SSLRequest/GSSENCRequest.
  */
 export function toRaw(dir: Direction, wire: Buffer, typed = true, frame = 1): RawMessage {
-  const base = { dir, offset: 0, firstFrame: frame, frame, startTimeUs: 0, timeUs: 0 };
-  if (wire.length === 1) return { ...base, code: null, length: 1, body: wire };
-  if (typed) return { ...base, code: String.fromCharCode(wire[0]), length: wire.readInt32BE(1), body: wire.subarray(5) };
-  return { ...base, code: null, length: wire.readInt32BE(0), body: wire.subarray(4) };
+  // The body as a range of the wire bytes, as the framer hands it out: readers must keep to the range.
+  const base = { dir, offset: 0, firstFrame: frame, frame, startTimeUs: 0, timeUs: 0, source: wire, bodyEnd: wire.length };
+  if (wire.length === 1) return { ...base, code: null, length: 1, body: wire, bodyStart: 0 };
+  if (typed) return { ...base, code: String.fromCharCode(wire[0]), length: wire.readInt32BE(1), body: wire.subarray(5), bodyStart: 5 };
+  return { ...base, code: null, length: wire.readInt32BE(0), body: wire.subarray(4), bodyStart: 4 };
 }
 
 // ---- a catalogue: one well-formed message of every kind ----
@@ -336,5 +338,5 @@ export function catalogueRaw(e: CatalogueEntry): RawMessage {
 
 /** The same message with its body cut to `n` bytes (the length field follows). */
 export function withBody(raw: RawMessage, body: Buffer): RawMessage {
-  return { ...raw, body, length: raw.code === null && raw.length === 1 && raw.dir === 'backend' ? body.length : body.length + 4 };
+  return rawMessage({ ...raw, body, length: raw.code === null && raw.length === 1 && raw.dir === 'backend' ? body.length : body.length + 4 });
 }

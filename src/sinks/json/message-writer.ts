@@ -19,7 +19,6 @@ import type {
   ReadyForQuery, TypedValue,
 } from '../../../dissectors/types.js';
 import { typeName } from '../../../dissectors/values/index.js';
-import { FramedMessage } from '../../pg/framer.js';
 import { copyDataFields, dataRowFields } from './row-fields.js';
 import { JsonWriter } from './writer.js';
 
@@ -309,11 +308,8 @@ export class MessageWriter {
       const fast = (raw.dir === 'backend' ? BACKEND_FAST : FRONTEND_FAST)[code.charCodeAt(0) & 0xff];
       if (fast !== undefined) {
         this.envelope(session, raw, fast[0], tls);
-        // The framer's messages offer their body as a range of a larger buffer: no view per message.
-        const framed = raw instanceof FramedMessage;
-        const b = framed ? raw.source : raw.body;
-        const ok = framed ? fast[1](w, b, raw.bodyStart, raw.bodyEnd, ctx, raw) : fast[1](w, b, 0, b.length, ctx, raw);
-        if (ok) {
+        // The body's range in a larger buffer: no view per message.
+        if (fast[1](w, raw.source, raw.bodyStart, raw.bodyEnd, ctx, raw)) {
           w.byte(0x7d);
           w.byte(0x0a);
           return;

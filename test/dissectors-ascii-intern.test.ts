@@ -1,11 +1,11 @@
 /**
- * asciiIntern (src/session/ascii-intern.ts) must answer exactly what decoding the bytes as
+ * asciiIntern (dissectors/ascii-intern.ts) must answer exactly what decoding the bytes as
  * UTF-8 answers, whatever the bytes and whatever the table already holds; repeated ASCII is one
  * string.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { asciiIntern, MAX_BYTES } from '../src/session/ascii-intern.js';
+import { asciiIntern, MAX_BYTES } from '../dissectors/ascii-intern.js';
 
 test('the same ASCII bytes give the same string, wherever they sit', () => {
   const a = Buffer.from('xxSELECT 1\0yy');
