@@ -19,7 +19,7 @@ import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { isUserError } from '../src/core/errors.js';
 import { analyzeFile } from '../src/pipeline/analyze.js';
-import type { FrameInfo, MessageRecord, OutRecord, PipelineSink } from '../src/pipeline/events.js';
+import type { FrameInfo, MessageRecord, OutRecord, PipelineSink, SinkNeeds } from '../src/pipeline/events.js';
 import { NdjsonSink } from '../src/sinks/ndjson.js';
 import { TextSink } from '../src/sinks/text.js';
 import { StatsSink } from '../src/sinks/stats.js';
@@ -70,17 +70,15 @@ class FuzzSink implements PipelineSink {
   anomalies = 0;
   private readonly text: TextSink;
   private readonly json: NdjsonSink;
-  /** The NDJSON sink wrote the current message itself (else it takes the record). */
-  private jsonWrote = false;
+  /** The NDJSON sink writes messages from their bytes; the record is still built, for the text view and the statistics. */
+  readonly needs: SinkNeeds = { frames: true, messages: 'both' };
   constructor(verbose: boolean, private readonly stats: StatsSink | null) {
     devNull ??= openSync('/dev/null', 'w');
     this.text = new TextSink(devNull, { verbose });
     this.json = new NdjsonSink(devNull);
   }
-  rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): boolean {
-    this.jsonWrote = this.json.rawMessage(session, raw, decode, ctx, tls);
-    // The record is still built, for the text view and the statistics.
-    return false;
+  rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): void {
+    this.json.rawMessage(session, raw, decode, ctx, tls);
   }
   frame(f: FrameInfo): void {
     this.text.frame(f);
@@ -92,7 +90,7 @@ class FuzzSink implements PipelineSink {
     this.records++;
     if (rec.kind === 'anomaly') this.anomalies++;
     JSON.stringify(rec);
-    if (rec.kind !== 'message' || !this.jsonWrote) this.json.record(rec);
+    if (rec.kind !== 'message') this.json.record(rec);
     this.text.record(rec);
     this.stats?.record(rec);
   }

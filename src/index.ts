@@ -19,7 +19,7 @@ import type { AnomalyRecord, MessageRecord, OutRecord, PipelineSink } from './pi
 import type { QueryRecord, SessionRecord } from './session/schema.js';
 
 export type { AnalyzeOptions, AnalyzeSummary } from './pipeline/analyze.js';
-export type { MessageRecord, AnomalyRecord, FrameInfo, PipelineSink, OutRecord } from './pipeline/events.js';
+export type { MessageRecord, AnomalyRecord, FrameInfo, PipelineSink, SinkNeeds, OutRecord } from './pipeline/events.js';
 export type { QueryRecord, SessionRecord } from './session/schema.js';
 export type { DecodedMessage, RawMessage, TypedValue, PgValue, ColumnDescription, ErrorFields } from '../dissectors/types.js';
 export { queryRecordSchema, sessionRecordSchema } from './session/schema.js';

@@ -13,9 +13,11 @@ import type { FlowTableOptions } from '../reassembly/types.js';
 import { dissect } from '../../dissectors/index.js';
 import { SessionRegistry } from '../session/registry.js';
 import { SessionTracker } from '../session/tracker.js';
+import type { Execution } from '../session/execution.js';
+import type { TransactionStatus } from '../session/schema.js';
 import { KeyLog, TlsConnection, DSB_TLS_KEYLOG } from '../pg/tls/index.js';
 import { Analyzer } from './analyzer.js';
-import type { FrameInfo, OutRecord, PipelineSink } from './events.js';
+import { sinkNeeds, takesDirect, takesRecords, type FrameInfo, type OutRecord, type PipelineSink } from './events.js';
 
 export const DEFAULT_SERVER_PORT = 5432;
 /** Messages whose declared length is larger are skipped (PostgreSQL's own limit is 1 GB; we buffer at most this). */
@@ -59,6 +61,21 @@ export interface AnalyzeSummary {
 }
 
 /** The pipeline from packets on; sources (file, live) push into it. */
+/**
+ * The session layer's hook for finished executions, from what the sink declared (SinkNeeds.queries):
+ * true tells the tracker that no query record is to be built.
+ */
+function executionWriter(sink: PipelineSink): ((exec: Execution, session: number, status: TransactionStatus | null) => boolean) | undefined {
+  const way = sinkNeeds(sink).queries;
+  if (way === 'none') return () => true;
+  if (!takesDirect(way)) return undefined;
+  const records = takesRecords(way);
+  return (exec, session, status) => {
+    sink.queryExecution!(exec, session, status);
+    return !records;
+  };
+}
+
 export class PacketPipeline {
   readonly analyzer: Analyzer;
   /** The memory budget every store of this pipeline draws on (core/budget.ts). */
@@ -96,7 +113,7 @@ export class PacketPipeline {
           budget,
           // Responses that pair with no request (protocol-violation), reported as anomaly records.
           anomaly: (a) => this.analyzer.anomaly(a),
-          writeExecution: sink.queryExecution ? (exec, session, status) => sink.queryExecution!(exec, session, status) : undefined,
+          writeExecution: executionWriter(sink),
         }),
       tls: (_conn, onAnomaly) => new TlsConnection(keylog, onAnomaly),
     });
@@ -106,8 +123,9 @@ export class PacketPipeline {
     this.flows = new FlowTable(this.analyzer, onAnomaly, {
       maxBufferedTotal: budget.shares.reassembly, maxConnectionBytes: budget.shares.connections, ...opts.reassembly, serverPorts: ports,
     });
-    this.wantFrames = typeof sink.frame === 'function';
-    this.wantSizes = typeof sink.packetSize === 'function';
+    const needs = sinkNeeds(sink);
+    this.wantFrames = needs.frames;
+    this.wantSizes = needs.packetSizes;
   }
 
   readonly packet = (p: Packet): void => {

@@ -8,7 +8,7 @@ import type { Direction } from '../core/direction.js';
 import type { ConnectionEnd, ConnectionInfo, ConnectionSink, StreamConsumer } from '../reassembly/types.js';
 import type { DecodedMessage, RawMessage } from '../../dissectors/types.js';
 import { PgConnection, type Dissect, type PgObserver, type TlsHandler, type TypeSource } from '../pg/connection.js';
-import type { PipelineSink, OutRecord } from './events.js';
+import { sinkNeeds, takesDirect, takesRecords, type PipelineSink, type OutRecord } from './events.js';
 import { anomalyRecord, messageRecord } from './records.js';
 
 /** What the analyzer needs of the session layer (src/session's SessionTracker). */
@@ -96,11 +96,17 @@ class ConnectionObserver implements PgObserver {
   private tlsHandshakeUnseen = false;
   /** Losses before the first message made the tracker (bits: 1 frontend, 2 backend), told to it then. */
   private lostBeforeTracker = 0;
+  /** What the sink takes of each message (SinkNeeds.messages), when messages are made at all. */
+  private readonly rawMessages: boolean;
+  private readonly messageRecords: boolean;
 
   constructor(
     private readonly analyzer: Analyzer, private readonly sink: PipelineSink, private readonly opts: AnalyzerOptions,
     private readonly conn: ConnectionInfo,
   ) {
+    const way = sinkNeeds(sink).messages;
+    this.rawMessages = opts.wantMessages && takesDirect(way);
+    this.messageRecords = opts.wantMessages && takesRecords(way);
     this.pg = new PgConnection(conn, this, {
       showSecrets: opts.showSecrets,
       maxMessage: opts.maxMessage,
@@ -136,7 +142,8 @@ class ConnectionObserver implements PgObserver {
     const t = this.ensureTracker();
     const sink = this.sink;
     const tls = this.tls !== null;
-    if (this.opts.wantMessages && (sink.rawMessage === undefined || !sink.rawMessage(this.conn.id, raw, decode, this.pg.ctx, tls))) {
+    if (this.rawMessages) sink.rawMessage!(this.conn.id, raw, decode, this.pg.ctx, tls);
+    if (this.messageRecords) {
       const decoded = decode();
       const rec = messageRecord(this.conn.id, raw, decoded, tls);
       sink.message?.(rec, raw, decoded);

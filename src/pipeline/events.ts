@@ -67,32 +67,67 @@ export type CaptureRecord = z.infer<typeof captureRecordSchema> & Record<string,
 
 export type OutRecord = MessageRecord | AnomalyRecord | QueryLikeRecord | SessionLikeRecord | CaptureRecord;
 
+/**
+ * What a sink takes from the pipeline, declared once (PipelineSink.needs): the pipeline makes
+ * and calls only what some sink declared. A sink that declares nothing gets every record through
+ * record() (message records too, when the pipeline makes messages), as a library user's sink
+ * would want; the built-in sinks declare the cheaper ways they can take.
+ */
+export interface SinkNeeds {
+  /** frame(): every packet as a FrameInfo, before the records it completes (the TUI, the text view). */
+  frames?: boolean;
+  /** packetSize(): every packet's time, length and ports, without frame()'s object and strings (a sink that only counts). */
+  packetSizes?: boolean;
+  /**
+   * How protocol messages come. 'records' (the default): message() and record() get the built
+   * record. 'raw': rawMessage() gets the framed message and its lazy decode, and no record is
+   * built for this sink. 'both': each, in that order. 'none': neither.
+   */
+  messages?: 'records' | 'raw' | 'both' | 'none';
+  /**
+   * How query records come. 'records' (the default): record() gets them. 'executions':
+   * queryExecution() gets each finished execution (full records only) and no record is built
+   * for this sink. 'both': each. 'none': neither.
+   */
+  queries?: 'records' | 'executions' | 'both' | 'none';
+}
+
+/** A sink's needs with the defaults filled in. */
+export function sinkNeeds(sink: PipelineSink): Required<SinkNeeds> {
+  const n = sink.needs ?? {};
+  return { frames: n.frames ?? false, packetSizes: n.packetSizes ?? false, messages: n.messages ?? 'records', queries: n.queries ?? 'records' };
+}
+
+/** Whether a declared way includes records, and whether it includes the other way (raw messages, executions). */
+export const takesRecords = (way: 'records' | 'raw' | 'executions' | 'both' | 'none'): boolean => way === 'records' || way === 'both';
+export const takesDirect = (way: 'records' | 'raw' | 'executions' | 'both' | 'none'): boolean => way === 'raw' || way === 'executions' || way === 'both';
+
 export interface PipelineSink {
-  /** Every packet, before the records it completes. Optional: only the TUI and the text view need it. */
+  /** What this sink takes (SinkNeeds); absent: every record through record(). Read once, when the pipeline starts. */
+  readonly needs?: SinkNeeds;
+  /** Every packet, before the records it completes (needs.frames). */
   frame?(f: FrameInfo): void;
   /**
    * Every packet's capture time and length on the wire, and its TCP ports (-1 when not TCP),
-   * before the records it completes: what a sink that only counts needs (the report's bytes per
-   * second), without frame()'s object and address strings.
+   * before the records it completes (needs.packetSizes).
    */
   packetSize?(timeUs: number, length: number, srcPort: number, dstPort: number): void;
   /**
-   * A decoded message. `raw` carries the body bytes and frame span (for hex views); `decoded`
-   * is the dissected form the record was built from.
+   * A decoded message, before its record goes to record() (needs.messages 'records' or 'both').
+   * `raw` carries the body bytes and frame span (for hex views); `decoded` is the dissected form
+   * the record was built from.
    */
   message?(rec: MessageRecord, raw: RawMessage, decoded: DecodedMessage): void;
   /**
-   * A message before any record is built: a sink that can write it (or drop it) without the
-   * record object answers true, and then neither message() nor record() is called for it.
-   * `decode` and `ctx` are valid only during the call. Used by the NDJSON export's fast path.
+   * A message without its record (needs.messages 'raw' or 'both'). `raw`, `decode` and `ctx`
+   * are valid only during the call. The NDJSON export writes its record from these.
    */
-  rawMessage?(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): boolean;
+  rawMessage?(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): void;
   /**
-   * A finished execution before its query record is built (full records only): a sink that can
-   * write the record (or drop it) from the execution answers true, and then record() is not
-   * called for it. `exec` is valid only during the call. Used by the NDJSON export's fast path.
+   * A finished execution without its query record (needs.queries 'executions' or 'both'; full
+   * records only). `exec` is valid only during the call. The NDJSON export writes its record from it.
    */
-  queryExecution?(exec: Execution, session: number, status: TransactionStatus | null): boolean;
+  queryExecution?(exec: Execution, session: number, status: TransactionStatus | null): void;
   /** Any record (messages included, after message()). */
   record(rec: OutRecord): void;
   /** Live capture has caught up with everything captured so far: write out what is complete

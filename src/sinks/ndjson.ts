@@ -12,7 +12,7 @@ import { writeAllSync } from './write-fd.js';
 import { JsonWriter } from './json/writer.js';
 import { MessageWriter } from './json/message-writer.js';
 import { writeExecution } from './json/query-writer.js';
-import type { OutRecord, PipelineSink } from '../pipeline/events.js';
+import type { OutRecord, PipelineSink, SinkNeeds } from '../pipeline/events.js';
 import type { Execution } from '../session/execution.js';
 import type { TransactionStatus } from '../session/schema.js';
 import type { DecodedMessage, DissectContext, RawMessage } from '../../dissectors/types.js';
@@ -31,32 +31,33 @@ export class NdjsonSink implements PipelineSink {
   /** Lines are encoded straight into this batch: no string concatenation, no Buffer per flush. */
   private readonly out = new JsonWriter(BATCH + 16 * 1024);
   private readonly messages = new MessageWriter(this.out);
-  private readonly wantMessages: boolean;
-  private readonly wantQueries: boolean;
+  /**
+   * Messages and query records are written from the wire message and the execution, without
+   * their record objects; with a display filter, from the records (the filter reads them).
+   */
+  readonly needs: SinkNeeds;
   count = 0;
 
   /** `fd`: a file descriptor opened for writing (1 for stdout). */
   constructor(private readonly fd: number, private readonly opts: NdjsonOptions = {}) {
-    this.wantMessages = !opts.kinds || opts.kinds.has('message');
-    this.wantQueries = !opts.kinds || opts.kinds.has('query');
+    const wantMessages = !opts.kinds || opts.kinds.has('message');
+    const wantQueries = !opts.kinds || opts.kinds.has('query');
+    this.needs = {
+      messages: !wantMessages ? 'none' : opts.filter ? 'records' : 'raw',
+      queries: !wantQueries ? 'none' : opts.filter ? 'records' : 'executions',
+    };
   }
 
-  rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): boolean {
-    if (!this.wantMessages) return true;
-    if (this.opts.filter) return false;
+  rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): void {
     this.messages.write(session, raw, decode, ctx, tls);
     this.count++;
     if (this.out.pos >= BATCH) this.flush();
-    return true;
   }
 
-  queryExecution(exec: Execution, session: number, status: TransactionStatus | null): boolean {
-    if (!this.wantQueries) return true;
-    if (this.opts.filter) return false;
+  queryExecution(exec: Execution, session: number, status: TransactionStatus | null): void {
     writeExecution(this.out, exec, session, status);
     this.count++;
     if (this.out.pos >= BATCH) this.flush();
-    return true;
   }
 
   record(rec: OutRecord): void {

@@ -10,7 +10,7 @@ import { escapeTerminal } from '../core/escape.js';
 import type { DecodedMessage, RawMessage } from '../../dissectors/types.js';
 import { summarize } from '../../dissectors/summary.js';
 import { fieldTree, type FieldNode } from '../../dissectors/tree.js';
-import type { FrameInfo, MessageRecord, OutRecord, PipelineSink } from '../pipeline/events.js';
+import type { FrameInfo, MessageRecord, OutRecord, PipelineSink, SinkNeeds } from '../pipeline/events.js';
 import type { Predicate } from '../filter/index.js';
 
 export interface TextOptions {
@@ -40,6 +40,8 @@ export class TextSink implements PipelineSink {
   private current: FrameInfo | null = null;
   private line: PendingLine | null = null;
   lines = 0;
+  /** Each line is a frame's, so every frame is announced. */
+  readonly needs: SinkNeeds = { frames: true };
 
   constructor(private readonly fd: number, private readonly opts: TextOptions) {}
 

@@ -5,7 +5,7 @@
  * (body-cache.ts). Nothing here renders; views read through the accessors, and `version`
  * tells the render timer that something changed.
  */
-import type { PipelineSink, FrameInfo, MessageRecord, OutRecord } from '../pipeline/events.js';
+import type { PipelineSink, FrameInfo, MessageRecord, OutRecord, SinkNeeds } from '../pipeline/events.js';
 import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
 import { rawMessage } from '../../dissectors/raw-message.js';
 import { Column, StringArena, Interner, u8, u16, u32, i32, f64 } from './grow.js';
@@ -89,6 +89,8 @@ const NO_SESSION = -1;
 const PAIR_BACKFILL = 256;
 
 export class TuiStore implements TuiSink {
+  /** The frame list shows every packet. */
+  readonly needs: SinkNeeds = { frames: true };
   // ---- frames (index = arrival order; frame numbers ascend) ----
   readonly fNo = u32();
   readonly fTime = f64();

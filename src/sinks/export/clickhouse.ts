@@ -14,7 +14,7 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { UserError } from '../../core/errors.js';
 import type { DecodedMessage, DissectContext, RawMessage } from '../../../dissectors/types.js';
-import type { OutRecord, PipelineSink } from '../../pipeline/events.js';
+import type { OutRecord, PipelineSink, SinkNeeds } from '../../pipeline/events.js';
 import type { Normalizer } from '../stats-normalize.js';
 import { SessionContexts } from './session-context.js';
 import { ident, rowOf, schemaSql, tableOf, TABLES, type RowContext, type Table } from './tables.js';
@@ -109,7 +109,11 @@ export class ClickHouseSink implements PipelineSink {
   private readonly giveUpMs: number;
   private readonly warn: (line: string) => void;
 
+  /** Every message's bytes (who connected, from its StartupMessage); message rows need the records too. */
+  readonly needs: SinkNeeds;
+
   constructor(private readonly opts: ClickHouseSinkOptions) {
+    this.needs = { messages: opts.messages ? 'both' : 'raw' };
     this.batchRows = opts.batchRows ?? BATCH_ROWS;
     this.flushMs = opts.flushMs ?? FLUSH_MS;
     this.maxQueuedBytes = opts.maxQueuedBytes ?? MAX_QUEUED_BYTES;
@@ -128,10 +132,8 @@ export class ClickHouseSink implements PipelineSink {
     for (const t of TABLES) if (t.kind !== 'message' || opts.messages) this.queues.set(t, { table: t, rows: [], head: 0 });
   }
 
-  rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, _ctx: DissectContext, _tls: boolean): boolean {
+  rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, _ctx: DissectContext, _tls: boolean): void {
     this.who.message(session, raw, decode);
-    // Message rows need the record: decline so that it is built (then record() gets it).
-    return !this.opts.messages;
   }
 
   record(rec: OutRecord): void {

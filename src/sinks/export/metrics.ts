@@ -11,7 +11,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DecodedMessage, DissectContext, RawMessage } from '../../../dissectors/types.js';
-import type { OutRecord, PipelineSink } from '../../pipeline/events.js';
+import type { OutRecord, PipelineSink, SinkNeeds } from '../../pipeline/events.js';
 import type { QueryRecord, SessionRecord } from '../../session/schema.js';
 import type { Normalizer } from '../stats-normalize.js';
 import { SessionContexts } from './session-context.js';
@@ -76,6 +76,9 @@ export class MetricsSink implements PipelineSink {
   private readonly bytes: Counter<string>;
   private readonly anomalies: Counter<string>;
 
+  /** Messages are counted from their bytes: no record is built for them. */
+  readonly needs: SinkNeeds = { messages: 'raw' };
+
   constructor(private readonly opts: MetricsSinkOptions) {
     this.top = opts.top ?? DEFAULT_TOP;
     const registers = [this.registry];
@@ -121,7 +124,7 @@ export class MetricsSink implements PipelineSink {
     }
   }
 
-  rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, _ctx: DissectContext, _tls: boolean): boolean {
+  rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, _ctx: DissectContext, _tls: boolean): void {
     if (raw.code === null && raw.dir === 'frontend' && this.who.get(session) === null) {
       this.who.message(session, raw, decode);
       if (this.who.get(session) !== null) this.opened.inc();
@@ -130,7 +133,6 @@ export class MetricsSink implements PipelineSink {
     }
     this.messages.inc({ direction: raw.dir });
     this.bytes.inc({ direction: raw.dir }, raw.length + (raw.code === null ? 0 : 1));
-    return true;
   }
 
   record(rec: OutRecord): void {

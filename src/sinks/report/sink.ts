@@ -8,7 +8,7 @@
  * transactions, N+1 runs, COPY and replication. Every map is capped; past a cap records are
  * counted, not listed, and the page says so.
  */
-import type { OutRecord, PipelineSink, AnomalyRecord, CaptureRecord } from '../../pipeline/events.js';
+import type { OutRecord, PipelineSink, AnomalyRecord, CaptureRecord, SinkNeeds } from '../../pipeline/events.js';
 import type { QueryRecord, SessionRecord } from '../../session/schema.js';
 import { conditionName } from '../../../dissectors/sqlstate.js';
 import { boundParams } from '../../session/bound-params.js';
@@ -137,6 +137,8 @@ interface N1 {
 }
 
 export class ReportSink implements PipelineSink {
+  /** Bytes per second come from every packet's size. */
+  readonly needs: SinkNeeds = { packetSizes: true };
   readonly stats: StatsSink;
   private readonly grid = new TimeGrid(SERIES_BUCKETS);
   private readonly tl = new TimeGrid(TIMELINE_COLUMNS);
