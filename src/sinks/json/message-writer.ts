@@ -5,12 +5,14 @@
  * (test/ndjson-fast.test.ts compares both on every sample and public capture).
  *
  * Three ways, fastest first:
- *  - the busiest bodies (DataRow and text COPY rows in row-fields.ts; Execute, Describe, Close,
- *    CommandComplete, ReadyForQuery and the empty messages here) are written from the wire
- *    bytes, never decoded into objects; anything irregular (a malformed body, a row past the
- *    cap, a partial row) gives up and the next way takes over;
- *  - the messages the session layer decodes anyway (Bind, Parse, Query) are written field by
- *    field from the decoded message, in the decoder's key order;
+ *  - the bodies that make most of an export's bytes (DataRow and text COPY rows, row-fields.ts)
+ *    and the empty messages are written from the wire bytes, never decoded into objects;
+ *    anything irregular (a malformed body, a row past the cap, a partial row) gives up and the
+ *    next way takes over;
+ *  - the busiest messages of the query protocols (Parse, Bind, Describe, Execute, Close, Query,
+ *    CommandComplete, ReadyForQuery) are written field by field from the decoded message, in
+ *    the decoder's key order: dissectors/ranges.ts reads them without the Reader, and the
+ *    session layer shares the one decoded object;
  *  - any other message: its decoded fields in their own order after the envelope, as
  *    records.ts's messageRecord() lays them out.
  */
@@ -94,10 +96,7 @@ export function typedValue(w: JsonWriter, v: TypedValue): void {
   w.byte(0x7d);
 }
 
-/**
- * Decoded messages the session layer decodes anyway (so no decoding is saved), written field
- * by field in the decoder's key order instead of through JSON.stringify.
- */
+/** Decoded messages written field by field in the decoder's key order instead of through JSON.stringify. */
 const DECODED: Partial<Record<DecodedMessage['type'], (w: JsonWriter, d: DecodedMessage) => void>> = {
   Bind(w, d) {
     const m = d as Bind;
@@ -156,115 +155,6 @@ type BodyWriter = (w: JsonWriter, b: Buffer, start: number, end: number, ctx: Di
 /** Messages that have no body: anything in it is a Malformed record, which the decoder makes. */
 const empty: BodyWriter = (_w, _b, start, end) => start === end;
 
-/** The index of the NUL that ends a string starting at `from`, or -1 when none does before `end`. */
-function nulBefore(b: Buffer, from: number, end: number): number {
-  for (let i = from; i < end; i++) if (b[i] === 0) return i;
-  return -1;
-}
-
-const PORTAL_TARGET = enc(',"target":"portal","name":');
-const STATEMENT_TARGET = enc(',"target":"statement","name":');
-const MAX_ROWS = enc(',"maxRows":');
-const READY = [enc(',"status":"I","transactionStatus":"idle"'), enc(',"status":"T","transactionStatus":"transaction"'), enc(',"status":"E","transactionStatus":"failed"')];
-
-/** Execute: the portal name, then maxRows (Int32), and nothing after. */
-const executeFields: BodyWriter = (w, b, start, end) => {
-  const nul = nulBefore(b, start, end);
-  if (nul < 0 || end - nul !== 5) return false;
-  w.raw(K.portal);
-  w.utf8String(b, start, nul);
-  w.raw(MAX_ROWS);
-  w.number(b.readInt32BE(nul + 1));
-  return true;
-};
-
-/** Describe and Close: 'S' or 'P', then the name, and nothing after. */
-const targetFields: BodyWriter = (w, b, start, end) => {
-  if (end - start < 2) return false;
-  const t = b[start];
-  if (t !== 0x53 && t !== 0x50) return false;
-  if (nulBefore(b, start + 1, end) !== end - 1) return false;
-  w.raw(t === 0x50 ? PORTAL_TARGET : STATEMENT_TARGET);
-  w.utf8String(b, start + 1, end - 1);
-  return true;
-};
-
-/** ReadyForQuery: one status byte, I, T or E. */
-const readyFields: BodyWriter = (w, b, start, end) => {
-  if (end - start !== 1) return false;
-  const s = b[start];
-  const i = s === 0x49 ? 0 : s === 0x54 ? 1 : s === 0x45 ? 2 : -1;
-  if (i < 0) return false;
-  w.raw(READY[i]!);
-  return true;
-};
-
-const TAG = enc(',"tag":');
-const COMMAND = enc(',"command":');
-const ROWS_NULL = enc(',"rows":null');
-const OID = enc(',"oid":');
-
-/**
- * CommandComplete: the tag, and the command and row count splitTag (dissectors/simple-query.ts)
- * makes of it: "SELECT 5", "INSERT 0 5" (with the OID), "BEGIN" (rows null). Tags of ASCII
- * only, counts of at most 15 digits (exact in a double as they are summed here); anything else
- * takes the decoder's way.
- */
-const commandCompleteFields: BodyWriter = (w, b, start, end) => {
-  const nul = end - 1;
-  if (nul < start || b[nul] !== 0) return false;
-  let sp = -1;
-  for (let i = start; i < nul; i++) {
-    const c = b[i];
-    if (c === 0 || c >= 0x80) return false;
-    if (c === 0x20) sp = i;
-  }
-  w.raw(TAG);
-  w.utf8String(b, start, nul);
-  w.raw(COMMAND);
-  const digits = nul - (sp + 1);
-  let rows = 0;
-  if (sp >= 0 && digits >= 1) {
-    for (let i = sp + 1; i < nul; i++) {
-      const d = b[i] - 0x30;
-      if (d < 0 || d > 9) {
-        rows = -1;
-        break;
-      }
-      rows = rows * 10 + d;
-    }
-  } else rows = -1;
-  if (rows < 0) {
-    w.utf8String(b, start, nul);
-    w.raw(ROWS_NULL);
-    return true;
-  }
-  if (digits > 15) return false;
-  // "INSERT oid rows": the OID is the middle word when it is 1 to 10 digits.
-  if (sp - start > 7 && b[start] === 0x49 && b[start + 1] === 0x4e && b[start + 2] === 0x53 && b[start + 3] === 0x45
-    && b[start + 4] === 0x52 && b[start + 5] === 0x54 && b[start + 6] === 0x20 && sp - (start + 7) <= 10) {
-    let oid = 0;
-    let i = start + 7;
-    for (; i < sp; i++) {
-      const d = b[i] - 0x30;
-      if (d < 0 || d > 9) break;
-      oid = oid * 10 + d;
-    }
-    if (i === sp) {
-      w.ascii('"INSERT"');
-      w.raw(K.rows);
-      w.number(rows);
-      w.raw(OID);
-      w.number(oid);
-      return true;
-    }
-  }
-  w.utf8String(b, start, sp);
-  w.raw(K.rows);
-  w.number(rows);
-  return true;
-};
-
 /** Writers from the wire bytes, with the type name their record carries, by direction and type byte. */
 function fastTable(entries: Array<[string, string, BodyWriter]>): Array<[string, BodyWriter] | undefined> {
   const t = new Array<[string, BodyWriter] | undefined>(256).fill(undefined);
@@ -273,11 +163,9 @@ function fastTable(entries: Array<[string, string, BodyWriter]>): Array<[string,
 }
 const FRONTEND_FAST = fastTable([
   ['S', 'Sync', empty], ['H', 'Flush', empty], ['c', 'CopyDone', empty], ['d', 'CopyData', copyDataFields],
-  ['E', 'Execute', executeFields], ['D', 'Describe', targetFields], ['C', 'Close', targetFields],
 ]);
 const BACKEND_FAST = fastTable([
-  ['D', 'DataRow', dataRowFields], ['d', 'CopyData', copyDataFields], ['Z', 'ReadyForQuery', readyFields],
-  ['C', 'CommandComplete', commandCompleteFields], ['1', 'ParseComplete', empty],
+  ['D', 'DataRow', dataRowFields], ['d', 'CopyData', copyDataFields], ['1', 'ParseComplete', empty],
   ['2', 'BindComplete', empty], ['3', 'CloseComplete', empty], ['n', 'NoData', empty],
   ['s', 'PortalSuspended', empty], ['I', 'EmptyQueryResponse', empty], ['c', 'CopyDone', empty],
 ]);
