@@ -4,7 +4,7 @@
  */
 import type { Anomaly } from '../core/anomaly.js';
 // Date#toISOString per record was a fifth of the NDJSON export's time: the date part is cached per second.
-import { isoTimeFast as isoTime } from '../session/iso-time.js';
+import { isoTime } from '../core/time.js';
 import type { DecodedMessage, RawMessage } from '../../dissectors/types.js';
 import type { AnomalyRecord, MessageRecord } from './events.js';
 

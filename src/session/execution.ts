@@ -17,7 +17,7 @@
  * the first one's start to that frame, and none of them has a durationMs.
  */
 import type { ColumnDescription, ErrorFields, PgValue, TypedValue } from '../../dissectors/types.js';
-import { isoTimeFast as isoTime } from './iso-time.js';
+import { isoTime } from '../core/time.js';
 import type { ErrorPhase, IncompleteReason, QueryRecord, TransactionStatus } from './schema.js';
 import type { MemoryPool } from '../core/budget.js';
 import { valueBytes } from './value-size.js';

@@ -24,7 +24,7 @@ import type {
 import type { Anomaly } from '../core/anomaly.js';
 import { processBudget, type MemoryBudget, type MemoryPool } from '../core/budget.js';
 import type { ConnectionEnd, ConnectionInfo } from '../reassembly/types.js';
-import { isoTimeFast as isoTime } from './iso-time.js';
+import { isoTime } from '../core/time.js';
 import { Execution } from './execution.js';
 import type { CancelLink, CancelSource, CancelTarget, SessionRegistry } from './registry.js';
 import type { IncompleteReason, QueryRecord, SessionRecord, TransactionStatus } from './schema.js';

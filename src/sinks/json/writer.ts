@@ -10,8 +10,7 @@
  * generic path build the record.
  */
 import { isUtf8 } from 'node:buffer';
-import { isoTime } from '../../core/time.js';
-import { isoSecondPrefix } from '../../session/iso-time.js';
+import { isoSecondPrefix, isoTime } from '../../core/time.js';
 
 /** JSON.stringify's escapes for the control characters; other bytes below 0x20 become \u00XX. */
 const SHORT_ESCAPE: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
