@@ -61,6 +61,11 @@ export function lookup(dir: Direction, code: string): Entry {
   return (dir === 'frontend' ? FRONTEND : BACKEND)[c & 0xff];
 }
 
+/** Every type byte defined for a direction, as one string (the framer's valid codes). */
+export function messageCodes(dir: Direction): string {
+  return ALL_ENTRIES.filter((e) => e.dir === dir).map((e) => e.code).join('');
+}
+
 /** Whether a type byte is defined for a direction (for framers and tests). */
 export function isKnownCode(dir: Direction, code: string): boolean {
   return messageTable(dir)[code] !== undefined;

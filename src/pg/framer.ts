@@ -14,11 +14,12 @@
  */
 import type { Direction } from '../core/direction.js';
 import type { RawMessage } from '../../dissectors/types.js';
+import { messageCodes } from '../../dissectors/registry.js';
 
-/** Type bytes valid from the frontend after startup ("Message Formats"). */
-export const FRONTEND_CODES = 'BCdcfDEHFPpQSX';
-/** Type bytes valid from the backend. */
-export const BACKEND_CODES = 'RK Z123tTnDCIsENAGHWcdVv'.replace(' ', '');
+/** Type bytes valid from the frontend after startup ("Message Formats"): the dissectors' registry's. */
+export const FRONTEND_CODES = messageCodes('frontend');
+/** Type bytes valid from the backend (ParameterStatus 'S' included, which the list written here once left out). */
+export const BACKEND_CODES = messageCodes('backend');
 
 const FRONTEND_TABLE = codeTable(FRONTEND_CODES);
 const BACKEND_TABLE = codeTable(BACKEND_CODES);
