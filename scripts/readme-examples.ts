@@ -7,13 +7,15 @@
  *   <!-- example: read samples/x.pcap --text | skip 6 | head 5 -->   some lines of it
  *   <!-- example: read samples/x.pcap --json | keys kind,sql -->     NDJSON with some keys (and ...)
  *
- * and the block ends at its closing fence. `node dist/scripts/readme-examples.js` rewrites the
+ * and the block ends at its closing fence. Between `<!-- filter-fields -->` and
+ * `<!-- /filter-fields -->` goes the table of the field registry's filter keys (src/filter/fields.ts). `node dist/scripts/readme-examples.js` rewrites the
  * blocks in README.md; test/readme-examples.test.ts fails when README.md differs from them.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { registryFieldDocs } from '../src/filter/fields.js';
 
 const MARKER = /^<!-- example( \$)?: (.+?) -->$/;
 
@@ -55,12 +57,25 @@ function pickKeys(line: string, keep: string[]): string {
   return kept.length < Object.keys(rec).length ? `{${body}, ...}` : `{${body}}`;
 }
 
-/** README text with every example block replaced by the output of its marker's command. */
+/** The filter keys of the field registry as a Markdown table: key, the tree's label, where records keep it. */
+export function filterFieldsTable(): string {
+  const rows = registryFieldDocs().map((f) => `| \`${f.key}\` | ${f.label} | ${f.where.replace(/\|/g, '\\|')} |`);
+  return ['| key | `-V` label | where it is read |', '|---|---|---|', ...rows].join('\n');
+}
+
+/** README text with every example block replaced by the output of its marker's command, and the filter keys' table. */
 export function renderExamples(readme: string): string {
   const lines = readme.split('\n');
   const out: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     out.push(lines[i]);
+    if (lines[i] === '<!-- filter-fields -->') {
+      const end = lines.indexOf('<!-- /filter-fields -->', i);
+      if (end < 0) throw new Error(`README.md line ${i + 1}: <!-- filter-fields --> is not closed`);
+      out.push(filterFieldsTable(), lines[end]);
+      i = end;
+      continue;
+    }
     const m = MARKER.exec(lines[i]);
     if (m === null) continue;
     const open = lines[i + 1];

@@ -23,12 +23,13 @@ interface Place {
   types?: readonly string[];
   /** A key path in the record (`*`: every value of an object) ... */
   path?: string;
-  /** ... or a value computed from the record (counts, letters the record keeps as names). */
+  /** ... or a value computed from the record (counts, letters the record keeps as names), and what it is. */
   compute?: (rec: Rec) => unknown;
+  what?: string;
 }
 
 const msg = (types: readonly string[] | null, path: string): Place => (types === null ? { kind: 'message', path } : { kind: 'message', types, path });
-const calc = (types: readonly string[], compute: (rec: Rec) => unknown): Place => ({ kind: 'message', types, compute });
+const calc = (types: readonly string[], what: string, compute: (rec: Rec) => unknown): Place => ({ kind: 'message', types, compute, what });
 const query = (path: string): Place => ({ kind: 'query', path });
 const session = (path: string): Place => ({ kind: 'session', path });
 const count = (key: string) => (rec: Rec): unknown => (Array.isArray(rec[key]) ? (rec[key] as unknown[]).length : undefined);
@@ -49,14 +50,14 @@ const PLACES = new Map<FieldDef, readonly Place[] | string>([
   [F.length, [msg(null, 'length')]],
   [F.terminator, 'the terminating zero byte is framing that records do not keep'],
 
-  [F.requestCode, [calc(Object.keys(REQUEST_CODE), (r) => REQUEST_CODE[r.type as string])]],
-  [F.protocolVersion, [calc(['StartupMessage'], (r) => (r.protocolMajor as number) * 65536 + (r.protocolMinor as number))]],
+  [F.requestCode, [calc(Object.keys(REQUEST_CODE), 'the request code', (r) => REQUEST_CODE[r.type as string])]],
+  [F.protocolVersion, [calc(['StartupMessage'], '`protocolMajor` × 65536 + `protocolMinor`', (r) => (r.protocolMajor as number) * 65536 + (r.protocolMinor as number))]],
   [F.parameter, [msg(['StartupMessage'], 'parameters.*')]],
-  [F.parameterName, [calc(['StartupMessage'], (r) => (r.parameters !== null && typeof r.parameters === 'object' ? Object.keys(r.parameters) : undefined)), msg(['ParameterStatus'], 'name')]],
+  [F.parameterName, [calc(['StartupMessage'], 'the names in `parameters`', (r) => (r.parameters !== null && typeof r.parameters === 'object' ? Object.keys(r.parameters) : undefined)), msg(['ParameterStatus'], 'name')]],
   [F.parameterValue, [msg(['StartupMessage'], 'parameters.*'), msg(['ParameterStatus'], 'value')]],
   [F.processId, [msg(['BackendKeyData', 'CancelRequest', 'NotificationResponse'], 'processId'), session('backendPid')]],
   [F.secretKey, [msg(['BackendKeyData', 'CancelRequest'], 'secretKey'), session('backendKey')]],
-  [F.encryptionAnswer, [calc(['SSLResponse', 'GSSENCResponse'], (r) => (r.accepted === true ? (r.type === 'SSLResponse' ? 'S' : 'G') : 'N'))]],
+  [F.encryptionAnswer, [calc(['SSLResponse', 'GSSENCResponse'], '`accepted` as S, G or N', (r) => (r.accepted === true ? (r.type === 'SSLResponse' ? 'S' : 'G') : 'N'))]],
 
   [F.authType, [msg(null, 'authType')]],
   [F.salt, [msg(['AuthenticationMD5Password'], 'salt')]],
@@ -71,7 +72,7 @@ const PLACES = new Map<FieldDef, readonly Place[] | string>([
   [F.query, [msg(['Query', 'Parse'], 'query'), query('sql')]],
   [F.tag, [msg(['CommandComplete'], 'tag'), query('command')]],
   [F.status, [msg(['ReadyForQuery'], 'status')]],
-  [F.columnCount, [calc(['RowDescription'], count('fields')), calc(['DataRow'], (r) => r.columnCount ?? count('values')(r))]],
+  [F.columnCount, [calc(['RowDescription'], 'the number of `fields`', count('fields')), calc(['DataRow'], '`columnCount`, or the number of `values`', (r) => r.columnCount ?? count('values')(r))]],
   [F.column, [msg(['RowDescription'], 'fields.name'), query('columns.name')]],
   [F.columnName, [msg(['RowDescription'], 'fields.name'), query('columns.name')]],
   [F.tableOid, [msg(['RowDescription'], 'fields.tableOid'), query('columns.tableOid')]],
@@ -86,13 +87,13 @@ const PLACES = new Map<FieldDef, readonly Place[] | string>([
 
   [F.statement, [msg(['Parse', 'Bind'], 'statement'), query('statement')]],
   [F.portal, [msg(['Bind', 'Execute'], 'portal'), query('portal')]],
-  [F.paramTypeCount, [calc(['Parse', 'ParameterDescription'], count('paramTypes'))]],
+  [F.paramTypeCount, [calc(['Parse', 'ParameterDescription'], 'the number of `paramTypes`', count('paramTypes'))]],
   [F.paramType, [msg(['Parse', 'ParameterDescription'], 'paramTypes'), query('params.oid')]],
-  [F.paramFormatCount, [calc(['Bind'], count('paramFormats'))]],
+  [F.paramFormatCount, [calc(['Bind'], 'the number of `paramFormats`', count('paramFormats'))]],
   [F.paramFormat, [msg(['Bind'], 'paramFormats')]],
-  [F.paramCount, [calc(['Bind'], count('params'))]],
+  [F.paramCount, [calc(['Bind'], 'the number of `params`', count('params'))]],
   [F.param, [msg(['Bind'], 'params.value'), query('params.value')]],
-  [F.resultFormatCount, [calc(['Bind'], count('resultFormats'))]],
+  [F.resultFormatCount, [calc(['Bind'], 'the number of `resultFormats`', count('resultFormats'))]],
   [F.resultFormat, [msg(['Bind'], 'resultFormats')]],
   [F.target, [msg(['Describe', 'Close'], 'target')]],
   [F.name, [msg(['Describe', 'Close'], 'name')]],
@@ -101,11 +102,11 @@ const PLACES = new Map<FieldDef, readonly Place[] | string>([
   [F.copyData, 'CopyData\'s bytes are filtered by what they decode to (size, rows, message, ...)'],
   [F.copyError, [msg(['CopyFail'], 'message'), query('copy.failed')]],
   [F.copyFormat, [msg(COPY_RESPONSES, 'format'), query('copy.format')]],
-  [F.copyColumnCount, [calc(COPY_RESPONSES, count('columnFormats'))]],
+  [F.copyColumnCount, [calc(COPY_RESPONSES, 'the number of `columnFormats`', count('columnFormats'))]],
   [F.copyColumnFormat, [msg(COPY_RESPONSES, 'columnFormats')]],
 
   [F.errorField, [msg(ERROR_TYPES, 'fields.*')]],
-  [F.errorFieldType, [calc(ERROR_TYPES, (r) => {
+  [F.errorFieldType, [calc(ERROR_TYPES, 'the letters of the fields present', (r) => {
     const fields = r.fields as Rec | null | undefined;
     if (fields === null || typeof fields !== 'object') return undefined;
     const out: string[] = [];
@@ -121,20 +122,20 @@ const PLACES = new Map<FieldDef, readonly Place[] | string>([
   [F.channel, [msg(['NotificationResponse'], 'channel')]],
   [F.payload, [msg(['NotificationResponse'], 'payload')]],
   // Records keep the minor version; the wire (and the tree) may carry the whole version, 3 << 16 | minor.
-  [F.newestMinor, [calc(['NegotiateProtocolVersion'], (r) => (typeof r.newestMinor === 'number' ? [r.newestMinor, 3 * 65536 + r.newestMinor] : undefined))]],
-  [F.unrecognizedCount, [calc(['NegotiateProtocolVersion'], count('unrecognized'))]],
+  [F.newestMinor, [calc(['NegotiateProtocolVersion'], '`newestMinor`, and 3 × 65536 + it', (r) => (typeof r.newestMinor === 'number' ? [r.newestMinor, 3 * 65536 + r.newestMinor] : undefined))]],
+  [F.unrecognizedCount, [calc(['NegotiateProtocolVersion'], 'the number of `unrecognized`', count('unrecognized'))]],
   [F.unrecognized, [msg(['NegotiateProtocolVersion'], 'unrecognized')]],
 
   [F.functionOid, [msg(['FunctionCall'], 'functionOid'), query('function.oid')]],
   [F.argFormatCount, 'the count of format codes is framing; args.format holds each argument\'s format'],
   [F.argFormat, [msg(['FunctionCall'], 'args.format')]],
-  [F.argCount, [calc(['FunctionCall'], count('args'))]],
+  [F.argCount, [calc(['FunctionCall'], 'the number of `args`', count('args'))]],
   [F.arg, [msg(['FunctionCall'], 'args.value')]],
   [F.functionResultFormat, [msg(['FunctionCall'], 'resultFormat')]],
   [F.functionResult, [msg(['FunctionCallResponse'], 'result.value'), query('function.result.value')]],
 
-  [F.malformed, [calc(['Malformed'], (r) => (r.fault !== 'trailing' ? r.reason : undefined))]],
-  [F.trailing, [calc(['Malformed'], (r) => (r.fault === 'trailing' ? r.reason : undefined))]],
+  [F.malformed, [calc(['Malformed'], '`reason`, unless the fault is trailing bytes', (r) => (r.fault !== 'trailing' ? r.reason : undefined))]],
+  [F.trailing, [calc(['Malformed'], '`reason`, when the fault is trailing bytes', (r) => (r.fault === 'trailing' ? r.reason : undefined))]],
   [F.unknown, [msg(['Unknown'], 'reason')]],
   [F.scramAttribute, [msg(SASL_TYPES, 'scram.*')]],
 ]);
@@ -302,4 +303,20 @@ function nearest(name: string): string[] {
   return scored.filter((s) => s.d <= best + 0.5)
     .sort((a, b) => a.d - b.d || a.n.length - b.n.length || (a.n < b.n ? -1 : 1))
     .slice(0, 3).map((s) => s.n);
+}
+
+/** Every registry key with its tree label and where records keep it, for README's table of filter fields. */
+export function registryFieldDocs(): Array<{ key: string; label: string; where: string }> {
+  const out: Array<{ key: string; label: string; where: string }> = [];
+  for (const [key, { field, places }] of REGISTRY) {
+    const where = typeof places === 'string'
+      ? `not filterable: ${places}`
+      : places.map((p) => {
+        const what = p.path !== undefined ? `\`${p.path.replace(/\.\*$/, '.NAME')}\`` : p.what!;
+        if (p.kind !== 'message') return `${p.kind} record: ${what}`;
+        return `${p.types === undefined ? 'every message' : p.types.join(', ')}: ${what}`;
+      }).join('; ');
+    out.push({ key, label: field.label, where });
+  }
+  return out;
 }
