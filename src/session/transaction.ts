@@ -67,7 +67,12 @@ function named(re: RegExp, sql: string | null): string | null {
 }
 
 export class TransactionState {
-  private members: Array<Execution | Savepoint> = [];
+  /**
+   * Slots [0, n) hold the statements and savepoints remembered. The array keeps its size from one
+   * transaction to the next (one allocation per query would be most of what this costs).
+   */
+  private members: Array<Execution | Savepoint | undefined> = [];
+  private n = 0;
   /** An ErrorResponse came since the transaction (or the savepoint rolled back to) began. */
   private failed = false;
 
@@ -120,55 +125,77 @@ export class TransactionState {
    * transaction's. The statements still waiting say that their fate is unknown.
    */
   forget(): void {
-    for (const m of this.members) if (!(m instanceof Savepoint)) m.rollbackUnknown = true;
+    this.mark(0, 'unknown');
     this.clear();
   }
 
   private push(m: Execution | Savepoint): void {
-    if (this.members.length >= MAX_TRANSACTION_MEMBERS) {
-      // Keep the savepoints; the oldest statements' records have gone out (outbox MAX_AWAITING).
-      const i = this.members.findIndex((x) => !(x instanceof Savepoint));
-      if (i >= 0) {
-        (this.members[i] as Execution).rollbackUnknown = true;
-        this.members.splice(i, 1);
-      } else this.members.shift();
+    if (this.n >= MAX_TRANSACTION_MEMBERS) {
+      // Keep the savepoints; the oldest statement's record has gone out (outbox MAX_AWAITING).
+      let i = 0;
+      while (i < this.n && this.members[i] instanceof Savepoint) i++;
+      if (i < this.n) (this.members[i] as Execution).rollbackUnknown = true;
+      else i = 0;
+      this.members.copyWithin(i, i + 1, this.n);
+      this.n--;
     }
-    this.members.push(m);
+    if (this.n < this.members.length) this.members[this.n] = m;
+    else this.members.push(m);
+    this.n++;
+  }
+
+  /** Slots from `from` on are dropped. */
+  private truncate(from: number): void {
+    for (let i = from; i < this.n; i++) this.members[i] = undefined;
+    this.n = from;
   }
 
   private clear(): void {
-    if (this.members.length > 0) this.members = [];
+    this.truncate(0);
+    if (this.members.length > 64) this.members = [];
     this.failed = false;
   }
 
+  /** The statements from slot `from` on are rolled back, or their fate is unknown. */
+  private mark(from: number, how: 'rolled back' | 'unknown'): void {
+    for (let i = from; i < this.n; i++) {
+      const m = this.members[i];
+      if (m instanceof Savepoint || m === undefined) continue;
+      if (how === 'rolled back') m.rolledBack = true;
+      else m.rollbackUnknown = true;
+    }
+  }
+
   private rollback(): void {
-    for (const m of this.members) if (!(m instanceof Savepoint)) m.rolledBack = true;
+    this.mark(0, 'rolled back');
     this.clear();
   }
 
   /** ROLLBACK TO SAVEPOINT: what came after the latest savepoint of that name is undone; the savepoint stays. */
   private rollbackTo(name: string): void {
-    let i = this.members.length - 1;
+    let i = this.n - 1;
     while (i >= 0) {
-      const m = this.members[i]!;
+      const m = this.members[i];
       if (m instanceof Savepoint && (m.name === name || m.name === null)) break;
       i--;
     }
     // Not seen: set before the capture began, so before everything remembered here.
-    for (let k = i + 1; k < this.members.length; k++) {
-      const m = this.members[k]!;
-      if (!(m instanceof Savepoint)) m.rolledBack = true;
-    }
-    this.members.length = i + 1;
+    this.mark(i + 1, 'rolled back');
+    this.truncate(i + 1);
     this.failed = false;
   }
 
   /** RELEASE SAVEPOINT: the savepoint and those set after it are gone; the statements stay in the transaction. */
   private release(name: string | null): void {
-    for (let i = this.members.length - 1; i >= 0; i--) {
-      const m = this.members[i]!;
+    for (let i = this.n - 1; i >= 0; i--) {
+      const m = this.members[i];
       if (m instanceof Savepoint && (m.name === name || m.name === null || name === null)) {
-        this.members = this.members.filter((x, k) => k < i || !(x instanceof Savepoint));
+        let k = i;
+        for (let j = i; j < this.n; j++) {
+          const x = this.members[j];
+          if (!(x instanceof Savepoint)) this.members[k++] = x;
+        }
+        this.truncate(k);
         return;
       }
     }
