@@ -1,10 +1,10 @@
 /**
  * The PgBouncer sample (scripts/sample-pooler.ts: real PgBouncer in transaction pooling mode in
  * front of PostgreSQL 18, both legs captured) read with `-p 6432`, compared with what the two pg
- * clients saw (samples/manifest.json). What issue 13 section 7 asks that pgsniff does not do yet
- * runs as todo: counting each statement once, linking a client-leg record to the server leg and
- * backend that ran it, and not calling a statement prepared on another server connection
- * "prepared before the capture".
+ * clients saw (samples/manifest.json). Issue 13 section 7 (src/session/pooler.ts): stats and check
+ * count each statement once (the client leg), a client-leg record names the server leg and
+ * backend that ran it, the server legs' records (and PgBouncer's own SETs) say poolerLeg, and a
+ * statement prepared on another server connection is not "prepared before the capture".
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import { Writable } from 'node:stream';
 import { projectRoot } from './helpers/public-captures.js';
 import { analyzeFile } from '../src/pipeline/analyze.js';
 import { statsCommand } from '../src/cli/stats.js';
+import { checkFile } from '../src/cli/check.js';
 import type { StatsReport } from '../src/sinks/stats.js';
 import { queryRecordSchema, sessionRecordSchema, type QueryRecord, type SessionRecord } from '../src/session/schema.js';
 import type { Manifest, ManifestSample } from '../scripts/sample-manifest.js';
@@ -62,19 +63,38 @@ test('pgbouncer: -p 6432 decodes both legs; every client-leg statement also runs
   }
 });
 
-test('pgbouncer: stats counts each statement once, on the client leg', {
-  skip: SKIP,
-  todo: 'issue 13 section 7: stats adds both legs (16 executions, 4 failed for 7 and 2) and the server legs\' SET application_name; pooler recognition (src/session/pooler.ts) is not built yet',
-}, async () => {
+test('pgbouncer: stats and check count each statement once, on the client leg', { skip: SKIP }, async () => {
+  // Before: 16 executions and 4 failed for the clients' 7 and 2 (both legs, and PgBouncer's SETs).
   const report = JSON.parse(await stats(true)) as StatsReport;
-  assert.equal(report.totals.queries, sample!.steps.length);
-  assert.equal(report.totals.errors, sample!.steps.filter((s) => s.error).length);
+  const steps = sample!.steps.length;
+  const failed = sample!.steps.filter((s) => s.error).length;
+  assert.equal(report.totals.queries, steps);
+  assert.equal(report.totals.errors, failed);
+  const { queries } = await records();
+  assert.equal(report.totals.poolerServerLeg, queries.filter((q) => q.poolerLeg === 'server').length);
+  assert.match(await stats(false), new RegExp(`Pooler: ${report.totals.poolerServerLeg} statements on its server legs not counted`));
+  const ports = [sample!.pooler!.port];
+  assert.equal((await checkFile(file, { maxQueries: steps }, { ports })).ok, true);
+  const over = await checkFile(file, { maxQueries: steps - 1 }, { ports });
+  assert.equal(over.ok, false);
+  assert.equal(over.checked.queries, steps);
+  const errors = await checkFile(file, { noErrors: true }, { ports });
+  assert.equal(errors.violations.reduce((n, v) => n + (v.count ?? 0), 0), failed);
 });
 
-test('pgbouncer: pool_stmt on the second server connection is not "prepared before the capture"', {
-  skip: SKIP,
-  todo: 'issue 13 section 7: the Bind of pool_stmt on the second server connection gets sql null and stats calls it <statement "pool_stmt" prepared before the capture>, though its Parse is in the capture on the first server connection (and on the client leg)',
-}, async () => {
+test('pgbouncer: the server legs\' records, and only theirs, say poolerLeg "server", PgBouncer\'s own SETs too', { skip: SKIP }, async () => {
+  const { queries, sessions } = await records();
+  const port = sample!.pooler!.port;
+  for (const s of sessions) assert.equal(s.poolerLeg, s.server.port === port ? 'client' : 'server', `session ${s.session}`);
+  const serverSessions = new Set(sessions.filter((s) => s.server.port !== port).map((s) => s.session));
+  for (const q of queries) assert.equal(q.poolerLeg === 'server', serverSessions.has(q.session), `frame ${q.firstFrame}`);
+  const own = queries.filter((q) => q.poolerLeg === 'server' && q.sql !== null && /^SET application_name/.test(q.sql));
+  assert.equal(own.length, serverSessions.size, 'PgBouncer sets application_name once on each new server connection');
+});
+
+test('pgbouncer: pool_stmt on the second server connection is not "prepared before the capture"', { skip: SKIP }, async () => {
+  // Before: the Bind on the second server connection got sql null and stats called it
+  // <statement "pool_stmt" prepared before the capture>; the client leg's statement names it.
   const { queries } = await records();
   const failed = queries.filter((q) => q.error?.sqlstate === '26000');
   assert.equal(failed.length >= 1, true);
@@ -82,18 +102,26 @@ test('pgbouncer: pool_stmt on the second server connection is not "prepared befo
   assert.doesNotMatch(await stats(false), /prepared before the capture/);
 });
 
-test('pgbouncer: a client-leg query record names the server-leg session and backend pid that ran it', {
-  skip: SKIP,
-  todo: 'issue 13 section 7: no field links a client-leg record to its server leg yet (to be declared once in src/session/schema.ts)',
-}, async () => {
+test('pgbouncer: a client-leg query record names the server-leg session and backend pid that ran it', { skip: SKIP }, async () => {
   const { queries, sessions } = await records();
   const port = sample!.pooler!.port;
   const pidOf = new Map(sessions.map((s) => [s.session, s.backendPid]));
-  for (const q of queries.filter((x) => sessions.find((s) => s.session === x.session)!.server.port === port)) {
-    const link = (q as unknown as { serverLeg?: { session: number; backendPid: number | null } }).serverLeg;
+  const serverOf = new Map(sessions.map((s) => [s.session, s.server.port]));
+  const legs = new Set<number>();
+  for (const q of queries.filter((x) => serverOf.get(x.session) === port)) {
+    const link = q.serverLeg;
     assert.ok(link, `frame ${q.firstFrame}`);
+    assert.notEqual(serverOf.get(link.session), port);
     assert.equal(link.backendPid, pidOf.get(link.session));
+    // the server leg's twin: same outcome, inside the client leg's time
+    const twin = queries.find((x) => x.session === link.session && x.sql === q.sql && (x.error?.sqlstate ?? null) === (q.error?.sqlstate ?? null)
+      && x.firstFrame > q.firstFrame && x.lastFrame < q.lastFrame);
+    assert.ok(twin, `frame ${q.firstFrame}: no twin on session ${link.session}`);
+    legs.add(link.session);
   }
+  // pool_stmt's 26000 ran on the second server connection, the rest on the first
+  assert.equal(legs.size, 2);
+  for (const q of queries.filter((x) => x.serverLeg === undefined)) assert.equal(q.poolerLeg, 'server', `frame ${q.firstFrame}`);
 });
 
 test('pgbouncer: the sessions table shows each session\'s server address: the client legs PgBouncer\'s, the server legs PostgreSQL\'s', { skip: SKIP }, async () => {

@@ -15,6 +15,7 @@ import { SessionRegistry } from '../session/registry.js';
 import { SessionTracker } from '../session/tracker.js';
 import type { Execution } from '../session/execution.js';
 import type { TransactionStatus } from '../session/schema.js';
+import { PoolerLegs } from '../session/pooler.js';
 import { KeyLog, TlsConnection, DSB_TLS_KEYLOG } from '../pg/tls/index.js';
 import { Analyzer } from './analyzer.js';
 import { sinkNeeds, takesDirect, takesRecords, type FrameInfo, type OutRecord, type PipelineSink } from './events.js';
@@ -93,6 +94,7 @@ export class PacketPipeline {
     const ports = [DEFAULT_SERVER_PORT, ...(opts.ports ?? [])];
     this.keylog = opts.keylog ? KeyLog.fromFile(opts.keylog, { watch: opts.watchKeylog ?? false }) : KeyLog.empty();
     const registry = new SessionRegistry();
+    const pooler = new PoolerLegs();
     const budget = memoryBudget((opts.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB) * 1024 * 1024);
     this.budget = budget;
     const keylog = this.keylog;
@@ -110,6 +112,7 @@ export class PacketPipeline {
           boundBytes: opts.boundBytes ?? false,
           showSecrets: opts.showSecrets ?? false,
           registry,
+          pooler,
           budget,
           // Responses that pair with no request (protocol-violation), reported as anomaly records.
           anomaly: (a) => this.analyzer.anomaly(a),

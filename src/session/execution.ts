@@ -114,6 +114,10 @@ export class Execution {
   rolledBack = false;
   /** Written before its transaction ended (outbox.ts): whether it was rolled back is unknown. */
   rollbackUnknown = false;
+  /** Sent by a pooler on its server leg (pooler.ts): not counted by stats and check. */
+  poolerLeg = false;
+  /** On a pooler's client leg: the server leg that ran it (pooler.ts). */
+  serverLeg: NonNullable<QueryRecord['serverLeg']> | null = null;
   suspended = false;
   done = false;
 
@@ -262,6 +266,8 @@ export class Execution {
     if (this.batch !== null) rec.batch = { id: this.batch.id, size: this.batch.size, durationMs: this.batch.durationMs() };
     if (this.rolledBack) rec.rolledBack = true;
     if (this.rollbackUnknown) rec.rollbackUnknown = true;
+    if (this.poolerLeg) rec.poolerLeg = 'server';
+    if (this.serverLeg !== null) rec.serverLeg = { ...this.serverLeg };
     if (this.bound !== null) (rec as QueryRecord & { [BOUND]?: BoundBytes })[BOUND] = this.bound;
     if (this.rowValues) {
       rec.rowValues = this.rowValues;

@@ -150,6 +150,14 @@ export const queryRecordSchema = z.object({
    * so whether a rollback later undid it is not known: rolledBack is absent for that reason only.
    */
   rollbackUnknown: z.literal(true).optional(),
+  /**
+   * Only on a pooler's server leg (src/session/pooler.ts): the pooler sent this statement to the
+   * server, for a client whose own record counts it, or for itself (PgBouncer's SET of its
+   * clients' parameters). stats and check skip these records: each statement counts once.
+   */
+  poolerLeg: z.literal('server').optional(),
+  /** Only on a pooler's client leg: the server-leg session that ran this statement, and that backend's process id. */
+  serverLeg: z.object({ session: z.number().int().nonnegative(), backendPid: z.number().int().nonnegative().nullable() }).optional(),
   /** Only with keepRows: decoded row values, capped (rowValuesTruncated tells). */
   rowValues: z.array(z.array(pgValue)).optional(),
   rowValuesTruncated: z.boolean().optional(),
@@ -230,6 +238,12 @@ export const sessionRecordSchema = z.object({
     targetSession: z.number().int().nullable(),
     targetQuery: z.object({ sql: z.string().nullable(), firstFrame: z.number().int() }).nullable(),
   }).nullable(),
+  /**
+   * Only when the session is a pooler's leg (src/session/pooler.ts): "server" when the pooler
+   * opened it to the server (its query records have poolerLeg), "client" when a client opened
+   * it to the pooler (its query records name the serverLeg that ran them).
+   */
+  poolerLeg: z.enum(['client', 'server']).optional(),
 });
 
 export type QueryRecord = z.infer<typeof queryRecordSchema>;

@@ -39,6 +39,7 @@ import { pieceExec, queryError, queryExec, secondCompletion, skipRest } from './
 import { StatementTable, statementColumns, untypedColumns, withFormats, MAX_STATEMENTS, MAX_STATEMENT_CHARS, type Portal, type PreparedStatement } from './statements.js';
 import { RequestQueue, accepts, isSyncPoint, requestBytes, requestTime, MAX_PENDING, type Request, type QueryRequest } from './request-queue.js';
 import { tagFits } from './tag-fit.js';
+import type { PoolerLegs, SessionLeg } from './pooler.js';
 import type { Direction } from '../core/direction.js';
 
 export type { TlsInfo };
@@ -73,6 +74,8 @@ export interface TrackerOptions {
   writeExecution?: ExecutionWriter;
   /** The process-wide memory budget (core/budget.ts); default: processBudget(). */
   budget?: MemoryBudget;
+  /** Shared by the analysis' sessions: tells a pooler's server legs from its client legs (pooler.ts). */
+  pooler?: PoolerLegs;
 }
 
 export type SessionEmit = (r: QueryRecord | SessionRecord) => void;
@@ -136,6 +139,8 @@ export class SessionTracker implements CancelTarget {
   private rowReq: Request | null = null;
   private rowExec: Execution | null = null;
   private readonly outbox: Outbox;
+  /** This session as a pooler's leg (pooler.ts); null without a PoolerLegs. */
+  private readonly leg: SessionLeg | null;
   private backslashEscapes = false;
   /**
    * The last Parse and Bind the server skipped (sent after an error, before the Sync): they
@@ -185,7 +190,13 @@ export class SessionTracker implements CancelTarget {
     this.registry = opts.registry;
     this.onAnomaly = opts.anomaly ?? null;
     const summary = opts.detail === 'summary';
-    this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly, summary, summary ? null : opts.writeExecution ?? null);
+    const writer = summary ? null : opts.writeExecution ?? null;
+    // Records pass the pooler's leg on their way out (it may mark them, or hold them back until it knows).
+    this.leg = opts.pooler?.session(conn, (exec, status) => {
+      if (writer === null || !writer(exec, conn.id, status)) emit(exec.toRecord(conn.id, status, summary));
+    }, () => this.info.backendPid) ?? null;
+    const leg = this.leg;
+    this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly, summary, leg === null ? writer : (exec, _s, status) => { leg.out(exec, status); return true; });
     this.startup = new StartupState(this.info, this.registry, conn.id);
     const budget = opts.budget ?? processBudget();
     this.queue = new RequestQueue(budget.session, (r) => this.givenUp(r));
@@ -289,7 +300,9 @@ export class SessionTracker implements CancelTarget {
     if (this.info.backendPid !== null && this.info.backendKey !== null) {
       this.registry.unregister(this.info.backendPid, this.info.backendKey, this);
     }
-    this.emit(this.info.toRecord(this.conn, end));
+    const rec = this.info.toRecord(this.conn, end);
+    this.leg?.close(rec);
+    this.emit(rec);
   }
 
   /** CancelTarget: a CancelRequest with this session's key arrived. */
@@ -820,6 +833,7 @@ export class SessionTracker implements CancelTarget {
 
   private push(r: Request, raw: RawMessage): void {
     const dropped = this.queue.push(r, requestBytes(r, raw.length));
+    this.leg?.request(r);
     if (dropped) {
       this.forget(dropped);
       this.limit('request-limit', `more than ${MAX_PENDING} requests waiting for an answer: the oldest are reported incomplete`, raw);

@@ -146,7 +146,8 @@ export class CheckSink implements PipelineSink {
   }
 
   query(rec: QueryRecord): void {
-    if (rec.skipped) return;
+    // Skipped by the server; or sent on by a pooler, whose client leg's record is the statement.
+    if (rec.skipped || rec.poolerLeg === 'server') return;
     if (this.selection && !this.selection.query(rec)) return;
     const r = this.rules;
     const key = queryKey(rec, this.normalizer);

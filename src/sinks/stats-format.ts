@@ -59,6 +59,9 @@ export function formatStatsText(r: StatsReport, opts: StatsTextOptions = {}): st
     out += `Batches: ${t.batches} (${t.batchedQueries} statements whose answers arrived together, ${fmtNum(t.batchMs)} ms): `
       + 'their time is the batch\'s, not in the statements\' percentiles\n';
   }
+  if (t.poolerServerLeg > 0) {
+    out += `Pooler: ${t.poolerServerLeg} statements on its server legs not counted (each counts once, on the client leg that sent it)\n`;
+  }
   out += '\n';
   if (r.queries.length > 0) {
     const rows = r.queries.slice(0, limit).map((q) => [

@@ -85,6 +85,8 @@ export interface StatsReport {
     queries: number; errors: number; skipped: number; incomplete: number; rolledBack: number; rows: number; totalMs: number;
     /** Batches (answers that arrived together), the statements in them and their time. */
     batches: number; batchedQueries: number; batchMs: number;
+    /** Records of a pooler's server legs (poolerLeg): not counted above, where each statement counts once, on its client leg. */
+    poolerServerLeg: number;
     sessions: number; fingerprints: number; parser: 'libpg-query' | 'fallback';
   };
   /** The capture lost data (null: nothing lost): every count below may be low and a record near the damage wrong. */
@@ -211,7 +213,7 @@ export class StatsSink implements PipelineSink {
   private readonly encryption: Record<string, number> = {};
   private cleartext = 0;
   private cancels = 0;
-  private totals = { queries: 0, errors: 0, skipped: 0, incomplete: 0, rolledBack: 0, rows: 0, totalMs: 0, batches: 0, batchedQueries: 0, batchMs: 0 };
+  private totals = { queries: 0, errors: 0, skipped: 0, incomplete: 0, rolledBack: 0, rows: 0, totalMs: 0, batches: 0, batchedQueries: 0, batchMs: 0, poolerServerLeg: 0 };
   private readonly coverage = new Coverage();
   private readonly selection: Selection | null;
   /** Batches seen (session + id), to count each batch's time once; bounded, oldest forgotten. */
@@ -238,6 +240,11 @@ export class StatsSink implements PipelineSink {
 
   query(rec: QueryRecord): void {
     if (this.selection && !this.selection.query(rec)) return;
+    // A pooler sent it on to the server: its client leg's record counts the statement.
+    if (rec.poolerLeg === 'server') {
+      this.totals.poolerServerLeg++;
+      return;
+    }
     const seq = this.seq++;
     const sql = rec.sql;
     let agg: QueryAgg;

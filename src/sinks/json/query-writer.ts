@@ -29,7 +29,10 @@ const K = {
   columns: key('columns'), copy: key('copy'), function: key('function'), cancelledBy: key('cancelledBy'),
   rowValues: key('rowValues'), rowValuesTruncated: key('rowValuesTruncated'),
   incompleteReason: key('incompleteReason'), errorPhase: key('errorPhase'), batch: key('batch'), rolledBack: key('rolledBack'), rollbackUnknown: key('rollbackUnknown'),
+  poolerLeg: key('poolerLeg'), serverLeg: key('serverLeg'),
 };
+const SERVER_LEG = { session: enc('{"session":'), backendPid: key('backendPid') };
+const POOLER_SERVER = enc('"server"');
 const BATCH = { id: enc('{"id":'), size: key('size'), durationMs: key('durationMs') };
 const COLUMN = {
   name: enc('{"name":'), tableOid: key('tableOid'), columnNumber: key('columnNumber'), typeOid: key('typeOid'),
@@ -217,7 +220,7 @@ export function writeExecution(w: JsonWriter, r: Execution, session: number, sta
   }
   const reason = r.incomplete ? r.incompleteReason : null;
   if (r.copy === null && !r.isFunction && r.cancelledBy === null && r.rowValues === null && reason === null && r.errorPhase === null
-    && r.batch === null && !r.rolledBack && !r.rollbackUnknown) {
+    && r.batch === null && !r.rolledBack && !r.rollbackUnknown && !r.poolerLeg && r.serverLeg === null) {
     w.raw(PLAIN_END);
     return;
   }
@@ -236,6 +239,16 @@ export function writeExecution(w: JsonWriter, r: Execution, session: number, sta
   }
   if (r.rolledBack) { w.raw(K.rolledBack); w.raw(TRUE); }
   if (r.rollbackUnknown) { w.raw(K.rollbackUnknown); w.raw(TRUE); }
+  if (r.poolerLeg) { w.raw(K.poolerLeg); w.raw(POOLER_SERVER); }
+  const leg = r.serverLeg;
+  if (leg) {
+    w.raw(K.serverLeg);
+    w.raw(SERVER_LEG.session); w.number(leg.session);
+    w.raw(SERVER_LEG.backendPid);
+    if (leg.backendPid === null) w.raw(NULL);
+    else w.number(leg.backendPid);
+    w.byte(0x7d);
+  }
   if (r.rowValues !== null) {
     w.raw(K.rowValues); w.value(r.rowValues, 1);
     w.raw(K.rowValuesTruncated); bool(w, r.rowValuesTruncated);

@@ -1,0 +1,300 @@
+/**
+ * Connection poolers (PgBouncer, Odyssey, pgcat) in the capture: with `-p 6432` pgsniff decodes
+ * both legs, the client connections to the pooler and the pooler's connections to the server,
+ * and each statement crosses the wire twice. This module tells the legs apart so that a
+ * statement is counted once (its client-leg record: what the application did), and links the
+ * client-leg record to the server-leg session and backend that ran it.
+ *
+ * How a server leg is recognised. A pooler forwards a client's request after it arrived and
+ * forwards the answer after the server gave it: the server leg's execution lies inside the
+ * client leg's, with the same SQL (or, for a Bind of a statement the server leg does not know,
+ * the same statement name). So when a session's record goes out (at its ReadyForQuery), a
+ * request of another session with the same SQL, sent earlier and not answered yet, to another
+ * server endpoint (the pooler's address, where this one goes to the server's), makes the first
+ * session a pooler's server leg. The address rule alone (a connection whose client is the
+ * pooler's address) cannot tell on one host: on loopback every client is 127.0.0.1. Two
+ * applications that run the same SQL on two servers at the same moment would look alike once;
+ * each match is counted per pair of endpoints (pooler -> server), and a session is never taken
+ * for a server leg of the endpoint that pairs count as its own pooler's server.
+ *
+ * A server leg's first statements are often the pooler's own (PgBouncer's SET of its clients'
+ * parameters on a fresh server connection), sent before the first one it forwards. While a
+ * session is undecided and another endpoint has a request waiting for its answer, its records
+ * are held back (at most MAX_HELD) until a match decides; without one they go out as they are.
+ *
+ * Nothing here runs until sessions to two different server endpoints are open at once: a capture
+ * of one server pays one test per record.
+ */
+import type { ConnectionInfo } from '../reassembly/types.js';
+import type { Execution } from './execution.js';
+import type { Request } from './request-queue.js';
+import type { QueryRecord, SessionRecord, TransactionStatus } from './schema.js';
+
+/** Records an undecided session holds back, at most (PgBouncer sends a few SETs before the first statement it forwards). */
+export const MAX_HELD = 16;
+/** Requests a session keeps for matching, at most (they leave as their records go out). */
+const MAX_ENTRIES = 4096;
+
+type ServerLeg = NonNullable<QueryRecord['serverLeg']>;
+
+/** A request that may be a client leg's: what a server leg's statement is matched against. */
+interface Entry {
+  leg: SessionLeg;
+  /** The request's SQL (a Query's whole text); the key it is indexed by, with the statement name. */
+  sql: string | null;
+  /** A named prepared statement (never the unnamed one, which every request shares). */
+  statement: string | null;
+  reqTimeUs: number;
+  firstFrame: number;
+  /** Its first record went out: it was answered, and can no longer hold a server leg's statement. */
+  out: boolean;
+  /** The server leg that ran it. */
+  link: ServerLeg | null;
+}
+
+/** Writes a record as the outbox would have. */
+export type RecordOut = (exec: Execution, status: TransactionStatus | null) => void;
+
+/** One per analysis, shared by its sessions (like the cancel registry). */
+export class PoolerLegs {
+  /** Open sessions per server endpoint; matching starts once two endpoints are open at once. */
+  private readonly open = new Map<string, number>();
+  active = false;
+  private readonly bySql = new Map<string, Set<Entry>>();
+  private readonly byName = new Map<string, Set<Entry>>();
+  /** Requests not answered yet, per server endpoint. */
+  private readonly waiting = new Map<string, number>();
+  /** Matches per pair of endpoints, "front\0back": the pooler's address, the server's. */
+  private readonly pairs = new Map<string, number>();
+
+  /** A session's leg: `write` writes its records, `backendPid` tells its backend's process id when asked. */
+  session(conn: ConnectionInfo, write: RecordOut, backendPid: () => number | null): SessionLeg {
+    const endpoint = `${conn.server.ip}:${conn.server.port}`;
+    this.open.set(endpoint, (this.open.get(endpoint) ?? 0) + 1);
+    if (!this.active && this.open.size > 1) this.active = true;
+    return new SessionLeg(this, conn, endpoint, write, backendPid);
+  }
+
+  /** @internal */
+  closed(endpoint: string): void {
+    const n = (this.open.get(endpoint) ?? 1) - 1;
+    if (n <= 0) this.open.delete(endpoint);
+    else this.open.set(endpoint, n);
+  }
+
+  /** @internal */
+  add(e: Entry): void {
+    if (e.sql !== null) setOf(this.bySql, e.sql).add(e);
+    if (e.statement !== null) setOf(this.byName, e.statement).add(e);
+    this.waiting.set(e.leg.endpoint, (this.waiting.get(e.leg.endpoint) ?? 0) + 1);
+  }
+
+  /** @internal The entry was answered (out) or is forgotten. */
+  retire(e: Entry): void {
+    if (!e.out) {
+      e.out = true;
+      this.waiting.set(e.leg.endpoint, (this.waiting.get(e.leg.endpoint) ?? 1) - 1);
+    }
+  }
+
+  /** @internal The entry leaves the index. */
+  remove(e: Entry): void {
+    this.retire(e);
+    if (e.sql !== null) unset(this.bySql, e.sql, e);
+    if (e.statement !== null) unset(this.byName, e.statement, e);
+  }
+
+  /** @internal Whether a request to another endpoint waits for its answer. */
+  othersWaiting(endpoint: string): boolean {
+    for (const [ep, n] of this.waiting) if (n > 0 && ep !== endpoint) return true;
+    return false;
+  }
+
+  private pair(front: string, back: string): number {
+    return this.pairs.get(front + '\0' + back) ?? 0;
+  }
+
+  /** @internal Whether a session to `endpoint` may still be a pooler's server leg (no pair has it as a pooler only). */
+  mayBeBack(endpoint: string): boolean {
+    let front = false;
+    for (const [k, n] of this.pairs) {
+      if (n <= 0) continue;
+      const [f, b] = k.split('\0');
+      if (b === endpoint) return true;
+      if (f === endpoint) front = true;
+    }
+    return !front;
+  }
+
+  /**
+   * The client-leg request that `exec` (a record of `leg`, whose request is `own` when known)
+   * runs on the server for: same SQL (or statement name), sent before it, not answered yet, to
+   * another endpoint; the latest such, preferring the pooler's address as the client's.
+   */
+  /** @internal */
+  match(leg: SessionLeg, exec: Execution, own: Entry | null): Entry | null {
+    const sql = own !== null ? own.sql : exec.statementCount > 1 ? null : exec.sql;
+    const name = exec.statement !== null && exec.statement !== '' ? exec.statement : null;
+    const set = sql !== null ? this.bySql.get(sql) : name !== null ? this.byName.get(name) : undefined;
+    if (set === undefined) return null;
+    let best: Entry | null = null;
+    let bestScore = -1;
+    for (const c of set) {
+      if (c.leg === leg || c.leg.endpoint === leg.endpoint) continue;
+      if (c.reqTimeUs > exec.reqTimeUs || c.firstFrame > exec.firstFrame) continue;
+      // Answered already, unless by this same session (a Query's later statements).
+      if (c.out && c.link?.session !== leg.id) continue;
+      if (c.link !== null && c.link.session !== leg.id) continue;
+      if (sql === null && c.sql === null) continue;
+      // The endpoints' pairs so far say the pooler is on the other side.
+      if (this.pair(leg.endpoint, c.leg.endpoint) > this.pair(c.leg.endpoint, leg.endpoint)) continue;
+      const score = (leg.clientIp === c.leg.serverIp ? 2 ** 52 : 0) + c.reqTimeUs;
+      if (score > bestScore) {
+        best = c;
+        bestScore = score;
+      }
+    }
+    if (best !== null && best.link === null) {
+      const k = best.leg.endpoint + '\0' + leg.endpoint;
+      this.pairs.set(k, (this.pairs.get(k) ?? 0) + 1);
+    }
+    return best;
+  }
+}
+
+/** One session's side: its requests (entries), whether it is a server leg, the records it holds back. */
+export class SessionLeg {
+  readonly id: number;
+  readonly clientIp: string;
+  readonly serverIp: string;
+  private state: 'undecided' | 'server' | 'direct' = 'undecided';
+  /** One of its records was linked to a server leg: it is a pooler's client leg. */
+  private linked = false;
+  private readonly entries: Entry[] = [];
+  private held: Array<{ exec: Execution; status: TransactionStatus | null }> = [];
+
+  constructor(
+    private readonly pool: PoolerLegs,
+    conn: ConnectionInfo,
+    readonly endpoint: string,
+    private readonly write: RecordOut,
+    private readonly backendPid: () => number | null,
+  ) {
+    this.id = conn.id;
+    this.clientIp = conn.client.ip;
+    this.serverIp = conn.server.ip;
+  }
+
+  /** The tracker queued a request (request-queue.ts): statements are indexed for matching. */
+  request(r: Request): void {
+    if (!this.pool.active) return;
+    let sql: string | null;
+    let statement: string | null = null;
+    let reqTimeUs: number;
+    let firstFrame: number;
+    if (r.kind === 'execute') {
+      sql = r.exec.sql;
+      statement = r.exec.statement !== null && r.exec.statement !== '' ? r.exec.statement : null;
+      reqTimeUs = r.exec.reqTimeUs;
+      firstFrame = r.exec.firstFrame;
+    } else if (r.kind === 'query') {
+      sql = r.sql;
+      reqTimeUs = r.reqTimeUs;
+      firstFrame = r.firstFrame;
+    } else return;
+    if (sql === null && statement === null) return;
+    const e: Entry = { leg: this, sql, statement, reqTimeUs, firstFrame, out: false, link: null };
+    if (this.entries.length >= MAX_ENTRIES) this.pool.remove(this.entries.shift()!);
+    this.entries.push(e);
+    this.pool.add(e);
+  }
+
+  /** The outbox's writer: a finished execution's record, with the transaction status after it. */
+  readonly out = (exec: Execution, status: TransactionStatus | null): void => {
+    if (!this.pool.active && this.state === 'undecided') {
+      this.write(exec, status);
+      return;
+    }
+    const own = this.entryOf(exec);
+    if (own !== null && own.link !== null) {
+      exec.serverLeg = own.link;
+      this.linked = true;
+    }
+    const c = this.pool.match(this, exec, own);
+    if (c !== null) {
+      if (c.link === null) {
+        c.link = { session: this.id, backendPid: this.backendPid() };
+        // A Bind of a statement this server connection never prepared: the client's statement.
+        if (exec.sql === null) exec.sql = c.sql;
+      }
+      this.state = 'server';
+    }
+    if (this.state === 'server') {
+      this.release(true);
+      exec.poolerLeg = true;
+    } else if (this.state === 'undecided') {
+      if (this.held.length < MAX_HELD && this.pool.othersWaiting(this.endpoint) && this.pool.mayBeBack(this.endpoint)) {
+        this.held.push({ exec, status });
+        return;
+      }
+      this.state = 'direct';
+      this.release(false);
+    }
+    this.write(exec, status);
+  };
+
+  /** The session ends: held records go out, and its record says which leg it was. */
+  close(rec: SessionRecord): void {
+    this.release(this.state === 'server');
+    for (const e of this.entries) this.pool.remove(e);
+    this.entries.length = 0;
+    this.pool.closed(this.endpoint);
+    if (this.state === 'server') rec.poolerLeg = 'server';
+    else if (this.linked) rec.poolerLeg = 'client';
+  }
+
+  private release(server: boolean): void {
+    if (this.held.length === 0) return;
+    const held = this.held;
+    this.held = [];
+    for (const h of held) {
+      if (server) h.exec.poolerLeg = true;
+      this.write(h.exec, h.status);
+    }
+  }
+
+  /**
+   * The request `exec` answers (requests are answered in order: those before it are done), or
+   * null for a record of no indexed request (a failed Parse, a request before matching began).
+   */
+  private entryOf(exec: Execution): Entry | null {
+    const list = this.entries;
+    let i = 0;
+    for (; i < list.length; i++) {
+      const e = list[i]!;
+      if (e.firstFrame === exec.firstFrame && e.reqTimeUs === exec.reqTimeUs && (!e.out || exec.statementIndex > 0)) break;
+    }
+    if (i === list.length) return null;
+    for (let k = 0; k < i; k++) this.pool.remove(list[k]!);
+    list.splice(0, i);
+    const e = list[0]!;
+    this.pool.retire(e);
+    return e;
+  }
+}
+
+function setOf(map: Map<string, Set<Entry>>, key: string): Set<Entry> {
+  let s = map.get(key);
+  if (s === undefined) {
+    s = new Set();
+    map.set(key, s);
+  }
+  return s;
+}
+
+function unset(map: Map<string, Set<Entry>>, key: string, e: Entry): void {
+  const s = map.get(key);
+  if (s === undefined) return;
+  s.delete(e);
+  if (s.size === 0) map.delete(key);
+}
