@@ -11,14 +11,7 @@ interface Known {
   why: string;
 }
 
-const KNOWN: Record<string, Known[]> = {
-  'pgbouncer.pcap': [
-    {
-      aspects: ['stats'],
-      why: 'issue 13 section 7: with -p 6432 stats counts both legs (16 executions and 4 errors for 7 and 2) and the server legs\' SET application_name, and calls pool_stmt on the second server connection "prepared before the capture"',
-    },
-  ],
-};
+const KNOWN: Record<string, Known[]> = {};
 
 /** The todo reason for a sample's test of this aspect, or undefined when it should pass. */
 export function knownWrong(file: string, aspect: Aspect): string | undefined {
