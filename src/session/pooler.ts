@@ -11,7 +11,13 @@
  * the same statement name). So when a session's record goes out (at its ReadyForQuery), a
  * request of another session with the same SQL, sent earlier and not answered yet, to another
  * server endpoint (the pooler's address, where this one goes to the server's), makes the first
- * session a pooler's server leg. The address rule alone (a connection whose client is the
+ * session a pooler's server leg.
+ *
+ * Which server-leg execution a client-leg record links to is decided when the client's record
+ * goes out: the pooler hands answers on in the order the server legs gave them, so it is the
+ * first unclaimed server-leg execution of the same statement nested in its frames. (Deciding at
+ * the server leg's answer could not: with clients queued behind a busy pool, several requests
+ * of the same SQL wait, and which one the pooler sent is known only by whose answer follows.) The address rule alone (a connection whose client is the
  * pooler's address) cannot tell on one host: on loopback every client is 127.0.0.1. Two
  * applications that run the same SQL on two servers at the same moment would look alike once;
  * each match is counted per pair of endpoints (pooler -> server), and a session is never taken
@@ -28,14 +34,12 @@
 import type { ConnectionInfo } from '../reassembly/types.js';
 import type { Execution } from './execution.js';
 import type { Request } from './request-queue.js';
-import type { QueryRecord, SessionRecord, TransactionStatus } from './schema.js';
+import type { SessionRecord, TransactionStatus } from './schema.js';
 
 /** Records an undecided session holds back, at most (PgBouncer sends a few SETs before the first statement it forwards). */
 export const MAX_HELD = 16;
 /** Requests a session keeps for matching, at most (they leave as their records go out). */
 const MAX_ENTRIES = 4096;
-
-type ServerLeg = NonNullable<QueryRecord['serverLeg']>;
 
 /** A request that may be a client leg's: what a server leg's statement is matched against. */
 interface Entry {
@@ -48,9 +52,20 @@ interface Entry {
   firstFrame: number;
   /** Its first record went out: it was answered, and can no longer hold a server leg's statement. */
   out: boolean;
-  /** The server leg that ran it. */
-  link: ServerLeg | null;
 }
+
+/** A server leg's record, waiting for the client-leg record it ran for (ServerOut.claimed). */
+interface ServerOut {
+  leg: SessionLeg;
+  key: string;
+  statementIndex: number;
+  firstFrame: number;
+  lastFrame: number;
+  claimed: boolean;
+}
+
+/** Server-leg records a session keeps unclaimed, at most (the pooler's own, or a client leg the capture missed). */
+const MAX_OUTS = 64;
 
 /** Writes a record as the outbox would have. */
 export type RecordOut = (exec: Execution, status: TransactionStatus | null) => void;
@@ -62,6 +77,8 @@ export class PoolerLegs {
   active = false;
   private readonly bySql = new Map<string, Set<Entry>>();
   private readonly byName = new Map<string, Set<Entry>>();
+  /** Server-leg records by statement (outKey), until a client-leg record claims them. */
+  private readonly outs = new Map<string, Set<ServerOut>>();
   /** Requests not answered yet, per server endpoint. */
   private readonly waiting = new Map<string, number>();
   /** Matches per pair of endpoints, "front\0back": the pooler's address, the server's. */
@@ -127,9 +144,9 @@ export class PoolerLegs {
   }
 
   /**
-   * The client-leg request that `exec` (a record of `leg`, whose request is `own` when known)
-   * runs on the server for: same SQL (or statement name), sent before it, not answered yet, to
-   * another endpoint; the latest such, preferring the pooler's address as the client's.
+   * A request of another session that `exec` (a record of `leg`, whose request is `own` when
+   * known) may run on the server for: same SQL (or statement name), sent before it, not answered
+   * yet, to another endpoint, and not against the pairs seen so far; the earliest such.
    */
   /** @internal */
   match(leg: SessionLeg, exec: Execution, own: Entry | null): Entry | null {
@@ -138,28 +155,57 @@ export class PoolerLegs {
     const set = sql !== null ? this.bySql.get(sql) : name !== null ? this.byName.get(name) : undefined;
     if (set === undefined) return null;
     let best: Entry | null = null;
-    let bestScore = -1;
     for (const c of set) {
-      if (c.leg === leg || c.leg.endpoint === leg.endpoint) continue;
+      if (c.out || c.leg.endpoint === leg.endpoint) continue;
       if (c.reqTimeUs > exec.reqTimeUs || c.firstFrame > exec.firstFrame) continue;
-      // Answered already, unless by this same session (a Query's later statements).
-      if (c.out && c.link?.session !== leg.id) continue;
-      if (c.link !== null && c.link.session !== leg.id) continue;
       if (sql === null && c.sql === null) continue;
       // The endpoints' pairs so far say the pooler is on the other side.
       if (this.pair(leg.endpoint, c.leg.endpoint) > this.pair(c.leg.endpoint, leg.endpoint)) continue;
-      const score = (leg.clientIp === c.leg.serverIp ? 2 ** 52 : 0) + c.reqTimeUs;
-      if (score > bestScore) {
-        best = c;
-        bestScore = score;
-      }
+      if (best === null || c.firstFrame < best.firstFrame) best = c;
     }
-    if (best !== null && best.link === null) {
+    if (best !== null) {
       const k = best.leg.endpoint + '\0' + leg.endpoint;
       this.pairs.set(k, (this.pairs.get(k) ?? 0) + 1);
     }
     return best;
   }
+
+  /** @internal A server leg's record, for a client-leg record to claim. */
+  addOut(o: ServerOut): void {
+    setOf(this.outs, o.key).add(o);
+  }
+
+  /** @internal */
+  removeOut(o: ServerOut): void {
+    unsetOut(this.outs, o.key, o);
+  }
+
+  /**
+   * The server-leg record that `exec` (a record of `leg`) was run as: same statement, nested in
+   * its frames (sent on after its request, answered before its answer), on another endpoint,
+   * unclaimed; the first answered (the pooler hands answers on in order).
+   */
+  /** @internal */
+  claim(leg: SessionLeg, exec: Execution): ServerOut | null {
+    const set = this.outs.get(outKey(exec));
+    if (set === undefined) return null;
+    let best: ServerOut | null = null;
+    for (const o of set) {
+      if (o.claimed || o.leg.endpoint === leg.endpoint || o.statementIndex !== exec.statementIndex) continue;
+      if (o.firstFrame < exec.firstFrame || o.lastFrame > exec.lastFrame) continue;
+      if (best === null || o.lastFrame < best.lastFrame) best = o;
+    }
+    if (best !== null) {
+      best.claimed = true;
+      this.removeOut(best);
+    }
+    return best;
+  }
+}
+
+/** The key a server-leg record and its client-leg record share: the statement's text, else its name. */
+function outKey(exec: Execution): string {
+  return exec.sql ?? '\0' + (exec.statement ?? '');
 }
 
 /** One session's side: its requests (entries), whether it is a server leg, the records it holds back. */
@@ -171,6 +217,8 @@ export class SessionLeg {
   /** One of its records was linked to a server leg: it is a pooler's client leg. */
   private linked = false;
   private readonly entries: Entry[] = [];
+  /** Its records as a server leg, not claimed yet (oldest first). */
+  private outs: ServerOut[] = [];
   private held: Array<{ exec: Execution; status: TransactionStatus | null }> = [];
 
   constructor(
@@ -203,7 +251,7 @@ export class SessionLeg {
       firstFrame = r.firstFrame;
     } else return;
     if (sql === null && statement === null) return;
-    const e: Entry = { leg: this, sql, statement, reqTimeUs, firstFrame, out: false, link: null };
+    const e: Entry = { leg: this, sql, statement, reqTimeUs, firstFrame, out: false };
     if (this.entries.length >= MAX_ENTRIES) this.pool.remove(this.entries.shift()!);
     this.entries.push(e);
     this.pool.add(e);
@@ -216,22 +264,22 @@ export class SessionLeg {
       return;
     }
     const own = this.entryOf(exec);
-    if (own !== null && own.link !== null) {
-      exec.serverLeg = own.link;
+    // As a client leg: the server leg's record of this statement went out before this one.
+    const o = this.pool.claim(this, exec);
+    if (o !== null) {
+      exec.serverLeg = { session: o.leg.id, backendPid: o.leg.backendPid() };
       this.linked = true;
     }
+    // As a server leg: a client's request of this statement waits for its answer.
     const c = this.pool.match(this, exec, own);
     if (c !== null) {
-      if (c.link === null) {
-        c.link = { session: this.id, backendPid: this.backendPid() };
-        // A Bind of a statement this server connection never prepared: the client's statement.
-        if (exec.sql === null) exec.sql = c.sql;
-      }
+      // A Bind of a statement this server connection never prepared: the client's statement.
+      if (exec.sql === null) exec.sql = c.sql;
       this.state = 'server';
     }
     if (this.state === 'server') {
       this.release(true);
-      exec.poolerLeg = true;
+      this.served(exec);
     } else if (this.state === 'undecided') {
       if (this.held.length < MAX_HELD && this.pool.othersWaiting(this.endpoint) && this.pool.mayBeBack(this.endpoint)) {
         this.held.push({ exec, status });
@@ -248,6 +296,8 @@ export class SessionLeg {
     this.release(this.state === 'server');
     for (const e of this.entries) this.pool.remove(e);
     this.entries.length = 0;
+    for (const o of this.outs) this.pool.removeOut(o);
+    this.outs = [];
     this.pool.closed(this.endpoint);
     if (this.state === 'server') rec.poolerLeg = 'server';
     else if (this.linked) rec.poolerLeg = 'client';
@@ -258,9 +308,19 @@ export class SessionLeg {
     const held = this.held;
     this.held = [];
     for (const h of held) {
-      if (server) h.exec.poolerLeg = true;
+      if (server) this.served(h.exec);
       this.write(h.exec, h.status);
     }
+  }
+
+  /** A record of this server leg: marked, and kept for the client-leg record that will claim it. */
+  private served(exec: Execution): void {
+    exec.poolerLeg = true;
+    if (this.outs.length > 0 && this.outs[0]!.claimed) this.outs = this.outs.filter((x) => !x.claimed);
+    if (this.outs.length >= MAX_OUTS) this.pool.removeOut(this.outs.shift()!);
+    const o: ServerOut = { leg: this, key: outKey(exec), statementIndex: exec.statementIndex, firstFrame: exec.firstFrame, lastFrame: exec.lastFrame, claimed: false };
+    this.outs.push(o);
+    this.pool.addOut(o);
   }
 
   /**
@@ -283,13 +343,20 @@ export class SessionLeg {
   }
 }
 
-function setOf(map: Map<string, Set<Entry>>, key: string): Set<Entry> {
+function setOf<T>(map: Map<string, Set<T>>, key: string): Set<T> {
   let s = map.get(key);
   if (s === undefined) {
     s = new Set();
     map.set(key, s);
   }
   return s;
+}
+
+function unsetOut(map: Map<string, Set<ServerOut>>, key: string, o: ServerOut): void {
+  const s = map.get(key);
+  if (s === undefined) return;
+  s.delete(o);
+  if (s.size === 0) map.delete(key);
 }
 
 function unset(map: Map<string, Set<Entry>>, key: string, e: Entry): void {

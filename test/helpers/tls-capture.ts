@@ -36,9 +36,10 @@ export async function startTlsServer(port?: number): Promise<PgServer> {
 export class Tcpdump {
   private constructor(private readonly child: ChildProcess, private readonly exited: Promise<unknown>) {}
 
-  /** Starts tcpdump on lo for one port and waits until it listens. */
-  static async start(pcapPath: string, port: number, filter = `tcp port ${port}`): Promise<Tcpdump> {
-    const child = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-w', pcapPath, '-U', '-s', '0', filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+  /** Starts tcpdump on lo for one port and waits until it listens; `bufferKiB`: its kernel buffer (-B), for busy captures. */
+  static async start(pcapPath: string, port: number, filter = `tcp port ${port}`, bufferKiB?: number): Promise<Tcpdump> {
+    const buffer = bufferKiB === undefined ? [] : ['-B', String(bufferKiB)];
+    const child = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', ...buffer, '-w', pcapPath, '-U', '-s', '0', filter], { stdio: ['ignore', 'ignore', 'pipe'] });
     const exited = new Promise((res) => child.once('exit', res));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('tcpdump did not start listening within 10 s')), 10000);
