@@ -38,6 +38,8 @@ import type { SessionRecord, TransactionStatus } from './schema.js';
 
 /** Records an undecided session holds back, at most (PgBouncer sends a few SETs before the first statement it forwards). */
 export const MAX_HELD = 16;
+/** Named statements remembered from server legs (for a Bind on another server leg), at most. */
+const MAX_PREPARED = 10_000;
 /** Requests a session keeps for matching, at most (they leave as their records go out). */
 const MAX_ENTRIES = 4096;
 
@@ -83,6 +85,21 @@ export class PoolerLegs {
   private readonly waiting = new Map<string, number>();
   /** Matches per pair of endpoints, "front\0back": the pooler's address, the server's. */
   private readonly pairs = new Map<string, number>();
+  /** Named statements' SQL seen on server legs, per server endpoint ("endpoint\0name"), latest last. */
+  private readonly prepared = new Map<string, string>();
+
+  /** @internal A server leg ran named statement `name` as `sql`. */
+  prepare(endpoint: string, name: string, sql: string): void {
+    const k = endpoint + '\0' + name;
+    this.prepared.delete(k);
+    if (this.prepared.size >= MAX_PREPARED) this.prepared.delete(this.prepared.keys().next().value!);
+    this.prepared.set(k, sql);
+  }
+
+  /** @internal The SQL of named statement `name` on the pooler's other server legs to `endpoint`. */
+  preparedOn(endpoint: string, name: string): string | null {
+    return this.prepared.get(endpoint + '\0' + name) ?? null;
+  }
 
   /** A session's leg: `write` writes its records, `backendPid` tells its backend's process id when asked. */
   session(conn: ConnectionInfo, write: RecordOut, backendPid: () => number | null): SessionLeg {
@@ -158,7 +175,6 @@ export class PoolerLegs {
     for (const c of set) {
       if (c.out || c.leg.endpoint === leg.endpoint) continue;
       if (c.reqTimeUs > exec.reqTimeUs || c.firstFrame > exec.firstFrame) continue;
-      if (sql === null && c.sql === null) continue;
       // The endpoints' pairs so far say the pooler is on the other side.
       if (this.pair(leg.endpoint, c.leg.endpoint) > this.pair(c.leg.endpoint, leg.endpoint)) continue;
       if (best === null || c.firstFrame < best.firstFrame) best = c;
@@ -316,6 +332,12 @@ export class SessionLeg {
   /** A record of this server leg: marked, and kept for the client-leg record that will claim it. */
   private served(exec: Execution): void {
     exec.poolerLeg = true;
+    const name = exec.statement;
+    if (name !== null && name !== '') {
+      // Prepared on another server connection of the pool (same server): its Parse text there.
+      if (exec.sql === null) exec.sql = this.pool.preparedOn(this.endpoint, name);
+      else this.pool.prepare(this.endpoint, name, exec.sql);
+    }
     if (this.outs.length > 0 && this.outs[0]!.claimed) this.outs = this.outs.filter((x) => !x.claimed);
     if (this.outs.length >= MAX_OUTS) this.pool.removeOut(this.outs.shift()!);
     const o: ServerOut = { leg: this, key: outKey(exec), statementIndex: exec.statementIndex, firstFrame: exec.firstFrame, lastFrame: exec.lastFrame, claimed: false };
@@ -338,7 +360,8 @@ export class SessionLeg {
     for (let k = 0; k < i; k++) this.pool.remove(list[k]!);
     list.splice(0, i);
     const e = list[0]!;
-    this.pool.retire(e);
+    // A record given up or cut off (incomplete) was not answered: its request may still be on a server leg.
+    if (!exec.incomplete) this.pool.retire(e);
     return e;
   }
 }
