@@ -53,7 +53,8 @@ test('pgbouncer: -p 6432 decodes both legs; every client-leg statement also runs
   assert.ok(serverLegs.length >= 2, 'the 26000 needs a second server connection');
   for (const s of [...clientLegs, ...serverLegs]) assert.equal(s.auth.outcome, 'success');
   const legOf = (q: QueryRecord) => (clientLegs.some((s) => s.session === q.session) ? 'client' : 'server');
-  const client = queries.filter((q) => legOf(q) === 'client');
+  // in the order the statements were sent (a transaction block's records go out at its end)
+  const client = queries.filter((q) => legOf(q) === 'client').sort((a, b) => a.firstFrame - b.firstFrame);
   assert.deepEqual(client.map((q) => q.error?.sqlstate ?? q.command), sample!.steps.map((st) => st.error?.sqlstate ?? st.commands?.[0]));
   const server = queries.filter((q) => legOf(q) === 'server');
   for (const c of client) {
