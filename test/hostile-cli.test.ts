@@ -12,10 +12,13 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, ftruncateSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { projectRoot } from './helpers/public-captures.js';
 import { compileFilter, MAX_FILTER_DEPTH } from '../src/filter/index.js';
 import { KeyLog, MAX_KEYLOG_LINE } from '../src/pg/tls/keylog.js';
 import { isUserError } from '../src/core/errors.js';
+import { engineFlags } from '../src/cli/engine.js';
+import { manyConnections } from './helpers/hostile-captures.js';
 
 const MAIN = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
 const SAMPLE = join(projectRoot, 'samples', 'copy.pcap');
@@ -129,4 +132,28 @@ test('a capture file name with terminal escapes is printed escaped in "the captu
   const u = run(['read', name], '/dev/null');
   assert.equal(u.status, 2);
   assert.doesNotMatch(u.stderr, /\x1b|\x07/);
+});
+
+test('120,000 connections that each send a StartupMessage: peak resident size well under the 512 MB default limit', { timeout: 900_000 }, (t) => {
+  // The pipeline as `pgsniff read FILE --json` runs it (its V8 flags, NDJSON to /dev/null), in a
+  // child whose peak resident size it reports itself. Each connection opens PostgreSQL state
+  // that the connection budget then gives up (connection-limit): V8 let the garbage grow the
+  // heap to 433 MB (590 MB resident) before HeapGuard (core/budget.ts).
+  const file = join(tmp, 'startup-120k.pcap');
+  writeFileSync(file, manyConnections(120_000, 'startup'));
+  const flags = engineFlags(['read', file, '--json'], false, false);
+  assert.ok(flags);
+  const url = (p: string): string => JSON.stringify(pathToFileURL(join(projectRoot, 'dist', p)).href);
+  const script = `
+    const { analyzeFile } = await import(${url('src/pipeline/analyze.js')});
+    const { NdjsonSink } = await import(${url('src/sinks/ndjson.js')});
+    const { openSync } = await import('node:fs');
+    const s = await analyzeFile(${JSON.stringify(file)}, new NdjsonSink(openSync('/dev/null', 'w')));
+    console.log(JSON.stringify({ connections: s.connections, maxRssMb: process.resourceUsage().maxRSS / 1024 }));`;
+  const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { connections: number; maxRssMb: number };
+  t.diagnostic(`peak resident size ${out.maxRssMb.toFixed(0)} MB`);
+  assert.equal(out.connections, 120_000);
+  assert.ok(out.maxRssMb < 460, `peak resident size ${out.maxRssMb.toFixed(0)} MB`);
 });

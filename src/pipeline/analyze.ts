@@ -4,7 +4,7 @@
  * streaming: memory follows the open connections, not the capture's length.
  */
 import type { Anomaly } from '../core/anomaly.js';
-import { DEFAULT_MEMORY_LIMIT_MB, memoryBudget, type MemoryBudget } from '../core/budget.js';
+import { DEFAULT_MEMORY_LIMIT_MB, HeapGuard, memoryBudget, type MemoryBudget } from '../core/budget.js';
 import type { Packet } from '../capture/packet.js';
 import { readCapture, type CaptureSummary } from '../capture/open.js';
 import { TcpDecoder } from '../net/decoder.js';
@@ -81,6 +81,8 @@ export class PacketPipeline {
   readonly analyzer: Analyzer;
   /** The memory budget every store of this pipeline draws on (core/budget.ts). */
   readonly budget: MemoryBudget;
+  /** Asks V8 for a full collection when its heap outgrows the budget's plan (core/budget.ts). */
+  private readonly heap: HeapGuard;
   private readonly decoder: TcpDecoder;
   private readonly flows: FlowTable;
   private readonly keylog: KeyLog;
@@ -97,6 +99,7 @@ export class PacketPipeline {
     const pooler = new PoolerLegs();
     const budget = memoryBudget((opts.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB) * 1024 * 1024);
     this.budget = budget;
+    this.heap = new HeapGuard(budget.shares.limit);
     const keylog = this.keylog;
     this.analyzer = new Analyzer(sink, {
       serverPorts: ports,
@@ -132,7 +135,7 @@ export class PacketPipeline {
   }
 
   readonly packet = (p: Packet): void => {
-    this.packets++;
+    if ((++this.packets & 4095) === 0) this.heap.check();
     this.lastFrame = p.frame;
     this.lastTimeUs = p.timeUs;
     this.analyzer.time(p.timeUs);
