@@ -4,13 +4,9 @@
  * lists over the store: only the visible rows become text.
  */
 import blessed from 'blessed';
-import { MF_BAD, MF_ERROR, MF_NOTICE, QF_BATCH, QF_ERROR, QF_INCOMPLETE, QF_ROLLED_BACK, type SessionInfo } from './store.js';
-import { Cursor, paneOptions, type Key, type UiContext, type View, type ViewName } from './view.js';
+import { MF_BAD, MF_ERROR, MF_NOTICE, QF_BATCH, QF_ERROR, QF_INCOMPLETE, QF_ROLLED_BACK, type SessionRow } from './store.js';
+import { Cursor, cells, paneOptions, type Key, type UiContext, type View, type ViewName } from './view.js';
 import { fit, fitLeft, ms, relTime, wire, wireFit, bytesText } from './text.js';
-
-function num(v: unknown): number {
-  return typeof v === 'number' ? v : Number(v) || 0;
-}
 
 /** One full-screen bordered list with a header row, a cursor and mouse selection. */
 abstract class ListView implements View {
@@ -25,7 +21,7 @@ abstract class ListView implements View {
     this.boxes = [this.box];
     ctx.screen.append(this.box);
     this.box.on('click', (data: { y: number }) => {
-      const r = data.y - num(this.box.atop) - num(this.box.itop) - 1;
+      const r = data.y - cells(this.box.atop) - cells(this.box.itop) - 1;
       if (r >= 0) {
         const i = this.cursor.top + r;
         if (i === this.cursor.sel) this.activate();
@@ -47,7 +43,7 @@ abstract class ListView implements View {
     this.box.width = width;
     this.box.height = Math.max(5, height - 1);
     this.width = Math.max(20, width - 2);
-    this.cursor.height = Math.max(1, num(this.box.height) - 3 - this.footerLines());
+    this.cursor.height = Math.max(1, cells(this.box.height) - 3 - this.footerLines());
     this.cursor.clamp();
   }
 
@@ -104,22 +100,22 @@ export class SessionsView extends ListView {
     return `Sessions (${this.count()}): Enter go to first frame, f follow`;
   }
   /** Columns that fit the width: the least needed go first on a narrow terminal. */
-  private columns(): Array<{ name: string; w: number; right?: boolean; cell: (i: SessionInfo) => string }> {
+  private columns(): Array<{ name: string; w: number; right?: boolean; cell: (i: SessionRow) => string }> {
     const s = this.ctx.store;
     const ep = this.width >= 150 ? 24 : 18;
     const all = [
-      { name: '#', w: 6, keep: 9, cell: (i: SessionInfo) => `#${i.id}` },
-      { name: 'Client', w: ep, keep: 9, cell: (i: SessionInfo) => i.client },
-      { name: 'Server', w: ep, keep: 8, cell: (i: SessionInfo) => i.server },
-      { name: 'User', w: 12, keep: 9, cell: (i: SessionInfo) => i.user },
-      { name: 'Database', w: 12, keep: 7, cell: (i: SessionInfo) => i.database },
-      { name: 'Application', w: 14, keep: 2, cell: (i: SessionInfo) => i.application },
-      { name: 'TLS', w: 4, keep: 3, cell: (i: SessionInfo) => (i.tls ? 'yes' : '') },
-      { name: 'Start', w: 11, keep: 1, cell: (i: SessionInfo) => relTime(i.startUs, s.baseUs) },
-      { name: 'Duration', w: 10, keep: 5, right: true, cell: (i: SessionInfo) => (Number.isFinite(i.endUs - i.startUs) ? ms((i.endUs - i.startUs) / 1000) : '-') },
-      { name: 'Frames', w: 8, keep: 4, right: true, cell: (i: SessionInfo) => String(i.frames) },
-      { name: 'Queries', w: 7, keep: 6, right: true, cell: (i: SessionInfo) => String(i.queries) },
-      { name: 'Errors', w: 6, keep: 9, right: true, cell: (i: SessionInfo) => String(i.errors) },
+      { name: '#', w: 6, keep: 9, cell: (i: SessionRow) => `#${i.id}` },
+      { name: 'Client', w: ep, keep: 9, cell: (i: SessionRow) => i.client },
+      { name: 'Server', w: ep, keep: 8, cell: (i: SessionRow) => i.server },
+      { name: 'User', w: 12, keep: 9, cell: (i: SessionRow) => i.user },
+      { name: 'Database', w: 12, keep: 7, cell: (i: SessionRow) => i.database },
+      { name: 'Application', w: 14, keep: 2, cell: (i: SessionRow) => i.application },
+      { name: 'TLS', w: 4, keep: 3, cell: (i: SessionRow) => (i.tls ? 'yes' : '') },
+      { name: 'Start', w: 11, keep: 1, cell: (i: SessionRow) => relTime(i.startUs, s.baseUs) },
+      { name: 'Duration', w: 10, keep: 5, right: true, cell: (i: SessionRow) => (Number.isFinite(i.endUs - i.startUs) ? ms((i.endUs - i.startUs) / 1000) : '-') },
+      { name: 'Frames', w: 8, keep: 4, right: true, cell: (i: SessionRow) => String(i.frames) },
+      { name: 'Queries', w: 7, keep: 6, right: true, cell: (i: SessionRow) => String(i.queries) },
+      { name: 'Errors', w: 6, keep: 9, right: true, cell: (i: SessionRow) => String(i.errors) },
     ];
     let cols = all;
     for (let level = 1; level < 9 && cols.reduce((n, c) => n + c.w + 1, 0) > this.width; level++) {

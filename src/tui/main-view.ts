@@ -12,7 +12,7 @@ import { buildTree, expand, expandable, flatten, messageBytes, type FlatLine, ty
 import { hexLines } from './frame-reader.js';
 import { secretRanges } from '../../dissectors/tree.js';
 import { mayCarrySecret } from '../../dissectors/dissect.js';
-import { Cursor, paneOptions, type Key, type UiContext, type View } from './view.js';
+import { Cursor, cells, paneOptions, type Key, type UiContext, type View } from './view.js';
 import { fit, fitLeft, relTime, safe, tagSafe, width, wireFit } from './text.js';
 
 const PANES = ['list', 'tree', 'hex'] as const;
@@ -28,10 +28,6 @@ const SPLIT_SCAN = 64;
 function maskOf(n: number, ranges: readonly { start: number; length: number }[], at: number, into = new Uint8Array(n)): Uint8Array {
   for (const r of ranges) into.fill(1, Math.max(0, at + r.start), Math.min(n, at + r.start + r.length));
   return into;
-}
-
-function num(v: unknown): number {
-  return typeof v === 'number' ? v : Number(v) || 0;
 }
 
 export class MainView implements View {
@@ -70,7 +66,7 @@ export class MainView implements View {
 
   private mouse(): void {
     const rowOf = (box: blessed.Widgets.BoxElement, y: number, header: number): number =>
-      y - num(box.atop) - num(box.itop) - header;
+      y - cells(box.atop) - cells(box.itop) - header;
     this.list.on('click', (data: { y: number }) => {
       const r = rowOf(this.list, data.y, 1);
       this.focus = 0;
@@ -238,7 +234,7 @@ export class MainView implements View {
 
   private drawList(): void {
     const s = this.ctx.store;
-    const w = Math.max(20, num(this.list.width) - 2);
+    const w = Math.max(20, cells(this.list.width) - 2);
     const ep = w >= 130 ? 22 : w >= 100 ? 18 : 14;
     const tw = this.timeMode === 'absolute' ? 15 : 11;
     const infoW = Math.max(4, w - (7 + 1 + tw + 1 + ep + 1 + ep + 1 + 6 + 1));
@@ -279,7 +275,7 @@ export class MainView implements View {
   private drawTree(): void {
     const tc = this.treeCursor;
     const out: string[] = [];
-    const w = Math.max(10, num(this.tree.width) - 2);
+    const w = Math.max(10, cells(this.tree.width) - 2);
     const end = Math.min(this.flat.length, tc.top + tc.height);
     for (let i = tc.top; i < end; i++) {
       const { node, depth } = this.flat[i] as FlatLine;

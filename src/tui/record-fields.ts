@@ -3,7 +3,28 @@
  * TUI's index. Records from a producer are trusted for nothing: every field is type-checked
  * and a missing or odd one leaves a default.
  */
-import type { SessionInfo } from './store.js';
+/** One session in the TUI's sessions view (not src/session's SessionInfo): read from its session record. */
+export interface SessionRow {
+  id: number;
+  client: string;
+  server: string;
+  firstFrame: number;
+  lastFrame: number;
+  startUs: number;
+  endUs: number;
+  frames: number;
+  bytes: number;
+  messages: number;
+  queries: number;
+  errors: number;
+  user: string;
+  database: string;
+  application: string;
+  tls: boolean;
+  auth: string;
+  /** Scalar fields of the session record, stringified, for the sessions view's detail line. */
+  extra: Record<string, string>;
+}
 
 /** ISO 8601 with up to microseconds to µs since the epoch (NaN when it does not parse). */
 export function isoToUs(s: string): number {
@@ -63,7 +84,7 @@ export function queryDetail(rec: Record<string, unknown>): string {
 }
 
 /** A session record's addresses, names, authentication and TLS onto the session's row. */
-export function applySessionRecord(s: SessionInfo, rec: Record<string, unknown>): void {
+export function applySessionRecord(s: SessionRow, rec: Record<string, unknown>): void {
   for (const [k, v] of Object.entries(rec)) {
     const t = scalarText(v);
     if (t !== null && k !== 'kind') s.extra[k] = t.length > 200 ? t.slice(0, 200) : t;

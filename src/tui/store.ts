@@ -11,7 +11,9 @@ import { rawMessage } from '../../dissectors/raw-message.js';
 import { Column, StringArena, Interner, u8, u16, u32, i32, f64 } from './grow.js';
 import { BodyCache, type CachedMessage } from './body-cache.js';
 import { summarize, SHORT_CODES } from '../../dissectors/summary.js';
-import { applySessionRecord, isoToUs, num, queryDetail, queryError } from './record-fields.js';
+import { applySessionRecord, isoToUs, num, queryDetail, queryError, type SessionRow } from './record-fields.js';
+
+export type { SessionRow };
 
 export { isoToUs };
 
@@ -47,28 +49,6 @@ export const QF_SKIPPED = 16;
 export const QF_ROLLED_BACK = 32;
 /** Answered in one frame with other statements: no time of its own (the record's batch has it). */
 export const QF_BATCH = 64;
-
-export interface SessionInfo {
-  id: number;
-  client: string;
-  server: string;
-  firstFrame: number;
-  lastFrame: number;
-  startUs: number;
-  endUs: number;
-  frames: number;
-  bytes: number;
-  messages: number;
-  queries: number;
-  errors: number;
-  user: string;
-  database: string;
-  application: string;
-  tls: boolean;
-  auth: string;
-  /** Scalar fields of the session record, stringified, for the sessions view's detail line. */
-  extra: Record<string, string>;
-}
 
 const SUMMARY_CHARS = 240;
 const SHARED_SUMMARY_CHARS = 48;
@@ -149,7 +129,7 @@ export class TuiStore implements TuiSink {
   private readonly anomaliesByFrame = new Map<number, number[]>();
 
   // ---- sessions ----
-  readonly sessions = new Map<number, SessionInfo>();
+  readonly sessions = new Map<number, SessionRow>();
   readonly sessionOrder: number[] = [];
   private readonly sessionMsgs = new Map<number, Column<Uint32Array>>();
   private readonly sessionQueries = new Map<number, Column<Uint32Array>>();
@@ -454,7 +434,7 @@ export class TuiStore implements TuiSink {
     this.version++;
   }
 
-  session(id: number): SessionInfo {
+  session(id: number): SessionRow {
     let s = this.sessions.get(id);
     if (!s) {
       s = {

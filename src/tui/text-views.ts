@@ -5,12 +5,8 @@ import blessed from 'blessed';
 import { QF_ERROR, type TuiStore } from './store.js';
 import { LatencySketch } from '../sinks/stats-latency.js';
 import { fallbackNormalize } from '../sinks/stats-normalize.js';
-import { paneOptions, type Key, type UiContext, type View, type ViewName } from './view.js';
+import { cells, paneOptions, type Key, type UiContext, type View, type ViewName } from './view.js';
 import { bytesText, fit, fitLeft, ms, wire, wireFit } from './text.js';
-
-function num(v: unknown): number {
-  return typeof v === 'number' ? v : Number(v) || 0;
-}
 
 abstract class TextView implements View {
   abstract readonly name: ViewName;
@@ -37,7 +33,7 @@ abstract class TextView implements View {
     this.box.position.left = 0;
     this.box.width = width;
     this.box.height = Math.max(5, height - 1);
-    this.height = Math.max(1, num(this.box.height) - 2);
+    this.height = Math.max(1, cells(this.box.height) - 2);
     this.width = Math.max(20, width - 2);
   }
   protected abstract content(): string[];

@@ -7,7 +7,7 @@
  */
 import blessed from 'blessed';
 import { QF_BATCH, QF_ERROR, QF_INCOMPLETE, QF_NO_DURATION, QF_ROLLED_BACK, type TuiStore } from './store.js';
-import { Cursor, paneOptions, type Key, type UiContext, type View } from './view.js';
+import { Cursor, cells, paneOptions, type Key, type UiContext, type View } from './view.js';
 import { fit, ms, plural, wireFit } from './text.js';
 
 const LABEL_W = 26;
@@ -19,10 +19,6 @@ const C_PENDING = 4;
 const C_SEL = 5;
 const STYLE = ['', 'gray-fg', 'green-fg', 'red-fg', 'yellow-fg', 'white-fg'];
 const CHAR = [' ', '─', '█', '█', '█', '▓'];
-
-function num(v: unknown): number {
-  return typeof v === 'number' ? v : Number(v) || 0;
-}
 
 export class TimelineView implements View {
   readonly name = 'timeline';
@@ -56,7 +52,7 @@ export class TimelineView implements View {
     this.box.width = width;
     this.box.height = Math.max(6, height - 1);
     // Inside the border: axis line, rows, a blank line and two lines about the selection.
-    this.rows.height = Math.max(1, num(this.box.height) - 2 - 4);
+    this.rows.height = Math.max(1, cells(this.box.height) - 2 - 4);
     this.plotW = Math.max(10, width - 2 - LABEL_W - 1);
     this.rows.clamp();
   }
@@ -199,7 +195,7 @@ export class TimelineView implements View {
       : f & QF_BATCH ? `{green-fg}ok{/green-fg}, batch of ${s.qBatch.get(q)} (no time of its own)` : '{green-fg}ok{/green-fg}';
     const rows = s.qRows.get(q);
     const rel = ((s.qStart.get(q) - s.baseUs) / 1e6).toFixed(6);
-    const w = Math.max(20, num(this.box.width) - 4);
+    const w = Math.max(20, cells(this.box.width) - 4);
     return [
       ` Query #${q + 1}  session #${s.qSess.get(q)}  +${rel} s  latency ${ms(s.qDur.get(q))}  rows ${Number.isFinite(rows) ? rows : '-'}  frames ${s.qStartFrame.get(q)}–${s.qEndFrame.get(q)}  ${outcome}`,
       ` ${wireFit(s.qSql.get(q), w)}`,
@@ -207,11 +203,11 @@ export class TimelineView implements View {
   }
 
   private click(x: number, y: number): void {
-    const row = y - num(this.box.atop) - num(this.box.itop) - 1;
+    const row = y - cells(this.box.atop) - cells(this.box.itop) - 1;
     if (row < 0 || row >= this.rows.height) return;
     const prevRow = this.rows.sel;
     this.rows.to(this.rows.top + row);
-    const cx = x - num(this.box.aleft) - num(this.box.ileft) - LABEL_W - 1;
+    const cx = x - cells(this.box.aleft) - cells(this.box.ileft) - LABEL_W - 1;
     const list = this.ctx.store.sessionQueryList(this.sessionId(this.rows.sel));
     if (list && cx >= 0) {
       // The bar under the pointer, or else the nearest one.

@@ -90,6 +90,11 @@ export class Cursor {
   }
 }
 
+/** A blessed geometry value (a number once laid out, else a string or undefined) as a cell count. */
+export function cells(v: unknown): number {
+  return typeof v === 'number' ? v : Number(v) || 0;
+}
+
 /** Box options every pane shares: tags on (wire text is escaped by text.ts), no blessed scrolling of its own. */
 export function paneOptions(label: string): blessed.Widgets.BoxOptions {
   return {
