@@ -562,7 +562,7 @@ test('authentication outcomes', () => {
 
   const tls = new Wire();
   tls.fe({ type: 'SSLRequest' }).be({ type: 'SSLResponse', accepted: true });
-  tls.tracker.tls({ version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', decrypted: false });
+  tls.tracker.tls({ version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', sni: null, alpn: null, decrypted: false });
   tls.close();
   assert.equal(tls.session.encryption, 'tls');
   assert.equal(tls.session.tls?.version, 'TLSv1.3');

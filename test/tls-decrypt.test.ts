@@ -96,7 +96,7 @@ test('without keys: clear handshake fields, byte counts, one note, no plaintext'
     assert.equal(r.anomalies.filter((a) => a.reason === NOTE_NO_KEY).length, 1, 'the note is reported once per session');
     assert.equal(r.info.sni, 'db.example');
     assert.deepEqual(r.info.alpnOffered, ['postgresql']);
-    assert.ok(r.info.encryptedBytes.frontend > 40000 && r.info.encryptedBytes.backend > 40000, JSON.stringify(r.info.encryptedBytes));
+    assert.ok(r.info.encryptedBytes!.frontend > 40000 && r.info.encryptedBytes!.backend > 40000, JSON.stringify(r.info.encryptedBytes));
     if (maxVersion === 'TLSv1.2') {
       assert.equal(r.info.version, 'TLS 1.2');
       assert.equal(r.info.certSubject, 'CN=pgsniff-test, O=pgsniff', 'TLS 1.2 certificates are in clear');

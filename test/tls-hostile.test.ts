@@ -115,7 +115,7 @@ test('a watched key log that never gets the key: ciphertext waits up to 1 MiB, t
     const r = feedAll(run.deliveries, keylog);
     assert.equal(r.chunks.length, 0);
     assert.match(r.info.note ?? '', /no key for this session \(gave up waiting/);
-    assert.ok(r.info.encryptedBytes.frontend > 1_500_000);
+    assert.ok(r.info.encryptedBytes!.frontend > 1_500_000);
   } finally {
     keylog.close();
   }

@@ -135,7 +135,7 @@ test('without keys: what the handshake shows, a note, nothing decoded', { skip: 
     assert.equal(r.info.note, NOTE_NO_KEY);
     assert.equal(r.info.cipher, client.cipher);
     assert.deepEqual(r.info.alpnOffered, ['postgresql']);
-    assert.ok(r.info.encryptedBytes.backend > 60000, `${sc.name}: ${r.info.encryptedBytes.backend}`);
+    assert.ok(r.info.encryptedBytes!.backend > 60000, `${sc.name}: ${r.info.encryptedBytes!.backend}`);
     assert.equal(r.info.certSubject, client.version === 'TLSv1.2' ? 'CN=pgsniff-test, O=pgsniff' : null);
   }
 });

@@ -37,6 +37,6 @@ for (const c of CASES) {
     assert.equal(r.info.certSubject, c.subject);
     assert.equal(r.info.note, NOTE_NO_KEY);
     assert.deepEqual(r.anomalies.map((a) => a.reason), [NOTE_NO_KEY]);
-    assert.ok(r.info.encryptedBytes.frontend > 0 && r.info.encryptedBytes.backend > 0);
+    assert.ok(r.info.encryptedBytes!.frontend > 0 && r.info.encryptedBytes!.backend > 0);
   });
 }

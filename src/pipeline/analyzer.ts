@@ -7,6 +7,7 @@ import type { Anomaly } from '../core/anomaly.js';
 import type { Direction } from '../core/direction.js';
 import type { ConnectionEnd, ConnectionInfo, ConnectionSink, StreamConsumer } from '../reassembly/types.js';
 import type { DecodedMessage, RawMessage } from '../../dissectors/types.js';
+import type { TlsSummary } from '../pg/tls/summary.js';
 import { PgConnection, type Dissect, type PgObserver, type TlsHandler, type TypeSource } from '../pg/connection.js';
 import { sinkNeeds, takesDirect, takesRecords, type PipelineSink, type OutRecord } from './events.js';
 import { anomalyRecord, messageRecord } from './records.js';
@@ -22,18 +23,10 @@ export interface SessionTrackerLike extends TypeSource {
   close(end: ConnectionEnd): void;
 }
 
-export interface TlsSummary {
-  decrypted: boolean; version?: string; cipher?: string; sni?: string; alpn?: string; alpnOffered?: string[];
-  certSubject?: string | null; encryptedBytes?: { frontend: number; backend: number }; note?: string | null;
-}
-
 export type SessionFactory = (conn: ConnectionInfo, emit: (rec: OutRecord) => void) => SessionTrackerLike;
 
 export interface TlsInfoSource extends TlsHandler {
-  info(): {
-    version: string | null; cipher: string | null; sni: string | null; alpn: string | null; alpnOffered?: string[];
-    certSubject: string | null; encryptedBytes: { frontend: number; backend: number }; decrypted: boolean; note: string | null;
-  };
+  info(): TlsSummary;
 }
 
 export interface AnalyzerOptions {
@@ -176,16 +169,13 @@ class ConnectionObserver implements PgObserver {
     const t = this.ensureTracker();
     const tls = this.tls;
     if (tls) {
-      const i = tls.info();
       // The decryptor reports its own notes (no key, wrong key) as anomalies when they happen.
-      t?.tls?.({
-        decrypted: i.decrypted, version: i.version ?? undefined, cipher: i.cipher ?? undefined, sni: i.sni ?? undefined,
-        alpn: i.alpn ?? undefined, alpnOffered: i.alpnOffered, certSubject: i.certSubject, encryptedBytes: i.encryptedBytes, note: i.note,
-      });
+      t?.tls?.(tls.info());
     } else if (this.encryptedTls) {
+      const unseen: TlsSummary = { version: null, cipher: null, sni: null, alpn: null, decrypted: false };
       t?.tls?.(this.tlsHandshakeUnseen
-        ? { decrypted: false, note: 'the TLS handshake was not captured (the capture began inside the session): it cannot be decrypted' }
-        : { decrypted: false });
+        ? { ...unseen, note: 'the TLS handshake was not captured (the capture began inside the session): it cannot be decrypted' }
+        : unseen);
     }
     t?.close(end);
   }

@@ -5,6 +5,7 @@
  * Keys may be added; none may be renamed or removed.
  */
 import { z } from 'zod';
+import { tlsSummarySchema } from '../pg/tls/summary.js';
 
 const pgValue = z.json();
 
@@ -195,21 +196,7 @@ export const sessionRecordSchema = z.object({
   encryption: z.enum(['none', 'tls', 'gss', 'unknown']),
   sslRequested: z.boolean(),
   gssRequested: z.boolean(),
-  tls: z.object({
-    version: z.string().nullable(),
-    cipher: z.string().nullable(),
-    sni: z.string().nullable(),
-    alpn: z.string().nullable(),
-    /** ALPN protocols the client offered (PostgreSQL 17+ direct TLS offers "postgresql"). */
-    alpnOffered: z.array(z.string()).optional(),
-    /** Server certificate subject: in clear in TLS 1.2, from the decrypted handshake in 1.3. */
-    certSubject: z.string().nullable().optional(),
-    /** TLS bytes each way (records as captured). */
-    encryptedBytes: z.object({ frontend: z.number().int(), backend: z.number().int() }).optional(),
-    decrypted: z.boolean(),
-    /** Why it was not (or not fully) decrypted: no key, wrong key, lost bytes. */
-    note: z.string().nullable().optional(),
-  }).nullable(),
+  tls: tlsSummarySchema.nullable(),
   serverVersion: z.string().nullable(),
   /** The last value of every ParameterStatus the server reported. */
   parameters: z.record(z.string(), z.string()),

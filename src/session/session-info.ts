@@ -8,22 +8,11 @@ import type { ErrorFields } from '../../dissectors/types.js';
 import type { ConnectionEnd, ConnectionInfo } from '../reassembly/types.js';
 import { isoTime } from '../core/time.js';
 import type { AuthMethod, SessionRecord } from './schema.js';
+import type { TlsSummary } from '../pg/tls/summary.js';
 
 export const MAX_PARAMETERS = 256;
 
 export type Encryption = SessionRecord['encryption'];
-
-export interface TlsInfo {
-  version?: string;
-  cipher?: string;
-  sni?: string;
-  alpn?: string;
-  alpnOffered?: string[];
-  certSubject?: string | null;
-  encryptedBytes?: { frontend: number; backend: number };
-  decrypted: boolean;
-  note?: string | null;
-}
 
 export class SessionInfo {
   protocolVersion: string | null = null;
@@ -75,7 +64,8 @@ export class SessionInfo {
     if (name === 'server_version') this.serverVersion = value;
   }
 
-  setTls(info: TlsInfo): void {
+  /** The record's `tls`, its keys in the schema's order whatever the order they came in. */
+  setTls(info: TlsSummary): void {
     this.encryption = 'tls';
     this.tls = {
       version: info.version ?? null,

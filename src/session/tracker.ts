@@ -28,7 +28,8 @@ import { isoTime } from '../core/time.js';
 import { Execution } from './execution.js';
 import type { CancelLink, CancelSource, CancelTarget, SessionRegistry } from './registry.js';
 import type { IncompleteReason, QueryRecord, SessionRecord, TransactionStatus } from './schema.js';
-import { SessionInfo, type TlsInfo } from './session-info.js';
+import { SessionInfo } from './session-info.js';
+import type { TlsSummary } from '../pg/tls/summary.js';
 import { StartupState } from './startup.js';
 import { splitSql } from './sql-split.js';
 import { Be, Fe, NO_CODE } from './codes.js';
@@ -42,7 +43,7 @@ import { tagFits } from './tag-fit.js';
 import type { PoolerLegs, SessionLeg } from './pooler.js';
 import type { Direction } from '../core/direction.js';
 
-export type { TlsInfo };
+export type { TlsSummary };
 
 export interface TrackerOptions {
   /** Keep decoded DataRow values in query records (rowValues, capped), instead of counts only. */
@@ -265,7 +266,7 @@ export class SessionTracker implements CancelTarget {
     }
   }
 
-  tls(info: TlsInfo): void {
+  tls(info: TlsSummary): void {
     this.info.setTls(info);
     this.startup.encrypted();
   }

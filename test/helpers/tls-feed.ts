@@ -1,5 +1,5 @@
 /** Feeding recorded deliveries through a TlsConnection and collecting what comes out. */
-import { TlsConnection, KeyLog, type TlsInfo } from '../../src/pg/tls/index.js';
+import { TlsConnection, KeyLog, type TlsSummary } from '../../src/pg/tls/index.js';
 import type { Delivery, Direction } from '../../src/reassembly/types.js';
 
 export interface FeedResult {
@@ -8,7 +8,7 @@ export interface FeedResult {
   /** Plaintext chunks in order, with the frame each came with. */
   chunks: Array<{ dir: Direction; bytes: Buffer; frame: number }>;
   anomalies: Array<{ reason: string; frame: number; dir: Direction }>;
-  info: TlsInfo;
+  info: TlsSummary;
 }
 
 export function feedAll(deliveries: Delivery[], keylog: KeyLog, opts: { endFrame?: number } = {}): FeedResult {

@@ -27,26 +27,7 @@ import type { KeyLog, SessionSecrets } from './keylog.js';
 import { RecordCipher, type Decrypted } from './record-cipher.js';
 import { alertName } from './alerts.js';
 import { findRecord } from './resync.js';
-
-export interface TlsInfo {
-  /** Negotiated version ("TLS 1.3", "TLS 1.2", ...), null before the ServerHello. */
-  version: string | null;
-  /** IANA cipher suite name (or 0xNNNN), null before the ServerHello. */
-  cipher: string | null;
-  sni: string | null;
-  /** The protocol the server chose (TLS 1.3: only visible once decrypted), else null. */
-  alpn: string | null;
-  /** The protocols the client offered. */
-  alpnOffered: string[];
-  /** End-entity certificate subject ("CN=..., O=..."): clear in TLS 1.2, decrypted in TLS 1.3. */
-  certSubject: string | null;
-  /** Payload bytes of protected records each way (raw stream bytes after an unrecoverable gap). */
-  encryptedBytes: { frontend: number; backend: number };
-  /** At least one protected record was decrypted. */
-  decrypted: boolean;
-  /** Why (part of) the session is not decrypted, distinct notes joined by "; ", or null. */
-  note: string | null;
-}
+import type { TlsSummary } from './summary.js';
 
 export type PlaintextOut = (dir: Direction, plaintext: Buffer, frame: number, timeUs: number) => void;
 export type TlsAnomalyHandler = (reason: string, frame: number, dir: Direction) => void;
@@ -221,7 +202,7 @@ export class TlsConnection {
     }
   }
 
-  info(): TlsInfo {
+  info(): TlsSummary {
     return {
       version: this.serverHello ? versionName(this.serverHello.version) : null,
       cipher: this.serverHello ? cipherSuiteName(this.serverHello.cipherSuite) : null,
