@@ -57,7 +57,7 @@ class Wire {
     this.tracker = new SessionTracker(this.conn, (r) => this.out.push(r), { registry, keepRows: opts.keepRows, anomaly: opts.anomaly });
   }
 
-  private send(dir: 'frontend' | 'backend', d: DecodedMessage, o: { same?: boolean; dtUs?: number; bodyLen?: number }): void {
+  private send(dir: 'frontend' | 'backend', d: DecodedMessage, o: { same?: boolean; dtUs?: number; bodyLen?: number; trailing?: Buffer }): void {
     if (!o.same) {
       this.frame++;
       this.t += o.dtUs ?? 1000;
@@ -67,15 +67,17 @@ class Wire {
     assert.ok(name in table, `no code for ${dir} ${name}`);
     const code = table[name]!;
     const body = o.bodyLen !== undefined ? Buffer.alloc(o.bodyLen) : wireBody(d) ?? Buffer.alloc(10);
-    const raw: RawMessage = rawMessage({
+    let raw: RawMessage = rawMessage({
       dir, code, length: body.length + 4, body, offset: 0, firstFrame: this.frame, frame: this.frame,
       startTimeUs: this.t, timeUs: this.t,
     });
+    // More bytes of the same segment after this message (as the framer hands them out).
+    if (o.trailing) raw = { ...raw, source: Buffer.concat([body, o.trailing]) };
     this.tracker.message(raw, () => { this.decodes++; return d; });
   }
 
-  fe(d: DecodedMessage, o: { same?: boolean; dtUs?: number; bodyLen?: number } = {}): this { this.send('frontend', d, o); return this; }
-  be(d: DecodedMessage, o: { same?: boolean; dtUs?: number; bodyLen?: number } = {}): this { this.send('backend', d, o); return this; }
+  fe(d: DecodedMessage, o: { same?: boolean; dtUs?: number; bodyLen?: number; trailing?: Buffer } = {}): this { this.send('frontend', d, o); return this; }
+  be(d: DecodedMessage, o: { same?: boolean; dtUs?: number; bodyLen?: number; trailing?: Buffer } = {}): this { this.send('backend', d, o); return this; }
 
   /** A trust login with BackendKeyData. */
   login(pid = 1000 + nextSession, key = 'a1b2c3d4'): this {
@@ -771,4 +773,24 @@ test('rollbackUnknown: the capture ends inside a block; a block longer than MAX_
   // The eleven that went out early cannot be changed: they say their fate is unknown; the rest are marked.
   assert.deepEqual(qs.slice(0, 11).map((q) => [q.rolledBack ?? false, q.rollbackUnknown ?? false]), Array.from({ length: 11 }, () => [false, true]));
   assert.ok(qs.slice(11, -1).every((q) => q.rolledBack === true && q.rollbackUnknown === undefined));
+});
+
+test('batch: two Sync groups answered in one segment form one batch; a link-layer trailer after ReadyForQuery does not hold records', () => {
+  const w = new Wire().login();
+  // Two pipelined groups whose answers the server's send queue coalesced into one frame.
+  w.fe(parse('', 'select pg_sleep(0.2)')).fe(bind(''), { same: true }).fe(exec(), { same: true }).fe(sync, { same: true });
+  w.fe(parse('', 'select 2')).fe(bind(''), { same: true }).fe(exec(), { same: true }).fe(sync, { same: true });
+  w.be({ type: 'ParseComplete' }, { dtUs: 200_000 }).be({ type: 'BindComplete' }, { same: true }).be(cc('SELECT 1'), { same: true });
+  w.be(rfq('I'), { same: true, trailing: Buffer.from('1\0\0\0\x04') });
+  assert.equal(w.queries.length, 0, 'held to the end of the frame');
+  w.be({ type: 'ParseComplete' }, { same: true }).be({ type: 'BindComplete' }, { same: true }).be(cc('SELECT 1'), { same: true }).be(rfq('I'), { same: true });
+  // A trailer of zeros (Ethernet padding, FCS) is not a message: the records go out at once.
+  w.fe({ type: 'Query', query: 'select 3' }).be(cc('SELECT 1'), { dtUs: 3000 }).be(rfq('I'), { same: true, trailing: Buffer.alloc(6) });
+  assert.equal(w.queries.length, 3);
+  w.close();
+  const [a, b, c] = w.queries as [QueryRecord, QueryRecord, QueryRecord];
+  assert.deepEqual(a.batch, { id: a.frame, size: 2, durationMs: 201 }); // from the first request (1 ms before the second)
+  assert.deepEqual(b.batch, a.batch);
+  assert.deepEqual([a.durationMs, b.durationMs, a.transactionStatus, b.transactionStatus], [null, null, 'idle', 'idle']);
+  assert.deepEqual([c.durationMs, c.batch], [3, undefined]);
 });

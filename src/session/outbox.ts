@@ -38,6 +38,13 @@ export class Outbox {
   private tail = 0;
   private settled = 0;
   private released = 0;
+  /**
+   * A ReadyForQuery released records while more of its frame was still to come (answers of the
+   * next request group coalesced into the same segment): they go out when a message of another
+   * frame arrives (frameEnded), so that an answer completed later in the same frame can still
+   * join their batch. -1: none.
+   */
+  deferFrame = -1;
   private uncertain = false;
   /** The statements of the transaction open now, for `rolledBack`. */
   private readonly tx = new TransactionState();
@@ -163,7 +170,7 @@ export class Outbox {
    * read), every transaction they were in has ended and their records go out; 'T' and 'E'
    * keep them until the block ends.
    */
-  ready(status: TransactionStatus | null): void {
+  ready(status: TransactionStatus | null, deferToFrame = -1): void {
     if (!this.uncertain) this.tx.ready(status);
     const st = this.statuses;
     while (st.length < this.settled) st.push(null);
@@ -174,8 +181,16 @@ export class Outbox {
     this.settled = this.tail;
     if (status === 'idle' || status === null) {
       this.released = this.tail;
-      this.release();
+      if (deferToFrame >= 0) this.deferFrame = deferToFrame;
+      else this.release();
     }
+  }
+
+  /** A message of `frame` arrived: records a ReadyForQuery released in an earlier frame go out. */
+  frameEnded(frame: number): void {
+    if (frame === this.deferFrame) return;
+    this.deferFrame = -1;
+    this.release();
   }
 
   /** An ErrorResponse: the transaction open now is aborted (transaction.ts). */
@@ -185,6 +200,7 @@ export class Outbox {
 
   /** Records whose transaction ended go out. */
   private release(): void {
+    this.deferFrame = -1;
     const end = this.released;
     for (let i = this.head; i < end; i++) this.outAt(i);
     this.head = end;
@@ -192,6 +208,7 @@ export class Outbox {
   }
 
   private reset(): void {
+    this.deferFrame = -1;
     this.head = 0;
     this.tail = 0;
     this.settled = 0;

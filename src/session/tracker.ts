@@ -240,6 +240,7 @@ export class SessionTracker implements CancelTarget {
     const size = str === null ? raw.length : raw.length + 1;
     this.lastFrame = raw.frame;
     this.lastTimeUs = raw.timeUs;
+    if (this.outbox.deferFrame >= 0) this.outbox.frameEnded(raw.frame);
     if (raw.dir === 'frontend') {
       this.info.feBytes += size;
       this.info.feMessages++;
@@ -700,7 +701,13 @@ export class SessionTracker implements CancelTarget {
     this.endSkipping();
     this.copyExec = null;
     this.lastCompletionUs = t;
-    this.outbox.ready(status);
+    // A message after it in this segment (answers of the next request group coalesced into the
+    // same frame) may complete in this frame too: its batch would hold these (outbox deferFrame).
+    // The source may run past the segment (a link-layer trailer): a message is at least 5 bytes
+    // and starts with a type byte, padding with zeros.
+    const src = raw.source;
+    const more = src.length - raw.bodyEnd >= 5 && src[raw.bodyEnd]! >= 0x31 && src[raw.bodyEnd]! <= 0x7a;
+    this.outbox.ready(status, more ? raw.frame : -1);
     if (status === 'idle') this.table.endTransaction(epoch);
   }
 
