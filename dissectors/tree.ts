@@ -5,7 +5,8 @@
  * with tracing on (dissect.ts), so labels and keys are the field registry's (fields.ts) and
  * cannot drift from what the decoders read. Built on demand, never on the hot path.
  */
-import { F, REDACTED, tableName, type FieldDef } from './fields.js';
+import { F, ERROR_FIELDS, REDACTED, tableName, type FieldDef } from './fields.js';
+import { conditionName } from './sqlstate.js';
 import { traceDecode, messageName, mayCarrySecret } from './dissect.js';
 import type { Span } from './reader.js';
 import { scramParts, looksLikeScram, redactScram, SECRET_ATTRIBUTES } from './scram.js';
@@ -159,9 +160,14 @@ function formatsOf(d: DecodedMessage): FormatOf {
   };
 }
 
-function typesOf(d: DecodedMessage): TypeOf {
+/** Labels' type part: the type, after the column's name when the RowDescription's columns are given ("email, text"). */
+function typesOf(d: DecodedMessage, columns?: readonly ColumnDescription[]): TypeOf {
   return (field, i) => {
-    if (d.type === 'DataRow' && field === F.rowValue) return d.values[i]?.typeName ?? null;
+    if (d.type === 'DataRow' && field === F.rowValue) {
+      const type = d.values[i]?.typeName ?? null;
+      const name = columns?.[i]?.name;
+      return name ? `${name}, ${type ?? `oid ${d.values[i]?.oid ?? 0}`}` : type;
+    }
     if (d.type === 'Bind' && field === F.param) return d.params[i]?.typeName ?? null;
     return null;
   };
@@ -196,10 +202,15 @@ function nodes(spans: readonly Span[], body: Buffer, base: number, showSecrets: 
     } else if (f === F.valueData && group !== null) {
       display = valueDisplay(value, body, s.offset, s.length, formatOf(group.field, group.index));
     }
-    // A typed value's label carries its type: "Parameter 2 (int8)", "Value 3 (text)".
+    // A SQLSTATE says its condition name: "23505 unique_violation".
+    if (named !== null && s.children !== null && s.children[1]?.field === ERROR_FIELDS.C?.field && typeof value === 'string') {
+      const cond = conditionName(value);
+      if (cond !== null) display = `${value} ${cond}`;
+    }
+    // A typed value's label carries its type: "Parameter $2 (int8)" (as the SQL names it), "Value 3 (email, text)".
     const type = s.index >= 0 ? typeOf(f, s.index) : null;
     out.push({
-      label: named ?? (s.index >= 0 ? `${f.label} ${s.index + 1}${type !== null ? ` (${type})` : ''}` : f.label),
+      label: named ?? (s.index >= 0 ? `${f.label} ${f === F.param ? '$' : ''}${s.index + 1}${type !== null ? ` (${type})` : ''}` : f.label),
       key: f.key,
       // A byte that is a letter on the wire (status, target, field type) is that letter here too.
       value: f.char === true && typeof value === 'number' ? String.fromCharCode(value) : value,
@@ -242,7 +253,7 @@ export function fieldTree(raw: RawMessage, decoded: DecodedMessage, ctx: Partial
     });
     return out;
   }
-  out.push(...nodes(t.spans, body, base, c.showSecrets, formatsOf(decoded), typesOf(decoded)));
+  out.push(...nodes(t.spans, body, base, c.showSecrets, formatsOf(decoded), typesOf(decoded, ctx.resultColumns?.())));
   const r = t.reader;
   if (typeof t.result === 'string') {
     out.push({

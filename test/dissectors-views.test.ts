@@ -103,8 +103,8 @@ test('tree details: value tables, typed parameters, error fields, faults', () =>
   const bt = fieldTree(braw, dissect(braw, bctx));
   const params = bt.filter((n) => n.key === 'pgsql.bind.param');
   assert.equal(params.length, 2);
-  assert.equal(params[0].label, 'Parameter 1 (int4)', 'a typed value labelled with its type');
-  assert.equal(params[1].label, 'Parameter 2 (text)');
+  assert.equal(params[0].label, 'Parameter $1 (int4)', 'a typed value labelled with its type, named as the SQL names it');
+  assert.equal(params[1].label, 'Parameter $2 (text)');
   assert.equal(params[0].value, 42, 'the decoded int4, found again from the decoded record');
   assert.equal(params[1].display, 'NULL');
 

@@ -37,7 +37,7 @@ test('extended-query.pcap: frame list, a Parse in the tree and its bytes, the Pa
     assert.match(s, /▸ Query #\d+: [\d.]+ ms, 1 row\b/);
     assert.match(s, /Bytes: frame \d+, \d+ bytes \(from the capture file\)/);
     // Into the tree: the Parse message's own bytes.
-    s = await ui.press('Tab', 'j');
+    s = await ui.press('Tab', 'j', 'j', 'j'); // past the Frame, IP and TCP nodes
     assert.match(s, /Bytes: Parse message, \d+ bytes/);
     assert.match(s, /^│0000  50 00 00 00 /m);
     // The display filter.

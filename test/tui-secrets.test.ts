@@ -83,7 +83,7 @@ async function run(file: string, shown: boolean): Promise<void> {
     await ui.waitFor(/Frames \d+/, 15_000);
     for (const s of secrets) {
       check(`frame ${s.frame}`, await frame(ui, s.frame), s, shown);
-      const msg = await ui.press('Tab', 'j');
+      const msg = await ui.press('Tab', 'j', 'j', 'j'); // past the Frame, IP and TCP nodes
       assert.match(bytesPane(msg).label, new RegExp(`Bytes: ${s.type} message`));
       check(`frame ${s.frame}, ${s.type} message`, msg, s, shown);
       // Back to the frame list (tree, bytes, list).

@@ -152,11 +152,16 @@ export class PacketPipeline {
       src: seg ? endpoint(seg.src, seg.srcPort, seg.ipVersion) : null,
       dst: seg ? endpoint(seg.dst, seg.dstPort, seg.ipVersion) : null,
       session: null,
+      tcp: seg === null ? null : {
+        seq: seg.seq, ack: seg.ack, flags: seg.flags, window: seg.window, payload: seg.payloadEnd - seg.payloadStart + seg.missing,
+        note: 0, tlsRecord: looksLikeTls(seg.data, seg.payloadStart, seg.payloadEnd),
+      },
     };
     this.sink.frame!(f);
     if (seg !== null) {
       this.flows.segment(seg);
       f.session = this.flows.lastSession;
+      f.tcp!.note = this.flows.lastNote;
     }
   };
 
@@ -176,6 +181,13 @@ export class PacketPipeline {
     if (trailer) this.sink.record(await trailer());
     await this.sink.end?.();
   }
+}
+
+/** A TLS record header at the start of a payload (content type 20-23, protocol version 3.x, RFC 8446 5.1): its content type, else 0. */
+function looksLikeTls(b: Buffer, start: number, end: number): number {
+  if (end - start < 5) return 0;
+  const type = b[start] as number;
+  return type >= 20 && type <= 23 && b[start + 1] === 3 && (b[start + 2] as number) <= 4 ? type : 0;
 }
 
 function endpoint(ip: string, port: number, version: 4 | 6): string {

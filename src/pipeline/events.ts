@@ -24,6 +24,24 @@ export interface FrameInfo {
   dst: string | null;
   /** TCP connection index, or null when not TCP. */
   session: number | null;
+  /** The TCP header as the frame list's details tree shows it (null when not TCP). */
+  tcp?: FrameTcp | null;
+}
+
+/** One frame's TCP header and what reassembly made of its payload. */
+export interface FrameTcp {
+  seq: number;
+  ack: number;
+  /** TCP flag bits (net/segment.ts TCP_*). */
+  flags: number;
+  /** The advertised window field, unscaled. */
+  window: number;
+  /** Payload bytes the IP length declares (captured or cut by snaplen). */
+  payload: number;
+  /** reassembly/half-stream.ts SEG_*: retransmission, out of order, ahead of a hole (filled in after reassembly). */
+  note: number;
+  /** The content type of the TLS record the payload begins like (20-23, version 3.x), else 0. */
+  tlsRecord: number;
 }
 
 /** The envelope every record has. */

@@ -142,6 +142,7 @@ export class FlowTable implements FlowTableApi {
   /** The connection of the previous segment: consecutive segments usually share one. */
   private last: Connection | null = null;
   private lastSessionId: number | null = null;
+  private lastNoteValue = 0;
 
   constructor(consumer: StreamConsumer, onAnomaly: AnomalyHandler, options?: Partial<FlowTableOptions>) {
     this.consumer = consumer;
@@ -164,6 +165,11 @@ export class FlowTable implements FlowTableApi {
     return this.lastSessionId;
   }
 
+  /** What reassembly found about the last segment's payload (half-stream.ts SEG_*; 0 without payload). */
+  get lastNote(): number {
+    return this.lastNoteValue;
+  }
+
   /** Bytes charged for the connections in the table, against maxConnectionBytes. */
   get connectionBytesCharged(): number {
     return this.connectionBytes;
@@ -181,6 +187,7 @@ export class FlowTable implements FlowTableApi {
   }
 
   segment(seg: TcpSegment): void {
+    this.lastNoteValue = 0;
     const t = seg.timeUs;
     const step = t - this.clockRawUs;
     if (step > 0 && step <= TIME_JUMP_US && this.jumpRawUs !== this.jumpRawUs) {
@@ -504,7 +511,10 @@ export class FlowTable implements FlowTableApi {
       });
     }
     if (h.started) {
-      if (len > 0) h.accept(dataSeq, bytes, start, len, seg.frame, seg.timeUs);
+      if (len > 0) {
+        h.accept(dataSeq, bytes, start, len, seg.frame, seg.timeUs);
+        this.lastNoteValue = h.lastNote;
+      }
       if (missing > 0) h.accept(seqAdd(dataSeq, len), null, 0, missing, seg.frame, seg.timeUs);
     }
     const fin = (seg.flags & TCP_FIN) !== 0;

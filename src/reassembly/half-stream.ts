@@ -28,6 +28,15 @@ interface Chunk {
   timeUs: number;
 }
 
+/** HalfStream.lastNote: in order; all bytes delivered before (retransmission); some of them
+ * (partial retransmission); ahead of a hole (a previous segment not captured yet); filling a
+ * hole (out of order: it came after later bytes). */
+export const SEG_IN_ORDER = 0;
+export const SEG_RETRANSMISSION = 1;
+export const SEG_PARTIAL_RETRANSMISSION = 2;
+export const SEG_AHEAD_OF_HOLE = 3;
+export const SEG_OUT_OF_ORDER = 4;
+
 /** HalfStream.checksums: not yet known, verified (a correct one was seen), skipped (offloaded). */
 export const CHECKS_UNKNOWN = 0;
 export const CHECKS_VERIFIED = 1;
@@ -69,6 +78,11 @@ export class HalfStream<Owner> {
   finSeq = 0;
   /** Every byte up to the FIN was delivered (or declared lost): nothing more will come. */
   finished = false;
+  /**
+   * What the last accept() found about its segment (SEG_*), for a frame list's TCP notes
+   * (Wireshark's tcp.analysis): the reassembler's own verdict, not a second guess.
+   */
+  lastNote = SEG_IN_ORDER;
 
   /** Live chunks are chunks[head..]; slots before head are cleared, and dropped in one splice
    * now and then, so that delivering the first chunk costs O(1), not an array shift. */
@@ -242,6 +256,9 @@ export class HalfStream<Owner> {
         if (len <= 0) return;
       }
     }
+    const d0 = seqDiff(seq, this.nextSeq);
+    this.lastNote = d0 < 0 ? (len <= -d0 ? SEG_RETRANSMISSION : SEG_PARTIAL_RETRANSMISSION)
+      : d0 > 0 ? SEG_AHEAD_OF_HOLE : this.chunks.length > this.head ? SEG_OUT_OF_ORDER : SEG_IN_ORDER;
     for (;;) {
       const d = seqDiff(seq, this.nextSeq);
       if (d < 0) {

@@ -16,9 +16,12 @@ import { TimelineView } from './timeline-view.js';
 import { SessionsView, QueriesView, FollowView } from './list-views.js';
 import { StatsView, HelpView, StatsAccumulator } from './text-views.js';
 import { Prompt } from './prompt.js';
+import { ValueView } from './value-view.js';
+import { DashboardView } from './dashboard-view.js';
 import type { Key, UiContext, View, ViewName } from './view.js';
-import { bytesText, plural, safe, tagSafe, width } from './text.js';
+import { bytesText, plural, safe, tagSafe } from './text.js';
 import { patchBlessedWidths } from './term-width.js';
+import { part, statusLine, type StatusPart } from './status-line.js';
 
 export interface RunTuiOptions {
   /** Shown in the status line: the capture file or the interface. */
@@ -42,9 +45,7 @@ export interface RunTuiOptions {
   onDisplayError?: (e: unknown) => void;
 }
 
-const TITLE_MAX = 40;
-
-const VIEW_KEYS: Record<string, ViewName> = { t: 'timeline', s: 'sessions', q: 'queries', S: 'stats', '?': 'help' };
+const VIEW_KEYS: Record<string, ViewName> = { t: 'timeline', s: 'sessions', q: 'queries', S: 'stats', '?': 'help', d: 'dashboard' };
 
 /** blessed's key event as one string: the printable character, else blessed's full name. */
 function keyOf(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined): Key {
@@ -56,31 +57,41 @@ function keyOf(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg 
   return full || ch || '';
 }
 
-export async function runTui(opts: RunTuiOptions): Promise<number> {
+/** The producer started, and what it has said so far. */
+interface Source {
+  store: TuiStore;
+  abort: AbortController;
+  /** Settles at the end of input (never rejects: see `error`). */
+  done: Promise<void>;
+  finished: boolean;
+  error: unknown;
+  startedAt: number;
+}
+
+/**
+ * Starts the producer. The source proves itself before the screen opens: a missing file or one
+ * that is no capture is one line on stderr and exit 2 (the CLI's UserError), not an empty
+ * screen with the reason cut off in its status line. Live capture opens at once (its first
+ * packet may be far off).
+ */
+async function startSource(opts: RunTuiOptions): Promise<Source> {
   const store = new TuiStore({ bodyBudget: opts.bodyBudget });
-  const reader = opts.capturePath ? new FrameReader(opts.capturePath) : null;
-  let fileSize = 0;
-  if (opts.capturePath) {
-    try { fileSize = statSync(opts.capturePath).size; } catch { fileSize = 0; }
-  }
-  // The source proves itself before the screen opens: a missing file or one that is no capture
-  // is one line on stderr and exit 2 (the CLI's UserError), not an empty screen with the reason
-  // cut off in its status line. Live capture opens at once (its first packet may be far off).
-  const abort = new AbortController();
-  const loadStart = Date.now();
-  let producerError: unknown = null;
-  let producerDone = false;
-  const producer = opts.start(store, abort.signal).then(
-    () => { producerDone = true; },
-    (e: unknown) => { producerDone = true; producerError = e; },
+  const src: Source = { store, abort: new AbortController(), done: Promise.resolve(), finished: false, error: null, startedAt: Date.now() };
+  src.done = opts.start(store, src.abort.signal).then(
+    () => { src.finished = true; },
+    (e: unknown) => { src.finished = true; src.error = e; },
   );
   if (!opts.live) {
     // Polled rather than hooked into every sink call: the store's version moves on its first event.
-    while (!producerDone && store.version === 0) await new Promise((r) => setTimeout(r, 10));
-    if (producerError !== null && store.version === 0) throw producerError;
+    while (!src.finished && store.version === 0) await new Promise((r) => setTimeout(r, 10));
+    if (src.error !== null && store.version === 0) throw src.error;
   }
+  return src;
+}
+
+function openScreen(opts: RunTuiOptions): blessed.Widgets.Screen {
   patchBlessedWidths();
-  const screen = blessed.screen({
+  return blessed.screen({
     input: opts.input as NodeJS.ReadStream | undefined,
     output: opts.output as NodeJS.WriteStream | undefined,
     smartCSR: true,
@@ -88,162 +99,231 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
     autoPadding: false,
     warnings: false,
   });
+}
 
-  let dirty = true;
-  let notice: { text: string; error: boolean } | null = null;
-  const stack: ViewName[] = ['main'];
-  let loading = true;
-  let loadError: string | null = null;
-  let exitCode = 0;
-  let loadMs = 0;
+/**
+ * The running UI: the view stack, the status line, the prompt, the redraw timer and the key
+ * layers. Each part is a method; the state they share is the fields.
+ */
+class Tui {
+  private readonly store: TuiStore;
+  private readonly reader: FrameReader | null;
+  private readonly fileSize: number;
+  private readonly ctx: UiContext;
+  private readonly main: MainView;
+  private readonly views: Record<ViewName, View>;
+  private readonly status: blessed.Widgets.BoxElement;
+  private readonly prompt: Prompt;
+  private readonly stack: ViewName[] = ['main'];
+  private dirty = true;
+  private notice: { text: string; error: boolean } | null = null;
+  private loading = true;
+  private loadError: string | null = null;
+  private exitCode = 0;
+  private loadMs = 0;
   /** Packets loaded when Ctrl-C cancelled the load, or -1. */
-  let cancelledAt = -1;
+  private cancelledAt = -1;
+  private lastVersion = -1;
+  private quitting = false;
+  private timer: NodeJS.Timeout | null = null;
+  private resolveExit: (code: number) => void = () => {};
 
-  const ctx: UiContext = {
-    screen, store, reader, live: opts.live, showSecrets: opts.showSecrets ?? false,
-    gotoFrame: (no) => {
-      stack.length = 1;
-      showTop();
-      if (!main.showFrame(no)) notify(`frame ${no} is not in the capture`, true);
-      dirty = true;
-    },
-    open: (name, arg) => {
-      if (stack[stack.length - 1] !== name) stack.push(name);
-      showTop();
-      views[name].enter(arg);
-      dirty = true;
-    },
-    notify: (text, error = false) => notify(text, error),
-    invalidate: () => { dirty = true; },
-  };
-  function notify(text: string, error = false): void {
-    notice = { text, error };
-    dirty = true;
-  }
-
-  const main = new MainView(ctx);
-  const views: Record<ViewName, View> = {
-    main,
-    timeline: new TimelineView(ctx),
-    sessions: new SessionsView(ctx),
-    queries: new QueriesView(ctx),
-    stats: new StatsView(ctx, new StatsAccumulator(store)),
-    follow: new FollowView(ctx),
-    help: new HelpView(ctx),
-  };
-  const status = blessed.box({ tags: true, height: 1, style: { bg: 'blue', fg: 'white' } });
-  screen.append(status);
-  const prompt = new Prompt(screen);
-
-  const top = (): View => views[stack[stack.length - 1] as ViewName];
-  function showTop(): void {
-    const t = top();
-    for (const v of Object.values(views)) for (const b of v.boxes) (v === t ? b.show() : b.hide());
-  }
-  function layout(): void {
-    const w = Number(screen.width) || 80;
-    const h = Number(screen.height) || 24;
-    for (const v of Object.values(views)) v.layout(w, h);
-    status.position.top = h - 1;
-    status.position.left = 0;
-    status.width = w;
-    prompt.layout(w, h);
-    dirty = true;
-  }
-
-  function progressText(): { text: string; plain: string } {
-    const plain = (t: string) => ({ text: t, plain: t });
-    if (loadError) {
-      const t = safe(`error: ${loadError}`);
-      return { text: `{red-bg}${tagSafe(t)}{/red-bg}`, plain: t };
+  constructor(private readonly opts: RunTuiOptions, private readonly src: Source, private readonly screen: blessed.Widgets.Screen) {
+    this.store = src.store;
+    this.reader = opts.capturePath ? new FrameReader(opts.capturePath) : null;
+    let size = 0;
+    if (opts.capturePath) {
+      try { size = statSync(opts.capturePath).size; } catch { size = 0; }
     }
-    if (opts.live) return loading ? { text: '{green-fg}● live{/green-fg}', plain: '● live' } : plain('capture stopped');
-    if (cancelledAt >= 0) return plain(`load cancelled at ${cancelledAt} packets`);
-    if (!loading) return plain(`loaded in ${(loadMs / 1000).toFixed(1)} s`);
-    let pct: number | null = null;
-    if (store.loadTotal > 0) pct = (100 * store.loadDone) / store.loadTotal;
-    else if (fileSize > 0 && store.frameCount > 0) pct = (100 * Math.max(0, store.fOff.get(store.frameCount - 1))) / fileSize;
-    return plain(pct === null ? 'loading…' : `loading ${Math.min(99, Math.floor(pct))}%`);
+    this.fileSize = size;
+    this.ctx = {
+      screen, store: this.store, reader: this.reader, live: opts.live, showSecrets: opts.showSecrets ?? false,
+      gotoFrame: (no) => this.gotoFrame(no),
+      open: (name, arg) => this.open(name, arg),
+      viewValue: (title, text) => {
+        (this.views.value as ValueView).show(title, text);
+        this.open('value');
+      },
+      notify: (text, error = false) => this.notify(text, error),
+      invalidate: () => { this.dirty = true; },
+    };
+    this.main = new MainView(this.ctx);
+    // One statistics accumulator: the dashboard's top statements are the statistics' groups.
+    const acc = new StatsAccumulator(this.store);
+    this.views = {
+      main: this.main,
+      timeline: new TimelineView(this.ctx),
+      sessions: new SessionsView(this.ctx),
+      queries: new QueriesView(this.ctx),
+      stats: new StatsView(this.ctx, acc),
+      follow: new FollowView(this.ctx),
+      help: new HelpView(this.ctx),
+      value: new ValueView(this.ctx),
+      dashboard: new DashboardView(this.ctx, () => this.main.filter, acc),
+    };
+    this.status = blessed.box({ tags: true, height: 1, style: { bg: 'blue', fg: 'white' } });
+    screen.append(this.status);
+    this.prompt = new Prompt(screen);
+  }
+
+  /** Runs until the user quits; resolves to the exit status. */
+  run(): Promise<number> {
+    return new Promise<number>((resolve) => {
+      this.resolveExit = resolve;
+      this.timer = setInterval(() => this.render(), this.opts.renderMs ?? 100);
+      this.screen.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => this.onKey(ch, key));
+      this.screen.on('resize', () => { this.layout(); this.render(true); });
+      this.layout();
+      this.showTop();
+      if (this.opts.filter) {
+        try { this.main.applyFilter(this.opts.filter); } catch (e) { this.notify(isUserError(e) ? e.message : String(e), true); }
+      }
+      this.render(true);
+      void this.src.done.then(() => this.loadEnded());
+    });
   }
 
   /**
-   * The status line at any width: what changes while one watches (notice, load progress, filter
-   * matches, live drops, packet count) is kept; the rest gives way from the least needed
-   * (help hint, bytes, sessions, anomalies, queries), and the title is cut to what is left.
+   * End of input: store.end() came through the sink. A failure after the first event is shown
+   * in the status line (the screen is open by then) and makes the exit status 1.
    */
-  function drawStatus(): void {
-    const w = Number(screen.width) || 80;
-    const f = main.filterStatus(w >= 120 ? 40 : 16);
-    // [tagged text, plain width, priority: higher stays longer]
-    const parts: Array<{ text: string; w: number; prio: number }> = [];
-    const add = (text: string, plain: string, prio: number) => parts.push({ text, w: width(plain), prio });
-    add(plural(store.frameCount, 'packet'), plural(store.frameCount, 'packet'), 8);
-    add(bytesText(store.bytes), bytesText(store.bytes), 2);
-    add(plural(store.sessions.size, 'session'), plural(store.sessions.size, 'session'), 3);
-    add(plural(store.queryCount, 'query', 'queries'), plural(store.queryCount, 'query', 'queries'), 5);
-    add(plural(store.anomalyCount, 'anomaly', 'anomalies'), plural(store.anomalyCount, 'anomaly', 'anomalies'), 4);
-    if (opts.live) {
-      const d = store.dropped === null ? 'drops unknown' : `${store.dropped} dropped`;
-      add(d, d, 9);
-      // How far decoding is behind the capture, while it is.
-      if (store.behind) add(`{yellow-fg}${tagSafe(safe(store.behind))}{/yellow-fg}`, safe(store.behind), 9);
+  private loadEnded(): void {
+    if (this.src.error !== null && !(this.src.abort.signal.aborted && !this.quitting)) {
+      const e = this.src.error;
+      this.loadError = e instanceof Error ? e.message : String(e);
+      this.exitCode = 1;
     }
-    if (f) add(f.text, f.plain, 9);
-    const searching = main.searchStatus();
-    if (searching) add(searching, searching, 10);
-    const p = progressText();
-    add(p.text, p.plain, 10);
-    if (notice) {
-      const t = safe(notice.text);
-      add(notice.error ? `{red-bg}${tagSafe(t)}{/red-bg}` : `{yellow-fg}${tagSafe(t)}{/yellow-fg}`, t, 11);
-    } else add('? help', '? help', 1);
-    const SEP = 3;
-    const lead = 'pgsniff ';
-    const titleMin = 8;
-    const total = () => 1 + lead.length + titleMin + parts.reduce((n, x) => n + x.w + SEP, 0);
-    while (total() > w && parts.length > 0) {
-      let low = 0;
-      for (let i = 1; i < parts.length; i++) if ((parts[i] as { prio: number }).prio < (parts[low] as { prio: number }).prio) low = i;
-      parts.splice(low, 1);
-    }
-    // The title gets what is left; a long path keeps its end (the file name).
-    const room = Math.max(titleMin, Math.min(TITLE_MAX, w - (total() - titleMin)));
-    let title = safe(opts.title);
-    if (width(title) > room) {
-      let cut = title;
-      while (cut.length > 0 && width(cut) > room - 1) cut = cut.slice(1);
-      title = '…' + cut;
-    }
-    const line = ` {bold}pgsniff{/bold} ${tagSafe(title)}` + parts.map((x) => ` │ ${x.text}`).join('');
-    status.setContent(line);
+    this.loading = false;
+    this.loadMs = Date.now() - this.src.startedAt;
+    this.dirty = true;
+    if (!this.quitting) this.render(true);
   }
 
-  let lastVersion = -1;
-  function render(force = false): void {
-    if (!force && !dirty && store.version === lastVersion && !main.busy() && !loading) return;
-    dirty = false;
-    lastVersion = store.version;
+  private quit(): void {
+    if (this.quitting) return;
+    this.quitting = true;
+    if (this.timer) clearInterval(this.timer);
+    this.src.abort.abort();
+    this.reader?.close();
+    this.screen.destroy();
+    this.resolveExit(this.exitCode);
+  }
+
+  private notify(text: string, error = false): void {
+    this.notice = { text, error };
+    this.dirty = true;
+  }
+
+  private top(): View {
+    return this.views[this.stack[this.stack.length - 1] as ViewName];
+  }
+
+  private showTop(): void {
+    const t = this.top();
+    for (const v of Object.values(this.views)) for (const b of v.boxes) (v === t ? b.show() : b.hide());
+  }
+
+  private open(name: ViewName, arg?: number): void {
+    if (this.stack[this.stack.length - 1] !== name) this.stack.push(name);
+    this.showTop();
+    this.views[name].enter(arg);
+    this.dirty = true;
+  }
+
+  /** Back to the main view, everything above it closed. */
+  private toMain(): void {
+    this.stack.length = 1;
+    this.showTop();
+  }
+
+  private gotoFrame(no: number): void {
+    this.toMain();
+    // The frame is shown in the list: a maximised pane gives the list back.
+    this.main.focusList();
+    if (!this.main.showFrame(no)) this.notify(`frame ${no} is not in the capture`, true);
+    this.dirty = true;
+  }
+
+  private layout(): void {
+    const w = Number(this.screen.width) || 80;
+    const h = Number(this.screen.height) || 24;
+    for (const v of Object.values(this.views)) v.layout(w, h);
+    this.status.position.top = h - 1;
+    this.status.position.left = 0;
+    this.status.width = w;
+    this.prompt.layout(w, h);
+    this.dirty = true;
+  }
+
+  private progressText(): { text: string; plain: string } {
+    const plain = (t: string) => ({ text: t, plain: t });
+    if (this.loadError) {
+      const t = safe(`error: ${this.loadError}`);
+      return { text: `{red-bg}${tagSafe(t)}{/red-bg}`, plain: t };
+    }
+    if (this.opts.live) return this.loading ? { text: '{green-fg}● live{/green-fg}', plain: '● live' } : plain('capture stopped');
+    if (this.cancelledAt >= 0) return plain(`load cancelled at ${this.cancelledAt} packets`);
+    if (!this.loading) return plain(`loaded in ${(this.loadMs / 1000).toFixed(1)} s`);
+    const store = this.store;
+    let pct: number | null = null;
+    if (store.loadTotal > 0) pct = (100 * store.loadDone) / store.loadTotal;
+    else if (this.fileSize > 0 && store.frameCount > 0) pct = (100 * Math.max(0, store.fOff.get(store.frameCount - 1))) / this.fileSize;
+    return plain(pct === null ? 'loading…' : `loading ${Math.min(99, Math.floor(pct))}%`);
+  }
+
+  /** The status line's figures with their priorities (status-line.ts decides what fits). */
+  private statusParts(w: number): StatusPart[] {
+    const store = this.store;
+    const parts: StatusPart[] = [];
+    const add = (text: string, prio: number, plain = text) => parts.push(part(text, plain, prio));
+    add(plural(store.frameCount, 'packet'), 8);
+    add(bytesText(store.bytes), 2);
+    add(plural(store.sessions.size, 'session'), 3);
+    add(plural(store.queryCount, 'query', 'queries'), 5);
+    add(plural(store.anomalyCount, 'anomaly', 'anomalies'), 4);
+    if (this.opts.live) {
+      add(store.dropped === null ? 'drops unknown' : `${store.dropped} dropped`, 9);
+      // How far decoding is behind the capture, while it is.
+      if (store.behind) add(`{yellow-fg}${tagSafe(safe(store.behind))}{/yellow-fg}`, 9, safe(store.behind));
+    }
+    const f = this.main.filterStatus(w >= 120 ? 40 : 16);
+    if (f) add(f.text, 9, f.plain);
+    const searching = this.main.searchStatus();
+    if (searching) add(searching, 10);
+    const p = this.progressText();
+    add(p.text, 10, p.plain);
+    if (this.notice) {
+      const t = safe(this.notice.text);
+      add(this.notice.error ? `{red-bg}${tagSafe(t)}{/red-bg}` : `{yellow-fg}${tagSafe(t)}{/yellow-fg}`, 11, t);
+    } else add('? help', 1);
+    return parts;
+  }
+
+  private render(force = false): void {
+    if (!force && !this.dirty && this.store.version === this.lastVersion && !this.main.busy() && !this.loading) return;
+    this.dirty = false;
+    this.lastVersion = this.store.version;
     try {
-      top().draw();
-      drawStatus();
-      prompt.draw();
-      screen.render();
+      this.top().draw();
+      const w = Number(this.screen.width) || 80;
+      this.status.setContent(statusLine(this.opts.title, this.statusParts(w), w));
+      this.prompt.draw();
+      this.screen.render();
     } catch (e) {
       // A drawing bug must not take the terminal down with it; say so and keep going.
-      notice = { text: `display error: ${e instanceof Error ? e.message : String(e)}`, error: true };
+      this.notice = { text: `display error: ${e instanceof Error ? e.message : String(e)}`, error: true };
       // Drawn on the next tick (the status line may not have been reached this time).
-      dirty = true;
-      opts.onDisplayError?.(e);
+      this.dirty = true;
+      this.opts.onDisplayError?.(e);
     }
   }
 
-  function submitPrompt(kind: 'filter' | 'find', text: string): string | null {
+  private readonly submitPrompt = (kind: 'filter' | 'find', text: string): string | null => {
     if (kind === 'filter') {
       try {
-        main.applyFilter(text);
-        stack.length = 1;
-        showTop();
-        notice = null;
+        this.main.applyFilter(text);
+        this.toMain();
+        this.notice = null;
         return null;
       } catch (e) {
         return isUserError(e) ? e.message : String(e);
@@ -251,18 +331,17 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
     }
     const t = text.trim();
     if (/^\d+$/.test(t)) {
-      ctx.gotoFrame(Number(t));
+      this.gotoFrame(Number(t));
       return null;
     }
     let pred: Predicate | null = null;
     try { pred = compileFilter(t); } catch { pred = null; }
-    stack.length = 1;
-    showTop();
-    main.setFind(t, pred);
+    this.toMain();
+    this.main.setFind(t, pred);
     return null;
-  }
+  };
 
-  function validate(kind: 'filter' | 'find', text: string): string | null {
+  private readonly validate = (kind: 'filter' | 'find', text: string): string | null => {
     if (kind === 'find') return null;
     try {
       compileFilter(text);
@@ -270,77 +349,65 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
     } catch (e) {
       return isUserError(e) ? e.message : String(e);
     }
+  };
+
+  /** Ctrl-C: the first cancels a load (or stops a live capture), the next quits. */
+  private interrupt(): void {
+    if (this.loading && !this.src.abort.signal.aborted) {
+      this.src.abort.abort();
+      if (!this.opts.live) this.cancelledAt = this.store.frameCount;
+      // The status line says "capture stopped" (or "load cancelled") already: the notice says what comes next.
+      this.notify('Ctrl-C again quits');
+    } else this.quit();
   }
 
-  return new Promise<number>((resolve) => {
-    let quitting = false;
-    const timer = setInterval(() => render(), opts.renderMs ?? 100);
-    function quit(): void {
-      if (quitting) return;
-      quitting = true;
-      clearInterval(timer);
-      abort.abort();
-      reader?.close();
-      screen.destroy();
-      resolve(exitCode);
+  /** Keys in layers: the prompt when open, then the view in front, then the global keys here. */
+  private onKey(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined): void {
+    if (this.quitting) return;
+    const k = keyOf(ch, key);
+    if (k === '') return;
+    if (k === 'C-c') {
+      this.interrupt();
+      if (!this.quitting) this.render(true);
+      return;
     }
-
-    screen.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => {
-      if (quitting) return;
-      const k = keyOf(ch, key);
-      if (k === '') return;
-      if (k === 'C-c') {
-        if (loading && !abort.signal.aborted) {
-          abort.abort();
-          if (!opts.live) cancelledAt = store.frameCount;
-          // The status line says "capture stopped" (or "load cancelled") already: the notice says what comes next.
-          notify('Ctrl-C again quits');
-        } else quit();
-        render(true);
-        return;
-      }
-      if (prompt.active) {
-        prompt.key(k, ch);
-        render(true);
-        return;
-      }
-      if (notice && k !== 'n' && k !== 'N') notice = null;
-      if (top().key(k)) { dirty = true; render(true); return; }
-      const v = VIEW_KEYS[k];
-      if (v) ctx.open(v);
-      else if (k === 'f') {
-        const fi = main.selectedFrame();
-        const sess = fi >= 0 ? store.fSess.get(fi) : -1;
-        if (sess >= 0) ctx.open('follow', sess);
-      } else if (k === '/') prompt.open('filter', 'Filter', main.filter.expr, validate, submitPrompt);
-      else if (k === ':') prompt.open('find', 'Find', '', validate, submitPrompt);
-      else if (k === 'escape') {
-        if (stack.length > 1) { stack.pop(); showTop(); top().enter(); }
-      } else if (k === 'Q') { quit(); return; }
-      dirty = true;
-      render(true);
-    });
-    screen.on('resize', () => { layout(); render(true); });
-
-    layout();
-    showTop();
-    if (opts.filter) {
-      try { main.applyFilter(opts.filter); } catch (e) { notify(isUserError(e) ? e.message : String(e), true); }
+    if (this.prompt.active) {
+      this.prompt.key(k, ch);
+      this.render(true);
+      return;
     }
-    render(true);
+    if (this.notice && k !== 'n' && k !== 'N') this.notice = null;
+    if (!this.top().key(k)) {
+      if (!this.globalKey(k)) return;
+    }
+    if (this.quitting) return;
+    this.dirty = true;
+    this.render(true);
+  }
 
-    producer.then(() => {
-      // End of input: store.end() came through the sink. A failure after the first event is
-      // shown in the status line (the screen is open by then) and makes the exit status 1.
-      if (producerError === null || (abort.signal.aborted && !quitting)) return;
-      const e = producerError;
-      loadError = e instanceof Error ? e.message : String(e);
-      exitCode = 1;
-    }).finally(() => {
-      loading = false;
-      loadMs = Date.now() - loadStart;
-      dirty = true;
-      if (!quitting) render(true);
-    });
-  });
+  /** The global layer; false when the key quit the UI. */
+  private globalKey(k: Key): boolean {
+    const v = VIEW_KEYS[k];
+    if (v) this.open(v);
+    else if (k === 'f') {
+      // Follow the session of the frame selected in the main view (from any view).
+      const fi = this.main.selectedFrame();
+      const sess = fi >= 0 ? this.store.fSess.get(fi) : -1;
+      if (sess >= 0) this.open('follow', sess);
+    } else if (k === 'F') {
+      // Back to the frame list from anywhere: every view closed, the list focused and whole.
+      this.toMain();
+      this.main.focusList();
+    } else if (k === '/') this.prompt.open('filter', 'Filter', this.main.filter.expr, this.validate, this.submitPrompt);
+    else if (k === ':') this.prompt.open('find', 'Find', '', this.validate, this.submitPrompt);
+    else if (k === 'escape') {
+      if (this.stack.length > 1) { this.stack.pop(); this.showTop(); this.top().enter(); }
+    } else if (k === 'Q') { this.quit(); return false; }
+    return true;
+  }
+}
+
+export async function runTui(opts: RunTuiOptions): Promise<number> {
+  const src = await startSource(opts);
+  return new Tui(opts, src, openScreen(opts)).run();
 }

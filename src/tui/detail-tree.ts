@@ -3,10 +3,10 @@
  * in it (expandable to every field), the query each message belongs to, and the frame's
  * anomalies. Built on demand when the selection changes; nothing here is kept per frame.
  */
-import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
+import type { RawMessage, DecodedMessage, ColumnDescription } from '../../dissectors/types.js';
 import { fieldTree, type FieldNode } from '../../dissectors/tree.js';
 import type { TuiStore } from './store.js';
-import { QF_ERROR } from './store.js';
+import { QF_ERROR, FF_TCP, MF_TLS, TLS_CONTENT, tcpFlagNames } from './store.js';
 import { relTime, ms } from './text.js';
 
 export interface TreeNode {
@@ -23,6 +23,8 @@ export interface TreeNode {
   colour?: 'red' | 'yellow' | 'cyan' | 'green';
   /** Children built on first expansion (frames carrying hundreds of messages). */
   load?: () => TreeNode[];
+  /** The whole value, for the value viewer (the label may cut it); raw text, escaped when drawn. */
+  full?: () => string;
 }
 
 /** Whether a node can expand (it has children, or will build them). */
@@ -73,20 +75,39 @@ function valueNodes(key: string, v: unknown, msg: number, depth: number): TreeNo
   return n;
 }
 
-function fromField(f: FieldNode, msg: number, depth: number): TreeNode {
+const VALUE_DATA_KEY = 'pgsql.value.data';
+
+/**
+ * A field's whole value for the viewer: a typed value's bytes as sent (text format), a string
+ * as read (a Query's SQL, whole), else what the tree shows.
+ */
+function fullText(f: FieldNode, bytes: Buffer | null): string {
+  const data = f.children.find((c) => c.key === VALUE_DATA_KEY);
+  if (data && bytes && !f.display.includes('(binary ') && data.offset + data.length <= bytes.length) {
+    return bytes.toString('utf8', data.offset, data.offset + data.length);
+  }
+  if (typeof f.value === 'string' && f.children.length === 0) return f.value;
+  return f.display;
+}
+
+function fromField(f: FieldNode, msg: number, depth: number, bytes: Buffer | null): TreeNode {
   const text = f.display !== '' ? f.display : f.value === '' ? '""' : '';
   const n = node(text !== '' ? `${f.label}: ${text}` : f.label, msg, { start: f.offset, length: f.length });
+  if (text !== '') n.full = () => fullText(f, bytes);
   if (depth < 8) {
-    for (const c of f.children.slice(0, MAX_CHILDREN)) n.children.push(fromField(c, msg, depth + 1));
+    for (const c of f.children.slice(0, MAX_CHILDREN)) n.children.push(fromField(c, msg, depth + 1, bytes));
     if (f.children.length > MAX_CHILDREN) n.children.push(node(`… ${f.children.length - MAX_CHILDREN} more`, msg));
   }
   return n;
 }
 
 /** Every field with its byte range (dissectors/tree.ts); the decoded object walked generically if that fails. */
-export function fieldNodes(raw: RawMessage, decoded: DecodedMessage, msg: number, showSecrets = false): TreeNode[] {
+export function fieldNodes(raw: RawMessage, decoded: DecodedMessage, msg: number, showSecrets = false, columnNames: string[] | null = null): TreeNode[] {
   try {
-    return fieldTree(raw, decoded, { showSecrets }).map((f) => fromField(f, msg, 0));
+    const bytes = messageBytes(raw);
+    // A DataRow's values are labelled with their columns' names ("Value 3 (email, text)").
+    const columns = columnNames === null ? undefined : columnNames.map((name) => ({ name }) as ColumnDescription);
+    return fieldTree(raw, decoded, { showSecrets, resultColumns: () => columns }).map((f) => fromField(f, msg, 0, bytes));
   } catch {
     // The tracing decoder should not throw, but a detail pane must never take the UI down.
   }
@@ -119,7 +140,9 @@ export function queryNode(store: TuiStore, q: number, msg: number): TreeNode {
     (short ? ` · ${short.replace(/\s+/g, ' ')}` : '');
   const n = node(head, msg);
   n.colour = failed ? 'red' : 'cyan';
-  n.children.push(node(`SQL: ${store.qSql.get(q)}`, msg));
+  const sqlNode = node(`SQL: ${store.qSql.get(q)}`, msg);
+  sqlNode.full = () => store.qSql.get(q);
+  n.children.push(sqlNode);
   const detail = store.qDetail.get(q);
   if (detail) for (const part of detail.split('; ')) n.children.push(node(part, msg));
   if (failed) {
@@ -148,6 +171,7 @@ export function buildTree(store: TuiStore, fi: number, showSecrets = false): Tre
     node(`file offset: ${store.fOff.get(fi) < 0 ? 'not re-readable (live)' : store.fOff.get(fi)}`, -1),
   );
   const out: TreeNode[] = [frame];
+  if (store.fFlags.get(fi) & FF_TCP && src !== '-') out.push(...tcpNodes(store, fi, src, dst));
   const shown = new Set<number>();
   const msgs = store.messagesOf(fi);
   const count = msgs.length;
@@ -156,14 +180,15 @@ export function buildTree(store: TuiStore, fi: number, showSecrets = false): Tre
     const code = store.code(m);
     const first = store.mFirstFrame.get(m);
     const span = first !== no ? `, frames ${first}–${no}` : '';
-    const head = `${store.typeName(m)} (${dir}${code ? ` '${code}'` : ''}, length ${store.mLen.get(m)}${span})`;
+    const tls = store.mFlags.get(m) & MF_TLS ? ', decrypted from TLS' : '';
+    const head = `${store.typeName(m)} (${dir}${code ? ` '${code}'` : ''}, length ${store.mLen.get(m)}${span}${tls})`;
     const n = node(head, m);
     const type = store.typeName(m);
     if (type === 'ErrorResponse' || type === 'Malformed' || type === 'Unknown') n.colour = 'red';
     else if (type === 'NoticeResponse') n.colour = 'yellow';
     const fields = (): TreeNode[] => {
       const c = store.cached(m);
-      if (c) return fieldNodes(c.raw, c.decoded, m, showSecrets);
+      if (c) return fieldNodes(c.raw, c.decoded, m, showSecrets, c.decoded.type === 'DataRow' ? store.columnNamesFor(m) : null);
       return [
         node(`summary: ${store.summary(m)}`, m),
         node('(fields not in memory: message bodies beyond the body budget are dropped; the hex pane shows the frame from the file)', -1),
@@ -192,6 +217,59 @@ export function buildTree(store: TuiStore, fi: number, showSecrets = false): Tre
     out.push(n);
   }
   return out;
+}
+
+/** What reassembly found about a segment (half-stream.ts SEG_*), said in full. */
+const NOTE_TEXT: readonly string[] = [
+  '',
+  'retransmission: every byte of it was delivered before (decoded once, from the first copy)',
+  'partial retransmission: its first bytes were delivered before; the rest is new',
+  'previous segment not captured (yet): bytes before it are missing; it waits for them or a gap is declared',
+  'out of order: it fills a hole before bytes that came earlier',
+];
+
+function splitEndpoint(e: string): { host: string; port: string } {
+  const i = e.lastIndexOf(':');
+  const host = e.slice(0, i);
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: e.slice(i + 1) };
+}
+
+/** The frame's IP and TCP layers, as Wireshark's tree has them (numbers relative to each direction's first). */
+function tcpNodes(store: TuiStore, fi: number, src: string, dst: string): TreeNode[] {
+  const a = splitEndpoint(src);
+  const b = splitEndpoint(dst);
+  const v6 = src.startsWith('[');
+  const ip = node(`Internet Protocol Version ${v6 ? 6 : 4}, Src: ${a.host}, Dst: ${b.host}`, -1);
+  ip.children.push(node(`Source Address: ${a.host}`, -1), node(`Destination Address: ${b.host}`, -1));
+  const flags = store.fTcpFlags.get(fi);
+  const rawSeq = store.fSeq.get(fi);
+  const rawAck = store.fAck.get(fi);
+  const seq = store.relativeSeq(fi, rawSeq, false);
+  const ack = store.relativeSeq(fi, rawAck, true);
+  const len = store.fPayload.get(fi);
+  const hasAck = (flags & 0x10) !== 0;
+  const tcp = node(`Transmission Control Protocol, Src Port: ${a.port}, Dst Port: ${b.port}, Seq: ${seq}${hasAck ? `, Ack: ${ack}` : ''}, Len: ${len}`, -1);
+  tcp.children.push(
+    node(`Source Port: ${a.port}`, -1),
+    node(`Destination Port: ${b.port}`, -1),
+    node(`Sequence Number: ${seq} (relative; raw ${rawSeq})`, -1),
+  );
+  if (hasAck) tcp.children.push(node(`Acknowledgment Number: ${ack} (relative; raw ${rawAck})`, -1));
+  tcp.children.push(
+    node(`Flags: 0x${flags.toString(16).padStart(3, '0')} (${tcpFlagNames(flags) || 'none'})`, -1),
+    node(`Window: ${store.fWin.get(fi)} (the field, unscaled)`, -1),
+    node(`TCP payload: ${len} byte${len === 1 ? '' : 's'}`, -1),
+  );
+  const { note, tlsRecord } = store.tcpNote(fi);
+  if (note > 0) {
+    const n = node(`Reassembly: ${NOTE_TEXT[note] ?? `note ${note}`}`, -1);
+    n.colour = 'yellow';
+    tcp.children.push(n);
+    tcp.colour = 'yellow';
+  }
+  if (tlsRecord > 0) tcp.children.push(node(`TLS: the payload begins with a record of content type ${tlsRecord} (${TLS_CONTENT[tlsRecord]})`, -1));
+  tcp.expanded = note > 0;
+  return [ip, tcp];
 }
 
 export interface FlatLine { node: TreeNode; depth: number }

@@ -48,6 +48,11 @@ export class MainView implements View {
   private hexTop = 0;
   private hexRows = 0;
   private findPred: { pred: Predicate | null; text: string } | null = null;
+  /** Relative heights of the frames, details and bytes panes. */
+  private weights = [42, 32, 26];
+  /** The pane shown alone (z), or null. */
+  maximised: number | null = null;
+  private lastSize = { width: 80, height: 24 };
   /** The Time column: since the first packet, time of day, or since the previous frame shown (T cycles). */
   timeMode: 'relative' | 'absolute' | 'delta' = 'relative';
   /** A find under way: from list position `from`, `step` positions tested of `total`. */
@@ -96,12 +101,28 @@ export class MainView implements View {
     this.ctx.invalidate();
   }
 
+  /**
+   * Rows of the three panes out of `h`: by their weights (`+` / `-` change the focused one's),
+   * or, with one pane maximised (`z`), that pane alone, the others shrunk to their borders.
+   */
+  paneRows(h: number): [number, number, number] {
+    const MIN = [4, 3, 3];
+    if (this.maximised !== null) {
+      const rows: [number, number, number] = [2, 2, 2];
+      rows[this.maximised] = Math.max(MIN[this.maximised] as number, h - 4);
+      return rows;
+    }
+    const total = this.weights.reduce((a, b) => a + b, 0);
+    const listH = Math.max(MIN[0] as number, Math.round((h * (this.weights[0] as number)) / total));
+    const treeH = Math.max(MIN[1] as number, Math.round((h * (this.weights[1] as number)) / total));
+    return [listH, treeH, Math.max(MIN[2] as number, h - listH - treeH)];
+  }
+
   layout(width: number, height: number): void {
-    // Status line below; the list gets the most, the bytes pane the least.
+    this.lastSize = { width, height };
+    // Status line below; by default the list gets the most, the bytes pane the least.
     const h = Math.max(9, height - 1);
-    const listH = Math.max(5, Math.round(h * 0.42));
-    const treeH = Math.max(3, Math.round((h - listH) * 0.55));
-    const hexH = Math.max(3, h - listH - treeH);
+    const [listH, treeH, hexH] = this.paneRows(h);
     this.list.position.top = 0;
     this.list.position.left = 0;
     this.list.width = width;
@@ -412,7 +433,12 @@ export class MainView implements View {
     const line = this.flat[this.treeCursor.sel];
     switch (k) {
       case 'enter': case 'return': case ' ':
+        // A leaf holds a value: Enter reads it whole.
+        if (line && !expandable(line.node) && line.node.jump === undefined && this.viewValue()) return true;
         this.activate();
+        return true;
+      case 'v':
+        if (!this.viewValue()) this.ctx.notify('no value here: select a field of a message');
         return true;
       case 'l': case 'right':
         if (line) expand(line.node);
@@ -448,8 +474,20 @@ export class MainView implements View {
       this.ctx.notify(`Time column: ${this.timeMode === 'relative' ? 'seconds since the first packet' : this.timeMode === 'absolute' ? 'time of day (UTC)' : 'seconds since the previous frame shown'}`);
       return true;
     }
-    if (k === 'tab') { this.focus = (this.focus + 1) % PANES.length; return true; }
-    if (k === 'S-tab') { this.focus = (this.focus + PANES.length - 1) % PANES.length; return true; }
+    if (k === 'z') {
+      this.maximised = this.maximised === this.focus ? null : this.focus;
+      this.relayout();
+      return true;
+    }
+    if (k === '+' || k === '-') {
+      this.maximised = null;
+      const w = this.weights[this.focus] as number;
+      this.weights[this.focus] = Math.max(6, Math.min(90, w + (k === '+' ? 8 : -8)));
+      this.relayout();
+      return true;
+    }
+    if (k === 'tab') { this.focus = (this.focus + 1) % PANES.length; this.followFocus(); return true; }
+    if (k === 'S-tab') { this.focus = (this.focus + PANES.length - 1) % PANES.length; this.followFocus(); return true; }
     if (k === 'n') { this.findNext(1); return true; }
     if (k === 'N') { this.findNext(-1); return true; }
     if (k === 'f') {
@@ -477,6 +515,37 @@ export class MainView implements View {
       case 'G': case 'end': this.hexTop = Number.MAX_SAFE_INTEGER; return true;
       default: return false;
     }
+  }
+
+  /** With a pane maximised, Tab brings the next pane up in its place. */
+  private followFocus(): void {
+    if (this.maximised !== null) {
+      this.maximised = this.focus;
+      this.relayout();
+    }
+  }
+
+  private relayout(): void {
+    this.layout(this.lastSize.width, this.lastSize.height);
+  }
+
+  /** Back to the frame list, focused and whole (F from anywhere). */
+  focusList(): void {
+    this.focus = 0;
+    if (this.maximised !== null) {
+      this.maximised = null;
+      this.relayout();
+    }
+  }
+
+  /** Opens the selected tree node's whole value in the viewer; false when there is none. */
+  private viewValue(): boolean {
+    const line = this.flat[this.treeCursor.sel];
+    if (!line?.node.full) return false;
+    const label = line.node.label;
+    const colon = label.indexOf(': ');
+    this.ctx.viewValue(colon > 0 ? label.slice(0, colon) : 'Value', line.node.full());
+    return true;
   }
 
   /** True while the filter scan has frames left (the app keeps redrawing). */

@@ -34,6 +34,28 @@ export const FF_ANOMALY = 8;
 export const FF_NOT_TCP = 16;
 /** The frame carries a NoticeResponse (shown yellow, as help says). */
 export const FF_NOTICE = 32;
+/** The producer gave the frame's TCP header (FrameInfo.tcp): the TCP columns hold it. */
+export const FF_TCP = 64;
+
+/** The Info column's lead for half-stream.ts's SEG_* notes (Wireshark's wording). */
+export const SEG_NOTE_INFO: readonly string[] = ['', '[TCP Retransmission] ', '[TCP Partial Retransmission] ', '[TCP Previous segment not captured] ', '[TCP Out-Of-Order] '];
+
+/** TCP flag bits by name, in header order (RFC 9293 3.1), "SYN, ACK" as Wireshark writes them. */
+export function tcpFlagNames(f: number): string {
+  const names: string[] = [];
+  if (f & 0x80) names.push('CWR');
+  if (f & 0x40) names.push('ECE');
+  if (f & 0x20) names.push('URG');
+  if (f & 0x02) names.push('SYN');
+  if (f & 0x01) names.push('FIN');
+  if (f & 0x04) names.push('RST');
+  if (f & 0x08) names.push('PSH');
+  if (f & 0x10) names.push('ACK');
+  return names.join(', ');
+}
+
+/** TLS record content types (RFC 8446 5.1), as Wireshark names them. */
+export const TLS_CONTENT: Record<number, string> = { 20: 'Change Cipher Spec', 21: 'Alert', 22: 'Handshake', 23: 'Application Data' };
 
 export const MF_ERROR = 1;
 export const MF_BAD = 2;
@@ -83,6 +105,20 @@ export class TuiStore implements TuiSink {
   readonly fMsgFirst = u32();
   readonly fMsgCount = u32();
   readonly fFlags = u8();
+  // TCP header of each frame (zeros when not TCP): raw sequence and acknowledgement numbers,
+  // flags, window, payload length, and reassembly's note with the TLS-record bit (TN_*).
+  readonly fSeq = u32();
+  readonly fAck = u32();
+  readonly fTcpFlags = u8();
+  readonly fWin = u16();
+  readonly fPayload = u32();
+  readonly fTcpNote = u8();
+  /**
+   * Each direction's first sequence number (its SYN's, else the first seen): per address pair
+   * (src id, dst id), a flat list [frame index, base, ...] because a reused port pair starts
+   * again at a new SYN. Relative numbers as Wireshark shows them, without a column per frame.
+   */
+  private readonly seqBase = new Map<number, number[]>();
   /** Messages of a frame that arrived after another frame's (out of capture order): kept aside. */
   private readonly strayMsgs = new Map<number, number[]>();
 
@@ -133,6 +169,9 @@ export class TuiStore implements TuiSink {
   readonly sessionOrder: number[] = [];
   private readonly sessionMsgs = new Map<number, Column<Uint32Array>>();
   private readonly sessionQueries = new Map<number, Column<Uint32Array>>();
+  /** Per session, its RowDescriptions: message index and the column names (interned, NUL-joined), for the DataRows after each. */
+  private readonly rowDescs = new Map<number, { msgs: Column<Uint32Array>; names: Column<Uint32Array> }>();
+  private readonly columnNames = new Interner();
   /** Address pair (pairKey) to the session last seen on it; a reused port pair maps to the newer one. */
   private readonly pairSession = new Map<number, number>();
   private readonly emptyEndpoint: number;
@@ -166,12 +205,67 @@ export class TuiStore implements TuiSink {
   // ================= PipelineSink =================
 
   frame(f: FrameInfo): void {
-    this.addFrame(f.frame, f.timeUs, f.fileOffset, f.length, f.capLen, f.src, f.dst, f.session);
+    const fi = this.addFrame(f.frame, f.timeUs, f.fileOffset, f.length, f.capLen, f.src, f.dst, f.session);
+    const t = f.tcp;
+    if (!t) return;
+    this.fFlags.set(fi, this.fFlags.get(fi) | FF_TCP);
+    this.fSeq.set(fi, t.seq >>> 0);
+    this.fAck.set(fi, t.ack >>> 0);
+    this.fTcpFlags.set(fi, t.flags & 0xff);
+    this.fWin.set(fi, t.window & 0xffff);
+    this.fPayload.set(fi, t.payload);
+    // The note is the reassembler's, known once the flow table has taken the segment: the
+    // producer fills it in after this call, so it is read back on the next frame (tcpNote).
+    this.pendingTcp = f;
+    this.pendingTcpIndex = fi;
+    const key = this.fSrc.get(fi) * 0x100000 + this.fDst.get(fi);
+    const list = this.seqBase.get(key);
+    if (!list) this.seqBase.set(key, [fi, t.seq >>> 0]);
+    else if (t.flags & 0x02) list.push(fi, t.seq >>> 0);
+  }
+
+  /** The FrameInfo whose TCP note the producer fills in after frame() returns. */
+  private pendingTcp: FrameInfo | null = null;
+  private pendingTcpIndex = -1;
+
+  private settleTcpNote(): void {
+    const f = this.pendingTcp;
+    if (!f || !f.tcp) return;
+    // Low 3 bits the note, the next 3 the TLS content type less 19 (0: none).
+    const tls = f.tcp.tlsRecord >= 20 && f.tcp.tlsRecord <= 23 ? f.tcp.tlsRecord - 19 : 0;
+    this.fTcpNote.set(this.pendingTcpIndex, (f.tcp.note & 7) | (tls << 3));
+    this.pendingTcp = null;
+  }
+
+  /** Reassembly's note on frame `fi` (half-stream.ts SEG_*), and the TLS record type its payload starts with (0: none). */
+  tcpNote(fi: number): { note: number; tlsRecord: number } {
+    if (fi === this.pendingTcpIndex) this.settleTcpNote();
+    const v = this.fTcpNote.get(fi);
+    const t = (v >> 3) & 7;
+    return { note: v & 7, tlsRecord: t === 0 ? 0 : t + 19 };
+  }
+
+  /** Sequence number of frame `fi` relative to its direction's first (from), or the raw number when none is known. */
+  relativeSeq(fi: number, seq: number, reverse: boolean): number {
+    const a = this.fSrc.get(fi);
+    const b = this.fDst.get(fi);
+    const list = this.seqBase.get(reverse ? b * 0x100000 + a : a * 0x100000 + b);
+    if (!list) return seq;
+    let base = list[1] as number;
+    for (let k = 0; k < list.length && (list[k] as number) <= fi; k += 2) base = list[k + 1] as number;
+    return (seq - base) >>> 0;
   }
 
   private addFrame(no: number, timeUs: number, off: number, len: number, cap: number,
     src: string | null, dst: string | null, session: number | null): number {
+    this.settleTcpNote();
     const i = this.fNo.push(no);
+    this.fSeq.push(0);
+    this.fAck.push(0);
+    this.fTcpFlags.push(0);
+    this.fWin.push(0);
+    this.fPayload.push(0);
+    this.fTcpNote.push(0);
     this.fTime.push(timeUs);
     this.fOff.push(off);
     this.fLen.push(len);
@@ -307,6 +401,12 @@ export class TuiStore implements TuiSink {
       s.auth = decoded.type.slice('Authentication'.length);
     }
     if (rec.tls) s.tls = true;
+    if (decoded.type === 'RowDescription') {
+      let rd = this.rowDescs.get(rec.session);
+      if (!rd) this.rowDescs.set(rec.session, (rd = { msgs: u32(16), names: u32(16) }));
+      rd.msgs.push(m);
+      rd.names.push(this.columnNames.id(decoded.fields.map((f) => f.name).join('\u0000')));
+    }
     let list = this.sessionMsgs.get(rec.session);
     if (!list) this.sessionMsgs.set(rec.session, (list = u32(64)));
     list.push(m);
@@ -337,6 +437,7 @@ export class TuiStore implements TuiSink {
   }
 
   end(): void {
+    this.settleTcpNote();
     this.ended = true;
     this.version++;
   }
@@ -517,7 +618,8 @@ export class TuiStore implements TuiSink {
     if (msgs.length === 0) {
       const anoms = this.anomaliesByFrame.get(this.fNo.get(fi));
       if (anoms && anoms.length > 0) return `[${this.anomalyCodes.name(this.aCode.get(anoms[0] as number))}] ${this.aReason.get(anoms[0] as number)}`;
-      return this.fFlags.get(fi) & FF_NOT_TCP ? '(not TCP/IP)' : 'TCP';
+      const ff = this.fFlags.get(fi);
+      return ff & FF_NOT_TCP ? '(not TCP/IP)' : ff & FF_TCP ? this.tcpInfo(fi) : 'TCP';
     }
     const flags = this.fFlags.get(fi);
     const arrow = (flags & FF_FRONTEND) && (flags & FF_BACKEND) ? '<>' : flags & FF_FRONTEND ? '>' : '<';
@@ -538,6 +640,31 @@ export class TuiStore implements TuiSink {
     return `${arrow}${parts.join('/')} ${this.summary(lead)}`;
   }
 
+  /**
+   * A frame without PostgreSQL messages, as Wireshark's Info column has it: the reassembly note,
+   * ports, flags, relative numbers, window and length; a TLS record (encrypted, keys not given)
+   * is named TLS, not TCP.
+   */
+  private tcpInfo(fi: number): string {
+    const { note, tlsRecord } = this.tcpNote(fi);
+    const sess = this.fSess.get(fi);
+    const s = sess >= 0 ? this.sessions.get(sess) : undefined;
+    const len = this.fPayload.get(fi);
+    const src = this.endpoints.name(this.fSrc.get(fi));
+    const dst = this.endpoints.name(this.fDst.get(fi));
+    const port = (e: string) => e.slice(e.lastIndexOf(':') + 1);
+    const lead = SEG_NOTE_INFO[note] ?? '';
+    if (len > 0 && (s?.tls || (tlsRecord > 0 && (s === undefined || s.messages === 0)))) {
+      const what = tlsRecord > 0 ? TLS_CONTENT[tlsRecord] : 'continuation';
+      return `${lead}TLS ${what}, Len=${len}, encrypted`;
+    }
+    const f = this.fTcpFlags.get(fi);
+    const names = tcpFlagNames(f);
+    const seq = this.relativeSeq(fi, this.fSeq.get(fi), false);
+    const ack = f & 0x10 ? ` Ack=${this.relativeSeq(fi, this.fAck.get(fi), true)}` : '';
+    return `${lead}${port(src)} → ${port(dst)} [${names}] Seq=${seq}${ack} Win=${this.fWin.get(fi)} Len=${len}`;
+  }
+
   /** Anomalies by code id, counted as they came (the statistics view reads it). */
   anomalyCodeCounts(): Map<number, number> {
     return this.aCodeCounts;
@@ -548,6 +675,20 @@ export class TuiStore implements TuiSink {
   }
 
   sessionMessages(id: number): Column<Uint32Array> | undefined { return this.sessionMsgs.get(id); }
+
+  /** Column names of the RowDescription in force for message `m` of its session (the last before it), or null. */
+  columnNamesFor(m: number): string[] | null {
+    const rd = this.rowDescs.get(this.sessionOf(m));
+    if (!rd) return null;
+    let lo = 0;
+    let hi = rd.msgs.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (rd.msgs.get(mid) < m) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? null : this.columnNames.name(rd.names.get(lo - 1)).split('\u0000');
+  }
   sessionQueryList(id: number): Column<Uint32Array> | undefined { return this.sessionQueries.get(id); }
 
   /** The query a message at frame `frameNo` of `session` belongs to, or -1 (request..completion frames). */
@@ -586,7 +727,7 @@ export class TuiStore implements TuiSink {
   /** Bytes held by the index (not counting the body cache), for the statistics view. */
   indexBytes(): number {
     let b = 0;
-    for (const c of [this.fNo, this.fTime, this.fOff, this.fLen, this.fCap, this.fSrc, this.fDst, this.fSess, this.fMsgFirst,
+    for (const c of [this.fNo, this.fTime, this.fSeq, this.fAck, this.fTcpFlags, this.fWin, this.fPayload, this.fTcpNote, this.fOff, this.fLen, this.fCap, this.fSrc, this.fDst, this.fSess, this.fMsgFirst,
       this.fMsgCount, this.fFlags, this.mFrame, this.mFirstFrame, this.mDir, this.mCode, this.mLabel, this.mType, this.mLen,
       this.mSummaryId, this.mFlags, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags, this.qBatch]) {
       b += c.bytes();

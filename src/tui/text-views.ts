@@ -6,9 +6,9 @@ import { QF_ERROR, type TuiStore } from './store.js';
 import { LatencySketch } from '../sinks/stats-latency.js';
 import { fallbackNormalize } from '../sinks/stats-normalize.js';
 import { cells, paneOptions, type Key, type UiContext, type View, type ViewName } from './view.js';
-import { bytesText, fit, fitLeft, ms, wire, wireFit } from './text.js';
+import { bytesText, fit, fitLeft, ms, safe, tagSafe, wire, wireFit } from './text.js';
 
-abstract class TextView implements View {
+export abstract class TextView implements View {
   abstract readonly name: ViewName;
   readonly boxes: blessed.Widgets.BoxElement[];
   protected readonly box: blessed.Widgets.BoxElement;
@@ -17,7 +17,7 @@ abstract class TextView implements View {
   protected width = 80;
   private lines: string[] = [];
 
-  constructor(protected readonly ctx: UiContext, private readonly label: string) {
+  constructor(protected readonly ctx: UiContext, private label: string) {
     this.box = blessed.box(paneOptions(label));
     this.boxes = [this.box];
     ctx.screen.append(this.box);
@@ -37,10 +37,14 @@ abstract class TextView implements View {
     this.width = Math.max(20, width - 2);
   }
   protected abstract content(): string[];
+  /** Changes the title (drawn escaped, so it may hold wire text). */
+  protected setLabel(text: string): void {
+    this.label = text;
+  }
   draw(): void {
     this.lines = this.content();
     this.top = Math.max(0, Math.min(this.top, this.lines.length - this.height));
-    this.box.setLabel(` ${this.label} `);
+    this.box.setLabel(` ${tagSafe(safe(this.label))} `);
     this.box.setContent(this.lines.slice(this.top, this.top + this.height).join('\n'));
   }
   key(k: Key): boolean {
@@ -97,7 +101,7 @@ export class StatsAccumulator {
   }
 }
 
-interface StatementGroup { text: string; n: number; total: number; max: number; errors: number }
+export interface StatementGroup { text: string; n: number; total: number; max: number; errors: number }
 
 const MAX_GROUPS = 10_000;
 const OTHER = '\u0000other';
@@ -211,6 +215,8 @@ export const HELP: Array<[string, string]> = [
   ['s', 'sessions list'],
   ['q', 'queries list'],
   ['S', 'statistics'],
+  ['d', 'dashboard: charts of queries, latency, bytes, statements, sessions (follows the filter)'],
+  ['F', 'back to the frame list, from any view or pane'],
   ['f', 'follow the session of the selection (messages of one connection, both directions)'],
   ['Esc', 'back to the previous view (from the main view: clear the message)'],
   ['Ctrl-C', 'cancel a load in progress (or stop a live capture); again: quit'],
@@ -229,6 +235,9 @@ export const HELP: Array<[string, string]> = [
   ['Enter, Space', 'details: expand or collapse a node (on a query\'s frames: go to the request)'],
   ['l / h, → / ←', 'details: expand / collapse (or go to the parent)'],
   ['* or E', 'details: expand everything under the node'],
+  ['Enter or v', 'details, on a value: the value viewer (whole, wrapped, scrollable; JSON indented)'],
+  ['+ / -', 'grow / shrink the focused pane'],
+  ['z', 'show the focused pane alone (again: all three)'],
   ['j / k, g / G', 'bytes: scroll a line; first / last line'],
   ['', ''],
   ['', '{bold}Queries view{/bold}'],

@@ -9,7 +9,7 @@ import type { FrameReader } from './frame-reader.js';
 /** A key as views match it: the printable character ('G', '/', 'n') or blessed's name ('enter', 'C-c', 'S-tab', 'pagedown'). */
 export type Key = string;
 
-export type ViewName = 'main' | 'timeline' | 'sessions' | 'queries' | 'stats' | 'follow' | 'help';
+export type ViewName = 'main' | 'timeline' | 'sessions' | 'queries' | 'stats' | 'follow' | 'help' | 'value' | 'dashboard';
 
 export interface UiContext {
   screen: blessed.Widgets.Screen;
@@ -22,6 +22,8 @@ export interface UiContext {
   gotoFrame(no: number): void;
   /** Opens a view on top of the current one (Esc returns). */
   open(view: ViewName, arg?: number): void;
+  /** Opens the value viewer on `text` (wire text: escaped there), titled `title`. */
+  viewValue(title: string, text: string): void;
   /** A one-line message in the status bar until the next key. */
   notify(text: string, error?: boolean): void;
   /** Asks for a redraw on the next timer tick. */
