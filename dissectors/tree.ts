@@ -161,11 +161,11 @@ function formatsOf(d: DecodedMessage): FormatOf {
 }
 
 /** Labels' type part: the type, after the column's name when the RowDescription's columns are given ("email, text"). */
-function typesOf(d: DecodedMessage, columns?: readonly ColumnDescription[]): TypeOf {
+function typesOf(d: DecodedMessage, names?: readonly string[]): TypeOf {
   return (field, i) => {
     if (d.type === 'DataRow' && field === F.rowValue) {
       const type = d.values[i]?.typeName ?? null;
-      const name = columns?.[i]?.name;
+      const name = names?.[i];
       return name ? `${name}, ${type ?? `oid ${d.values[i]?.oid ?? 0}`}` : type;
     }
     if (d.type === 'Bind' && field === F.param) return d.params[i]?.typeName ?? null;
@@ -227,7 +227,8 @@ function nodes(spans: readonly Span[], body: Buffer, base: number, showSecrets: 
  * The tree of one message. `ctx` may carry what the decoding context was (showSecrets above
  * all); what it leaves out is taken from the decoded record.
  */
-export function fieldTree(raw: RawMessage, decoded: DecodedMessage, ctx: Partial<DissectContext> = {}): FieldNode[] {
+/** `columnNames`: a DataRow's column names from the RowDescription in force (labels say them); decoding uses `decoded`'s own types. */
+export function fieldTree(raw: RawMessage, decoded: DecodedMessage, ctx: Partial<DissectContext> & { columnNames?: readonly string[] } = {}): FieldNode[] {
   const c = contextFrom(raw, decoded, ctx);
   const body = raw.body;
   const out: FieldNode[] = [];
@@ -253,7 +254,7 @@ export function fieldTree(raw: RawMessage, decoded: DecodedMessage, ctx: Partial
     });
     return out;
   }
-  out.push(...nodes(t.spans, body, base, c.showSecrets, formatsOf(decoded), typesOf(decoded, ctx.resultColumns?.())));
+  out.push(...nodes(t.spans, body, base, c.showSecrets, formatsOf(decoded), typesOf(decoded, ctx.columnNames)));
   const r = t.reader;
   if (typeof t.result === 'string') {
     out.push({

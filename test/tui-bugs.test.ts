@@ -51,7 +51,7 @@ test('wide characters: 日本語🐘, a combining accent and a zero-width space 
     // Up the tree to the DataRow's value (the pane is five rows high).
     for (let k = 0; k < 12 && !/Value 1 /.test(s); k++) s = await ui.press('k');
     assertIntact(s, 80);
-    assert.match(s, /Value 1 \(text\): 日本語🐘 cafe\u0301 a\\u200bb\\tc\\d/);
+    assert.match(s, /Value 1 \(名前, text\): 日本語🐘 cafe\u0301 a\\u200bb\\tc\\d/);
     // Every pane: the queries list and the timeline at 80 columns.
     s = await ui.press('q', 'G');
     assertIntact(s, 80);
@@ -74,9 +74,9 @@ test('values as sent: a text array and json as the server wrote them, the typed 
     await goto(ui, 13);
     // The DataRow of text-format values: Tab to the tree, then down to its last values.
     const s = await ui.press('Tab', 'G');
-    assert.match(s, /Value 17 \(_int4\): \{1,NULL,-3\} → \[1,null,-3\]/);
-    assert.match(s, /Value 18 \(_text\): \{"a b","c,d",NULL,"q\\"uote"\} → \["a b","c,d",null,"q\\"uote"\]/);
-    assert.match(s, /Value 16 \(jsonb\): \{"a": \[1, 2\.5, null\], "b": "x"\} → \{"a":\[1,2\.5,null\],"b":"x"\}/);
+    assert.match(s, /Value 17 \(v_int4_array, _int4\): \{1,NULL,-3\} → \[1,null,-3\]/);
+    assert.match(s, /Value 18 \(v_text_array, _text\): \{"a b","c,d",NULL,"q\\"uote"\} → \["a b","c,d",null,"q\\"uote"\]/);
+    assert.match(s, /Value 16 \(v_jsonb, jsonb\): \{"a": \[1, 2\.5, null\], "b": "x"\} → \{"a":\[1,2\.5,null\],"b":"x"\}/);
     assertIntact(s, 160);
     // g / G in the bytes pane (the frame from the file: 1093 bytes, last line at 0x440).
     let b = await ui.press('g', 'Tab', 'G');

@@ -3,7 +3,7 @@
  * in it (expandable to every field), the query each message belongs to, and the frame's
  * anomalies. Built on demand when the selection changes; nothing here is kept per frame.
  */
-import type { RawMessage, DecodedMessage, ColumnDescription } from '../../dissectors/types.js';
+import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
 import { fieldTree, type FieldNode } from '../../dissectors/tree.js';
 import type { TuiStore } from './store.js';
 import { QF_ERROR, FF_TCP, MF_TLS, TLS_CONTENT, tcpFlagNames } from './store.js';
@@ -106,8 +106,7 @@ export function fieldNodes(raw: RawMessage, decoded: DecodedMessage, msg: number
   try {
     const bytes = messageBytes(raw);
     // A DataRow's values are labelled with their columns' names ("Value 3 (email, text)").
-    const columns = columnNames === null ? undefined : columnNames.map((name) => ({ name }) as ColumnDescription);
-    return fieldTree(raw, decoded, { showSecrets, resultColumns: () => columns }).map((f) => fromField(f, msg, 0, bytes));
+    return fieldTree(raw, decoded, { showSecrets, columnNames: columnNames ?? undefined }).map((f) => fromField(f, msg, 0, bytes));
   } catch {
     // The tracing decoder should not throw, but a detail pane must never take the UI down.
   }
