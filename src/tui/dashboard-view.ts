@@ -57,7 +57,7 @@ export class DashboardView implements View {
   }
 
   /** Chart cells: two columns, three rows when the terminal is tall enough (two at 24 rows, where the sessions chart gives way). */
-  private cells(): Cell[] {
+  private grid(): Cell[] {
     const w = this.size.width;
     const h = Math.max(8, this.size.height - 2);
     const rows = h >= 30 ? 3 : 2;
@@ -84,7 +84,7 @@ export class DashboardView implements View {
       border: { type: 'line' }, style: { line: 'yellow', text: 'white', baseline: 'white', border: { fg: 'gray' } },
       xLabelPadding: 3, xPadding: 5, abbreviate: true, numYLabels: 3,
     } as Parameters<typeof contrib.line>[0]));
-    const cells = this.cells();
+    const cells = this.grid();
     const [a, b, c, d, e, f] = cells as [Cell, Cell, Cell, Cell, Cell | undefined, Cell | undefined];
     this.charts.push(line(a, 'Queries/s, errors/s'), line(b, 'Latency p50/p95/p99 (ms)'), line(c, 'Bytes/s by direction'));
     // Top statements: bars on the left of the cell, their text on the right.
