@@ -5,17 +5,24 @@
  * the capture's spool until the pipeline takes it (src/pipeline/live.ts). Anything unusual
  * (bad arguments, help) starts nothing: the command itself then reports it.
  */
-import { parseCli } from './args.js';
-import { defaultCaptureFilter, prestartLiveSource } from '../capture/live-source.js';
+import { parseCli, type CliOptions } from './args.js';
 
-export function prestartCapture(argv: string[]): void {
+/** Starts the capture when argv asks for one; true when it did. The capture module is loaded only then. */
+export async function prestartCapture(argv: string[]): Promise<boolean> {
+  let o: CliOptions;
   try {
-    const o = parseCli(argv);
-    if (!o.iface || o.help || o.version) return;
-    if (o.command !== 'live' && o.command !== 'read' && o.command !== 'stats' && o.command !== 'check' && o.command !== 'record') return;
+    o = parseCli(argv);
+  } catch {
+    return false; // The command reports its own argument errors.
+  }
+  if (!o.iface || o.help || o.version) return false;
+  if (o.command !== 'live' && o.command !== 'read' && o.command !== 'stats' && o.command !== 'check' && o.command !== 'record') return false;
+  const { defaultCaptureFilter, prestartLiveSource } = await import('../capture/live-source.js');
+  try {
     // record captures on lo unless told otherwise; the others only with -i.
     prestartLiveSource({ iface: o.iface, filter: o.captureFilter ?? defaultCaptureFilter(o.ports) });
   } catch {
-    // The command reports its own argument errors.
+    return false;
   }
+  return true;
 }

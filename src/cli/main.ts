@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
  * The pgsniff entry point: runs the command (run.ts), in a fresh Node.js process with V8
- * flags for throughput when the command is a long batch job (engine.ts).
+ * flags for throughput when the command is a long batch job (engine.ts). A live capture is
+ * opened first of all (live-early.ts): it never relaunches, and a connection opened while the
+ * rest of pgsniff loads is then captured whole.
  */
-import { relaunchWithEngineFlags } from './engine.js';
+import { prestartCapture } from './live-early.js';
 
-if (!relaunchWithEngineFlags(process.argv.slice(2))) {
-  // Live capture: the capture opens while the rest of pgsniff loads.
-  (await import('./live-early.js')).prestartCapture(process.argv.slice(2));
+const argv = process.argv.slice(2);
+if (await prestartCapture(argv) || !(await import('./engine.js')).relaunchWithEngineFlags(argv)) {
   await import('./run.js');
 }
