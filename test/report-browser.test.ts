@@ -130,6 +130,140 @@ test('sample reports open offline in Chromium: no console error, every chart dra
   }
 });
 
+/**
+ * An NDJSON export of a minute of traffic (4 sessions, 5 statements, 600 queries), made from a
+ * sample's own query and session records with their times, sessions and SQL changed: long
+ * enough for the charts and the timeline to have something to zoom into.
+ */
+function minuteExport(file: string): void {
+  const r = spawnSync(process.execPath, [main, 'read', join(samples, 'concurrent.pcap'), '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const q = recs.find((x) => x.kind === 'query')!;
+  const sess = recs.find((x) => x.kind === 'session')!;
+  const base = Date.parse('2026-12-01T10:00:00Z') * 1000;
+  const iso = (us: number): string => new Date(Math.floor(us / 1000)).toISOString().slice(0, 19) + '.' + String(us % 1_000_000).padStart(6, '0') + 'Z';
+  const sqls = ['SELECT * FROM orders WHERE id = $1', 'UPDATE accounts SET balance = balance + $1 WHERE id = $2', 'SELECT count(*) FROM items', 'INSERT INTO audit VALUES ($1)', 'DELETE FROM carts WHERE id = $1'];
+  const lines: string[] = [];
+  let frame = 1;
+  for (let k = 0; k < 600; k++) {
+    const session = k % 4;
+    const end = base + k * 100_000 + 5_000;
+    const durationMs = 0.2 + (k % 5) * 1.5 + (k % 37 === 0 ? 40 : 0);
+    lines.push(JSON.stringify({
+      ...q, session, sql: sqls[k % 5], time: iso(end), startTime: iso(end - Math.round(durationMs * 1000)), durationMs, firstRowMs: durationMs,
+      frame: frame + 1, firstFrame: frame, lastFrame: frame + 1, params: [],
+    }));
+    frame += 2;
+  }
+  for (let session = 0; session < 4; session++) {
+    lines.push(JSON.stringify({
+      ...sess, session, time: iso(base + 60_000_000), start: iso(base - 1000), end: iso(base + 60_000_000), startFrame: 1, endFrame: frame, frame, queries: 150, durationMs: 60_001,
+      client: { ip: '127.0.0.1', port: 40000 + session }, applicationName: `app${session % 2}`,
+    }));
+  }
+  writeFileSync(file, lines.join('\n') + '\n');
+}
+
+test('the page works: the charts and the session timeline zoom together, tables sort and filter, it prints', { skip: SKIP, timeout: 300_000 }, async () => {
+  const ndjson = join(dir, 'minute.ndjson');
+  minuteExport(ndjson);
+  const out = join(dir, 'minute.html');
+  report(['report', ndjson, '-o', out]);
+  const b = await getBrowser();
+  const ctx = await b.newContext({ offline: true, viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  try {
+    await page.goto('file://' + out);
+    await page.waitForFunction(() => (globalThis as unknown as { __report?: { ready?: boolean } }).__report?.ready === true, null, { timeout: 60_000 });
+    type Ranges = { charts: Array<[number, number]>; timeline: [number, number] | null };
+    const ranges = (): Promise<Ranges> => page.evaluate(() => (globalThis as unknown as { __report: { xRanges(): Ranges } }).__report.xRanges());
+    const full = await ranges();
+    assert.ok(full.charts.length >= 3, `${full.charts.length} time charts`);
+    const span = (r: [number, number]): number => r[1] - r[0];
+    const sameZoom = (r: Ranges, what: string): void => {
+      for (const c of r.charts) assert.deepEqual(c, r.charts[0], `${what}: every time chart shows the same range`);
+      assert.ok(Math.abs(r.timeline![0] - r.charts[0]![0]) < 1e-3 && Math.abs(r.timeline![1] - r.charts[0]![1]) < 1e-3, `${what}: the timeline follows (${JSON.stringify(r)})`);
+    };
+
+    // a drag across one chart zooms every chart and the timeline
+    const over = page.locator('#activity .u-over').first();
+    const box = (await over.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    const zoomed = await ranges();
+    assert.ok(span(zoomed.charts[0]!) < span(full.charts[0]!) * 0.5, `the drag zoomed in (${JSON.stringify(zoomed.charts[0])} of ${JSON.stringify(full.charts[0])})`);
+    sameZoom(zoomed, 'chart drag');
+
+    // the timeline zooms too: drag across it, double-click to zoom out
+    await page.locator('#timeline').dblclick();
+    const reset = await ranges();
+    assert.ok(span(reset.charts[0]!) >= span(full.charts[0]!) * 0.99, 'double-click on the timeline zooms out');
+    const tl = (await page.locator('#timeline').boundingBox())!;
+    await page.mouse.move(tl.x + tl.width * 0.6, tl.y + 10);
+    await page.mouse.down();
+    await page.mouse.move(tl.x + tl.width * 0.8, tl.y + 10, { steps: 5 });
+    await page.mouse.up();
+    const tlZoom = await ranges();
+    assert.ok(span(tlZoom.charts[0]!) < span(full.charts[0]!) * 0.5, 'a drag across the timeline zooms in');
+    assert.ok(tlZoom.charts[0]![0] > full.charts[0]![0] + span(full.charts[0]!) * 0.3, 'where it was dragged');
+    sameZoom(tlZoom, 'timeline drag');
+
+    // sort: a click on a header orders the rows by it, a second click reverses
+    const col = async (n: number): Promise<string[]> => page.locator(`#statements tbody tr td:nth-child(${n})`).allTextContents();
+    const num = (t: string): number => Number(t.replace(/[^0-9.]/g, ''));
+    const headers = await page.locator('#statements thead th').allTextContents();
+    const calls = headers.indexOf('calls') + 1;
+    const stmt = headers.indexOf('statement') + 1;
+    assert.ok(calls > 0 && stmt > 0, headers.join('|'));
+    await page.locator('#statements thead th', { hasText: /^statement$/ }).click();
+    const byText = await col(stmt);
+    assert.deepEqual(byText, [...byText].sort((a, b) => a.localeCompare(b)), 'sorted by statement text, ascending');
+    await page.locator('#statements thead th', { hasText: /^statement$/ }).click();
+    const byTextDesc = await col(stmt);
+    assert.deepEqual(byTextDesc, [...byText].reverse(), 'a second click reverses');
+    await page.locator('#statements thead th', { hasText: /^total$/ }).click();
+    const totals = (await col(headers.indexOf('total') + 1)).map(num);
+    assert.deepEqual(totals, [...totals].sort((a, b) => b - a), 'numbers sort largest first');
+    assert.equal(byText.length, 5);
+
+    // filter: typing keeps the rows that contain the text
+    await page.locator('#statements input[type=search]').fill('accounts');
+    const kept = await col(stmt);
+    assert.equal(kept.length, 1);
+    assert.match(kept[0]!, /UPDATE accounts/);
+    assert.match(await page.locator('#statements .tools .note').first().textContent() ?? '', /1 of 5 rows/);
+    await page.locator('#statements input[type=search]').fill('');
+    assert.equal((await col(stmt)).length, 5);
+
+    // print: no navigation or controls, nothing wider than an A4 page, and Chromium prints it
+    await page.setViewportSize({ width: 794, height: 1123 });
+    await page.emulateMedia({ media: 'print' });
+    const printed = await page.evaluate(() => {
+      const g = globalThis as unknown as {
+        document: { querySelector(s: string): unknown; querySelectorAll(s: string): ArrayLike<unknown>; documentElement: { scrollWidth: number } };
+        getComputedStyle(e: unknown): { display: string };
+      };
+      const hidden = (sel: string): boolean => Array.from(g.document.querySelectorAll(sel)).every((e) => g.getComputedStyle(e).display === 'none');
+      return { nav: hidden('nav'), tools: hidden('.tools'), buttons: hidden('button'), width: g.document.documentElement.scrollWidth };
+    });
+    assert.deepEqual({ nav: printed.nav, tools: printed.tools, buttons: printed.buttons }, { nav: true, tools: true, buttons: true });
+    assert.ok(printed.width <= 794, `printed width ${printed.width} px`);
+    const pdf = await page.pdf({ format: 'A4', printBackground: true });
+    assert.equal(pdf.subarray(0, 5).toString('latin1'), '%PDF-');
+    const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length;
+    assert.ok(pages >= 2, `${pages} pages`);
+    assert.deepEqual(problems, []);
+  } finally {
+    await ctx.close();
+  }
+});
+
 /** Each payload, if it ever ran as script or markup, sets window.__pwned. */
 const SCRIPT = String.raw`
 const pg = require(process.env.PG_MODULE);

@@ -45,7 +45,7 @@ tbody tr:hover td { background: #f3f6fb; cursor: default; }
 .detail { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin-top: 8px; background: var(--panel); }
 .detail pre { margin: 4px 0; }
 .params td { font-size: 12px; }
-#timeline { width: 100%; display: block; border: 1px solid var(--line); }
+#timeline { width: 100%; display: block; border: 1px solid var(--line); cursor: crosshair; }
 .split { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 .uplot { font-size: 11px; }
 @media print {
@@ -55,6 +55,12 @@ tbody tr:hover td { background: #f3f6fb; cursor: default; }
   .charts { grid-template-columns: 1fr; }
   section { break-inside: auto; }
   .chart, .card, tr { break-inside: avoid; }
+  canvas, .uplot, .chart { max-width: 100% !important; }
+  canvas { height: auto !important; }
+  td.sql { max-width: none; }
+  /* wide tables (13 columns of sessions) fit the page's width: smaller type, cells wrap */
+  table { width: 100%; font-size: 9px; }
+  th, td, td.n { padding: 2px 3px; white-space: normal !important; overflow-wrap: anywhere; }
   a { color: inherit; text-decoration: none; }
 }
 `;
@@ -196,7 +202,7 @@ export const PAGE_SCRIPT = String.raw`
       scales: { x: { time: true }, y: opts.log ? { distr: 3 } : { range: function (u, a, b) { return [0, b > 0 ? b * 1.05 : 1]; } } },
       axes: [{}, { size: 76, values: function (u, v) { return v.map(opts.fmt || function (x) { return x == null ? '' : num(+x.toPrecision(3)); }); } }],
       series: [{ value: '{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}.{fff} UTC' }].concat(series),
-      hooks: { setScale: [function (u, key) { if (key === 'x' && onZoom) onZoom(u.scales.x.min, u.scales.x.max); }] },
+      hooks: { setScale: [function (u, key) { if (key === 'x') zoomed(u, u.scales.x.min, u.scales.x.max); }] },
     }, [xs].concat(data), box);
     u.root.addEventListener('dblclick', function () { u.setScale('x', { min: xs[0], max: xs[xs.length - 1] }); });
     charts.push(u);
@@ -228,6 +234,23 @@ export const PAGE_SCRIPT = String.raw`
   }
 
   var onZoom = null;
+  var syncing = false;
+  // A zoom in one time chart (a drag across it, or the timeline's) is every time chart's and the timeline's.
+  function zoomed(src, min, max) {
+    if (syncing || min == null || max == null) return;
+    syncing = true;
+    try {
+      charts.forEach(function (o) {
+        if (o !== src && (o.scales.x.min !== min || o.scales.x.max !== max)) o.setScale('x', { min: min, max: max });
+      });
+    } finally { syncing = false; }
+    drawn.zoom = [min, max];
+    if (onZoom) onZoom(min, max);
+  }
+  function zoomTo(min, max) {
+    if (charts.length) charts[0].setScale('x', { min: min, max: max });
+    else zoomed(null, min, max);
+  }
 
   // ---- header and overview ----
   var O = D.overview;
@@ -427,6 +450,7 @@ export const PAGE_SCRIPT = String.raw`
     var t1 = (view.max != null ? view.max * 1e6 : TL.baseUs + (TL.lo + TL.n) * TL.stepUs);
     if (!(t1 > t0)) t1 = t0 + 1;
     var plotW = w - labelW - 4;
+    tlGeom = { labelW: labelW, plotW: plotW, t0: t0, t1: t1 };
     function X(us) { return labelW + (us - t0) / (t1 - t0) * plotW; }
     var maxBusy = 0;
     rows.forEach(function (r) { r.busyUs.forEach(function (v) { if (v > maxBusy) maxBusy = v; }); });
@@ -455,6 +479,29 @@ export const PAGE_SCRIPT = String.raw`
   }
   groupSel.addEventListener('change', drawTimeline);
   onZoom = function (min, max) { view.min = min; view.max = max; drawTimeline(); };
+  // what the browser test reads back after it zooms
+  drawn.xRanges = function () {
+    return { charts: charts.map(function (u) { return [u.scales.x.min, u.scales.x.max]; }), timeline: tlGeom ? [tlGeom.t0 / 1e6, tlGeom.t1 / 1e6] : null };
+  };
+  // The timeline zooms as the charts do: drag across it, double-click to zoom out.
+  var tlGeom = null, dragFrom = null;
+  function tlTime(ev) {
+    var x = ev.clientX - canvas.getBoundingClientRect().left;
+    var f = Math.min(1, Math.max(0, (x - tlGeom.labelW) / tlGeom.plotW));
+    return (tlGeom.t0 + f * (tlGeom.t1 - tlGeom.t0)) / 1e6;
+  }
+  canvas.addEventListener('mousedown', function (ev) { if (tlGeom) dragFrom = { x: ev.clientX, t: tlTime(ev) }; });
+  window.addEventListener('mouseup', function (ev) {
+    if (!dragFrom) return;
+    var from = dragFrom;
+    dragFrom = null;
+    if (Math.abs(ev.clientX - from.x) < 4) return;
+    var t = tlTime(ev);
+    zoomTo(Math.min(from.t, t), Math.max(from.t, t));
+  });
+  canvas.addEventListener('dblclick', function () {
+    zoomTo((TL.baseUs + TL.lo * TL.stepUs) / 1e6, (TL.baseUs + (TL.lo + TL.n) * TL.stepUs) / 1e6);
+  });
   drawTimeline();
   drawn.charts++;
   if (TL.otherSessions) se.appendChild(el('div', { cls: 'note', text: num(TL.otherSessions) + ' sessions past the first ' + num(TL.rows.length - 1) + ' share the last row.' }));
