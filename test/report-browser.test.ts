@@ -10,10 +10,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import pg from 'pg';
 import { liveCaptureAvailable } from '../src/capture/live.js';
 import { projectRoot } from './helpers/public-captures.js';
 import { startServer, type PgServer } from './helpers/pg-server.js';
@@ -343,5 +344,60 @@ test('a real server run: record --report, and report of its NDJSON export; wire 
     assert.ok(readFileSync(fromPcap, 'utf8').length < 1_000_000);
   } finally {
     await srv?.stop();
+  }
+});
+
+async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('live capture: `-i lo --report` (beside --json) and `report -i lo -o`, with -Y, write their pages when the capture stops', { skip: LIVE_SKIP, timeout: 300_000 }, async () => {
+  const srv = await startServer({ auth: 'trust' });
+  const procs: ChildProcess[] = [];
+  try {
+    const port = String(srv.port);
+    const withRead = join(dir, 'live-read.html');
+    const withReport = join(dir, 'live-report.html');
+    const sniff = (args: string[]): { exited: Promise<number | null>; err: () => string; out: () => string } => {
+      const p = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      procs.push(p);
+      let out = '';
+      let err = '';
+      p.stdout!.setEncoding('utf8').on('data', (t: string) => { out += t; });
+      p.stderr!.setEncoding('utf8').on('data', (t: string) => { err += t; });
+      return { exited: new Promise((r) => p.once('exit', (code) => r(code))), err: () => err, out: () => out };
+    };
+    const a = sniff(['-i', 'lo', '-p', port, '-f', `tcp port ${port}`, '--json', '--queries', '--report', withRead]);
+    const b = sniff(['report', '-i', 'lo', '-p', port, '-f', `tcp port ${port}`, '-Y', 'kind == query && sql contains "live_marker"', '-o', withReport]);
+    await until('"capturing on" twice', () => a.err().includes('capturing on') && b.err().includes('capturing on'), 60_000);
+    const client = new pg.Client({ host: '127.0.0.1', port: srv.port, user: srv.user, database: srv.database });
+    await client.connect();
+    for (let i = 0; i < 12; i++) await client.query('SELECT $1::text AS live_marker, pg_sleep($2)', [`value ${i}`, i === 7 ? 0.05 : 0]);
+    await client.query('SELECT 1 AS other');
+    await client.end();
+    await until('the query records on stdout', () => a.out().includes('SELECT 1 AS other'), 10_000);
+    await new Promise((r) => setTimeout(r, 500)); // the other capture decodes the same packets
+    for (const p of procs) p.kill('SIGINT');
+    assert.equal(await a.exited, 0, a.err());
+    assert.equal(await b.exited, 0, b.err());
+    assert.match(a.err(), /wrote .*live-read\.html \(\d+ KB\): 13 queries, 1 sessions, 0 errors/);
+    assert.match(b.err(), /wrote .*live-report\.html \(\d+ KB\): 12 queries, 0 sessions, 0 errors/);
+    const ra = await open(withRead, undefined, 'live_marker');
+    assertDrawn(ra, '-i lo --report');
+    assert.ok(ra.text.includes('SELECT $1::text AS live_marker, pg_sleep($2)'));
+    assert.ok(ra.text.includes('value 7'), 'the slowest execution\'s parameter');
+    assert.match(ra.text, /live capture on lo/);
+    const rb = await open(withReport, undefined, 'live_marker');
+    assertDrawn(rb, 'report -i lo -Y');
+    assert.ok(rb.text.includes('value 7'));
+    assert.ok(!rb.text.includes('SELECT 1 AS other'), '-Y left the other statement out');
+    assert.match(rb.text, /Display filter -Y kind == query && sql contains "live_marker": 12 of \d+ records shown/);
+  } finally {
+    for (const p of procs) p.kill('SIGKILL');
+    await srv.stop();
   }
 });

@@ -21,10 +21,15 @@ export const BOUND = Symbol('pgsniff.bound');
 
 /** The Bind body src[start, end) copied, with the statement's parameter types. */
 export function keepBound(src: Buffer, start: number, end: number, types: readonly number[] | null): BoundBytes {
-  const body = Buffer.allocUnsafe(end - start);
-  src.copy(body, 0, start, end);
+  const n = end - start;
+  const body = Buffer.allocUnsafe(n);
+  // most Bind bodies are a few dozen bytes: a loop costs less than the native copy's call
+  if (n <= SMALL) for (let i = 0; i < n; i++) body[i] = src[start + i]!;
+  else src.copy(body, 0, start, end);
   return { body, types: types ?? undefined };
 }
+
+const SMALL = 64;
 
 /** The record's parameters: decoded ones (full records), else those kept as bytes, else none. */
 export function boundParams(rec: QueryRecord): TypedValue[] {
