@@ -7,7 +7,7 @@
  * runs), and the CPU seconds and peak RSS of `report` beside those of `stats` on the same input
  * (GNU time, `/usr/bin/time -f`, in turn, medians).
  *
- *     npx tsc -p . && node dist/scripts/bench-report.js [--runs 3] [--capture FILE --port N] [--md FILE]
+ *     npx tsc -p . && node dist/scripts/bench-report.js [--runs 3] [--capture FILE --port N] [--variety 20000,40000] [--no-capture] [--md FILE]
  *
  * Needs what bench-capture.ts needs to make the capture (root, tcpdump, pgbench), Debian's
  * `chromium` and `time`. Not part of `npm test`.
@@ -127,7 +127,8 @@ async function run(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   let capture = arg('--capture');
   let port = arg('--port');
-  if (capture === null) {
+  const withCapture = !process.argv.includes('--no-capture');
+  if (capture === null && withCapture) {
     capture = join(dir, 'report-1m.pcap');
     if (!existsSync(capture + '.json')) {
       const meta = await makeCapture(capture, { scale: 1, transactions: 12000, bulkRows: 1000 });
@@ -141,10 +142,13 @@ async function run(): Promise<void> {
     return (JSON.parse(r.stdout) as { totals: { queries: number } }).totals.queries;
   };
   const portArgs = port === null ? [] : ['-p', port];
-  rows.push(await measure(capture, 'pgbench capture', countQueries([capture, ...portArgs]), portArgs, runs, dir));
+  if (withCapture) rows.push(await measure(capture!, 'pgbench capture', countQueries([capture!, ...portArgs]), portArgs, runs, dir));
   const variety = join(dir, 'report-variety.ndjson');
-  const n = await varietyExport(variety, 20_000, 25);
-  rows.push(await measure(variety, 'NDJSON, 20,000 sessions, every text distinct', n, [], runs, dir));
+  // --variety 20000,40000: exports of that many sessions (25 queries each); the peaks show whether memory follows the input's length
+  for (const sessions of (arg('--variety') ?? '20000').split(',').map(Number)) {
+    const n = await varietyExport(variety, sessions, 25);
+    rows.push(await measure(variety, `NDJSON, ${sessions.toLocaleString('en-US')} sessions, every text distinct`, n, [], runs, dir));
+  }
 
   const fmt = (x: number, d = 2): string => x.toFixed(d);
   const lines = [

@@ -277,7 +277,8 @@ export const PAGE_SCRIPT = String.raw`
   card('queries', num(O.queries));
   card('errors', num(O.errors));
   card('rows', num(O.rows));
-  card('rolled back', num(O.rolledBack), 'statements that succeeded and were then undone by a rollback');
+  card('rolled back', num(O.rolledBack) + (O.rollbackUnknown ? ' (+' + num(O.rollbackUnknown) + ' not known)' : ''),
+    'statements that succeeded and were then undone by a rollback' + (O.rollbackUnknown ? '; for ' + num(O.rollbackUnknown) + ' the end of their transaction was not seen' : ''));
   card('batched', num(O.batchedQueries) + (O.batches ? ' in ' + num(O.batches) : ''), 'statements answered in one frame with others: the batch has the time, not each statement');
   card('query time', ms(O.totalMs));
   card('anomalies', num(O.anomalies));

@@ -13,7 +13,7 @@ import type { QueryRecord, SessionRecord } from '../../session/schema.js';
 import { conditionName } from '../../../dissectors/sqlstate.js';
 import { boundParams } from '../../session/bound-params.js';
 import type { Predicate } from '../../filter/index.js';
-import { StatsSink, batchOf, queryKey } from '../stats.js';
+import { StatsSink, batchOf, queryKey, MAX_FINGERPRINTS, OTHER_FINGERPRINT } from '../stats.js';
 import { createNormalizer, detach, PARSE_LIMIT, type Normalizer } from '../stats-normalize.js';
 import { BucketArray, LOG_BINS, PER_OCTAVE, TimeGrid, binQuantile, logBin } from './grid.js';
 import type { ReportData, ReportExample, ReportSession, ReportStatement, TimelineRow } from './data.js';
@@ -180,6 +180,8 @@ export class ReportSink implements PipelineSink {
   private sawBytes = false;
   private captureDrops: number | null = null;
   private readonly incompleteBy: Record<string, number> = {};
+  /** Statements whose transaction's end was not seen: whether a rollback undid them is not known. */
+  private rollbackUnknown = 0;
   private bytes = 0;
   /** Under -Y: the bytes of the message records shown. */
   private filteredBytes = 0;
@@ -333,6 +335,7 @@ export class ReportSink implements PipelineSink {
       h[bin]!++;
     }
     this.extraFor(rec).add(rec, bin, t);
+    if (rec.rollbackUnknown === true) this.rollbackUnknown++;
     if (rec.incomplete) {
       const why = rec.incompleteReason ?? 'unknown';
       this.incompleteBy[why] = (this.incompleteBy[why] ?? 0) + 1;
@@ -372,9 +375,17 @@ export class ReportSink implements PipelineSink {
         return n;
       }
     }
-    const fp = queryKey(rec, this.normalizer).fingerprint;
+    return this.extraOf(queryKey(rec, this.normalizer).fingerprint);
+  }
+
+  /** A fingerprint's extras; past stats's MAX_FINGERPRINTS, those of its "other" group (memory follows the variety only up to it). */
+  private extraOf(fp: string): Extra {
     let e = this.byFingerprint.get(fp);
-    if (e === undefined) this.byFingerprint.set(fp, e = new Extra());
+    if (e === undefined) {
+      if (this.byFingerprint.size >= MAX_FINGERPRINTS) fp = OTHER_FINGERPRINT;
+      e = this.byFingerprint.get(fp);
+      if (e === undefined) this.byFingerprint.set(fp, e = new Extra());
+    }
     return e;
   }
 
@@ -583,7 +594,8 @@ export class ReportSink implements PipelineSink {
       const fp = this.normalizer.normalize(sql).fingerprint;
       const into = this.byFingerprint.get(fp);
       if (into) into.merge(e);
-      else this.byFingerprint.set(fp, e);
+      else if (this.byFingerprint.size < MAX_FINGERPRINTS) this.byFingerprint.set(fp, e);
+      else this.extraOf(OTHER_FINGERPRINT).merge(e);
     }
     this.texts.clear();
     const rank = (f: (q: ReportStatement) => number): ReportStatement[] => [...all].sort((a, b) => f(b) - f(a)).slice(0, TOP_PER_RANKING);
@@ -651,7 +663,7 @@ export class ReportSink implements PipelineSink {
       bytes: this.filter !== null ? (this.sawBytes ? this.filteredBytes : null) : this.frames > 0 ? this.bytes : null,
       sessions: st.totals.sessions, queries: st.totals.queries, errors: st.totals.errors, skipped: st.totals.skipped,
       incomplete: st.totals.incomplete, rows: st.totals.rows, totalMs: st.totals.totalMs,
-      rolledBack: st.totals.rolledBack, batches: st.totals.batches, batchedQueries: st.totals.batchedQueries,
+      rolledBack: st.totals.rolledBack, rollbackUnknown: this.rollbackUnknown, batches: st.totals.batches, batchedQueries: st.totals.batchedQueries,
       incompleteByReason: this.incompleteBy,
       anomalies: this.anomalyCount, anomaliesByCode: this.anomalies,
       gaps: this.gaps, gapBytes: this.gapBytes, tlsUndecrypted: this.tlsUndecrypted, gssSessions: this.gss, unpairedResponses: this.unpaired,
@@ -728,6 +740,7 @@ function trustLine(o: ReportData['overview'], input: ReportInputInfo['input']): 
     const why = Object.entries(o.incompleteByReason).map(([r, n]) => `${n} ${r === 'gap' ? 'after lost bytes' : r === 'connection-end' ? 'cut off by the end of the connection or capture' : r === 'limit' ? 'pushed out by a limit' : r}`).join(', ');
     warn.push(`${o.incomplete} query records may not be right (${why})`);
   }
+  if (o.rollbackUnknown > 0) warn.push(`${o.rollbackUnknown} statements whose transaction's end was not seen (whether a rollback undid them is not known)`);
   if (o.unpairedResponses > 0) warn.push(`${o.unpairedResponses} responses with no request seen`);
   const other = Object.entries(o.anomaliesByCode).filter(([c]) => c !== 'gap' && c !== 'tls-undecryptable').reduce((n, [, a]) => n + a.count, 0);
   if (other > 0) warn.push(`${other} other anomalies`);
