@@ -86,6 +86,8 @@ export interface ReportData {
     sessions: number; queries: number; errors: number; skipped: number; incomplete: number; rows: number; totalMs: number;
     /** Statements a rollback undid; batches of statements answered together, and the statements in them. */
     rolledBack: number; batches: number; batchedQueries: number;
+    /** Records of a pooler's server legs: not counted as queries (each statement counts on its client leg). */
+    poolerServerLeg: number;
     /** Statements whose transaction's end was not seen (rollbackUnknown records). */
     rollbackUnknown: number;
     incompleteByReason: Record<string, number>;

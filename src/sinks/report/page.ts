@@ -281,6 +281,7 @@ export const PAGE_SCRIPT = String.raw`
     'statements that succeeded and were then undone by a rollback' + (O.rollbackUnknown ? '; for ' + num(O.rollbackUnknown) + ' the end of their transaction was not seen' : ''));
   card('batched', num(O.batchedQueries) + (O.batches ? ' in ' + num(O.batches) : ''), 'statements answered in one frame with others: the batch has the time, not each statement');
   card('query time', ms(O.totalMs));
+  if (O.poolerServerLeg) card('via a pooler', num(O.poolerServerLeg), 'records of a pooler\'s server legs: each statement counts once, on its client leg');
   card('anomalies', num(O.anomalies));
   card('gaps', num(O.gaps) + (O.gapBytes ? ' (' + bytes(O.gapBytes) + ')' : ''));
   card('TLS not decrypted', num(O.tlsUndecrypted));

@@ -319,6 +319,13 @@ export class ReportSink implements PipelineSink {
     if (rec.skipped) return;
     const t = this.timeOf(rec.time);
     if (Number.isNaN(t)) return;
+    if (rec.poolerLeg === 'server') {
+      // a pooler sent it on: the statement counts once, on its client leg (as stats counts it); the
+      // server leg's session was busy all the same
+      const d = rec.durationMs;
+      if (d !== null) this.busy(this.state(rec.session), t - d * 1000, t);
+      return;
+    }
     const i = this.grid.index(t);
     this.queries.add(i, 1);
     const d = rec.durationMs;
@@ -663,7 +670,7 @@ export class ReportSink implements PipelineSink {
       bytes: this.filter !== null ? (this.sawBytes ? this.filteredBytes : null) : this.frames > 0 ? this.bytes : null,
       sessions: st.totals.sessions, queries: st.totals.queries, errors: st.totals.errors, skipped: st.totals.skipped,
       incomplete: st.totals.incomplete, rows: st.totals.rows, totalMs: st.totals.totalMs,
-      rolledBack: st.totals.rolledBack, rollbackUnknown: this.rollbackUnknown, batches: st.totals.batches, batchedQueries: st.totals.batchedQueries,
+      poolerServerLeg: st.totals.poolerServerLeg, rolledBack: st.totals.rolledBack, rollbackUnknown: this.rollbackUnknown, batches: st.totals.batches, batchedQueries: st.totals.batchedQueries,
       incompleteByReason: this.incompleteBy,
       anomalies: this.anomalyCount, anomaliesByCode: this.anomalies,
       gaps: this.gaps, gapBytes: this.gapBytes, tlsUndecrypted: this.tlsUndecrypted, gssSessions: this.gss, unpairedResponses: this.unpaired,
