@@ -105,6 +105,11 @@ export class HalfStream<Owner> {
   holeNext: HalfStream<Owner> | null = null;
   holeSinceUs = 0;
   holeAtSeq = 0;
+  /** An ACK past a hole waiting to be believed (FlowTable.acknowledgement): its number, frame and time. */
+  ackPending = false;
+  ackPendingSeq = 0;
+  ackPendingFrame = 0;
+  ackPendingTimeUs = 0;
 
   constructor(dir: Direction, owner: Owner, session: number, sink: ConnectionSink, onAnomaly: AnomalyHandler, keepLast = true) {
     this.keepLast = keepLast;
@@ -203,12 +208,6 @@ export class HalfStream<Owner> {
     const first = this.chunks[this.head];
     return first !== undefined && this.sentSet && seqDiff(ack, this.nextSeq) > 0 && seqDiff(this.sentEnd, this.nextSeq) > 0;
   }
-
-  /** An ACK past a hole waiting to be believed (FlowTable.segment): its number, frame and time. */
-  ackPending = false;
-  ackPendingSeq = 0;
-  ackPendingFrame = 0;
-  ackPendingTimeUs = 0;
 
   /**
    * Takes the held suspects that start before `upTo` (all of them for null), in sequence
