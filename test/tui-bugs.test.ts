@@ -2,7 +2,7 @@
  * The terminal UI's bugs from issue 16, each driven in a real pseudo-terminal (tmux) as a user
  * would meet it: wide characters at 80x24, values as sent, one escaping rule, layouts from 60
  * columns, a missing file, long work in slices, and the small ones. Frames 65-66 of the
- * synthetic feed with --wide carry WIDE_SQL (src/tui/synthetic.ts) and a NoticeResponse.
+ * synthetic feed with --wide carry WIDE_SQL (test/helpers/tui-synthetic.ts) and a NoticeResponse.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

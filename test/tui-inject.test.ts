@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { runTui } from '../src/tui/app.js';
-import { feedSynthetic, HOSTILE_SQL } from '../src/tui/synthetic.js';
+import { feedSynthetic, HOSTILE_SQL } from './helpers/tui-synthetic.js';
 import { analyzeFile } from '../src/pipeline/analyze.js';
 import { publicCaptures, publicCapture, SKIP_NO_PUBLIC } from './helpers/public-captures.js';
 

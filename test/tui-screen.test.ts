@@ -1,6 +1,6 @@
 /**
  * The terminal UI driven in a real pseudo-terminal (tmux) on the synthetic conversation
- * (src/tui/synthetic.ts): what the screen shows after each key press. Frame numbers below are
+ * (test/helpers/tui-synthetic.ts): what the screen shows after each key press. Frame numbers below are
  * the synthetic feed's (3 sessions, 4 rounds): 9 is session 0's first Parse/Bind/Execute/Sync,
  * 15-16 the first failing query, 63 the query carrying escape sequences.
  */

@@ -14,7 +14,7 @@ import { StringArena } from '../src/tui/grow.js';
 import { rawMessage } from '../dissectors/raw-message.js';
 import { fit, fitLeft, width } from '../src/tui/text.js';
 import { BodyCache } from '../src/tui/body-cache.js';
-import { feedSynthetic } from '../src/tui/synthetic.js';
+import { feedSynthetic } from './helpers/tui-synthetic.js';
 import { isUserError } from '../src/core/errors.js';
 import { writeBigCapture } from './helpers/tui-bigpcap.js';
 

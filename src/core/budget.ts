@@ -58,8 +58,6 @@ export function memoryShares(limitBytes: number): MemoryShares {
   };
 }
 
-export const DEFAULT_MEMORY_SHARES: Readonly<MemoryShares> = Object.freeze(memoryShares(DEFAULT_MEMORY_LIMIT_MB * MiB));
-
 /**
  * What holds charged items: a ticket is live while the item it was charged for is held, and
  * giveUp(ticket) lets that item go (and calls release for its bytes).

@@ -32,7 +32,3 @@ const NAMES: Record<number, string> = {
 export function linkTypeName(linkType: number): string {
   return NAMES[linkType] ?? `link type ${linkType}`;
 }
-
-export function isSupportedLinkType(linkType: number): boolean {
-  return NAMES[linkType] !== undefined;
-}

@@ -57,12 +57,6 @@ function keywordSpan(sql: string): number {
   return j > i ? i * 65536 + j : -1;
 }
 
-/** The SQL's first keyword in upper case (after blanks, comments and opening parentheses), or null. */
-export function firstKeyword(sql: string): string | null {
-  const span = keywordSpan(sql);
-  return span < 0 ? null : sql.slice(Math.floor(span / 65536), span % 65536).toUpperCase();
-}
-
 /** The listed keyword sql[i, j) is (case-insensitive), without making a string of it. */
 function knownKeyword(sql: string, i: number, j: number): string | null {
   const len = j - i;

@@ -93,7 +93,3 @@ const VERSIONS: Record<number, string> = { 0x0300: 'SSL 3.0', 0x0301: 'TLS 1.0',
 export function versionName(v: number): string {
   return VERSIONS[v] ?? '0x' + v.toString(16).padStart(4, '0');
 }
-
-export function hashLength(h: HashName): number {
-  return HASH_LEN[h];
-}

@@ -5,11 +5,11 @@
  * blessed tags (which the UI must show escaped). Bodies are real wire encodings, so the bytes
  * pane shows what a capture would.
  */
-import type { PipelineSink, MessageRecord } from '../pipeline/events.js';
+import type { PipelineSink, MessageRecord } from '../../src/pipeline/events.js';
 import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
 import { rawMessage } from '../../dissectors/raw-message.js';
-import type { Direction } from '../core/direction.js';
-import { isoTime } from '../core/time.js';
+import type { Direction } from '../../src/core/direction.js';
+import { isoTime } from '../../src/core/time.js';
 
 /** The hostile query: colour change, window title, a bell, cursor movement and blessed tags. */
 export const HOSTILE_SQL = "SELECT '\x1b[31mRED\x1b]0;pwned\x07\x1b[2J{red-fg}tag{/red-fg}' AS x";

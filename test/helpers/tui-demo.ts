@@ -1,13 +1,14 @@
 /**
- * A small launcher for the TUI, independent of the CLI: `node dist/src/tui/demo.js --synthetic`
+ * A small launcher for the TUI, independent of the CLI: `node dist/test/helpers/tui-demo.js --synthetic`
  * (optionally `--filler N` frames, `--wide` for a query of wide and zero-width characters, `--sessions N`, `--rounds N`, `--live` to act as a live
  * capture that runs until Ctrl-C, `-Y FILTER`) runs on the synthetic
- * conversation (synthetic.ts); `node dist/src/tui/demo.js FILE` runs the real pipeline on a
+ * conversation (tui-synthetic.ts); `node dist/test/helpers/tui-demo.js FILE` runs the real pipeline on a
  * capture file. The tests drive this under tmux.
  */
-import { runTui } from './app.js';
-import { feedSynthetic } from './synthetic.js';
-import type { TuiSink } from './store.js';
+import { runTui } from '../../src/tui/app.js';
+import { feedSynthetic } from './tui-synthetic.js';
+import type { TuiSink } from '../../src/tui/store.js';
+import { analyzeFile } from '../../src/pipeline/analyze.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -34,8 +35,7 @@ async function main(): Promise<number> {
     process.stderr.write('usage: demo.js --synthetic [--filler N] [--live] [-Y filter] | demo.js FILE [-Y filter]\n');
     return 2;
   }
-  const { analyzeCapture } = await import('./pipeline-link.js');
-  return runTui({ title: file, live: false, filter, capturePath: file, start: (sink, signal) => analyzeCapture(file, sink, signal) });
+  return runTui({ title: file, live: false, filter, capturePath: file, start: async (sink, signal) => { await analyzeFile(file, sink, { signal }); } });
 }
 
 main().then((code) => { process.exitCode = code; }, (e: unknown) => {
