@@ -20,7 +20,7 @@ import { TuiStore } from '../src/tui/store.js';
 import { FrameFilter } from '../src/tui/frame-filter.js';
 import { StatsAccumulator } from '../src/tui/text-views.js';
 import { dashboardSeries } from '../src/tui/dashboard-data.js';
-import { feedSynthetic } from '../src/tui/synthetic.js';
+import { feedSynthetic } from './helpers/tui-synthetic.js';
 import { valueLines } from '../src/tui/value-view.js';
 
 const skip = tmuxAvailable() ? false : SKIP_NO_TMUX;
