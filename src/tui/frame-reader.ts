@@ -1,75 +1,30 @@
 /**
- * Re-reads one frame's captured bytes from the capture file by the record offset the
- * pipeline reported (FrameInfo.fileOffset), for the hex pane. pcap: a 16-byte record header
- * (incl_len at +8) then the data; pcapng: an Enhanced Packet Block (captured length at +20,
- * data at +28) or a Simple Packet Block (+8 ... data at +12). Everything is bounds-checked:
- * a damaged file gives null, never a throw or a huge allocation.
+ * The hex pane's frame bytes, re-read from the capture file by the record offset the pipeline
+ * reported (FrameInfo.fileOffset): src/capture/frame-at.ts reads them (the one frame re-reader),
+ * opened on first use. A file that cannot be opened, or any offset that holds no frame, reads
+ * as null: the pane shows nothing rather than an error.
  */
-import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
-
-const MAX_FRAME = 256 * 1024;
+import { FrameAt } from '../capture/frame-at.js';
 
 export class FrameReader {
-  private fd: number | null = null;
-  private kind: 'pcap' | 'pcapng' | null = null;
-  private little = true;
-  private size = 0;
+  /** undefined: not opened yet; null: cannot be opened. */
+  private at: FrameAt | null | undefined = undefined;
   constructor(private readonly path: string) {}
 
-  private open(): boolean {
-    if (this.fd !== null) return true;
-    try {
-      this.fd = openSync(this.path, 'r');
-      this.size = fstatSync(this.fd).size;
-      const head = Buffer.alloc(12);
-      readSync(this.fd, head, 0, 12, 0);
-      const magic = head.readUInt32LE(0);
-      if (magic === 0xa1b2c3d4 || magic === 0xa1b23c4d) { this.kind = 'pcap'; this.little = true; }
-      else if (magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1) { this.kind = 'pcap'; this.little = false; }
-      else if (magic === 0x0a0d0d0a) { this.kind = 'pcapng'; this.little = head.readUInt32LE(8) === 0x1a2b3c4d; }
-      return true;
-    } catch {
-      this.close();
-      return false;
-    }
-  }
-
-  private u32(b: Buffer, o: number): number {
-    return this.little ? b.readUInt32LE(o) : b.readUInt32BE(o);
-  }
-
   read(fileOffset: number): Buffer | null {
-    if (fileOffset < 0 || !this.open() || this.fd === null || !this.kind) return null;
-    try {
-      const head = Buffer.alloc(28);
-      const got = readSync(this.fd, head, 0, 28, fileOffset);
-      let len: number;
-      let dataAt: number;
-      if (this.kind === 'pcap') {
-        if (got < 16) return null;
-        len = this.u32(head, 8);
-        dataAt = fileOffset + 16;
-      } else {
-        if (got < 12) return null;
-        const type = this.u32(head, 0);
-        if (type === 6 && got >= 28) { len = this.u32(head, 20); dataAt = fileOffset + 28; }
-        else if (type === 3) { len = this.u32(head, 4) - 16; dataAt = fileOffset + 12; }
-        else return null;
+    if (this.at === undefined) {
+      try {
+        this.at = new FrameAt(this.path);
+      } catch {
+        this.at = null;
       }
-      if (len < 0 || len > MAX_FRAME || dataAt + len > this.size) return null;
-      const data = Buffer.alloc(len);
-      readSync(this.fd, data, 0, len, dataAt);
-      return data;
-    } catch {
-      return null;
     }
+    return this.at === null ? null : this.at.read(fileOffset);
   }
 
   close(): void {
-    if (this.fd !== null) {
-      try { closeSync(this.fd); } catch { /* already closed: nothing to release */ }
-    }
-    this.fd = null;
+    this.at?.close();
+    this.at = undefined;
   }
 }
 
