@@ -15,6 +15,7 @@ import { projectRoot } from './helpers/public-captures.js';
 import { analyzeFile } from '../src/pipeline/analyze.js';
 import { statsCommand } from '../src/cli/stats.js';
 import { checkFile } from '../src/cli/check.js';
+import { queryDetail } from '../src/tui/record-fields.js';
 import type { StatsReport } from '../src/sinks/stats.js';
 import { queryRecordSchema, sessionRecordSchema, type QueryRecord, type SessionRecord } from '../src/session/schema.js';
 import type { Manifest, ManifestSample } from '../scripts/sample-manifest.js';
@@ -122,6 +123,10 @@ test('pgbouncer: a client-leg query record names the server-leg session and back
   }
   // pool_stmt's 26000 ran on the second server connection, the rest on the first
   assert.equal(legs.size, 2);
+  // the TUI's detail line says both
+  const first = queries.find((q) => q.serverLeg !== undefined)!;
+  assert.match(queryDetail(first as unknown as Record<string, unknown>), new RegExp(`ran through the pooler on session ${first.serverLeg!.session} \\(backend pid ${first.serverLeg!.backendPid}\\)`));
+  assert.match(queryDetail(queries.find((q) => q.poolerLeg === 'server')! as unknown as Record<string, unknown>), /pooler's server leg/);
   for (const q of queries.filter((x) => x.serverLeg === undefined)) assert.equal(q.poolerLeg, 'server', `frame ${q.firstFrame}`);
 });
 

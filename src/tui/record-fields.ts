@@ -75,6 +75,9 @@ export function queryDetail(rec: Record<string, unknown>): string {
   if (rec.incomplete === true) detail.push(`incomplete: ${INCOMPLETE_WHY[String(rec.incompleteReason)] ?? 'the record may not be right'}`);
   if (rec.rolledBack === true) detail.push('rolled back: it succeeded, but its transaction undid it');
   if (rec.rollbackUnknown === true) detail.push('rollback unknown: written before its transaction ended; whether it was undone is not known');
+  if (rec.poolerLeg === 'server') detail.push("a pooler's server leg: its client leg's record counts the statement");
+  const leg = rec.serverLeg && typeof rec.serverLeg === 'object' ? (rec.serverLeg as Record<string, unknown>) : null;
+  if (leg) detail.push(`ran through the pooler on session ${String(leg.session)} (backend pid ${String(leg.backendPid ?? '?')})`);
   const batch = rec.batch && typeof rec.batch === 'object' ? (rec.batch as Record<string, unknown>) : null;
   if (batch) detail.push(`batch of ${String(batch.size)} answered in one frame (${String(batch.id)}): ${typeof batch.durationMs === 'number' ? batch.durationMs.toFixed(3) : '?'} ms together, none has a time of its own`);
   if (typeof rec.statement === 'string' && rec.statement) detail.push(`statement "${rec.statement}"`);
