@@ -122,3 +122,25 @@ test(`an undecided session holds back at most ${MAX_HELD} records, then lets the
   const aIndex = queries.findIndex((q) => q.session === 0);
   assert.equal(aIndex, n);
 });
+
+test('two clients, the same statement on two server legs, answers handed back in the other order: each links to its own', async () => {
+  const net = new Net();
+  const a = net.conn('10.0.0.5', '10.0.0.10', 6432); // session 0
+  const b = net.conn('10.0.0.6', '10.0.0.10', 6432); // session 1
+  const s1 = net.conn('10.0.0.10', '10.0.0.20', 5432); // session 2, pid 102
+  const s2 = net.conn('10.0.0.10', '10.0.0.20', 5432); // session 3, pid 103
+  b.c(query('SELECT 1'));
+  s2.c(query('SELECT 1')); // b's, sent on at once
+  a.c(query('SELECT 1'));
+  s1.c(query('SELECT 1')); // a's
+  s1.s(ok('SELECT 1'));
+  s2.s(ok('SELECT 1'));
+  // the pooler read s2 first: b is answered before a, whose server leg answered first
+  b.s(ok('SELECT 1'));
+  a.s(ok('SELECT 1'));
+  const { queries } = await net.read('crossed.pcap', [6432]);
+  const link = (s: number) => queries.find((q) => q.session === s)!.serverLeg;
+  assert.deepEqual(link(0), { session: 2, backendPid: 102 });
+  assert.deepEqual(link(1), { session: 3, backendPid: 103 });
+  assert.equal(queries.filter((q) => q.poolerLeg === 'server').length, 2);
+});

@@ -31,6 +31,7 @@
  * Nothing here runs until sessions to two different server endpoints are open at once: a capture
  * of one server pays one test per record.
  */
+import type { TypedValue } from '../../dissectors/types.js';
 import type { ConnectionInfo } from '../reassembly/types.js';
 import type { Execution } from './execution.js';
 import type { Request } from './request-queue.js';
@@ -61,6 +62,8 @@ interface ServerOut {
   leg: SessionLeg;
   key: string;
   statementIndex: number;
+  /** Bound parameters (full records only): a client's Bind is forwarded as it is. */
+  params: readonly TypedValue[];
   firstFrame: number;
   lastFrame: number;
   claimed: boolean;
@@ -197,19 +200,27 @@ export class PoolerLegs {
   }
 
   /**
-   * The server-leg record that `exec` (a record of `leg`) was run as: same statement, nested in
-   * its frames (sent on after its request, answered before its answer), on another endpoint,
-   * unclaimed; the first answered (the pooler hands answers on in order).
+   * The server-leg record that `exec` (a record of `leg`) was run as: same statement (and
+   * parameters, when both records have them), nested in its frames (sent on after its request,
+   * answered before its answer), on another endpoint, unclaimed; of several, the one that fits
+   * closest (a pooler sends a request on as it gets it and hands the answer back as it gets it,
+   * but reads its sockets in its own order), then the first answered.
    */
   /** @internal */
   claim(leg: SessionLeg, exec: Execution): ServerOut | null {
     const set = this.outs.get(outKey(exec));
     if (set === undefined) return null;
     let best: ServerOut | null = null;
+    let bestGap = Infinity;
     for (const o of set) {
       if (o.claimed || o.leg.endpoint === leg.endpoint || o.statementIndex !== exec.statementIndex) continue;
       if (o.firstFrame < exec.firstFrame || o.lastFrame > exec.lastFrame) continue;
-      if (best === null || o.lastFrame < best.lastFrame) best = o;
+      if (!sameParams(o.params, exec.params)) continue;
+      const gap = (o.firstFrame - exec.firstFrame) + (exec.lastFrame - o.lastFrame);
+      if (gap < bestGap || (gap === bestGap && o.lastFrame < best!.lastFrame)) {
+        best = o;
+        bestGap = gap;
+      }
     }
     if (best !== null) {
       best.claimed = true;
@@ -217,6 +228,18 @@ export class PoolerLegs {
     }
     return best;
   }
+}
+
+/** Whether two records' parameters can be the same Bind's (either unknown, e.g. summary records: yes). */
+function sameParams(a: readonly TypedValue[], b: readonly TypedValue[]): boolean {
+  if (a.length === 0 || b.length === 0) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!.value;
+    const y = b[i]!.value;
+    if (x !== y && (typeof x !== 'object' || typeof y !== 'object' || JSON.stringify(x) !== JSON.stringify(y))) return false;
+  }
+  return true;
 }
 
 /** The key a server-leg record and its client-leg record share: the statement's text, else its name. */
@@ -340,7 +363,7 @@ export class SessionLeg {
     }
     if (this.outs.length > 0 && this.outs[0]!.claimed) this.outs = this.outs.filter((x) => !x.claimed);
     if (this.outs.length >= MAX_OUTS) this.pool.removeOut(this.outs.shift()!);
-    const o: ServerOut = { leg: this, key: outKey(exec), statementIndex: exec.statementIndex, firstFrame: exec.firstFrame, lastFrame: exec.lastFrame, claimed: false };
+    const o: ServerOut = { leg: this, key: outKey(exec), statementIndex: exec.statementIndex, params: exec.params, firstFrame: exec.firstFrame, lastFrame: exec.lastFrame, claimed: false };
     this.outs.push(o);
     this.pool.addOut(o);
   }
