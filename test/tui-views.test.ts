@@ -215,3 +215,29 @@ test('the viewer wraps by grapheme and keeps the escaping rule', () => {
   assert.deepEqual(lines, ['ab\\tc', '\\n', '日本', '語🐘', '日本', '語']);
   for (const l of lines) assert.ok(width(l) <= 5);
 });
+
+test('apply as filter (a) and prepare as filter (A) from a field of the details tree', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-tui-views-'));
+  const file = join(dir, 'values.pcap');
+  writeFileSync(file, capture());
+  const ui = await openTui([file], { width: 120, height: 40 });
+  try {
+    await frameOf(ui, 'SELECT email, doc');
+    // Frame, IP, TCP, the Query message, Type, Length, then the Query field.
+    let s = await ui.press('Tab', 'j', 'j', 'j', 'j', 'j', 'j');
+    assert.match(s, /Query: SELECT email, doc FROM users/);
+    s = await ui.press('A');
+    assert.match(s, /Filter: pgsql\.query == "SELECT email, doc FROM users"/);
+    ui.keys('Escape');
+    await ui.waitFor((x) => !x.includes('Filter:'));
+    s = await ui.press('a');
+    s = await ui.waitFor(/Frames \d+ of \d+ shown/);
+    // The query's frames: its request, the description, the row and the completion.
+    assert.match(s, /Frames 4 of 21 shown/);
+    assert.match(s, /filter: pgsql\.query/);
+    assert.match(s, /^│\s+13 .*>Q Query "SELECT email, doc FROM users"/m);
+  } finally {
+    ui.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -144,6 +144,7 @@ class Tui {
         (this.views.value as ValueView).show(title, text);
         this.open('value');
       },
+      prepareFilter: (expr) => this.prompt.open('filter', 'Filter', expr, this.validate, this.submitPrompt),
       notify: (text, error = false) => this.notify(text, error),
       invalidate: () => { this.dirty = true; },
     };

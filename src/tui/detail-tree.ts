@@ -5,6 +5,7 @@
  */
 import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
 import { fieldTree, type FieldNode } from '../../dissectors/tree.js';
+import { REDACTED } from '../../dissectors/fields.js';
 import type { TuiStore } from './store.js';
 import { QF_ERROR, FF_TCP, MF_TLS, TLS_CONTENT, tcpFlagNames } from './store.js';
 import { relTime, ms } from './text.js';
@@ -25,6 +26,8 @@ export interface TreeNode {
   load?: () => TreeNode[];
   /** The whole value, for the value viewer (the label may cut it); raw text, escaped when drawn. */
   full?: () => string;
+  /** A display filter matching this field's value (Wireshark's "Apply as Filter"), when it has one. */
+  filter?: string;
 }
 
 /** Whether a node can expand (it has children, or will build them). */
@@ -76,6 +79,8 @@ function valueNodes(key: string, v: unknown, msg: number, depth: number): TreeNo
 }
 
 const VALUE_DATA_KEY = 'pgsql.value.data';
+/** Longest string value turned into a filter (a 6.8 KB query would make an unreadable prompt). */
+const FILTER_VALUE_MAX = 1000;
 
 /**
  * A field's whole value for the viewer: a typed value's bytes as sent (text format), a string
@@ -94,6 +99,11 @@ function fromField(f: FieldNode, msg: number, depth: number, bytes: Buffer | nul
   const text = f.display !== '' ? f.display : f.value === '' ? '""' : '';
   const n = node(text !== '' ? `${f.label}: ${text}` : f.label, msg, { start: f.offset, length: f.length });
   if (text !== '') n.full = () => fullText(f, bytes);
+  // The field's registry key and value, in -Y's language (redacted values match nothing: none).
+  const v = f.value;
+  if (f.key && (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v !== REDACTED && v.length <= FILTER_VALUE_MAX))) {
+    n.filter = `${f.key} == ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`;
+  }
   if (depth < 8) {
     for (const c of f.children.slice(0, MAX_CHILDREN)) n.children.push(fromField(c, msg, depth + 1, bytes));
     if (f.children.length > MAX_CHILDREN) n.children.push(node(`… ${f.children.length - MAX_CHILDREN} more`, msg));

@@ -440,6 +440,20 @@ export class MainView implements View {
       case 'v':
         if (!this.viewValue()) this.ctx.notify('no value here: select a field of a message');
         return true;
+      case 'a': case 'A': {
+        // Wireshark's Apply as Filter (a) and Prepare as Filter (A: the prompt, to edit first).
+        const expr = line?.node.filter;
+        if (!expr) { this.ctx.notify('no filter for this line: select a field of a message', true); return true; }
+        if (k === 'A') this.ctx.prepareFilter(expr);
+        else {
+          try {
+            this.applyFilter(expr);
+          } catch (e) {
+            this.ctx.notify(e instanceof Error ? e.message : String(e), true);
+          }
+        }
+        return true;
+      }
       case 'l': case 'right':
         if (line) expand(line.node);
         return true;

@@ -236,6 +236,7 @@ export const HELP: Array<[string, string]> = [
   ['l / h, → / ←', 'details: expand / collapse (or go to the parent)'],
   ['* or E', 'details: expand everything under the node'],
   ['Enter or v', 'details, on a value: the value viewer (whole, wrapped, scrollable; JSON indented)'],
+  ['a / A', 'details, on a field: apply as filter (its key == its value) / prepare it in the prompt'],
   ['+ / -', 'grow / shrink the focused pane'],
   ['z', 'show the focused pane alone (again: all three)'],
   ['j / k, g / G', 'bytes: scroll a line; first / last line'],

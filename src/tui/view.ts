@@ -24,6 +24,8 @@ export interface UiContext {
   open(view: ViewName, arg?: number): void;
   /** Opens the value viewer on `text` (wire text: escaped there), titled `title`. */
   viewValue(title: string, text: string): void;
+  /** Opens the display filter prompt with `expr` to edit (Prepare as Filter). */
+  prepareFilter(expr: string): void;
   /** A one-line message in the status bar until the next key. */
   notify(text: string, error?: boolean): void;
   /** Asks for a redraw on the next timer tick. */
