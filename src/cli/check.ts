@@ -3,7 +3,6 @@
  * NDJSON export (told apart by content, not by name), prints the verdict and returns 1 when a
  * rule is violated, 0 when all hold. Usage mistakes are UserErrors (exit 2 in main.ts).
  */
-import { escapeTerminal } from '../core/escape.js';
 import { UserError } from '../core/errors.js';
 import { compileFilter, type Predicate } from '../filter/index.js';
 import { CheckSink, formatCheckResult, type CheckResult } from '../sinks/check.js';
@@ -74,23 +73,14 @@ export async function checkFile(
 async function checkLive(o: CheckCommandOptions, rules: CheckRules, stderr: NodeJS.WritableStream, filter: Predicate | undefined): Promise<CheckResult> {
   const sink = await CheckSink.create(rules, { filter });
   const { analyzeLive } = await import('../pipeline/live.js');
+  const { awaitLive } = await import('./live-report.js');
   const ac = new AbortController();
   const options: SummaryOptions = { ports: o.ports, messages: false, queryDetail: 'summary', keylog: o.keylog ?? null, memoryLimitMb: o.memoryLimitMb };
   const live = analyzeLive(sink, {
     ...options, iface: o.iface!, captureFilter: o.captureFilter ?? null,
     write: o.write ?? null, count: o.count ?? null, durationSec: o.duration ?? null, signal: ac.signal,
   });
-  const onSignal = (): void => ac.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    await live.ready;
-    stderr.write(`pgsniff: checking on ${escapeTerminal(live.capture.iface)} (${escapeTerminal(live.capture.filter)}); Ctrl-C stops and gives the verdict\n`);
-    await live.done;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  await awaitLive(live, ac, stderr, ' and gives the verdict', 'checking');
   return sink.result();
 }
 

@@ -3,7 +3,27 @@
  * bytes), what pgsniff dropped when it had to, and the end-of-capture line with the kernel's
  * drop counts. Shared by the commands that capture (-i, stats -i, check -i, record).
  */
-import type { LiveStats, LiveSummary } from '../pipeline/live.js';
+import type { LiveAnalysis, LiveStats, LiveSummary } from '../pipeline/live.js';
+import { escapeTerminal } from '../core/escape.js';
+
+/**
+ * Awaits a live analysis to its end (count, duration, or Ctrl-C / SIGTERM, which abort `ac`),
+ * saying on stderr once the handle is open: "pgsniff: capturing on IFACE (FILTER); Ctrl-C
+ * stops" and `then`. The signal handlers are removed when it ends, however it ends.
+ */
+export async function awaitLive(live: LiveAnalysis, ac: AbortController, stderr: NodeJS.WritableStream, then = '', verb = 'capturing'): Promise<LiveSummary> {
+  const onSignal = (): void => ac.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await live.ready;
+    stderr.write(`pgsniff: ${verb} on ${escapeTerminal(live.capture.iface)} (${escapeTerminal(live.capture.filter)}); Ctrl-C stops${then}\n`);
+    return await live.done;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
 
 /** Behind by at least this much, decoding says so; again at most every REPEAT_MS. */
 const BEHIND_SEC = 1;

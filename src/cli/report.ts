@@ -6,6 +6,7 @@
  */
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { UserError } from '../core/errors.js';
+import { escapeTerminal } from '../core/escape.js';
 import { compileFilter } from '../filter/index.js';
 import { fileHead, looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
 import { ReportSink, type ReportInputInfo } from '../sinks/report/sink.js';
@@ -91,23 +92,13 @@ export async function reportCommand(o: ReportCommandOptions, io: CommandIo = {})
   try {
     if (o.iface) {
       const { analyzeLive } = await import('../pipeline/live.js');
+      const { awaitLive } = await import('./live-report.js');
       const ac = new AbortController();
       const live = analyzeLive(sink, {
         ...base, iface: o.iface, captureFilter: o.captureFilter ?? null, write: o.write ?? null,
         count: o.count ?? null, durationSec: o.duration ?? null, signal: ac.signal,
       });
-      const onSignal = (): void => ac.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      let summary;
-      try {
-        await live.ready;
-        stderr.write(`pgsniff: capturing on ${live.capture.iface} (${live.capture.filter}); Ctrl-C stops and writes ${o.output}\n`);
-        summary = await live.done;
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+      const summary = await awaitLive(live, ac, stderr, ` and writes ${escapeTerminal(o.output)}`);
       info = { source: `live capture on ${o.iface}`, input: 'live', packets: summary.packets, drops: liveDrops(summary.live) };
     } else if (o.file !== '-' && looksLikeNdjson(fileHead(o.file!))) {
       await readNdjsonRecords(o.file!, sink, { others: true });

@@ -108,7 +108,7 @@ function interrupted(): Promise<void> {
 
 async function runLive(o: CliOptions): Promise<number> {
   const { analyzeLive } = await import('../pipeline/live.js');
-  const { backlogReporter, backlogText, captureSummaryLine } = await import('./live-report.js');
+  const { awaitLive, backlogReporter, backlogText, captureSummaryLine } = await import('./live-report.js');
   const ac = new AbortController();
   // --report: the HTML report too, written when the capture ends (src/cli/report.ts)
   let html: { sink: import('../sinks/report/sink.js').ReportSink; file: import('./report.js').ReportFile; drops: typeof import('./report.js').liveDrops } | null = null;
@@ -157,19 +157,9 @@ async function runLive(o: CliOptions): Promise<number> {
   const stderr = (line: string): void => { process.stderr.write(line); };
   const report = backlogReporter(stderr);
   const live = analyzeLive(withReport(sink), { ...liveOpts(sink, messages), exportDropped: exports?.exportDropped, onStatus: (s) => { latest = s; report(s); } });
-  const onSignal = () => ac.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    await live.ready;
-    process.stderr.write(`pgsniff: capturing on ${escapeTerminal(live.capture.iface)} (${escapeTerminal(live.capture.filter)}); Ctrl-C stops\n`);
-    const summary = await live.done;
-    process.stderr.write(`pgsniff: ${captureSummaryLine(summary)}\n`);
-    writeReport(summary);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const summary = await awaitLive(live, ac, process.stderr);
+  process.stderr.write(`pgsniff: ${captureSummaryLine(summary)}\n`);
+  writeReport(summary);
   await exports?.finish();
   return 0;
 }

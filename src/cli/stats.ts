@@ -4,7 +4,6 @@
  * export (told apart by content, as `check` does). Takes options already parsed by main.ts;
  * returns the exit status.
  */
-import { escapeTerminal } from '../core/escape.js';
 import { StatsSink } from '../sinks/stats.js';
 import { formatStatsText } from '../sinks/stats-format.js';
 import { fileHead, looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
@@ -72,22 +71,13 @@ export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): 
   };
   if (o.iface) {
     const { analyzeLive } = await import('../pipeline/live.js');
+    const { awaitLive } = await import('./live-report.js');
     const ac = new AbortController();
     const live = analyzeLive(sink, {
       ...base, iface: o.iface, captureFilter: o.captureFilter ?? null, write: o.write ?? null,
       count: o.count ?? null, durationSec: o.duration ?? null, signal: ac.signal,
     });
-    const onSignal = (): void => ac.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-      await live.ready;
-      stderr.write(`pgsniff: capturing on ${escapeTerminal(live.capture.iface)} (${escapeTerminal(live.capture.filter)}); Ctrl-C stops and prints the statistics\n`);
-      await live.done;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    await awaitLive(live, ac, stderr, ' and prints the statistics');
   } else if (o.file !== null) {
     if (o.file !== '-' && looksLikeNdjson(fileHead(o.file))) {
       await readNdjsonRecords(o.file, sink);
