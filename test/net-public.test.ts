@@ -6,7 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { readCapture } from '../src/capture/open.js';
 import { TcpDecoder } from '../src/net/decoder.js';
@@ -67,22 +66,6 @@ test('TCP payload bytes per public capture equal tshark\'s tcp.len sum', {
     // Nothing in the corpus is malformed below TCP; the only damage is the cut-short file.
     assert.ok(anomalies.every((a) => a.code === 'capture-truncated'), `${rel}: ${anomalies.map((a) => a.reason).join('; ')}`);
   }
-});
-
-test('read+decode throughput on the largest public capture', { skip: files === null ? SKIP_NO_PUBLIC : false }, async (t) => {
-  const largest = files!.map((rel) => publicCapture(rel)).sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
-  const size = statSync(largest).size;
-  const dec = new TcpDecoder(() => {});
-  let best = Infinity;
-  for (let i = 0; i < 5; i++) {
-    const t0 = process.hrtime.bigint();
-    await readCapture(largest, { packet: (p) => void dec.decode(p), anomaly: () => {} });
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  const mbs = size / 1e6 / (best / 1000);
-  t.diagnostic(`${largest}: ${(size / 1e6).toFixed(1)} MB in ${best.toFixed(1)} ms = ${mbs.toFixed(0)} MB/s (best of 5)`);
-  // A floor far below what any machine does, so the test only catches pathologies (quadratic copies).
-  assert.ok(mbs > 10, `${mbs} MB/s`);
 });
 
 test('hand-built frames of every link type, VLANs, options and IPv6 extensions decode as tshark decodes them', {

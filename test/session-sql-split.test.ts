@@ -53,12 +53,11 @@ test('splitSql: offsets point at the text', () => {
   for (const p of splitSql(s)) assert.equal(s.slice(p.start, p.end), p.text);
 });
 
-test('splitSql: hostile input stays linear', () => {
+// A quadratic scan would not end before the timeout; its speed is not asserted (CI is loaded).
+test('splitSql: hostile input stays linear', { timeout: 120_000 }, () => {
   const big = "'".repeat(200_000) + '$$'.repeat(100_000) + '/*'.repeat(100_000);
-  const t0 = Date.now();
-  splitSql(big);
-  splitSql(';'.repeat(500_000));
-  assert.ok(Date.now() - t0 < 2000);
+  assert.ok(splitSql(big).length >= 1);
+  assert.equal(splitSql(';'.repeat(500_000)).length, 0, 'empty statements give no piece');
 });
 
 test('splitSql: at most maxPieces, the last holding the rest', () => {
