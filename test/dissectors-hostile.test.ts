@@ -11,16 +11,12 @@ import type { RawMessage, Direction } from '../dissectors/types.js';
 import type { FieldNode } from '../dissectors/tree.js';
 import { catalogue, catalogueRaw, makeContext, withBody } from './helpers/pg-builder.js';
 import { rawMessage } from '../dissectors/raw-message.js';
+import { prng } from './helpers/prng.js';
 
-/** xorshift32: reproducible randomness. */
+/** Reproducible random 32-bit integers (helpers/prng.ts scaled up). */
 function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
+  const next = prng(seed);
+  return () => Math.floor(next() * 4294967296);
 }
 
 function randomBody(next: () => number, max: number): Buffer {

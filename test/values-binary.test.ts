@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeValue, tryDecodeValue, OID } from '../dissectors/values/index.js';
 import type { PgValue } from '../dissectors/types.js';
+import { prng } from './helpers/prng.js';
 
 const hex = (h: string): Buffer => Buffer.from(h.replace(/\s+/g, ''), 'hex');
 const bin = (oid: number, h: string): PgValue => decodeValue(oid, 'binary', hex(h));
@@ -211,18 +212,9 @@ test('wrong sizes fall back to hex with a reason', () => {
   }
 });
 
-/** A small deterministic generator, so a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1_664_525 + 1_013_904_223) >>> 0;
-    return s / 4_294_967_296;
-  };
-}
-
 test('random bytes never throw, for every built-in type, in both formats', async () => {
   const { builtinTypes } = await import('../dissectors/values/index.js');
-  const rand = rng(42);
+  const rand = prng(42);
   const types = builtinTypes();
   for (let round = 0; round < 60; round++) {
     for (const t of types) {
