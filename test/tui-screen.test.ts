@@ -70,9 +70,9 @@ test('t opens the timeline: one row per session, bars, and Enter jumps to the qu
   try {
     let s = await ui.press('t');
     assert.match(s, /Timeline: 3 sessions, 29 queries/);
-    assert.match(s, /^│#0 user0\s+.*█/m);
-    assert.match(s, /^│#1 user1\s+.*█/m);
-    assert.match(s, /^│#2 user2\s+.*█/m);
+    assert.match(s, /^│#0 :50000 user0\/demo\s+.*█/m);
+    assert.match(s, /^│#1 :50001 user1\/demo\s+.*█/m);
+    assert.match(s, /^│#2 :50002 user2\/demo\s+.*█/m);
     assert.match(s, /\|0\.0*s/);
     // The axis steps evenly: every gap between two labels is the same.
     const axis = s.split('\n').find((l) => /^│session\s+\|/.test(l)) ?? '';

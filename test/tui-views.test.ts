@@ -241,3 +241,18 @@ test('apply as filter (a) and prepare as filter (A) from a field of the details 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('timeline: rows say port, user and application; e jumps to the next failed query, x to the slowest', { skip }, async () => {
+  const ui = await openTui(['--synthetic'], { width: 100, height: 30 });
+  try {
+    let s = await ui.press('t');
+    assert.match(s, /#0 :50000 user0\/demo/);
+    s = await ui.press('e');
+    assert.match(s, /missing_table/);
+    s = await ui.press('x');
+    // The slowest of the synthetic feed is the last session's orders query (latency grows per session).
+    assert.match(s, /SELECT \* FROM orders/);
+  } finally {
+    ui.stop();
+  }
+});

@@ -249,6 +249,7 @@ export const HELP: Array<[string, string]> = [
   ['h / l, ← / →', 'previous / next query bar in the session'],
   ['H / L', 'first / last bar'],
   ['+ / - / 0', 'zoom in / out around the selected bar / whole capture'],
+  ['e / x', 'next failed query / slowest query (any session)'],
   ['Enter', 'go to the query\'s request frame'],
 ];
 

@@ -118,7 +118,9 @@ export class TimelineView implements View {
           this.paint(this.col(s.qStart.get(q)), this.col(s.qEnd.get(q)), c);
         }
       }
-      const who = info ? `#${id} ${info.user || info.client}` : `#${id}`;
+      // Each row says whose it is: client port, user, application.
+      const port = info?.client ? info.client.slice(info.client.lastIndexOf(':') + 1) : '';
+      const who = info ? `#${id} :${port} ${info.user || '?'}${info.application ? `/${info.application}` : ''}` : `#${id}`;
       let label = wireFit(who, LABEL_W);
       if (pos === this.rows.sel) label = `{inverse}${label}{/inverse}`;
       lines.push(`${label} ${this.rowText()}`);
@@ -235,6 +237,31 @@ export class TimelineView implements View {
     switch (k) {
       case 'h': case 'left': this.bar = Math.max(0, this.bar - 1); return true;
       case 'l': case 'right': this.bar++; return true;
+      case 'x': {
+        // The slowest query of the capture.
+        let best = -1;
+        for (let q = 0; q < s.queryCount; q++) if (!Number.isNaN(s.qDur.get(q)) && (best < 0 || s.qDur.get(q) > s.qDur.get(best))) best = q;
+        if (best < 0) this.ctx.notify('no query with a latency yet', true);
+        else this.selectQuery(best);
+        return true;
+      }
+      case 'e': {
+        // The next failed query after the selected one (by start time), wrapping.
+        const cur = this.selectedQuery();
+        const t0 = cur >= 0 ? s.qStart.get(cur) : -Infinity;
+        let next = -1;
+        let first = -1;
+        for (let q = 0; q < s.queryCount; q++) {
+          if (!(s.qFlags.get(q) & QF_ERROR) || q === cur) continue;
+          const t = s.qStart.get(q);
+          if (t > t0 && (next < 0 || t < s.qStart.get(next))) next = q;
+          if (first < 0 || t < s.qStart.get(first)) first = q;
+        }
+        const q = next >= 0 ? next : first;
+        if (q < 0) this.ctx.notify('no failed query', true);
+        else this.selectQuery(q);
+        return true;
+      }
       case 'H': this.bar = 0; return true;
       case 'L': this.bar = Number.MAX_SAFE_INTEGER; return true;
       case '+': case '=': this.zoom = Math.min(1 << 20, this.zoom * 2); return true;
@@ -258,6 +285,17 @@ export class TimelineView implements View {
         return true;
       }
     }
+  }
+
+  /** Selects query q: its session's row, its bar. */
+  private selectQuery(q: number): void {
+    const s = this.ctx.store;
+    const id = s.qSess.get(q);
+    const pos = s.sessionOrder.indexOf(id);
+    const list = s.sessionQueryList(id);
+    if (pos < 0 || !list) return;
+    this.rows.to(pos);
+    for (let k = 0; k < list.n; k++) if (list.get(k) === q) { this.bar = k; break; }
   }
 
   /** Moving to another session keeps the bar closest in time to the one selected before. */
