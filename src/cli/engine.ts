@@ -1,27 +1,21 @@
 /**
  * V8 flags for throughput, which only the node command line can set.
  *
- *  --no-concurrent-recompilation: V8 optimizes hot functions on the main thread instead of a
- *    background one. On pgsniff's pipeline the code it makes that way runs about a tenth
- *    faster: read --json 5.0 -> 4.4 CPU s on the benchmark capture, 19.1 -> 16.3 on the
- *    1.15 GB one (so a gain that grows with the capture, not a start-up saving), read --text
- *    9.2 -> 8.0, stats 2.0 -> 1.8.
+ *  --no-concurrent-recompilation: V8 optimizes hot functions on the main thread, and the code
+ *    it makes that way runs faster on pgsniff's pipeline, more so the larger the capture.
  *  --max-inlined-bytecode-size-cumulative=3000 (V8's default 920): lets TurboFan inline the
- *    whole per-message path (framer, connection, tracker, writer) into its callers: on top of
- *    the first, 1.15 GB read --json 16.3 -> 14.8 s, read --text 8.1 -> 7.8, stats 1.70 -> 1.61.
- *    6000 measured no better.
+ *    whole per-message path (framer, connection, tracker, writer) into its callers.
  *  --min-semi-space-size=8 --max-semi-space-size=8, for `read --json` and `stats` only: a
- *    young generation fixed at 8 MiB per semi-space instead of 1 MiB (cli/heap.ts keeps V8 from
- *    growing it), so a scavenge comes after 8 MiB of garbage instead of one: each costs about
- *    the same, whatever the garbage. read --json 4.72 -> 4.43 s on the benchmark capture (peak
- *    RSS 94 -> 93 MB), 16.5 -> 15.2 s on the 1.15 GB one (98-107 -> 113-115 MB); stats 1.8 ->
- *    1.65 s. read --text measured no faster and 26 MB larger with it, so it runs without.
+ *    young generation fixed at 8 MiB per semi-space (cli/heap.ts keeps V8 from growing it), so
+ *    a scavenge, which costs about the same whatever the garbage, comes after 8 MiB of it;
+ *    read --text runs without (no faster with it, and larger).
+ * What each flag gains, measured: docs/BENCHMARK.md, "V8 flags of the relaunched process".
  * Setting them from inside the process (v8.setFlagsFromString) has no effect: the background
  * compiler and the inlining budget are fixed by the time any of our code runs, and Node.js
  * does not take them from NODE_OPTIONS.
  *
  * So `read` and `stats` on a file start a second Node.js process with the flags, and this one
- * waits for it (one more Node.js start-up, about 40 ms). The child stays in this process's
+ * waits for it (one more Node.js start-up). The child stays in this process's
  * process group, so what the terminal sends the job (Ctrl-C, Ctrl-\, Ctrl-Z, a hang-up)
  * reaches both, and job control works; signals sent to this process alone are passed on. A
  * batch job installs no signal handler, so a signal that arrives twice does what it does

@@ -1,9 +1,9 @@
 /**
  * Peak memory of a long read. The pipeline's garbage is short-lived (a Buffer view, a decoded
  * message, a record per message), and V8 doubles its young generation whenever a scavenge
- * finds it busy, up to 3 x 16 MiB: on the 302 MB benchmark that growth, not data kept, made
- * most of the difference between ~100 MB and ~150 MB of peak RSS. Keeping the young
- * generation at its starting size costs about 5 % more scavenging (docs/BENCHMARK.md).
+ * finds it busy, up to 3 x 16 MiB: that growth, not data kept, made most of a long read's peak
+ * RSS above its floor. Keeping the young generation at its starting size costs a little more
+ * scavenging (figures: docs/BENCHMARK.md, "V8 flags of the relaunched process").
  *
  * V8 reads --semi-space-growth-factor each time it would grow the young generation, so
  * setting it at start-up takes effect (unlike --max-semi-space-size, which only the node
