@@ -8,16 +8,46 @@
  * client pipelining forever without Sync, a transaction of thousands of statements), as do the
  * waiting ones when the capture ends inside a transaction.
  *
+ * Every waiting record is charged to the process-wide session budget (core/budget.ts) at its
+ * estimated size (heldBytes), since thousands of connections each holding an open block of
+ * answered statements would otherwise grow without a bound for the whole process (issue 19).
+ * The charge is made by chargeHeld, which the tracker calls before it handles a message, not
+ * inside complete(): a charge may give up a request of this very session, and the tracker is
+ * then in the middle of pairing. When the share is full, the oldest waiting records of any
+ * session go out early, as at MAX_AWAITING (rollbackUnknown), reported once per session.
+ *
  * Statements whose answers completed in the same frame (one flush of the server's output) join
  * one Batch here (execution.ts): the wire cannot split that frame's time between them.
  */
 import type { Anomaly } from '../core/anomaly.js';
+import type { BudgetHolder, MemoryLedger } from '../core/budget.js';
 import { Batch, MAX_KEPT_ROWS, MAX_KEPT_ROW_BYTES, type DroppedRows, type Execution } from './execution.js';
 import type { QueryRecord, TransactionStatus } from './schema.js';
 import type { SessionInfo } from './session-info.js';
 import { TransactionState } from './transaction.js';
+import { valuesBytes } from './value-size.js';
 
 export const MAX_AWAITING = 1000;
+
+/** Heap an execution waiting here holds besides its strings and values (the object's fields, its slot here and in transaction.ts). */
+export const HELD_OVERHEAD = 480;
+/** Each column of its RowDescription, and each error or notice (a fields object of a dozen strings). */
+const COLUMN_BYTES = 160;
+const FIELDS_BYTES = 640;
+
+/** Estimated heap bytes of a waiting execution: its SQL, parameters, kept rows (counted in the rows share too), columns and errors. */
+export function heldBytes(exec: Execution): number {
+  let n = HELD_OVERHEAD + exec.keptBytes;
+  if (exec.sql !== null) n += 24 + 2 * exec.sql.length;
+  if (exec.params.length > 0) n += valuesBytes(exec.params);
+  if (exec.columns !== null) n += COLUMN_BYTES * exec.columns.length;
+  if (exec.error !== null) n += FIELDS_BYTES;
+  if (exec.notices !== null) n += FIELDS_BYTES * exec.notices.length;
+  return n;
+}
+
+/** The ticket of a slot not charged (yet): greater than every ticket, so holds() and giveUp() never reach it. */
+const UNCHARGED = Number.MAX_SAFE_INTEGER;
 
 /**
  * Writes an execution's query record straight from the execution, as toRecord would make it
@@ -25,7 +55,7 @@ export const MAX_AWAITING = 1000;
  */
 export type ExecutionWriter = (exec: Execution, session: number, status: TransactionStatus | null) => boolean;
 
-export class Outbox {
+export class Outbox implements BudgetHolder {
   /**
    * Slots [head, tail) wait; [head, settled) have had their ReadyForQuery (status in `statuses`),
    * [head, released) may go out (their transaction ended). The arrays keep their size from one
@@ -34,10 +64,15 @@ export class Outbox {
    */
   private awaiting: Array<Execution | undefined> = [];
   private statuses: Array<TransactionStatus | null> = [];
+  /** Each slot's budget ticket (UNCHARGED until chargeHeld) and the bytes charged (0: none). */
+  private tickets: number[] = [];
+  private sizes: number[] = [];
   private head = 0;
   private tail = 0;
   private settled = 0;
   private released = 0;
+  /** Slots [head, charged) are charged, [charged, tail) not yet (tickets increase with the slot). */
+  private charged = 0;
   /**
    * A ReadyForQuery released records while more of its frame was still to come (answers of the
    * next request group coalesced into the same segment): they go out when a message of another
@@ -57,6 +92,10 @@ export class Outbox {
     /** Summary records (TrackerOptions.detail). */
     private readonly summary = false,
     private readonly writer: ExecutionWriter | null = null,
+    /** The session share of the budget; null: records are not charged. */
+    private readonly ledger: MemoryLedger | null = null,
+    /** The budget gave up waiting records of this session (they went out early). */
+    private readonly onGiveUp: (() => void) | null = null,
   ) {}
 
   /**
@@ -81,8 +120,69 @@ export class Outbox {
   private outAt(i: number): void {
     const exec = this.awaiting[i]!;
     this.awaiting[i] = undefined;
-    if (i >= this.released && !exec.skipped && !exec.incomplete && exec.error === null && !exec.rolledBack) exec.rollbackUnknown = true;
+    if (this.sizes[i]! > 0) {
+      this.ledger!.release(this.sizes[i]!);
+      this.sizes[i] = 0;
+    }
+    if (i >= this.released) {
+      if (!exec.skipped && !exec.incomplete && exec.error === null && !exec.rolledBack) exec.rollbackUnknown = true;
+      // Its transaction may still end, and nothing can mark a record written: the transaction forgets it (and the memory with it).
+      if (!this.uncertain) this.tx.written(exec);
+    }
     this.out(exec, i < this.settled ? this.statuses[i]! : null);
+  }
+
+  /** The oldest waiting record goes out before its time (MAX_AWAITING, or the budget). */
+  private outEarly(): void {
+    this.outAt(this.head++);
+    if (this.released < this.head) this.released = this.head;
+    if (this.settled < this.head) this.settled = this.head;
+    if (this.charged < this.head) this.charged = this.head;
+    if (this.head === this.tail) this.reset();
+    else if (this.head >= MAX_AWAITING) {
+      // A client that never syncs (or a transaction that never ends): move the waiting ones to the front now and then.
+      const h = this.head;
+      this.awaiting = this.awaiting.slice(h, this.tail);
+      this.tickets = this.tickets.slice(h, this.tail);
+      this.sizes = this.sizes.slice(h, this.tail);
+      this.statuses = this.statuses.slice(h, this.settled);
+      this.tail -= h;
+      this.settled -= h;
+      this.released -= h;
+      this.charged -= h;
+      this.head = 0;
+    }
+  }
+
+  holds(ticket: number): boolean {
+    return this.tail > this.head && ticket >= this.tickets[this.head]!;
+  }
+
+  /** The budget takes the waiting records up to `ticket` (oldest first): they go out now, with rollbackUnknown when their transaction is still open. */
+  giveUp(ticket: number): void {
+    if (!this.holds(ticket)) return;
+    while (this.tail > this.head && this.tickets[this.head]! <= ticket) this.outEarly();
+    this.onGiveUp?.();
+  }
+
+  /**
+   * Charge the records completed since the last call (see the file comment: called where the
+   * tracker is between two messages). A charge may give up older records of this outbox, or
+   * flush it (a request of this session given up): the slot is looked up again after it.
+   */
+  chargeHeld(): void {
+    const ledger = this.ledger;
+    if (ledger === null) return;
+    while (this.charged < this.tail) {
+      const i = this.charged++;
+      const exec = this.awaiting[i]!;
+      const bytes = heldBytes(exec);
+      this.sizes[i] = bytes;
+      const ticket = ledger.charge(this, bytes);
+      // Still waiting at slot charged - 1 (outEarly moves slots, and charged with them), or already out (its bytes released then).
+      const j = this.charged - 1;
+      if (j >= this.head && j < this.tail && this.awaiting[j] === exec) this.tickets[j] = ticket;
+    }
   }
 
   /** An execution is over (done, failed, skipped or cut off): count it and queue its record. */
@@ -96,24 +196,18 @@ export class Outbox {
     if (exec.dropped !== null) this.rowLimit(exec.dropped);
     const list = this.awaiting;
     if (this.tail > this.head) this.joinBatch(list[this.tail - 1]!, exec);
-    if (this.tail < list.length) list[this.tail] = exec;
-    else list.push(exec);
-    this.tail++;
-    if (this.tail - this.head > MAX_AWAITING) {
-      this.outAt(this.head++);
-      if (this.released < this.head) this.released = this.head;
-      if (this.settled < this.head) this.settled = this.head;
-      if (this.head >= MAX_AWAITING) {
-        // A client that never syncs (or a transaction that never ends): move the waiting ones to the front now and then.
-        const h = this.head;
-        this.awaiting = list.slice(h, this.tail);
-        this.statuses = this.statuses.slice(h, this.settled);
-        this.tail -= h;
-        this.settled -= h;
-        this.released -= h;
-        this.head = 0;
-      }
+    const t = this.tail;
+    if (t < list.length) {
+      list[t] = exec;
+      this.tickets[t] = UNCHARGED;
+      this.sizes[t] = 0;
+    } else {
+      list.push(exec);
+      this.tickets.push(UNCHARGED);
+      this.sizes.push(0);
     }
+    this.tail++;
+    if (this.tail - this.head > MAX_AWAITING) this.outEarly();
   }
 
   /**
@@ -204,6 +298,7 @@ export class Outbox {
     const end = this.released;
     for (let i = this.head; i < end; i++) this.outAt(i);
     this.head = end;
+    if (this.charged < end) this.charged = end;
     if (this.head === this.tail) this.reset();
   }
 
@@ -213,9 +308,12 @@ export class Outbox {
     this.tail = 0;
     this.settled = 0;
     this.released = 0;
+    this.charged = 0;
     if (this.awaiting.length > 64) {
       this.awaiting = [];
       this.statuses = [];
+      this.tickets = [];
+      this.sizes = [];
     }
   }
 

@@ -176,7 +176,7 @@ export class SessionTracker implements CancelTarget {
    */
   private owedSyncs = 0;
   private owedPartial = false;
-  /** Session-layer limits already reported (bits: 1 request queue, 2 statement table), and table evictions seen. */
+  /** Session-layer limits already reported (bits: 1 request queue, 2 statement table, 4 budget, 8 budget on waiting records), and table evictions seen. */
   private limitsReported = 0;
   private evictionsSeen = 0;
 
@@ -197,9 +197,10 @@ export class SessionTracker implements CancelTarget {
       if (writer === null || !writer(exec, conn.id, status)) emit(exec.toRecord(conn.id, status, summary));
     }, () => this.info.backendPid) ?? null;
     const leg = this.leg;
-    this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly, summary, leg === null ? writer : (exec, _s, status) => { leg.out(exec, status); return true; });
-    this.startup = new StartupState(this.info, this.registry, conn.id);
     const budget = opts.budget ?? processBudget();
+    this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly, summary, leg === null ? writer : (exec, _s, status) => { leg.out(exec, status); return true; },
+      budget.session, () => this.heldGivenUp());
+    this.startup = new StartupState(this.info, this.registry, conn.id);
     this.queue = new RequestQueue(budget.session, (r) => this.givenUp(r));
     this.table = new StatementTable(budget.session, () => this.givenUp(null));
     this.rowPool = budget.rows;
@@ -241,6 +242,9 @@ export class SessionTracker implements CancelTarget {
     this.lastFrame = raw.frame;
     this.lastTimeUs = raw.timeUs;
     if (this.outbox.deferFrame >= 0) this.outbox.frameEnded(raw.frame);
+    // Records completed by the messages before are charged now, between two messages (outbox.ts);
+    // a ReadyForQuery usually sends them out, so it does not charge them first.
+    if (code !== Be.ReadyForQuery) this.outbox.chargeHeld();
     if (raw.dir === 'frontend') {
       this.info.feBytes += size;
       this.info.feMessages++;
@@ -853,8 +857,8 @@ export class SessionTracker implements CancelTarget {
   }
 
   /** A session-layer bound was reached: reported once per session and kind (a flood would say nothing more). */
-  private limit(code: 'request-limit' | 'statement-limit' | 'memory-limit', reason: string, raw: { frame: number; timeUs: number }): void {
-    const bit = code === 'request-limit' ? 1 : code === 'statement-limit' ? 2 : 4;
+  private limit(code: 'request-limit' | 'statement-limit' | 'memory-limit', reason: string, raw: { frame: number; timeUs: number }, kind = 0): void {
+    const bit = kind !== 0 ? kind : code === 'request-limit' ? 1 : code === 'statement-limit' ? 2 : 4;
     if ((this.limitsReported & bit) !== 0) return;
     this.limitsReported |= bit;
     this.info.anomalies++;
@@ -874,6 +878,12 @@ export class SessionTracker implements CancelTarget {
     }
     this.limit('memory-limit', 'the memory budget for pending requests, statements and portals over all sessions is spent (--memory-limit): '
       + 'the oldest were given up (requests reported incomplete, statements read as prepared before the capture)', { frame: this.lastFrame, timeUs: this.lastTimeUs });
+  }
+
+  /** The budget sent waiting records of this session out before their transaction ended (outbox.ts). */
+  private heldGivenUp(): void {
+    this.limit('memory-limit', 'the memory budget over all sessions is spent (--memory-limit): the oldest query records waiting for the end '
+      + 'of their transaction were written early, rollbackUnknown', { frame: this.lastFrame, timeUs: this.lastTimeUs }, 8);
   }
 
   /**

@@ -129,6 +129,20 @@ export class TransactionState {
     this.clear();
   }
 
+  /**
+   * The record of `exec` went out before the transaction ended (outbox.ts): no mark can reach it
+   * any more, so it is forgotten here. Records go out oldest first and each is forgotten as it
+   * goes, so a member is at the front, behind savepoints only (which stay).
+   */
+  written(exec: Execution): void {
+    let i = 0;
+    while (i < this.n && this.members[i] instanceof Savepoint) i++;
+    if (i >= this.n || this.members[i] !== exec) return;
+    this.members.copyWithin(i, i + 1, this.n);
+    this.members[this.n - 1] = undefined;
+    this.n--;
+  }
+
   private push(m: Execution | Savepoint): void {
     if (this.n >= MAX_TRANSACTION_MEMBERS) {
       // Keep the savepoints; the oldest statement's record has gone out (outbox MAX_AWAITING).
