@@ -35,7 +35,7 @@ export type AnomalyCode =
   | 'row-limit'              // keepRows: DataRows past the kept-row cap were counted, their values not kept
   | 'request-limit'          // too many requests waiting for an answer: the oldest reported incomplete
   | 'statement-limit'        // too many prepared statements or portals kept: the oldest forgotten
-  | 'memory-limit';          // the process-wide session budget is spent: the oldest requests, statements, portals of any session given up
+  | 'memory-limit';          // the process-wide session budget is spent: the oldest requests, statements, portals, waiting query records of any session given up
 
 export interface Anomaly {
   code: AnomalyCode;

@@ -73,6 +73,8 @@ export class TransactionState {
    */
   private members: Array<Execution | Savepoint | undefined> = [];
   private n = 0;
+  /** Slots before it are holes (records written early, see written()). */
+  private start = 0;
   /** An ErrorResponse came since the transaction (or the savepoint rolled back to) began. */
   private failed = false;
 
@@ -135,21 +137,28 @@ export class TransactionState {
    * goes, so a member is at the front, behind savepoints only (which stay).
    */
   written(exec: Execution): void {
-    let i = 0;
-    while (i < this.n && this.members[i] instanceof Savepoint) i++;
+    let i = this.start;
+    while (i < this.n && (this.members[i] === undefined || this.members[i] instanceof Savepoint)) i++;
     if (i >= this.n || this.members[i] !== exec) return;
-    this.members.copyWithin(i, i + 1, this.n);
-    this.members[this.n - 1] = undefined;
-    this.n--;
+    // A hole, not a shift: one record out per query must not cost a move of the whole list.
+    this.members[i] = undefined;
+    while (this.start < this.n && this.members[this.start] === undefined) this.start++;
   }
 
   private push(m: Execution | Savepoint): void {
+    if (this.n >= MAX_TRANSACTION_MEMBERS && this.start > 0) {
+      this.members.copyWithin(0, this.start, this.n);
+      this.members.fill(undefined, this.n - this.start, this.n);
+      this.n -= this.start;
+      this.start = 0;
+    }
     if (this.n >= MAX_TRANSACTION_MEMBERS) {
       // Keep the savepoints; the oldest statement's record has gone out (outbox MAX_AWAITING).
       let i = 0;
       while (i < this.n && this.members[i] instanceof Savepoint) i++;
-      if (i < this.n) (this.members[i] as Execution).rollbackUnknown = true;
-      else i = 0;
+      const m = this.members[i];
+      if (i < this.n && m !== undefined) (m as Execution).rollbackUnknown = true;
+      else if (i >= this.n) i = 0;
       this.members.copyWithin(i, i + 1, this.n);
       this.n--;
     }
@@ -162,6 +171,7 @@ export class TransactionState {
   private truncate(from: number): void {
     for (let i = from; i < this.n; i++) this.members[i] = undefined;
     this.n = from;
+    if (this.start > from) this.start = from;
   }
 
   private clear(): void {
