@@ -2,7 +2,7 @@
  * The query record's keys are declared three times: the zod schema (src/session/schema.ts),
  * Execution.toRecord and the NDJSON byte writer (src/sinks/json/query-writer.ts). An execution
  * with every field set, optional ones included (which no sample may exercise: batch, rolledBack,
- * rollbackUnknown, rowValues, errorPhase, incompleteReason, copy, function, cancelledBy), must
+ * rollbackUnknown, poolerLeg, serverLeg, rowValues, errorPhase, incompleteReason, copy, function, cancelledBy), must
  * give a record whose keys are the schema's, in the schema's order, that the schema accepts,
  * and that the byte writer writes exactly as JSON.stringify does. A field added to one of the
  * three and not the others fails here.
@@ -39,6 +39,8 @@ function everyField(): Execution {
   e.batch = new Batch(9, 1_764_136_354_023_700, 1_764_136_354_024_000);
   e.rolledBack = true;
   e.rollbackUnknown = true;
+  e.poolerLeg = true;
+  e.serverLeg = { session: 2, backendPid: 4242 };
   return e;
 }
 
