@@ -157,15 +157,35 @@ export async function runOpensslKeyUpdate(lines: string[], keylogPath: string): 
   const deliveries: Delivery[] = [];
   const r = await relay(serverPort, deliveries);
   try {
-    const child = spawn('openssl', ['s_client', '-brief', '-tls1_3', '-keylogfile', keylogPath, '-connect', `127.0.0.1:${r.port}`], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn('openssl', ['s_client', '-brief', '-tls1_3', '-keylogfile', keylogPath, '-connect', `127.0.0.1:${r.port}`], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise((res) => child.once('exit', res));
     const out: Buffer[] = [];
+    let err = '';
     child.stdout.on('data', (b: Buffer) => out.push(b));
-    const wait = (ms: number) => new Promise((res) => setTimeout(res, ms));
-    await wait(300);
-    for (const l of lines) { child.stdin.write(l + '\n'); await wait(150); }
+    child.stderr.on('data', (b: Buffer) => { err += b.toString('latin1'); });
+    // s_client takes K and k as commands only when they start what it reads from stdin in one
+    // go, so each line is written after the previous one has had its effect (its echo came
+    // back, or s_client said KEYUPDATE), never on a timer that a loaded machine outruns.
+    const until = async (done: () => boolean, what: string): Promise<void> => {
+      for (let waited = 0; !done(); waited += 20) {
+        if (waited > 30_000 || child.exitCode !== null) throw new Error(`openssl s_client: no ${what} (stderr: ${err.trim()})`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    };
+    const count = (hay: string, needle: string) => hay.split(needle).length - 1;
+    await until(() => err.includes('CONNECTION ESTABLISHED'), 'handshake');
+    for (const l of lines) {
+      if (l === 'K' || l === 'k') {
+        const before = count(err, 'KEYUPDATE');
+        child.stdin.write(l + '\n');
+        await until(() => count(err, 'KEYUPDATE') > before, `key update after ${l}`);
+      } else {
+        child.stdin.write(l + '\n');
+        await until(() => Buffer.concat(out).includes(l + '\n'), `echo of "${l}"`);
+      }
+    }
     child.stdin.end();
-    await wait(200);
+    await new Promise((res) => setTimeout(res, 200));
     if (child.exitCode === null) child.kill();
     await exited;
     return { deliveries, received: Buffer.concat(out) };
