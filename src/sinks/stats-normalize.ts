@@ -81,7 +81,11 @@ export async function createNormalizer(opts: { parser?: boolean } = {}): Promise
 }
 
 class CachingNormalizer implements Normalizer {
-  private readonly cache = new Map<string, Normalized>();
+  // Two generations instead of one map that drops its oldest key: V8's Map leaves a deleted
+  // entry's slot behind, so keys().next() after many deletions walks every hole first.
+  // A hit in the older generation moves to the younger; at most CACHE_LIMIT entries in all.
+  private young = new Map<string, Normalized>();
+  private old = new Map<string, Normalized>();
   readonly usesParser: boolean;
 
   constructor(private readonly pg: PgQuery | null) {
@@ -89,8 +93,13 @@ class CachingNormalizer implements Normalizer {
   }
 
   normalize(sql: string): Normalized {
-    const hit = this.cache.get(sql);
+    const hit = this.young.get(sql);
     if (hit) return hit;
+    const older = this.old.get(sql);
+    if (older) {
+      this.remember(sql, older);
+      return older;
+    }
     let out: Normalized | null = null;
     if (this.pg && sql.length <= PARSE_LIMIT) {
       // libpg-query answers an empty string with its error message as both the normalized text
@@ -110,13 +119,16 @@ class CachingNormalizer implements Normalizer {
       }
     }
     out ??= fallbackNormalize(sql.length > PARSE_LIMIT ? sql.slice(0, PARSE_LIMIT) : sql);
-    if (sql.length > CACHE_KEY_LIMIT) return out;
-    if (this.cache.size >= CACHE_LIMIT) {
-      const first = this.cache.keys().next();
-      if (!first.done) this.cache.delete(first.value);
-    }
-    this.cache.set(sql, out);
+    if (sql.length <= CACHE_KEY_LIMIT) this.remember(sql, out);
     return out;
+  }
+
+  private remember(sql: string, out: Normalized): void {
+    if (this.young.size >= CACHE_LIMIT / 2) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(sql, out);
   }
 }
 
