@@ -1,6 +1,6 @@
 /**
  * The terminal UI on the project's sample captures, through the real pipeline: the launcher
- * (test/helpers/tui-demo.ts) and the CLI (`pgsniff read FILE` on a terminal). Frame numbers change when
+ * (scripts/tui-demo.ts) and the CLI (`pgsniff read FILE` on a terminal). Frame numbers change when
  * the samples are regenerated, so the screens are checked by content (SQL, errors), not by
  * position.
  */

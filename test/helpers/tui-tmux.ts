@@ -1,5 +1,5 @@
 /**
- * Drives the real TUI in a pseudo-terminal: tmux runs the launcher (dist/test/helpers/tui-demo.js) in a
+ * Drives the real TUI in a pseudo-terminal: tmux runs the launcher (dist/scripts/tui-demo.js) in a
  * detached session of a fixed size; tests send keys and read the screen back as text.
  */
 import { execFileSync } from 'node:child_process';
@@ -29,10 +29,10 @@ export class TmuxUi {
     this.name = name;
   }
 
-  /** Starts `node dist/test/helpers/tui-demo.js ...args` (or `script`, relative to dist/src/tui) in a new detached tmux session. */
+  /** Starts `node dist/scripts/tui-demo.js ...args` (or `script`, relative to dist/src/tui) in a new detached tmux session. */
   static start(args: string[], opts: { width?: number; height?: number; script?: string } = {}): TmuxUi {
     const name = `pgsniff-tui-${process.pid}-${++seq}`;
-    const script = join(projectRoot, 'dist', 'src', 'tui', opts.script ?? '../../test/helpers/tui-demo.js');
+    const script = join(projectRoot, 'dist', 'src', 'tui', opts.script ?? '../../scripts/tui-demo.js');
     // NCURSES_NO_UTF8_ACS: borders as Unicode box characters, which capture-pane reports as
     // drawn (the alternate character set would come back as 'q' and 'x').
     const cmd = `env TERM=xterm-256color LANG=C.UTF-8 NCURSES_NO_UTF8_ACS=1 node ${quote(script)} ${args.map(quote).join(' ')}; ` +

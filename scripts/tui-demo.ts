@@ -1,14 +1,14 @@
 /**
- * A small launcher for the TUI, independent of the CLI: `node dist/test/helpers/tui-demo.js --synthetic`
+ * A small launcher for the TUI, independent of the CLI: `node dist/scripts/tui-demo.js --synthetic`
  * (optionally `--filler N` frames, `--wide` for a query of wide and zero-width characters, `--sessions N`, `--rounds N`, `--live` to act as a live
  * capture that runs until Ctrl-C, `-Y FILTER`) runs on the synthetic
- * conversation (tui-synthetic.ts); `node dist/test/helpers/tui-demo.js FILE` runs the real pipeline on a
+ * conversation (test/helpers/tui-synthetic.ts); `node dist/scripts/tui-demo.js FILE` runs the real pipeline on a
  * capture file. The tests drive this under tmux.
  */
-import { runTui } from '../../src/tui/app.js';
-import { feedSynthetic } from './tui-synthetic.js';
-import type { TuiSink } from '../../src/tui/store.js';
-import { analyzeFile } from '../../src/pipeline/analyze.js';
+import { runTui } from '../src/tui/app.js';
+import { feedSynthetic } from '../test/helpers/tui-synthetic.js';
+import type { TuiSink } from '../src/tui/store.js';
+import { analyzeFile } from '../src/pipeline/analyze.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
