@@ -148,6 +148,21 @@ test('--text --queries: a suspended portal says "suspended", not an empty comman
   assert.equal(r.status, 0, r.stderr);
   const line = r.stdout.split('\n').find((l) => l.includes('FROM jdbc_items ORDER BY id') && l.includes('suspended'));
   assert.ok(line, r.stdout);
-  assert.match(line, /-> suspended rows=\d+$/);
+  assert.match(line, /-> suspended rows=\d+( \[[^\]]+\])*$/);
   assert.doesNotMatch(r.stdout, /->  rows=/);
+});
+
+test('--text --queries: a line says what its record says of itself (batch, rolled back, pooler leg)', () => {
+  const lines = (sample: string, ...args: string[]): string[] => {
+    const r = run(['read', join(projectRoot, 'samples', sample), '--text', '--queries', ...args]);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split('\n');
+  };
+  // psycopg 3 executemany: three INSERTs answered in one frame; none has a time of its own.
+  const batched = lines('psycopg3.pcap').filter((l) => l.includes('INSERT INTO pg3_items'));
+  assert.equal(batched.length, 3);
+  for (const l of batched) assert.match(l, / - ms .* \[batch of 3: \d+\.\d{3} ms\]$/);
+  // psycopg2: UPDATEs undone by the ROLLBACK that ended their block.
+  assert.ok(lines('psycopg2.pcap').some((l) => /UPDATE drv_items .* \[rolled back\]$/.test(l)));
+  assert.ok(lines('pgbouncer.pcap', '-p', '6432').some((l) => l.endsWith('[pooler server leg]')));
 });

@@ -155,5 +155,17 @@ function queryLine(rec: OutRecord): string {
   const status = q.suspended === true ? 'suspended' : q.command ?? '';
   const outcome = err ? `ERROR ${err.sqlstate ?? ''} ${err.message ?? ''}` : `${status}${typeof q.rows === 'number' ? ` rows=${q.rows}` : ''}`;
   const sql = typeof q.sql === 'string' ? q.sql.replace(/\s+/g, ' ') : '(unknown statement)';
-  return escapeTerminal(`${pad(rec.frame ?? '-', 7)} s${rec.session} ${pad(dur, 12)} ${String(q.protocol ?? '')} ${sql} -> ${outcome}`);
+  return escapeTerminal(`${pad(rec.frame ?? '-', 7)} s${rec.session} ${pad(dur, 12)} ${String(q.protocol ?? '')} ${sql} -> ${outcome}${queryMarks(q)}`);
+}
+
+/** What the record says about its own certainty, in the line as in the NDJSON (README: NDJSON records). */
+function queryMarks(q: Record<string, unknown>): string {
+  let marks = '';
+  const batch = q.batch as { size?: number; durationMs?: number } | undefined;
+  if (batch) marks += ` [batch of ${batch.size}: ${typeof batch.durationMs === 'number' ? batch.durationMs.toFixed(3) : '-'} ms]`;
+  if (q.rolledBack === true) marks += ' [rolled back]';
+  if (q.rollbackUnknown === true) marks += ' [rollback unknown]';
+  if (q.incomplete === true) marks += ` [incomplete: ${String(q.incompleteReason ?? 'unknown')}]`;
+  if (q.poolerLeg === 'server') marks += ' [pooler server leg]';
+  return marks;
 }
