@@ -61,7 +61,7 @@ test('errors.pcap: red failures in the timeline, queries and follow views', { sk
     assert.match(s, /<E Error 22012 division by zero/);
     s = await ui.press('t');
     assert.match(s, /Timeline: 1 session, \d+ queries/);
-    assert.match(s, /^│#0 postgres\s+.*█/m);
+    assert.match(s, /^│#0 :\d+ postgres\/errors\s+.*█/m);
     const coloured = ui.screenWithColours();
     assert.match(coloured, /\x1b\[31m█/, 'a failed query is a red bar');
     await ui.press('Escape');
