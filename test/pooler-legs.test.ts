@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { analyzeFile } from '../src/pipeline/analyze.js';
 import { MAX_HELD } from '../src/session/pooler.js';
-import { queryRecordSchema, sessionRecordSchema, type QueryRecord, type SessionRecord } from '../src/session/schema.js';
+import type { QueryRecord, SessionRecord } from '../src/session/schema.js';
+import { queryAndSessionRecords } from './helpers/pooler-records.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
 import { pcapFile, tcpFrame } from './helpers/build-packets.js';
 import { authentication, backendKeyData, commandComplete, query, readyForQuery, startup } from './helpers/pg-builder.js';
@@ -45,14 +45,7 @@ class Net {
   async read(name: string, ports: number[]): Promise<{ queries: QueryRecord[]; sessions: SessionRecord[] }> {
     const file = join(dir, name);
     writeFileSync(file, pcapFile(this.frames));
-    const queries: QueryRecord[] = [];
-    const sessions: SessionRecord[] = [];
-    await analyzeFile(file, {
-      record: (r) => {
-        if (r.kind === 'query') queries.push(queryRecordSchema.parse(r));
-        else if (r.kind === 'session') sessions.push(sessionRecordSchema.parse(r));
-      },
-    }, { messages: false, ports });
+    const { queries, sessions } = await queryAndSessionRecords(file, ports);
     return { queries, sessions };
   }
 }

@@ -15,9 +15,9 @@ import { Writable } from 'node:stream';
 import pg from 'pg';
 import { statsCommand } from '../src/cli/stats.js';
 import { checkFile } from '../src/cli/check.js';
-import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { StatsReport } from '../src/sinks/stats.js';
-import { queryRecordSchema, sessionRecordSchema, type QueryRecord, type SessionRecord } from '../src/session/schema.js';
+import type { SessionRecord } from '../src/session/schema.js';
+import { queryAndSessionRecords } from './helpers/pooler-records.js';
 import { freePort, startServer, type PgServer } from './helpers/pg-server.js';
 import { pgbouncerAvailable, startPgBouncer, type PgBouncer } from './helpers/pgbouncer.js';
 import { Tcpdump, hasTcpdump } from './helpers/tls-capture.js';
@@ -103,14 +103,7 @@ async function judge(pcap: string, ports: number[], port: number, serverPort: nu
     assert.ok(report.totals.queries <= statements && report.totals.queries >= statements * 0.9, `${report.totals.queries} of ${statements}`);
   }
 
-  const queries: QueryRecord[] = [];
-  const sessions: SessionRecord[] = [];
-  await analyzeFile(pcap, {
-    record: (r) => {
-      if (r.kind === 'query') queries.push(queryRecordSchema.parse(r));
-      else if (r.kind === 'session') sessions.push(sessionRecordSchema.parse(r));
-    },
-  }, { messages: false, ports });
+  const { queries, sessions } = await queryAndSessionRecords(pcap, ports);
   const byId = new Map(sessions.map((s) => [s.session, s]));
   const clientLegs = sessions.filter((s) => s.server.port === port);
   assert.equal(clientLegs.length, CLIENTS);

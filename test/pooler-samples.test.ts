@@ -12,12 +12,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { projectRoot } from './helpers/public-captures.js';
-import { analyzeFile } from '../src/pipeline/analyze.js';
 import { statsCommand } from '../src/cli/stats.js';
 import { checkFile } from '../src/cli/check.js';
 import { queryDetail } from '../src/tui/record-fields.js';
 import type { StatsReport } from '../src/sinks/stats.js';
-import { queryRecordSchema, sessionRecordSchema, type QueryRecord, type SessionRecord } from '../src/session/schema.js';
+import type { QueryRecord, SessionRecord } from '../src/session/schema.js';
+import { queryAndSessionRecords } from './helpers/pooler-records.js';
 import type { Manifest, ManifestSample } from '../scripts/sample-manifest.js';
 
 const manifestPath = join(projectRoot, 'samples', 'manifest.json');
@@ -27,14 +27,7 @@ const SKIP = sample ? false : 'no pooler sample in samples/manifest.json (npm ru
 const file = join(projectRoot, 'samples', 'pgbouncer.pcap');
 
 async function records(): Promise<{ queries: QueryRecord[]; sessions: SessionRecord[] }> {
-  const queries: QueryRecord[] = [];
-  const sessions: SessionRecord[] = [];
-  await analyzeFile(file, {
-    record: (r) => {
-      if (r.kind === 'query') queries.push(queryRecordSchema.parse(r));
-      else if (r.kind === 'session') sessions.push(sessionRecordSchema.parse(r));
-    },
-  }, { messages: false, ports: [sample!.pooler!.port] });
+  const { queries, sessions } = await queryAndSessionRecords(file, [sample!.pooler!.port]);
   return { queries, sessions };
 }
 
