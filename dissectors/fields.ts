@@ -4,10 +4,14 @@
  * summaries and schemas use the same value tables. Names follow the PostgreSQL documentation
  * ("Message Formats"); filter keys are stable dotted names under `pgsql.`.
  */
-import type { PgValue, Direction } from './types.js';
+import type { z } from 'zod';
+import type { Direction } from '../src/core/direction.js';
 
-/** What a traced span holds: the value read (numbers, strings) or a decoded value. */
-export type SpanValue = PgValue;
+/**
+ * What a traced span holds: the value read (numbers, strings) or a decoded value; any JSON value,
+ * as PgValue is (named here from zod, not from types.ts, which is inferred from schemas built on this file).
+ */
+export type SpanValue = z.infer<ReturnType<typeof z.json>>;
 
 /** Display names of a field's values, keyed by the value as a string (numbers) or the character (bytes). */
 export type ValueTable = Readonly<Record<string, string>>;
@@ -36,7 +40,7 @@ export const REDACTED = '<redacted>';
 // ---- value tables ----
 
 /** Authentication request codes (the Int32 of a backend 'R') and the message each one is. */
-export const AUTH_TYPES: ValueTable = {
+export const AUTH_TYPE_NAMES = {
   0: 'AuthenticationOk',
   2: 'AuthenticationKerberosV5',
   3: 'AuthenticationCleartextPassword',
@@ -47,7 +51,8 @@ export const AUTH_TYPES: ValueTable = {
   10: 'AuthenticationSASL',
   11: 'AuthenticationSASLContinue',
   12: 'AuthenticationSASLFinal',
-};
+} as const;
+export const AUTH_TYPES: ValueTable = AUTH_TYPE_NAMES;
 
 /** ReadyForQuery's transaction status byte. */
 export const TRANSACTION_STATUS: Readonly<Record<'I' | 'T' | 'E', 'idle' | 'transaction' | 'failed'>> = {
@@ -84,30 +89,34 @@ export const ENCRYPTION_ANSWERS: ValueTable = {
 /** ErrorResponse / NoticeResponse field letters ("Error and Notice Message Fields"), with their JSON names in ErrorFields. */
 export interface ErrorFieldInfo { letter: string; json: string; label: string; field: FieldDef }
 
-function errorField(letter: string, json: string, label: string): ErrorFieldInfo {
+function errorField<L extends string, J extends string>(letter: L, json: J, label: string): ErrorFieldInfo & { letter: L; json: J } {
   return { letter, json, label, field: { key: `pgsql.error.${json.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())}`, label, json } };
 }
 
-export const ERROR_FIELDS: Readonly<Record<string, ErrorFieldInfo>> = {
-  S: errorField('S', 'severity', 'Severity'),
-  V: errorField('V', 'severityNonLocalized', 'Severity (non-localized)'),
-  C: errorField('C', 'sqlstate', 'SQLSTATE'),
-  M: errorField('M', 'message', 'Message'),
-  D: errorField('D', 'detail', 'Detail'),
-  H: errorField('H', 'hint', 'Hint'),
-  P: errorField('P', 'position', 'Position'),
-  p: errorField('p', 'internalPosition', 'Internal position'),
-  q: errorField('q', 'internalQuery', 'Internal query'),
-  W: errorField('W', 'where', 'Where'),
-  s: errorField('s', 'schema', 'Schema name'),
-  t: errorField('t', 'table', 'Table name'),
-  c: errorField('c', 'column', 'Column name'),
-  d: errorField('d', 'dataType', 'Data type name'),
-  n: errorField('n', 'constraint', 'Constraint name'),
-  F: errorField('F', 'file', 'File'),
-  L: errorField('L', 'line', 'Line'),
-  R: errorField('R', 'routine', 'Routine'),
-};
+/** The documented field letters in the order they are listed (the JSON keys' order). */
+export const ERROR_FIELD_LIST = [
+  errorField('S', 'severity', 'Severity'),
+  errorField('V', 'severityNonLocalized', 'Severity (non-localized)'),
+  errorField('C', 'sqlstate', 'SQLSTATE'),
+  errorField('M', 'message', 'Message'),
+  errorField('D', 'detail', 'Detail'),
+  errorField('H', 'hint', 'Hint'),
+  errorField('P', 'position', 'Position'),
+  errorField('p', 'internalPosition', 'Internal position'),
+  errorField('q', 'internalQuery', 'Internal query'),
+  errorField('W', 'where', 'Where'),
+  errorField('s', 'schema', 'Schema name'),
+  errorField('t', 'table', 'Table name'),
+  errorField('c', 'column', 'Column name'),
+  errorField('d', 'dataType', 'Data type name'),
+  errorField('n', 'constraint', 'Constraint name'),
+  errorField('F', 'file', 'File'),
+  errorField('L', 'line', 'Line'),
+  errorField('R', 'routine', 'Routine'),
+] as const;
+
+/** Field letter -> its JSON name and label. */
+export const ERROR_FIELDS: Readonly<Record<string, ErrorFieldInfo>> = Object.fromEntries(ERROR_FIELD_LIST.map((e) => [e.letter, e]));
 
 /** Letter -> label, for the field tree's type byte. */
 export const ERROR_FIELD_LETTERS: ValueTable = Object.fromEntries(

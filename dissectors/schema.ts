@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { copyDataFieldsSchema } from './copy/schema.js';
 
 const RECORD_ENVELOPE = new Set(['type', 'kind', 'session', 'time', 'frame', 'firstFrame', 'dir', 'code', 'length', 'tls']);
-import { AUTH_TYPES, ERROR_FIELDS, FORMAT_CODES, TARGETS, TRANSACTION_STATUS } from './fields.js';
+import { AUTH_TYPE_NAMES, ERROR_FIELD_LIST, FORMAT_CODES, TARGETS, TRANSACTION_STATUS } from './fields.js';
 
 const formatNames = Object.values(FORMAT_CODES) as ['text', 'binary'];
 const format = z.enum(formatNames);
@@ -39,13 +39,20 @@ export const columnDescriptionSchema = z.strictObject({
 });
 
 /** S, V, C, M are always present (null when the server left them out); the rest only when sent. */
-const ALWAYS = new Set(['S', 'V', 'C', 'M']);
+type AlwaysSent = 'S' | 'V' | 'C' | 'M';
+type ErrorFieldEntry = (typeof ERROR_FIELD_LIST)[number];
+type ErrorFieldsShape = {
+  [E in ErrorFieldEntry as E['json']]: E['letter'] extends AlwaysSent ? z.ZodNullable<z.ZodString> : z.ZodOptional<z.ZodString>
+} & { unknown: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodString>> };
+const ALWAYS: ReadonlySet<string> = new Set<AlwaysSent>(['S', 'V', 'C', 'M']);
 const errorShape: Record<string, z.ZodType> = {};
-for (const info of Object.values(ERROR_FIELDS)) {
+for (const info of ERROR_FIELD_LIST) {
   errorShape[info.json] = ALWAYS.has(info.letter) ? z.string().nullable() : z.string().optional();
 }
+/** Letters the documentation does not define, kept by letter. */
 errorShape.unknown = z.record(z.string(), z.string()).optional();
-export const errorFieldsSchema = z.strictObject(errorShape);
+/** ErrorResponse / NoticeResponse fields, by the JSON names of dissectors/fields.ts ERROR_FIELD_LIST. */
+export const errorFieldsSchema = z.strictObject(errorShape as ErrorFieldsShape);
 
 export const scramSchema = z.strictObject({
   gs2Flag: z.enum(['n', 'y', 'p']).optional(),
@@ -66,10 +73,9 @@ function msg<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {
   return z.strictObject({ type: z.literal(type), ...shape });
 }
 
-const empty = (type: string) => msg(type, {});
-const authNames = AUTH_TYPES as Record<string, string>;
-function auth(code: number, shape: z.ZodRawShape = {}) {
-  return msg(authNames[code], { authType: z.literal(code), ...shape });
+const empty = <T extends string>(type: T) => msg(type, {});
+function auth<C extends keyof typeof AUTH_TYPE_NAMES, S extends z.ZodRawShape = {}>(code: C, shape?: S) {
+  return msg(AUTH_TYPE_NAMES[code], { authType: z.literal(code), ...(shape as S) });
 }
 const saslData = { dataLength: z.number().int().nonnegative(), data: z.string(), scram: scramSchema.optional() };
 const copyResponse = { format, columnFormats: z.array(format) };

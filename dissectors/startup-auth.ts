@@ -129,25 +129,21 @@ const authentication: Entry = {
   nameFor(body) {
     return body.length >= 4 ? AUTH_TYPES[body.readInt32BE(0)] ?? 'Authentication' : 'Authentication';
   },
-  decode(r, ctx) {
+  decode(r, ctx): AuthenticationRequest {
     const at = r.pos;
     const authType = r.i32(F.authType);
-    const name = AUTH_TYPES[authType] as AuthenticationRequest['type'] | undefined;
-    if (name === undefined) {
-      if (r.ok) r.fail('invalid', `unknown authentication request code ${authType}`, at);
-      return { type: 'AuthenticationOk', authType };
-    }
-    const m: AuthenticationRequest = { type: name, authType };
+    // One case per request code, so each message has exactly its schema's fields.
     switch (authType) {
-      case 5:
-        m.salt = r.bytes(F.salt, 4).toString('hex');
-        break;
+      case 0: return { type: 'AuthenticationOk', authType };
+      case 2: return { type: 'AuthenticationKerberosV5', authType };
+      case 3: return { type: 'AuthenticationCleartextPassword', authType };
+      case 5: return { type: 'AuthenticationMD5Password', authType, salt: r.bytes(F.salt, 4).toString('hex') };
+      case 7: return { type: 'AuthenticationGSS', authType };
       case 8: {
         const data = r.rest(F.authData);
-        m.dataLength = data.length;
-        m.data = cappedHex(data);
-        break;
+        return { type: 'AuthenticationGSSContinue', authType, dataLength: data.length, data: cappedHex(data) };
       }
+      case 9: return { type: 'AuthenticationSSPI', authType };
       case 10: {
         const mechanisms: string[] = [];
         for (let i = 0; r.ok; i++) {
@@ -163,22 +159,22 @@ const authentication: Entry = {
           const mech = r.cstr(F.mechanismOffered, i);
           if (r.ok) mechanisms.push(mech);
         }
-        m.mechanisms = mechanisms;
-        break;
+        return { type: 'AuthenticationSASL', authType, mechanisms };
       }
       case 11:
       case 12: {
         const data = r.rest(F.saslData);
         const t = saslText(data, r, ctx.saslMechanism ?? null);
-        m.dataLength = data.length;
-        m.data = t.data;
-        if (t.scram !== undefined) m.scram = t.scram;
-        break;
+        const fields = t.scram === undefined ? { dataLength: data.length, data: t.data } : { dataLength: data.length, data: t.data, scram: t.scram };
+        return authType === 11
+          ? { type: 'AuthenticationSASLContinue', authType, ...fields }
+          : { type: 'AuthenticationSASLFinal', authType, ...fields };
       }
       default:
-        break;
+        // A fault: dissect() makes a Malformed of it (its partial comes from the reads above).
+        if (r.ok) r.fail('invalid', `unknown authentication request code ${authType}`, at);
+        return { type: 'AuthenticationOk', authType: 0 };
     }
-    return m;
   },
 };
 

@@ -5,10 +5,15 @@
  * JSON message record's fields, so no field may be named kind, session, time, frame, dir, type,
  * code or length (those are the record envelope's; see DESIGN.md).
  *
- * This file states the shapes other stages rely on (src/session, src/sinks, src/tui); the zod
- * schemas (dissectors/schema.ts) are the full truth, and CopyData's fields are dissectors/copy's.
+ * The message types are inferred from the zod schemas (dissectors/schema.ts), which are the one
+ * declaration of every message's fields; CopyData's fields are dissectors/copy's. RawMessage and
+ * DissectContext, the dissectors' input, are declared here.
  */
+import type { z } from 'zod';
 import type { Direction } from '../src/core/direction.js';
+import type {
+  columnDescriptionSchema, errorFieldsSchema, MessageTypeName, messageSchemas, pgValueSchema, scramSchema, typedValueSchema,
+} from './schema.js';
 
 export type { Direction };
 
@@ -41,143 +46,77 @@ export interface RawMessage {
 }
 
 /** What a value in a DataRow, Bind, FunctionCall or COPY row decodes to (JSON-compatible). */
-export type PgValue = null | boolean | number | string | PgValue[] | { [key: string]: PgValue };
+export type PgValue = z.infer<typeof pgValueSchema>;
 
-/** A parameter or column value with the type information it was decoded with. */
-export interface TypedValue {
-  /** Type OID, or 0 when unknown. */
-  oid: number;
-  /** Type name when the OID is a built-in type (int4, text, ...). */
-  typeName: string | null;
-  format: 'text' | 'binary';
-  /** Decoded value: int8 and numeric as strings, bytea as "\\x..." hex, unknown binary types as hex. NULL is null. */
-  value: PgValue;
-}
+/**
+ * A parameter or column value with the type information it was decoded with: oid 0 when
+ * unknown; typeName when the OID is a built-in type; value: int8 and numeric as strings, bytea as
+ * "\\x..." hex, unknown binary types as hex, NULL as null.
+ */
+export type TypedValue = z.infer<typeof typedValueSchema>;
+/** One field of a RowDescription (and of a query record's `columns`). */
+export type ColumnDescription = z.infer<typeof columnDescriptionSchema>;
+/**
+ * ErrorResponse / NoticeResponse fields by their JSON names (dissectors/fields.ts ERROR_FIELDS):
+ * severity, severityNonLocalized, sqlstate and message always (null when not sent), the others
+ * only when sent; letters the documentation does not define are kept by letter in `unknown`.
+ */
+export type ErrorFields = z.infer<typeof errorFieldsSchema>;
+/**
+ * SCRAM attributes (RFC 5802) parsed from SASL data: only the attributes present are set; the
+ * client proof `p` is "<redacted>" unless secrets are shown.
+ */
+export type ScramAttributes = z.infer<typeof scramSchema>;
 
-export interface ColumnDescription {
-  name: string;
-  tableOid: number;
-  columnNumber: number;
-  typeOid: number;
-  typeName: string | null;
-  typeSize: number;
-  typeModifier: number;
-  format: 'text' | 'binary';
-}
+/** The decoded message of one type, by its documented name. */
+export type MessageOf<T extends MessageTypeName> = z.infer<(typeof messageSchemas)[T]>;
 
-export interface ErrorFields {
-  /** S: localized severity; V: non-localized severity (ERROR, FATAL, PANIC, WARNING, NOTICE, ...) */
-  severity: string | null;
-  severityNonLocalized: string | null;
-  /** C: SQLSTATE */
-  sqlstate: string | null;
-  /** M */
-  message: string | null;
-  detail?: string; hint?: string; position?: string; internalPosition?: string; internalQuery?: string;
-  where?: string; schema?: string; table?: string; column?: string; dataType?: string; constraint?: string;
-  file?: string; line?: string; routine?: string;
-  /** Field letters the documentation does not define, kept by letter. */
-  unknown?: Record<string, string>;
-}
+/** Every decoded message, a discriminated union on `type` (the schemas in dissectors/schema.ts). */
+export type DecodedMessage = { [T in MessageTypeName]: MessageOf<T> }[MessageTypeName];
 
-// ---- the messages other stages read ----
+// ---- the messages other stages name ----
 
-export interface StartupMessage { type: 'StartupMessage'; protocolMajor: number; protocolMinor: number; parameters: Record<string, string> }
-export interface SSLRequest { type: 'SSLRequest' }
-export interface GSSENCRequest { type: 'GSSENCRequest' }
-/** The server's one-byte answer to SSLRequest: 'S' accepts (TLS follows), 'N' refuses. */
-export interface SSLResponse { type: 'SSLResponse'; accepted: boolean }
-/** The server's one-byte answer to GSSENCRequest: 'G' accepts, 'N' refuses. */
-export interface GSSENCResponse { type: 'GSSENCResponse'; accepted: boolean }
-/** 3.0: 4-byte key; 3.2: variable length. secretKey is hex. */
-export interface CancelRequest { type: 'CancelRequest'; processId: number; secretKey: string }
-
-export interface Query { type: 'Query'; query: string }
-export interface Parse { type: 'Parse'; statement: string; query: string; paramTypes: number[] }
-export interface Bind { type: 'Bind'; portal: string; statement: string; paramFormats: Array<'text' | 'binary'>; params: TypedValue[]; resultFormats: Array<'text' | 'binary'> }
-export interface Describe { type: 'Describe'; target: 'statement' | 'portal'; name: string }
-export interface Execute { type: 'Execute'; portal: string; maxRows: number }
-export interface Close { type: 'Close'; target: 'statement' | 'portal'; name: string }
-export interface Sync { type: 'Sync' }
-export interface Flush { type: 'Flush' }
-export interface Terminate { type: 'Terminate' }
-export interface FunctionCall { type: 'FunctionCall'; functionOid: number; args: TypedValue[]; resultFormat: 'text' | 'binary' }
-
-export interface AuthenticationRequest {
-  type: 'AuthenticationOk' | 'AuthenticationKerberosV5' | 'AuthenticationCleartextPassword' | 'AuthenticationMD5Password'
-    | 'AuthenticationGSS' | 'AuthenticationGSSContinue' | 'AuthenticationSSPI' | 'AuthenticationSASL'
-    | 'AuthenticationSASLContinue' | 'AuthenticationSASLFinal';
-  /** The Int32 request code (0 Ok, 3 cleartext, 5 MD5, 10 SASL, 11 SASLContinue, 12 SASLFinal, ...). */
-  authType: number;
-  /** SASL: mechanisms offered. */
-  mechanisms?: string[];
-  /** MD5: salt as hex. */
-  salt?: string;
-  /** GSSContinue, SASLContinue, SASLFinal: the data's size, and the data as text (SASL) or hex (GSS). */
-  dataLength?: number;
-  data?: string;
-  /** SASLContinue / SASLFinal of a SCRAM exchange: the attributes. */
-  scram?: ScramAttributes;
-}
-export interface BackendKeyData { type: 'BackendKeyData'; processId: number; secretKey: string }
-export interface ParameterStatus { type: 'ParameterStatus'; name: string; value: string }
-export interface NegotiateProtocolVersion { type: 'NegotiateProtocolVersion'; newestMinor: number; unrecognized: string[] }
-export interface ReadyForQuery { type: 'ReadyForQuery'; status: 'I' | 'T' | 'E'; transactionStatus: 'idle' | 'transaction' | 'failed' }
-export interface ParameterDescription { type: 'ParameterDescription'; paramTypes: number[] }
-export interface RowDescription { type: 'RowDescription'; fields: ColumnDescription[] }
+export type StartupMessage = MessageOf<'StartupMessage'>;
+export type CancelRequest = MessageOf<'CancelRequest'>;
+export type Query = MessageOf<'Query'>;
+export type Parse = MessageOf<'Parse'>;
+export type Bind = MessageOf<'Bind'>;
+export type Describe = MessageOf<'Describe'>;
+export type Execute = MessageOf<'Execute'>;
+export type Close = MessageOf<'Close'>;
+export type FunctionCall = MessageOf<'FunctionCall'>;
+export type AuthenticationRequest = MessageOf<
+  | 'AuthenticationOk' | 'AuthenticationKerberosV5' | 'AuthenticationCleartextPassword' | 'AuthenticationMD5Password'
+  | 'AuthenticationGSS' | 'AuthenticationGSSContinue' | 'AuthenticationSSPI' | 'AuthenticationSASL'
+  | 'AuthenticationSASLContinue' | 'AuthenticationSASLFinal'>;
+/** Frontend 'p' after AuthenticationCleartextPassword (3) or AuthenticationMD5Password (5). */
+export type PasswordMessage = MessageOf<'PasswordMessage'>;
+/** Frontend 'p' after AuthenticationSASL (10). `data` is text when the mechanism's data is text (SCRAM), else hex. */
+export type SASLInitialResponse = MessageOf<'SASLInitialResponse'>;
+/** Frontend 'p' after AuthenticationSASLContinue (11). */
+export type SASLResponse = MessageOf<'SASLResponse'>;
+/** Frontend 'p' after AuthenticationGSS / GSSContinue / SSPI (7, 8, 9): the token, as hex (redacted unless secrets are shown). */
+export type GSSResponse = MessageOf<'GSSResponse'>;
+export type BackendKeyData = MessageOf<'BackendKeyData'>;
+export type ParameterStatus = MessageOf<'ParameterStatus'>;
+export type ReadyForQuery = MessageOf<'ReadyForQuery'>;
+export type RowDescription = MessageOf<'RowDescription'>;
 /**
  * With DissectContext.decodeRows false, values are checked but not decoded: `values` is empty,
  * `valuesOmitted` true and `columnCount` says how many there were.
  */
-export interface DataRow { type: 'DataRow'; values: TypedValue[]; columnCount?: number; valuesOmitted?: true }
-export interface CommandComplete { type: 'CommandComplete'; tag: string; command: string; rows: number | null; oid?: number }
-export interface ErrorResponse { type: 'ErrorResponse'; fields: ErrorFields }
-export interface NoticeResponse { type: 'NoticeResponse'; fields: ErrorFields }
-export interface NotificationResponse { type: 'NotificationResponse'; processId: number; channel: string; payload: string }
-export interface CopyResponse { type: 'CopyInResponse' | 'CopyOutResponse' | 'CopyBothResponse'; format: 'text' | 'binary'; columnFormats: Array<'text' | 'binary'> }
-export interface FunctionCallResponse { type: 'FunctionCallResponse'; result: TypedValue }
-
-/**
- * SCRAM attributes (RFC 5802) parsed from SASL data: client-first (gs2 header, n, r),
- * server-first (r, s, i), client-final (c, r, p), server-final (v or e). Only the attributes
- * present are set; the client proof `p` is "<redacted>" unless secrets are shown.
- */
-export interface ScramAttributes {
-  /** gs2 channel-binding flag: 'n' (client does not support it), 'y' (thinks the server does not), 'p' (uses it). */
-  gs2Flag?: 'n' | 'y' | 'p';
-  /** Channel binding type named by a 'p=' gs2 flag (e.g. tls-server-end-point). */
-  channelBindingType?: string;
-  authzid?: string;
-  user?: string;
-  nonce?: string;
-  salt?: string;
-  iterations?: number;
-  channelBinding?: string;
-  proof?: string;
-  serverSignature?: string;
-  error?: string;
-  /** Attributes not listed above, kept by letter. */
-  extensions?: Record<string, string>;
-}
-
-/** Frontend 'p' after AuthenticationCleartextPassword (3) or AuthenticationMD5Password (5). */
-export interface PasswordMessage { type: 'PasswordMessage'; method: 'cleartext' | 'md5' | 'unknown'; password: string }
-/** Frontend 'p' after AuthenticationSASL (10). `data` is text when the mechanism's data is text (SCRAM), else hex. */
-export interface SASLInitialResponse { type: 'SASLInitialResponse'; mechanism: string; dataLength: number; data: string | null; scram?: ScramAttributes }
-/** Frontend 'p' after AuthenticationSASLContinue (11). */
-export interface SASLResponse { type: 'SASLResponse'; dataLength: number; data: string; scram?: ScramAttributes }
-/** Frontend 'p' after AuthenticationGSS / GSSContinue / SSPI (7, 8, 9): the token, as hex (redacted unless secrets are shown). */
-export interface GSSResponse { type: 'GSSResponse'; dataLength: number; data: string }
+export type DataRow = MessageOf<'DataRow'>;
+export type CommandComplete = MessageOf<'CommandComplete'>;
+export type ErrorResponse = MessageOf<'ErrorResponse'>;
+export type NoticeResponse = MessageOf<'NoticeResponse'>;
+export type CopyResponse = MessageOf<'CopyInResponse' | 'CopyOutResponse' | 'CopyBothResponse'>;
 /** CopyData in either direction: the fields come from dissectors/copy (decodeCopyData). */
-export interface CopyData { type: 'CopyData'; [field: string]: unknown }
-export interface CopyFail { type: 'CopyFail'; message: string }
-export interface EmptyMessage { type: 'ParseComplete' | 'BindComplete' | 'CloseComplete' | 'NoData' | 'EmptyQueryResponse' | 'PortalSuspended' | 'CopyDone' }
-
+export type CopyData = MessageOf<'CopyData'>;
 /**
  * A type byte not defined for this direction and phase. `raw` is the body as hex, capped (see
  * dissectors/hex.ts); `size` is the body's true size.
  */
-export interface Unknown { type: 'Unknown'; reason: string; raw: string; size?: number }
+export type Unknown = MessageOf<'Unknown'>;
 /**
  * A known type whose body does not match its format; `partial` holds the fields decoded before
  * the fault (JSON names as in the full message). `fault`: 'truncated' (the body ends before its
@@ -185,21 +124,7 @@ export interface Unknown { type: 'Unknown'; reason: string; raw: string; size?: 
  * 'invalid' (a value the format does not allow). `raw` is the body as hex, capped; `size` the
  * body's true size; `offset` the body offset of the fault.
  */
-export interface Malformed {
-  type: 'Malformed'; name: string; reason: string; raw: string; partial: Record<string, unknown>;
-  fault?: 'truncated' | 'trailing' | 'invalid'; size?: number; offset?: number;
-}
-
-/** Any other message (CopyData, PasswordMessage, SASL*, replication ...): see dissectors/schema.ts. */
-export interface OtherMessage { type: string; [field: string]: unknown }
-
-export type DecodedMessage =
-  | StartupMessage | SSLRequest | GSSENCRequest | SSLResponse | GSSENCResponse | CancelRequest
-  | Query | Parse | Bind | Describe | Execute | Close | Sync | Flush | Terminate | FunctionCall
-  | AuthenticationRequest | BackendKeyData | ParameterStatus | NegotiateProtocolVersion | ReadyForQuery
-  | ParameterDescription | RowDescription | DataRow | CommandComplete | ErrorResponse | NoticeResponse
-  | NotificationResponse | CopyResponse | FunctionCallResponse | EmptyMessage | Unknown | Malformed
-  | PasswordMessage | SASLInitialResponse | SASLResponse | GSSResponse | CopyData | CopyFail;
+export type Malformed = MessageOf<'Malformed'>;
 
 /**
  * Connection state that changes how a body decodes. src/pg keeps the protocol phase parts

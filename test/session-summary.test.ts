@@ -70,7 +70,7 @@ function leanTag(raw: RawMessage): { tag: string; rows: number | null } | null {
 /** The Reader's way (a tracing reader never takes a range reader): its result, or Malformed when it found fault. */
 function readerWay(raw: RawMessage, ctx: ReturnType<typeof makeContext>): DecodedMessage {
   const t = traceDecode(raw, ctx);
-  if (typeof t.result === 'string' || t.reader.fault !== null) return { type: 'Malformed', name: '', reason: '', raw: '', partial: {} };
+  if (typeof t.result === 'string' || t.reader.fault !== null) return { type: 'Malformed', name: '', reason: '', fault: 'invalid', raw: '', size: 0, offset: 0, partial: {} };
   return t.result;
 }
 

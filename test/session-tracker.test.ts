@@ -537,8 +537,8 @@ test('authentication outcomes', () => {
   scram.fe({ type: 'StartupMessage', protocolMajor: 3, protocolMinor: 2, parameters: { user: 'carol', database: 'db' } });
   scram.be({ type: 'AuthenticationSASL', authType: 10, mechanisms: ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256'] });
   scram.fe(other('SASLInitialResponse', { mechanism: 'SCRAM-SHA-256', data: '<redacted>' }));
-  scram.be({ type: 'AuthenticationSASLContinue', authType: 11 }).fe(other('SASLResponse', { data: '<redacted>' }));
-  scram.be({ type: 'AuthenticationSASLFinal', authType: 12 }).be({ type: 'AuthenticationOk', authType: 0 });
+  scram.be({ type: 'AuthenticationSASLContinue', authType: 11, dataLength: 10, data: '<redacted>' }).fe(other('SASLResponse', { data: '<redacted>' }));
+  scram.be({ type: 'AuthenticationSASLFinal', authType: 12, dataLength: 10, data: '<redacted>' }).be({ type: 'AuthenticationOk', authType: 0 });
   scram.be(rfq('I')).close();
   const s = scram.session.auth;
   assert.deepEqual([s.method, s.mechanism, s.outcome], ['sasl', 'SCRAM-SHA-256', 'success']);
@@ -630,7 +630,7 @@ test('hostile: unanswered requests and random sequences stay bounded and never t
     ['be', { type: 'ParameterDescription', paramTypes: [] }], ['be', { type: 'CopyInResponse', format: 'text', columnFormats: [] }],
     ['be', { type: 'CopyOutResponse', format: 'binary', columnFormats: [] }], ['be', other('CopyData')], ['be', { type: 'PortalSuspended' }],
     ['be', { type: 'EmptyQueryResponse' }], ['be', { type: 'FunctionCallResponse', result: tv('1') }],
-    ['be', { type: 'Malformed', name: 'CommandComplete', reason: 'x', raw: '', partial: {} }],
+    ['be', { type: 'Malformed', name: 'CommandComplete', reason: 'x', fault: 'invalid', raw: '', size: 0, offset: 0, partial: {} }],
     ['be', { type: 'NoticeResponse', fields: { severity: null, severityNonLocalized: null, sqlstate: null, message: null } }],
   ];
   let seed = 12345;

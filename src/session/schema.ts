@@ -6,48 +6,13 @@
  */
 import { z } from 'zod';
 import { tlsSummarySchema } from '../pg/tls/summary.js';
+import { columnDescriptionSchema, errorFieldsSchema, pgValueSchema, typedValueSchema } from '../../dissectors/schema.js';
 
-const pgValue = z.json();
-
-export const typedValueSchema = z.object({
-  oid: z.number().int(),
-  typeName: z.string().nullable(),
-  format: z.enum(['text', 'binary']),
-  value: pgValue,
-});
-
-export const errorFieldsSchema = z.object({
-  severity: z.string().nullable(),
-  severityNonLocalized: z.string().nullable(),
-  sqlstate: z.string().nullable(),
-  message: z.string().nullable(),
-  detail: z.string().optional(),
-  hint: z.string().optional(),
-  position: z.string().optional(),
-  internalPosition: z.string().optional(),
-  internalQuery: z.string().optional(),
-  where: z.string().optional(),
-  schema: z.string().optional(),
-  table: z.string().optional(),
-  column: z.string().optional(),
-  dataType: z.string().optional(),
-  constraint: z.string().optional(),
-  file: z.string().optional(),
-  line: z.string().optional(),
-  routine: z.string().optional(),
-  unknown: z.record(z.string(), z.string()).optional(),
-});
-
-export const columnSchema = z.object({
-  name: z.string(),
-  tableOid: z.number().int(),
-  columnNumber: z.number().int(),
-  typeOid: z.number().int(),
-  typeName: z.string().nullable(),
-  typeSize: z.number().int(),
-  typeModifier: z.number().int(),
-  format: z.enum(['text', 'binary']),
-});
+// The typed value, error fields and column description are the message records' own shapes:
+// a query record's params, error, notices and columns are what Bind, ErrorResponse,
+// NoticeResponse and RowDescription decoded.
+const pgValue = pgValueSchema;
+const columnSchema = columnDescriptionSchema;
 
 /** ISO 8601 with microseconds, UTC (src/core/time.ts isoTime). */
 const isoTime = z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'ISO 8601 with microseconds');
