@@ -1,6 +1,8 @@
 /**
- * zod 4 schemas of every decoded message, discriminated on `type`: the full truth of the
- * message records' fields (dissectors/types.ts states the parts other stages rely on). Enums
+ * zod 4 schemas of every decoded message, discriminated on `type`: the one declaration of the
+ * message records' fields; dissectors/types.ts infers the TypeScript types from them, and the
+ * query and session records (src/session/schema.ts) reuse the typed value, error fields and
+ * column description. Enums
  * come from the value tables in fields.ts, so names are declared once. Tests validate every
  * decoded result against decodedMessageSchema; `pgsniff schema` prints the JSON Schema.
  * The record envelope (kind, session, time, frame, dir, code, length) is the pipeline's.
