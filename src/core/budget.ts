@@ -209,14 +209,32 @@ export function processBudget(): MemoryBudget {
  * check() is called every few thousand packets: a heap statistic read, no more. The collector is
  * V8's own full collection (exposed through --expose-gc, set at run time).
  */
+const CHECK_PACKETS = 4096;
+const CHECK_BYTES = 2 * MiB;
+
 export class HeapGuard {
   private trigger: number;
   private readonly floor: number;
   /** Full collections the guard asked for. */
   collections = 0;
+  private packets = 0;
+  private bytes = 0;
   constructor(limitBytes: number) {
     this.floor = Math.max(32 * MiB, ((limitBytes - RUNTIME_BYTES) * 3) / 4);
     this.trigger = this.floor;
+  }
+
+  /**
+   * Counts a packet: the heap is checked every CHECK_PACKETS packets or CHECK_BYTES of packet
+   * data, whichever comes first (packets of 16 KB each grow the heap faster than small ones:
+   * 4,096 of them are 64 MB of garbage at worst).
+   */
+  packet(bytes: number): void {
+    this.bytes += bytes;
+    if (++this.packets < CHECK_PACKETS && this.bytes < CHECK_BYTES) return;
+    this.packets = 0;
+    this.bytes = 0;
+    this.check();
   }
 
   check(): void {

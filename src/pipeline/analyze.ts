@@ -135,7 +135,8 @@ export class PacketPipeline {
   }
 
   readonly packet = (p: Packet): void => {
-    if ((++this.packets & 4095) === 0) this.heap.check();
+    this.packets++;
+    this.heap.packet(p.data.length);
     this.lastFrame = p.frame;
     this.lastTimeUs = p.timeUs;
     this.analyzer.time(p.timeUs);

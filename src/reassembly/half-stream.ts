@@ -364,6 +364,10 @@ export class HalfStream<Owner> {
     this.nextSeq = seqAdd(this.nextSeq, len);
     this.checkFinished();
     this.sink.data(d);
+    // The reused delivery must not keep the packet past the call: the packet is a view of the
+    // capture reader's 256 KiB chunk, and an idle direction would pin that chunk (issue 19: with
+    // 1,000 idle connections, 51 MB of chunks outside every budget share).
+    d.release();
   }
 
   /** `n` bytes at nextSeq will never be delivered: the next delivery carries them as skip. */
@@ -558,6 +562,14 @@ export class StreamDelivery implements Delivery {
   set bytes(b: Buffer) {
     this.setRange(b, 0, b.length);
     this.view = b;
+  }
+
+  /** Forgets the bytes (after the data() call). */
+  release(): void {
+    this.data = EMPTY;
+    this.view = EMPTY;
+    this.start = 0;
+    this.end = 0;
   }
 
   setRange(data: Buffer, start: number, end: number): void {

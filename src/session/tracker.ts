@@ -676,6 +676,10 @@ export class SessionTracker implements CancelTarget {
     this.startup.ready();
     if (this.lossy) this.recover(t);
     const req = this.headFor(Be.ReadyForQuery, t);
+    // The rows' fast path ends with its request: kept past it, an idle session would hold the
+    // last request's SQL and execution, outside every budget share (issue 19).
+    this.rowReq = null;
+    this.rowExec = null;
     let epoch = this.syncSeq + 1;
     if (req) {
       if (req.kind === 'sync' || req.kind === 'query' || req.kind === 'function') epoch = req.seq;
@@ -713,6 +717,10 @@ export class SessionTracker implements CancelTarget {
     const more = src.length - raw.bodyEnd >= 5 && src[raw.bodyEnd]! >= 0x31 && src[raw.bodyEnd]! <= 0x7a;
     this.outbox.ready(status, more ? raw.frame : -1);
     if (status === 'idle') this.table.endTransaction(epoch);
+    // Records kept for an open block are charged now, not at the session's next message: an idle
+    // session would hold its last record uncharged for the rest of the capture (issue 19: 1,000
+    // sessions, 16 MB outside the share). The tracker is done with this message.
+    this.outbox.chargeHeld();
   }
 
   private errorResponse(raw: RawMessage, d: DecodedMessage): void {
