@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { analyzeFile } from '../src/pipeline/analyze.js';
 import { NdjsonSink } from '../src/sinks/ndjson.js';
-import { StatsSink } from '../src/sinks/stats.js';
+import { StatsSink, OTHER_FINGERPRINT } from '../src/sinks/stats.js';
 import { ReportSink } from '../src/sinks/report/sink.js';
 import { BucketArray, TimeGrid, logBin, binUpperMs } from '../src/sinks/report/grid.js';
 import { renderReportHtml, scriptSafeJson } from '../src/sinks/report/html.js';
@@ -24,6 +24,7 @@ import type { ReportData } from '../src/sinks/report/data.js';
 import { openSync, closeSync } from 'node:fs';
 import { projectRoot } from './helpers/public-captures.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { q } from './helpers/records.js';
 
 const samples = join(projectRoot, 'samples');
 const main = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
@@ -85,6 +86,26 @@ test('statements are pgsniff stats\'s own: same fingerprints, calls, percentiles
     for (const q of data.statements) {
       if (q.slowest) assert.equal(q.slowest.durationMs, q.maxMs, `${file}: slowest example is the max`);
     }
+  }
+});
+
+test('each statement\'s histogram, rows and slowest are grouped as stats groups: texts folded by fingerprint, past MAX_GROUPS texts, and "other" past MAX_FINGERPRINTS', async () => {
+  const sink = await ReportSink.create();
+  // 12,000 distinct texts (past MAX_GROUPS: stats resolves its groups and goes on per record)
+  // over 11,000 fingerprints (past MAX_FINGERPRINTS: the rest is "other")
+  const n = 12_000;
+  for (let i = 0; i < n; i++) {
+    sink.record(q({ sql: `select * from t${i % 11_000} where a = ${i}`, durationMs: (i % 97) + 1, rowsReturned: 1, bytesReturned: 10, frame: i + 1 }));
+  }
+  sink.end();
+  const data = sink.result({ source: 'generated', input: 'ndjson' });
+  const other = data.statements.find((x) => x.fingerprint === OTHER_FINGERPRINT);
+  assert.equal(other?.calls, 1000, 'the other group is listed');
+  assert.ok(data.statements.some((x) => x.calls === 2), 'texts of one fingerprint folded');
+  for (const x of data.statements) {
+    assert.equal(x.hist.reduce((m, [, c]) => m + c, 0), x.calls, `${x.query}: histogram`);
+    assert.deepEqual([x.rowsReturned, x.bytesReturned], [x.calls, 10 * x.calls], `${x.query}: rows and bytes returned`);
+    assert.equal(x.slowest?.durationMs, x.maxMs, `${x.query}: slowest`);
   }
 });
 

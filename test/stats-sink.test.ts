@@ -5,6 +5,9 @@ import { fallbackNormalize, createNormalizer } from '../src/sinks/stats-normaliz
 import { StatsSink } from '../src/sinks/stats.js';
 import { formatStatsText } from '../src/sinks/stats-format.js';
 import { q, s } from './helpers/records.js';
+import { PacketPipeline } from '../src/pipeline/analyze.js';
+import type { QueryRecord } from '../src/session/schema.js';
+import { openBlocks } from './helpers/held-captures.js';
 
 
 test('LatencySketch: exact nearest-rank percentiles', () => {
@@ -210,4 +213,44 @@ test('stats: a portal fetched in several Executes is one call, its time the sum 
     other.record(q({ protocol: 'extended', sql: 'select * from b', portal: '', durationMs: 2 }));
     assert.equal(other.report().totals.queries, 2);
   }
+});
+
+test('stats: statements written before their transaction ended (rollbackUnknown) are counted, in the totals, per query and in the text', async () => {
+  for (const defer of [true, false]) {
+    const sink = new StatsSink(await createNormalizer(), { defer });
+    sink.record(q({ sql: 'select 1', rollbackUnknown: true, transactionStatus: 'transaction' }));
+    sink.record(q({ sql: 'select 2', rollbackUnknown: true, transactionStatus: 'transaction' }));
+    sink.record(q({ sql: 'select 3', rolledBack: true }));
+    sink.record(q({ sql: 'insert into t values (1)' }));
+    const r = sink.report();
+    assert.deepEqual([r.totals.rollbackUnknown, r.totals.rolledBack], [2, 1], `defer ${defer}`);
+    const sel = r.queries.find((x) => x.query.startsWith('select'))!;
+    assert.deepEqual([sel.calls, sel.rollbackUnknown, sel.rolledBack], [3, 2, 1]);
+    assert.equal(r.queries.find((x) => x.query.startsWith('insert'))!.rollbackUnknown, 0);
+    assert.match(formatStatsText(r), /0 incomplete, 1 rolled back \(2 more not known: written before their transaction ended\);/);
+  }
+  // none: the line is as it always was
+  const none = new StatsSink(await createNormalizer());
+  none.record(q({ sql: 'select 1' }));
+  assert.match(formatStatsText(none.report()), /0 incomplete, 0 rolled back; 0 rows;/);
+});
+
+test('stats: a capture whose open blocks outgrow the session budget: every record marked rollbackUnknown is counted', async () => {
+  // 300 connections, each BEGIN and 30 answered statements never committed (held-records.test.ts)
+  const frames = openBlocks(300, 30, 1000, 200);
+  const stats = new StatsSink(await createNormalizer());
+  let marked = 0;
+  const p = new PacketPipeline({
+    record: (r) => {
+      if (r.kind === 'query' && (r as unknown as QueryRecord).rollbackUnknown === true) marked++;
+      stats.record(r);
+    },
+  }, { messages: false, queryDetail: 'summary', memoryLimitMb: 128 });
+  frames.forEach((f, i) => p.packet({ frame: i + 1, timeUs: f.timeUs!, linkType: 1, data: f.data, origLen: f.data.length, interfaceId: 0, fileOffset: -1 }));
+  await p.finish();
+  const r = stats.report();
+  assert.ok(marked > 1000, `${marked} records marked`);
+  assert.equal(r.totals.rollbackUnknown, marked);
+  assert.equal(r.queries.reduce((n, x) => n + x.rollbackUnknown, 0), marked);
+  assert.match(formatStatsText(r), new RegExp(`rolled back \\(${marked} more not known`));
 });

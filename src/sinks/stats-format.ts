@@ -53,7 +53,9 @@ export function formatStatsText(r: StatsReport, opts: StatsTextOptions = {}): st
     out += `Not decoded: ${describeUndecoded(r.undecoded)}: their queries are not counted below.\n`;
   }
   if (r.uncertain) out += '\n';
-  out += `Queries: ${t.queries} executed, ${t.errors} failed, ${t.skipped} skipped, ${t.incomplete} incomplete, ${t.rolledBack} rolled back; `
+  // said only when there are some: whether a rollback undid them is not known (the records' rollbackUnknown)
+  const unknown = t.rollbackUnknown > 0 ? ` (${t.rollbackUnknown} more not known: written before their transaction ended)` : '';
+  out += `Queries: ${t.queries} executed, ${t.errors} failed, ${t.skipped} skipped, ${t.incomplete} incomplete, ${t.rolledBack} rolled back${unknown}; `
     + `${t.rows} rows; ${fmtNum(t.totalMs)} ms in total; ${t.fingerprints} distinct (normalized by ${t.parser})\n`;
   if (t.batches > 0) {
     out += `Batches: ${t.batches} (${t.batchedQueries} statements whose answers arrived together, ${fmtNum(t.batchMs)} ms): `

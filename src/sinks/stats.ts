@@ -37,6 +37,8 @@ export interface QueryStats {
   incomplete: number;
   /** Executions a rollback undid (they succeeded, then their transaction did not). */
   rolledBack: number;
+  /** Executions written before their transaction ended (rollbackUnknown): whether a rollback undid them is not known. */
+  rollbackUnknown: number;
   /** Executions whose answers arrived together with others' (a batch): their time is the batch's, not in the percentiles. */
   batched: number;
   protocols: { simple: number; extended: number; function: number };
@@ -82,7 +84,10 @@ export interface ErrorStats {
 
 export interface StatsReport {
   totals: {
-    queries: number; errors: number; skipped: number; incomplete: number; rolledBack: number; rows: number; totalMs: number;
+    queries: number; errors: number; skipped: number; incomplete: number; rolledBack: number;
+    /** Executions whose transaction's end was not seen when they were written (rollbackUnknown). */
+    rollbackUnknown: number;
+    rows: number; totalMs: number;
     /** Batches (answers that arrived together), the statements in them and their time. */
     batches: number; batchedQueries: number; batchMs: number;
     /** Records of a pooler's server legs (poolerLeg): not counted above, where each statement counts once, on its client leg. */
@@ -143,6 +148,17 @@ export function queryKey(rec: QueryRecord, normalizer: Normalizer): Normalized {
   return { fingerprint: text, text, parsed: false, hasLiterals: false };
 }
 
+/**
+ * What another sink keeps per statement beside stats's counts (the report's histogram and slowest
+ * execution, report/sink.ts): held on stats's own aggregate, so that it is grouped exactly as
+ * stats groups (by text while the pass runs, folded by fingerprint as the groups are resolved,
+ * "other" past MAX_FINGERPRINTS), with no second lookup per record.
+ */
+export interface AggExtra {
+  /** Folds o (of another group that has the same fingerprint) into this one. */
+  merge(o: AggExtra): void;
+}
+
 class QueryAgg {
   calls = 0;
   rows = 0;
@@ -150,12 +166,15 @@ class QueryAgg {
   skipped = 0;
   incomplete = 0;
   rolledBack = 0;
+  rollbackUnknown = 0;
   batched = 0;
   parses = 0;
   simple = 0;
   extended = 0;
   fn = 0;
   latency = new LatencySketch();
+  /** StatsSink.query's caller's extra (AggExtra). */
+  extra: AggExtra | null = null;
   constructor(public fingerprint: string, public query: string, readonly example: string | null) {}
 
   /** Everything but the latency (merged apart, see StatsSink.resolve). */
@@ -166,11 +185,16 @@ class QueryAgg {
     this.skipped += o.skipped;
     this.incomplete += o.incomplete;
     this.rolledBack += o.rolledBack;
+    this.rollbackUnknown += o.rollbackUnknown;
     this.batched += o.batched;
     this.parses += o.parses;
     this.simple += o.simple;
     this.extended += o.extended;
     this.fn += o.fn;
+    if (o.extra !== null) {
+      if (this.extra === null) this.extra = o.extra;
+      else this.extra.merge(o.extra);
+    }
   }
 }
 
@@ -213,7 +237,7 @@ export class StatsSink implements PipelineSink {
   private readonly encryption: Record<string, number> = {};
   private cleartext = 0;
   private cancels = 0;
-  private totals = { queries: 0, errors: 0, skipped: 0, incomplete: 0, rolledBack: 0, rows: 0, totalMs: 0, batches: 0, batchedQueries: 0, batchMs: 0, poolerServerLeg: 0 };
+  private totals = { queries: 0, errors: 0, skipped: 0, incomplete: 0, rolledBack: 0, rollbackUnknown: 0, rows: 0, totalMs: 0, batches: 0, batchedQueries: 0, batchMs: 0, poolerServerLeg: 0 };
   private readonly coverage = new Coverage();
   private readonly selection: Selection | null;
   /** Batches seen (session + id), to count each batch's time once; bounded, oldest forgotten. */
@@ -238,12 +262,16 @@ export class StatsSink implements PipelineSink {
     else if (rec.kind === 'session') this.session(rec as unknown as SessionRecord);
   }
 
-  query(rec: QueryRecord): void {
-    if (this.selection && !this.selection.query(rec)) return;
+  /**
+   * Counts one query record; returns the aggregate it went to, whose `extra` slot a caller may
+   * use (AggExtra), or null when it is not counted (-Y, a pooler's server leg).
+   */
+  query(rec: QueryRecord): { extra: AggExtra | null } | null {
+    if (this.selection && !this.selection.query(rec)) return null;
     // A pooler sent it on to the server: its client leg's record counts the statement.
     if (rec.poolerLeg === 'server') {
       this.totals.poolerServerLeg++;
-      return;
+      return null;
     }
     const seq = this.seq++;
     const sql = rec.sql;
@@ -277,6 +305,12 @@ export class StatsSink implements PipelineSink {
       this.resolve();
       this.eager = true;
     }
+    return agg;
+  }
+
+  /** After report(): the extra held for a fingerprint (StatsReport.queries[].fingerprint). */
+  extraOf(fingerprint: string): AggExtra | null {
+    return this.byFingerprint.get(fingerprint)?.extra ?? null;
   }
 
   /** The aggregate of a fingerprint, created at its first record (past MAX_FINGERPRINTS: "other"). */
@@ -327,6 +361,10 @@ export class StatsSink implements PipelineSink {
     if (rec.rolledBack === true) {
       agg.rolledBack++;
       this.totals.rolledBack++;
+    }
+    if (rec.rollbackUnknown === true) {
+      agg.rollbackUnknown++;
+      this.totals.rollbackUnknown++;
     }
     const batch = batchOf(rec);
     if (batch !== null) {
@@ -473,7 +511,8 @@ export class StatsSink implements PipelineSink {
       const l = a.latency;
       queries.push({
         fingerprint: a.fingerprint, query: a.query, example: a.example,
-        calls: a.calls, rows: a.rows, errors: a.errors, skipped: a.skipped, incomplete: a.incomplete, rolledBack: a.rolledBack, batched: a.batched,
+        calls: a.calls, rows: a.rows, errors: a.errors, skipped: a.skipped, incomplete: a.incomplete, rolledBack: a.rolledBack,
+        rollbackUnknown: a.rollbackUnknown, batched: a.batched,
         protocols: { simple: a.simple, extended: a.extended, function: a.fn }, parses: a.parses,
         totalMs: round3(l.sumMs), meanMs: round3(l.meanMs), p50Ms: round3(l.quantile(0.5)), p95Ms: round3(l.quantile(0.95)),
         p99Ms: round3(l.quantile(0.99)), maxMs: round3(l.maxMs), exact: l.isExact,

@@ -13,8 +13,8 @@ import type { QueryRecord, SessionRecord } from '../../session/schema.js';
 import { conditionName } from '../../../dissectors/sqlstate.js';
 import { boundParams } from '../../session/bound-params.js';
 import type { Predicate } from '../../filter/index.js';
-import { StatsSink, batchOf, queryKey, MAX_FINGERPRINTS, OTHER_FINGERPRINT } from '../stats.js';
-import { createNormalizer, detach, PARSE_LIMIT, type Normalizer } from '../stats-normalize.js';
+import { StatsSink, batchOf, type AggExtra } from '../stats.js';
+import { createNormalizer, detach, type Normalizer } from '../stats-normalize.js';
 import { BucketArray, LOG_BINS, PER_OCTAVE, TimeGrid, binQuantile, logBin } from './grid.js';
 import type { ReportData, ReportExample, ReportSession, ReportStatement, TimelineRow } from './data.js';
 
@@ -26,8 +26,6 @@ interface HeldRow extends Omit<TimelineRow, 'busy' | 'scaleUs'> {
 /** Time buckets of the charts, and columns of the session timeline. */
 export const SERIES_BUCKETS = 1200;
 export const TIMELINE_COLUMNS = 300;
-/** Distinct SQL texts whose extras (histogram, slowest) are held until the end; past it, keyed by fingerprint at once. */
-export const MAX_TEXTS = 10_000;
 /** Sessions with a timeline row of their own; later ones share one row. */
 export const MAX_TIMELINE_SESSIONS = 2000;
 /** Sessions listed in the sessions table. */
@@ -70,8 +68,11 @@ export interface ReportInputInfo {
   generator?: string;
 }
 
-/** Per SQL text (or fingerprint, past MAX_TEXTS): what stats does not keep. */
-class Extra {
+/**
+ * Per statement, what stats does not keep: held on stats's own aggregate (stats.ts AggExtra),
+ * so grouped exactly as stats groups, with no lookup of its own.
+ */
+class Extra implements AggExtra {
   rowsReturned = 0;
   bytesReturned = 0;
   hist: Uint32Array | null = null;
@@ -89,7 +90,8 @@ class Extra {
     }
   }
 
-  merge(o: Extra): void {
+  merge(other: AggExtra): void {
+    const o = other as Extra;
     this.rowsReturned += o.rowsReturned;
     this.bytesReturned += o.bytesReturned;
     if (o.hist) {
@@ -153,8 +155,6 @@ export class ReportSink implements PipelineSink {
   private histI = NaN;
   private histH: Uint32Array | null = null;
   private readonly latency = new Uint32Array(LOG_BINS);
-  private readonly texts = new Map<string, Extra>();
-  private readonly byFingerprint = new Map<string, Extra>();
   private readonly errorExamples = new Map<string, { example: ReportExample | null; message: string | null }>();
   private readonly live = new Map<number, SessionState>();
   private readonly sessionRows: ReportSession[] = [];
@@ -180,8 +180,6 @@ export class ReportSink implements PipelineSink {
   private sawBytes = false;
   private captureDrops: number | null = null;
   private readonly incompleteBy: Record<string, number> = {};
-  /** Statements whose transaction's end was not seen: whether a rollback undid them is not known. */
-  private rollbackUnknown = 0;
   private bytes = 0;
   /** Under -Y: the bytes of the message records shown. */
   private filteredBytes = 0;
@@ -315,7 +313,7 @@ export class ReportSink implements PipelineSink {
   }
 
   query(rec: QueryRecord): void {
-    this.stats.query(rec);
+    const agg = this.stats.query(rec);
     if (rec.skipped) return;
     const t = this.timeOf(rec.time);
     if (Number.isNaN(t)) return;
@@ -341,8 +339,7 @@ export class ReportSink implements PipelineSink {
       }
       h[bin]!++;
     }
-    this.extraFor(rec).add(rec, bin, t);
-    if (rec.rollbackUnknown === true) this.rollbackUnknown++;
+    if (agg !== null) ((agg.extra ??= new Extra()) as Extra).add(rec, bin, t);
     if (rec.incomplete) {
       const why = rec.incompleteReason ?? 'unknown';
       this.incompleteBy[why] = (this.incompleteBy[why] ?? 0) + 1;
@@ -367,33 +364,6 @@ export class ReportSink implements PipelineSink {
     this.transaction(s, rec, t);
     this.nPlusOne(s, rec);
     if (rec.copy) this.copyOf(rec);
-  }
-
-  /** Extras are grouped by SQL text as stats groups them, and keyed by fingerprint at the end (or at once past MAX_TEXTS). */
-  private extraFor(rec: QueryRecord): Extra {
-    const sql = rec.sql;
-    const byText = sql !== null && sql.length <= PARSE_LIMIT && sql.charCodeAt(0) !== 0;
-    if (byText) {
-      const e = this.texts.get(sql);
-      if (e !== undefined) return e;
-      if (this.texts.size < MAX_TEXTS) {
-        const n = new Extra();
-        this.texts.set(detach(sql), n);
-        return n;
-      }
-    }
-    return this.extraOf(queryKey(rec, this.normalizer).fingerprint);
-  }
-
-  /** A fingerprint's extras; past stats's MAX_FINGERPRINTS, those of its "other" group (memory follows the variety only up to it). */
-  private extraOf(fp: string): Extra {
-    let e = this.byFingerprint.get(fp);
-    if (e === undefined) {
-      if (this.byFingerprint.size >= MAX_FINGERPRINTS) fp = OTHER_FINGERPRINT;
-      e = this.byFingerprint.get(fp);
-      if (e === undefined) this.byFingerprint.set(fp, e = new Extra());
-    }
-    return e;
   }
 
   private busy(s: SessionState, fromUs: number, toUs: number): void {
@@ -596,18 +566,9 @@ export class ReportSink implements PipelineSink {
   /** The page's data. Call once, after the input has ended. */
   result(info: ReportInputInfo): ReportData {
     const st = this.stats.report();
-    // SQL texts to their fingerprints (the normalizer's cache has most of them from stats' own pass)
-    for (const [sql, e] of this.texts) {
-      const fp = this.normalizer.normalize(sql).fingerprint;
-      const into = this.byFingerprint.get(fp);
-      if (into) into.merge(e);
-      else if (this.byFingerprint.size < MAX_FINGERPRINTS) this.byFingerprint.set(fp, e);
-      else this.extraOf(OTHER_FINGERPRINT).merge(e);
-    }
-    this.texts.clear();
     const rank = (f: (q: ReportStatement) => number): ReportStatement[] => [...all].sort((a, b) => f(b) - f(a)).slice(0, TOP_PER_RANKING);
     const all: ReportStatement[] = st.queries.map(({ example: _, ...q }) => {
-      const e = this.byFingerprint.get(q.fingerprint);
+      const e = this.stats.extraOf(q.fingerprint) as Extra | null;
       return {
         ...q,
         rowsReturned: e?.rowsReturned ?? 0, bytesReturned: e?.bytesReturned ?? 0,
@@ -670,7 +631,7 @@ export class ReportSink implements PipelineSink {
       bytes: this.filter !== null ? (this.sawBytes ? this.filteredBytes : null) : this.frames > 0 ? this.bytes : null,
       sessions: st.totals.sessions, queries: st.totals.queries, errors: st.totals.errors, skipped: st.totals.skipped,
       incomplete: st.totals.incomplete, rows: st.totals.rows, totalMs: st.totals.totalMs,
-      poolerServerLeg: st.totals.poolerServerLeg, rolledBack: st.totals.rolledBack, rollbackUnknown: this.rollbackUnknown, batches: st.totals.batches, batchedQueries: st.totals.batchedQueries,
+      poolerServerLeg: st.totals.poolerServerLeg, rolledBack: st.totals.rolledBack, rollbackUnknown: st.totals.rollbackUnknown, batches: st.totals.batches, batchedQueries: st.totals.batchedQueries,
       incompleteByReason: this.incompleteBy,
       anomalies: this.anomalyCount, anomaliesByCode: this.anomalies,
       gaps: this.gaps, gapBytes: this.gapBytes, tlsUndecrypted: this.tlsUndecrypted, gssSessions: this.gss, unpairedResponses: this.unpaired,
