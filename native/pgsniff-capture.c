@@ -78,9 +78,12 @@ int main(int argc, char **argv) {
     return 2;
   }
 #ifdef __linux__
-  /* Never outlive pgsniff. */
+  /* Never outlive pgsniff: if pgsniff died before the request took effect, the parent is no
+   * longer the one pgsniff named (comparing with 1 would fail where pgsniff is itself pid 1,
+   * as the only process of a container). */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() == 1) return 1;
+  const char *parent = getenv("PGSNIFF_CAPTURE_PARENT");
+  if (parent != NULL && (pid_t)atol(parent) != getppid()) return 1;
 #endif
   const char *iface = argv[1];
   int snaplen = atoi(argv[2]);

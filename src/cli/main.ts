@@ -8,6 +8,6 @@
 import { prestartCapture } from './live-early.js';
 
 const argv = process.argv.slice(2);
-if (await prestartCapture(argv) || !(await import('./engine.js')).relaunchWithEngineFlags(argv)) {
+if (prestartCapture(argv) || !(await import('./engine.js')).relaunchWithEngineFlags(argv)) {
   await import('./run.js');
 }
