@@ -182,14 +182,22 @@ function bindRead(b: Buffer, start: number, end: number, ctx: DissectContext | n
 
 // ---- Describe, Close, Execute ----
 
+/**
+ * Describe's or Close's target byte, 0x53 ('S', statement) or 0x50 ('P', portal), when
+ * src[start, end) is a target and a name (the name is then src[start + 1, end - 1)), else 0.
+ */
+export function targetByte(src: Buffer, start: number, end: number): number {
+  if (end - start < 2) return 0;
+  const t = src[start]!;
+  if (t !== 0x53 && t !== 0x50) return 0;
+  return nul(src, start + 1, end) === end - 1 ? t : 0;
+}
+
 /** Describe's or Close's target and name, or null when src[start, end) is not 'S' or 'P' and a name. */
 export function targetName(src: Buffer, start: number, end: number): { target: 'statement' | 'portal'; name: string } | null {
-  if (end - start < 2) return null;
-  const t = src[start];
-  if (t !== 0x53 && t !== 0x50) return null;
-  const n = nul(src, start + 1, end);
-  if (n !== end - 1) return null;
-  return { target: t === 0x53 ? 'statement' : 'portal', name: text(src, start + 1, n) };
+  const t = targetByte(src, start, end);
+  if (t === 0) return null;
+  return { target: t === 0x53 ? 'statement' : 'portal', name: text(src, start + 1, end - 1) };
 }
 
 export function describeRange(src: Buffer, start: number, end: number): Describe | null {
@@ -211,9 +219,14 @@ export function executePortal(src: Buffer, start: number, end: number): string |
   return text(src, start, n);
 }
 
+/** Execute's row limit, once executePortal has found src[start, end) well formed. */
+export function executeMaxRows(src: Buffer, end: number): number {
+  return int32(src, end - 4);
+}
+
 export function executeRange(src: Buffer, start: number, end: number): Execute | null {
   const portal = executePortal(src, start, end);
-  return portal === null ? null : { type: 'Execute', portal, maxRows: int32(src, end - 4) };
+  return portal === null ? null : { type: 'Execute', portal, maxRows: executeMaxRows(src, end) };
 }
 
 // ---- CommandComplete, ReadyForQuery ----
@@ -224,30 +237,19 @@ export function executeRange(src: Buffer, start: number, end: number): Execute |
  * have rows null.
  */
 export function splitTag(tag: string): { command: string; rows: number | null; oid?: number } {
-  const sp = tag.lastIndexOf(' ');
-  if (sp < 0 || !/^[0-9]{1,20}$/.test(tag.slice(sp + 1))) return { command: tag, rows: null };
-  const rows = Number(tag.slice(sp + 1));
-  const head = tag.slice(0, sp);
-  if (head.startsWith('INSERT ')) {
-    const oid = head.slice(7);
-    if (/^[0-9]{1,10}$/.test(oid)) return { command: 'INSERT', rows, oid: Number(oid) };
-  }
-  return { command: head, rows };
-}
-
-
-/** CommandComplete's tag, or null when src[start, end) is not one string. */
-export function commandTag(src: Buffer, start: number, end: number): string | null {
-  const n = nul(src, start, end);
-  if (n < 0 || n !== end - 1) return null;
-  return text(src, start, n);
+  const at = tagCountAt(tag);
+  if (at < 0) return { command: tag, rows: null };
+  const rows = tagCount(tag, at);
+  const oid = tagInsertOid(tag, at);
+  return oid >= 0 ? { command: 'INSERT', rows, oid } : { command: tag.slice(0, at - 1), rows };
 }
 
 /**
- * The row count a tag ends with ("SELECT 5", "INSERT 0 5"), or null: splitTag's rows
- * (simple-query.ts), without the strings and the object it makes for the command and the OID.
+ * Where a tag's row count starts: after its last space, when what follows is 1 to 20 digits;
+ * else -1 (no count: the whole tag is the command). splitTag's reading, without its strings
+ * and object, for callers that write the parts (the NDJSON writer) or want only the count.
  */
-export function tagRows(tag: string): number | null {
+export function tagCountAt(tag: string): number {
   const end = tag.length;
   let i = end;
   while (i > 0) {
@@ -256,12 +258,44 @@ export function tagRows(tag: string): number | null {
     i--;
   }
   const digits = end - i;
-  if (digits === 0 || digits > 20 || i === 0 || tag.charCodeAt(i - 1) !== 0x20) return null;
+  return digits === 0 || digits > 20 || i === 0 || tag.charCodeAt(i - 1) !== 0x20 ? -1 : i;
+}
+
+/** The row count of a tag whose count starts at `at` (tagCountAt), as Number() reads it. */
+export function tagCount(tag: string, at: number): number {
+  const end = tag.length;
   // Up to 15 digits the sum is exact; longer counts are rounded as Number() rounds them.
-  if (digits > 15) return Number(tag.slice(i));
+  if (end - at > 15) return Number(tag.slice(at));
   let n = 0;
-  for (let k = i; k < end; k++) n = n * 10 + (tag.charCodeAt(k) - 0x30);
+  for (let k = at; k < end; k++) n = n * 10 + (tag.charCodeAt(k) - 0x30);
   return n;
+}
+
+/** "INSERT oid rows": the OID (1 to 10 digits between the two spaces), else -1; `at` is tagCountAt's. */
+export function tagInsertOid(tag: string, at: number): number {
+  // "INSERT " + oid + " " before the count
+  const sp = at - 1;
+  if (sp - 7 < 1 || sp - 7 > 10 || !tag.startsWith('INSERT ')) return -1;
+  let oid = 0;
+  for (let k = 7; k < sp; k++) {
+    const d = tag.charCodeAt(k) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    oid = oid * 10 + d;
+  }
+  return oid;
+}
+
+/** CommandComplete's tag, or null when src[start, end) is not one string. */
+export function commandTag(src: Buffer, start: number, end: number): string | null {
+  const n = nul(src, start, end);
+  if (n < 0 || n !== end - 1) return null;
+  return text(src, start, n);
+}
+
+/** The row count a tag ends with ("SELECT 5", "INSERT 0 5"), or null. */
+export function tagRows(tag: string): number | null {
+  const at = tagCountAt(tag);
+  return at < 0 ? null : tagCount(tag, at);
 }
 
 export function commandCompleteRange(src: Buffer, start: number, end: number): CommandComplete | null {

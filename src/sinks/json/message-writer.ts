@@ -21,6 +21,9 @@ import type {
   ReadyForQuery, TypedValue,
 } from '../../../dissectors/types.js';
 import { typeName } from '../../../dissectors/values/index.js';
+import {
+  commandTag, executeMaxRows, executePortal, readyStatus, tagCount, tagCountAt, tagInsertOid, targetByte,
+} from '../../../dissectors/ranges.js';
 import { copyDataFields, dataRowFields } from './row-fields.js';
 import { JsonWriter } from './writer.js';
 
@@ -155,6 +158,66 @@ type BodyWriter = (w: JsonWriter, b: Buffer, start: number, end: number, ctx: Di
 /** Messages that have no body: anything in it is a Malformed record, which the decoder makes. */
 const empty: BodyWriter = (_w, _b, start, end) => start === end;
 
+/*
+ * Execute, Describe, Close, CommandComplete and ReadyForQuery: written from the parts the range
+ * readers find (dissectors/ranges.ts), the same readers dissect() builds their objects with,
+ * without building the object: the session layer reads these messages through the same narrow
+ * readers, so here nobody else wants the object. Null from a reader: the decoder says why.
+ */
+
+const PORTAL_TARGET = enc(',"target":"portal","name":');
+const STATEMENT_TARGET = enc(',"target":"statement","name":');
+const READY = {
+  idle: enc(',"status":"I","transactionStatus":"idle"'),
+  transaction: enc(',"status":"T","transactionStatus":"transaction"'),
+  failed: enc(',"status":"E","transactionStatus":"failed"'),
+};
+const ROWS_NULL = enc(',"rows":null');
+const INSERT_COMMAND = enc('"INSERT"');
+
+const executeFields: BodyWriter = (w, b, start, end) => {
+  const portal = executePortal(b, start, end);
+  if (portal === null) return false;
+  w.raw(K.portal); w.string(portal);
+  w.raw(K.maxRows); w.number(executeMaxRows(b, end));
+  return true;
+};
+
+const targetFields: BodyWriter = (w, b, start, end) => {
+  const t = targetByte(b, start, end);
+  if (t === 0) return false;
+  w.raw(t === 0x50 ? PORTAL_TARGET : STATEMENT_TARGET);
+  w.utf8String(b, start + 1, end - 1);
+  return true;
+};
+
+const readyFields: BodyWriter = (w, b, start, end) => {
+  const s = readyStatus(b, start, end);
+  if (s === null) return false;
+  w.raw(READY[s]);
+  return true;
+};
+
+/** The tag, then splitTag's command, rows and (INSERT) oid, in the decoder's key order. */
+const commandCompleteFields: BodyWriter = (w, b, start, end) => {
+  const tag = commandTag(b, start, end);
+  if (tag === null) return false;
+  w.raw(K.tag); w.string(tag);
+  w.raw(K.command);
+  const at = tagCountAt(tag);
+  if (at < 0) {
+    w.string(tag);
+    w.raw(ROWS_NULL);
+    return true;
+  }
+  const oid = tagInsertOid(tag, at);
+  if (oid >= 0) w.raw(INSERT_COMMAND);
+  else w.stringSlice(tag, 0, at - 1);
+  w.raw(K.rows); w.number(tagCount(tag, at));
+  if (oid >= 0) { w.raw(K.oid); w.number(oid); }
+  return true;
+};
+
 /** Writers from the wire bytes, with the type name their record carries, by direction and type byte. */
 function fastTable(entries: Array<[string, string, BodyWriter]>): Array<[string, BodyWriter] | undefined> {
   const t = new Array<[string, BodyWriter] | undefined>(256).fill(undefined);
@@ -163,9 +226,11 @@ function fastTable(entries: Array<[string, string, BodyWriter]>): Array<[string,
 }
 const FRONTEND_FAST = fastTable([
   ['S', 'Sync', empty], ['H', 'Flush', empty], ['c', 'CopyDone', empty], ['d', 'CopyData', copyDataFields],
+  ['E', 'Execute', executeFields], ['D', 'Describe', targetFields], ['C', 'Close', targetFields],
 ]);
 const BACKEND_FAST = fastTable([
-  ['D', 'DataRow', dataRowFields], ['d', 'CopyData', copyDataFields], ['1', 'ParseComplete', empty],
+  ['D', 'DataRow', dataRowFields], ['d', 'CopyData', copyDataFields], ['Z', 'ReadyForQuery', readyFields],
+  ['C', 'CommandComplete', commandCompleteFields], ['1', 'ParseComplete', empty],
   ['2', 'BindComplete', empty], ['3', 'CloseComplete', empty], ['n', 'NoData', empty],
   ['s', 'PortalSuspended', empty], ['I', 'EmptyQueryResponse', empty], ['c', 'CopyDone', empty],
 ]);

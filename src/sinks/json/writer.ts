@@ -180,16 +180,20 @@ export class JsonWriter {
 
   /** A JS string as JSON.stringify quotes it. */
   string(s: string): void {
+    this.stringSlice(s, 0, s.length);
+  }
+
+  /** s.slice(from, to) as JSON.stringify quotes it, without making the slice when it is printable ASCII. */
+  stringSlice(s: string, from: number, to: number): void {
     // Printable ASCII is copied char by char; anything else, JSON.stringify's escapes and UTF-8.
-    const n = s.length;
-    this.need(n + 2);
+    this.need(to - from + 2);
     const buf = this.buf;
     let p = this.pos;
     buf[p++] = 0x22;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < to; i++) {
       const c = s.charCodeAt(i);
       if (c >= 0x80 || PLAIN[c] !== 1) {
-        this.utf8(JSON.stringify(s));
+        this.utf8(JSON.stringify(from === 0 && to === s.length ? s : s.slice(from, to)));
         return;
       }
       buf[p++] = c;
