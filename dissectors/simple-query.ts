@@ -9,6 +9,7 @@ import { F, TRANSACTION_STATUS } from './fields.js';
 import { typeName } from './values/index.js';
 import { readTypedValue, formatOf } from './typed.js';
 import { commandCompleteRange, readyRange, splitTag } from './ranges.js';
+import { dataRowRange } from './rows.js';
 import type { ColumnDescription, CommandComplete, TypedValue } from './types.js';
 
 /** Smallest RowDescription field: an empty name's NUL and 18 bytes of numbers. */
@@ -105,6 +106,7 @@ const dataRow: Entry = {
   dir: 'backend',
   code: 'D',
   name: 'DataRow',
+  direct: dataRowRange,
   decode(r, ctx) {
     const n = r.i16(F.columnCount);
     const values: TypedValue[] = [];

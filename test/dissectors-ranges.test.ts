@@ -9,19 +9,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { traceDecode } from '../dissectors/dissect.js';
+import { Reader } from '../dissectors/reader.js';
 import { lookup } from '../dissectors/registry.js';
 import { rawMessage } from '../dissectors/raw-message.js';
-import type { DecodedMessage, DissectContext, RawMessage } from '../dissectors/types.js';
+import type { ColumnDescription, DecodedMessage, DissectContext, RawMessage } from '../dissectors/types.js';
+import { splitTag } from '../dissectors/ranges.js';
 import {
-  bind, commandComplete, describe, execute, int16, int8, makeContext, msg, parse, readyForQuery, cstring, toRaw,
+  bind, commandComplete, dataRow, describe, execute, int16, int8, makeContext, msg, parse, readyForQuery, cstring, toRaw,
 } from './helpers/pg-builder.js';
 import { prng } from './helpers/prng.js';
 
-/** The Reader's answer: its object, or null when it found fault. */
+/** The Reader's answer, as dissect() takes it when a range reader refuses: its object, or null when it found fault. */
 function readerWay(raw: RawMessage, ctx: DissectContext): DecodedMessage | null {
-  const t = traceDecode(raw, ctx);
-  return typeof t.result === 'string' || t.reader.fault !== null ? null : t.result;
+  const r = new Reader(raw.body);
+  const m = lookup(raw.dir, raw.code!).decode(r, ctx);
+  r.finish();
+  return r.fault !== null ? null : m;
 }
 
 /** `body` inside a larger buffer, `pad` before and after it; `body` itself is not handed over. */
@@ -52,7 +55,15 @@ const close = (t: 'S' | 'P', name: string): Buffer => msg('C', int8(t.charCodeAt
 
 test('range readers give the Reader\'s object, and answer whenever it finds no fault', () => {
   const next = prng(15);
-  const contexts = [makeContext(), makeContext({ paramTypes: [23, 25, 17] })];
+  const col = (typeOid: number, format: 'text' | 'binary'): ColumnDescription => ({
+    name: 'c', tableOid: 0, columnNumber: 0, typeOid, typeName: null, typeSize: -1, typeModifier: -1, format,
+  });
+  const contexts = [
+    makeContext(), makeContext({ paramTypes: [23, 25, 17] }),
+    // DataRow typed by its columns: int4, bool, int8, float8 (decoded), bytea binary, one past the list
+    makeContext({ columns: [col(23, 'text'), col(16, 'text'), col(20, 'text'), col(701, 'text'), col(17, 'binary')] }),
+    makeContext({ columns: [col(23, 'binary'), col(21, 'text')], decodeRows: false }),
+  ];
   const wires: Array<['frontend' | 'backend', Buffer]> = [];
   for (const n of ['', 'S_1', 'é', `portal_${'n'.repeat(40)}`]) {
     wires.push(['frontend', parse(n, 'select $1::int', [23]), ], ['frontend', parse(n, `select ${'1, '.repeat(30)}$1`, [])]);
@@ -64,6 +75,8 @@ test('range readers give the Reader\'s object, and answer whenever it finds no f
     wires.push(['backend', commandComplete(tag)]);
   }
   for (const s of ['I', 'T', 'E'] as const) wires.push(['backend', readyForQuery(s)]);
+  wires.push(['backend', dataRow(['1', 't', '12345678901', '1.5e3', Buffer.from([0, 1, 0xff]), 'six'])], ['backend', dataRow([null, 'f', null])]);
+  wires.push(['backend', dataRow(['-0', 'x', '007', 'NaN', '', ''])], ['backend', dataRow([])], ['backend', dataRow(['é', '2147483648'])]);
   for (const code of ['G', 'H', 'W']) wires.push(['backend', copyResponse(code, 0, [0, 0])], ['backend', copyResponse(code, 1, [1, 1, 1])], ['backend', copyResponse(code, 0, [])]);
 
   const pads = [Buffer.alloc(7), Buffer.alloc(9, 0xff), Buffer.alloc(3, 0x49)];
@@ -89,4 +102,32 @@ test('range readers give the Reader\'s object, and answer whenever it finds no f
     }
   }
   assert.ok(answered > 500 && refused > 2000, `${answered} answered, ${refused} refused`);
+});
+
+/** splitTag as it read tags before it was built on tagCountAt: the last word as the count. */
+function splitTagByWords(tag: string): { command: string; rows: number | null; oid?: number } {
+  const sp = tag.lastIndexOf(' ');
+  if (sp < 0 || !/^[0-9]{1,20}$/.test(tag.slice(sp + 1))) return { command: tag, rows: null };
+  const rows = Number(tag.slice(sp + 1));
+  const head = tag.slice(0, sp);
+  if (head.startsWith('INSERT ') && /^[0-9]{1,10}$/.test(head.slice(7))) return { command: 'INSERT', rows, oid: Number(head.slice(7)) };
+  return { command: head, rows };
+}
+
+test('splitTag reads every tag as the last-word reading does', () => {
+  const tags = [
+    'SELECT 12', 'INSERT 0 5', 'INSERT 16384 1', 'INSERT 12345678901 1', 'INSERT 1234567890 1', 'INSERT  5', 'INSERT x 5', 'INSERT 5',
+    'INSERT ', 'INSERT 0 ', 'BEGIN', 'CREATE TABLE', '', ' ', ' 5', 'SELECT ', '5', 'SELECT 1 2', 'UPDATE 18446744073709551615',
+    'COPY 123456789012345', 'COPY 1234567890123456', 'COPY 123456789012345678901', 'FETCH 007', 'é 5', 'x\u0001 3', 'MERGE 1000000000',
+    'SELECT 1a', 'SELECT -1', 'SELECT +1', 'INSERT -1 5', 'INSERT 0x1 5',
+  ];
+  const next = prng(3);
+  const alphabet = ['I', 'N', 'S', 'E', 'R', 'T', ' ', '0', '1', '9', 'x'];
+  for (let k = 0; k < 3000; k++) {
+    let t = Math.floor(next() * 2) === 0 ? 'INSERT ' : '';
+    const n = Math.floor(next() * 12);
+    for (let i = 0; i < n; i++) t += alphabet[Math.floor(next() * alphabet.length)];
+    tags.push(t);
+  }
+  for (const tag of tags) assert.deepEqual(splitTag(tag), splitTagByWords(tag), JSON.stringify(tag));
 });

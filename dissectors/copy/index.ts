@@ -15,6 +15,8 @@ import { previewOf } from './preview.js';
 import { decodeReplication, type ReplicationOutput } from './replication.js';
 import { decodeCsvRows, decodeTextRows, looksLikeCsv } from './text-rows.js';
 
+export { TextRowCursor } from './text-rows.js';
+
 export type { LogicalColumn, LogicalRelation, LogicalReplicationState } from './logical-state.js';
 export { newLogicalState } from './logical-state.js';
 export { decodePgoutput } from './pgoutput.js';
@@ -54,6 +56,26 @@ export function copyIsCsv(copy: CopyHints, body: Buffer): boolean {
   const guess = looksLikeCsv(body, copy.columnFormats.length);
   if (body.includes(0x0a)) csvGuess.set(copy, guess);
   return guess;
+}
+
+/**
+ * Whether a CopyData body, src[start, end), is whole rows of text-format COPY data (a COPY IN or
+ * OUT in text format, no HEADER line to come, not CSV, ending with a newline): what a reader of
+ * its rows in place (TextRowCursor) may read as decodeCopyData would. Past this, that reader
+ * still leaves to decodeCopyData an end-of-data line, a NUL byte and more than DEFAULT_MAX_ROWS
+ * rows. `body` is the same bytes as a Buffer of their own (asked for only when the CSV guess
+ * is still to be made).
+ */
+export function copyTextRowsInPlace(ctx: DissectContext, src: Buffer, start: number, end: number, body: () => Buffer): boolean {
+  const copy = ctx.copy as CopyHints | null;
+  if (copy === null || copy.kind === 'both' || copy.format !== 'text' || copy.header === true) return false;
+  if (end === start || src[end - 1] !== 0x0a) return false;
+  const csv = copyCsvSettled(copy);
+  if (csv !== undefined) return !csv;
+  // The CSV guess is made per COPY, exactly when decodeCopyData would make it (after its NUL
+  // test); once settled, the row reader finds a NUL itself.
+  const b = body();
+  return !b.includes(0) && !copyIsCsv(copy, b);
 }
 
 /** Fields of a CopyData message's record, decoded with the COPY state in force. Never throws. */

@@ -93,24 +93,118 @@ export function unescapeField(b: Buffer, start: number, end: number): string {
   return out.toString('utf8', 0, n);
 }
 
+/**
+ * The complete lines of a text-format COPY chunk src[start, end) and their fields, read in
+ * place: each line's range (without its CR LF), each field's range and whether it holds an
+ * escape. decodeTextRows splits its lines into fields with it, and the NDJSON export writes the
+ * fields it finds without building the rows.
+ */
+export class TextRowCursor {
+  src: Buffer = Buffer.alloc(0);
+  private end = 0;
+  private next = 0;
+  rowStart = 0;
+  rowEnd = 0;
+  /** Where the next field starts; past rowEnd when the line has no more. */
+  private field = 0;
+  fieldStart = 0;
+  fieldEnd = 0;
+  /** The field holds a backslash: fieldText() unescapes it. */
+  escaped = false;
+  /** The field holds a NUL byte (escaped or not), which text-format COPY data never does. */
+  nul = false;
+
+  reset(src: Buffer, start: number, end: number): void {
+    this.src = src;
+    this.next = start;
+    this.end = end;
+  }
+
+  /** The next complete line (one that ends with a newline before `end`); false when none is left. */
+  nextRow(): boolean {
+    const pos = this.next;
+    if (pos >= this.end) return false;
+    const b = this.src;
+    const nl = b.indexOf(LF, pos);
+    if (nl < 0 || nl >= this.end) return false;
+    this.setRow(pos, nl > pos && b[nl - 1] === CR ? nl - 1 : nl);
+    this.next = nl + 1;
+    return true;
+  }
+
+  /** Read the line src[start, end) field by field. */
+  setRow(start: number, end: number): void {
+    this.rowStart = start;
+    this.rowEnd = end;
+    this.field = start;
+  }
+
+  /** Where the unread part of the chunk starts (after the last line nextRow gave). */
+  get rest(): number {
+    return this.next;
+  }
+
+  /** "\." alone on the line: the end of the data, not a row. */
+  endMarker(): boolean {
+    return isEndMarker(this.src, this.rowStart, this.rowEnd);
+  }
+
+  /** The next field of the line (a line has at least one); false when none is left. */
+  nextField(): boolean {
+    const start = this.field;
+    const end = this.rowEnd;
+    if (start > end) return false;
+    const b = this.src;
+    let escaped = false;
+    let nul = false;
+    let i = start;
+    for (; i < end; i++) {
+      const c = b[i]!;
+      if (c === TAB) break;
+      if (c === BACKSLASH) {
+        escaped = true;
+        // The escaped byte is data even when it is a tab.
+        if (i + 1 < end) {
+          i++;
+          if (b[i] === 0) nul = true;
+        }
+      } else if (c === 0) nul = true;
+    }
+    this.fieldStart = start;
+    this.fieldEnd = i;
+    this.escaped = escaped;
+    this.nul = nul;
+    this.field = i + 1;
+    return true;
+  }
+
+  /** The field is "\N", NULL. */
+  fieldIsNull(): boolean {
+    const s = this.fieldStart;
+    return this.fieldEnd - s === 2 && this.src[s] === BACKSLASH && this.src[s + 1] === 0x4e;
+  }
+
+  /** The field's text, escapes undone (not NULL). */
+  fieldText(): string {
+    return this.escaped ? unescapeField(this.src, this.fieldStart, this.fieldEnd) : this.src.toString('utf8', this.fieldStart, this.fieldEnd);
+  }
+
+  /** The field's value, typed by `oid` when one is known (0 or undefined: its text). */
+  fieldValue(oid: number | undefined): PgValue {
+    if (this.fieldIsNull()) return null;
+    return oid ? decodeTextValue(oid, this.fieldText()) : this.fieldText();
+  }
+}
+
+/** textLine's cursor: used and done with inside one call. */
+const LINE = new TextRowCursor();
+
 function textLine(b: Buffer, start: number, end: number, types: readonly number[] | null): PgValue[] {
   const row: PgValue[] = [];
-  let fieldStart = start;
-  let escaped = false;
-  for (let i = start; i <= end; i++) {
-    if (i === end || b[i] === TAB) {
-      let s: string | null;
-      if (i - fieldStart === 2 && b[fieldStart] === BACKSLASH && b[fieldStart + 1] === 0x4e) s = null;
-      else s = escaped ? unescapeField(b, fieldStart, i) : b.toString('utf8', fieldStart, i);
-      row.push(typed(types, row.length, s));
-      fieldStart = i + 1;
-      escaped = false;
-    } else if (b[i] === BACKSLASH) {
-      escaped = true;
-      // The escaped byte is data even when it is a tab.
-      if (i + 1 < end) i++;
-    }
-  }
+  const c = LINE;
+  c.src = b;
+  c.setRow(start, end);
+  while (c.nextField()) row.push(c.fieldValue(types?.[row.length]));
   return row;
 }
 

@@ -18,12 +18,13 @@
  */
 import type {
   Bind, Close, CommandComplete, DecodedMessage, Describe, DissectContext, Execute, Parse, Query, RawMessage,
-  ReadyForQuery, TypedValue,
+  ReadyForQuery, TypedValue, Direction,
 } from '../../../dissectors/types.js';
-import { typeName } from '../../../dissectors/values/index.js';
+import { typeName } from '../../../dissectors/rows.js';
 import {
   commandTag, executeMaxRows, executePortal, readyStatus, tagCount, tagCountAt, tagInsertOid, targetByte,
 } from '../../../dissectors/ranges.js';
+import { lookup } from '../../../dissectors/registry.js';
 import { copyDataFields, dataRowFields } from './row-fields.js';
 import { JsonWriter } from './writer.js';
 
@@ -218,21 +219,26 @@ const commandCompleteFields: BodyWriter = (w, b, start, end) => {
   return true;
 };
 
-/** Writers from the wire bytes, with the type name their record carries, by direction and type byte. */
-function fastTable(entries: Array<[string, string, BodyWriter]>): Array<[string, BodyWriter] | undefined> {
+/**
+ * Writers from the wire bytes by type byte, with the type name their record carries: the
+ * registry's name for that byte (dissectors/registry.ts), which is the decoder's `type` for
+ * these messages (none of them is named by its body).
+ */
+function fastTable(dir: Direction, entries: Array<[string, BodyWriter]>): Array<[string, BodyWriter] | undefined> {
   const t = new Array<[string, BodyWriter] | undefined>(256).fill(undefined);
-  for (const [code, type, writer] of entries) t[code.charCodeAt(0)] = [type, writer];
+  for (const [code, writer] of entries) {
+    const e = lookup(dir, code);
+    if (e.name === 'Unknown' || e.nameFor !== undefined) throw new Error(`message-writer: ${dir} ${code} has no fixed name in the registry`);
+    t[code.charCodeAt(0)] = [e.name, writer];
+  }
   return t;
 }
-const FRONTEND_FAST = fastTable([
-  ['S', 'Sync', empty], ['H', 'Flush', empty], ['c', 'CopyDone', empty], ['d', 'CopyData', copyDataFields],
-  ['E', 'Execute', executeFields], ['D', 'Describe', targetFields], ['C', 'Close', targetFields],
+const FRONTEND_FAST = fastTable('frontend', [
+  ['S', empty], ['H', empty], ['c', empty], ['d', copyDataFields], ['E', executeFields], ['D', targetFields], ['C', targetFields],
 ]);
-const BACKEND_FAST = fastTable([
-  ['D', 'DataRow', dataRowFields], ['d', 'CopyData', copyDataFields], ['Z', 'ReadyForQuery', readyFields],
-  ['C', 'CommandComplete', commandCompleteFields], ['1', 'ParseComplete', empty],
-  ['2', 'BindComplete', empty], ['3', 'CloseComplete', empty], ['n', 'NoData', empty],
-  ['s', 'PortalSuspended', empty], ['I', 'EmptyQueryResponse', empty], ['c', 'CopyDone', empty],
+const BACKEND_FAST = fastTable('backend', [
+  ['D', dataRowFields], ['d', copyDataFields], ['Z', readyFields], ['C', commandCompleteFields], ['1', empty], ['2', empty],
+  ['3', empty], ['n', empty], ['s', empty], ['I', empty], ['c', empty],
 ]);
 
 export class MessageWriter {
