@@ -1,18 +1,19 @@
 /**
  * A message record written straight into the NDJSON batch, without building the record object
  * (src/pipeline/records.ts) or running JSON.stringify over it: that object and that call were
- * over half the time of `read --json`. The bytes are the same as JSON.stringify(messageRecord(...))
- * (test/ndjson-fast.test.ts compares both on every sample and public capture).
+ * most of the time of `read --json` (docs/BENCHMARK.md, "NDJSON writers"). The bytes are the
+ * same as JSON.stringify(messageRecord(...)) (test/ndjson-fast.test.ts compares both on every
+ * sample and public capture).
  *
  * Three ways, fastest first:
- *  - the bodies that make most of an export's bytes (DataRow and text COPY rows, row-fields.ts)
- *    and the empty messages are written from the wire bytes, never decoded into objects;
- *    anything irregular (a malformed body, a row past the cap, a partial row) gives up and the
- *    next way takes over;
- *  - the busiest messages of the query protocols (Parse, Bind, Describe, Execute, Close, Query,
- *    CommandComplete, ReadyForQuery) are written field by field from the decoded message, in
- *    the decoder's key order: dissectors/ranges.ts reads them without the Reader, and the
- *    session layer shares the one decoded object;
+ *  - the busiest messages are written from what the dissectors' range readers find in the wire
+ *    bytes, with no object made: DataRow and text COPY rows (row-fields.ts, with
+ *    dissectors/rows.ts and dissectors/copy's TextRowCursor), Execute, Describe, Close,
+ *    CommandComplete, ReadyForQuery (dissectors/ranges.ts) and the empty messages; anything
+ *    irregular (a malformed body, a row past the cap, a partial row) gives up and the next way
+ *    takes over;
+ *  - Parse, Bind and Query, which the session layer decodes anyway, are written field by field
+ *    from the decoded message, in the decoder's key order;
  *  - any other message: its decoded fields in their own order after the envelope, as
  *    records.ts's messageRecord() lays them out.
  */
@@ -248,7 +249,7 @@ export class MessageWriter {
   /** `{"kind":"message","session":…,"time":…,"frame":…` of the last record, and what it was made of. */
   private start: Uint8Array = new Uint8Array(0);
   private startLength = 0;
-  /** remakeStart's scratch: one per writer, where a Buffer per frame was a tenth of the export's garbage. */
+  /** remakeStart's scratch: one per writer, where a Buffer per frame was a large share of the export's garbage. */
   private readonly startScratch = new JsonWriter(256);
   private lastFrame = -1;
   private lastSession = -1;
@@ -306,14 +307,14 @@ export class MessageWriter {
 
   private envelope(session: number, raw: RawMessage, type: string, tls: boolean): void {
     const w = this.w;
-    // A frame holds eight messages on average: their records share session, time and frame.
+    // A frame holds several messages: their records share session, time and frame.
     if (raw.frame !== this.lastFrame || session !== this.lastSession || raw.timeUs !== this.lastTimeUs) {
       this.lastFrame = raw.frame;
       this.lastSession = session;
       this.lastTimeUs = raw.timeUs;
       this.remakeStart(session, raw.timeUs, raw.frame);
     }
-    // Not raw(): the run is ~70 bytes, where TypedArray#set is faster than a loop.
+    // Not raw(): the run is dozens of bytes, where TypedArray#set is faster than a loop.
     w.need(this.startLength);
     w.buf.set(this.start, w.pos);
     w.pos += this.startLength;

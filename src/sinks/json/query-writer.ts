@@ -1,9 +1,9 @@
 /**
  * A query record written straight from its Execution (src/session/execution.ts), member by
  * member in the order toRecord builds it, with its keys pre-encoded: no record object, no
- * time strings (the benchmark's 420,000 query records, ~700 bytes each, were a sixth of
- * `read --json` through Object.keys and key lookups, and their record objects a tenth of what
- * it allocated). The bytes are JSON.stringify's of toRecord's record (test/ndjson-fast.test.ts
+ * time strings (through Object.keys and key lookups, query records were a large share of
+ * `read --json`'s time and their objects of what it allocated: docs/BENCHMARK.md, "NDJSON
+ * writers"). The bytes are JSON.stringify's of toRecord's record (test/ndjson-fast.test.ts
  * compares the two on every sample and public capture, with and without --rows); the rare
  * nested parts (errors, notices, COPY, function results, kept rows) go through the generic
  * writer.
@@ -150,7 +150,7 @@ function statementRun(w: JsonWriter, r: StatementFields): void {
 /**
  * The query record of `r` (toRecord's, full detail) and its newline. Constant runs that most
  * records share (no error, no notices, not skipped, nothing after columns) are one copy each:
- * a copy costs about as much for 60 bytes as for 6.
+ * a copy of a few dozen bytes costs hardly more than of a few.
  */
 export function writeExecution(w: JsonWriter, r: Execution, session: number, status: TransactionStatus | null): void {
   w.raw(K.start); w.number(session);
