@@ -68,6 +68,8 @@ function contextFrom(raw: RawMessage, d: DecodedMessage, given: Partial<DissectC
     resultColumns: given.resultColumns ?? (() => columns),
     pendingRequest: given.pendingRequest ?? (t === 'GSSENCResponse' ? 'gssenc' : t === 'SSLResponse' ? 'ssl' : null),
     saslMechanism: given.saslMechanism ?? (d.type === 'SASLInitialResponse' ? d.mechanism : null),
+    // What the FunctionCall asked its answer to be in, when the caller knows it (else the bytes decide).
+    functionResultFormat: given.functionResultFormat,
   };
 }
 

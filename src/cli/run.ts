@@ -70,6 +70,7 @@ async function runRead(o: CliOptions): Promise<number> {
       showSecrets: o.showSecrets,
       capturePath: file === '-' ? undefined : file,
       filter: o.displayFilter ?? undefined,
+      analyze: analyzeOptions(o, true),
       start: async (sink, signal) => { await analyzeFile(file, sink, { ...analyzeOptions(o, true), signal }); },
     });
   }

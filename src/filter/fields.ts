@@ -259,6 +259,11 @@ export function resolveField(name: string): ResolvedField | { error: string } {
 
 // ---- suggestions ----
 
+/** Every field name the language knows: registry keys and record key paths (the TUI's prompt completes from it). */
+export function fieldNames(): string[] {
+  return names().sort();
+}
+
 function names(): string[] {
   const out = new Set<string>(REGISTRY.keys());
   for (const p of [...RECORD_PATHS, ...FRAME_ROW_PATHS]) {

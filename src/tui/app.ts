@@ -15,13 +15,16 @@ import { MainView } from './main-view.js';
 import { TimelineView } from './timeline-view.js';
 import { SessionsView, QueriesView, FollowView } from './list-views.js';
 import { StatsView, HelpView, StatsAccumulator } from './text-views.js';
-import { Prompt } from './prompt.js';
+import { Prompt, type PromptKind } from './prompt.js';
 import { ValueView } from './value-view.js';
 import { DashboardView } from './dashboard-view.js';
 import type { Key, UiContext, View, ViewName } from './view.js';
 import { bytesText, plural, safe, tagSafe } from './text.js';
 import { patchBlessedWidths } from './term-width.js';
 import { part, statusLine, type StatusPart } from './status-line.js';
+import { RecordMatch } from './record-match.js';
+import { exportFrames, exportRecords } from './export.js';
+import type { AnalyzeOptions } from '../pipeline/analyze.js';
 
 export interface RunTuiOptions {
   /** Shown in the status line: the capture file or the interface. */
@@ -37,6 +40,11 @@ export interface RunTuiOptions {
   capturePath?: string;
   /** --show-secrets: secret bytes unmasked in the bytes pane, unredacted in the tree. */
   showSecrets?: boolean;
+  /**
+   * The pipeline options the capture was loaded with: the queries and sessions views' filter and
+   * the NDJSON export read the file again with them (as `pgsniff read --json -Y` would).
+   */
+  analyze?: AnalyzeOptions;
   /** Budget for kept message bodies (default 64 MiB). */
   bodyBudget?: number;
   /** Redraw period in milliseconds (default 100). */
@@ -114,6 +122,9 @@ class Tui {
   private readonly views: Record<ViewName, View>;
   private readonly status: blessed.Widgets.BoxElement;
   private readonly prompt: Prompt;
+  private readonly records: RecordMatch;
+  /** The export running (w / W), for the status line; null when none. */
+  private exporting: { what: string; abort: AbortController } | null = null;
   private readonly stack: ViewName[] = ['main'];
   private dirty = true;
   private notice: { text: string; error: boolean } | null = null;
@@ -136,8 +147,10 @@ class Tui {
       try { size = statSync(opts.capturePath).size; } catch { size = 0; }
     }
     this.fileSize = size;
+    this.records = new RecordMatch(this.store, opts.capturePath ?? null, { ...(opts.analyze ?? {}), showSecrets: opts.showSecrets ?? opts.analyze?.showSecrets },
+      () => { this.dirty = true; });
     this.ctx = {
-      screen, store: this.store, reader: this.reader, live: opts.live, showSecrets: opts.showSecrets ?? false,
+      screen, store: this.store, reader: this.reader, live: opts.live, showSecrets: opts.showSecrets ?? false, records: this.records,
       gotoFrame: (no) => this.gotoFrame(no),
       open: (name, arg) => this.open(name, arg),
       viewValue: (title, text) => {
@@ -205,6 +218,8 @@ class Tui {
     this.quitting = true;
     if (this.timer) clearInterval(this.timer);
     this.src.abort.abort();
+    this.records.stop();
+    this.exporting?.abort.abort();
     this.reader?.close();
     this.screen.destroy();
     this.resolveExit(this.exitCode);
@@ -289,6 +304,7 @@ class Tui {
     }
     const f = this.main.filterStatus(w >= 120 ? 40 : 16);
     if (f) add(f.text, 9, f.plain);
+    if (this.exporting) add(`{yellow-fg}${tagSafe(safe(this.exporting.what))}{/yellow-fg}`, 10, safe(this.exporting.what));
     const searching = this.main.searchStatus();
     if (searching) add(searching, 10);
     const p = this.progressText();
@@ -307,7 +323,8 @@ class Tui {
     try {
       this.top().draw();
       const w = Number(this.screen.width) || 80;
-      this.status.setContent(statusLine(this.opts.title, this.statusParts(w), w));
+      // One column spare: blessed wraps a line that fills the box to its last column.
+      this.status.setContent(statusLine(this.opts.title, this.statusParts(w), w - 1));
       this.prompt.draw();
       this.screen.render();
     } catch (e) {
@@ -319,7 +336,8 @@ class Tui {
     }
   }
 
-  private readonly submitPrompt = (kind: 'filter' | 'find', text: string): string | null => {
+  private readonly submitPrompt = (kind: PromptKind, text: string): string | null => {
+    if (kind === 'pcap' || kind === 'ndjson') return this.startExport(kind, text.trim());
     if (kind === 'filter') {
       try {
         this.main.applyFilter(text);
@@ -342,7 +360,8 @@ class Tui {
     return null;
   };
 
-  private readonly validate = (kind: 'filter' | 'find', text: string): string | null => {
+  private readonly validate = (kind: PromptKind, text: string): string | null => {
+    if (kind === 'pcap' || kind === 'ndjson') return text.trim() === '' ? 'type a file name' : null;
     if (kind === 'find') return null;
     try {
       compileFilter(text);
@@ -352,8 +371,64 @@ class Tui {
     }
   };
 
+  /**
+   * w / W: the prompt for the file name, after saying what will be written. Only a capture file
+   * can be read again: live capture keeps no frames (capture with -w FILE and open that).
+   */
+  private askExport(kind: 'pcap' | 'ndjson'): void {
+    if (!this.opts.capturePath) {
+      this.notify('export needs the capture file: live capture keeps no frames here (capture with -w FILE, then pgsniff read FILE)', true);
+      return;
+    }
+    if (this.exporting) {
+      this.notify(`${this.exporting.what}: wait for it, or Ctrl-C to stop it`, true);
+      return;
+    }
+    const filter = this.main.filter.expr;
+    const queries = kind === 'ndjson' && this.stack[this.stack.length - 1] === 'queries';
+    const what = kind === 'pcap'
+      ? `Write ${filter ? `the ${this.main.filter.count()} frames matching the filter` : 'every frame'} as pcap to`
+      : `Write ${queries ? 'the query records' : 'the records'}${filter ? ' matching the filter' : ''} as NDJSON to`;
+    this.exportQueries = queries;
+    this.prompt.open(kind, what, '', this.validate, this.submitPrompt);
+  }
+
+  private exportQueries = false;
+
+  /** Runs an export in the background; the status line shows it running, then what it wrote or why it failed. */
+  private startExport(kind: 'pcap' | 'ndjson', target: string): string | null {
+    const capture = this.opts.capturePath;
+    if (!capture) return 'no capture file';
+    const abort = new AbortController();
+    const filter = this.main.filter;
+    let job: Promise<number>;
+    if (kind === 'pcap') {
+      if (filter.pending) return 'the filter is still being applied: try again when its count is final';
+      const n = filter.count();
+      const frames = new Uint32Array(n);
+      for (let i = 0; i < n; i++) frames[i] = this.store.fNo.get(filter.at(i));
+      this.exporting = { what: `writing ${n} frames to ${target}`, abort };
+      job = exportFrames(capture, frames, target, abort.signal);
+    } else {
+      this.exporting = { what: `writing records to ${target}`, abort };
+      job = exportRecords(capture, { ...(this.opts.analyze ?? {}), showSecrets: this.opts.showSecrets ?? this.opts.analyze?.showSecrets }, filter.expr, this.exportQueries, target, abort.signal);
+    }
+    job.then(
+      (n) => this.notify(kind === 'pcap' ? `wrote ${plural(n, 'frame')} to ${target}` : `wrote ${plural(n, 'record')} to ${target}`),
+      (e: unknown) => this.notify(e instanceof Error ? e.message : String(e), true),
+    ).finally(() => {
+      this.exporting = null;
+      this.dirty = true;
+    });
+    return null;
+  }
+
   /** Ctrl-C: the first cancels a load (or stops a live capture), the next quits. */
   private interrupt(): void {
+    if (this.exporting) {
+      this.exporting.abort.abort();
+      return;
+    }
     if (this.loading && !this.src.abort.signal.aborted) {
       this.src.abort.abort();
       if (!this.opts.live) this.cancelledAt = this.store.frameCount;
@@ -401,6 +476,7 @@ class Tui {
       this.main.focusList();
     } else if (k === '/') this.prompt.open('filter', 'Filter', this.main.filter.expr, this.validate, this.submitPrompt);
     else if (k === ':') this.prompt.open('find', 'Find', '', this.validate, this.submitPrompt);
+    else if (k === 'w' || k === 'W') this.askExport(k === 'w' ? 'pcap' : 'ndjson');
     else if (k === 'escape') {
       if (this.stack.length > 1) { this.stack.pop(); this.showTop(); this.top().enter(); }
     } else if (k === 'Q') { this.quit(); return false; }

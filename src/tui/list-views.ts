@@ -93,11 +93,24 @@ export class SessionsView extends ListView {
   constructor(ctx: UiContext) {
     super(ctx, 'Sessions');
   }
+  /** The sessions shown: every one, or those the display filter's records match (record-match.ts). */
+  private shown: number[] = [];
+  private idAt(pos: number): number | undefined {
+    return this.ctx.records.active ? this.shown[pos] : this.ctx.store.sessionOrder[pos];
+  }
   protected count(): number {
-    return this.ctx.store.sessionOrder.length;
+    const r = this.ctx.records;
+    if (!r.active) return this.ctx.store.sessionOrder.length;
+    r.ensure();
+    this.shown = this.ctx.store.sessionOrder.filter((id) => r.hasSession(id));
+    return this.shown.length;
   }
   protected title(): string {
-    return `Sessions (${this.count()}): Enter go to first frame, f follow`;
+    const r = this.ctx.records;
+    const all = this.ctx.store.sessionOrder.length;
+    const note = r.note();
+    const head = r.active ? `Sessions (${this.shown.length} of ${all} match the filter${note ? `; ${note}` : ''})` : `Sessions (${all})`;
+    return fit(`${head}: Enter go to first frame, f follow`, this.width - 4).trimEnd();
   }
   /** Columns that fit the width: the least needed go first on a narrow terminal. */
   private columns(): Array<{ name: string; w: number; right?: boolean; cell: (i: SessionRow) => string }> {
@@ -128,7 +141,7 @@ export class SessionsView extends ListView {
   }
   protected row(pos: number): string {
     const s = this.ctx.store;
-    const info = s.sessions.get(s.sessionOrder[pos] as number);
+    const info = s.sessions.get(this.idAt(pos) as number);
     if (!info) return '';
     const line = this.columns().map((c) => {
       const text = c.cell(info);
@@ -138,12 +151,12 @@ export class SessionsView extends ListView {
   }
   protected activate(): void {
     const s = this.ctx.store;
-    const info = s.sessions.get(s.sessionOrder[this.cursor.sel] as number);
+    const info = s.sessions.get(this.idAt(this.cursor.sel) as number);
     if (info) this.ctx.gotoFrame(info.firstFrame);
   }
   override key(k: Key): boolean {
     if (k === 'f') {
-      const id = this.ctx.store.sessionOrder[this.cursor.sel];
+      const id = this.idAt(this.cursor.sel);
       if (id !== undefined) this.ctx.open('follow', id);
       return true;
     }
@@ -154,7 +167,7 @@ export class SessionsView extends ListView {
   }
   protected override footer(): string[] {
     const s = this.ctx.store;
-    const info = s.sessions.get(s.sessionOrder[this.cursor.sel] as number);
+    const info = s.sessions.get(this.idAt(this.cursor.sel) as number);
     if (!info) return [''];
     const extra = Object.entries(info.extra)
       .filter(([k]) => !['kind', 'session', 'time', 'frame'].includes(k))
@@ -171,15 +184,26 @@ export class QueriesView extends ListView {
   private reverse = false;
   private order: Uint32Array | null = null;
   private orderFor = -1;
+  private orderExpr = '';
   private sortedAt = 0;
   constructor(ctx: UiContext) {
     super(ctx, 'Queries');
   }
   protected count(): number {
-    return this.ctx.store.queryCount;
+    const r = this.ctx.records;
+    if (!r.active) return this.ctx.store.queryCount;
+    r.ensure();
+    return r.count(this.ctx.store.queryCount);
+  }
+  /** Query index of the pos-th row before sorting: every query, or the display filter's matches. */
+  private base(pos: number): number {
+    return this.ctx.records.active ? this.ctx.records.at(pos) : pos;
   }
   protected title(): string {
-    const head = `Queries (${this.count()}) by ${this.sort}${this.reverse ? ', reversed' : ''}`;
+    const r = this.ctx.records;
+    const note = r.note();
+    const n = r.active ? `${this.count()} of ${this.ctx.store.queryCount} match the filter${note ? `; ${note}` : ''}` : String(this.count());
+    const head = `Queries (${n}) by ${this.sort}${this.reverse ? ', reversed' : ''}`;
     const keys = ': 1 time, 2 latency, 3 rows, 4 errors, r reverse, Enter go to frame';
     // The label sits on the border: it never runs past the box (the header row below stays whole).
     return this.width - 4 >= head.length + keys.length ? head + keys : fit(head, Math.min(head.length, this.width - 4));
@@ -188,19 +212,21 @@ export class QueriesView extends ListView {
   /** The sorted order, rebuilt when the count or the sort changed (not per frame). */
   private at(pos: number): number {
     const s = this.ctx.store;
-    if (this.sort === 'time' && !this.reverse) return pos;
+    if (this.sort === 'time' && !this.reverse) return this.base(pos);
     // Re-sorted when queries arrive, but at most once a second while a capture loads; rows
     // beyond the last sort show in arrival order at the end meanwhile.
-    const due = !this.order || (this.orderFor !== s.queryCount && (Date.now() - this.sortedAt >= 1000 || s.ended));
-    if (pos >= (this.order?.length ?? 0) && !due) return pos;
+    const total = this.count();
+    const due = !this.order || this.orderExpr !== this.ctx.records.expr || (this.orderFor !== total && (Date.now() - this.sortedAt >= 1000 || s.ended));
+    if (pos >= (this.order?.length ?? 0) && !due) return this.base(pos);
     if (due) {
       this.sortedAt = Date.now();
-      const n = s.queryCount;
+      const n = total;
       const idx = new Uint32Array(n);
-      for (let i = 0; i < n; i++) idx[i] = i;
+      for (let i = 0; i < n; i++) idx[i] = this.base(i);
       // Keys computed once into a typed array: the comparator then reads numbers only.
-      const keys = new Float64Array(n);
-      for (let q = 0; q < n; q++) {
+      const keys = new Float64Array(s.queryCount);
+      for (let i = 0; i < n; i++) {
+        const q = idx[i] as number;
         switch (this.sort) {
           case 'latency': { const d = s.qDur.get(q); keys[q] = Number.isNaN(d) ? -1 : d; break; }
           case 'rows': { const r = s.qRows.get(q); keys[q] = Number.isNaN(r) ? -1 : r; break; }
@@ -217,8 +243,9 @@ export class QueriesView extends ListView {
       if (this.reverse) idx.reverse();
       this.order = idx;
       this.orderFor = n;
+      this.orderExpr = this.ctx.records.expr;
     }
-    return this.order?.[pos] ?? pos;
+    return this.order?.[pos] ?? this.base(pos);
   }
 
   /**

@@ -171,6 +171,7 @@ export class MainView implements View {
   applyFilter(expr: string): void {
     const keep = this.selectedFrame();
     this.filter.set(expr);
+    this.ctx.records.set(this.filter.expr);
     this.filter.step();
     this.cursor.setCount(this.filter.count());
     if (keep >= 0) this.cursor.to(this.filter.nearest(keep));

@@ -2,13 +2,16 @@
  * The one-line prompt for `/` (display filter) and `:` (find), drawn above the status line.
  * It is a line editor of its own rather than blessed's textbox, so keys stay in the UI's
  * layering and the text is escaped like any other: a pasted escape sequence shows as text.
- * While the filter is invalid the reason shows in red and Enter keeps the prompt open.
+ * While the filter is invalid the reason shows in red and Enter keeps the prompt open. In the
+ * filter prompt, Tab completes a field name (filter-complete.ts) and lists the names that fit.
  */
 import blessed from 'blessed';
 import type { Key } from './view.js';
-import { tagSafe, wire } from './text.js';
+import { wire } from './text.js';
+import { completeField } from './filter-complete.js';
 
-export type PromptKind = 'filter' | 'find';
+/** The display filter, find, and the file names of the exports (frames to pcap, records to NDJSON). */
+export type PromptKind = 'filter' | 'find' | 'pcap' | 'ndjson';
 type Validate = (kind: PromptKind, text: string) => string | null;
 type Submit = (kind: PromptKind, text: string) => string | null;
 
@@ -21,9 +24,12 @@ export class Prompt {
   private text = '';
   private pos = 0;
   private error: string | null = null;
+  /** The field names Tab found, shown under the prompt until the next key. */
+  private hint: string[] = [];
+  private width = 80;
   private validate: Validate = () => null;
   private submit: Submit = () => null;
-  private readonly history: Record<PromptKind, string[]> = { filter: [], find: [] };
+  private readonly history: Record<PromptKind, string[]> = { filter: [], find: [], pcap: [], ndjson: [] };
   private histPos = 0;
   private readonly box: blessed.Widgets.BoxElement;
   private readonly errBox: blessed.Widgets.BoxElement;
@@ -38,6 +44,7 @@ export class Prompt {
   }
 
   layout(width: number, height: number): void {
+    this.width = width;
     this.box.position.top = Math.max(0, height - 2);
     this.box.position.left = 0;
     this.box.width = width;
@@ -68,7 +75,17 @@ export class Prompt {
   }
 
   key(k: Key, ch: string | undefined): void {
+    this.hint = [];
     switch (k) {
+      case 'tab': {
+        if (this.kind !== 'filter') return;
+        const c = completeField(this.text, this.pos);
+        if (c === null) return;
+        this.text = c.text;
+        this.pos = c.pos;
+        this.hint = c.candidates;
+        break;
+      }
       case 'escape': case 'C-g':
         this.close();
         return;
@@ -120,7 +137,21 @@ export class Prompt {
     const colour = this.kind === 'filter' ? (this.error ? 'red-fg' : 'green-fg') : 'white-fg';
     const mark = this.kind === 'filter' ? (this.error ? ' ✗' : ' ✓') : '';
     this.box.setContent(`{bold}${this.label}:{/bold} {${colour}}${before}{/${colour}}${cur}{${colour}}${after}{/${colour}}${mark}`);
-    if (this.error) {
+    if (this.hint.length > 0) {
+      // As many names as fit on the line, then how many more.
+      let line = '';
+      let shown = 0;
+      for (const n of this.hint) {
+        const more = ` … ${this.hint.length - shown} more`;
+        if (line.length + n.length + 2 + more.length > this.width && shown > 0) { line += more; break; }
+        line += ` ${n} `;
+        shown++;
+      }
+      this.errBox.style.fg = 'white';
+      this.errBox.setContent(wire(line));
+      this.errBox.show();
+    } else if (this.error) {
+      this.errBox.style.fg = 'red';
       this.errBox.setContent(` ${wire(this.error)}`);
       this.errBox.show();
     } else {

@@ -20,13 +20,15 @@ const TITLE_MIN = 8;
 /** The line for a screen `w` columns wide: parts dropped by priority until it fits, the title (a path keeps its end) in what is left. */
 export function statusLine(title: string, parts: StatusPart[], w: number): string {
   const kept = [...parts];
-  const total = () => 1 + LEAD.length + TITLE_MIN + kept.reduce((n, x) => n + x.w + SEP, 0);
-  while (total() > w && kept.length > 0) {
+  const total = (title: number) => 1 + LEAD.length + title + kept.reduce((n, x) => n + x.w + SEP, 0);
+  // The last part standing (a long notice, an error) stays, at the title's expense.
+  while (total(TITLE_MIN) > w && kept.length > 1) {
     let low = 0;
     for (let i = 1; i < kept.length; i++) if ((kept[i] as StatusPart).prio < (kept[low] as StatusPart).prio) low = i;
     kept.splice(low, 1);
   }
-  const room = Math.max(TITLE_MIN, Math.min(TITLE_MAX, w - (total() - TITLE_MIN)));
+  if (total(TITLE_MIN) > w) return ` {bold}pgsniff{/bold}` + kept.map((x) => ` │ ${x.text}`).join('');
+  const room = Math.max(TITLE_MIN, Math.min(TITLE_MAX, w - total(0)));
   let t = safe(title);
   if (width(t) > room) {
     let cut = t;

@@ -71,6 +71,8 @@ export const QF_SKIPPED = 16;
 export const QF_ROLLED_BACK = 32;
 /** Answered in one frame with other statements: no time of its own (the record's batch has it). */
 export const QF_BATCH = 64;
+/** A FunctionCall the session layer paired with its answer (protocol "function"). */
+export const QF_FUNCTION = 128;
 
 const SUMMARY_CHARS = 240;
 const SHARED_SUMMARY_CHARS = 48;
@@ -498,7 +500,7 @@ export class TuiStore implements TuiSink {
     this.qEnd.push(endUs);
     this.qDur.push(dur);
     this.qRows.push(num(rec.rows));
-    let flags = rec.protocol === 'extended' ? QF_EXTENDED : 0;
+    let flags = rec.protocol === 'extended' ? QF_EXTENDED : rec.protocol === 'function' ? QF_FUNCTION : 0;
     if (Number.isNaN(dur)) flags |= QF_NO_DURATION;
     if (rec.incomplete === true) flags |= QF_INCOMPLETE;
     if (rec.skipped === true) flags |= QF_SKIPPED;

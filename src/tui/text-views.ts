@@ -207,7 +207,9 @@ export class StatsView extends TextView {
 export const HELP: Array<[string, string]> = [
   ['', '{bold}Anywhere{/bold}'],
   ['?', 'this help'],
-  ['/', 'display filter (the -Y language; shown red while invalid; empty clears)'],
+  ['/', 'display filter (the -Y language; shown red while invalid; empty clears; Tab completes a field name); frames, queries and sessions follow it'],
+  ['w', 'write the frames the filter shows to a pcap file (the capture\'s link type)'],
+  ['W', 'write the records the filter matches as NDJSON, as read --json -Y does (queries view: the query records)'],
   [':', 'find: a filter expression or text in the Info column; a number goes to that frame'],
   ['n / N', 'next / previous frame matching the find (Esc stops a long one)'],
   ['T', 'Time column: since the first packet, time of day (UTC), since the previous frame'],

@@ -5,6 +5,7 @@
 import type blessed from 'blessed';
 import type { TuiStore } from './store.js';
 import type { FrameReader } from './frame-reader.js';
+import type { RecordMatch } from './record-match.js';
 
 /** A key as views match it: the printable character ('G', '/', 'n') or blessed's name ('enter', 'C-c', 'S-tab', 'pagedown'). */
 export type Key = string;
@@ -16,6 +17,8 @@ export interface UiContext {
   store: TuiStore;
   reader: FrameReader | null;
   live: boolean;
+  /** The display filter over the query and session records (the queries and sessions views). */
+  records: RecordMatch;
   /** --show-secrets: the bytes pane and the tree show passwords, proofs, tokens (masked / redacted otherwise). */
   showSecrets: boolean;
   /** Shows frame number `no` selected in the frame list (clearing a filter that hides it). */
