@@ -70,24 +70,25 @@ const PROBATION_MESSAGES = 3;
 const PROBATION_BYTES = 64 * 1024;
 
 /**
- * The events of a connection's framers. `message`, called for every message, is a method of
- * this one class whatever the connection, so the framer's call to it stays monomorphic (V8 can
- * inline it), where a closure per connection would make it megamorphic; the rare events are
- * the connection's closures.
+ * The events of one of a connection's framers. `message`, called for every message, is a method
+ * of this one class whatever the connection, so the framer's call to it stays monomorphic (V8
+ * can inline it), where a closure per connection would make it megamorphic; the rare events go
+ * to the connection's methods with the direction (no closures: a connection flood makes
+ * hundreds of thousands of these).
  */
 class ConnectionFramerEvents implements FramerEvents {
-  constructor(private readonly conn: PgConnection, private readonly rare: Omit<FramerEvents, 'message'>) {}
+  constructor(private readonly conn: PgConnection, private readonly dir: Direction) {}
   message(m: FramedMessage): void {
     this.conn.framed(m);
   }
   skipped(bytes: number, reason: 'resync' | 'gap' | 'damaged', frame: number, timeUs: number): void {
-    this.rare.skipped(bytes, reason, frame, timeUs);
+    this.conn.framerSkipped(this.dir, bytes, reason, frame, timeUs);
   }
   tooLarge(code: string | null, length: number, frame: number, timeUs: number): void {
-    this.rare.tooLarge(code, length, frame, timeUs);
+    this.conn.framerTooLarge(this.dir, code, length, frame, timeUs);
   }
   notStartup(length: number, frame: number, timeUs: number): void {
-    this.rare.notStartup(length, frame, timeUs);
+    this.conn.framerNotStartup(length, frame, timeUs);
   }
 }
 
@@ -138,14 +139,7 @@ export class PgConnection implements ConnectionSink {
   constructor(info: ConnectionInfo, private readonly observer: PgObserver, private readonly opts: PgConnectionOptions) {
     this.info = info;
     this.ctx = new ConnContext(opts.showSecrets);
-    const events = (dir: Direction): FramerEvents => new ConnectionFramerEvents(this, {
-      skipped: (bytes, reason, frame, timeUs) => this.onSkipped(dir, bytes, reason, frame, timeUs),
-      tooLarge: (code, length, frame, timeUs) => {
-        this.observer.lost?.(dir);
-        this.report('message-too-large', `${code === null ? 'startup' : `'${code}'`} message declares ${length} bytes, over the ${opts.maxMessage}-byte limit: skipped`, frame, timeUs, dir, length);
-      },
-      notStartup: (length, frame, timeUs) => this.reject(`the client's first bytes are not a startup packet (length field ${length})`, frame, timeUs),
-    });
+    const events = (dir: Direction): FramerEvents => new ConnectionFramerEvents(this, dir);
     if (info.sawSyn) {
       this.phase = 'startup';
       this.front = new DirectionFramer('frontend', 'untyped', events('frontend'), opts.maxMessage);
@@ -255,9 +249,13 @@ export class PgConnection implements ConnectionSink {
     }
   }
 
-  private readonly plaintext = (dir: Direction, bytes: Buffer, frame: number, timeUs: number): void => {
-    (dir === 'frontend' ? this.front : this.back).push(bytes, frame, timeUs);
-  };
+  /** Where a TLS handler's plaintext goes: made when the connection turns to TLS. */
+  private plaintextOut: ((dir: Direction, bytes: Buffer, frame: number, timeUs: number) => void) | null = null;
+  private get plaintext(): (dir: Direction, bytes: Buffer, frame: number, timeUs: number) => void {
+    return (this.plaintextOut ??= (dir, bytes, frame, timeUs) => {
+      (dir === 'frontend' ? this.front : this.back).push(bytes, frame, timeUs);
+    });
+  }
 
   private startTls(frame: number): void {
     this.phase = 'tls';
@@ -280,7 +278,17 @@ export class PgConnection implements ConnectionSink {
     }
   }
 
-  private onSkipped(dir: Direction, bytes: number, reason: 'resync' | 'gap' | 'damaged', frame: number, timeUs: number): void {
+  /** A framer's rare events (ConnectionFramerEvents); not for other callers. */
+  framerTooLarge(dir: Direction, code: string | null, length: number, frame: number, timeUs: number): void {
+    this.observer.lost?.(dir);
+    this.report('message-too-large', `${code === null ? 'startup' : `'${code}'`} message declares ${length} bytes, over the ${this.opts.maxMessage}-byte limit: skipped`, frame, timeUs, dir, length);
+  }
+
+  framerNotStartup(length: number, frame: number, timeUs: number): void {
+    this.reject(`the client's first bytes are not a startup packet (length field ${length})`, frame, timeUs);
+  }
+
+  framerSkipped(dir: Direction, bytes: number, reason: 'resync' | 'gap' | 'damaged', frame: number, timeUs: number): void {
     if (this.phase === 'probation') {
       // A mid-stream flow on a non-PostgreSQL port that does not frame cleanly is not believed.
       if (reason === 'resync' && this.probation!.length === 0 && bytes > 0) {

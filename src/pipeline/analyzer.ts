@@ -73,6 +73,20 @@ export class Analyzer implements StreamConsumer {
     return new ConnectionObserver(this, this.sink, this.opts, conn).pg;
   }
 
+  /**
+   * A connection that carried no byte ends (StreamConsumer.closeUnopened): what its PgConnection
+   * would do, without making one. One whose start was seen, or on a server port, is taken for
+   * PostgreSQL and gets its session record; one seen mid-way elsewhere was still on probation
+   * and is nothing (PgConnection: 'probation' ends 'rejected').
+   */
+  closeUnopened(conn: ConnectionInfo, end: ConnectionEnd): void {
+    if (!conn.sawSyn && !this.opts.serverPorts.includes(conn.server.port)) return;
+    this.connections++;
+    if (!this.opts.sessions) return;
+    const sink = this.sink;
+    this.opts.sessions(conn, (rec: OutRecord): void => sink.record(rec)).close(end);
+  }
+
 }
 
 /**

@@ -95,6 +95,7 @@ class Connection implements ConnectionSink {
     this.opened().data(d);
   }
 
+  /** Never called: FlowTable.close ends a connection, unopened or not (the interface wants it). */
   close(end: ConnectionEnd): void {
     this.opened().close(end);
   }
@@ -112,8 +113,12 @@ export class FlowTable implements FlowTableApi {
   private readonly opts: FlowTableOptions;
   private readonly serverPorts: Set<number>;
 
-  /** lower endpoint address -> higher endpoint address -> lowerPort * 65536 + higherPort. */
-  private readonly table = new Map<string, Map<string, Map<number, Connection>>>();
+  /**
+   * lower endpoint address -> higher endpoint address -> the connection between them, or when
+   * there are several, a map by lowerPort * 65536 + higherPort. Most address pairs carry one
+   * connection at a time (and a flood from many addresses, one each): no map for those.
+   */
+  private readonly table = new Map<string, Map<string, Connection | Map<number, Connection>>>();
   private count = 0;
   private nextId = 0;
   private lruHead: Connection | null = null;
@@ -614,17 +619,27 @@ export class FlowTable implements FlowTableApi {
     if (conn.closed) return;
     conn.closed = true;
     const why = `connection closed (${reason})`;
-    conn.fe.flushAll(frame, timeUs, why, this.suspectTaken(conn.fe, null));
-    conn.be.flushAll(frame, timeUs, why, this.suspectTaken(conn.be, null));
-    this.reconcile(conn.fe);
-    this.reconcile(conn.be);
-    const sink = conn.opened();
+    const fe = conn.fe;
+    const be = conn.be;
+    // (the callback only where there is held data to take: no closure per connection closed)
+    fe.flushAll(frame, timeUs, why, fe.hasSuspects ? this.suspectTaken(fe, null) : undefined);
+    be.flushAll(frame, timeUs, why, be.hasSuspects ? this.suspectTaken(be, null) : undefined);
+    this.reconcile(fe);
+    this.reconcile(be);
+    const sink = conn.sink!;
     conn.sink = null;
-    // A closed connection lets its sink go (detach below): only its TCP state stays charged.
+    fe.detach();
+    be.detach();
+    const end: ConnectionEnd = { reason, frame, timeUs };
+    if (sink === conn) {
+      // Nothing was ever delivered (a SYN-only or empty connection): no sink was opened.
+      if (this.consumer.closeUnopened) this.consumer.closeUnopened(conn.info, end);
+      else this.consumer.open(conn.info).close(end);
+      return;
+    }
+    // A closed connection lets its sink go (detached above): only its TCP state stays charged.
     this.connectionBytes -= OPENED_CONNECTION_BYTES;
-    conn.fe.detach();
-    conn.be.detach();
-    sink.close({ reason, frame, timeUs });
+    sink.close(end);
   }
 
   /** Brings the total and the hole list up to date after `h` changed. */
@@ -678,9 +693,10 @@ export class FlowTable implements FlowTableApi {
       }
     }
     const srcLow = seg.src < seg.dst || (seg.src === seg.dst && seg.srcPort <= seg.dstPort);
-    const found = srcLow
-      ? this.table.get(seg.src)?.get(seg.dst)?.get(seg.srcPort * 65536 + seg.dstPort)
-      : this.table.get(seg.dst)?.get(seg.src)?.get(seg.dstPort * 65536 + seg.srcPort);
+    const entry = srcLow ? this.table.get(seg.src)?.get(seg.dst) : this.table.get(seg.dst)?.get(seg.src);
+    if (entry === undefined) return undefined;
+    const ports = srcLow ? seg.srcPort * 65536 + seg.dstPort : seg.dstPort * 65536 + seg.srcPort;
+    const found = entry instanceof Connection ? (entry.keyPorts === ports ? entry : undefined) : entry.get(ports);
     if (found) this.last = found;
     return found;
   }
@@ -727,9 +743,15 @@ export class FlowTable implements FlowTableApi {
     this.connectionBytes += CONNECTION_BYTES;
     let byHi = this.table.get(lo);
     if (!byHi) this.table.set(lo, (byHi = new Map()));
-    let byPorts = byHi.get(hi);
-    if (!byPorts) byHi.set(hi, (byPorts = new Map()));
-    byPorts.set(ports, conn);
+    const entry = byHi.get(hi);
+    if (entry === undefined) {
+      byHi.set(hi, conn);
+    } else if (entry instanceof Connection) {
+      // A second connection between the two addresses (find() missed, so other ports).
+      byHi.set(hi, new Map([[entry.keyPorts, entry], [ports, conn]]));
+    } else {
+      entry.set(ports, conn);
+    }
     this.count++;
     this.lruAppend(conn);
     this.last = conn;
@@ -765,15 +787,23 @@ export class FlowTable implements FlowTableApi {
 
   private remove(conn: Connection): void {
     const byHi = this.table.get(conn.keyLo);
-    const byPorts = byHi?.get(conn.keyHi);
-    if (byPorts?.get(conn.keyPorts) === conn) {
-      byPorts.delete(conn.keyPorts);
+    const entry = byHi?.get(conn.keyHi);
+    let removed = false;
+    if (entry === conn) {
+      byHi!.delete(conn.keyHi);
+      removed = true;
+    } else if (entry instanceof Map && entry.get(conn.keyPorts) === conn) {
+      entry.delete(conn.keyPorts);
+      removed = true;
+      if (entry.size === 1) {
+        // Back to one connection between the two addresses: held without a map again.
+        byHi!.set(conn.keyHi, entry.values().next().value!);
+      }
+    }
+    if (removed) {
       this.count--;
       this.connectionBytes -= CONNECTION_BYTES;
-      if (byPorts.size === 0) {
-        byHi!.delete(conn.keyHi);
-        if (byHi!.size === 0) this.table.delete(conn.keyLo);
-      }
+      if (byHi!.size === 0) this.table.delete(conn.keyLo);
     }
     this.lruUnlink(conn);
     if (this.last === conn) this.last = null;

@@ -50,8 +50,8 @@ export class HalfStream<Owner> {
   private readonly onAnomaly: AnomalyHandler;
   /** Overlap policy: true keeps the later copy of bytes not yet delivered, false the earlier. */
   private readonly keepLast: boolean;
-  /** Reused for every delivery of this direction: the sink must not keep it past the call. */
-  private readonly out: StreamDelivery;
+  /** Reused for every delivery of this direction: the sink must not keep it past the call. Made at the first (a SYN flood's directions never deliver). */
+  private out: StreamDelivery | null = null;
 
   /** A segment travelled in this direction (port reuse detection). */
   seen = false;
@@ -118,7 +118,6 @@ export class HalfStream<Owner> {
     this.session = session;
     this.sink = sink;
     this.onAnomaly = onAnomaly;
-    this.out = new StreamDelivery(dir);
   }
 
   /** Replaces the sink (the connection opens its consumer's sink at the first delivery). */
@@ -355,7 +354,7 @@ export class HalfStream<Owner> {
       this.lose(len, frame, timeUs, 'payload cut by the capture snaplen');
       return;
     }
-    const d = this.out;
+    const d = (this.out ??= new StreamDelivery(this.dir));
     d.setRange(bytes, start, start + len);
     d.skip = this.pendingSkip;
     d.frame = frame;

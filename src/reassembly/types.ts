@@ -61,6 +61,12 @@ export interface ConnectionSink {
 
 export interface StreamConsumer {
   open(conn: ConnectionInfo): ConnectionSink;
+  /**
+   * A connection that never delivered a byte (not even a gap) ends: what open(conn).close(end)
+   * would do, without making a sink only to close it (a SYN flood's connections all end so).
+   * Absent: the flow table does just that.
+   */
+  closeUnopened?(conn: ConnectionInfo, end: ConnectionEnd): void;
 }
 
 export interface FlowTableOptions {

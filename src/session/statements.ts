@@ -68,10 +68,24 @@ export const MAX_PORTALS = 10_000;
 export const MAX_STATEMENT_CHARS = 32 * 1024 * 1024;
 
 export class StatementTable implements BudgetHolder {
-  private readonly statements = new Map<string, PreparedStatement>();
-  private readonly portals = new Map<string, Portal>();
+  /**
+   * The maps are made at their first use (a session that never prepares a statement, such as
+   * the many a connection flood opens, has none: three empty Maps are half a kilobyte): the
+   * getters below make them, clear() and the counts read the fields.
+   */
+  private statementMap: Map<string, PreparedStatement> | null = null;
+  private portalMap: Map<string, Portal> | null = null;
   /** What the budget has charged for, by ticket. */
-  private readonly charged = new Map<number, PreparedStatement | Portal>();
+  private chargedMap: Map<number, PreparedStatement | Portal> | null = null;
+  private get statements(): Map<string, PreparedStatement> {
+    return (this.statementMap ??= new Map());
+  }
+  private get portals(): Map<string, Portal> {
+    return (this.portalMap ??= new Map());
+  }
+  private get charged(): Map<number, PreparedStatement | Portal> {
+    return (this.chargedMap ??= new Map());
+  }
   private sqlChars = 0;
   /**
    * The name set last in each map (null: not known). Replacing that entry in place keeps the
@@ -95,7 +109,7 @@ export class StatementTable implements BudgetHolder {
   constructor(private readonly ledger: MemoryLedger = processBudget().session, private readonly onGiveUp: () => void = () => {}) {}
 
   holds(ticket: number): boolean {
-    return this.charged.has(ticket);
+    return this.chargedMap?.has(ticket) ?? false;
   }
 
   giveUp(ticket: number): void {
@@ -236,13 +250,17 @@ export class StatementTable implements BudgetHolder {
 
   /** The session is over: everything goes, and its bytes go back to the budget. */
   clear(): void {
-    for (const e of this.charged.values()) {
-      this.ledger.release(e.bytes ?? 0);
-      e.ticket = undefined;
+    // (Map.clear() allocates a new table: only maps that hold something are cleared)
+    const charged = this.chargedMap;
+    if (charged !== null && charged.size > 0) {
+      for (const e of charged.values()) {
+        this.ledger.release(e.bytes ?? 0);
+        e.ticket = undefined;
+      }
+      charged.clear();
     }
-    this.charged.clear();
-    this.statements.clear();
-    this.portals.clear();
+    if (this.statementMap !== null && this.statementMap.size > 0) this.statementMap.clear();
+    if (this.portalMap !== null && this.portalMap.size > 0) this.portalMap.clear();
     this.lastStatement = null;
     this.lastPortal = null;
     this.sqlChars = 0;
@@ -271,11 +289,11 @@ export class StatementTable implements BudgetHolder {
   }
 
   get statementCount(): number {
-    return this.statements.size;
+    return this.statementMap?.size ?? 0;
   }
 
   get portalCount(): number {
-    return this.portals.size;
+    return this.portalMap?.size ?? 0;
   }
 }
 
