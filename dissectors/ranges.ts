@@ -108,9 +108,61 @@ export type BindNames = Pick<Bind, 'portal' | 'statement' | 'params' | 'resultFo
 const NO_PARAMS: TypedValue[] = [];
 const NO_FORMATS: Array<'text' | 'binary'> = [];
 
+/**
+ * Where a Bind's parts lie in its body, found by bindShape: the NULs after the portal and the
+ * statement name, the parameter format codes (count, first byte), the values (count, first
+ * length) and the result format codes. One scratch, reused: read it before the next call.
+ */
+const SHAPE = { n1: 0, n2: 0, nf: 0, formatsAt: 0, np: 0, valuesAt: 0, nr: 0, resultsAt: 0 };
+
+/** Whether the format codes at p are all 0 (text) or 1 (binary). */
+function validFormats(src: Buffer, p: number, n: number): boolean {
+  for (let i = 0; i < n; i++, p += 2) if (src[p] !== 0 || src[p + 1]! > 1) return false;
+  return true;
+}
+
+/** Whether src[start, end) is a Bind (its parts then in SHAPE): the one walk of its layout. */
+function bindShape(b: Buffer, start: number, end: number): boolean {
+  const n1 = nul(b, start, end);
+  if (n1 < 0) return false;
+  const n2 = nul(b, n1 + 1, end);
+  if (n2 < 0) return false;
+  let p = n2 + 1;
+  // parameter format codes: a count, then that many Int16, each 0 (text) or 1 (binary)
+  if (end - p < 2) return false;
+  const nf = int16(b, p);
+  p += 2;
+  if (nf < 0 || nf * 2 > end - p || !validFormats(b, p, nf)) return false;
+  const formatsAt = p;
+  p += nf * 2;
+  // parameter values: a count (matching the format codes when there are several), then Int32 length (-1: NULL) and bytes
+  if (end - p < 2) return false;
+  const np = int16(b, p);
+  p += 2;
+  if ((nf > 1 && nf !== np) || np < 0 || np * 4 > end - p) return false;
+  const valuesAt = p;
+  for (let i = 0; i < np; i++) {
+    if (end - p < 4) return false;
+    const len = int32(b, p);
+    p += 4;
+    if (len < -1 || len > end - p) return false;
+    if (len > 0) p += len;
+  }
+  // result format codes, then nothing may be left over
+  if (end - p < 2) return false;
+  const nr = int16(b, p);
+  p += 2;
+  if (nr < 0 || nr * 2 !== end - p || !validFormats(b, p, nr)) return false;
+  const s = SHAPE;
+  s.n1 = n1; s.n2 = n2; s.nf = nf; s.formatsAt = formatsAt; s.np = np; s.valuesAt = valuesAt; s.nr = nr; s.resultsAt = p;
+  return true;
+}
+
 /** Bind's names (params and result formats empty), or null when src[start, end) does not match Bind's format. */
 export function bindNames(src: Buffer, start: number, end: number): BindNames | null {
-  return bindRead(src, start, end, null);
+  if (!bindShape(src, start, end)) return null;
+  const s = SHAPE;
+  return { portal: text(src, start, s.n1), statement: text(src, s.n1 + 1, s.n2), params: NO_PARAMS, resultFormats: NO_FORMATS };
 }
 
 /**
@@ -118,48 +170,17 @@ export function bindNames(src: Buffer, start: number, end: number): BindNames | 
  * execution, and the NDJSON export and the session tracker both want its values), or null when
  * it is not well formed.
  */
-export function bindRange(src: Buffer, start: number, end: number, ctx: DissectContext): Bind | null {
-  return bindRead(src, start, end, ctx);
-}
-
-/** Format codes unread (a names-only read): checked, not listed. */
-function checkFormats(src: Buffer, p: number, n: number): Array<'text' | 'binary'> | null {
-  for (let i = 0; i < n; i++, p += 2) if (src[p] !== 0 || src[p + 1]! > 1) return null;
-  return NO_FORMATS;
-}
-
-/** Bind, its values decoded when ctx is given (else params and formats are left empty). */
-function bindRead(b: Buffer, start: number, end: number, ctx: DissectContext | null): Bind | null {
-  const n1 = nul(b, start, end);
-  if (n1 < 0) return null;
-  const n2 = nul(b, n1 + 1, end);
-  if (n2 < 0) return null;
-  let p = n2 + 1;
-  // parameter format codes: a count, then that many Int16, each 0 (text) or 1 (binary)
-  if (end - p < 2) return null;
-  const nf = int16(b, p);
-  p += 2;
-  if (nf < 0 || nf * 2 > end - p) return null;
-  const paramFormats = ctx === null ? checkFormats(b, p, nf) : formats(b, p, nf);
-  if (paramFormats === null) return null;
-  p += nf * 2;
-  // parameter values: a count (matching the format codes when there are several), then Int32 length (-1: NULL) and bytes
-  if (end - p < 2) return null;
-  const np = int16(b, p);
-  p += 2;
-  if ((nf > 1 && nf !== np) || np < 0 || np * 4 > end - p) return null;
+export function bindRange(b: Buffer, start: number, end: number, ctx: DissectContext): Bind | null {
+  if (!bindShape(b, start, end)) return null;
+  const { n1, n2, nf, formatsAt, np, valuesAt, nr, resultsAt } = SHAPE;
+  const paramFormats = formats(b, formatsAt, nf)!;
   const statement = text(b, n1 + 1, n2);
-  const types = np > 0 && ctx !== null ? ctx.statementParamTypes(statement) : undefined;
-  const params: TypedValue[] = ctx === null ? NO_PARAMS : [];
+  const types = np > 0 ? ctx.statementParamTypes(statement) : undefined;
+  const params: TypedValue[] = [];
+  let p = valuesAt;
   for (let i = 0; i < np; i++) {
-    if (end - p < 4) return null;
     const len = int32(b, p);
     p += 4;
-    if (len < -1 || len > end - p) return null;
-    if (ctx === null) {
-      if (len > 0) p += len;
-      continue;
-    }
     const oid = types !== undefined && i < types.length ? types[i]! : 0;
     const format = formatFor(paramFormats, i);
     let value: TypedValue['value'] = null;
@@ -170,14 +191,7 @@ function bindRead(b: Buffer, start: number, end: number, ctx: DissectContext | n
     }
     params.push({ oid, typeName: oid === 0 ? null : typeName(oid), format, value });
   }
-  // result format codes, then nothing may be left over
-  if (end - p < 2) return null;
-  const nr = int16(b, p);
-  p += 2;
-  if (nr < 0 || nr * 2 !== end - p) return null;
-  const resultFormats = ctx === null ? checkFormats(b, p, nr) : formats(b, p, nr);
-  if (resultFormats === null) return null;
-  return { type: 'Bind', portal: text(b, start, n1), statement, paramFormats, params, resultFormats };
+  return { type: 'Bind', portal: text(b, start, n1), statement, paramFormats, params, resultFormats: formats(b, resultsAt, nr)! };
 }
 
 // ---- Describe, Close, Execute ----
