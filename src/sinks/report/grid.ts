@@ -11,17 +11,23 @@ export const FIRST_STEP_US = 10_000;
 export class TimeGrid {
   /** Anchor (µs since the epoch) of bucket 0; NaN until the first time is seen. */
   baseUs = NaN;
-  stepUs = FIRST_STEP_US;
+  /** A double from the start (see the constructor). */
+  stepUs = -0;
   /** Lowest and highest bucket index used so far. */
   lo = 0;
   hi = -1;
   private readonly listeners: Array<() => void> = [];
   /** The bucket index() returned last and its bounds (a widening moves every bound: index() sets them anew). */
   private lastI = 0;
-  private lastFrom = 0;
+  private lastFrom = -Infinity;
   private lastTo = -Infinity;
 
-  constructor(readonly maxBuckets: number) {}
+  constructor(readonly maxBuckets: number) {
+    // stepUs and the bounds hold doubles (µs since the epoch, widths past 2^30): a field that
+    // starts as a small integer and later holds a double changes the object's layout, and
+    // every optimized function that read it is thrown away and compiled again
+    this.stepUs = FIRST_STEP_US;
+  }
 
   /** Called after every doubling, with `stepUs` already the new width. */
   onWiden(f: () => void): void {
@@ -64,52 +70,75 @@ export class TimeGrid {
 }
 
 /**
- * Sums per bucket index of a TimeGrid, over a sparse range [lo, lo + values.length). Each
- * doubling of the grid's width adds pairs together.
+ * Sums per bucket index of a TimeGrid, over a sparse range [lo, lo + length). Each doubling of
+ * the grid's width adds pairs together. The sums are held in a Float64Array: one kind of
+ * storage whatever is added (counts, bytes, fractions of microseconds), so the code that adds
+ * to it is compiled once (a number[] turning from small integers to doubles changes its
+ * elements kind, and every optimized caller is thrown away and compiled again).
  */
 export class BucketArray {
   lo = 0;
-  values: number[] = [];
+  private n = 0;
+  private buf = new Float64Array(0);
+
+  /** `max`: the most buckets it will ever span (the grid's maxBuckets): its storage grows up to that. */
+  constructor(private readonly max = Infinity) {}
+
+  get length(): number {
+    return this.n;
+  }
+
+  /** The sums of buckets lo, lo + 1, ... */
+  values(): number[] {
+    return Array.from(this.buf.subarray(0, this.n));
+  }
 
   /** The grid's width doubled: bucket i becomes floor(i/2). */
   widen(): void {
-    if (this.values.length === 0) return;
-    const lo = Math.floor(this.lo / 2);
-    const hi = Math.floor((this.lo + this.values.length - 1) / 2);
-    const out = new Array<number>(hi - lo + 1).fill(0);
-    for (let k = 0; k < this.values.length; k++) {
-      const j = Math.floor((this.lo + k) / 2) - lo;
-      out[j]! += this.values[k]!;
+    if (this.n === 0) {
+      // an empty row keeps its place (a session with no timed query starts at its start's column)
+      this.lo = Math.floor(this.lo / 2);
+      return;
     }
+    const lo = Math.floor(this.lo / 2);
+    const hi = Math.floor((this.lo + this.n - 1) / 2);
+    const out = new Float64Array(this.buf.length);
+    for (let k = 0; k < this.n; k++) out[Math.floor((this.lo + k) / 2) - lo]! += this.buf[k]!;
     this.lo = lo;
-    this.values = out;
+    this.n = hi - lo + 1;
+    this.buf = out;
   }
 
   add(i: number, v: number): void {
     const k = i - this.lo;
     // the usual case, called per packet and per query: a bucket already in range
-    if (k >= 0 && k < this.values.length) {
-      this.values[k]! += v;
+    if (k >= 0 && k < this.n) {
+      this.buf[k]! += v;
       return;
     }
-    if (this.values.length === 0) {
-      this.lo = i;
-      this.values.push(v);
-      return;
+    this.reach(i);
+    this.buf[i - this.lo]! += v;
+  }
+
+  /** Extends the range to bucket i (the slots past n are always 0). */
+  private reach(i: number): void {
+    if (this.n === 0) this.lo = i;
+    const lo = Math.min(this.lo, i);
+    const need = Math.max(this.lo + this.n - 1, i) - lo + 1;
+    const shift = this.lo - lo;
+    if (need > this.buf.length || shift > 0) {
+      const cap = need > this.buf.length ? Math.max(need, Math.min(2 * need, this.max), 8) : this.buf.length;
+      const out = new Float64Array(cap);
+      out.set(this.buf.subarray(0, this.n), shift);
+      this.buf = out;
     }
-    if (i < this.lo) {
-      const pad = new Array<number>(this.lo - i).fill(0);
-      this.values = pad.concat(this.values);
-      this.lo = i;
-    } else if (i >= this.lo + this.values.length) {
-      while (this.values.length < i - this.lo + 1) this.values.push(0);
-    }
-    this.values[i - this.lo]! += v;
+    this.lo = lo;
+    this.n = need;
   }
 
   get(i: number): number {
     const k = i - this.lo;
-    return k >= 0 && k < this.values.length ? this.values[k]! : 0;
+    return k >= 0 && k < this.n ? this.buf[k]! : 0;
   }
 }
 

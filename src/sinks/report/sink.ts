@@ -19,8 +19,8 @@ import { BucketArray, LOG_BINS, PER_OCTAVE, TimeGrid, binQuantile, logBin } from
 import type { ReportData, ReportExample, ReportSession, ReportStatement, TimelineRow } from './data.js';
 
 /** A session's timeline row while the pass runs: busy µs per column. */
-interface HeldRow extends Omit<TimelineRow, 'busy' | 'scaleUs'> {
-  busyUs: number[];
+interface HeldRow extends Omit<TimelineRow, 'busy' | 'scaleUs' | 'lo'> {
+  busy: BucketArray;
 }
 
 /** Time buckets of the charts, and columns of the session timeline. */
@@ -76,7 +76,8 @@ class Extra implements AggExtra {
   rowsReturned = 0;
   bytesReturned = 0;
   hist: Uint32Array | null = null;
-  slowMs = -1;
+  /** -Infinity, a double like the durations it is compared with (see SessionState). */
+  slowMs = -Infinity;
   slow: ReportExample | null = null;
 
   add(rec: QueryRecord, bin: number, timeUs: number): void {
@@ -105,24 +106,29 @@ class Extra implements AggExtra {
   }
 }
 
-interface SessionState {
-  busy: BucketArray | null;
+/**
+ * What the report follows per open session. The times and durations start as doubles (-0): a
+ * field that starts as a small integer and later holds a double changes the object's layout,
+ * and the optimized code of every function that read it is thrown away and compiled again.
+ */
+class SessionState {
+  busy: BucketArray | null = null;
   /** Past MAX_TIMELINE_SESSIONS: its busy time went to the shared row. */
-  other: boolean;
-  inTx: boolean;
-  txStartUs: number;
-  txStatements: number;
-  txFailed: boolean;
-  txFrame: number;
+  other = false;
+  inTx = false;
+  txStartUs = -0;
+  txStatements = 0;
+  txFailed = false;
+  txFrame = 0;
   /** The batch whose time was last charged to the timeline (a batch is charged once). */
-  lastBatch: number;
-  lastKey: string | null;
+  lastBatch = 0;
+  lastKey: string | null = null;
   /** The simple-protocol SQL text lastKey was made from. */
-  lastSql: string | null;
-  run: number;
-  runMs: number;
-  runFrame: number;
-  runSql: string | null;
+  lastSql: string | null = null;
+  run = 0;
+  runMs = -0;
+  runFrame = 0;
+  runSql: string | null = null;
 }
 
 interface N1 {
@@ -144,12 +150,12 @@ export class ReportSink implements PipelineSink {
   readonly stats: StatsSink;
   private readonly grid = new TimeGrid(SERIES_BUCKETS);
   private readonly tl = new TimeGrid(TIMELINE_COLUMNS);
-  private readonly queries = new BucketArray();
-  private readonly errorsSeries = new BucketArray();
-  private readonly bytesFe = new BucketArray();
-  private readonly bytesBe = new BucketArray();
-  private readonly starts = new BucketArray();
-  private readonly ends = new BucketArray();
+  private readonly queries = new BucketArray(SERIES_BUCKETS);
+  private readonly errorsSeries = new BucketArray(SERIES_BUCKETS);
+  private readonly bytesFe = new BucketArray(SERIES_BUCKETS);
+  private readonly bytesBe = new BucketArray(SERIES_BUCKETS);
+  private readonly starts = new BucketArray(SERIES_BUCKETS);
+  private readonly ends = new BucketArray(SERIES_BUCKETS);
   private bucketHist = new Map<number, Uint32Array>();
   /** The bucket whose histogram was used last (queries come in time order). */
   private histI = NaN;
@@ -160,7 +166,7 @@ export class ReportSink implements PipelineSink {
   private readonly sessionRows: ReportSession[] = [];
   private sessionsNotListed = 0;
   private readonly timelineRows: HeldRow[] = [];
-  private readonly otherBusy = new BucketArray();
+  private readonly otherBusy = new BucketArray(TIMELINE_COLUMNS);
   private otherSessions = 0;
   /** Open sessions holding a timeline row of their own. */
   private busyLive = 0;
@@ -180,7 +186,8 @@ export class ReportSink implements PipelineSink {
   private sawBytes = false;
   private captureDrops: number | null = null;
   private readonly incompleteBy: Record<string, number> = {};
-  private bytes = 0;
+  /** Past 2^30 a double: one from the start (see SessionState). */
+  private bytes = -0;
   /** Under -Y: the bytes of the message records shown. */
   private filteredBytes = 0;
   private frames = 0;
@@ -216,14 +223,7 @@ export class ReportSink implements PipelineSink {
     });
     this.tl.onWiden(() => {
       for (const s of this.live.values()) s.busy?.widen();
-      for (const r of this.timelineRows) {
-        const a = new BucketArray();
-        a.lo = r.lo;
-        a.values = r.busyUs;
-        a.widen();
-        r.lo = a.lo;
-        r.busyUs = a.values;
-      }
+      for (const r of this.timelineRows) r.busy.widen();
       this.otherBusy.widen();
     });
   }
@@ -303,10 +303,7 @@ export class ReportSink implements PipelineSink {
   private state(session: number): SessionState {
     let s = this.live.get(session);
     if (s === undefined) {
-      s = {
-        busy: null, other: false, lastBatch: 0, inTx: false, txStartUs: 0, txStatements: 0, txFailed: false, txFrame: 0,
-        lastKey: null, lastSql: null, run: 0, runMs: 0, runFrame: 0, runSql: null,
-      };
+      s = new SessionState();
       this.live.set(session, s);
     }
     return s;
@@ -372,7 +369,7 @@ export class ReportSink implements PipelineSink {
     a = this.tl.index(fromUs); // the second call may have widened the grid
     if (s.busy === null && !s.other) {
       if (this.timelineRows.length + this.busyLive < MAX_TIMELINE_SESSIONS) {
-        s.busy = new BucketArray();
+        s.busy = new BucketArray(TIMELINE_COLUMNS);
         this.busyLive++;
       } else s.other = true;
     }
@@ -518,7 +515,7 @@ export class ReportSink implements PipelineSink {
     this.timelineRows.push({
       session: rec.session, label: `#${rec.session} ${rec.user ?? '?'}@${rec.database ?? '?'} ${client}`,
       user: rec.user ?? '', application: rec.applicationName ?? '', database: rec.database ?? '', client: rec.client.ip,
-      startUs: start, endUs: end, lo: s?.busy?.lo ?? this.tl.index(start), busyUs: s?.busy?.values ?? [],
+      startUs: start, endUs: end, busy: s?.busy ?? emptyRow(this.tl.index(start)),
     });
   }
 
@@ -620,7 +617,7 @@ export class ReportSink implements PipelineSink {
     if (this.otherSessions > 0) {
       rows.push(packRow({
         session: null, label: `${this.otherSessions} more sessions`, user: '', application: '', database: '', client: '',
-        startUs: this.otherStartUs, endUs: this.otherEndUs, lo: this.otherBusy.lo, busyUs: this.otherBusy.values,
+        startUs: this.otherStartUs, endUs: this.otherEndUs, busy: this.otherBusy,
       } as HeldRow));
     }
     const startUs = Number.isFinite(this.firstUs) ? this.firstUs : null;
@@ -720,13 +717,21 @@ function trustLine(o: ReportData['overview'], input: ReportInputInfo['input']): 
   return { level, line };
 }
 
+/** The row of a session with no timed query: no bars, starting at its start's column. */
+function emptyRow(lo: number): BucketArray {
+  const a = new BucketArray(TIMELINE_COLUMNS);
+  a.lo = lo;
+  return a;
+}
+
 function packRow(r: HeldRow): TimelineRow {
-  const { busyUs, ...rest } = r;
+  const { busy: held, ...rest } = r;
+  const busyUs = held.values();
   let scale = 0;
   for (const v of busyUs) if (v > scale) scale = v;
   let busy = '';
   for (const v of busyUs) busy += scale > 0 ? Math.round((35 * v) / scale).toString(36) : '0';
-  return { ...rest, busy: busy.replace(/0+$/, ''), scaleUs: scale };
+  return { ...rest, lo: held.lo, busy: busy.replace(/0+$/, ''), scaleUs: scale };
 }
 
 function sparse(h: Uint32Array): Array<[number, number]> {
