@@ -118,8 +118,17 @@ export class SessionTracker implements CancelTarget {
   private readonly registry: SessionRegistry;
   private readonly onAnomaly: ((a: Anomaly) => void) | null;
   private readonly info = new SessionInfo();
-  private readonly table: StatementTable;
-  private readonly queue: RequestQueue;
+  /**
+   * The statement table, the request queue and the outbox are made at their first use (getters
+   * below): a session that never gets past its start-up (a flood of StartupMessages, a SYN-only
+   * connection ended at capture end) never needs them, and they are a kilobyte of its state.
+   */
+  private tablePart: StatementTable | null = null;
+  private queuePart: RequestQueue | null = null;
+  private outboxPart: Outbox | null = null;
+  private readonly budget: MemoryBudget;
+  private readonly summary: boolean;
+  private readonly writer: ExecutionWriter | null;
   /** Kept rows' share of the budget (keepRows). */
   private readonly rowPool: MemoryPool;
   /** The last frame seen, for memory-limit anomalies raised while another session is decoded. */
@@ -139,7 +148,6 @@ export class SessionTracker implements CancelTarget {
   /** The request and execution the last DataRow or CopyData went to (see message()). */
   private rowReq: Request | null = null;
   private rowExec: Execution | null = null;
-  private readonly outbox: Outbox;
   /** This session as a pooler's leg (pooler.ts); null without a PoolerLegs. */
   private readonly leg: SessionLeg | null;
   private backslashEscapes = false;
@@ -196,14 +204,31 @@ export class SessionTracker implements CancelTarget {
     this.leg = opts.pooler?.session(conn, (exec, status) => {
       if (writer === null || !writer(exec, conn.id, status)) emit(exec.toRecord(conn.id, status, summary));
     }, () => this.info.backendPid) ?? null;
-    const leg = this.leg;
     const budget = opts.budget ?? processBudget();
-    this.outbox = new Outbox(conn.id, emit, this.info, this.onAnomaly, summary, leg === null ? writer : (exec, _s, status) => { leg.out(exec, status); return true; },
-      budget.session, () => this.heldGivenUp());
+    this.budget = budget;
+    this.summary = summary;
+    this.writer = writer;
     this.startup = new StartupState(this.info, this.registry, conn.id);
-    this.queue = new RequestQueue(budget.session, (r) => this.givenUp(r));
-    this.table = new StatementTable(budget.session, () => this.givenUp(null));
     this.rowPool = budget.rows;
+  }
+
+  private get table(): StatementTable {
+    return (this.tablePart ??= new StatementTable(this.budget.session, () => this.givenUp(null)));
+  }
+
+  private get queue(): RequestQueue {
+    return (this.queuePart ??= new RequestQueue(this.budget.session, (r) => this.givenUp(r)));
+  }
+
+  private get outbox(): Outbox {
+    if (this.outboxPart === null) {
+      const leg = this.leg;
+      const writer = this.writer;
+      this.outboxPart = new Outbox(this.sessionId, this.emit, this.info, this.onAnomaly, this.summary,
+        leg === null ? writer : (exec, _s, status) => { leg.out(exec, status); return true; },
+        this.budget.session, () => this.heldGivenUp());
+    }
+    return this.outboxPart;
   }
 
   // ---- what the dissectors read (DissectContext) ----
@@ -241,10 +266,13 @@ export class SessionTracker implements CancelTarget {
     const size = str === null ? raw.length : raw.length + 1;
     this.lastFrame = raw.frame;
     this.lastTimeUs = raw.timeUs;
-    if (this.outbox.deferFrame >= 0) this.outbox.frameEnded(raw.frame);
-    // Records completed by the messages before are charged now, between two messages (outbox.ts);
-    // a ReadyForQuery usually sends them out, so it does not charge them first.
-    if (code !== Be.ReadyForQuery) this.outbox.chargeHeld();
+    const outbox = this.outboxPart;
+    if (outbox !== null) {
+      if (outbox.deferFrame >= 0) outbox.frameEnded(raw.frame);
+      // Records completed by the messages before are charged now, between two messages (outbox.ts);
+      // a ReadyForQuery usually sends them out, so it does not charge them first.
+      if (code !== Be.ReadyForQuery) outbox.chargeHeld();
+    }
     if (raw.dir === 'frontend') {
       this.info.feBytes += size;
       this.info.feMessages++;
@@ -299,10 +327,11 @@ export class SessionTracker implements CancelTarget {
   close(end: ConnectionEnd): void {
     if (this.closed) return;
     this.closed = true;
-    for (let r = this.queue.shift(); r; r = this.queue.shift()) this.abandon(r, 'connection-end');
-    this.table.clear();
+    const queue = this.queuePart;
+    if (queue !== null) for (let r = queue.shift(); r; r = queue.shift()) this.abandon(r, 'connection-end');
+    this.tablePart?.clear();
     // The server ends a session's open transaction with it (not known when only the capture ended).
-    this.outbox.flush(end.reason === 'fin' || end.reason === 'rst' || end.reason === 'port-reuse');
+    this.outboxPart?.flush(end.reason === 'fin' || end.reason === 'rst' || end.reason === 'port-reuse');
     if (this.info.backendPid !== null && this.info.backendKey !== null) {
       this.registry.unregister(this.info.backendPid, this.info.backendKey, this);
     }
