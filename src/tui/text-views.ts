@@ -250,7 +250,9 @@ export const HELP: Array<[string, string]> = [
   ['', '{bold}Timeline{/bold}'],
   ['h / l, ← / →', 'previous / next query bar in the session'],
   ['H / L', 'first / last bar'],
-  ['+ / - / 0', 'zoom in / out around the selected bar / whole capture'],
+  ['+ / - / 0', 'zoom in / out around the selected bar (or the spot panned to) / whole capture'],
+  ['< / >', 'pan half a window earlier / later, anywhere'],
+  ['[ / ]', 'previous / next idle period (no query in flight in any session)'],
   ['e / x', 'next failed query / slowest query (any session)'],
   ['Enter', 'go to the query\'s request frame'],
 ];

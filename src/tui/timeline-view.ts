@@ -2,8 +2,14 @@
  * Per-session timeline, drawn with text cells: one row per session over capture time, each
  * query a bar from request to completion (green ok, red failed, yellow never completed), the
  * connection's lifetime as a thin line behind. h/l walk the bars of a row, j/k the sessions,
- * +/- zoom around the selected bar, Enter jumps to the query's request frame. Live, the
- * window keeps the newest time at its right edge.
+ * +/- zoom around the selected bar (or the spot panned to), < / > pan half a window anywhere,
+ * [ / ] jump to the previous / next idle period (no query in flight in any session), Enter
+ * jumps to the query's request frame. Live, the window keeps the newest time at its right edge.
+ *
+ * Busy traffic puts many bars in one cell: a cell's height then says how many queries were in
+ * flight there (▁ to █, against the busiest cell of the row), while a cell holding a failed
+ * query stays red and full, one holding a slow one (above the capture's p99) magenta and full,
+ * and the selected bar white: the few that matter are never averaged away.
  */
 import blessed from 'blessed';
 import { QF_BATCH, QF_ERROR, QF_INCOMPLETE, QF_NO_DURATION, QF_ROLLED_BACK, type TuiStore } from './store.js';
@@ -17,8 +23,14 @@ const C_OK = 2;
 const C_ERR = 3;
 const C_PENDING = 4;
 const C_SEL = 5;
-const STYLE = ['', 'gray-fg', 'green-fg', 'red-fg', 'yellow-fg', 'white-fg'];
-const CHAR = [' ', '─', '█', '█', '█', '▓'];
+const C_SLOW = 6;
+const STYLE = ['', 'gray-fg', 'green-fg', 'red-fg', 'yellow-fg', 'white-fg', 'magenta-fg'];
+const CHAR = [' ', '─', '█', '█', '█', '▓', '█'];
+/** Which colour wins a shared cell: the selection, then failures, slow queries, unfinished ones, the rest. */
+const RANK = [0, 1, 3, 5, 4, 6, 4.5];
+const HEIGHTS = '▁▂▃▄▅▆▇█';
+/** Fewer queries than this have no "slowest 1%". */
+const SLOW_MIN_QUERIES = 20;
 
 export class TimelineView implements View {
   readonly name = 'timeline';
@@ -29,6 +41,16 @@ export class TimelineView implements View {
   private bar = 0;
   private zoom = 1;
   private cells = new Uint8Array(0);
+  /** Queries in flight in each cell of the row being drawn. */
+  private counts = new Uint32Array(0);
+  /** The window's centre when panned or jumped to (µs); null: it follows the selected bar. */
+  private anchor: number | null = null;
+  /** Latency above which a query counts as slow (the capture's p99), and the query count it was computed at. */
+  private slowMs = Infinity;
+  private slowAt = -1;
+  private slowTime = 0;
+  /** Query indices by start time, for the idle periods (rebuilt when the count moved). */
+  private byStart: Uint32Array | null = null;
   private plotW = 10;
   private winStart = 0;
   private winSpan = 1;
@@ -77,7 +99,9 @@ export class TimelineView implements View {
     const q = this.selectedQuery();
     const list = s.sessionQueryList(this.sessionId(this.rows.sel));
     const onLastBar = !list || this.bar >= list.n - 1;
-    if (this.ctx.live && !s.ended && (this.zoom === 1 || q < 0 || onLastBar)) {
+    if (this.anchor !== null) {
+      start = this.anchor - span / 2;
+    } else if (this.ctx.live && !s.ended && (this.zoom === 1 || q < 0 || onLastBar)) {
       // Live: newest time on the right edge, unless the user went back to an older bar.
       start = t1 - span;
     } else if (q >= 0 && this.zoom > 1) {
@@ -98,7 +122,8 @@ export class TimelineView implements View {
     this.rows.setCount(s.sessionOrder.length);
     this.window(s);
     const W = this.plotW;
-    if (this.cells.length !== W) this.cells = new Uint8Array(W);
+    if (this.cells.length !== W) { this.cells = new Uint8Array(W); this.counts = new Uint32Array(W); }
+    this.updateSlow(s);
     const selQ = this.selectedQuery();
     const lines: string[] = [this.axis(s)];
     const end = Math.min(this.rows.count, this.rows.top + this.rows.height);
@@ -106,6 +131,7 @@ export class TimelineView implements View {
       const id = this.sessionId(pos);
       const info = s.sessions.get(id);
       this.cells.fill(C_NONE);
+      this.counts.fill(0);
       if (info && Number.isFinite(info.startUs)) this.paint(this.col(info.startUs), this.col(info.endUs), C_LIFE);
       const list = s.sessionQueryList(id);
       if (list) {
@@ -114,7 +140,8 @@ export class TimelineView implements View {
           const q = list.get(k);
           if (s.qEnd.get(q) < this.winStart || s.qStart.get(q) > winEnd) continue;
           const f = s.qFlags.get(q);
-          const c = q === selQ ? C_SEL : f & QF_ERROR ? C_ERR : f & QF_INCOMPLETE || (f & QF_NO_DURATION && !(f & QF_BATCH)) ? C_PENDING : C_OK;
+          const c = q === selQ ? C_SEL : f & QF_ERROR ? C_ERR : f & QF_INCOMPLETE || (f & QF_NO_DURATION && !(f & QF_BATCH)) ? C_PENDING
+            : s.qDur.get(q) > this.slowMs ? C_SLOW : C_OK;
           this.paint(this.col(s.qStart.get(q)), this.col(s.qEnd.get(q)), c);
         }
       }
@@ -129,11 +156,18 @@ export class TimelineView implements View {
     while (lines.length < this.rows.height + 1) lines.push('');
     lines.push('', ...this.selectionText(selQ));
     const z = this.zoom > 1 ? ` zoom ×${this.zoom}` : '';
-    this.box.setLabel(` Timeline: ${plural(s.sessionOrder.length, 'session')}, ${plural(s.queryCount, 'query', 'queries')}${z} `);
+    const slow = Number.isFinite(this.slowMs) ? `, slow > ${ms(this.slowMs)}` : '';
+    const pan = this.anchor !== null ? ', panned (h/l: back to the bar)' : '';
+    // The label sits on the border: cut to it (a longer one would spill into the chart).
+    const label = `Timeline: ${plural(s.sessionOrder.length, 'session')}, ${plural(s.queryCount, 'query', 'queries')}${z}${slow}${pan}`;
+    this.box.setLabel(` ${fit(label, Math.min(label.length, cells(this.box.width) - 4)).trimEnd()} `);
     this.box.setContent(lines.join('\n'));
   }
 
-  /** Fills [x0, x1] (at least one cell) with colour c; errors and the selection win over the rest. */
+  /**
+   * Fills [x0, x1] (at least one cell) with colour c, and counts a query in each cell; in a
+   * shared cell the selection, failures and slow queries win over the rest (RANK).
+   */
   private paint(x0: number, x1: number, c: number): void {
     const W = this.plotW;
     if (x1 < 0 || x0 >= W) return;
@@ -141,10 +175,25 @@ export class TimelineView implements View {
     const b = Math.min(W - 1, Math.max(x0, x1));
     for (let x = a; x <= b; x++) {
       const cur = this.cells[x] as number;
-      if (c === C_LIFE && cur !== C_NONE) continue;
-      if (cur === C_SEL || (cur === C_ERR && c !== C_SEL)) continue;
-      this.cells[x] = c;
+      if (c !== C_LIFE) this.counts[x] = (this.counts[x] as number) + 1;
+      if ((RANK[c] as number) > (RANK[cur] as number)) this.cells[x] = c;
     }
+  }
+
+  /** The capture's p99 latency: recomputed when the query count moved, at most once a second while loading. */
+  private updateSlow(s: TuiStore): void {
+    const n = s.queryCount;
+    if (n === this.slowAt || (!s.ended && Date.now() - this.slowTime < 1000 && this.slowAt >= 0)) return;
+    this.slowAt = n;
+    this.slowTime = Date.now();
+    const d = new Float64Array(n);
+    let k = 0;
+    for (let q = 0; q < n; q++) { const v = s.qDur.get(q); if (!Number.isNaN(v)) d[k++] = v; }
+    if (k < SLOW_MIN_QUERIES) { this.slowMs = Infinity; return; }
+    const sorted = d.subarray(0, k).sort();
+    const p99 = sorted[Math.min(k - 1, Math.floor(k * 0.99))] as number;
+    // Slow: above the p99 (a capture of equal latencies has none; one outlier among equals is one).
+    this.slowMs = p99 < (sorted[k - 1] as number) ? p99 : Infinity;
   }
 
   private rowText(): string {
@@ -157,10 +206,14 @@ export class TimelineView implements View {
       out += st ? `{${st}}${run}{/${st}}` : run;
       run = '';
     };
+    // Heights only where bars share cells: a row of separate bars keeps its full blocks.
+    let most = 0;
+    for (let x = 0; x < this.counts.length; x++) if ((this.counts[x] as number) > most) most = this.counts[x] as number;
     for (let x = 0; x < this.cells.length; x++) {
       const c = this.cells[x] as number;
       if (c !== cur) { flush(); cur = c; }
-      run += CHAR[c];
+      const n = this.counts[x] as number;
+      run += c === C_OK && most > 1 && n > 0 ? HEIGHTS[Math.max(0, Math.ceil((8 * n) / most) - 1)] : CHAR[c];
     }
     flush();
     return out;
@@ -235,8 +288,18 @@ export class TimelineView implements View {
   key(k: Key): boolean {
     const s = this.ctx.store;
     switch (k) {
-      case 'h': case 'left': this.bar = Math.max(0, this.bar - 1); return true;
-      case 'l': case 'right': this.bar++; return true;
+      case 'h': case 'left': this.anchor = null; this.bar = Math.max(0, this.bar - 1); return true;
+      case 'l': case 'right': this.anchor = null; this.bar++; return true;
+      case '<': case '>': {
+        // Half a window, from wherever the window is now.
+        this.window(s);
+        this.anchor = this.winStart + this.winSpan / 2 + (k === '>' ? 1 : -1) * this.winSpan / 2;
+        // Kept inside the capture: panning past an end stops there.
+        this.window(s);
+        this.anchor = this.winStart + this.winSpan / 2;
+        return true;
+      }
+      case '[': case ']': this.jumpIdle(k === ']' ? 1 : -1); return true;
       case 'x': {
         // The slowest query of the capture.
         let best = -1;
@@ -262,11 +325,11 @@ export class TimelineView implements View {
         else this.selectQuery(q);
         return true;
       }
-      case 'H': this.bar = 0; return true;
-      case 'L': this.bar = Number.MAX_SAFE_INTEGER; return true;
+      case 'H': this.anchor = null; this.bar = 0; return true;
+      case 'L': this.anchor = null; this.bar = Number.MAX_SAFE_INTEGER; return true;
       case '+': case '=': this.zoom = Math.min(1 << 20, this.zoom * 2); return true;
       case '-': this.zoom = Math.max(1, this.zoom / 2); return true;
-      case '0': this.zoom = 1; return true;
+      case '0': this.zoom = 1; this.anchor = null; return true;
       case 'enter': case 'return': {
         const q = this.selectedQuery();
         if (q < 0) this.ctx.notify('no query selected', true);
@@ -287,8 +350,53 @@ export class TimelineView implements View {
     }
   }
 
+  /**
+   * Centres the window on the next (dir 1) or previous (-1) idle period after (before) the spot
+   * panned to, or else the selected bar: a stretch of capture time with no query in flight in any session, at least
+   * two cells long at this zoom (shorter ones cannot be seen). Says where it is, or that there is none.
+   */
+  private jumpIdle(dir: 1 | -1): void {
+    const s = this.ctx.store;
+    this.window(s);
+    // From where the user is: the spot panned or jumped to, else the selected bar.
+    const sel = this.selectedQuery();
+    const centre = this.anchor ?? (sel >= 0 ? s.qStart.get(sel) : this.winStart);
+    const minIdle = (2 * this.winSpan) / this.plotW;
+    const n = s.queryCount;
+    if (!this.byStart || this.byStart.length !== n) {
+      const idx = new Uint32Array(n);
+      for (let q = 0; q < n; q++) idx[q] = q;
+      const starts = new Float64Array(n);
+      for (let q = 0; q < n; q++) starts[q] = s.qStart.get(q);
+      idx.sort((a, b) => (starts[a] as number) - (starts[b] as number));
+      this.byStart = idx;
+    }
+    // Walk the queries by start time, keeping the end of the activity so far: a start after it opens an idle period.
+    const idle: Array<[number, number]> = [];
+    let busyUntil = Number.isFinite(s.baseUs) ? s.baseUs : -Infinity;
+    for (let i = 0; i < n; i++) {
+      const q = this.byStart[i] as number;
+      const a = s.qStart.get(q);
+      const b = Math.max(a, s.qEnd.get(q));
+      if (a - busyUntil >= minIdle) idle.push([busyUntil, a]);
+      if (b > busyUntil) busyUntil = b;
+    }
+    if (Number.isFinite(s.lastUs) && s.lastUs - busyUntil >= minIdle) idle.push([busyUntil, s.lastUs]);
+    let pick: [number, number] | undefined;
+    if (dir === 1) pick = idle.find(([a, b]) => (a + b) / 2 > centre + 1);
+    else for (const g of idle) if ((g[0] + g[1]) / 2 < centre - 1) pick = g;
+    if (!pick) {
+      this.ctx.notify(`no ${dir === 1 ? 'later' : 'earlier'} idle period of ${ms(minIdle / 1000)} or more at this zoom (+ narrows it)`, true);
+      return;
+    }
+    this.anchor = (pick[0] + pick[1]) / 2;
+    const rel = (t: number) => ((t - s.baseUs) / 1e6).toFixed(6);
+    this.ctx.notify(`idle ${ms((pick[1] - pick[0]) / 1000)}: no query in flight from +${rel(pick[0])} s to +${rel(pick[1])} s`);
+  }
+
   /** Selects query q: its session's row, its bar. */
   private selectQuery(q: number): void {
+    this.anchor = null;
     const s = this.ctx.store;
     const id = s.qSess.get(q);
     const pos = s.sessionOrder.indexOf(id);
