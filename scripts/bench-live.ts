@@ -46,6 +46,8 @@ export interface LiveResult {
   startS: number;
   /** From the end of the load (pgbench's exit, when pgsniff is told to stop) to pgsniff's exit. */
   drainS: number;
+  /** The most pgsniff said it was behind the capture during the run (its stderr lines; null: never 1 s or more). */
+  behindS: number | null;
   peakRssMb: number | null;
 }
 
@@ -189,11 +191,100 @@ export async function liveUnderLoad(cli: string, server: PgServer, protocol: Pro
     anomalies,
     startS,
     drainS,
+    behindS: mostBehind(err),
     peakRssMb: peakKb === null ? null : peakKb / 1024,
   };
   process.stderr.write(`bench: live ${protocol} ${rate ?? 'full'}: ${JSON.stringify(result)} (ndjson ${(statSync(ndjson).size / 1e6).toFixed(0)} MB)\n`);
   for (const f of [ref, ours, ndjson]) rmSync(f, { force: true });
   return result;
+}
+
+/** The largest "decoding is N s (...) behind" pgsniff wrote on stderr, or null. */
+function mostBehind(stderr: string): number | null {
+  let most: number | null = null;
+  for (const m of stderr.matchAll(/decoding is ([\d.]+) s \([^)]*\) behind/g)) most = Math.max(most ?? 0, Number(m[1]));
+  return most;
+}
+
+export interface StartupResult {
+  runs: number;
+  /** Seconds from spawning the command to its capture handle being open (min, median, max). */
+  handleOpen: [number, number, number];
+  /** Seconds from spawning the command to its "capturing on" line. */
+  capturingOn: [number, number, number];
+  /** Seconds from spawning `node -e 0` to its exit: Node.js's own start-up on this machine now. */
+  nodeAlone: [number, number, number];
+}
+
+function spread(values: number[]): [number, number, number] {
+  const s = [...values].sort((x, y) => x - y);
+  return [s[0]!, s[Math.floor(s.length / 2)]!, s[s.length - 1]!];
+}
+
+/**
+ * Live start-up: how long after the command starts its capture handle is open. The handle's
+ * opening is dated by the kernel: a client opens a TCP connection to a closed port every 2 ms,
+ * and the first of its packets in pgsniff's -w file is the first the handle saw. Alternates with
+ * `node -e 0` (Node.js alone), so both see the same machine.
+ */
+export async function startupProbe(cli: string, dir: string, runs: number, port: number): Promise<StartupResult> {
+  const probe = spawn(process.execPath, ['-e', `const net = require('node:net'); setInterval(() => net.connect(${port}, '127.0.0.1').on('error', () => undefined), 2);`], { stdio: 'ignore' });
+  const open: number[] = [];
+  const capturing: number[] = [];
+  const alone: number[] = [];
+  const file = join(dir, 'startup.pcap');
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < runs; i++) {
+      rmSync(file, { force: true });
+      const wallAt = Date.now();
+      const at = performance.now();
+      const p = spawn(process.execPath, [cli, '-i', 'lo', '-f', `tcp port ${port}`, '-w', file, '--text'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      let capturingAt: number | null = null;
+      p.stderr!.setEncoding('utf8').on('data', (t: string) => {
+        err += t;
+        if (capturingAt === null && err.includes('capturing on')) capturingAt = performance.now();
+      });
+      const exited = new Promise<void>((r) => p.once('close', () => r()));
+      const by = Date.now() + 30_000;
+      while (capturingAt === null && Date.now() < by && p.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+      // A few probes after "capturing on", so that the file has packets whatever the order.
+      await new Promise((r) => setTimeout(r, 200));
+      p.kill('SIGINT');
+      await exited;
+      if (capturingAt === null) throw new Error(`pgsniff did not start: ${err}`);
+      let first: number | null = null;
+      await readCapture(file, {
+        packet: (pk) => { first ??= pk.timeUs; },
+        anomaly: () => undefined,
+      });
+      if (first === null) throw new Error('the start-up probe saw no packet');
+      open.push((first / 1000 - wallAt) / 1000);
+      capturing.push((capturingAt - at) / 1000);
+      const nodeAt = performance.now();
+      await new Promise<void>((r) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).once('close', () => r()));
+      alone.push((performance.now() - nodeAt) / 1000);
+    }
+  } finally {
+    probe.kill();
+    rmSync(file, { force: true });
+  }
+  return { runs, handleOpen: spread(open), capturingOn: spread(capturing), nodeAlone: spread(alone) };
+}
+
+/** The start-up table for docs/BENCHMARK.md. */
+export function startupTable(r: StartupResult, loaded: string): string[] {
+  const f = (v: [number, number, number]): string => `${v[1].toFixed(2)} | ${v[0].toFixed(2)} to ${v[2].toFixed(2)}`;
+  return [
+    `Start-up of \`pgsniff -i lo\`, ${r.runs} runs alternating with \`node -e 0\`: the capture handle's opening is dated by the kernel (the first packet of a client that connects to a closed port every 2 ms, in pgsniff's -w file). ${loaded}`,
+    '',
+    '| from the command\'s start to | median s | min to max s |',
+    '|---|---:|---:|',
+    `| the capture handle open | ${f(r.handleOpen)} |`,
+    `| "capturing on" (the pipeline loaded) | ${f(r.capturingOn)} |`,
+    `| \`node -e 0\` exits (Node.js alone) | ${f(r.nodeAlone)} |`,
+  ];
 }
 
 /** The table for docs/BENCHMARK.md and README. */
@@ -203,12 +294,12 @@ export function liveTable(results: LiveResult[], seconds: number, clients: numbe
   out.push(`\`pgsniff -i lo --json -w FILE\` (its own process; NDJSON of every message to a file) and a reference \`tcpdump -i lo -B 131072 -w FILE\` capture the same \`pgbench -n -S -M PROTOCOL -c ${clients} -j 2 -T ${seconds}\` run (at full speed, or at the rate given with -R). ` +
     'Packets: pgsniff decoded vs the reference captured; kernel drops as each capture\'s pcap_stats reported them; pgsniff drops: packets its spool bound made it discard. ' +
     'Timestamp difference: |pgsniff − reference| per packet, matched by direction, TCP sequence and acknowledgement numbers, length and flags (each capture socket is stamped by the kernel as the packet reaches it, so two captures differ by a few µs). ' +
-    `Queries decoded vs pgbench's transactions (one SELECT each; pgbench runs a few more statements of its own per connection). Start: from starting the command (Node.js's own start-up included) to its "capturing on" line, printed once the capture handle is open. Drain: from the end of the load to pgsniff's exit (it stops capturing and decodes what it is behind by). ${loaded}`);
+    `Queries decoded vs pgbench's transactions (one SELECT each; pgbench runs a few more statements of its own per connection). Start: from starting the command (Node.js's own start-up included) to its "capturing on" line, printed once the capture handle is open. Drain: from the end of the load to pgsniff's exit (it stops capturing and decodes what it is behind by). Behind: the most pgsniff said on stderr it was behind the capture during the run (it says so from 1 s; "-": never). ${loaded}`);
   out.push('');
-  out.push('| -M | rate | pgbench tps | transactions | queries decoded | packets decoded | reference packets | kernel drops (pgsniff / reference) | pgsniff drops | timestamp diff median / p99 / max µs | start s | drain s | peak RSS MB | anomalies |');
-  out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('| -M | rate | pgbench tps | transactions | queries decoded | packets decoded | reference packets | kernel drops (pgsniff / reference) | pgsniff drops | timestamp diff median / p99 / max µs | start s | behind s | drain s | peak RSS MB | anomalies |');
+  out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
-    out.push(`| ${r.protocol} | ${r.rate === null ? 'full speed' : `-R ${r.rate}`} | ${fmt(r.pgbenchTps)} | ${r.pgbenchTransactions ?? 'n/a'} | ${r.queries} | ${r.decoded} | ${r.tcpdumpCaptured ?? 'n/a'} | ${fmt(r.kernelDropped)} / ${fmt(r.tcpdumpDropped)} | ${r.pgsniffDropped} | ${fmt(r.diffMedianUs)} / ${fmt(r.diffP99Us)} / ${fmt(r.diffMaxUs)} | ${fmt(r.startS, 2)} | ${fmt(r.drainS, 1)} | ${fmt(r.peakRssMb)} | ${r.anomalies} |`);
+    out.push(`| ${r.protocol} | ${r.rate === null ? 'full speed' : `-R ${r.rate}`} | ${fmt(r.pgbenchTps)} | ${r.pgbenchTransactions ?? 'n/a'} | ${r.queries} | ${r.decoded} | ${r.tcpdumpCaptured ?? 'n/a'} | ${fmt(r.kernelDropped)} / ${fmt(r.tcpdumpDropped)} | ${r.pgsniffDropped} | ${fmt(r.diffMedianUs)} / ${fmt(r.diffP99Us)} / ${fmt(r.diffMaxUs)} | ${fmt(r.startS, 2)} | ${r.behindS === null ? '-' : fmt(r.behindS, 1)} | ${fmt(r.drainS, 1)} | ${fmt(r.peakRssMb)} | ${r.anomalies} |`);
   }
   return out;
 }

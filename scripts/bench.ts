@@ -25,8 +25,9 @@ import { fileURLToPath } from 'node:url';
 import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { OutRecord, PipelineSink } from '../src/pipeline/events.js';
 import { cachedCapture, makeCapture, startBenchServer, type CaptureMeta } from './bench-capture.js';
-import { liveTable, liveUnderLoad, type LiveResult } from './bench-live.js';
+import { liveTable, liveUnderLoad, startupProbe, startupTable, type LiveResult, type StartupResult } from './bench-live.js';
 import { replayCapture } from './bench-replay.js';
+import { freePort } from '../test/helpers/pg-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = resolve(here, '..', '..');
@@ -326,7 +327,9 @@ async function main(): Promise<void> {
     const results: LiveResult[] = [];
     const clients = 8;
     const load = loadavg()[0]!;
+    let startup: StartupResult;
     try {
+      startup = await startupProbe(CLI, args.cache, 9, await freePort());
       for (const rate of args.liveRates) {
         for (const protocol of ['simple', 'extended', 'prepared'] as const) {
           log(`live: -M ${protocol}, pgbench ${rate === null ? 'at full speed' : `-R ${rate}`}`);
@@ -340,6 +343,8 @@ async function main(): Promise<void> {
     out();
     const loaded = `Machine: ${cpus().length} CPUs, load average ${load.toFixed(1)} when the live runs began (${load > cpus().length * 0.5 ? 'a loaded machine: other jobs were running' : 'otherwise idle'}).`;
     for (const line of liveTable(results, args.liveSeconds, clients, loaded)) out(line);
+    out();
+    for (const line of startupTable(startup, loaded)) out(line);
     out();
   }
   if (args.md) writeFileSync(args.md, md.join('\n') + '\n');

@@ -228,7 +228,7 @@ test('with tcpdump as the capture process (PGSNIFF_CAPTURE_PROCESS=tcpdump) a qu
   }
 });
 
-test('with neither pgsniff-capture nor tcpdump nor cap, -i and -D say exactly what to install (one line, exit 2)', {
+test('with neither pgsniff-capture nor tcpdump nor cap, or without libpcap, -i and -D say exactly what to install (one line, exit 2)', {
   skip: !isRoot || !existsSync('/usr/bin/unshare') ? 'needs root and unshare (util-linux) to hide the capture tools in a private mount namespace' : false,
 }, () => {
   // A private mount namespace where /usr/bin (tcpdump), the built helper and the cap addon are
@@ -238,16 +238,16 @@ test('with neither pgsniff-capture nor tcpdump nor cap, -i and -D say exactly wh
   const helperDir = join(projectRoot, 'native', 'build');
   const q = (p: string): string => `'${p.replace(/'/g, "'\\''")}'`;
   try {
-    const run = (args: string[]): { status: number | null; stderr: string } => {
+    const hideAll = [...[helperDir, capDir].filter((d) => existsSync(d)).map((d) => `mount -t tmpfs none ${q(d)}`), 'mount -t tmpfs none /usr/bin'];
+    const run = (args: string[], hide = hideAll): { status: number | null; stdout: string; stderr: string } => {
       const script = [
         `touch ${q(join(nodeDir, 'node'))}`,
         `mount --bind ${q(process.execPath)} ${q(join(nodeDir, 'node'))}`,
-        ...[helperDir, capDir].filter((d) => existsSync(d)).map((d) => `mount -t tmpfs none ${q(d)}`),
-        'mount -t tmpfs none /usr/bin',
+        ...hide,
         `exec ${q(join(nodeDir, 'node'))} ${q(MAIN)} ${args.map(q).join(' ')}`,
       ].join(' && ');
       const r = spawnSync('/usr/bin/unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
-      return { status: r.status, stderr: r.stderr };
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     };
     const live = run(['-i', 'lo']);
     assert.equal(live.status, 2, live.stderr);
@@ -256,6 +256,21 @@ test('with neither pgsniff-capture nor tcpdump nor cap, -i and -D say exactly wh
     const list = run(['-D']);
     assert.equal(list.status, 2, list.stderr);
     assert.match(list.stderr, /listing interfaces needs tcpdump or the cap addon: apt-get install tcpdump \(or apt-get install libpcap-dev make g\+\+ python3, then npm rebuild cap\)/);
+    // Without the cap addon alone, -D lists the interfaces through tcpdump.
+    if (tcpdump !== null && existsSync(capDir)) {
+      const viaTcpdump = run(['-D'], [`mount -t tmpfs none ${q(capDir)}`]);
+      assert.equal(viaTcpdump.status, 0, viaTcpdump.stderr);
+      assert.match(viaTcpdump.stdout, /^\d+\. lo \[.*Loopback/m);
+    }
+    // libpcap itself unloadable (the file made empty, as a half-removed package leaves it): the
+    // capture process cannot start, and pgsniff names the library and the package.
+    const libpcap = ['/lib/x86_64-linux-gnu/libpcap.so.0.8', '/usr/lib/libpcap.so.0.8'].find((f) => existsSync(f));
+    if (libpcap && (findCaptureHelper() !== null || tcpdump !== null)) {
+      const nolib = run(['-i', 'lo'], [`mount --bind /dev/null ${q(libpcap)}`]);
+      assert.equal(nolib.status, 2, nolib.stderr);
+      assert.equal(nolib.stderr.trim().split('\n').length, 1, nolib.stderr);
+      assert.match(nolib.stderr, /^pgsniff: the capture process cannot start: libpcap\.so\.0\.8 cannot be loaded \(libpcap and what it needs: apt-get install libpcap0\.8\)$/m);
+    }
   } finally {
     rmSync(nodeDir, { recursive: true, force: true });
   }
@@ -269,6 +284,9 @@ test('tcpdump\'s complaints become one-line UserErrors', { skip: tcpdump === nul
     ["pgsniff-capture: can't parse filter expression: syntax error\n", 'BAD_FILTER', /^bad capture filter "tcp port": can't parse filter expression: syntax error$/],
     ["tcpdump: can't parse filter expression: syntax error\n", 'BAD_FILTER', /^bad capture filter "tcp port": can't parse filter expression: syntax error$/],
     ["tcpdump: lo: You don't have permission to perform this capture on that device\n(socket: Operation not permitted)\n", 'EACCES', /^no permission to capture on lo0?: run as root/],
+    // The dynamic loader's text when libpcap is not installed at all.
+    ['/usr/lib/pgsniff/native/build/pgsniff-capture: error while loading shared libraries: libpcap.so.0.8: cannot open shared object file: No such file or directory\n', 'NO_LIBPCAP',
+      /^the capture process cannot start: libpcap\.so\.0\.8 cannot be loaded \(libpcap and what it needs: apt-get install libpcap0\.8\)$/],
   ];
   const real = isRoot && existsSync('/usr/bin/setpriv')
     ? spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', tcpdump!, '-i', 'lo', '-w', '/dev/null'], { encoding: 'utf8', timeout: 10_000 })

@@ -74,6 +74,11 @@ export function noCaptureProcess(): string {
 export function openError(iface: string, filter: string, stderr: string): UserError {
   const lines = stderr.split('\n').map((l) => l.replace(/^(tcpdump|pgsniff-capture): /, '').trim()).filter((l) => l !== '' && !l.startsWith('('));
   const msg = lines[0] ?? 'the capture process exited';
+  // The dynamic loader's words when libpcap (or a library it needs) is not installed.
+  const lib = /error while loading shared libraries: ([^:\s]+)/.exec(stderr);
+  if (lib) {
+    return new UserError('NO_LIBPCAP', `the capture process cannot start: ${lib[1]!.split('/').pop()} cannot be loaded (libpcap and what it needs: apt-get install libpcap0.8)`);
+  }
   if (/permission|not permitted|EPERM|EACCES/i.test(stderr)) {
     return new UserError('EACCES', `no permission to capture on ${iface}: run as root (or grant CAP_NET_RAW and CAP_NET_ADMIN to the capture process)`);
   }
