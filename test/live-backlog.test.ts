@@ -19,6 +19,7 @@ import { findCaptureHelper, findTcpdump } from '../src/capture/capture-process.j
 import { validateRecord } from '../src/pipeline/schema.js';
 import { startServer, type PgServer } from './helpers/pg-server.js';
 import { projectRoot } from './helpers/public-captures.js';
+import { until } from './helpers/until.js';
 import { TmuxUi, tmuxAvailable, SKIP_NO_TMUX } from './helpers/tui-tmux.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -35,13 +36,6 @@ after(async () => {
   await srv?.stop();
 });
 
-async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Fetches ROWS big rows while `pid` is stopped, then continues it. */
 async function trafficWhileStopped(server: PgServer, pid: number): Promise<void> {

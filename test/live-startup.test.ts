@@ -21,6 +21,7 @@ import { findCaptureHelper, findTcpdump } from '../src/capture/capture-process.j
 import { validateRecord } from '../src/pipeline/schema.js';
 import { startServer, type PgServer } from './helpers/pg-server.js';
 import { projectRoot } from './helpers/public-captures.js';
+import { until } from './helpers/until.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const MAIN = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
@@ -38,13 +39,6 @@ function openedSpool(tmp: string): string | null {
   return null;
 }
 
-async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 async function connectionAtStart(srv: PgServer, processName: string, env: NodeJS.ProcessEnv): Promise<{ before: boolean }> {
   const tmp = mkdtempSync(join(tmpdir(), 'pgsniff-startup-'));

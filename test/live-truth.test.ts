@@ -27,6 +27,7 @@ import type { Anomaly } from '../src/core/anomaly.js';
 import { validateRecord } from '../src/pipeline/schema.js';
 import { startServer } from './helpers/pg-server.js';
 import { projectRoot } from './helpers/public-captures.js';
+import { until } from './helpers/until.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const tcpdump = findTcpdump();
@@ -79,13 +80,6 @@ function startTcpdump(file: string, filter: string): Promise<ChildProcess> {
   });
 }
 
-async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 test('pgsniff -i lo: tcpdump\'s packets and timestamps, whole big frames, drop counts, records while it runs', { skip: SKIP, timeout: 180_000 }, async () => {
   const srv = await startServer({ auth: 'trust' });
