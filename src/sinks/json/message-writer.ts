@@ -17,10 +17,7 @@
  *  - any other message: its decoded fields in their own order after the envelope, as
  *    records.ts's messageRecord() lays them out.
  */
-import type {
-  Bind, Close, CommandComplete, DecodedMessage, Describe, DissectContext, Execute, Parse, Query, RawMessage,
-  ReadyForQuery, TypedValue, Direction,
-} from '../../../dissectors/types.js';
+import type { Bind, DecodedMessage, Direction, DissectContext, Parse, Query, RawMessage, TypedValue } from '../../../dissectors/types.js';
 import { typeName } from '../../../dissectors/rows.js';
 import {
   commandTag, executeMaxRows, executePortal, readyStatus, tagCount, tagCountAt, tagInsertOid, targetByte,
@@ -101,7 +98,11 @@ export function typedValue(w: JsonWriter, v: TypedValue): void {
   w.byte(0x7d);
 }
 
-/** Decoded messages written field by field in the decoder's key order instead of through JSON.stringify. */
+/**
+ * Decoded messages written field by field in the decoder's key order instead of through
+ * JSON.stringify. (Execute, Describe, Close, CommandComplete and ReadyForQuery never come here:
+ * when their range reader refuses them, the decoder makes a Malformed record.)
+ */
 const DECODED: Partial<Record<DecodedMessage['type'], (w: JsonWriter, d: DecodedMessage) => void>> = {
   Bind(w, d) {
     const m = d as Bind;
@@ -116,21 +117,6 @@ const DECODED: Partial<Record<DecodedMessage['type'], (w: JsonWriter, d: Decoded
     w.byte(0x5d);
     w.raw(K.resultFormats); formats(w, m.resultFormats);
   },
-  Execute(w, d) {
-    const m = d as Execute;
-    w.raw(K.portal); w.string(m.portal);
-    w.raw(K.maxRows); w.number(m.maxRows);
-  },
-  Describe(w, d) {
-    const m = d as Describe;
-    w.raw(K.target); w.ascii(m.target === 'portal' ? '"portal"' : '"statement"');
-    w.raw(K.name); w.string(m.name);
-  },
-  Close(w, d) {
-    const m = d as Close;
-    w.raw(K.target); w.ascii(m.target === 'portal' ? '"portal"' : '"statement"');
-    w.raw(K.name); w.string(m.name);
-  },
   Parse(w, d) {
     const m = d as Parse;
     w.raw(K.statement); w.string(m.statement);
@@ -139,18 +125,6 @@ const DECODED: Partial<Record<DecodedMessage['type'], (w: JsonWriter, d: Decoded
   },
   Query(w, d) {
     w.raw(K.query); w.string((d as Query).query);
-  },
-  CommandComplete(w, d) {
-    const m = d as CommandComplete;
-    w.raw(K.tag); w.string(m.tag);
-    w.raw(K.command); w.string(m.command);
-    w.raw(K.rows); w.value(m.rows);
-    if (m.oid !== undefined) { w.raw(K.oid); w.number(m.oid); }
-  },
-  ReadyForQuery(w, d) {
-    const m = d as ReadyForQuery;
-    w.raw(K.status); w.string(m.status);
-    w.raw(K.transactionStatus); w.string(m.transactionStatus);
   },
 };
 
