@@ -1,19 +1,24 @@
 /**
- * Generated captures for the fuzz corpus (scripts/fuzz-mutate.ts loadCorpus), shaped after the
- * session-layer budgets of src/core/budget.ts (issue 19): what a capture can make pgsniff keep
- * until an answer that never comes, and kept rows. Mutated like every corpus entry; the runner
- * reports the slowest input and the largest worker heap.
+ * Generated captures shaped after the memory budgets of src/core/budget.ts (issue 19): what a
+ * capture can make pgsniff keep until an answer that never comes, kept rows, and query records
+ * held for a transaction block that never ends. Each generator takes its size: the fuzz corpus
+ * (scripts/fuzz-mutate.ts loadCorpus) takes them under 1 MB, so that a mutation (a copy) stays
+ * cheap, and mutates them like every corpus entry (the runner reports the slowest input and the
+ * largest worker heap); test/hostile-memory.test.ts writes them large and holds pgsniff's peak
+ * resident size under --memory-limit on each.
  *  - pending: many connections, each pipelining simple Query messages that are never answered
- *    (12,800 in all: just past the session share of the smallest --memory-limit, 128 MB, which
- *    every fifth fuzz input runs under);
+ *    (the corpus's 12,800 in all are just past the session share of the smallest
+ *    --memory-limit, 128 MB, which every fifth fuzz input runs under);
  *  - pending-extended: Parse/Bind/Execute of named statements and portals, never synced or answered;
- *  - rows: a query answered with rows of large int8 arrays (the --rows byte budget per query).
- * Each is under 1 MB, so that a mutation (a copy) stays cheap.
+ *  - rows: a query answered with rows of large int8 arrays (the --rows byte budget per query);
+ *  - open blocks: connections that BEGIN and run answered SELECTs never committed (the records
+ *    wait for the end of the block: test/helpers/held-captures.ts).
  */
 import { pcapFile, tcpFrame } from '../test/helpers/build-packets.js';
 import {
   authentication, bind, commandComplete, dataRow, execute, parse, query, readyForQuery, rowDescription, startup,
 } from '../test/helpers/pg-builder.js';
+import { openBlocks as openBlockFrames } from '../test/helpers/held-captures.js';
 import type { CorpusEntry } from './fuzz-mutate.js';
 
 const SERVER = '10.99.255.1';
@@ -44,20 +49,20 @@ class Client {
   }
 }
 
-/** 64 connections x 200 unanswered Query messages, interleaved 100 at a time. */
-function pendingQueries(): Buffer {
+/** `conns` connections x `rounds` x 100 unanswered Query messages (`sql`), interleaved 100 at a time. */
+export function pendingQueries(conns = 64, rounds = 2, sql = 'SELECT 1'): Buffer {
   const frames: Buffer[] = [];
-  const clients = Array.from({ length: 64 }, (_, i) => new Client(frames, i));
-  const batch = Buffer.concat(Array.from({ length: 100 }, () => query('SELECT 1')));
-  for (let round = 0; round < 2; round++) for (const c of clients) c.c(batch);
+  const clients = Array.from({ length: conns }, (_, i) => new Client(frames, i));
+  const batch = Buffer.concat(Array.from({ length: 100 }, () => query(sql)));
+  for (let round = 0; round < rounds; round++) for (const c of clients) c.c(batch);
   return pcapFile(frames);
 }
 
-/** 30 connections x 200 Parse/Bind/Execute of distinct statements and portals, never synced. */
-function pendingExtended(): Buffer {
+/** `conns` connections x `rounds` x 50 Parse/Bind/Execute of distinct statements and portals, never synced. */
+export function pendingExtended(conns = 30, rounds = 4): Buffer {
   const frames: Buffer[] = [];
-  const clients = Array.from({ length: 30 }, (_, i) => new Client(frames, 1000 + i));
-  for (let round = 0; round < 4; round++) {
+  const clients = Array.from({ length: conns }, (_, i) => new Client(frames, 1000 + i));
+  for (let round = 0; round < rounds; round++) {
     for (const c of clients) {
       const parts: Buffer[] = [];
       for (let k = 0; k < 50; k++) {
@@ -70,16 +75,24 @@ function pendingExtended(): Buffer {
   return pcapFile(frames);
 }
 
-/** One query answered with 20 rows of a 20,000-element int8 array each (text format). */
-function arrayRows(): Buffer {
+/** `queries` queries (one connection each) answered with `rows` rows of an `elements`-element int8 array each (text format). */
+export function arrayRows(rows = 20, elements = 20_000, queries = 1): Buffer {
   const frames: Buffer[] = [];
-  const c = new Client(frames, 2000);
-  c.c(query('SELECT array_fill(1::int8, ARRAY[20000]) FROM generate_series(1, 20)'));
-  const arr = '{' + Array.from({ length: 20_000 }, (_, i) => String(i % 10)).join(',') + '}';
-  c.s(rowDescription([{ name: 'a', typeOid: 1016 }]));
-  for (let i = 0; i < 20; i++) c.s(dataRow([arr]));
-  c.s(Buffer.concat([commandComplete('SELECT 20'), readyForQuery()]));
+  const arr = '{' + Array.from({ length: elements }, (_, i) => String(i % 10)).join(',') + '}';
+  const row = dataRow([arr]);
+  for (let q = 0; q < queries; q++) {
+    const c = new Client(frames, 2000 + q);
+    c.c(query(`SELECT array_fill(1::int8, ARRAY[${elements}]) FROM generate_series(1, ${rows})`));
+    c.s(rowDescription([{ name: 'a', typeOid: 1016 }]));
+    for (let i = 0; i < rows; i++) c.s(row);
+    c.s(Buffer.concat([commandComplete(`SELECT ${rows}`), readyForQuery()]));
+  }
   return pcapFile(frames);
+}
+
+/** `conns` connections x `perConn` answered SELECTs of `sqlBytes` characters (one row of `rowBytes`) in blocks never committed. */
+export function openBlocks(conns = 40, perConn = 10, sqlBytes = 2000, rowBytes = 100): Buffer {
+  return pcapFile(openBlockFrames(conns, perConn, sqlBytes, rowBytes));
 }
 
 let cached: CorpusEntry[] | null = null;
@@ -90,6 +103,7 @@ export function budgetShapes(): CorpusEntry[] {
     { name: 'generated/pending-queries', data: pendingQueries() },
     { name: 'generated/pending-extended', data: pendingExtended() },
     { name: 'generated/array-rows', data: arrayRows() },
+    { name: 'generated/open-blocks', data: openBlocks() },
   ];
   return cached;
 }

@@ -20,7 +20,7 @@
  * one Batch here (execution.ts): the wire cannot split that frame's time between them.
  */
 import type { Anomaly } from '../core/anomaly.js';
-import type { BudgetHolder, MemoryLedger } from '../core/budget.js';
+import { LedgerAccount, type BudgetHolder, type MemoryLedger } from '../core/budget.js';
 import { Batch, MAX_KEPT_ROWS, MAX_KEPT_ROW_BYTES, type DroppedRows, type Execution } from './execution.js';
 import type { QueryRecord, TransactionStatus } from './schema.js';
 import type { SessionInfo } from './session-info.js';
@@ -83,6 +83,7 @@ export class Outbox implements BudgetHolder {
   private uncertain = false;
   /** The statements of the transaction open now, for `rolledBack`. */
   private readonly tx = new TransactionState();
+  private readonly account = new LedgerAccount(this);
 
   constructor(
     private readonly sessionId: number,
@@ -178,7 +179,7 @@ export class Outbox implements BudgetHolder {
       const exec = this.awaiting[i]!;
       const bytes = heldBytes(exec);
       this.sizes[i] = bytes;
-      const ticket = ledger.charge(this, bytes);
+      const ticket = ledger.charge(this.account, bytes);
       // Still waiting at slot charged - 1 (outEarly moves slots, and charged with them), or already out (its bytes released then).
       const j = this.charged - 1;
       if (j >= this.head && j < this.tail && this.awaiting[j] === exec) this.tickets[j] = ticket;
@@ -252,6 +253,11 @@ export class Outbox implements BudgetHolder {
    */
   markWaiting(): void {
     for (let i = this.settled; i < this.tail; i++) this.awaiting[i]!.markIncomplete('gap');
+  }
+
+  /** The session ended (after flush()): its budget account closes (LedgerAccount). */
+  retire(): void {
+    this.account.close();
   }
 
   /** The execution completed last, while its record has not gone out. */

@@ -30,8 +30,15 @@
  *
  * Nothing here runs until sessions to two different server endpoints are open at once: a capture
  * of one server pays one test per record.
+ *
+ * Records held back are charged to the session share of the memory budget (core/budget.ts), as
+ * the outbox charges the records it holds: the outbox has let go of them (and of their charge)
+ * when it wrote them here. When the budget gives one up, the session is decided a direct one,
+ * as past MAX_HELD: its held records go out as they are, and the tracker reports memory-limit.
  */
 import type { TypedValue } from '../../dissectors/types.js';
+import { LedgerAccount, type BudgetHolder, type MemoryLedger } from '../core/budget.js';
+import { heldBytes } from './outbox.js';
 import type { ConnectionInfo } from '../reassembly/types.js';
 import type { Execution } from './execution.js';
 import type { Request } from './request-queue.js';
@@ -104,12 +111,16 @@ export class PoolerLegs {
     return this.prepared.get(endpoint + '\0' + name) ?? null;
   }
 
-  /** A session's leg: `write` writes its records, `backendPid` tells its backend's process id when asked. */
-  session(conn: ConnectionInfo, write: RecordOut, backendPid: () => number | null): SessionLeg {
+  /**
+   * A session's leg: `write` writes its records, `backendPid` tells its backend's process id when
+   * asked; records held back are charged to `ledger` (none: not charged), and `onGiveUp` hears
+   * that the budget made the leg let them go.
+   */
+  session(conn: ConnectionInfo, write: RecordOut, backendPid: () => number | null, ledger: MemoryLedger | null = null, onGiveUp: () => void = noop): SessionLeg {
     const endpoint = `${conn.server.ip}:${conn.server.port}`;
     this.open.set(endpoint, (this.open.get(endpoint) ?? 0) + 1);
     if (!this.active && this.open.size > 1) this.active = true;
-    return new SessionLeg(this, conn, endpoint, write, backendPid);
+    return new SessionLeg(this, conn, endpoint, write, backendPid, ledger, onGiveUp);
   }
 
   /** @internal */
@@ -247,8 +258,19 @@ function outKey(exec: Execution): string {
   return exec.sql ?? '\0' + (exec.statement ?? '');
 }
 
+/** A record held back (SessionLeg.out), with its budget ticket (UNCHARGED until charged) and the bytes charged. */
+interface Held {
+  exec: Execution;
+  status: TransactionStatus | null;
+  ticket: number;
+  bytes: number;
+}
+
+const UNCHARGED = Number.MAX_SAFE_INTEGER;
+const noop = (): void => undefined;
+
 /** One session's side: its requests (entries), whether it is a server leg, the records it holds back. */
-export class SessionLeg {
+export class SessionLeg implements BudgetHolder {
   readonly id: number;
   readonly clientIp: string;
   readonly serverIp: string;
@@ -258,7 +280,8 @@ export class SessionLeg {
   private readonly entries: Entry[] = [];
   /** Its records as a server leg, not claimed yet (oldest first). */
   private outs: ServerOut[] = [];
-  private held: Array<{ exec: Execution; status: TransactionStatus | null }> = [];
+  private held: Held[] = [];
+  private readonly account = new LedgerAccount(this);
 
   constructor(
     private readonly pool: PoolerLegs,
@@ -266,6 +289,8 @@ export class SessionLeg {
     readonly endpoint: string,
     private readonly write: RecordOut,
     private readonly backendPid: () => number | null,
+    private readonly ledger: MemoryLedger | null = null,
+    private readonly onGiveUp: () => void = noop,
   ) {
     this.id = conn.id;
     this.clientIp = conn.client.ip;
@@ -321,7 +346,17 @@ export class SessionLeg {
       this.served(exec);
     } else if (this.state === 'undecided') {
       if (this.held.length < MAX_HELD && this.pool.othersWaiting(this.endpoint) && this.pool.mayBeBack(this.endpoint)) {
-        this.held.push({ exec, status });
+        const h: Held = { exec, status, ticket: UNCHARGED, bytes: 0 };
+        this.held.push(h);
+        if (this.ledger !== null) {
+          // Pushed first: the charge may give up this leg's older records, and with them this one (giveUp).
+          const bytes = heldBytes(exec);
+          const ticket = this.ledger.charge(this.account, bytes);
+          if (this.held.includes(h)) {
+            h.ticket = ticket;
+            h.bytes = bytes;
+          } else this.ledger.release(bytes);
+        }
         return;
       }
       this.state = 'direct';
@@ -330,9 +365,22 @@ export class SessionLeg {
     this.write(exec, status);
   };
 
+  holds(ticket: number): boolean {
+    return this.held.length > 0 && ticket >= this.held[0]!.ticket;
+  }
+
+  /** The budget takes a held record: the session is decided a direct one (as past MAX_HELD), and every held record goes out. */
+  giveUp(ticket: number): void {
+    if (!this.holds(ticket) || this.state !== 'undecided') return;
+    this.state = 'direct';
+    this.release(false);
+    this.onGiveUp();
+  }
+
   /** The session ends: held records go out, and its record says which leg it was. */
   close(rec: SessionRecord): void {
     this.release(this.state === 'server');
+    this.account.close();
     for (const e of this.entries) this.pool.remove(e);
     this.entries.length = 0;
     for (const o of this.outs) this.pool.removeOut(o);
@@ -347,6 +395,7 @@ export class SessionLeg {
     const held = this.held;
     this.held = [];
     for (const h of held) {
+      if (h.bytes > 0) this.ledger!.release(h.bytes);
       if (server) this.served(h.exec);
       this.write(h.exec, h.status);
     }

@@ -11,7 +11,7 @@
  * exactly when it is at or after the head's.
  */
 import type { ColumnDescription } from '../../dissectors/types.js';
-import { processBudget, type BudgetHolder, type MemoryLedger } from '../core/budget.js';
+import { LedgerAccount, processBudget, type BudgetHolder, type MemoryLedger } from '../core/budget.js';
 import { Be } from './codes.js';
 import type { Execution } from './execution.js';
 import type { SqlPiece } from './sql-split.js';
@@ -73,6 +73,7 @@ export class RequestQueue implements BudgetHolder {
   private sizes: number[] = [];
   private head = 0;
   private tail = 0;
+  private readonly account = new LedgerAccount(this);
 
   /** `onGiveUp`: a request the budget took away (already out of the queue). */
   constructor(
@@ -94,6 +95,11 @@ export class RequestQueue implements BudgetHolder {
     return this.tail - this.head;
   }
 
+  /** The session ended (the queue emptied): its budget account closes (LedgerAccount). */
+  retire(): void {
+    this.account.close();
+  }
+
   /**
    * Append, charging `bytes` (requestBytes) to the budget, which may give up older requests of
    * any session first; returns the request pushed out when this queue was full (MAX_PENDING).
@@ -101,7 +107,7 @@ export class RequestQueue implements BudgetHolder {
   push(r: Request, bytes: number): Request | undefined {
     let dropped: Request | undefined;
     if (this.size >= MAX_PENDING) dropped = this.shift();
-    const ticket = this.ledger.charge(this, bytes);
+    const ticket = this.ledger.charge(this.account, bytes);
     const t = this.tail;
     if (t < this.items.length) {
       this.items[t] = r;

@@ -12,7 +12,7 @@
  * reports a memory-limit anomaly. A statement given up reads as one prepared before the capture.
  */
 import type { ColumnDescription, TypedValue } from '../../dissectors/types.js';
-import { processBudget, type BudgetHolder, type MemoryLedger } from '../core/budget.js';
+import { LedgerAccount, processBudget, type BudgetHolder, type MemoryLedger } from '../core/budget.js';
 import { valuesBytes } from './value-size.js';
 import type { BoundBytes } from './bound-params.js';
 
@@ -105,6 +105,8 @@ export class StatementTable implements BudgetHolder {
    */
   forgotten = false;
 
+  private readonly account = new LedgerAccount(this);
+
   /** `onGiveUp`: the budget took a statement or portal away (already out of the table). */
   constructor(private readonly ledger: MemoryLedger = processBudget().session, private readonly onGiveUp: () => void = () => {}) {}
 
@@ -127,7 +129,7 @@ export class StatementTable implements BudgetHolder {
   private charge(e: PreparedStatement | Portal, bytes: number): void {
     e.bytes = bytes;
     // Set first: the charge may give up older entries, never this one.
-    e.ticket = this.ledger.charge(this, bytes);
+    e.ticket = this.ledger.charge(this.account, bytes);
     this.charged.set(e.ticket, e);
   }
 
@@ -264,6 +266,11 @@ export class StatementTable implements BudgetHolder {
     this.lastStatement = null;
     this.lastPortal = null;
     this.sqlChars = 0;
+  }
+
+  /** The session ended (after clear()): its budget account closes (LedgerAccount). */
+  retire(): void {
+    this.account.close();
   }
 
   /**

@@ -203,7 +203,7 @@ export class SessionTracker implements CancelTarget {
     // Records pass the pooler's leg on their way out (it may mark them, or hold them back until it knows).
     this.leg = opts.pooler?.session(conn, (exec, status) => {
       if (writer === null || !writer(exec, conn.id, status)) emit(exec.toRecord(conn.id, status, summary));
-    }, () => this.info.backendPid) ?? null;
+    }, () => this.info.backendPid, (opts.budget ?? processBudget()).session, () => this.poolerHeldGivenUp()) ?? null;
     const budget = opts.budget ?? processBudget();
     this.budget = budget;
     this.summary = summary;
@@ -332,6 +332,10 @@ export class SessionTracker implements CancelTarget {
     this.tablePart?.clear();
     // The server ends a session's open transaction with it (not known when only the capture ended).
     this.outboxPart?.flush(end.reason === 'fin' || end.reason === 'rst' || end.reason === 'port-reuse');
+    // Nothing of this session is charged any more: the budget's queue must not keep it alive.
+    this.queuePart?.retire();
+    this.tablePart?.retire();
+    this.outboxPart?.retire();
     if (this.info.backendPid !== null && this.info.backendKey !== null) {
       this.registry.unregister(this.info.backendPid, this.info.backendKey, this);
     }
@@ -918,6 +922,11 @@ export class SessionTracker implements CancelTarget {
   }
 
   /** The budget sent waiting records of this session out before their transaction ended (outbox.ts). */
+  private poolerHeldGivenUp(): void {
+    this.limit('memory-limit', 'the memory budget over all sessions is spent (--memory-limit): query records held back to tell a pooler\'s '
+      + 'server legs from its client legs were written before that was known (this session is taken for a direct one)', { frame: this.lastFrame, timeUs: this.lastTimeUs }, 16);
+  }
+
   private heldGivenUp(): void {
     this.limit('memory-limit', 'the memory budget over all sessions is spent (--memory-limit): the oldest query records waiting for the end '
       + 'of their transaction were written early, rollbackUnknown', { frame: this.lastFrame, timeUs: this.lastTimeUs }, 8);
