@@ -7,7 +7,9 @@
  * Decoding is made to fall behind for real: pgsniff's own process (not its capture process,
  * which runs in its own process group) is stopped with SIGSTOP while a client fetches about
  * 40 MB from embedded PostgreSQL, then continued. The capture process keeps draining the
- * kernel's buffer into the spool meanwhile. Bounded waits only, nothing timed.
+ * kernel's buffer into the spool meanwhile. With a spool bound below what arrives
+ * (PGSNIFF_SPOOL_LIMIT_MB), pgsniff drops whole spool files, and says how much, everywhere.
+ * Bounded waits only, nothing timed.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,13 +39,13 @@ after(async () => {
 });
 
 
-/** Fetches ROWS big rows while `pid` is stopped, then continues it. */
-async function trafficWhileStopped(server: PgServer, pid: number): Promise<void> {
+/** Fetches `rows` big rows while `pid` is stopped, then continues it. */
+async function trafficWhileStopped(server: PgServer, pid: number, rows = ROWS): Promise<void> {
   const client = new pg.Client({ host: '127.0.0.1', port: server.port, user: server.user, database: server.database, application_name: 'backlog' });
   await client.connect();
   process.kill(pid, 'SIGSTOP');
   try {
-    for (let i = 0; i < ROWS; i++) {
+    for (let i = 0; i < rows; i++) {
       const r = await client.query(`SELECT ${i} AS n, repeat('b', ${ROW_BYTES}) AS big`);
       assert.equal((r.rows[0] as { big: string }).big.length, ROW_BYTES);
     }
@@ -122,5 +124,44 @@ test('the TUI\'s status line shows the drop count and, while decoding is behind,
     await ui.waitFor('[exit 0]', 30_000);
   } finally {
     ui.stop();
+  }
+});
+
+test('past its spool bound pgsniff drops whole files and says how much: stderr, anomaly, capture record, end line', { skip: SKIP, timeout: 300_000 }, async () => {
+  srv ??= await startServer({ auth: 'trust' });
+  let sniff: ChildProcess | null = null;
+  try {
+    // 20 MB of spool (spool files are 16 MB), 80 MB arriving while pgsniff is stopped.
+    sniff = spawn(process.execPath, [MAIN, '-i', 'lo', '-p', String(srv.port), '-f', `tcp port ${srv.port}`, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PGSNIFF_SPOOL_LIMIT_MB: '20' },
+    });
+    let out = '';
+    let err = '';
+    sniff.stdout!.setEncoding('utf8').on('data', (t: string) => { out += t; });
+    sniff.stderr!.setEncoding('utf8').on('data', (t: string) => { err += t; });
+    const exited = new Promise<number | null>((r) => sniff!.once('exit', (code) => r(code)));
+    await until('"capturing on"', () => err.includes('capturing on'), 60_000);
+
+    await trafficWhileStopped(srv, sniff.pid!, 20);
+    await until('the drop line on stderr', () => /fell too far behind: dropped \d+ captured packets/.test(err), 120_000);
+    await until('"caught up" on stderr', () => err.includes('decoding has caught up with the capture'), 180_000);
+    sniff.kill('SIGINT');
+    assert.equal(await exited, 0, err);
+
+    const said = Number(/fell too far behind: dropped (\d+) captured packets \(([\d.]+) MB in all so far\); their sessions show gaps/.exec(err)?.[1]);
+    assert.ok(said > 0, err);
+    const records = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const r of records) assert.equal(validateRecord(r), null, JSON.stringify(r).slice(0, 200));
+    const dropped = records.filter((r) => r.kind === 'anomaly' && r.code === 'capture-dropped');
+    assert.ok(dropped.length > 0, 'a capture-dropped anomaly');
+    const cap = records[records.length - 1] as { kind: string; droppedByPgsniff: number; decoded: number; captured: number; bytesDroppedByPgsniff: number };
+    assert.equal(cap.kind, 'capture');
+    assert.ok(cap.droppedByPgsniff >= said, `capture record ${cap.droppedByPgsniff}, stderr ${said}`);
+    assert.ok(cap.bytesDroppedByPgsniff > 20_000_000, `bytes dropped ${cap.bytesDroppedByPgsniff}`);
+    // Every packet the capture process wrote was decoded or counted as dropped: none unaccounted.
+    assert.equal(cap.decoded + cap.droppedByPgsniff, cap.captured);
+    assert.match(err, new RegExp(`\\d+ dropped by the kernel, ${cap.droppedByPgsniff} by pgsniff`));
+  } finally {
+    sniff?.kill('SIGKILL');
   }
 });

@@ -139,6 +139,20 @@ function nowUs(): number {
 }
 
 /**
+ * PGSNIFF_SPOOL_LIMIT_MB: the spool's bound in MB (1,000,000 bytes), for a temporary directory
+ * with less room than the default 1 GiB (a tmpfs /tmp is memory). Null when not set.
+ */
+function spoolLimitFromEnv(): number | null {
+  const v = process.env.PGSNIFF_SPOOL_LIMIT_MB;
+  if (v === undefined || v === '') return null;
+  const mb = Number(v);
+  if (!Number.isInteger(mb) || mb < 1 || mb > 1_000_000) {
+    throw new UserError('BAD_ARGUMENT', `PGSNIFF_SPOOL_LIMIT_MB must be a whole number of MB from 1 to 1000000, not "${v}"`);
+  }
+  return mb * 1_000_000;
+}
+
+/**
  * The capture the command's entry point started for this interface and filter
  * (capture-process.ts's startEarlyCapture, before the pipeline loaded), as a LiveSource that
  * delivers nothing until attach(); null if none was started.
@@ -161,9 +175,10 @@ export async function openLiveSource(options: LiveSourceOptions, initialHandlers
 async function sourceOf(cp: CaptureProcess, options: LiveSourceOptions, initialHandlers?: LiveSourceHandlers): Promise<LiveSource> {
   let handlers: LiveSourceHandlers = initialHandlers ?? { packet: () => undefined, anomaly: () => undefined };
   const { iface, filter, snaplen, proc, dir, base, closed } = cp;
-  const spoolLimit = options.spoolLimit ?? DEFAULT_SPOOL_LIMIT;
   const held = options.hold === true;
+  let spoolLimit: number;
   try {
+    spoolLimit = options.spoolLimit ?? spoolLimitFromEnv() ?? DEFAULT_SPOOL_LIMIT;
     await cp.opened;
   } catch (e) {
     if (!cp.exited) proc.kill('SIGKILL');
@@ -198,7 +213,8 @@ async function sourceOf(cp: CaptureProcess, options: LiveSourceOptions, initialH
       lastPacketAt = performance.now();
       handlers.packet(p);
     },
-    anomaly: handlers.anomaly,
+    // Through `handlers` at each call: a held capture gets its real handlers at attach(), after this.
+    anomaly: (a) => handlers.anomaly(a),
   });
 
   const stats = (): LiveStats => {
