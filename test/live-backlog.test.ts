@@ -127,7 +127,7 @@ test('the TUI\'s status line shows the drop count and, while decoding is behind,
   }
 });
 
-test('past its spool bound pgsniff drops whole files and says how much: stderr, anomaly, capture record, end line', { skip: SKIP, timeout: 300_000 }, async () => {
+test('past its spool bound pgsniff drops whole files and says how much: stderr, anomaly, capture record, end line', { skip: SKIP, timeout: 300_000 }, async (t) => {
   srv ??= await startServer({ auth: 'trust' });
   let sniff: ChildProcess | null = null;
   try {
@@ -150,6 +150,7 @@ test('past its spool bound pgsniff drops whole files and says how much: stderr, 
 
     const said = Number(/fell too far behind: dropped (\d+) captured packets \(([\d.]+) MB in all so far\); their sessions show gaps/.exec(err)?.[1]);
     assert.ok(said > 0, err);
+    t.diagnostic(/pgsniff: fell too far behind.*/.exec(err)![0]);
     const records = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const r of records) assert.equal(validateRecord(r), null, JSON.stringify(r).slice(0, 200));
     const dropped = records.filter((r) => r.kind === 'anomaly' && r.code === 'capture-dropped');
