@@ -322,3 +322,36 @@ test('checksums: offloaded on the capturing host (zero or the pseudo-header sum,
   assert.equal(rec.dir(0, 'frontend').map((d) => d[1]).join(''), 'abc');
   assert.equal(rec.dir(0, 'backend').map((d) => d[1]).join(''), 'xyz');
 });
+
+for (const [what, outlierUs] of [['in 2106', 4_300_000_000_000_000], ['in 1970', 1_000_000]] as const) {
+  test(`time: a lone frame dated ${what} in the middle of a capture does not stall the idle sweeps after it`, () => {
+    const rec = new Recorder();
+    const ft = new FlowTable(rec, rec.onAnomaly);
+    const T0 = 1_700_000_000_000_000;
+    let f = 0;
+    const seg = (s: Parameters<typeof tcpSeg>[0]): void => ft.segment(tcpSeg(s, ++f));
+    // Connection 0 goes quiet; connection 1 sends a byte every 10 s for 20 minutes, with the outlier 1 minute in.
+    seg({ seq: 100, flags: SYN, timeUs: T0 });
+    seg({ seq: 101, flags: DATA, data: 'x', timeUs: T0 + 1000 });
+    let closedAt = -1;
+    for (let i = 0; i < 120; i++) {
+      if (i === 6) seg({ seq: 1, flags: SYN, clientPort: 40100, timeUs: outlierUs });
+      seg({ seq: 500 + i, flags: i === 0 ? SYN : DATA, data: i === 0 ? undefined : 'y', clientPort: 40001, timeUs: T0 + 2000 + i * 10_000_000 });
+      if (closedAt < 0 && rec.conns[0]!.end !== null) closedAt = i;
+    }
+    // Idle after 10 minutes of the other packets' time (packet 60; 61 as packets 10 s apart are
+    // each believed at the next one), neither at the outlier nor never.
+    assert.ok(closedAt === 60 || closedAt === 61, `connection 0 closed at packet ${closedAt}`);
+    const idle = rec.conns[0]!.end;
+    assert.equal(idle?.reason, 'idle');
+    assert.equal(idle?.frame, 2, 'an idle close is dated by the connection\'s last segment');
+    const closedBy = rec.conns.filter((c) => c?.end?.reason === 'idle').map((c) => c!.info.id);
+    // The outlier's own connection (2) idles out too, 10 minutes of the clock after it came: its date moved nothing.
+    assert.deepEqual(closedBy, [0, 2]);
+    const jumps = rec.anomalies.filter((a) => a.code === 'time-jump');
+    assert.equal(jumps.length, 1);
+    assert.equal(jumps[0]!.frame, 9);
+    // The sweep came in time: connection 1 still open, and its packets after minute 10 were not delayed by a stalled clock.
+    assert.equal(rec.conns[1]!.end, null);
+  });
+}

@@ -133,9 +133,10 @@ export class FlowTable implements FlowTableApi {
    * A timestamp far from the packets around it (a clock glitch, a hostile frame dated in 2106)
    * must neither expire every hole and connection at once nor, by making "now" the far future,
    * stop timeouts for the rest of the capture: a step of more than TIME_JUMP_US either way is
-   * believed only once the next packet is on the same side of the old time (a real pause, a
-   * capture resumed later); a lone one is a 'time-jump' anomaly and moves nothing. The clock
-   * never goes back.
+   * believed only once the next packet is nearer the new time than the old one (a real pause, a
+   * capture resumed later, sparse traffic; "on the same side" was not enough: packets 10 s apart
+   * confirmed a lone frame dated in 2106); a lone one is a 'time-jump' anomaly and moves nothing.
+   * The clock never goes back.
    */
   private nowUs = -Infinity;
   /** The timestamp the clock last followed. */
@@ -452,12 +453,20 @@ export class FlowTable implements FlowTableApi {
     const pending = this.jumpRawUs === this.jumpRawUs;
     if (pending) {
       const jump = this.jumpRawUs - this.clockRawUs;
-      if (!near && (jump > 0) === (step > 0)) {
-        // Confirmed: the capture really moved on (or back). Time passes forward only.
+      const fromJump = Math.abs(t - this.jumpRawUs);
+      if (fromJump <= TIME_JUMP_US || (!near && (jump > 0) === (step > 0) && fromJump < Math.abs(step))) {
+        // Confirmed: this packet is nearer the new time than the old one (a real pause, a capture
+        // resumed; or sparse traffic, packets more than TIME_JUMP_US apart). Time passes forward only.
         if (jump > 0) this.nowUs += jump;
         this.clockRawUs = this.jumpRawUs;
         this.jumpRawUs = NaN;
         this.clockStep(t, frame);
+        return;
+      }
+      if (fromJump > Math.abs(jump) && Math.abs(step) > Math.abs(jump)) {
+        // Far from both the old time and the step waiting: this packet is the outlier (a lone
+        // frame dated in 2106 after a sparse capture's step of a few seconds), not the step.
+        this.reportJump(t, frame, step);
         return;
       }
       this.dropJump();
@@ -476,15 +485,19 @@ export class FlowTable implements FlowTableApi {
   /** The pending far step was a lone one: report it; the clock never followed it. */
   private dropJump(): void {
     if (this.jumpRawUs !== this.jumpRawUs) return;
-    const s = (this.jumpRawUs - this.clockRawUs) / 1e6;
+    this.reportJump(this.jumpRawUs, this.jumpFrame, this.jumpRawUs - this.clockRawUs);
+    this.jumpRawUs = NaN;
+  }
+
+  private reportJump(rawUs: number, frame: number, stepUs: number): void {
+    const s = stepUs / 1e6;
     this.onAnomaly({
       code: 'time-jump',
-      reason: `frame ${this.jumpFrame}'s timestamp is ${Math.abs(s).toFixed(0)} s ${s > 0 ? 'after' : 'before'} the packets around it: not used for hole and idle timeouts`,
-      frame: this.jumpFrame,
-      timeUs: this.jumpRawUs,
+      reason: `frame ${frame}'s timestamp is ${Math.abs(s).toFixed(0)} s ${s > 0 ? 'after' : 'before'} the packets around it: not used for hole and idle timeouts`,
+      frame,
+      timeUs: rawUs,
       session: null,
     });
-    this.jumpRawUs = NaN;
   }
 
   /** Payload, snaplen-lost tail and FIN of one segment into its direction. */

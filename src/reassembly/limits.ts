@@ -35,7 +35,8 @@
  *   earlier if the hole fills, turning what is still missing into gaps.
  * - internal: time is capture time, never the wall clock: a clock advanced by the timestamps'
  *   forward steps. A step of more than TIME_JUMP_US (5 s) either way is followed only when the
- *   next packet is on the same side too (a real pause, a capture resumed); a lone far timestamp
+ *   next packet is nearer the new time than the old one (a real pause, a capture resumed, or
+ *   sparse traffic); a packet far from both is the outlier itself; a lone far timestamp
  *   (in 2106, or in 1970) is a 'time-jump' anomaly and moves no timeout, so it can neither
  *   expire every hole and connection at once nor stop the timeouts for the rest of the capture.
  */
