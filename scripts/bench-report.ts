@@ -7,7 +7,10 @@
  * runs), and the CPU seconds and peak RSS of `report` beside those of `stats` on the same input
  * (GNU time, `/usr/bin/time -f`, in turn, medians).
  *
- *     npx tsc -p . && node dist/scripts/bench-report.js [--runs 3] [--capture FILE --port N] [--variety 20000,40000] [--no-capture] [--md FILE]
+ *     npx tsc -p . && node dist/scripts/bench-report.js [--runs 3] [--capture FILE --port N] [--variety 20000,40000] [--no-capture] [--no-cpu] [--md FILE]
+ *
+ * --no-cpu: one report run per input and no `stats` (the page's size and open times only; CPU
+ * against stats is better taken with farm-bench, alternating, medians).
  *
  * Needs what bench-capture.ts needs to make the capture (root, tcpdump, pgbench), Debian's
  * `chromium` and `time`. Not part of `npm test`.
@@ -109,13 +112,13 @@ interface Row {
   stats: Array<{ cpu: number; peakMiB: number }>;
 }
 
-async function measure(input: string, label: string, queries: number, extra: string[], runs: number, dir: string): Promise<Row> {
+async function measure(input: string, label: string, queries: number, extra: string[], runs: number, dir: string, cpu: boolean): Promise<Row> {
   const html = join(dir, label.replace(/\W+/g, '-') + '.html');
   const report: Row['report'] = [];
   const stats: Row['stats'] = [];
-  for (let i = 0; i < runs; i++) {
+  for (let i = 0; i < (cpu ? runs : 1); i++) {
     report.push(timed(['report', input, ...extra, '-o', html]));
-    stats.push(timed(['stats', input, ...extra]));
+    if (cpu) stats.push(timed(['stats', input, ...extra]));
   }
   const openMs = await openTimes(html, runs);
   return { input: label, queries, htmlBytes: statSync(html).size, openMs, report, stats };
@@ -128,6 +131,7 @@ async function run(): Promise<void> {
   let capture = arg('--capture');
   let port = arg('--port');
   const withCapture = !process.argv.includes('--no-capture');
+  const cpu = !process.argv.includes('--no-cpu');
   if (capture === null && withCapture) {
     capture = join(dir, 'report-1m.pcap');
     if (!existsSync(capture + '.json')) {
@@ -142,12 +146,12 @@ async function run(): Promise<void> {
     return (JSON.parse(r.stdout) as { totals: { queries: number } }).totals.queries;
   };
   const portArgs = port === null ? [] : ['-p', port];
-  if (withCapture) rows.push(await measure(capture!, 'pgbench capture', countQueries([capture!, ...portArgs]), portArgs, runs, dir));
-  const variety = join(dir, 'report-variety.ndjson');
+  if (withCapture) rows.push(await measure(capture!, 'pgbench capture', countQueries([capture!, ...portArgs]), portArgs, runs, dir, cpu));
   // --variety 20000,40000: exports of that many sessions (25 queries each); the peaks show whether memory follows the input's length
   for (const sessions of (arg('--variety') ?? '20000').split(',').map(Number)) {
+    const variety = join(dir, sessions === 20000 ? 'report-variety.ndjson' : `report-variety-${sessions}.ndjson`);
     const n = await varietyExport(variety, sessions, 25);
-    rows.push(await measure(variety, `NDJSON, ${sessions.toLocaleString('en-US')} sessions, every text distinct`, n, [], runs, dir));
+    rows.push(await measure(variety, `NDJSON, ${sessions.toLocaleString('en-US')} sessions, every text distinct`, n, [], runs, dir, cpu));
   }
 
   const fmt = (x: number, d = 2): string => x.toFixed(d);
@@ -156,8 +160,10 @@ async function run(): Promise<void> {
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => {
       const rc = median(r.report.map((x) => x.cpu));
-      const sc = median(r.stats.map((x) => x.cpu));
-      return `| ${r.input} | ${r.queries.toLocaleString('en-US')} | ${(r.htmlBytes / 1024).toFixed(0)} KB | ${fmt(median(r.openMs) / 1000)} s | ${fmt(rc)} | ${fmt(sc)} | ${fmt(rc / sc)} | ${fmt(median(r.report.map((x) => x.peakMiB)), 0)} | ${fmt(median(r.stats.map((x) => x.peakMiB)), 0)} |`;
+      const sc = r.stats.length > 0 ? median(r.stats.map((x) => x.cpu)) : NaN;
+      const opens = `${fmt(median(r.openMs) / 1000)} s (${r.openMs.map((x) => fmt(x / 1000)).join(', ')})`;
+      const statsPeak = r.stats.length > 0 ? fmt(median(r.stats.map((x) => x.peakMiB)), 0) : '-';
+      return `| ${r.input} | ${r.queries.toLocaleString('en-US')} | ${(r.htmlBytes / 1024).toFixed(0)} KB | ${opens} | ${fmt(rc)} | ${r.stats.length > 0 ? fmt(sc) : '-'} | ${r.stats.length > 0 ? fmt(rc / sc) : '-'} | ${fmt(median(r.report.map((x) => x.peakMiB)), 0)} | ${statsPeak} |`;
     }),
   ];
   console.log(lines.join('\n'));

@@ -563,21 +563,25 @@ export class ReportSink implements PipelineSink {
   /** The page's data. Call once, after the input has ended. */
   result(info: ReportInputInfo): ReportData {
     const st = this.stats.report();
-    const rank = (f: (q: ReportStatement) => number): ReportStatement[] => [...all].sort((a, b) => f(b) - f(a)).slice(0, TOP_PER_RANKING);
-    const all: ReportStatement[] = st.queries.map(({ example: _, ...q }) => {
-      const e = this.stats.extraOf(q.fingerprint) as Extra | null;
+    // Only the statements the page lists are built (up to 10,000 with their histograms would be
+    // most of this pass's peak memory): ranked by index, in stats's order.
+    const qs = st.queries;
+    const extras = qs.map((q) => this.stats.extraOf(q.fingerprint) as Extra | null);
+    const chosen = new Set<number>();
+    for (const f of [(k: number) => qs[k]!.totalMs, (k: number) => qs[k]!.calls, (k: number) => qs[k]!.p95Ms,
+      (k: number) => qs[k]!.rows, (k: number) => extras[k]?.bytesReturned ?? 0, (k: number) => qs[k]!.errors]) {
+      const order = qs.map((_, k) => k).sort((a, b) => f(b) - f(a));
+      for (const k of order.slice(0, TOP_PER_RANKING)) chosen.add(k);
+    }
+    const statements: ReportStatement[] = [...chosen].sort((a, b) => a - b).map((k) => {
+      const { example: _, ...q } = qs[k]!;
+      const e = extras[k];
       return {
         ...q,
         rowsReturned: e?.rowsReturned ?? 0, bytesReturned: e?.bytesReturned ?? 0,
         hist: e?.hist ? sparse(e.hist) : [], slowest: e?.slow ?? null,
       };
     });
-    const chosen = new Set<ReportStatement>();
-    for (const f of [(q: ReportStatement) => q.totalMs, (q: ReportStatement) => q.calls, (q: ReportStatement) => q.p95Ms,
-      (q: ReportStatement) => q.rows, (q: ReportStatement) => q.bytesReturned, (q: ReportStatement) => q.errors]) {
-      for (const q of rank(f)) chosen.add(q);
-    }
-    const statements = all.filter((q) => chosen.has(q));
 
     const n = this.grid.size;
     const lo = this.grid.lo;
@@ -650,7 +654,7 @@ export class ReportSink implements PipelineSink {
       },
       latency: { perOctave: PER_OCTAVE, bins: sparse(this.latency) },
       statements,
-      statementsNotListed: all.length - statements.length,
+      statementsNotListed: qs.length - statements.length,
       errors: errorsOut,
       sessions: this.sessionRows,
       sessionsNotListed: this.sessionsNotListed,
