@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { analyzeFile } from '../src/pipeline/analyze.js';
 import { NdjsonSink } from '../src/sinks/ndjson.js';
 import { StatsSink, OTHER_FINGERPRINT } from '../src/sinks/stats.js';
-import { ReportSink } from '../src/sinks/report/sink.js';
+import { ReportSink, MAX_LISTED_SESSIONS, MAX_TIMELINE_SESSIONS } from '../src/sinks/report/sink.js';
 import { BucketArray, TimeGrid, logBin, binUpperMs } from '../src/sinks/report/grid.js';
 import { renderReportHtml, scriptSafeJson } from '../src/sinks/report/html.js';
 import { PAGE_SCRIPT } from '../src/sinks/report/page.js';
@@ -24,7 +24,7 @@ import type { ReportData } from '../src/sinks/report/data.js';
 import { openSync, closeSync } from 'node:fs';
 import { projectRoot } from './helpers/public-captures.js';
 import { tempDir } from './helpers/temp-dir.js';
-import { q } from './helpers/records.js';
+import { q, s } from './helpers/records.js';
 
 const samples = join(projectRoot, 'samples');
 const main = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
@@ -107,6 +107,39 @@ test('each statement\'s histogram, rows and slowest are grouped as stats groups:
     assert.deepEqual([x.rowsReturned, x.bytesReturned], [x.calls, 10 * x.calls], `${x.query}: rows and bytes returned`);
     assert.equal(x.slowest?.durationMs, x.maxMs, `${x.query}: slowest`);
   }
+});
+
+test('prepared statements: how often each was prepared against how often it ran', async () => {
+  // pipeline.pcap: psycopg 3 prepares its statement once and executes it five times
+  const reused = (await reportOf('pipeline.pcap')).statements.find((x) => x.query.startsWith('SELECT $1::int * $2'))!;
+  assert.deepEqual([reused.parses, reused.protocols.extended, reused.calls], [1, 5, 5]);
+  // n-plus-one.pcap: node-postgres's unnamed statement, parsed at each of its ten executions
+  const each = (await reportOf('n-plus-one.pcap')).statements.find((x) => x.query.startsWith('SELECT $1::int AS author_id'))!;
+  assert.deepEqual([each.parses, each.protocols.extended], [10, 10]);
+});
+
+test('sessions past the caps: timeline rows past MAX_TIMELINE_SESSIONS share one row with their busy time, the table lists MAX_LISTED_SESSIONS', async () => {
+  const sink = await ReportSink.create();
+  const n = MAX_LISTED_SESSIONS + 500;
+  const base = Date.parse('2024-01-01T00:00:00Z');
+  const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
+  for (let k = 0; k < n; k++) {
+    // each session: one 2 ms query, then its end
+    sink.record(q({ session: k, time: iso(base + k * 10 + 5), durationMs: 2, frame: 2 * k + 1 }));
+    sink.record(s({ session: k, start: iso(base + k * 10), end: iso(base + k * 10 + 8), time: iso(base + k * 10 + 8), frame: 2 * k + 2, queries: 1 }));
+  }
+  sink.end();
+  const d = sink.result({ source: 'generated', input: 'ndjson' });
+  assert.equal(d.sessions.length, MAX_LISTED_SESSIONS);
+  assert.equal(d.sessionsNotListed, 500);
+  assert.equal(d.timeline.rows.length, MAX_TIMELINE_SESSIONS + 1);
+  const other = d.timeline.rows[d.timeline.rows.length - 1]!;
+  assert.equal(other.session, null);
+  assert.equal(d.timeline.otherSessions, n - MAX_TIMELINE_SESSIONS);
+  assert.match(other.label, new RegExp(`^${n - MAX_TIMELINE_SESSIONS} more sessions`));
+  // the shared row carries the busy time of all of them: 2 ms each
+  const busy = [...other.busy].reduce((t, c) => t + (parseInt(c, 36) / 35) * other.scaleUs, 0);
+  assert.ok(Math.abs(busy - (n - MAX_TIMELINE_SESSIONS) * 2000) / ((n - MAX_TIMELINE_SESSIONS) * 2000) < 0.05, `${busy} µs busy in the shared row`);
 });
 
 test('errors by SQLSTATE carry the condition name, the message, an example statement and its frame', async () => {
@@ -197,6 +230,14 @@ test('pgsniff report: writes the file; usage mistakes are one line and exit 2', 
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stderr, /wrote .*r\.html \(\d+ KB\): 9 queries, 1 sessions, 6 errors/);
   assert.match(readFileSync(out, 'utf8'), /^<!DOCTYPE html>/);
+  // --keylog as for read: the TLS 1.3 sample's queries are in the page only with its key log
+  const tls = spawnSync(process.execPath, [main, 'report', join(samples, 'tls-13.pcap'), '--keylog', join(samples, 'tls-13.keylog'), '-o', join(dir, 'tls.html')], { encoding: 'utf8' });
+  assert.equal(tls.status, 0, tls.stderr);
+  assert.match(tls.stderr, /: [1-9]\d* queries, 1 sessions/);
+  assert.match(readFileSync(join(dir, 'tls.html'), 'utf8'), /"tlsUndecrypted":0/);
+  const noKeys = spawnSync(process.execPath, [main, 'report', join(samples, 'tls-13.pcap'), '-o', join(dir, 'tls0.html')], { encoding: 'utf8' });
+  assert.match(noKeys.stderr, /: 0 queries, 1 sessions/);
+  assert.match(readFileSync(join(dir, 'tls0.html'), 'utf8'), /TLS sessions? not decrypted/);
   const noOut = spawnSync(process.execPath, [main, 'report', join(samples, 'errors.pcap')], { encoding: 'utf8' });
   assert.equal(noOut.status, 2);
   assert.equal(noOut.stderr, 'pgsniff: report needs an output file: pgsniff report FILE -o report.html\n');
