@@ -39,12 +39,12 @@ test('frames, messages, queries and sessions of the synthetic feed', async () =>
   assert.equal(info?.auth, 'trust');
 });
 
-test('the Info column: direction, codes with runs folded, the leading summary (the error when there is one)', async () => {
+test('the Info column (dissectors/info-column.ts, as --text has it): direction, codes with runs folded, the first summaries', async () => {
   const s = await synthetic();
-  assert.equal(s.info(s.frameIndexOf(8)), '<T/D×2/C/Z RowDescription (1 column: name)');
-  assert.equal(s.info(s.frameIndexOf(9)), '>P/B/E/S Parse "SELECT * FROM orders WHERE id = $1"');
+  assert.equal(s.info(s.frameIndexOf(8)), '<T/D×2/C/Z RowDescription (1 column: name), DataRow (1 column), CommandComplete SELECT 2, …');
+  assert.equal(s.info(s.frameIndexOf(9)), '>P/B/E/S Parse "SELECT * FROM orders WHERE id = $1", Bind "" -> portal "" (1 param), Execute portal "", Sync');
   assert.equal(s.info(s.frameIndexOf(1)), '>@ StartupMessage user=user0 database=shop application_name=demo');
-  assert.equal(s.info(s.frameIndexOf(16)), '<E/Z Error 42P01 relation "missing_table" does not exist');
+  assert.equal(s.info(s.frameIndexOf(16)), '<E/Z Error 42P01 relation "missing_table" does not exist, ReadyForQuery idle');
   assert.ok(s.fFlags.get(s.frameIndexOf(16)) & FF_ERROR);
 });
 
@@ -221,7 +221,7 @@ test('a frame of many messages builds each message\'s fields only when it is exp
       decoded,
     );
   }
-  assert.equal(s.info(0), '<D×100 DataRow (1 column)');
+  assert.equal(s.info(0), '<D×100 DataRow (1 column), …');
   const roots = buildTree(s, 0);
   assert.equal(roots.length, 101);
   const row = roots[1]!;

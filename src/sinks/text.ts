@@ -1,7 +1,8 @@
 /**
  * The text view: one line per frame that completes PostgreSQL messages, like tshark's summary
- * lines (number, time relative to the first packet, source -> destination, frame length, then an
- * Info column: the direction and the messages' type letters, `>P/B/E/S`, and a readable summary).
+ * lines (number, time relative to the first packet, source -> destination, frame length, then the
+ * Info column: the direction, the messages' type letters `>P/B/E/S` and readable summaries; it is
+ * dissectors/info-column.ts's, the same as the TUI frame list's).
  * `-V` adds each message's decoded field tree under its frame's line, like `tshark -V`.
  * Everything from the wire is escaped (src/core/escape.ts) before it reaches the terminal.
  */
@@ -9,6 +10,7 @@ import { writeAllSync } from './write-fd.js';
 import { escapeTerminal } from '../core/escape.js';
 import type { DecodedMessage, RawMessage } from '../../dissectors/types.js';
 import { summarize } from '../../dissectors/summary.js';
+import { flaggedMessage, InfoColumn, messageSign } from '../../dissectors/info-column.js';
 import { fieldTree, type FieldNode } from '../../dissectors/tree.js';
 import type { FrameInfo, MessageRecord, OutRecord, PipelineSink, SinkNeeds } from '../pipeline/events.js';
 import type { Predicate } from '../filter/index.js';
@@ -25,13 +27,11 @@ export interface TextOptions {
 interface PendingLine {
   frame: FrameInfo;
   dir: string;
-  codes: string[];
-  summaries: string[];
+  info: InfoColumn;
   trees: string[];
 }
 
 const BATCH = 64 * 1024;
-const MAX_INFO = 240;
 
 export class TextSink implements PipelineSink {
   private out = '';
@@ -58,11 +58,10 @@ export class TextSink implements PipelineSink {
     let line = this.line;
     if (line === null || line.frame.frame !== f.frame || line.dir !== raw.dir) {
       this.flushLine();
-      line = this.line = { frame: f, dir: raw.dir, codes: [], summaries: [], trees: [] };
+      line = this.line = { frame: f, dir: raw.dir, info: new InfoColumn(raw.dir === 'frontend' ? '>' : '<'), trees: [] };
     }
-    line.codes.push(raw.code ?? shortName(decoded.type));
-    if (line.summaries.length < 4) line.summaries.push(summarize(decoded));
-    else if (line.summaries.length === 4) line.summaries.push('…');
+    const flagged = flaggedMessage(decoded);
+    line.info.add(messageSign(raw.code, decoded), line.info.wantsSummary(flagged) ? summarize(decoded) : null, flagged);
     if (this.opts.verbose) line.trees.push(renderTree(decoded.type, fieldTree(raw, decoded, { showSecrets: this.opts.showSecrets ?? false })));
   }
 
@@ -95,9 +94,7 @@ export class TextSink implements PipelineSink {
     this.line = null;
     const f = l.frame;
     const rel = ((f.timeUs - (this.firstTimeUs ?? f.timeUs)) / 1e6).toFixed(6);
-    const arrow = l.dir === 'frontend' ? '>' : '<';
-    let info = `${arrow}${l.codes.join('/')} ${l.summaries.join(', ')}`;
-    if (info.length > MAX_INFO) info = info.slice(0, MAX_INFO - 1) + '…';
+    const info = l.info.text();
     this.lines++;
     this.write(`${pad(f.frame, 7)} ${pad(rel, 11)} ${f.src ?? '?'} → ${f.dst ?? '?'} ${pad(f.length, 6)} ${escapeTerminal(info)}\n`);
     for (const t of l.trees) this.write(t);
@@ -113,18 +110,6 @@ export class TextSink implements PipelineSink {
     const data = Buffer.from(this.out, 'utf8');
     this.out = '';
     writeAllSync(this.fd, data);
-  }
-}
-
-function shortName(type: string): string {
-  switch (type) {
-    case 'StartupMessage': return 'startup';
-    case 'SSLRequest': return 'ssl';
-    case 'GSSENCRequest': return 'gssenc';
-    case 'CancelRequest': return 'cancel';
-    case 'SSLResponse':
-    case 'GSSENCResponse': return 'answer';
-    default: return type;
   }
 }
 

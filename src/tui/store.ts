@@ -10,7 +10,8 @@ import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
 import { rawMessage } from '../../dissectors/raw-message.js';
 import { Column, StringArena, Interner, u8, u16, u32, i32, f64 } from './grow.js';
 import { BodyCache, type CachedMessage } from './body-cache.js';
-import { summarize, SHORT_CODES } from '../../dissectors/summary.js';
+import { summarize } from '../../dissectors/summary.js';
+import { InfoColumn, messageSign } from '../../dissectors/info-column.js';
 import { applySessionRecord, isoToUs, num, queryDetail, queryError, type SessionRow } from './record-fields.js';
 
 export type { SessionRow };
@@ -78,13 +79,9 @@ const SUMMARY_CHARS = 240;
 const SHARED_SUMMARY_CHARS = 48;
 const SHARED_SUMMARIES_MAX = 100_000;
 
-/** The code column's letter: the type byte, or dissectors/summary.ts's sign for messages without one. */
+/** The code column's letter: dissectors/info-column.ts's sign (the type byte, or a sign for messages without one). */
 function labelOf(code: string | null, decoded: DecodedMessage): number {
-  if (code !== null) return code.charCodeAt(0) & 0xff;
-  if (decoded.type === 'SSLResponse') return decoded.accepted ? 0x53 : 0x4e;
-  if (decoded.type === 'GSSENCResponse') return decoded.accepted ? 0x47 : 0x4e;
-  const sign = SHORT_CODES[decoded.type === 'Malformed' ? decoded.name : decoded.type] ?? '?';
-  return sign.charCodeAt(0) & 0xff;
+  return messageSign(code, decoded).charCodeAt(0) & 0xff;
 }
 const SQL_CHARS = 4000;
 const DETAIL_CHARS = 2000;
@@ -625,21 +622,12 @@ export class TuiStore implements TuiSink {
     }
     const flags = this.fFlags.get(fi);
     const arrow = (flags & FF_FRONTEND) && (flags & FF_BACKEND) ? '<>' : flags & FF_FRONTEND ? '>' : '<';
-    const parts: string[] = [];
-    let prev = '';
-    let run = 0;
-    let lead = msgs[0] as number;
+    const info = new InfoColumn(arrow);
     for (const m of msgs) {
-      const label = String.fromCharCode(this.mLabel.get(m));
-      if (this.mFlags.get(m) & (MF_ERROR | MF_BAD) && !(this.mFlags.get(lead) & (MF_ERROR | MF_BAD))) lead = m;
-      if (label === prev) { run++; continue; }
-      if (run > 0) parts.push(run > 1 ? `${prev}×${run}` : prev);
-      prev = label;
-      run = 1;
-      if (parts.length > 24) break;
+      const flagged = (this.mFlags.get(m) & (MF_ERROR | MF_BAD)) !== 0;
+      info.add(String.fromCharCode(this.mLabel.get(m)), info.wantsSummary(flagged) ? this.summary(m) : null, flagged);
     }
-    if (run > 0) parts.push(run > 1 ? `${prev}×${run}` : prev);
-    return `${arrow}${parts.join('/')} ${this.summary(lead)}`;
+    return info.text();
   }
 
   /**
