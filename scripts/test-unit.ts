@@ -4,8 +4,9 @@
  * runs.
  *
  * A test file is an integration test when its TypeScript source uses one of the INTEGRATION
- * markers below (the real-server helper, the tmux driver, a live capture, tshark, or a spawned
- * client or server); so a new test file is sorted by what it does, with no list to keep. FILTER words keep only the files
+ * markers below (the real-server helper, the tmux driver, a live capture, tshark, a spawned
+ * client or server, or pgsniff itself run as a child process); so a new test file is sorted by
+ * what it does, with no list to keep. FILTER words keep only the files
  * whose names contain one of them (`npm run test:unit -- session filter`).
  */
 import { spawnSync } from 'node:child_process';
@@ -27,6 +28,12 @@ const INTEGRATION: readonly string[] = [
   'chromium',
   'clickhouse',
   'prometheus',
+  // End to end: the test starts pgsniff (or node) as a child process per case, or many worker
+  // processes; these are the slow files of the old unit set (secrets, hostile-cli, cli-relaunch,
+  // check-command, capture-open, fuzz-short, readme-examples took most of its time).
+  'process.execPath',
+  'runFuzz',
+  'scripts/readme-examples',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
