@@ -1,25 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng } from './helpers/prng.js';
 import { DirectionFramer, type FramerEvents } from '../src/pg/framer.js';
 import type { RawMessage } from '../dissectors/types.js';
 import type { Direction } from '../src/core/direction.js';
+import { cstring, msg, startup } from './helpers/pg-builder.js';
 
+/** A typed message; a string body is one NUL-terminated string. */
 function typed(code: string, body: Buffer | string = Buffer.alloc(0)): Buffer {
-  const b = typeof body === 'string' ? Buffer.from(body + '\0') : body;
-  const h = Buffer.alloc(5);
-  h.write(code, 0, 'latin1');
-  h.writeUInt32BE(b.length + 4, 1);
-  return Buffer.concat([h, b]);
-}
-
-function startup(params: Record<string, string>): Buffer {
-  const parts = [Buffer.from([0, 3, 0, 0])];
-  for (const [k, v] of Object.entries(params)) parts.push(Buffer.from(k + '\0' + v + '\0'));
-  parts.push(Buffer.from([0]));
-  const body = Buffer.concat(parts);
-  const h = Buffer.alloc(4);
-  h.writeUInt32BE(body.length + 4, 0);
-  return Buffer.concat([h, body]);
+  return msg(code, typeof body === 'string' ? cstring(body) : body);
 }
 
 interface Seen { msgs: Array<{ code: string | null; length: number; body: string; frame: number; firstFrame: number; offset: number }>; skipped: Array<[number, string]>; large: number; notStartup: number }
@@ -158,8 +147,8 @@ test('framer: a length below 4 is not a boundary (zeek bad-backend-message: Z wi
 });
 
 test('framer: random bytes never throw and keep bounded state', () => {
-  let seed = 12345;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+  const random = prng(12345);
+  const rnd = () => Math.floor(random() * 256);
   for (let round = 0; round < 200; round++) {
     const { f } = framer(round % 2 ? 'frontend' : 'backend', round % 3 ? 'typed' : 'untyped');
     if (round % 5 === 0) f.desync();

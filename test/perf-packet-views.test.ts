@@ -18,6 +18,7 @@ import { pcapFile, tcpFrame, BASE_TIME_US } from './helpers/build-packets.js';
 import { readAll } from './helpers/read-all.js';
 import { prng } from './helpers/prng.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { msg } from './helpers/pg-builder.js';
 
 function packetOf(data: Buffer, frame = 1) {
   return { frame, timeUs: BASE_TIME_US + frame, linkType: 1, data, origLen: data.length, interfaceId: 0, fileOffset: -1 };
@@ -102,10 +103,7 @@ test('views: a framed message answers bodyLength, firstByte, int32At0 and its so
   const msgs: Buffer[] = [];
   const bodies: Buffer[] = [];
   for (const [code, body] of [['R', Buffer.from([0, 0, 0, 10, 65])], ['D', Buffer.alloc(3000, 7)], ['Z', Buffer.from('I')], ['I', Buffer.alloc(0)]] as const) {
-    const h = Buffer.alloc(5);
-    h.write(code, 0, 'latin1');
-    h.writeUInt32BE(body.length + 4, 1);
-    msgs.push(h, body);
+    msgs.push(msg(code, body));
     bodies.push(body);
   }
   const stream = Buffer.concat(msgs);

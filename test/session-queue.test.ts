@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng } from './helpers/prng.js';
 import { RequestQueue, MAX_PENDING, type Request } from '../src/session/request-queue.js';
 
 const sync = (seq: number): Request => ({ kind: 'sync', seq, timeUs: 0 });
@@ -12,11 +13,11 @@ test('RequestQueue: first in, first out, across emptyings, compaction and the ca
   // a model to compare with: a plain array
   const model: number[] = [];
   let next = 0;
-  let x = 12345;
+  const random = prng(12345);
   let capped = 0;
   let emptied = 0;
   for (let step = 0; step < 200_000; step++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const x = Math.floor(random() * 0x100000000);
     const burst = step % 50_000 < 15_000; // long runs of pushes reach compaction and the cap
     if (burst ? x % 10 < 9 : x % 10 < 3) {
       const dropped = q.push(sync(next), 100);

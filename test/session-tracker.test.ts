@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng } from './helpers/prng.js';
 import type { DecodedMessage, RawMessage, TypedValue, ErrorFields } from '../dissectors/types.js';
 import type { ConnectionInfo } from '../src/reassembly/types.js';
 import type { Anomaly } from '../src/core/anomaly.js';
@@ -633,8 +634,8 @@ test('hostile: unanswered requests and random sequences stay bounded and never t
     ['be', { type: 'Malformed', name: 'CommandComplete', reason: 'x', fault: 'invalid', raw: '', size: 0, offset: 0, partial: {} }],
     ['be', { type: 'NoticeResponse', fields: { severity: null, severityNonLocalized: null, sqlstate: null, message: null } }],
   ];
-  let seed = 12345;
-  const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+  const random = prng(12345);
+  const rand = () => Math.floor(random() * 0x7fffffff);
   for (let run = 0; run < 20; run++) {
     const r = new Wire(undefined, { keepRows: run % 2 === 0 });
     if (run % 3 === 0) r.login();

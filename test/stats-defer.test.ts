@@ -9,6 +9,7 @@
  * made in the middle of the input.
  */
 import { test } from 'node:test';
+import { prng } from './helpers/prng.js';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { analyzeFile } from '../src/pipeline/analyze.js';
@@ -68,11 +69,8 @@ test('deferred normalization: the same report as per record, on every public cap
 
 /** A deterministic stream of latencies in whole microseconds, as the tracker makes them. */
 function* micros(seed: number): Generator<number> {
-  let x = seed;
-  for (;;) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    yield (x % 5000) / 1000;
-  }
+  const random = prng(seed);
+  for (;;) yield Math.floor(random() * 5000) / 1000;
 }
 
 test('deferred normalization: texts sharing a fingerprint are merged with their samples in record order', async () => {

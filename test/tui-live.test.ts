@@ -8,18 +8,12 @@ import assert from 'node:assert/strict';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { TmuxUi, tmuxAvailable, SKIP_NO_TMUX } from './helpers/tui-tmux.js';
 import { findTcpdump } from '../src/capture/live-source.js';
+import { msg } from './helpers/pg-builder.js';
 
 const skip = !tmuxAvailable() ? SKIP_NO_TMUX
   : findTcpdump() === null ? 'tcpdump (the capture process) is not installed (apt-get install tcpdump): live TUI test skipped'
   : process.getuid?.() !== 0 ? 'live capture needs root: live TUI test skipped'
   : false;
-
-function msg(code: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(code, 0, 'latin1');
-  head.writeUInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
 
 /** Just enough of a server: trust authentication, then one row for every Query. */
 function fakeServer(): Promise<{ port: number; close: () => void }> {

@@ -5,6 +5,7 @@
  */
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/net/segment.js';
 import { BASE_TIME_US, pcapFile, tcpFrame, type FrameRecord } from './build-packets.js';
+import { cstring, msg, startup } from './pg-builder.js';
 
 /** The client address of connection i (spread over 10.x.y.z so ports never run out). */
 function clientOf(i: number): { ip: string; port: number } {
@@ -13,10 +14,7 @@ function clientOf(i: number): { ip: string; port: number } {
 
 /** A v3 StartupMessage for `user`. */
 export function startupMessage(user = 'u'): Buffer {
-  const body = Buffer.concat([Buffer.from([0, 3, 0, 0]), Buffer.from(`user\0${user}\0\0`)]);
-  const h = Buffer.alloc(4);
-  h.writeUInt32BE(body.length + 4, 0);
-  return Buffer.concat([h, body]);
+  return startup({ user });
 }
 
 /**
@@ -72,13 +70,7 @@ export function conflictingOverlaps(n: number): Buffer {
   const frames: FrameRecord[] = [];
   const authOk = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49]);
   const startup = startupMessage();
-  const query = (word: string): Buffer => {
-    const body = Buffer.from(`SELECT '${word}'\0`);
-    const h = Buffer.alloc(5);
-    h.write('Q', 0, 'latin1');
-    h.writeUInt32BE(body.length + 4, 1);
-    return Buffer.concat([h, body]);
-  };
+  const query = (word: string): Buffer => msg('Q', cstring(`SELECT '${word}'`));
   const good = query('OOO_GOOD');
   const evil = query('OOO_EVIL');
   for (let i = 0; i < n; i++) {

@@ -5,6 +5,7 @@
  * (maxVersion, ciphers, ALPN, direct negotiation) and of the exact bytes sent and received:
  * those are what decryption must reproduce. Secrets go to a key log file via the `keylog` event.
  */
+import { cstring, msg, startup } from './pg-builder.js';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type SecureVersion, type TLSSocket } from 'node:tls';
 import { appendFileSync } from 'node:fs';
@@ -45,23 +46,8 @@ export interface TlsClientResult {
   localPort: number;
 }
 
-function typed(code: string, body: Buffer): Buffer {
-  const h = Buffer.alloc(5);
-  h.write(code, 0, 'latin1');
-  h.writeUInt32BE(body.length + 4, 1);
-  return Buffer.concat([h, body]);
-}
-
-function cstr(s: string): Buffer {
-  return Buffer.from(s + '\0', 'utf8');
-}
-
 export function startupMessage(params: Record<string, string>): Buffer {
-  const body = Buffer.concat([...Object.entries(params).flatMap(([k, v]) => [cstr(k), cstr(v)]), Buffer.of(0)]);
-  const h = Buffer.alloc(8);
-  h.writeUInt32BE(body.length + 8, 0);
-  h.writeUInt32BE(196608, 4);
-  return Buffer.concat([h, body]);
+  return startup(params);
 }
 
 export const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
@@ -163,12 +149,12 @@ export async function runTlsClient(o: TlsClientOptions): Promise<TlsClientResult
   const localPort = raw.localPort ?? 0;
   const rows: TlsClientResult['rows'] = [];
   for (const q of o.queries) {
-    write(typed('Q', cstr(q)));
+    write(msg('Q', cstring(q)));
     const msgs = await untilReady();
     rows.push(msgs.filter((m) => m.code === 'D').map((m) => dataRowValues(m.body)));
     o.onQueryDone?.(rows.length - 1);
   }
-  write(typed('X', Buffer.alloc(0)));
+  write(msg('X', Buffer.alloc(0)));
   sock.end();
   if (!closed) await new Promise<void>((res) => { sock.once('close', () => res()); setTimeout(res, 2000); });
   return {

@@ -4,27 +4,17 @@
  * RowDescription, DataRow, CommandComplete and ReadyForQuery, sequence numbers consistent.
  * Checksums are left zero (capture files from offloading NICs look the same).
  */
+import { cstring, msg } from './pg-builder.js';
 import { openSync, writeSync, closeSync } from 'node:fs';
 
 const CLIENT_IP = [10, 1, 0, 2];
 const SERVER_IP = [10, 1, 0, 1];
 
-function pgMessage(code: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(code, 0, 'latin1');
-  head.writeUInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
-
-function cstr(s: string): Buffer {
-  return Buffer.from(s + '\0', 'utf8');
-}
-
 function answer(n: number): Buffer {
   const v = Buffer.from(String(n));
-  const rowDesc = Buffer.concat([Buffer.from([0, 1]), cstr('n'), Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 255, 255, 255, 255, 0, 0])]);
+  const rowDesc = Buffer.concat([Buffer.from([0, 1]), cstring('n'), Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 255, 255, 255, 255, 0, 0])]);
   const dataRow = Buffer.concat([Buffer.from([0, 1]), Buffer.from([0, 0, 0, v.length]), v]);
-  return Buffer.concat([pgMessage('T', rowDesc), pgMessage('D', dataRow), pgMessage('C', cstr('SELECT 1')), pgMessage('Z', Buffer.from('I'))]);
+  return Buffer.concat([msg('T', rowDesc), msg('D', dataRow), msg('C', cstring('SELECT 1')), msg('Z', Buffer.from('I'))]);
 }
 
 class Writer {
@@ -99,19 +89,19 @@ export function writeBigCapture(path: string, packets: number, connections = 4):
     c.cseq++;
     c.sseq++;
     w.packet(t += 10, true, c.port, c.cseq, c.sseq, ACK, Buffer.alloc(0));
-    const startup = Buffer.concat([Buffer.from([0, 3, 0, 0]), cstr('user'), cstr('bench'), cstr('database'), cstr('big'), Buffer.from([0])]);
+    const startup = Buffer.concat([Buffer.from([0, 3, 0, 0]), cstring('user'), cstring('bench'), cstring('database'), cstring('big'), Buffer.from([0])]);
     const sm = Buffer.concat([Buffer.alloc(4), startup]);
     sm.writeUInt32BE(sm.length, 0);
     w.packet(t += 10, true, c.port, c.cseq, c.sseq, PSH_ACK, sm);
     c.cseq += sm.length;
-    const ok = Buffer.concat([pgMessage('R', Buffer.from([0, 0, 0, 0])), pgMessage('Z', Buffer.from('I'))]);
+    const ok = Buffer.concat([msg('R', Buffer.from([0, 0, 0, 0])), msg('Z', Buffer.from('I'))]);
     w.packet(t += 10, false, c.port, c.sseq, c.cseq, PSH_ACK, ok);
     c.sseq += ok.length;
   }
   let n = 0;
   while (w.packets + 2 <= packets) {
     const c = conns[n % conns.length] as (typeof conns)[number];
-    const q = pgMessage('Q', cstr(`SELECT ${n}`));
+    const q = msg('Q', cstring(`SELECT ${n}`));
     w.packet(t += 20, true, c.port, c.cseq, c.sseq, PSH_ACK, q);
     c.cseq += q.length;
     const a = answer(n);
