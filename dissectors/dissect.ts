@@ -121,7 +121,7 @@ export function traceDecode(raw: RawMessage, ctx: DissectContext): { spans: Span
 }
 
 /** Fields decoded before a fault, by their JSON names (lists as arrays, groups as objects). */
-export function partialFrom(spans: readonly Span[], body: Buffer, showSecrets: boolean): Record<string, unknown> {
+function partialFrom(spans: readonly Span[], body: Buffer, showSecrets: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const s of spans) {
     const f = s.field;

@@ -9,7 +9,7 @@ import type { Reader } from './reader.js';
 import { F, ERROR_FIELDS, ERROR_FIELD_UNKNOWN } from './fields.js';
 import type { ErrorFields } from './types.js';
 
-export function readErrorFields(r: Reader): ErrorFields {
+function readErrorFields(r: Reader): ErrorFields {
   const fields: ErrorFields = { severity: null, severityNonLocalized: null, sqlstate: null, message: null };
   const byName = fields as unknown as Record<string, string | null>;
   for (let i = 0; r.ok; i++) {

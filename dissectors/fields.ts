@@ -80,14 +80,14 @@ export const REQUEST_CODES: ValueTable = {
 };
 
 /** The backend's one-byte answers to SSLRequest / GSSENCRequest. */
-export const ENCRYPTION_ANSWERS: ValueTable = {
+const ENCRYPTION_ANSWERS: ValueTable = {
   S: 'accepted: TLS handshake follows',
   G: 'accepted: GSSAPI encryption follows',
   N: 'refused: unencrypted',
 };
 
 /** ErrorResponse / NoticeResponse field letters ("Error and Notice Message Fields"), with their JSON names in ErrorFields. */
-export interface ErrorFieldInfo { letter: string; json: string; label: string; field: FieldDef }
+interface ErrorFieldInfo { letter: string; json: string; label: string; field: FieldDef }
 
 function errorField<L extends string, J extends string>(letter: L, json: J, label: string): ErrorFieldInfo & { letter: L; json: J } {
   return { letter, json, label, field: { key: `pgsql.error.${json.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())}`, label, json } };
@@ -119,7 +119,7 @@ export const ERROR_FIELD_LIST = [
 export const ERROR_FIELDS: Readonly<Record<string, ErrorFieldInfo>> = Object.fromEntries(ERROR_FIELD_LIST.map((e) => [e.letter, e]));
 
 /** Letter -> label, for the field tree's type byte. */
-export const ERROR_FIELD_LETTERS: ValueTable = Object.fromEntries(
+const ERROR_FIELD_LETTERS: ValueTable = Object.fromEntries(
   Object.values(ERROR_FIELDS).map((e) => [e.letter, e.label]),
 );
 

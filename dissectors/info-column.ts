@@ -9,7 +9,7 @@ import { SHORT_CODES } from './summary.js';
 import type { DecodedMessage } from './types.js';
 
 /** The first this many messages of a frame have their summary in the Info column. */
-export const INFO_SUMMARIES = 4;
+const INFO_SUMMARIES = 4;
 /** The Info column's length, longer ones end in "…". */
 export const INFO_CHARS = 240;
 /** After this many runs of signs, the rest of a frame's signs are left out. */

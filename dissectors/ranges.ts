@@ -70,7 +70,7 @@ function formats(src: Buffer, p: number, n: number): Array<'text' | 'binary'> | 
 // ---- Parse ----
 
 /** Parse's statement name and SQL, without its parameter types (null): what summary records keep. */
-export interface ParseNames { statement: string; query: string; paramTypes: null }
+interface ParseNames { statement: string; query: string; paramTypes: null }
 
 /** The NUL after Parse's SQL when src[start, end) is two strings and a list of type OIDs, else -1. */
 function parseEnd(src: Buffer, start: number, end: number, n1: number): number {
@@ -102,7 +102,7 @@ export function parseRange(src: Buffer, start: number, end: number): Parse | nul
 // ---- Bind ----
 
 /** Bind's portal and statement names, without its values: what summary records keep. */
-export type BindNames = Pick<Bind, 'portal' | 'statement' | 'params' | 'resultFormats'>;
+type BindNames = Pick<Bind, 'portal' | 'statement' | 'params' | 'resultFormats'>;
 
 /** Summary reads share these (records are never mutated by their consumers). */
 const NO_PARAMS: TypedValue[] = [];

@@ -15,7 +15,7 @@
  */
 import type { FieldDef, SpanValue } from './fields.js';
 
-export type FaultKind = 'truncated' | 'trailing' | 'invalid';
+type FaultKind = 'truncated' | 'trailing' | 'invalid';
 
 /** One field's bytes within the body (offsets are body offsets), recorded when tracing. */
 export interface Span {

@@ -20,7 +20,7 @@ export const ALL_ENTRIES: readonly Entry[] = [
 ];
 
 /** A type byte as people read it: the letter when printable, else its hex. */
-export function showCode(code: number): string {
+function showCode(code: number): string {
   return code >= 0x21 && code <= 0x7e ? `'${String.fromCharCode(code)}'` : `0x${code.toString(16).padStart(2, '0')}`;
 }
 

@@ -17,7 +17,7 @@ import type { ScramAttributes } from './types.js';
 import { REDACTED } from './fields.js';
 
 /** One attribute with its character range in the SASL data (SCRAM is ASCII, so characters are bytes). */
-export interface ScramPart {
+interface ScramPart {
   letter: string;
   value: string;
   start: number;

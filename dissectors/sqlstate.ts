@@ -6,7 +6,7 @@
  */
 
 /** Error class (the first two characters) -> its name. */
-export const SQLSTATE_CLASSES: Readonly<Record<string, string>> = {
+const SQLSTATE_CLASSES: Readonly<Record<string, string>> = {
   '00': 'successful_completion',
   '01': 'warning',
   '02': 'no_data',
@@ -53,7 +53,7 @@ export const SQLSTATE_CLASSES: Readonly<Record<string, string>> = {
 };
 
 /** SQLSTATE -> condition name (as PL/pgSQL's EXCEPTION WHEN spells it). */
-export const SQLSTATE_CONDITIONS: Readonly<Record<string, string>> = {
+const SQLSTATE_CONDITIONS: Readonly<Record<string, string>> = {
   '00000': 'successful_completion',
   '01000': 'warning',
   '01003': 'null_value_eliminated_in_set_function',

@@ -21,8 +21,8 @@ import type {
 } from './types.js';
 
 /** 3.2 allows a cancel key of up to 256 bytes ("BackendKeyData"); 3.0's is 4. */
-export const MAX_CANCEL_KEY = 256;
-export const MIN_CANCEL_KEY = 4;
+const MAX_CANCEL_KEY = 256;
+const MIN_CANCEL_KEY = 4;
 
 // ---- startup phase (code null) ----
 
@@ -186,7 +186,7 @@ type PKind = 'PasswordMessage' | 'SASLInitialResponse' | 'SASLResponse' | 'GSSRe
  * Which 'p' this is. The authentication request the backend sent last decides; without one
  * (the capture started after it), the body's shape is the best evidence.
  */
-export function passwordKind(body: Buffer, ctx: DissectContext): PKind {
+function passwordKind(body: Buffer, ctx: DissectContext): PKind {
   switch (ctx.authType) {
     case 3: case 5: return 'PasswordMessage';
     case 10: return 'SASLInitialResponse';

@@ -8,7 +8,7 @@
 import type { DecodedMessage, Direction, ErrorFields } from './types.js';
 
 /** Longest string shown in a summary, in characters. */
-export const SUMMARY_STRING_MAX = 80;
+const SUMMARY_STRING_MAX = 80;
 
 /** Collapse whitespace runs (multi-line SQL reads as one line) and cut at `max` characters with an ellipsis. */
 export function shorten(s: string, max = SUMMARY_STRING_MAX): string {

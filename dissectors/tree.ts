@@ -275,7 +275,7 @@ export function fieldTree(raw: RawMessage, decoded: DecodedMessage, ctx: Partial
 }
 
 /** A byte range within a message, offsets as in fieldTree (type byte at 0). */
-export interface ByteRange { start: number; length: number }
+interface ByteRange { start: number; length: number }
 
 /**
  * The bytes of a message that hold a secret, for hex views to mask: exactly the fields every

@@ -14,7 +14,7 @@ import type { TypedValue, PgValue } from './types.js';
  * Whether bytes of unknown format read as text: valid UTF-8 without control characters other
  * than tab, newline and carriage return.
  */
-export function looksLikeText(bytes: Buffer): boolean {
+function looksLikeText(bytes: Buffer): boolean {
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i];
     if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false;

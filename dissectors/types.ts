@@ -69,7 +69,7 @@ export type ErrorFields = z.infer<typeof errorFieldsSchema>;
 export type ScramAttributes = z.infer<typeof scramSchema>;
 
 /** The decoded message of one type, by its documented name. */
-export type MessageOf<T extends MessageTypeName> = z.infer<(typeof messageSchemas)[T]>;
+type MessageOf<T extends MessageTypeName> = z.infer<(typeof messageSchemas)[T]>;
 
 /** Every decoded message, a discriminated union on `type` (the schemas in dissectors/schema.ts). */
 export type DecodedMessage = { [T in MessageTypeName]: MessageOf<T> }[MessageTypeName];

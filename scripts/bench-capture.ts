@@ -27,9 +27,9 @@ export interface CaptureMeta {
   seconds: number;
 }
 
-export const CAPTURE_VERSION = 2;
+const CAPTURE_VERSION = 2;
 
-export interface CaptureSpec {
+interface CaptureSpec {
   /** pgbench -i scale factor (100,000 accounts per unit, loaded with COPY). */
   scale: number;
   /** Transactions per pgbench client, in each of the two pgbench runs. */
@@ -37,7 +37,7 @@ export interface CaptureSpec {
   bulkRows: number;
 }
 
-export const DEFAULT_SPEC: CaptureSpec = { scale: 5, transactions: 5000, bulkRows: 1_000_000 };
+const DEFAULT_SPEC: CaptureSpec = { scale: 5, transactions: 5000, bulkRows: 1_000_000 };
 
 function log(msg: string): void {
   process.stderr.write(`bench: ${msg}\n`);

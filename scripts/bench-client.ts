@@ -8,7 +8,7 @@
  */
 import { connect, type Socket } from 'node:net';
 
-export interface MessageCounts {
+interface MessageCounts {
   frontend: number;
   backend: number;
   /** Backend messages by type byte (e.g. "D" DataRow, "d" CopyData). */

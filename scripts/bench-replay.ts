@@ -13,7 +13,7 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 const GLOBAL = 24;
 const RECORD = 16;
 
-export interface ReplayResult {
+interface ReplayResult {
   copies: number;
   packets: number;
   bytes: number;

@@ -45,7 +45,7 @@ export class Rng {
 }
 
 /** The seed of input `index` of a run seeded with `seed`. */
-export function inputSeed(seed: number, index: number): number {
+function inputSeed(seed: number, index: number): number {
   return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
 }
 
@@ -170,9 +170,9 @@ function messageHeaders(b: Buffer, layout: PcapLayout): Array<{ at: number; type
   return out;
 }
 
-export const LENGTH_VALUES = [0, 3, 4, 5, 0x7fffffff, -1, 0x40000000, 65536];
+const LENGTH_VALUES = [0, 3, 4, 5, 0x7fffffff, -1, 0x40000000, 65536];
 
-export type Mutation =
+type Mutation =
   | 'bitflip' | 'truncate' | 'length' | 'type-byte' | 'swap' | 'duplicate' | 'drop' | 'random-payload' | 'synthetic';
 
 const MUTATIONS: readonly Mutation[] = ['bitflip', 'truncate', 'length', 'length', 'type-byte', 'swap', 'duplicate', 'drop', 'random-payload', 'synthetic'];
@@ -183,7 +183,7 @@ function rebuild(b: Buffer, layout: PcapLayout, records: Array<[number, number]>
 
 /** Random bytes between a client and port 5432, with or without the handshake, some of them
  * typed-message-shaped so the framer goes past its first check. */
-export function syntheticRandom(rng: Rng): Buffer {
+function syntheticRandom(rng: Rng): Buffer {
   const frames: Buffer[] = [];
   const withSyn = rng.next() < 0.5;
   const sport = 30000 + rng.int(30000);

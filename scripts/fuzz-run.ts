@@ -27,7 +27,7 @@ import { formatStatsText } from '../src/sinks/stats-format.js';
 import type { DecodedMessage, DissectContext, RawMessage } from '../dissectors/types.js';
 import { loadCorpus, makeInput, type CorpusEntry, type FuzzInput } from './fuzz-mutate.js';
 
-export interface OneResult {
+interface OneResult {
   records: number;
   anomalies: number;
   /** The reader refused the input as a whole (not a capture, cut-short header): a UserError, which is fine. */
@@ -119,7 +119,7 @@ export async function runOne(input: FuzzInput): Promise<OneResult> {
   }
 }
 
-export interface FuzzFailure {
+interface FuzzFailure {
   index: number;
   kind: 'exception' | 'hang' | 'slow' | 'memory';
   message: string;
@@ -129,7 +129,7 @@ export interface FuzzFailure {
   saved: string;
 }
 
-export interface FuzzOptions {
+interface FuzzOptions {
   seed: number;
   iterations: number;
   /** First input index (to continue a run). */
@@ -148,7 +148,7 @@ export interface FuzzOptions {
   maxFailures?: number;
 }
 
-export interface FuzzSummary {
+interface FuzzSummary {
   seed: number;
   inputs: number;
   records: number;
@@ -173,7 +173,7 @@ export type WorkerReport =
   /** The worker's thread id, sent first: the runner watches that thread's CPU time. */
   | { type: 'thread'; tid: number | null };
 
-export function saveInput(dir: string, seed: number, input: FuzzInput, why: string): string {
+function saveInput(dir: string, seed: number, input: FuzzInput, why: string): string {
   mkdirSync(dir, { recursive: true });
   const base = join(dir, `fuzz-seed${seed}-input${input.index}.pcap`);
   writeFileSync(base, input.data);

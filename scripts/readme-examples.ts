@@ -58,7 +58,7 @@ function pickKeys(line: string, keep: string[]): string {
 }
 
 /** The filter keys of the field registry as a Markdown table: key, the tree's label, where records keep it. */
-export function filterFieldsTable(): string {
+function filterFieldsTable(): string {
   const rows = registryFieldDocs().map((f) => `| \`${f.key}\` | ${f.label} | ${f.where.replace(/\|/g, '\\|')} |`);
   return ['| key | `-V` label | where it is read |', '|---|---|---|', ...rows].join('\n');
 }

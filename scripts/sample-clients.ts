@@ -24,7 +24,7 @@ import type {
   ManifestValue,
 } from './sample-manifest.js';
 
-export interface ServerInfo {
+interface ServerInfo {
   host: string;
   port: number;
   database: string;
@@ -32,7 +32,7 @@ export interface ServerInfo {
   password: string;
 }
 
-export type AuthName = ManifestConnection['auth'];
+type AuthName = ManifestConnection['auth'];
 
 /** A parameter as a scenario gives it: text, bytes (sent in binary format by pg) or NULL. */
 export interface ParamSpec {
@@ -40,7 +40,7 @@ export interface ParamSpec {
   value: string | Buffer | null;
 }
 
-export interface StepSpec {
+interface StepSpec {
   sql: string;
   params?: ParamSpec[];
   /** Named prepared statement (pg sends Parse only the first time on a connection). */
@@ -217,7 +217,7 @@ export class SampleRecorder {
 }
 
 /** One pg connection; records CommandComplete tags, notices and notifications as they arrive. */
-export class PgConn {
+class PgConn {
   loginFailure: ManifestError | null = null;
   private tags: string[] = [];
   private notices: ManifestNotice[] = [];
@@ -332,7 +332,7 @@ export class PgConn {
 type PgJsRow = Record<string, unknown>;
 
 /** One postgres.js client limited to one connection. */
-export class PgJsConn {
+class PgJsConn {
   readonly sql: postgres.Sql;
   private notices: ManifestNotice[] = [];
   private ended = false;

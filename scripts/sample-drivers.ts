@@ -16,8 +16,8 @@ import type { Scenario } from './sample-scenarios.js';
 
 /** dist/scripts -> project root */
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DEBIAN_PYTHON = '/usr/bin/python3';
-export const JDBC_JAR = '/usr/share/java/postgresql.jar';
+const DEBIAN_PYTHON = '/usr/bin/python3';
+const JDBC_JAR = '/usr/share/java/postgresql.jar';
 
 interface DriverOutput {
   connections: ManifestConnection[];
@@ -81,12 +81,12 @@ export function driverVersions(): Record<string, string> {
   return out;
 }
 
-export async function runPython(rec: SampleRecorder, scenario: string): Promise<void> {
+async function runPython(rec: SampleRecorder, scenario: string): Promise<void> {
   if (!existsSync(DEBIAN_PYTHON)) throw new Error(`${DEBIAN_PYTHON} is absent: apt-get install python3-psycopg2 python3-psycopg python3-asyncpg python3-sqlalchemy`);
   adopt(rec, await runDriver(DEBIAN_PYTHON, [join(projectRoot, 'scripts', 'sample-drivers.py'), scenario], rec));
 }
 
-export async function runJdbc(rec: SampleRecorder): Promise<void> {
+async function runJdbc(rec: SampleRecorder): Promise<void> {
   if (!existsSync(JDBC_JAR)) throw new Error(`${JDBC_JAR} is absent: apt-get install libpostgresql-jdbc-java default-jdk-headless`);
   adopt(rec, await runDriver('java', ['-cp', JDBC_JAR, join(projectRoot, 'scripts', 'SampleJdbc.java')], rec));
 }

@@ -9,7 +9,7 @@
  */
 
 /** A value too long to list: its length in characters and the md5 of its UTF-8 text. */
-export interface ValueDigest {
+interface ValueDigest {
   length: number;
   md5: string;
 }
@@ -107,7 +107,7 @@ export interface ManifestStep {
 
 /** The drivers of scripts/sample-drivers.ts: psycopg2, psycopg (3), asyncpg, SQLAlchemy (on
  * psycopg2) under Debian's Python, pgJDBC under java 17. */
-export type DriverClient = 'psycopg2' | 'psycopg' | 'asyncpg' | 'sqlalchemy' | 'pgjdbc';
+type DriverClient = 'psycopg2' | 'psycopg' | 'asyncpg' | 'sqlalchemy' | 'pgjdbc';
 
 export interface ManifestConnection {
   /** raw: scripts/sample-raw-client.ts, a minimal client over a socket (protocol 3.2,

@@ -7,7 +7,7 @@ import { startPgBouncer } from '../test/helpers/pgbouncer.js';
 import type { Scenario } from './sample-scenarios.js';
 
 /** PgBouncer's default port; in the generator's private namespace nothing else has it. */
-export const POOLER_PORT = 6432;
+const POOLER_PORT = 6432;
 const POOL_SIZE = 2;
 
 export const POOLER_SCENARIOS: Scenario[] = [

@@ -18,7 +18,7 @@ const CANCEL_REQUEST_CODE = 80877102;
 const WAIT_MS = 10000;
 
 /** One backend message as it arrived. */
-export interface BackendMessage {
+interface BackendMessage {
   code: string;
   body: Buffer;
 }

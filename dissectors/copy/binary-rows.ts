@@ -20,14 +20,14 @@ const VALUE_HEX_CAP = 1024;
 /** A field count no table can have (MaxTupleAttributeNumber is 1664): the bytes are not a tuple. */
 const MAX_FIELDS = 1664;
 
-export interface BinaryHeader {
+interface BinaryHeader {
   flags: number;
   /** Bit 16 of the flags. */
   oids: boolean;
   extensionLength: number;
 }
 
-export interface BinaryRows {
+interface BinaryRows {
   format: 'binary';
   header?: BinaryHeader;
   rows: PgValue[][];

@@ -17,7 +17,7 @@ import { rememberRelation, type LogicalColumn, type LogicalRelation, type Logica
 import { previewOf, type BytesPreview } from './preview.js';
 
 /** Characters of a logical decoding message's content (or a text payload) kept. */
-export const TEXT_CAP = 4096;
+const TEXT_CAP = 4096;
 
 /** Not an Error, as OutOfBytes: a text payload is tried as pgoutput first, and fails. */
 class NotPgoutput {
@@ -35,7 +35,7 @@ function put(o: Record<string, PgValue>, key: string, v: PgValue): void {
 }
 
 /** Printable UTF-8 (tabs and newlines allowed): shown as text; anything else as a hex preview. */
-export function isPrintableText(b: Buffer): boolean {
+function isPrintableText(b: Buffer): boolean {
   for (let i = 0; i < b.length; i++) {
     const c = b[i] as number;
     if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return false;
@@ -270,7 +270,7 @@ function parseBody(tag: number, c: Cursor, state: LogicalReplicationState, withX
 /** Tags whose message carries an xid only inside a streamed transaction. */
 const OPTIONAL_XID = new Set([0x4d, 0x52, 0x59, 0x49, 0x55, 0x44, 0x54]);
 
-export type PgoutputResult = { ok: true; fields: Record<string, unknown> } | { ok: false; reason: string };
+type PgoutputResult = { ok: true; fields: Record<string, unknown> } | { ok: false; reason: string };
 
 /** Decode one pgoutput message; on success, apply its effect on the connection's state. Never throws. */
 export function decodePgoutput(b: Buffer, state: LogicalReplicationState, fullHex: boolean): PgoutputResult {

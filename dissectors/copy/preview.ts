@@ -4,7 +4,7 @@
  */
 
 /** Bytes of a payload shown as hex by default. */
-export const PREVIEW_BYTES = 64;
+const PREVIEW_BYTES = 64;
 
 export interface BytesPreview {
   size: number;

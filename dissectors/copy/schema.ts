@@ -14,7 +14,7 @@ const lsn = z.string().regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/);
 const time = z.string().regex(/^(?:[+-]?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z|infinity|-infinity)$/);
 const value = z.json();
 
-export const bytesPreviewSchema = z.strictObject({ size: count, preview: hex, truncated: z.literal(true).optional() });
+const bytesPreviewSchema = z.strictObject({ size: count, preview: hex, truncated: z.literal(true).optional() });
 
 const rows = {
   rows: z.array(z.array(value)),
@@ -55,7 +55,7 @@ const rowChange = {
 };
 const gidFields = { xid: uint32, gid: z.string() };
 
-export const logicalMessageSchema = z.discriminatedUnion('message', [
+const logicalMessageSchema = z.discriminatedUnion('message', [
   z.strictObject({ message: z.literal('Begin'), finalLsn: lsn, commitTime: time, xid: uint32 }),
   z.strictObject({
     message: z.literal('Message'), xid: uint32.optional(), transactional: z.boolean(), lsn, prefix: z.string(), contentSize: count,

@@ -25,14 +25,14 @@ const DOT = 0x2e;
 /** Characters of a partial row's text kept in the preview. */
 const TAIL_PREVIEW = 64;
 
-export interface PartialRow {
+interface PartialRow {
   /** Bytes of the incomplete row at the end of this message. */
   size: number;
   /** Its first characters. */
   preview: string;
 }
 
-export interface TextRows {
+interface TextRows {
   format: 'text' | 'csv';
   /** Complete rows, each an array of column values (NULL as null), typed when the column types are known. */
   rows: PgValue[][];

@@ -37,7 +37,7 @@ export function hexValue(b: Buffer): string {
  * 1.100000023841858). When two shortest decimals are equally close (the float is exactly
  * halfway), the one with the even last digit, as the server's algorithm (Ryu) picks.
  */
-export function float4Value(f: number): number | string {
+function float4Value(f: number): number | string {
   if (!Number.isFinite(f) || f === 0) return floatValue(f);
   for (let p = 1; p < 9; p++) {
     const n = Number(f.toPrecision(p));

@@ -59,7 +59,7 @@ function civil(unixDays: number): Civil {
 }
 
 /** ISO 8601: years signed outside 0000-9999, astronomical numbering (44 BC is -0043). */
-export function formatDays(unixDays: number): string {
+function formatDays(unixDays: number): string {
   const c = civil(unixDays);
   const year = c.y >= 0 && c.y <= 9999 ? String(c.y).padStart(4, '0') : (c.y < 0 ? '-' : '+') + String(Math.abs(c.y)).padStart(4, '0');
   return year + '-' + pad2(c.m) + '-' + pad2(c.d);

@@ -16,7 +16,7 @@ import { typeName } from './oids.js';
 
 export { typeName, typeOid, elementOid, arrayOid, builtinTypes, OID } from './oids.js';
 
-export type ValueResult =
+type ValueResult =
   | { ok: true; value: PgValue }
   /** `value` is the fallback: the text as sent, or "\x" hex of the binary bytes. */
   | { ok: false; value: PgValue; reason: string };

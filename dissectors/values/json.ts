@@ -5,7 +5,7 @@ import type { PgValue } from '../types.js';
  * that walks the value recursively (JSON.stringify in the NDJSON sink, the TUI's tree) runs out
  * of stack at a few thousand levels: a deeper document stays text.
  */
-export const MAX_JSON_DEPTH = 256;
+const MAX_JSON_DEPTH = 256;
 
 function tooDeep(text: string): boolean {
   let depth = 0;

@@ -16,7 +16,7 @@ const NUMERIC_NINF = 0xf000;
 /** numeric's display scale is limited to 0x3FFF digits (NUMERIC_DSCALE_MASK). */
 const MAX_DSCALE = 0x3fff;
 /** Longest plain decimal string produced; longer values are written with an exponent. */
-export const MAX_PLAIN_LENGTH = 1024;
+const MAX_PLAIN_LENGTH = 1024;
 
 function group(d: number): string {
   return d < 10 ? '000' + d : d < 100 ? '00' + d : d < 1000 ? '0' + d : String(d);

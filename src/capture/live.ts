@@ -45,16 +45,14 @@ interface CapModule {
 }
 
 let capModule: CapModule | null | undefined;
-let capLoadError = '';
 
 function loadCap(): CapModule | null {
   if (capModule !== undefined) return capModule;
   try {
     const require = createRequire(import.meta.url);
     capModule = require('cap') as CapModule;
-  } catch (e) {
+  } catch {
     capModule = null;
-    capLoadError = e instanceof Error ? e.message : String(e);
   }
   return capModule;
 }
@@ -70,12 +68,6 @@ function requireCap(): CapModule {
 /** True when the `cap` addon loads (live capture may still need root or CAP_NET_RAW). */
 export function liveCaptureAvailable(): boolean {
   return loadCap() !== null;
-}
-
-/** Why the addon did not load (the require error), or '' when it loaded or was not tried. */
-export function liveCaptureLoadError(): string {
-  loadCap();
-  return capLoadError;
 }
 
 export interface InterfaceInfo {

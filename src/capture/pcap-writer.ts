@@ -23,7 +23,7 @@ const UINT32_MAX = 0xffffffff;
 /** What libpcap and tcpdump use when no snaplen is asked for. */
 export const DEFAULT_SNAPLEN = 262144;
 
-export interface PcapWriterOptions {
+interface PcapWriterOptions {
   /** Bytes kept of each packet; longer packets are cut and keep their original length. */
   snaplen?: number;
   /** Write every record through at once (like tcpdump -U), so another program can read the

@@ -27,14 +27,14 @@ const READ_CHUNK = 1024 * 1024;
 const GLOBAL_HEADER = 24;
 const RECORD_HEADER = 16;
 
-export interface SpoolHandlers {
+interface SpoolHandlers {
   packet: PacketHandler;
   anomaly: AnomalyHandler;
   /** The reader has caught up with the writer: what is decoded is everything captured so far. */
   idle?: () => void;
 }
 
-export interface SpoolPosition {
+interface SpoolPosition {
   /** Bytes written by the capture process and not read yet. */
   backlogBytes: number;
   /** Packets and bytes deleted unread because the backlog exceeded the limit. */
@@ -237,7 +237,7 @@ function statSafe(path: string): number | null {
  * Packets in a pcap file the capture process wrote (its own byte order), by walking the record
  * headers: the file is read in large chunks, never decoded.
  */
-export function countRecords(path: string): { packets: number; bytes: number; fileBytes: number; firstTimeUs: number | null; lastTimeUs: number | null } {
+function countRecords(path: string): { packets: number; bytes: number; fileBytes: number; firstTimeUs: number | null; lastTimeUs: number | null } {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;

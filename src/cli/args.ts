@@ -7,7 +7,7 @@ import { UserError } from '../core/errors.js';
 import { escapeTerminal } from '../core/escape.js';
 import { DEFAULT_MEMORY_LIMIT_MB, MIN_MEMORY_LIMIT_MB } from '../core/budget.js';
 
-export const COMMANDS = ['read', 'stats', 'check', 'record', 'report', 'schema', 'export-schema', 'help'] as const;
+const COMMANDS = ['read', 'stats', 'check', 'record', 'report', 'schema', 'export-schema', 'help'] as const;
 export type Command = (typeof COMMANDS)[number] | 'live' | 'interfaces';
 
 export interface CliOptions {
@@ -126,7 +126,7 @@ function num(name: string, v: string | undefined, min = 0): number | null {
   return n;
 }
 
-export function parsePorts(values: string[] | undefined): number[] {
+function parsePorts(values: string[] | undefined): number[] {
   const out: number[] = [];
   for (const v of values ?? []) {
     for (const p of v.split(',')) {

@@ -33,7 +33,7 @@ export interface CheckCommandOptions extends RuleFlags {
 const SESSION_RULES = ['requireTls', 'noPlaintextPasswords'] as const;
 
 /** Rules from the file (if any) and the flags; a UserError when there are none at all. */
-export function rulesFromOptions(o: RuleFlags & { rules?: string | null }, file?: string | null): CheckRules {
+function rulesFromOptions(o: RuleFlags & { rules?: string | null }, file?: string | null): CheckRules {
   const path = file ?? o.rules ?? null;
   const rules = mergeRules(path ? readRulesFile(path) : {}, o);
   if (!hasRules(rules)) {

@@ -63,7 +63,7 @@ export function backlogReporter(write: (line: string) => void): (s: LiveStats) =
 }
 
 /** Kernel and pgsniff drops in a few words, for the end line and the TUI. */
-export function dropsText(s: LiveStats): string {
+function dropsText(s: LiveStats): string {
   const kernel = s.kernelDropped === null ? 'kernel drops not reported' : `${s.kernelDropped} dropped by the kernel`;
   const iface = s.ifDropped ? `, ${s.ifDropped} by the interface` : '';
   return `${kernel}${iface}, ${s.pgsniffDropped} by pgsniff`;

@@ -21,7 +21,7 @@ import type { CommandIo } from './stats.js';
 import { ReportSink } from '../sinks/report/sink.js';
 import { ReportFile, liveDrops } from './report.js';
 
-export interface RecordCommandOptions extends RuleFlags, Partial<ExportOptions> {
+interface RecordCommandOptions extends RuleFlags, Partial<ExportOptions> {
   /** Interface to capture on; default lo. */
   iface: string | null;
   ports: number[];

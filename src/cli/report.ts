@@ -14,7 +14,7 @@ import { renderReportHtml } from '../sinks/report/html.js';
 import type { CommandIo } from './stats.js';
 import type { LiveStats } from '../pipeline/live.js';
 
-export interface ReportCommandOptions {
+interface ReportCommandOptions {
   file: string | null;
   iface?: string | null;
   /** -o: the HTML file to write. */

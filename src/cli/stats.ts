@@ -11,7 +11,7 @@ import { outputError, UserError } from '../core/errors.js';
 import { compileFilter } from '../filter/index.js';
 import type { AnalyzeOptions } from '../pipeline/analyze.js';
 
-export interface StatsCommandOptions {
+interface StatsCommandOptions {
   file: string | null;
   iface?: string | null;
   ports: number[];

@@ -14,7 +14,7 @@ import { RECORD_PATHS } from './record-paths.js';
 type Rec = Record<string, unknown>;
 
 /** Calls `test` on each value a field has in a record (arrays fan out); true as soon as one passes. */
-export type Getter = (rec: object, test: (v: unknown) => boolean) => boolean;
+type Getter = (rec: object, test: (v: unknown) => boolean) => boolean;
 
 /** Where a registry field lives in the records of one kind. */
 interface Place {
@@ -231,7 +231,7 @@ function placeGetter(p: Place): Getter {
   };
 }
 
-export interface ResolvedField {
+interface ResolvedField {
   get: Getter;
   /** The registry field, for its value names (`pgsql.target == S`, `pgsql.authtype == AuthenticationMD5Password`). */
   field: FieldDef | null;

@@ -73,7 +73,7 @@ const BY_VERSION = -1;
 const V4_NAMES = new Ipv4Names();
 const V6_NAMES = new Ipv6Names();
 
-export interface TcpDecoderStats {
+interface TcpDecoderStats {
   /** Packets given to decode(). */
   packets: number;
   /** TCP segments returned. */

@@ -107,7 +107,7 @@ const EMPTY = Buffer.alloc(0);
 /** TcpChecksum results (PacketSegment.checksum). */
 export const CHECKSUM_UNKNOWN = 0;
 export const CHECKSUM_OK = 1;
-export const CHECKSUM_BAD = 2;
+const CHECKSUM_BAD = 2;
 /** Zero, or only the pseudo-header's sum: what checksum offload leaves in the capturing host's own packets. */
 export const CHECKSUM_OFFLOADED = 3;
 

@@ -53,7 +53,7 @@ export interface TlsHandler {
   end(frame: number, out: (dir: Direction, plaintext: Buffer, frame: number, timeUs: number) => void): void;
 }
 
-export interface PgConnectionOptions {
+interface PgConnectionOptions {
   showSecrets: boolean;
   maxMessage: number;
   /** The server port is one we were told PostgreSQL listens on. */

@@ -112,9 +112,9 @@ export const SSL_REQUEST_CODE = 80877103;
 export const GSSENC_REQUEST_CODE = 80877104;
 export const CANCEL_REQUEST_CODE = 80877102;
 /** The server's limit on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
-export const MAX_STARTUP_LENGTH = 10000;
+const MAX_STARTUP_LENGTH = 10000;
 
-export type FramingMode =
+type FramingMode =
   /** Length-prefixed messages without a type byte (frontend before StartupMessage). */
   | 'untyped'
   /** Type byte + length (the normal case). */

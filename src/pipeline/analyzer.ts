@@ -13,7 +13,7 @@ import { sinkNeeds, takesDirect, takesRecords, type PipelineSink, type OutRecord
 import { anomalyRecord, messageRecord } from './records.js';
 
 /** What the analyzer needs of the session layer (src/session's SessionTracker). */
-export interface SessionTrackerLike extends TypeSource {
+interface SessionTrackerLike extends TypeSource {
   message(raw: RawMessage, decode: () => DecodedMessage): void;
   tls?(info: TlsSummary): void;
   encryption?(kind: 'gss'): void;
@@ -23,13 +23,13 @@ export interface SessionTrackerLike extends TypeSource {
   close(end: ConnectionEnd): void;
 }
 
-export type SessionFactory = (conn: ConnectionInfo, emit: (rec: OutRecord) => void) => SessionTrackerLike;
+type SessionFactory = (conn: ConnectionInfo, emit: (rec: OutRecord) => void) => SessionTrackerLike;
 
-export interface TlsInfoSource extends TlsHandler {
+interface TlsInfoSource extends TlsHandler {
   info(): TlsSummary;
 }
 
-export interface AnalyzerOptions {
+interface AnalyzerOptions {
   serverPorts: number[];
   showSecrets: boolean;
   /** Messages whose declared length is over this are skipped with an anomaly. */

@@ -29,7 +29,7 @@ export interface FrameInfo {
 }
 
 /** One frame's TCP header and what reassembly made of its payload. */
-export interface FrameTcp {
+interface FrameTcp {
   seq: number;
   ack: number;
   /** TCP flag bits (net/segment.ts TCP_*). */
@@ -45,7 +45,7 @@ export interface FrameTcp {
 }
 
 /** The envelope every record has. */
-export interface RecordBase {
+interface RecordBase {
   kind: 'message' | 'query' | 'session' | 'anomaly' | 'capture';
   /** TCP connection index (stable for a capture), or null for anomalies outside a connection. */
   session: number | null;
@@ -77,8 +77,8 @@ export interface AnomalyRecord extends RecordBase {
 }
 
 /** Query and session records are defined by src/session (schema.ts); sinks treat them generically here. */
-export type QueryLikeRecord = RecordBase & { kind: 'query' } & Record<string, unknown>;
-export type SessionLikeRecord = RecordBase & { kind: 'session' } & Record<string, unknown>;
+type QueryLikeRecord = RecordBase & { kind: 'query' } & Record<string, unknown>;
+type SessionLikeRecord = RecordBase & { kind: 'session' } & Record<string, unknown>;
 
 /** kind "capture": the last record of a live capture, with the kernel's and pgsniff's counts (declared in schema.ts). */
 export type CaptureRecord = z.infer<typeof captureRecordSchema> & Record<string, unknown>;

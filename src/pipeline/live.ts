@@ -37,7 +37,7 @@ export interface LiveOptions extends AnalyzeOptions {
 export { DEFAULT_KERNEL_BUFFER as DEFAULT_LIVE_BUFFER };
 
 /** What the TCP streams show of losses: each stretch of payload that never arrived is a gap anomaly. */
-export interface LiveLoss {
+interface LiveLoss {
   gaps: number;
   bytes: number;
 }
@@ -45,7 +45,7 @@ export interface LiveLoss {
 export type LiveSummary = AnalyzeSummary & { live: LiveStats; lost: LiveLoss; endedItself: string | null };
 
 /** The capture as callers see it before it is open: names at once, settle() once it runs. */
-export interface LiveCaptureView {
+interface LiveCaptureView {
   readonly iface: string;
   readonly filter: string;
   settle(quietMs?: number, maxMs?: number): Promise<void>;
@@ -64,7 +64,7 @@ export interface LiveAnalysis {
 }
 
 /** The final `capture` record. */
-export function captureRecord(source: { iface: string; filter: string; snaplen: number }, s: LiveStats, lastFrame: number | null): CaptureRecord {
+function captureRecord(source: { iface: string; filter: string; snaplen: number }, s: LiveStats, lastFrame: number | null): CaptureRecord {
   return {
     kind: 'capture',
     session: null,

@@ -31,14 +31,14 @@ interface Chunk {
 /** HalfStream.lastNote: in order; all bytes delivered before (retransmission); some of them
  * (partial retransmission); ahead of a hole (a previous segment not captured yet); filling a
  * hole (out of order: it came after later bytes). */
-export const SEG_IN_ORDER = 0;
-export const SEG_RETRANSMISSION = 1;
-export const SEG_PARTIAL_RETRANSMISSION = 2;
-export const SEG_AHEAD_OF_HOLE = 3;
-export const SEG_OUT_OF_ORDER = 4;
+const SEG_IN_ORDER = 0;
+const SEG_RETRANSMISSION = 1;
+const SEG_PARTIAL_RETRANSMISSION = 2;
+const SEG_AHEAD_OF_HOLE = 3;
+const SEG_OUT_OF_ORDER = 4;
 
 /** HalfStream.checksums: not yet known, verified (a correct one was seen), skipped (offloaded). */
-export const CHECKS_UNKNOWN = 0;
+const CHECKS_UNKNOWN = 0;
 export const CHECKS_VERIFIED = 1;
 export const CHECKS_SKIPPED = 2;
 

@@ -8,7 +8,7 @@ import type { Direction } from '../core/direction.js';
 
 export type { Direction };
 
-export interface Endpoint {
+interface Endpoint {
   ip: string;
   port: number;
 }

@@ -23,7 +23,7 @@ import type { MemoryPool } from '../core/budget.js';
 import { valueBytes } from './value-size.js';
 import { BOUND, type BoundBytes } from './bound-params.js';
 
-export const MAX_NOTICES = 50;
+const MAX_NOTICES = 50;
 /** Summary records without notices share it (records are never mutated by their consumers). */
 const NO_NOTICES: ErrorFields[] = [];
 export const MAX_KEPT_ROWS = 1000;
@@ -34,7 +34,7 @@ export const MAX_KEPT_ROWS = 1000;
  */
 export const MAX_KEPT_ROW_BYTES = 4 * 1024 * 1024;
 
-export interface CopyState {
+interface CopyState {
   direction: 'in' | 'out' | 'both';
   format: 'text' | 'binary';
   messagesIn: number;

@@ -23,9 +23,9 @@ const envelope = {
   frame: z.number().int().positive(),
 };
 
-export const incompleteReasonSchema = z.enum(['gap', 'connection-end', 'limit']);
+const incompleteReasonSchema = z.enum(['gap', 'connection-end', 'limit']);
 
-export const transactionStatusSchema = z.enum(['idle', 'transaction', 'failed']);
+const transactionStatusSchema = z.enum(['idle', 'transaction', 'failed']);
 
 export const queryRecordSchema = z.object({
   kind: z.literal('query'),
@@ -131,7 +131,7 @@ export const queryRecordSchema = z.object({
 
 const endpointSchema = z.object({ ip: z.string(), port: z.number().int() });
 
-export const authMethodSchema = z.enum([
+const authMethodSchema = z.enum([
   'trust', 'cleartext', 'md5', 'sasl', 'gss', 'sspi', 'kerberos', 'unknown',
 ]);
 
@@ -206,4 +206,4 @@ export type IncompleteReason = z.infer<typeof incompleteReasonSchema>;
 export type ErrorPhase = NonNullable<QueryRecord['errorPhase']>;
 
 /** Validate any query or session record; the NDJSON tests call this on every record. */
-export const sessionLayerRecordSchema = z.discriminatedUnion('kind', [queryRecordSchema, sessionRecordSchema]);
+const sessionLayerRecordSchema = z.discriminatedUnion('kind', [queryRecordSchema, sessionRecordSchema]);

@@ -10,7 +10,7 @@ import { isoTime } from '../core/time.js';
 import type { AuthMethod, SessionRecord } from './schema.js';
 import type { TlsSummary } from '../pg/tls/summary.js';
 
-export const MAX_PARAMETERS = 256;
+const MAX_PARAMETERS = 256;
 
 export type Encryption = SessionRecord['encryption'];
 

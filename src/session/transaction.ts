@@ -24,7 +24,7 @@ import type { Execution } from './execution.js';
 import type { TransactionStatus } from './schema.js';
 
 /** Statements and savepoints remembered for one open transaction; past it, the oldest statements are forgotten (their records went out already). */
-export const MAX_TRANSACTION_MEMBERS = 4096;
+const MAX_TRANSACTION_MEMBERS = 4096;
 
 class Savepoint {
   constructor(readonly name: string | null) {}

@@ -44,7 +44,7 @@ export function looksLikeNdjson(head: Buffer): boolean {
   return false;
 }
 
-export interface NdjsonReadSummary {
+interface NdjsonReadSummary {
   lines: number;
   queries: number;
   sessions: number;

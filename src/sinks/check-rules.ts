@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { UserError } from '../core/errors.js';
 import { escapeTerminal } from '../core/escape.js';
 
-export const checkRulesSchema = z.object({
+const checkRulesSchema = z.object({
   /** At most this many executed queries in total. */
   maxQueries: z.number().int().nonnegative().optional(),
   /** At most this many executions of any one normalized query (N+1 detection). */
@@ -102,7 +102,7 @@ export function parseRules(input: unknown, source = 'rules'): CheckRules {
 }
 
 /** A rules file is a few lines: larger (or endless, /dev/zero) is refused before it is parsed. */
-export const MAX_RULES_BYTES = 1024 * 1024;
+const MAX_RULES_BYTES = 1024 * 1024;
 
 /** Reads at most `limit` + 1 bytes, so a device or a growing file cannot make us read forever. */
 function readBounded(path: string, limit: number): Buffer {

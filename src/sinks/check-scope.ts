@@ -18,7 +18,7 @@ import type { QueryRecord, SessionRecord } from '../session/schema.js';
  * Anomaly codes that mean the records may be missing or wrong, not only that something odd was
  * seen: bytes lost or skipped, a file or packet cut short, a limit that gave data up.
  */
-export const DAMAGE_CODES: ReadonlySet<string> = new Set<AnomalyCode>([
+const DAMAGE_CODES: ReadonlySet<string> = new Set<AnomalyCode>([
   'capture-truncated', 'capture-corrupt', 'packet-truncated', 'malformed-packet', 'ip-fragment',
   'gap', 'buffer-limit', 'connection-limit',
   'resync', 'malformed-message', 'message-too-large', 'request-limit', 'statement-limit', 'memory-limit',
@@ -46,7 +46,7 @@ export interface UndecodedSummary {
 }
 
 /** Why a session's queries could not be seen, or null when they could. */
-export function undecodedReason(s: SessionRecord): string | null {
+function undecodedReason(s: SessionRecord): string | null {
   if (s.cancel !== null) return null;
   if (s.encryption === 'gss') return 'GSS-encrypted';
   if (s.encryption === 'tls' && s.tls?.decrypted !== true) {

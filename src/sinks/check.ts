@@ -22,11 +22,11 @@ import { LatencySketch } from './stats-latency.js';
 import { createNormalizer, detach, type Normalizer } from './stats-normalize.js';
 import { queryKey, batchOf, statementKind, MAX_FINGERPRINTS, OTHER_FINGERPRINT } from './stats.js';
 
-export type RuleName = keyof CheckRules;
+type RuleName = keyof CheckRules;
 /** Rules of the check itself: undecodable sessions, and damage under strict. */
-export type ViolationRule = RuleName | 'undecoded' | 'damaged';
+type ViolationRule = RuleName | 'undecoded' | 'damaged';
 
-export interface Violation {
+interface Violation {
   rule: ViolationRule;
   message: string;
   fingerprint?: string;
@@ -55,13 +55,13 @@ export interface CheckResult {
   rules: CheckRules;
 }
 
-export interface CheckSinkOptions {
+interface CheckSinkOptions {
   parser?: boolean;
   /** `-Y`: only matching query records (and their sessions) are checked. */
   filter?: Predicate;
 }
 
-export const MAX_VIOLATIONS = 1000;
+const MAX_VIOLATIONS = 1000;
 const MAX_PREPARE_KEYS = 100_000;
 /** Distinct SQL texts remembered per fingerprint for the inlined-literals rule: two are enough to decide. */
 const VARIANTS = 4;

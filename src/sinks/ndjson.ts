@@ -17,9 +17,9 @@ import type { Execution } from '../session/execution.js';
 import type { TransactionStatus } from '../session/schema.js';
 import type { DecodedMessage, DissectContext, RawMessage } from '../../dissectors/types.js';
 
-export type RecordFilter = (rec: OutRecord) => boolean;
+type RecordFilter = (rec: OutRecord) => boolean;
 
-export interface NdjsonOptions {
+interface NdjsonOptions {
   /** Which record kinds to write (default: all). */
   kinds?: ReadonlySet<OutRecord['kind']>;
   filter?: RecordFilter;

@@ -7,7 +7,7 @@ import { escapeTerminal } from '../core/escape.js';
 import { describeDamage, describeUndecoded } from './check-scope.js';
 import type { StatsReport } from './stats.js';
 
-export interface StatsTextOptions {
+interface StatsTextOptions {
   /** Most rows per table (the rest summarized in one line). Default 50. */
   limit?: number;
   /** Longest query text shown. Default 100 characters. */

@@ -158,7 +158,7 @@ export function firstWord(sql: string): string {
  * constants), and what it keeps kept (identifiers, quoted ones with their case; the target list;
  * casts). One linear pass.
  */
-export function canonicalText(text: string): string {
+function canonicalText(text: string): string {
   const parts: string[] = [];
   let i = 0;
   const len = text.length;

@@ -54,7 +54,7 @@ export interface QueryStats {
   exact: boolean;
 }
 
-export interface SessionStats {
+interface SessionStats {
   session: number;
   client: string;
   server: string;
@@ -74,7 +74,7 @@ export interface SessionStats {
   isCancel: boolean;
 }
 
-export interface ErrorStats {
+interface ErrorStats {
   sqlstate: string;
   count: number;
   severity: string | null;
@@ -212,7 +212,7 @@ class Group {
 
 /** Distinct SQL texts held for the end, and their total length (UTF-16 units): past either, normalize as records come. */
 export const MAX_GROUPS = 10_000;
-export const MAX_GROUP_CHARS = 8 * 1024 * 1024;
+const MAX_GROUP_CHARS = 8 * 1024 * 1024;
 /** Record sequence numbers kept beside exact latency samples, over all groups (8 bytes each). */
 export const MAX_HELD_SAMPLES = 1_000_000;
 

@@ -15,7 +15,7 @@ import { fieldTree, type FieldNode } from '../../dissectors/tree.js';
 import type { FrameInfo, MessageRecord, OutRecord, PipelineSink, SinkNeeds } from '../pipeline/events.js';
 import type { Predicate } from '../filter/index.js';
 
-export interface TextOptions {
+interface TextOptions {
   verbose: boolean;
   /** Show secrets in -V trees too (they are redacted unless asked for). */
   showSecrets?: boolean;

@@ -31,7 +31,7 @@ export const LINK_TYPE: Record<Link, number> = {
 
 // ---------------------------------------------------------------- addresses
 
-export function ipv4Bytes(s: string): Buffer {
+function ipv4Bytes(s: string): Buffer {
   const parts = s.split('.').map(Number);
   if (parts.length !== 4 || parts.some((n) => !(n >= 0 && n <= 255))) throw new Error(`bad IPv4 address ${s}`);
   return Buffer.from(parts);
@@ -76,7 +76,7 @@ function fold(acc: number): number {
 
 // ---------------------------------------------------------------- TCP
 
-export interface TcpHeaderSpec {
+interface TcpHeaderSpec {
   sport?: number;
   dport?: number;
   seq?: number;
@@ -106,7 +106,7 @@ export function tcpSegmentBytes(spec: TcpHeaderSpec, payload: Buffer): Buffer {
 
 // ---------------------------------------------------------------- IP
 
-export interface Ipv6ExtHeader {
+interface Ipv6ExtHeader {
   /** 0 hop-by-hop, 43 routing, 44 fragment, 51 AH, 60 destination options. */
   type: number;
   /** Total header length in bytes: a multiple of 8 (AH: of 4), at least 8. Default 8. */
@@ -116,7 +116,7 @@ export interface Ipv6ExtHeader {
   moreFragments?: boolean;
 }
 
-export interface IpSpec {
+interface IpSpec {
   src?: string;
   dst?: string;
   /** Upper-layer protocol number; default 6 (TCP). */
@@ -204,7 +204,7 @@ export function ipPacket(spec: IpSpec, upper: Buffer): Buffer {
 
 // ---------------------------------------------------------------- link layer
 
-export interface LinkSpec {
+interface LinkSpec {
   /** Default 'ethernet'. */
   link?: Link;
   /** Ethernet only: VLAN ids, outermost first. With two or more, the outer tags use 0x88a8 (QinQ). */
@@ -306,7 +306,7 @@ export interface FrameRecord {
   nanos?: number;
 }
 
-export type FrameInput = Buffer | FrameRecord;
+type FrameInput = Buffer | FrameRecord;
 
 export const BASE_TIME_US = 1_700_000_000_000_000;
 
@@ -321,7 +321,7 @@ function record(f: FrameInput, i: number): Required<Omit<FrameRecord, 'nanos'>> 
   };
 }
 
-export interface PcapOptions {
+interface PcapOptions {
   /** Nanosecond timestamps (magic 0xa1b23c4d). */
   nanos?: boolean;
   bigEndian?: boolean;
@@ -375,7 +375,7 @@ export type PcapngItem =
   /** Bytes appended as they are (damage). */
   | { block: 'raw'; bytes: Buffer };
 
-export interface PcapngOptions {
+interface PcapngOptions {
   /** Byte order of the implicit first section (when items do not start with an shb). */
   bigEndian?: boolean;
 }
@@ -481,7 +481,7 @@ export function pcapngFile(items: PcapngItem[], opts: PcapngOptions = {}): Buffe
 
 // ---------------------------------------------------------------- conversations
 
-export interface ConversationSpec {
+interface ConversationSpec {
   client?: string;
   server?: string;
   clientPort?: number;
@@ -501,7 +501,7 @@ export interface ConversationSpec {
   stepUs?: number;
 }
 
-export interface ConversationStep {
+interface ConversationStep {
   from: 'client' | 'server';
   data: Buffer | string;
 }

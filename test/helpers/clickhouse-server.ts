@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { freePort } from './pg-server.js';
 import { tempDir } from './temp-dir.js';
 
-export const CLICKHOUSE = 'clickhouse-server';
+const CLICKHOUSE = 'clickhouse-server';
 
 export function clickhouseInstalled(): boolean {
   return spawnSync(CLICKHOUSE, ['--help'], { stdio: 'ignore' }).error === undefined;

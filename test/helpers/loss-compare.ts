@@ -56,7 +56,7 @@ function keyed(records: readonly QueryRecord[]): Map<string, QueryRecord> {
 const outcome = (r: QueryRecord): string =>
   JSON.stringify([r.sql, r.command, r.rows, r.error?.sqlstate ?? null, r.error?.message ?? null, r.skipped]);
 
-export interface Verdict {
+interface Verdict {
   /** Records neither equal to their undamaged twin nor marked incomplete. */
   wrong: number;
   marked: number;

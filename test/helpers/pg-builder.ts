@@ -132,7 +132,7 @@ export function commandComplete(tag: string): Buffer {
   return msg('C', cstring(tag));
 }
 
-export interface ColumnSpec {
+interface ColumnSpec {
   name: string; tableOid?: number; columnNumber?: number; typeOid: number; typeSize?: number; typeModifier?: number; format?: 0 | 1;
 }
 

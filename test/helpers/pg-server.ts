@@ -31,7 +31,7 @@ import { join } from 'node:path';
 export type AuthMethod = 'scram-sha-256' | 'md5' | 'password' | 'trust';
 
 /** A login role created besides the main user, with its own pg_hba line. */
-export interface RoleSpec {
+interface RoleSpec {
   name: string;
   /** Not used (and may be absent) for trust. */
   password?: string;
@@ -42,14 +42,14 @@ export interface RoleSpec {
 
 /** A file written into the data directory before the server starts (e.g. server.crt and
  * server.key for `ssl=on`), owned by the server's user. */
-export interface DataFile {
+interface DataFile {
   name: string;
   content: string | Buffer;
   /** Default 0o600, which PostgreSQL requires of a key file. */
   mode?: number;
 }
 
-export interface StartServerOptions {
+interface StartServerOptions {
   /** Superuser created by initdb; default "postgres". */
   user?: string;
   /** Default "pgsniff-test-pw". */

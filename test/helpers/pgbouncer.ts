@@ -18,9 +18,9 @@ import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
-export const PGBOUNCER = '/usr/sbin/pgbouncer';
+const PGBOUNCER = '/usr/sbin/pgbouncer';
 
-export interface PgBouncerOptions {
+interface PgBouncerOptions {
   port: number;
   poolMode?: 'session' | 'transaction' | 'statement';
   /** Server connections per user and database; default 2. */
@@ -57,7 +57,7 @@ async function waitListening(port: number, ms: number, child: ChildProcess, log:
 }
 
 /** The server it pools: its TCP port on 127.0.0.1 and the login PgBouncer uses (the same as the clients'). */
-export interface PooledServer {
+interface PooledServer {
   port: number;
   user: string;
   password: string;

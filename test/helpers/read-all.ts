@@ -7,7 +7,7 @@ import type { Anomaly } from '../../src/core/anomaly.js';
 import type { Packet } from '../../src/capture/packet.js';
 import { readCapture, type CaptureSummary, type ReadCaptureOptions } from '../../src/capture/open.js';
 
-export interface ReadResult {
+interface ReadResult {
   summary: CaptureSummary;
   packets: Packet[];
   anomalies: Anomaly[];

@@ -9,14 +9,14 @@ import { FlowTable } from '../../src/reassembly/flow-table.js';
 import { readCapture } from '../../src/capture/open.js';
 import { TcpDecoder } from '../../src/net/decoder.js';
 
-export interface RecordedDelivery {
+interface RecordedDelivery {
   dir: 'frontend' | 'backend';
   bytes: string;
   skip: number;
   frame: number;
 }
 
-export interface RecordedConnection {
+interface RecordedConnection {
   info: ConnectionInfo;
   deliveries: RecordedDelivery[];
   end: ConnectionEnd | null;

@@ -7,7 +7,7 @@ import { readFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './temp-dir.js';
 
-export interface TestCert {
+interface TestCert {
   dir: string;
   certPath: string;
   keyPath: string;

@@ -2,7 +2,7 @@
 import { TlsConnection, KeyLog, type TlsSummary } from '../../src/pg/tls/index.js';
 import type { Delivery, Direction } from '../../src/reassembly/types.js';
 
-export interface FeedResult {
+interface FeedResult {
   frontend: Buffer;
   backend: Buffer;
   /** Plaintext chunks in order, with the frame each came with. */

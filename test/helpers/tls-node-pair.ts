@@ -27,7 +27,7 @@ export interface PairOptions {
   messages: string[];
 }
 
-export interface PairResult {
+interface PairResult {
   deliveries: Delivery[];
   keylog: string;
   /** What the client sent and what it received, in order, as plaintext. */

@@ -67,7 +67,7 @@ const B = {
   terminate: (): Built => ({ code: 'X', body: Buffer.alloc(0), decoded: { type: 'Terminate' } }),
 };
 
-export interface SyntheticOptions {
+interface SyntheticOptions {
   sessions?: number;
   /** Query rounds per session (each round: a simple query, an extended query, sometimes a failure). */
   rounds?: number;

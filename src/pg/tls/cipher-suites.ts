@@ -4,8 +4,8 @@
  * still reported by its number (0xC0xx) and just not decrypted.
  */
 
-export type BulkCipher = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305' | 'aes-128-ccm' | 'aes-128-cbc' | 'aes-256-cbc';
-export type HashName = 'sha1' | 'sha256' | 'sha384';
+type BulkCipher = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305' | 'aes-128-ccm' | 'aes-128-cbc' | 'aes-256-cbc';
+type HashName = 'sha1' | 'sha256' | 'sha384';
 
 export interface CipherSuite {
   id: number;

@@ -11,7 +11,7 @@ import { escapeTerminal } from '../../core/escape.js';
 
 export const HS_CLIENT_HELLO = 1;
 export const HS_SERVER_HELLO = 2;
-export const HS_NEW_SESSION_TICKET = 4;
+const HS_NEW_SESSION_TICKET = 4;
 export const HS_ENCRYPTED_EXTENSIONS = 8;
 export const HS_CERTIFICATE = 11;
 export const HS_FINISHED = 20;

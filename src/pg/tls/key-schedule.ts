@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 import type { CipherSuite } from './cipher-suites.js';
 
 /** RFC 5869 HKDF-Expand. */
-export function hkdfExpand(hash: 'sha256' | 'sha384', prk: Buffer, info: Buffer, length: number): Buffer {
+function hkdfExpand(hash: 'sha256' | 'sha384', prk: Buffer, info: Buffer, length: number): Buffer {
   const out = Buffer.alloc(length);
   let prev = Buffer.alloc(0);
   let filled = 0;
@@ -21,7 +21,7 @@ export function hkdfExpand(hash: 'sha256' | 'sha384', prk: Buffer, info: Buffer,
 }
 
 /** RFC 8446 section 7.1 HKDF-Expand-Label with an empty context (all pgsniff needs). */
-export function hkdfExpandLabel(hash: 'sha256' | 'sha384', secret: Buffer, label: string, length: number): Buffer {
+function hkdfExpandLabel(hash: 'sha256' | 'sha384', secret: Buffer, label: string, length: number): Buffer {
   const full = Buffer.from('tls13 ' + label, 'latin1');
   const info = Buffer.alloc(2 + 1 + full.length + 1);
   info.writeUInt16BE(length, 0);
@@ -54,7 +54,7 @@ export function tls13NextSecret(suite: CipherSuite, secret: Buffer): Buffer {
 }
 
 /** RFC 5246 section 5: PRF(secret, label, seed) = P_<hash>(secret, label + seed). */
-export function prf12(hash: 'sha256' | 'sha384', secret: Buffer, label: string, seed: Buffer, length: number): Buffer {
+function prf12(hash: 'sha256' | 'sha384', secret: Buffer, label: string, seed: Buffer, length: number): Buffer {
   const labelSeed = Buffer.concat([Buffer.from(label, 'latin1'), seed]);
   const out = Buffer.alloc(length);
   let a = labelSeed;

@@ -49,7 +49,7 @@ const POLL_MS = 200;
 const READ_CHUNK = 4 << 20;
 const HEX = /^[0-9a-fA-F]+$/;
 /** The most of a key log file read: 200,000 sessions of five secrets take about 200 MB. */
-export const MAX_KEYLOG_BYTES = 256 * 1024 * 1024;
+const MAX_KEYLOG_BYTES = 256 * 1024 * 1024;
 /** The longest line taken for a key log line (the longest real one is about 230 bytes). */
 export const MAX_KEYLOG_LINE = 1024;
 

@@ -15,9 +15,9 @@ const CT_APPLICATION_DATA = 23;
 /** Sequence numbers tried past the expected one for each candidate header. */
 const WINDOW = 256;
 /** Decryptions tried before giving the direction up. */
-export const RESYNC_BUDGET = 8192;
+const RESYNC_BUDGET = 8192;
 
-export type ResyncResult =
+type ResyncResult =
   /** data[offset .. offset + 5 + length] is a record that decrypted as number `seq`. */
   | { kind: 'found'; offset: number; length: number; seq: number; decrypted: Decrypted }
   /** No record yet: keep data from keepFrom on and search again when more bytes come. */
@@ -25,7 +25,7 @@ export type ResyncResult =
   /** The budget is spent. */
   | { kind: 'exhausted' };
 
-export interface ResyncSearch {
+interface ResyncSearch {
   cipher: RecordCipher;
   /** TLS 1.3 protects every record as application_data; TLS 1.2 keeps the real type outside. */
   tls13: boolean;

@@ -19,7 +19,7 @@ import type { Normalizer } from '../stats-normalize.js';
 import { SessionContexts } from './session-context.js';
 import { ident, rowOf, schemaSql, tableOf, TABLES, type RowContext, type Table } from './tables.js';
 
-export interface ClickHouseTarget {
+interface ClickHouseTarget {
   /** http://host:port, as the client wants it. */
   url: string;
   database: string;
@@ -50,7 +50,7 @@ export function parseClickHouseUrl(text: string): ClickHouseTarget {
   };
 }
 
-export interface ClickHouseSinkOptions {
+interface ClickHouseSinkOptions {
   target: ClickHouseTarget;
   host: string;
   source: string;
@@ -69,10 +69,10 @@ export interface ClickHouseSinkOptions {
   warn?: (line: string) => void;
 }
 
-export const BATCH_ROWS = 10_000;
-export const FLUSH_MS = 1000;
-export const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
-export const GIVE_UP_MS = 60_000;
+const BATCH_ROWS = 10_000;
+const FLUSH_MS = 1000;
+const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+const GIVE_UP_MS = 60_000;
 const BACKOFF_MS = [250, 500, 1000, 2000, 5000, 10_000];
 
 interface Queue {
@@ -82,7 +82,7 @@ interface Queue {
   head: number;
 }
 
-export interface ExportCounts {
+interface ExportCounts {
   written: number;
   dropped: number;
   retries: number;

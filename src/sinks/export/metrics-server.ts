@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { UserError } from '../../core/errors.js';
 import type { MetricsSink } from './metrics.js';
 
-export interface MetricsAddress { host: string; port: number }
+interface MetricsAddress { host: string; port: number }
 
 export function parseMetricsAddress(text: string): MetricsAddress {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);

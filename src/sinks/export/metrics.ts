@@ -27,21 +27,21 @@ export interface CaptureFigures {
   exportDroppedRows: number;
 }
 
-export interface MetricsSinkOptions {
+interface MetricsSinkOptions {
   normalizer: Normalizer;
   /** Statements with a label of their own; default DEFAULT_TOP. */
   top?: number;
   capture?: () => CaptureFigures;
 }
 
-export const DEFAULT_TOP = 50;
+const DEFAULT_TOP = 50;
 /** Fingerprints whose totals are remembered for the ranking; past it the oldest unlabelled go. */
 const MAX_RANKED = 10_000;
 const STATEMENT_LABEL_CHARS = 120;
 const OTHER = 'other';
 
 /** Log-spaced, 100 µs to 60 s: OLTP statements and reports in one histogram. */
-export const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 const QUERY_LABELS = ['statement', 'fingerprint', 'database', 'user', 'application'] as const;
 type QueryLabels = Record<(typeof QUERY_LABELS)[number], string>;

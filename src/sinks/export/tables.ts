@@ -49,7 +49,7 @@ export interface Table {
 }
 
 /** "2026-12-07T10:00:00.123456Z" -> microseconds since the epoch. */
-export function isoToMicros(iso: string): number {
+function isoToMicros(iso: string): number {
   const ms = Date.parse(iso);
   const frac = /\.(\d{6})Z$/.exec(iso);
   return frac ? Math.floor(ms / 1000) * 1_000_000 + Number(frac[1]) : ms * 1000;
@@ -82,7 +82,7 @@ function flag(v: unknown): number {
 }
 
 /** The longest SQL text a row keeps; longer is cut and `sql_truncated` says so. */
-export const MAX_SQL = 256 * 1024;
+const MAX_SQL = 256 * 1024;
 
 const envelope: Column[] = [
   { name: 'time', type: 'DateTime', value: (r) => Math.floor(isoToMicros(String(r.time)) / 1_000_000) },
@@ -157,7 +157,7 @@ export const QUERIES = table('pgsniff_queries', 'query', '(fingerprint, host, ti
 const sess = (r: Record<string, unknown>): SessionRecord => r as unknown as SessionRecord;
 const endpoint = (e: { ip: string; port: number } | undefined): string => (e ? (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`) : '');
 
-export const SESSIONS = table('pgsniff_sessions', 'session', '(host, time)', [
+const SESSIONS = table('pgsniff_sessions', 'session', '(host, time)', [
   ...envelope,
   { name: 'session', type: 'UInt32', value: (r) => num(r.session) },
   { name: 'frame', type: 'UInt64', value: (r) => num(r.frame) },
@@ -193,7 +193,7 @@ export const SESSIONS = table('pgsniff_sessions', 'session', '(host, time)', [
   'tls', 'serverVersion', 'backendPid', 'start', 'end', 'durationMs', 'endedBy', 'frontend', 'backend', 'queries',
   'errors', 'anomalies']);
 
-export const ANOMALIES = table('pgsniff_anomalies', 'anomaly', '(host, time)', [
+const ANOMALIES = table('pgsniff_anomalies', 'anomaly', '(host, time)', [
   ...envelope,
   { name: 'session', type: 'Nullable(UInt32)', value: (r) => nullableNum(r.session) },
   { name: 'frame', type: 'Nullable(UInt64)', value: (r) => nullableNum(r.frame) },
@@ -238,7 +238,7 @@ export function ident(name: string): string {
  * questions (by statement and time for queries, by host and time for the rest). `engine`
  * replaces the engine clause (a cluster's ReplicatedMergeTree, see README).
  */
-export function createTableSql(database: string, t: Table, engine = 'MergeTree()'): string {
+function createTableSql(database: string, t: Table, engine = 'MergeTree()'): string {
   const cols = t.columns.map((c) => `  ${ident(c.name)} ${c.type}`).join(',\n');
   return `CREATE TABLE IF NOT EXISTS ${ident(database)}.${ident(t.name)}\n(\n${cols}\n)\n` +
     `ENGINE = ${engine}\nPARTITION BY toDate(time)\nORDER BY ${t.orderBy}`;

@@ -26,7 +26,7 @@ export interface ReportStatement extends Omit<QueryStats, 'example'> {
   slowest: ReportExample | null;
 }
 
-export interface ReportError {
+interface ReportError {
   sqlstate: string;
   condition: string | null;
   count: number;

@@ -6,7 +6,7 @@
  * negative: a session record dates its start before the first query record that came.
  */
 
-export const FIRST_STEP_US = 10_000;
+const FIRST_STEP_US = 10_000;
 
 export class TimeGrid {
   /** Anchor (µs since the epoch) of bucket 0; NaN until the first time is seen. */
