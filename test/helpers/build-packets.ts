@@ -501,7 +501,7 @@ interface ConversationSpec {
   stepUs?: number;
 }
 
-interface ConversationStep {
+export interface ConversationStep {
   from: 'client' | 'server';
   data: Buffer | string;
 }
