@@ -15,7 +15,8 @@
  * does not take them from NODE_OPTIONS.
  *
  * So `read` and `stats` on a file start a second Node.js process with the flags, and this one
- * waits for it (one more Node.js start-up). The child stays in this process's
+ * waits for it (one more Node.js start-up, which a large capture repays many times over:
+ * docs/BENCHMARK.md, "Relaunch or not"). The child stays in this process's
  * process group, so what the terminal sends the job (Ctrl-C, Ctrl-\, Ctrl-Z, a hang-up)
  * reaches both, and job control works; signals sent to this process alone are passed on. A
  * batch job installs no signal handler, so a signal that arrives twice does what it does
