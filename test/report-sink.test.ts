@@ -230,6 +230,13 @@ test('pgsniff report: writes the file; usage mistakes are one line and exit 2', 
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stderr, /wrote .*r\.html \(\d+ KB\): 9 queries, 1 sessions, 6 errors/);
   assert.match(readFileSync(out, 'utf8'), /^<!DOCTYPE html>/);
+  // pcapng as pcap (editcap comes with tshark, which CI installs)
+  const ng = join(dir, 'errors.pcapng');
+  const conv = spawnSync('editcap', ['-F', 'pcapng', join(samples, 'errors.pcap'), ng], { encoding: 'utf8' });
+  assert.equal(conv.status, 0, conv.stderr);
+  const fromNg = spawnSync(process.execPath, [main, 'report', ng, '-o', join(dir, 'ng.html')], { encoding: 'utf8' });
+  assert.equal(fromNg.status, 0, fromNg.stderr);
+  assert.match(fromNg.stderr, /: 9 queries, 1 sessions, 6 errors/);
   // --keylog as for read: the TLS 1.3 sample's queries are in the page only with its key log
   const tls = spawnSync(process.execPath, [main, 'report', join(samples, 'tls-13.pcap'), '--keylog', join(samples, 'tls-13.keylog'), '-o', join(dir, 'tls.html')], { encoding: 'utf8' });
   assert.equal(tls.status, 0, tls.stderr);
