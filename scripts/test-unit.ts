@@ -5,7 +5,7 @@
  *
  * A test file is an integration test when its TypeScript source uses one of the INTEGRATION
  * markers below (the real-server helper, the tmux driver, a live capture, tshark, a spawned
- * client or server, or pgsniff itself run as a child process); so a new test file is sorted by
+ * client or server, pgsniff itself run as a child process, or the public capture corpus); so a new test file is sorted by
  * what it does, with no list to keep. FILTER words keep only the files
  * whose names contain one of them (`npm run test:unit -- session filter`).
  */
@@ -34,6 +34,8 @@ const INTEGRATION: readonly string[] = [
   'process.execPath',
   'runFuzz',
   'scripts/readme-examples',
+  // Conformance: walks the public capture corpus (../shared/captures/public, outside the project).
+  'publicCaptures()',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
