@@ -212,23 +212,34 @@ export class SessionTracker implements CancelTarget {
     this.rowPool = budget.rows;
   }
 
+  // The getters are on the per-message path: they hold no closure (a function that makes one
+  // allocates its context at every call, made or not), the make* methods below do.
   private get table(): StatementTable {
-    return (this.tablePart ??= new StatementTable(this.budget.session, () => this.givenUp(null)));
+    return this.tablePart ?? this.makeTable();
   }
 
   private get queue(): RequestQueue {
-    return (this.queuePart ??= new RequestQueue(this.budget.session, (r) => this.givenUp(r)));
+    return this.queuePart ?? this.makeQueue();
   }
 
   private get outbox(): Outbox {
-    if (this.outboxPart === null) {
-      const leg = this.leg;
-      const writer = this.writer;
-      this.outboxPart = new Outbox(this.sessionId, this.emit, this.info, this.onAnomaly, this.summary,
-        leg === null ? writer : (exec, _s, status) => { leg.out(exec, status); return true; },
-        this.budget.session, () => this.heldGivenUp());
-    }
-    return this.outboxPart;
+    return this.outboxPart ?? this.makeOutbox();
+  }
+
+  private makeTable(): StatementTable {
+    return (this.tablePart = new StatementTable(this.budget.session, () => this.givenUp(null)));
+  }
+
+  private makeQueue(): RequestQueue {
+    return (this.queuePart = new RequestQueue(this.budget.session, (r) => this.givenUp(r)));
+  }
+
+  private makeOutbox(): Outbox {
+    const leg = this.leg;
+    const writer = this.writer;
+    return (this.outboxPart = new Outbox(this.sessionId, this.emit, this.info, this.onAnomaly, this.summary,
+      leg === null ? writer : (exec, _s, status) => { leg.out(exec, status); return true; },
+      this.budget.session, () => this.heldGivenUp()));
   }
 
   // ---- what the dissectors read (DissectContext) ----
