@@ -51,6 +51,8 @@ export interface RunTuiOptions {
   renderMs?: number;
   /** Told about an exception while drawing (the UI shows it in the status line and goes on). */
   onDisplayError?: (e: unknown) => void;
+  /** Told after each redraw, with the screen's rows as text (scripts/bench-tui.ts times the UI by it). */
+  onRender?: (rows: () => string[]) => void;
 }
 
 const VIEW_KEYS: Record<string, ViewName> = { t: 'timeline', s: 'sessions', q: 'queries', S: 'stats', '?': 'help', d: 'dashboard' };
@@ -327,6 +329,10 @@ class Tui {
       this.status.setContent(statusLine(this.opts.title, this.statusParts(w), w - 1));
       this.prompt.draw();
       this.screen.render();
+      if (this.opts.onRender) {
+        const lines = (this.screen as unknown as { lines: Array<Array<[number, string]>> }).lines;
+        this.opts.onRender(() => lines.map((row) => row.map((c) => c[1]).join('')));
+      }
     } catch (e) {
       // A drawing bug must not take the terminal down with it; say so and keep going.
       this.notice = { text: `display error: ${e instanceof Error ? e.message : String(e)}`, error: true };
