@@ -42,7 +42,7 @@ export function manyConnections(n: number, kind: 'syn' | 'startup'): Buffer {
  * DataRow header from the server that declares `declared` bytes followed by one byte of body,
  * and nothing more (issue 19: 10,000 of them declaring 60 MiB each took 78 s).
  */
-function declaredLengths(n: number, declared: number): Buffer {
+export function declaredLengths(n: number, declared: number): Buffer {
   const frames: FrameRecord[] = [];
   const authOk = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0]);
   const msg = Buffer.alloc(6);
@@ -66,7 +66,7 @@ function declaredLengths(n: number, declared: number): Buffer {
  * `n` connections whose client sends a Query twice with different bytes: first its tail out of
  * order (`'EVIL'`), then the whole of it in order (`'GOOD'`), the evasion of issue 19.
  */
-function conflictingOverlaps(n: number): Buffer {
+export function conflictingOverlaps(n: number): Buffer {
   const frames: FrameRecord[] = [];
   const authOk = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49]);
   const startup = startupMessage();
