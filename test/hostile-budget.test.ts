@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LedgerAccount, MemoryLedger, type BudgetHolder } from '../src/core/budget.js';
 import { PacketPipeline } from '../src/pipeline/analyze.js';
+import { MAX_PREPARED_CHARS, PoolerLegs } from '../src/session/pooler.js';
 import type { OutRecord } from '../src/pipeline/events.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
 import { tcpFrame } from './helpers/build-packets.js';
@@ -127,4 +128,13 @@ test('a closed account: the ledger\'s stale tickets no longer reach the holder, 
   ledger.charge(other, 900);
   ledger.charge(other, 900);
   assert.equal(given, 1, 'only the live holder gave up its item');
+});
+
+test('statements remembered from a pooler\'s server legs are bounded by characters too: the oldest go first', () => {
+  const pool = new PoolerLegs();
+  const big = 'x'.repeat(1024 * 1024);
+  const n = MAX_PREPARED_CHARS / big.length + 4;
+  for (let i = 0; i < n; i++) pool.prepare('10.0.0.20:5432', `s${i}`, `SELECT ${i} /* ${big} */`);
+  assert.equal(pool.preparedOn('10.0.0.20:5432', 's0'), null, 'the oldest was forgotten');
+  assert.match(pool.preparedOn('10.0.0.20:5432', `s${n - 1}`)!, new RegExp(`^SELECT ${n - 1} `));
 });

@@ -48,6 +48,8 @@ import type { SessionRecord, TransactionStatus } from './schema.js';
 export const MAX_HELD = 16;
 /** Named statements remembered from server legs (for a Bind on another server leg), at most. */
 const MAX_PREPARED = 10_000;
+/** Characters of their SQL, at most (the oldest go first): 10,000 texts of a megabyte would be 10 GB. */
+export const MAX_PREPARED_CHARS = 8 * 1024 * 1024;
 /** Requests a session keeps for matching, at most (they leave as their records go out). */
 const MAX_ENTRIES = 4096;
 
@@ -97,13 +99,23 @@ export class PoolerLegs {
   private readonly pairs = new Map<string, number>();
   /** Named statements' SQL seen on server legs, per server endpoint ("endpoint\0name"), latest last. */
   private readonly prepared = new Map<string, string>();
+  private preparedChars = 0;
 
   /** @internal A server leg ran named statement `name` as `sql`. */
   prepare(endpoint: string, name: string, sql: string): void {
     const k = endpoint + '\0' + name;
-    this.prepared.delete(k);
-    if (this.prepared.size >= MAX_PREPARED) this.prepared.delete(this.prepared.keys().next().value!);
+    const was = this.prepared.get(k);
+    if (was !== undefined) {
+      this.prepared.delete(k);
+      this.preparedChars -= was.length;
+    }
+    while (this.prepared.size > 0 && (this.prepared.size >= MAX_PREPARED || this.preparedChars + sql.length > MAX_PREPARED_CHARS)) {
+      const [oldest, text] = this.prepared.entries().next().value!;
+      this.prepared.delete(oldest);
+      this.preparedChars -= text.length;
+    }
     this.prepared.set(k, sql);
+    this.preparedChars += sql.length;
   }
 
   /** @internal The SQL of named statement `name` on the pooler's other server legs to `endpoint`. */
