@@ -10,7 +10,7 @@
  * whose names contain one of them (`npm run test:unit -- session filter`).
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,6 +46,9 @@ const filters = process.argv.slice(2);
 const files = readdirSync(testDir)
   .filter((f) => f.endsWith('.test.js'))
   .filter((f) => filters.length === 0 || filters.some((w) => f.includes(w)))
+  // A compiled test whose source is gone (renamed or deleted since the last build) is stale:
+  // tsc does not remove its output, and running it would test code that no longer exists.
+  .filter((f) => existsSync(join(sourceDir, f.replace(/\.js$/, '.ts'))))
   .filter((f) => {
     const src = readFileSync(join(sourceDir, f.replace(/\.js$/, '.ts')), 'utf8');
     return !INTEGRATION.some((m) => src.includes(m));
