@@ -10,38 +10,11 @@ import { LedgerAccount, MemoryLedger, type BudgetHolder } from '../src/core/budg
 import { PacketPipeline } from '../src/pipeline/analyze.js';
 import { MAX_PREPARED_CHARS, PoolerLegs } from '../src/session/pooler.js';
 import type { OutRecord } from '../src/pipeline/events.js';
-import { TCP_ACK, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
-import { tcpFrame } from './helpers/build-packets.js';
-import { authentication, backendKeyData, commandComplete, query, readyForQuery, startup } from './helpers/pg-builder.js';
+import { LoggedInConnections } from './helpers/logged-in-connections.js';
+import { commandComplete, query, readyForQuery } from './helpers/pg-builder.js';
 
-/** Connections whose frames are added in order (see pooler-legs.test.ts). */
-class Net {
-  readonly frames: Buffer[] = [];
-  private nextPort = 40000;
-  private nextPid = 100;
-
-  conn(client: string, server: string, dport: number): { c: (p: Buffer) => void; s: (p: Buffer) => void } {
-    const sport = this.nextPort++;
-    let cseq = 1000;
-    let sseq = 9000;
-    this.frames.push(tcpFrame({ src: client, dst: server, sport, dport, seq: cseq++, flags: TCP_SYN }));
-    this.frames.push(tcpFrame({ src: server, dst: client, sport: dport, dport: sport, seq: sseq++, ack: cseq, flags: TCP_SYN | TCP_ACK }));
-    const c = (payload: Buffer): void => {
-      for (let off = 0; off < payload.length; off += 60_000) {
-        const part = payload.subarray(off, off + 60_000);
-        this.frames.push(tcpFrame({ src: client, dst: server, sport, dport, seq: cseq, ack: sseq, flags: TCP_PSH | TCP_ACK, payload: part }));
-        cseq += part.length;
-      }
-    };
-    const s = (payload: Buffer): void => {
-      this.frames.push(tcpFrame({ src: server, dst: client, sport: dport, dport: sport, seq: sseq, ack: cseq, flags: TCP_PSH | TCP_ACK, payload }));
-      sseq += payload.length;
-    };
-    c(startup({ user: 'app', database: 'db' }));
-    s(Buffer.concat([authentication(0), backendKeyData(this.nextPid++, Buffer.alloc(4, 7)), readyForQuery()]));
-    return { c, s };
-  }
-}
+/** Connections whose frames are added in order. */
+const Net = LoggedInConnections;
 
 const ok = (): Buffer => Buffer.concat([commandComplete('SELECT 1'), readyForQuery()]);
 

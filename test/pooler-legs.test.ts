@@ -10,38 +10,15 @@ import { join } from 'node:path';
 import { MAX_HELD } from '../src/session/pooler.js';
 import type { QueryRecord, SessionRecord } from '../src/session/schema.js';
 import { queryAndSessionRecords } from './helpers/pooler-records.js';
-import { TCP_ACK, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
-import { pcapFile, tcpFrame } from './helpers/build-packets.js';
-import { authentication, backendKeyData, commandComplete, query, readyForQuery, startup } from './helpers/pg-builder.js';
+import { pcapFile } from './helpers/build-packets.js';
+import { LoggedInConnections } from './helpers/logged-in-connections.js';
+import { commandComplete, query, readyForQuery } from './helpers/pg-builder.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const dir = tempDir('pgsniff-pooler-legs-');
 
 /** Frames in the order they are added, 1 ms apart; each connection opens with a handshake and a login. */
-class Net {
-  readonly frames: Buffer[] = [];
-  private nextPort = 40000;
-  private nextPid = 100;
-
-  conn(client: string, server: string, dport: number): { c: (p: Buffer) => void; s: (p: Buffer) => void } {
-    const sport = this.nextPort++;
-    let cseq = 1000;
-    let sseq = 9000;
-    this.frames.push(tcpFrame({ src: client, dst: server, sport, dport, seq: cseq++, flags: TCP_SYN }));
-    this.frames.push(tcpFrame({ src: server, dst: client, sport: dport, dport: sport, seq: sseq++, ack: cseq, flags: TCP_SYN | TCP_ACK }));
-    const c = (payload: Buffer): void => {
-      this.frames.push(tcpFrame({ src: client, dst: server, sport, dport, seq: cseq, ack: sseq, flags: TCP_PSH | TCP_ACK, payload }));
-      cseq += payload.length;
-    };
-    const s = (payload: Buffer): void => {
-      this.frames.push(tcpFrame({ src: server, dst: client, sport: dport, dport: sport, seq: sseq, ack: cseq, flags: TCP_PSH | TCP_ACK, payload }));
-      sseq += payload.length;
-    };
-    c(startup({ user: 'app', database: 'db' }));
-    s(Buffer.concat([authentication(0), backendKeyData(this.nextPid++, Buffer.alloc(4, 7)), readyForQuery()]));
-    return { c, s };
-  }
-
+class Net extends LoggedInConnections {
   async read(name: string, ports: number[]): Promise<{ queries: QueryRecord[]; sessions: SessionRecord[] }> {
     const file = join(dir, name);
     writeFileSync(file, pcapFile(this.frames));
