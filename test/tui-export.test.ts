@@ -23,18 +23,10 @@ import {
 import { readCapture } from '../src/capture/open.js';
 import type { Packet } from '../src/capture/packet.js';
 import { completeField } from '../src/tui/filter-complete.js';
-import { projectRoot } from './helpers/public-captures.js';
+import { projectRoot, SKIP_NO_TSHARK, tshark } from './helpers/public-captures.js';
 import { width } from '../src/tui/term-width.js';
 
 const skip = tmuxAvailable() ? false : SKIP_NO_TMUX;
-function hasTshark(): boolean {
-  try {
-    execFileSync('tshark', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'pgsniff-tui-export-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -210,7 +202,7 @@ test('the display filter over the queries and sessions views, on record fields t
   }
 });
 
-test('w writes the frames the filter shows to a pcap in the capture\'s link type: tshark reads it, the bytes are the capture\'s', { skip: skip || (!hasTshark() && 'tshark is not installed'), timeout: 120_000 }, async () => {
+test('w writes the frames the filter shows to a pcap in the capture\'s link type: tshark reads it, the bytes are the capture\'s', { skip: skip || (tshark() === null && SKIP_NO_TSHARK), timeout: 120_000 }, async () => {
   const out = join(dir, 'chosen.pcap');
   const ui = await openCli(['-Y', 'pgsql.query contains "SELECT"']);
   let count = 0;
@@ -234,11 +226,11 @@ test('w writes the frames the filter shows to a pcap in the capture\'s link type
     assert.equal(p.timeUs, o.timeUs);
   }
   // tshark reads it as Linux cooked capture and finds the same queries.
-  const tshark = execFileSync('tshark', ['-r', out, '-T', 'fields', '-e', 'sll.pkttype', '-e', 'pgsql.query'], { encoding: 'utf8' });
-  const lines = tshark.replace(/\n$/, '').split('\n');
+  const decoded = execFileSync('tshark', ['-r', out, '-T', 'fields', '-e', 'sll.pkttype', '-e', 'pgsql.query'], { encoding: 'utf8' });
+  const lines = decoded.replace(/\n$/, '').split('\n');
   assert.equal(lines.length, count);
-  assert.ok(lines.every((l) => /^\d+\t/.test(l)), tshark);
-  assert.match(tshark, /SELECT \* FROM missing_table/);
+  assert.ok(lines.every((l) => /^\d+\t/.test(l)), decoded);
+  assert.match(decoded, /SELECT \* FROM missing_table/);
 });
 
 test('W writes the records the filter matches as NDJSON, the bytes of read --json -Y (and --queries from the queries view)', { skip, timeout: 120_000 }, async () => {

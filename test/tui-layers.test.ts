@@ -14,19 +14,11 @@ import { join } from 'node:path';
 import { openTui, gotoFrame, tmuxAvailable, SKIP_NO_TMUX, type TmuxUi } from './helpers/tui-tmux.js';
 import { conversation, pcapFile, type FrameRecord } from './helpers/build-packets.js';
 import { startup, query, readyForQuery, commandComplete, rowDescription, dataRow, authentication } from './helpers/pg-builder.js';
-import { projectRoot } from './helpers/public-captures.js';
+import { projectRoot, SKIP_NO_TSHARK, tshark } from './helpers/public-captures.js';
 import { width } from '../src/tui/term-width.js';
 
 const skip = tmuxAvailable() ? false : SKIP_NO_TMUX;
 
-function hasTshark(): boolean {
-  try {
-    execFileSync('tshark', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * A connection whose query (split in two segments of 16 bytes) arrives second part first, then
@@ -77,7 +69,7 @@ function assertIntact(screen: string, cols: number): void {
   }
 }
 
-test('the TCP layer: ports, relative seq/ack, flags, window, length, and reassembly notes as tshark flags them', { skip: skip || (!hasTshark() && 'tshark is not installed') }, async () => {
+test('the TCP layer: ports, relative seq/ack, flags, window, length, and reassembly notes as tshark flags them', { skip: skip || (tshark() === null && SKIP_NO_TSHARK) }, async () => {
   const c = layout();
   try {
     // tshark's own analysis on the same file: the retransmission and the segment after a hole.
