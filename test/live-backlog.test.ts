@@ -57,29 +57,43 @@ async function trafficWhileStopped(server: PgServer, pid: number, rows = ROWS): 
   await client.end();
 }
 
+/** `pgsniff -i lo --json` on the server's port, its stdout and stderr collected as they come. */
+function sniffJson(server: PgServer, env: NodeJS.ProcessEnv = process.env): { proc: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, [MAIN, '-i', 'lo', '-p', String(server.port), '-f', `tcp port ${server.port}`, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let out = '';
+  let err = '';
+  proc.stdout!.setEncoding('utf8').on('data', (t: string) => { out += t; });
+  proc.stderr!.setEncoding('utf8').on('data', (t: string) => { err += t; });
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return { proc, out: () => out, err: () => err, exited };
+}
+
+/** The NDJSON lines, each checked against the record schema. */
+function validRecords(out: string): Record<string, unknown>[] {
+  const records = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (const r of records) assert.equal(validateRecord(r), null, JSON.stringify(r).slice(0, 200));
+  return records;
+}
+
 test('decoding behind the capture: stderr says by how much, then that it caught up; nothing is lost', { skip: SKIP, timeout: 300_000 }, async () => {
   srv ??= await startServer({ auth: 'trust' });
   let sniff: ChildProcess | null = null;
   try {
-    sniff = spawn(process.execPath, [MAIN, '-i', 'lo', '-p', String(srv.port), '-f', `tcp port ${srv.port}`, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    sniff.stdout!.setEncoding('utf8').on('data', (t: string) => { out += t; });
-    sniff.stderr!.setEncoding('utf8').on('data', (t: string) => { err += t; });
-    const exited = new Promise<number | null>((r) => sniff!.once('exit', (code) => r(code)));
-    await until('"capturing on"', () => err.includes('capturing on'), 60_000);
+    const run = sniffJson(srv);
+    sniff = run.proc;
+    const { out, err, exited } = run;
+    await until('"capturing on"', () => err().includes('capturing on'), 60_000);
 
     await trafficWhileStopped(srv, sniff.pid!);
-    await until('the backlog line on stderr', () => /decoding is \d+\.\d s \([\d.]+ [kM]B\) behind the capture/.test(err), 120_000);
-    await until('"caught up" on stderr', () => err.includes('decoding has caught up with the capture'), 180_000);
-    await until('the session record', () => out.includes('"kind":"session"'), 60_000);
+    await until('the backlog line on stderr', () => /decoding is \d+\.\d s \([\d.]+ [kM]B\) behind the capture/.test(err()), 120_000);
+    await until('"caught up" on stderr', () => err().includes('decoding has caught up with the capture'), 180_000);
+    await until('the session record', () => out().includes('"kind":"session"'), 60_000);
     sniff.kill('SIGINT');
-    assert.equal(await exited, 0, err);
+    assert.equal(await exited, 0, err());
 
-    const behind = /decoding is (\d+\.\d) s \(([\d.]+) ([kM]B)\) behind/.exec(err)!;
-    assert.ok(Number(behind[1]) >= 1, err);
-    const records = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    for (const r of records) assert.equal(validateRecord(r), null, JSON.stringify(r).slice(0, 200));
+    const behind = /decoding is (\d+\.\d) s \(([\d.]+) ([kM]B)\) behind/.exec(err())!;
+    assert.ok(Number(behind[1]) >= 1, err());
+    const records = validRecords(out());
     assert.deepEqual(records.filter((r) => r.kind === 'anomaly'), [], 'nothing lost while behind');
     const big = records.filter((r) => r.kind === 'query' && String(r.sql).includes('repeat(')) as { rows?: number; error?: unknown }[];
     assert.equal(big.length, ROWS);
@@ -89,7 +103,7 @@ test('decoding behind the capture: stderr says by how much, then that it caught 
     assert.equal(cap.droppedByPgsniff, 0);
     assert.equal(cap.droppedByKernel, 0);
     assert.equal(cap.decoded, cap.captured);
-    assert.match(err, /0 dropped by the kernel, 0 by pgsniff; no gaps in the TCP streams/);
+    assert.match(err(), /0 dropped by the kernel, 0 by pgsniff; no gaps in the TCP streams/);
   } finally {
     sniff?.kill('SIGKILL');
   }
@@ -132,27 +146,21 @@ test('past its spool bound pgsniff drops whole files and says how much: stderr, 
   let sniff: ChildProcess | null = null;
   try {
     // 20 MB of spool (spool files are 16 MB), 80 MB arriving while pgsniff is stopped.
-    sniff = spawn(process.execPath, [MAIN, '-i', 'lo', '-p', String(srv.port), '-f', `tcp port ${srv.port}`, '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PGSNIFF_SPOOL_LIMIT_MB: '20' },
-    });
-    let out = '';
-    let err = '';
-    sniff.stdout!.setEncoding('utf8').on('data', (t: string) => { out += t; });
-    sniff.stderr!.setEncoding('utf8').on('data', (t: string) => { err += t; });
-    const exited = new Promise<number | null>((r) => sniff!.once('exit', (code) => r(code)));
-    await until('"capturing on"', () => err.includes('capturing on'), 60_000);
+    const run = sniffJson(srv, { ...process.env, PGSNIFF_SPOOL_LIMIT_MB: '20' });
+    sniff = run.proc;
+    const { out, err, exited } = run;
+    await until('"capturing on"', () => err().includes('capturing on'), 60_000);
 
     await trafficWhileStopped(srv, sniff.pid!, 20);
-    await until('the drop line on stderr', () => /fell too far behind: dropped \d+ captured packets/.test(err), 120_000);
-    await until('"caught up" on stderr', () => err.includes('decoding has caught up with the capture'), 180_000);
+    await until('the drop line on stderr', () => /fell too far behind: dropped \d+ captured packets/.test(err()), 120_000);
+    await until('"caught up" on stderr', () => err().includes('decoding has caught up with the capture'), 180_000);
     sniff.kill('SIGINT');
-    assert.equal(await exited, 0, err);
+    assert.equal(await exited, 0, err());
 
-    const said = Number(/fell too far behind: dropped (\d+) captured packets \(([\d.]+) MB in all so far\); their sessions show gaps/.exec(err)?.[1]);
-    assert.ok(said > 0, err);
-    t.diagnostic(/pgsniff: fell too far behind.*/.exec(err)![0]);
-    const records = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    for (const r of records) assert.equal(validateRecord(r), null, JSON.stringify(r).slice(0, 200));
+    const said = Number(/fell too far behind: dropped (\d+) captured packets \(([\d.]+) MB in all so far\); their sessions show gaps/.exec(err())?.[1]);
+    assert.ok(said > 0, err());
+    t.diagnostic(/pgsniff: fell too far behind.*/.exec(err())![0]);
+    const records = validRecords(out());
     const dropped = records.filter((r) => r.kind === 'anomaly' && r.code === 'capture-dropped');
     assert.ok(dropped.length > 0, 'a capture-dropped anomaly');
     const cap = records[records.length - 1] as { kind: string; droppedByPgsniff: number; decoded: number; captured: number; bytesDroppedByPgsniff: number };
@@ -161,7 +169,7 @@ test('past its spool bound pgsniff drops whole files and says how much: stderr, 
     assert.ok(cap.bytesDroppedByPgsniff > 20_000_000, `bytes dropped ${cap.bytesDroppedByPgsniff}`);
     // Every packet the capture process wrote was decoded or counted as dropped: none unaccounted.
     assert.equal(cap.decoded + cap.droppedByPgsniff, cap.captured);
-    assert.match(err, new RegExp(`\\d+ dropped by the kernel, ${cap.droppedByPgsniff} by pgsniff`));
+    assert.match(err(), new RegExp(`\\d+ dropped by the kernel, ${cap.droppedByPgsniff} by pgsniff`));
   } finally {
     sniff?.kill('SIGKILL');
   }
