@@ -54,7 +54,8 @@ class HeadCache {
 
 /** `,"key":` as bytes. */
 const key = (k: string): Buffer => enc(`,${JSON.stringify(k)}:`);
-const K = {
+/** The decoded messages' field keys the writers below write, each as `,"key":`. */
+const FIELD = {
   portal: key('portal'), statement: key('statement'), paramFormats: key('paramFormats'), params: key('params'),
   resultFormats: key('resultFormats'), maxRows: key('maxRows'), target: key('target'), name: key('name'), tag: key('tag'),
   command: key('command'), rows: key('rows'), oid: key('oid'), status: key('status'), transactionStatus: key('transactionStatus'),
@@ -106,25 +107,25 @@ export function typedValue(w: JsonWriter, v: TypedValue): void {
 const DECODED: Partial<Record<DecodedMessage['type'], (w: JsonWriter, d: DecodedMessage) => void>> = {
   Bind(w, d) {
     const m = d as Bind;
-    w.raw(K.portal); w.string(m.portal);
-    w.raw(K.statement); w.string(m.statement);
-    w.raw(K.paramFormats); formats(w, m.paramFormats);
-    w.raw(K.params); w.byte(0x5b);
+    w.raw(FIELD.portal); w.string(m.portal);
+    w.raw(FIELD.statement); w.string(m.statement);
+    w.raw(FIELD.paramFormats); formats(w, m.paramFormats);
+    w.raw(FIELD.params); w.byte(0x5b);
     for (let i = 0; i < m.params.length; i++) {
       if (i > 0) w.byte(0x2c);
       typedValue(w, m.params[i]);
     }
     w.byte(0x5d);
-    w.raw(K.resultFormats); formats(w, m.resultFormats);
+    w.raw(FIELD.resultFormats); formats(w, m.resultFormats);
   },
   Parse(w, d) {
     const m = d as Parse;
-    w.raw(K.statement); w.string(m.statement);
-    w.raw(K.query); w.string(m.query);
-    w.raw(K.paramTypes); numbers(w, m.paramTypes);
+    w.raw(FIELD.statement); w.string(m.statement);
+    w.raw(FIELD.query); w.string(m.query);
+    w.raw(FIELD.paramTypes); numbers(w, m.paramTypes);
   },
   Query(w, d) {
-    w.raw(K.query); w.string((d as Query).query);
+    w.raw(FIELD.query); w.string((d as Query).query);
   },
 };
 
@@ -154,8 +155,8 @@ const INSERT_COMMAND = enc('"INSERT"');
 const executeFields: BodyWriter = (w, b, start, end) => {
   const portal = executePortal(b, start, end);
   if (portal === null) return false;
-  w.raw(K.portal); w.string(portal);
-  w.raw(K.maxRows); w.number(executeMaxRows(b, end));
+  w.raw(FIELD.portal); w.string(portal);
+  w.raw(FIELD.maxRows); w.number(executeMaxRows(b, end));
   return true;
 };
 
@@ -178,8 +179,8 @@ const readyFields: BodyWriter = (w, b, start, end) => {
 const commandCompleteFields: BodyWriter = (w, b, start, end) => {
   const tag = commandTag(b, start, end);
   if (tag === null) return false;
-  w.raw(K.tag); w.string(tag);
-  w.raw(K.command);
+  w.raw(FIELD.tag); w.string(tag);
+  w.raw(FIELD.command);
   const at = tagCountAt(tag);
   if (at < 0) {
     w.string(tag);
@@ -189,8 +190,8 @@ const commandCompleteFields: BodyWriter = (w, b, start, end) => {
   const oid = tagInsertOid(tag, at);
   if (oid >= 0) w.raw(INSERT_COMMAND);
   else w.stringSlice(tag, 0, at - 1);
-  w.raw(K.rows); w.number(tagCount(tag, at));
-  if (oid >= 0) { w.raw(K.oid); w.number(oid); }
+  w.raw(FIELD.rows); w.number(tagCount(tag, at));
+  if (oid >= 0) { w.raw(FIELD.oid); w.number(oid); }
   return true;
 };
 

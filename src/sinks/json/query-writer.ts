@@ -18,7 +18,8 @@ const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
 /** `,"key":` (the first key carries the record's opening brace instead). */
 const key = (k: string): Buffer => enc(`,${JSON.stringify(k)}:`);
 
-const K = {
+/** The query record's keys (src/session/schema.ts queryRecordSchema), as the COLUMN and BATCH tables below hold a column's and a batch's. */
+const RECORD = {
   start: enc('{"kind":"query","session":'),
   time: key('time'), frame: key('frame'), protocol: key('protocol'), sql: key('sql'), statementIndex: key('statementIndex'),
   statementCount: key('statementCount'), statement: key('statement'), portal: key('portal'), params: key('params'),
@@ -114,16 +115,16 @@ type StatementFields = Pick<Execution, 'protocol' | 'sql' | 'statement' | 'porta
 function writeStatementFields(w: JsonWriter, r: StatementFields): void {
   const protocol = PROTOCOL[r.protocol];
   if (protocol !== undefined) w.raw(protocol);
-  else { w.raw(K.protocol); w.string(r.protocol); w.raw(K.sql); }
+  else { w.raw(RECORD.protocol); w.string(r.protocol); w.raw(RECORD.sql); }
   nullableString(w, r.sql);
   if (r.statementIndex === 0 && r.statementCount === 1) w.raw(FIRST_STATEMENT);
   else {
-    w.raw(K.statementIndex); w.number(r.statementIndex);
-    w.raw(K.statementCount); w.number(r.statementCount);
-    w.raw(K.statement);
+    w.raw(RECORD.statementIndex); w.number(r.statementIndex);
+    w.raw(RECORD.statementCount); w.number(r.statementCount);
+    w.raw(RECORD.statement);
   }
   nullableString(w, r.statement);
-  w.raw(K.portal); nullableString(w, r.portal);
+  w.raw(RECORD.portal); nullableString(w, r.portal);
 }
 
 function statementRun(w: JsonWriter, r: StatementFields): void {
@@ -153,61 +154,61 @@ function statementRun(w: JsonWriter, r: StatementFields): void {
  * a copy of a few dozen bytes costs hardly more than of a few.
  */
 export function writeExecution(w: JsonWriter, r: Execution, session: number, status: TransactionStatus | null): void {
-  w.raw(K.start); w.number(session);
-  w.raw(K.time); w.isoTime(r.recordEndUs());
-  w.raw(K.frame); w.number(r.lastFrame);
+  w.raw(RECORD.start); w.number(session);
+  w.raw(RECORD.time); w.isoTime(r.recordEndUs());
+  w.raw(RECORD.frame); w.number(r.lastFrame);
   statementRun(w, r);
   const params = r.params;
   if (params.length === 0) w.raw(NO_PARAMS_PARSED);
   else {
-    w.raw(K.params);
+    w.raw(RECORD.params);
     w.byte(0x5b);
     for (let i = 0; i < params.length; i++) {
       if (i > 0) w.byte(0x2c);
       typedValue(w, params[i]!);
     }
     w.byte(0x5d);
-    w.raw(K.parsed);
+    w.raw(RECORD.parsed);
   }
   w.raw(r.parsed ? AFTER_PARSED.true : AFTER_PARSED.false);
   nullableMillis(w, r.durationMs());
   const firstRowMs = r.firstRowMs();
   if (firstRowMs === null) w.raw(NO_FIRST_ROW);
   else {
-    w.raw(K.firstRowMs); w.millis(firstRowMs);
-    w.raw(K.rows);
+    w.raw(RECORD.firstRowMs); w.millis(firstRowMs);
+    w.raw(RECORD.rows);
   }
   w.number(r.tagRows ?? r.rowsReturned);
   if (r.rowsReturned === 0 && r.bytesReturned === 0) w.raw(NOTHING_RETURNED);
   else {
-    w.raw(K.rowsReturned); w.number(r.rowsReturned);
-    w.raw(K.bytesReturned); w.number(r.bytesReturned);
-    w.raw(K.command);
+    w.raw(RECORD.rowsReturned); w.number(r.rowsReturned);
+    w.raw(RECORD.bytesReturned); w.number(r.bytesReturned);
+    w.raw(RECORD.command);
   }
   nullableString(w, r.command);
   const notices = r.notices;
   if (r.error === null && (notices === null || notices.length === 0)) w.raw(NO_ERROR_NO_NOTICES);
   else {
-    w.raw(K.error); nullableValue(w, r.error);
-    w.raw(K.notices);
+    w.raw(RECORD.error); nullableValue(w, r.error);
+    w.raw(RECORD.notices);
     if (notices === null || notices.length === 0) w.raw(EMPTY_ARRAY);
     else w.value(notices, 1);
-    w.raw(K.transactionStatus);
+    w.raw(RECORD.transactionStatus);
   }
   const statusBytes = status === null ? undefined : STATUS[status];
   if (statusBytes !== undefined) w.raw(statusBytes);
   else nullableString(w, status);
   if (!r.skipped && !r.incomplete && !r.suspended) w.raw(NOT_FLAGGED);
   else {
-    w.raw(K.skipped); bool(w, r.skipped);
-    w.raw(K.incomplete); bool(w, r.incomplete);
-    w.raw(K.suspended); bool(w, r.suspended);
-    w.raw(K.firstFrame);
+    w.raw(RECORD.skipped); bool(w, r.skipped);
+    w.raw(RECORD.incomplete); bool(w, r.incomplete);
+    w.raw(RECORD.suspended); bool(w, r.suspended);
+    w.raw(RECORD.firstFrame);
   }
   w.number(r.firstFrame);
-  w.raw(K.lastFrame); w.number(r.lastFrame);
-  w.raw(K.startTime); w.isoTime(r.recordStartUs());
-  w.raw(K.columns);
+  w.raw(RECORD.lastFrame); w.number(r.lastFrame);
+  w.raw(RECORD.startTime); w.isoTime(r.recordStartUs());
+  w.raw(RECORD.columns);
   const columns = r.columns;
   if (columns === null) w.raw(NULL);
   else {
@@ -224,25 +225,25 @@ export function writeExecution(w: JsonWriter, r: Execution, session: number, sta
     w.raw(PLAIN_END);
     return;
   }
-  w.raw(K.copy); nullableValue(w, r.copy);
-  w.raw(K.function); nullableValue(w, r.isFunction ? { oid: r.functionOid, result: r.functionResult } : null);
-  w.raw(K.cancelledBy); nullableValue(w, r.cancelledBy);
-  if (reason !== null) { w.raw(K.incompleteReason); w.string(reason); }
-  if (r.errorPhase !== null) { w.raw(K.errorPhase); w.string(r.errorPhase); }
+  w.raw(RECORD.copy); nullableValue(w, r.copy);
+  w.raw(RECORD.function); nullableValue(w, r.isFunction ? { oid: r.functionOid, result: r.functionResult } : null);
+  w.raw(RECORD.cancelledBy); nullableValue(w, r.cancelledBy);
+  if (reason !== null) { w.raw(RECORD.incompleteReason); w.string(reason); }
+  if (r.errorPhase !== null) { w.raw(RECORD.errorPhase); w.string(r.errorPhase); }
   const batch = r.batch;
   if (batch !== null) {
-    w.raw(K.batch);
+    w.raw(RECORD.batch);
     w.raw(BATCH.id); w.number(batch.id);
     w.raw(BATCH.size); w.number(batch.size);
     w.raw(BATCH.durationMs); w.millis(batch.durationMs());
     w.byte(0x7d);
   }
-  if (r.rolledBack) { w.raw(K.rolledBack); w.raw(TRUE); }
-  if (r.rollbackUnknown) { w.raw(K.rollbackUnknown); w.raw(TRUE); }
-  if (r.poolerLeg) { w.raw(K.poolerLeg); w.raw(POOLER_SERVER); }
+  if (r.rolledBack) { w.raw(RECORD.rolledBack); w.raw(TRUE); }
+  if (r.rollbackUnknown) { w.raw(RECORD.rollbackUnknown); w.raw(TRUE); }
+  if (r.poolerLeg) { w.raw(RECORD.poolerLeg); w.raw(POOLER_SERVER); }
   const leg = r.serverLeg;
   if (leg) {
-    w.raw(K.serverLeg);
+    w.raw(RECORD.serverLeg);
     w.raw(SERVER_LEG.session); w.number(leg.session);
     w.raw(SERVER_LEG.backendPid);
     if (leg.backendPid === null) w.raw(NULL);
@@ -250,8 +251,8 @@ export function writeExecution(w: JsonWriter, r: Execution, session: number, sta
     w.byte(0x7d);
   }
   if (r.rowValues !== null) {
-    w.raw(K.rowValues); w.value(r.rowValues, 1);
-    w.raw(K.rowValuesTruncated); bool(w, r.rowValuesTruncated);
+    w.raw(RECORD.rowValues); w.value(r.rowValues, 1);
+    w.raw(RECORD.rowValuesTruncated); bool(w, r.rowValuesTruncated);
   }
   w.byte(0x7d);
   w.byte(0x0a);
