@@ -285,7 +285,7 @@ class Tui {
     const store = this.store;
     let pct: number | null = null;
     if (store.loadTotal > 0) pct = (100 * store.loadDone) / store.loadTotal;
-    else if (this.fileSize > 0 && store.frameCount > 0) pct = (100 * Math.max(0, store.fOff.get(store.frameCount - 1))) / this.fileSize;
+    else if (this.fileSize > 0 && store.frameCount > 0) pct = (100 * Math.max(0, store.fFileOffset.get(store.frameCount - 1))) / this.fileSize;
     return plain(pct === null ? 'loading…' : `loading ${Math.min(99, Math.floor(pct))}%`);
   }
 

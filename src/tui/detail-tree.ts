@@ -176,11 +176,11 @@ export function buildTree(store: TuiStore, fi: number, showSecrets = false): Tre
   const src = store.endpoints.name(store.fSrc.get(fi)) || '-';
   const dst = store.endpoints.name(store.fDst.get(fi)) || '-';
   const sess = store.fSess.get(fi);
-  const frame = node(`Frame ${no}: ${store.fLen.get(fi)} bytes on wire, ${store.fCap.get(fi)} captured, ${src} → ${dst}`, -1);
+  const frame = node(`Frame ${no}: ${store.fLen.get(fi)} bytes on wire, ${store.fCapturedLength.get(fi)} captured, ${src} → ${dst}`, -1);
   frame.children.push(
     node(`time: +${relTime(store.fTime.get(fi), store.baseUs)} s`, -1),
     node(`session: ${sess < 0 ? '-' : sess}`, -1),
-    node(`file offset: ${store.fOff.get(fi) < 0 ? 'not re-readable (live)' : store.fOff.get(fi)}`, -1),
+    node(`file offset: ${store.fFileOffset.get(fi) < 0 ? 'not re-readable (live)' : store.fFileOffset.get(fi)}`, -1),
   );
   const out: TreeNode[] = [frame];
   if (store.fFlags.get(fi) & FF_TCP && src !== '-') out.push(...tcpNodes(store, fi, src, dst));

@@ -324,7 +324,7 @@ export class MainView implements View {
     // The selected node's message; on the frame's own nodes, the frame from the file, or
     // (live, where frames are not kept) its first message.
     let m = sel && sel.msg >= 0 ? sel.msg : -1;
-    const fromFile = m < 0 && fi >= 0 && this.ctx.reader ? this.ctx.reader.read(s.fOff.get(fi)) : null;
+    const fromFile = m < 0 && fi >= 0 && this.ctx.reader ? this.ctx.reader.read(s.fFileOffset.get(fi)) : null;
     let masked: Uint8Array | null = null;
     if (fromFile) {
       buf = fromFile;
@@ -339,7 +339,7 @@ export class MainView implements View {
         hl = sel && sel.msg === m ? sel.range : null;
         if (!this.ctx.showSecrets) masked = maskOf(buf.length, secretRanges(cached.raw, cached.decoded), 0);
       } else if (m >= 0 && fi >= 0) {
-        buf = this.ctx.reader ? this.ctx.reader.read(s.fOff.get(fi)) : null;
+        buf = this.ctx.reader ? this.ctx.reader.read(s.fFileOffset.get(fi)) : null;
         if (buf) {
           label = `Bytes: frame ${s.fNo.get(fi)}, ${buf.length} bytes (from the capture file; the message body was evicted)`;
           masked = this.frameSecrets(fi, buf);
@@ -349,7 +349,7 @@ export class MainView implements View {
     if (masked !== null && masked.includes(1)) label += '; secret bytes hidden, --show-secrets shows them';
     this.hex.setLabel(` ${tagSafe(label)} `);
     if (!buf) {
-      const why = fi < 0 ? '' : s.fOff.get(fi) < 0
+      const why = fi < 0 ? '' : s.fFileOffset.get(fi) < 0
         ? '  (no bytes: frames are not kept for live capture or stdin, and this frame completes no message)'
         : '  (bytes not available: the capture file cannot be read again)';
       this.hex.setContent(why);

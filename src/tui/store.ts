@@ -95,9 +95,12 @@ export class TuiStore implements TuiSink {
   // ---- frames (index = arrival order; frame numbers ascend) ----
   readonly fNo = u32();
   readonly fTime = f64();
-  readonly fOff = f64();
+  /** Byte offset of the frame's record in the capture file (FrameInfo.fileOffset), -1 when it cannot be re-read (live, stdin). */
+  readonly fFileOffset = f64();
+  /** Length on the wire. */
   readonly fLen = u32();
-  readonly fCap = u32();
+  /** Bytes captured (at most the snap length): what the file holds and the hex pane shows. */
+  readonly fCapturedLength = u32();
   readonly fSrc = u32();
   readonly fDst = u32();
   readonly fSess = i32();
@@ -266,9 +269,9 @@ export class TuiStore implements TuiSink {
     this.fPayload.push(0);
     this.fTcpNote.push(0);
     this.fTime.push(timeUs);
-    this.fOff.push(off);
+    this.fFileOffset.push(off);
     this.fLen.push(len);
-    this.fCap.push(cap);
+    this.fCapturedLength.push(cap);
     this.fSrc.push(this.endpoints.id(src ?? ''));
     this.fDst.push(this.endpoints.id(dst ?? ''));
     this.fSess.push(NO_SESSION);
@@ -717,7 +720,7 @@ export class TuiStore implements TuiSink {
   /** Bytes held by the index (not counting the body cache), for the statistics view. */
   indexBytes(): number {
     let b = 0;
-    for (const c of [this.fNo, this.fTime, this.fSeq, this.fAck, this.fTcpFlags, this.fWin, this.fPayload, this.fTcpNote, this.fOff, this.fLen, this.fCap, this.fSrc, this.fDst, this.fSess, this.fMsgFirst,
+    for (const c of [this.fNo, this.fTime, this.fSeq, this.fAck, this.fTcpFlags, this.fWin, this.fPayload, this.fTcpNote, this.fFileOffset, this.fLen, this.fCapturedLength, this.fSrc, this.fDst, this.fSess, this.fMsgFirst,
       this.fMsgCount, this.fFlags, this.mFrame, this.mFirstFrame, this.mDir, this.mCode, this.mLabel, this.mType, this.mLen,
       this.mSummaryId, this.mFlags, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags, this.qBatch]) {
       b += c.bytes();
