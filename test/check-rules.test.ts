@@ -165,7 +165,7 @@ test('damage is said with a passing verdict, and is a violation with strict', as
   const recs = [q({}), anomaly('gap', 17, 1234), anomaly('capture-truncated', 40), anomaly('mid-stream', 2), q({ incomplete: true, incompleteReason: 'gap', frame: 39 })];
   const r = await runAll({ maxQueries: 30 }, recs);
   assert.equal(r.ok, true);
-  assert.deepEqual(r.damage, { anomalies: 2, byCode: { gap: 1, 'capture-truncated': 1 }, bytesLost: 1234, firstFrame: 17, incompleteQueries: 1, incompleteReasons: { gap: 1 } });
+  assert.deepEqual(r.damage, { anomalies: 2, byCode: { gap: 1, 'capture-truncated': 1 }, bytesLost: 1234, firstFrame: 17, incompleteQueries: 1, incompleteReasons: { gap: 1 }, badChecksumQueries: 0 });
   assert.match(formatCheckResult(r), /check passed: .*\n  but the capture is damaged: 1 capture-truncated, 1 gap \(1234 bytes lost or skipped, first at frame 17\); 1 query incomplete \(1 gap\); the counts above may be low or wrong \(--strict makes this a failure\)/);
   const strict = await runAll({ maxQueries: 30, strict: true }, recs);
   assert.equal(strict.ok, false);

@@ -2,7 +2,7 @@
  * The query record's keys are declared three times: the zod schema (src/session/schema.ts),
  * Execution.toRecord and the NDJSON byte writer (src/sinks/json/query-writer.ts). An execution
  * with every field set, optional ones included (which no sample may exercise: batch, rolledBack,
- * rollbackUnknown, poolerLeg, serverLeg, rowValues, errorPhase, incompleteReason, copy, function, cancelledBy), must
+ * rollbackUnknown, poolerLeg, serverLeg, rowValues, errorPhase, incompleteReason, badChecksum, copy, function, cancelledBy), must
  * give a record whose keys are the schema's, in the schema's order, that the schema accepts,
  * and that the byte writer writes exactly as JSON.stringify does. A field added to one of the
  * three and not the others fails here.
@@ -35,6 +35,7 @@ function everyField(): Execution {
   e.functionResult = { oid: 25, typeName: 'text', format: 'text', value: 'r' };
   e.cancelledBy = { session: 3, frame: 99, time: '2025-11-26T05:52:34.023718Z' };
   e.markIncomplete('gap');
+  e.badChecksum = true;
   e.errorPhase = 'execute';
   e.batch = new Batch(9, 1_764_136_354_023_700, 1_764_136_354_024_000);
   e.rolledBack = true;

@@ -30,6 +30,11 @@ export interface PgObserver {
    */
   lost?(dir: Direction): void;
   /**
+   * The message about to be passed to message() holds bytes of direction `dir` from a segment
+   * whose TCP checksum was wrong (Delivery.unconfirmed): it may not be what was sent.
+   */
+  unconfirmed?(dir: Direction): void;
+  /**
    * The connection turned out to be TLS (after SSLRequest + 'S', or direct TLS, or recognised
    * from its records when the capture began inside the session: then `handshakeSeen` is false).
    */
@@ -65,6 +70,8 @@ interface PgConnectionOptions {
 
 type Phase = 'probation' | 'startup' | 'ssl-wait' | 'gss-wait' | 'active' | 'tls' | 'gss' | 'rejected' | 'cancel';
 
+/** Unconfirmed byte ranges kept per direction (PgConnection.unconfirmedRanges). */
+const MAX_UNCONFIRMED_RANGES = 64;
 /** Messages kept while a mid-stream connection on a non-server port proves itself. */
 const PROBATION_MESSAGES = 3;
 const PROBATION_BYTES = 64 * 1024;
@@ -126,6 +133,11 @@ export class PgConnection implements ConnectionSink {
   private probationBytes = 0;
   private sawFrontend = false;
   private closed = false;
+  /**
+   * Stream ranges [from, to) of unconfirmed bytes (Delivery.unconfirmed) not yet framed past, per
+   * direction, in order; null when none (the usual case: one test per message).
+   */
+  private unconfirmedRanges: { frontend: number[]; backend: number[] } | null = null;
   /** Seen mid-stream and nothing framed yet: its bytes may still turn out to be TLS records. */
   private unframedMidStream = false;
   /** The message being dissected lazily (one at a time: decode() is only valid during message()). */
@@ -197,6 +209,15 @@ export class PgConnection implements ConnectionSink {
     const framer = d.dir === 'frontend' ? this.front : this.back;
     if (d.skip > 0) framer.gap(d.skip, d.frame, d.timeUs);
     if (end === start) return;
+    if (d.unconfirmed === true) {
+      // Inside TLS (above) a wrong byte fails the record's authentication instead.
+      const r = (this.unconfirmedRanges ??= { frontend: [], backend: [] })[d.dir];
+      const from = framer.position;
+      // Bounded whatever the capture: adjoining ranges join, and past the cap the last one grows
+      // over the good bytes between (marking more records, never fewer).
+      if (r.length > 0 && (r[r.length - 1] === from || r.length >= MAX_UNCONFIRMED_RANGES * 2)) r[r.length - 1] = from + (end - start);
+      else r.push(from, from + (end - start));
+    }
     if (this.phase === 'startup' && !this.sawFrontend) {
       if (d.dir === 'backend') {
         // The server never speaks first in PostgreSQL (MySQL's server does).
@@ -333,12 +354,26 @@ export class PgConnection implements ConnectionSink {
   private deliver(m: FramedMessage): void {
     this.track(m);
     if (this.phase === 'rejected') return;
+    if (this.unconfirmedRanges !== null && this.holdsUnconfirmed(m)) this.observer.unconfirmed?.(m.dir);
     this.current = m;
     this.currentDecoded = null;
     this.observer.message(m, this.decodeCurrent);
     this.afterMessage(m);
     this.current = null;
     this.currentDecoded = null;
+  }
+
+  /** Whether `m` overlaps an unconfirmed range; ranges it is past are forgotten (messages come in stream order). */
+  private holdsUnconfirmed(m: FramedMessage): boolean {
+    const all = this.unconfirmedRanges!;
+    const r = all[m.dir];
+    const end = m.offset + (m.code === null ? m.length : m.length + 1);
+    let i = 0;
+    while (i < r.length && r[i + 1]! <= m.offset) i += 2;
+    const hit = i < r.length && r[i]! < end;
+    if (i > 0) r.splice(0, i);
+    if (all.frontend.length === 0 && all.backend.length === 0) this.unconfirmedRanges = null;
+    return hit;
   }
 
   /** Phase changes that must be known before the message is dissected. */

@@ -228,6 +228,11 @@ export class DirectionFramer {
     this.synced = false;
   }
 
+  /** The stream offset of the next byte pushed (FramedMessage.offset counts the same way). */
+  get position(): number {
+    return this.offset;
+  }
+
   /** Marks the position as unknown (stream starts mid-way). */
   desync(): void {
     this.synced = false;

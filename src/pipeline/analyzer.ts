@@ -20,6 +20,8 @@ interface SessionTrackerLike extends TypeSource {
   anomaly(a: Anomaly): void;
   /** Bytes of direction `dir` were lost or could not be framed (PgObserver.lost). */
   lost?(dir: Direction): void;
+  /** The next message of direction `dir` holds bytes from a segment with a wrong TCP checksum (PgObserver.unconfirmed). */
+  unconfirmed?(dir: Direction): void;
   close(end: ConnectionEnd): void;
 }
 
@@ -168,6 +170,10 @@ class ConnectionObserver implements PgObserver {
     if (this.tracker !== null) this.tracker.lost?.(dir);
     else if (dir === 'frontend') this.lostBeforeTracker |= 1;
     else this.lostBeforeTracker |= 2;
+  }
+
+  unconfirmed(dir: Direction): void {
+    this.ensureTracker()?.unconfirmed?.(dir);
   }
 
   encrypted(kind: 'tls' | 'gss', _frame: number, handshakeSeen = true): void {

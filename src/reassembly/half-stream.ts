@@ -26,6 +26,8 @@ interface Chunk {
   bytes: Buffer | null;
   frame: number;
   timeUs: number;
+  /** Its bytes came from a segment with a wrong TCP checksum (a held suspect taken, see takeSuspects). */
+  unconfirmed: boolean;
 }
 
 /** HalfStream.lastNote: in order; all bytes delivered before (retransmission); some of them
@@ -94,6 +96,8 @@ export class HalfStream<Owner> {
    * proves the bytes arrived and takes it. Null when none (the usual case).
    */
   private suspects: Chunk[] | null = null;
+  /** Set while takeSuspects accepts a suspect: what it delivers or buffers is unconfirmed, and it never overwrites a copy already buffered. */
+  private takingSuspect = false;
   /** Bytes charged for the chunks (payload plus CHUNK_OVERHEAD each). */
   buffered = 0;
 
@@ -166,7 +170,7 @@ export class HalfStream<Owner> {
     if (seqDiff(seqAdd(seq, len), this.nextSeq) <= 0) return false;
     const copy = Buffer.allocUnsafeSlow(len);
     bytes.copy(copy, 0, start, start + len);
-    const c: Chunk = { seq: seq >>> 0, len, bytes: copy, frame, timeUs };
+    const c: Chunk = { seq: seq >>> 0, len, bytes: copy, frame, timeUs, unconfirmed: true };
     const list = (this.suspects ??= []);
     let i = list.length;
     while (i > 0 && seqDiff(list[i - 1]!.seq, c.seq) > 0) i--;
@@ -211,7 +215,9 @@ export class HalfStream<Owner> {
   /**
    * Takes the held suspects that start before `upTo` (all of them for null), in sequence
    * order: each is accepted as data, the parts of it already delivered by a correct copy
-   * dropping out as retransmissions do. `onTaken` hears of those that delivered bytes.
+   * dropping out as retransmissions do, and a copy already buffered winning over it whatever
+   * the overlap policy. What it delivers is marked (Delivery.unconfirmed), so that the records
+   * built from it say so. `onTaken` hears of those that delivered bytes.
    */
   takeSuspects(upTo: number | null, onTaken: (n: number, firstFrame: number, firstTimeUs: number) => void): void {
     const list = this.suspects;
@@ -226,7 +232,9 @@ export class HalfStream<Owner> {
       this.buffered -= cost(c.bytes, c.len);
       const before = this.nextSeq;
       const fresh = seqDiff(seqAdd(c.seq, c.len), before) > 0;
+      this.takingSuspect = true;
       this.accept(c.seq, c.bytes, 0, c.len, c.frame, c.timeUs);
+      this.takingSuspect = false;
       if (fresh) {
         n++;
         if (first === 0) {
@@ -271,25 +279,25 @@ export class HalfStream<Owner> {
       }
       if (this.chunks.length === this.head) {
         // The hot path: in order, nothing waiting. The payload goes out as it is.
-        this.deliver(bytes, start, len, frame, timeUs);
+        this.deliver(bytes, start, len, frame, timeUs, this.takingSuspect);
         return;
       }
       const room = seqDiff(this.chunks[this.head]!.seq, this.nextSeq);
       if (room > len) {
-        this.deliver(bytes, start, len, frame, timeUs);
+        this.deliver(bytes, start, len, frame, timeUs, this.takingSuspect);
         return;
       }
       // The segment runs into buffered bytes: compare the copies, then keep one.
       if (bytes !== null) {
         this.overlap(this.head, seq, bytes, start, len, frame, timeUs, false);
-        if (this.keepLast) {
+        if (this.keepsLast()) {
           // This copy whole; drain() trims the buffered chunks it covered.
-          this.deliver(bytes, start, len, frame, timeUs);
+          this.deliver(bytes, start, len, frame, timeUs, this.takingSuspect);
           this.drain();
           return;
         }
       }
-      this.deliver(bytes, start, room, frame, timeUs);
+      this.deliver(bytes, start, room, frame, timeUs, this.takingSuspect);
       this.drain();
       len -= room;
       if (len === 0) return;
@@ -342,14 +350,19 @@ export class HalfStream<Owner> {
   flushAll(frame: number, timeUs: number, why: string, onTaken?: (n: number, firstFrame: number, firstTimeUs: number) => void): void {
     this.takeSuspects(null, onTaken ?? noop);
     while (this.hasHole()) this.flushFirstHole(frame, timeUs, why);
-    if (this.pendingSkip > 0) this.deliver(EMPTY, 0, 0, frame, timeUs);
+    if (this.pendingSkip > 0) this.deliver(EMPTY, 0, 0, frame, timeUs, false);
   }
 
   private checkFinished(): void {
     if (this.hasFin && !this.finished && seqDiff(this.nextSeq, this.finSeq) >= 0) this.finished = true;
   }
 
-  private deliver(bytes: Buffer | null, start: number, len: number, frame: number, timeUs: number): void {
+  /** Whether a later copy of bytes not yet delivered wins: the policy's, except for a suspect (a copy with a correct checksum wins over it). */
+  private keepsLast(): boolean {
+    return this.keepLast && !this.takingSuspect;
+  }
+
+  private deliver(bytes: Buffer | null, start: number, len: number, frame: number, timeUs: number, unconfirmed: boolean): void {
     if (bytes === null) {
       this.lose(len, frame, timeUs, 'payload cut by the capture snaplen');
       return;
@@ -357,6 +370,7 @@ export class HalfStream<Owner> {
     const d = (this.out ??= new StreamDelivery(this.dir));
     d.setRange(bytes, start, start + len);
     d.skip = this.pendingSkip;
+    d.unconfirmed = unconfirmed;
     d.frame = frame;
     d.timeUs = timeUs;
     this.pendingSkip = 0;
@@ -397,7 +411,7 @@ export class HalfStream<Owner> {
       chunks[this.head++] = null;
       this.buffered -= cost(c.bytes, c.len);
       if (c.len + d > 0) {
-        this.deliver(c.bytes, d < 0 ? -d : 0, c.len + d, c.frame, c.timeUs);
+        this.deliver(c.bytes, d < 0 ? -d : 0, c.len + d, c.frame, c.timeUs, c.unconfirmed);
       }
     }
     if (this.head === chunks.length) {
@@ -433,7 +447,7 @@ export class HalfStream<Owner> {
     // Collect the uncovered pieces first and insert them in one pass: a segment spanning many
     // small chunks must not cost one array shift per hole it fills.
     if (bytes !== null && i < chunks.length && seqDiff(chunks[i]!.seq, base) < e) {
-      this.overlap(i, seq, bytes, start, len, frame, timeUs, this.keepLast);
+      this.overlap(i, seq, bytes, start, len, frame, timeUs, this.keepsLast());
     }
     const at: number[] = [];
     const made: Chunk[] = [];
@@ -495,13 +509,14 @@ export class HalfStream<Owner> {
           bytes.copy(cb, a - cs, start + a, start + b);
           c.frame = frame;
           c.timeUs = timeUs;
+          // c.unconfirmed stays: a correct copy may cover only part of a suspect's chunk.
         }
       }
     }
     if (differ > 0) {
       this.onAnomaly({
         code: 'overlap-mismatch',
-        reason: `${differ} overlapping bytes of the ${this.dir} stream differ between frames ${otherFrame} and ${frame}: frame ${this.keepLast ? frame : otherFrame}'s copy is kept`,
+        reason: `${differ} overlapping bytes of the ${this.dir} stream differ between frames ${otherFrame} and ${frame}: frame ${this.keepsLast() ? frame : otherFrame}'s copy is kept`,
         frame,
         timeUs,
         session: this.session,
@@ -521,7 +536,7 @@ export class HalfStream<Owner> {
       bytes.copy(copy, 0, start + from - s, start + to - s);
     }
     this.buffered += cost(copy, len);
-    return { seq: seqAdd(base, from), len, bytes: copy, frame, timeUs };
+    return { seq: seqAdd(base, from), len, bytes: copy, frame, timeUs, unconfirmed: this.takingSuspect };
   }
 }
 
@@ -538,6 +553,7 @@ const noop = (): void => undefined;
 export class StreamDelivery implements Delivery {
   readonly dir: Direction;
   skip = 0;
+  unconfirmed = false;
   frame = 0;
   timeUs = 0;
   /** Valid only during the data() call, like `bytes`. */

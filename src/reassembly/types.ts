@@ -39,6 +39,12 @@ export interface Delivery {
    *  N  N bytes were lost before these bytes (hole that never filled, or snaplen-cut payload).
    */
   skip: number;
+  /**
+   * Some of these bytes came from a segment whose TCP checksum was wrong, taken because no copy
+   * with a correct one came (the receiver's ACK, or the end of waiting): they may not be what
+   * was sent. Absent: false.
+   */
+  unconfirmed?: boolean;
   /** The frame the bytes came from, and its capture time. */
   frame: number;
   timeUs: number;

@@ -108,6 +108,8 @@ export class Execution {
   incomplete = false;
   /** Why incomplete (set with it). */
   incompleteReason: IncompleteReason | null = null;
+  /** Built from bytes of a segment with a wrong TCP checksum (the record's badChecksum). */
+  badChecksum = false;
   /** Extended protocol: the request whose ErrorResponse failed this execution. */
   errorPhase: ErrorPhase | null = null;
   batch: Batch | null = null;
@@ -262,6 +264,7 @@ export class Execution {
       cancelledBy: this.cancelledBy,
     };
     if (this.incomplete && this.incompleteReason !== null) rec.incompleteReason = this.incompleteReason;
+    if (this.badChecksum) rec.badChecksum = true;
     if (this.errorPhase !== null) rec.errorPhase = this.errorPhase;
     if (this.batch !== null) rec.batch = { id: this.batch.id, size: this.batch.size, durationMs: this.batch.durationMs() };
     if (this.rolledBack) rec.rolledBack = true;

@@ -32,6 +32,10 @@ export interface QueryRequest {
   firstFrame: number;
   reqTimeUs: number;
   seq: number;
+  /** The Query came (in part) in a segment with a wrong TCP checksum: every statement's record is marked badChecksum. */
+  unconfirmed?: true;
+  /** An answer came so before the execution it belongs to was made: that one is marked (simple-query.ts queryExec). */
+  answerUnconfirmed?: boolean;
 }
 
 /** timeUs: capture time of the frame that completed the request (Query, Execute and FunctionCall have it on their execution). */

@@ -96,6 +96,14 @@ export const queryRecordSchema = z.object({
    * pushed the request out).
    */
   incompleteReason: incompleteReasonSchema.optional(),
+  /**
+   * Only when true: bytes this record was built from (its request, or the answer it was given)
+   * came in a TCP segment whose checksum was wrong, taken because no copy with a correct one
+   * came: its SQL, parameters or result may not be what was sent. Its pairing is not in doubt
+   * (that is `incomplete`); a correct retransmission wins over such a segment, and then nothing
+   * is marked.
+   */
+  badChecksum: z.literal(true).optional(),
   /** Only on a failed extended-protocol record: the request the ErrorResponse answered. */
   errorPhase: z.enum(['parse', 'bind', 'describe', 'execute', 'sync']).optional(),
   /**

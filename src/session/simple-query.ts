@@ -11,7 +11,13 @@ import type { QueryRequest } from './request-queue.js';
 
 /** The execution of the statement the server answers now (created at its first answer). */
 export function queryExec(q: QueryRequest): Execution {
-  if (!q.exec) q.exec = pieceExec(q, q.index);
+  if (!q.exec) {
+    q.exec = pieceExec(q, q.index);
+    if (q.answerUnconfirmed === true) {
+      q.exec.badChecksum = true;
+      q.answerUnconfirmed = false;
+    }
+  }
   return q.exec;
 }
 
@@ -22,6 +28,7 @@ export function pieceExec(q: QueryRequest, index: number): Execution {
   const exec = new Execution('simple', sql, q.firstFrame, q.reqTimeUs);
   exec.statementIndex = index;
   exec.statementCount = Math.max(1, pieces.length, index + 1);
+  if (q.unconfirmed === true) exec.badChecksum = true;
   return exec;
 }
 

@@ -31,6 +31,8 @@ export interface PreparedStatement {
   bytes?: number;
   /** Frontend bytes were lost since it was made: a lost Parse or Close may have replaced it. */
   uncertain?: boolean;
+  /** Its Parse came (in part) in a segment with a wrong TCP checksum: its executions are marked badChecksum. */
+  unconfirmed?: true;
 }
 
 export interface Portal {
@@ -49,6 +51,8 @@ export interface Portal {
   bytes?: number;
   /** Frontend bytes were lost since it was bound, or its statement is uncertain. */
   uncertain?: boolean;
+  /** Its Bind, or its statement's Parse, came in a segment with a wrong TCP checksum (PreparedStatement.unconfirmed). */
+  unconfirmed?: true;
 }
 
 /** Heap a statement or portal holds besides its text and values (object, Map entry, arrays). */

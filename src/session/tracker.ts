@@ -187,6 +187,13 @@ export class SessionTracker implements CancelTarget {
   /** Session-layer limits already reported (bits: 1 request queue, 2 statement table, 4 budget, 8 budget on waiting records), and table evictions seen. */
   private limitsReported = 0;
   private evictionsSeen = 0;
+  /**
+   * The next message holds bytes from a segment with a wrong TCP checksum (unconfirmed()): 1 a
+   * frontend one, 2 a backend one, else 0. While such a frontend message is handled,
+   * frontendUnconfirmed is set: the requests, statements and portals it makes are marked.
+   */
+  private unconfirmedNext = 0;
+  private frontendUnconfirmed = false;
 
   constructor(conn: ConnectionInfo, emit: SessionEmit, opts: TrackerOptions) {
     this.conn = conn;
@@ -271,6 +278,10 @@ export class SessionTracker implements CancelTarget {
 
   message(raw: RawMessage, decode: () => DecodedMessage): void {
     if (this.closed) return;
+    if (this.unconfirmedNext !== 0) {
+      this.unconfirmedMessage(raw, decode);
+      return;
+    }
     const str = raw.code;
     // The type byte as a number (codes.ts): every switch below is on it.
     const code = str === null ? NO_CODE : str.charCodeAt(0);
@@ -335,6 +346,46 @@ export class SessionTracker implements CancelTarget {
     this.enterLossy();
   }
 
+  /**
+   * The next message holds bytes of direction `dir` from a segment with a wrong TCP checksum
+   * (PgObserver.unconfirmed): the records built from it are marked badChecksum.
+   */
+  unconfirmed(dir: Direction): void {
+    this.unconfirmedNext = dir === 'frontend' ? 1 : 2;
+  }
+
+  /**
+   * A message from unconfirmed bytes. A request marks what it makes: a Query its statements'
+   * records, a Parse its statement and a Bind its portal (and so every execution of them), an
+   * Execute or FunctionCall its record, CopyData the COPY's. An answer marks the execution it
+   * belongs to: that of the first request waiting with one, up to the request group's Sync.
+   */
+  private unconfirmedMessage(raw: RawMessage, decode: () => DecodedMessage): void {
+    const frontend = this.unconfirmedNext === 1;
+    this.unconfirmedNext = 0;
+    if (frontend) {
+      this.frontendUnconfirmed = true;
+      this.message(raw, decode);
+      this.frontendUnconfirmed = false;
+      if (raw.code === 'd' && this.copyExec !== null) this.copyExec.badChecksum = true;
+      return;
+    }
+    const queue = this.queuePart;
+    const n = queue === null ? 0 : Math.min(queue.size, LOOKAHEAD);
+    for (let i = 0; i < n; i++) {
+      const r = queue!.at(i)!;
+      if (r.kind === 'sync') break;
+      if (r.kind === 'execute' || r.kind === 'function') r.exec.badChecksum = true;
+      else if (r.kind === 'query') {
+        if (r.exec !== null) r.exec.badChecksum = true;
+        else r.answerUnconfirmed = true;
+      } else continue;
+      break;
+    }
+    if (raw.code === 'd' && this.copyExec !== null) this.copyExec.badChecksum = true;
+    this.message(raw, decode);
+  }
+
   close(end: ConnectionEnd): void {
     if (this.closed) return;
     this.closed = true;
@@ -380,6 +431,7 @@ export class SessionTracker implements CancelTarget {
           : this.keepBind ? parseRange(raw.source, raw.bodyStart, raw.bodyEnd) : parseNames(raw.source, raw.bodyStart, raw.bodyEnd);
         if (p === null) return;
         const stmt: PreparedStatement = { name: p.statement, sql: p.query, paramTypes: p.paramTypes, columns: null, parsedSinceExec: true };
+        if (this.frontendUnconfirmed) stmt.unconfirmed = true;
         if (this.skipping) {
           this.skipped.stmt = stmt;
           return;
@@ -398,6 +450,7 @@ export class SessionTracker implements CancelTarget {
           resultFormats: b.resultFormats, columns: null,
         };
         if (statement.uncertain === true) portal.uncertain = true;
+        if (this.frontendUnconfirmed || statement.unconfirmed === true) portal.unconfirmed = true;
         if (this.keepBind) portal.bound = keepBound(raw.source, raw.bodyStart, raw.bodyEnd, statement.paramTypes);
         if (this.skipping) {
           this.skipped.portal = portal;
@@ -439,6 +492,7 @@ export class SessionTracker implements CancelTarget {
         exec.isFunction = true;
         exec.functionOid = d.functionOid;
         exec.params = d.args;
+        if (this.frontendUnconfirmed) exec.badChecksum = true;
         if (this.skipping) return this.outbox.skip(exec);
         this.push({ kind: 'function', exec, seq: ++this.syncSeq, resultFormat: d.resultFormat }, raw);
         return;
@@ -467,6 +521,7 @@ export class SessionTracker implements CancelTarget {
     const q: QueryRequest = {
       kind: 'query', sql, pieces, index: 0, exec: null, last: null, failed: false, firstFrame: raw.firstFrame, reqTimeUs: raw.timeUs, seq: ++this.syncSeq,
     };
+    if (this.frontendUnconfirmed) q.unconfirmed = true;
     if (this.skipping) {
       skipRest(this.outbox, q);
       return;
@@ -482,6 +537,7 @@ export class SessionTracker implements CancelTarget {
     const portal = sp !== null && sp.name === portalName ? sp : this.table.getPortal(portalName);
     const exec = new Execution('extended', null, raw.firstFrame, raw.timeUs);
     exec.portal = portalName;
+    if (this.frontendUnconfirmed || portal?.unconfirmed === true) exec.badChecksum = true;
     if (portal === undefined) {
       // Bound before the capture began, or by a Bind lost (or forgotten) since.
       if (this.table.frontendLost) exec.markIncomplete('gap');

@@ -35,6 +35,8 @@ export interface DamageSummary {
   /** Query records marked incomplete (their outcome was not seen in full), and why (incompleteReason). */
   incompleteQueries: number;
   incompleteReasons: Record<string, number>;
+  /** Query records built from bytes whose TCP checksum was wrong (badChecksum): what they say could not be verified. */
+  badChecksumQueries: number;
 }
 
 export interface UndecodedSummary {
@@ -70,6 +72,7 @@ export class Coverage {
   private firstFrame: number | null = null;
   private incomplete = 0;
   private readonly incompleteReasons: Record<string, number> = {};
+  private badChecksum = 0;
   private undecodedCount = 0;
   private readonly reasons: Record<string, number> = {};
   private readonly examples: number[] = [];
@@ -81,6 +84,7 @@ export class Coverage {
     else if (rec.kind === 'session') this.session(rec as unknown as SessionRecord);
     else if (rec.kind === 'query') {
       const q = rec as unknown as QueryRecord;
+      if (q.badChecksum === true) this.badChecksum++;
       if (!q.incomplete) return;
       this.incomplete++;
       const why = q.incompleteReason ?? 'unknown';
@@ -106,14 +110,14 @@ export class Coverage {
   }
 
   get damaged(): boolean {
-    return this.damageCount > 0 || this.incomplete > 0;
+    return this.damageCount > 0 || this.incomplete > 0 || this.badChecksum > 0;
   }
 
   damage(): DamageSummary | null {
     if (!this.damaged) return null;
     return {
       anomalies: this.damageCount, byCode: { ...this.byCode }, bytesLost: this.bytesLost, firstFrame: this.firstFrame,
-      incompleteQueries: this.incomplete, incompleteReasons: { ...this.incompleteReasons },
+      incompleteQueries: this.incomplete, incompleteReasons: { ...this.incompleteReasons }, badChecksumQueries: this.badChecksum,
     };
   }
 
@@ -122,7 +126,7 @@ export class Coverage {
   }
 }
 
-/** "1 capture-truncated, 2 gap (1234 bytes lost or skipped, first at frame 17); 3 queries incomplete (3 gap)". */
+/** "1 capture-truncated, 2 gap (1234 bytes lost or skipped, first at frame 17); 3 queries incomplete (3 gap); 1 query built from bytes with a wrong TCP checksum". */
 export function describeDamage(d: DamageSummary): string {
   const parts: string[] = [];
   if (d.anomalies > 0) {
@@ -134,6 +138,9 @@ export function describeDamage(d: DamageSummary): string {
   if (d.incompleteQueries > 0) {
     const why = Object.keys(d.incompleteReasons).sort().map((k) => `${d.incompleteReasons[k]} ${k}`).join(', ');
     parts.push(`${d.incompleteQueries} quer${d.incompleteQueries === 1 ? 'y' : 'ies'} incomplete (${why})`);
+  }
+  if (d.badChecksumQueries > 0) {
+    parts.push(`${d.badChecksumQueries} quer${d.badChecksumQueries === 1 ? 'y' : 'ies'} built from bytes with a wrong TCP checksum`);
   }
   return parts.join('; ');
 }

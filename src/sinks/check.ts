@@ -298,7 +298,7 @@ export class CheckSink implements PipelineSink {
     }
     const damage = this.coverage.damage();
     if (damage !== null && r.strict) {
-      out.push({ rule: 'damaged', count: damage.anomalies + damage.incompleteQueries, ...(damage.firstFrame !== null ? { frame: damage.firstFrame } : {}),
+      out.push({ rule: 'damaged', count: damage.anomalies + damage.incompleteQueries + damage.badChecksumQueries, ...(damage.firstFrame !== null ? { frame: damage.firstFrame } : {}),
         message: `the capture is damaged: ${describeDamage(damage)}; what it lost was not checked` });
     }
     if (r.maxQueries !== undefined && this.queries > r.maxQueries) {

@@ -151,6 +151,7 @@ function queryMarks(q: Record<string, unknown>): string {
   if (q.rolledBack === true) marks += ' [rolled back]';
   if (q.rollbackUnknown === true) marks += ' [rollback unknown]';
   if (q.incomplete === true) marks += ` [incomplete: ${String(q.incompleteReason ?? 'unknown')}]`;
+  if (q.badChecksum === true) marks += ' [bad checksum]';
   if (q.poolerLeg === 'server') marks += ' [pooler server leg]';
   return marks;
 }

@@ -73,6 +73,7 @@ export function queryDetail(rec: Record<string, unknown>): string {
   if (typeof rec.protocol === 'string') detail.push(`protocol ${rec.protocol}`);
   if (rec.skipped === true) detail.push('skipped after an earlier error');
   if (rec.incomplete === true) detail.push(`incomplete: ${INCOMPLETE_WHY[String(rec.incompleteReason)] ?? 'the record may not be right'}`);
+  if (rec.badChecksum === true) detail.push('bad checksum: built from bytes whose TCP checksum was wrong; they may not be what was sent');
   if (rec.rolledBack === true) detail.push('rolled back: it succeeded, but its transaction undid it');
   if (rec.rollbackUnknown === true) detail.push('rollback unknown: written before its transaction ended; whether it was undone is not known');
   if (rec.poolerLeg === 'server') detail.push("a pooler's server leg: its client leg's record counts the statement");

@@ -29,7 +29,7 @@ const RECORD = {
   suspended: key('suspended'), firstFrame: key('firstFrame'), lastFrame: key('lastFrame'), startTime: key('startTime'),
   columns: key('columns'), copy: key('copy'), function: key('function'), cancelledBy: key('cancelledBy'),
   rowValues: key('rowValues'), rowValuesTruncated: key('rowValuesTruncated'),
-  incompleteReason: key('incompleteReason'), errorPhase: key('errorPhase'), batch: key('batch'), rolledBack: key('rolledBack'), rollbackUnknown: key('rollbackUnknown'),
+  incompleteReason: key('incompleteReason'), badChecksum: key('badChecksum'), errorPhase: key('errorPhase'), batch: key('batch'), rolledBack: key('rolledBack'), rollbackUnknown: key('rollbackUnknown'),
   poolerLeg: key('poolerLeg'), serverLeg: key('serverLeg'),
 };
 const SERVER_LEG = { session: enc('{"session":'), backendPid: key('backendPid') };
@@ -220,7 +220,7 @@ export function writeExecution(w: JsonWriter, r: Execution, session: number, sta
     w.byte(0x5d);
   }
   const reason = r.incomplete ? r.incompleteReason : null;
-  if (r.copy === null && !r.isFunction && r.cancelledBy === null && r.rowValues === null && reason === null && r.errorPhase === null
+  if (r.copy === null && !r.isFunction && r.cancelledBy === null && r.rowValues === null && reason === null && !r.badChecksum && r.errorPhase === null
     && r.batch === null && !r.rolledBack && !r.rollbackUnknown && !r.poolerLeg && r.serverLeg === null) {
     w.raw(PLAIN_END);
     return;
@@ -229,6 +229,7 @@ export function writeExecution(w: JsonWriter, r: Execution, session: number, sta
   w.raw(RECORD.function); nullableValue(w, r.isFunction ? { oid: r.functionOid, result: r.functionResult } : null);
   w.raw(RECORD.cancelledBy); nullableValue(w, r.cancelledBy);
   if (reason !== null) { w.raw(RECORD.incompleteReason); w.string(reason); }
+  if (r.badChecksum) { w.raw(RECORD.badChecksum); w.raw(TRUE); }
   if (r.errorPhase !== null) { w.raw(RECORD.errorPhase); w.string(r.errorPhase); }
   const batch = r.batch;
   if (batch !== null) {
