@@ -5,7 +5,6 @@
  * ("Message Formats"); filter keys are stable dotted names under `pgsql.`.
  */
 import type { z } from 'zod';
-import type { Direction } from '../src/core/direction.js';
 
 /**
  * What a traced span holds: the value read (numbers, strings) or a decoded value; any JSON value,
@@ -139,10 +138,6 @@ export const BACKEND_MESSAGES: ValueTable = {
   t: 'ParameterDescription', S: 'ParameterStatus', 1: 'ParseComplete', s: 'PortalSuspended',
   Z: 'ReadyForQuery', T: 'RowDescription',
 };
-
-export function messageTable(dir: Direction): ValueTable {
-  return dir === 'frontend' ? FRONTEND_MESSAGES : BACKEND_MESSAGES;
-}
 
 // ---- fields ----
 

@@ -3,7 +3,7 @@
  * (protocol 3.0 and 3.2), its one-line summary, its field tree, and the zod schemas.
  */
 export { dissect, messageName } from './dissect.js';
-export { lookup, isKnownCode, ALL_ENTRIES } from './registry.js';
+export { lookup, ALL_ENTRIES } from './registry.js';
 export { summarize, shortCode, SHORT_CODES } from './summary.js';
 export { fieldTree, type FieldNode } from './tree.js';
 export { decodedMessageSchema, messageSchemas, decodedMessageJsonSchema } from './schema.js';

@@ -4,7 +4,7 @@
  * decodes to Unknown, so a lookup never misses (gopacket's pre-filled layer registry).
  */
 import type { Entry } from './entry.js';
-import { F, messageTable } from './fields.js';
+import { F } from './fields.js';
 import { cappedHex } from './hex.js';
 import type { Direction } from './types.js';
 import { entries as startupAuth } from './startup-auth.js';
@@ -64,9 +64,4 @@ export function lookup(dir: Direction, code: string): Entry {
 /** Every type byte defined for a direction, as one string (the framer's valid codes). */
 export function messageCodes(dir: Direction): string {
   return ALL_ENTRIES.filter((e) => e.dir === dir).map((e) => e.code).join('');
-}
-
-/** Whether a type byte is defined for a direction (for framers and tests). */
-export function isKnownCode(dir: Direction, code: string): boolean {
-  return messageTable(dir)[code] !== undefined;
 }

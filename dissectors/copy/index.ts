@@ -17,10 +17,8 @@ import { decodeCsvRows, decodeTextRows, looksLikeCsv } from './text-rows.js';
 
 export { TextRowCursor } from './text-rows.js';
 
-export type { LogicalColumn, LogicalRelation, LogicalReplicationState } from './logical-state.js';
 export { newLogicalState } from './logical-state.js';
 export { decodePgoutput } from './pgoutput.js';
-export type { ReplicationOutput } from './replication.js';
 
 /**
  * Optional hints a later stage may put on DissectContext.copy (the fields are not in the
@@ -31,7 +29,7 @@ export type { ReplicationOutput } from './replication.js';
  */
 export type CopyHints = NonNullable<DissectContext['copy']> & { csv?: boolean; output?: ReplicationOutput };
 
-export interface DecodeCopyOptions {
+interface DecodeCopyOptions {
   /** Rows decoded per message (the count covers all of them). Default DEFAULT_MAX_ROWS. */
   maxRows?: number;
   /** Hex of every byte of undecodable payloads instead of a 64-byte preview. */
@@ -44,12 +42,12 @@ export const DEFAULT_MAX_ROWS = 1000;
 const csvGuess = new WeakMap<object, boolean>();
 
 /** Whether this COPY's text-format data is CSV when that is already settled (said, or guessed from an earlier chunk); undefined when the next chunk would be looked at. */
-export function copyCsvSettled(copy: CopyHints): boolean | undefined {
+function copyCsvSettled(copy: CopyHints): boolean | undefined {
   return copy.csv !== undefined ? copy.csv : csvGuess.get(copy);
 }
 
 /** Whether this COPY's text-format data is CSV (said by the statement, or guessed once per COPY). */
-export function copyIsCsv(copy: CopyHints, body: Buffer): boolean {
+function copyIsCsv(copy: CopyHints, body: Buffer): boolean {
   if (copy.csv !== undefined) return copy.csv;
   const known = csvGuess.get(copy);
   if (known !== undefined) return known;

@@ -66,7 +66,7 @@ function hexVal(c: number | undefined): number {
 const SIMPLE_ESCAPES: Record<number, number> = { 0x62: 8, 0x66: 12, 0x6e: 10, 0x72: 13, 0x74: 9, 0x76: 11 };
 
 /** One text-format field with escapes, to its bytes (octal and hex escapes are bytes, not characters). */
-export function unescapeField(b: Buffer, start: number, end: number): string {
+function unescapeField(b: Buffer, start: number, end: number): string {
   const out = Buffer.allocUnsafe(end - start);
   let n = 0;
   for (let i = start; i < end; i++) {

@@ -11,7 +11,7 @@
  * (-1 NULL) and the value: decoded as an array, each value by its own OID.
  */
 import type { PgValue } from '../types.js';
-import type { ElementDecoder } from './array.js';
+import type { ElementDecoder, TextElementDecoder } from './array.js';
 import { malformed } from './errors.js';
 
 const EMPTY = 0x01;
@@ -103,8 +103,6 @@ function recordColumns(b: Buffer, decode: ElementDecoder): PgValue[] {
   if (off !== b.length) malformed('record: bytes after the last column');
   return out;
 }
-
-export type TextElementDecoder = (oid: number, text: string) => PgValue;
 
 /** One bound of a text range at `pos`: its text (null when empty: infinite) and where it ends. */
 function textBound(s: string, pos: number): { text: string | null; end: number } {

@@ -18,13 +18,13 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../core/errors.js';
 
 /** What tcpdump and Wireshark keep of each packet by default: whole frames on every interface. */
-export const LIVE_SNAPLEN = 262144;
+const LIVE_SNAPLEN = 262144;
 /**
  * The kernel's capture buffer. The capture process drains it continuously, so it only has to
  * cover the capture process's own pauses; a larger one takes longer to allocate at start-up
  * (128 MiB: about 0.6 s on the benchmark machine, over the 0.5 s start-up budget).
  */
-export const DEFAULT_KERNEL_BUFFER = 32 * 1024 * 1024;
+const DEFAULT_KERNEL_BUFFER = 32 * 1024 * 1024;
 /** Size of one spool file in tcpdump's -C unit (1,000,000 bytes). */
 const SPOOL_FILE_MB = 16;
 /** pgsniff-capture's libpcap read timeout: a TPACKET_V3 block is handed over at most this long after its first packet. */
@@ -65,7 +65,7 @@ export function findCaptureHelper(): string | null {
  * path. (The `cap` addon is no substitute: it captures on Node's main thread, which is what
  * loses packets under load; see src/capture/live-source.ts.)
  */
-export function noCaptureProcess(): string {
+function noCaptureProcess(): string {
   const build = fileURLToPath(new URL('../../../native/build.sh', import.meta.url));
   return `live capture needs a capture process and finds neither pgsniff-capture nor tcpdump: apt-get install gcc libc6-dev libpcap-dev, then sh ${build} (builds pgsniff-capture); or apt-get install tcpdump`;
 }
@@ -91,7 +91,7 @@ export function openError(iface: string, filter: string, stderr: string): UserEr
   return new UserError('UNSUPPORTED', `cannot capture on ${iface}: ${msg}`);
 }
 
-export interface CaptureProcessOptions {
+interface CaptureProcessOptions {
   iface: string;
   /** Capture filter in pcap-filter (BPF) syntax; '' captures everything. */
   filter: string;

@@ -29,21 +29,21 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AnomalyHandler } from '../core/anomaly.js';
 import { UserError } from '../core/errors.js';
-import { DEFAULT_KERNEL_BUFFER, findTcpdump, openError, startCaptureProcess, takeEarlyCapture, type CaptureProcess } from './capture-process.js';
+import { findTcpdump, openError, startCaptureProcess, takeEarlyCapture, type CaptureProcess } from './capture-process.js';
 import type { Packet, PacketHandler } from './packet.js';
 import { Spool } from './spool.js';
 
-export { DEFAULT_KERNEL_BUFFER, LIVE_SNAPLEN, defaultCaptureFilter, findCaptureHelper, findTcpdump, noCaptureProcess, openError } from './capture-process.js';
+export { defaultCaptureFilter, findCaptureHelper, findTcpdump, openError } from './capture-process.js';
 
 /** Bytes the capture process may be ahead of the decoder before pgsniff drops (whole files). */
-export const DEFAULT_SPOOL_LIMIT = 1024 * 1024 * 1024;
+const DEFAULT_SPOOL_LIMIT = 1024 * 1024 * 1024;
 /** How often an idle reader looks for new packets: well inside the 100 ms output budget. */
 const POLL_MS = 10;
 /** Chunks decoded before the reader yields to the event loop (output, timers, signals). */
 const CHUNKS_PER_TURN = 4;
 const STATS_MS = 1000;
 
-export interface LiveSourceOptions {
+interface LiveSourceOptions {
   /** Interface name (`pgsniff -D`); `any` captures all with the Linux cooked header. */
   iface: string;
   /** Capture filter in pcap-filter (BPF) syntax; '' captures everything. */
@@ -58,7 +58,7 @@ export interface LiveSourceOptions {
   hold?: boolean;
 }
 
-export interface LiveSourceHandlers {
+interface LiveSourceHandlers {
   packet: PacketHandler;
   anomaly: AnomalyHandler;
   /** Everything captured so far has been delivered (the time to write output out). */

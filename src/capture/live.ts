@@ -70,7 +70,7 @@ export function liveCaptureAvailable(): boolean {
   return loadCap() !== null;
 }
 
-export interface InterfaceInfo {
+interface InterfaceInfo {
   name: string;
   /** libpcap's description, null when it has none (most real interfaces on Linux). */
   description: string | null;
@@ -90,7 +90,7 @@ export function listInterfaces(): InterfaceInfo[] {
   }));
 }
 
-export interface LiveCaptureOptions {
+interface LiveCaptureOptions {
   /** Interface name as listInterfaces() gives it; `any` captures all (Linux cooked header). */
   iface: string;
   /** Capture filter in pcap-filter (BPF) syntax; '' or absent captures everything. */
@@ -101,7 +101,7 @@ export interface LiveCaptureOptions {
   bufferSize?: number;
 }
 
-export interface LiveCaptureHandlers {
+interface LiveCaptureHandlers {
   packet: PacketHandler;
   /** Capture-level anomalies: a packet cut short whose length on the wire could not be recovered. */
   anomaly?: AnomalyHandler;
@@ -110,7 +110,7 @@ export interface LiveCaptureHandlers {
   error?: (e: unknown) => void;
 }
 
-export interface LiveStats {
+interface LiveCaptureStats {
   /** Packets delivered to the handler. */
   delivered: number;
   /** Packets libpcap received and dropped: null because the `cap` addon does not expose
@@ -132,7 +132,7 @@ export interface LiveCapture {
   /** Effective snaplen (what a pcap writer should put in its header). */
   readonly snaplen: number;
   readonly running: boolean;
-  stats(): LiveStats;
+  stats(): LiveCaptureStats;
   /** Resolves when no packet has arrived for quietMs (or after maxMs at most), so a caller can
    * let the last packets of an exchange arrive before stop(). */
   settle(quietMs?: number, maxMs?: number): Promise<void>;

@@ -15,7 +15,7 @@ import { PcapReader, PCAP_MAGIC } from './pcap.js';
 import { PcapngReader, BLOCK } from './pcapng.js';
 import type { CaptureFormat, CaptureHandlers, CaptureSummary, FormatReader, ReaderContext } from './types.js';
 
-export type { CaptureFormat, CaptureHandlers, CaptureInterface, CaptureSummary } from './types.js';
+export type { CaptureFormat, CaptureSummary } from './types.js';
 
 export interface ReadCaptureOptions {
   /** Aborting stops the read after the packet being handled; the promise resolves with `aborted: true`. */

@@ -50,7 +50,6 @@ export class Spool {
   private fd: number | null = null;
   private offset = 0;
   private reader: PcapReader | null = null;
-  private summary: CaptureSummary | null = null;
   /** Files below this index were read or dropped. */
   private next = 1;
   private frame = 0;
@@ -122,7 +121,6 @@ export class Spool {
       format: 'pcap', interfaces: [], linkTypes: [], packets: 0, bytes: 0,
       firstTimeUs: null, lastTimeUs: null, complete: true, aborted: false,
     };
-    this.summary = summary;
     this.reader = new PcapReader({
       handlers: {
         // Each file numbers its packets from 1: the capture's frame numbers continue across files.

@@ -21,7 +21,7 @@ export interface CaptureHandlers {
   ready?: () => Promise<void> | null;
 }
 
-export interface CaptureInterface {
+interface CaptureInterface {
   /** Index over the whole file (pcapng interfaces of later sections continue the count), as in Packet.interfaceId. */
   id: number;
   linkType: number;

@@ -8,7 +8,7 @@ import { escapeTerminal } from '../core/escape.js';
 import { DEFAULT_MEMORY_LIMIT_MB, MIN_MEMORY_LIMIT_MB } from '../core/budget.js';
 
 const COMMANDS = ['read', 'stats', 'check', 'record', 'report', 'schema', 'export-schema', 'help'] as const;
-export type Command = (typeof COMMANDS)[number] | 'live' | 'interfaces';
+type Command = (typeof COMMANDS)[number] | 'live' | 'interfaces';
 
 export interface CliOptions {
   command: Command;

@@ -11,7 +11,7 @@ import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { UserError } from '../core/errors.js';
 import { escapeTerminal } from '../core/escape.js';
-import type { OutRecord, PipelineSink } from '../pipeline/events.js';
+import type { PipelineSink } from '../pipeline/events.js';
 import { FanOut } from '../sinks/fan-out.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 import { CheckSink, formatCheckResult } from '../sinks/check.js';

@@ -20,7 +20,7 @@ import { KeyLog, TlsConnection, DSB_TLS_KEYLOG } from '../pg/tls/index.js';
 import { Analyzer } from './analyzer.js';
 import { sinkNeeds, takesDirect, takesRecords, type FrameInfo, type OutRecord, type PipelineSink } from './events.js';
 
-export const DEFAULT_SERVER_PORT = 5432;
+const DEFAULT_SERVER_PORT = 5432;
 /** Messages whose declared length is larger are skipped (PostgreSQL's own limit is 1 GB; we buffer at most this). */
 export const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 

@@ -3,12 +3,11 @@
  * TUI's store). Record objects are the JSON export's records (DESIGN.md, "Contracts that users
  * build on"); sinks must not mutate them.
  */
-import type { Direction } from '../core/direction.js';
 import type { RawMessage, DecodedMessage, DissectContext } from '../../dissectors/types.js';
 import type { Execution } from '../session/execution.js';
 import type { z } from 'zod';
 import type { TransactionStatus } from '../session/schema.js';
-import type { captureRecordSchema } from './schema.js';
+import type { anomalyRecordSchema, captureRecordSchema, messageEnvelopeSchema } from './schema.js';
 
 /** One line of the frame list: every packet the source delivered, PostgreSQL or not. */
 export interface FrameInfo {
@@ -44,7 +43,7 @@ interface FrameTcp {
   tlsRecord: number;
 }
 
-/** The envelope every record has. */
+/** The envelope every record has (query and session records: their schemas in src/session/schema.ts). */
 interface RecordBase {
   kind: 'message' | 'query' | 'session' | 'anomaly' | 'capture';
   /** TCP connection index (stable for a capture), or null for anomalies outside a connection. */
@@ -55,26 +54,11 @@ interface RecordBase {
   frame: number | null;
 }
 
-/** kind "message": the envelope, then the decoded fields of DecodedMessage flattened in. */
-export type MessageRecord = RecordBase & {
-  kind: 'message';
-  session: number;
-  frame: number;
-  dir: Direction;
-  type: string;
-  code: string | null;
-  length: number;
-  /** Present when the connection is TLS-decrypted. */
-  tls?: true;
-} & Record<string, unknown>;
+/** kind "message": the envelope (schema.ts), then the decoded fields of DecodedMessage flattened in. */
+export type MessageRecord = z.infer<typeof messageEnvelopeSchema> & Record<string, unknown>;
 
-export interface AnomalyRecord extends RecordBase {
-  kind: 'anomaly';
-  code: string;
-  reason: string;
-  dir?: Direction;
-  skipped?: number;
-}
+/** kind "anomaly" (schema.ts). */
+export type AnomalyRecord = z.infer<typeof anomalyRecordSchema>;
 
 /** Query and session records are defined by src/session (schema.ts); sinks treat them generically here. */
 type QueryLikeRecord = RecordBase & { kind: 'query' } & Record<string, unknown>;

@@ -4,7 +4,7 @@
  * stop(), after -c packets or --duration seconds; a final `capture` record gives the kernel's
  * and pgsniff's counts.
  */
-import { defaultCaptureFilter, openLiveSource, takePrestarted, DEFAULT_KERNEL_BUFFER, type LiveSource, type LiveStats } from '../capture/live-source.js';
+import { defaultCaptureFilter, openLiveSource, takePrestarted, type LiveSource, type LiveStats } from '../capture/live-source.js';
 import { PcapWriter } from '../capture/pcap-writer.js';
 import type { Packet } from '../capture/packet.js';
 import { isoTime } from '../core/time.js';
@@ -12,7 +12,6 @@ import { PacketPipeline, type AnalyzeOptions, type AnalyzeSummary } from './anal
 import type { CaptureRecord, PipelineSink } from './events.js';
 
 export type { LiveStats };
-export { defaultCaptureFilter };
 
 export interface LiveOptions extends AnalyzeOptions {
   iface: string;
@@ -21,7 +20,7 @@ export interface LiveOptions extends AnalyzeOptions {
   write?: string | null;
   count?: number | null;
   durationSec?: number | null;
-  /** The kernel's capture buffer in bytes (tcpdump -B); default DEFAULT_KERNEL_BUFFER. */
+  /** The kernel's capture buffer in bytes (tcpdump -B); default 32 MiB (capture-process.ts). */
   bufferSize?: number;
   /** Bytes captured and not yet decoded that pgsniff keeps before it drops (default 1 GiB). */
   spoolLimit?: number;
@@ -33,8 +32,6 @@ export interface LiveOptions extends AnalyzeOptions {
   /** The capture's figures about once a second (kernel drops, backlog). */
   onStatus?: (s: LiveStats) => void;
 }
-
-export { DEFAULT_KERNEL_BUFFER as DEFAULT_LIVE_BUFFER };
 
 /** What the TCP streams show of losses: each stretch of payload that never arrived is a gap anomaly. */
 interface LiveLoss {

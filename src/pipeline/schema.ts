@@ -11,7 +11,7 @@ import { queryRecordSchema, sessionRecordSchema } from '../session/schema.js';
 const isoTime = z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'ISO 8601 with microseconds');
 const direction = z.enum(['frontend', 'backend']);
 
-const messageEnvelopeSchema = z.object({
+export const messageEnvelopeSchema = z.object({
   kind: z.literal('message'),
   session: z.number().int().nonnegative(),
   time: isoTime,
