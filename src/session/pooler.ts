@@ -35,8 +35,13 @@
  * the outbox charges the records it holds: the outbox has let go of them (and of their charge)
  * when it wrote them here. When the budget gives one up, the session is decided a direct one,
  * as past MAX_HELD: its held records go out as they are, and the tracker reports memory-limit.
+ * The index each session keeps for matching (its requests' entries, its server-leg records
+ * waiting to be claimed) is charged to the same share, apart (LegIndex): when the budget gives
+ * up one of them, it and the session's older ones are forgotten (a server leg's statement may
+ * then go unrecognised, and count twice), and the tracker reports memory-limit.
  */
 import type { TypedValue } from '../../dissectors/types.js';
+import { valuesBytes } from './value-size.js';
 import { LedgerAccount, type BudgetHolder, type MemoryLedger } from '../core/budget.js';
 import { heldBytes } from './outbox.js';
 import type { ConnectionInfo } from '../reassembly/types.js';
@@ -64,6 +69,9 @@ interface Entry {
   firstFrame: number;
   /** Its first record went out: it was answered, and can no longer hold a server leg's statement. */
   out: boolean;
+  /** Its budget ticket and the bytes charged (0: not charged, or released). */
+  ticket: number;
+  bytes: number;
 }
 
 /** A server leg's record, waiting for the client-leg record it ran for (ServerOut.claimed). */
@@ -76,7 +84,13 @@ interface ServerOut {
   firstFrame: number;
   lastFrame: number;
   claimed: boolean;
+  /** As for Entry. */
+  ticket: number;
+  bytes: number;
 }
+
+/** Heap an entry or a waiting server-leg record holds besides its SQL and parameters (object, Set slots, array slot). */
+const INDEX_OVERHEAD = 200;
 
 /** Server-leg records a session keeps unclaimed, at most (the pooler's own, or a client leg the capture missed). */
 const MAX_OUTS = 64;
@@ -128,11 +142,14 @@ export class PoolerLegs {
    * asked; records held back are charged to `ledger` (none: not charged), and `onGiveUp` hears
    * that the budget made the leg let them go.
    */
-  session(conn: ConnectionInfo, write: RecordOut, backendPid: () => number | null, ledger: MemoryLedger | null = null, onGiveUp: () => void = noop): SessionLeg {
+  session(
+    conn: ConnectionInfo, write: RecordOut, backendPid: () => number | null, ledger: MemoryLedger | null = null,
+    onGiveUp: () => void = noop, onIndexGiveUp: () => void = noop,
+  ): SessionLeg {
     const endpoint = `${conn.server.ip}:${conn.server.port}`;
     this.open.set(endpoint, (this.open.get(endpoint) ?? 0) + 1);
     if (!this.active && this.open.size > 1) this.active = true;
-    return new SessionLeg(this, conn, endpoint, write, backendPid, ledger, onGiveUp);
+    return new SessionLeg(this, conn, endpoint, write, backendPid, ledger, onGiveUp, onIndexGiveUp);
   }
 
   /** @internal */
@@ -248,6 +265,7 @@ export class PoolerLegs {
     if (best !== null) {
       best.claimed = true;
       this.removeOut(best);
+      best.leg.index.release(best);
     }
     return best;
   }
@@ -281,6 +299,44 @@ interface Held {
 const UNCHARGED = Number.MAX_SAFE_INTEGER;
 const noop = (): void => undefined;
 
+/**
+ * A session's matching index as a holder of the budget (apart from its held records, which
+ * SessionLeg holds): its entries and its waiting server-leg records, each charged when made and
+ * released when it leaves. Both lists are in ticket order and leave from the front, but for
+ * claimed records (released at once, dropped from the list later), so a ticket is held when it
+ * is at or after the first charged one of either list; giving one up forgets it with every
+ * older one of the session's (the budget gives up the oldest first anyway).
+ */
+class LegIndex implements BudgetHolder {
+  private readonly account = new LedgerAccount(this);
+  constructor(private readonly leg: SessionLeg, private readonly ledger: MemoryLedger | null, private readonly onGiveUp: () => void) {}
+
+  charge(item: Entry | ServerOut, bytes: number): void {
+    if (this.ledger === null) return;
+    item.bytes = bytes;
+    item.ticket = this.ledger.charge(this.account, bytes);
+  }
+
+  release(item: Entry | ServerOut): void {
+    if (item.bytes === 0) return;
+    this.ledger!.release(item.bytes);
+    item.bytes = 0;
+    item.ticket = UNCHARGED;
+  }
+
+  holds(ticket: number): boolean {
+    return this.leg.oldestIndexTicket() <= ticket;
+  }
+
+  giveUp(ticket: number): void {
+    if (this.leg.forgetIndex(ticket)) this.onGiveUp();
+  }
+
+  close(): void {
+    this.account.close();
+  }
+}
+
 /** One session's side: its requests (entries), whether it is a server leg, the records it holds back. */
 export class SessionLeg implements BudgetHolder {
   readonly id: number;
@@ -294,6 +350,8 @@ export class SessionLeg implements BudgetHolder {
   private outs: ServerOut[] = [];
   private held: Held[] = [];
   private readonly account = new LedgerAccount(this);
+  /** @internal Its entries' and waiting records' charges (LegIndex). */
+  readonly index: LegIndex;
 
   constructor(
     private readonly pool: PoolerLegs,
@@ -303,10 +361,43 @@ export class SessionLeg implements BudgetHolder {
     private readonly backendPid: () => number | null,
     private readonly ledger: MemoryLedger | null = null,
     private readonly onGiveUp: () => void = noop,
+    onIndexGiveUp: () => void = noop,
   ) {
     this.id = conn.id;
     this.clientIp = conn.client.ip;
     this.serverIp = conn.server.ip;
+    this.index = new LegIndex(this, ledger, onIndexGiveUp);
+  }
+
+  /** @internal The oldest ticket its index still holds (UNCHARGED: none). */
+  oldestIndexTicket(): number {
+    let t = UNCHARGED;
+    for (const e of this.entries) if (e.bytes > 0) { t = e.ticket; break; }
+    for (const o of this.outs) if (o.bytes > 0) { if (o.ticket < t) t = o.ticket; break; }
+    return t;
+  }
+
+  /** @internal The budget gave up index ticket `ticket`: it and every older entry and waiting record go. Returns whether any did. */
+  forgetIndex(ticket: number): boolean {
+    let n = 0;
+    while (n < this.entries.length && this.entries[n]!.ticket <= ticket) n++;
+    for (let k = 0; k < n; k++) this.drop(this.entries[k]!);
+    this.entries.splice(0, n);
+    let m = 0;
+    while (m < this.outs.length && (this.outs[m]!.claimed || this.outs[m]!.ticket <= ticket)) m++;
+    for (let k = 0; k < m; k++) this.dropOut(this.outs[k]!);
+    this.outs.splice(0, m);
+    return n + m > 0;
+  }
+
+  private drop(e: Entry): void {
+    this.pool.remove(e);
+    this.index.release(e);
+  }
+
+  private dropOut(o: ServerOut): void {
+    if (!o.claimed) this.pool.removeOut(o);
+    this.index.release(o);
   }
 
   /** The tracker queued a request (request-queue.ts): statements are indexed for matching. */
@@ -327,10 +418,12 @@ export class SessionLeg implements BudgetHolder {
       firstFrame = r.firstFrame;
     } else return;
     if (sql === null && statement === null) return;
-    const e: Entry = { leg: this, sql, statement, reqTimeUs, firstFrame, out: false };
-    if (this.entries.length >= MAX_ENTRIES) this.pool.remove(this.entries.shift()!);
+    const e: Entry = { leg: this, sql, statement, reqTimeUs, firstFrame, out: false, ticket: UNCHARGED, bytes: 0 };
+    if (this.entries.length >= MAX_ENTRIES) this.drop(this.entries.shift()!);
     this.entries.push(e);
     this.pool.add(e);
+    // Pushed first: the charge may give up this leg's older entries, never this one.
+    this.index.charge(e, INDEX_OVERHEAD + (sql === null ? 0 : 2 * sql.length) + (statement === null ? 0 : 2 * statement.length));
   }
 
   /** The outbox's writer: a finished execution's record, with the transaction status after it. */
@@ -393,10 +486,11 @@ export class SessionLeg implements BudgetHolder {
   close(rec: SessionRecord): void {
     this.release(this.state === 'server');
     this.account.close();
-    for (const e of this.entries) this.pool.remove(e);
+    for (const e of this.entries) this.drop(e);
     this.entries.length = 0;
-    for (const o of this.outs) this.pool.removeOut(o);
+    for (const o of this.outs) this.dropOut(o);
     this.outs = [];
+    this.index.close();
     this.pool.closed(this.endpoint);
     if (this.state === 'server') rec.poolerLeg = 'server';
     else if (this.linked) rec.poolerLeg = 'client';
@@ -423,10 +517,15 @@ export class SessionLeg implements BudgetHolder {
       else this.pool.prepare(this.endpoint, name, exec.sql);
     }
     if (this.outs.length > 0 && this.outs[0]!.claimed) this.outs = this.outs.filter((x) => !x.claimed);
-    if (this.outs.length >= MAX_OUTS) this.pool.removeOut(this.outs.shift()!);
-    const o: ServerOut = { leg: this, key: outKey(exec), statementIndex: exec.statementIndex, params: exec.params, firstFrame: exec.firstFrame, lastFrame: exec.lastFrame, claimed: false };
+    if (this.outs.length >= MAX_OUTS) this.dropOut(this.outs.shift()!);
+    const o: ServerOut = {
+      leg: this, key: outKey(exec), statementIndex: exec.statementIndex, params: exec.params, firstFrame: exec.firstFrame, lastFrame: exec.lastFrame,
+      claimed: false, ticket: UNCHARGED, bytes: 0,
+    };
     this.outs.push(o);
     this.pool.addOut(o);
+    // The key holds the SQL once the record went out; the parameters likewise.
+    this.index.charge(o, INDEX_OVERHEAD + 2 * o.key.length + (o.params.length > 0 ? valuesBytes(o.params) : 0));
   }
 
   /**
@@ -441,7 +540,7 @@ export class SessionLeg implements BudgetHolder {
       if (e.firstFrame === exec.firstFrame && e.reqTimeUs === exec.reqTimeUs && (!e.out || exec.statementIndex > 0)) break;
     }
     if (i === list.length) return null;
-    for (let k = 0; k < i; k++) this.pool.remove(list[k]!);
+    for (let k = 0; k < i; k++) this.drop(list[k]!);
     list.splice(0, i);
     const e = list[0]!;
     // A record given up or cut off (incomplete) was not answered: its request may still be on a server leg.

@@ -184,7 +184,7 @@ export class SessionTracker implements CancelTarget {
    */
   private owedSyncs = 0;
   private owedPartial = false;
-  /** Session-layer limits already reported (bits: 1 request queue, 2 statement table, 4 budget, 8 budget on waiting records), and table evictions seen. */
+  /** Session-layer limits already reported (bits: 1 request queue, 2 statement table, 4 budget, 8 budget on waiting records, 16 on a pooler leg's held records, 32 on its index), and table evictions seen. */
   private limitsReported = 0;
   private evictionsSeen = 0;
   /**
@@ -210,7 +210,7 @@ export class SessionTracker implements CancelTarget {
     // Records pass the pooler's leg on their way out (it may mark them, or hold them back until it knows).
     this.leg = opts.pooler?.session(conn, (exec, status) => {
       if (writer === null || !writer(exec, conn.id, status)) emit(exec.toRecord(conn.id, status, summary));
-    }, () => this.info.backendPid, (opts.budget ?? processBudget()).session, () => this.poolerHeldGivenUp()) ?? null;
+    }, () => this.info.backendPid, (opts.budget ?? processBudget()).session, () => this.poolerHeldGivenUp(), () => this.poolerIndexGivenUp()) ?? null;
     const budget = opts.budget ?? processBudget();
     this.budget = budget;
     this.summary = summary;
@@ -992,6 +992,11 @@ export class SessionTracker implements CancelTarget {
   private poolerHeldGivenUp(): void {
     this.limit('memory-limit', 'the memory budget over all sessions is spent (--memory-limit): query records held back to tell a pooler\'s '
       + 'server legs from its client legs were written before that was known (this session is taken for a direct one)', { frame: this.lastFrame, timeUs: this.lastTimeUs }, 16);
+  }
+
+  private poolerIndexGivenUp(): void {
+    this.limit('memory-limit', 'the memory budget over all sessions is spent (--memory-limit): the oldest requests and server-leg records kept to '
+      + 'tell a pooler\'s server legs from its client legs were forgotten (a statement run through the pooler may go unlinked and count twice)', { frame: this.lastFrame, timeUs: this.lastTimeUs }, 32);
   }
 
   private heldGivenUp(): void {
