@@ -21,8 +21,8 @@ import { UserError } from '../core/errors.js';
 const LIVE_SNAPLEN = 262144;
 /**
  * The kernel's capture buffer. The capture process drains it continuously, so it only has to
- * cover the capture process's own pauses; a larger one takes longer to allocate at start-up
- * (128 MiB: about 0.6 s on the benchmark machine, over the 0.5 s start-up budget).
+ * cover the capture process's own pauses; a larger one takes longer to allocate at start-up,
+ * past the start-up budget (docs/BENCHMARK.md, "Live capture under load").
  */
 const DEFAULT_KERNEL_BUFFER = 32 * 1024 * 1024;
 /** Size of one spool file in tcpdump's -C unit (1,000,000 bytes). */

@@ -86,8 +86,8 @@ async function* compressed(head: Buffer, rest: AsyncIterator<string | Buffer>, s
  * read in flight is always awaited, so the handle is never closed under it.
  */
 async function* fileChunks(file: FileHandle, size: number, stop: () => boolean): AsyncGenerator<Buffer> {
-  // fs.read on the handle's descriptor: its call costs the reading thread a third of what
-  // FileHandle.read's does, which shows at a thousand reads per 256 MB.
+  // fs.read on the handle's descriptor: its call costs the reading thread much less than
+  // FileHandle.read's (docs/BENCHMARK.md, "Figures moved out of the code").
   const fd = file.fd;
   const read = (): Promise<Buffer> => new Promise((resolve, reject) => {
     const buffer = Buffer.allocUnsafeSlow(size);

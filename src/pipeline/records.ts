@@ -3,7 +3,6 @@
  * so the NDJSON export, the text view, the TUI and the filter language see the same keys.
  */
 import type { Anomaly } from '../core/anomaly.js';
-// Date#toISOString per record was a fifth of the NDJSON export's time: the date part is cached per second.
 import { isoTime } from '../core/time.js';
 import type { DecodedMessage, RawMessage } from '../../dissectors/types.js';
 import type { AnomalyRecord, MessageRecord } from './events.js';
