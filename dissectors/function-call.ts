@@ -40,11 +40,13 @@ const functionCallResponse: Entry = {
   name: 'FunctionCallResponse',
   decode(r, ctx) {
     // The result's format is the one the FunctionCall asked for; it is not repeated here, so
-    // when that request is unknown the bytes decide: text when they read as text, else hex.
+    // when that request is unknown the bytes decide (text when they read as text, else hex) and
+    // the record says so: resultFormat null.
+    const asked = ctx.functionResultFormat?.() ?? null;
     r.open(F.functionResult);
-    const v = readTypedValue(r, 0, ctx.functionResultFormat?.() ?? 'guess');
+    const v = readTypedValue(r, 0, asked ?? 'guess');
     r.close(v.value);
-    return { type: 'FunctionCallResponse', result: v };
+    return { type: 'FunctionCallResponse', result: v, resultFormat: asked };
   },
 };
 

@@ -168,7 +168,9 @@ export const messageSchemas = {
 
   // function call
   FunctionCall: msg('FunctionCall', { functionOid: uint32, args: z.array(typedValueSchema), resultFormat: format }),
-  FunctionCallResponse: msg('FunctionCallResponse', { result: typedValueSchema }),
+  // resultFormat: what the FunctionCall being answered asked for; null when that call was not
+  // seen, and result.format is then only what the bytes read as.
+  FunctionCallResponse: msg('FunctionCallResponse', { result: typedValueSchema, resultFormat: format.nullable() }),
 
   // what could not be decoded
   Unknown: msg('Unknown', { reason: z.string(), raw: z.string(), size: z.number().int().nonnegative() }),

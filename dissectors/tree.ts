@@ -68,8 +68,30 @@ function contextFrom(raw: RawMessage, d: DecodedMessage, given: Partial<DissectC
     resultColumns: given.resultColumns ?? (() => columns),
     pendingRequest: given.pendingRequest ?? (t === 'GSSENCResponse' ? 'gssenc' : t === 'SSLResponse' ? 'ssl' : null),
     saslMechanism: given.saslMechanism ?? (d.type === 'SASLInitialResponse' ? d.mechanism : null),
-    // What the FunctionCall asked its answer to be in, when the caller knows it (else the bytes decide).
-    functionResultFormat: given.functionResultFormat,
+    // What the FunctionCall asked its answer to be in: the caller's word, else the record's
+    // (decoded while the session layer knew the call); when neither knows, the bytes decide.
+    functionResultFormat: given.functionResultFormat ?? (d.type === 'FunctionCallResponse' && d.resultFormat !== null ? constant(d.resultFormat) : undefined),
+  };
+}
+
+function constant<T>(v: T): () => T {
+  return () => v;
+}
+
+/**
+ * A FunctionCallResponse does not carry its result's format: the FunctionCall did. The tree says
+ * which it was read in and why, so a guessed reading is never shown as a certain one (-V and the
+ * TUI alike). It has no bytes of its own: an empty range at the end of the message.
+ */
+function resultFormatNode(d: Extract<DecodedMessage, { type: 'FunctionCallResponse' }>, asked: 'text' | 'binary' | undefined, at: number): FieldNode {
+  const f = F.functionResultFormat;
+  if (asked !== undefined) {
+    return { label: f.label, key: f.key, value: asked, display: `${asked} (${asked === 'binary' ? 1 : 0}), as its FunctionCall asked`, offset: at, length: 0, children: [] };
+  }
+  const read = d.result.format;
+  return {
+    label: f.label, key: f.key, value: null, offset: at, length: 0, children: [],
+    display: `unknown (the FunctionCall that asked for it was not seen); read as ${read} because the bytes ${read === 'text' ? 'read as text' : 'do not read as text'}`,
   };
 }
 
@@ -154,10 +176,12 @@ function valueDisplay(value: PgValue, body: Buffer, offset: number, length: numb
 type FormatOf = (field: FieldDef, i: number) => 'text' | 'binary' | null;
 type TypeOf = (field: FieldDef, i: number) => string | null;
 
-function formatsOf(d: DecodedMessage): FormatOf {
+function formatsOf(d: DecodedMessage, functionResult: 'text' | 'binary' | undefined): FormatOf {
   return (field, i) => {
     if (d.type === 'DataRow' && field === F.rowValue) return d.values[i]?.format ?? null;
     if (d.type === 'Bind' && field === F.param) return d.params[i]?.format ?? null;
+    if (d.type === 'FunctionCall' && field === F.arg) return d.args[i]?.format ?? null;
+    if (d.type === 'FunctionCallResponse' && field === F.functionResult) return functionResult ?? d.result.format;
     return null;
   };
 }
@@ -256,7 +280,9 @@ export function fieldTree(raw: RawMessage, decoded: DecodedMessage, ctx: Partial
     });
     return out;
   }
-  out.push(...nodes(t.spans, body, base, c.showSecrets, formatsOf(decoded), typesOf(decoded, ctx.columnNames)));
+  const asked = c.functionResultFormat?.();
+  out.push(...nodes(t.spans, body, base, c.showSecrets, formatsOf(decoded, asked), typesOf(decoded, ctx.columnNames)));
+  if (decoded.type === 'FunctionCallResponse') out.push(resultFormatNode(decoded, asked, base + body.length));
   const r = t.reader;
   if (typeof t.result === 'string') {
     out.push({

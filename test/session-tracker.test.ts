@@ -460,7 +460,7 @@ test('START_REPLICATION: CopyBoth, then COPY 0 and its own tag, one record', () 
 test('FunctionCall: oid, arguments, result', () => {
   const w = new Wire().login();
   w.fe({ type: 'FunctionCall', functionOid: 1598, args: [tv('5')], resultFormat: 'text' });
-  w.be({ type: 'FunctionCallResponse', result: tv('0.5', 701) }).be(rfq('I')).close();
+  w.be({ type: 'FunctionCallResponse', result: tv('0.5', 701), resultFormat: 'text' }).be(rfq('I')).close();
   const q = w.queries[0]!;
   assert.equal(q.protocol, 'function');
   assert.equal(q.sql, null);
@@ -630,7 +630,7 @@ test('hostile: unanswered requests and random sequences stay bounded and never t
     ['be', row('1')], ['be', cc('SELECT 1')], ['be', err('XX000', 'x')], ['be', rfq('I')], ['be', rfq('E')], ['be', { type: 'NoData' }],
     ['be', { type: 'ParameterDescription', paramTypes: [] }], ['be', { type: 'CopyInResponse', format: 'text', columnFormats: [] }],
     ['be', { type: 'CopyOutResponse', format: 'binary', columnFormats: [] }], ['be', other('CopyData')], ['be', { type: 'PortalSuspended' }],
-    ['be', { type: 'EmptyQueryResponse' }], ['be', { type: 'FunctionCallResponse', result: tv('1') }],
+    ['be', { type: 'EmptyQueryResponse' }], ['be', { type: 'FunctionCallResponse', result: tv('1'), resultFormat: null }],
     ['be', { type: 'Malformed', name: 'CommandComplete', reason: 'x', fault: 'invalid', raw: '', size: 0, offset: 0, partial: {} }],
     ['be', { type: 'NoticeResponse', fields: { severity: null, severityNonLocalized: null, sqlstate: null, message: null } }],
   ];

@@ -268,6 +268,22 @@ test('an export that cannot be written is said in the status line; the UI goes o
   }
 });
 
+test('-V reads a FunctionCallResponse as the TUI does: in the format its FunctionCall asked, or says the format is unknown', () => {
+  const out = execFileSync(process.execPath, [CLI, 'read', '-V', CAPTURE], { encoding: 'utf8' });
+  const trees = out.split('\n    FunctionCallResponse\n').slice(1).map((t) => t.split('\n    ReadyForQuery')[0]);
+  assert.equal(trees.length, 2, out);
+  // alice's call asked for binary: bytes that read as text ("ABCD") are still read as binary.
+  assert.match(trees[0], /Result: \\x41424344 \(binary 41424344\)/);
+  assert.match(trees[0], /Result format: binary \(1\), as its FunctionCall asked$/m);
+  // The stray answer's call was never seen: read as text, and said to be a reading of the bytes.
+  assert.match(trees[1], /Result: WXYZ\n/);
+  assert.match(trees[1], /Result format: unknown \(the FunctionCall that asked for it was not seen\); read as text because the bytes read as text/);
+  // The NDJSON record says the same: resultFormat is the call's, or null.
+  const recs = execFileSync(process.execPath, [CLI, 'read', '--json', '-Y', 'type == "FunctionCallResponse"', CAPTURE], { encoding: 'utf8' })
+    .trim().split('\n').map((l) => JSON.parse(l) as { resultFormat: string | null; result: { format: string } });
+  assert.deepEqual(recs.map((r) => [r.resultFormat, r.result.format]), [['binary', 'binary'], [null, 'text']]);
+});
+
 test('FunctionCallResponse: read in the format the FunctionCall asked (binary here), or said unknown when that call was not seen', { skip, timeout: 60_000 }, async () => {
   const ui = await openCli([]);
   try {
@@ -276,10 +292,10 @@ test('FunctionCallResponse: read in the format the FunctionCall asked (binary he
     // alice's answer comes first (frame order), the stray one later: n finds it.
     ui.type('FunctionCallResponse');
     ui.keys('Enter');
-    let s = await ui.waitFor(/Result format: binary \(1\), as the FunctionCall in frame \d+ asked/);
+    let s = await ui.waitFor(/Result format: binary \(1\), as its FunctionCall asked in frame \d+/);
     // Bytes that read as text ("ABCD") are not guessed as text: the call asked for binary, so
     // the typed reading beside the wire text is the binary one (hex, the type being unknown).
-    assert.match(s, /Result: ABCD → \\x41424344/);
+    assert.match(s, /Result: \\x41424344 \(binary 41424344\)/);
     ui.keys('n');
     s = await ui.waitFor(/Result format: unknown/);
     assert.match(s, /read as text because the bytes read as text/);

@@ -131,7 +131,7 @@ const PLACES = new Map<FieldDef, readonly Place[] | string>([
   [F.argFormat, [msg(['FunctionCall'], 'args.format')]],
   [F.argCount, [calc(['FunctionCall'], 'the number of `args`', count('args'))]],
   [F.arg, [msg(['FunctionCall'], 'args.value')]],
-  [F.functionResultFormat, [msg(['FunctionCall'], 'resultFormat')]],
+  [F.functionResultFormat, [msg(['FunctionCall', 'FunctionCallResponse'], 'resultFormat')]],
   [F.functionResult, [msg(['FunctionCallResponse'], 'result.value'), query('function.result.value')]],
 
   [F.malformed, [calc(['Malformed'], '`reason`, unless the fault is trailing bytes', (r) => (r.fault !== 'trailing' ? r.reason : undefined))]],

@@ -5,7 +5,7 @@
  */
 import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
 import { fieldTree, type FieldNode } from '../../dissectors/tree.js';
-import { REDACTED } from '../../dissectors/fields.js';
+import { F, REDACTED } from '../../dissectors/fields.js';
 import type { TuiStore } from './store.js';
 import { QF_ERROR, QF_FUNCTION, FF_TCP, MF_TLS, TLS_CONTENT, tcpFlagNames } from './store.js';
 import { relTime, ms } from './text.js';
@@ -112,13 +112,11 @@ function fromField(f: FieldNode, msg: number, depth: number, bytes: Buffer | nul
 }
 
 /** Every field with its byte range (dissectors/tree.ts); the decoded object walked generically if that fails. */
-export function fieldNodes(raw: RawMessage, decoded: DecodedMessage, msg: number, showSecrets = false, columnNames: string[] | null = null,
-  functionResultFormat: 'text' | 'binary' | null = null): TreeNode[] {
+export function fieldNodes(raw: RawMessage, decoded: DecodedMessage, msg: number, showSecrets = false, columnNames: string[] | null = null): TreeNode[] {
   try {
     const bytes = messageBytes(raw);
-    // A DataRow's values are labelled with their columns' names ("Value 3 (email, text)"); a
-    // FunctionCallResponse is read in the format its FunctionCall asked for, when that is known.
-    const ctx = { showSecrets, columnNames: columnNames ?? undefined, functionResultFormat: functionResultFormat === null ? undefined : () => functionResultFormat };
+    // A DataRow's values are labelled with their columns' names ("Value 3 (email, text)").
+    const ctx = { showSecrets, columnNames: columnNames ?? undefined };
     return fieldTree(raw, decoded, ctx).map((f) => fromField(f, msg, 0, bytes));
   } catch {
     // The tracing decoder should not throw, but a detail pane must never take the UI down.
@@ -234,24 +232,20 @@ export function buildTree(store: TuiStore, fi: number, showSecrets = false): Tre
 
 /**
  * A FunctionCallResponse does not say its result's format: its FunctionCall's result format code
- * does. When the session layer paired the two (a query record of protocol "function" spans this
- * frame), the pipeline decoded the result in that format and the tree says so; otherwise the
- * format is unknown, the tree says that too, and which reading the bytes suggested.
+ * does. The pipeline decoded it in that format when the session layer knew the call, and the
+ * tree's "Result format" line (dissectors/tree.ts, the same as -V's) says so, or that no call
+ * was seen; the TUI adds the frame of the call, from the query record that paired them.
  */
 function functionResultNodes(store: TuiStore, m: number, no: number, raw: RawMessage, decoded: Extract<DecodedMessage, { type: 'FunctionCallResponse' }>,
   showSecrets: boolean): TreeNode[] {
   const q = store.queryAt(store.sessionOf(m), no);
   const paired = q >= 0 && (store.qFlags.get(q) & QF_FUNCTION) !== 0 && store.qEndFrame.get(q) === no;
-  if (paired) {
-    const format = decoded.result.format;
-    const out = fieldNodes(raw, decoded, m, showSecrets, null, format);
-    out.push(node(`Result format: ${format} (${format === 'binary' ? 1 : 0}), as the FunctionCall in frame ${store.qStartFrame.get(q)} asked`, -1));
-    return out;
+  const out = fieldNodes(raw, decoded, m, showSecrets, null);
+  for (const n of out) {
+    if (!n.label.startsWith(`${F.functionResultFormat.label}: `)) continue;
+    if (decoded.resultFormat === null) n.colour = 'yellow';
+    else if (paired) n.label += ` in frame ${store.qStartFrame.get(q)}`;
   }
-  const out = fieldNodes(raw, decoded, m, showSecrets, null, null);
-  const n = node(`Result format: unknown (the FunctionCall that asked for it was not paired with this answer); read as ${decoded.result.format} because the bytes ${decoded.result.format === 'text' ? 'read as text' : 'do not read as text'}`, -1);
-  n.colour = 'yellow';
-  out.push(n);
   return out;
 }
 
