@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TmuxUi, tmuxAvailable, SKIP_NO_TMUX } from './helpers/tui-tmux.js';
-import { conversation, pcapFile, LINK_TYPE, BASE_TIME_US, type FrameRecord } from './helpers/build-packets.js';
+import { conversation, pcapFile, pcapngFile, LINK_TYPE, BASE_TIME_US, type FrameRecord } from './helpers/build-packets.js';
 import {
   startup, query, readyForQuery, commandComplete, rowDescription, dataRow, authentication, errorResponse, parse, bind, execute, sync,
   msg, int16, uint32, lenBytes,
@@ -23,6 +23,7 @@ import {
 import { readCapture } from '../src/capture/open.js';
 import type { Packet } from '../src/capture/packet.js';
 import { completeField } from '../src/tui/filter-complete.js';
+import { exportFrames } from '../src/tui/export.js';
 import { projectRoot, SKIP_NO_TSHARK, tshark } from './helpers/public-captures.js';
 import { width } from '../src/tui/term-width.js';
 
@@ -231,6 +232,50 @@ test('w writes the frames the filter shows to a pcap in the capture\'s link type
   assert.equal(lines.length, count);
   assert.ok(lines.every((l) => /^\d+\t/.test(l)), decoded);
   assert.match(decoded, /SELECT \* FROM missing_table/);
+});
+
+/** Every frame's capture time as tshark prints it (seconds since the epoch, to the nanosecond). */
+function tsharkTimes(file: string): string[] {
+  return execFileSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8' }).trim().split('\n');
+}
+
+test('w keeps a nanosecond capture\'s times to the nanosecond (pcap nanosecond magic), from a nanosecond pcap and a pcapng of if_tsresol 9', { skip: skip || (tshark() === null && SKIP_NO_TSHARK), timeout: 120_000 }, async () => {
+  // The three-connection capture again, each frame given nanoseconds that a microsecond file cannot hold.
+  const frames = (await packets(CAPTURE)).map((p, i) => ({ data: p.data, timeUs: p.timeUs, nanos: (p.timeUs % 1_000_000) * 1000 + ((i * 137 + 1) % 1000) }));
+  const nsPcap = join(dir, 'nanos.pcap');
+  writeFileSync(nsPcap, pcapFile(frames, { nanos: true, linkType: LINK_TYPE.sll }));
+  // The same as a big-endian pcapng whose interface counts nanoseconds, with an if_tsoffset.
+  const nsPcapng = join(dir, 'nanos.pcapng');
+  const unit = (f: { timeUs: number; nanos: number }, off: number): bigint => BigInt(Math.floor(f.timeUs / 1e6) - off) * 1_000_000_000n + BigInt(f.nanos);
+  writeFileSync(nsPcapng, pcapngFile([
+    { block: 'shb', bigEndian: true },
+    { block: 'idb', linkType: LINK_TYPE.sll, tsresol: 9, tsoffset: 100 },
+    ...frames.map((f) => ({ block: 'epb' as const, data: f.data, ts: unit(f, 100) })),
+  ]));
+  const want = tsharkTimes(nsPcap);
+  assert.ok(want.every((t) => /\.\d{9}$/.test(t)) && new Set(want.map((t) => t.slice(-3))).size > 3, want.join(' '));
+  assert.deepEqual(tsharkTimes(nsPcapng), want, 'the two sources hold the same times');
+  // Through the UI: every frame of the nanosecond pcap.
+  const out = join(dir, 'nanos-out.pcap');
+  const ui = TmuxUi.start(['read', nsPcap], { width: 80, height: 24, script: '../cli/main.js' });
+  try {
+    await ui.waitFor(/loaded in/, 15_000);
+    await submit(ui, 'w', out, new RegExp(`wrote ${frames.length} frames to`));
+  } finally {
+    ui.stop();
+  }
+  assert.equal(readFileSync(out).readUInt32LE(0), 0xa1b23c4d, 'the nanosecond magic');
+  assert.deepEqual(tsharkTimes(out), want);
+  // From the pcapng (the chosen frames only), and a microsecond capture stays microsecond.
+  const chosen = Uint32Array.from([2, 5, 9]);
+  const out2 = join(dir, 'nanos-out2.pcap');
+  assert.equal(await exportFrames(nsPcapng, chosen, out2), 3);
+  assert.equal(readFileSync(out2).readUInt32LE(0), 0xa1b23c4d);
+  assert.deepEqual(tsharkTimes(out2), [...chosen].map((f) => want[f - 1]));
+  const out3 = join(dir, 'micro-out.pcap');
+  await exportFrames(CAPTURE, chosen, out3);
+  assert.equal(readFileSync(out3).readUInt32LE(0), 0xa1b2c3d4);
+  assert.deepEqual(tsharkTimes(out3), [...chosen].map((f) => tsharkTimes(CAPTURE)[f - 1]));
 });
 
 test('W writes the records the filter matches as NDJSON, the bytes of read --json -Y (and --queries from the queries view)', { skip, timeout: 120_000 }, async () => {

@@ -1,6 +1,7 @@
 /**
  * Streaming writer of classic pcap files (the libpcap format tcpdump -w writes): little-endian,
- * microsecond timestamps, one link type for the whole file. Used by `-w FILE` and by the sample
+ * microsecond timestamps (or nanosecond ones, with the nanosecond magic, for frames exported
+ * from a finer capture), one link type for the whole file. Used by `-w FILE` and by the sample
  * generator; tshark, tcpdump and pgsniff's own readers read what it writes.
  *
  * Records are packed into one reusable chunk and written when it fills, on flush() and on
@@ -13,8 +14,9 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Packet } from './packet.js';
 
-/** 0xa1b2c3d4 written little-endian: microsecond timestamps. */
+/** 0xa1b2c3d4 written little-endian: microsecond timestamps; 0xa1b23c4d: nanosecond ones. */
 const MAGIC_US = 0xa1b2c3d4;
+const MAGIC_NS = 0xa1b23c4d;
 const GLOBAL_HEADER_LEN = 24;
 const RECORD_HEADER_LEN = 16;
 const CHUNK_LEN = 256 * 1024;
@@ -32,11 +34,15 @@ interface PcapWriterOptions {
   /** For a stream target: end the stream on close(). Defaults to true, except for
    * process.stdout, which is never ended. */
   endStream?: boolean;
+  /** Nanosecond timestamps (the nanosecond magic): write() then takes the nanoseconds below
+   * the packet's microsecond, so a nanosecond capture's frames keep their times exactly. */
+  nanoseconds?: boolean;
 }
 
 export class PcapWriter {
   readonly linkType: number;
   readonly snaplen: number;
+  readonly nanoseconds: boolean;
   private readonly fd: number | null;
   private readonly stream: Writable | null;
   private readonly autoFlush: boolean;
@@ -62,6 +68,7 @@ export class PcapWriter {
     this.linkType = linkType;
     this.snaplen = snaplen;
     this.autoFlush = options.autoFlush ?? false;
+    this.nanoseconds = options.nanoseconds ?? false;
     if (typeof target === 'string') {
       this.fd = openSync(target, 'w');
       this.stream = null;
@@ -72,7 +79,7 @@ export class PcapWriter {
       this.endStream = options.endStream ?? (target as unknown) !== process.stdout;
     }
     const h = this.chunk;
-    h.writeUInt32LE(MAGIC_US, 0);
+    h.writeUInt32LE(this.nanoseconds ? MAGIC_NS : MAGIC_US, 0);
     h.writeUInt16LE(2, 4); // version 2.4, the only classic version in use
     h.writeUInt16LE(4, 6);
     h.writeInt32LE(0, 8); // thiszone: timestamps are UTC
@@ -97,9 +104,10 @@ export class PcapWriter {
   /**
    * Appends one record. The packet's data is copied before returning, so a source's reused
    * buffer may be handed in directly. A packet of another link type than the file's is the
-   * caller's mistake (one pcap file has one link type) and throws.
+   * caller's mistake (one pcap file has one link type) and throws. `nanos`: the nanoseconds
+   * (0-999) below packet.timeUs, kept in a nanosecond file and ignored in a microsecond one.
    */
-  write(packet: Packet): void {
+  write(packet: Packet, nanos = 0): void {
     if (this.closed) throw new Error('PcapWriter: write after close');
     if (packet.linkType !== this.linkType) {
       throw new Error(`PcapWriter: packet of link type ${packet.linkType} in a file of link type ${this.linkType}`);
@@ -111,10 +119,11 @@ export class PcapWriter {
     let timeUs = Math.floor(packet.timeUs);
     if (!(timeUs >= 0)) timeUs = 0;
     let sec = Math.floor(timeUs / 1e6);
-    let usec = timeUs - sec * 1e6;
+    let sub = timeUs - sec * 1e6;
+    if (this.nanoseconds) sub = sub * 1000 + (nanos >= 0 && nanos < 1000 ? Math.floor(nanos) : 0);
     if (sec > UINT32_MAX) {
       sec = UINT32_MAX;
-      usec = 999999;
+      sub = this.nanoseconds ? 999_999_999 : 999_999;
     }
     let origLen = packet.origLen > capLen ? packet.origLen : capLen;
     if (origLen > UINT32_MAX) origLen = UINT32_MAX;
@@ -128,7 +137,7 @@ export class PcapWriter {
     const c = this.chunk;
     let o = this.used;
     c.writeUInt32LE(sec, o);
-    c.writeUInt32LE(usec, o + 4);
+    c.writeUInt32LE(sub, o + 4);
     c.writeUInt32LE(capLen, o + 8);
     c.writeUInt32LE(origLen, o + 12);
     o += RECORD_HEADER_LEN;

@@ -141,7 +141,7 @@ export class PcapReader implements FormatReader {
     const s = this.ctx.summary;
     s.interfaces.push({ id: 0, linkType: this.linkType, snaplen, tsresol: this.nanos ? 9 : 6 });
     s.linkTypes.push(this.linkType);
-    this.ctx.handlers.linkType?.(0, this.linkType);
+    this.ctx.handlers.linkType?.(0, this.linkType, this.nanos ? 9 : 6);
     if (!this.nanos) return data;
     // pcap-parser rejects the nanosecond magic: give it the microsecond magic of the same byte
     // order, in a copy (the chunk may belong to the caller).

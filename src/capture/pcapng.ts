@@ -229,7 +229,7 @@ export class PcapngReader implements FormatReader {
       this.linkTypes.add(linkType);
       s.linkTypes.push(linkType);
     }
-    this.ctx.handlers.linkType?.(globalId, linkType);
+    this.ctx.handlers.linkType?.(globalId, linkType, tsresol);
   }
 
   private packet(pos: number, len: number, ifId: number, tsHigh: number, tsLow: number, caplen: number, origLen: number, dataAt: number): void {

@@ -15,8 +15,8 @@ export interface CaptureHandlers {
   /** pcapng Decryption Secrets Block: `type` is the secrets type (0x544c534b = TLS key log);
    * `data` is a copy the callee may keep. */
   secrets?: (type: number, data: Buffer) => void;
-  /** A new interface and its LINKTYPE_* value, before its first packet. */
-  linkType?: (interfaceId: number, linkType: number) => void;
+  /** A new interface, its LINKTYPE_* value and its timestamp resolution (CaptureInterface.tsresol), before its first packet. */
+  linkType?: (interfaceId: number, linkType: number, tsresol: number) => void;
   /** Asked after each chunk of a file: a promise holds reading until what consumes it catches up. */
   ready?: () => Promise<void> | null;
 }
