@@ -56,6 +56,8 @@ test('option mistakes in pgsniff\'s words: the nearest option for a typo, a miss
   assertUserError(run(['read', 'x.pcap', '--jsno']), /^pgsniff: unknown option --jsno \(did you mean --json\?\)/);
   assertUserError(run(['read', 'x.pcap', '-c']), /^pgsniff: -c, --count needs a value/);
   assertUserError(run(['read', 'x.pcap', '--json=yes']), /^pgsniff: --json takes no value/);
+  assertUserError(run(['read', 'a.pcap', 'b.pcap']), /^pgsniff: unexpected argument "b.pcap"/);
+  assertUserError(run(['schema', 'query']), /^pgsniff: unexpected argument "query"/);
 });
 
 test('--help and --version', () => {

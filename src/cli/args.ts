@@ -199,7 +199,9 @@ export function parseCli(argv: string[]): CliOptions {
   if (pos.length > 0 && (COMMANDS as readonly string[]).includes(pos[0])) {
     command = pos[0] as Command;
     if (pos.length > 1) file = pos[1];
-    if (pos.length > 2) throw new UserError('BAD_ARGUMENT', `unexpected argument "${pos[2]}"`);
+    // `schema` takes no argument: a word after it is a mistake, not a file to ignore.
+    const takes = command === 'schema' ? 1 : 2;
+    if (pos.length > takes) throw new UserError('BAD_ARGUMENT', `unexpected argument "${pos[takes]}"`);
   } else if (pos.length > 0) {
     throw new UserError('BAD_ARGUMENT', `unknown command "${pos[0]}" (commands: read, stats, check, record, report, schema; pgsniff --help)`);
   } else if (v['list-interfaces']) {
