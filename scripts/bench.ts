@@ -11,6 +11,7 @@
  *
  *   node dist/scripts/bench.js [--cache DIR] [--regen] [--no-1g] [--no-live] [--no-tshark]
  *        [--rounds N] [--copies N] [--live-seconds N] [--live-rates full,10000,3000] [--only-live] [--md FILE]
+ *        [--no-shapes] [--only-shapes]
  *
  * The file timings run in rounds (3 by default): each round runs every pgsniff mode and tshark
  * once, one after the other, and the table gives each command's median. A virtual machine's
@@ -27,6 +28,7 @@ import type { OutRecord, PipelineSink } from '../src/pipeline/events.js';
 import { cachedCapture, makeCapture, startBenchServer, type CaptureMeta } from './bench-capture.js';
 import { liveTable, liveUnderLoad, startupProbe, startupTable, type LiveResult, type StartupResult } from './bench-live.js';
 import { replayCapture } from './bench-replay.js';
+import { shapesBench } from './bench-shapes.js';
 import { freePort } from '../test/helpers/pg-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -45,13 +47,15 @@ interface Args {
   liveRates: Array<number | null>;
   /** Skip the file benchmarks (live capture only). */
   onlyLive: boolean;
+  /** Issue 19's hostile shapes (scripts/bench-shapes.ts): with the rest, alone, or not at all. */
+  shapes: 'yes' | 'only' | 'no';
   md: string | null;
   rounds: number;
 }
 
 function parseArgs(argv: string[]): Args {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const a: Args = { cache: join(base, 'pgsniff-bench'), regen: false, big: true, live: true, tshark: true, copies: 0, liveSeconds: 15, liveRates: [null, 10000, 3000], onlyLive: false, md: null, rounds: 3 };
+  const a: Args = { cache: join(base, 'pgsniff-bench'), regen: false, big: true, live: true, tshark: true, copies: 0, liveSeconds: 15, liveRates: [null, 10000, 3000], onlyLive: false, shapes: 'yes', md: null, rounds: 3 };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]!;
     if (v === '--cache') a.cache = resolve(argv[++i] ?? '.');
@@ -64,6 +68,8 @@ function parseArgs(argv: string[]): Args {
     else if (v === '--live-seconds') a.liveSeconds = Number(argv[++i]);
     else if (v === '--live-rates') a.liveRates = (argv[++i] ?? '').split(',').map((r) => (r === 'full' ? null : Number(r)));
     else if (v === '--only-live') a.onlyLive = true;
+    else if (v === '--only-shapes') a.shapes = 'only';
+    else if (v === '--no-shapes') a.shapes = 'no';
     else if (v === '--md') a.md = resolve(argv[++i] ?? 'BENCHMARK.md');
     else throw new Error(`unknown argument ${v}`);
   }
@@ -319,7 +325,19 @@ async function main(): Promise<void> {
     process.stdout.write(line + '\n');
     md.push(line);
   };
+  if (args.shapes === 'only') {
+    await shapesBench(['--rounds', String(args.rounds)], out);
+    if (args.md) writeFileSync(args.md, md.join('\n') + '\n');
+    return;
+  }
   if (!args.onlyLive) await fileBenchmarks(args, out);
+  if (!args.onlyLive && args.shapes === 'yes') {
+    log("issue 19's hostile shapes");
+    out('### Hostile shapes: MB of capture per second');
+    out();
+    await shapesBench(['--rounds', String(args.rounds)], out);
+    out();
+  }
 
   if (args.live) {
     log('live capture under load');

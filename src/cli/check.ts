@@ -8,7 +8,8 @@ import { compileFilter, type Predicate } from '../filter/index.js';
 import { CheckSink, formatCheckResult, type CheckResult } from '../sinks/check.js';
 import { hasRules, mergeRules, readRulesFile, type CheckRules, type RuleFlags } from '../sinks/check-rules.js';
 import { fileHead, looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
-import { writeOut, type CommandIo, type SummaryOptions } from './stats.js';
+import { writeOut } from '../core/errors.js';
+import type { CommandIo, SummaryOptions } from './stats.js';
 
 export interface CheckCommandOptions extends RuleFlags {
   file: string | null;

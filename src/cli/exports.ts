@@ -4,11 +4,9 @@
  */
 import { hostname } from 'node:os';
 import type { PipelineSink } from '../pipeline/events.js';
-import { createNormalizer } from '../sinks/stats-normalize.js';
-import { ClickHouseSink, parseClickHouseUrl } from '../sinks/export/clickhouse.js';
-import { MetricsSink, type CaptureFigures } from '../sinks/export/metrics.js';
-import { parseMetricsAddress, serveMetrics, type MetricsServer } from '../sinks/export/metrics-server.js';
-import { schemaSql } from '../sinks/export/tables.js';
+import type { ClickHouseSink } from '../sinks/export/clickhouse.js';
+import type { CaptureFigures } from '../sinks/export/metrics.js';
+import type { MetricsServer } from '../sinks/export/metrics-server.js';
 import { UserError } from '../core/errors.js';
 import { escapeTerminal } from '../core/escape.js';
 import type { CliOptions } from './args.js';
@@ -37,6 +35,11 @@ export async function openExports(
   o: ExportOptions, source: string, live: boolean, capture?: () => Omit<CaptureFigures, 'exportDroppedRows'>,
 ): Promise<Exports | null> {
   if (!wantsExports(o)) return null;
+  // Loaded here, not at start-up: the ClickHouse client, prom-client and the HTTP server are a
+  // tenth of a second of CPU that every command without --export or --metrics would pay.
+  const [{ createNormalizer }, { ClickHouseSink, parseClickHouseUrl }, { MetricsSink }, { parseMetricsAddress, serveMetrics }] = await Promise.all([
+    import('../sinks/stats-normalize.js'), import('../sinks/export/clickhouse.js'), import('../sinks/export/metrics.js'), import('../sinks/export/metrics-server.js'),
+  ]);
   const normalizer = await createNormalizer();
   const sinks: PipelineSink[] = [];
   const warn = (l: string): void => { process.stderr.write(escapeTerminal(l) + '\n'); };
@@ -77,7 +80,8 @@ export async function openExports(
 }
 
 /** `pgsniff export-schema clickhouse`: the DDL --export runs, for a database. */
-export function exportSchema(kind: string | null, exportUrl: string | null): string {
+export async function exportSchema(kind: string | null, exportUrl: string | null): Promise<string> {
   if (kind !== 'clickhouse') throw new UserError('BAD_ARGUMENT', 'export-schema knows one target: pgsniff export-schema clickhouse');
+  const [{ parseClickHouseUrl }, { schemaSql }] = await Promise.all([import('../sinks/export/clickhouse.js'), import('../sinks/export/tables.js')]);
   return schemaSql(exportUrl ? parseClickHouseUrl(exportUrl).database : 'pgsniff');
 }

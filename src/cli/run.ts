@@ -4,7 +4,7 @@
  * on stderr, never a stack trace), 3 an internal error.
  */
 import { readFileSync } from 'node:fs';
-import { isUserError, outputError, UserError } from '../core/errors.js';
+import { isUserError, outputError, UserError, writeOut } from '../core/errors.js';
 import { escapeTerminal } from '../core/escape.js';
 import { parseCli, USAGE, useTui as wantsTui, type CliOptions } from './args.js';
 import { compileFilter } from '../filter/index.js';
@@ -17,7 +17,6 @@ import { exportSchema, openExports, wantsExports, type Exports } from './exports
 import { FanOut } from '../sinks/fan-out.js';
 import type { CaptureFigures } from '../sinks/export/metrics.js';
 import type { LiveStats, LiveSummary } from '../pipeline/live.js';
-import { writeOut } from './stats.js';
 
 limitYoungGeneration();
 
@@ -207,7 +206,7 @@ async function main(argv: string[]): Promise<number> {
     case 'schema':
       return runSchema();
     case 'export-schema':
-      writeOut(process.stdout, exportSchema(o.file, o.exportUrl));
+      writeOut(process.stdout, await exportSchema(o.file, o.exportUrl));
       return 0;
     case 'stats': {
       const { statsCommand } = await import('./stats.js');

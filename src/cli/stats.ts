@@ -7,7 +7,7 @@
 import { StatsSink } from '../sinks/stats.js';
 import { formatStatsText } from '../sinks/stats-format.js';
 import { fileHead, looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
-import { outputError, UserError } from '../core/errors.js';
+import { UserError, writeOut } from '../core/errors.js';
 import { compileFilter } from '../filter/index.js';
 import type { AnalyzeOptions } from '../pipeline/analyze.js';
 
@@ -37,28 +37,6 @@ export type SummaryOptions = AnalyzeOptions;
 export interface CommandIo {
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
-}
-
-/**
- * Write a command's output. A write that fails at once (standard output on a file or a device:
- * a full disk, /dev/full) throws outputError's UserError; one that fails later (a pipe) reaches
- * the stream's 'error' event, which run.ts handles for standard output: a reader that went away
- * (`| head`) ends quietly, anything else is one line and exit status 2. Other streams (tests)
- * ignore EPIPE.
- */
-export function writeOut(stream: NodeJS.WritableStream, text: string): void {
-  if (stream !== process.stdout && stream.listenerCount('error') === 0) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EPIPE') throw e;
-    });
-  }
-  try {
-    stream.write(text);
-  } catch (e) {
-    const u = outputError(e);
-    if (u === null) throw e;
-    if (u.code !== 'OUTPUT_CLOSED') throw u;
-  }
 }
 
 export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): Promise<number> {

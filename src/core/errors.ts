@@ -54,3 +54,25 @@ export function outputError(e: unknown, what = 'standard output'): UserError | n
   const desc = WRITE_ERRORS[code];
   return new UserError('OUTPUT', `cannot write to ${what}: ${code}${desc ? ` (${desc})` : ''}`);
 }
+
+/**
+ * Write a command's output. A write that fails at once (standard output on a file or a device:
+ * a full disk, /dev/full) throws outputError's UserError; one that fails later (a pipe) reaches
+ * the stream's 'error' event, which run.ts handles for standard output: a reader that went away
+ * (`| head`) ends quietly, anything else is one line and exit status 2. Other streams (tests)
+ * ignore EPIPE.
+ */
+export function writeOut(stream: NodeJS.WritableStream, text: string): void {
+  if (stream !== process.stdout && stream.listenerCount('error') === 0) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
+  try {
+    stream.write(text);
+  } catch (e) {
+    const u = outputError(e);
+    if (u === null) throw e;
+    if (u.code !== 'OUTPUT_CLOSED') throw u;
+  }
+}

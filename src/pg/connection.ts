@@ -125,8 +125,12 @@ export class PgConnection implements ConnectionSink {
   readonly info: ConnectionInfo;
   readonly ctx: ConnContext;
   private phase: Phase;
-  private readonly front: DirectionFramer;
-  private readonly back: DirectionFramer;
+  /**
+   * Each direction's framer, made at its first use (a connection flood's servers never answer:
+   * 120,000 startup-only connections need no backend framer).
+   */
+  private frontFramer: DirectionFramer | null = null;
+  private backFramer: DirectionFramer | null = null;
   private readonly encryptedBytes = { frontend: 0, backend: 0 };
   private tlsHandler: TlsHandler | null = null;
   private probation: FramedMessage[] | null = null;
@@ -151,21 +155,31 @@ export class PgConnection implements ConnectionSink {
   constructor(info: ConnectionInfo, private readonly observer: PgObserver, private readonly opts: PgConnectionOptions) {
     this.info = info;
     this.ctx = new ConnContext(opts.showSecrets);
-    const events = (dir: Direction): FramerEvents => new ConnectionFramerEvents(this, dir);
     if (info.sawSyn) {
       this.phase = 'startup';
-      this.front = new DirectionFramer('frontend', 'untyped', events('frontend'), opts.maxMessage);
-      this.back = new DirectionFramer('backend', 'typed', events('backend'), opts.maxMessage);
     } else {
       // Mid-stream: assume normal operation and look for message boundaries.
       this.phase = opts.onServerPort ? 'active' : 'probation';
       if (this.phase === 'probation') this.probation = [];
       this.unframedMidStream = opts.onServerPort;
-      this.front = new DirectionFramer('frontend', 'typed', events('frontend'), opts.maxMessage);
-      this.back = new DirectionFramer('backend', 'typed', events('backend'), opts.maxMessage);
-      this.front.desync();
-      this.back.desync();
     }
+  }
+
+  private get front(): DirectionFramer {
+    return (this.frontFramer ??= this.newFramer('frontend'));
+  }
+
+  private get back(): DirectionFramer {
+    return (this.backFramer ??= this.newFramer('backend'));
+  }
+
+  /** A direction's framer as the connection's start left it: the mode changes since then are made on it by the caller. */
+  private newFramer(dir: Direction): DirectionFramer {
+    const events: FramerEvents = new ConnectionFramerEvents(this, dir);
+    if (this.info.sawSyn) return new DirectionFramer(dir, dir === 'frontend' ? 'untyped' : 'typed', events, this.opts.maxMessage);
+    const f = new DirectionFramer(dir, 'typed', events, this.opts.maxMessage);
+    f.desync();
+    return f;
   }
 
   /** Whether the connection has shown itself to be PostgreSQL (false while on probation or rejected). */
@@ -239,8 +253,8 @@ export class PgConnection implements ConnectionSink {
     if (this.closed) return;
     this.closed = true;
     this.tlsHandler?.end(end.frame, this.plaintext);
-    this.front.finish(end.frame, end.timeUs);
-    this.back.finish(end.frame, end.timeUs);
+    this.frontFramer?.finish(end.frame, end.timeUs);
+    this.backFramer?.finish(end.frame, end.timeUs);
     if (this.phase === 'probation') this.phase = 'rejected';
     if (this.phase !== 'rejected') this.observer.close(end, this.encryptedBytes);
   }

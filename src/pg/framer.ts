@@ -172,8 +172,9 @@ export class DirectionFramer {
   private damaged = false;
   /** Bytes of a too-large message still to skip. */
   private discard = 0;
-  // A header split across deliveries.
-  private readonly header = Buffer.alloc(5);
+  // A header split across deliveries; made at the first such split (a Buffer of its own is an
+  // ArrayBuffer with external memory to track, and a connection flood makes 100,000 framers).
+  private header: Buffer | null = null;
   private headerFill = 0;
   private headerFirstFrame = 0;
   private headerStartTime = 0;
@@ -296,13 +297,14 @@ export class DirectionFramer {
           this.headerStartTime = timeUs;
         }
         const k = Math.min(hlen - this.headerFill, n - pos);
-        bytes.copy(this.header, this.headerFill, pos, pos + k);
+        const header = (this.header ??= Buffer.alloc(5));
+        bytes.copy(header, this.headerFill, pos, pos + k);
         this.headerFill += k;
         pos += k;
         this.offset += k;
         if (this.headerFill < hlen) return;
         this.headerFill = 0;
-        this.startMessage(this.header, 0, hlen, this.offset - hlen, this.headerFirstFrame, this.headerStartTime, frame, timeUs);
+        this.startMessage(header, 0, hlen, this.offset - hlen, this.headerFirstFrame, this.headerStartTime, frame, timeUs);
         continue;
       }
       // Fast path: the header is here; if the whole message is too, hand out a view (no copy).
@@ -395,7 +397,7 @@ export class DirectionFramer {
    * connection's framing costs whatever the capture declares (the memory limits test reads it).
    */
   get heldBytes(): number {
-    return (this.body ? this.body.length : 0) + (this.pending ? this.pending.length : 0) + this.header.length;
+    return (this.body ? this.body.length : 0) + (this.pending ? this.pending.length : 0) + 5;
   }
 
   /** Makes room for `need` body bytes: doubling, never past the declared size. */

@@ -10,7 +10,7 @@ import { readCapture, type CaptureSummary } from '../capture/open.js';
 import { TcpDecoder } from '../net/decoder.js';
 import { FlowTable } from '../reassembly/index.js';
 import type { FlowTableOptions } from '../reassembly/types.js';
-import { dissect } from '../../dissectors/index.js';
+import { dissect } from '../../dissectors/dissect.js';
 import { SessionRegistry } from '../session/registry.js';
 import { SessionTracker } from '../session/tracker.js';
 import type { Execution } from '../session/execution.js';

@@ -10,8 +10,6 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { UserError } from '../core/errors.js';
 import type { PipelineSink, OutRecord } from '../pipeline/events.js';
-import { anomalyRecordSchema } from '../pipeline/schema.js';
-import { queryRecordSchema, sessionRecordSchema } from '../session/schema.js';
 
 /** PCAP (both byte orders, µs and ns) and pcapng magic numbers. */
 const CAPTURE_MAGICS = new Set([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a]);
@@ -57,6 +55,10 @@ interface NdjsonReadSummary {
  * them: the report's bytes per direction and anomaly table).
  */
 export async function readNdjsonRecords(path: string, sink: PipelineSink, opts: { others?: boolean } = {}): Promise<NdjsonReadSummary> {
+  // The schemas (zod) are loaded only for an export: on a capture, stats and check never need them.
+  const [{ anomalyRecordSchema }, { queryRecordSchema, sessionRecordSchema }] = await Promise.all([
+    import('../pipeline/schema.js'), import('../session/schema.js'),
+  ]);
   const input = createReadStream(path, { encoding: 'utf8' });
   const lines = createInterface({ input, crlfDelay: Infinity });
   const sum: NdjsonReadSummary = { lines: 0, queries: 0, sessions: 0, anomalies: 0, messages: 0 };

@@ -5,7 +5,7 @@
  */
 export { KeyLog, type SessionSecrets } from './keylog.js';
 export { TlsConnection, NOTE_NO_KEY, NOTE_WRONG_KEY, type PlaintextOut, type TlsAnomalyHandler } from './connection.js';
-export { tlsSummarySchema, type TlsSummary } from './summary.js';
+export type { TlsSummary } from './summary.js';
 export { cipherSuiteName, versionName } from './cipher-suites.js';
 
 /** pcapng Decryption Secrets Block secrets type for an NSS key log (pcapng spec, "DSB"). */
