@@ -8,7 +8,7 @@
 import type { DecodedMessage, RawMessage } from '../../../dissectors/types.js';
 import type { SessionContext } from './tables.js';
 
-export const MAX_SESSIONS = 100_000;
+const MAX_SESSIONS = 100_000;
 
 export class SessionContexts {
   private readonly bySession = new Map<number, SessionContext>();

@@ -33,7 +33,7 @@ export interface RowContext {
   params: boolean;
 }
 
-export interface Column {
+interface Column {
   name: string;
   type: string;
   value(rec: Record<string, unknown>, ctx: RowContext): unknown;
@@ -116,7 +116,7 @@ function table(name: string, kind: Table['kind'], orderBy: string, columns: Colu
 
 const queryError = (r: Record<string, unknown>): QueryRecord['error'] => (r as QueryRecord).error;
 
-export const QUERIES = table('pgsniff_queries', 'query', '(fingerprint, host, time)', [
+const QUERIES = table('pgsniff_queries', 'query', '(fingerprint, host, time)', [
   ...envelope,
   { name: 'session', type: 'UInt32', value: (r) => num(r.session) },
   { name: 'frame', type: 'UInt64', value: (r) => num(r.frame) },
@@ -204,7 +204,7 @@ const ANOMALIES = table('pgsniff_anomalies', 'anomaly', '(host, time)', [
   { name: 'skipped', type: 'UInt64', value: (r) => num(r.skipped) },
 ], ['session', 'frame', 'code', 'reason', 'dir', 'skipped']);
 
-export const MESSAGES = table('pgsniff_messages', 'message', '(host, session, time)', [
+const MESSAGES = table('pgsniff_messages', 'message', '(host, session, time)', [
   ...envelope,
   { name: 'session', type: 'UInt32', value: (r) => num(r.session) },
   { name: 'frame', type: 'UInt64', value: (r) => num(r.frame) },
