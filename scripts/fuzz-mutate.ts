@@ -288,6 +288,21 @@ export function mutateOnce(b: Buffer, rng: Rng, kind: Mutation): Buffer {
   return b;
 }
 
+/**
+ * The shape an input belongs to, by its source, for the per-shape report (scripts/fuzz-run.ts):
+ * the hostile shapes of issue 19 (hostileShape; the budget shapes of fuzz-shapes-budgets.ts,
+ * mutated like every corpus entry), and the mutated samples and public captures.
+ */
+export function shapeOf(source: string): string {
+  if (source.startsWith('hostile:syn-only') || source.startsWith('hostile:startup-only')) return 'many connections';
+  if (source.startsWith('hostile:declared-lengths')) return 'declared lengths';
+  if (source.startsWith('hostile:conflicting-overlaps')) return 'conflicting overlaps';
+  if (source.startsWith('generated/pending-')) return 'pending requests';
+  if (source === 'generated/array-rows') return 'kept rows';
+  if (source === 'generated/open-blocks') return 'open blocks';
+  return 'mutated captures';
+}
+
 export interface FuzzInput {
   index: number;
   source: string;

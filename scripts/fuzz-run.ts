@@ -11,8 +11,17 @@
  * (inputs are a pure function of seed and index) and saves it. A worker's heap is capped
  * (resourceLimits), so unbounded memory ends as a worker error, saved the same way; the
  * worker also checks its heap between inputs against a lower bound, after a full collection.
+ *
+ * The report is per shape (shapeOf: many connections, declared lengths, pending requests,
+ * conflicting overlaps, kept rows, open blocks, mutated captures): its inputs, its slowest input
+ * and that input's CPU time, and its peak resident size. The workers share one process, whose
+ * resident size says nothing of one shape, so after the run each shape's slowest input is run
+ * again by itself, as users run it (`pgsniff read FILE --json`, with the input's --memory-limit
+ * and --rows), under /usr/bin/time: a shape whose peak passes that --memory-limit (the
+ * documented ceiling, README "Bad input and limits") is a memory failure.
  */
-import { mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -25,7 +34,8 @@ import { TextSink } from '../src/sinks/text.js';
 import { StatsSink } from '../src/sinks/stats.js';
 import { formatStatsText } from '../src/sinks/stats-format.js';
 import type { DecodedMessage, DissectContext, RawMessage } from '../dissectors/types.js';
-import { loadCorpus, makeInput, type CorpusEntry, type FuzzInput } from './fuzz-mutate.js';
+import { DEFAULT_MEMORY_LIMIT_MB } from '../src/core/budget.js';
+import { loadCorpus, makeInput, shapeOf, type CorpusEntry, type FuzzInput } from './fuzz-mutate.js';
 
 interface OneResult {
   records: number;
@@ -105,13 +115,22 @@ function* chunks(data: Buffer, size: number): Generator<Buffer> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
 }
 
+/** Every fifth input runs under the smallest memory limit: the budgets' give-up paths run (core/budget.ts). */
+function memoryLimitOf(index: number): number | undefined {
+  return index % 5 === 2 ? 128 : undefined;
+}
+
+/** Every third input keeps rows (--rows). */
+function keepsRows(index: number): boolean {
+  return index % 3 === 0;
+}
+
 /** One input through the whole pipeline; throws only what escaped the pipeline. */
 export async function runOne(input: FuzzInput): Promise<OneResult> {
   const sink = new FuzzSink(input.index % 4 === 0, input.index % 2 === 1 ? await StatsSink.create() : null);
   const stream = Readable.from(input.chunk > 0 ? chunks(input.data, input.chunk) : [input.data], { objectMode: false });
   try {
-    // Every fifth input under the smallest memory limit: the budgets' give-up paths run (core/budget.ts).
-    await analyzeFile(stream, sink, { sourceName: 'fuzz input', keepRows: input.index % 3 === 0, memoryLimitMb: input.index % 5 === 2 ? 128 : undefined });
+    await analyzeFile(stream, sink, { sourceName: 'fuzz input', keepRows: keepsRows(input.index), memoryLimitMb: memoryLimitOf(input.index) });
     return { records: sink.records, anomalies: sink.anomalies, refused: false };
   } catch (e) {
     if (isUserError(e)) return { records: sink.records, anomalies: sink.anomalies, refused: true };
@@ -146,6 +165,20 @@ interface FuzzOptions {
   onProgress?: (done: number, failures: number) => void;
   /** Stop after this many failures (default 20). */
   maxFailures?: number;
+  /** Measure each shape's peak resident size (default true; needs /usr/bin/time, else not measured). */
+  measureRss?: boolean;
+}
+
+/** What a run saw of one shape (shapeOf). */
+export interface ShapeSummary {
+  inputs: number;
+  /** Its slowest input (index, -1 before any) and that input's CPU time (ms of its worker thread). */
+  slowestIndex: number;
+  slowestMs: number;
+  /** Peak resident size (MB) of `pgsniff read FILE --json` on the slowest input by itself; null when not measured. */
+  peakRssMb: number | null;
+  /** The ceiling it was held to: that input's --memory-limit. */
+  ceilingMb: number;
 }
 
 interface FuzzSummary {
@@ -162,13 +195,17 @@ interface FuzzSummary {
   maxHeapMb: number;
   ms: number;
   corpus: number;
+  /** By shape (shapeOf), in the order first seen. */
+  shapes: Record<string, ShapeSummary>;
+  /** Why peak RSS was not measured, when it was not. */
+  rssNote: string | null;
 }
 
 /** Messages between a fuzz worker and the runner. */
 export type WorkerRequest = { seed: number; from: number; to: number; timeoutMs: number; heapCheckMb: number };
 export type WorkerReport =
-  | { type: 'done'; index: number; records: number; anomalies: number; refused: boolean; ms: number; heapMb: number }
-  | { type: 'fail'; index: number; kind: 'exception' | 'slow' | 'memory'; message: string; ms: number }
+  | { type: 'done'; index: number; shape: string; records: number; anomalies: number; refused: boolean; ms: number; heapMb: number }
+  | { type: 'fail'; index: number; shape: string; kind: 'exception' | 'slow' | 'memory'; message: string; ms: number }
   | { type: 'finished' }
   /** The worker's thread id, sent first: the runner watches that thread's CPU time. */
   | { type: 'thread'; tid: number | null };
@@ -194,7 +231,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const saveDir = opts.saveDir ?? join(tmpdir(), 'pgsniff-fuzz');
   const maxFailures = opts.maxFailures ?? 20;
-  const summary: FuzzSummary = { seed: opts.seed, inputs: 0, records: 0, anomalies: 0, refused: 0, failures: [], maxInputMs: 0, slowestIndex: -1, maxHeapMb: 0, ms: 0, corpus: corpus.length };
+  const summary: FuzzSummary = {
+    seed: opts.seed, inputs: 0, records: 0, anomalies: 0, refused: 0, failures: [], maxInputMs: 0, slowestIndex: -1, maxHeapMb: 0, ms: 0,
+    corpus: corpus.length, shapes: {}, rssNote: null,
+  };
   const t0 = performance.now();
   // Work is handed out in blocks so a restarted worker knows where to go on.
   const BLOCK = 200;
@@ -277,6 +317,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
         summary.maxInputMs = m.ms;
         summary.slowestIndex = m.index;
       }
+      const shape = (summary.shapes[m.shape] ??= { inputs: 0, slowestIndex: -1, slowestMs: -1, peakRssMb: null, ceilingMb: DEFAULT_MEMORY_LIMIT_MB });
+      shape.inputs++;
+      if (m.ms > shape.slowestMs) {
+        shape.slowestMs = m.ms;
+        shape.slowestIndex = m.index;
+      }
       if (m.type === 'done') {
         summary.records += m.records;
         summary.anomalies += m.anomalies;
@@ -312,6 +358,45 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
   });
 
   await Promise.all(Array.from({ length: workers }, lane));
+  if (opts.measureRss ?? true) {
+    if (!existsSync(TIME)) summary.rssNote = `${TIME} is absent: peak RSS per shape not measured`;
+    else {
+      for (const [name, shape] of Object.entries(summary.shapes)) {
+        if (shape.slowestIndex < 0) continue;
+        const input = makeInput(corpus, opts.seed, shape.slowestIndex);
+        shape.ceilingMb = memoryLimitOf(input.index) ?? DEFAULT_MEMORY_LIMIT_MB;
+        shape.peakRssMb = peakRssMb(input);
+        if (shape.peakRssMb !== null && shape.peakRssMb > shape.ceilingMb) {
+          fail(input.index, 'memory', `shape "${name}": peak RSS ${shape.peakRssMb} MB, over its ${shape.ceilingMb} MB --memory-limit (pgsniff read --json on this input alone)`);
+        }
+      }
+    }
+  }
   summary.ms = performance.now() - t0;
   return summary;
+}
+
+const TIME = '/usr/bin/time';
+const MAIN = new URL('../src/cli/main.js', import.meta.url);
+
+/**
+ * Peak resident size (MB) of `pgsniff read FILE --json` (with the input's --memory-limit and
+ * --rows) on `input` alone, by GNU time's %M (the CLI's relaunched engine included: the largest
+ * process it waited for); null when it could not be read.
+ */
+function peakRssMb(input: FuzzInput): number | null {
+  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-fuzz-rss-'));
+  try {
+    const file = join(dir, 'input.pcap');
+    writeFileSync(file, input.data);
+    const args = [process.execPath, MAIN.pathname, 'read', file, '--json'];
+    const limit = memoryLimitOf(input.index);
+    if (limit !== undefined) args.push('--memory-limit', String(limit));
+    if (keepsRows(input.index)) args.push('--queries', '--rows');
+    const r = spawnSync(TIME, ['-f', 'peak-rss-kb %M', ...args], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
+    const m = /peak-rss-kb (\d+)\s*$/.exec(r.stderr ?? '');
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

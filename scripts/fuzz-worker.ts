@@ -8,7 +8,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
-import { loadCorpus, makeInput } from './fuzz-mutate.js';
+import { loadCorpus, makeInput, shapeOf } from './fuzz-mutate.js';
 import { runOne, threadCpuMs, threadId, type WorkerReport, type WorkerRequest } from './fuzz-run.js';
 
 setFlagsFromString('--expose-gc');
@@ -25,6 +25,7 @@ port.once('message', (req: WorkerRequest) => {
   void (async () => {
     for (let i = req.from; i < req.to; i++) {
       const input = makeInput(corpus, req.seed, i);
+      const shape = shapeOf(input.source);
       const t0 = cpuNow();
       let report: WorkerReport;
       try {
@@ -35,12 +36,12 @@ port.once('message', (req: WorkerRequest) => {
           gc();
           heapMb = process.memoryUsage().heapUsed / (1024 * 1024);
         }
-        if (ms > req.timeoutMs) report = { type: 'fail', index: i, kind: 'slow', message: `took ${ms.toFixed(0)} ms of CPU time (bound ${req.timeoutMs} ms)`, ms };
-        else if (heapMb > req.heapCheckMb) report = { type: 'fail', index: i, kind: 'memory', message: `heap ${heapMb.toFixed(0)} MB after the input (bound ${req.heapCheckMb} MB)`, ms };
-        else report = { type: 'done', index: i, records: r.records, anomalies: r.anomalies, refused: r.refused, ms, heapMb };
+        if (ms > req.timeoutMs) report = { type: 'fail', index: i, shape, kind: 'slow', message: `took ${ms.toFixed(0)} ms of CPU time (bound ${req.timeoutMs} ms)`, ms };
+        else if (heapMb > req.heapCheckMb) report = { type: 'fail', index: i, shape, kind: 'memory', message: `heap ${heapMb.toFixed(0)} MB after the input (bound ${req.heapCheckMb} MB)`, ms };
+        else report = { type: 'done', index: i, shape, records: r.records, anomalies: r.anomalies, refused: r.refused, ms, heapMb };
       } catch (e) {
         const message = e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : String(e);
-        report = { type: 'fail', index: i, kind: 'exception', message, ms: cpuNow() - t0 };
+        report = { type: 'fail', index: i, shape, kind: 'exception', message, ms: cpuNow() - t0 };
       }
       port.postMessage(report);
     }

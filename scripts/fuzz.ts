@@ -2,8 +2,10 @@
  * `npm run fuzz -- [ITERATIONS] [--seed N] [--start I] [--workers N] [--timeout MS] [--out DIR]`:
  * mutates the samples and the public captures (scripts/fuzz-mutate.ts) and runs every input
  * through the whole pipeline (scripts/fuzz-run.ts). An exception escaping the pipeline, an input
- * over the bound of CPU time (--timeout, ms of its worker thread), or heap growth is a failure: the seed and index are printed and the input
- * saved under os.tmpdir()/pgsniff-fuzz (or --out). Exit status 1 when anything failed.
+ * over the bound of CPU time (--timeout, ms of its worker thread), heap growth, or a shape whose
+ * slowest input, run alone as `pgsniff read --json`, peaks over its --memory-limit is a failure:
+ * the seed and index are printed and the input saved under os.tmpdir()/pgsniff-fuzz (or --out).
+ * The report is per shape (scripts/fuzz-run.ts). Exit status 1 when anything failed.
  *
  * Reproduce one input: `npm run fuzz -- 1 --seed S --start I`.
  */
@@ -49,8 +51,14 @@ function main(): Promise<number> {
       `fuzz: seed ${s.seed}: ${s.inputs} inputs from ${s.corpus} captures in ${(s.ms / 1000).toFixed(1)} s ` +
       `(${(s.inputs / (s.ms / 1000)).toFixed(0)}/s); ${s.records} records, ${s.anomalies} anomalies, ${s.refused} inputs refused as no capture; ` +
       `slowest input ${s.maxInputMs.toFixed(0)} ms CPU (index ${s.slowestIndex}), largest worker heap ${s.maxHeapMb.toFixed(0)} MB, ` +
-      `peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; ${s.failures.length} failures\n`,
+      `peak RSS of the run ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (its workers together); ${s.failures.length} failures\n`,
     );
+    // Per shape: the slowest input, and the peak resident size of `pgsniff read --json` on it alone.
+    for (const [name, sh] of Object.entries(s.shapes)) {
+      const rss = sh.peakRssMb === null ? 'peak RSS not measured' : `peak RSS ${sh.peakRssMb} MB (ceiling ${sh.ceilingMb} MB${sh.peakRssMb > sh.ceilingMb ? ': OVER' : ''})`;
+      process.stdout.write(`  ${name}: ${sh.inputs} inputs, slowest input ${sh.slowestMs.toFixed(0)} ms CPU (index ${sh.slowestIndex}), ${rss}\n`);
+    }
+    if (s.rssNote !== null) process.stdout.write(`  ${s.rssNote}\n`);
     for (const f of s.failures) {
       process.stdout.write(`FAIL ${f.kind} seed ${s.seed} index ${f.index} (${f.source}; ${f.mutations.join(', ')}): ${f.message.split('\n').slice(0, 4).join(' | ')}\n  saved ${f.saved}\n`);
     }

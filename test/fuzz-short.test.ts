@@ -2,8 +2,9 @@
  * A short fuzz run (scripts/fuzz.ts does long ones): a few thousand mutated samples and public
  * captures through the whole pipeline in worker threads, each within a bound of CPU time (of
  * its worker thread: a loaded machine stretches the run, not the verdict) and a heap bound, none
- * throwing out of the pipeline. The work is fixed by the seed and the input count, so the test has
- * no time limit of its own. The seed is fixed so a failure here reproduces with
+ * throwing out of the pipeline, and each shape's slowest input within its --memory-limit when run
+ * alone. The work is fixed by the seed and the input count, so the test has no time limit of its
+ * own. The seed is fixed so a failure here reproduces with
  * `npm run fuzz -- 1 --seed SEED --start INDEX`; PGSNIFF_FUZZ_SEED picks another.
  */
 import { test } from 'node:test';
@@ -27,6 +28,14 @@ test(`fuzz: ${INPUTS} mutated captures, seed ${SEED}`, async () => {
   assert.ok(s.corpus >= 10, `corpus of ${s.corpus} captures`);
   // The mutations must actually hurt: most inputs carry damage the pipeline reports.
   assert.ok(s.anomalies > INPUTS / 2, `${s.anomalies} anomalies over ${INPUTS} inputs`);
+  // Issue 19's shapes are each reported: their slowest input, and its peak resident size alone
+  // (a peak over its --memory-limit is a failure above). .ci/run installs /usr/bin/time.
+  for (const name of ['many connections', 'declared lengths', 'pending requests', 'conflicting overlaps', 'mutated captures']) {
+    const shape = s.shapes[name];
+    assert.ok(shape && shape.inputs > 0 && shape.slowestIndex >= 0, `shape ${name}: ${JSON.stringify(shape)}`);
+    assert.ok(shape.peakRssMb !== null && shape.peakRssMb > 20, `shape ${name}: peak RSS ${shape.peakRssMb} (${s.rssNote ?? ''})`);
+    assert.ok(shape.peakRssMb <= shape.ceilingMb);
+  }
 });
 
 // Found by the long fuzz run (seed 424242, input 11687: a bit flip in a pcapng timestamp):
