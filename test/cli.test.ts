@@ -56,6 +56,8 @@ test('option mistakes in pgsniff\'s words: the nearest option for a typo, a miss
   assertUserError(run(['read', 'x.pcap', '--jsno']), /^pgsniff: unknown option --jsno \(did you mean --json\?\)/);
   assertUserError(run(['read', 'x.pcap', '-c']), /^pgsniff: -c, --count needs a value/);
   assertUserError(run(['read', 'x.pcap', '--json=yes']), /^pgsniff: --json takes no value/);
+  assertUserError(run(['read', 'x.pcap', '--duration', '-1']), /^pgsniff: --duration needs a value \(one that starts with "-" is written --duration=-VALUE\)/);
+  assertUserError(run(['read', 'x.pcap', '-c', '-1']), /^pgsniff: -c needs a value \(one that starts with "-" is written --count=-VALUE\)/);
   assertUserError(run(['read', 'a.pcap', 'b.pcap']), /^pgsniff: unexpected argument "b.pcap"/);
   assertUserError(run(['schema', 'query']), /^pgsniff: unexpected argument "query"/);
 });

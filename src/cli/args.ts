@@ -152,9 +152,13 @@ function optionError(e: NodeJS.ErrnoException): string {
     const flags = /Option '([^']+)'/.exec(msg)?.[1]?.replace(/ <value>$/, '') ?? 'an option';
     if (/argument missing/.test(msg)) return `${flags} needs a value`;
     if (/does not take an argument/.test(msg)) return `${flags} takes no value`;
+    // `--duration -1`: parseArgs will not take a value that looks like an option.
+    const long = /use '(--[\w-]+)=-XYZ'/.exec(msg)?.[1];
+    if (/is ambiguous/.test(msg) && long !== undefined) return `${flags} needs a value (one that starts with "-" is written ${long}=-VALUE)`;
   }
   if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument ${/'([^']+)'/.exec(msg)?.[1] ?? ''}`.trim();
-  return msg.replace(/\. To specify a positional.*$/s, '');
+  // Anything else parseArgs says: its first sentence, on the one line a user error has.
+  return msg.replace(/\. To specify a positional.*$/s, '').split('\n')[0]!;
 }
 
 /** The option whose long name is within two edits of `name`, if one is. */
