@@ -32,6 +32,10 @@ interface RunResult {
   statsAgainMs: number;
   dashboardMs: number;
   peakRssMb: number;
+  /** CPU seconds (user + system) of the whole run: on a loaded machine the figure to compare, not the wall times. */
+  cpuS: number;
+  /** CPU seconds until the whole index was built. */
+  indexCpuS: number;
   packets: number;
 }
 
@@ -80,7 +84,7 @@ async function oneRun(file: string, port: number): Promise<void> {
   });
   const first = await until(has(' Frames '));
   step('first screen');
-  const result: RunResult = { firstScreenMs: first - t0, indexMs: 0, keys: [], statsFirstMs: 0, statsDoneMs: 0, statsAgainMs: 0, dashboardMs: 0, peakRssMb: 0, packets: 0 };
+  const result: RunResult = { firstScreenMs: first - t0, indexMs: 0, keys: [], statsFirstMs: 0, statsDoneMs: 0, statsAgainMs: 0, dashboardMs: 0, peakRssMb: 0, cpuS: 0, indexCpuS: 0, packets: 0 };
   // Keys while loading: j every 250 ms; answered at the next redraw.
   let loaded = false;
   const loadedAt = until(has('loaded in')).then((t) => { loaded = true; return t; });
@@ -93,6 +97,7 @@ async function oneRun(file: string, port: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 250));
   }
   result.indexMs = (await loadedAt) - t0;
+  result.indexCpuS = cpuSeconds();
   step('loaded');
   const status = rows().find((l) => l.includes('packets')) ?? '';
   result.packets = Number(/([\d,]+) packets/.exec(status)?.[1]?.replace(/,/g, '') ?? 0);
@@ -114,7 +119,13 @@ async function oneRun(file: string, port: number): Promise<void> {
   key('Q');
   await exit;
   result.peakRssMb = process.resourceUsage().maxRSS / 1024;
+  result.cpuS = cpuSeconds();
   process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+function cpuSeconds(): number {
+  const u = process.resourceUsage();
+  return (u.userCPUTime + u.systemCPUTime) / 1e6;
 }
 
 function median(xs: number[]): number {
@@ -166,6 +177,7 @@ async function main(): Promise<void> {
     `| S again | ${fmt(m((r) => r.statsAgainMs))} | ${results.map((r) => fmt(r.statsAgainMs)).join(', ')} |`,
     `| d (dashboard) | ${fmt(m((r) => r.dashboardMs))} | ${results.map((r) => fmt(r.dashboardMs)).join(', ')} |`,
     `| peak RSS | ${m((r) => r.peakRssMb).toFixed(0)} MB | ${results.map((r) => r.peakRssMb.toFixed(0)).join(', ')} |`,
+    `| CPU to the whole index / whole run (user + system) | ${m((r) => r.indexCpuS).toFixed(1)} s / ${m((r) => r.cpuS).toFixed(1)} s | ${results.map((r) => `${r.indexCpuS.toFixed(1)} / ${r.cpuS.toFixed(1)}`).join(', ')} |`,
   ];
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -19,7 +19,7 @@ import { isUserError } from '../src/core/errors.js';
 import { writeBigCapture } from './helpers/tui-bigpcap.js';
 
 async function synthetic(budget?: number): Promise<TuiStore> {
-  const store = new TuiStore({ bodyBudget: budget });
+  const store = new TuiStore({ bodyBudget: budget, keptBudget: budget });
   await feedSynthetic(store, new AbortController().signal);
   return store;
 }
@@ -95,7 +95,7 @@ test('message bodies beyond the budget are dropped; the index and the tree still
   assert.equal(s.cached(m), undefined);
   assert.equal(s.typeName(m), 'Parse');
   assert.match(s.summary(m), /^Parse "SELECT/);
-  const rec = s.messageRecord(m);
+  const rec = s.envelopeRecord(m);
   assert.equal(rec.type, 'Parse');
   assert.equal(rec.session, 0);
   const lines = flatten(buildTree(s, fi)).map((l) => l.node.label);

@@ -149,7 +149,7 @@ export class PacketPipeline {
     // The frame is announced before the records it completes. Its session is known only once the
     // flow table has placed the segment: it is filled in then, on the same object the sink got.
     const f: FrameInfo = {
-      frame: p.frame, timeUs: p.timeUs, fileOffset: p.fileOffset, length: p.origLen, capLen: p.data.length,
+      frame: p.frame, timeUs: p.timeUs, fileOffset: p.fileOffset, length: p.origLen, capLen: p.data.length, data: p.data,
       src: seg ? endpoint(seg.src, seg.srcPort, seg.ipVersion) : null,
       dst: seg ? endpoint(seg.dst, seg.dstPort, seg.ipVersion) : null,
       session: null,

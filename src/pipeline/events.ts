@@ -25,6 +25,11 @@ export interface FrameInfo {
   session: number | null;
   /** The TCP header as the frame list's details tree shows it (null when not TCP). */
   tcp?: FrameTcp | null;
+  /**
+   * The captured bytes, valid only until the next packet (a view into the reader's buffer): the
+   * TUI notes where each message body lies in them instead of copying it.
+   */
+  data?: Buffer;
 }
 
 /** One frame's TCP header and what reassembly made of its payload. */

@@ -85,7 +85,7 @@ interface Source {
  * packet may be far off).
  */
 async function startSource(opts: RunTuiOptions): Promise<Source> {
-  const store = new TuiStore({ bodyBudget: opts.bodyBudget });
+  const store = new TuiStore({ bodyBudget: opts.bodyBudget, capturePath: opts.live ? null : opts.capturePath ?? null });
   const src: Source = { store, abort: new AbortController(), done: Promise.resolve(), finished: false, error: null, startedAt: Date.now() };
   src.done = opts.start(store, src.abort.signal).then(
     () => { src.finished = true; },
@@ -223,6 +223,7 @@ class Tui {
     this.records.stop();
     this.exporting?.abort.abort();
     this.reader?.close();
+    this.store.bodies.close();
     this.screen.destroy();
     this.resolveExit(this.exitCode);
   }

@@ -1,8 +1,8 @@
 /**
- * Message bodies and decoded forms, kept only within a byte budget (least recently used out
- * first). The index (store.ts) never depends on them: an evicted message still has its row,
- * summary and frame; only the field tree and the message hex need the body, and the detail
- * pane then says so and the hex pane shows the frame re-read from the capture file.
+ * Caches within a byte budget (least recently used out first): the decoded forms of the messages
+ * the user looks at (BodyCache), and the copies of bodies that cannot be read again from the
+ * capture file (message-bodies.ts). The index (store.ts) never depends on them: an evicted
+ * message still has its row, summary and frame.
  */
 import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
 import type { MessageRecord } from '../pipeline/events.js';
@@ -14,12 +14,12 @@ export interface CachedMessage {
 }
 
 /** Rough heap cost of a decoded message: its body plus object overhead; decoded text is about the body again. */
-function cost(raw: RawMessage): number {
-  return raw.body.length * 2 + 512;
+function cost(m: CachedMessage): number {
+  return m.raw.body.length * 2 + 512;
 }
 
-interface Entry {
-  m: CachedMessage;
+interface Entry<T> {
+  m: T;
   /** Looked at since it last came round the queue: gets a second chance before eviction. */
   ref: boolean;
 }
@@ -29,15 +29,15 @@ interface Entry {
  * with a referenced bit. A Map used as the queue would be quadratic here: V8 leaves deleted
  * entries in place, so finding the oldest key scans every tombstone before it.
  */
-export class BodyCache {
-  private readonly map = new Map<number, Entry>();
+export class LruCache<T> {
+  private readonly map = new Map<number, Entry<T>>();
   private queue = new Uint32Array(1024);
   private head = 0;
   private tail = 0;
   private used = 0;
   readonly budget: number;
   evicted = 0;
-  constructor(budgetBytes: number) {
+  constructor(budgetBytes: number, private readonly cost: (m: T) => number) {
     this.budget = budgetBytes;
   }
 
@@ -58,15 +58,15 @@ export class BodyCache {
     this.queue[this.tail++] = index;
   }
 
-  put(index: number, m: CachedMessage): void {
-    const c = cost(m.raw);
+  put(index: number, m: T): void {
+    const c = this.cost(m);
     // A single message larger than the budget is not kept at all, rather than flushing everything.
     if (c > this.budget) {
       this.evicted++;
       return;
     }
     const old = this.map.get(index);
-    if (old) this.used -= cost(old.m.raw);
+    if (old) this.used -= this.cost(old.m);
     this.map.set(index, { m, ref: false });
     if (!old) this.enqueue(index);
     this.used += c;
@@ -80,13 +80,13 @@ export class BodyCache {
         continue;
       }
       this.map.delete(victim);
-      this.used -= cost(e.m.raw);
+      this.used -= this.cost(e.m);
       this.evicted++;
     }
   }
 
   /** Looks a message up and marks it recently used. */
-  get(index: number): CachedMessage | undefined {
+  get(index: number): T | undefined {
     const e = this.map.get(index);
     if (!e) return undefined;
     e.ref = true;
@@ -94,7 +94,7 @@ export class BodyCache {
   }
 
   /** Looks a message up without changing its age (the filter's full scan must not churn the cache). */
-  peek(index: number): CachedMessage | undefined {
+  peek(index: number): T | undefined {
     return this.map.get(index)?.m;
   }
 
@@ -104,5 +104,12 @@ export class BodyCache {
 
   get size(): number {
     return this.map.size;
+  }
+}
+
+/** Decoded messages, charged by their body's size. */
+export class BodyCache extends LruCache<CachedMessage> {
+  constructor(budgetBytes: number) {
+    super(budgetBytes, cost);
   }
 }

@@ -4,6 +4,11 @@
  * completed in it, or the query that frame belongs to (so `durationMs > 100` shows the frames
  * of slow queries). Matching runs in slices from the render timer, so a million frames never
  * block the keyboard, and it keeps up with frames arriving live.
+ *
+ * A message is tested on its envelope from the index first; only when the filter reads a field
+ * the envelope does not have is the message decoded again from its body (store.fullRecord: the
+ * capture file, or a kept copy). A message whose body is gone (live capture beyond the budget)
+ * cannot be tested: it is counted in `unknown`, and the count says it may be incomplete.
  */
 import { compileFilter, type Predicate } from '../filter/index.js';
 import { isoTime } from '../core/time.js';
@@ -22,6 +27,8 @@ export class FrameFilter {
   rows: Column<Uint32Array> | null = null;
   /** Frames [0, scanned) have been tested. */
   scanned = 0;
+  /** Messages the filter needed the fields of whose bodies were gone: the rows may miss their frames. */
+  unknown = 0;
 
   constructor(private readonly store: TuiStore) {}
 
@@ -39,6 +46,7 @@ export class FrameFilter {
     this.pred = pred;
     this.rows = u32(1024);
     this.scanned = 0;
+    this.unknown = 0;
   }
 
   /** True while frames are left to test. */
@@ -77,7 +85,7 @@ export class FrameFilter {
       };
       if (pred(frameRec)) return true;
       const msgs = s.messagesOf(fi);
-      for (const m of msgs) if (pred(s.messageRecord(m))) return true;
+      for (const m of msgs) if (this.matchesMessage(pred, m)) return true;
       if (msgs.length > 0 && sess >= 0) {
         const q = s.queryAt(sess, no);
         if (q >= 0 && pred(queryRecord(s, q))) return true;
@@ -86,6 +94,21 @@ export class FrameFilter {
       // A predicate that throws on an odd record does not match it; the scan goes on.
     }
     return false;
+  }
+
+  /** Message `m` against the filter: on its envelope when that decides, else on its full record. */
+  private matchesMessage(pred: Predicate, m: number): boolean {
+    const s = this.store;
+    const env = s.envelopeRecord(m);
+    const probe = { outside: false };
+    const hit = pred(envelopeProbe(env, probe));
+    if (!probe.outside) return hit;
+    const full = s.fullRecord(m);
+    if (full === null) {
+      this.unknown++;
+      return false;
+    }
+    return pred(full);
   }
 
   /** Rows shown: filtered count, or every frame. */
@@ -125,6 +148,32 @@ export class FrameFilter {
     }
     return Math.min(lo, Math.max(0, this.rows.n - 1));
   }
+}
+
+/**
+ * The envelope behind a proxy that notes any read of a key it does not hold (or of its key list):
+ * the predicate's answer on it is the answer on the full record exactly when nothing was noted,
+ * as the full record is the envelope plus the decoded fields.
+ */
+function envelopeProbe(env: Record<string, unknown>, probe: { outside: boolean }): Record<string, unknown> {
+  return new Proxy(env, {
+    get(t, k) {
+      if (typeof k === 'string' && !Object.hasOwn(t, k)) probe.outside = true;
+      return Reflect.get(t, k);
+    },
+    has(t, k) {
+      if (typeof k === 'string' && !Object.hasOwn(t, k)) probe.outside = true;
+      return Reflect.has(t, k);
+    },
+    ownKeys(t) {
+      probe.outside = true;
+      return Reflect.ownKeys(t);
+    },
+    getOwnPropertyDescriptor(t, k) {
+      if (typeof k === 'string' && !Object.hasOwn(t, k)) probe.outside = true;
+      return Reflect.getOwnPropertyDescriptor(t, k);
+    },
+  });
 }
 
 /** A query record as the filter sees it, rebuilt from the index (the record itself is not kept). */

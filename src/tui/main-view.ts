@@ -574,7 +574,9 @@ export class MainView implements View {
     const s = this.ctx.store;
     const scan = this.filter.pending ? ` scanning ${Math.floor((100 * this.filter.scanned) / Math.max(1, s.frameCount))}%` : '';
     const expr = fit(safe(this.filter.expr), Math.min(exprMax, width(safe(this.filter.expr)))).trimEnd();
-    const plain = `filter: ${expr} (${this.filter.count()})${scan}`;
+    // Messages whose fields the filter needed but whose bodies are gone (live, beyond the budget).
+    const unknown = this.filter.unknown > 0 ? `, may be incomplete: ${this.filter.unknown} not in memory` : '';
+    const plain = `filter: ${expr} (${this.filter.count()}${unknown})${scan}`;
     return { text: tagSafe(plain), plain };
   }
 }

@@ -6,12 +6,15 @@
  * tells the render timer that something changed.
  */
 import type { PipelineSink, FrameInfo, MessageRecord, OutRecord, SinkNeeds } from '../pipeline/events.js';
-import type { RawMessage, DecodedMessage } from '../../dissectors/types.js';
+import type { RawMessage, DecodedMessage, DissectContext } from '../../dissectors/types.js';
 import { rawMessage } from '../../dissectors/raw-message.js';
 import { Column, StringArena, Interner, u8, u16, u32, i32, f64 } from './grow.js';
 import { BodyCache, type CachedMessage } from './body-cache.js';
+import { MessageBodies } from './message-bodies.js';
+import { messageRecord } from '../pipeline/records.js';
 import { summarize } from '../../dissectors/summary.js';
 import { InfoColumn, messageSign } from '../../dissectors/info-column.js';
+import { isoTime } from '../core/time.js';
 import { applySessionRecord, isoToUs, num, queryDetail, queryError, type SessionRow } from './record-fields.js';
 
 export type { SessionRow };
@@ -90,8 +93,8 @@ const NO_SESSION = -1;
 const PAIR_BACKFILL = 256;
 
 export class TuiStore implements TuiSink {
-  /** The frame list shows every packet. */
-  readonly needs: SinkNeeds = { frames: true };
+  /** The frame list shows every packet; messages come raw, with their decoding state (rawMessage). */
+  readonly needs: SinkNeeds = { frames: true, messages: 'raw' };
   // ---- frames (index = arrival order; frame numbers ascend) ----
   readonly fNo = u32();
   readonly fTime = f64();
@@ -194,8 +197,20 @@ export class TuiStore implements TuiSink {
   version = 0;
   readonly cache: BodyCache;
 
-  constructor(opts: { bodyBudget?: number } = {}) {
-    this.cache = new BodyCache(opts.bodyBudget ?? 64 * 1024 * 1024);
+  /** Where each message's body is found again, and its decoding state. */
+  readonly bodies: MessageBodies;
+  /** The frame being delivered and its captured bytes (valid only until the next frame). */
+  private frameData: Buffer | null = null;
+  private frameDataIndex = -1;
+
+  /**
+   * `bodyBudget`: decoded messages kept for the views (default 16 MiB); `keptBudget`: copies of
+   * bodies that the capture file cannot give again (split over segments, decrypted, live; default
+   * 64 MiB); `capturePath`: the file the others are read again from.
+   */
+  constructor(opts: { bodyBudget?: number; keptBudget?: number; capturePath?: string | null } = {}) {
+    this.cache = new BodyCache(opts.bodyBudget ?? 16 * 1024 * 1024);
+    this.bodies = new MessageBodies(opts.capturePath ?? null, opts.keptBudget ?? 64 * 1024 * 1024);
     this.emptyEndpoint = this.endpoints.id('');
   }
 
@@ -208,6 +223,8 @@ export class TuiStore implements TuiSink {
 
   frame(f: FrameInfo): void {
     const fi = this.addFrame(f.frame, f.timeUs, f.fileOffset, f.length, f.capLen, f.src, f.dst, f.session);
+    this.frameData = f.data ?? null;
+    this.frameDataIndex = fi;
     const t = f.tcp;
     if (!t) return;
     this.fFlags.set(fi, this.fFlags.get(fi) | FF_TCP);
@@ -326,7 +343,35 @@ export class TuiStore implements TuiSink {
     }
   }
 
+  /**
+   * A producer that hands over built records (a test's feed, a library user's producer): the
+   * body is copied and the decoded form cached, as no pipeline state comes with it.
+   */
   message(rec: MessageRecord, raw: RawMessage, decoded: DecodedMessage): void {
+    const m = this.indexMessage(rec.session, rec.dir, rec.tls === true, raw, decoded);
+    this.bodies.addBare(m, raw);
+    const kept = rawMessage({
+      dir: raw.dir, code: raw.code, length: raw.length, body: Buffer.from(raw.body), offset: raw.offset,
+      firstFrame: raw.firstFrame, frame: raw.frame, startTimeUs: raw.startTimeUs, timeUs: raw.timeUs,
+    });
+    this.cache.put(m, { raw: kept, decoded, rec });
+  }
+
+  /**
+   * The pipeline's way (needs.messages 'raw'): no record is built and no body copied at load.
+   * The index notes where the body lies in its frame and the dissector state it was decoded
+   * with (message-bodies.ts); fields are decoded again when a view or the filter asks.
+   */
+  rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): void {
+    const decoded = decode();
+    const m = this.indexMessage(session, raw.dir, tls, raw, decoded);
+    const fi = this.frameIndexOf(raw.frame);
+    const off = fi >= 0 ? this.fFileOffset.get(fi) : -1;
+    this.bodies.add(m, raw, decoded, ctx, { frameIndex: fi, fileOffset: off, data: fi >= 0 && fi === this.frameDataIndex ? this.frameData : null });
+  }
+
+  private indexMessage(session: number, dir: 'frontend' | 'backend', tls: boolean, raw: RawMessage, decoded: DecodedMessage): number {
+    const rec = { session, dir, tls, frame: raw.frame };
     let fi = this.frameIndexOf(rec.frame);
     if (fi < 0) {
       // A producer that does not report frames: give the message a row of its own.
@@ -413,13 +458,8 @@ export class TuiStore implements TuiSink {
     if (!list) this.sessionMsgs.set(rec.session, (list = u32(64)));
     list.push(m);
 
-    // The body is a view into the reader's buffers: a copy, so the cache keeps its own bytes only.
-    const kept = rawMessage({
-      dir: raw.dir, code: raw.code, length: raw.length, body: Buffer.from(raw.body), offset: raw.offset,
-      firstFrame: raw.firstFrame, frame: raw.frame, startTimeUs: raw.startTimeUs, timeUs: raw.timeUs,
-    });
-    this.cache.put(m, { raw: kept, decoded, rec });
     this.version++;
+    return m;
   }
 
   record(rec: OutRecord): void {
@@ -440,6 +480,8 @@ export class TuiStore implements TuiSink {
 
   end(): void {
     this.settleTcpNote();
+    this.frameData = null;
+    this.frameDataIndex = -1;
     this.ended = true;
     this.version++;
   }
@@ -609,7 +651,48 @@ export class TuiStore implements TuiSink {
     }
     return id;
   }
-  cached(m: number): CachedMessage | undefined { return this.cache.get(m); }
+  /** Message `m` decoded: from the cache, else decoded again from its body (and cached); undefined when its body is gone. */
+  cached(m: number): CachedMessage | undefined {
+    const c = this.cache.get(m);
+    if (c !== undefined) return c;
+    const again = this.decodeAgain(m);
+    if (again !== null) this.cache.put(m, again);
+    return again ?? undefined;
+  }
+
+  /** Whether message `m`'s fields can be had (cached, or its body readable again). */
+  bodyAvailable(m: number): boolean {
+    if (this.cache.peek(m) !== undefined) return true;
+    const fi = this.frameIndexOf(this.mFrame.get(m));
+    return this.bodies.available(m, fi >= 0 ? this.fFileOffset.get(fi) : -1);
+  }
+
+  /**
+   * Message `m`'s full record (as `read --json` writes it) without touching the cache's ages (the
+   * filter's scans must not churn it), or null when its body is gone.
+   */
+  fullRecord(m: number): MessageRecord | null {
+    const c = this.cache.peek(m);
+    if (c !== undefined) return c.rec;
+    return this.decodeAgain(m)?.rec ?? null;
+  }
+
+  private decodeAgain(m: number): CachedMessage | null {
+    if (m < 0 || m >= this.mFrame.n) return null;
+    const no = this.mFrame.get(m);
+    const fi = this.frameIndexOf(no);
+    if (fi < 0) return null;
+    const first = this.frameIndexOf(this.mFirstFrame.get(m));
+    const code = this.code(m);
+    const timeUs = this.fTime.get(fi);
+    const got = this.bodies.decode(m, {
+      dir: this.dirOf(m), code, length: this.mLen.get(m), firstFrame: this.mFirstFrame.get(m), frame: no,
+      startTimeUs: first >= 0 ? this.fTime.get(first) : timeUs, timeUs,
+    }, fi, this.fFileOffset.get(fi));
+    if (got === null) return null;
+    const rec = messageRecord(this.fSess.get(fi), got.raw, got.decoded, (this.mFlags.get(m) & MF_TLS) !== 0);
+    return { raw: got.raw, decoded: got.decoded, rec };
+  }
 
   /**
    * The Info column: direction, the message codes (runs folded: D×120), then the summary of
@@ -705,15 +788,13 @@ export class TuiStore implements TuiSink {
   }
 
   /**
-   * A message's record as the filter sees it: the full record while the body is cached, else
-   * the envelope plus the summary (fields of evicted messages cannot match).
+   * A message's envelope as the index has it, the keys every message record has and nothing more:
+   * what the filter tests before it decides whether it needs the body (frame-filter.ts).
    */
-  messageRecord(m: number): Record<string, unknown> {
-    const c = this.cache.peek(m);
-    if (c) return c.rec;
+  envelopeRecord(m: number): Record<string, unknown> {
     return {
-      kind: 'message', session: this.sessionOf(m), frame: this.mFrame.get(m), dir: this.dirOf(m),
-      type: this.typeName(m), code: this.code(m), length: this.mLen.get(m), summary: this.summary(m),
+      kind: 'message', session: this.sessionOf(m), time: isoTime(this.messageTime(m)), frame: this.mFrame.get(m), dir: this.dirOf(m),
+      type: this.typeName(m), code: this.code(m), length: this.mLen.get(m),
     };
   }
 
