@@ -1,40 +1,58 @@
 /**
  * Compact columns for the TUI's index. A million frames must not mean a million JS objects:
- * each column is one typed array that doubles when full, and strings live UTF-8 encoded in one
+ * each column is a few typed arrays (chunks, below), and strings live UTF-8 encoded in one
  * growing Buffer (off the JS heap, invisible to the garbage collector) with an offset column.
  */
 
 type TypedArray = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
 interface TypedCtor<T extends TypedArray> { new (n: number): T }
 
-/** A typed array with push(); `a` is replaced on growth, so read through `get` or re-read `a`. */
+const CHUNK_BITS = 16;
+/** Entries per chunk once a column is large: 64 Ki (256 KiB of a Uint32Array). */
+const CHUNK = 1 << CHUNK_BITS;
+const MASK = CHUNK - 1;
+
+/**
+ * A typed array with push(), in chunks: the first grows by doubling up to CHUNK entries (a
+ * session's short list stays short), then whole chunks are added. A column of millions never
+ * holds more than one chunk of slack, and growing never copies it (a single array grown by 1.5x
+ * held a quarter of the index as slack on average, and half again while it was copied).
+ */
 export class Column<T extends TypedArray> {
-  a: T;
+  private readonly chunks: T[];
   n = 0;
   private readonly ctor: TypedCtor<T>;
   constructor(ctor: TypedCtor<T>, initial = 1024) {
     this.ctor = ctor;
-    this.a = new ctor(initial);
+    this.chunks = [new ctor(Math.max(1, Math.min(initial, CHUNK)))];
   }
   push(v: number): number {
-    if (this.n === this.a.length) this.grow();
-    this.a[this.n] = v;
+    const n = this.n;
+    const c = n >>> CHUNK_BITS;
+    let chunk = this.chunks[c];
+    if (chunk === undefined) {
+      chunk = new this.ctor(CHUNK);
+      this.chunks.push(chunk);
+    } else if ((n & MASK) === chunk.length) {
+      // Only the first chunk is ever short.
+      const next = new this.ctor(Math.min(CHUNK, chunk.length * 2));
+      (next as Uint8Array).set(chunk as Uint8Array);
+      this.chunks[0] = next;
+      chunk = next;
+    }
+    chunk[n & MASK] = v;
     return this.n++;
   }
   get(i: number): number {
-    return this.a[i] as number;
+    return (this.chunks[i >>> CHUNK_BITS] as T)[i & MASK] as number;
   }
   set(i: number, v: number): void {
-    this.a[i] = v;
-  }
-  private grow(): void {
-    // 1.5x: less slack at the end of a million-row column than doubling leaves.
-    const next = new this.ctor(Math.ceil(this.a.length * 1.5));
-    (next as Uint8Array).set(this.a as Uint8Array);
-    this.a = next;
+    (this.chunks[i >>> CHUNK_BITS] as T)[i & MASK] = v;
   }
   bytes(): number {
-    return this.a.byteLength;
+    let b = 0;
+    for (const c of this.chunks) b += c.byteLength;
+    return b;
   }
 }
 
@@ -43,6 +61,32 @@ export const u16 = (n?: number) => new Column(Uint16Array, n);
 export const u32 = (n?: number) => new Column(Uint32Array, n);
 export const i32 = (n?: number) => new Column(Int32Array, n);
 export const f64 = (n?: number) => new Column(Float64Array, n);
+
+/**
+ * Numbers that are nearly always small (a message's length, how many frames before its last it
+ * began): two bytes each, and the rare value that does not fit (or is negative) in a map beside.
+ */
+export class SmallColumn {
+  private readonly col = new Column(Uint16Array, 1024);
+  private readonly big = new Map<number, number>();
+  get n(): number {
+    return this.col.n;
+  }
+  push(v: number): number {
+    if (v >= 0 && v < 0xffff && Number.isInteger(v)) return this.col.push(v);
+    const i = this.col.push(0xffff);
+    this.big.set(i, v);
+    return i;
+  }
+  get(i: number): number {
+    const v = this.col.get(i);
+    return v === 0xffff ? (this.big.get(i) ?? 0) : v;
+  }
+  bytes(): number {
+    // A Map entry costs about 40 bytes of heap.
+    return this.col.bytes() + this.big.size * 40;
+  }
+}
 
 const MAX_ARENA = 0xffff_ffff;
 

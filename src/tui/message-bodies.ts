@@ -16,7 +16,7 @@
 import type { RawMessage, DecodedMessage, DissectContext, ColumnDescription } from '../../dissectors/types.js';
 import { dissect } from '../../dissectors/index.js';
 import { rawMessage } from '../../dissectors/raw-message.js';
-import { i32, u32 } from './grow.js';
+import { SmallColumn, u16 } from './grow.js';
 import { LruCache } from './body-cache.js';
 import { FrameReader } from './frame-reader.js';
 import { logicalStateOf, type LogicalReplicationState } from '../../dissectors/copy/logical-state.js';
@@ -24,9 +24,9 @@ import { logicalStateOf, type LogicalReplicationState } from '../../dissectors/c
 /** No state read (or the dissector's defaults). */
 const CTX_NONE = 0;
 /** The snapshot table was full: this message cannot be decoded again. */
-const CTX_LOST = 0xffff_ffff;
-/** Distinct snapshots kept: a capture of endless distinct row shapes stops re-decoding rather than growing. */
-const MAX_SNAPSHOTS = 1 << 16;
+const CTX_LOST = 0xffff;
+/** Distinct snapshots kept (ids are two bytes): a capture of endless distinct row shapes stops re-decoding rather than growing. */
+const MAX_SNAPSHOTS = 0xfff0;
 /** Relations copied into logical replication snapshots, in all: past it, later row changes cannot be decoded again. */
 const MAX_LOGICAL_RELATIONS = 1_000_000;
 /** pgoutput messages after which a logical replication connection remembers something new (dissectors/copy/pgoutput.ts). */
@@ -60,10 +60,10 @@ export interface BodySource {
 }
 
 export class MessageBodies {
-  /** Per message: offset of the body in its completing frame's captured bytes, -1 when not there. */
-  private readonly bodyAt = i32();
+  /** Per message: 1 + offset of the body in its completing frame's captured bytes (two bytes, nearly always); 0 when not there. */
+  private readonly bodyAt = new SmallColumn();
   /** Per message: its snapshot id (CTX_*, or an index into `snapshots`). */
-  private readonly ctxId = u32();
+  private readonly ctxId = u16();
   private readonly snapshots: Snapshot[] = [EMPTY];
   private readonly snapshotIds = new Map<string, number>();
   /** The last arrays seen, by identity: a result's DataRows share one, so most lookups skip the key. */
@@ -111,7 +111,7 @@ export class MessageBodies {
       const start = src.byteOffset + raw.bodyStart - data.byteOffset;
       if (start >= 0 && start + (raw.bodyEnd - raw.bodyStart) <= data.length) at = start;
     }
-    this.bodyAt.push(at);
+    this.bodyAt.push(at + 1);
     if (at >= 0) this.inFrame++;
     else {
       this.copied++;
@@ -137,7 +137,7 @@ export class MessageBodies {
 
   /** A message fed without its pipeline state (a producer calling message()): its body is copied, decoded as is. */
   addBare(m: number, raw: RawMessage): void {
-    this.bodyAt.push(-1);
+    this.bodyAt.push(0);
     this.copied++;
     this.kept.put(m, Buffer.from(raw.source.subarray(raw.bodyStart, raw.bodyEnd)));
     this.ctxId.push(CTX_NONE);
@@ -210,7 +210,7 @@ export class MessageBodies {
   /** Whether message `m` can be decoded again (its body is in the file or kept, its state known). */
   available(m: number, fileOffset: number): boolean {
     if (m >= this.ctxId.n || this.ctxId.get(m) === CTX_LOST) return false;
-    return this.bodyAt.get(m) >= 0 ? this.reader !== null && fileOffset >= 0 : this.kept.peek(m) !== undefined;
+    return this.bodyAt.get(m) > 0 ? this.reader !== null && fileOffset >= 0 : this.kept.peek(m) !== undefined;
   }
 
   /**
@@ -224,7 +224,7 @@ export class MessageBodies {
     // The one-byte answer to SSLRequest / GSSENCRequest is its own body (src/pg's framer).
     const bodyLength = env.code === null && env.length === 1 ? 1 : Math.max(0, env.length - 4);
     let body: Buffer | undefined;
-    const at = this.bodyAt.get(m);
+    const at = this.bodyAt.get(m) - 1;
     if (at >= 0) {
       const data = this.frameBytes(frameIndex, fileOffset);
       if (data === null || at + bodyLength > data.length) return null;

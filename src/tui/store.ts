@@ -8,13 +8,14 @@
 import type { PipelineSink, FrameInfo, MessageRecord, OutRecord, SinkNeeds } from '../pipeline/events.js';
 import type { RawMessage, DecodedMessage, DissectContext } from '../../dissectors/types.js';
 import { rawMessage } from '../../dissectors/raw-message.js';
-import { Column, StringArena, Interner, u8, u16, u32, i32, f64 } from './grow.js';
+import { Column, SmallColumn, StringArena, Interner, u8, u16, u32, i32, f64 } from './grow.js';
 import { BodyCache, type CachedMessage } from './body-cache.js';
 import { MessageBodies } from './message-bodies.js';
 import { messageRecord } from '../pipeline/records.js';
 import { summarize } from '../../dissectors/summary.js';
 import { InfoColumn, messageSign } from '../../dissectors/info-column.js';
 import { isoTime } from '../core/time.js';
+import { performance } from 'node:perf_hooks';
 import { applySessionRecord, isoToUs, num, queryDetail, queryError, type SessionRow } from './record-fields.js';
 
 export type { SessionRow };
@@ -87,6 +88,8 @@ function labelOf(code: string | null, decoded: DecodedMessage): number {
   return messageSign(code, decoded).charCodeAt(0) & 0xff;
 }
 const SQL_CHARS = 4000;
+/** Longest run of loading between two turns of the event loop (ready()). */
+const YIELD_MS = 15;
 const DETAIL_CHARS = 2000;
 const NO_SESSION = -1;
 /** How far back the frames of a newly learnt address pair are looked for (the TCP handshake). */
@@ -129,13 +132,16 @@ export class TuiStore implements TuiSink {
 
   // ---- messages ----
   readonly mFrame = u32();
-  readonly mFirstFrame = u32();
+  /** The frame holding the message's first byte: its last frame less a (nearly always small) count. */
+  readonly mFirstFrame = { get: (m: number): number => this.mFrame.get(m) - this.mFramesBefore.get(m) };
+  private readonly mFramesBefore = new SmallColumn();
   readonly mDir = u8();
   readonly mCode = u8();
   /** What the Info column shows for the message's code (mCode, or a sign for startup-phase messages). */
   readonly mLabel = u8();
   readonly mType = u16();
-  readonly mLen = u32();
+  /** The length field's value (a map beside holds the rare one of 64 KiB or more). */
+  readonly mLen = new SmallColumn();
   readonly mFlags = u8();
   readonly mSummary = new StringArena(SUMMARY_CHARS);
   /** Summary of each message: an index into mSummary, shared by repeats ("DataRow (3 columns)"). */
@@ -383,7 +389,7 @@ export class TuiStore implements TuiSink {
     this.learnPair(fi, rec.session);
     this.assignSession(fi, rec.session);
     const m = this.mFrame.push(rec.frame);
-    this.mFirstFrame.push(raw.firstFrame);
+    this.mFramesBefore.push(raw.frame - raw.firstFrame);
     this.mDir.push(rec.dir === 'frontend' ? 0 : 1);
     this.mCode.push(raw.code === null ? 0 : raw.code.charCodeAt(0) & 0xff);
     this.mLabel.push(labelOf(raw.code, decoded));
@@ -484,6 +490,22 @@ export class TuiStore implements TuiSink {
     this.frameDataIndex = -1;
     this.ended = true;
     this.version++;
+  }
+
+  /** When the load last gave the event loop a turn. */
+  private yieldedAt = 0;
+
+  /**
+   * Asked by a file source after each chunk it read: a turn of the event loop at least every
+   * YIELD_MS of loading, so keys and the redraw timer are served while a big file loads (an await
+   * on a read already done would only run microtasks).
+   */
+  ready(): Promise<void> | null {
+    if (performance.now() - this.yieldedAt < YIELD_MS) return null;
+    return new Promise((resolve) => setImmediate(() => {
+      this.yieldedAt = performance.now();
+      resolve();
+    }));
   }
 
   progress(done: number, total: number): void {
@@ -597,14 +619,14 @@ export class TuiStore implements TuiSink {
   /** Index of a frame number, or -1. Frame numbers ascend, usually as index + 1. */
   frameIndexOf(no: number): number {
     const n = this.fNo.n;
-    const a = this.fNo.a;
-    if (no >= 1 && no <= n && a[no - 1] === no) return no - 1;
-    if (n > 0 && a[n - 1] === no) return n - 1;
+    const a = this.fNo;
+    if (no >= 1 && no <= n && a.get(no - 1) === no) return no - 1;
+    if (n > 0 && a.get(n - 1) === no) return n - 1;
     let lo = 0;
     let hi = n - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const v = a[mid] as number;
+      const v = a.get(mid);
       if (v === no) return mid;
       if (v < no) lo = mid + 1;
       else hi = mid - 1;
@@ -802,7 +824,7 @@ export class TuiStore implements TuiSink {
   indexBytes(): number {
     let b = 0;
     for (const c of [this.fNo, this.fTime, this.fSeq, this.fAck, this.fTcpFlags, this.fWin, this.fPayload, this.fTcpNote, this.fFileOffset, this.fLen, this.fCapturedLength, this.fSrc, this.fDst, this.fSess, this.fMsgFirst,
-      this.fMsgCount, this.fFlags, this.mFrame, this.mFirstFrame, this.mDir, this.mCode, this.mLabel, this.mType, this.mLen,
+      this.fMsgCount, this.fFlags, this.mFrame, this.mFramesBefore, this.mDir, this.mCode, this.mLabel, this.mType, this.mLen,
       this.mSummaryId, this.mFlags, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags, this.qBatch]) {
       b += c.bytes();
     }
