@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENGINE_FLAGS, engineFlags } from '../src/cli/engine.js';
+import { ENGINE_FLAGS, engineFlags, RELAUNCH_MIN_BYTES } from '../src/cli/engine.js';
 
 /** A batch job on a file is what the CLI relaunches: anything engineFlags gives flags for. */
 const isBatchJob = (argv: string[], stdoutTty: boolean, stdinTty: boolean): boolean => engineFlags(argv, stdoutTty, stdinTty) !== null;
@@ -57,10 +57,19 @@ test('which commands are batch jobs on a file', () => {
   assert.equal(isBatchJob(['read', '/proc/self/fd/5', '--json'], false, false), false);
 });
 
+test('a capture smaller than RELAUNCH_MIN_BYTES runs in the first process; standard input and a larger file are relaunched', () => {
+  const sample = sampleCaptures()[0]!;
+  assert.ok(statSync(sample).size < RELAUNCH_MIN_BYTES);
+  assert.equal(engineFlags(['stats', sample], false, false, RELAUNCH_MIN_BYTES), null);
+  assert.equal(engineFlags(['read', '/nonexistent.pcap', '--json'], false, false, RELAUNCH_MIN_BYTES), null);
+  assert.notEqual(engineFlags(['stats', sample], false, false, 1), null);
+  assert.notEqual(engineFlags(['read', '-', '--json'], false, false, RELAUNCH_MIN_BYTES), null);
+});
+
 test('read and stats give the same output and exit status with and without the second process', () => {
   const sample = sampleCaptures().find((p) => p.endsWith('extended-query.pcap')) ?? sampleCaptures()[0]!;
   for (const args of [['read', sample, '--json'], ['read', sample, '--text'], ['stats', sample, '--json'], ['read', '/nonexistent.pcap', '--json']]) {
-    const relaunched = run(args, {});
+    const relaunched = run(args, { PGSNIFF_RELAUNCH: '1' });
     const inProcess = run(args, { PGSNIFF_RELAUNCH: '0' });
     assert.equal(relaunched.status, inProcess.status, args.join(' '));
     assert.equal(relaunched.stdout, inProcess.stdout, args.join(' '));

@@ -15,8 +15,9 @@
  * does not take them from NODE_OPTIONS.
  *
  * So `read` and `stats` on a file start a second Node.js process with the flags, and this one
- * waits for it (one more Node.js start-up, which a large capture repays many times over:
- * docs/BENCHMARK.md, "Relaunch or not"). The child stays in this process's
+ * waits for it (one more Node.js start-up, which a large capture repays many times over, and a
+ * capture under RELAUNCH_MIN_BYTES does not repay at all: docs/BENCHMARK.md, "Relaunch or not").
+ * The child stays in this process's
  * process group, so what the terminal sends the job (Ctrl-C, Ctrl-\, Ctrl-Z, a hang-up)
  * reaches both, and job control works; signals sent to this process alone are passed on. A
  * batch job installs no signal handler, so a signal that arrives twice does what it does
@@ -27,11 +28,18 @@
  * the child is marked so that it never relaunches itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { parseCli, useTui } from './args.js';
 
 export const ENGINE_FLAGS = ['--no-concurrent-recompilation', '--max-inlined-bytecode-size-cumulative=3000'];
 const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=8', '--max-semi-space-size=8'];
+/**
+ * Captures smaller than this run in this process: on them the second start-up costs what the
+ * flags gain (measured on 19 to 51 MB captures, normal and hostile: docs/BENCHMARK.md,
+ * "Relaunch or not"). PGSNIFF_RELAUNCH=1 relaunches whatever the size.
+ */
+export const RELAUNCH_MIN_BYTES = 128 * 1024 * 1024;
 /** Set in the child's environment to the parent's pid. */
 const MARK = 'PGSNIFF_RELAUNCHED_BY';
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
@@ -39,9 +47,10 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
 /**
  * The flags for argv (parsed as the command will parse it) when it is a batch job on a file:
  * `read FILE` or `stats FILE`, not live capture, not the terminal UI, not a file descriptor
- * path; null for anything else.
+ * path; null for anything else. With `minBytes`, also null for a file smaller than that (or
+ * that cannot be read: the command reports it); standard input ("-") is taken as large.
  */
-export function engineFlags(argv: readonly string[], stdoutTty: boolean, stdinTty: boolean): string[] | null {
+export function engineFlags(argv: readonly string[], stdoutTty: boolean, stdinTty: boolean, minBytes = 0): string[] | null {
   let o;
   try {
     o = parseCli([...argv]);
@@ -50,6 +59,7 @@ export function engineFlags(argv: readonly string[], stdoutTty: boolean, stdinTt
   }
   if (o.help || o.version || o.iface !== null || o.file === null) return null;
   if (o.file.startsWith('/dev/') || o.file.startsWith('/proc/')) return null;
+  if (minBytes > 0 && o.file !== '-' && !((statSync(o.file, { throwIfNoEntry: false })?.size ?? 0) >= minBytes)) return null;
   if (o.command === 'stats' || o.command === 'report') return [...ENGINE_FLAGS, ...YOUNG_GENERATION_FLAGS];
   if (o.command !== 'read' || useTui(o, stdoutTty, stdinTty)) return null;
   return o.json ? [...ENGINE_FLAGS, ...YOUNG_GENERATION_FLAGS] : ENGINE_FLAGS;
@@ -79,7 +89,7 @@ export function relaunchWithEngineFlags(argv: readonly string[]): boolean {
   const nodeOptions = process.env.NODE_OPTIONS ?? '';
   if (process.execArgv.some((a) => a.startsWith('--inspect') || a.startsWith('--debug')) || nodeOptions.includes('--inspect')) return false;
   // isatty, not process.stdin: this process never opens a stream on the child's input.
-  const flags = engineFlags(argv, isatty(1), isatty(0));
+  const flags = engineFlags(argv, isatty(1), isatty(0), process.env.PGSNIFF_RELAUNCH === '1' ? 0 : RELAUNCH_MIN_BYTES);
   if (flags === null) return false;
   const script = process.argv[1];
   if (script === undefined) return false;
