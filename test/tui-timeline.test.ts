@@ -118,3 +118,50 @@ for (const size of [{ width: 80, height: 24 }, { width: 200, height: 50 }]) {
     }
   });
 }
+
+/**
+ * Twelve queries of 2.4 ms, one every 3 ms, in a capture of exactly 51 ms: at 80 columns the
+ * chart is 51 cells of 1 ms, so each bar takes three cells and the next begins in the very next
+ * cell. Without a mark they would read as one bar.
+ */
+function sideBySideCapture(): Buffer {
+  const steps: ConversationStep[] = [
+    { from: 'client', data: startup({ user: 'bench', database: 'db' }) },
+    { from: 'server', data: Buffer.concat([authentication(0), readyForQuery()]) },
+  ];
+  const K = 12;
+  for (let k = 0; k < K; k++) {
+    steps.push({ from: 'client', data: query(`SELECT ${k}`) });
+    steps.push({ from: 'server', data: Buffer.concat([commandComplete('SELECT 1'), readyForQuery()]) });
+  }
+  const frames: FrameRecord[] = conversation(steps, { stepUs: 100 });
+  const t0 = frames[0]!.timeUs ?? 0;
+  for (let k = 0; k < K; k++) {
+    frames[3 + 2 + 2 * k]!.timeUs = t0 + 10_100 + 3000 * k;
+    frames[3 + 3 + 2 * k]!.timeUs = t0 + 12_500 + 3000 * k;
+  }
+  for (let i = 3 + 2 + 2 * K; i < frames.length; i++) frames[i]!.timeUs = t0 + 51_000;
+  return pcapFile(frames);
+}
+
+test('timeline: bars in neighbouring cells keep a gap between them (▌ at 80 columns; blank cells at 200)', { skip, timeout: 120_000 }, async () => {
+  const file = join(dir, 'side-by-side.pcap');
+  writeFileSync(file, sideBySideCapture());
+  for (const size of [{ width: 80, height: 24 }, { width: 200, height: 50 }]) {
+    const ui = TmuxUi.start([file], size);
+    try {
+      await ui.waitFor(/loaded in/, 15_000);
+      const s = await ui.press('t');
+      const text = (s.split('\n').find((l) => l.startsWith('│#0 ')) ?? '').slice(1 + 26 + 1);
+      // A bar: its cells, ended by a half block when the next bar follows at once.
+      const bars = text.match(/[▓█]+▌?/g) ?? [];
+      assert.equal(bars.length, 12, `twelve bars told apart at ${size.width} columns: ${text}`);
+      if (size.width === 80) {
+        // Each bar: two full cells and a half one (the last, followed by none, three full); the first is the selected one (▓).
+        assert.ok(text.includes('▓▓▌' + '██▌'.repeat(10) + '███─'), text);
+      }
+    } finally {
+      ui.stop();
+    }
+  }
+});

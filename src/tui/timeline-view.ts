@@ -9,7 +9,9 @@
  * Busy traffic puts many bars in one cell: a cell's height then says how many queries were in
  * flight there (▁ to █, against the busiest cell of the row), while a cell holding a failed
  * query stays red and full, one holding a slow one (above the capture's p99) magenta and full,
- * and the selected bar white: the few that matter are never averaged away.
+ * and the selected bar white: the few that matter are never averaged away. Two bars in
+ * neighbouring cells would read as one: the first one's last cell is then a left half block
+ * (▌), so the gap between them shows.
  */
 import blessed from 'blessed';
 import { QF_BATCH, QF_ERROR, QF_INCOMPLETE, QF_NO_DURATION, QF_ROLLED_BACK, type TuiStore } from './store.js';
@@ -29,6 +31,8 @@ const CHAR = [' ', '─', '█', '█', '█', '▓', '█'];
 /** Which colour wins a shared cell: the selection, then failures, slow queries, unfinished ones, the rest. */
 const RANK = [0, 1, 3, 5, 4, 6, 4.5];
 const HEIGHTS = '▁▂▃▄▅▆▇█';
+/** A bar's last cell when another bar begins in the next one: the right half is the gap. */
+const GAP_END = '▌';
 /** Fewer queries than this have no "slowest 1%". */
 const SLOW_MIN_QUERIES = 20;
 
@@ -43,6 +47,9 @@ export class TimelineView implements View {
   private cells = new Uint8Array(0);
   /** Queries in flight in each cell of the row being drawn. */
   private counts = new Uint32Array(0);
+  /** Bars of the row beginning / ending in each cell (inside the window). */
+  private starts = new Uint32Array(0);
+  private ends = new Uint32Array(0);
   /** The window's centre when panned or jumped to (µs); null: it follows the selected bar. */
   private anchor: number | null = null;
   /** Latency above which a query counts as slow (the capture's p99), and the query count it was computed at. */
@@ -122,7 +129,12 @@ export class TimelineView implements View {
     this.rows.setCount(s.sessionOrder.length);
     this.window(s);
     const W = this.plotW;
-    if (this.cells.length !== W) { this.cells = new Uint8Array(W); this.counts = new Uint32Array(W); }
+    if (this.cells.length !== W) {
+      this.cells = new Uint8Array(W);
+      this.counts = new Uint32Array(W);
+      this.starts = new Uint32Array(W);
+      this.ends = new Uint32Array(W);
+    }
     this.updateSlow(s);
     const selQ = this.selectedQuery();
     const lines: string[] = [this.axis(s)];
@@ -132,6 +144,8 @@ export class TimelineView implements View {
       const info = s.sessions.get(id);
       this.cells.fill(C_NONE);
       this.counts.fill(0);
+      this.starts.fill(0);
+      this.ends.fill(0);
       if (info && Number.isFinite(info.startUs)) this.paint(this.col(info.startUs), this.col(info.endUs), C_LIFE);
       const list = s.sessionQueryList(id);
       if (list) {
@@ -173,6 +187,10 @@ export class TimelineView implements View {
     if (x1 < 0 || x0 >= W) return;
     const a = Math.max(0, x0);
     const b = Math.min(W - 1, Math.max(x0, x1));
+    if (c !== C_LIFE) {
+      if (x0 >= 0) this.starts[a] = (this.starts[a] as number) + 1;
+      if (Math.max(x0, x1) <= W - 1) this.ends[b] = (this.ends[b] as number) + 1;
+    }
     for (let x = a; x <= b; x++) {
       const cur = this.cells[x] as number;
       if (c !== C_LIFE) this.counts[x] = (this.counts[x] as number) + 1;
@@ -213,10 +231,18 @@ export class TimelineView implements View {
       const c = this.cells[x] as number;
       if (c !== cur) { flush(); cur = c; }
       const n = this.counts[x] as number;
-      run += c === C_OK && most > 1 && n > 0 ? HEIGHTS[Math.max(0, Math.ceil((8 * n) / most) - 1)] : CHAR[c];
+      if (c === C_OK && most > 1 && n > 0) run += HEIGHTS[Math.max(0, Math.ceil((8 * n) / most) - 1)];
+      else run += c !== C_LIFE && c !== C_NONE && this.endsBeforeNext(x) ? GAP_END : CHAR[c];
     }
     flush();
     return out;
+  }
+
+  /** Whether every bar in cell x ends there and every bar in cell x + 1 begins there: two bars side by side, not one. */
+  private endsBeforeNext(x: number): boolean {
+    const n = this.counts[x] as number;
+    const m = this.counts[x + 1] ?? 0;
+    return n > 0 && m > 0 && this.ends[x] === n && this.starts[x + 1] === m;
   }
 
   private axis(s: TuiStore): string {
