@@ -112,7 +112,7 @@ function fromField(f: FieldNode, msg: number, depth: number, bytes: Buffer | nul
 }
 
 /** Every field with its byte range (dissectors/tree.ts); the decoded object walked generically if that fails. */
-export function fieldNodes(raw: RawMessage, decoded: DecodedMessage, msg: number, showSecrets = false, columnNames: string[] | null = null): TreeNode[] {
+function fieldNodes(raw: RawMessage, decoded: DecodedMessage, msg: number, showSecrets = false, columnNames: string[] | null = null): TreeNode[] {
   try {
     const bytes = messageBytes(raw);
     // A DataRow's values are labelled with their columns' names ("Value 3 (email, text)").
@@ -140,7 +140,7 @@ export function messageBytes(raw: RawMessage): Buffer {
   return Buffer.concat([head, raw.body]);
 }
 
-export function queryNode(store: TuiStore, q: number, msg: number): TreeNode {
+function queryNode(store: TuiStore, q: number, msg: number): TreeNode {
   const dur = store.qDur.get(q);
   const rows = store.qRows.get(q);
   const failed = (store.qFlags.get(q) & QF_ERROR) !== 0;

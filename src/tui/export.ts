@@ -22,7 +22,7 @@ import type { Packet } from '../capture/packet.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 
 /** A failed export, in one line for the status line. */
-export class ExportError extends Error {}
+class ExportError extends Error {}
 
 /** Opens `path` for writing (created or truncated), or throws one line saying why not. */
 function openTarget(path: string): number {

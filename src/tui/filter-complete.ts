@@ -8,7 +8,7 @@ import { fieldNames } from '../filter/fields.js';
 /** Characters of a field name: what the filter's tokenizer reads as one word, less its operators' letters. */
 const NAME_CHAR = /[A-Za-z0-9_.]/;
 
-export interface Completion {
+interface Completion {
   text: string;
   pos: number;
   /** The names that still fit, when more than one does (shown under the prompt). */

@@ -40,7 +40,7 @@ function inWide(cp: number): boolean {
 const memo = new Map<number, 0 | 1 | 2>();
 
 /** Columns of one code point: 0 for combining marks and Hangul medial/final jamo, 2 for wide and emoji, else 1. */
-export function cpWidth(cp: number): 0 | 1 | 2 {
+function cpWidth(cp: number): 0 | 1 | 2 {
   if (cp < 0x300) return cp === 0 ? 0 : 1;
   const known = memo.get(cp);
   if (known !== undefined) return known;

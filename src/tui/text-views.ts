@@ -106,7 +106,7 @@ export interface StatementGroup { text: string; n: number; total: number; max: n
 const MAX_GROUPS = 10_000;
 const OTHER = '\u0000other';
 
-export function statsLines(s: TuiStore, acc: StatsAccumulator, width: number): string[] {
+function statsLines(s: TuiStore, acc: StatsAccumulator, width: number): string[] {
   const out: string[] = [];
   const span = Number.isFinite(s.lastUs - s.baseUs) ? (s.lastUs - s.baseUs) / 1e6 : 0;
   out.push('{bold}Capture{/bold}');

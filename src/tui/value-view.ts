@@ -10,7 +10,7 @@ import { graphemes, graphemeWidth } from './term-width.js';
 import { safe, tagSafe, width } from './text.js';
 
 /** Lines of terminal-safe text `s` wrapped at `w` columns, never splitting a character. */
-export function wrapLine(s: string, w: number): string[] {
+function wrapLine(s: string, w: number): string[] {
   if (width(s) <= w) return [s];
   const out: string[] = [];
   let cur = '';
