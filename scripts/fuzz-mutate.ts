@@ -16,7 +16,7 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../src/net/segment.js';
 import { pcapFile, tcpFrame } from '../test/helpers/build-packets.js';
 import { hostileShape } from '../test/helpers/hostile-captures.js';
 import { publicCapture, publicCaptures, sampleCaptures } from '../test/helpers/public-captures.js';
-import { budgetShapes } from './fuzz-shapes-budgets.js';
+import { arrayRows, openBlocks, pendingExtended, pendingQueries } from './fuzz-shapes-budgets.js';
 
 /** A small, fast, seedable generator (mulberry32): fuzz runs must be reproducible, not secure. */
 export class Rng {
@@ -57,7 +57,10 @@ export interface CorpusEntry {
 /** Captures larger than this are left out: a mutation costs a copy, and small files give more inputs a second. */
 const MAX_CORPUS_FILE = 1024 * 1024;
 
-/** The samples and (when present) the public captures, smallest first. */
+/** The budget shapes (fuzz-shapes-budgets.ts), made once per process. */
+let budgetShapes: CorpusEntry[] | null = null;
+
+/** The samples, (when present) the public captures, smallest first, then the budget shapes. */
 export function loadCorpus(): CorpusEntry[] {
   const out: CorpusEntry[] = [];
   for (const p of sampleCaptures()) if (statSync(p).size <= MAX_CORPUS_FILE) out.push({ name: p.replace(/^.*\/samples\//, 'samples/'), data: readFileSync(p) });
@@ -65,7 +68,13 @@ export function loadCorpus(): CorpusEntry[] {
     const p = publicCapture(rel);
     if (existsSync(p) && statSync(p).size <= MAX_CORPUS_FILE) out.push({ name: `public/${rel}`, data: readFileSync(p) });
   }
-  out.push(...budgetShapes());
+  budgetShapes ??= [
+    { name: 'generated/pending-queries', data: pendingQueries() },
+    { name: 'generated/pending-extended', data: pendingExtended() },
+    { name: 'generated/array-rows', data: arrayRows() },
+    { name: 'generated/open-blocks', data: openBlocks() },
+  ];
+  out.push(...budgetShapes);
   return out;
 }
 

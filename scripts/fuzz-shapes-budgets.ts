@@ -19,7 +19,6 @@ import {
   authentication, bind, commandComplete, dataRow, execute, parse, query, readyForQuery, rowDescription, startup,
 } from '../test/helpers/pg-builder.js';
 import { openBlocks as openBlockFrames } from '../test/helpers/held-captures.js';
-import type { CorpusEntry } from './fuzz-mutate.js';
 
 const SERVER = '10.99.255.1';
 const PSH_ACK = 0x18;
@@ -93,17 +92,4 @@ export function arrayRows(rows = 20, elements = 20_000, queries = 1): Buffer {
 /** `conns` connections x `perConn` answered SELECTs of `sqlBytes` characters (one row of `rowBytes`) in blocks never committed. */
 export function openBlocks(conns = 40, perConn = 10, sqlBytes = 2000, rowBytes = 100): Buffer {
   return pcapFile(openBlockFrames(conns, perConn, sqlBytes, rowBytes));
-}
-
-let cached: CorpusEntry[] | null = null;
-
-/** The budget shapes, made once per process. */
-export function budgetShapes(): CorpusEntry[] {
-  cached ??= [
-    { name: 'generated/pending-queries', data: pendingQueries() },
-    { name: 'generated/pending-extended', data: pendingExtended() },
-    { name: 'generated/array-rows', data: arrayRows() },
-    { name: 'generated/open-blocks', data: openBlocks() },
-  ];
-  return cached;
 }

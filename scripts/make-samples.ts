@@ -24,7 +24,8 @@ import { startServer, freePort, type PgServer } from '../test/helpers/pg-server.
 import { Tcpdump } from '../test/helpers/tls-capture.js';
 import { SampleRecorder } from './sample-clients.js';
 import type { Manifest, ManifestSample } from './sample-manifest.js';
-import { SCENARIOS, type ScenarioContext } from './sample-scenarios.js';
+import type { ScenarioContext } from './sample-scenario.js';
+import { SCENARIOS } from './sample-scenarios.js';
 import { driverVersions } from './sample-drivers.js';
 import { renderReadme } from './sample-readme.js';
 

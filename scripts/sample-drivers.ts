@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SampleRecorder } from './sample-clients.js';
 import type { ManifestConnection, ManifestStep } from './sample-manifest.js';
-import type { Scenario } from './sample-scenarios.js';
+import type { Scenario } from './sample-scenario.js';
 
 /** dist/scripts -> project root */
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -4,7 +4,7 @@
  * connections to PgBouncer's port and PgBouncer's server connections to PostgreSQL.
  */
 import { startPgBouncer } from '../test/helpers/pgbouncer.js';
-import type { Scenario } from './sample-scenarios.js';
+import type { Scenario } from './sample-scenario.js';
 
 /** PgBouncer's default port; in the generator's private namespace nothing else has it. */
 const POOLER_PORT = 6432;

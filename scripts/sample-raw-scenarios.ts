@@ -9,7 +9,7 @@ import { cstring, msg } from '../test/helpers/pg-builder.js';
 import { md5, type SampleRecorder } from './sample-clients.js';
 import type { ManifestChange, ManifestFunctionCall, ManifestStep, ManifestStreamMessage } from './sample-manifest.js';
 import { PROTOCOL_3_0, PROTOCOL_3_2, RawClient, errorFields, type LoginOutcome, type QueryOutcome } from './sample-raw-client.js';
-import type { Scenario, ScenarioContext } from './sample-scenarios.js';
+import type { Scenario, ScenarioContext } from './sample-scenario.js';
 
 interface RawConn {
   client: RawClient;

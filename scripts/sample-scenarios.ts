@@ -6,30 +6,13 @@
  * SQL texts are fixed (no timestamps, no random names) so that regenerating the samples changes
  * only what the protocol itself randomises: ports, PIDs and cancel keys, SCRAM nonces, times.
  */
-import type pg from 'pg';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { md5, type ParamSpec, type SampleRecorder } from './sample-clients.js';
 import { RAW_SCENARIOS } from './sample-raw-scenarios.js';
 import { DRIVER_SCENARIOS } from './sample-drivers.js';
 import { POOLER_SCENARIOS } from './sample-pooler.js';
-
-export interface ScenarioContext {
-  /** A connection over the server's Unix socket: not captured, for computing expectations. */
-  admin: pg.Client;
-  md5User: { user: string; password: string };
-  clearUser: { user: string; password: string };
-}
-
-export interface Scenario {
-  name: string;
-  title: string;
-  description: string;
-  decode: string[];
-  /** More TCP ports to capture besides the server's (a pooler's listening port). */
-  capturePorts?: number[];
-  run(rec: SampleRecorder, ctx: ScenarioContext): Promise<void>;
-}
+import type { Scenario } from './sample-scenario.js';
 
 /** Parameters of many types, each cast in the SQL, with the column name telling the type. */
 const TYPED: (ParamSpec & { column: string; send: string })[] = [
