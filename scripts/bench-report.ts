@@ -7,10 +7,11 @@
  * runs), and the CPU seconds and peak RSS of `report` beside those of `stats` on the same input
  * (GNU time, `/usr/bin/time -f`, in turn, medians).
  *
- *     npx tsc -p . && node dist/scripts/bench-report.js [--runs 3] [--capture FILE --port N] [--variety 20000,40000] [--no-capture] [--no-cpu] [--md FILE]
+ *     npx tsc -p . && node dist/scripts/bench-report.js [--runs 3] [--opens N] [--capture FILE --port N] [--variety 20000,40000] [--no-capture] [--no-cpu] [--md FILE] [--page FILE]
  *
  * --no-cpu: one report run per input and no `stats` (the page's size and open times only; CPU
- * against stats is better taken with farm-bench, alternating, medians).
+ * against stats is better taken in alternating pairs, report then stats, medians of the ratios).
+ * --opens N: open each page N times (default --runs); --page FILE: only open that page.
  *
  * Needs what bench-capture.ts needs to make the capture (root, tcpdump, pgbench), Debian's
  * `chromium` and `time`. Not part of `npm test`.
@@ -43,23 +44,53 @@ function timed(args: string[]): { cpu: number; peakMiB: number } {
   return { cpu: last[0]! + last[1]!, peakMiB: last[2]! / 1024 };
 }
 
-/** Milliseconds from navigation start to the page's `ready` (every chart drawn), per run. */
-async function openTimes(file: string, runs: number): Promise<number[]> {
+/**
+ * Per run, milliseconds from navigation start (the page's own clock) to the page's script having
+ * drawn everything (`ready`) and to the first frame shown after that (`shown`: the layout and
+ * paint of what is on screen, which `ready` does not include). `shown` is taken by a script
+ * the browser injects before the page's own (so it times any version of the page): each frame
+ * it looks for `ready`, and once it is set, a task queued then runs after that frame is painted.
+ */
+async function openTimes(file: string, runs: number): Promise<Array<{ ready: number; shown: number }>> {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-  const out: number[] = [];
+  const out: Array<{ ready: number; shown: number }> = [];
+  type Report = { __report?: { ready?: boolean; readyMs: number }; __shownMs?: number; requestAnimationFrame(f: () => void): number };
   try {
     for (let i = 0; i < runs; i++) {
       const ctx = await browser.newContext({ offline: true, viewport: { width: 1280, height: 900 } });
       const page = await ctx.newPage();
+      await page.addInitScript(() => {
+        const g = globalThis as unknown as Report;
+        const tick = (): void => {
+          if (g.__report?.ready === true) setTimeout(() => { g.__shownMs = performance.now(); }, 0);
+          else g.requestAnimationFrame(tick);
+        };
+        g.requestAnimationFrame(tick);
+      });
       await page.goto('file://' + file);
-      await page.waitForFunction(() => (globalThis as unknown as { __report?: { ready?: boolean } }).__report?.ready === true, null, { timeout: 120_000 });
-      out.push(await page.evaluate(() => (globalThis as unknown as { __report: { readyMs: number } }).__report.readyMs));
+      await page.waitForFunction(() => (globalThis as unknown as Report).__shownMs !== undefined, null, { timeout: 120_000 });
+      out.push(await page.evaluate(() => {
+        const g = globalThis as unknown as Report;
+        return { ready: g.__report!.readyMs, shown: g.__shownMs! };
+      }));
       await ctx.close();
     }
   } finally {
     await browser.close();
   }
   return out;
+}
+
+/** The nearest-rank q-quantile. */
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.max(0, Math.ceil(q * s.length) - 1)]!;
+}
+
+/** "median 1.23 s, p95 2.34 s (n runs)" of one measure of openTimes(). */
+function openLine(runs: Array<{ ready: number; shown: number }>, key: 'ready' | 'shown'): string {
+  const xs = runs.map((r) => r[key] / 1000);
+  return `${median(xs).toFixed(2)} s, p95 ${quantile(xs, 0.95).toFixed(2)} s (${xs.length} runs: ${Math.min(...xs).toFixed(2)} - ${Math.max(...xs).toFixed(2)})`;
 }
 
 /**
@@ -107,12 +138,12 @@ interface Row {
   input: string;
   queries: number;
   htmlBytes: number;
-  openMs: number[];
+  open: Array<{ ready: number; shown: number }>;
   report: Array<{ cpu: number; peakMiB: number }>;
   stats: Array<{ cpu: number; peakMiB: number }>;
 }
 
-async function measure(input: string, label: string, queries: number, extra: string[], runs: number, dir: string, cpu: boolean): Promise<Row> {
+async function measure(input: string, label: string, queries: number, extra: string[], runs: number, opens: number, dir: string, cpu: boolean): Promise<Row> {
   const html = join(dir, label.replace(/\W+/g, '-') + '.html');
   const report: Row['report'] = [];
   const stats: Row['stats'] = [];
@@ -120,12 +151,21 @@ async function measure(input: string, label: string, queries: number, extra: str
     report.push(timed(['report', input, ...extra, '-o', html]));
     if (cpu) stats.push(timed(['stats', input, ...extra]));
   }
-  const openMs = await openTimes(html, runs);
-  return { input: label, queries, htmlBytes: statSync(html).size, openMs, report, stats };
+  const open = await openTimes(html, opens);
+  return { input: label, queries, htmlBytes: statSync(html).size, open, report, stats };
 }
 
 async function run(): Promise<void> {
   const runs = Number(arg('--runs') ?? 3);
+  // --opens N: how many times each page is opened (default: --runs)
+  const opens = Number(arg('--opens') ?? runs);
+  // --page FILE: only open an existing report page, --opens times
+  const only = arg('--page');
+  if (only !== null) {
+    const open = await openTimes(only, opens);
+    console.log(`${only}: ready ${openLine(open, 'ready')}; shown ${openLine(open, 'shown')}`);
+    return;
+  }
   const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'pgsniff-bench');
   mkdirSync(dir, { recursive: true });
   let capture = arg('--capture');
@@ -146,24 +186,24 @@ async function run(): Promise<void> {
     return (JSON.parse(r.stdout) as { totals: { queries: number } }).totals.queries;
   };
   const portArgs = port === null ? [] : ['-p', port];
-  if (withCapture) rows.push(await measure(capture!, 'pgbench capture', countQueries([capture!, ...portArgs]), portArgs, runs, dir, cpu));
+  if (withCapture) rows.push(await measure(capture!, 'pgbench capture', countQueries([capture!, ...portArgs]), portArgs, runs, opens, dir, cpu));
   // --variety 20000,40000: exports of that many sessions (25 queries each); the peaks show whether memory follows the input's length
   for (const sessions of (arg('--variety') ?? '20000').split(',').map(Number)) {
     const variety = join(dir, sessions === 20000 ? 'report-variety.ndjson' : `report-variety-${sessions}.ndjson`);
     const n = await varietyExport(variety, sessions, 25);
-    rows.push(await measure(variety, `NDJSON, ${sessions.toLocaleString('en-US')} sessions, every text distinct`, n, [], runs, dir, cpu));
+    rows.push(await measure(variety, `NDJSON, ${sessions.toLocaleString('en-US')} sessions, every text distinct`, n, [], runs, opens, dir, cpu));
   }
 
   const fmt = (x: number, d = 2): string => x.toFixed(d);
   const lines = [
-    '| input | queries | page | opens in (median of runs) | report CPU s | stats CPU s | report / stats | report peak MiB | stats peak MiB |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| input | queries | page | script done (ready) | first frame after it (shown) | report CPU s | stats CPU s | report / stats | report peak MiB | stats peak MiB |',
+    '|---|---:|---:|---|---|---:|---:|---:|---:|---:|',
     ...rows.map((r) => {
       const rc = median(r.report.map((x) => x.cpu));
       const sc = r.stats.length > 0 ? median(r.stats.map((x) => x.cpu)) : NaN;
-      const opens = `${fmt(median(r.openMs) / 1000)} s (${r.openMs.map((x) => fmt(x / 1000)).join(', ')})`;
+      const opened = `${openLine(r.open, 'ready')} | ${openLine(r.open, 'shown')}`;
       const statsPeak = r.stats.length > 0 ? fmt(median(r.stats.map((x) => x.peakMiB)), 0) : '-';
-      return `| ${r.input} | ${r.queries.toLocaleString('en-US')} | ${(r.htmlBytes / 1024).toFixed(0)} KB | ${opens} | ${fmt(rc)} | ${r.stats.length > 0 ? fmt(sc) : '-'} | ${r.stats.length > 0 ? fmt(rc / sc) : '-'} | ${fmt(median(r.report.map((x) => x.peakMiB)), 0)} | ${statsPeak} |`;
+      return `| ${r.input} | ${r.queries.toLocaleString('en-US')} | ${(r.htmlBytes / 1024).toFixed(0)} KB | ${opened} | ${fmt(rc)} | ${r.stats.length > 0 ? fmt(sc) : '-'} | ${r.stats.length > 0 ? fmt(rc / sc) : '-'} | ${fmt(median(r.report.map((x) => x.peakMiB)), 0)} | ${statsPeak} |`;
     }),
   ];
   console.log(lines.join('\n'));

@@ -109,6 +109,27 @@ test('each statement\'s histogram, rows and slowest are grouped as stats groups:
   }
 });
 
+test('records taken in batches keep the time of the frame that completed them, and result() takes the ones still waiting', async () => {
+  const sink = await ReportSink.create();
+  // summary records carry no time: each is dated by the latest frame when it came (here 20 ms
+  // apart, so that each batch of records spans many buckets); 3 batches and 7 more records
+  const base = Date.parse('2024-01-01T00:00:00Z') * 1000;
+  const n = 3 * 512 + 7;
+  const times: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const t = base + k * 20_000 + (k % 3) * 1_000;
+    sink.packetSize(t, 100, 40000, 5432);
+    sink.record(q({ session: k % 5, time: '', startTime: '', durationMs: 0.25, frame: k + 1 }));
+    times.push(t);
+  }
+  const d = sink.result({ source: 'generated', input: 'capture' });
+  assert.equal(d.overview.queries, n);
+  const want = new Array<number>(d.series.n).fill(0);
+  for (const t of times) want[Math.floor((t - d.series.baseUs) / d.series.stepUs) - d.series.lo]! += 1;
+  assert.deepEqual(d.series.queries, want);
+  assert.ok(d.series.stepUs > 20_000, 'the grid widened while records waited');
+});
+
 test('prepared statements: how often each was prepared against how often it ran', async () => {
   // pipeline.pcap: psycopg 3 prepares its statement once and executes it five times
   const reused = (await reportOf('pipeline.pcap')).statements.find((x) => x.query.startsWith('SELECT $1::int * $2'))!;

@@ -135,7 +135,7 @@ export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {})
   await exports?.finish();
   stderr.write(`pgsniff: recorded ${summary.packets} packets, ${summary.messages} PostgreSQL messages, ${summary.connections} sessions\n`);
   if (report) {
-    stderr.write(report.file.write(report.sink, {
+    stderr.write(await report.file.write(report.sink, {
       source: `record on ${o.iface ?? 'lo'}: ${o.commandArgs.join(' ')}`, input: 'live', packets: summary.packets, drops: liveDrops(summary.live),
     }));
   }

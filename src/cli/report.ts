@@ -10,7 +10,6 @@ import { escapeTerminal } from '../core/escape.js';
 import { compileFilter } from '../filter/index.js';
 import { fileHead, looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
 import { ReportSink, type ReportInputInfo } from '../sinks/report/sink.js';
-import { renderReportHtml } from '../sinks/report/html.js';
 import type { CommandIo } from './stats.js';
 import type { LiveStats } from '../pipeline/live.js';
 
@@ -48,9 +47,14 @@ export class ReportFile {
     }
   }
 
-  /** Renders the sink's data into the file and closes it; returns the line that says so. */
-  write(sink: ReportSink, info: ReportInputInfo): string {
+  /**
+   * Renders the sink's data into the file and closes it; returns the line that says so. The
+   * page's builder (the page's script and style sheet, uPlot) is loaded only now: nothing of it
+   * runs while the capture is read.
+   */
+  async write(sink: ReportSink, info: ReportInputInfo): Promise<string> {
     const data = sink.result(info);
+    const { renderReportHtml } = await import('../sinks/report/html.js');
     const html = Buffer.from(renderReportHtml(data), 'utf8');
     try {
       let off = 0;
@@ -112,6 +116,6 @@ export async function reportCommand(o: ReportCommandOptions, io: CommandIo = {})
     out.abandon();
     throw e;
   }
-  stderr.write(out.write(sink, info));
+  stderr.write(await out.write(sink, info));
   return 0;
 }

@@ -117,9 +117,9 @@ async function runLive(o: CliOptions): Promise<number> {
     html = { sink: await reportSink(o.ports, o.displayFilter), file: new ReportFile(o.report), drops: liveDrops };
   }
   const withReport = (sink: PipelineSink): PipelineSink => html === null ? sink : new FanOut([sink, html.sink]);
-  const writeReport = (summary: LiveSummary): void => {
+  const writeReport = async (summary: LiveSummary): Promise<void> => {
     if (html !== null) {
-      process.stderr.write(html.file.write(html.sink, { source: `live capture on ${o.iface}`, input: 'live', packets: summary.packets, drops: html.drops(summary.live) }));
+      process.stderr.write(await html.file.write(html.sink, { source: `live capture on ${o.iface}`, input: 'live', packets: summary.packets, drops: html.drops(summary.live) }));
     }
   };
   const liveOpts = (sink: PipelineSink, messages: boolean) => ({
@@ -146,7 +146,7 @@ async function runLive(o: CliOptions): Promise<number> {
             sink.lag?.(backlogText(s));
           },
         });
-        writeReport(await live.done);
+        await writeReport(await live.done);
       },
     });
   }
@@ -159,7 +159,7 @@ async function runLive(o: CliOptions): Promise<number> {
   const live = analyzeLive(withReport(sink), { ...liveOpts(sink, messages), exportDropped: exports?.exportDropped, onStatus: (s) => { latest = s; report(s); } });
   const summary = await awaitLive(live, ac, process.stderr);
   process.stderr.write(`pgsniff: ${captureSummaryLine(summary)}\n`);
-  writeReport(summary);
+  await writeReport(summary);
   await exports?.finish();
   return 0;
 }

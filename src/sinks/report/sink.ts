@@ -34,6 +34,8 @@ export const MAX_LISTED_SESSIONS = 3000;
 export const TOP_PER_RANKING = 50;
 /** A run of at least this many executions of one statement in a row, in one session, is an N+1 candidate. */
 export const N_PLUS_ONE_RUN = 10;
+/** Records taken together (ReportSink.drain). */
+const BATCH = 512;
 const MAX_N1 = 1000;
 const MAX_COPY = 200;
 const MAX_ERRORS = 1000;
@@ -193,8 +195,19 @@ export class ReportSink implements PipelineSink {
   private frames = 0;
   private firstUs = Infinity;
   private lastUs = -Infinity;
-  /** The latest frame's time: summary query records carry no time of their own. */
+  /** The latest frame's time (a capture), or the latest record's (an NDJSON export): summary query records carry no time of their own. */
   private nowUs = NaN;
+  /**
+   * Records wait here and are taken in order BATCH at a time (drain()), each with the time of
+   * the latest frame when it came. The pipeline's code that emits records (the session
+   * tracker's several call sites) then inlines only record()'s push: the report's and stats's
+   * per-record code is compiled once, in drain(), instead of into each of those callers (and
+   * again at each of their re-optimizations). V8 compiles on the main thread here
+   * (cli/engine.ts): docs/BENCHMARK.md, "`pgsniff report` at scale (session 8)".
+   */
+  private readonly pending: Array<OutRecord | null> = new Array<OutRecord | null>(BATCH).fill(null);
+  private readonly pendingUs = new Float64Array(BATCH);
+  private waiting = 0;
   /** 1 at each server port: looked up per packet. */
   private readonly isServerPort = new Uint8Array(65536);
   /** -Y: the records the report is made of, as `read -Y` would print them (ReportOptions.filter). */
@@ -254,6 +267,30 @@ export class ReportSink implements PipelineSink {
   }
 
   record(rec: OutRecord): void {
+    const n = this.waiting;
+    this.pending[n] = rec;
+    this.pendingUs[n] = this.nowUs;
+    this.waiting = n + 1;
+    if (n + 1 === BATCH) this.drain();
+  }
+
+  /** Takes the records that wait, in the order they came. */
+  private drain(): void {
+    const pending = this.pending;
+    const n = this.waiting;
+    // the records that wait are taken before anything else can come (take() never calls record())
+    this.waiting = 0;
+    const framesUs = this.frames > 0;
+    for (let k = 0; k < n; k++) {
+      const rec = pending[k]!;
+      pending[k] = null;
+      // a capture's records are dated by the frame that completed them; an export's by their own times (at())
+      if (framesUs) this.nowUs = this.pendingUs[k]!;
+      this.take(rec);
+    }
+  }
+
+  private take(rec: OutRecord): void {
     if (this.filter !== null && rec.kind !== 'capture') {
       // What says whether the numbers can be trusted is the whole capture's, whatever the filter shows.
       if (rec.kind === 'anomaly') this.anomaly(rec as AnomalyRecord);
@@ -364,9 +401,10 @@ export class ReportSink implements PipelineSink {
   }
 
   private busy(s: SessionState, fromUs: number, toUs: number): void {
+    const step = this.tl.stepUs;
     let a = this.tl.index(fromUs);
     const b = this.tl.index(toUs);
-    a = this.tl.index(fromUs); // the second call may have widened the grid
+    if (this.tl.stepUs !== step) a = this.tl.index(fromUs); // the second call widened the grid
     if (s.busy === null && !s.other) {
       if (this.timelineRows.length + this.busyLive < MAX_TIMELINE_SESSIONS) {
         s.busy = new BucketArray(TIMELINE_COLUMNS);
@@ -374,6 +412,11 @@ export class ReportSink implements PipelineSink {
       } else s.other = true;
     }
     const arr = s.busy ?? this.otherBusy;
+    if (a === b) {
+      // the usual case: the query is shorter than a column and within one
+      arr.add(a, toUs - fromUs);
+      return;
+    }
     for (let k = a; k <= b; k++) {
       const lo = Math.max(fromUs, this.tl.startOf(k));
       const hi = Math.min(toUs, this.tl.startOf(k + 1));
@@ -555,6 +598,7 @@ export class ReportSink implements PipelineSink {
   }
 
   end(): void {
+    this.drain();
     // Sessions still open have had their session records (the tracker closes every one at the end);
     // what remains are runs of sessions whose record never came (an NDJSON export cut short).
     for (const [session, s] of this.live) this.endRun(s, session);
@@ -562,6 +606,7 @@ export class ReportSink implements PipelineSink {
 
   /** The page's data. Call once, after the input has ended. */
   result(info: ReportInputInfo): ReportData {
+    this.drain();
     const st = this.stats.report();
     // Only the statements the page lists are built (up to 10,000 with their histograms would be
     // most of this pass's peak memory): ranked by index, in stats's order.
