@@ -17,7 +17,7 @@
  * `chromium` and `time`. Not part of `npm test`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -51,9 +51,9 @@ function timed(args: string[]): { cpu: number; peakMiB: number } {
  * the browser injects before the page's own (so it times any version of the page): each frame
  * it looks for `ready`, and once it is set, a task queued then runs after that frame is painted.
  */
-async function openTimes(file: string, runs: number): Promise<Array<{ ready: number; shown: number }>> {
+async function openTimes(file: string, runs: number): Promise<Open[]> {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-  const out: Array<{ ready: number; shown: number }> = [];
+  const out: Open[] = [];
   type Report = { __report?: { ready?: boolean; readyMs: number }; __shownMs?: number; requestAnimationFrame(f: () => void): number };
   try {
     for (let i = 0; i < runs; i++) {
@@ -67,18 +67,59 @@ async function openTimes(file: string, runs: number): Promise<Array<{ ready: num
         };
         g.requestAnimationFrame(tick);
       });
+      const before = chromiumCpu();
       await page.goto('file://' + file);
       await page.waitForFunction(() => (globalThis as unknown as Report).__shownMs !== undefined, null, { timeout: 120_000 });
-      out.push(await page.evaluate(() => {
-        const g = globalThis as unknown as Report;
-        return { ready: g.__report!.readyMs, shown: g.__shownMs! };
-      }));
+      const after = chromiumCpu();
+      let cpu = 0;
+      for (const [pid, c] of after) cpu += c - (before.get(pid) ?? 0);
+      out.push({
+        ...await page.evaluate(() => {
+          const g = globalThis as unknown as Report;
+          return { ready: g.__report!.readyMs, shown: g.__shownMs! };
+        }),
+        cpu: cpu * 1000,
+      });
       await ctx.close();
     }
   } finally {
     await browser.close();
   }
   return out;
+}
+
+/** One opening of a page, in ms: see openTimes(). */
+interface Open {
+  ready: number;
+  shown: number;
+  /** CPU (user + system) of Chromium's processes from navigation to `shown`: what the machine's load does not inflate as it does the times. */
+  cpu: number;
+}
+
+/** CPU seconds so far of each process below this one (Chromium's browser, renderers, GPU), by pid, from /proc. */
+function chromiumCpu(): Map<number, number> {
+  const ticks = 100; // USER_HZ: 100 on Linux
+  const parent = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      // after the command's name in parentheses: state, ppid, ... utime (12th), stime (13th)
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      parent.set(Number(d), Number(f[1]));
+      cpu.set(Number(d), (Number(f[11]) + Number(f[12])) / ticks);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const mine = new Map<number, number>();
+  for (const [pid, c] of cpu) {
+    let p = parent.get(pid);
+    while (p !== undefined && p > 1 && p !== process.pid) p = parent.get(p);
+    if (p === process.pid) mine.set(pid, c);
+  }
+  return mine;
 }
 
 /** The nearest-rank q-quantile. */
@@ -88,7 +129,7 @@ function quantile(xs: number[], q: number): number {
 }
 
 /** "median 1.23 s, p95 2.34 s (n runs)" of one measure of openTimes(). */
-function openLine(runs: Array<{ ready: number; shown: number }>, key: 'ready' | 'shown'): string {
+function openLine(runs: Open[], key: 'ready' | 'shown' | 'cpu'): string {
   const xs = runs.map((r) => r[key] / 1000);
   return `${median(xs).toFixed(2)} s, p95 ${quantile(xs, 0.95).toFixed(2)} s (${xs.length} runs: ${Math.min(...xs).toFixed(2)} - ${Math.max(...xs).toFixed(2)})`;
 }
@@ -138,7 +179,7 @@ interface Row {
   input: string;
   queries: number;
   htmlBytes: number;
-  open: Array<{ ready: number; shown: number }>;
+  open: Open[];
   report: Array<{ cpu: number; peakMiB: number }>;
   stats: Array<{ cpu: number; peakMiB: number }>;
 }
@@ -163,7 +204,7 @@ async function run(): Promise<void> {
   const only = arg('--page');
   if (only !== null) {
     const open = await openTimes(only, opens);
-    console.log(`${only}: ready ${openLine(open, 'ready')}; shown ${openLine(open, 'shown')}`);
+    console.log(`${only}: ready ${openLine(open, 'ready')}; shown ${openLine(open, 'shown')}; Chromium CPU to shown ${openLine(open, 'cpu')}`);
     return;
   }
   const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'pgsniff-bench');
@@ -196,12 +237,12 @@ async function run(): Promise<void> {
 
   const fmt = (x: number, d = 2): string => x.toFixed(d);
   const lines = [
-    '| input | queries | page | script done (ready) | first frame after it (shown) | report CPU s | stats CPU s | report / stats | report peak MiB | stats peak MiB |',
-    '|---|---:|---:|---|---|---:|---:|---:|---:|---:|',
+    '| input | queries | page | script done (ready) | first frame after it (shown) | Chromium CPU to shown | report CPU s | stats CPU s | report / stats | report peak MiB | stats peak MiB |',
+    '|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|',
     ...rows.map((r) => {
       const rc = median(r.report.map((x) => x.cpu));
       const sc = r.stats.length > 0 ? median(r.stats.map((x) => x.cpu)) : NaN;
-      const opened = `${openLine(r.open, 'ready')} | ${openLine(r.open, 'shown')}`;
+      const opened = `${openLine(r.open, 'ready')} | ${openLine(r.open, 'shown')} | ${openLine(r.open, 'cpu')}`;
       const statsPeak = r.stats.length > 0 ? fmt(median(r.stats.map((x) => x.peakMiB)), 0) : '-';
       return `| ${r.input} | ${r.queries.toLocaleString('en-US')} | ${(r.htmlBytes / 1024).toFixed(0)} KB | ${opened} | ${fmt(rc)} | ${r.stats.length > 0 ? fmt(sc) : '-'} | ${r.stats.length > 0 ? fmt(rc / sc) : '-'} | ${fmt(median(r.report.map((x) => x.peakMiB)), 0)} | ${statsPeak} |`;
     }),

@@ -451,8 +451,31 @@ export const PAGE_SCRIPT = String.raw`
     out.forEach(function (x) { x.label += ' (' + x.count + ' sessions)'; });
     return out;
   }
+  // A canvas costs Chromium time in proportion to its size before anything is drawn on it (one
+  // 4,000 pixels high took it half a second): past MAX_TL_ROWS rows, neighbouring rows are drawn
+  // merged, as few to a row as keep it at most MAX_TL_ROWS rows (2 pixels each) high.
+  var MAX_TL_ROWS = 500;
+  var tlNote = el('div', { cls: 'note' });
+  function mergeRows(rows) {
+    var own = rows.filter(function (r) { return r.session != null || groupSel.value; });
+    var rest = rows.filter(function (r) { return !(r.session != null || groupSel.value); });
+    var k = Math.ceil(own.length / (MAX_TL_ROWS - rest.length));
+    tlNote.textContent = k > 1 ? 'Each row is ' + k + ' neighbouring rows merged (' + num(own.length) + ' in all).' : '';
+    if (k <= 1) return rows;
+    var out = [];
+    for (var i = 0; i < own.length; i += k) {
+      var part = own.slice(i, i + k);
+      var lo = Infinity, hi = -Infinity, start = Infinity, end = -Infinity;
+      part.forEach(function (r) { lo = Math.min(lo, r.lo); hi = Math.max(hi, r.lo + r.busyUs.length); start = Math.min(start, r.startUs); end = Math.max(end, r.endUs); });
+      var busy = new Array(Math.max(0, hi - lo)).fill(0);
+      part.forEach(function (r) { for (var j = 0; j < r.busyUs.length; j++) busy[r.lo + j - lo] += r.busyUs[j]; });
+      out.push({ label: part[0].label + ' …', startUs: start, endUs: end, lo: lo, busyUs: busy });
+    }
+    return out.concat(rest);
+  }
   function drawTimeline() {
-    var rows = tlRows();
+    var all = tlRows();
+    var rows = mergeRows(all);
     var w = Math.max(320, pageW || 900);
     var rh = rows.length > 400 ? 2 : rows.length > 120 ? 5 : 14;
     var labelW = rh >= 14 ? 240 : 0;
@@ -471,7 +494,7 @@ export const PAGE_SCRIPT = String.raw`
     function X(us) { return labelW + (us - t0) / (t1 - t0) * plotW; }
     var maxBusy = 0;
     rows.forEach(function (r) { r.busyUs.forEach(function (v) { if (v > maxBusy) maxBusy = v; }); });
-    var scale = groupSel.value || TL.otherSessions ? maxBusy : TL.stepUs;
+    var scale = groupSel.value || TL.otherSessions || rows !== all ? maxBusy : TL.stepUs;
     rows.forEach(function (r, i) {
       var y = i * rh;
       c.fillStyle = '#eef0f4';
@@ -521,6 +544,7 @@ export const PAGE_SCRIPT = String.raw`
   });
   drawTimeline();
   drawn.charts++;
+  se.appendChild(tlNote);
   if (TL.otherSessions) se.appendChild(el('div', { cls: 'note', text: num(TL.otherSessions) + ' sessions past the first ' + num(TL.rows.length - 1) + ' share the last row.' }));
   se.appendChild(el('h3', { text: 'Session list' }));
   if (D.sessionsNotListed) se.appendChild(el('div', { cls: 'note', text: num(D.sessionsNotListed) + ' more sessions counted but not listed.' }));
