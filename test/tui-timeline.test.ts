@@ -160,6 +160,13 @@ test('timeline: bars in neighbouring cells keep a gap between them (▌ at 80 co
         // Each bar: two full cells and a half one (the last, followed by none, three full); the first is the selected one (▓).
         assert.ok(text.includes('▓▓▌' + '██▌'.repeat(10) + '███─'), text);
       }
+      // The selected bar keeps its own colour (white), the others green; l moves the selection on.
+      const coloured = () => ui.screenWithColours().split('\n').find((l) => l.includes('#0 :40000')) ?? '';
+      assert.match(coloured(), /\x1b\[(?:\d+;)*37m▓/, 'the selected bar is white');
+      await ui.press('l');
+      const after = (ui.screen().split('\n').find((l) => l.startsWith('│#0 ')) ?? '').slice(1 + 26 + 1);
+      assert.match(after, size.width === 80 ? /^─+██▌▓▓▌/ : /^─+█+─+▓+─/, after);
+      assert.match(coloured(), /\x1b\[(?:\d+;)*37m▓/);
     } finally {
       ui.stop();
     }
