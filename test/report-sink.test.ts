@@ -112,9 +112,10 @@ test('each statement\'s histogram, rows and slowest are grouped as stats groups:
 test('records taken in batches keep the time of the frame that completed them, and result() takes the ones still waiting', async () => {
   const sink = await ReportSink.create();
   // summary records carry no time: each is dated by the latest frame when it came (here 20 ms
-  // apart, so that each batch of records spans many buckets); 3 batches and 7 more records
+  // apart, so that each batch of records spans many buckets); a number of records that is no
+  // multiple of a batch, so that some still wait when result() is called
   const base = Date.parse('2024-01-01T00:00:00Z') * 1000;
-  const n = 3 * 512 + 7;
+  const n = 1543;
   const times: number[] = [];
   for (let k = 0; k < n; k++) {
     const t = base + k * 20_000 + (k % 3) * 1_000;

@@ -34,8 +34,8 @@ export const MAX_LISTED_SESSIONS = 3000;
 export const TOP_PER_RANKING = 50;
 /** A run of at least this many executions of one statement in a row, in one session, is an N+1 candidate. */
 export const N_PLUS_ONE_RUN = 10;
-/** Records taken together (ReportSink.drain). */
-const BATCH = 512;
+/** Records taken together (ReportSink.drain): few, as whatever they hold stays alive until then (docs/BENCHMARK.md, session 8). */
+const BATCH = 64;
 const MAX_N1 = 1000;
 const MAX_COPY = 200;
 const MAX_ERRORS = 1000;
