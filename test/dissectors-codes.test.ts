@@ -21,10 +21,10 @@ test('the framer\'s valid codes are the registry\'s, per direction', () => {
   assert.ok(BACKEND_CODES.includes('S') && FRONTEND_CODES.includes('p'));
 });
 
-test('src/session/codes.ts: each Fe/Be member is the registry\'s message of that byte', () => {
+test('src/session/codes.ts: each FrontendCode/BackendCode member is the registry\'s message of that byte', () => {
   const src = readFileSync(join(root, 'src', 'session', 'codes.ts'), 'utf8');
   let checked = 0;
-  for (const [dir, name] of [['frontend', 'Fe'], ['backend', 'Be']] as const) {
+  for (const [dir, name] of [['frontend', 'FrontendCode'], ['backend', 'BackendCode']] as const) {
     const body = new RegExp(`export const enum ${name} \\{([^}]*)\\}`).exec(src)?.[1];
     assert.ok(body, `enum ${name} found`);
     for (const m of body.matchAll(/^\s*(\w+) = 0x([0-9a-f]{2}),/gm)) {

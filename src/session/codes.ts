@@ -7,7 +7,7 @@
 export const NO_CODE = -1;
 
 /** Frontend messages. */
-export const enum Fe {
+export const enum FrontendCode {
   Bind = 0x42, // B
   Close = 0x43, // C
   Describe = 0x44, // D
@@ -23,7 +23,7 @@ export const enum Fe {
 }
 
 /** Backend messages. */
-export const enum Be {
+export const enum BackendCode {
   ParseComplete = 0x31, // 1
   BindComplete = 0x32, // 2
   CloseComplete = 0x33, // 3

@@ -12,7 +12,7 @@
  */
 import type { ColumnDescription } from '../../dissectors/types.js';
 import { LedgerAccount, processBudget, type BudgetHolder, type MemoryLedger } from '../core/budget.js';
-import { Be } from './codes.js';
+import { BackendCode } from './codes.js';
 import type { Execution } from './execution.js';
 import type { SqlPiece } from './sql-split.js';
 import type { Portal, PreparedStatement } from './statements.js';
@@ -179,27 +179,27 @@ export function isSyncPoint(r: Request): boolean {
 /** Which backend messages (by type byte, codes.ts) can answer which request. */
 export function accepts(r: Request, code: number): boolean {
   switch (r.kind) {
-    case 'parse': return code === Be.ParseComplete;
-    case 'bind': return code === Be.BindComplete;
-    case 'close': return code === Be.CloseComplete;
-    case 'describe': return code === Be.ParameterDescription || code === Be.RowDescription || code === Be.NoData;
-    case 'sync': return code === Be.ReadyForQuery;
+    case 'parse': return code === BackendCode.ParseComplete;
+    case 'bind': return code === BackendCode.BindComplete;
+    case 'close': return code === BackendCode.CloseComplete;
+    case 'describe': return code === BackendCode.ParameterDescription || code === BackendCode.RowDescription || code === BackendCode.NoData;
+    case 'sync': return code === BackendCode.ReadyForQuery;
     case 'execute':
       switch (code) {
-        case Be.DataRow: case Be.CommandComplete: case Be.EmptyQueryResponse: case Be.PortalSuspended: case Be.CopyInResponse:
-        case Be.CopyOutResponse: case Be.CopyBothResponse: case Be.CopyData: case Be.CopyDone:
+        case BackendCode.DataRow: case BackendCode.CommandComplete: case BackendCode.EmptyQueryResponse: case BackendCode.PortalSuspended: case BackendCode.CopyInResponse:
+        case BackendCode.CopyOutResponse: case BackendCode.CopyBothResponse: case BackendCode.CopyData: case BackendCode.CopyDone:
           return true;
         default:
           return false;
       }
     case 'query':
       switch (code) {
-        case Be.RowDescription: case Be.DataRow: case Be.CommandComplete: case Be.EmptyQueryResponse: case Be.CopyInResponse:
-        case Be.CopyOutResponse: case Be.CopyBothResponse: case Be.CopyData: case Be.CopyDone: case Be.ReadyForQuery:
+        case BackendCode.RowDescription: case BackendCode.DataRow: case BackendCode.CommandComplete: case BackendCode.EmptyQueryResponse: case BackendCode.CopyInResponse:
+        case BackendCode.CopyOutResponse: case BackendCode.CopyBothResponse: case BackendCode.CopyData: case BackendCode.CopyDone: case BackendCode.ReadyForQuery:
           return true;
         default:
           return false;
       }
-    case 'function': return code === Be.FunctionCallResponse || code === Be.ReadyForQuery;
+    case 'function': return code === BackendCode.FunctionCallResponse || code === BackendCode.ReadyForQuery;
   }
 }

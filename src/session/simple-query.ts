@@ -4,7 +4,7 @@
  * (protocol documentation, "Simple Query" and "Multiple Statements in a Simple Query").
  */
 import type { DecodedMessage, ErrorFields, RawMessage } from '../../dissectors/types.js';
-import { Be } from './codes.js';
+import { BackendCode } from './codes.js';
 import { Execution } from './execution.js';
 import type { Outbox } from './outbox.js';
 import type { QueryRequest } from './request-queue.js';
@@ -73,7 +73,7 @@ export function queryError(out: Outbox, q: QueryRequest, fields: ErrorFields, ra
  */
 export function secondCompletion(out: Outbox, q: QueryRequest, raw: RawMessage, code: number, decode: () => DecodedMessage): boolean {
   const last = q.last;
-  if (code !== Be.CommandComplete || q.exec !== null || q.index < Math.max(1, q.pieces.length) || !last || !last.copy) return false;
+  if (code !== BackendCode.CommandComplete || q.exec !== null || q.index < Math.max(1, q.pieces.length) || !last || !last.copy) return false;
   if (!out.isPending(last)) return false;
   const d = decode();
   if (d.type === 'CommandComplete') last.command = d.tag;

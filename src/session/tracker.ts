@@ -32,7 +32,7 @@ import { SessionInfo } from './session-info.js';
 import type { TlsSummary } from '../pg/tls/summary.js';
 import { StartupState } from './startup.js';
 import { splitSql } from './sql-split.js';
-import { Be, Fe, NO_CODE } from './codes.js';
+import { BackendCode, FrontendCode, NO_CODE } from './codes.js';
 import { bindNames, commandTag, executePortal, parseNames, parseRange, readyStatus, tagRows, targetName } from '../../dissectors/ranges.js';
 import { keepBound } from './bound-params.js';
 import { Outbox, type ExecutionWriter } from './outbox.js';
@@ -111,9 +111,9 @@ export class SessionTracker implements CancelTarget {
   private readonly conn: ConnectionInfo;
   private readonly emit: SessionEmit;
   private readonly keepRows: boolean;
-  /** Summary records without kept rows: the few fields they need are read from the range without decoding (dissectors/ranges.ts). */
-  private readonly lean: boolean;
-  /** Lean, and Bind bodies are kept for boundParams (TrackerOptions.boundBytes). */
+  /** Summary records without kept rows: messages are not decoded, the few fields those records need are read from the body range (dissectors/ranges.ts). */
+  private readonly skipDecoding: boolean;
+  /** skipDecoding, and Bind bodies are kept for boundParams (TrackerOptions.boundBytes). */
   private readonly keepBind: boolean;
   private readonly registry: SessionRegistry;
   private readonly onAnomaly: ((a: Anomaly) => void) | null;
@@ -201,8 +201,8 @@ export class SessionTracker implements CancelTarget {
     this.emit = emit;
     this.keepRows = opts.keepRows ?? false;
     // Kept rows are typed by the statement's parameter and result formats: with them, messages are read in full.
-    this.lean = opts.detail === 'summary' && !this.keepRows;
-    this.keepBind = this.lean && opts.boundBytes === true;
+    this.skipDecoding = opts.detail === 'summary' && !this.keepRows;
+    this.keepBind = this.skipDecoding && opts.boundBytes === true;
     this.registry = opts.registry;
     this.onAnomaly = opts.anomaly ?? null;
     const summary = opts.detail === 'summary';
@@ -293,13 +293,13 @@ export class SessionTracker implements CancelTarget {
       if (outbox.deferFrame >= 0) outbox.frameEnded(raw.frame);
       // Records completed by the messages before are charged now, between two messages (outbox.ts);
       // a ReadyForQuery usually sends them out, so it does not charge them first.
-      if (code !== Be.ReadyForQuery) outbox.chargeHeld();
+      if (code !== BackendCode.ReadyForQuery) outbox.chargeHeld();
     }
     if (raw.dir === 'frontend') {
       this.info.feBytes += size;
       this.info.feMessages++;
       // COPY FROM STDIN sends its rows as CopyData by the million: counted before the dispatch.
-      if (code === Fe.CopyData) {
+      if (code === FrontendCode.CopyData) {
         const c = this.copyExec?.copy;
         if (c) { c.messagesIn++; c.bytesIn += raw.length - 4; } // not raw.body.length: see row()
         else this.copyAhead(raw.length - 4);
@@ -312,7 +312,7 @@ export class SessionTracker implements CancelTarget {
       const exec = this.rowExec;
       // Rows come by the million: while the request that took the last one is still at the head
       // (and, for a Query, still on the same statement), the next goes to the same execution.
-      if ((code === Be.DataRow || code === Be.CopyData) && exec !== null && this.queue.peek() === this.rowReq
+      if ((code === BackendCode.DataRow || code === BackendCode.CopyData) && exec !== null && this.queue.peek() === this.rowReq
         && (this.rowReq.kind !== 'query' || this.rowReq.exec === exec)) {
         this.row(exec, raw, code, decode, size);
         return;
@@ -419,15 +419,15 @@ export class SessionTracker implements CancelTarget {
   private frontend(raw: RawMessage, code: number, decode: () => DecodedMessage): void {
     switch (code) {
       case NO_CODE: return this.startup.frontend(raw, decode());
-      case Fe.Query: {
+      case FrontendCode.Query: {
         const d = decode();
         if (d.type === 'Query') this.query(raw, d.query);
         return;
       }
-      case Fe.Parse: {
+      case FrontendCode.Parse: {
         // Summary records need no parameter types (unless they keep Bind bytes to decode later, bound-params.ts):
         // the names are read from the range (dissectors/ranges.ts).
-        const p = !this.lean ? asType(decode(), 'Parse')
+        const p = !this.skipDecoding ? asType(decode(), 'Parse')
           : this.keepBind ? parseRange(raw.source, raw.bodyStart, raw.bodyEnd) : parseNames(raw.source, raw.bodyStart, raw.bodyEnd);
         if (p === null) return;
         const stmt: PreparedStatement = { name: p.statement, sql: p.query, paramTypes: p.paramTypes, columns: null, parsedSinceExec: true };
@@ -440,9 +440,9 @@ export class SessionTracker implements CancelTarget {
         this.push({ kind: 'parse', stmt, prev, timeUs: raw.timeUs, frame: raw.firstFrame }, raw);
         return;
       }
-      case Fe.Bind: {
+      case FrontendCode.Bind: {
         // Summary records leave the values out, and decoding them is most of what a Bind costs.
-        const b = this.lean ? bindNames(raw.source, raw.bodyStart, raw.bodyEnd) : asType(decode(), 'Bind');
+        const b = this.skipDecoding ? bindNames(raw.source, raw.bodyStart, raw.bodyEnd) : asType(decode(), 'Bind');
         if (b === null) return;
         const statement = this.skipping ? this.skippedStatement(b.statement) : this.table.statementOrUnknown(b.statement);
         const portal: Portal = {
@@ -460,7 +460,7 @@ export class SessionTracker implements CancelTarget {
         this.push({ kind: 'bind', portal, prev, timeUs: raw.timeUs, frame: raw.firstFrame }, raw);
         return;
       }
-      case Fe.Describe: {
+      case FrontendCode.Describe: {
         const d = targetName(raw.source, raw.bodyStart, raw.bodyEnd);
         if (d === null || this.skipping) return;
         const stmt = d.target === 'statement' ? this.table.getStatement(d.name) : undefined;
@@ -468,12 +468,12 @@ export class SessionTracker implements CancelTarget {
         this.push({ kind: 'describe', target: d.target, name: d.name, stmt, portal, timeUs: raw.timeUs, frame: raw.firstFrame }, raw);
         return;
       }
-      case Fe.Execute: {
+      case FrontendCode.Execute: {
         const portal = executePortal(raw.source, raw.bodyStart, raw.bodyEnd);
         if (portal !== null) this.execute(raw, portal);
         return;
       }
-      case Fe.Close: {
+      case FrontendCode.Close: {
         const d = decode();
         if (d.type !== 'Close' || this.skipping) return;
         if (d.target === 'statement') this.table.closeStatement(d.name);
@@ -481,11 +481,11 @@ export class SessionTracker implements CancelTarget {
         this.push({ kind: 'close', timeUs: raw.timeUs }, raw);
         return;
       }
-      case Fe.Sync:
+      case FrontendCode.Sync:
         this.endSkipping();
         this.push({ kind: 'sync', seq: ++this.syncSeq, timeUs: raw.timeUs }, raw);
         return;
-      case Fe.FunctionCall: {
+      case FrontendCode.FunctionCall: {
         const d = decode();
         if (d.type !== 'FunctionCall') return;
         const exec = new Execution('function', null, raw.firstFrame, raw.timeUs);
@@ -497,7 +497,7 @@ export class SessionTracker implements CancelTarget {
         this.push({ kind: 'function', exec, seq: ++this.syncSeq, resultFormat: d.resultFormat }, raw);
         return;
       }
-      case Fe.CopyFail: {
+      case FrontendCode.CopyFail: {
         const c = this.copyExec?.copy;
         if (c) {
           const d = decode();
@@ -505,10 +505,10 @@ export class SessionTracker implements CancelTarget {
         }
         return;
       }
-      case Fe.PasswordMessage:
+      case FrontendCode.PasswordMessage:
         this.startup.authResponse(decode());
         return;
-      case Fe.Terminate:
+      case FrontendCode.Terminate:
         this.info.terminated = true;
         return;
       default:
@@ -566,8 +566,8 @@ export class SessionTracker implements CancelTarget {
     if ((this.owedSyncs > 0 || this.owedPartial) && this.owedAnswer(raw, code, decode)) return;
     switch (code) {
       case NO_CODE: return this.startup.encryptionAnswer(decode());
-      case Be.Authentication: return this.startup.authentication(decode());
-      case Be.BackendKeyData: {
+      case BackendCode.Authentication: return this.startup.authentication(decode());
+      case BackendCode.BackendKeyData: {
         const d = decode();
         if (d.type !== 'BackendKeyData') return;
         this.info.backendPid = d.processId;
@@ -575,24 +575,24 @@ export class SessionTracker implements CancelTarget {
         this.registry.register(d.processId, d.secretKey, this);
         return;
       }
-      case Be.ParameterStatus: {
+      case BackendCode.ParameterStatus: {
         const d = decode();
         if (d.type !== 'ParameterStatus') return;
         this.info.parameterStatus(d.name, d.value);
         if (d.name === 'standard_conforming_strings') this.backslashEscapes = d.value === 'off';
         return;
       }
-      case Be.NegotiateProtocolVersion: {
+      case BackendCode.NegotiateProtocolVersion: {
         const d = decode();
         if (d.type === 'NegotiateProtocolVersion') this.info.protocolVersion = '3.' + d.newestMinor;
         return;
       }
-      case Be.NotificationResponse:
+      case BackendCode.NotificationResponse:
         this.info.notifications++;
         return;
-      case Be.ReadyForQuery: return this.readyForQuery(raw, readyStatus(raw.source, raw.bodyStart, raw.bodyEnd));
-      case Be.ErrorResponse: return this.errorResponse(raw, decode());
-      case Be.NoticeResponse: {
+      case BackendCode.ReadyForQuery: return this.readyForQuery(raw, readyStatus(raw.source, raw.bodyStart, raw.bodyEnd));
+      case BackendCode.ErrorResponse: return this.errorResponse(raw, decode());
+      case BackendCode.NoticeResponse: {
         const d = decode();
         if (d.type !== 'NoticeResponse') return;
         const exec = this.runningExec(true);
@@ -616,23 +616,23 @@ export class SessionTracker implements CancelTarget {
       // ParseComplete, BindComplete, CloseComplete and Describe's answers do not move
       // lastCompletionUs: the server holds them in its output buffer until Sync or Flush, so
       // their frame says nothing about when the next Execute began.
-      case Be.ParseComplete: case Be.BindComplete: case Be.CloseComplete:
+      case BackendCode.ParseComplete: case BackendCode.BindComplete: case BackendCode.CloseComplete:
         // A CloseComplete while pairing is uncertain may answer a Close the capture lost.
-        if (code === Be.CloseComplete && this.lossy && this.table.frontendLost) this.table.closedUnseen();
+        if (code === BackendCode.CloseComplete && this.lossy && this.table.frontendLost) this.table.closedUnseen();
         this.queue.shift();
         return;
-      case Be.ParameterDescription: {
-        if ((this.lean && !this.keepBind) || req.kind !== 'describe' || req.target !== 'statement') return;
+      case BackendCode.ParameterDescription: {
+        if ((this.skipDecoding && !this.keepBind) || req.kind !== 'describe' || req.target !== 'statement') return;
         const d = decode();
         if (d.type === 'ParameterDescription') (req.stmt ?? this.table.statementOrUnknown(req.name)).paramTypes = d.paramTypes;
         return;
       }
-      case Be.RowDescription: case Be.NoData: {
+      case BackendCode.RowDescription: case BackendCode.NoData: {
         // NoData: no columns, whatever its body. A RowDescription is only decoded when its columns
         // can end up somewhere: full records, or rows kept (their values are typed by it).
         let cols: ColumnDescription[] | null = null;
-        if (code === Be.NoData) cols = NO_COLUMNS;
-        else if (!this.lean) {
+        if (code === BackendCode.NoData) cols = NO_COLUMNS;
+        else if (!this.skipDecoding) {
           const d = decode();
           if (d.type === 'RowDescription') cols = d.fields;
         }
@@ -673,7 +673,7 @@ export class SessionTracker implements CancelTarget {
         }
         return;
       }
-      case Be.DataRow: case Be.CopyData: {
+      case BackendCode.DataRow: case BackendCode.CopyData: {
         const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         this.touch(exec, raw);
@@ -682,14 +682,14 @@ export class SessionTracker implements CancelTarget {
         this.row(exec, raw, code, decode, size);
         return;
       }
-      case Be.CommandComplete: case Be.EmptyQueryResponse: case Be.PortalSuspended: {
+      case BackendCode.CommandComplete: case BackendCode.EmptyQueryResponse: case BackendCode.PortalSuspended: {
         if (req.kind === 'query' && secondCompletion(this.outbox, req, raw, code, decode)) {
           this.lastCompletionUs = t;
           return;
         }
         // Read from the bytes in every mode: the tag and its row count are what the dissector would give.
-        const tag = code !== Be.CommandComplete ? null : commandTag(raw.source, raw.bodyStart, raw.bodyEnd);
-        if (this.lossy) this.lossTags.push(tag ?? (code === Be.EmptyQueryResponse ? EMPTY_MARK : code === Be.PortalSuspended ? SUSPENDED_MARK : ''));
+        const tag = code !== BackendCode.CommandComplete ? null : commandTag(raw.source, raw.bodyStart, raw.bodyEnd);
+        if (this.lossy) this.lossTags.push(tag ?? (code === BackendCode.EmptyQueryResponse ? EMPTY_MARK : code === BackendCode.PortalSuspended ? SUSPENDED_MARK : ''));
         const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         if (tag !== null) {
@@ -700,7 +700,7 @@ export class SessionTracker implements CancelTarget {
             this.enterLossy();
             exec.markIncomplete('gap');
           }
-        } else if (code === Be.PortalSuspended) exec.suspended = true;
+        } else if (code === BackendCode.PortalSuspended) exec.suspended = true;
         exec.lastFrame = raw.frame;
         exec.finish(raw.frame, t, this.lastCompletionUs);
         this.complete(exec);
@@ -715,17 +715,17 @@ export class SessionTracker implements CancelTarget {
         this.lastCompletionUs = t;
         return;
       }
-      case Be.CopyInResponse: case Be.CopyOutResponse: case Be.CopyBothResponse: {
+      case BackendCode.CopyInResponse: case BackendCode.CopyOutResponse: case BackendCode.CopyBothResponse: {
         const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
         if (!exec) return;
         this.touch(exec, raw);
         const d = decode();
         const format = 'format' in d && d.format === 'binary' ? 'binary' : 'text';
         exec.copy = {
-          direction: code === Be.CopyInResponse ? 'in' : code === Be.CopyOutResponse ? 'out' : 'both', format,
+          direction: code === BackendCode.CopyInResponse ? 'in' : code === BackendCode.CopyOutResponse ? 'out' : 'both', format,
           messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, failed: null,
         };
-        if (this.early !== null && this.early.req === req && code !== Be.CopyOutResponse) {
+        if (this.early !== null && this.early.req === req && code !== BackendCode.CopyOutResponse) {
           exec.copy.messagesIn = this.early.messages;
           exec.copy.bytesIn = this.early.bytes;
           this.early = null;
@@ -733,9 +733,9 @@ export class SessionTracker implements CancelTarget {
         this.copyExec = exec;
         return;
       }
-      case Be.CopyDone:
+      case BackendCode.CopyDone:
         return;
-      case Be.FunctionCallResponse: {
+      case BackendCode.FunctionCallResponse: {
         if (this.lossy) this.lossTags.push(FUNCTION_MARK);
         if (req.kind !== 'function') return;
         const d = decode();
@@ -756,7 +756,7 @@ export class SessionTracker implements CancelTarget {
   private row(exec: Execution, raw: RawMessage, code: number, decode: () => DecodedMessage, size: number): void {
     const t = raw.timeUs;
     exec.lastFrame = raw.frame;
-    if (code === Be.DataRow) {
+    if (code === BackendCode.DataRow) {
       exec.dataRow(size, t);
       if (this.keepRows) {
         const d = decode();
@@ -775,7 +775,7 @@ export class SessionTracker implements CancelTarget {
     const t = raw.timeUs;
     this.startup.ready();
     if (this.lossy) this.recover(t);
-    const req = this.headFor(Be.ReadyForQuery, t);
+    const req = this.headFor(BackendCode.ReadyForQuery, t);
     // The rows' fast path ends with its request: kept past it, an idle session would hold the
     // last request's SQL and execution, outside every budget share (issue 19).
     this.rowReq = null;
@@ -1028,7 +1028,7 @@ export class SessionTracker implements CancelTarget {
    */
   private owedAnswer(raw: RawMessage, code: number, decode: () => DecodedMessage): boolean {
     switch (code) {
-      case Be.ReadyForQuery: {
+      case BackendCode.ReadyForQuery: {
         if (this.owedSyncs > 0) this.owedSyncs--;
         else {
           // It answers the Sync ending the group a forgotten request began: that group's
@@ -1050,7 +1050,7 @@ export class SessionTracker implements CancelTarget {
         this.outbox.ready(readyStatus(raw.source, raw.bodyStart, raw.bodyEnd));
         return true;
       }
-      case Be.ErrorResponse: {
+      case BackendCode.ErrorResponse: {
         const d = decode();
         this.outbox.error();
         if (d.type === 'ErrorResponse') {
@@ -1059,10 +1059,10 @@ export class SessionTracker implements CancelTarget {
         }
         return true;
       }
-      case Be.ParseComplete: case Be.BindComplete: case Be.CloseComplete: case Be.ParameterDescription: case Be.RowDescription:
-      case Be.NoData: case Be.DataRow: case Be.CommandComplete: case Be.EmptyQueryResponse: case Be.PortalSuspended:
-      case Be.CopyInResponse: case Be.CopyOutResponse: case Be.CopyBothResponse: case Be.CopyData: case Be.CopyDone:
-      case Be.FunctionCallResponse: case Be.NoticeResponse:
+      case BackendCode.ParseComplete: case BackendCode.BindComplete: case BackendCode.CloseComplete: case BackendCode.ParameterDescription: case BackendCode.RowDescription:
+      case BackendCode.NoData: case BackendCode.DataRow: case BackendCode.CommandComplete: case BackendCode.EmptyQueryResponse: case BackendCode.PortalSuspended:
+      case BackendCode.CopyInResponse: case BackendCode.CopyOutResponse: case BackendCode.CopyBothResponse: case BackendCode.CopyData: case BackendCode.CopyDone:
+      case BackendCode.FunctionCallResponse: case BackendCode.NoticeResponse:
         return true;
       default:
         return false;
