@@ -10,7 +10,7 @@ import { TuiStore, FF_ERROR, FF_NOT_TCP } from '../src/tui/store.js';
 import { FrameFilter } from '../src/tui/frame-filter.js';
 import { buildTree, expand, flatten, messageBytes } from '../src/tui/detail-tree.js';
 import { FrameReader, hexLines } from '../src/tui/frame-reader.js';
-import { StringArena } from '../src/tui/grow.js';
+import { StringArena, RunList, SmallColumn, Column } from '../src/tui/grow.js';
 import { rawMessage } from '../dissectors/raw-message.js';
 import { fit, fitLeft, width } from '../src/tui/text.js';
 import { BodyCache } from '../src/tui/body-cache.js';
@@ -232,4 +232,35 @@ test('a frame of many messages builds each message\'s fields only when it is exp
   assert.ok(row.expanded);
   assert.ok(row.children.some((c) => c.range !== null && c.range.length > 0), 'fields with byte ranges');
   assert.equal(flatten(roots).length, 101 + row.children.length);
+});
+
+test('compact columns read back what was pushed: chunks, two-byte values with the large ones beside, runs', async () => {
+  const col = new Column(Uint32Array, 4);
+  const small = new SmallColumn();
+  const runs = new RunList();
+  const plain: number[] = [];
+  let v = 0;
+  for (let i = 0; i < 200_000; i++) {
+    col.push(i * 7);
+    small.push(i % 1000 === 0 ? 70_000 + i : i % 3 === 0 ? -1 : i % 65_535);
+    // Runs of 1 to 9 consecutive indices with gaps between them.
+    v += i % 10 === 0 ? 5 : 1;
+    runs.push(v);
+    plain.push(v);
+  }
+  for (let i = 0; i < 200_000; i += 997) {
+    assert.equal(col.get(i), i * 7);
+    assert.equal(small.get(i), i % 1000 === 0 ? 70_000 + i : i % 3 === 0 ? -1 : i % 65_535);
+    assert.equal(runs.get(i), plain[i]);
+  }
+  assert.equal(runs.n, plain.length);
+  assert.ok(runs.bytes() < plain.length * 4, 'runs take less than an index each');
+  // A session's list is its messages in arrival order.
+  const s = await synthetic();
+  for (const id of s.sessionOrder) {
+    const want: number[] = [];
+    for (let m = 0; m < s.messageCount; m++) if (s.sessionOf(m) === id) want.push(m);
+    const list = s.sessionMessages(id);
+    assert.deepEqual(Array.from({ length: list?.n ?? 0 }, (_, i) => list!.get(i)), want);
+  }
 });

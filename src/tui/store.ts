@@ -8,7 +8,7 @@
 import type { PipelineSink, FrameInfo, MessageRecord, OutRecord, SinkNeeds } from '../pipeline/events.js';
 import type { RawMessage, DecodedMessage, DissectContext } from '../../dissectors/types.js';
 import { rawMessage } from '../../dissectors/raw-message.js';
-import { Column, SmallColumn, StringArena, Interner, u8, u16, u32, i32, f64 } from './grow.js';
+import { Column, RunList, SmallColumn, StringArena, Interner, u8, u16, u32, i32, f64, type IndexList } from './grow.js';
 import { BodyCache, type CachedMessage } from './body-cache.js';
 import { MessageBodies } from './message-bodies.js';
 import { messageRecord } from '../pipeline/records.js';
@@ -178,7 +178,8 @@ export class TuiStore implements TuiSink {
   // ---- sessions ----
   readonly sessions = new Map<number, SessionRow>();
   readonly sessionOrder: number[] = [];
-  private readonly sessionMsgs = new Map<number, Column<Uint32Array>>();
+  /** Per session, its messages in arrival order (as runs: a frame's messages are consecutive). */
+  private readonly sessionMsgs = new Map<number, RunList>();
   private readonly sessionQueries = new Map<number, Column<Uint32Array>>();
   /** Per session, its RowDescriptions: message index and the column names (interned, NUL-joined), for the DataRows after each. */
   private readonly rowDescs = new Map<number, { msgs: Column<Uint32Array>; names: Column<Uint32Array> }>();
@@ -461,7 +462,7 @@ export class TuiStore implements TuiSink {
       rd.names.push(this.columnNames.id(decoded.fields.map((f) => f.name).join('\u0000')));
     }
     let list = this.sessionMsgs.get(rec.session);
-    if (!list) this.sessionMsgs.set(rec.session, (list = u32(64)));
+    if (!list) this.sessionMsgs.set(rec.session, (list = new RunList()));
     list.push(m);
 
     this.version++;
@@ -772,7 +773,7 @@ export class TuiStore implements TuiSink {
     return this.anomaliesByFrame.get(frameNo) ?? [];
   }
 
-  sessionMessages(id: number): Column<Uint32Array> | undefined { return this.sessionMsgs.get(id); }
+  sessionMessages(id: number): IndexList | undefined { return this.sessionMsgs.get(id); }
 
   /** Column names of the RowDescription in force for message `m` of its session (the last before it), or null. */
   columnNamesFor(m: number): string[] | null {
@@ -830,6 +831,8 @@ export class TuiStore implements TuiSink {
     }
     for (const c of this.sessionMsgs.values()) b += c.bytes();
     for (const c of this.sessionQueries.values()) b += c.bytes();
+    // The body offsets and state ids, and the copies of bodies the file cannot give again.
+    b += this.bodies.bytes();
     return b + this.mSummary.bytes() + this.qSql.bytes() + this.qDetail.bytes() + this.qError.bytes() + this.aReason.bytes();
   }
 }
