@@ -78,9 +78,10 @@ const shapes: Array<[string, () => Buffer]> = [
 ];
 
 for (const [name, make] of shapes) {
-  test(`${name}: peak resident size under --memory-limit 128 (read --json, read --json --queries --rows) and 256 (stats)`, { skip, timeout: 900_000 }, (t) => {
+  test(`${name}: peak resident size under --memory-limit 128 (read --json, read --json --queries --rows, stats)`, { skip, timeout: 900_000 }, (t) => {
     const file = write(`${name}.pcap`, make());
-    for (const [args, limit] of [[['read', file, '--json'], 128], [['read', file, '--json', '--queries', '--rows'], 128], [['stats', file], 256]] as const) {
+    // stats loads libpg-query after the pass (or when its groups need it): the pass runs without it.
+    for (const [args, limit] of [[['read', file, '--json'], 128], [['read', file, '--json', '--queries', '--rows'], 128], [['stats', file], 128]] as const) {
       const mb = peakMb([...args, '--memory-limit', String(limit)]);
       t.diagnostic(`${args[0]} ${args.slice(2).join(' ')} --memory-limit ${limit}: ${mb.toFixed(0)} MB`);
       assert.ok(mb < limit, `${name}: ${args[0]} ${args.slice(2).join(' ')} peaked at ${mb.toFixed(0)} MB, over --memory-limit ${limit}`);

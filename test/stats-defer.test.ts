@@ -6,7 +6,8 @@
  * synthetic records that reach the corners: many texts of one fingerprint (latency samples
  * replayed in record order), more distinct texts than are held (the switch to per-record
  * normalization), SQL too long to parse, records without SQL, the fingerprint cap, a report
- * made in the middle of the input.
+ * made in the middle of the input. The same with the parser loaded only after the pass
+ * (lazyParser, what `pgsniff stats` does), or when the groups need it.
  */
 import { test } from 'node:test';
 import { prng } from './helpers/prng.js';
@@ -16,7 +17,7 @@ import { analyzeFile } from '../src/pipeline/analyze.js';
 import type { OutRecord, PipelineSink } from '../src/pipeline/events.js';
 import { StatsSink, MAX_GROUPS, MAX_FINGERPRINTS, MAX_HELD_SAMPLES } from '../src/sinks/stats.js';
 import { formatStatsText } from '../src/sinks/stats-format.js';
-import { createNormalizer, PARSE_LIMIT, type Normalizer } from '../src/sinks/stats-normalize.js';
+import { createLazyNormalizer, createNormalizer, PARSE_LIMIT, type Normalizer } from '../src/sinks/stats-normalize.js';
 import { EXACT_LIMIT } from '../src/sinks/stats-latency.js';
 import type { QueryRecord } from '../src/session/schema.js';
 import { publicCapture, publicCaptures, sampleCaptures, SKIP_NO_PUBLIC } from './helpers/public-captures.js';
@@ -158,4 +159,47 @@ test('deferred normalization: past MAX_HELD_SAMPLES latency samples held for the
     p.query(q({ sql: `select v from t where k = ${i % texts} and w = ${i % 3}`, durationMs: lat.next().value! }));
   }
   p.same('many samples');
+});
+
+/** A pair whose deferred side loads libpg-query only when it needs it (what `pgsniff stats` runs). */
+async function lazyPair(): Promise<{ p: Pair; lazy: ReturnType<typeof createLazyNormalizer> }> {
+  normalizer ??= await createNormalizer();
+  const lazy = createLazyNormalizer();
+  return { p: new Pair(new StatsSink(normalizer, { defer: false }), new StatsSink(lazy)), lazy };
+}
+
+test('lazy parser: the same report as per record on every sample, the parser loaded after the pass', async () => {
+  for (const f of sampleCaptures()) {
+    const { p, lazy } = await lazyPair();
+    const keylog = f.replace(/\.pcapng?$/, '.keylog');
+    await analyzeFile(f, p, { ports: PORTS, messages: false, keylog: existsSync(keylog) ? keylog : null });
+    assert.equal(lazy.loaded, false, `${f}: a pass under MAX_GROUPS texts needs no parser`);
+    assert.throws(() => p.deferred.report(), /before loadParser/);
+    await p.deferred.loadParser();
+    assert.equal(lazy.loaded, true);
+    p.same(f);
+  }
+});
+
+test('lazy parser: past MAX_GROUPS the groups wait for the parser (ready()), then per-record normalization, the same result', async () => {
+  const { p, lazy } = await lazyPair();
+  const lat = micros(13);
+  const n = MAX_GROUPS + 3000;
+  let waited = 0;
+  for (let i = 0; i < n; i++) {
+    // a few texts that begin with NUL: grouped by text too, apart from the keys known at once
+    const sql = i % 997 === 0 ? `\0select c${i % 3} from nul` : `select c${i} from t${i % 7}`;
+    p.query(q({ sql, durationMs: lat.next().value! }));
+    // as a file source does after each chunk of the capture
+    if (i % 256 === 0) {
+      const behind = p.deferred.ready();
+      if (behind !== null) {
+        waited++;
+        await behind;
+      }
+    }
+  }
+  assert.equal(lazy.loaded, true, 'the groups past MAX_GROUPS loaded the parser');
+  assert.ok(waited > 0, 'ready() made the source wait for it');
+  p.same('many texts, parser loaded on demand');
 });

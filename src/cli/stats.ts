@@ -43,7 +43,8 @@ export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): 
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const filter = o.displayFilter ? compileFilter(o.displayFilter) : undefined;
-  const sink = await StatsSink.create({ filter });
+  // libpg-query is loaded after the pass (or when the pass needs it): its memory is not the pipeline's.
+  const sink = await StatsSink.create({ filter, lazyParser: true });
   const base: SummaryOptions = { ports: o.ports, messages: false, queryDetail: 'summary', keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false,
     memoryLimitMb: o.memoryLimitMb,
   };
@@ -66,6 +67,7 @@ export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): 
   } else {
     throw new UserError('BAD_ARGUMENT', 'stats needs a capture file (or -i IFACE)');
   }
+  await sink.loadParser();
   const report = sink.report();
   writeOut(stdout, o.json ? JSON.stringify(report, null, 2) + '\n' : formatStatsText(report));
   return 0;

@@ -277,6 +277,17 @@ export class HeapGuard {
   }
 }
 
+/**
+ * One full collection now (false where V8's collector cannot be had): between two phases of a
+ * command, so that what the first let go is given back before the second takes memory of its own.
+ */
+export function collectGarbage(): boolean {
+  const gc = fullCollection();
+  if (gc === null) return false;
+  gc();
+  return true;
+}
+
 let gcFn: (() => void) | null | undefined;
 /** V8's full collection, or null where it cannot be had. */
 function fullCollection(): (() => void) | null {

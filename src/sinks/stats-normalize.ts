@@ -85,7 +85,24 @@ export async function createNormalizer(opts: { parser?: boolean } = {}): Promise
   return new CachingNormalizer(pg);
 }
 
-class CachingNormalizer implements Normalizer {
+/**
+ * A normalizer whose parser is loaded only when load() is called: libpg-query's WebAssembly
+ * module and its memory (about 9 MB at rest, more once it has parsed long statements) then stay
+ * out of a pass that does not need them (stats groups records by text and normalizes each text
+ * once, at the end: stats.ts). normalize() before load() has settled is a programming error.
+ */
+export interface LazyNormalizer extends Normalizer {
+  /** load() has settled: normalize() may be called. */
+  readonly loaded: boolean;
+  /** Loads libpg-query (once; the fallback alone when it cannot load). */
+  load(): Promise<void>;
+}
+
+export function createLazyNormalizer(opts: { parser?: boolean } = {}): LazyNormalizer {
+  return new CachingNormalizer(opts.parser === false ? null : undefined);
+}
+
+class CachingNormalizer implements LazyNormalizer {
   // Two generations instead of one map that drops its oldest key: V8's Map leaves a deleted
   // entry's slot behind, so keys().next() after many deletions walks every hole first.
   // A hit in the older generation moves to the younger; at most CACHE_LIMIT entries in all.
@@ -93,13 +110,28 @@ class CachingNormalizer implements Normalizer {
   private old = new Map<string, Normalized>();
   /** Characters of the young generation's keys (CACHE_CHARS). */
   private youngChars = 0;
-  readonly usesParser: boolean;
+  private loading: Promise<void> | null = null;
 
-  constructor(private readonly pg: PgQuery | null) {
-    this.usesParser = pg !== null;
+  /** pg: undefined until load() (createLazyNormalizer), null when the fallback alone is used. */
+  constructor(private pg: PgQuery | null | undefined) {}
+
+  get usesParser(): boolean {
+    return this.pg !== null && this.pg !== undefined;
+  }
+
+  get loaded(): boolean {
+    return this.pg !== undefined;
+  }
+
+  load(): Promise<void> {
+    this.loading ??= loadPgQuery().then((pg) => {
+      this.pg = pg;
+    });
+    return this.loading;
   }
 
   normalize(sql: string): Normalized {
+    if (this.pg === undefined) throw new Error('stats-normalize: normalize() before load()');
     const hit = this.young.get(sql);
     if (hit) return hit;
     const older = this.old.get(sql);

@@ -17,7 +17,8 @@ import type { OutRecord, PipelineSink } from '../pipeline/events.js';
 import type { QueryRecord, SessionRecord } from '../session/schema.js';
 import { Coverage, Selection, type DamageSummary, type UndecodedSummary } from './check-scope.js';
 import { LatencySketch } from './stats-latency.js';
-import { createNormalizer, detach, firstWord, PARSE_LIMIT, type Normalized, type Normalizer } from './stats-normalize.js';
+import { collectGarbage } from '../core/budget.js';
+import { createLazyNormalizer, createNormalizer, detach, firstWord, PARSE_LIMIT, type LazyNormalizer, type Normalized, type Normalizer } from './stats-normalize.js';
 
 export const MAX_FINGERPRINTS = 10_000;
 export const MAX_SESSIONS = 10_000;
@@ -245,16 +246,48 @@ export class StatsSink implements PipelineSink {
   /** Portals left suspended (session + portal name): the call so far, completed by the next Execute. */
   private readonly openPortals = new Map<string, { ms: number; timed: boolean; agg: QueryAgg; group: Group | null; sql: string | null }>();
 
+  /** The normalizer when its parser is loaded on demand (StatsSink.create lazyParser). */
+  private readonly lazy: LazyNormalizer | null;
+
   /** `defer: false` normalizes every record as it comes (the groups' reference behaviour, for tests). */
-  constructor(private readonly normalizer: Normalizer, opts: { defer?: boolean; filter?: Predicate } = {}) {
+  constructor(private readonly normalizer: Normalizer | LazyNormalizer, opts: { defer?: boolean; filter?: Predicate } = {}) {
+    this.lazy = 'load' in normalizer && !normalizer.loaded ? normalizer : null;
     this.eager = opts.defer === false;
+    if (this.eager && this.lazy !== null) throw new Error('StatsSink: defer: false needs a loaded normalizer');
     this.selection = opts.filter ? new Selection(opts.filter) : null;
   }
 
-  /** Loads libpg-query (async; parsing waits for the report) and returns a ready sink. */
-  static async create(opts: { parser?: boolean; defer?: boolean; filter?: Predicate } = {}): Promise<StatsSink> {
+  /**
+   * A sink whose normalizer is ready. With `lazyParser`, libpg-query is loaded only when the sink
+   * needs it: when the pass holds more texts than it may (then the file source waits for it:
+   * ready()), or by loadParser() before report(), after the pass has let its memory go. The pass
+   * then runs without the parser's WebAssembly memory (`stats --memory-limit`: README, limits).
+   */
+  static async create(opts: { parser?: boolean; defer?: boolean; filter?: Predicate; lazyParser?: boolean } = {}): Promise<StatsSink> {
+    if (opts.lazyParser === true && opts.defer !== false) return new StatsSink(createLazyNormalizer(opts), opts);
     return new StatsSink(await createNormalizer(opts), opts);
   }
+
+  /** PipelineSink: while the parser the groups wait for is loading, a file source waits for it. */
+  ready(): Promise<void> | null {
+    const lazy = this.lazy;
+    return lazy !== null && !lazy.loaded && this.parserWanted ? lazy.load() : null;
+  }
+
+  /**
+   * Loads the parser, if it was put off (lazyParser), for report(): after a full collection, so
+   * that the pipeline's memory, which the pass has let go, is given back before the parser's
+   * WebAssembly module takes its own.
+   */
+  async loadParser(): Promise<void> {
+    const lazy = this.lazy;
+    if (lazy === null || lazy.loaded) return;
+    collectGarbage();
+    await lazy.load();
+  }
+
+  /** The groups need the parser now (lazyParser): loading starts, and ready() makes the file source wait. */
+  private parserWanted = false;
 
   record(rec: OutRecord): void {
     this.coverage.record(rec);
@@ -280,16 +313,18 @@ export class StatsSink implements PipelineSink {
     if (this.eager) agg = this.aggFor(queryKey(rec, this.normalizer), sql);
     else {
       // Texts the parser would see are grouped by text; the rest get their key now (no parser needed).
-      const byText = sql !== null && sql.length <= PARSE_LIMIT && sql.charCodeAt(0) !== 0;
+      // (Keys known now start with "\0", and so does a text that itself starts with NUL: "\0\0" + it.)
+      const byText = sql !== null && sql.length <= PARSE_LIMIT;
+      const nul = byText && sql.charCodeAt(0) === 0;
       let key: Normalized | null = null;
-      const mapKey = byText ? sql : '\0' + (key = queryKey(rec, this.normalizer)).fingerprint;
+      const mapKey = byText ? (nul ? '\0\0' + sql : sql) : '\0' + (key = queryKey(rec, this.normalizer)).fingerprint;
       group = this.groups.get(mapKey) ?? null;
       if (group === null) {
         // A key known now keeps only what its aggregate will show: the fallback's text of a 60 MB
         // statement is as long as the statement.
         const norm = key === null ? null : { ...key, text: detach(key.text.slice(0, EXAMPLE_LIMIT)) };
         group = new Group(byText ? detach(sql) : null, norm, new QueryAgg('', '', sql === null ? null : detach(sql.slice(0, EXAMPLE_LIMIT))));
-        this.groups.set(byText ? group.sql! : mapKey, group);
+        this.groups.set(byText ? (nul ? '\0\0' + group.sql! : group.sql!) : mapKey, group);
         this.groupChars += byText ? sql.length : mapKey.length;
       }
       agg = group.agg;
@@ -301,9 +336,16 @@ export class StatsSink implements PipelineSink {
       this.count(agg, rec, group, seq);
     }
     if (group !== null && (this.groups.size >= MAX_GROUPS || this.groupChars > MAX_GROUP_CHARS || this.heldSamples > MAX_HELD_SAMPLES)) {
-      // Too many distinct texts to hold: what they do is decided now, and from here on per record.
-      this.resolve();
-      this.eager = true;
+      if (this.lazy !== null && !this.lazy.loaded) {
+        // The parser is still to load: the groups grow until it has (a file source waits for it
+        // after this chunk of the capture: ready()).
+        this.parserWanted = true;
+        void this.lazy.load();
+      } else {
+        // Too many distinct texts to hold: what they do is decided now, and from here on per record.
+        this.resolve();
+        this.eager = true;
+      }
     }
     return agg;
   }
@@ -505,6 +547,7 @@ export class StatsSink implements PipelineSink {
   }
 
   report(): StatsReport {
+    if (this.lazy !== null && !this.lazy.loaded) throw new Error('StatsSink: report() before loadParser()');
     this.resolve();
     const queries: QueryStats[] = [];
     for (const a of this.byFingerprint.values()) {
