@@ -61,6 +61,60 @@ test('MemoryLedger: over capacity, the oldest items still held go first, whoever
   assert.equal(ledger.givenUp, 1);
 });
 
+/** A holder of one run of items under one ticket (grown, shrunk item by item), as the outbox is. */
+class Run implements BudgetHolder {
+  ticket = 0;
+  sizes: number[] = [];
+  lost = 0;
+  constructor(private readonly ledger: MemoryLedger) {}
+  add(bytes: number): void {
+    this.sizes.push(bytes);
+    if (this.ticket === 0) this.ticket = this.ledger.charge(this, bytes);
+    else this.ledger.grow(bytes);
+  }
+  pop(): void {
+    this.ledger.shrink(this.sizes.shift()!);
+    if (this.sizes.length === 0) this.end();
+  }
+  private end(): void {
+    this.ticket = 0;
+    this.ledger.release(0);
+  }
+  holds(t: number): boolean {
+    return t === this.ticket && t !== 0;
+  }
+  giveUp(t: number): void {
+    assert.equal(t, this.ticket);
+    this.lost += this.sizes.length;
+    while (this.sizes.length > 0) this.pop();
+  }
+}
+
+test('MemoryLedger: grow and shrink under one ticket; past the capacity the oldest ticket goes, the growing run too when it is the oldest', () => {
+  const ledger = new MemoryLedger(1000);
+  const a = new Run(ledger);
+  const b = new Fifo(ledger);
+  a.add(200);
+  b.add(300);
+  a.add(200);
+  a.add(200); // 900
+  assert.equal(ledger.used, 900);
+  a.pop();
+  assert.equal(ledger.used, 700);
+  a.add(400); // 1100: a's ticket is the oldest: its whole run goes (3 items), b stays
+  assert.equal(a.lost, 3);
+  assert.equal(b.lost.length, 0);
+  assert.equal(ledger.used, 300);
+  a.add(600); // a new ticket, younger than b's: fits (900)
+  b.add(300); // 1200: b's older item goes first, then it fits
+  assert.equal(b.lost.length, 1);
+  assert.equal(a.lost, 3);
+  assert.equal(ledger.used, 900);
+  a.pop();
+  b.pop();
+  assert.equal(ledger.used, 0);
+});
+
 test('MemoryLedger: a flood of charges answered at once keeps its queue small (compaction), and used stays exact', () => {
   const ledger = new MemoryLedger(1 << 30);
   const a = new Fifo(ledger);

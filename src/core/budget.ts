@@ -140,6 +140,22 @@ export class MemoryLedger {
     this.live--;
   }
 
+  /**
+   * `bytes` more for an item its holder charged before and still holds (a run of items that
+   * leave together under one ticket: outbox.ts), without a new ticket in the queue. Past the
+   * capacity the oldest items are given up, that one too when it is the oldest.
+   */
+  grow(bytes: number): void {
+    this.used += bytes;
+    if (this.used > this.capacity) this.makeRoom(0);
+  }
+
+  /** Part of an item's bytes are gone (grow's counterpart); the item is still held. */
+  shrink(bytes: number): void {
+    this.used -= bytes;
+  }
+
+  /** newest: the ticket being charged, never given up (0: none, from grow). */
   private makeRoom(newest: number): void {
     while (this.used > this.capacity && this.head < this.tickets.length) {
       const ticket = this.tickets[this.head]!;

@@ -13,8 +13,11 @@
  * answered statements would otherwise grow without a bound for the whole process (issue 19).
  * The charge is made by chargeHeld, which the tracker calls before it handles a message, not
  * inside complete(): a charge may give up a request of this very session, and the tracker is
- * then in the middle of pairing. When the share is full, the oldest waiting records of any
- * session go out early, as at MAX_AWAITING (rollbackUnknown), reported once per session.
+ * then in the middle of pairing. The records waiting here are one item of the budget, under one
+ * ticket taken by the first of them and grown by the others (a ticket per record was most of
+ * what charging cost: docs/BENCHMARK.md): when the share is full and this outbox's first charged
+ * record is the oldest item of any session, the charged records go out early together, as at
+ * MAX_AWAITING (rollbackUnknown), reported once per session.
  *
  * Statements whose answers completed in the same frame (one flush of the server's output) join
  * one Batch here (execution.ts): the wire cannot split that frame's time between them.
@@ -46,8 +49,8 @@ export function heldBytes(exec: Execution): number {
   return n;
 }
 
-/** The ticket of a slot not charged (yet): greater than every ticket, so holds() and giveUp() never reach it. */
-const UNCHARGED = Number.MAX_SAFE_INTEGER;
+/** No ticket: nothing waiting here is charged. */
+const UNCHARGED = 0;
 
 /**
  * Writes an execution's query record straight from the execution, as toRecord would make it
@@ -64,14 +67,14 @@ export class Outbox implements BudgetHolder {
    */
   private awaiting: Array<Execution | undefined> = [];
   private statuses: Array<TransactionStatus | null> = [];
-  /** Each slot's budget ticket (UNCHARGED until chargeHeld) and the bytes charged (0: none). */
-  private tickets: number[] = [];
+  /** Each slot's bytes charged (0: none yet), and the one ticket of slots [head, charged) (UNCHARGED when there are none). */
   private sizes: number[] = [];
+  private ticket = UNCHARGED;
   private head = 0;
   private tail = 0;
   private settled = 0;
   private released = 0;
-  /** Slots [head, charged) are charged, [charged, tail) not yet (tickets increase with the slot). */
+  /** Slots [head, charged) are charged (under `ticket`), [charged, tail) not yet. */
   private charged = 0;
   /**
    * A ReadyForQuery released records while more of its frame was still to come (answers of the
@@ -122,7 +125,7 @@ export class Outbox implements BudgetHolder {
     const exec = this.awaiting[i]!;
     this.awaiting[i] = undefined;
     if (this.sizes[i]! > 0) {
-      this.ledger!.release(this.sizes[i]!);
+      this.ledger!.shrink(this.sizes[i]!);
       this.sizes[i] = 0;
     }
     if (i >= this.released) {
@@ -138,13 +141,15 @@ export class Outbox implements BudgetHolder {
     this.outAt(this.head++);
     if (this.released < this.head) this.released = this.head;
     if (this.settled < this.head) this.settled = this.head;
-    if (this.charged < this.head) this.charged = this.head;
+    if (this.charged <= this.head) {
+      this.charged = this.head;
+      this.endTicket();
+    }
     if (this.head === this.tail) this.reset();
     else if (this.head >= MAX_AWAITING) {
       // A client that never syncs (or a transaction that never ends): move the waiting ones to the front now and then.
       const h = this.head;
       this.awaiting = this.awaiting.slice(h, this.tail);
-      this.tickets = this.tickets.slice(h, this.tail);
       this.sizes = this.sizes.slice(h, this.tail);
       this.statuses = this.statuses.slice(h, this.settled);
       this.tail -= h;
@@ -156,33 +161,47 @@ export class Outbox implements BudgetHolder {
   }
 
   holds(ticket: number): boolean {
-    return this.tail > this.head && ticket >= this.tickets[this.head]!;
+    return ticket === this.ticket && ticket !== UNCHARGED;
   }
 
-  /** The budget takes the waiting records up to `ticket` (oldest first): they go out now, with rollbackUnknown when their transaction is still open. */
+  /** The budget takes the charged waiting records: they go out now, with rollbackUnknown when their transaction is still open. */
   giveUp(ticket: number): void {
     if (!this.holds(ticket)) return;
-    while (this.tail > this.head && this.tickets[this.head]! <= ticket) this.outEarly();
+    while (this.charged > this.head) this.outEarly();
     this.onGiveUp?.();
+  }
+
+  /** No charged record waits any more: the ticket's item is gone (its bytes left with each record). */
+  private endTicket(): void {
+    if (this.ticket === UNCHARGED) return;
+    this.ticket = UNCHARGED;
+    this.ledger!.release(0);
   }
 
   /**
    * Charge the records completed since the last call (see the file comment: called where the
    * tracker is between two messages). A charge may give up older records of this outbox, or
-   * flush it (a request of this session given up): the slot is looked up again after it.
+   * flush it (a request of this session given up).
    */
   chargeHeld(): void {
-    const ledger = this.ledger;
-    if (ledger === null) return;
+    // Called before every message: the test stays small enough to be inlined there, the loop apart.
+    if (this.charged < this.tail && this.ledger !== null) this.chargeNew(this.ledger);
+  }
+
+  private chargeNew(ledger: MemoryLedger): void {
     while (this.charged < this.tail) {
       const i = this.charged++;
-      const exec = this.awaiting[i]!;
-      const bytes = heldBytes(exec);
+      const bytes = heldBytes(this.awaiting[i]!);
       this.sizes[i] = bytes;
+      if (this.ticket !== UNCHARGED) {
+        ledger.grow(bytes);
+        continue;
+      }
       const ticket = ledger.charge(this.account, bytes);
-      // Still waiting at slot charged - 1 (outEarly moves slots, and charged with them), or already out (its bytes released then).
-      const j = this.charged - 1;
-      if (j >= this.head && j < this.tail && this.awaiting[j] === exec) this.tickets[j] = ticket;
+      // The charge may have flushed this outbox (a request of this session given up): the record
+      // is out, its bytes shrunk from the share, and the ticket holds nothing.
+      if (this.charged > this.head) this.ticket = ticket;
+      else ledger.release(0);
     }
   }
 
@@ -200,11 +219,9 @@ export class Outbox implements BudgetHolder {
     const t = this.tail;
     if (t < list.length) {
       list[t] = exec;
-      this.tickets[t] = UNCHARGED;
       this.sizes[t] = 0;
     } else {
       list.push(exec);
-      this.tickets.push(UNCHARGED);
       this.sizes.push(0);
     }
     this.tail++;
@@ -304,11 +321,15 @@ export class Outbox implements BudgetHolder {
     const end = this.released;
     for (let i = this.head; i < end; i++) this.outAt(i);
     this.head = end;
-    if (this.charged < end) this.charged = end;
+    if (this.charged <= end) {
+      this.charged = end;
+      this.endTicket();
+    }
     if (this.head === this.tail) this.reset();
   }
 
   private reset(): void {
+    this.endTicket();
     this.deferFrame = -1;
     this.head = 0;
     this.tail = 0;
@@ -318,7 +339,6 @@ export class Outbox implements BudgetHolder {
     if (this.awaiting.length > 64) {
       this.awaiting = [];
       this.statuses = [];
-      this.tickets = [];
       this.sizes = [];
     }
   }
