@@ -4,6 +4,7 @@
  * export (told apart by content, as `check` does). Takes options already parsed by main.ts;
  * returns the exit status.
  */
+import { DEFAULT_MEMORY_LIMIT_MB } from '../core/budget.js';
 import { StatsSink } from '../sinks/stats.js';
 import { formatStatsText } from '../sinks/stats-format.js';
 import { fileHead, looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
@@ -28,6 +29,14 @@ interface StatsCommandOptions {
 }
 
 /**
+ * --memory-limit (MB) under which stats loads libpg-query after the pass: there its 9 MB at rest,
+ * and more once it has parsed long statements, decide whether the limit holds (README, limits).
+ * At larger limits it is loaded first, as the pass ran about 5 % faster that way on the benchmark
+ * capture (docs/BENCHMARK.md).
+ */
+const LAZY_PARSER_BELOW_MB = 256;
+
+/**
  * Pipeline options for commands that only aggregate query records (stats, check): no message
  * records, and summary query records (the session layer's TrackerOptions.detail), which skip
  * what these sinks never read (Bind parameter values, timestamps as text, columns).
@@ -43,8 +52,10 @@ export async function statsCommand(o: StatsCommandOptions, io: CommandIo = {}): 
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const filter = o.displayFilter ? compileFilter(o.displayFilter) : undefined;
-  // libpg-query is loaded after the pass (or when the pass needs it): its memory is not the pipeline's.
-  const sink = await StatsSink.create({ filter, lazyParser: true });
+  // Under a tight memory limit libpg-query is loaded after the pass (or when the pass needs it):
+  // its memory is not the pipeline's. Above, it loads first: putting it off measured slower.
+  const lazyParser = (o.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB) < LAZY_PARSER_BELOW_MB;
+  const sink = await StatsSink.create({ filter, lazyParser });
   const base: SummaryOptions = { ports: o.ports, messages: false, queryDetail: 'summary', keylog: o.keylog ?? null, showSecrets: o.showSecrets ?? false,
     memoryLimitMb: o.memoryLimitMb,
   };
