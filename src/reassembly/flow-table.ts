@@ -368,7 +368,7 @@ export class FlowTable implements FlowTableApi {
       if (len === 0) return false;
       // Cut by the snaplen (no checksum to trust either way) or before the stream's start is known: taken.
       if (seg.missing > 0 || !h.started) return true;
-      if (h.holdSuspect(seg.seq, seg.data, start, len, seg.frame, seg.timeUs)) {
+      if (h.holdSuspect(seg.seq, seg.data, start, len, seg.frame, seg.timeUs, st === CHECKSUM_OFFLOADED)) {
         const end = seqAdd(seg.seq, len);
         if (!h.sentSet || seqDiff(end, h.sentEnd) > 0) {
           h.sentEnd = end;

@@ -26,7 +26,11 @@ interface Chunk {
   bytes: Buffer | null;
   frame: number;
   timeUs: number;
-  /** Its bytes came from a segment with a wrong TCP checksum (a held suspect taken, see takeSuspects). */
+  /**
+   * Its bytes came from a segment with a wrong TCP checksum (a held suspect taken, see
+   * takeSuspects); for a suspect still held, whether its checksum is wrong rather than the one
+   * offload leaves.
+   */
   unconfirmed: boolean;
 }
 
@@ -38,6 +42,11 @@ const SEG_RETRANSMISSION = 1;
 const SEG_PARTIAL_RETRANSMISSION = 2;
 const SEG_AHEAD_OF_HOLE = 3;
 const SEG_OUT_OF_ORDER = 4;
+
+/** HalfStream.taking: what takeSuspects is accepting. */
+const NOT_TAKING = 0;
+const TAKING_UNCONFIRMED = 1;
+const TAKING_OFFLOADED = 2;
 
 /** HalfStream.checksums: not yet known, verified (a correct one was seen), skipped (offloaded). */
 const CHECKS_UNKNOWN = 0;
@@ -96,8 +105,13 @@ export class HalfStream<Owner> {
    * proves the bytes arrived and takes it. Null when none (the usual case).
    */
   private suspects: Chunk[] | null = null;
-  /** Set while takeSuspects accepts a suspect: what it delivers or buffers is unconfirmed, and it never overwrites a copy already buffered. */
-  private takingSuspect = false;
+  /**
+   * While takeSuspects accepts a suspect: TAKING_UNCONFIRMED (a wrong checksum) or TAKING_OFFLOADED
+   * (the checksum offload leaves: the capturing host's own packet, sent as captured), else
+   * NOT_TAKING. A suspect never overwrites a copy already buffered; what an unconfirmed one
+   * delivers or buffers is marked (Delivery.unconfirmed).
+   */
+  private taking = NOT_TAKING;
   /** Bytes charged for the chunks (payload plus CHUNK_OVERHEAD each). */
   buffered = 0;
 
@@ -163,14 +177,16 @@ export class HalfStream<Owner> {
    * Holds a copy of a data segment whose checksum is wrong (a receiver drops such a segment,
    * and a forged one must not win over the real copy): it waits in `suspects`, charged like a
    * buffered chunk, until the receiver acknowledges its bytes (acknowledged()), a correct copy
-   * delivers them, or the direction gives up waiting (flushFirstHole, flushAll). Returns
-   * false when nothing was held (its bytes were all delivered already).
+   * delivers them, or the direction gives up waiting (flushFirstHole, flushAll). `offloaded`:
+   * its checksum is the one checksum offload leaves (the capturing host's own packet, sent as
+   * captured), so what it delivers, once taken, is not marked unconfirmed. Returns false when
+   * nothing was held (its bytes were all delivered already).
    */
-  holdSuspect(seq: number, bytes: Buffer, start: number, len: number, frame: number, timeUs: number): boolean {
+  holdSuspect(seq: number, bytes: Buffer, start: number, len: number, frame: number, timeUs: number, offloaded: boolean): boolean {
     if (seqDiff(seqAdd(seq, len), this.nextSeq) <= 0) return false;
     const copy = Buffer.allocUnsafeSlow(len);
     bytes.copy(copy, 0, start, start + len);
-    const c: Chunk = { seq: seq >>> 0, len, bytes: copy, frame, timeUs, unconfirmed: true };
+    const c: Chunk = { seq: seq >>> 0, len, bytes: copy, frame, timeUs, unconfirmed: !offloaded };
     const list = (this.suspects ??= []);
     let i = list.length;
     while (i > 0 && seqDiff(list[i - 1]!.seq, c.seq) > 0) i--;
@@ -232,9 +248,9 @@ export class HalfStream<Owner> {
       this.buffered -= cost(c.bytes, c.len);
       const before = this.nextSeq;
       const fresh = seqDiff(seqAdd(c.seq, c.len), before) > 0;
-      this.takingSuspect = true;
+      this.taking = c.unconfirmed ? TAKING_UNCONFIRMED : TAKING_OFFLOADED;
       this.accept(c.seq, c.bytes, 0, c.len, c.frame, c.timeUs);
-      this.takingSuspect = false;
+      this.taking = NOT_TAKING;
       if (fresh) {
         n++;
         if (first === 0) {
@@ -279,12 +295,12 @@ export class HalfStream<Owner> {
       }
       if (this.chunks.length === this.head) {
         // The hot path: in order, nothing waiting. The payload goes out as it is.
-        this.deliver(bytes, start, len, frame, timeUs, this.takingSuspect);
+        this.deliver(bytes, start, len, frame, timeUs, this.taking === TAKING_UNCONFIRMED);
         return;
       }
       const room = seqDiff(this.chunks[this.head]!.seq, this.nextSeq);
       if (room > len) {
-        this.deliver(bytes, start, len, frame, timeUs, this.takingSuspect);
+        this.deliver(bytes, start, len, frame, timeUs, this.taking === TAKING_UNCONFIRMED);
         return;
       }
       // The segment runs into buffered bytes: compare the copies, then keep one.
@@ -292,12 +308,12 @@ export class HalfStream<Owner> {
         this.overlap(this.head, seq, bytes, start, len, frame, timeUs, false);
         if (this.keepsLast()) {
           // This copy whole; drain() trims the buffered chunks it covered.
-          this.deliver(bytes, start, len, frame, timeUs, this.takingSuspect);
+          this.deliver(bytes, start, len, frame, timeUs, this.taking === TAKING_UNCONFIRMED);
           this.drain();
           return;
         }
       }
-      this.deliver(bytes, start, room, frame, timeUs, this.takingSuspect);
+      this.deliver(bytes, start, room, frame, timeUs, this.taking === TAKING_UNCONFIRMED);
       this.drain();
       len -= room;
       if (len === 0) return;
@@ -359,7 +375,7 @@ export class HalfStream<Owner> {
 
   /** Whether a later copy of bytes not yet delivered wins: the policy's, except for a suspect (a copy with a correct checksum wins over it). */
   private keepsLast(): boolean {
-    return this.keepLast && !this.takingSuspect;
+    return this.keepLast && this.taking === NOT_TAKING;
   }
 
   private deliver(bytes: Buffer | null, start: number, len: number, frame: number, timeUs: number, unconfirmed: boolean): void {
@@ -536,7 +552,7 @@ export class HalfStream<Owner> {
       bytes.copy(copy, 0, start + from - s, start + to - s);
     }
     this.buffered += cost(copy, len);
-    return { seq: seqAdd(base, from), len, bytes: copy, frame, timeUs, unconfirmed: this.takingSuspect };
+    return { seq: seqAdd(base, from), len, bytes: copy, frame, timeUs, unconfirmed: this.taking === TAKING_UNCONFIRMED };
   }
 }
 
