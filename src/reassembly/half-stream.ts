@@ -96,8 +96,9 @@ export class HalfStream<Owner> {
   lastNote = SEG_IN_ORDER;
 
   /** Live chunks are chunks[head..]; slots before head are cleared, and dropped in one splice
-   * now and then, so that delivering the first chunk costs O(1), not an array shift. */
-  private readonly chunks: Array<Chunk | null> = [];
+   * now and then, so that delivering the first chunk costs O(1), not an array shift. NO_CHUNKS
+   * (shared, always empty) until store() first buffers: most directions never hold a chunk. */
+  private chunks: Array<Chunk | null> = NO_CHUNKS;
   private head = 0;
   /**
    * Data segments with a wrong checksum in a verified direction, by sequence number, waiting
@@ -118,16 +119,13 @@ export class HalfStream<Owner> {
   // FlowTable bookkeeping: what of `buffered` is counted in its total, and its list of
   // directions waiting on a hole, ordered by when the hole started waiting.
   accounted = 0;
-  inHoleList = false;
-  holePrev: HalfStream<Owner> | null = null;
-  holeNext: HalfStream<Owner> | null = null;
-  holeSinceUs = 0;
-  holeAtSeq = 0;
-  /** An ACK past a hole waiting to be believed (FlowTable.acknowledgement): its number, frame and time. */
-  ackPending = false;
-  ackPendingSeq = 0;
-  ackPendingFrame = 0;
-  ackPendingTimeUs = 0;
+  /**
+   * The hole list's links and the ACK waiting to be believed, in an object made when the
+   * direction first waits on either (a connection flood's directions never do: per-connection
+   * state that lives long is what the garbage collector copies, issue 19). The accessors below
+   * keep FlowTable's view of them as plain fields.
+   */
+  private wait: HoleWait<Owner> | null = null;
 
   constructor(dir: Direction, owner: Owner, session: number, sink: ConnectionSink, onAnomaly: AnomalyHandler, keepLast = true) {
     this.keepLast = keepLast;
@@ -137,6 +135,29 @@ export class HalfStream<Owner> {
     this.sink = sink;
     this.onAnomaly = onAnomaly;
   }
+
+  private waiting(): HoleWait<Owner> {
+    return (this.wait ??= new HoleWait<Owner>());
+  }
+  get inHoleList(): boolean { return this.wait !== null && this.wait.inHoleList; }
+  set inHoleList(v: boolean) { if (v || this.wait !== null) this.waiting().inHoleList = v; }
+  get holePrev(): HalfStream<Owner> | null { return this.wait === null ? null : this.wait.holePrev; }
+  set holePrev(v: HalfStream<Owner> | null) { if (v !== null || this.wait !== null) this.waiting().holePrev = v; }
+  get holeNext(): HalfStream<Owner> | null { return this.wait === null ? null : this.wait.holeNext; }
+  set holeNext(v: HalfStream<Owner> | null) { if (v !== null || this.wait !== null) this.waiting().holeNext = v; }
+  get holeSinceUs(): number { return this.wait === null ? 0 : this.wait.holeSinceUs; }
+  set holeSinceUs(v: number) { this.waiting().holeSinceUs = v; }
+  get holeAtSeq(): number { return this.wait === null ? 0 : this.wait.holeAtSeq; }
+  set holeAtSeq(v: number) { this.waiting().holeAtSeq = v; }
+  /** An ACK past a hole waiting to be believed (FlowTable.acknowledgement): its number, frame and time. */
+  get ackPending(): boolean { return this.wait !== null && this.wait.ackPending; }
+  set ackPending(v: boolean) { if (v || this.wait !== null) this.waiting().ackPending = v; }
+  get ackPendingSeq(): number { return this.wait === null ? 0 : this.wait.ackPendingSeq; }
+  set ackPendingSeq(v: number) { this.waiting().ackPendingSeq = v; }
+  get ackPendingFrame(): number { return this.wait === null ? 0 : this.wait.ackPendingFrame; }
+  set ackPendingFrame(v: number) { this.waiting().ackPendingFrame = v; }
+  get ackPendingTimeUs(): number { return this.wait === null ? 0 : this.wait.ackPendingTimeUs; }
+  set ackPendingTimeUs(v: number) { this.waiting().ackPendingTimeUs = v; }
 
   /** Replaces the sink (the connection opens its consumer's sink at the first delivery). */
   setSink(sink: ConnectionSink): void {
@@ -151,7 +172,7 @@ export class HalfStream<Owner> {
    */
   detach(): void {
     this.sink = DETACHED;
-    this.chunks.length = 0;
+    this.chunks = NO_CHUNKS;
     this.head = 0;
     this.suspects = null;
   }
@@ -441,6 +462,7 @@ export class HalfStream<Owner> {
 
   /** Buffers the parts of [seq, seq+len) that no earlier chunk covers (first copy wins). */
   private store(seq: number, bytes: Buffer | null, start: number, len: number, frame: number, timeUs: number): void {
+    if (this.chunks === NO_CHUNKS) this.chunks = [];
     const chunks = this.chunks;
     const base = this.nextSeq;
     // Positions relative to nextSeq: all positive, ordered like the chunks.
@@ -557,6 +579,8 @@ export class HalfStream<Owner> {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The chunks of every direction that never buffered: never written to (store() replaces it first). */
+const NO_CHUNKS: Array<Chunk | null> = [];
 const noop = (): void => undefined;
 
 /**
@@ -617,4 +641,17 @@ const DETACHED: ConnectionSink = { data: () => undefined, close: () => undefined
 /** What a chunk is charged: its payload (none for a lost range) plus the fixed overhead. */
 function cost(bytes: Buffer | null, len: number): number {
   return (bytes ? len : 0) + CHUNK_OVERHEAD;
+}
+
+/** A direction's place in FlowTable's list of directions waiting on a hole, and its ACK waiting to be believed (HalfStream.wait). */
+class HoleWait<Owner> {
+  inHoleList = false;
+  holePrev: HalfStream<Owner> | null = null;
+  holeNext: HalfStream<Owner> | null = null;
+  holeSinceUs = 0;
+  holeAtSeq = 0;
+  ackPending = false;
+  ackPendingSeq = 0;
+  ackPendingFrame = 0;
+  ackPendingTimeUs = 0;
 }
