@@ -204,6 +204,7 @@ async function run(): Promise<void> {
   const only = arg('--page');
   if (only !== null) {
     const open = await openTimes(only, opens);
+    for (const o of open) console.log(`ready ${o.ready.toFixed(0)} ms, shown ${o.shown.toFixed(0)} ms, Chromium CPU ${o.cpu.toFixed(0)} ms`);
     console.log(`${only}: ready ${openLine(open, 'ready')}; shown ${openLine(open, 'shown')}; Chromium CPU to shown ${openLine(open, 'cpu')}`);
     return;
   }
