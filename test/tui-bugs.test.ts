@@ -55,6 +55,9 @@ test('wide characters: 日本語🐘, a combining accent and a zero-width space 
     // Every pane: the queries list and the timeline at 80 columns.
     s = await ui.press('q', 'G');
     assertIntact(s, 80);
+    // The query's row is cut inside the wide text and still ends in the ellipsis at the border
+    // (blessed counted the combining accent as a column and dropped the row's last characters).
+    assert.match(s, /^│30 .*SELECT '日本語🐘 cafe\u0301 a\\u2?0?0?b?…\s*│$/m);
     // The selected query's whole SQL under the table.
     assert.match(s, /^│ SELECT '日本語🐘 cafe\u0301 a\\u200bb\\tc\\d' AS "名前"\s+│$/m);
     s = await ui.press('Escape', 't');
@@ -223,8 +226,11 @@ test('widths per grapheme; a cut never splits a character', async () => {
     assert.equal(width(out), w, `fit to ${w}: ${out}`);
     assert.ok(!/\ud83d$|\ud83d…/.test(out), 'no half surrogate pair');
   }
-  assert.equal(fit('cafe\u0301!', 5), 'cafe\u0301!');
-  assert.equal(fit('cafe\u0301!!', 5), 'cafe\u0301…');
+  // blessed counts a combining mark as one cell of a line it does not wrap: a line with one is
+  // cut a column earlier, so what blessed draws still ends in the ellipsis, not one short of it.
+  assert.equal(fit('cafe\u0301', 5), 'cafe\u0301 ');
+  assert.equal(fit('cafe\u0301!', 5), 'caf… ');
+  assert.equal(fit('cafe\u0301!!', 5), 'caf… ');
   // A flag's halves and a zero-width joiner become escapes: terminals disagree on their widths.
   assert.equal(safe('🇫🇷'), '\\u{1f1eb}\\u{1f1f7}');
   assert.equal(safe('👨\u200d👩'), '👨\\u200d👩');

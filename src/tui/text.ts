@@ -22,16 +22,32 @@ export function fit(s: string, w: number): string {
     return s.length === w ? s : s + ' '.repeat(w - s.length);
   }
   const total = width(s);
-  if (total <= w) return s + ' '.repeat(w - total);
+  // blessed measures a line that does not wrap by UTF-16 units (a two-column character carries a
+  // spare cell already), so a combining mark (zero columns on the terminal) and the second half
+  // of a surrogate pair (🐘) each count one more there: a line holding them that filled the pane
+  // lost its last characters, its "…" first. Such a line is cut that many columns earlier; the
+  // padding blessed drops is only spaces.
+  const marks = blessedExtra(s);
+  if (total + marks <= w) return s + ' '.repeat(w - total);
   let out = '';
   let used = 0;
+  let kept = 0;
   for (const g of graphemes(s)) {
     const gw = graphemeWidth(g);
-    if (used + gw > w - 1) break;
+    const gm = g.length === 1 ? 0 : blessedExtra(g);
+    if (used + gw + kept + gm > w - 1) break;
     out += g;
     used += gw;
+    kept += gm;
   }
   return out + '…' + ' '.repeat(Math.max(0, w - 1 - used));
+}
+
+/** Units blessed counts beyond the columns: one per combining mark and per astral code point (a surrogate pair). */
+function blessedExtra(s: string): number {
+  let n = 0;
+  for (const ch of s) if (ch.length === 2 || (ch.charCodeAt(0) >= 0x300 && width(ch) === 0)) n++;
+  return n;
 }
 
 export function fitLeft(s: string, w: number): string {
