@@ -36,10 +36,10 @@ export const ENGINE_FLAGS = ['--no-concurrent-recompilation', '--max-inlined-byt
 const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=8', '--max-semi-space-size=8'];
 /**
  * Captures smaller than this run in this process: on them the second start-up costs what the
- * flags gain (measured on 19 to 51 MB captures, normal and hostile: docs/BENCHMARK.md,
- * "Relaunch or not"). PGSNIFF_RELAUNCH=1 relaunches whatever the size.
+ * flags gain (docs/BENCHMARK.md, "Relaunch or not": nothing gained on 19 MB, a quarter gained on
+ * a 38 MB connection flood). PGSNIFF_RELAUNCH=1 relaunches whatever the size.
  */
-export const RELAUNCH_MIN_BYTES = 128 * 1024 * 1024;
+export const RELAUNCH_MIN_BYTES = 32 * 1024 * 1024;
 /** Set in the child's environment to the parent's pid. */
 const MARK = 'PGSNIFF_RELAUNCHED_BY';
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
