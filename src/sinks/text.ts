@@ -24,14 +24,19 @@ interface TextOptions {
   queries?: boolean;
 }
 
+/** What a line says about its frame (a FrameInfo, or the copy kept of an earlier one). */
+type LineFrame = Pick<FrameInfo, 'frame' | 'timeUs' | 'src' | 'dst' | 'length'>;
+
 interface PendingLine {
-  frame: FrameInfo;
+  frame: LineFrame;
   dir: string;
   info: InfoColumn;
   trees: string[];
 }
 
 const BATCH = 64 * 1024;
+/** Earlier frames remembered for messages they carried but that a later frame delivered. */
+const RECENT = 4096;
 
 export class TextSink implements PipelineSink {
   private out = '';
@@ -39,6 +44,14 @@ export class TextSink implements PipelineSink {
   /** Frames are announced before the messages they complete; this is the latest one. */
   private current: FrameInfo | null = null;
   private line: PendingLine | null = null;
+  /** A ring of recent frames' line fields (not the FrameInfo: it holds the packet's bytes). A message
+   * held for an earlier segment (out of order, or a bad checksum taken late) is delivered during a
+   * later frame; its line is its own frame's, as its record says. */
+  private readonly recentFrame = new Float64Array(RECENT).fill(-1);
+  private readonly recentTimeUs = new Float64Array(RECENT);
+  private readonly recentLength = new Float64Array(RECENT);
+  private readonly recentSrc: Array<string | null> = new Array<string | null>(RECENT).fill(null);
+  private readonly recentDst: Array<string | null> = new Array<string | null>(RECENT).fill(null);
   lines = 0;
   /** Each line is a frame's, so every frame is announced. */
   readonly needs: SinkNeeds = { frames: true };
@@ -48,13 +61,30 @@ export class TextSink implements PipelineSink {
   frame(f: FrameInfo): void {
     this.firstTimeUs ??= f.timeUs;
     this.current = f;
+    const i = f.frame % RECENT;
+    this.recentFrame[i] = f.frame;
+    this.recentTimeUs[i] = f.timeUs;
+    this.recentLength[i] = f.length;
+    this.recentSrc[i] = f.src;
+    this.recentDst[i] = f.dst;
+  }
+
+  /** The line fields of the frame a message's record names: the current one, a remembered one, or
+   * (older than the ring) the frame number alone, with its time and addresses said unknown. */
+  private frameOf(n: number): LineFrame | null {
+    const f = this.current;
+    if (f === null) return null;
+    if (f.frame === n) return f;
+    const i = n % RECENT;
+    if (this.recentFrame[i] !== n) return { frame: n, timeUs: Number.NaN, src: null, dst: null, length: Number.NaN };
+    return { frame: n, timeUs: this.recentTimeUs[i]!, src: this.recentSrc[i]!, dst: this.recentDst[i]!, length: this.recentLength[i]! };
   }
 
   message(rec: MessageRecord, raw: RawMessage, decoded: DecodedMessage): void {
     if (this.opts.queries) return;
     if (this.opts.filter && !this.opts.filter(rec)) return;
-    const f = this.current;
-    if (f === null || f.frame !== rec.frame) return;
+    const f = rec.frame === null ? null : this.frameOf(rec.frame);
+    if (f === null) return;
     let line = this.line;
     if (line === null || line.frame.frame !== f.frame || line.dir !== raw.dir) {
       this.flushLine();
@@ -93,10 +123,10 @@ export class TextSink implements PipelineSink {
     if (l === null) return;
     this.line = null;
     const f = l.frame;
-    const rel = ((f.timeUs - (this.firstTimeUs ?? f.timeUs)) / 1e6).toFixed(6);
+    const rel = Number.isNaN(f.timeUs) ? '-' : ((f.timeUs - (this.firstTimeUs ?? f.timeUs)) / 1e6).toFixed(6);
     const info = l.info.text();
     this.lines++;
-    this.write(`${pad(f.frame, 7)} ${pad(rel, 11)} ${f.src ?? '?'} → ${f.dst ?? '?'} ${pad(f.length, 6)} ${escapeTerminal(info)}\n`);
+    this.write(`${pad(f.frame, 7)} ${pad(rel, 11)} ${f.src ?? '?'} → ${f.dst ?? '?'} ${pad(Number.isNaN(f.length) ? '-' : f.length, 6)} ${escapeTerminal(info)}\n`);
     for (const t of l.trees) this.write(t);
   }
 
