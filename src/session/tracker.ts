@@ -604,154 +604,177 @@ export class SessionTracker implements CancelTarget {
     }
   }
 
-  /** Responses that belong to the request at the head of the FIFO. */
+  /**
+   * Responses that belong to the request at the head of the FIFO: the switch only sorts them by
+   * what they answer, each group's work is a small method below (small enough for V8 to inline;
+   * the DataRows after a result's first skip all this, see message()).
+   */
   private response(raw: RawMessage, code: number, decode: () => DecodedMessage, size: number): void {
     const req = this.headFor(code, raw.timeUs);
     if (!req) {
       this.unpaired(raw);
       return;
     }
-    const t = raw.timeUs;
     switch (code) {
-      // ParseComplete, BindComplete, CloseComplete and Describe's answers do not move
-      // lastCompletionUs: the server holds them in its output buffer until Sync or Flush, so
-      // their frame says nothing about when the next Execute began.
       case BackendCode.ParseComplete: case BackendCode.BindComplete: case BackendCode.CloseComplete:
-        // A CloseComplete while pairing is uncertain may answer a Close the capture lost.
-        if (code === BackendCode.CloseComplete && this.lossy && this.table.frontendLost) this.table.closedUnseen();
-        this.queue.shift();
-        return;
-      case BackendCode.ParameterDescription: {
-        if ((this.skipDecoding && !this.keepBind) || req.kind !== 'describe' || req.target !== 'statement') return;
-        const d = decode();
-        if (d.type === 'ParameterDescription') (req.stmt ?? this.table.statementOrUnknown(req.name)).paramTypes = d.paramTypes;
-        return;
-      }
-      case BackendCode.RowDescription: case BackendCode.NoData: {
-        // NoData: no columns, whatever its body. A RowDescription is only decoded when its columns
-        // can end up somewhere: full records, or rows kept (their values are typed by it).
-        let cols: ColumnDescription[] | null = null;
-        if (code === BackendCode.NoData) cols = NO_COLUMNS;
-        else if (!this.skipDecoding) {
-          const d = decode();
-          if (d.type === 'RowDescription') cols = d.fields;
-        }
-        if (req.kind === 'describe') {
-          if (req.target === 'statement') {
-            const stmt = req.stmt ?? this.table.statementOrUnknown(req.name);
-            stmt.columns = cols;
-            // Describe (statement) travels with Bind and Execute too (postgres.js sends Parse,
-            // Describe, Bind, Execute, Sync at once): their Executes were queued without columns.
-            const n = Math.min(this.queue.size, LOOKAHEAD);
-            for (let i = 1; i < n; i++) {
-              const r = this.queue.at(i)!;
-              if (r.kind === 'execute' && r.exec.columns === null && r.portal?.statement === stmt) {
-                r.exec.columns = withFormats(cols, r.portal.resultFormats);
-              }
-            }
-          } else {
-            const p = req.portal ?? this.table.getPortal(req.name);
-            if (p) {
-              p.columns = cols;
-              // The statement's columns too: a later Bind of it without a Describe (pgJDBC) is typed by them.
-              if (p.statement.columns === null) p.statement.columns = statementColumns(cols);
-            }
-            // Describe (portal) usually travels with its Execute, which was queued before the
-            // answer came: hand the columns on to it.
-            const n = Math.min(this.queue.size, LOOKAHEAD);
-            for (let i = 1; i < n; i++) {
-              const r = this.queue.at(i)!;
-              if (r.kind === 'execute' && r.exec.portal === req.name && r.exec.columns === null) r.exec.columns = cols;
-              if (r.kind === 'bind' && r.portal.name === req.name) break;
-            }
-          }
-          this.queue.shift();
-        } else if (req.kind === 'query') {
-          const exec = queryExec(req);
-          this.touch(exec, raw);
-          exec.columns = cols;
-        }
-        return;
-      }
-      case BackendCode.DataRow: case BackendCode.CopyData: {
-        const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
-        if (!exec) return;
-        this.touch(exec, raw);
-        this.rowReq = req;
-        this.rowExec = exec;
-        this.row(exec, raw, code, decode, size);
-        return;
-      }
-      case BackendCode.CommandComplete: case BackendCode.EmptyQueryResponse: case BackendCode.PortalSuspended: {
-        if (req.kind === 'query' && secondCompletion(this.outbox, req, raw, code, decode)) {
-          this.lastCompletionUs = t;
-          return;
-        }
-        // Read from the bytes in every mode: the tag and its row count are what the dissector would give.
-        const tag = code !== BackendCode.CommandComplete ? null : commandTag(raw.source, raw.bodyStart, raw.bodyEnd);
-        if (this.lossy) this.lossTags.push(tag ?? (code === BackendCode.EmptyQueryResponse ? EMPTY_MARK : code === BackendCode.PortalSuspended ? SUSPENDED_MARK : ''));
-        const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
-        if (!exec) return;
-        if (tag !== null) {
-          exec.command = tag;
-          exec.tagRows = tagRows(tag);
-          // A tag that cannot answer this statement: the answers are not this request's.
-          if (!tagFits(exec.sql, tag)) {
-            this.enterLossy();
-            exec.markIncomplete('gap');
-          }
-        } else if (code === BackendCode.PortalSuspended) exec.suspended = true;
-        exec.lastFrame = raw.frame;
-        exec.finish(raw.frame, t, this.lastCompletionUs);
-        this.complete(exec);
-        if (req.kind === 'query') {
-          req.last = exec;
-          req.exec = null;
-          req.index++;
-        } else {
-          this.queue.shift();
-          if (this.lossy) this.lossConsumed++;
-        }
-        this.lastCompletionUs = t;
-        return;
-      }
-      case BackendCode.CopyInResponse: case BackendCode.CopyOutResponse: case BackendCode.CopyBothResponse: {
-        const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
-        if (!exec) return;
-        this.touch(exec, raw);
-        const d = decode();
-        const format = 'format' in d && d.format === 'binary' ? 'binary' : 'text';
-        exec.copy = {
-          direction: code === BackendCode.CopyInResponse ? 'in' : code === BackendCode.CopyOutResponse ? 'out' : 'both', format,
-          messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, failed: null,
-        };
-        if (this.early !== null && this.early.req === req && code !== BackendCode.CopyOutResponse) {
-          exec.copy.messagesIn = this.early.messages;
-          exec.copy.bytesIn = this.early.bytes;
-          this.early = null;
-        }
-        this.copyExec = exec;
-        return;
-      }
-      case BackendCode.CopyDone:
-        return;
-      case BackendCode.FunctionCallResponse: {
-        if (this.lossy) this.lossTags.push(FUNCTION_MARK);
-        if (req.kind !== 'function') return;
-        const d = decode();
-        if (d.type === 'FunctionCallResponse') req.exec.functionResult = d.result;
-        req.exec.finish(raw.frame, t, this.lastCompletionUs);
-        this.complete(req.exec);
-        this.lastCompletionUs = t;
-        return;
-      }
-      default:
-        this.unpaired(raw);
-        return;
+        return this.acknowledged(code);
+      case BackendCode.ParameterDescription: return this.parameterDescription(req, decode);
+      case BackendCode.RowDescription: case BackendCode.NoData: return this.rowDescription(req, raw, code, decode);
+      case BackendCode.DataRow: case BackendCode.CopyData: return this.firstRow(req, raw, code, decode, size);
+      case BackendCode.CommandComplete: case BackendCode.EmptyQueryResponse: case BackendCode.PortalSuspended:
+        return this.completion(req, raw, code, decode);
+      case BackendCode.CopyInResponse: case BackendCode.CopyOutResponse: case BackendCode.CopyBothResponse:
+        return this.copyResponse(req, raw, code, decode);
+      case BackendCode.CopyDone: return;
+      case BackendCode.FunctionCallResponse: return this.functionCallResponse(req, raw, decode);
+      default: return this.unpaired(raw);
     }
   }
 
-  /** `status`: null when the message is malformed (it still closes the request it answers). */
+  /**
+   * ParseComplete, BindComplete, CloseComplete: the request is answered. They (and Describe's
+   * answers) do not move lastCompletionUs: the server holds them in its output buffer until Sync
+   * or Flush, so their frame says nothing about when the next Execute began.
+   */
+  private acknowledged(code: number): void {
+    // A CloseComplete while pairing is uncertain may answer a Close the capture lost.
+    if (code === BackendCode.CloseComplete && this.lossy && this.table.frontendLost) this.table.closedUnseen();
+    this.queue.shift();
+  }
+
+  /** A Describe (statement)'s parameter types, kept only where they can end up somewhere (full records, or bound parameters kept). */
+  private parameterDescription(req: Request, decode: () => DecodedMessage): void {
+    if ((this.skipDecoding && !this.keepBind) || req.kind !== 'describe' || req.target !== 'statement') return;
+    const d = decode();
+    if (d.type === 'ParameterDescription') (req.stmt ?? this.table.statementOrUnknown(req.name)).paramTypes = d.paramTypes;
+  }
+
+  /** RowDescription or NoData: the columns of a Describe's statement or portal, or of a simple Query's current statement. */
+  private rowDescription(req: Request, raw: RawMessage, code: number, decode: () => DecodedMessage): void {
+    // NoData: no columns, whatever its body. A RowDescription is only decoded when its columns
+    // can end up somewhere: full records, or rows kept (their values are typed by it).
+    let cols: ColumnDescription[] | null = null;
+    if (code === BackendCode.NoData) cols = NO_COLUMNS;
+    else if (!this.skipDecoding) {
+      const d = decode();
+      if (d.type === 'RowDescription') cols = d.fields;
+    }
+    if (req.kind === 'describe') {
+      if (req.target === 'statement') this.describedStatement(req.stmt ?? this.table.statementOrUnknown(req.name), cols);
+      else this.describedPortal(req.portal ?? this.table.getPortal(req.name), req.name, cols);
+      this.queue.shift();
+    } else if (req.kind === 'query') {
+      const exec = queryExec(req);
+      this.touch(exec, raw);
+      exec.columns = cols;
+    }
+  }
+
+  private describedStatement(stmt: PreparedStatement, cols: ColumnDescription[] | null): void {
+    stmt.columns = cols;
+    // Describe (statement) travels with Bind and Execute too (postgres.js sends Parse,
+    // Describe, Bind, Execute, Sync at once): their Executes were queued without columns.
+    const n = Math.min(this.queue.size, LOOKAHEAD);
+    for (let i = 1; i < n; i++) {
+      const r = this.queue.at(i)!;
+      if (r.kind === 'execute' && r.exec.columns === null && r.portal?.statement === stmt) {
+        r.exec.columns = withFormats(cols, r.portal.resultFormats);
+      }
+    }
+  }
+
+  private describedPortal(p: Portal | undefined, name: string, cols: ColumnDescription[] | null): void {
+    if (p) {
+      p.columns = cols;
+      // The statement's columns too: a later Bind of it without a Describe (pgJDBC) is typed by them.
+      if (p.statement.columns === null) p.statement.columns = statementColumns(cols);
+    }
+    // Describe (portal) usually travels with its Execute, which was queued before the
+    // answer came: hand the columns on to it.
+    const n = Math.min(this.queue.size, LOOKAHEAD);
+    for (let i = 1; i < n; i++) {
+      const r = this.queue.at(i)!;
+      if (r.kind === 'execute' && r.exec.portal === name && r.exec.columns === null) r.exec.columns = cols;
+      if (r.kind === 'bind' && r.portal.name === name) break;
+    }
+  }
+
+  /** The first DataRow or CopyData of a result: it starts the clock, and the rows after it go straight to row() (message()). */
+  private firstRow(req: Request, raw: RawMessage, code: number, decode: () => DecodedMessage, size: number): void {
+    const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
+    if (!exec) return;
+    this.touch(exec, raw);
+    this.rowReq = req;
+    this.rowExec = exec;
+    this.row(exec, raw, code, decode, size);
+  }
+
+  /** CommandComplete, EmptyQueryResponse, PortalSuspended: a statement's result ends, and its record is made. */
+  private completion(req: Request, raw: RawMessage, code: number, decode: () => DecodedMessage): void {
+    const t = raw.timeUs;
+    if (req.kind === 'query' && secondCompletion(this.outbox, req, raw, code, decode)) {
+      this.lastCompletionUs = t;
+      return;
+    }
+    // Read from the bytes in every mode: the tag and its row count are what the dissector would give.
+    const tag = code !== BackendCode.CommandComplete ? null : commandTag(raw.source, raw.bodyStart, raw.bodyEnd);
+    if (this.lossy) this.lossTags.push(tag ?? (code === BackendCode.EmptyQueryResponse ? EMPTY_MARK : code === BackendCode.PortalSuspended ? SUSPENDED_MARK : ''));
+    const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
+    if (!exec) return;
+    if (tag !== null) {
+      exec.command = tag;
+      exec.tagRows = tagRows(tag);
+      // A tag that cannot answer this statement: the answers are not this request's.
+      if (!tagFits(exec.sql, tag)) {
+        this.enterLossy();
+        exec.markIncomplete('gap');
+      }
+    } else if (code === BackendCode.PortalSuspended) exec.suspended = true;
+    exec.lastFrame = raw.frame;
+    exec.finish(raw.frame, t, this.lastCompletionUs);
+    this.complete(exec);
+    if (req.kind === 'query') {
+      req.last = exec;
+      req.exec = null;
+      req.index++;
+    } else {
+      this.queue.shift();
+      if (this.lossy) this.lossConsumed++;
+    }
+    this.lastCompletionUs = t;
+  }
+
+  /** CopyInResponse, CopyOutResponse, CopyBothResponse: the statement's COPY begins (with the CopyData the client sent ahead of it). */
+  private copyResponse(req: Request, raw: RawMessage, code: number, decode: () => DecodedMessage): void {
+    const exec = req.kind === 'query' ? queryExec(req) : req.kind === 'execute' ? req.exec : null;
+    if (!exec) return;
+    this.touch(exec, raw);
+    const d = decode();
+    const format = 'format' in d && d.format === 'binary' ? 'binary' : 'text';
+    exec.copy = {
+      direction: code === BackendCode.CopyInResponse ? 'in' : code === BackendCode.CopyOutResponse ? 'out' : 'both', format,
+      messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, failed: null,
+    };
+    if (this.early !== null && this.early.req === req && code !== BackendCode.CopyOutResponse) {
+      exec.copy.messagesIn = this.early.messages;
+      exec.copy.bytesIn = this.early.bytes;
+      this.early = null;
+    }
+    this.copyExec = exec;
+  }
+
+  /** A FunctionCall's result: its record ends here (the ReadyForQuery after it closes the request). */
+  private functionCallResponse(req: Request, raw: RawMessage, decode: () => DecodedMessage): void {
+    const t = raw.timeUs;
+    if (this.lossy) this.lossTags.push(FUNCTION_MARK);
+    if (req.kind !== 'function') return;
+    const d = decode();
+    if (d.type === 'FunctionCallResponse') req.exec.functionResult = d.result;
+    req.exec.finish(raw.frame, t, this.lastCompletionUs);
+    this.complete(req.exec);
+    this.lastCompletionUs = t;
+  }
+
   /** A DataRow or a CopyData of the result `exec` is collecting (its clock already started). */
   private row(exec: Execution, raw: RawMessage, code: number, decode: () => DecodedMessage, size: number): void {
     const t = raw.timeUs;
@@ -771,6 +794,7 @@ export class SessionTracker implements CancelTarget {
     if (exec.copy) { exec.copy.messagesOut++; exec.copy.bytesOut += raw.length - 4; }
   }
 
+  /** `status`: null when the message is malformed (it still closes the request it answers). */
   private readyForQuery(raw: RawMessage, status: TransactionStatus | null): void {
     const t = raw.timeUs;
     this.startup.ready();
