@@ -264,3 +264,27 @@ test('compact columns read back what was pushed: chunks, two-byte values with th
     assert.deepEqual(Array.from({ length: list?.n ?? 0 }, (_, i) => list!.get(i)), want);
   }
 });
+
+test('the time axes leave out a first or last frame dated far from its neighbour (1970, 2106), not a capture that is sparse throughout', () => {
+  const at = (s: TuiStore, frame: number, timeUs: number) =>
+    s.frame({ frame, timeUs, fileOffset: -1, length: 60, capLen: 60, src: '10.0.0.1:5000', dst: '10.0.0.2:5432', session: null });
+  const t = 1_700_000_000_000_000;
+  const far = new TuiStore({});
+  at(far, 1, 0); // dated 1970
+  for (let i = 2; i <= 20; i++) at(far, i, t + i * 1000);
+  at(far, 21, 4_320_000_000_000_000); // dated 2106
+  assert.deepEqual(far.timeSpan(), [t + 2000, t + 20_000]);
+  assert.equal(far.baseUs, 0, 'the frame list still counts from the first frame, as Wireshark does');
+
+  const whole = new TuiStore({});
+  for (let i = 1; i <= 20; i++) at(whole, i, t + i * 1000);
+  assert.deepEqual(whole.timeSpan(), [t + 1000, t + 20_000]);
+
+  const sparse = new TuiStore({});
+  for (let i = 1; i <= 5; i++) at(sparse, i, t + i * 60_000_000);
+  assert.deepEqual(sparse.timeSpan(), [t + 60_000_000, t + 300_000_000], 'every frame a minute apart: nothing is an outlier');
+
+  const one = new TuiStore({});
+  at(one, 1, t);
+  assert.deepEqual(one.timeSpan(), [t, t]);
+});

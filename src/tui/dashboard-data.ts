@@ -39,8 +39,8 @@ function quantile(sorted: number[], q: number): number {
 
 export function dashboardSeries(s: TuiStore, filter: FrameFilter, acc: StatsAccumulator, buckets: number): DashboardSeries {
   const n = Math.max(2, buckets);
-  const t0 = s.baseUs;
-  const t1 = Number.isFinite(s.lastUs) ? s.lastUs : t0;
+  const [t0, last] = s.timeSpan();
+  const t1 = Number.isFinite(last) ? last : t0;
   const spanUs = Math.max(1, t1 - t0);
   const bucketUs = spanUs / n;
   const bucketS = bucketUs / 1e6;

@@ -15,6 +15,7 @@ import { messageRecord } from '../pipeline/records.js';
 import { summarize } from '../../dissectors/summary.js';
 import { InfoColumn, messageSign } from '../../dissectors/info-column.js';
 import { isoTime } from '../core/time.js';
+import { TIME_JUMP_US } from '../reassembly/limits.js';
 import { performance } from 'node:perf_hooks';
 import { applySessionRecord, isoToUs, num, queryDetail, queryError, type SessionRow } from './record-fields.js';
 
@@ -94,6 +95,9 @@ const DETAIL_CHARS = 2000;
 const NO_SESSION = -1;
 /** How far back the frames of a newly learnt address pair are looked for (the TCP handshake). */
 const PAIR_BACKFILL = 256;
+
+/** How many frames at each end of a capture timeSpan() may leave out as far from their neighbours. */
+const OUTLIERS_AT_ENDS = 8;
 
 export class TuiStore implements TuiSink {
   /** The frame list shows every packet; messages come raw, with their decoding state (rawMessage). */
@@ -222,6 +226,26 @@ export class TuiStore implements TuiSink {
   }
 
   get frameCount(): number { return this.fNo.n; }
+
+  /**
+   * The span the time axes draw (timeline, dashboard): the first frame's time to the last's, but
+   * a first or last frame more than TIME_JUMP_US from its neighbour (a clock glitch, a hostile
+   * frame dated 1970 or 2106) is left out, as the reassembly clock leaves it out of its timeouts:
+   * one such frame would stretch the axis over decades. At most OUTLIERS_AT_ENDS frames are left
+   * out at each end; a capture whose frames are all far apart keeps its whole span.
+   */
+  timeSpan(): [number, number] {
+    const n = this.fTime.n;
+    if (n === 0) return [NaN, NaN];
+    const t = this.fTime;
+    const near = (i: number) => Math.abs(t.get(i + 1) - t.get(i)) <= TIME_JUMP_US;
+    let a = 0;
+    while (a < OUTLIERS_AT_ENDS && a + 1 < n && !near(a)) a++;
+    let b = n - 1;
+    while (n - 1 - b < OUTLIERS_AT_ENDS && b > a && !near(b - 1)) b--;
+    if ((a + 1 < n && !near(a)) || (b > a && !near(b - 1)) || b <= a) return [this.baseUs, this.lastUs];
+    return [t.get(a), t.get(b)];
+  }
   get messageCount(): number { return this.mFrame.n; }
   get queryCount(): number { return this.qSess.n; }
   get anomalyCount(): number { return this.aFrame.n; }

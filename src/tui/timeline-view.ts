@@ -98,8 +98,9 @@ export class TimelineView implements View {
   }
 
   private window(s: TuiStore): void {
-    const t0 = Number.isFinite(s.baseUs) ? s.baseUs : 0;
-    const t1 = Math.max(Number.isFinite(s.lastUs) ? s.lastUs : t0, t0 + 1);
+    const [first, last] = s.timeSpan();
+    const t0 = Number.isFinite(first) ? first : 0;
+    const t1 = Math.max(Number.isFinite(last) ? last : t0, t0 + 1);
     const full = t1 - t0;
     const span = Math.max(1, full / this.zoom);
     let start: number;
@@ -248,7 +249,8 @@ export class TimelineView implements View {
   private axis(s: TuiStore): string {
     const W = this.plotW;
     const chars = new Array<string>(W).fill(' ');
-    const base = Number.isFinite(s.baseUs) ? s.baseUs : 0;
+    const first = s.timeSpan()[0];
+    const base = Number.isFinite(first) ? first : 0;
     if (!(this.winSpan > 0) || W <= 0) return `{bold}${fit('session', LABEL_W)}{/bold}`;
     // Ticks at round times (1, 2 or 5 times a power of ten) at least 12 columns apart, so the
     // labels step evenly (0.10s 0.20s 0.30s), not by whatever 14 columns happen to span.
@@ -399,7 +401,8 @@ export class TimelineView implements View {
     }
     // Walk the queries by start time, keeping the end of the activity so far: a start after it opens an idle period.
     const idle: Array<[number, number]> = [];
-    let busyUntil = Number.isFinite(s.baseUs) ? s.baseUs : -Infinity;
+    const [first, last] = s.timeSpan();
+    let busyUntil = Number.isFinite(first) ? first : -Infinity;
     for (let i = 0; i < n; i++) {
       const q = this.byStart[i] as number;
       const a = s.qStart.get(q);
@@ -407,7 +410,7 @@ export class TimelineView implements View {
       if (a - busyUntil >= minIdle) idle.push([busyUntil, a]);
       if (b > busyUntil) busyUntil = b;
     }
-    if (Number.isFinite(s.lastUs) && s.lastUs - busyUntil >= minIdle) idle.push([busyUntil, s.lastUs]);
+    if (Number.isFinite(last) && last - busyUntil >= minIdle) idle.push([busyUntil, last]);
     let pick: [number, number] | undefined;
     if (dir === 1) pick = idle.find(([a, b]) => (a + b) / 2 > centre + 1);
     else for (const g of idle) if ((g[0] + g[1]) / 2 < centre - 1) pick = g;
