@@ -12,7 +12,8 @@ import { FlowTable } from '../reassembly/index.js';
 import type { FlowTableOptions } from '../reassembly/types.js';
 import { dissect } from '../../dissectors/dissect.js';
 import { SessionRegistry } from '../session/registry.js';
-import { SessionTracker } from '../session/tracker.js';
+import { SessionTracker, type TrackerOptions } from '../session/tracker.js';
+import { SessionInfo } from '../session/session-info.js';
 import type { Execution } from '../session/execution.js';
 import type { TransactionStatus } from '../session/schema.js';
 import { PoolerLegs } from '../session/pooler.js';
@@ -101,26 +102,31 @@ export class PacketPipeline {
     this.budget = budget;
     this.heap = new HeapGuard(budget.shares.limit);
     const keylog = this.keylog;
+    // One for all sessions: made per connection, it and its closures were 600 bytes of each one's allocations.
+    const trackerOptions: TrackerOptions | null = opts.sessions === false ? null : {
+      keepRows: opts.keepRows ?? false,
+      detail: opts.queryDetail ?? 'full',
+      boundBytes: opts.boundBytes ?? false,
+      showSecrets: opts.showSecrets ?? false,
+      registry,
+      pooler,
+      budget,
+      // Responses that pair with no request (protocol-violation), reported as anomaly records.
+      anomaly: (a) => this.analyzer.anomaly(a),
+      writeExecution: executionWriter(sink),
+    };
     this.analyzer = new Analyzer(sink, {
       serverPorts: ports,
       showSecrets: opts.showSecrets ?? false,
       maxMessage: opts.maxMessage ?? DEFAULT_MAX_MESSAGE,
       wantMessages: opts.messages ?? true,
       dissect,
-      sessions: opts.sessions === false
-        ? undefined
-        : (conn, emit) => new SessionTracker(conn, emit, {
-          keepRows: opts.keepRows ?? false,
-          detail: opts.queryDetail ?? 'full',
-          boundBytes: opts.boundBytes ?? false,
-          showSecrets: opts.showSecrets ?? false,
-          registry,
-          pooler,
-          budget,
-          // Responses that pair with no request (protocol-violation), reported as anomaly records.
-          anomaly: (a) => this.analyzer.anomaly(a),
-          writeExecution: executionWriter(sink),
-        }),
+      sessions: trackerOptions === null ? undefined : (conn, emit) => new SessionTracker(conn, emit, trackerOptions),
+      // A connection that never carried a byte: its session record, without a tracker (a SYN flood's).
+      unopened: trackerOptions === null ? undefined : (conn, end) => {
+        pooler.passing(conn);
+        sink.record(new SessionInfo().toRecord(conn, end));
+      },
       tls: (_conn, onAnomaly) => new TlsConnection(keylog, onAnomaly),
     });
     const onAnomaly = (a: Anomaly): void => this.analyzer.anomaly(a);

@@ -40,6 +40,8 @@ interface AnalyzerOptions {
   wantMessages: boolean;
   dissect: Dissect;
   sessions?: SessionFactory;
+  /** Writes the session record of a connection that carried no byte (what a new tracker's close() would write). */
+  unopened?: (conn: ConnectionInfo, end: ConnectionEnd) => void;
   tls?: (conn: ConnectionInfo, onAnomaly: (reason: string, frame: number, dir: Direction) => void) => TlsInfoSource | null;
 }
 
@@ -54,7 +56,12 @@ export class Analyzer implements StreamConsumer {
   gaps = 0;
   gapBytes = 0;
 
-  constructor(private readonly sink: PipelineSink, private readonly opts: AnalyzerOptions) {}
+  /** Where every session's records go (one function for all: not a closure per connection). */
+  readonly emit: (rec: OutRecord) => void;
+
+  constructor(private readonly sink: PipelineSink, private readonly opts: AnalyzerOptions) {
+    this.emit = (rec: OutRecord): void => sink.record(rec);
+  }
 
   /** Counts an anomaly (gaps also by their bytes) and hands its record to the sink: from before the PostgreSQL layer (capture, link/IP/TCP, reassembly) and from each connection. */
   anomaly(a: Anomaly): void {
@@ -84,9 +91,7 @@ export class Analyzer implements StreamConsumer {
   closeUnopened(conn: ConnectionInfo, end: ConnectionEnd): void {
     if (!conn.sawSyn && !this.opts.serverPorts.includes(conn.server.port)) return;
     this.connections++;
-    if (!this.opts.sessions) return;
-    const sink = this.sink;
-    this.opts.sessions(conn, (rec: OutRecord): void => sink.record(rec)).close(end);
+    this.opts.unopened?.(conn, end);
   }
 
 }
@@ -137,8 +142,7 @@ class ConnectionObserver implements PgObserver {
       this.analyzer.connections++;
     }
     if (this.tracker === null && this.opts.sessions) {
-      const sink = this.sink;
-      this.tracker = this.opts.sessions(this.conn, (rec: OutRecord): void => sink.record(rec));
+      this.tracker = this.opts.sessions(this.conn, this.analyzer.emit);
       this.pg.setTypeSource(this.tracker);
       if ((this.lostBeforeTracker & 1) !== 0) this.tracker.lost?.('frontend');
       if ((this.lostBeforeTracker & 2) !== 0) this.tracker.lost?.('backend');

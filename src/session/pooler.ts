@@ -146,13 +146,39 @@ export class PoolerLegs {
     conn: ConnectionInfo, write: RecordOut, backendPid: () => number | null, ledger: MemoryLedger | null = null,
     onGiveUp: () => void = noop, onIndexGiveUp: () => void = noop,
   ): SessionLeg {
+    return this.leg(conn, this.opened(conn), write, backendPid, ledger, onGiveUp, onIndexGiveUp);
+  }
+
+  /**
+   * A session opens: counted for its server endpoint (returned), without its leg yet (leg(),
+   * when the session first has a record or a request; one that has neither ends with closed()).
+   * A flood of connections that never get past their start-up makes no leg.
+   */
+  opened(conn: ConnectionInfo): string {
     const endpoint = `${conn.server.ip}:${conn.server.port}`;
     this.open.set(endpoint, (this.open.get(endpoint) ?? 0) + 1);
     if (!this.active && this.open.size > 1) this.active = true;
+    return endpoint;
+  }
+
+  /** The leg of a session already counted by opened() (see session() for the arguments). */
+  leg(
+    conn: ConnectionInfo, endpoint: string, write: RecordOut, backendPid: () => number | null, ledger: MemoryLedger | null = null,
+    onGiveUp: () => void = noop, onIndexGiveUp: () => void = noop,
+  ): SessionLeg {
     return new SessionLeg(this, conn, endpoint, write, backendPid, ledger, onGiveUp, onIndexGiveUp);
   }
 
-  /** @internal */
+  /**
+   * A session that ends without a byte (SYN-only, or empty): what session() and its leg's close()
+   * would do to the pool, without making the leg (a connection flood's hundreds of thousands).
+   */
+  passing(conn: ConnectionInfo): void {
+    if (this.active || this.open.size === 0) return;
+    if (this.open.size > 1 || !this.open.has(`${conn.server.ip}:${conn.server.port}`)) this.active = true;
+  }
+
+  /** A session counted by opened() ends (its leg's close() calls it, or the tracker when it made none). */
   closed(endpoint: string): void {
     const n = (this.open.get(endpoint) ?? 1) - 1;
     if (n <= 0) this.open.delete(endpoint);

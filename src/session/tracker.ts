@@ -148,8 +148,13 @@ export class SessionTracker implements CancelTarget {
   /** The request and execution the last DataRow or CopyData went to (see message()). */
   private rowReq: Request | null = null;
   private rowExec: Execution | null = null;
-  /** This session as a pooler's leg (pooler.ts); null without a PoolerLegs. */
-  private readonly leg: SessionLeg | null;
+  /**
+   * This session as a pooler's leg (pooler.ts), made at its first record or request (legFor()):
+   * null until then, and without a PoolerLegs. The session is counted for its endpoint at once.
+   */
+  private legPart: SessionLeg | null = null;
+  private readonly pooler: PoolerLegs | null;
+  private readonly endpoint: string;
   private backslashEscapes = false;
   /**
    * The last Parse and Bind the server skipped (sent after an error, before the Sync): they
@@ -207,10 +212,8 @@ export class SessionTracker implements CancelTarget {
     this.onAnomaly = opts.anomaly ?? null;
     const summary = opts.detail === 'summary';
     const writer = summary ? null : opts.writeExecution ?? null;
-    // Records pass the pooler's leg on their way out (it may mark them, or hold them back until it knows).
-    this.leg = opts.pooler?.session(conn, (exec, status) => {
-      if (writer === null || !writer(exec, conn.id, status)) emit(exec.toRecord(conn.id, status, summary));
-    }, () => this.info.backendPid, (opts.budget ?? processBudget()).session, () => this.poolerHeldGivenUp(), () => this.poolerIndexGivenUp()) ?? null;
+    this.pooler = opts.pooler ?? null;
+    this.endpoint = this.pooler?.opened(conn) ?? '';
     const budget = opts.budget ?? processBudget();
     this.budget = budget;
     this.summary = summary;
@@ -241,8 +244,21 @@ export class SessionTracker implements CancelTarget {
     return (this.queuePart = new RequestQueue(this.budget.session, (r) => this.givenUp(r)));
   }
 
+  /** The pooler's leg, made now if not yet (null without a PoolerLegs). */
+  private legFor(): SessionLeg | null {
+    if (this.legPart !== null || this.pooler === null) return this.legPart;
+    const conn = this.conn;
+    const emit = this.emit;
+    const writer = this.writer;
+    const summary = this.summary;
+    // Records pass the pooler's leg on their way out (it may mark them, or hold them back until it knows).
+    return (this.legPart = this.pooler.leg(conn, this.endpoint, (exec, status) => {
+      if (writer === null || !writer(exec, conn.id, status)) emit(exec.toRecord(conn.id, status, summary));
+    }, () => this.info.backendPid, this.budget.session, () => this.poolerHeldGivenUp(), () => this.poolerIndexGivenUp()));
+  }
+
   private makeOutbox(): Outbox {
-    const leg = this.leg;
+    const leg = this.legFor();
     const writer = this.writer;
     return (this.outboxPart = new Outbox(this.sessionId, this.emit, this.info, this.onAnomaly, this.summary,
       leg === null ? writer : (exec, _s, status) => { leg.out(exec, status); return true; },
@@ -402,7 +418,8 @@ export class SessionTracker implements CancelTarget {
       this.registry.unregister(this.info.backendPid, this.info.backendKey, this);
     }
     const rec = this.info.toRecord(this.conn, end);
-    this.leg?.close(rec);
+    if (this.legPart !== null) this.legPart.close(rec);
+    else this.pooler?.closed(this.endpoint);
     this.emit(rec);
   }
 
@@ -977,7 +994,8 @@ export class SessionTracker implements CancelTarget {
 
   private push(r: Request, raw: RawMessage): void {
     const dropped = this.queue.push(r, requestBytes(r, raw.length));
-    this.leg?.request(r);
+    // Indexed only once matching runs (SessionLeg.request): no leg is made for it before.
+    if (this.pooler?.active === true) this.legFor()!.request(r);
     if (dropped) {
       this.forget(dropped);
       this.limit('request-limit', `more than ${MAX_PENDING} requests waiting for an answer: the oldest are reported incomplete`, raw);
