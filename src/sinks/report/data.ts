@@ -92,7 +92,10 @@ export interface ReportData {
     rollbackUnknown: number;
     incompleteByReason: Record<string, number>;
     anomalies: number; anomaliesByCode: Record<string, { count: number; frame: number | null; reason: string }>;
-    gaps: number; gapBytes: number; tlsUndecrypted: number; gssSessions: number; unpairedResponses: number;
+    gaps: number; gapBytes: number;
+    /** Query records built from bytes whose TCP checksum was wrong (badChecksum), the whole capture's. */
+    badChecksum: number;
+    tlsUndecrypted: number; gssSessions: number; unpairedResponses: number;
     drops: number | null; captureComplete: boolean;
     trust: { level: 'ok' | 'warn' | 'bad'; line: string };
   };

@@ -298,6 +298,7 @@ export const PAGE_SCRIPT = String.raw`
   if (O.poolerServerLeg) card('via a pooler', num(O.poolerServerLeg), 'records of a pooler\'s server legs: each statement counts once, on its client leg');
   card('anomalies', num(O.anomalies));
   card('gaps', num(O.gaps) + (O.gapBytes ? ' (' + bytes(O.gapBytes) + ')' : ''));
+  if (O.badChecksum) card('bad checksum', num(O.badChecksum), 'query records built from bytes whose TCP checksum was wrong (no correct copy came): what they say could not be verified');
   card('TLS not decrypted', num(O.tlsUndecrypted));
   card('kernel drops', O.drops == null ? 'unknown' : num(O.drops), O.drops == null ? 'a capture file does not record them' : '');
   ov.appendChild(cards);

@@ -185,6 +185,8 @@ export class ReportSink implements PipelineSink {
   private tlsUndecrypted = 0;
   private gss = 0;
   private unpaired = 0;
+  /** Query records built from bytes whose TCP checksum was wrong (badChecksum): the capture's, whatever -Y shows. */
+  private badChecksum = 0;
   private sawBytes = false;
   private captureDrops: number | null = null;
   private readonly incompleteBy: Record<string, number> = {};
@@ -295,6 +297,7 @@ export class ReportSink implements PipelineSink {
       // What says whether the numbers can be trusted is the whole capture's, whatever the filter shows.
       if (rec.kind === 'anomaly') this.anomaly(rec as AnomalyRecord);
       else if (rec.kind === 'session') this.sessionTrust(rec as unknown as SessionRecord);
+      else if (rec.kind === 'query' && rec.badChecksum === true) this.badChecksum++;
       this.recordsSeen++;
       if (!this.filter(rec)) {
         // its queries that matched still end their runs and transactions; the session itself is not shown
@@ -348,6 +351,7 @@ export class ReportSink implements PipelineSink {
 
   query(rec: QueryRecord): void {
     const agg = this.stats.query(rec);
+    if (rec.badChecksum === true && this.filter === null) this.badChecksum++;
     if (rec.skipped) return;
     const t = this.timeOf(rec.time);
     if (Number.isNaN(t)) return;
@@ -680,7 +684,7 @@ export class ReportSink implements PipelineSink {
       poolerServerLeg: st.totals.poolerServerLeg, rolledBack: st.totals.rolledBack, rollbackUnknown: st.totals.rollbackUnknown, batches: st.totals.batches, batchedQueries: st.totals.batchedQueries,
       incompleteByReason: this.incompleteBy,
       anomalies: this.anomalyCount, anomaliesByCode: this.anomalies,
-      gaps: this.gaps, gapBytes: this.gapBytes, tlsUndecrypted: this.tlsUndecrypted, gssSessions: this.gss, unpairedResponses: this.unpaired,
+      gaps: this.gaps, gapBytes: this.gapBytes, badChecksum: this.badChecksum, tlsUndecrypted: this.tlsUndecrypted, gssSessions: this.gss, unpairedResponses: this.unpaired,
       drops: info.drops ?? this.captureDrops, captureComplete: info.captureComplete ?? true,
       trust: { level: 'ok', line: '' },
     };
@@ -747,6 +751,7 @@ function trustLine(o: ReportData['overview'], input: ReportInputInfo['input']): 
   const warn: string[] = [];
   if (o.drops !== null && o.drops > 0) bad.push(`${o.drops} packets dropped by the kernel`);
   if (o.gaps > 0) bad.push(`${o.gaps} gaps in the TCP streams (${o.gapBytes} bytes never seen)`);
+  if (o.badChecksum > 0) bad.push(`${o.badChecksum} query record${o.badChecksum === 1 ? '' : 's'} built from bytes with a wrong TCP checksum (what ${o.badChecksum === 1 ? 'it says' : 'they say'} could not be verified)`);
   if (!o.captureComplete) bad.push('the capture file is damaged (decoded up to the damage)');
   if (o.tlsUndecrypted > 0) warn.push(`${o.tlsUndecrypted} TLS sessions not decrypted (their queries are not counted)`);
   if (o.gssSessions > 0) warn.push(`${o.gssSessions} GSS-encrypted sessions (not decodable)`);
