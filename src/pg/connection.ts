@@ -39,6 +39,8 @@ export interface PgObserver {
    * from its records when the capture began inside the session: then `handshakeSeen` is false).
    */
   encrypted(kind: 'tls' | 'gss', frame: number, handshakeSeen?: boolean): void;
+  /** The connection turned to TLS: a decryptor for it, or null (its TLS bytes are only counted). */
+  tlsHandler?(conn: ConnectionInfo): TlsHandler | null;
   close(end: ConnectionEnd, encryptedBytes: { frontend: number; backend: number }): void;
 }
 
@@ -58,17 +60,20 @@ export interface TlsHandler {
   end(frame: number, out: (dir: Direction, plaintext: Buffer, frame: number, timeUs: number) => void): void;
 }
 
-interface PgConnectionOptions {
+/** The same for many connections (one object per analysis and kind of port, not one per connection). */
+export interface PgConnectionOptions {
   showSecrets: boolean;
   maxMessage: number;
   /** The server port is one we were told PostgreSQL listens on. */
   onServerPort: boolean;
   dissect: Dissect;
-  /** Creates a TLS decryptor when a connection turns to TLS (absent: TLS bytes are only counted). */
-  tls?: (conn: ConnectionInfo) => TlsHandler | null;
 }
 
-type Phase = 'probation' | 'startup' | 'ssl-wait' | 'gss-wait' | 'active' | 'tls' | 'gss' | 'rejected' | 'cancel';
+/**
+ * How the connection's bytes are framed now ("Message Flow"): not the session's start-up and
+ * authentication progress, which src/session/startup.ts follows (StartupPhase).
+ */
+type FramingPhase = 'probation' | 'startup' | 'ssl-wait' | 'gss-wait' | 'active' | 'tls' | 'gss' | 'rejected' | 'cancel';
 
 /** Unconfirmed byte ranges kept per direction (PgConnection.unconfirmedRanges). */
 const MAX_UNCONFIRMED_RANGES = 64;
@@ -121,17 +126,27 @@ class ConnContext implements DissectContext {
   }
 }
 
+/**
+ * The connection whose message observers are being given (PgConnection.deliver), and the one
+ * decode function for every connection's messages: a function per connection would be a
+ * closure kept alive with it (a connection flood makes hundreds of thousands).
+ */
+let delivering: PgConnection | null = null;
+const decodeCurrent = (): DecodedMessage => delivering!.decodeNow();
+
 export class PgConnection implements ConnectionSink {
   readonly info: ConnectionInfo;
   readonly ctx: ConnContext;
-  private phase: Phase;
+  private phase: FramingPhase;
   /**
    * Each direction's framer, made at its first use (a connection flood's servers never answer:
    * 120,000 startup-only connections need no backend framer).
    */
   private frontFramer: DirectionFramer | null = null;
   private backFramer: DirectionFramer | null = null;
-  private readonly encryptedBytes = { frontend: 0, backend: 0 };
+  /** Encrypted bytes per direction (TLS, GSS). */
+  private encryptedFrontend = 0;
+  private encryptedBackend = 0;
   private tlsHandler: TlsHandler | null = null;
   private probation: FramedMessage[] | null = null;
   private probationBytes = 0;
@@ -147,10 +162,12 @@ export class PgConnection implements ConnectionSink {
   /** The message being dissected lazily (one at a time: decode() is only valid during message()). */
   private current: RawMessage | null = null;
   private currentDecoded: DecodedMessage | null = null;
-  private readonly decodeCurrent = (): DecodedMessage => {
+
+  /** @internal decodeCurrent's work: the message being delivered, dissected once. */
+  decodeNow(): DecodedMessage {
     if (this.currentDecoded === null) this.currentDecoded = this.opts.dissect(this.current!, this.ctx);
     return this.currentDecoded;
-  };
+  }
 
   constructor(info: ConnectionInfo, private readonly observer: PgObserver, private readonly opts: PgConnectionOptions) {
     this.info = info;
@@ -207,7 +224,8 @@ export class PgConnection implements ConnectionSink {
       end = bytes.length;
     }
     if (this.phase === 'tls' || this.phase === 'gss') {
-      this.encryptedBytes[d.dir] += end - start;
+      if (d.dir === 'frontend') this.encryptedFrontend += end - start;
+      else this.encryptedBackend += end - start;
       if (this.tlsHandler) this.tlsHandler.feed(d, this.plaintext);
       return;
     }
@@ -256,7 +274,7 @@ export class PgConnection implements ConnectionSink {
     this.frontFramer?.finish(end.frame, end.timeUs);
     this.backFramer?.finish(end.frame, end.timeUs);
     if (this.phase === 'probation') this.phase = 'rejected';
-    if (this.phase !== 'rejected') this.observer.close(end, this.encryptedBytes);
+    if (this.phase !== 'rejected') this.observer.close(end, { frontend: this.encryptedFrontend, backend: this.encryptedBackend });
   }
 
   /** From the last simple Query: COPY ... CSV, COPY ... HEADER, and what START_REPLICATION streams. */
@@ -295,7 +313,7 @@ export class PgConnection implements ConnectionSink {
   private startTls(frame: number): void {
     this.phase = 'tls';
     this.observer.encrypted('tls', frame);
-    this.tlsHandler = this.opts.tls?.(this.info) ?? null;
+    this.tlsHandler = this.observer.tlsHandler?.(this.info) ?? null;
     // Inside TLS the protocol starts over: a startup packet from the client, typed messages back.
     this.front.mode = 'untyped';
     this.back.mode = 'typed';
@@ -371,7 +389,10 @@ export class PgConnection implements ConnectionSink {
     if (this.unconfirmedRanges !== null && this.holdsUnconfirmed(m)) this.observer.unconfirmed?.(m.dir);
     this.current = m;
     this.currentDecoded = null;
-    this.observer.message(m, this.decodeCurrent);
+    const outer = delivering;
+    delivering = this;
+    this.observer.message(m, decodeCurrent);
+    delivering = outer;
     this.afterMessage(m);
     this.current = null;
     this.currentDecoded = null;

@@ -8,7 +8,7 @@ import type { Direction } from '../core/direction.js';
 import type { ConnectionEnd, ConnectionInfo, ConnectionSink, StreamConsumer } from '../reassembly/types.js';
 import type { DecodedMessage, RawMessage } from '../../dissectors/types.js';
 import type { TlsSummary } from '../pg/tls/summary.js';
-import { PgConnection, type Dissect, type PgObserver, type TlsHandler, type TypeSource } from '../pg/connection.js';
+import { PgConnection, type Dissect, type PgConnectionOptions, type PgObserver, type TlsHandler, type TypeSource } from '../pg/connection.js';
 import { sinkNeeds, takesDirect, takesRecords, type PipelineSink, type OutRecord } from './events.js';
 import { anomalyRecord, messageRecord } from './records.js';
 
@@ -58,9 +58,15 @@ export class Analyzer implements StreamConsumer {
 
   /** Where every session's records go (one function for all: not a closure per connection). */
   readonly emit: (rec: OutRecord) => void;
+  /** What every PgConnection is made with, on a server port and elsewhere (shared, not one per connection). */
+  readonly pgOnServerPort: PgConnectionOptions;
+  readonly pgElsewhere: PgConnectionOptions;
 
   constructor(private readonly sink: PipelineSink, private readonly opts: AnalyzerOptions) {
     this.emit = (rec: OutRecord): void => sink.record(rec);
+    const pg = { showSecrets: opts.showSecrets, maxMessage: opts.maxMessage, dissect: opts.dissect };
+    this.pgOnServerPort = { ...pg, onServerPort: true };
+    this.pgElsewhere = { ...pg, onServerPort: false };
   }
 
   /** Counts an anomaly (gaps also by their bytes) and hands its record to the sink: from before the PostgreSQL layer (capture, link/IP/TCP, reassembly) and from each connection. */
@@ -121,19 +127,16 @@ class ConnectionObserver implements PgObserver {
     const way = sinkNeeds(sink).messages;
     this.rawMessages = opts.wantMessages && takesDirect(way);
     this.messageRecords = opts.wantMessages && takesRecords(way);
-    this.pg = new PgConnection(conn, this, {
-      showSecrets: opts.showSecrets,
-      maxMessage: opts.maxMessage,
-      onServerPort: opts.serverPorts.includes(conn.server.port),
-      dissect: opts.dissect,
-      tls: opts.tls
-        ? (c) => {
-          this.tls = opts.tls!(c, (reason, frame, dir) =>
-            analyzer.anomaly({ code: 'tls-undecryptable', reason, frame, timeUs: analyzer.lastTimeUs, session: c.id, dir }));
-          return this.tls;
-        }
-        : undefined,
-    });
+    this.pg = new PgConnection(conn, this, opts.serverPorts.includes(conn.server.port) ? analyzer.pgOnServerPort : analyzer.pgElsewhere);
+  }
+
+  tlsHandler(c: ConnectionInfo): TlsHandler | null {
+    const make = this.opts.tls;
+    if (!make) return null;
+    const analyzer = this.analyzer;
+    this.tls = make(c, (reason, frame, dir) =>
+      analyzer.anomaly({ code: 'tls-undecryptable', reason, frame, timeUs: analyzer.lastTimeUs, session: c.id, dir }));
+    return this.tls;
   }
 
   private ensureTracker(): SessionTrackerLike | null {

@@ -22,6 +22,7 @@ import type {
   ConnectionInfo,
   ConnectionSink,
   Delivery,
+  Direction,
   EndReason,
   FlowTableApi,
   FlowTableOptions,
@@ -46,8 +47,11 @@ class Connection implements ConnectionSink {
   sink: ConnectionSink | null;
   /** Client to server. */
   readonly fe: Half;
-  /** Server to client. */
-  readonly be: Half;
+  /**
+   * Server to client: made when that side first sends, or when something must ask it (the
+   * servers of a SYN flood never answer: 264 bytes each they need not hold). beMade is null until.
+   */
+  private beHalf: Half | null = null;
   closed = false;
   /** Both FINs were seen while a hole remained: the next segment closes the connection. */
   finGrace = false;
@@ -64,12 +68,11 @@ class Connection implements ConnectionSink {
   readonly keyHi: string;
   readonly keyPorts: number;
 
-  constructor(info: ConnectionInfo, table: FlowTable, onAnomaly: AnomalyHandler, keyLo: string, keyHi: string, keyPorts: number, keepLast: boolean) {
+  constructor(info: ConnectionInfo, table: FlowTable, keyLo: string, keyHi: string, keyPorts: number) {
     this.info = info;
     this.table = table;
     this.sink = this;
-    this.fe = new HalfStream<Connection>('frontend', this, info.id, this, onAnomaly, keepLast);
-    this.be = new HalfStream<Connection>('backend', this, info.id, this, onAnomaly, keepLast);
+    this.fe = table.newHalf('frontend', this);
     this.lastUs = info.startTimeUs;
     this.lastFrame = info.startFrame;
     this.lastTimeUs = info.startTimeUs;
@@ -85,7 +88,7 @@ class Connection implements ConnectionSink {
       sink = this.table.openSink(this.info);
       this.sink = sink;
       this.fe.setSink(sink);
-      this.be.setSink(sink);
+      this.beHalf?.setSink(sink);
     }
     return sink;
   }
@@ -98,6 +101,23 @@ class Connection implements ConnectionSink {
   /** Never called: FlowTable.close ends a connection, unopened or not (the interface wants it). */
   close(end: ConnectionEnd): void {
     this.opened().close(end);
+  }
+
+  get be(): Half {
+    return (this.beHalf ??= this.table.newHalf('backend', this));
+  }
+
+  get beMade(): Half | null {
+    return this.beHalf;
+  }
+
+  /** Both directions ended (a direction never made has not). */
+  get bothFinished(): boolean {
+    return this.fe.finished && this.beHalf !== null && this.beHalf.finished;
+  }
+
+  get bothFin(): boolean {
+    return this.fe.hasFin && this.beHalf !== null && this.beHalf.hasFin;
   }
 
   /** The direction a segment travels in. */
@@ -157,6 +177,13 @@ export class FlowTable implements FlowTableApi {
     this.serverPorts = new Set(this.opts.serverPorts);
   }
 
+  /** @internal A connection's direction, made with the connection's sink (detached once it is closed). */
+  newHalf(dir: Direction, conn: Connection): Half {
+    const h = new HalfStream<Connection>(dir, conn, conn.info.id, conn.sink ?? conn, this.onAnomaly, this.opts.overlap !== 'first');
+    if (conn.sink === null) h.detach();
+    return h;
+  }
+
   /** Connections in the table (open, and closed ones remembered for port reuse). */
   get connections(): number {
     return this.count;
@@ -211,11 +238,10 @@ export class FlowTable implements FlowTableApi {
 
     let conn = this.find(seg);
     if (conn && synOnly) {
-      const h = conn.half(seg);
       if (conn.closed) {
         this.remove(conn);
         conn = undefined;
-      } else if (h.seen && h.isn !== seg.seq) {
+      } else if (conn.half(seg).seen && conn.half(seg).isn !== seg.seq) {
         // A new initial sequence number on a live 4-tuple: the old connection ended unseen.
         this.close(conn, 'port-reuse', seg.frame, seg.timeUs);
         this.remove(conn);
@@ -247,8 +273,8 @@ export class FlowTable implements FlowTableApi {
         if (ws !== undefined && ws >= 0) h.wscale = ws;
       } else if (h.wscale >= 0) {
         // Scaling is in force only when both SYNs announced it (RFC 7323 section 2.2).
-        const other = h === conn.fe ? conn.be : conn.fe;
-        if (other.wscale >= 0) win = w << h.wscale;
+        const other = h === conn.fe ? conn.beMade : conn.fe;
+        if (other !== null && other.wscale >= 0) win = w << h.wscale;
       }
       if (win > h.maxWindow) h.maxWindow = win;
     }
@@ -263,11 +289,13 @@ export class FlowTable implements FlowTableApi {
       const other = h === conn.fe ? conn.be : conn.fe;
       if (!other.started && !other.seen) other.startAt(seg.ack, 0);
     }
-    const other = h === conn.fe ? conn.be : conn.fe;
+    const other = h === conn.fe ? conn.beMade : conn.fe;
     // An ACK past a hole, seen earlier, is believed now that the connection moved on (see
     // acknowledgement): before a segment from its receiver, which cannot fill the hole.
-    if (other.ackPending) this.applyPendingAck(other);
-    if ((flags & TCP_ACK) !== 0 && other.started && seqDiff(seg.ack, other.nextSeq) > 0) this.acknowledgement(other, seg);
+    if (other !== null) {
+      if (other.ackPending) this.applyPendingAck(other);
+      if ((flags & TCP_ACK) !== 0 && other.started && seqDiff(seg.ack, other.nextSeq) > 0) this.acknowledgement(other, seg);
+    }
     if ((flags & TCP_RST) !== 0) {
       // RST payload is diagnostic text (RFC 1122 4.2.2.12), not stream data.
       if (this.resetAccepted(conn, h, seg)) this.close(conn, 'rst', seg.frame, seg.timeUs);
@@ -307,7 +335,7 @@ export class FlowTable implements FlowTableApi {
     h.giveUpAcknowledged(h.ackPendingSeq, h.ackPendingFrame, h.ackPendingTimeUs);
     this.reconcile(h);
     const conn = h.owner;
-    if (conn.fe.finished && conn.be.finished) this.close(conn, 'fin', h.ackPendingFrame, h.ackPendingTimeUs);
+    if (conn.bothFinished) this.close(conn, 'fin', h.ackPendingFrame, h.ackPendingTimeUs);
   }
 
   /** After every segment: budgets, hole timeouts, idle sweeps. */
@@ -545,9 +573,9 @@ export class FlowTable implements FlowTableApi {
     }
     this.enforceDirection(conn, h, seg.frame, seg.timeUs);
     this.reconcile(h);
-    if (conn.fe.finished && conn.be.finished) {
+    if (conn.bothFinished) {
       this.close(conn, 'fin', seg.frame, seg.timeUs);
-    } else if (conn.fe.hasFin && conn.be.hasFin) {
+    } else if (conn.bothFin) {
       if (conn.finGrace) this.close(conn, 'fin', seg.frame, seg.timeUs);
       else conn.finGrace = true;
     }
@@ -587,7 +615,7 @@ export class FlowTable implements FlowTableApi {
       h.flushFirstHole(frame, timeUs, 'hole not filled within the hole timeout', this.suspectTaken(h, null));
       this.reconcile(h);
       const conn = h.owner;
-      if (conn.fe.finished && conn.be.finished) this.close(conn, 'fin', frame, timeUs);
+      if (conn.bothFinished) this.close(conn, 'fin', frame, timeUs);
       h = this.holeHead;
     }
   }
@@ -633,16 +661,16 @@ export class FlowTable implements FlowTableApi {
     conn.closed = true;
     const why = `connection closed (${reason})`;
     const fe = conn.fe;
-    const be = conn.be;
+    const be = conn.beMade;
     // (the callback only where there is held data to take: no closure per connection closed)
     fe.flushAll(frame, timeUs, why, fe.hasSuspects ? this.suspectTaken(fe, null) : undefined);
-    be.flushAll(frame, timeUs, why, be.hasSuspects ? this.suspectTaken(be, null) : undefined);
+    if (be !== null) be.flushAll(frame, timeUs, why, be.hasSuspects ? this.suspectTaken(be, null) : undefined);
     this.reconcile(fe);
-    this.reconcile(be);
+    if (be !== null) this.reconcile(be);
     const sink = conn.sink!;
     conn.sink = null;
     fe.detach();
-    be.detach();
+    be?.detach();
     const end: ConnectionEnd = { reason, frame, timeUs };
     if (sink === conn) {
       // Nothing was ever delivered (a SYN-only or empty connection): no sink was opened.
@@ -752,7 +780,7 @@ export class FlowTable implements FlowTableApi {
     const lo = srcLow ? seg.src : seg.dst;
     const hi = srcLow ? seg.dst : seg.src;
     const ports = srcLow ? seg.srcPort * 65536 + seg.dstPort : seg.dstPort * 65536 + seg.srcPort;
-    const conn = new Connection(info, this, this.onAnomaly, lo, hi, ports, this.opts.overlap !== 'first');
+    const conn = new Connection(info, this, lo, hi, ports);
     this.connectionBytes += CONNECTION_BYTES;
     let byHi = this.table.get(lo);
     if (!byHi) this.table.set(lo, (byHi = new Map()));

@@ -10,7 +10,8 @@ import type { DecodedMessage, ErrorFields, RawMessage } from '../../dissectors/t
 import type { SessionRegistry } from './registry.js';
 import { authMethodOf, type SessionInfo } from './session-info.js';
 
-export type Phase =
+/** Where the session is in its start-up and authentication (the framing's own phase is src/pg/connection.ts's FramingPhase). */
+export type StartupPhase =
   | 'initial'        // nothing seen yet
   | 'ssl-requested'  // SSLRequest sent, answer pending
   | 'gss-requested'  // GSSENCRequest sent, answer pending
@@ -23,7 +24,7 @@ export type Phase =
   | 'failed';        // authentication failed
 
 export class StartupState {
-  phase: Phase = 'initial';
+  phase: StartupPhase = 'initial';
 
   constructor(private readonly info: SessionInfo, private readonly registry: SessionRegistry, private readonly sessionId: number) {}
 
