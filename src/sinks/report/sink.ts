@@ -36,6 +36,8 @@ export const TOP_PER_RANKING = 50;
 export const N_PLUS_ONE_RUN = 10;
 /** Records taken together (ReportSink.drain): few, as whatever they hold stays alive until then (docs/BENCHMARK.md, session 8). */
 const BATCH = 64;
+/** Packets taken together (ReportSink.takePackets). */
+const PACKETS = 256;
 const MAX_N1 = 1000;
 const MAX_COPY = 200;
 const MAX_ERRORS = 1000;
@@ -210,6 +212,11 @@ export class ReportSink implements PipelineSink {
   private readonly pending: Array<OutRecord | null> = new Array<OutRecord | null>(BATCH).fill(null);
   private readonly pendingUs = new Float64Array(BATCH);
   private waiting = 0;
+  /** Packets that wait for takePackets(): time, length, source and destination ports. */
+  private readonly packetUs = new Float64Array(PACKETS);
+  private readonly packetLength = new Float64Array(PACKETS);
+  private readonly packetPorts = new Int32Array(2 * PACKETS);
+  private packetsWaiting = 0;
   /** 1 at each server port: looked up per packet. */
   private readonly isServerPort = new Uint8Array(65536);
   /** -Y: the records the report is made of, as `read -Y` would print them (ReportOptions.filter). */
@@ -247,19 +254,43 @@ export class ReportSink implements PipelineSink {
     return new ReportSink(await createNormalizer(opts), opts);
   }
 
-  /** Packets: their time dates the records they complete; their bytes make the bytes-per-second chart. */
+  /**
+   * Packets: their time dates the records they complete; their bytes make the bytes-per-second
+   * chart. Called for every packet, from the pipeline's per-packet code, into which V8 inlines
+   * it: so it only counts and keeps the packet's time, length and ports, and the chart takes
+   * them PACKETS at a time (takePackets), compiled on its own (docs/BENCHMARK.md, "`pgsniff
+   * report` at scale (session 9)").
+   */
   packetSize(timeUs: number, length: number, srcPort: number, dstPort: number): void {
     this.frames++;
     this.bytes += length;
     this.nowUs = timeUs;
-    if (timeUs < this.firstUs) this.firstUs = timeUs;
-    if (timeUs > this.lastUs) this.lastUs = timeUs;
-    // under -Y the bytes are those of the message records that match (record() below)
-    if (this.filter !== null) return;
-    const toServer = dstPort >= 0 && this.isServerPort[dstPort] === 1;
-    if (!toServer && !(srcPort >= 0 && this.isServerPort[srcPort] === 1)) return;
-    this.sawBytes = true;
-    (toServer ? this.bytesFe : this.bytesBe).add(this.grid.index(timeUs), length);
+    const n = this.packetsWaiting;
+    this.packetUs[n] = timeUs;
+    this.packetLength[n] = length;
+    this.packetPorts[2 * n] = srcPort;
+    this.packetPorts[2 * n + 1] = dstPort;
+    this.packetsWaiting = n + 1;
+    if (n + 1 === PACKETS) this.takePackets();
+  }
+
+  /** The packets that wait: the capture's span, and (unfiltered) their bytes by direction. */
+  private takePackets(): void {
+    const n = this.packetsWaiting;
+    this.packetsWaiting = 0;
+    for (let k = 0; k < n; k++) {
+      const timeUs = this.packetUs[k]!;
+      if (timeUs < this.firstUs) this.firstUs = timeUs;
+      if (timeUs > this.lastUs) this.lastUs = timeUs;
+      // under -Y the bytes are those of the message records that match (take() below)
+      if (this.filter !== null) continue;
+      const srcPort = this.packetPorts[2 * k]!;
+      const dstPort = this.packetPorts[2 * k + 1]!;
+      const toServer = dstPort >= 0 && this.isServerPort[dstPort] === 1;
+      if (!toServer && !(srcPort >= 0 && this.isServerPort[srcPort] === 1)) continue;
+      this.sawBytes = true;
+      (toServer ? this.bytesFe : this.bytesBe).add(this.grid.index(timeUs), this.packetLength[k]!);
+    }
   }
 
   private at(timeUs: number): void {
@@ -278,6 +309,8 @@ export class ReportSink implements PipelineSink {
 
   /** Takes the records that wait, in the order they came. */
   private drain(): void {
+    // the packets first: the first packet anchors the charts' time buckets, as when each was taken as it came
+    if (this.packetsWaiting > 0) this.takePackets();
     const pending = this.pending;
     const n = this.waiting;
     // the records that wait are taken before anything else can come (take() never calls record())
@@ -404,20 +437,40 @@ export class ReportSink implements PipelineSink {
     if (rec.copy) this.copyOf(rec);
   }
 
+  /**
+   * Charges [fromUs, toUs) to the session's timeline row. Per query: the usual case (a query
+   * shorter than a column and within one, no widening) here; anything else in the methods below,
+   * apart, so that the first of them, long after this was optimized, does not throw away the
+   * optimized code of query(), into which V8 inlines this.
+   */
   private busy(s: SessionState, fromUs: number, toUs: number): void {
+    const arr = s.busy ?? this.busyRow(s);
+    const tl = this.tl;
+    const step = tl.stepUs;
+    const a = tl.index(fromUs);
+    if (tl.index(toUs) === a && tl.stepUs === step) arr.add(a, toUs - fromUs);
+    else this.spread(arr, fromUs, toUs);
+  }
+
+  /** A session's first timed query: its own row, or past MAX_TIMELINE_SESSIONS the shared one. */
+  private busyRow(s: SessionState): BucketArray {
+    if (!s.other) {
+      if (this.timelineRows.length + this.busyLive < MAX_TIMELINE_SESSIONS) {
+        this.busyLive++;
+        return (s.busy = new BucketArray(TIMELINE_COLUMNS));
+      }
+      s.other = true;
+    }
+    return this.otherBusy;
+  }
+
+  /** A query over more than one column (or one that widened the grid): its time split between them. */
+  private spread(arr: BucketArray, fromUs: number, toUs: number): void {
     const step = this.tl.stepUs;
     let a = this.tl.index(fromUs);
     const b = this.tl.index(toUs);
     if (this.tl.stepUs !== step) a = this.tl.index(fromUs); // the second call widened the grid
-    if (s.busy === null && !s.other) {
-      if (this.timelineRows.length + this.busyLive < MAX_TIMELINE_SESSIONS) {
-        s.busy = new BucketArray(TIMELINE_COLUMNS);
-        this.busyLive++;
-      } else s.other = true;
-    }
-    const arr = s.busy ?? this.otherBusy;
     if (a === b) {
-      // the usual case: the query is shorter than a column and within one
       arr.add(a, toUs - fromUs);
       return;
     }
@@ -442,19 +495,24 @@ export class ReportSink implements PipelineSink {
       s.txStatements++;
       if (status === 'failed') s.txFailed = true;
     } else if (status === 'idle' && s.inTx) {
-      s.inTx = false;
-      s.txStatements++;
-      const rolledBack = s.txFailed || rec.error !== null || (rec.command !== null && rec.command.startsWith('ROLLBACK'));
-      if (rolledBack) this.tx.rolledBack++;
-      else this.tx.committed++;
-      const ms = Math.max(0, (t - s.txStartUs) / 1000);
-      this.tx.bins[logBin(ms)]!++;
-      const longest = this.tx.longest;
-      if (longest.length < 20 || ms > longest[longest.length - 1]!.durationMs) {
-        longest.push({ session: rec.session, durationMs: round3(ms), statements: s.txStatements, outcome: rolledBack ? 'rolled back' : 'committed', frame: s.txFrame, timeUs: s.txStartUs });
-        longest.sort((x, y) => y.durationMs - x.durationMs);
-        if (longest.length > 20) longest.pop();
-      }
+      this.endTransaction(s, rec, t);
+    }
+  }
+
+  /** The statement that ended the session's transaction (ReadyForQuery idle after it). */
+  private endTransaction(s: SessionState, rec: QueryRecord, t: number): void {
+    s.inTx = false;
+    s.txStatements++;
+    const rolledBack = s.txFailed || rec.error !== null || (rec.command !== null && rec.command.startsWith('ROLLBACK'));
+    if (rolledBack) this.tx.rolledBack++;
+    else this.tx.committed++;
+    const ms = Math.max(0, (t - s.txStartUs) / 1000);
+    this.tx.bins[logBin(ms)]!++;
+    const longest = this.tx.longest;
+    if (longest.length < 20 || ms > longest[longest.length - 1]!.durationMs) {
+      longest.push({ session: rec.session, durationMs: round3(ms), statements: s.txStatements, outcome: rolledBack ? 'rolled back' : 'committed', frame: s.txFrame, timeUs: s.txStartUs });
+      longest.sort((x, y) => y.durationMs - x.durationMs);
+      if (longest.length > 20) longest.pop();
     }
   }
 
