@@ -10,9 +10,15 @@ import { bindRange } from '../../dissectors/ranges.js';
 import type { DissectContext, TypedValue } from '../../dissectors/types.js';
 import type { QueryRecord } from './schema.js';
 
-/** A Bind body (a copy: the framer's buffers are valid only during the call) and the parameter types in force. */
+/**
+ * A Bind body (a copy: the framer's buffers are valid only during the call) and the parameter
+ * types in force. The copy is a latin1 string, one character per byte: one is made per Bind,
+ * and a short string costs about half what a Buffer of its own does (no typed array object, no
+ * slice of the shared allocation pool to keep alive): docs/BENCHMARK.md, "`pgsniff report` at
+ * scale (session 9)".
+ */
 export interface BoundBytes {
-  body: Buffer;
+  body: string;
   types: readonly number[] | undefined;
 }
 
@@ -21,15 +27,8 @@ export const BOUND = Symbol('pgsniff.bound');
 
 /** The Bind body src[start, end) copied, with the statement's parameter types. */
 export function keepBound(src: Buffer, start: number, end: number, types: readonly number[] | null): BoundBytes {
-  const n = end - start;
-  const body = Buffer.allocUnsafe(n);
-  // most Bind bodies are a few dozen bytes: a loop costs less than the native copy's call
-  if (n <= SMALL) for (let i = 0; i < n; i++) body[i] = src[start + i]!;
-  else src.copy(body, 0, start, end);
-  return { body, types: types ?? undefined };
+  return { body: src.toString('latin1', start, end), types: types ?? undefined };
 }
-
-const SMALL = 64;
 
 /** The record's parameters: decoded ones (full records), else those kept as bytes, else none. */
 export function boundParams(rec: QueryRecord): TypedValue[] {
@@ -40,6 +39,7 @@ export function boundParams(rec: QueryRecord): TypedValue[] {
     showSecrets: false, protocolMinor: 0, authType: null, copy: null,
     statementParamTypes: () => b.types, resultColumns: () => undefined,
   };
+  const body = Buffer.from(b.body, 'latin1');
   // bindNames accepted the body with the same bounds, so this is not null in practice
-  return bindRange(b.body, 0, b.body.length, ctx)?.params ?? rec.params;
+  return bindRange(body, 0, body.length, ctx)?.params ?? rec.params;
 }

@@ -89,10 +89,13 @@ class Extra implements AggExtra {
     this.bytesReturned += rec.bytesReturned;
     if (rec.durationMs === null) return;
     (this.hist ??= new Uint32Array(LOG_BINS))[bin]!++;
-    if (rec.durationMs > this.slowMs) {
-      this.slowMs = rec.durationMs;
-      this.slow = example(rec, timeUs);
-    }
+    if (rec.durationMs > this.slowMs) this.slowest(rec, timeUs);
+  }
+
+  /** A new slowest execution (apart from add(), for the reason query()'s rarer parts are: see ReportSink.serverLeg). */
+  private slowest(rec: QueryRecord, timeUs: number): void {
+    this.slowMs = rec.durationMs!;
+    this.slow = example(rec, timeUs);
   }
 
   merge(other: AggExtra): void {
@@ -389,10 +392,7 @@ export class ReportSink implements PipelineSink {
     const t = this.timeOf(rec.time);
     if (Number.isNaN(t)) return;
     if (rec.poolerLeg === 'server') {
-      // a pooler sent it on: the statement counts once, on its client leg (as stats counts it); the
-      // server leg's session was busy all the same
-      const d = rec.durationMs;
-      if (d !== null) this.busy(this.state(rec.session), t - d * 1000, t);
+      this.serverLeg(rec, t);
       return;
     }
     const i = this.grid.index(t);
@@ -411,30 +411,47 @@ export class ReportSink implements PipelineSink {
       h[bin]!++;
     }
     if (agg !== null) ((agg.extra ??= new Extra()) as Extra).add(rec, bin, t);
-    if (rec.incomplete) {
-      const why = rec.incompleteReason ?? 'unknown';
-      this.incompleteBy[why] = (this.incompleteBy[why] ?? 0) + 1;
-    }
-    if (rec.error) {
-      this.errorsSeries.add(i, 1);
-      const code = rec.error.sqlstate ?? '?????';
-      if (!this.errorExamples.has(code) && this.errorExamples.size < MAX_ERRORS) {
-        this.errorExamples.set(code, { example: example(rec, t), message: rec.error.message });
-      }
-    }
+    if (rec.incomplete) this.incomplete(rec);
+    if (rec.error) this.error(rec, i, t);
     const s = this.state(rec.session);
     if (d !== null) this.busy(s, t - d * 1000, t);
-    else {
-      // statements answered together: the batch has the time, charged once
-      const b = batchOf(rec);
-      if (b !== null && b.durationMs !== null && rec.batch!.id !== s.lastBatch) {
-        s.lastBatch = rec.batch!.id;
-        this.busy(s, t - b.durationMs * 1000, t);
-      }
-    }
+    else this.batched(s, rec, t);
     this.transaction(s, rec, t);
     this.nPlusOne(s, rec);
     if (rec.copy) this.copyOf(rec);
+  }
+
+  // What follows a query less often than each time is in methods of its own: V8 then compiles
+  // each apart (or inlines it once it has been called), and one that first happens long after
+  // query() was optimized does not throw away query()'s optimized code with everything inlined
+  // into it (docs/BENCHMARK.md, "`pgsniff report` at scale (session 9)").
+
+  /** A pooler sent it on: the statement counts once, on its client leg (as stats counts it); the server leg's session was busy all the same. */
+  private serverLeg(rec: QueryRecord, t: number): void {
+    const d = rec.durationMs;
+    if (d !== null) this.busy(this.state(rec.session), t - d * 1000, t);
+  }
+
+  private incomplete(rec: QueryRecord): void {
+    const why = rec.incompleteReason ?? 'unknown';
+    this.incompleteBy[why] = (this.incompleteBy[why] ?? 0) + 1;
+  }
+
+  private error(rec: QueryRecord, i: number, t: number): void {
+    this.errorsSeries.add(i, 1);
+    const code = rec.error!.sqlstate ?? '?????';
+    if (!this.errorExamples.has(code) && this.errorExamples.size < MAX_ERRORS) {
+      this.errorExamples.set(code, { example: example(rec, t), message: rec.error!.message });
+    }
+  }
+
+  /** Statements answered together: the batch has the time, charged once. */
+  private batched(s: SessionState, rec: QueryRecord, t: number): void {
+    const b = batchOf(rec);
+    if (b !== null && b.durationMs !== null && rec.batch!.id !== s.lastBatch) {
+      s.lastBatch = rec.batch!.id;
+      this.busy(s, t - b.durationMs * 1000, t);
+    }
   }
 
   /**
