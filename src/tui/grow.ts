@@ -129,47 +129,116 @@ export class RunList implements IndexList {
   }
 }
 
+/** Bytes per arena chunk once an arena is large: a string never spans two (it is at most 4000 chars, 12 KB). */
+const ARENA_CHUNK = 1 << 20;
+/** Offsets are four bytes: the arena stops at 4 GiB (later strings are stored empty). */
 const MAX_ARENA = 0xffff_ffff;
 
 /**
  * Append-only strings, each truncated to `maxChars` when added (the index keeps what the list
  * and the filter need, not whole queries of megabytes). Index i is the i-th string added.
+ * The bytes lie in chunks of 1 MiB (the first grows by doubling, so a small arena stays small):
+ * one Buffer grown by doubling held up to half of it as slack, and for a while the old and the
+ * new copy both, which was the peak of a big capture's load.
  */
 export class StringArena {
-  private buf: Buffer;
+  private readonly chunks: Buffer[];
+  /** Offset of the next string, counted over all chunks (chunk k holds offsets k * ARENA_CHUNK ...). */
   private used = 0;
-  /** End offset of each string; the arena stops at 4 GiB (later strings are stored empty). */
+  /** End offset of each string; a string starts at the previous end, or at its chunk's start when it did not fit in the previous chunk. */
   private readonly ends = new Column(Uint32Array, 1024);
   private readonly maxChars: number;
   constructor(maxChars: number, initialBytes = 1 << 16) {
     this.maxChars = maxChars;
-    this.buf = Buffer.allocUnsafe(initialBytes);
+    this.chunks = [Buffer.allocUnsafe(Math.min(ARENA_CHUNK, Math.max(16, initialBytes)))];
   }
   get length(): number {
     return this.ends.n;
   }
   add(s: string): number {
     const t = s.length > this.maxChars ? s.slice(0, this.maxChars - 1) + '…' : s;
-    if (this.used + t.length * 3 > MAX_ARENA) return this.ends.push(this.used);
-    // Worst case 3 bytes per UTF-16 unit; grow before writing so write() never truncates.
-    const need = this.used + t.length * 3;
-    if (need > this.buf.length) {
-      let size = this.buf.length * 2;
-      while (size < need) size *= 2;
-      const next = Buffer.allocUnsafe(size);
-      this.buf.copy(next, 0, 0, this.used);
-      this.buf = next;
+    // Worst case 3 bytes per UTF-16 unit; room is made before writing so write() never truncates.
+    const worst = t.length * 3;
+    if (worst === 0) return this.ends.push(this.used);
+    let c = Math.floor(this.used / ARENA_CHUNK);
+    let at = this.used - c * ARENA_CHUNK;
+    if (at + worst > ARENA_CHUNK) {
+      c++;
+      at = 0;
     }
-    this.used += this.buf.write(t, this.used, 'utf8');
+    if (c * ARENA_CHUNK + worst > MAX_ARENA) return this.ends.push(this.used);
+    let chunk = this.chunks[c];
+    if (chunk === undefined) this.chunks.push((chunk = Buffer.allocUnsafe(ARENA_CHUNK)));
+    else if (at + worst > chunk.length) {
+      // Only the first chunk is ever short.
+      let size = chunk.length * 2;
+      while (size < at + worst) size *= 2;
+      const next = Buffer.allocUnsafe(Math.min(ARENA_CHUNK, size));
+      chunk.copy(next, 0, 0, at);
+      this.chunks[c] = chunk = next;
+    }
+    this.used = c * ARENA_CHUNK + at + chunk.write(t, at, 'utf8');
     return this.ends.push(this.used);
   }
   get(i: number): string {
     if (i < 0 || i >= this.ends.n) return '';
-    const start = i === 0 ? 0 : this.ends.get(i - 1);
-    return this.buf.toString('utf8', start, this.ends.get(i));
+    const end = this.ends.get(i);
+    const prev = i === 0 ? 0 : this.ends.get(i - 1);
+    if (end === prev) return '';
+    const c = Math.floor((end - 1) / ARENA_CHUNK);
+    const start = Math.max(prev, c * ARENA_CHUNK);
+    return (this.chunks[c] as Buffer).toString('utf8', start - c * ARENA_CHUNK, end - c * ARENA_CHUNK);
   }
   bytes(): number {
-    return this.buf.length + this.ends.bytes();
+    let b = this.ends.bytes();
+    for (const c of this.chunks) b += c.length;
+    return b;
+  }
+}
+
+/** Distinct strings remembered for sharing; past it the memory starts again (recent ones are the likely repeats). */
+const SHARED_MAX = 1 << 16;
+
+/**
+ * Strings that repeat (a message summary "DataRow (3 columns)", a query's "command SELECT 1;
+ * protocol simple"): each distinct one is stored once, and each entry is a four-byte id. Only
+ * strings up to `sharedChars` are looked up, by a hash of their text; the table is bounded, so a
+ * capture of all-distinct strings costs an id each more than a plain arena, not a growing map.
+ */
+export class SharedArena {
+  private readonly text: StringArena;
+  private readonly ids = new Column(Uint32Array, 1024);
+  private readonly byHash = new Map<number, number>();
+  private readonly sharedChars: number;
+  constructor(maxChars: number, sharedChars: number) {
+    this.text = new StringArena(maxChars);
+    this.sharedChars = sharedChars;
+  }
+  get length(): number {
+    return this.ids.n;
+  }
+  add(s: string): number {
+    if (s.length > this.sharedChars) return this.ids.push(this.text.add(s));
+    // FNV-1a over the UTF-16 units.
+    let h = 0x811c9dc5;
+    for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+    const seen = this.byHash.get(h);
+    if (seen !== undefined && this.text.get(seen) === s) return this.ids.push(seen);
+    const id = this.text.add(s);
+    if (this.byHash.size >= SHARED_MAX) this.byHash.clear();
+    this.byHash.set(h, id);
+    return this.ids.push(id);
+  }
+  get(i: number): string {
+    return i < 0 || i >= this.ids.n ? '' : this.text.get(this.ids.get(i));
+  }
+  /** How many distinct strings are stored. */
+  get distinct(): number {
+    return this.text.length;
+  }
+  bytes(): number {
+    // A Map entry costs about 40 bytes of heap.
+    return this.text.bytes() + this.ids.bytes() + this.byHash.size * 40;
   }
 }
 

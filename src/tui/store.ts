@@ -8,7 +8,7 @@
 import type { PipelineSink, FrameInfo, MessageRecord, OutRecord, SinkNeeds } from '../pipeline/events.js';
 import type { RawMessage, DecodedMessage, DissectContext } from '../../dissectors/types.js';
 import { rawMessage } from '../../dissectors/raw-message.js';
-import { Column, RunList, SmallColumn, StringArena, Interner, u8, u16, u32, i32, f64, type IndexList } from './grow.js';
+import { Column, RunList, SmallColumn, StringArena, SharedArena, Interner, u8, u16, u32, i32, f64, type IndexList } from './grow.js';
 import { BodyCache, type CachedMessage } from './body-cache.js';
 import { MessageBodies } from './message-bodies.js';
 import { messageRecord } from '../pipeline/records.js';
@@ -81,8 +81,10 @@ export const QF_BATCH = 64;
 export const QF_FUNCTION = 128;
 
 const SUMMARY_CHARS = 240;
+/** Summaries up to this long are stored once each ("DataRow (3 columns)"); longer ones carry a query text. */
 const SHARED_SUMMARY_CHARS = 48;
-const SHARED_SUMMARIES_MAX = 100_000;
+/** A query's detail and error lines up to this long are stored once each (most repeat: "command SELECT 1; protocol simple"). */
+const SHARED_DETAIL_CHARS = 400;
 
 /** The code column's letter: dissectors/info-column.ts's sign (the type byte, or a sign for messages without one). */
 function labelOf(code: string | null, decoded: DecodedMessage): number {
@@ -114,6 +116,11 @@ export class TuiStore implements TuiSink {
   readonly fSrc = u32();
   readonly fDst = u32();
   readonly fSess = i32();
+  /**
+   * The frame's first message and how many follow it. A frame without messages has as its first
+   * the count of messages before it, so the column never descends: a message's frame is found by
+   * searching it (frameIndexOfMessage), not stored with each message.
+   */
   readonly fMsgFirst = u32();
   readonly fMsgCount = u32();
   readonly fFlags = u8();
@@ -133,24 +140,42 @@ export class TuiStore implements TuiSink {
   private readonly seqBase = new Map<number, number[]>();
   /** Messages of a frame that arrived after another frame's (out of capture order): kept aside. */
   private readonly strayMsgs = new Map<number, number[]>();
+  /** The same strays by message (ascending) and their frame index: what frameIndexOfMessage finds first. */
+  private readonly strayIndex = u32(16);
+  private readonly strayFrame = u32(16);
 
   // ---- messages ----
-  readonly mFrame = u32();
+  /** Number of the frame that completed message m (the frame's, found by frameIndexOfMessage). */
+  readonly mFrame = { get: (m: number): number => this.fNo.get(this.frameIndexOfMessage(m)) };
   /** The frame holding the message's first byte: its last frame less a (nearly always small) count. */
   readonly mFirstFrame = { get: (m: number): number => this.mFrame.get(m) - this.mFramesBefore.get(m) };
   private readonly mFramesBefore = new SmallColumn();
-  readonly mDir = u8();
-  readonly mCode = u8();
+  /**
+   * Direction, code, Info label, type and flags of each message, as one id into a table of the
+   * combinations seen (a few dozen in a real capture: the type nearly decides the rest). Two
+   * bytes a message instead of six; the rare id past 65,534 lies in SmallColumn's map.
+   */
+  private readonly mShape = new SmallColumn();
+  private readonly shapeIds = new Map<number, number>();
+  private readonly shapeDir: number[] = [];
+  private readonly shapeCode: number[] = [];
+  private readonly shapeLabel: number[] = [];
+  private readonly shapeType: number[] = [];
+  private readonly shapeFlags: number[] = [];
+  /** 0 frontend, 1 backend. */
+  readonly mDir = { get: (m: number): number => this.shapeDir[this.mShape.get(m)] as number };
+  /** The type byte (0: none). */
+  readonly mCode = { get: (m: number): number => this.shapeCode[this.mShape.get(m)] as number };
   /** What the Info column shows for the message's code (mCode, or a sign for startup-phase messages). */
-  readonly mLabel = u8();
-  readonly mType = u16();
+  readonly mLabel = { get: (m: number): number => this.shapeLabel[this.mShape.get(m)] as number };
+  /** The type name's id in `types`. */
+  readonly mType = { get: (m: number): number => this.shapeType[this.mShape.get(m)] as number };
+  /** MF_* bits. */
+  readonly mFlags = { get: (m: number): number => this.shapeFlags[this.mShape.get(m)] as number };
   /** The length field's value (a map beside holds the rare one of 64 KiB or more). */
   readonly mLen = new SmallColumn();
-  readonly mFlags = u8();
-  readonly mSummary = new StringArena(SUMMARY_CHARS);
-  /** Summary of each message: an index into mSummary, shared by repeats ("DataRow (3 columns)"). */
-  readonly mSummaryId = u32();
-  private readonly shortSummaries = new Map<string, number>();
+  /** Summary of each message, stored once per distinct short text. */
+  readonly mSummary = new SharedArena(SUMMARY_CHARS, SHARED_SUMMARY_CHARS);
   readonly types = new Interner();
   readonly endpoints = new Interner();
 
@@ -167,8 +192,8 @@ export class TuiStore implements TuiSink {
   readonly qBatch = u16();
   readonly qSql = new StringArena(SQL_CHARS);
   /** Params, command tag, statement/portal, error text: one line for the views. */
-  readonly qDetail = new StringArena(DETAIL_CHARS);
-  readonly qError = new StringArena(DETAIL_CHARS);
+  readonly qDetail = new SharedArena(DETAIL_CHARS, SHARED_DETAIL_CHARS);
+  readonly qError = new SharedArena(DETAIL_CHARS, SHARED_DETAIL_CHARS);
 
   // ---- anomalies ----
   readonly aFrame = u32();
@@ -246,7 +271,7 @@ export class TuiStore implements TuiSink {
     if ((a + 1 < n && !near(a)) || (b > a && !near(b - 1)) || b <= a) return [this.baseUs, this.lastUs];
     return [t.get(a), t.get(b)];
   }
-  get messageCount(): number { return this.mFrame.n; }
+  get messageCount(): number { return this.mLen.n; }
   get queryCount(): number { return this.qSess.n; }
   get anomalyCount(): number { return this.aFrame.n; }
 
@@ -323,7 +348,7 @@ export class TuiStore implements TuiSink {
     this.fSrc.push(this.endpoints.id(src ?? ''));
     this.fDst.push(this.endpoints.id(dst ?? ''));
     this.fSess.push(NO_SESSION);
-    this.fMsgFirst.push(0);
+    this.fMsgFirst.push(this.mLen.n);
     this.fMsgCount.push(0);
     this.fFlags.push(src === null ? FF_NOT_TCP : 0);
     this.bytes += len;
@@ -396,14 +421,16 @@ export class TuiStore implements TuiSink {
   rawMessage(session: number, raw: RawMessage, decode: () => DecodedMessage, ctx: DissectContext, tls: boolean): void {
     const decoded = decode();
     const m = this.indexMessage(session, raw.dir, tls, raw, decoded);
-    const fi = this.frameIndexOf(raw.frame);
+    const fi = this.frameIndexOfMessage(m);
     const off = fi >= 0 ? this.fFileOffset.get(fi) : -1;
     this.bodies.add(m, raw, decoded, ctx, { frameIndex: fi, fileOffset: off, data: fi >= 0 && fi === this.frameDataIndex ? this.frameData : null });
   }
 
   private indexMessage(session: number, dir: 'frontend' | 'backend', tls: boolean, raw: RawMessage, decoded: DecodedMessage): number {
     const rec = { session, dir, tls, frame: raw.frame };
-    let fi = this.frameIndexOf(rec.frame);
+    // Nearly always the frame just announced (the pipeline announces a frame before the messages it completes).
+    const lastFrame = this.fNo.n - 1;
+    let fi = lastFrame >= 0 && this.fNo.get(lastFrame) === rec.frame ? lastFrame : this.frameIndexOf(rec.frame);
     if (fi < 0) {
       // A producer that does not report frames: give the message a row of its own.
       const s = this.sessions.get(rec.session);
@@ -413,19 +440,14 @@ export class TuiStore implements TuiSink {
     }
     this.learnPair(fi, rec.session);
     this.assignSession(fi, rec.session);
-    const m = this.mFrame.push(rec.frame);
-    this.mFramesBefore.push(raw.frame - raw.firstFrame);
-    this.mDir.push(rec.dir === 'frontend' ? 0 : 1);
-    this.mCode.push(raw.code === null ? 0 : raw.code.charCodeAt(0) & 0xff);
-    this.mLabel.push(labelOf(raw.code, decoded));
     const t = this.types.id(decoded.type);
-    this.mType.push(t);
-    this.mLen.push(raw.length);
     let flags = rec.tls ? MF_TLS : 0;
     if (decoded.type === 'ErrorResponse') flags |= MF_ERROR;
     else if (decoded.type === 'NoticeResponse') flags |= MF_NOTICE;
     else if (decoded.type === 'Malformed' || decoded.type === 'Unknown') flags |= MF_BAD;
-    this.mFlags.push(flags);
+    const m = this.mLen.push(raw.length);
+    this.mFramesBefore.push(raw.frame - raw.firstFrame);
+    this.mShape.push(this.shapeOf(rec.dir === 'frontend' ? 0 : 1, raw.code === null ? 0 : raw.code.charCodeAt(0) & 0xff, labelOf(raw.code, decoded), t, flags));
     let summary: string;
     try {
       summary = summarize(decoded);
@@ -433,20 +455,24 @@ export class TuiStore implements TuiSink {
       // A decoded shape the summary does not expect (a Malformed partial, say): its type says enough.
       summary = decoded.type;
     }
-    this.mSummaryId.push(this.addSummary(summary));
+    this.mSummary.add(summary);
     this.typeCounts[t] = (this.typeCounts[t] ?? 0) + 1;
 
-    // Attach to the frame: contiguous in the common case, aside otherwise.
+    // Attach to the frame: contiguous when it is the last frame (the pipeline announces a frame
+    // before the messages it completes), aside otherwise, so fMsgFirst never descends.
     const count = this.fMsgCount.get(fi);
-    if (count === 0) {
+    const last = fi === this.fNo.n - 1;
+    if (last && count === 0) {
       this.fMsgFirst.set(fi, m);
       this.fMsgCount.set(fi, 1);
-    } else if (this.fMsgFirst.get(fi) + count === m) {
+    } else if (last && this.fMsgFirst.get(fi) + count === m) {
       this.fMsgCount.set(fi, count + 1);
     } else {
       let list = this.strayMsgs.get(fi);
       if (!list) this.strayMsgs.set(fi, (list = []));
       list.push(m);
+      this.strayIndex.push(m);
+      this.strayFrame.push(fi);
     }
     let ff = this.fFlags.get(fi) | (rec.dir === 'frontend' ? FF_FRONTEND : FF_BACKEND);
     if (flags & (MF_ERROR | MF_BAD)) ff |= FF_ERROR;
@@ -670,33 +696,63 @@ export class TuiStore implements TuiSink {
     return out;
   }
 
+  /**
+   * Index of the frame that completed message `m`: a stray's from its table, else the last frame
+   * whose first message is at or before it (fMsgFirst ascends, frames without messages included).
+   */
+  frameIndexOfMessage(m: number): number {
+    const strays = this.strayIndex;
+    if (strays.n > 0 && m >= strays.get(0)) {
+      let lo = 0;
+      let hi = strays.n - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const v = strays.get(mid);
+        if (v === m) return this.strayFrame.get(mid);
+        if (v < m) lo = mid + 1;
+        else hi = mid - 1;
+      }
+    }
+    const first = this.fMsgFirst;
+    let lo = 0;
+    let hi = first.n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (first.get(mid) <= m) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** The table id of a message's direction, code, label, type and flags (mShape). */
+  private shapeOf(dir: number, code: number, label: number, type: number, flags: number): number {
+    const key = (((type * 256 + code) * 256 + label) * 2 + dir) * 256 + flags;
+    let id = this.shapeIds.get(key);
+    if (id === undefined) {
+      id = this.shapeDir.length;
+      this.shapeIds.set(key, id);
+      this.shapeDir.push(dir);
+      this.shapeCode.push(code);
+      this.shapeLabel.push(label);
+      this.shapeType.push(type);
+      this.shapeFlags.push(flags);
+    }
+    return id;
+  }
+
   typeName(m: number): string { return this.types.name(this.mType.get(m)); }
   code(m: number): string | null { const c = this.mCode.get(m); return c === 0 ? null : String.fromCharCode(c); }
   dirOf(m: number): 'frontend' | 'backend' { return this.mDir.get(m) === 0 ? 'frontend' : 'backend'; }
-  summary(m: number): string { return this.mSummary.get(this.mSummaryId.get(m)); }
+  summary(m: number): string { return this.mSummary.get(m); }
 
   /** Session of a message: that of its frame (a frame belongs to one TCP connection). */
   sessionOf(m: number): number {
-    const fi = this.frameIndexOf(this.mFrame.get(m));
-    return fi < 0 ? NO_SESSION : this.fSess.get(fi);
+    return this.fSess.get(this.frameIndexOfMessage(m));
   }
 
   /** Capture time of a message: that of the frame its last byte came in. */
   messageTime(m: number): number {
-    const fi = this.frameIndexOf(this.mFrame.get(m));
-    return fi < 0 ? NaN : this.fTime.get(fi);
-  }
-
-  /** Short summaries repeat (DataRow, CommandComplete, ReadyForQuery): stored once each. */
-  private addSummary(text: string): number {
-    if (text.length > SHARED_SUMMARY_CHARS) return this.mSummary.add(text);
-    let id = this.shortSummaries.get(text);
-    if (id === undefined) {
-      id = this.mSummary.add(text);
-      // Bounded: a capture of all-distinct short strings stops sharing rather than growing the map.
-      if (this.shortSummaries.size < SHARED_SUMMARIES_MAX) this.shortSummaries.set(text, id);
-    }
-    return id;
+    return this.fTime.get(this.frameIndexOfMessage(m));
   }
   /** Message `m` decoded: from the cache, else decoded again from its body (and cached); undefined when its body is gone. */
   cached(m: number): CachedMessage | undefined {
@@ -710,8 +766,7 @@ export class TuiStore implements TuiSink {
   /** Whether message `m`'s fields can be had (cached, or its body readable again). */
   bodyAvailable(m: number): boolean {
     if (this.cache.peek(m) !== undefined) return true;
-    const fi = this.frameIndexOf(this.mFrame.get(m));
-    return this.bodies.available(m, fi >= 0 ? this.fFileOffset.get(fi) : -1);
+    return this.bodies.available(m, this.fFileOffset.get(this.frameIndexOfMessage(m)));
   }
 
   /**
@@ -725,10 +780,9 @@ export class TuiStore implements TuiSink {
   }
 
   private decodeAgain(m: number): CachedMessage | null {
-    if (m < 0 || m >= this.mFrame.n) return null;
-    const no = this.mFrame.get(m);
-    const fi = this.frameIndexOf(no);
-    if (fi < 0) return null;
+    if (m < 0 || m >= this.messageCount) return null;
+    const fi = this.frameIndexOfMessage(m);
+    const no = this.fNo.get(fi);
     const first = this.frameIndexOf(this.mFirstFrame.get(m));
     const code = this.code(m);
     const timeUs = this.fTime.get(fi);
@@ -849,8 +903,7 @@ export class TuiStore implements TuiSink {
   indexBytes(): number {
     let b = 0;
     for (const c of [this.fNo, this.fTime, this.fSeq, this.fAck, this.fTcpFlags, this.fWin, this.fPayload, this.fTcpNote, this.fFileOffset, this.fLen, this.fCapturedLength, this.fSrc, this.fDst, this.fSess, this.fMsgFirst,
-      this.fMsgCount, this.fFlags, this.mFrame, this.mFramesBefore, this.mDir, this.mCode, this.mLabel, this.mType, this.mLen,
-      this.mSummaryId, this.mFlags, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags, this.qBatch]) {
+      this.fMsgCount, this.fFlags, this.strayIndex, this.strayFrame, this.mFramesBefore, this.mShape, this.mLen, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags, this.qBatch]) {
       b += c.bytes();
     }
     for (const c of this.sessionMsgs.values()) b += c.bytes();
