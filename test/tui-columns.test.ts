@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { TuiStore } from '../src/tui/store.js';
+import { SharedArena, ZeroColumn } from '../src/tui/grow.js';
 import { queryDetail, queryError } from '../src/tui/record-fields.js';
 import { analyzeFile, PacketPipeline, type AnalyzeOptions } from '../src/pipeline/analyze.js';
 import type { OutRecord } from '../src/pipeline/events.js';
@@ -188,4 +189,38 @@ test('a producer without frames: each message gets a row of its own, in order', 
   assert.deepEqual([0, 1, 2, 3, 4, 5].map((m) => s.mFrame.get(m)), [3, 3, 7, 9, 9, 9]);
   assert.deepEqual([0, 1, 2].map((fi) => s.messagesOf(fi)), [[0, 1], [2], [3, 4, 5]]);
   assert.equal(s.info(2), `<Z×3 ${s.summary(3)}, …`);
+});
+
+test('a query\'s detail line is the same, cut the same, from its two stored parts', () => {
+  const s = new TuiStore();
+  const recs: Array<Record<string, unknown>> = [
+    { kind: 'query', session: 1, frame: 1, sql: 'SELECT $1', command: 'SELECT 1', protocol: 'extended', statement: 'S1', params: ['x'.repeat(3000)] },
+    { kind: 'query', session: 1, frame: 2, sql: 'SELECT $1', command: 'SELECT 1', protocol: 'extended', statement: 'S'.repeat(2500), params: ['1'] },
+    { kind: 'query', session: 1, frame: 3, sql: 'SELECT $1', params: ['日本語🐘', null, 7] },
+    { kind: 'query', session: 1, frame: 4, sql: 'SELECT 1', command: 'SELECT 1', protocol: 'simple' },
+    { kind: 'query', session: 1, frame: 5, sql: 'SELECT 1' },
+  ];
+  for (const r of recs) s.record(r as unknown as OutRecord);
+  recs.forEach((r, q) => assert.equal(s.qDetail.get(q), cut(queryDetail(r), 2000), `query ${q}`));
+});
+
+test('shared strings: repeats stored once, long ones and those past 65,535 distinct stored on their own, all read back', () => {
+  const a = new SharedArena(100, 20);
+  const want: string[] = [];
+  for (let i = 0; i < 200_000; i++) {
+    const v = i % 3 === 0 ? `same ${i % 7}` : i % 3 === 1 ? `distinct ${i}` : `long ${'y'.repeat(30)} ${i}`;
+    want.push(v);
+    a.add(v);
+  }
+  a.add('z'.repeat(150));
+  want.push(cut('z'.repeat(150), 100));
+  assert.equal(a.length, want.length);
+  for (let i = 0; i < want.length; i += 7) assert.equal(a.get(i), want[i], `entry ${i}`);
+  assert.equal(a.get(want.length - 1), want[want.length - 1]);
+  // 7 repeated, 66,667 distinct short (past the 65,535 ids), 66,666 long and the last: repeats are not stored again.
+  assert.ok(a.distinct < 134_000, `${a.distinct} stored`);
+  const z = new ZeroColumn();
+  for (let i = 0; i < 10_000; i++) z.push(i % 100 === 0 ? i : 0);
+  for (let i = 0; i < 10_000; i += 13) assert.equal(z.get(i), i % 100 === 0 ? i : 0);
+  assert.ok(z.bytes() < 10_000, 'zeros take nothing');
 });

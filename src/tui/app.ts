@@ -26,7 +26,7 @@ import { RecordMatch } from './record-match.js';
 import { exportFrames, exportRecords } from './export.js';
 import type { AnalyzeOptions } from '../pipeline/analyze.js';
 
-export interface RunTuiOptions {
+interface RunTuiOptions {
   /** Shown in the status line: the capture file or the interface. */
   title: string;
   live: boolean;

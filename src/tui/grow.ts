@@ -63,28 +63,79 @@ export const i32 = (n?: number) => new Column(Int32Array, n);
 export const f64 = (n?: number) => new Column(Float64Array, n);
 
 /**
- * Numbers that are nearly always small (a message's length, how many frames before its last it
- * began): two bytes each, and the rare value that does not fit (or is negative) in a map beside.
+ * Values of a few entries of an append-only list, by entry index: indices ascend as they are
+ * added, so they are found by binary search. Twelve bytes an entry, off the JS heap (a Map
+ * costs about 40 of heap).
+ */
+class SparseValues {
+  private readonly at = new Column(Uint32Array, 16);
+  private readonly values = new Column(Float64Array, 16);
+  get size(): number {
+    return this.at.n;
+  }
+  add(i: number, v: number): void {
+    this.at.push(i);
+    this.values.push(v);
+  }
+  get(i: number, absent: number): number {
+    let lo = 0;
+    let hi = this.at.n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const a = this.at.get(mid);
+      if (a === i) return this.values.get(mid);
+      if (a < i) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return absent;
+  }
+  bytes(): number {
+    return this.at.bytes() + this.values.bytes();
+  }
+}
+
+/**
+ * Numbers that are nearly always small (a message's length, its body's offset in its frame):
+ * two bytes each, and the rare value that does not fit (or is negative) beside.
  */
 export class SmallColumn {
   private readonly col = new Column(Uint16Array, 1024);
-  private readonly big = new Map<number, number>();
+  private readonly big = new SparseValues();
   get n(): number {
     return this.col.n;
   }
   push(v: number): number {
     if (v >= 0 && v < 0xffff && Number.isInteger(v)) return this.col.push(v);
     const i = this.col.push(0xffff);
-    this.big.set(i, v);
+    this.big.add(i, v);
     return i;
   }
   get(i: number): number {
     const v = this.col.get(i);
-    return v === 0xffff ? (this.big.get(i) ?? 0) : v;
+    return v === 0xffff ? this.big.get(i, 0) : v;
   }
   bytes(): number {
-    // A Map entry costs about 40 bytes of heap.
-    return this.col.bytes() + this.big.size * 40;
+    return this.col.bytes() + this.big.bytes();
+  }
+}
+
+/**
+ * Numbers that are nearly always zero (how many frames before its last a message began: most
+ * lie whole in one frame): only the others are kept, twelve bytes each. A message spans frames
+ * only where a frame ends, so they are at most about as many as the frames.
+ */
+export class ZeroColumn {
+  private readonly big = new SparseValues();
+  n = 0;
+  push(v: number): number {
+    if (v !== 0) this.big.add(this.n, v);
+    return this.n++;
+  }
+  get(i: number): number {
+    return this.big.get(i, 0);
+  }
+  bytes(): number {
+    return this.big.bytes();
   }
 }
 
@@ -129,6 +180,11 @@ export class RunList implements IndexList {
   }
 }
 
+/** A string cut to `maxChars` UTF-16 units, its last one an ellipsis, as the arenas keep it. */
+export function cutText(s: string, maxChars: number): string {
+  return s.length > maxChars ? s.slice(0, maxChars - 1) + '…' : s;
+}
+
 /** Bytes per arena chunk once an arena is large: a string never spans two (it is at most 4000 chars, 12 KB). */
 const ARENA_CHUNK = 1 << 20;
 /** Offsets are four bytes: the arena stops at 4 GiB (later strings are stored empty). */
@@ -156,7 +212,7 @@ export class StringArena {
     return this.ends.n;
   }
   add(s: string): number {
-    const t = s.length > this.maxChars ? s.slice(0, this.maxChars - 1) + '…' : s;
+    const t = cutText(s, this.maxChars);
     // Worst case 3 bytes per UTF-16 unit; room is made before writing so write() never truncates.
     const worst = t.length * 3;
     if (worst === 0) return this.ends.push(this.used);
@@ -198,47 +254,71 @@ export class StringArena {
 
 /** Distinct strings remembered for sharing; past it the memory starts again (recent ones are the likely repeats). */
 const SHARED_MAX = 1 << 16;
+/** Shared strings have two-byte ids; this one marks an entry stored on its own. */
+const OWN = 0xffff;
 
 /**
- * Strings that repeat (a message summary "DataRow (3 columns)", a query's "command SELECT 1;
- * protocol simple"): each distinct one is stored once, and each entry is a four-byte id. Only
- * strings up to `sharedChars` are looked up, by a hash of their text; the table is bounded, so a
- * capture of all-distinct strings costs an id each more than a plain arena, not a growing map.
+ * Strings that mostly repeat (a message summary "DataRow (3 columns)", a query's "command SELECT
+ * 1; protocol simple"): each distinct short one is stored once and an entry is its two-byte id.
+ * A long string, or a short one once 65,535 are shared, is stored on its own, and its entry's
+ * index is noted beside (four bytes). Short strings are looked up by a hash of their text in a
+ * bounded table, so a capture of all-distinct strings grows no map.
  */
 export class SharedArena {
-  private readonly text: StringArena;
-  private readonly ids = new Column(Uint32Array, 1024);
+  private readonly shared: StringArena;
+  private readonly own: StringArena;
+  private readonly ids = new Column(Uint16Array, 1024);
+  /** The entries stored on their own, ascending: the k-th is own's string k. */
+  private readonly ownAt = new Column(Uint32Array, 16);
   private readonly byHash = new Map<number, number>();
   private readonly sharedChars: number;
   constructor(maxChars: number, sharedChars: number) {
-    this.text = new StringArena(maxChars);
+    this.shared = new StringArena(maxChars);
+    this.own = new StringArena(maxChars);
     this.sharedChars = sharedChars;
   }
   get length(): number {
     return this.ids.n;
   }
   add(s: string): number {
-    if (s.length > this.sharedChars) return this.ids.push(this.text.add(s));
-    // FNV-1a over the UTF-16 units.
-    let h = 0x811c9dc5;
-    for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
-    const seen = this.byHash.get(h);
-    if (seen !== undefined && this.text.get(seen) === s) return this.ids.push(seen);
-    const id = this.text.add(s);
-    if (this.byHash.size >= SHARED_MAX) this.byHash.clear();
-    this.byHash.set(h, id);
-    return this.ids.push(id);
+    if (s.length <= this.sharedChars) {
+      // FNV-1a over the UTF-16 units.
+      let h = 0x811c9dc5;
+      for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+      const seen = this.byHash.get(h);
+      if (seen !== undefined && this.shared.get(seen) === s) return this.ids.push(seen);
+      if (this.shared.length < OWN) {
+        const id = this.shared.add(s);
+        if (this.byHash.size >= SHARED_MAX) this.byHash.clear();
+        this.byHash.set(h, id);
+        return this.ids.push(id);
+      }
+    }
+    this.own.add(s);
+    const i = this.ids.push(OWN);
+    this.ownAt.push(i);
+    return i;
   }
   get(i: number): string {
-    return i < 0 || i >= this.ids.n ? '' : this.text.get(this.ids.get(i));
+    if (i < 0 || i >= this.ids.n) return '';
+    const id = this.ids.get(i);
+    if (id !== OWN) return this.shared.get(id);
+    let lo = 0;
+    let hi = this.ownAt.n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ownAt.get(mid) < i) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.own.get(lo);
   }
-  /** How many distinct strings are stored. */
+  /** How many strings are stored (distinct shared ones, and those on their own). */
   get distinct(): number {
-    return this.text.length;
+    return this.shared.length + this.own.length;
   }
   bytes(): number {
     // A Map entry costs about 40 bytes of heap.
-    return this.text.bytes() + this.ids.bytes() + this.byHash.size * 40;
+    return this.shared.bytes() + this.own.bytes() + this.ids.bytes() + this.ownAt.bytes() + this.byHash.size * 40;
   }
 }
 

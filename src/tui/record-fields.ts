@@ -39,7 +39,7 @@ export function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : NaN;
 }
 
-export function scalarText(v: unknown): string | null {
+function scalarText(v: unknown): string | null {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return null;
@@ -68,6 +68,11 @@ const INCOMPLETE_WHY: Record<string, string> = {
 
 /** Command tag, protocol, names and parameters: one line for the views. */
 export function queryDetail(rec: Record<string, unknown>): string {
+  return joinDetail(queryDetailHead(rec), queryParams(rec));
+}
+
+/** queryDetail's line less its parameters: the part that repeats from one run of a statement to the next (the store keeps it once). */
+export function queryDetailHead(rec: Record<string, unknown>): string {
   const detail: string[] = [];
   if (typeof rec.command === 'string') detail.push(`command ${rec.command}`);
   if (typeof rec.protocol === 'string') detail.push(`protocol ${rec.protocol}`);
@@ -83,8 +88,18 @@ export function queryDetail(rec: Record<string, unknown>): string {
   if (batch) detail.push(`batch of ${String(batch.size)} answered in one frame (${String(batch.id)}): ${typeof batch.durationMs === 'number' ? batch.durationMs.toFixed(3) : '?'} ms together, none has a time of its own`);
   if (typeof rec.statement === 'string' && rec.statement) detail.push(`statement "${rec.statement}"`);
   if (typeof rec.portal === 'string' && rec.portal) detail.push(`portal "${rec.portal}"`);
-  if (Array.isArray(rec.params) && rec.params.length > 0) detail.push(`params ${paramsText(rec.params)}`);
   return detail.join('; ');
+}
+
+/** The parameters' part of queryDetail ('' when none). */
+export function queryParams(rec: Record<string, unknown>): string {
+  return Array.isArray(rec.params) && rec.params.length > 0 ? paramsText(rec.params) : '';
+}
+
+/** queryDetail from its two parts. */
+export function joinDetail(head: string, params: string): string {
+  if (params === '') return head;
+  return head === '' ? `params ${params}` : `${head}; params ${params}`;
 }
 
 /** A session record's addresses, names, authentication and TLS onto the session's row. */

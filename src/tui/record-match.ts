@@ -16,7 +16,7 @@ import { queryRecord } from './frame-filter.js';
 import { u32, type Column } from './grow.js';
 import type { TuiStore } from './store.js';
 
-export type MatchState = 'off' | 'waiting' | 'running' | 'done' | 'failed' | 'live';
+type MatchState = 'off' | 'waiting' | 'running' | 'done' | 'failed' | 'live';
 
 /** Live: queries matched per draw. */
 const LIVE_SLICE = 20_000;

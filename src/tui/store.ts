@@ -8,7 +8,7 @@
 import type { PipelineSink, FrameInfo, MessageRecord, OutRecord, SinkNeeds } from '../pipeline/events.js';
 import type { RawMessage, DecodedMessage, DissectContext } from '../../dissectors/types.js';
 import { rawMessage } from '../../dissectors/raw-message.js';
-import { Column, RunList, SmallColumn, StringArena, SharedArena, Interner, u8, u16, u32, i32, f64, type IndexList } from './grow.js';
+import { Column, RunList, SmallColumn, ZeroColumn, StringArena, SharedArena, Interner, cutText, u8, u16, u32, i32, f64, type IndexList } from './grow.js';
 import { BodyCache, type CachedMessage } from './body-cache.js';
 import { MessageBodies } from './message-bodies.js';
 import { messageRecord } from '../pipeline/records.js';
@@ -17,7 +17,7 @@ import { InfoColumn, messageSign } from '../../dissectors/info-column.js';
 import { isoTime } from '../core/time.js';
 import { TIME_JUMP_US } from '../reassembly/limits.js';
 import { performance } from 'node:perf_hooks';
-import { applySessionRecord, isoToUs, num, queryDetail, queryError, type SessionRow } from './record-fields.js';
+import { applySessionRecord, isoToUs, joinDetail, num, queryDetailHead, queryError, queryParams, type SessionRow } from './record-fields.js';
 
 export type { SessionRow };
 
@@ -44,7 +44,7 @@ export const FF_NOTICE = 32;
 export const FF_TCP = 64;
 
 /** The Info column's lead for half-stream.ts's SEG_* notes (Wireshark's wording). */
-export const SEG_NOTE_INFO: readonly string[] = ['', '[TCP Retransmission] ', '[TCP Partial Retransmission] ', '[TCP Previous segment not captured] ', '[TCP Out-Of-Order] '];
+const SEG_NOTE_INFO: readonly string[] = ['', '[TCP Retransmission] ', '[TCP Partial Retransmission] ', '[TCP Previous segment not captured] ', '[TCP Out-Of-Order] '];
 
 /** TCP flag bits by name, in header order (RFC 9293 3.1), "SYN, ACK" as Wireshark writes them. */
 export function tcpFlagNames(f: number): string {
@@ -69,10 +69,10 @@ export const MF_NOTICE = 4;
 export const MF_TLS = 8;
 
 export const QF_ERROR = 1;
-export const QF_EXTENDED = 2;
+const QF_EXTENDED = 2;
 export const QF_NO_DURATION = 4;
 export const QF_INCOMPLETE = 8;
-export const QF_SKIPPED = 16;
+const QF_SKIPPED = 16;
 /** Succeeded, but its transaction undid it (the record's rolledBack). */
 export const QF_ROLLED_BACK = 32;
 /** Answered in one frame with other statements: no time of its own (the record's batch has it). */
@@ -149,7 +149,7 @@ export class TuiStore implements TuiSink {
   readonly mFrame = { get: (m: number): number => this.fNo.get(this.frameIndexOfMessage(m)) };
   /** The frame holding the message's first byte: its last frame less a (nearly always small) count. */
   readonly mFirstFrame = { get: (m: number): number => this.mFrame.get(m) - this.mFramesBefore.get(m) };
-  private readonly mFramesBefore = new SmallColumn();
+  private readonly mFramesBefore = new ZeroColumn();
   /**
    * Direction, code, Info label, type and flags of each message, as one id into a table of the
    * combinations seen (a few dozen in a real capture: the type nearly decides the rest). Two
@@ -191,8 +191,14 @@ export class TuiStore implements TuiSink {
   /** Statements in the query's batch (QF_BATCH), else 0. */
   readonly qBatch = u16();
   readonly qSql = new StringArena(SQL_CHARS);
-  /** Params, command tag, statement/portal, error text: one line for the views. */
-  readonly qDetail = new SharedArena(DETAIL_CHARS, SHARED_DETAIL_CHARS);
+  /**
+   * Command tag, protocol, statement/portal, params: one line for the views (record-fields.ts
+   * queryDetail), cut as a string of the index is. Kept as its two parts: all but the parameters
+   * repeats and is stored once; the parameters mostly do not.
+   */
+  readonly qDetail = { get: (q: number): string => cutText(joinDetail(this.qDetailHead.get(q), this.qParams.get(q)), DETAIL_CHARS) };
+  private readonly qDetailHead = new SharedArena(DETAIL_CHARS, SHARED_DETAIL_CHARS);
+  private readonly qParams = new SharedArena(DETAIL_CHARS, SHARED_DETAIL_CHARS);
   readonly qError = new SharedArena(DETAIL_CHARS, SHARED_DETAIL_CHARS);
 
   // ---- anomalies ----
@@ -632,7 +638,8 @@ export class TuiStore implements TuiSink {
     this.qBatch.push(batch && typeof batch.size === 'number' ? Math.min(0xffff, batch.size) : 0);
     this.qSql.add(typeof rec.sql === 'string' ? rec.sql : '');
     this.qError.add(err ? err.text : '');
-    this.qDetail.add(queryDetail(rec));
+    this.qDetailHead.add(queryDetailHead(rec));
+    this.qParams.add(queryParams(rec));
 
     if (session !== NO_SESSION) {
       const s = this.session(session);
@@ -910,6 +917,6 @@ export class TuiStore implements TuiSink {
     for (const c of this.sessionQueries.values()) b += c.bytes();
     // The body offsets and state ids, and the copies of bodies the file cannot give again.
     b += this.bodies.bytes();
-    return b + this.mSummary.bytes() + this.qSql.bytes() + this.qDetail.bytes() + this.qError.bytes() + this.aReason.bytes();
+    return b + this.mSummary.bytes() + this.qSql.bytes() + this.qDetailHead.bytes() + this.qParams.bytes() + this.qError.bytes() + this.aReason.bytes();
   }
 }
