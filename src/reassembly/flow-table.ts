@@ -765,8 +765,10 @@ export class FlowTable implements FlowTableApi {
       serverIsDst = seg.dstPort <= seg.srcPort;
       serverBy = 'guess';
     }
-    const src = { ip: seg.src, port: seg.srcPort };
-    const dst = { ip: seg.dst, port: seg.dstPort };
+    // The server's endpoint object is shared with the connection before when it is the same
+    // (a flood's hundreds of thousands of connections go to one server); nothing changes one.
+    const src = serverIsDst ? { ip: seg.src, port: seg.srcPort } : this.serverEndpoint(seg.src, seg.srcPort);
+    const dst = serverIsDst ? this.serverEndpoint(seg.dst, seg.dstPort) : { ip: seg.dst, port: seg.dstPort };
     const info: ConnectionInfo = {
       id: this.nextId++,
       client: serverIsDst ? src : dst,
@@ -797,6 +799,14 @@ export class FlowTable implements FlowTableApi {
     this.lruAppend(conn);
     this.last = conn;
     return conn;
+  }
+
+  private lastServer: ConnectionInfo['server'] | null = null;
+
+  private serverEndpoint(ip: string, port: number): ConnectionInfo['server'] {
+    const last = this.lastServer;
+    if (last !== null && last.port === port && last.ip === ip) return last;
+    return (this.lastServer = { ip, port });
   }
 
   /**

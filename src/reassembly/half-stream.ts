@@ -61,8 +61,6 @@ export class HalfStream<Owner> {
   private readonly onAnomaly: AnomalyHandler;
   /** Overlap policy: true keeps the later copy of bytes not yet delivered, false the earlier. */
   private readonly keepLast: boolean;
-  /** Reused for every delivery of this direction: the sink must not keep it past the call. Made at the first (a SYN flood's directions never deliver). */
-  private out: StreamDelivery | null = null;
 
   /** A segment travelled in this direction (port reuse detection). */
   seen = false;
@@ -404,7 +402,11 @@ export class HalfStream<Owner> {
       this.lose(len, frame, timeUs, 'payload cut by the capture snaplen');
       return;
     }
-    const d = (this.out ??= new StreamDelivery(this.dir));
+    // One delivery per direction for all connections (read during data() only): a fresh one
+    // should a delivery ever be made while another is being read.
+    let d = this.dir === 'frontend' ? FRONTEND_DELIVERY : BACKEND_DELIVERY;
+    if (d.inUse) d = new StreamDelivery(this.dir);
+    d.inUse = true;
     d.setRange(bytes, start, start + len);
     d.skip = this.pendingSkip;
     d.unconfirmed = unconfirmed;
@@ -601,6 +603,8 @@ export class StreamDelivery implements Delivery {
   start = 0;
   end = 0;
   private view: Buffer | null = EMPTY;
+  /** Between setRange() and release(), during a data() call. */
+  inUse = false;
 
   constructor(dir: Direction) {
     this.dir = dir;
@@ -621,6 +625,7 @@ export class StreamDelivery implements Delivery {
 
   /** Forgets the bytes (after the data() call). */
   release(): void {
+    this.inUse = false;
     this.data = EMPTY;
     this.view = EMPTY;
     this.start = 0;
@@ -634,6 +639,9 @@ export class StreamDelivery implements Delivery {
     this.view = null;
   }
 }
+
+const FRONTEND_DELIVERY = new StreamDelivery('frontend');
+const BACKEND_DELIVERY = new StreamDelivery('backend');
 
 /** The sink of a closed connection: nothing reaches it (closed connections ignore segments). */
 const DETACHED: ConnectionSink = { data: () => undefined, close: () => undefined };

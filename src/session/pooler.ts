@@ -155,7 +155,7 @@ export class PoolerLegs {
    * A flood of connections that never get past their start-up makes no leg.
    */
   opened(conn: ConnectionInfo): string {
-    const endpoint = `${conn.server.ip}:${conn.server.port}`;
+    const endpoint = this.endpointOf(conn);
     this.open.set(endpoint, (this.open.get(endpoint) ?? 0) + 1);
     if (!this.active && this.open.size > 1) this.active = true;
     return endpoint;
@@ -176,6 +176,18 @@ export class PoolerLegs {
   passing(conn: ConnectionInfo): void {
     if (this.active || this.open.size === 0) return;
     if (this.open.size > 1 || !this.open.has(`${conn.server.ip}:${conn.server.port}`)) this.active = true;
+  }
+
+  /** The last endpoint's key, kept: most sessions go to the server the one before went to (no string each). */
+  private lastServer: ConnectionInfo['server'] | null = null;
+  private lastEndpoint = '';
+
+  private endpointOf(conn: ConnectionInfo): string {
+    const s = conn.server;
+    const last = this.lastServer;
+    if (last !== null && (last === s || (last.ip === s.ip && last.port === s.port))) return this.lastEndpoint;
+    this.lastServer = s;
+    return (this.lastEndpoint = `${s.ip}:${s.port}`);
   }
 
   /** A session counted by opened() ends (its leg's close() calls it, or the tracker when it made none). */

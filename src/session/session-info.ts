@@ -14,12 +14,19 @@ const MAX_PARAMETERS = 256;
 
 export type Encryption = SessionRecord['encryption'];
 
+/**
+ * Shared empty containers until a session has something to put there (a connection flood's
+ * sessions never do); the record gets its own (toRecord), never these.
+ */
+const NO_PARAMETERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_MECHANISMS: string[] = Object.freeze([]) as unknown as string[];
+
 export class SessionInfo {
   protocolVersion: string | null = null;
-  startupParameters: Record<string, string> = {};
+  startupParameters: Record<string, string> = NO_PARAMETERS;
   authMethod: AuthMethod | null = null;
   mechanism: string | null = null;
-  mechanismsOffered: string[] = [];
+  mechanismsOffered: string[] = NO_MECHANISMS;
   authOutcome: 'success' | 'failure' | 'unknown' = 'unknown';
   authError: ErrorFields | null = null;
   encryption: Encryption = 'none';
@@ -27,7 +34,7 @@ export class SessionInfo {
   gssRequested = false;
   tls: SessionRecord['tls'] = null;
   serverVersion: string | null = null;
-  parameters: Record<string, string> = {};
+  parameters: Record<string, string> = NO_PARAMETERS;
   parameterCount = 0;
   backendPid: number | null = null;
   backendKey: string | null = null;
@@ -45,7 +52,8 @@ export class SessionInfo {
   cancel: SessionRecord['cancel'] = null;
 
   startup(major: number, minor: number, params: Record<string, string>): void {
-    this.protocolVersion = major + '.' + minor;
+    // The usual one is not made again for every session.
+    this.protocolVersion = major === 3 && minor === 0 ? '3.0' : major + '.' + minor;
     const out: Record<string, string> = {};
     let n = 0;
     for (const k of Object.keys(params)) {
@@ -59,6 +67,7 @@ export class SessionInfo {
     if (!(name in this.parameters)) {
       if (this.parameterCount >= MAX_PARAMETERS) return;
       this.parameterCount++;
+      if (this.parameters === NO_PARAMETERS) this.parameters = {};
     }
     this.parameters[name] = value;
     if (name === 'server_version') this.serverVersion = value;
@@ -81,7 +90,7 @@ export class SessionInfo {
   }
 
   toRecord(conn: ConnectionInfo, end: ConnectionEnd): SessionRecord {
-    const p = this.startupParameters;
+    const p = this.startupParameters === NO_PARAMETERS ? {} : this.startupParameters;
     const fatal = this.fatal !== null && this.authOutcome !== 'failure';
     return {
       kind: 'session',
@@ -99,7 +108,7 @@ export class SessionInfo {
       auth: {
         method: this.authMethod,
         mechanism: this.mechanism,
-        mechanismsOffered: this.mechanismsOffered,
+        mechanismsOffered: this.mechanismsOffered === NO_MECHANISMS ? [] : this.mechanismsOffered,
         outcome: this.authOutcome,
         sqlstate: this.authError?.sqlstate ?? null,
         error: this.authError,
@@ -109,7 +118,7 @@ export class SessionInfo {
       gssRequested: this.gssRequested,
       tls: this.tls,
       serverVersion: this.serverVersion,
-      parameters: this.parameters,
+      parameters: this.parameters === NO_PARAMETERS ? {} : this.parameters,
       backendPid: this.backendPid,
       backendKey: this.backendKey,
       start: isoTime(conn.startTimeUs),
