@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { CheckSink, formatCheckResult } from '../src/sinks/check.js';
-import { parseRules, readRulesFile, mergeRules, hasRules } from '../src/sinks/check-rules.js';
+import { mergeRules, hasRules } from '../src/sinks/check-rules.js';
+import { parseRules, readRulesFile } from '../src/sinks/check-rules-file.js';
 import { isUserError } from '../src/core/errors.js';
 import { q, s } from './helpers/records.js';
 import type { QueryRecord, SessionRecord } from '../src/session/schema.js';
@@ -260,4 +263,39 @@ test('latency budgets judge a batch by its own time and name the batch, not its 
   assert.deepEqual(p95.violations.map((x) => [x.rule, x.count]), [['maxP95Ms', 1]]);
   assert.match(p95.violations[0]!.message, /a batch of 3 statements/);
   assert.equal((await runAll({ maxLatencyMs: 400, maxP95Ms: 400 }, recs)).ok, true);
+});
+
+test('rule flags are checked without the rules file parser: whole numbers, SQLSTATEs, regular expressions', () => {
+  const bad = (flags: Parameters<typeof mergeRules>[1], want: RegExp) =>
+    assert.throws(() => mergeRules({}, flags), (e: unknown) => isUserError(e) && e.code === 'BAD_ARGUMENT' && want.test(e.message), want.source);
+  bad({ maxQueries: 1.5 }, /--max-queries wants a whole number, not 1\.5/);
+  bad({ maxPerFingerprint: 0.5 }, /--max-per-fingerprint wants a whole number/);
+  bad({ allowSqlstate: ['2350'] }, /--allow-sqlstate: a SQLSTATE is five characters, e\.g\. 23505, not "2350"/);
+  bad({ exclude: ['('] }, /--exclude: not a valid regular expression: "\("/);
+  assert.deepEqual(mergeRules({}, { maxQueries: 3, maxP95: 2.5, exclude: ['^set '] }), { maxQueries: 3, maxP95Ms: 2.5, exclude: ['^set '] });
+});
+
+test('check loads yaml and zod only when a rules file is given (start-up CPU)', () => {
+  // A resolve hook that names every module of those two packages as it is loaded.
+  const hook = 'export async function resolve(s, c, next) { const r = await next(s, c); '
+    + 'if (/node_modules\\/(yaml|zod)\\//.test(r.url)) process.stderr.write("LOADED " + r.url + "\\n"); return r; }';
+  const register = `import { register } from 'node:module'; register(${JSON.stringify('data:text/javascript,' + encodeURIComponent(hook))});`;
+  const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+  const sample = fileURLToPath(new URL('../../samples/simple-query.pcap', import.meta.url));
+  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'data:text/javascript,' + encodeURIComponent(register), main, 'check', ...args, sample], {
+    encoding: 'utf8', env: { ...process.env, PGSNIFF_RELAUNCH: '0' },
+  });
+  const flags = run('--no-errors');
+  assert.equal(flags.status, 0, flags.stderr);
+  assert.doesNotMatch(flags.stderr, /LOADED/);
+  const dir = mkdtempSync(join(tmpdir(), 'pgsniff-rules-'));
+  try {
+    writeFileSync(join(dir, 'rules.yaml'), 'no-errors: true\n');
+    const file = run('--rules', join(dir, 'rules.yaml'));
+    assert.equal(file.status, 0, file.stderr);
+    assert.match(file.stderr, /LOADED .*node_modules\/yaml\//);
+    assert.match(file.stderr, /LOADED .*node_modules\/zod\//);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

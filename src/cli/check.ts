@@ -6,7 +6,7 @@
 import { UserError } from '../core/errors.js';
 import { compileFilter, type Predicate } from '../filter/index.js';
 import { CheckSink, formatCheckResult, type CheckResult } from '../sinks/check.js';
-import { hasRules, mergeRules, readRulesFile, type CheckRules, type RuleFlags } from '../sinks/check-rules.js';
+import { hasRules, mergeRules, type CheckRules, type RuleFlags } from '../sinks/check-rules.js';
 import { fileHead, looksLikeNdjson, readNdjsonRecords } from '../sinks/check-ndjson.js';
 import { writeOut } from '../core/errors.js';
 import type { CommandIo, SummaryOptions } from './stats.js';
@@ -34,9 +34,10 @@ export interface CheckCommandOptions extends RuleFlags {
 const SESSION_RULES = ['requireTls', 'noPlaintextPasswords'] as const;
 
 /** Rules from the file (if any) and the flags; a UserError when there are none at all. */
-function rulesFromOptions(o: RuleFlags & { rules?: string | null }, file?: string | null): CheckRules {
+async function rulesFromOptions(o: RuleFlags & { rules?: string | null }, file?: string | null): Promise<CheckRules> {
   const path = file ?? o.rules ?? null;
-  const rules = mergeRules(path ? readRulesFile(path) : {}, o);
+  // yaml and zod load only for a rules file (docs/BENCHMARK.md, "check's start-up")
+  const rules = mergeRules(path ? (await import('../sinks/check-rules-file.js')).readRulesFile(path) : {}, o);
   if (!hasRules(rules)) {
     throw new UserError('BAD_ARGUMENT', 'no rules to check: give --rules FILE or flags such as --max-per-fingerprint N (pgsniff --help)');
   }
@@ -88,7 +89,7 @@ async function checkLive(o: CheckCommandOptions, rules: CheckRules, stderr: Node
 export async function checkCommand(o: CheckCommandOptions, io: CommandIo = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   if (o.file === null && !o.iface) throw new UserError('BAD_ARGUMENT', 'check needs a capture file or an NDJSON export (or -i IFACE)');
-  const rules = rulesFromOptions(o);
+  const rules = await rulesFromOptions(o);
   const filter = o.displayFilter ? compileFilter(o.displayFilter) : undefined;
   const result = o.file !== null
     ? await checkFile(o.file, rules, { ports: o.ports, keylog: o.keylog ?? null, memoryLimitMb: o.memoryLimitMb, filter })

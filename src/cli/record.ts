@@ -15,7 +15,7 @@ import type { PipelineSink } from '../pipeline/events.js';
 import { FanOut } from '../sinks/fan-out.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 import { CheckSink, formatCheckResult } from '../sinks/check.js';
-import { hasRules, mergeRules, readRulesFile, type CheckRules, type RuleFlags } from '../sinks/check-rules.js';
+import { hasRules, mergeRules, type CheckRules, type RuleFlags } from '../sinks/check-rules.js';
 import { openExports, type ExportOptions } from './exports.js';
 import type { CommandIo } from './stats.js';
 import { ReportSink } from '../sinks/report/sink.js';
@@ -43,9 +43,9 @@ interface RecordCommandOptions extends RuleFlags, Partial<ExportOptions> {
   graceMs?: number;
 }
 
-function rulesOf(o: RecordCommandOptions): CheckRules | null {
+async function rulesOf(o: RecordCommandOptions): Promise<CheckRules | null> {
   const path = o.checkRules ?? o.rules ?? null;
-  const rules = mergeRules(path ? readRulesFile(path) : {}, o);
+  const rules = mergeRules(path ? (await import('../sinks/check-rules-file.js')).readRulesFile(path) : {}, o);
   return hasRules(rules) ? rules : null;
 }
 
@@ -75,7 +75,7 @@ function runChild(args: string[]): Promise<ChildResult> {
 export async function recordCommand(o: RecordCommandOptions, io: CommandIo = {}): Promise<number> {
   const stderr = io.stderr ?? process.stderr;
   if (o.commandArgs.length === 0) throw new UserError('BAD_ARGUMENT', 'record needs a command to run after "--"');
-  const rules = rulesOf(o);
+  const rules = await rulesOf(o);
   const sinks: PipelineSink[] = [];
   let fd: number | null = null;
   if (o.jsonOut) {

@@ -1,160 +1,18 @@
 /**
- * Check rules: what `pgsniff check` and `record --check` assert. They come from a JSON or YAML
- * file (YAML is a superset of JSON, so one parser reads both) and from command-line flags, the
- * flags winning. Keys may be written camelCase or kebab-case, as the flags are. A rules file
- * that does not validate is a UserError (BAD_INPUT) naming the key, never a stack trace.
+ * Check rules: what `pgsniff check` and `record --check` assert. They come from a rules file
+ * (check-rules-file.ts, which declares them) and from command-line flags, the flags winning.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
-import { parseDocument } from 'yaml';
-import { z } from 'zod';
 import { UserError } from '../core/errors.js';
-import { escapeTerminal } from '../core/escape.js';
+import type { CheckRules } from './check-rules-file.js';
+import { SQLSTATE, SQLSTATE_MESSAGE, validRegex } from './check-rule-values.js';
 
-const checkRulesSchema = z.object({
-  /** At most this many executed queries in total. */
-  maxQueries: z.number().int().nonnegative().optional(),
-  /** At most this many executions of any one normalized query (N+1 detection). */
-  maxPerFingerprint: z.number().int().nonnegative().optional(),
-  /** No query may fail, except with one of allowSqlstates. */
-  noErrors: z.boolean().optional(),
-  allowSqlstates: z.array(z.string().regex(/^[0-9A-Z]{5}$/, 'a SQLSTATE is five characters, e.g. 23505')).optional(),
-  /** Latency budgets in milliseconds: p95 per normalized query, and any single execution. */
-  maxP95Ms: z.number().nonnegative().optional(),
-  maxLatencyMs: z.number().nonnegative().optional(),
-  /** Each statement is prepared (Parse) at most maxPrepares times per session (default 1) and reused after. */
-  preparedOnce: z.boolean().optional(),
-  maxPrepares: z.number().int().positive().optional(),
-  /** No normalized query runs through the simple protocol with different literal values. */
-  noInlinedLiterals: z.boolean().optional(),
-  /** No session authenticates with a cleartext password. */
-  noPlaintextPasswords: z.boolean().optional(),
-  /** Every session is TLS-encrypted (CancelRequest connections excepted: before PostgreSQL 17 they cannot be). */
-  requireTls: z.boolean().optional(),
-  /** Sessions that could not be decoded (TLS without keys, GSS encryption, never framed) are not a violation. */
-  allowUndecoded: z.boolean().optional(),
-  /** Damage to the capture (lost bytes, resyncs, a file cut short) is a violation. */
-  strict: z.boolean().optional(),
-  /** Statements whose SQL (or normalized text) matches one of these regular expressions (case-insensitive) are not checked. */
-  exclude: z.array(z.string().refine(validRegex, 'not a valid regular expression')).optional(),
-}).strict();
-
-function validRegex(s: string): boolean {
-  try {
-    new RegExp(s, 'i');
-    return true;
-  } catch {
-    return false;
-  }
-}
+export type { CheckRules };
 
 /**
  * Rules that qualify others rather than being rules of their own: giving only these checks
  * nothing. (strict is a rule: `check dump.pcap --strict` asserts the capture is whole.)
  */
 export const QUALIFIERS: ReadonlySet<string> = new Set(['allowSqlstates', 'maxPrepares', 'allowUndecoded', 'exclude']);
-
-export type CheckRules = z.infer<typeof checkRulesSchema>;
-
-/** Spellings accepted in files besides the schema's own keys. */
-const ALIASES: Record<string, keyof CheckRules> = {
-  'max-queries': 'maxQueries',
-  'max-per-fingerprint': 'maxPerFingerprint',
-  'no-errors': 'noErrors',
-  'allow-sqlstate': 'allowSqlstates',
-  'allow-sqlstates': 'allowSqlstates',
-  allowSqlstate: 'allowSqlstates',
-  'max-p95': 'maxP95Ms',
-  maxP95: 'maxP95Ms',
-  'max-p95-ms': 'maxP95Ms',
-  'max-latency': 'maxLatencyMs',
-  maxLatency: 'maxLatencyMs',
-  'max-latency-ms': 'maxLatencyMs',
-  'prepared-once': 'preparedOnce',
-  'max-prepares': 'maxPrepares',
-  'no-inlined-literals': 'noInlinedLiterals',
-  'no-plaintext-passwords': 'noPlaintextPasswords',
-  'require-tls': 'requireTls',
-  'allow-undecoded': 'allowUndecoded',
-};
-
-/** Validate rules given as an object (from a file or a library caller). */
-export function parseRules(input: unknown, source = 'rules'): CheckRules {
-  if (input === null || input === undefined) return {};
-  if (typeof input !== 'object' || Array.isArray(input)) {
-    throw new UserError('BAD_INPUT', `${source}: rules must be a mapping of rule names to values`);
-  }
-  const renamed: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
-    const key = ALIASES[k] ?? k;
-    // a single SQLSTATE where a list is expected
-    renamed[key] = (key === 'allowSqlstates' || key === 'exclude') && typeof v === 'string' ? [v] : v;
-  }
-  const r = checkRulesSchema.safeParse(renamed);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const where = issue.path.length > 0 ? issue.path.join('.') : '';
-    const what = issue.code === 'unrecognized_keys' ? `unknown rule ${issue.keys.join(', ')}` : issue.message;
-    throw new UserError('BAD_INPUT', `${source}: ${where ? where + ': ' : ''}${what}`);
-  }
-  // allowing SQLSTATEs only means something with noErrors: asking for one asks for the other
-  if (r.data.allowSqlstates !== undefined && r.data.noErrors === undefined) r.data.noErrors = true;
-  return r.data;
-}
-
-/** A rules file is a few lines: larger (or endless, /dev/zero) is refused before it is parsed. */
-const MAX_RULES_BYTES = 1024 * 1024;
-
-/** Reads at most `limit` + 1 bytes, so a device or a growing file cannot make us read forever. */
-function readBounded(path: string, limit: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const b = Buffer.alloc(Math.min(64 * 1024, limit + 1 - total));
-      const n = readSync(fd, b, 0, b.length, null);
-      if (n === 0) break;
-      chunks.push(b.subarray(0, n));
-      total += n;
-      if (total > limit) break;
-    }
-    return Buffer.concat(chunks);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Reads and validates a rules file. The YAML parser's warnings (unknown directives or tags)
- * quote the file: they go to `warn` escaped, never raw to the terminal (UserErrors are escaped
- * where they are printed, in run.ts).
- */
-export function readRulesFile(path: string, warn: (line: string) => void = (l) => { process.stderr.write(l + '\n'); }): CheckRules {
-  const name = path;
-  let bytes: Buffer;
-  try {
-    bytes = readBounded(path, MAX_RULES_BYTES);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'EACCES' ? 'EACCES' : code === 'ENOENT' ? 'ENOENT' : 'BAD_INPUT', `cannot read rules file ${name}: ${code ?? (e as Error).message}`);
-  }
-  if (bytes.length > MAX_RULES_BYTES) {
-    throw new UserError('BAD_INPUT', `rules file ${name} is larger than ${MAX_RULES_BYTES} bytes: not a rules file`);
-  }
-  if (bytes.includes(0)) throw new UserError('BAD_INPUT', `${name}: not JSON or YAML (it holds NUL bytes)`);
-  const doc = parseDocument(bytes.toString('utf8'), { prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new UserError('BAD_INPUT', `${name}: not JSON or YAML (${doc.errors[0]!.message.split('\n')[0]!})`);
-  }
-  for (const w of doc.warnings) warn(`pgsniff: warning: ${escapeTerminal(name)}: ${escapeTerminal(w.message.split('\n')[0]!)}`);
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    throw new UserError('BAD_INPUT', `${name}: not JSON or YAML (${(e as Error).message.split('\n')[0]!})`);
-  }
-  return parseRules(value, name);
-}
 
 /** The flags `check` and `record` take (a subset of the CLI's options). */
 export interface RuleFlags {
@@ -173,8 +31,12 @@ export interface RuleFlags {
   exclude?: string[];
 }
 
-/** Rules from flags, over rules from a file. */
+/**
+ * Rules from flags, over rules from a file (already validated by check-rules-file.ts). The flags'
+ * values are checked here, by hand, so that flags alone never load the file's parser and schema.
+ */
 export function mergeRules(file: CheckRules, flags: RuleFlags): CheckRules {
+  checkFlags(flags);
   const out: CheckRules = { ...file };
   if (flags.maxQueries != null) out.maxQueries = flags.maxQueries;
   if (flags.maxPerFingerprint != null) out.maxPerFingerprint = flags.maxPerFingerprint;
@@ -193,7 +55,22 @@ export function mergeRules(file: CheckRules, flags: RuleFlags): CheckRules {
   if (flags.allowUndecoded) out.allowUndecoded = true;
   if (flags.strict) out.strict = true;
   if (flags.exclude && flags.exclude.length > 0) out.exclude = [...(out.exclude ?? []), ...flags.exclude];
-  return parseRules(out, 'command-line rules');
+  return out;
+}
+
+/** What the option parser cannot know of a rule flag's value (it checked that numbers are numbers, not negative). */
+function checkFlags(flags: RuleFlags): void {
+  const whole = (name: string, v: number | null | undefined): void => {
+    if (v != null && !Number.isInteger(v)) throw new UserError('BAD_ARGUMENT', `--${name} wants a whole number, not ${v}`);
+  };
+  whole('max-queries', flags.maxQueries);
+  whole('max-per-fingerprint', flags.maxPerFingerprint);
+  for (const s of flags.allowSqlstate ?? []) {
+    if (!SQLSTATE.test(s)) throw new UserError('BAD_ARGUMENT', `--allow-sqlstate: ${SQLSTATE_MESSAGE}, not "${s}"`);
+  }
+  for (const s of flags.exclude ?? []) {
+    if (!validRegex(s)) throw new UserError('BAD_ARGUMENT', `--exclude: not a valid regular expression: "${s}"`);
+  }
 }
 
 /** Whether any rule is set (qualifiers alone check nothing). */
