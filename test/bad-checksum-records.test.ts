@@ -18,6 +18,7 @@ import { pcapFile } from './helpers/build-packets.js';
 import { bind, commandComplete, dataRow, execute, parse, query, readyForQuery, rowDescription, sync } from './helpers/pg-builder.js';
 import { projectRoot, publicCapture } from './helpers/public-captures.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { corrupt, fixChecksum, pcapFrames } from './helpers/tcp-checksum.js';
 
 const MAIN = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
 const dir = tempDir('pgsniff-badsum-');
@@ -25,14 +26,6 @@ const DEEPFLOW = publicCapture('deepflow/pgsql-all.pcap');
 
 /** Ethernet + IPv4 (no IP options): where the TCP header starts. */
 const TCP_AT = 14 + 20;
-
-/** A copy of an Ethernet + IPv4 TCP frame with its checksum made wrong. */
-function corrupt(frame: Buffer): Buffer {
-  const c = Buffer.from(frame);
-  const at = (14 + ((c[14]! & 0x0f) * 4)) + 16;
-  c.writeUInt16BE(c.readUInt16BE(at) ^ 0x5a5a, at);
-  return c;
-}
 
 /** A copy of an Ethernet + IPv4 TCP frame with the checksum checksum offload leaves: the pseudo-header's sum only. */
 function offloaded(frame: Buffer): Buffer {
@@ -43,20 +36,6 @@ function offloaded(frame: Buffer): Buffer {
   while (acc > 0xffff) acc = (acc & 0xffff) + (acc >>> 16);
   c.writeUInt16BE(acc, t + 16);
   return c;
-}
-
-/** Sets an Ethernet + IPv4 TCP frame's checksum to the correct one (RFC 9293 3.1), in place. */
-function fixChecksum(f: Buffer): void {
-  if (f.readUInt16BE(12) !== 0x0800 || f[14 + 9] !== 6) return;
-  const ihl = (f[14]! & 0x0f) * 4;
-  const ipEnd = 14 + f.readUInt16BE(14 + 2);
-  const t = 14 + ihl;
-  f.writeUInt16BE(0, t + 16);
-  let acc = 6 + (ipEnd - t);
-  for (let i = 14 + 12; i < 14 + 20; i += 2) acc += f.readUInt16BE(i);
-  for (let i = t; i < ipEnd; i += 2) acc += i + 1 < ipEnd ? f.readUInt16BE(i) : f[i]! << 8;
-  while (acc > 0xffff) acc = (acc & 0xffff) + (acc >>> 16);
-  f.writeUInt16BE(~acc & 0xffff, t + 16);
 }
 
 async function records(frames: Buffer[]): Promise<OutRecord[]> {
@@ -178,17 +157,6 @@ test('the mark in --json, the text views, stats and check (unverifiable: damage,
   const good = cli(['check', twin, '--max-queries', '10', '--strict']);
   assert.equal(good.status, 0, good.stdout + good.stderr);
 });
-
-/** The frames of a classic little-endian pcap (samples are). */
-function pcapFrames(file: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let o = 24; o + 16 <= file.length;) {
-    const caplen = file.readUInt32LE(o + 8);
-    out.push(Buffer.from(file.subarray(o + 16, o + 16 + caplen)));
-    o += 16 + caplen;
-  }
-  return out;
-}
 
 test('a real server\'s capture (samples/simple-query.pcap, checksums made correct): one Query\'s checksum made wrong marks that record only', async () => {
   const frames = pcapFrames(readFileSync(join(projectRoot, 'samples', 'simple-query.pcap')));

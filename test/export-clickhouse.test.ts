@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from './helpers/public-captures.js';
 import { clickhouseInstalled, startClickHouse, type ClickHouseServer } from './helpers/clickhouse-server.js';
@@ -18,6 +18,9 @@ import { analyzeFile } from '../src/pipeline/analyze.js';
 import { ClickHouseSink, parseClickHouseUrl } from '../src/sinks/export/clickhouse.js';
 import { createNormalizer } from '../src/sinks/stats-normalize.js';
 import { TABLES } from '../src/sinks/export/tables.js';
+import { pcapFile } from './helpers/build-packets.js';
+import { corrupt, fixChecksum, pcapFrames } from './helpers/tcp-checksum.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const MAIN = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
 const sample = (name: string): string => join(projectRoot, 'samples', name);
@@ -91,6 +94,40 @@ test('export-schema prints the DDL that --export creates, and ClickHouse 18.16 a
   const bad = cli(['export-schema', 'mysql']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^pgsniff: export-schema knows one target/);
+});
+
+test('badChecksum: a query built from bytes with a wrong TCP checksum has bad_checksum 1; a table an older pgsniff made gets the column', { skip: SKIP }, async () => {
+  // samples/simple-query.pcap with its (offloaded) checksums made correct, then its first Query's made wrong.
+  const frames = pcapFrames(readFileSync(sample('simple-query.pcap')));
+  for (const f of frames) fixChecksum(f);
+  const tcp = 14 + 20;
+  const at = frames.findIndex((f) => f.readUInt16BE(tcp + 2) === 5432 && f[tcp + ((f[tcp + 12]! >> 4) * 4)] === 0x51);
+  assert.ok(at > 0);
+  frames[at] = corrupt(frames[at]!);
+  const file = join(tempDir('pgsniff-ch-badsum-'), 'bad-query.pcap');
+  writeFileSync(file, pcapFile(frames));
+  const recs = records(file).filter((x) => x.kind === 'query');
+  assert.equal(recs.filter((q) => q.badChecksum === true).length, 1, 'the sample made so has one marked record');
+  // The query table as pgsniff made it before bad_checksum was a column.
+  const db = 'pgsniff_badsum';
+  const queries = TABLES.find((t) => t.kind === 'query')!;
+  await ch.query(`CREATE DATABASE IF NOT EXISTS ${db}`);
+  await ch.query(`CREATE TABLE ${db}.${queries.name} (${queries.columns.filter((c) => c.name !== 'bad_checksum').map((c) => `\`${c.name}\` ${c.type}`).join(', ')}) ENGINE = MergeTree() PARTITION BY toDate(time) ORDER BY ${queries.orderBy}`);
+  const r = cli(['read', file, '--export', `clickhouse://127.0.0.1:${ch.port}/${db}`]);
+  assert.equal(r.status, 0, r.stderr);
+  const cols = await ch.rows<{ name: string; type: string }>(`DESCRIBE TABLE ${db}.${queries.name}`);
+  assert.deepEqual(cols.map((c) => [c.name, c.type]), queries.columns.map((c) => [c.name, c.type]), 'the column added, where the DDL declares it');
+  const rows = await ch.rows<{ frame: string; first_frame: string; bad_checksum: number; extra: string }>(`SELECT frame, first_frame, bad_checksum, extra FROM ${db}.${queries.name}`);
+  assert.equal(rows.length, recs.length);
+  for (const q of recs) {
+    const row = rows.find((x) => Number(x.frame) === q.frame && Number(x.first_frame) === q.firstFrame);
+    assert.ok(row, `a row for the query at frame ${String(q.frame)}`);
+    assert.equal(Number(row.bad_checksum), q.badChecksum === true ? 1 : 0);
+    assert.ok(!('badChecksum' in (JSON.parse(row.extra) as object)), 'a typed column, not in extra');
+  }
+  // A second export into the table as it is now adds nothing.
+  assert.equal(cli(['read', file, '--export', `clickhouse://127.0.0.1:${ch.port}/${db}`]).status, 0);
+  assert.equal((await ch.rows(`DESCRIBE TABLE ${db}.${queries.name}`)).length, queries.columns.length);
 });
 
 test('parameters go out only with --export-params; message rows only with --export-messages; no secret in any column', { skip: SKIP }, async () => {

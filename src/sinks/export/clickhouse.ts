@@ -17,7 +17,7 @@ import type { DecodedMessage, DissectContext, RawMessage } from '../../../dissec
 import type { OutRecord, PipelineSink, SinkNeeds } from '../../pipeline/events.js';
 import type { Normalizer } from '../stats-normalize.js';
 import { SessionContexts } from './session-context.js';
-import { ident, rowOf, schemaSql, tableOf, TABLES, type RowContext, type Table } from './tables.js';
+import { addMissingColumnsSql, ident, literal, rowOf, schemaSql, tableOf, TABLES, type RowContext, type Table } from './tables.js';
 
 interface ClickHouseTarget {
   /** http://host:port, as the client wants it. */
@@ -239,8 +239,19 @@ export class ClickHouseSink implements PipelineSink {
 
   private async ensureTables(): Promise<void> {
     if (this.tablesReady) return;
-    for (const stmt of schemaSql(this.opts.target.database).split(';\n').map((s) => s.trim()).filter(Boolean)) {
+    const db = this.opts.target.database;
+    for (const stmt of schemaSql(db).split(';\n').map((s) => s.trim()).filter(Boolean)) {
       await this.client.command({ query: stmt });
+    }
+    // A table an older pgsniff made lacks the columns added since (bad_checksum): add them.
+    for (const t of this.queues.keys()) {
+      const cols = await this.client.query({
+        // A literal, not a query parameter: 18.16 has none.
+        query: `SELECT name FROM system.columns WHERE database = ${literal(db)} AND table = ${literal(t.name)}`,
+        format: 'JSONEachRow',
+      });
+      const existing = new Set((await cols.json<{ name: string }>()).map((c) => c.name));
+      for (const stmt of addMissingColumnsSql(db, t, existing)) await this.client.command({ query: stmt });
     }
     this.tablesReady = true;
   }

@@ -148,11 +148,12 @@ const QUERIES = table('pgsniff_queries', 'query', '(fingerprint, host, time)', [
   { name: 'incomplete_reason', type: 'String', value: (r) => str(r.incompleteReason) },
   { name: 'rolled_back', type: 'UInt8', value: (r) => flag(r.rolledBack) },
   { name: 'suspended', type: 'UInt8', value: (r) => flag(r.suspended) },
+  { name: 'bad_checksum', type: 'UInt8', value: (r) => flag(r.badChecksum) },
   { name: 'transaction_status', type: 'String', value: (r) => str(r.transactionStatus) },
   { name: 'params', type: 'String', value: (r, c) => (c.params ? JSON.stringify(r.params ?? []) : '') },
 ], ['session', 'frame', 'firstFrame', 'startTime', 'protocol', 'statement', 'portal', 'sql', 'durationMs', 'firstRowMs',
   'batch', 'rows', 'rowsReturned', 'bytesReturned', 'command', 'errorPhase', 'skipped', 'incomplete', 'incompleteReason',
-  'rolledBack', 'suspended', 'transactionStatus', 'params']);
+  'rolledBack', 'suspended', 'badChecksum', 'transactionStatus', 'params']);
 
 const sess = (r: Record<string, unknown>): SessionRecord => r as unknown as SessionRecord;
 const endpoint = (e: { ip: string; port: number } | undefined): string => (e ? (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`) : '');
@@ -233,6 +234,11 @@ export function ident(name: string): string {
   return '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
 }
 
+/** A ClickHouse string literal. */
+export function literal(text: string): string {
+  return "'" + text.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'";
+}
+
 /**
  * CREATE TABLE statements for one server: MergeTree, a partition a day, ordered for the usual
  * questions (by statement and time for queries, by host and time for the rest). `engine`
@@ -242,6 +248,22 @@ function createTableSql(database: string, t: Table, engine = 'MergeTree()'): str
   const cols = t.columns.map((c) => `  ${ident(c.name)} ${c.type}`).join(',\n');
   return `CREATE TABLE IF NOT EXISTS ${ident(database)}.${ident(t.name)}\n(\n${cols}\n)\n` +
     `ENGINE = ${engine}\nPARTITION BY toDate(time)\nORDER BY ${t.orderBy}`;
+}
+
+/**
+ * What makes a table made by an older pgsniff hold every column declared now: for each column
+ * `existing` (the table's column names) lacks, an ALTER TABLE that adds it after its declared
+ * predecessor. An added column reads 0 / '' / NULL in the rows inserted before. (ClickHouse
+ * 18.16 has no ADD COLUMN IF NOT EXISTS, hence the list of what exists.)
+ */
+export function addMissingColumnsSql(database: string, t: Table, existing: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  t.columns.forEach((c, i) => {
+    if (existing.has(c.name)) return;
+    const after = i > 0 ? ` AFTER ${ident(t.columns[i - 1]!.name)}` : '';
+    out.push(`ALTER TABLE ${ident(database)}.${ident(t.name)} ADD COLUMN ${ident(c.name)} ${c.type}${after}`);
+  });
+  return out;
 }
 
 export function schemaSql(database: string): string {
