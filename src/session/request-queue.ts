@@ -57,6 +57,14 @@ export type Request =
   | { kind: 'function'; exec: Execution; seq: number; resultFormat: 'text' | 'binary' }
   | QueryRequest;
 
+/** The pieces of a Query string that is one statement or none: sql-split.ts's own pieces then say nothing more (simple-query.ts reads the string). */
+export const ONE_STATEMENT: SqlPiece[] = [];
+
+/** A simple Query's request: every one is made here, so that all have one shape. */
+export function queryRequest(sql: string, pieces: SqlPiece[], firstFrame: number, reqTimeUs: number, seq: number): QueryRequest {
+  return { kind: 'query', sql, pieces, index: 0, exec: null, last: null, failed: false, firstFrame, reqTimeUs, seq };
+}
+
 export const MAX_PENDING = 10_000;
 
 /** Heap an unanswered request holds besides its wire bytes (request object, its Execution or SQL pieces, queue slots). */
@@ -70,11 +78,23 @@ export function requestBytes(r: Request, wireBytes: number): number {
 }
 
 export class RequestQueue implements BudgetHolder {
-  /** Slots [head, tail) hold the queue; the array keeps its size between rounds (no regrowth per request). */
-  private items: Array<Request | undefined> = [];
+  /**
+   * Slots [head, tail) hold the queue; the array keeps its size between rounds (no regrowth per
+   * request). A slot holding a string is a simple Query of one statement (or none) not looked
+   * at yet (pushQuery): its SQL, with its frame, time and seq in the arrays below. Such a Query
+   * waits as a few numbers rather than objects, so that thousands waiting unanswered, and given
+   * up by the budget long after, do not each cost a request object kept through garbage
+   * collections (issue 19's floor: empty Queries never answered). It becomes its QueryRequest
+   * when the queue hands it out (peek, at, shift).
+   */
+  private items: Array<Request | string | undefined> = [];
   /** Each slot's budget ticket and the bytes it was charged. */
   private tickets: number[] = [];
   private sizes: number[] = [];
+  /** A string slot's Query: its first frame, request time and seq (QueryRequest's fields). */
+  private frames: number[] = [];
+  private times: number[] = [];
+  private seqs: number[] = [];
   private head = 0;
   private tail = 0;
   private readonly account = new LedgerAccount(this);
@@ -109,6 +129,36 @@ export class RequestQueue implements BudgetHolder {
    * any session first; returns the request pushed out when this queue was full (MAX_PENDING).
    */
   push(r: Request, bytes: number): Request | undefined {
+    return this.put(r, bytes);
+  }
+
+  /**
+   * push() for a simple Query whose string is one statement or none (pieces ONE_STATEMENT),
+   * not marked unconfirmed: it waits as its SQL and three numbers (see `items`).
+   */
+  pushQuery(sql: string, firstFrame: number, reqTimeUs: number, seq: number, wireBytes: number): Request | undefined {
+    // requestBytes of its QueryRequest (no pieces of its own).
+    const dropped = this.put(sql, REQUEST_OVERHEAD + 2 * wireBytes);
+    const t = this.tail - 1;
+    if (t < this.frames.length) {
+      this.frames[t] = firstFrame;
+      this.times[t] = reqTimeUs;
+      this.seqs[t] = seq;
+    } else {
+      // The number arrays grow with `items`, a slot at a time (put made slot t).
+      while (this.frames.length < t) {
+        this.frames.push(0);
+        this.times.push(0);
+        this.seqs.push(0);
+      }
+      this.frames.push(firstFrame);
+      this.times.push(reqTimeUs);
+      this.seqs.push(seq);
+    }
+    return dropped;
+  }
+
+  private put(r: Request | string, bytes: number): Request | undefined {
     let dropped: Request | undefined;
     if (this.size >= MAX_PENDING) dropped = this.shift();
     const ticket = this.ledger.charge(this.account, bytes);
@@ -126,17 +176,26 @@ export class RequestQueue implements BudgetHolder {
     return dropped;
   }
 
+  /** The request at slot i, made an object if it waited as a string (pushQuery). */
+  private request(i: number): Request {
+    const r = this.items[i]!;
+    if (typeof r !== 'string') return r;
+    const q = queryRequest(r, ONE_STATEMENT, this.frames[i]!, this.times[i]!, this.seqs[i]!);
+    this.items[i] = q;
+    return q;
+  }
+
   peek(): Request | undefined {
-    return this.head < this.tail ? this.items[this.head] : undefined;
+    return this.head < this.tail ? this.request(this.head) : undefined;
   }
 
   at(i: number): Request | undefined {
-    return i >= 0 && this.head + i < this.tail ? this.items[this.head + i] : undefined;
+    return i >= 0 && this.head + i < this.tail ? this.request(this.head + i) : undefined;
   }
 
   shift(): Request | undefined {
     if (this.head >= this.tail) return undefined;
-    const r = this.items[this.head];
+    const r = this.request(this.head);
     this.items[this.head] = undefined;
     this.ledger.release(this.sizes[this.head]!);
     this.head++;
@@ -148,12 +207,18 @@ export class RequestQueue implements BudgetHolder {
         this.items = [];
         this.tickets = [];
         this.sizes = [];
+        this.frames = [];
+        this.times = [];
+        this.seqs = [];
       }
     } else if (this.head >= 1024 && this.head * 2 >= this.tail) {
       // Many waiting behind a long-gone head: move them to the front.
       this.items.copyWithin(0, this.head, this.tail);
       this.tickets.copyWithin(0, this.head, this.tail);
       this.sizes.copyWithin(0, this.head, this.tail);
+      this.frames.copyWithin(0, this.head, this.tail);
+      this.times.copyWithin(0, this.head, this.tail);
+      this.seqs.copyWithin(0, this.head, this.tail);
       this.items.fill(undefined, this.tail - this.head, this.tail);
       this.tail -= this.head;
       this.head = 0;

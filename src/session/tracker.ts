@@ -38,7 +38,7 @@ import { keepBound } from './bound-params.js';
 import { Outbox, type ExecutionWriter } from './outbox.js';
 import { pieceExec, queryError, queryExec, secondCompletion, skipRest } from './simple-query.js';
 import { StatementTable, statementColumns, untypedColumns, withFormats, MAX_STATEMENTS, MAX_STATEMENT_CHARS, type Portal, type PreparedStatement } from './statements.js';
-import { RequestQueue, accepts, isSyncPoint, requestBytes, requestTime, MAX_PENDING, type Request, type QueryRequest } from './request-queue.js';
+import { RequestQueue, accepts, isSyncPoint, queryRequest, requestBytes, requestTime, MAX_PENDING, type Request } from './request-queue.js';
 import { tagFits } from './tag-fit.js';
 import type { PoolerLegs, SessionLeg } from './pooler.js';
 import type { Direction } from '../core/direction.js';
@@ -534,19 +534,21 @@ export class SessionTracker implements CancelTarget {
   }
 
   private query(raw: RawMessage, sql: string): void {
-    const pieces = splitSql(sql, this.backslashEscapes, MAX_STATEMENTS_PER_QUERY);
-    const q: QueryRequest = {
-      kind: 'query', sql, pieces, index: 0, exec: null, last: null, failed: false, firstFrame: raw.firstFrame, reqTimeUs: raw.timeUs, seq: ++this.syncSeq,
-    };
-    if (this.frontendUnconfirmed) q.unconfirmed = true;
-    if (this.skipping) {
+    const seq = ++this.syncSeq;
+    // A string without `;` is one statement (or none): it waits in the queue as a few numbers
+    // (RequestQueue.pushQuery), unless something must be kept on its request object.
+    const plain = !this.skipping && !this.frontendUnconfirmed && sql.indexOf(';') < 0 && this.pooler?.active !== true;
+    const q = plain ? null : queryRequest(sql, splitSql(sql, this.backslashEscapes, MAX_STATEMENTS_PER_QUERY), raw.firstFrame, raw.timeUs, seq);
+    if (q !== null && this.frontendUnconfirmed) q.unconfirmed = true;
+    if (q !== null && this.skipping) {
       skipRest(this.outbox, q);
       return;
     }
     // "A simple Query message also destroys the unnamed statement" (and the unnamed portal).
     this.table.closeStatement('');
     this.table.closePortal('');
-    this.push(q, raw);
+    if (q !== null) this.push(q, raw);
+    else this.pushed(this.queue.pushQuery(sql, raw.firstFrame, raw.timeUs, seq, raw.length), raw);
   }
 
   private execute(raw: RawMessage, portalName: string): void {
@@ -996,6 +998,11 @@ export class SessionTracker implements CancelTarget {
     const dropped = this.queue.push(r, requestBytes(r, raw.length));
     // Indexed only once matching runs (SessionLeg.request): no leg is made for it before.
     if (this.pooler?.active === true) this.legFor()!.request(r);
+    this.pushed(dropped, raw);
+  }
+
+  /** After a push: the request it pushed out (MAX_PENDING), and statements the table evicted, are reported. */
+  private pushed(dropped: Request | undefined, raw: RawMessage): void {
     if (dropped) {
       this.forget(dropped);
       this.limit('request-limit', `more than ${MAX_PENDING} requests waiting for an answer: the oldest are reported incomplete`, raw);
