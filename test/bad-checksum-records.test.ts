@@ -15,7 +15,7 @@ import type { OutRecord } from '../src/pipeline/events.js';
 import { queryRecordSchema } from '../src/session/schema.js';
 import { LoggedInConnections } from './helpers/logged-in-connections.js';
 import { pcapFile } from './helpers/build-packets.js';
-import { bind, commandComplete, dataRow, execute, parse, query, readyForQuery, rowDescription, sync } from './helpers/pg-builder.js';
+import { bind, commandComplete, dataRow, errorResponse, execute, parse, query, readyForQuery, rowDescription, sync } from './helpers/pg-builder.js';
 import { projectRoot, publicCapture } from './helpers/public-captures.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { corrupt, fixChecksum, pcapFrames } from './helpers/tcp-checksum.js';
@@ -122,6 +122,39 @@ test('an answer taken from a segment with a wrong checksum marks the statement i
 test('a Parse taken from a segment with a wrong checksum marks the executions of its statement', async () => {
   const recs = await records(session('parse'));
   assert.deepEqual(marks(recs), [['SELECT 1', false], ['SELECT 2', false], ['SELECT 3', false], ['SELECT $1::int', true]]);
+});
+
+/**
+ * One session: Q1 answered, its ReadyForQuery in a segment of its own; then a Parse of a statement
+ * the server rejects, and a Sync (no Execute: the failed Parse is the record), answered with
+ * ErrorResponse and ReadyForQuery. `bad`: which segment has a wrong checksum.
+ */
+function failedParse(bad: 'none' | 'ready' | 'parse' | 'error'): Buffer[] {
+  const net = new LoggedInConnections();
+  const c = net.conn('10.0.0.1', '10.0.0.2', 5432);
+  c.c(query('SELECT 1'));
+  c.s(Buffer.concat([rowDescription([{ name: 'n', typeOid: 23 }]), dataRow(['1']), commandComplete('SELECT 1')]));
+  c.s(readyForQuery());
+  const ready = net.frames.length - 1;
+  c.c(Buffer.concat([parse('s1', 'SELEC 1'), sync()]));
+  const p = net.frames.length - 1;
+  c.s(Buffer.concat([errorResponse({ S: 'ERROR', V: 'ERROR', C: '42601', M: 'syntax error at or near "SELEC"' }), readyForQuery()]));
+  const e = net.frames.length - 1;
+  const frames = net.frames.slice();
+  const at = bad === 'ready' ? ready : bad === 'parse' ? p : bad === 'error' ? e : -1;
+  if (at >= 0) frames[at] = corrupt(frames[at]!);
+  return frames;
+}
+
+test('a failed Parse with no Execute after it is marked when the Parse or its ErrorResponse came from bad bytes; a ReadyForQuery from bad bytes marks the records it gives their status', async () => {
+  const clean = await records(failedParse('none'));
+  assert.deepEqual(marks(clean), [['SELECT 1', false], ['SELEC 1', false]]);
+  assert.equal(queries(clean)[1]!.errorPhase, 'parse');
+  assert.deepEqual(marks(await records(failedParse('parse'))), [['SELECT 1', false], ['SELEC 1', true]]);
+  assert.deepEqual(marks(await records(failedParse('error'))), [['SELECT 1', false], ['SELEC 1', true]]);
+  const ready = await records(failedParse('ready'));
+  assert.deepEqual(marks(ready), [['SELECT 1', true], ['SELEC 1', false]]);
+  assert.equal(queries(ready)[0]!.transactionStatus, 'idle', 'the status is still given, and said to come from bad bytes');
 });
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -283,6 +283,14 @@ export class Outbox implements BudgetHolder {
   }
 
   /**
+   * The ReadyForQuery about to be given to ready() came from bytes with a wrong TCP checksum: the
+   * records it gives a transaction status (and may release) say so (badChecksum).
+   */
+  unconfirmedReady(): void {
+    for (let i = this.settled; i < this.tail; i++) this.awaiting[i]!.badChecksum = true;
+  }
+
+  /**
    * A ReadyForQuery: the waiting executions get its status. When it says idle (or cannot be
    * read), every transaction they were in has ended and their records go out; 'T' and 'E'
    * keep them until the block ends.

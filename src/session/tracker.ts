@@ -199,6 +199,12 @@ export class SessionTracker implements CancelTarget {
    */
   private unconfirmedNext = 0;
   private frontendUnconfirmed = false;
+  /**
+   * While a backend message from unconfirmed bytes is handled: a failed Parse, Bind or Describe
+   * it reports (no Execute after it), and the records a ReadyForQuery gives their transaction
+   * status, are marked.
+   */
+  private backendUnconfirmed = false;
 
   constructor(conn: ConnectionInfo, emit: SessionEmit, opts: TrackerOptions) {
     this.conn = conn;
@@ -374,7 +380,9 @@ export class SessionTracker implements CancelTarget {
    * A message from unconfirmed bytes. A request marks what it makes: a Query its statements'
    * records, a Parse its statement and a Bind its portal (and so every execution of them), an
    * Execute or FunctionCall its record, CopyData the COPY's. An answer marks the execution it
-   * belongs to: that of the first request waiting with one, up to the request group's Sync.
+   * belongs to: that of the first request waiting with one, up to the request group's Sync; a
+   * failed Parse, Bind or Describe reported on its own (failedRequest), and the records a
+   * ReadyForQuery gives their transaction status (Outbox.unconfirmedReady), are marked too.
    */
   private unconfirmedMessage(raw: RawMessage, decode: () => DecodedMessage): void {
     const frontend = this.unconfirmedNext === 1;
@@ -399,7 +407,9 @@ export class SessionTracker implements CancelTarget {
       break;
     }
     if (raw.code === 'd' && this.copyExec !== null) this.copyExec.badChecksum = true;
+    this.backendUnconfirmed = true;
     this.message(raw, decode);
+    this.backendUnconfirmed = false;
   }
 
   close(end: ConnectionEnd): void {
@@ -858,6 +868,7 @@ export class SessionTracker implements CancelTarget {
     // and starts with a type byte, padding with zeros.
     const src = raw.source;
     const more = src.length - raw.bodyEnd >= 5 && src[raw.bodyEnd]! >= 0x31 && src[raw.bodyEnd]! <= 0x7a;
+    if (this.backendUnconfirmed) this.outbox.unconfirmedReady();
     this.outbox.ready(status, more ? raw.frame : -1);
     if (status === 'idle') this.table.endTransaction(epoch);
     // Records kept for an open block are charged now, not at the session's next message: an idle
@@ -980,6 +991,8 @@ export class SessionTracker implements CancelTarget {
       if (req.portal.bound !== undefined) exec.bound = req.portal.bound;
     }
     if (exec.sql === null && this.table.forgotten) exec.markIncomplete('limit');
+    // Its error, its statement or its portal came from unconfirmed bytes (unconfirmedMessage).
+    if (this.backendUnconfirmed || stmt?.unconfirmed === true || (req.kind === 'bind' && req.portal.unconfirmed === true)) exec.badChecksum = true;
     return exec;
   }
 
@@ -1096,6 +1109,7 @@ export class SessionTracker implements CancelTarget {
         this.endSkipping();
         this.copyExec = null;
         this.lastCompletionUs = raw.timeUs;
+        if (this.backendUnconfirmed) this.outbox.unconfirmedReady();
         this.outbox.ready(readyStatus(raw.source, raw.bodyStart, raw.bodyEnd));
         return true;
       }
