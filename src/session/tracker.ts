@@ -596,21 +596,8 @@ export class SessionTracker implements CancelTarget {
     switch (code) {
       case NO_CODE: return this.startup.encryptionAnswer(decode());
       case BackendCode.Authentication: return this.startup.authentication(decode());
-      case BackendCode.BackendKeyData: {
-        const d = decode();
-        if (d.type !== 'BackendKeyData') return;
-        this.info.backendPid = d.processId;
-        this.info.backendKey = d.secretKey;
-        this.registry.register(d.processId, d.secretKey, this);
-        return;
-      }
-      case BackendCode.ParameterStatus: {
-        const d = decode();
-        if (d.type !== 'ParameterStatus') return;
-        this.info.parameterStatus(d.name, d.value);
-        if (d.name === 'standard_conforming_strings') this.backslashEscapes = d.value === 'off';
-        return;
-      }
+      case BackendCode.BackendKeyData: return this.backendKeyData(decode);
+      case BackendCode.ParameterStatus: return this.parameterStatus(decode);
       case BackendCode.NegotiateProtocolVersion: {
         const d = decode();
         if (d.type === 'NegotiateProtocolVersion') this.info.protocolVersion = '3.' + d.newestMinor;
@@ -621,16 +608,35 @@ export class SessionTracker implements CancelTarget {
         return;
       case BackendCode.ReadyForQuery: return this.readyForQuery(raw, readyStatus(raw.source, raw.bodyStart, raw.bodyEnd));
       case BackendCode.ErrorResponse: return this.errorResponse(raw, decode());
-      case BackendCode.NoticeResponse: {
-        const d = decode();
-        if (d.type !== 'NoticeResponse') return;
-        const exec = this.runningExec(true);
-        if (exec) exec.notice(d.fields);
-        return;
-      }
+      case BackendCode.NoticeResponse: return this.noticeResponse(decode);
       default:
         return this.response(raw, code, decode, size);
     }
+  }
+
+  /** BackendKeyData: the session's cancel key, registered so that a CancelRequest finds it. */
+  private backendKeyData(decode: () => DecodedMessage): void {
+    const d = decode();
+    if (d.type !== 'BackendKeyData') return;
+    this.info.backendPid = d.processId;
+    this.info.backendKey = d.secretKey;
+    this.registry.register(d.processId, d.secretKey, this);
+  }
+
+  /** ParameterStatus: kept for the session record; standard_conforming_strings decides how Query strings split (sql-split.ts). */
+  private parameterStatus(decode: () => DecodedMessage): void {
+    const d = decode();
+    if (d.type !== 'ParameterStatus') return;
+    this.info.parameterStatus(d.name, d.value);
+    if (d.name === 'standard_conforming_strings') this.backslashEscapes = d.value === 'off';
+  }
+
+  /** NoticeResponse: a notice of the statement running, if one is. */
+  private noticeResponse(decode: () => DecodedMessage): void {
+    const d = decode();
+    if (d.type !== 'NoticeResponse') return;
+    const exec = this.runningExec(true);
+    if (exec) exec.notice(d.fields);
   }
 
   /**
