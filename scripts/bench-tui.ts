@@ -7,6 +7,7 @@
  * Each run is a child process of its own (its peak RSS is its own): the real UI (runTui) on a
  * 200x50 virtual terminal, fed by the real pipeline; a key is "answered" when the UI has drawn
  * after it (runTui's onRender), so its latency is what a user waits while the index grows.
+ * The child sets V8 as the pgsniff command does for the UI (src/cli/heap.ts).
  *
  *   node dist/scripts/bench-tui.js [--file CAPTURE] [--port N] [--packets N] [--runs N]
  *
@@ -22,6 +23,7 @@ import { PassThrough } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { runTui } from '../src/tui/app.js';
 import { analyzeFile } from '../src/pipeline/analyze.js';
+import { limitYoungGeneration } from '../src/cli/heap.js';
 
 interface RunResult {
   firstScreenMs: number;
@@ -46,6 +48,9 @@ function arg(name: string, def: string): string {
 
 /** One run, in this process: prints its figures as one JSON line. */
 async function oneRun(file: string, port: number): Promise<void> {
+  // As `pgsniff read FILE` runs the UI (src/cli/run.ts): V8's young generation kept at its
+  // starting size (PGSNIFF_YOUNG_GROWTH=2 measures with V8's default growth, as session 8 did).
+  limitYoungGeneration();
   // Not a TTY: blessed then reads keys straight from the stream (as test/tui-inject.test.ts feeds them).
   const input = new PassThrough();
   const output = new PassThrough() as PassThrough & { isTTY: boolean; columns: number; rows: number };

@@ -255,7 +255,7 @@ export class StringArena {
 /** Distinct strings remembered for sharing; past it the memory starts again (recent ones are the likely repeats). */
 const SHARED_MAX = 1 << 16;
 /** Shared strings have two-byte ids; this one marks an entry stored on its own. */
-const OWN = 0xffff;
+export const OWN = 0xffff;
 
 /**
  * Strings that mostly repeat (a message summary "DataRow (3 columns)", a query's "command SELECT
@@ -281,27 +281,36 @@ export class SharedArena {
     return this.ids.n;
   }
   add(s: string): number {
+    return this.ids.push(this.idFor(s, this.ids.n));
+  }
+  /**
+   * The id that entry `i` (the next one: entries come in order) gets for `s`: a shared string's,
+   * or OWN when `s` is stored on its own. For a caller that keeps the ids itself and reads the
+   * text back with text(i, id); add() and get() keep them here.
+   */
+  idFor(s: string, i: number): number {
     if (s.length <= this.sharedChars) {
       // FNV-1a over the UTF-16 units.
       let h = 0x811c9dc5;
       for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
       const seen = this.byHash.get(h);
-      if (seen !== undefined && this.shared.get(seen) === s) return this.ids.push(seen);
+      if (seen !== undefined && this.shared.get(seen) === s) return seen;
       if (this.shared.length < OWN) {
         const id = this.shared.add(s);
         if (this.byHash.size >= SHARED_MAX) this.byHash.clear();
         this.byHash.set(h, id);
-        return this.ids.push(id);
+        return id;
       }
     }
     this.own.add(s);
-    const i = this.ids.push(OWN);
     this.ownAt.push(i);
-    return i;
+    return OWN;
   }
   get(i: number): string {
-    if (i < 0 || i >= this.ids.n) return '';
-    const id = this.ids.get(i);
+    return i < 0 || i >= this.ids.n ? '' : this.text(i, this.ids.get(i));
+  }
+  /** Entry `i`'s text, given the id idFor gave it. */
+  text(i: number, id: number): string {
     if (id !== OWN) return this.shared.get(id);
     let lo = 0;
     let hi = this.ownAt.n - 1;

@@ -112,7 +112,9 @@ export class TuiStore implements TuiSink {
   /** Length on the wire. */
   readonly fLen = u32();
   /** Bytes captured (at most the snap length): what the file holds and the hex pane shows. */
-  readonly fCapturedLength = u32();
+  readonly fCapturedLength = { get: (fi: number): number => this.fLen.get(fi) - this.fCutBytes.get(fi) };
+  /** Bytes on the wire less bytes captured: nearly always none (kept only where not). */
+  private readonly fCutBytes = new ZeroColumn();
   readonly fSrc = u32();
   readonly fDst = u32();
   readonly fSess = i32();
@@ -151,9 +153,10 @@ export class TuiStore implements TuiSink {
   readonly mFirstFrame = { get: (m: number): number => this.mFrame.get(m) - this.mFramesBefore.get(m) };
   private readonly mFramesBefore = new ZeroColumn();
   /**
-   * Direction, code, Info label, type and flags of each message, as one id into a table of the
-   * combinations seen (a few dozen in a real capture: the type nearly decides the rest). Two
-   * bytes a message instead of six; the rare id past 65,534 lies in SmallColumn's map.
+   * Direction, code, Info label, type, flags and summary of each message, as one id into a table
+   * of the combinations seen (a few hundred in a real capture: the type nearly decides the rest,
+   * and short summaries repeat). Two bytes a message instead of ten; the rare id past 65,534
+   * lies beside (SmallColumn). A summary not shared (a query's text) is read from mSummary.
    */
   private readonly mShape = new SmallColumn();
   private readonly shapeIds = new Map<number, number>();
@@ -162,6 +165,8 @@ export class TuiStore implements TuiSink {
   private readonly shapeLabel: number[] = [];
   private readonly shapeType: number[] = [];
   private readonly shapeFlags: number[] = [];
+  /** mSummary's id of the summary (OWN: the message's own). */
+  private readonly shapeSummary: number[] = [];
   /** 0 frontend, 1 backend. */
   readonly mDir = { get: (m: number): number => this.shapeDir[this.mShape.get(m)] as number };
   /** The type byte (0: none). */
@@ -174,8 +179,8 @@ export class TuiStore implements TuiSink {
   readonly mFlags = { get: (m: number): number => this.shapeFlags[this.mShape.get(m)] as number };
   /** The length field's value (a map beside holds the rare one of 64 KiB or more). */
   readonly mLen = new SmallColumn();
-  /** Summary of each message, stored once per distinct short text. */
-  readonly mSummary = new SharedArena(SUMMARY_CHARS, SHARED_SUMMARY_CHARS);
+  /** Summaries: each distinct short text once, the others on their own (the id is in the shape). */
+  private readonly mSummary = new SharedArena(SUMMARY_CHARS, SHARED_SUMMARY_CHARS);
   readonly types = new Interner();
   readonly endpoints = new Interner();
 
@@ -350,7 +355,7 @@ export class TuiStore implements TuiSink {
     this.fTime.push(timeUs);
     this.fFileOffset.push(off);
     this.fLen.push(len);
-    this.fCapturedLength.push(cap);
+    this.fCutBytes.push(len - cap);
     this.fSrc.push(this.endpoints.id(src ?? ''));
     this.fDst.push(this.endpoints.id(dst ?? ''));
     this.fSess.push(NO_SESSION);
@@ -451,9 +456,6 @@ export class TuiStore implements TuiSink {
     if (decoded.type === 'ErrorResponse') flags |= MF_ERROR;
     else if (decoded.type === 'NoticeResponse') flags |= MF_NOTICE;
     else if (decoded.type === 'Malformed' || decoded.type === 'Unknown') flags |= MF_BAD;
-    const m = this.mLen.push(raw.length);
-    this.mFramesBefore.push(raw.frame - raw.firstFrame);
-    this.mShape.push(this.shapeOf(rec.dir === 'frontend' ? 0 : 1, raw.code === null ? 0 : raw.code.charCodeAt(0) & 0xff, labelOf(raw.code, decoded), t, flags));
     let summary: string;
     try {
       summary = summarize(decoded);
@@ -461,7 +463,10 @@ export class TuiStore implements TuiSink {
       // A decoded shape the summary does not expect (a Malformed partial, say): its type says enough.
       summary = decoded.type;
     }
-    this.mSummary.add(summary);
+    const m = this.mLen.push(raw.length);
+    this.mFramesBefore.push(raw.frame - raw.firstFrame);
+    const summaryId = this.mSummary.idFor(summary, m);
+    this.mShape.push(this.shapeOf(rec.dir === 'frontend' ? 0 : 1, raw.code === null ? 0 : raw.code.charCodeAt(0) & 0xff, labelOf(raw.code, decoded), t, flags, summaryId));
     this.typeCounts[t] = (this.typeCounts[t] ?? 0) + 1;
 
     // Attach to the frame: contiguous when it is the last frame (the pipeline announces a frame
@@ -731,9 +736,10 @@ export class TuiStore implements TuiSink {
     return lo;
   }
 
-  /** The table id of a message's direction, code, label, type and flags (mShape). */
-  private shapeOf(dir: number, code: number, label: number, type: number, flags: number): number {
-    const key = (((type * 256 + code) * 256 + label) * 2 + dir) * 256 + flags;
+  /** The table id of a message's direction, code, label, type, flags and summary id (mShape). */
+  private shapeOf(dir: number, code: number, label: number, type: number, flags: number, summary: number): number {
+    // Exact in a double: the type ids are the dissectors' few hundred type names (< 2^12), the rest 8, 8, 1, 8 and 16 bits.
+    const key = ((((type * 256 + code) * 256 + label) * 2 + dir) * 256 + flags) * 0x10000 + summary;
     let id = this.shapeIds.get(key);
     if (id === undefined) {
       id = this.shapeDir.length;
@@ -743,6 +749,7 @@ export class TuiStore implements TuiSink {
       this.shapeLabel.push(label);
       this.shapeType.push(type);
       this.shapeFlags.push(flags);
+      this.shapeSummary.push(summary);
     }
     return id;
   }
@@ -750,7 +757,7 @@ export class TuiStore implements TuiSink {
   typeName(m: number): string { return this.types.name(this.mType.get(m)); }
   code(m: number): string | null { const c = this.mCode.get(m); return c === 0 ? null : String.fromCharCode(c); }
   dirOf(m: number): 'frontend' | 'backend' { return this.mDir.get(m) === 0 ? 'frontend' : 'backend'; }
-  summary(m: number): string { return this.mSummary.get(m); }
+  summary(m: number): string { return this.mSummary.text(m, this.shapeSummary[this.mShape.get(m)] as number); }
 
   /** Session of a message: that of its frame (a frame belongs to one TCP connection). */
   sessionOf(m: number): number {
@@ -909,7 +916,7 @@ export class TuiStore implements TuiSink {
   /** Bytes held by the index (not counting the body cache), for the statistics view. */
   indexBytes(): number {
     let b = 0;
-    for (const c of [this.fNo, this.fTime, this.fSeq, this.fAck, this.fTcpFlags, this.fWin, this.fPayload, this.fTcpNote, this.fFileOffset, this.fLen, this.fCapturedLength, this.fSrc, this.fDst, this.fSess, this.fMsgFirst,
+    for (const c of [this.fNo, this.fTime, this.fSeq, this.fAck, this.fTcpFlags, this.fWin, this.fPayload, this.fTcpNote, this.fFileOffset, this.fLen, this.fCutBytes, this.fSrc, this.fDst, this.fSess, this.fMsgFirst,
       this.fMsgCount, this.fFlags, this.strayIndex, this.strayFrame, this.mFramesBefore, this.mShape, this.mLen, this.qSess, this.qStartFrame, this.qEndFrame, this.qStart, this.qEnd, this.qDur, this.qRows, this.qFlags, this.qBatch]) {
       b += c.bytes();
     }
