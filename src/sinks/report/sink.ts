@@ -260,13 +260,11 @@ export class ReportSink implements PipelineSink {
   /**
    * Packets: their time dates the records they complete; their bytes make the bytes-per-second
    * chart. Called for every packet, from the pipeline's per-packet code, into which V8 inlines
-   * it: so it only counts and keeps the packet's time, length and ports, and the chart takes
+   * it: so it only keeps the packet's time, length and ports, and the counts and the chart take
    * them PACKETS at a time (takePackets), compiled on its own (docs/BENCHMARK.md, "`pgsniff
    * report` at scale (session 9)").
    */
   packetSize(timeUs: number, length: number, srcPort: number, dstPort: number): void {
-    this.frames++;
-    this.bytes += length;
     this.nowUs = timeUs;
     const n = this.packetsWaiting;
     this.packetUs[n] = timeUs;
@@ -281,8 +279,10 @@ export class ReportSink implements PipelineSink {
   private takePackets(): void {
     const n = this.packetsWaiting;
     this.packetsWaiting = 0;
+    this.frames += n;
     for (let k = 0; k < n; k++) {
       const timeUs = this.packetUs[k]!;
+      this.bytes += this.packetLength[k]!;
       if (timeUs < this.firstUs) this.firstUs = timeUs;
       if (timeUs > this.lastUs) this.lastUs = timeUs;
       // under -Y the bytes are those of the message records that match (take() below)
