@@ -4,9 +4,18 @@ import { prng } from './helpers/prng.js';
 import { RequestQueue, MAX_PENDING, type Request } from '../src/session/request-queue.js';
 
 const sync = (seq: number): Request => ({ kind: 'sync', seq, timeUs: 0 });
-const seqOf = (r: Request | undefined): number | undefined => (r?.kind === 'sync' ? r.seq : undefined);
+/** A request's number: a Sync's seq, or a Query's (pushQuery: its SQL, frame and time say the number too). */
+const seqOf = (r: Request | undefined): number | undefined => {
+  if (r?.kind === 'sync') return r.seq;
+  if (r?.kind !== 'query') return undefined;
+  assert.equal(r.sql, `SELECT ${r.seq}`);
+  assert.equal(r.firstFrame, r.seq + 1);
+  assert.equal(r.reqTimeUs, 1_700_000_000_000_000 + r.seq);
+  assert.deepEqual([r.pieces.length, r.index, r.exec, r.failed], [0, 0, null, false]);
+  return r.seq;
+};
 
-test('RequestQueue: first in, first out, across emptyings, compaction and the cap', () => {
+test('RequestQueue: first in, first out, across emptyings, compaction and the cap (requests and Queries waiting as numbers, mixed)', () => {
   const q = new RequestQueue();
   assert.equal(q.peek(), undefined);
   assert.equal(q.shift(), undefined);
@@ -20,7 +29,10 @@ test('RequestQueue: first in, first out, across emptyings, compaction and the ca
     const x = Math.floor(random() * 0x100000000);
     const burst = step % 50_000 < 15_000; // long runs of pushes reach compaction and the cap
     if (burst ? x % 10 < 9 : x % 10 < 3) {
-      const dropped = q.push(sync(next), 100);
+      // Every third request a Query that waits as its SQL and numbers (pushQuery), in runs and alone.
+      const dropped = (x >>> 8) % 3 === 0
+        ? q.pushQuery(`SELECT ${next}`, next + 1, 1_700_000_000_000_000 + next, next, 20)
+        : q.push(sync(next), 100);
       if (model.length >= MAX_PENDING) {
         capped++;
         assert.equal(seqOf(dropped), model.shift());

@@ -213,13 +213,22 @@ export class RequestQueue implements BudgetHolder {
       }
     } else if (this.head >= 1024 && this.head * 2 >= this.tail) {
       // Many waiting behind a long-gone head: move them to the front.
-      this.items.copyWithin(0, this.head, this.tail);
-      this.tickets.copyWithin(0, this.head, this.tail);
-      this.sizes.copyWithin(0, this.head, this.tail);
-      this.frames.copyWithin(0, this.head, this.tail);
-      this.times.copyWithin(0, this.head, this.tail);
-      this.seqs.copyWithin(0, this.head, this.tail);
-      this.items.fill(undefined, this.tail - this.head, this.tail);
+      // A loop, not copyWithin (V8's generic path for arrays, several times slower: a queue the
+      // budget takes from at the front moves here every thousand requests). The number arrays
+      // only matter at string slots, which pushQuery made long enough.
+      const { items, tickets, sizes, frames, times, seqs } = this;
+      const numbers = Math.min(this.tail, frames.length);
+      for (let i = this.head, w = 0; i < this.tail; i++, w++) {
+        items[w] = items[i];
+        tickets[w] = tickets[i]!;
+        sizes[w] = sizes[i]!;
+        if (i < numbers) {
+          frames[w] = frames[i]!;
+          times[w] = times[i]!;
+          seqs[w] = seqs[i]!;
+        }
+      }
+      items.fill(undefined, this.tail - this.head, this.tail);
       this.tail -= this.head;
       this.head = 0;
     }
