@@ -253,21 +253,27 @@ export class SessionTracker implements CancelTarget {
   /** The pooler's leg, made now if not yet (null without a PoolerLegs). */
   private legFor(): SessionLeg | null {
     if (this.legPart !== null || this.pooler === null) return this.legPart;
-    const conn = this.conn;
-    const emit = this.emit;
-    const writer = this.writer;
-    const summary = this.summary;
     // Records pass the pooler's leg on their way out (it may mark them, or hold them back until it knows).
-    return (this.legPart = this.pooler.leg(conn, this.endpoint, (exec, status) => {
-      if (writer === null || !writer(exec, conn.id, status)) emit(exec.toRecord(conn.id, status, summary));
-    }, () => this.info.backendPid, this.budget.session, () => this.poolerHeldGivenUp(), () => this.poolerIndexGivenUp()));
+    return (this.legPart = this.pooler.leg(this.conn, this.endpoint, (exec, status) => this.writeRecord(exec, status),
+      () => this.info.backendPid, this.budget.session, () => this.poolerHeldGivenUp(), () => this.poolerIndexGivenUp()));
+  }
+
+  /** A finished execution's record goes out (past the pooler's leg, when there is one). */
+  private writeRecord(exec: Execution, status: TransactionStatus | null): void {
+    const writer = this.writer;
+    if (writer === null || !writer(exec, this.sessionId, status)) this.emit(exec.toRecord(this.sessionId, status, this.summary));
   }
 
   private makeOutbox(): Outbox {
-    const leg = this.legFor();
-    const writer = this.writer;
+    const pooler = this.pooler;
     return (this.outboxPart = new Outbox(this.sessionId, this.emit, this.info, this.onAnomaly, this.summary,
-      leg === null ? writer : (exec, _s, status) => { leg.out(exec, status); return true; },
+      pooler === null ? this.writer : (exec, _s, status) => {
+        // Until matching runs (two server endpoints open at once) a leg writes records as they are
+        // (SessionLeg.out): none is made for that (about 600 bytes per session of a flood).
+        if (this.legPart === null && !pooler.active) this.writeRecord(exec, status);
+        else this.legFor()!.out(exec, status);
+        return true;
+      },
       this.budget.session, () => this.heldGivenUp()));
   }
 
