@@ -161,8 +161,8 @@ test('pane sizes: + and - change the focused pane, z maximises it and gives it b
   }
 });
 
-test('dashboard (d): charts drawn by blessed-contrib at 80x24 and 160x48, following the display filter', { skip }, async () => {
-  for (const size of [{ width: 80, height: 24 }, { width: 160, height: 48 }]) {
+test('dashboard (d): charts drawn by blessed-contrib at 80x22, 80x24 and 200x50, following the display filter', { skip }, async () => {
+  for (const size of [{ width: 80, height: 24 }, { width: 200, height: 50 }, { width: 80, height: 22 }]) {
     const ui = await openTui(['--synthetic', '--sessions', '6', '--rounds', '20'], size);
     try {
       let s = await ui.press('q');
@@ -172,8 +172,24 @@ test('dashboard (d): charts drawn by blessed-contrib at 80x24 and 160x48, follow
       s = await ui.press('d');
       s = await ui.waitFor(/Dashboard · \d+ queries/);
       assert.match(s, new RegExp(`Dashboard · ${total} queries`));
-      for (const t of ['Queries/s, errors/s', 'Latency p50/p95/p99 (ms)', 'Bytes/s by direction', 'Top, total ms', 'Statements']) assert.ok(s.includes(t), `${t}:\n${s}`);
-      if (size.height >= 31) assert.ok(s.includes('Sessions active'), s);
+      // The title whole, not cut, at 80 columns too; where the sessions chart gives way (below
+      // 23 rows) it says so first.
+      const title = s.split('\n')[0]!.trimEnd();
+      assert.match(title, /^Dashboard · \d+ queries( · sessions chart: 23\+ rows)? · [\d.]+ \S+ · [\d.]+ m?s buckets( · Esc back)?$/, s);
+      assert.equal(title.endsWith('Esc back'), size.height >= 23, title);
+      assert.equal(title.includes('sessions chart'), size.height < 23, title);
+      const wide = size.width >= 120;
+      // Wide: legend boxes and the plain names. 80 columns: no legend box over the plot, the
+      // label names the series' colours instead.
+      const labels = wide
+        ? ['Queries/s, errors/s', 'Latency p50/p95/p99 (ms)', 'Bytes/s by direction']
+        : ['Queries/s green, errors/s red', 'Latency p50/95/99: green/yellow/red', 'Bytes/s: client cyan, server green'];
+      for (const t of [...labels, 'Top, total ms', 'Statements']) assert.ok(s.includes(t), `${t}:\n${s}`);
+      const legendBox = /│(queries|errors|p50|p95|p99|client|server) *│/;
+      if (wide) assert.match(s, legendBox);
+      else assert.doesNotMatch(s, legendBox);
+      assert.equal(s.includes('Sessions active'), size.height >= 23, s);
+      assert.equal(s.includes('Errors per second'), size.height >= 23, s);
       // Braille cells: the line charts are drawn.
       assert.match(s, /[\u2801-\u28ff]/);
       assert.match(s, /#1 [\d.]+ m?s ×\d+ S/);

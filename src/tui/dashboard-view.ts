@@ -15,6 +15,20 @@ import { bytesText, fit, ms, safe, tagSafe, wireFit } from './text.js';
 
 const EVERY_MS = 1000;
 const LIVE_SAMPLES = 120;
+/** Terminal rows from which the third row of charts (sessions active, live/errors) is drawn. */
+const MIN_ROWS_3 = 23;
+/** Chart width from which a legend box is drawn; narrower, the label names the series' colours (the box would cover a third of the plot). */
+const LEGEND_FROM = 60;
+/** Its width in columns. */
+const LEGEND_W = 12;
+/** Each series' colour, named once: the charts draw with it and narrow labels name it. */
+const C = { queries: 'green', errors: 'red', p50: 'green', p95: 'yellow', p99: 'red', client: 'cyan', server: 'green', sessions: 'cyan', drops: 'red', backlog: 'yellow' } as const;
+
+/** The first label that fits a cell of that width (its border and a space each side). */
+function label(width: number, ...choices: string[]): string {
+  const room = width - 4;
+  return ` ${choices.find((c) => c.length <= room) ?? choices[choices.length - 1]!.slice(0, Math.max(1, room))} `;
+}
 
 interface Cell { top: number; left: number; width: number; height: number }
 
@@ -56,11 +70,11 @@ export class DashboardView implements View {
     this.root.height = Math.max(5, height - 1);
   }
 
-  /** Chart cells: two columns, three rows when the terminal is tall enough (two at 24 rows, where the sessions chart gives way). */
+  /** Chart cells: two columns, three rows (two only below 23 rows, where the sessions chart gives way). */
   private grid(): Cell[] {
     const w = this.size.width;
     const h = Math.max(8, this.size.height - 2);
-    const rows = h >= 30 ? 3 : 2;
+    const rows = h >= MIN_ROWS_3 - 2 ? 3 : 2;
     const rowH = Math.floor(h / rows);
     const half = Math.floor(w / 2);
     const out: Cell[] = [];
@@ -79,14 +93,24 @@ export class DashboardView implements View {
     // Appended after construction: a chart makes its canvas on 'attach', which a `parent`
     // option would fire before the chart listens for it.
     const add = <T extends blessed.Widgets.BoxElement>(el: T): T => { this.root.append(el); return el; };
-    const line = (cell: Cell, label: string) => add(contrib.line({
-      ...cell, label: ` ${label} `, showLegend: cell.width >= 40, legend: { width: 12 },
-      border: { type: 'line' }, style: { line: 'yellow', text: 'white', baseline: 'white', border: { fg: 'gray' } },
-      xLabelPadding: 3, xPadding: 5, abbreviate: true, numYLabels: 3,
-    } as Parameters<typeof contrib.line>[0]));
+    // Several series: a legend box when wide; narrower, the label names the colours instead.
+    const line = (cell: Cell, name: string, colours: string[] = []) => {
+      const legend = colours.length > 0 && cell.width >= LEGEND_FROM;
+      return add(contrib.line({
+        ...cell, label: legend || colours.length === 0 ? label(cell.width, name) : label(cell.width, ...colours),
+        showLegend: legend, legend: { width: LEGEND_W },
+        border: { type: 'line' }, style: { line: 'yellow', text: 'white', baseline: 'white', border: { fg: 'gray' } },
+        xLabelPadding: 3, xPadding: 5, abbreviate: true, numYLabels: 3,
+      } as Parameters<typeof contrib.line>[0]));
+    };
     const cells = this.grid();
     const [a, b, c, d, e, f] = cells as [Cell, Cell, Cell, Cell, Cell | undefined, Cell | undefined];
-    this.charts.push(line(a, 'Queries/s, errors/s'), line(b, 'Latency p50/p95/p99 (ms)'), line(c, 'Bytes/s by direction'));
+    this.charts.push(
+      line(a, 'Queries/s, errors/s', [`Queries/s ${C.queries}, errors/s ${C.errors}`, `Queries/s ${C.queries}, errors ${C.errors}`]),
+      line(b, 'Latency p50/p95/p99 (ms)', [`Latency ms: p50 ${C.p50}, p95 ${C.p95}, p99 ${C.p99}`, `Latency ms p50/p95/p99: ${C.p50}/${C.p95}/${C.p99}`,
+        `Latency p50/95/99: ${C.p50}/${C.p95}/${C.p99}`, `ms p50/p95/p99: ${C.p50}/${C.p95}/${C.p99}`]),
+      line(c, 'Bytes/s by direction', [`Bytes/s: client ${C.client}, server ${C.server}`, `Bytes/s client ${C.client}, server ${C.server}`]),
+    );
     // Top statements: bars on the left of the cell, their text on the right.
     const barW = Math.max(14, Math.min(4 + 5 * 8, Math.floor(d.width * 0.45)));
     this.charts.push(add(contrib.bar({
@@ -99,7 +123,7 @@ export class DashboardView implements View {
       border: { type: 'line' }, style: { border: { fg: 'gray' } }, label: ' Statements ',
     })));
     if (e) this.charts.push(line(e, 'Sessions active'));
-    if (f) this.charts.push(line(f, this.ctx.live ? 'Live: drops, backlog (s)' : 'Errors per second'));
+    if (f) this.charts.push(this.ctx.live ? line(f, 'Live: drops, backlog (s)', [`Live: drops ${C.drops}, backlog s ${C.backlog}`, `Live drops ${C.drops}, backlog s ${C.backlog}`]) : line(f, 'Errors per second'));
     this.built = `${this.size.width}x${this.size.height}`;
   }
 
@@ -138,9 +162,9 @@ export class DashboardView implements View {
     const [qps, lat, bytes, bar, text, sess, extra] = this.charts as [LineChart, LineChart, LineChart, BarChart, blessed.Widgets.BoxElement, LineChart | undefined, LineChart | undefined];
     const every = Math.max(1, Math.ceil(d.x.length / Math.max(1, Math.floor(cells(qps.width) / 8))));
     for (const c of [qps, lat, bytes, sess, extra]) if (c) (c as unknown as { options: { showNthLabel: number } }).options.showNthLabel = every;
-    setLines(qps, [{ title: 'queries', y: d.qps, colour: 'green' }, { title: 'errors', y: d.errorsPerS, colour: 'red' }], d.x);
-    setLines(lat, [{ title: 'p50', y: d.p50, colour: 'green' }, { title: 'p95', y: d.p95, colour: 'yellow' }, { title: 'p99', y: d.p99, colour: 'red' }], d.x);
-    setLines(bytes, [{ title: 'client', y: d.frontendBps, colour: 'cyan' }, { title: 'server', y: d.backendBps, colour: 'green' }], d.x);
+    setLines(qps, [{ title: 'queries', y: d.qps, colour: C.queries }, { title: 'errors', y: d.errorsPerS, colour: C.errors }], d.x);
+    setLines(lat, [{ title: 'p50', y: d.p50, colour: C.p50 }, { title: 'p95', y: d.p95, colour: C.p95 }, { title: 'p99', y: d.p99, colour: C.p99 }], d.x);
+    setLines(bytes, [{ title: 'client', y: d.frontendBps, colour: C.client }, { title: 'server', y: d.backendBps, colour: C.server }], d.x);
     // As many bars as the box holds (blessed-contrib draws past its right edge otherwise).
     const bars = Math.max(1, Math.floor((cells(bar.width) - 4) / 5));
     const shownTop = d.top.slice(0, bars);
@@ -151,17 +175,22 @@ export class DashboardView implements View {
     if (d.top.length === 0) lines.push('(no completed queries)');
     if (d.topCapped) lines.push('(first 20,000 matching queries)');
     text.setContent(lines.join('\n'));
-    if (sess) setLines(sess, [{ title: 'sessions', y: d.sessions, colour: 'cyan' }], d.x);
+    if (sess) setLines(sess, [{ title: 'sessions', y: d.sessions, colour: C.sessions }], d.x);
     if (extra && this.ctx.live) {
       const x = this.live.map((p) => new Date(p.t).toISOString().slice(14, 19));
-      setLines(extra, [{ title: 'drops', y: this.live.map((p) => p.dropped), colour: 'red' }, { title: 'backlog', y: this.live.map((p) => p.behindS), colour: 'yellow' }], x.length > 1 ? x : ['', '']);
-    } else if (extra) setLines(extra, [{ title: 'errors', y: d.errorsPerS, colour: 'red' }], d.x);
+      setLines(extra, [{ title: 'drops', y: this.live.map((p) => p.dropped), colour: C.drops }, { title: 'backlog', y: this.live.map((p) => p.behindS), colour: C.backlog }], x.length > 1 ? x : ['', '']);
+    } else if (extra) setLines(extra, [{ title: 'errors', y: d.errorsPerS, colour: C.errors }], d.x);
     const f = this.filter();
-    // Plain text cut to the width (filter expression escaped), then "Dashboard" in bold.
-    const head = `Dashboard · ${d.queries} quer${d.queries === 1 ? 'y' : 'ies'}` +
-      (f.rows ? ` · filter: ${safe(f.expr)}` : '') + (this.ctx.live ? ` · drops ${this.ctx.store.dropped ?? 'unknown'}` : '') +
-      `, ${bytesText(this.ctx.store.bytes)}, buckets of ${d.bucketS < 1 ? `${(d.bucketS * 1000).toFixed(1)} ms` : `${d.bucketS.toFixed(2)} s`}` +
-      ' · Esc back' + (this.size.height < 31 ? ' · sessions chart at 31+ rows' : '');
+    // Plain text cut to the width (filter expression escaped), then "Dashboard" in bold. What
+    // matters most comes first, so that 80 columns show it: the count, a chart left out, drops.
+    const bucket = d.bucketS < 1 ? `${(d.bucketS * 1000).toFixed(1)} ms` : `${d.bucketS.toFixed(2)} s`;
+    const base = `Dashboard · ${d.queries} quer${d.queries === 1 ? 'y' : 'ies'}` +
+      (this.size.height < MIN_ROWS_3 ? ` · sessions chart: ${MIN_ROWS_3}+ rows` : '') +
+      (this.ctx.live ? ` · drops ${this.ctx.store.dropped ?? 'unknown'}` : '') +
+      ` · ${bytesText(this.ctx.store.bytes)} · ${bucket} buckets` + (f.rows ? ` · filter: ${safe(f.expr)}` : '');
+    // The key back only where it fits: help (?) says it too.
+    const head = base +
+      (base.length + ' · Esc back'.length <= this.size.width ? ' · Esc back' : '');
     this.root.setContent(`{bold}Dashboard{/bold}${tagSafe(fit(head, this.size.width).slice('Dashboard'.length))}`);
   }
 
