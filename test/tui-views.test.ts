@@ -224,6 +224,13 @@ test('dashboard figures: per-bucket rates add up to the queries, percentiles ord
   while (filter.pending) filter.step();
   const f = dashboardSeries(store, filter, new StatsAccumulator(store), 20);
   assert.ok(f.queries > 0 && f.queries < d.queries);
+  // No packets yet (a live capture before any traffic): finite buckets and axis labels.
+  const empty = new TuiStore();
+  const e = dashboardSeries(empty, new FrameFilter(empty), new StatsAccumulator(empty), 20);
+  assert.equal(e.queries, 0);
+  assert.ok(Number.isFinite(e.bucketS) && e.bucketS > 0, String(e.bucketS));
+  assert.ok(e.x.every((x) => !x.includes('NaN')), e.x.join(' '));
+  assert.ok([...e.qps, ...e.p99, ...e.frontendBps].every(Number.isFinite));
 });
 
 test('the viewer wraps by grapheme and keeps the escaping rule', () => {

@@ -41,7 +41,8 @@ export function dashboardSeries(s: TuiStore, filter: FrameFilter, acc: StatsAccu
   const n = Math.max(2, buckets);
   const [t0, last] = s.timeSpan();
   const t1 = Number.isFinite(last) ? last : t0;
-  const spanUs = Math.max(1, t1 - t0);
+  // No packets yet (live, before any traffic): one-second buckets, not NaN on the axis and in the title.
+  const spanUs = Number.isFinite(t0) ? Math.max(1, t1 - t0) : n * 1e6;
   const bucketUs = spanUs / n;
   const bucketS = bucketUs / 1e6;
   const at = (us: number) => Math.min(n - 1, Math.max(0, Math.floor((us - t0) / bucketUs)));
