@@ -415,11 +415,16 @@ export class HalfStream<Owner> {
     this.pendingSkip = 0;
     this.nextSeq = seqAdd(this.nextSeq, len);
     this.checkFinished();
-    this.sink.data(d);
-    // The reused delivery must not keep the packet past the call: the packet is a view of the
-    // capture reader's 256 KiB chunk, and an idle direction would pin that chunk (issue 19: with
-    // 1,000 idle connections, 51 MB of chunks outside every budget share).
-    d.release();
+    try {
+      this.sink.data(d);
+    } finally {
+      // The reused delivery must not keep the packet past the call: the packet is a view of the
+      // capture reader's 256 KiB chunk, and an idle direction would pin that chunk (issue 19: with
+      // 1,000 idle connections, 51 MB of chunks outside every budget share). Released even when
+      // the sink throws: the delivery is shared by every connection of every pipeline in the
+      // process, and one left in use would pin its chunk and make every later delivery anew.
+      d.release();
+    }
   }
 
   /** `n` bytes at nextSeq will never be delivered: the next delivery carries them as skip. */
