@@ -15,6 +15,7 @@ import { pcapFile } from './helpers/build-packets.js';
 import { LoggedInConnections } from './helpers/logged-in-connections.js';
 import { commandComplete, dataRow, query, readyForQuery, rowDescription } from './helpers/pg-builder.js';
 import { projectRoot } from './helpers/public-captures.js';
+import { corrupt } from './helpers/tcp-checksum.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const MAIN = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
@@ -36,9 +37,7 @@ function capture(bad: number[], retransmit: boolean): Buffer {
   const frames = net.frames.slice();
   for (const i of at.reverse()) {
     const good = frames[i]!;
-    const wrong = Buffer.from(good);
-    const sum = 14 + (wrong[14]! & 0x0f) * 4 + 16;
-    wrong.writeUInt16BE(wrong.readUInt16BE(sum) ^ 0x5a5a, sum);
+    const wrong = corrupt(good);
     frames.splice(i, 1, ...(retransmit ? [wrong, good] : [wrong]));
   }
   return pcapFile(frames);
